@@ -1,0 +1,80 @@
+/**
+ * One `remote_write` entry: the endpoint, its queue and metadata settings with Prometheus'
+ * defaults, its relabeling, and the HTTP client keys (where, unlike scraping, HTTP/2 is off by
+ * default). Cloud-specific authentication (`sigv4`, `azuread`, `google_iam`) is accepted
+ * unvalidated and reported as unsupported by the loader.
+ */
+
+import * as z from 'zod';
+import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient } from './http-client.js';
+import { relabelConfigsSchema } from './relabel.js';
+import { AT_KEY, bool, duration, httpUrl, opaqueMapping, text, textMap, uint } from './fields.js';
+
+export const queueConfigSchema = z.strictObject({
+  capacity: uint.default(10_000),
+  max_shards: uint.default(50),
+  min_shards: uint.default(1),
+  max_samples_per_send: uint.default(2_000),
+  batch_send_deadline: duration.default(5_000),
+  min_backoff: duration.default(30),
+  max_backoff: duration.default(5_000),
+  retry_on_http_429: bool.default(false),
+  /** 0: no limit. */
+  sample_age_limit: duration.default(0),
+});
+
+export const metadataConfigSchema = z.strictObject({
+  send: bool.default(true),
+  send_interval: duration.default(60_000),
+  max_samples_per_send: uint.default(2_000),
+});
+
+/** Remote write 1.0 and 2.0 message types, as Prometheus names them. */
+export const PROTOBUF_MESSAGES = ['prometheus.WriteRequest', 'io.prometheus.write.v2.Request'] as const;
+
+/** Authentication kinds Tributary does not implement yet. */
+export const UNSUPPORTED_REMOTE_WRITE_AUTH = ['sigv4', 'azuread', 'google_iam'] as const;
+
+export const remoteWriteConfigSchema = z
+  .strictObject({
+    url: httpUrl,
+    name: text.optional(),
+    remote_timeout: duration.default(30_000),
+    headers: textMap.default({}),
+    write_relabel_configs: relabelConfigsSchema.default([]),
+    send_exemplars: bool.default(false),
+    send_native_histograms: bool.default(false),
+    round_robin_dns: bool.default(false),
+    protobuf_message: z.enum(PROTOBUF_MESSAGES).default('prometheus.WriteRequest'),
+    queue_config: queueConfigSchema.prefault({}),
+    metadata_config: metadataConfigSchema.prefault({}),
+    sigv4: opaqueMapping.optional(),
+    azuread: opaqueMapping.optional(),
+    google_iam: opaqueMapping.optional(),
+    ...httpClientShape({ enable_http2: false }),
+  })
+  .superRefine((c, ctx) => {
+    checkHttpClient(c, ctx);
+    for (const name of Object.keys(c.headers)) {
+      if (name.toLowerCase() === 'authorization') {
+        ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'set the Authorization header with basic_auth, authorization or oauth2', params: AT_KEY });
+      } else if (isReservedHeader(name)) {
+        ctx.addIssue({ code: 'custom', path: ['headers', name], message: `header ${JSON.stringify(name)} is set by Tributary and cannot be configured`, params: AT_KEY });
+      }
+    }
+    const auths = (['basic_auth', 'authorization', 'oauth2', ...UNSUPPORTED_REMOTE_WRITE_AUTH] as const).filter((k) => c[k] !== undefined);
+    if (auths.length > 1) {
+      ctx.addIssue({ code: 'custom', path: [auths[1]], message: `at most one of basic_auth, authorization, oauth2, sigv4, azuread and google_iam may be set (also set: ${auths[0]})`, params: AT_KEY });
+    }
+    if (c.queue_config.min_shards > c.queue_config.max_shards) {
+      ctx.addIssue({ code: 'custom', path: ['queue_config', 'min_shards'], message: 'min_shards must not exceed max_shards' });
+    }
+    if (c.queue_config.min_backoff > c.queue_config.max_backoff) {
+      ctx.addIssue({ code: 'custom', path: ['queue_config', 'min_backoff'], message: 'min_backoff must not exceed max_backoff' });
+    }
+  })
+  .transform(normalizeHttpClient);
+
+export type RemoteWriteConfig = z.output<typeof remoteWriteConfigSchema>;
+export type QueueConfig = z.output<typeof queueConfigSchema>;
+export type MetadataConfig = z.output<typeof metadataConfigSchema>;

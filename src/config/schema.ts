@@ -1,0 +1,224 @@
+/**
+ * The whole configuration file: Prometheus' top level (global, scrape_configs, remote_write and
+ * the sections Tributary accepts but does not act on) plus Tributary's own sections. Parsing
+ * yields the resolved `TributaryConfig`: defaults applied, values each scrape job inherits from
+ * `global` filled in, and the checks that need more than one section at a time (timeouts
+ * against inherited intervals, unique job names) done. Section schemas live in their own
+ * modules; this one assembles them.
+ */
+
+import * as z from 'zod';
+import { isLegacyLabelName } from '../model/names.js';
+import type { KeyPath } from './errors.js';
+import { formatDuration } from './duration.js';
+import { normalizeHttpClient } from './http-client.js';
+import { UNSUPPORTED_SD_KINDS } from './discovery.js';
+import { UNSUPPORTED_REMOTE_WRITE_AUTH, remoteWriteConfigSchema } from './remote-write.js';
+import {
+  DEFAULT_SCRAPE_PROTOCOLS,
+  PROTO_FIRST_SCRAPE_PROTOCOLS,
+  nameEscapingField,
+  nameValidationField,
+  scrapeConfigSchema,
+  scrapeProtocolsSchema,
+} from './scrape.js';
+import type { NameEscapingScheme, NameValidationScheme, RawScrapeConfig, ScrapeProtocol } from './scrape.js';
+import { tributarySections } from './tributary.js';
+import { AT_KEY, bool, duration, labelSet, opaqueMapping, size, text, uint } from './fields.js';
+
+export const DEFAULT_SCRAPE_INTERVAL = 60_000;
+export const DEFAULT_SCRAPE_TIMEOUT = 10_000;
+export const DEFAULT_EVALUATION_INTERVAL = 60_000;
+
+const globalSchema = z.strictObject({
+  scrape_interval: duration.optional(),
+  scrape_timeout: duration.optional(),
+  scrape_protocols: scrapeProtocolsSchema.optional(),
+  evaluation_interval: duration.default(DEFAULT_EVALUATION_INTERVAL),
+  rule_query_offset: duration.default(0),
+  external_labels: labelSet.default({}),
+  query_log_file: text.optional(),
+  scrape_failure_log_file: text.optional(),
+  body_size_limit: size.default(0),
+  sample_limit: uint.default(0),
+  label_limit: uint.default(0),
+  label_name_length_limit: uint.default(0),
+  label_value_length_limit: uint.default(0),
+  target_limit: uint.default(0),
+  keep_dropped_targets: uint.default(0),
+  metric_name_validation_scheme: nameValidationField,
+  metric_name_escaping_scheme: nameEscapingField,
+  scrape_native_histograms: bool.default(false),
+  convert_classic_histograms_to_nhcb: bool.default(false),
+  always_scrape_classic_histograms: bool.default(false),
+  extra_scrape_metrics: bool.default(false),
+});
+
+/** Prometheus sections Tributary reads but does not act on, and why (for the warning). */
+export const IGNORED_SECTIONS = {
+  runtime: 'Go runtime tuning does not apply to Tributary; ignored',
+  rule_files: 'Tributary does not evaluate rules; ignored',
+  scrape_config_files: 'not supported yet; ignored (put the scrape configs in this file)',
+  alerting: 'Tributary does not send alerts; ignored',
+  remote_read: 'Tributary does not serve queries; ignored',
+  storage: 'Tributary keeps no TSDB; ignored',
+  tracing: 'not supported yet; ignored',
+  otlp: 'not supported yet; ignored',
+} as const;
+
+const documentSchema = z.strictObject({
+  global: globalSchema.prefault({}),
+  scrape_configs: z.array(scrapeConfigSchema).default([]),
+  remote_write: z.array(remoteWriteConfigSchema).default([]),
+  runtime: opaqueMapping.optional(),
+  rule_files: z.array(text).optional(),
+  scrape_config_files: z.array(text).optional(),
+  alerting: opaqueMapping.optional(),
+  remote_read: z.array(opaqueMapping).optional(),
+  storage: opaqueMapping.optional(),
+  tracing: opaqueMapping.optional(),
+  otlp: opaqueMapping.optional(),
+  ...tributarySections,
+});
+
+type RawDocument = z.output<typeof documentSchema>;
+type RawGlobal = RawDocument['global'];
+
+function resolveGlobal(g: RawGlobal, issue: IssueSink) {
+  // As in Prometheus, 0 means "not set".
+  const scrapeInterval = g.scrape_interval || DEFAULT_SCRAPE_INTERVAL;
+  if (g.scrape_timeout && g.scrape_timeout > scrapeInterval) {
+    issue(['global', 'scrape_timeout'], `scrape_timeout (${formatDuration(g.scrape_timeout)}) must not be greater than scrape_interval (${formatDuration(scrapeInterval)})`);
+  }
+  const validation: NameValidationScheme = g.metric_name_validation_scheme ?? 'utf8';
+  const escaping: NameEscapingScheme = g.metric_name_escaping_scheme ?? (validation === 'legacy' ? 'underscores' : 'allow-utf-8');
+  if (validation === 'legacy' && escaping === 'allow-utf-8') {
+    issue(['global', 'metric_name_escaping_scheme'], 'allow-utf-8 escaping needs metric_name_validation_scheme utf8');
+  }
+  if (validation === 'legacy') checkLegacyLabelNames(g.external_labels, ['global', 'external_labels'], issue);
+  return {
+    ...g,
+    scrape_interval: scrapeInterval,
+    scrape_timeout: g.scrape_timeout || Math.min(DEFAULT_SCRAPE_TIMEOUT, scrapeInterval),
+    /** Unset means each job picks its default from `scrape_native_histograms`. */
+    scrape_protocols: g.scrape_protocols as readonly ScrapeProtocol[] | undefined,
+    metric_name_validation_scheme: validation,
+    metric_name_escaping_scheme: escaping,
+  };
+}
+
+export type GlobalConfig = ReturnType<typeof resolveGlobal>;
+
+function resolveScrapeConfig(c: RawScrapeConfig, g: GlobalConfig, at: KeyPath, issue: IssueSink) {
+  const scrapeInterval = c.scrape_interval || g.scrape_interval;
+  if (c.scrape_timeout && c.scrape_timeout > scrapeInterval) {
+    const from = c.scrape_interval ? '' : ', from global';
+    issue([...at, 'scrape_timeout'], `scrape_timeout (${formatDuration(c.scrape_timeout)}) must not be greater than scrape_interval (${formatDuration(scrapeInterval)}${from})`);
+  }
+  const nativeHistograms = c.scrape_native_histograms ?? g.scrape_native_histograms;
+  const validation = c.metric_name_validation_scheme ?? g.metric_name_validation_scheme;
+  const escaping =
+    c.metric_name_escaping_scheme ??
+    (c.metric_name_validation_scheme === undefined ? g.metric_name_escaping_scheme : validation === 'legacy' ? 'underscores' : 'allow-utf-8');
+  if (escaping === 'allow-utf-8' && validation !== 'utf8') {
+    issue([...at, c.metric_name_escaping_scheme ? 'metric_name_escaping_scheme' : 'metric_name_validation_scheme'], 'allow-utf-8 escaping needs metric_name_validation_scheme utf8');
+  }
+  if (validation === 'legacy') {
+    c.static_configs.forEach((sc, i) => checkLegacyLabelNames(sc.labels, [...at, 'static_configs', i, 'labels'], issue));
+  }
+  const { scrape_classic_histograms, ...rest } = c;
+  return normalizeHttpClient({
+    ...rest,
+    scrape_interval: scrapeInterval,
+    scrape_timeout: c.scrape_timeout || Math.min(g.scrape_timeout, scrapeInterval),
+    scrape_protocols: (c.scrape_protocols ?? g.scrape_protocols ?? (nativeHistograms ? PROTO_FIRST_SCRAPE_PROTOCOLS : DEFAULT_SCRAPE_PROTOCOLS)) as readonly ScrapeProtocol[],
+    scrape_native_histograms: nativeHistograms,
+    always_scrape_classic_histograms: c.always_scrape_classic_histograms ?? scrape_classic_histograms ?? g.always_scrape_classic_histograms,
+    convert_classic_histograms_to_nhcb: c.convert_classic_histograms_to_nhcb ?? g.convert_classic_histograms_to_nhcb,
+    extra_scrape_metrics: c.extra_scrape_metrics ?? g.extra_scrape_metrics,
+    scrape_failure_log_file: c.scrape_failure_log_file || g.scrape_failure_log_file,
+    // Limits: 0 or unset inherits the global limit (whose 0 means "no limit").
+    body_size_limit: c.body_size_limit || g.body_size_limit,
+    sample_limit: c.sample_limit || g.sample_limit,
+    label_limit: c.label_limit || g.label_limit,
+    label_name_length_limit: c.label_name_length_limit || g.label_name_length_limit,
+    label_value_length_limit: c.label_value_length_limit || g.label_value_length_limit,
+    target_limit: c.target_limit || g.target_limit,
+    keep_dropped_targets: c.keep_dropped_targets || g.keep_dropped_targets,
+    metric_name_validation_scheme: validation,
+    metric_name_escaping_scheme: escaping,
+  });
+}
+
+function resolve(doc: RawDocument, ctx: z.RefinementCtx) {
+  const issue: IssueSink = (path, message, atKey) => ctx.addIssue({ code: 'custom', path: [...path], message, ...(atKey ? { params: AT_KEY } : {}) });
+  const global = resolveGlobal(doc.global, issue);
+
+  const jobs = new Map<string, number>();
+  const scrape_configs = doc.scrape_configs.map((c, i) => {
+    const first = jobs.get(c.job_name);
+    if (first !== undefined) {
+      issue(['scrape_configs', i, 'job_name'], `duplicate job_name ${JSON.stringify(c.job_name)} (first used by scrape_configs[${first}])`);
+    } else {
+      jobs.set(c.job_name, i);
+    }
+    return resolveScrapeConfig(c, global, ['scrape_configs', i], issue);
+  });
+
+  const writers = new Map<string, number>();
+  doc.remote_write.forEach((w, i) => {
+    if (!w.name) return;
+    const first = writers.get(w.name);
+    if (first !== undefined) issue(['remote_write', i, 'name'], `duplicate remote_write name ${JSON.stringify(w.name)} (first used by remote_write[${first}])`);
+    else writers.set(w.name, i);
+  });
+
+  return { ...doc, global, scrape_configs };
+}
+
+type IssueSink = (path: KeyPath, message: string, atKey?: boolean) => void;
+
+function checkLegacyLabelNames(labels: Record<string, string>, at: KeyPath, issue: IssueSink): void {
+  for (const name of Object.keys(labels)) {
+    if (!isLegacyLabelName(name)) {
+      issue([...at, name], `${JSON.stringify(name)} is not a valid label name under metric_name_validation_scheme legacy`, true);
+    }
+  }
+}
+
+/** Parses plain data (as document.ts produces it) into the resolved configuration. */
+export const configSchema = documentSchema.transform(resolve);
+
+export type TributaryConfig = z.output<typeof configSchema>;
+export type ScrapeConfig = TributaryConfig['scrape_configs'][number];
+
+export interface SchemaWarning {
+  path: KeyPath;
+  message: string;
+}
+
+/** Parts of a valid configuration that load but that Tributary does not act on. */
+export function configWarnings(config: TributaryConfig): SchemaWarning[] {
+  const warnings: SchemaWarning[] = [];
+  for (const [section, message] of Object.entries(IGNORED_SECTIONS)) {
+    if (!isEmpty(config[section as keyof typeof IGNORED_SECTIONS])) warnings.push({ path: [section], message });
+  }
+  config.scrape_configs.forEach((c, i) => {
+    for (const kind of UNSUPPORTED_SD_KINDS) {
+      if (!isEmpty(c[kind])) warnings.push({ path: ['scrape_configs', i, kind], message: 'not supported yet; ignored' });
+    }
+  });
+  config.remote_write.forEach((w, i) => {
+    for (const kind of UNSUPPORTED_REMOTE_WRITE_AUTH) {
+      if (w[kind] !== undefined) warnings.push({ path: ['remote_write', i, kind], message: 'not supported yet; ignored' });
+    }
+  });
+  return warnings;
+}
+
+function isEmpty(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.keys(v).length === 0;
+  return false;
+}

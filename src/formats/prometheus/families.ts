@@ -1,0 +1,209 @@
+/**
+ * Groups a parsed page into metric families and enforces the rules that span lines: one HELP,
+ * TYPE and UNIT per family, metadata before samples, a family's samples kept together, sample
+ * names that fit the family's type, exemplars only where OpenMetrics allows them.
+ *
+ * Strict mode throws the first violation with its line and column. Lenient mode (the gateway)
+ * keeps what it can: a repeated or conflicting HELP/TYPE is dropped (the first wins), samples
+ * of a family that was split apart are merged back into it, and each dropped line is counted.
+ */
+
+import { Labels } from '../../model/labels.js';
+import {
+  OPENMETRICS_SUFFIXES,
+  TEXT_SUFFIXES,
+  type MetricFamily,
+  type MetricPoint,
+  type MetricType,
+} from '../../model/family.js';
+import { Entry, ExpositionError, ExpositionParser, type ParserOptions } from './parser.js';
+
+export interface ParsedPage {
+  families: MetricFamily[];
+  /** Lines dropped in lenient mode. */
+  dropped: number;
+  /** The first few errors of lenient mode, with line and column. */
+  errors: ExpositionError[];
+}
+
+interface FamilyState {
+  family: MetricFamily;
+  /** Line of the family's first entry, for messages. */
+  line: number;
+  typeLine: number;
+  helpLine: number;
+  unitLine: number;
+}
+
+/** Parses a whole page into families, in page order. */
+export function parseFamilies(text: string, opts: ParserOptions): ParsedPage {
+  const parser = new ExpositionParser(text, opts);
+  const om = opts.format === 'openmetrics';
+  const lenient = opts.lenient ?? false;
+  const suffixes = om ? OPENMETRICS_SUFFIXES : TEXT_SUFFIXES;
+  const families: MetricFamily[] = [];
+  const byName = new Map<string, FamilyState>();
+  let current: FamilyState | undefined;
+
+  const fail = (err: ExpositionError): void => {
+    if (!lenient) throw err;
+    parser.recordError(err);
+  };
+
+  const open = (name: string, line: number): FamilyState => {
+    const family: MetricFamily = { name, type: 'unknown', metrics: [] };
+    const state: FamilyState = { family, line, typeLine: 0, helpLine: 0, unitLine: 0 };
+    families.push(family);
+    byName.set(name, state);
+    return state;
+  };
+
+  /** The family a sample name belongs to given the types declared so far. */
+  const familyOf = (name: string): FamilyState | undefined => {
+    if (current && belongs(current.family, name, suffixes)) return current;
+    const exact = byName.get(name);
+    if (exact && belongs(exact.family, name, suffixes)) return exact;
+    for (const suffix of ['_total', '_bucket', '_sum', '_count', '_created', '_gsum', '_gcount', '_info']) {
+      if (!name.endsWith(suffix)) continue;
+      const st = byName.get(name.slice(0, -suffix.length));
+      if (st && belongs(st.family, name, suffixes)) return st;
+    }
+    return undefined;
+  };
+
+  for (let e = parser.next(); e !== Entry.End; e = parser.next()) {
+    if (e === Entry.Comment) continue;
+    const line = parser.line;
+    if (e === Entry.Series) {
+      let labels: Labels;
+      try {
+        labels = parser.labels(); // checks names the fast pass skipped
+      } catch (err) {
+        if (!lenient || !(err instanceof ExpositionError)) throw err;
+        parser.recordError(err);
+        continue;
+      }
+      const name = labels.metricName;
+      let st = familyOf(name);
+      if (st === undefined) {
+        st = open(name, line);
+      } else if (st !== current && st.family.metrics.length > 0) {
+        const err = parser.errorAt(
+          parser.lineStartPos,
+          `samples of ${JSON.stringify(st.family.name)} are split apart: its family started on line ${st.line} and another family came in between`,
+        );
+        if (!lenient) throw err;
+        parser.recordError(err); // counted, but the sample is kept and merged back
+      }
+      current = st;
+      const point: MetricPoint = { labels, value: parser.value };
+      if (parser.timestamp !== undefined) point.timestamp = parser.timestamp;
+      const ex = parser.exemplar();
+      if (ex !== undefined) {
+        if (exemplarAllowed(st.family.type, name, st.family.name)) point.exemplar = ex;
+        else fail(parser.errorAt(parser.lineStartPos, `exemplars are only allowed on counter _total and histogram _bucket samples, not on ${JSON.stringify(name)}`));
+      }
+      const problem = om ? checkOpenMetricsSample(st.family, name, labels) : undefined;
+      if (problem !== undefined) {
+        fail(parser.errorAt(parser.lineStartPos, problem));
+        if (lenient) continue;
+      }
+      st.family.metrics.push(point);
+      continue;
+    }
+
+    // HELP, TYPE, UNIT
+    let name: string;
+    try {
+      name = parser.metricName();
+    } catch (err) {
+      if (!lenient || !(err instanceof ExpositionError)) throw err;
+      parser.recordError(err);
+      continue;
+    }
+    const what = e === Entry.Help ? 'HELP' : e === Entry.Type ? 'TYPE' : 'UNIT';
+    let st = byName.get(name);
+    if (st === undefined) {
+      st = open(name, line);
+    } else if (st !== current || st.family.metrics.length > 0) {
+      if (lenient && repeatsSame(st, e, parser)) continue;
+      const err = parser.errorAt(
+        parser.lineStartPos,
+        st.family.metrics.length > 0
+          ? `${what} for ${JSON.stringify(name)} after its samples (family started on line ${st.line})`
+          : `${what} for ${JSON.stringify(name)} is separated from the family's other metadata (line ${st.line})`,
+      );
+      if (!lenient || st.family.metrics.length > 0 || metaLine(st, e) > 0) {
+        fail(err);
+        continue;
+      }
+    }
+    current = st;
+    const first = metaLine(st, e);
+    if (first > 0) {
+      if (!lenient || !repeatsSame(st, e, parser)) {
+        fail(parser.errorAt(parser.lineStartPos, `second ${what} line for ${JSON.stringify(name)} (first on line ${first})`));
+      }
+      continue;
+    }
+    if (e === Entry.Help) {
+      st.helpLine = line;
+      st.family.help = parser.help();
+    } else if (e === Entry.Type) {
+      st.typeLine = line;
+      st.family.type = parser.type();
+    } else {
+      const unit = parser.unit();
+      if (unit !== '' && !name.endsWith('_' + unit)) {
+        fail(parser.errorAt(parser.lineStartPos, `unit ${JSON.stringify(unit)} must be the suffix of the family name ${JSON.stringify(name)}`));
+        continue;
+      }
+      st.unitLine = line;
+      if (unit !== '') st.family.unit = unit;
+    }
+  }
+  return { families, dropped: parser.dropped, errors: parser.errors };
+}
+
+function metaLine(st: FamilyState, e: Entry): number {
+  return e === Entry.Help ? st.helpLine : e === Entry.Type ? st.typeLine : st.unitLine;
+}
+
+function repeatsSame(st: FamilyState, e: Entry, parser: ExpositionParser): boolean {
+  const f = st.family;
+  if (e === Entry.Help) return st.helpLine > 0 && f.help === parser.help();
+  if (e === Entry.Type) return st.typeLine > 0 && f.type === parser.type();
+  return st.unitLine > 0 && (f.unit ?? '') === parser.unit();
+}
+
+function belongs(f: MetricFamily, sampleName: string, suffixes: Readonly<Record<MetricType, readonly string[]>>): boolean {
+  if (!sampleName.startsWith(f.name)) return false;
+  const rest = sampleName.slice(f.name.length);
+  return suffixes[f.type].includes(rest);
+}
+
+function exemplarAllowed(type: MetricType, sampleName: string, familyName: string): boolean {
+  if (type === 'counter') return sampleName === familyName + '_total' || (sampleName === familyName && familyName.endsWith('_total'));
+  if (type === 'histogram' || type === 'gaugehistogram') return sampleName === familyName + '_bucket';
+  return false;
+}
+
+/** OpenMetrics rules a single sample must meet inside its family. */
+function checkOpenMetricsSample(f: MetricFamily, sampleName: string, labels: Labels): string | undefined {
+  const suffix = sampleName.slice(f.name.length);
+  switch (f.type) {
+    case 'histogram':
+    case 'gaugehistogram':
+      if (suffix === '_bucket' && labels.get('le') === undefined) return `histogram bucket ${JSON.stringify(sampleName)} has no "le" label`;
+      break;
+    case 'summary':
+      if (suffix === '' && labels.get('quantile') === undefined) return `summary sample ${JSON.stringify(sampleName)} has no "quantile" label`;
+      break;
+    case 'stateset':
+      if (labels.get(f.name) === undefined) return `stateset sample ${JSON.stringify(sampleName)} has no label named after its family`;
+      break;
+    default:
+      break;
+  }
+  return undefined;
+}

@@ -1,0 +1,204 @@
+/**
+ * Exposition writer for the text format 0.0.4 (and 1.0.0 with quoted names) and OpenMetrics 1.0.
+ * Within one format, parse → write → parse gives back the same families. Across formats the
+ * conventions are translated the way Prometheus' client libraries do:
+ *
+ * - A counter's family name carries `_total` in the text format and not in OpenMetrics; a text
+ *   counter whose samples lack `_total` gets it in OpenMetrics.
+ * - OpenMetrics-only types become their nearest text type: info and stateset → gauge (an info
+ *   family `foo` is written as `foo_info`), gaugehistogram → histogram (`_gsum`/`_gcount` become
+ *   `_sum`/`_count`), unknown → untyped. `_created` samples and exemplars, which the text format
+ *   cannot carry, are left out of it.
+ * - Names outside the legacy character set are quoted (`{"my.name"}`) when the client allows
+ *   UTF-8, and otherwise escaped with underscores.
+ */
+
+import { METRIC_NAME, type Labels } from '../../model/labels.js';
+import type { Exemplar, MetricFamily } from '../../model/family.js';
+import { escapeToLegacyName, isLegacyLabelName, isLegacyMetricName } from '../../model/names.js';
+import type { TextFormat } from './negotiate.js';
+
+export interface WriteOptions {
+  format: TextFormat;
+  /** Write non-legacy names quoted (Prometheus 3 syntax) instead of escaping them. */
+  utf8Names?: boolean;
+}
+
+/** Renders families as one page; OpenMetrics pages end with `# EOF`. */
+export function writeExposition(families: readonly MetricFamily[], opts: WriteOptions): string {
+  const w = new PageWriter(opts, opts.format === 'openmetrics' ? new Set(families.map((f) => f.name)) : undefined);
+  for (const f of families) w.family(f);
+  return w.finish();
+}
+
+const LABEL_VALUE_SPECIAL = /[\\"\n]/;
+const HELP_SPECIAL_TEXT = /[\\\n]/;
+const HELP_SPECIAL_OM = /[\\"\n]/;
+
+/** Writes families one at a time, so callers with many sources can stream. */
+export class PageWriter {
+  private out = '';
+  private readonly om: boolean;
+  private readonly utf8: boolean;
+
+  /**
+   * @param pageNames every family name on the page, when known: an OpenMetrics counter renamed
+   * from `foo_total` to `foo` must not collide with a family already called `foo`.
+   */
+  constructor(
+    opts: WriteOptions,
+    private readonly pageNames?: ReadonlySet<string>,
+  ) {
+    this.om = opts.format === 'openmetrics';
+    this.utf8 = opts.utf8Names ?? false;
+  }
+
+  family(f: MetricFamily): void {
+    if (this.om) this.openMetricsFamily(f);
+    else this.textFamily(f);
+  }
+
+  finish(): string {
+    const page = this.om ? this.out + '# EOF\n' : this.out;
+    this.out = '';
+    return page;
+  }
+
+  private textFamily(f: MetricFamily): void {
+    let name = f.name;
+    let type: string = f.type;
+    const rename = new Map<string, string>();
+    switch (f.type) {
+      case 'counter':
+        // an OpenMetrics counter `foo` has samples `foo_total`: the text family is `foo_total`
+        if (!name.endsWith('_total') && f.metrics.some((m) => m.labels.metricName === name + '_total')) name += '_total';
+        break;
+      case 'info':
+        if (!name.endsWith('_info')) name += '_info';
+        type = 'gauge';
+        break;
+      case 'stateset':
+        type = 'gauge';
+        break;
+      case 'gaugehistogram':
+        type = 'histogram';
+        rename.set(f.name + '_gsum', f.name + '_sum');
+        rename.set(f.name + '_gcount', f.name + '_count');
+        break;
+      case 'unknown':
+        type = 'untyped';
+        break;
+      default:
+        break;
+    }
+    const shown = this.metricName(name);
+    let out = '';
+    if (f.help !== undefined) out += '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_TEXT, false) + '\n';
+    out += '# TYPE ' + shown + ' ' + type + '\n';
+    const created = f.type === 'counter' || f.type === 'summary' || f.type === 'histogram' ? f.name + '_created' : undefined;
+    for (const m of f.metrics) {
+      const sampleName = m.labels.metricName;
+      if (sampleName === created) continue;
+      out += this.series(rename.get(sampleName) ?? sampleName, m.labels) + ' ' + formatValue(m.value);
+      if (m.timestamp !== undefined) out += ' ' + m.timestamp;
+      out += '\n';
+    }
+    this.out += out;
+  }
+
+  private openMetricsFamily(f: MetricFamily): void {
+    let name = f.name;
+    let type = f.type;
+    let appendTotal = false;
+    if (type === 'counter' && name.endsWith('_total') && this.pageNames?.has(name.slice(0, -6))) {
+      // `foo` is taken by another family: keep the samples' names and give up the type
+      type = 'unknown';
+    } else if (type === 'counter' && name.endsWith('_total')) {
+      // a text-format counter: the family is named with _total, its samples too
+      appendTotal = f.metrics.some((m) => m.labels.metricName === name);
+      name = name.slice(0, -6);
+    } else if (f.type === 'counter') {
+      appendTotal = f.metrics.some((m) => m.labels.metricName === name);
+    }
+    const shown = this.metricName(name);
+    let out = '# TYPE ' + shown + ' ' + type + '\n';
+    if (f.unit !== undefined && f.unit !== '') out += '# UNIT ' + shown + ' ' + f.unit + '\n';
+    if (f.help !== undefined) out += '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_OM, true) + '\n';
+    for (const m of f.metrics) {
+      let sampleName = m.labels.metricName;
+      if (appendTotal && sampleName === f.name && !sampleName.endsWith('_total')) sampleName += '_total';
+      out += this.series(sampleName, m.labels) + ' ' + formatValue(m.value);
+      if (m.timestamp !== undefined) out += ' ' + formatSeconds(m.timestamp);
+      if (m.exemplar !== undefined) out += this.exemplar(m.exemplar);
+      out += '\n';
+    }
+    this.out += out;
+  }
+
+  private exemplar(e: Exemplar): string {
+    let out = ' # ' + this.labelBlock(e.labels, '') + ' ' + formatValue(e.value);
+    if (e.timestamp !== undefined) out += ' ' + formatSeconds(e.timestamp);
+    return out;
+  }
+
+  private metricName(name: string): string {
+    if (isLegacyMetricName(name)) return name;
+    return this.utf8 ? JSON.stringify(name) : escapeToLegacyName(name, true);
+  }
+
+  /** `name{labels}`, with a quoted name moved inside the braces. */
+  private series(name: string, labels: Labels): string {
+    if (isLegacyMetricName(name) || !this.utf8) {
+      const shown = isLegacyMetricName(name) ? name : escapeToLegacyName(name, true);
+      return labels.size <= 1 && labels.metricName !== '' ? shown : shown + this.labelBlock(labels, '');
+    }
+    return this.labelBlock(labels, quoteString(name));
+  }
+
+  /** `{a="1",b="2"}` without `__name__`; `lead` is a quoted metric name to put first. */
+  private labelBlock(labels: Labels, lead: string): string {
+    const kv = labels.kv;
+    let out = lead;
+    for (let i = 0; i < kv.length; i += 2) {
+      const n = kv[i];
+      if (n === METRIC_NAME) continue;
+      const v = kv[i + 1];
+      const shownName = isLegacyLabelName(n) ? n : this.utf8 ? quoteString(n) : escapeToLegacyName(n, false);
+      out += (out === '' ? '' : ',') + shownName + '="' + (LABEL_VALUE_SPECIAL.test(v) ? escapeLabelValue(v) : v) + '"';
+    }
+    return '{' + out + '}';
+  }
+}
+
+function escapeLabelValue(v: string): string {
+  return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : '\\' + c));
+}
+
+function quoteString(s: string): string {
+  return '"' + escapeLabelValue(s) + '"';
+}
+
+function escapeHelp(help: string, special: RegExp, om: boolean): string {
+  if (!special.test(help)) return help;
+  return help.replace(om ? /[\\"\n]/g : /[\\\n]/g, (c) => (c === '\n' ? '\\n' : '\\' + c));
+}
+
+/** Shortest text that parses back to the same float64; -0 keeps its sign. */
+export function formatValue(v: number): string {
+  if (Number.isInteger(v)) return v === 0 && 1 / v < 0 ? '-0' : String(v);
+  if (v !== v) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/** Milliseconds as OpenMetrics seconds, exactly: 1520879607789 → "1520879607.789". */
+export function formatSeconds(ms: number): string {
+  const neg = ms < 0;
+  const abs = neg ? -ms : ms;
+  const whole = Math.floor(abs / 1000);
+  const frac = abs - whole * 1000;
+  let out = String(whole);
+  if (frac !== 0) out += '.' + String(frac).padStart(3, '0').replace(/0+$/, '');
+  return neg ? '-' + out : out;
+}

@@ -1,0 +1,223 @@
+/**
+ * Label sets: the identity of a series. A `Labels` value is immutable, sorted by name (byte
+ * order, as Prometheus sorts), free of empty values, and includes `__name__` like any other
+ * label. It is stored flat (`[n0, v0, n1, v1, ...]`) so that a series costs one array, and it
+ * caches its canonical key so that maps keyed by series (interning, relabel caches, encoded
+ * remote-write labels) hash a string once per series, not once per sample.
+ */
+
+export const METRIC_NAME = '__name__';
+
+/**
+ * Separates names and values in a canonical key. A lone surrogate cannot come out of UTF-8
+ * decoding (the decoder substitutes U+FFFD), so no label text can forge a separator.
+ */
+const SEP = '\uD800';
+
+export class Labels {
+  /** Flat sorted pairs; never mutate. */
+  readonly kv: readonly string[];
+  private cachedKey: string | undefined;
+
+  private constructor(kv: readonly string[]) {
+    this.kv = kv;
+  }
+
+  static readonly EMPTY = new Labels([]);
+
+  /** Trusts that `kv` is already sorted by name, unique and without empty values. */
+  static fromSortedFlat(kv: readonly string[]): Labels {
+    return kv.length === 0 ? Labels.EMPTY : new Labels(kv);
+  }
+
+  /** From unsorted pairs; empty values are dropped, a later duplicate name wins. */
+  static fromPairs(pairs: Iterable<readonly [string, string]>): Labels {
+    const b = new LabelsBuilder();
+    for (const [n, v] of pairs) b.set(n, v);
+    return b.build();
+  }
+
+  static fromRecord(rec: Readonly<Record<string, string>>): Labels {
+    return Labels.fromPairs(Object.entries(rec));
+  }
+
+  get size(): number {
+    return this.kv.length >> 1;
+  }
+
+  name(i: number): string {
+    return this.kv[i << 1];
+  }
+
+  value(i: number): string {
+    return this.kv[(i << 1) + 1];
+  }
+
+  get(name: string): string | undefined {
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) if (kv[i] === name) return kv[i + 1];
+    return undefined;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** The metric name, or '' when the set has none. */
+  get metricName(): string {
+    return this.get(METRIC_NAME) ?? '';
+  }
+
+  /** Canonical string identity: equal keys ⇔ equal label sets. */
+  get key(): string {
+    let k = this.cachedKey;
+    if (k === undefined) {
+      k = this.kv.join(SEP);
+      this.cachedKey = k;
+    }
+    return k;
+  }
+
+  equals(other: Labels): boolean {
+    if (this === other) return true;
+    const a = this.kv;
+    const b = other.kv;
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  /** Orders like Prometheus' labels.Compare: pairwise by name, then value, then length. */
+  compare(other: Labels): number {
+    const a = this.kv;
+    const b = other.kv;
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+      if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    }
+    return a.length - b.length;
+  }
+
+  /** A copy without the named labels. */
+  without(...names: string[]): Labels {
+    const out: string[] = [];
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) {
+      if (!names.includes(kv[i])) out.push(kv[i], kv[i + 1]);
+    }
+    return out.length === kv.length ? this : Labels.fromSortedFlat(out);
+  }
+
+  toRecord(): Record<string, string> {
+    const rec: Record<string, string> = {};
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) rec[kv[i]] = kv[i + 1];
+    return rec;
+  }
+
+  /** Prometheus' notation: `name{a="b"}`, for logs and error messages. */
+  toString(): string {
+    let out = '';
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) {
+      if (kv[i] === METRIC_NAME) continue;
+      out += (out === '' ? '' : ', ') + kv[i] + '=' + JSON.stringify(kv[i + 1]);
+    }
+    return this.metricName + '{' + out + '}';
+  }
+}
+
+/**
+ * Mutable staging area for a label set, like Prometheus' labels.Builder: set and delete in any
+ * order, then build one sorted immutable `Labels`. Reusable after `reset`.
+ */
+export class LabelsBuilder {
+  private names: string[] = [];
+  private values: string[] = [];
+
+  reset(from?: Labels): this {
+    this.names.length = 0;
+    this.values.length = 0;
+    if (from) {
+      const kv = from.kv;
+      for (let i = 0; i < kv.length; i += 2) {
+        this.names.push(kv[i]);
+        this.values.push(kv[i + 1]);
+      }
+    }
+    return this;
+  }
+
+  get(name: string): string | undefined {
+    const i = this.names.indexOf(name);
+    return i < 0 ? undefined : this.values[i];
+  }
+
+  /** An empty value deletes, as in Prometheus. */
+  set(name: string, value: string): this {
+    const i = this.names.indexOf(name);
+    if (value === '') {
+      if (i >= 0) this.removeAt(i);
+    } else if (i >= 0) {
+      this.values[i] = value;
+    } else {
+      this.names.push(name);
+      this.values.push(value);
+    }
+    return this;
+  }
+
+  del(name: string): this {
+    const i = this.names.indexOf(name);
+    if (i >= 0) this.removeAt(i);
+    return this;
+  }
+
+  forEach(fn: (name: string, value: string) => void): void {
+    for (let i = 0; i < this.names.length; i++) fn(this.names[i], this.values[i]);
+  }
+
+  build(): Labels {
+    const n = this.names.length;
+    if (n === 0) return Labels.EMPTY;
+    const order = new Array<number>(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const names = this.names;
+    order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+    const kv = new Array<string>(n * 2);
+    for (let i = 0; i < n; i++) {
+      kv[i * 2] = names[order[i]];
+      kv[i * 2 + 1] = this.values[order[i]];
+    }
+    return Labels.fromSortedFlat(kv);
+  }
+
+  private removeAt(i: number): void {
+    this.names.splice(i, 1);
+    this.values.splice(i, 1);
+  }
+}
+
+/**
+ * Deduplicates equal label sets so that every series is one object shared by all who hold it.
+ * Callers that see the same series repeatedly (scrapes, pushes) keep the returned instance and
+ * compare by identity.
+ */
+export class LabelsInterner {
+  private readonly byKey = new Map<string, Labels>();
+
+  intern(labels: Labels): Labels {
+    const found = this.byKey.get(labels.key);
+    if (found) return found;
+    this.byKey.set(labels.key, labels);
+    return labels;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  delete(labels: Labels): void {
+    this.byKey.delete(labels.key);
+  }
+}

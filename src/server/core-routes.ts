@@ -1,0 +1,104 @@
+/**
+ * The endpoints every Tributary serves: /metrics (self-metrics, in the format and encoding the
+ * scraper asked for), /health (the process answers) and /ready (it is prepared to do its job,
+ * or why not).
+ */
+
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { negotiateExposition } from '../formats/prometheus/negotiate.js';
+import { writeExposition } from '../formats/prometheus/writer.js';
+import type { Registry } from '../selfmetrics/registry.js';
+import type { HttpServer } from './http-server.js';
+import { sendBody, sendText } from './respond.js';
+
+const gzip = promisify(gzipCallback);
+
+/** Whether the process is ready to serve, and if not, a reason to show on /ready. */
+export class Readiness {
+  private reason: string | undefined;
+
+  constructor(initialReason = 'starting') {
+    this.reason = initialReason;
+  }
+
+  setReady(): void {
+    this.reason = undefined;
+  }
+
+  setNotReady(reason: string): void {
+    this.reason = reason;
+  }
+
+  get ready(): boolean {
+    return this.reason === undefined;
+  }
+
+  /** Why the process is not ready; undefined when it is. */
+  get notReadyReason(): string | undefined {
+    return this.reason;
+  }
+}
+
+/**
+ * True when an Accept-Encoding header allows gzip: listed with q > 0, or covered by `*` with
+ * q > 0 and not listed itself. `gzip;q=0` is a refusal.
+ */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  let gzipQ: number | undefined;
+  let starQ: number | undefined;
+  for (const part of header.split(',')) {
+    const [coding, ...params] = part.split(';');
+    const name = coding.trim().toLowerCase();
+    let q = 1;
+    for (const p of params) {
+      const [k, v] = p.split('=');
+      if (k.trim().toLowerCase() === 'q') {
+        const n = Number(v?.trim());
+        q = Number.isFinite(n) ? n : 0;
+      }
+    }
+    if (name === 'gzip' || name === 'x-gzip') gzipQ = Math.max(gzipQ ?? 0, q);
+    else if (name === '*') starQ = q;
+  }
+  if (gzipQ !== undefined) return gzipQ > 0;
+  return starQ !== undefined && starQ > 0;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+export interface CoreRoutesOptions {
+  registry: Registry;
+  readiness: Readiness;
+}
+
+/** Adds GET /metrics, /health and /ready to `server`. */
+export function registerCoreRoutes(server: HttpServer, opts: CoreRoutesOptions): void {
+  const { registry, readiness } = opts;
+
+  server.get('/metrics', async (req, res) => {
+    const families = registry.collect();
+    const negotiated = negotiateExposition(headerValue(req.headers.accept));
+    const page = writeExposition(families, { format: negotiated.format, utf8Names: negotiated.utf8Names });
+    let body = Buffer.from(page, 'utf8');
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
+    if (acceptsGzip(headerValue(req.headers['accept-encoding']))) {
+      body = await gzip(body);
+      res.setHeader('Content-Encoding', 'gzip');
+    }
+    sendBody(res, 200, negotiated.contentType, body);
+  });
+
+  server.get('/health', (_req, res) => {
+    sendText(res, 200, 'OK\n');
+  });
+
+  server.get('/ready', (_req, res) => {
+    const reason = readiness.notReadyReason;
+    if (reason === undefined) sendText(res, 200, 'OK\n');
+    else sendText(res, 503, `not ready: ${reason}\n`);
+  });
+}

@@ -1,0 +1,236 @@
+/**
+ * The HTTP server every endpoint is served from: exact-path routing, request metrics, handler
+ * failures contained to one 500, and a graceful shutdown that lets in-flight requests finish.
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { type Logger, silentLogger } from '../log/logger.js';
+import type { Counter, Histogram, Registry } from '../selfmetrics/registry.js';
+import {
+  DEFAULT_LISTEN_ADDRESS,
+  describeBindError,
+  formatListenAddress,
+  listenError,
+  parseListenAddress,
+} from './listen-address.js';
+import { sendText } from './respond.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface HttpServerOptions {
+  /** Where `tributary_http_*` metrics are registered. */
+  registry: Registry;
+  logger?: Logger;
+  /** Time a client has to send its request headers; short, against slow-header attacks. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a whole request, body included. */
+  requestTimeoutMs?: number;
+  /** Idle time a kept-alive connection is held; above a one-minute scrape interval. */
+  keepAliveTimeoutMs?: number;
+}
+
+/** Label for requests to paths that have no route, so clients cannot mint new series. */
+const UNROUTED = 'other';
+
+export class HttpServer {
+  private readonly server: Server;
+  private readonly logger: Logger;
+  private readonly routes = new Map<string, Map<string, Handler>>();
+  private readonly inFlight = new Set<ServerResponse>();
+  /** Open connections and how many requests each is serving, for shutdown. */
+  private readonly sockets = new Map<Socket, number>();
+  private readonly requests: Counter;
+  private readonly durations: Histogram;
+  private closing: Promise<void> | undefined;
+  private listenCalled = false;
+
+  constructor(opts: HttpServerOptions) {
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'server' });
+    this.requests = opts.registry.counter({
+      name: 'tributary_http_requests_total',
+      help: 'HTTP requests served, by route and status code.',
+      labelNames: ['path', 'code'],
+    });
+    this.durations = opts.registry.histogram({
+      name: 'tributary_http_request_duration_seconds',
+      help: 'Time from receiving a request to finishing its response, by route.',
+      labelNames: ['path'],
+    });
+    this.server = createServer(
+      {
+        headersTimeout: opts.headersTimeoutMs ?? 10_000,
+        requestTimeout: opts.requestTimeoutMs ?? 60_000,
+        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000,
+        // Timeouts are enforced by this sweep; the default 30 s would let them overrun by as much.
+        connectionsCheckingInterval: 2_000,
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.set(socket, 0);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Serves `handler` for `method` on exactly `path`; GET routes answer HEAD too. */
+  route(method: string, path: string, handler: Handler): this {
+    if (!path.startsWith('/')) throw new Error(`route path must start with "/": ${JSON.stringify(path)}`);
+    const m = method.toUpperCase();
+    let methods = this.routes.get(path);
+    if (!methods) {
+      methods = new Map();
+      this.routes.set(path, methods);
+    }
+    if (methods.has(m)) throw new Error(`route ${m} ${path} is already registered`);
+    methods.set(m, handler);
+    return this;
+  }
+
+  get(path: string, handler: Handler): this {
+    return this.route('GET', path, handler);
+  }
+
+  post(path: string, handler: Handler): this {
+    return this.route('POST', path, handler);
+  }
+
+  /** Routed paths, in registration order. */
+  paths(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  /**
+   * Binds and starts serving; resolves with the bound address (useful with port 0). Failures
+   * reject with a one-line message such as `cannot listen on 127.0.0.1:9190: address already
+   * in use`, with the system error as `cause`.
+   */
+  listen(address: string = DEFAULT_LISTEN_ADDRESS): Promise<string> {
+    if (this.listenCalled) return Promise.reject(new Error('server is already listening'));
+    let parsed;
+    try {
+      parsed = parseListenAddress(address);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.listenCalled = true;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.server.off('listening', onListening);
+        this.listenCalled = false;
+        reject(listenError(address, describeBindError(err), err));
+      };
+      const onListening = (): void => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.logger.error('server error', { err }));
+        const bound = this.address();
+        this.logger.info('listening', { address: bound });
+        resolve(bound);
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen({ host: parsed.host, port: parsed.port });
+    });
+  }
+
+  /** The bound `host:port` (`[v6]:port` for IPv6); throws before `listen` has finished. */
+  address(): string {
+    const a = this.server.address() as AddressInfo | string | null;
+    if (a === null || typeof a === 'string') throw new Error('server is not listening');
+    return formatListenAddress(a.address, a.port);
+  }
+
+  /**
+   * Stops accepting connections, closes idle ones, lets in-flight requests finish (their
+   * responses, and any request that still arrives on an open connection, carry
+   * `Connection: close`), and after `graceMs` cuts whatever is left. Resolves when every
+   * connection is gone; calling it again returns the same promise.
+   */
+  close(graceMs = 10_000): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      for (const res of this.inFlight) {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+      const timer = setTimeout(() => {
+        this.logger.warn('grace period over, closing remaining connections', { requests: this.inFlight.size });
+        this.server.closeAllConnections();
+      }, graceMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // Node's closeIdleConnections skips connections that have not sent a request yet, and
+      // those would hold shutdown up until the headers timeout; drop every connection at rest.
+      for (const [socket, busy] of this.sockets) if (busy === 0) socket.destroy();
+    });
+    return this.closing;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (this.closing) res.setHeader('Connection', 'close');
+    req.on('error', (err) => this.logger.debug('request stream error', { err }));
+    res.on('error', (err) => this.logger.debug('response stream error', { err }));
+
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const methods = this.routes.get(path);
+    const label = methods ? path : UNROUTED;
+
+    const socket = req.socket;
+    this.inFlight.add(res);
+    this.sockets.set(socket, (this.sockets.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      this.inFlight.delete(res);
+      const busy = (this.sockets.get(socket) ?? 1) - 1;
+      if (this.sockets.has(socket)) this.sockets.set(socket, busy);
+      // Responses cut short by the client are not counted: they have no status to report.
+      if (res.writableFinished) {
+        this.requests.labels(label, String(res.statusCode)).inc();
+        this.durations.labels(label).observe((performance.now() - startedAt) / 1000);
+      }
+      // A response already under way when shutdown began did not say `Connection: close`,
+      // so its connection stays open unless closed here; its data is with the kernel by now.
+      if (this.closing && busy === 0) socket.destroy();
+    });
+
+    if (!methods) {
+      sendText(res, 404, '404 page not found\n');
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const handler = methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined);
+    if (!handler) {
+      const allow = [...methods.keys()];
+      if (methods.has('GET') && !methods.has('HEAD')) allow.push('HEAD');
+      res.setHeader('Allow', allow.join(', '));
+      sendText(res, 405, '405 method not allowed\n');
+      return;
+    }
+    void this.invoke(handler, req, res, path);
+  }
+
+  private async invoke(handler: Handler, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    try {
+      await handler(req, res);
+    } catch (err) {
+      this.logger.error('handler failed', { method: req.method, path, err });
+      if (res.headersSent) {
+        // Part of a body is out; only cutting the connection tells the client it is incomplete.
+        res.destroy();
+        return;
+      }
+      for (const h of res.getHeaderNames()) {
+        if (h !== 'x-content-type-options' && h !== 'connection') res.removeHeader(h);
+      }
+      sendText(res, 500, '500 internal server error\n');
+    }
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Tributary's HTTP side: the server (routing, request metrics, timeouts, graceful shutdown),
+ * listen-address parsing with one-line bind errors, response helpers for text, HTML and JSON,
+ * and the core endpoints /metrics, /health and /ready. Pages and APIs of other parts register
+ * their routes on the same `HttpServer`.
+ */
+export { HttpServer } from './http-server.js';
+export type { Handler, HttpServerOptions } from './http-server.js';
+export {
+  DEFAULT_LISTEN_ADDRESS,
+  parseListenAddress,
+  formatListenAddress,
+  describeBindError,
+} from './listen-address.js';
+export type { ListenAddress } from './listen-address.js';
+export { sendBody, sendText, sendHtml, sendJson } from './respond.js';
+export { registerCoreRoutes, Readiness, acceptsGzip } from './core-routes.js';
+export type { CoreRoutesOptions } from './core-routes.js';

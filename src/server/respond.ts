@@ -1,0 +1,41 @@
+/**
+ * Writing whole responses: text, HTML pages and JSON, each with a complete Content-Type and
+ * Content-Length. HTML goes out with a Content-Security-Policy that allows only the inline
+ * stylesheet, so that even an escaping mistake cannot run script or load outside content.
+ */
+
+import type { ServerResponse } from 'node:http';
+
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+const HTML_CSP = [
+  "default-src 'none'",
+  "style-src 'unsafe-inline'",
+  "img-src 'self' data:",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+export function sendBody(res: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
+  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', buf.length);
+  res.end(buf);
+}
+
+export function sendText(res: ServerResponse, status: number, text: string): void {
+  sendBody(res, status, TEXT_TYPE, text);
+}
+
+/** Sends a complete HTML document; status pages always reflect the present, so no caching. */
+export function sendHtml(res: ServerResponse, status: number, document: string): void {
+  res.setHeader('Content-Security-Policy', HTML_CSP);
+  res.setHeader('Cache-Control', 'no-store');
+  sendBody(res, status, 'text/html; charset=utf-8', document);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.setHeader('Cache-Control', 'no-store');
+  sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify(value) + '\n');
+}
