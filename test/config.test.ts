@@ -15,7 +15,8 @@ import {
 } from '../src/config/index.js';
 import type { ConfigIssue, Env, LoadedConfig } from '../src/config/index.js';
 
-const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/config/${name}`, import.meta.url));
+const fixture = (name: string) =>
+  fileURLToPath(new URL(`../../test/fixtures/config/${name}`, import.meta.url));
 const example = fileURLToPath(new URL('../../examples/tributary.yml', import.meta.url));
 
 /** Lines joined with \n, so a test reads its own line numbers off the array index (+1). */
@@ -36,13 +37,22 @@ function issuesOf(text: string, env: Env = {}): ConfigIssue[] {
 }
 
 /** Exactly one issue, at this line and key path (and column, when given). */
-function oneIssue(text: string, want: { line: number; column?: number; path: string; message?: RegExp }, env: Env = {}): ConfigIssue {
+function oneIssue(
+  text: string,
+  want: { line: number; column?: number; path: string; message?: RegExp },
+  env: Env = {},
+): ConfigIssue {
   const issues = issuesOf(text, env);
-  assert.equal(issues.length, 1, `expected one issue, got:\n${issues.map((i) => JSON.stringify(i)).join('\n')}`);
+  assert.equal(
+    issues.length,
+    1,
+    `expected one issue, got:\n${issues.map((i) => JSON.stringify(i)).join('\n')}`,
+  );
   const [issue] = issues;
   assert.equal(issue.file, 'test.yml');
   assert.equal(issue.line, want.line, `line of ${JSON.stringify(issue)}`);
-  if (want.column !== undefined) assert.equal(issue.column, want.column, `column of ${JSON.stringify(issue)}`);
+  if (want.column !== undefined)
+    assert.equal(issue.column, want.column, `column of ${JSON.stringify(issue)}`);
   assert.equal(issue.path, want.path);
   if (want.message) assert.match(issue.message, want.message);
   return issue;
@@ -86,13 +96,20 @@ test('a realistic prometheus.yml loads, with warnings for what Tributary ignores
   const pods = config.scrape_configs[3];
   assert.equal(pods.scheme, 'https');
   assert.equal(pods.honor_labels, true);
-  assert.deepEqual(pods.authorization, { type: 'Bearer', credentials_file: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
+  assert.deepEqual(pods.authorization, {
+    type: 'Bearer',
+    credentials_file: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+  });
   assert.equal('bearer_token_file' in pods, false);
   assert.equal(pods.kubernetes_sd_configs?.length, 1);
 
   const files = config.scrape_configs[4];
-  assert.deepEqual(files.file_sd_configs, [{ files: ['/etc/prometheus/targets/*.json'], refresh_interval: 60_000 }]);
-  assert.deepEqual(files.dns_sd_configs, [{ names: ['_metrics._tcp.example.com'], type: 'SRV', refresh_interval: 30_000 }]);
+  assert.deepEqual(files.file_sd_configs, [
+    { files: ['/etc/prometheus/targets/*.json'], refresh_interval: 60_000 },
+  ]);
+  assert.deepEqual(files.dns_sd_configs, [
+    { names: ['_metrics._tcp.example.com'], type: 'SRV', refresh_interval: 30_000 },
+  ]);
 
   const [rw] = config.remote_write;
   assert.equal(rw.url, 'https://metrics.example.com/api/v1/write');
@@ -139,7 +156,9 @@ test("Prometheus' own default prometheus.yml loads (null values from commented-o
     [[4, 'alerting']],
   );
   assert.equal(config.scrape_configs[0].scrape_timeout, 10_000);
-  assert.deepEqual(config.scrape_configs[0].static_configs, [{ targets: ['localhost:9090'], labels: { app: 'prometheus' } }]);
+  assert.deepEqual(config.scrape_configs[0].static_configs, [
+    { targets: ['localhost:9090'], labels: { app: 'prometheus' } },
+  ]);
 });
 
 test('every other service discovery kind loads with a warning', () => {
@@ -225,7 +244,12 @@ test('unknown key nested in scrape_configs[1].static_configs[0]', () => {
     '        lables:',
     '          env: prod',
   );
-  const issue = oneIssue(text, { line: 7, column: 9, path: 'scrape_configs[1].static_configs[0].lables', message: /did you mean "labels"/ });
+  const issue = oneIssue(text, {
+    line: 7,
+    column: 9,
+    path: 'scrape_configs[1].static_configs[0].lables',
+    message: /did you mean "labels"/,
+  });
   assert.equal(
     new ConfigError([issue]).message,
     'test.yml:7:9: scrape_configs[1].static_configs[0].lables: unknown key "lables"; did you mean "labels"?',
@@ -239,14 +263,29 @@ test('wrong types name the value found', () => {
     path: 'scrape_configs[0].honor_labels',
     message: /expected true or false, got "maybe"/,
   });
-  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    static_configs:', '      - targets: localhost:9090'), {
-    line: 4,
-    path: 'scrape_configs[0].static_configs[0].targets',
-    message: /expected a list, got "localhost:9090"/,
+  oneIssue(
+    yaml('scrape_configs:', '  - job_name: a', '    static_configs:', '      - targets: localhost:9090'),
+    {
+      line: 4,
+      path: 'scrape_configs[0].static_configs[0].targets',
+      message: /expected a list, got "localhost:9090"/,
+    },
+  );
+  oneIssue(yaml('global:', '  sample_limit: -5'), {
+    line: 2,
+    path: 'global.sample_limit',
+    message: /must not be negative/,
   });
-  oneIssue(yaml('global:', '  sample_limit: -5'), { line: 2, path: 'global.sample_limit', message: /must not be negative/ });
-  oneIssue(yaml('scrape_configs:', '  job_name: a'), { line: 2, path: 'scrape_configs', message: /expected a list, got a mapping/ });
-  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    scheme: ftp'), { line: 3, path: 'scrape_configs[0].scheme', message: /expected one of "http", "https"/ });
+  oneIssue(yaml('scrape_configs:', '  job_name: a'), {
+    line: 2,
+    path: 'scrape_configs',
+    message: /expected a list, got a mapping/,
+  });
+  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    scheme: ftp'), {
+    line: 3,
+    path: 'scrape_configs[0].scheme',
+    message: /expected one of "http", "https"/,
+  });
 });
 
 test('a missing required key points at its mapping', () => {
@@ -256,11 +295,20 @@ test('a missing required key points at its mapping', () => {
     path: 'scrape_configs[1].job_name',
     message: /^missing required key "job_name"$/,
   });
-  oneIssue(yaml('remote_write:', '  - name: x'), { line: 2, path: 'remote_write[0].url', message: /missing required key "url"/ });
+  oneIssue(yaml('remote_write:', '  - name: x'), {
+    line: 2,
+    path: 'remote_write[0].url',
+    message: /missing required key "url"/,
+  });
 });
 
 test('bad durations say what is wrong', () => {
-  oneIssue(yaml('global:', '  scrape_interval: 30'), { line: 2, column: 20, path: 'global.scrape_interval', message: /missing unit after 30/ });
+  oneIssue(yaml('global:', '  scrape_interval: 30'), {
+    line: 2,
+    column: 20,
+    path: 'global.scrape_interval',
+    message: /missing unit after 30/,
+  });
   oneIssue(yaml('scrape_configs:', '  - job_name: a', '    scrape_timeout: 5m1h'), {
     line: 3,
     path: 'scrape_configs[0].scrape_timeout',
@@ -274,12 +322,21 @@ test('scrape_timeout greater than scrape_interval, explicit or inherited', () =>
     path: 'global.scrape_timeout',
     message: /scrape_timeout \(15s\) must not be greater than scrape_interval \(10s\)/,
   });
-  oneIssue(yaml('global:', '  scrape_interval: 10s', 'scrape_configs:', '  - job_name: a', '    scrape_timeout: 30s'), {
-    line: 5,
-    column: 21,
-    path: 'scrape_configs[0].scrape_timeout',
-    message: /\(30s\) must not be greater than scrape_interval \(10s, from global\)/,
-  });
+  oneIssue(
+    yaml(
+      'global:',
+      '  scrape_interval: 10s',
+      'scrape_configs:',
+      '  - job_name: a',
+      '    scrape_timeout: 30s',
+    ),
+    {
+      line: 5,
+      column: 21,
+      path: 'scrape_configs[0].scrape_timeout',
+      message: /\(30s\) must not be greater than scrape_interval \(10s, from global\)/,
+    },
+  );
 });
 
 test('duplicate job_name', () => {
@@ -293,49 +350,107 @@ test('duplicate job_name', () => {
 
 test('bad regex', () => {
   oneIssue(
-    yaml('scrape_configs:', '  - job_name: a', '    metric_relabel_configs:', '      - source_labels: [__name__]', '        regex: "go_(.*"', '        action: drop'),
-    { line: 5, column: 16, path: 'scrape_configs[0].metric_relabel_configs[0].regex', message: /invalid regex "go_\(\.\*"/ },
+    yaml(
+      'scrape_configs:',
+      '  - job_name: a',
+      '    metric_relabel_configs:',
+      '      - source_labels: [__name__]',
+      '        regex: "go_(.*"',
+      '        action: drop',
+    ),
+    {
+      line: 5,
+      column: 16,
+      path: 'scrape_configs[0].metric_relabel_configs[0].regex',
+      message: /invalid regex "go_\(\.\*"/,
+    },
   );
   // vmagent's list form: the bad entry is named.
-  oneIssue(yaml('remote_write:', '  - url: http://x/api/v1/write', '    write_relabel_configs:', '      - regex: [ok, "a(?=b)"]', '        action: keep'), {
-    line: 4,
-    path: 'remote_write[0].write_relabel_configs[0].regex[1]',
-    message: /lookahead and lookbehind are not supported/,
-  });
+  oneIssue(
+    yaml(
+      'remote_write:',
+      '  - url: http://x/api/v1/write',
+      '    write_relabel_configs:',
+      '      - regex: [ok, "a(?=b)"]',
+      '        action: keep',
+    ),
+    {
+      line: 4,
+      path: 'remote_write[0].write_relabel_configs[0].regex[1]',
+      message: /lookahead and lookbehind are not supported/,
+    },
+  );
 });
 
 test('undefined %{ENV} variable', () => {
-  oneIssue(yaml('global:', '  external_labels:', '    region: %{REGION}', '    zone: %{ZONE}'), { line: 4, column: 11, path: 'global.external_labels.zone', message: /environment variable ZONE is not defined/ }, {
-    REGION: 'eu',
-  });
+  oneIssue(
+    yaml('global:', '  external_labels:', '    region: %{REGION}', '    zone: %{ZONE}'),
+    {
+      line: 4,
+      column: 11,
+      path: 'global.external_labels.zone',
+      message: /environment variable ZONE is not defined/,
+    },
+    {
+      REGION: 'eu',
+    },
+  );
 });
 
 test('YAML syntax error', () => {
   // An unclosed quote is reported where it opens, not where the file ends.
-  oneIssue(yaml('global:', '  scrape_interval: 1m', 'scrape_configs:', '  - job_name: "a', '    static_configs: []'), {
-    line: 4,
-    column: 15,
-    path: 'scrape_configs[0].job_name',
-    message: /YAML syntax error: a quoted string is not closed \(missing "\)/,
-  });
-  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    static_configs:', '      - targets: [a:1, b:2', '  - job_name: b'), {
-    line: 5,
-    path: 'scrape_configs[0].static_configs[0].targets',
-    message: /YAML syntax error/,
-  });
+  oneIssue(
+    yaml('global:', '  scrape_interval: 1m', 'scrape_configs:', '  - job_name: "a', '    static_configs: []'),
+    {
+      line: 4,
+      column: 15,
+      path: 'scrape_configs[0].job_name',
+      message: /YAML syntax error: a quoted string is not closed \(missing "\)/,
+    },
+  );
+  oneIssue(
+    yaml(
+      'scrape_configs:',
+      '  - job_name: a',
+      '    static_configs:',
+      '      - targets: [a:1, b:2',
+      '  - job_name: b',
+    ),
+    {
+      line: 5,
+      path: 'scrape_configs[0].static_configs[0].targets',
+      message: /YAML syntax error/,
+    },
+  );
 });
 
 test('duplicate key in a mapping', () => {
-  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    scrape_interval: 1m', '    honor_labels: true', '    scrape_interval: 2m'), {
-    line: 5,
-    column: 5,
-    path: 'scrape_configs[0].scrape_interval',
-    message: /duplicate key "scrape_interval" \(first defined on line 3\)/,
-  });
+  oneIssue(
+    yaml(
+      'scrape_configs:',
+      '  - job_name: a',
+      '    scrape_interval: 1m',
+      '    honor_labels: true',
+      '    scrape_interval: 2m',
+    ),
+    {
+      line: 5,
+      column: 5,
+      path: 'scrape_configs[0].scrape_interval',
+      message: /duplicate key "scrape_interval" \(first defined on line 3\)/,
+    },
+  );
 });
 
 test('all issues are reported at once, in file order, one per line of the message', () => {
-  const text = yaml('global:', '  scrape_interval: soon', 'scrape_configs:', '  - job_name: a', '    honor_labels: 2', 'bogus: 1');
+  const text = yaml(
+    'global:',
+    '  scrape_interval: soon',
+    'scrape_configs:',
+    '  - job_name: a',
+    '    honor_labels: 2',
+    'bogus: 1',
+  );
   try {
     load(text);
     assert.fail('expected a ConfigError');
@@ -350,42 +465,82 @@ test('all issues are reported at once, in file order, one per line of the messag
 });
 
 test('semantic checks: label names, URLs, auth exclusivity, relabel actions', () => {
-  oneIssue(yaml('global:', '  metric_name_validation_scheme: legacy', '  external_labels:', '    app.name: x'), {
-    line: 4,
-    column: 5,
-    path: 'global.external_labels["app.name"]',
-    message: /not a valid label name/,
+  oneIssue(
+    yaml('global:', '  metric_name_validation_scheme: legacy', '  external_labels:', '    app.name: x'),
+    {
+      line: 4,
+      column: 5,
+      path: 'global.external_labels["app.name"]',
+      message: /not a valid label name/,
+    },
+  );
+  oneIssue(yaml('remote_write:', '  - url: localhost:9090/api/v1/write'), {
+    line: 2,
+    path: 'remote_write[0].url',
+    message: /URL scheme must be http or https/,
   });
-  oneIssue(yaml('remote_write:', '  - url: localhost:9090/api/v1/write'), { line: 2, path: 'remote_write[0].url', message: /URL scheme must be http or https/ });
-  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    static_configs: [{targets: ["http://a:1/metrics"]}]'), {
-    line: 3,
-    path: 'scrape_configs[0].static_configs[0].targets[0]',
-    message: /not a valid target address/,
-  });
-  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    basic_auth: {username: u, password: p}', '    bearer_token: t'), {
-    line: 4,
-    column: 5,
-    path: 'scrape_configs[0].bearer_token',
-    message: /cannot be combined with basic_auth/,
-  });
+  oneIssue(
+    yaml('scrape_configs:', '  - job_name: a', '    static_configs: [{targets: ["http://a:1/metrics"]}]'),
+    {
+      line: 3,
+      path: 'scrape_configs[0].static_configs[0].targets[0]',
+      message: /not a valid target address/,
+    },
+  );
+  oneIssue(
+    yaml(
+      'scrape_configs:',
+      '  - job_name: a',
+      '    basic_auth: {username: u, password: p}',
+      '    bearer_token: t',
+    ),
+    {
+      line: 4,
+      column: 5,
+      path: 'scrape_configs[0].bearer_token',
+      message: /cannot be combined with basic_auth/,
+    },
+  );
   oneIssue(yaml('scrape_configs:', '  - job_name: a', '    relabel_configs:', '      - action: shuffle'), {
     line: 4,
     path: 'scrape_configs[0].relabel_configs[0].action',
     message: /unknown relabel action "shuffle"/,
   });
-  oneIssue(yaml('scrape_configs:', '  - job_name: a', '    relabel_configs:', '      - action: labeldrop', '        regex: tmp_.*', '        target_label: x'), {
-    line: 6,
-    path: 'scrape_configs[0].relabel_configs[0].target_label',
-    message: /the labeldrop action takes only regex/,
+  oneIssue(
+    yaml(
+      'scrape_configs:',
+      '  - job_name: a',
+      '    relabel_configs:',
+      '      - action: labeldrop',
+      '        regex: tmp_.*',
+      '        target_label: x',
+    ),
+    {
+      line: 6,
+      path: 'scrape_configs[0].relabel_configs[0].target_label',
+      message: /the labeldrop action takes only regex/,
+    },
+  );
+  oneIssue(yaml('server:', '  listen: localhost'), {
+    line: 2,
+    path: 'server.listen',
+    message: /missing port/,
   });
-  oneIssue(yaml('server:', '  listen: localhost'), { line: 2, path: 'server.listen', message: /missing port/ });
-  oneIssue(yaml('log:', '  level: verbose'), { line: 2, path: 'log.level', message: /expected one of "debug", "info", "warn", "error"/ });
+  oneIssue(yaml('log:', '  level: verbose'), {
+    line: 2,
+    path: 'log.level',
+    message: /expected one of "debug", "info", "warn", "error"/,
+  });
 });
 
 // --- Environment expansion ------------------------------------------------------------------
 
 test('%{ENV} expansion substitutes values and keeps positions', () => {
-  const env = { INTERVAL: '20s', TARGETS: 'a.example.com:9100, b.example.com:9100', PASS: 's3cr3t: with colon' };
+  const env = {
+    INTERVAL: '20s',
+    TARGETS: 'a.example.com:9100, b.example.com:9100',
+    PASS: 's3cr3t: with colon',
+  };
   const { config } = load(
     yaml(
       '# %{NOT_SET} in a comment line is left alone',
@@ -399,15 +554,29 @@ test('%{ENV} expansion substitutes values and keeps positions', () => {
     env,
   );
   assert.equal(config.global.scrape_interval, 20_000);
-  assert.deepEqual(config.scrape_configs[0].static_configs[0].targets, ['a.example.com:9100', 'b.example.com:9100']);
+  assert.deepEqual(config.scrape_configs[0].static_configs[0].targets, [
+    'a.example.com:9100',
+    'b.example.com:9100',
+  ]);
   assert.equal(config.scrape_configs[0].basic_auth?.password, 's3cr3t: with colon');
 
   // Columns after a substitution are the columns the author wrote, not those of the expanded text.
-  oneIssue(yaml('scrape_configs:', '  - job_name: env', '    static_configs: [{targets: [%{TARGETS}], lables: {}}]'), { line: 3, column: 46, path: 'scrape_configs[0].static_configs[0].lables' }, env);
+  oneIssue(
+    yaml('scrape_configs:', '  - job_name: env', '    static_configs: [{targets: [%{TARGETS}], lables: {}}]'),
+    { line: 3, column: 46, path: 'scrape_configs[0].static_configs[0].lables' },
+    env,
+  );
   // A multi-line value does not shift the lines after it.
   const labels = { LABELS: '\n    a: one\n    b: two' };
-  assert.deepEqual(load(yaml('global:', '  external_labels: %{LABELS}'), labels).config.global.external_labels, { a: 'one', b: 'two' });
-  oneIssue(yaml('global:', '  external_labels: %{LABELS}', '  bogus: 1'), { line: 3, column: 3, path: 'global.bogus' }, labels);
+  assert.deepEqual(
+    load(yaml('global:', '  external_labels: %{LABELS}'), labels).config.global.external_labels,
+    { a: 'one', b: 'two' },
+  );
+  oneIssue(
+    yaml('global:', '  external_labels: %{LABELS}', '  bogus: 1'),
+    { line: 3, column: 3, path: 'global.bogus' },
+    labels,
+  );
 });
 
 // --- Defaults and inheritance ---------------------------------------------------------------
@@ -464,8 +633,24 @@ test('Prometheus defaults are applied and scrape jobs inherit from global', () =
   assert.equal(b.scrape_timeout, 5_000);
   assert.equal(b.sample_limit, 50);
 
-  const relabel = load(yaml('scrape_configs:', '  - job_name: r', '    relabel_configs:', '      - target_label: env', '        replacement: prod')).config.scrape_configs[0].relabel_configs[0];
-  assert.deepEqual(relabel, { source_labels: [], separator: ';', regex: '(.*)', modulus: 0, target_label: 'env', replacement: 'prod', action: 'replace' });
+  const relabel = load(
+    yaml(
+      'scrape_configs:',
+      '  - job_name: r',
+      '    relabel_configs:',
+      '      - target_label: env',
+      '        replacement: prod',
+    ),
+  ).config.scrape_configs[0].relabel_configs[0];
+  assert.deepEqual(relabel, {
+    source_labels: [],
+    separator: ';',
+    regex: '(.*)',
+    modulus: 0,
+    target_label: 'env',
+    replacement: 'prod',
+    action: 'replace',
+  });
 });
 
 test('vmagent relabeling extensions load', () => {
@@ -511,7 +696,11 @@ test('durations parse to milliseconds and round-trip through the canonical form'
     ['90d', 90 * 86_400_000, '90d'],
     ['14d', 14 * 86_400_000, '2w'],
     ['365d', 365 * 86_400_000, '1y'],
-    ['1y2w3d4h5m6s7ms', 31_536_000_000 + 2 * 604_800_000 + 3 * 86_400_000 + 4 * 3_600_000 + 5 * 60_000 + 6_000 + 7, '382d4h5m6s7ms'],
+    [
+      '1y2w3d4h5m6s7ms',
+      31_536_000_000 + 2 * 604_800_000 + 3 * 86_400_000 + 4 * 3_600_000 + 5 * 60_000 + 6_000 + 7,
+      '382d4h5m6s7ms',
+    ],
   ];
   for (const [text, ms, canonical] of cases) {
     assert.equal(parseDuration(text), ms, text);

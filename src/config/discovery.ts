@@ -21,7 +21,8 @@ export const fileSdConfigSchema = z.strictObject({
   files: z
     .array(
       z.string().refine((f) => FILE_SD_PATTERN.test(f), {
-        error: (iss) => `${JSON.stringify(iss.input)} is not a valid file_sd path: use a .json, .yml or .yaml file name, with at most one * in the file name`,
+        error: (iss) =>
+          `${JSON.stringify(iss.input)} is not a valid file_sd path: use a .json, .yml or .yaml file name, with at most one * in the file name`,
       }),
     )
     .min(1, { error: 'file_sd_configs needs at least one file' }),
@@ -53,7 +54,10 @@ export const dnsSdConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.type !== 'SRV' && c.port === undefined) {
-      ctx.addIssue({ code: 'custom', message: `a port is required for ${c.type} records (only SRV records carry one)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `a port is required for ${c.type} records (only SRV records carry one)`,
+      });
     }
   });
 
@@ -100,7 +104,10 @@ export const discoveryShape = {
   file_sd_configs: z.array(fileSdConfigSchema).default([]),
   http_sd_configs: z.array(httpSdConfigSchema).default([]),
   dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
-  ...(Object.fromEntries(UNSUPPORTED_SD_KINDS.map((k) => [k, unsupportedSdList])) as Record<UnsupportedSdKind, typeof unsupportedSdList>),
+  ...(Object.fromEntries(UNSUPPORTED_SD_KINDS.map((k) => [k, unsupportedSdList])) as Record<
+    UnsupportedSdKind,
+    typeof unsupportedSdList
+  >),
 };
 
 export type StaticConfig = z.output<typeof staticConfigSchema>;

@@ -94,7 +94,8 @@ export function parseYaml(text: string): ParsedDocument {
   const index = new LocationIndex();
   const errors: DocumentProblem[] = [];
   const warnings: DocumentProblem[] = [];
-  for (const e of doc.errors) errors.push({ offset: e.pos[0], path: [], message: yamlMessage(e.code, e.message) });
+  for (const e of doc.errors)
+    errors.push({ offset: e.pos[0], path: [], message: yamlMessage(e.code, e.message) });
   for (const w of doc.warnings) warnings.push({ offset: w.pos[0], path: [], message: w.message });
 
   const converter = new Converter(doc, index, errors);
@@ -136,13 +137,15 @@ class Converter {
     const [start, end] = range(node);
     this.index.set(path, { keyStart, start, end });
     if (++this.nodes > MAX_NODES) {
-      if (this.nodes === MAX_NODES + 1) this.error(start, path, 'the document is too large once aliases are expanded');
+      if (this.nodes === MAX_NODES + 1)
+        this.error(start, path, 'the document is too large once aliases are expanded');
       return undefined;
     }
     if (isAlias(node)) {
       const target = node.resolve(this.doc) as YamlNode | undefined;
       if (!target) return this.error(start, path, `unknown alias *${node.source}`);
-      if (this.expanding.has(target)) return this.error(start, path, `alias *${node.source} refers to itself`);
+      if (this.expanding.has(target))
+        return this.error(start, path, `alias *${node.source} refers to itself`);
       this.expanding.add(target);
       try {
         return this.convert(target, path, keyStart);
@@ -176,7 +179,12 @@ class Converter {
         }
         const first = firstSeen.get(key);
         if (first !== undefined) {
-          this.errors.push({ offset: keyAt, path: [...path, key], message: `duplicate key ${JSON.stringify(key)}`, relatedOffset: first });
+          this.errors.push({
+            offset: keyAt,
+            path: [...path, key],
+            message: `duplicate key ${JSON.stringify(key)}`,
+            relatedOffset: first,
+          });
           continue;
         }
         firstSeen.set(key, keyAt);
@@ -210,7 +218,8 @@ class Converter {
 
   /** The mappings a `<<` value names: one mapping, an alias to one, or a list of them. */
   private mergeSources(node: YamlNode, path: KeyPath): YAMLMap[] {
-    const resolve = (n: YamlNode): YamlNode | undefined => (isAlias(n) ? (n.resolve(this.doc) as YamlNode | undefined) : n);
+    const resolve = (n: YamlNode): YamlNode | undefined =>
+      isAlias(n) ? (n.resolve(this.doc) as YamlNode | undefined) : n;
     const target = resolve(node);
     const list = target && isSeq(target) ? target.items.map((n) => resolve(n as YamlNode)) : [target];
     const maps: YAMLMap[] = [];

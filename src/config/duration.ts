@@ -56,7 +56,9 @@ export function parseDuration(text: string): number {
     if (rank < 0) fail(`unknown unit ${JSON.stringify(unit)}; use ${UNIT_LIST}`);
     if (rank === lastRank) fail(`unit ${JSON.stringify(unit)} appears twice`);
     if (rank < lastRank) {
-      fail(`unit ${JSON.stringify(unit)} after ${JSON.stringify(UNITS[lastRank][0])}; units go from largest to smallest (y w d h m s ms)`);
+      fail(
+        `unit ${JSON.stringify(unit)} after ${JSON.stringify(UNITS[lastRank][0])}; units go from largest to smallest (y w d h m s ms)`,
+      );
     }
     lastRank = rank;
     total += Number(digits) * UNITS[rank][1];

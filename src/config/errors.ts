@@ -37,7 +37,10 @@ export type KeyPath = readonly (string | number)[];
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** `["scrape_configs", 0, "labels", "app.kubernetes.io/name"]` → `scrape_configs[0].labels["app.kubernetes.io/name"]`. */
+/**
+ * `["scrape_configs", 0, "labels", "app.kubernetes.io/name"]` becomes
+ * `scrape_configs[0].labels["app.kubernetes.io/name"]`.
+ */
 export function formatPath(path: KeyPath): string {
   let out = '';
   for (const seg of path) {

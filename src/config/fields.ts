@@ -78,7 +78,6 @@ export function parseFloatText(text: string): number {
 }
 
 export const bool = scalar('true or false', parseBool);
-export const int = scalar('an integer', parseInteger);
 /** Prometheus' `uint` limits and counts. */
 export const uint = scalar('a non-negative integer', parseUnsigned);
 export const float = scalar('a number', parseFloatText);
@@ -109,7 +108,12 @@ export const AT_KEY = { at: 'key' } as const;
 export const labelSet = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
   for (const name of Object.keys(labels)) {
     if (!isValidUtf8Name(name)) {
-      ctx.addIssue({ code: 'custom', path: [name], message: `${JSON.stringify(name)} is not a valid label name`, params: AT_KEY });
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `${JSON.stringify(name)} is not a valid label name`,
+        params: AT_KEY,
+      });
     }
   }
 });

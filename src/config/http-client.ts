@@ -34,10 +34,20 @@ export const tlsConfigSchema = z
     atMostOne(ctx, t, ['key', 'key_file', 'key_ref']);
     const hasCert = !!(t.cert || t.cert_file || t.cert_ref);
     const hasKey = !!(t.key || t.key_file || t.key_ref);
-    if (hasCert && !hasKey) ctx.addIssue({ code: 'custom', message: 'a client certificate needs a key (key or key_file)' });
-    if (hasKey && !hasCert) ctx.addIssue({ code: 'custom', message: 'a client key needs a certificate (cert or cert_file)' });
-    if (t.min_version && t.max_version && TLS_VERSIONS.indexOf(t.max_version) < TLS_VERSIONS.indexOf(t.min_version)) {
-      ctx.addIssue({ code: 'custom', path: ['max_version'], message: 'max_version must not be lower than min_version' });
+    if (hasCert && !hasKey)
+      ctx.addIssue({ code: 'custom', message: 'a client certificate needs a key (key or key_file)' });
+    if (hasKey && !hasCert)
+      ctx.addIssue({ code: 'custom', message: 'a client key needs a certificate (cert or cert_file)' });
+    if (
+      t.min_version &&
+      t.max_version &&
+      TLS_VERSIONS.indexOf(t.max_version) < TLS_VERSIONS.indexOf(t.min_version)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max_version'],
+        message: 'max_version must not be lower than min_version',
+      });
     }
   });
 
@@ -65,7 +75,11 @@ const authorizationSchema = z
   .superRefine((a, ctx) => {
     atMostOne(ctx, a, ['credentials', 'credentials_file', 'credentials_ref']);
     if (a.type?.trim().toLowerCase() === 'basic') {
-      ctx.addIssue({ code: 'custom', path: ['type'], message: 'authorization type cannot be "basic"; use basic_auth instead' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['type'],
+        message: 'authorization type cannot be "basic"; use basic_auth instead',
+      });
     }
   });
 
@@ -122,7 +136,12 @@ const httpHeadersSchema = z
   .superRefine((headers, ctx) => {
     for (const name of Object.keys(headers)) {
       if (isReservedHeader(name)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: `header ${JSON.stringify(name)} is set by Tributary and cannot be configured`, params: AT_KEY });
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `header ${JSON.stringify(name)} is set by Tributary and cannot be configured`,
+          params: AT_KEY,
+        });
       }
     }
   });
@@ -190,35 +209,83 @@ export type HttpClientConfig = Omit<RawHttpClient, 'bearer_token' | 'bearer_toke
 /** Prometheus' cross-key rules for the inline HTTP client keys of `c`; issues land on `c`'s keys. */
 export function checkHttpClient(c: RawHttpClient, ctx: z.RefinementCtx): void {
   if (c.bearer_token && c.bearer_token_file) {
-    ctx.addIssue({ code: 'custom', path: ['bearer_token_file'], message: 'at most one of bearer_token and bearer_token_file may be set', params: AT_KEY });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bearer_token_file'],
+      message: 'at most one of bearer_token and bearer_token_file may be set',
+      params: AT_KEY,
+    });
   }
   const bearer = c.bearer_token ? 'bearer_token' : c.bearer_token_file ? 'bearer_token_file' : undefined;
   if (bearer && (c.basic_auth || c.oauth2)) {
-    ctx.addIssue({ code: 'custom', path: [bearer], message: `${bearer} cannot be combined with ${c.basic_auth ? 'basic_auth' : 'oauth2'}`, params: AT_KEY });
+    ctx.addIssue({
+      code: 'custom',
+      path: [bearer],
+      message: `${bearer} cannot be combined with ${c.basic_auth ? 'basic_auth' : 'oauth2'}`,
+      params: AT_KEY,
+    });
   }
   if (c.authorization) {
     if (bearer) {
-      ctx.addIssue({ code: 'custom', path: [bearer], message: `${bearer} cannot be combined with authorization`, params: AT_KEY });
+      ctx.addIssue({
+        code: 'custom',
+        path: [bearer],
+        message: `${bearer} cannot be combined with authorization`,
+        params: AT_KEY,
+      });
     }
     if (c.basic_auth || c.oauth2) {
-      ctx.addIssue({ code: 'custom', path: ['authorization'], message: `authorization cannot be combined with ${c.basic_auth ? 'basic_auth' : 'oauth2'}`, params: AT_KEY });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authorization'],
+        message: `authorization cannot be combined with ${c.basic_auth ? 'basic_auth' : 'oauth2'}`,
+        params: AT_KEY,
+      });
     }
   }
   if (c.oauth2 && c.basic_auth) {
-    ctx.addIssue({ code: 'custom', path: ['oauth2'], message: 'oauth2 cannot be combined with basic_auth', params: AT_KEY });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['oauth2'],
+      message: 'oauth2 cannot be combined with basic_auth',
+      params: AT_KEY,
+    });
   }
   checkProxy(c, ctx);
 }
 
-function checkProxy(c: { proxy_url?: string; no_proxy?: string; proxy_from_environment?: boolean; proxy_connect_header?: unknown }, ctx: z.RefinementCtx): void {
+function checkProxy(
+  c: {
+    proxy_url?: string;
+    no_proxy?: string;
+    proxy_from_environment?: boolean;
+    proxy_connect_header?: unknown;
+  },
+  ctx: z.RefinementCtx,
+): void {
   if (c.proxy_connect_header && !c.proxy_url && !c.proxy_from_environment) {
-    ctx.addIssue({ code: 'custom', path: ['proxy_connect_header'], message: 'proxy_connect_header needs proxy_url or proxy_from_environment', params: AT_KEY });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['proxy_connect_header'],
+      message: 'proxy_connect_header needs proxy_url or proxy_from_environment',
+      params: AT_KEY,
+    });
   }
   if (c.proxy_from_environment && c.proxy_url) {
-    ctx.addIssue({ code: 'custom', path: ['proxy_url'], message: 'proxy_url cannot be combined with proxy_from_environment', params: AT_KEY });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['proxy_url'],
+      message: 'proxy_url cannot be combined with proxy_from_environment',
+      params: AT_KEY,
+    });
   }
   if (c.no_proxy && c.proxy_from_environment) {
-    ctx.addIssue({ code: 'custom', path: ['no_proxy'], message: 'no_proxy cannot be combined with proxy_from_environment (set NO_PROXY instead)', params: AT_KEY });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['no_proxy'],
+      message: 'no_proxy cannot be combined with proxy_from_environment (set NO_PROXY instead)',
+      params: AT_KEY,
+    });
   } else if (c.no_proxy && !c.proxy_url) {
     ctx.addIssue({ code: 'custom', path: ['no_proxy'], message: 'no_proxy needs proxy_url', params: AT_KEY });
   }
@@ -228,7 +295,9 @@ function checkProxy(c: { proxy_url?: string; no_proxy?: string; proxy_from_envir
  * Folds `bearer_token` / `bearer_token_file` into `authorization` (type Bearer) and gives
  * `authorization.type` its default, as Prometheus does after loading.
  */
-export function normalizeHttpClient<T extends RawHttpClient>(c: T): Omit<T, 'bearer_token' | 'bearer_token_file' | 'authorization'> & { authorization?: AuthorizationConfig } {
+export function normalizeHttpClient<T extends RawHttpClient>(
+  c: T,
+): Omit<T, 'bearer_token' | 'bearer_token_file' | 'authorization'> & { authorization?: AuthorizationConfig } {
   const { bearer_token, bearer_token_file, authorization, ...rest } = c;
   let auth: AuthorizationConfig | undefined;
   if (authorization) auth = { ...authorization, type: authorization.type?.trim() || 'Bearer' };
@@ -238,10 +307,19 @@ export function normalizeHttpClient<T extends RawHttpClient>(c: T): Omit<T, 'bea
 }
 
 /** Reports every set key beyond the first of `keys` (Prometheus: "at most one of ..."). */
-export function atMostOne<T extends object>(ctx: z.RefinementCtx, obj: T, keys: readonly (keyof T & string)[]): void {
+export function atMostOne<T extends object>(
+  ctx: z.RefinementCtx,
+  obj: T,
+  keys: readonly (keyof T & string)[],
+): void {
   const set = keys.filter((k) => obj[k] !== undefined && obj[k] !== '');
   if (set.length > 1) {
     const list = keys.slice(0, -1).join(', ') + ' and ' + keys[keys.length - 1];
-    ctx.addIssue({ code: 'custom', path: [set[1]], message: `at most one of ${list} may be set`, params: AT_KEY });
+    ctx.addIssue({
+      code: 'custom',
+      path: [set[1]],
+      message: `at most one of ${list} may be set`,
+      params: AT_KEY,
+    });
   }
 }

@@ -15,7 +15,14 @@ export { ConfigError, formatIssue, formatPath } from './errors.js';
 export type { ConfigIssue, ConfigWarning, KeyPath } from './errors.js';
 export type { Env } from './env.js';
 
-export { configSchema, configWarnings, IGNORED_SECTIONS, DEFAULT_SCRAPE_INTERVAL, DEFAULT_SCRAPE_TIMEOUT, DEFAULT_EVALUATION_INTERVAL } from './schema.js';
+export {
+  configSchema,
+  configWarnings,
+  IGNORED_SECTIONS,
+  DEFAULT_SCRAPE_INTERVAL,
+  DEFAULT_SCRAPE_TIMEOUT,
+  DEFAULT_EVALUATION_INTERVAL,
+} from './schema.js';
 export type { TributaryConfig, GlobalConfig, ScrapeConfig, SchemaWarning } from './schema.js';
 export { SCRAPE_PROTOCOLS, DEFAULT_SCRAPE_PROTOCOLS, PROTO_FIRST_SCRAPE_PROTOCOLS } from './scrape.js';
 export type { ScrapeProtocol, NameValidationScheme, NameEscapingScheme } from './scrape.js';
@@ -24,7 +31,13 @@ export type { RelabelConfig, RelabelAction } from './relabel.js';
 export { UNSUPPORTED_SD_KINDS } from './discovery.js';
 export type { StaticConfig, FileSdConfig, HttpSdConfig, DnsSdConfig } from './discovery.js';
 export type { RemoteWriteConfig, QueueConfig, MetadataConfig } from './remote-write.js';
-export type { HttpClientConfig, TlsConfig, BasicAuthConfig, AuthorizationConfig, OAuth2Config } from './http-client.js';
+export type {
+  HttpClientConfig,
+  TlsConfig,
+  BasicAuthConfig,
+  AuthorizationConfig,
+  OAuth2Config,
+} from './http-client.js';
 export { DEFAULT_DATA_DIR } from './tributary.js';
 export type { ServerConfig, LogConfig } from './tributary.js';
 

@@ -35,20 +35,31 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
     const { line, col } = lines.linePos(sourceOffset);
     return { file: fileName, line, column: col, path: formatPath(path), message };
   };
-  const atExpanded = (offset: number, path: KeyPath, message: string) => at(expansion.toSourceOffset(offset), path, message);
+  const atExpanded = (offset: number, path: KeyPath, message: string) =>
+    at(expansion.toSourceOffset(offset), path, message);
 
   const doc = parseYaml(expansion.text);
   const early: ConfigIssue[] = [];
-  for (const p of expansion.problems) early.push(at(p.sourceOffset, doc.index.pathAt(p.expandedOffset), p.message));
+  for (const p of expansion.problems)
+    early.push(at(p.sourceOffset, doc.index.pathAt(p.expandedOffset), p.message));
   for (const e of doc.errors) {
-    const first = e.relatedOffset === undefined ? '' : ` (first defined on line ${lines.linePos(expansion.toSourceOffset(e.relatedOffset)).line})`;
+    const first =
+      e.relatedOffset === undefined
+        ? ''
+        : ` (first defined on line ${lines.linePos(expansion.toSourceOffset(e.relatedOffset)).line})`;
     early.push(atExpanded(e.offset, e.path, e.message + first));
   }
   if (early.length > 0) throw new ConfigError(sorted(early));
 
   const data = doc.data === undefined ? {} : doc.data;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new ConfigError([atExpanded(0, [], `the file must hold a mapping of sections (global, scrape_configs, ...), not ${describeValue(data)}`)]);
+    throw new ConfigError([
+      atExpanded(
+        0,
+        [],
+        `the file must hold a mapping of sections (global, scrape_configs, ...), not ${describeValue(data)}`,
+      ),
+    ]);
   }
 
   // Which keys the object rejecting an unknown key has, for "did you mean" hints.
@@ -84,7 +95,12 @@ export async function loadConfigFile(path: string, env: Env = process.env): Prom
 
 type Locate = (offset: number, path: KeyPath, message: string) => ConfigIssue;
 
-function locateIssue(iss: z.core.$ZodIssue, index: LocationIndex, knownKeys: WeakMap<object, string[]>, at: Locate): ConfigIssue[] {
+function locateIssue(
+  iss: z.core.$ZodIssue,
+  index: LocationIndex,
+  knownKeys: WeakMap<object, string[]>,
+  at: Locate,
+): ConfigIssue[] {
   const path = iss.path.filter((p): p is string | number => typeof p !== 'symbol');
   if (iss.code === 'unrecognized_keys') {
     const known = iss.input && typeof iss.input === 'object' ? knownKeys.get(iss.input) : undefined;
@@ -92,7 +108,11 @@ function locateIssue(iss: z.core.$ZodIssue, index: LocationIndex, knownKeys: Wea
       const keyPath = [...path, key];
       const loc = index.get(keyPath) ?? index.nearest(keyPath).loc;
       const hint = known ? closest(key, known) : undefined;
-      return at(loc.keyStart ?? loc.start, keyPath, `unknown key ${JSON.stringify(key)}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ''}`);
+      return at(
+        loc.keyStart ?? loc.start,
+        keyPath,
+        `unknown key ${JSON.stringify(key)}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ''}`,
+      );
     });
   }
   const loc = index.get(path);
@@ -102,12 +122,14 @@ function locateIssue(iss: z.core.$ZodIssue, index: LocationIndex, knownKeys: Wea
     // Nothing was written at this path: a required key is missing (point at its mapping), or
     // the check is about a value a default filled in (point at the closest written ancestor).
     const missing = iss.input === undefined && nearest.depth === path.length - 1 && typeof last === 'string';
-    const message = missing && isTypeComplaint(iss) ? `missing required key ${JSON.stringify(last)}` : iss.message;
+    const message =
+      missing && isTypeComplaint(iss) ? `missing required key ${JSON.stringify(last)}` : iss.message;
     return [at(nearest.loc.start, path, message)];
   }
   const atKey = iss.code === 'custom' && (iss.params as { at?: string } | undefined)?.at === 'key';
   // Written but empty (`key:`): the data holds undefined, which the messages call "nothing".
-  const message = iss.input === undefined ? iss.message.replace(/, got nothing$/, ', got an empty value') : iss.message;
+  const message =
+    iss.input === undefined ? iss.message.replace(/, got nothing$/, ', got an empty value') : iss.message;
   return [at(atKey ? (loc.keyStart ?? loc.start) : loc.start, path, message)];
 }
 
@@ -131,11 +153,13 @@ function zodMessage(iss: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_type':
       return `expected ${NOUNS[iss.expected] ?? iss.expected}, got ${describeValue(iss.input)}`;
     case 'invalid_value':
-      if (iss.values.length === 1) return `expected ${JSON.stringify(iss.values[0])}, got ${describeValue(iss.input)}`;
+      if (iss.values.length === 1)
+        return `expected ${JSON.stringify(iss.values[0])}, got ${describeValue(iss.input)}`;
       return `expected one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}; got ${describeValue(iss.input)}`;
     case 'too_small':
       if (iss.origin === 'string' && Number(iss.minimum) === 1) return 'must not be empty';
-      if (iss.origin === 'array') return `needs at least ${iss.minimum} ${Number(iss.minimum) === 1 ? 'item' : 'items'}`;
+      if (iss.origin === 'array')
+        return `needs at least ${iss.minimum} ${Number(iss.minimum) === 1 ? 'item' : 'items'}`;
       return undefined;
     case 'invalid_union':
       return `unexpected ${describeValue(iss.input)}`;
@@ -164,13 +188,17 @@ function closest(key: string, known: readonly string[]): string | undefined {
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
+    i,
+    ...new Array<number>(b.length).fill(0),
+  ]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.length][b.length];

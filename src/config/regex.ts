@@ -129,7 +129,8 @@ export function translateRegex(expr: string): TranslatedRegex {
         if (m && out !== '' && !out.endsWith('(') && !out.endsWith('|')) {
           const min = Number(m[1]);
           const max = m[3] === undefined || m[3] === '' ? min : Number(m[3]);
-          if (min > MAX_REPEAT || max > MAX_REPEAT) throw new SyntaxError(`repetition count above ${MAX_REPEAT} in ${m[0]}`);
+          if (min > MAX_REPEAT || max > MAX_REPEAT)
+            throw new SyntaxError(`repetition count above ${MAX_REPEAT} in ${m[0]}`);
           out += m[0];
           i += m[0].length;
         } else {

@@ -44,7 +44,9 @@ export const DEFAULT_SEPARATOR = ';';
 export const DEFAULT_REGEX = '(.*)';
 export const DEFAULT_REPLACEMENT = '$1';
 
-const stringOrList = z.union([z.string(), z.array(z.string())], { error: 'expected a string or a list of strings' });
+const stringOrList = z.union([z.string(), z.array(z.string())], {
+  error: 'expected a string or a list of strings',
+});
 
 const relabelObject = z.strictObject({
   source_labels: textList.optional(),
@@ -66,13 +68,27 @@ const relabelObject = z.strictObject({
 type RawRelabel = z.output<typeof relabelObject>;
 
 /** Actions that write `target_label`, so cannot do without it. */
-const NEEDS_TARGET = new Set<RelabelAction>(['replace', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal', 'replace_all', 'keep_if_contains', 'drop_if_contains']);
+const NEEDS_TARGET = new Set<RelabelAction>([
+  'replace',
+  'hashmod',
+  'lowercase',
+  'uppercase',
+  'keepequal',
+  'dropequal',
+  'replace_all',
+  'keep_if_contains',
+  'drop_if_contains',
+]);
 
 function checkRelabel(r: RawRelabel, ctx: z.RefinementCtx): void {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message });
   const action = (r.action ?? 'replace').toLowerCase() as RelabelAction;
   if (!(RELABEL_ACTIONS as readonly string[]).includes(action)) {
-    issue(['action'], `unknown relabel action ${JSON.stringify(r.action)}; expected one of ${RELABEL_ACTIONS.join(', ')}`);
+    issue(
+      ['action'],
+      `unknown relabel action ${JSON.stringify(r.action)}; expected one of ${RELABEL_ACTIONS.join(', ')}`,
+    );
     return;
   }
 
@@ -96,17 +112,22 @@ function checkRelabel(r: RawRelabel, ctx: z.RefinementCtx): void {
   };
   const onlyAllowed = (allowed: readonly (keyof typeof nonDefault)[], what: string) => {
     for (const [key, set] of Object.entries(nonDefault)) {
-      if (set && !allowed.includes(key as keyof typeof nonDefault)) issue([key], `the ${action} action takes only ${what}`);
+      if (set && !allowed.includes(key as keyof typeof nonDefault))
+        issue([key], `the ${action} action takes only ${what}`);
     }
   };
   if (action === 'labeldrop' || action === 'labelkeep') onlyAllowed(['regex'], 'regex');
-  if (action === 'keepequal' || action === 'dropequal') onlyAllowed(['source_labels', 'target_label'], 'source_labels and target_label');
+  if (action === 'keepequal' || action === 'dropequal')
+    onlyAllowed(['source_labels', 'target_label'], 'source_labels and target_label');
 
   const sources = r.source_labels?.length ?? 0;
   if ((action === 'keep_if_equal' || action === 'drop_if_equal') && sources < 2) {
     issue([], `the ${action} action needs at least two source_labels`);
   }
-  if ((action === 'keep_if_contains' || action === 'drop_if_contains' || action === 'replace_all') && sources === 0) {
+  if (
+    (action === 'keep_if_contains' || action === 'drop_if_contains' || action === 'replace_all') &&
+    sources === 0
+  ) {
     issue([], `the ${action} action needs source_labels`);
   }
   if ((action === 'keep_metrics' || action === 'drop_metrics') && r.regex === undefined) {
@@ -126,7 +147,11 @@ function checkRelabel(r: RawRelabel, ctx: z.RefinementCtx): void {
   });
 }
 
-function checkRegex(re: string, path: (string | number)[], issue: (path: (string | number)[], message: string) => void): void {
+function checkRegex(
+  re: string,
+  path: (string | number)[],
+  issue: (path: (string | number)[], message: string) => void,
+): void {
   try {
     compileAnchoredRegex(re);
   } catch (err) {
@@ -135,7 +160,8 @@ function checkRegex(re: string, path: (string | number)[], issue: (path: (string
 }
 
 export const relabelConfigSchema = relabelObject.superRefine(checkRelabel).transform((r) => {
-  const regexList = r.regex === undefined ? [DEFAULT_REGEX] : typeof r.regex === 'string' ? [r.regex] : r.regex;
+  const regexList =
+    r.regex === undefined ? [DEFAULT_REGEX] : typeof r.regex === 'string' ? [r.regex] : r.regex;
   return {
     source_labels: r.source_labels ?? [],
     separator: r.separator ?? DEFAULT_SEPARATOR,

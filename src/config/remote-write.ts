@@ -57,20 +57,45 @@ export const remoteWriteConfigSchema = z
     checkHttpClient(c, ctx);
     for (const name of Object.keys(c.headers)) {
       if (name.toLowerCase() === 'authorization') {
-        ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'set the Authorization header with basic_auth, authorization or oauth2', params: AT_KEY });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['headers', name],
+          message: 'set the Authorization header with basic_auth, authorization or oauth2',
+          params: AT_KEY,
+        });
       } else if (isReservedHeader(name)) {
-        ctx.addIssue({ code: 'custom', path: ['headers', name], message: `header ${JSON.stringify(name)} is set by Tributary and cannot be configured`, params: AT_KEY });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['headers', name],
+          message: `header ${JSON.stringify(name)} is set by Tributary and cannot be configured`,
+          params: AT_KEY,
+        });
       }
     }
-    const auths = (['basic_auth', 'authorization', 'oauth2', ...UNSUPPORTED_REMOTE_WRITE_AUTH] as const).filter((k) => c[k] !== undefined);
+    const auths = (
+      ['basic_auth', 'authorization', 'oauth2', ...UNSUPPORTED_REMOTE_WRITE_AUTH] as const
+    ).filter((k) => c[k] !== undefined);
     if (auths.length > 1) {
-      ctx.addIssue({ code: 'custom', path: [auths[1]], message: `at most one of basic_auth, authorization, oauth2, sigv4, azuread and google_iam may be set (also set: ${auths[0]})`, params: AT_KEY });
+      ctx.addIssue({
+        code: 'custom',
+        path: [auths[1]],
+        message: `at most one of basic_auth, authorization, oauth2, sigv4, azuread and google_iam may be set (also set: ${auths[0]})`,
+        params: AT_KEY,
+      });
     }
     if (c.queue_config.min_shards > c.queue_config.max_shards) {
-      ctx.addIssue({ code: 'custom', path: ['queue_config', 'min_shards'], message: 'min_shards must not exceed max_shards' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queue_config', 'min_shards'],
+        message: 'min_shards must not exceed max_shards',
+      });
     }
     if (c.queue_config.min_backoff > c.queue_config.max_backoff) {
-      ctx.addIssue({ code: 'custom', path: ['queue_config', 'min_backoff'], message: 'min_backoff must not exceed max_backoff' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queue_config', 'min_backoff'],
+        message: 'min_backoff must not exceed max_backoff',
+      });
     }
   })
   .transform(normalizeHttpClient);

@@ -88,12 +88,19 @@ function resolveGlobal(g: RawGlobal, issue: IssueSink) {
   // As in Prometheus, 0 means "not set".
   const scrapeInterval = g.scrape_interval || DEFAULT_SCRAPE_INTERVAL;
   if (g.scrape_timeout && g.scrape_timeout > scrapeInterval) {
-    issue(['global', 'scrape_timeout'], `scrape_timeout (${formatDuration(g.scrape_timeout)}) must not be greater than scrape_interval (${formatDuration(scrapeInterval)})`);
+    issue(
+      ['global', 'scrape_timeout'],
+      `scrape_timeout (${formatDuration(g.scrape_timeout)}) must not be greater than scrape_interval (${formatDuration(scrapeInterval)})`,
+    );
   }
   const validation: NameValidationScheme = g.metric_name_validation_scheme ?? 'utf8';
-  const escaping: NameEscapingScheme = g.metric_name_escaping_scheme ?? (validation === 'legacy' ? 'underscores' : 'allow-utf-8');
+  const escaping: NameEscapingScheme =
+    g.metric_name_escaping_scheme ?? (validation === 'legacy' ? 'underscores' : 'allow-utf-8');
   if (validation === 'legacy' && escaping === 'allow-utf-8') {
-    issue(['global', 'metric_name_escaping_scheme'], 'allow-utf-8 escaping needs metric_name_validation_scheme utf8');
+    issue(
+      ['global', 'metric_name_escaping_scheme'],
+      'allow-utf-8 escaping needs metric_name_validation_scheme utf8',
+    );
   }
   if (validation === 'legacy') checkLegacyLabelNames(g.external_labels, ['global', 'external_labels'], issue);
   return {
@@ -101,7 +108,7 @@ function resolveGlobal(g: RawGlobal, issue: IssueSink) {
     scrape_interval: scrapeInterval,
     scrape_timeout: g.scrape_timeout || Math.min(DEFAULT_SCRAPE_TIMEOUT, scrapeInterval),
     /** Unset means each job picks its default from `scrape_native_histograms`. */
-    scrape_protocols: g.scrape_protocols as readonly ScrapeProtocol[] | undefined,
+    scrape_protocols: g.scrape_protocols satisfies readonly ScrapeProtocol[] | undefined,
     metric_name_validation_scheme: validation,
     metric_name_escaping_scheme: escaping,
   };
@@ -113,28 +120,49 @@ function resolveScrapeConfig(c: RawScrapeConfig, g: GlobalConfig, at: KeyPath, i
   const scrapeInterval = c.scrape_interval || g.scrape_interval;
   if (c.scrape_timeout && c.scrape_timeout > scrapeInterval) {
     const from = c.scrape_interval ? '' : ', from global';
-    issue([...at, 'scrape_timeout'], `scrape_timeout (${formatDuration(c.scrape_timeout)}) must not be greater than scrape_interval (${formatDuration(scrapeInterval)}${from})`);
+    issue(
+      [...at, 'scrape_timeout'],
+      `scrape_timeout (${formatDuration(c.scrape_timeout)}) must not be greater than scrape_interval (${formatDuration(scrapeInterval)}${from})`,
+    );
   }
   const nativeHistograms = c.scrape_native_histograms ?? g.scrape_native_histograms;
   const validation = c.metric_name_validation_scheme ?? g.metric_name_validation_scheme;
   const escaping =
     c.metric_name_escaping_scheme ??
-    (c.metric_name_validation_scheme === undefined ? g.metric_name_escaping_scheme : validation === 'legacy' ? 'underscores' : 'allow-utf-8');
+    (c.metric_name_validation_scheme === undefined
+      ? g.metric_name_escaping_scheme
+      : validation === 'legacy'
+        ? 'underscores'
+        : 'allow-utf-8');
   if (escaping === 'allow-utf-8' && validation !== 'utf8') {
-    issue([...at, c.metric_name_escaping_scheme ? 'metric_name_escaping_scheme' : 'metric_name_validation_scheme'], 'allow-utf-8 escaping needs metric_name_validation_scheme utf8');
+    issue(
+      [
+        ...at,
+        c.metric_name_escaping_scheme ? 'metric_name_escaping_scheme' : 'metric_name_validation_scheme',
+      ],
+      'allow-utf-8 escaping needs metric_name_validation_scheme utf8',
+    );
   }
   if (validation === 'legacy') {
-    c.static_configs.forEach((sc, i) => checkLegacyLabelNames(sc.labels, [...at, 'static_configs', i, 'labels'], issue));
+    c.static_configs.forEach((sc, i) =>
+      checkLegacyLabelNames(sc.labels, [...at, 'static_configs', i, 'labels'], issue),
+    );
   }
+  const protocols: readonly ScrapeProtocol[] =
+    c.scrape_protocols ??
+    g.scrape_protocols ??
+    (nativeHistograms ? PROTO_FIRST_SCRAPE_PROTOCOLS : DEFAULT_SCRAPE_PROTOCOLS);
   const { scrape_classic_histograms, ...rest } = c;
   return normalizeHttpClient({
     ...rest,
     scrape_interval: scrapeInterval,
     scrape_timeout: c.scrape_timeout || Math.min(g.scrape_timeout, scrapeInterval),
-    scrape_protocols: (c.scrape_protocols ?? g.scrape_protocols ?? (nativeHistograms ? PROTO_FIRST_SCRAPE_PROTOCOLS : DEFAULT_SCRAPE_PROTOCOLS)) as readonly ScrapeProtocol[],
+    scrape_protocols: protocols,
     scrape_native_histograms: nativeHistograms,
-    always_scrape_classic_histograms: c.always_scrape_classic_histograms ?? scrape_classic_histograms ?? g.always_scrape_classic_histograms,
-    convert_classic_histograms_to_nhcb: c.convert_classic_histograms_to_nhcb ?? g.convert_classic_histograms_to_nhcb,
+    always_scrape_classic_histograms:
+      c.always_scrape_classic_histograms ?? scrape_classic_histograms ?? g.always_scrape_classic_histograms,
+    convert_classic_histograms_to_nhcb:
+      c.convert_classic_histograms_to_nhcb ?? g.convert_classic_histograms_to_nhcb,
     extra_scrape_metrics: c.extra_scrape_metrics ?? g.extra_scrape_metrics,
     scrape_failure_log_file: c.scrape_failure_log_file || g.scrape_failure_log_file,
     // Limits: 0 or unset inherits the global limit (whose 0 means "no limit").
@@ -151,14 +179,18 @@ function resolveScrapeConfig(c: RawScrapeConfig, g: GlobalConfig, at: KeyPath, i
 }
 
 function resolve(doc: RawDocument, ctx: z.RefinementCtx) {
-  const issue: IssueSink = (path, message, atKey) => ctx.addIssue({ code: 'custom', path: [...path], message, ...(atKey ? { params: AT_KEY } : {}) });
+  const issue: IssueSink = (path, message, atKey) =>
+    ctx.addIssue({ code: 'custom', path: [...path], message, ...(atKey ? { params: AT_KEY } : {}) });
   const global = resolveGlobal(doc.global, issue);
 
   const jobs = new Map<string, number>();
   const scrape_configs = doc.scrape_configs.map((c, i) => {
     const first = jobs.get(c.job_name);
     if (first !== undefined) {
-      issue(['scrape_configs', i, 'job_name'], `duplicate job_name ${JSON.stringify(c.job_name)} (first used by scrape_configs[${first}])`);
+      issue(
+        ['scrape_configs', i, 'job_name'],
+        `duplicate job_name ${JSON.stringify(c.job_name)} (first used by scrape_configs[${first}])`,
+      );
     } else {
       jobs.set(c.job_name, i);
     }
@@ -169,7 +201,11 @@ function resolve(doc: RawDocument, ctx: z.RefinementCtx) {
   doc.remote_write.forEach((w, i) => {
     if (!w.name) return;
     const first = writers.get(w.name);
-    if (first !== undefined) issue(['remote_write', i, 'name'], `duplicate remote_write name ${JSON.stringify(w.name)} (first used by remote_write[${first}])`);
+    if (first !== undefined)
+      issue(
+        ['remote_write', i, 'name'],
+        `duplicate remote_write name ${JSON.stringify(w.name)} (first used by remote_write[${first}])`,
+      );
     else writers.set(w.name, i);
   });
 
@@ -181,7 +217,11 @@ type IssueSink = (path: KeyPath, message: string, atKey?: boolean) => void;
 function checkLegacyLabelNames(labels: Record<string, string>, at: KeyPath, issue: IssueSink): void {
   for (const name of Object.keys(labels)) {
     if (!isLegacyLabelName(name)) {
-      issue([...at, name], `${JSON.stringify(name)} is not a valid label name under metric_name_validation_scheme legacy`, true);
+      issue(
+        [...at, name],
+        `${JSON.stringify(name)} is not a valid label name under metric_name_validation_scheme legacy`,
+        true,
+      );
     }
   }
 }
@@ -201,16 +241,19 @@ export interface SchemaWarning {
 export function configWarnings(config: TributaryConfig): SchemaWarning[] {
   const warnings: SchemaWarning[] = [];
   for (const [section, message] of Object.entries(IGNORED_SECTIONS)) {
-    if (!isEmpty(config[section as keyof typeof IGNORED_SECTIONS])) warnings.push({ path: [section], message });
+    if (!isEmpty(config[section as keyof typeof IGNORED_SECTIONS]))
+      warnings.push({ path: [section], message });
   }
   config.scrape_configs.forEach((c, i) => {
     for (const kind of UNSUPPORTED_SD_KINDS) {
-      if (!isEmpty(c[kind])) warnings.push({ path: ['scrape_configs', i, kind], message: 'not supported yet; ignored' });
+      if (!isEmpty(c[kind]))
+        warnings.push({ path: ['scrape_configs', i, kind], message: 'not supported yet; ignored' });
     }
   });
   config.remote_write.forEach((w, i) => {
     for (const kind of UNSUPPORTED_REMOTE_WRITE_AUTH) {
-      if (w[kind] !== undefined) warnings.push({ path: ['remote_write', i, kind], message: 'not supported yet; ignored' });
+      if (w[kind] !== undefined)
+        warnings.push({ path: ['remote_write', i, kind], message: 'not supported yet; ignored' });
     }
   });
   return warnings;

@@ -28,7 +28,10 @@ export const DEFAULT_SCRAPE_PROTOCOLS: readonly ScrapeProtocol[] = [
 ];
 
 /** Used when native histograms are scraped: they only travel in the protobuf format. */
-export const PROTO_FIRST_SCRAPE_PROTOCOLS: readonly ScrapeProtocol[] = ['PrometheusProto', ...DEFAULT_SCRAPE_PROTOCOLS];
+export const PROTO_FIRST_SCRAPE_PROTOCOLS: readonly ScrapeProtocol[] = [
+  'PrometheusProto',
+  ...DEFAULT_SCRAPE_PROTOCOLS,
+];
 
 export const scrapeProtocolsSchema = z
   .array(z.enum(SCRAPE_PROTOCOLS))
@@ -96,7 +99,11 @@ export const scrapeConfigSchema = z
   .superRefine((c, ctx) => {
     checkHttpClient(c, ctx);
     if (c.always_scrape_classic_histograms !== undefined && c.scrape_classic_histograms !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['scrape_classic_histograms'], message: 'set always_scrape_classic_histograms only (scrape_classic_histograms is its old name)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scrape_classic_histograms'],
+        message: 'set always_scrape_classic_histograms only (scrape_classic_histograms is its old name)',
+      });
     }
     // Prometheus rejects URLs as static targets unless relabeling could turn them into addresses.
     if (c.relabel_configs.length === 0) {

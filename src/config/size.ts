@@ -38,7 +38,8 @@ export function parseSize(text: string): number {
     if (!m || m[0] === '') fail(`unexpected ${JSON.stringify(text.slice(at))}`);
     const [, num, unit] = m!;
     if (num === '' || num === '.') fail(`expected a number at ${JSON.stringify(text.slice(at))}`);
-    if (unit === '' && PART.lastIndex < text.length) fail(`unexpected ${JSON.stringify(text.slice(PART.lastIndex))}`);
+    if (unit === '' && PART.lastIndex < text.length)
+      fail(`unexpected ${JSON.stringify(text.slice(PART.lastIndex))}`);
     if (unit === '') fail(`missing unit after ${num}; use B, KB, MB, GB, TB, PB or EB`);
     const bytes = UNIT_BYTES[unit];
     if (bytes === undefined) fail(`unknown unit ${JSON.stringify(unit)}; use B, KB, MB, GB, TB, PB or EB`);

@@ -1,0 +1,176 @@
+/**
+ * The `tributary` command line: subcommands, long flags shared by all of them, help and version.
+ * Flags keep one meaning across every subcommand and release (`--config`, `--listen`,
+ * `--data-dir`, `--remote-write-url`, `--log-level`, `--log-format`); they override the same
+ * settings in the configuration file. `run` is the default subcommand, so `npm start -- FLAGS`
+ * and `tributary FLAGS` start the agent.
+ */
+
+import { parseArgs } from 'node:util';
+import { ConfigError, formatIssue, loadConfigFile } from '../config/index.js';
+import { LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '../log/logger.js';
+import { DEFAULT_LISTEN_ADDRESS } from '../server/index.js';
+import { startRuntime, type Runtime } from '../runtime/runtime.js';
+import { VERSION } from '../runtime/version.js';
+
+const FLAGS = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'remote-write-url': { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+export const HELP = `Tributary ${VERSION} — metrics agent and gateway
+
+Usage:
+  tributary [run] [flags]            start Tributary (the default subcommand)
+  tributary check-config FILE...     validate configuration files; exit 0 when all are valid, 1 otherwise
+  tributary help                     show this help
+  tributary version                  print the version
+
+Flags (every subcommand; flags override the configuration file):
+  --config FILE             configuration file: a superset of prometheus.yml (default: embedded defaults)
+  --listen HOST:PORT        HTTP listen address (default ${DEFAULT_LISTEN_ADDRESS}; [::1]:PORT for IPv6)
+  --data-dir DIR            directory for persistent state (default ./data)
+  --remote-write-url URL    send to this remote-write URL; repeat for several
+  --log-level LEVEL         ${LOG_LEVELS.join(', ')} (default info)
+  --log-format FORMAT       ${LOG_FORMATS.join(', ')} (default logfmt)
+  -h, --help                show this help
+  -v, --version             print the version
+
+Endpoints: / (status page), /metrics, /health, /ready.
+Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish); a second one exits at once.
+`;
+
+type Values = {
+  config?: string;
+  listen?: string;
+  'data-dir'?: string;
+  'remote-write-url'?: string[];
+  'log-level'?: string;
+  'log-format'?: string;
+  help?: boolean;
+  version?: boolean;
+};
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): { command: string; positionals: string[]; values: Values } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node's messages go on about positionals; the first sentence is the useful part
+    throw new UsageError((err as Error).message.split(/\.\s/)[0]);
+  }
+  const [command = 'run', ...positionals] = parsed.positionals;
+  return { command, positionals, values: parsed.values as Values };
+}
+
+function choice<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`--${flag} ${JSON.stringify(value)}: expected one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+/** Runs the command line; resolves with the exit code (undefined: keep running until signalled). */
+export async function main(argv: string[]): Promise<number | undefined> {
+  let cmd;
+  try {
+    cmd = parse(argv);
+    if (cmd.values.help || cmd.command === 'help') {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (cmd.values.version || cmd.command === 'version') {
+      process.stdout.write(`tributary ${VERSION}\n`);
+      return 0;
+    }
+    if (cmd.command === 'check-config') return await checkConfig(cmd.positionals, cmd.values);
+    if (cmd.command !== 'run') throw new UsageError(`unknown subcommand ${JSON.stringify(cmd.command)}`);
+    if (cmd.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(cmd.positionals[0])}`);
+    choice<LogLevel>('log-level', cmd.values['log-level'], LOG_LEVELS);
+    choice<LogFormat>('log-format', cmd.values['log-format'], LOG_FORMATS);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`tributary: ${err.message}\nRun 'tributary --help' for usage.\n`);
+    return 2;
+  }
+  return run(cmd.values);
+}
+
+async function checkConfig(files: string[], values: Values): Promise<number> {
+  if (values.config !== undefined) files = [values.config, ...files];
+  if (files.length === 0) throw new UsageError('check-config needs a FILE');
+  let failed = false;
+  for (const file of files) {
+    try {
+      const { warnings } = await loadConfigFile(file);
+      for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w)}\n`);
+      process.stdout.write(`${file}: OK\n`);
+    } catch (err) {
+      failed = true;
+      if (err instanceof ConfigError) process.stderr.write(`${err.message}\n${file}: FAILED (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'})\n`);
+      else process.stderr.write(`${file}: FAILED: ${(err as Error).message}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+async function run(values: Values): Promise<number | undefined> {
+  const level = choice<LogLevel>('log-level', values['log-level'], LOG_LEVELS);
+  const format = choice<LogFormat>('log-format', values['log-format'], LOG_FORMATS);
+  // Flags win; otherwise the file's log section applies once it is loaded (see below).
+  let logger = new Logger(level ?? 'info', format ?? 'logfmt');
+  let runtime: Runtime;
+  try {
+    if (values.config !== undefined && (level === undefined || format === undefined)) {
+      const { config } = await loadConfigFile(values.config).catch(() => ({ config: undefined }));
+      if (config) logger = new Logger(level ?? config.log.level, format ?? config.log.format);
+    }
+    runtime = await startRuntime({
+      configFile: values.config,
+      listen: values.listen,
+      dataDir: values['data-dir'],
+      remoteWriteUrls: values['remote-write-url'],
+      logger,
+    });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof ConfigError) {
+      for (const issue of err.issues) logger.error('invalid configuration', { where: formatIssue({ ...issue, message: '' }).replace(/: $/, ''), problem: issue.message });
+    } else {
+      logger.error(msg);
+    }
+    return 1;
+  }
+
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    logger.info('shutting down', { signal });
+    runtime.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return undefined;
+}

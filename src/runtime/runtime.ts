@@ -1,0 +1,121 @@
+/**
+ * The running process: loads the configuration, builds the self-metrics registry, the HTTP
+ * server with its core routes and pages, and tears them down in order on shutdown. Later parts
+ * (gateway sources, scrape manager, remote-write queues) are started here too, between
+ * configuration and listening, so that `/ready` only turns true once they are.
+ */
+
+import { resolve } from 'node:path';
+import { loadConfigFile, defaultConfig, type TributaryConfig, type ConfigWarning, formatIssue } from '../config/index.js';
+import { remoteWriteConfigSchema } from '../config/remote-write.js';
+import type { Logger } from '../log/logger.js';
+import { ProcessCollector, Registry } from '../selfmetrics/index.js';
+import { HttpServer, Readiness, registerCoreRoutes } from '../server/index.js';
+import { PageRegistry, registerIndexPage } from '../ui/index.js';
+import { VERSION } from './version.js';
+
+export interface RuntimeOptions {
+  /** Configuration file; the embedded defaults when absent. */
+  configFile?: string;
+  /** Overrides `server.listen`. */
+  listen?: string;
+  /** Overrides `server.data_dir`. */
+  dataDir?: string;
+  /** Added to `remote_write` as plain entries. */
+  remoteWriteUrls?: readonly string[];
+  logger: Logger;
+}
+
+export interface Runtime {
+  /** The bound address, `host:port`. */
+  readonly address: string;
+  readonly config: TributaryConfig;
+  readonly registry: Registry;
+  readonly server: HttpServer;
+  readonly pages: PageRegistry;
+  /** Graceful stop: not ready, stop accepting, finish requests in flight (up to `graceMs`). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Loads the configuration the options point at, flags over file over defaults. */
+export async function resolveConfig(opts: Omit<RuntimeOptions, 'logger'>): Promise<{ config: TributaryConfig; warnings: ConfigWarning[] }> {
+  const loaded = opts.configFile === undefined ? { config: defaultConfig(), warnings: [] } : await loadConfigFile(opts.configFile);
+  const config = loaded.config;
+  if (opts.listen !== undefined) config.server.listen = opts.listen;
+  if (opts.dataDir !== undefined) config.server.data_dir = opts.dataDir;
+  for (const url of opts.remoteWriteUrls ?? []) {
+    // the same schema as the file's remote_write entries, so defaults and URL checks agree
+    const parsed = remoteWriteConfigSchema.safeParse({ url });
+    if (!parsed.success) throw new Error(`--remote-write-url ${JSON.stringify(url)}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    config.remote_write.push(parsed.data);
+  }
+  return { config, warnings: loaded.warnings };
+}
+
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const log = opts.logger;
+  const { config, warnings } = await resolveConfig(opts);
+  for (const w of warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
+
+  const registry = new Registry({ logger: log.child({ component: 'selfmetrics' }) });
+  const processCollector = new ProcessCollector({ version: VERSION });
+  registry.register(processCollector);
+  const configLoaded = registry.gauge({
+    name: 'tributary_config_last_reload_successful',
+    help: 'Whether the last configuration load succeeded (1) or not (0).',
+  });
+  const configLoadedAt = registry.gauge({
+    name: 'tributary_config_last_reload_success_timestamp_seconds',
+    help: 'Time of the last successful configuration load, in seconds since the epoch.',
+  });
+  configLoaded.set(1);
+  configLoadedAt.set(Date.now() / 1000);
+
+  const server = new HttpServer({ registry, logger: log.child({ component: 'http' }) });
+  const readiness = new Readiness();
+  registerCoreRoutes(server, { registry, readiness });
+  const pages = new PageRegistry();
+  registerIndexPage(server, {
+    pages,
+    version: VERSION,
+    configFile: opts.configFile === undefined ? undefined : resolve(opts.configFile),
+  });
+
+  if (config.remote_write.length > 0) {
+    log.warn('remote_write is configured but sending is not part of this version yet; nothing will be sent', {
+      urls: config.remote_write.length,
+    });
+  }
+
+  let address: string;
+  try {
+    address = await server.listen(config.server.listen);
+  } catch (err) {
+    processCollector.close();
+    throw err;
+  }
+  readiness.setReady();
+  log.info('Tributary started', {
+    version: VERSION,
+    listen: address,
+    config: opts.configFile ?? 'embedded defaults',
+    data_dir: config.server.data_dir,
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    config,
+    registry,
+    server,
+    pages,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        readiness.setNotReady('shutting down');
+        await server.close(graceMs);
+        processCollector.close();
+      })();
+      return closing;
+    },
+  };
+}
