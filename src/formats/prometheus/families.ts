@@ -122,7 +122,8 @@ export function parseFamilies(text: string, opts: ParserOptions): ParsedPage {
       continue;
     }
     const what = e === Entry.Help ? 'HELP' : e === Entry.Type ? 'TYPE' : 'UNIT';
-    let st = byName.get(name);
+    // a TYPE right after its HELP (the usual page) needs no map lookup
+    let st = current !== undefined && current.family.name === name ? current : byName.get(name);
     if (st === undefined) {
       st = open(name, line);
     } else if (st !== current || st.family.metrics.length > 0) {
@@ -177,9 +178,11 @@ function repeatsSame(st: FamilyState, e: Entry, parser: ExpositionParser): boole
 }
 
 function belongs(f: MetricFamily, sampleName: string, suffixes: Readonly<Record<MetricType, readonly string[]>>): boolean {
-  if (!sampleName.startsWith(f.name)) return false;
-  const rest = sampleName.slice(f.name.length);
-  return suffixes[f.type].includes(rest);
+  // slice and === instead of startsWith: several times cheaper in V8 for non-literal prefixes
+  const n = f.name.length;
+  if (sampleName.length === n) return sampleName === f.name && suffixes[f.type].includes('');
+  if (sampleName.length < n || sampleName.slice(0, n) !== f.name) return false;
+  return suffixes[f.type].includes(sampleName.slice(n));
 }
 
 function exemplarAllowed(type: MetricType, sampleName: string, familyName: string): boolean {

@@ -105,11 +105,10 @@ export class ExpositionParser {
   private eofSeen = false;
   /** End of the current series line (its newline, or the text length). */
   private lineEnd = 0;
-  /** Position of the next backslash at or after the last query (text length when none). */
-  private nextBackslash = -1;
-  /** Same for "{" and tab: amortised searches, one pass over the text in all. */
-  private nextBrace = -1;
-  private nextTab = -1;
+  /** Rare characters whose presence sends a line to the exact parser. */
+  private readonly backslashes: CharSeeker;
+  private readonly tabs: CharSeeker;
+  private readonly braces: CharSeeker;
   /** False while the current entry's name characters are unchecked (fast pass). */
   private namesChecked = true;
 
@@ -144,6 +143,9 @@ export class ExpositionParser {
 
   constructor(text: string, opts: ParserOptions) {
     this.text = text;
+    this.backslashes = new CharSeeker(text, '\\');
+    this.tabs = new CharSeeker(text, '\t');
+    this.braces = new CharSeeker(text, '{');
     this.om = opts.format === 'openmetrics';
     this.lenient = opts.lenient ?? false;
   }
@@ -253,7 +255,7 @@ export class ExpositionParser {
   labelName(i: number): string {
     const p = this.labelPos;
     const start = p[i * 4];
-    if (start < 0) return unescapeQuoted(this.text, -start - 1, p[i * 4 + 1], this.om);
+    if (start < 0) return unescapeQuoted(this.text, -start - 1, p[i * 4 + 1]);
     return this.text.slice(start, p[i * 4 + 1]);
   }
 
@@ -261,7 +263,7 @@ export class ExpositionParser {
     const p = this.labelPos;
     const start = p[i * 4 + 2];
     const end = p[i * 4 + 3];
-    return this.escapedLabels[i] ? unescapeQuoted(this.text, start, end, this.om) : this.text.slice(start, end);
+    return this.escapedLabels[i] ? unescapeQuoted(this.text, start, end) : this.text.slice(start, end);
   }
 
   exemplar(): Exemplar | undefined {
@@ -321,34 +323,6 @@ export class ExpositionParser {
     let c = s.charCodeAt(p);
     while (c === SPACE || c === TAB) c = s.charCodeAt(++p);
     return p;
-  }
-
-  /** True when a backslash occurs in [start, end): one forward scan of the text in all. */
-  private hasBackslash(start: number, end: number): boolean {
-    let b = this.nextBackslash;
-    if (b < start) {
-      b = this.text.indexOf('\\', start);
-      this.nextBackslash = b = b < 0 ? this.text.length : b;
-    }
-    return b < end;
-  }
-
-  private braceFrom(start: number): number {
-    let b = this.nextBrace;
-    if (b < start) {
-      b = this.text.indexOf('{', start);
-      this.nextBrace = b = b < 0 ? this.text.length : b;
-    }
-    return b;
-  }
-
-  private hasTab(start: number, end: number): boolean {
-    let b = this.nextTab;
-    if (b < start) {
-      b = this.text.indexOf('\t', start);
-      this.nextTab = b = b < 0 ? this.text.length : b;
-    }
-    return b < end;
   }
 
   /** A bare metric name at `p` (first character already checked); returns its end. */
@@ -438,7 +412,7 @@ export class ExpositionParser {
     let le = s.indexOf('\n', p);
     if (le < 0) le = s.length;
     const c1 = s.charCodeAt(p);
-    if (c1 < 128 && CLASS[c1] & METRIC_START && (this.om || !this.hasTab(p, le))) {
+    if (c1 < 128 && CLASS[c1] & METRIC_START && (this.om || !this.tabs.within(p, le))) {
       // fast: the name runs to the next space; its characters are checked when it is read
       let sp = s.indexOf(' ', p);
       if (sp < 0 || sp > le) sp = le;
@@ -467,7 +441,7 @@ export class ExpositionParser {
     if (kind === Entry.Help) {
       this.helpStart = p;
       this.helpEnd = end;
-      this.helpDecoded = this.hasBackslash(p, end) ? unescapeHelp(s, p, end, this.om, this) : undefined;
+      this.helpDecoded = this.backslashes.within(p, end) ? unescape(s, p, end, this.om, this.om ? this : undefined) : undefined;
     } else {
       let textEnd = end;
       if (!this.om) while (textEnd > p && (s.charCodeAt(textEnd - 1) === SPACE || s.charCodeAt(textEnd - 1) === TAB)) textEnd--;
@@ -517,7 +491,7 @@ export class ExpositionParser {
   }
 
   private decodeQuotedName(start: number, end: number): string {
-    const name = unescapeQuoted(this.text, start, end, this.om);
+    const name = unescapeQuoted(this.text, start, end);
     if (name === '') throw this.errorAt(start - 1, 'a quoted name must not be empty');
     return name;
   }
@@ -579,10 +553,10 @@ export class ExpositionParser {
     const le = this.lineEnd;
     const c = s.charCodeAt(start);
     if (c >= 128 || !(CLASS[c] & METRIC_START)) return false;
-    if (!om && this.hasTab(start, le)) return false;
+    if (!om && this.tabs.within(start, le)) return false;
     let sp = s.indexOf(' ', start);
     if (sp < 0 || sp > le) return false;
-    const br = this.braceFrom(start);
+    const br = this.braces.from(start);
     let p: number;
     if (br < sp) {
       this.nameStart = start;
@@ -648,7 +622,7 @@ export class ExpositionParser {
       if (eq < 0 || eq > le || s.charCodeAt(eq + 1) !== QUOTE) return -1;
       const vs = eq + 2;
       const q = s.indexOf('"', vs);
-      if (q < 0 || q > le || this.hasBackslash(vs, q)) return -1;
+      if (q < 0 || q > le || this.backslashes.within(vs, q)) return -1;
       if ((n + 1) * 4 > this.labelPos.length) this.growLabels();
       const lp = this.labelPos;
       const base = n * 4;
@@ -794,7 +768,7 @@ export class ExpositionParser {
           }
           throw this.errorAt(p, `expected "," or "}" after the metric name, got ${this.describe(p)}`);
         }
-        if (unescapeQuoted(s, nameStart, nameEnd, om) === '') throw this.errorAt(nameStart - 1, 'a label name must not be empty');
+        if (unescapeQuoted(s, nameStart, nameEnd) === '') throw this.errorAt(nameStart - 1, 'a label name must not be empty');
       } else {
         if (c >= 128 || !(CLASS[c] & LABEL_START)) {
           throw this.errorAt(p, `expected a label name or "}", got ${this.describe(p)}`);
@@ -815,7 +789,7 @@ export class ExpositionParser {
       let q = s.indexOf('"', valueStart);
       if (q < 0) q = s.length;
       let escaped = false;
-      if (this.hasBackslash(valueStart, q)) {
+      if (this.backslashes.within(valueStart, q)) {
         escaped = true;
         q = this.scanQuoted(p);
       } else if (q >= this.lineEnd) {
@@ -858,7 +832,7 @@ export class ExpositionParser {
   /** Rejects `__name__` and repeated names; bare names are compared in place, without slicing. */
   private checkDuplicateLabel(n: number, start: number, end: number, quoted: boolean): void {
     const s = this.text;
-    const name = quoted ? unescapeQuoted(s, start, end, this.om) : undefined;
+    const name = quoted ? unescapeQuoted(s, start, end) : undefined;
     const isMetricName = name === undefined ? end - start === 8 && s.startsWith(METRIC_NAME, start) : name === METRIC_NAME;
     if (isMetricName) {
       throw this.errorAt(start, 'label "__name__" must not be set in the labels; write the metric name instead');
@@ -957,8 +931,37 @@ function kindWord(kind: Entry): string {
   return kind === Entry.Help ? 'HELP' : kind === Entry.Type ? 'TYPE' : 'UNIT';
 }
 
-/** Unescapes a quoted string's body: \\ \" \n; other escapes are kept verbatim (text format). */
-function unescapeQuoted(s: string, start: number, end: number, _om: boolean): string {
+/**
+ * Finds a character's next occurrence at or after a position, for positions that only move
+ * forward: each query resumes where the last search stopped, so the whole text is searched
+ * once however many lines ask.
+ */
+class CharSeeker {
+  private next = -1;
+  constructor(
+    private readonly text: string,
+    private readonly char: string,
+  ) {}
+
+  /** Position of the next occurrence at or after `start`; the text length when none. */
+  from(start: number): number {
+    if (this.next < start) {
+      const found = this.text.indexOf(this.char, start);
+      this.next = found < 0 ? this.text.length : found;
+    }
+    return this.next;
+  }
+
+  within(start: number, end: number): boolean {
+    return this.from(start) < end;
+  }
+}
+
+/**
+ * Unescapes \\, \n and (where `quotes`) \" in s[start, end). Other escapes are an error when
+ * `strict` (OpenMetrics) and otherwise kept verbatim, as Prometheus keeps them.
+ */
+function unescape(s: string, start: number, end: number, quotes: boolean, strict?: ExpositionParser): string {
   const raw = s.slice(start, end);
   if (raw.indexOf('\\') < 0) return raw;
   let out = '';
@@ -966,38 +969,21 @@ function unescapeQuoted(s: string, start: number, end: number, _om: boolean): st
   for (let i = 0; i < raw.length; i++) {
     if (raw.charCodeAt(i) !== BACKSLASH) continue;
     const e = raw[i + 1];
-    const rep = e === 'n' ? '\n' : e === '\\' ? '\\' : e === '"' ? '"' : undefined;
+    const rep = e === 'n' ? '\n' : e === '\\' ? '\\' : quotes && e === '"' ? '"' : undefined;
     if (rep !== undefined) {
       out += raw.slice(last, i) + rep;
       last = i + 2;
+    } else if (strict) {
+      throw strict.errorAt(start + i, `invalid escape sequence "\\${e ?? ''}": expected \\\\, \\" or \\n`);
     }
     i++;
   }
   return out + raw.slice(last);
 }
 
-/**
- * HELP text: \\ and \n in both formats, \" too in OpenMetrics. Other escapes are an error in
- * OpenMetrics and kept verbatim in the text format (as Prometheus does).
- */
-function unescapeHelp(s: string, start: number, end: number, om: boolean, parser: ExpositionParser): string {
-  const raw = s.slice(start, end);
-  if (raw.indexOf('\\') < 0) return raw;
-  let out = '';
-  let last = 0;
-  for (let i = 0; i < raw.length; i++) {
-    if (raw.charCodeAt(i) !== BACKSLASH) continue;
-    const e = raw[i + 1];
-    const rep = e === 'n' ? '\n' : e === '\\' ? '\\' : om && e === '"' ? '"' : undefined;
-    if (rep !== undefined) {
-      out += raw.slice(last, i) + rep;
-      last = i + 2;
-    } else if (om) {
-      throw parser.errorAt(start + i, `invalid escape sequence "\\${e ?? ''}" in HELP: expected \\\\, \\" or \\n`);
-    }
-    i++;
-  }
-  return out + raw.slice(last);
+/** A quoted string's body; its escapes were checked when it was scanned. */
+function unescapeQuoted(s: string, start: number, end: number): string {
+  return unescape(s, start, end, true);
 }
 
 /**

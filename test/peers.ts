@@ -1,0 +1,19 @@
+/**
+ * Real peers the tests run against (promtool, Chromium), found on this machine. Under CI=true
+ * a missing peer fails the test that needs it; on a developer's machine it is skipped with a
+ * note saying what to install.
+ */
+import { existsSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+
+export const PROMTOOL = '/usr/bin/promtool';
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Returns true when `path` exists; otherwise fails (CI) or skips (elsewhere) the test. */
+export function requirePeer(t: TestContext, path: string, debianPackage: string): boolean {
+  if (existsSync(path)) return true;
+  const why = `${path} is missing (Debian package ${debianPackage}; .ci/run installs it)`;
+  if (process.env.CI === 'true') throw new Error(why);
+  t.skip(why);
+  return false;
+}
