@@ -7,7 +7,8 @@
  *   value and timestamp read, HELP text decoded (labels come from a per-series cache).
  * - "pull+labels": the same with every series' label set decoded and sorted (a cold cache).
  * - "families": the whole page into MetricFamily objects (what the gateway keeps).
- * - "write": MetricFamily objects back to text, both formats.
+ * - "write": MetricFamily objects back to text, both formats; "series cached" is the gateway's
+ *   case, where unchanged series keep their rendered text from one page to the next.
  */
 
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { createRequire } from 'node:module';
 import { compare, type Contender } from './harness.js';
 import { Entry, ExpositionParser } from '../src/formats/prometheus/parser.js';
 import { parseFamilies } from '../src/formats/prometheus/families.js';
-import { writeExposition } from '../src/formats/prometheus/writer.js';
+import { SeriesTextCache, writeExposition } from '../src/formats/prometheus/writer.js';
 
 const require = createRequire(import.meta.url);
 const referenceParse = require('parse-prometheus-text-format') as (text: string) => unknown[];
@@ -37,6 +38,7 @@ export function runExpositionBench(fixture: string): void {
     }
     return acc;
   };
+  const cache = new SeriesTextCache();
   const contenders: Contender[] = [
     { name: 'parse-prometheus-text-format', run: () => referenceParse(text) },
     { name: 'tributary pull (key, value, help)', run: pull(false) },
@@ -44,6 +46,7 @@ export function runExpositionBench(fixture: string): void {
     { name: 'tributary parse to families', run: () => parseFamilies(text, { format: 'prometheus' }) },
     { name: 'tributary write text 0.0.4', run: () => writeExposition(families, { format: 'prometheus' }) },
     { name: 'tributary write OpenMetrics', run: () => writeExposition(families, { format: 'openmetrics' }) },
+    { name: 'tributary write text, series cached', run: () => writeExposition(families, { format: 'prometheus', cache }) },
   ];
   const results = compare(contenders);
   const ref = results[0].nsPerRun;

@@ -86,6 +86,13 @@ export function parseFamilies(text: string, opts: ParserOptions): ParsedPage {
       const name = labels.metricName;
       let st = familyOf(name);
       if (st === undefined) {
+        const declared = byName.get(name);
+        if (declared !== undefined) {
+          // `# TYPE c counter` then `c 1`: the sample fits no suffix of its family's type
+          const allowed = suffixes[declared.family.type].map((x) => JSON.stringify(declared.family.name + x)).join(', ');
+          fail(parser.errorAt(parser.lineStartPos, `sample ${JSON.stringify(name)} does not fit the ${declared.family.type} family ${JSON.stringify(declared.family.name)} (line ${declared.line}): expected ${allowed}`));
+          continue;
+        }
         st = open(name, line);
       } else if (st !== current && st.family.metrics.length > 0) {
         const err = parser.errorAt(
@@ -149,7 +156,9 @@ export function parseFamilies(text: string, opts: ParserOptions): ParsedPage {
     }
     if (e === Entry.Help) {
       st.helpLine = line;
-      st.family.help = parser.help();
+      const help = parser.help();
+      // OpenMetrics: an empty HELP is as if there were none
+      if (help !== '' || !om) st.family.help = help;
     } else if (e === Entry.Type) {
       st.typeLine = line;
       st.family.type = parser.type();

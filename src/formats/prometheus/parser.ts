@@ -86,6 +86,15 @@ const TEXT_TYPES: ReadonlyMap<string, MetricType> = new Map([
   ['summary', 'summary'],
   ['untyped', 'unknown'],
 ]);
+/**
+ * Map.get hashes the freshly sliced word, which costs more than comparing it with each
+ * candidate (a length check rejects most at once).
+ */
+function lookupType(word: string, types: ReadonlyMap<string, MetricType>): MetricType | undefined {
+  for (const [name, type] of types) if (word === name) return type;
+  return undefined;
+}
+
 const OPENMETRICS_TYPES: ReadonlyMap<string, MetricType> = new Map(
   (['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'] as const).map((t) => [t, t]),
 );
@@ -227,10 +236,11 @@ export class ExpositionParser {
     kv[0] = METRIC_NAME;
     kv[1] = this.metricName();
     let len = 2;
+    let empty = 0;
     for (let i = 0; i < n; i++) {
       if (check) this.checkLabelName(i);
       const v = this.labelValue(i);
-      if (v === '') continue; // an empty value is the same as no label
+      if (v === '') empty++;
       const name = this.labelName(i);
       let j = len;
       while (j > 0 && kv[j - 2] > name) {
@@ -238,10 +248,22 @@ export class ExpositionParser {
         kv[j + 1] = kv[j - 1];
         j -= 2;
       }
+      // an empty value still counts for duplicates: a{b="",b="x"} is an error
       if (check && j > 0 && kv[j - 2] === name) this.duplicateLabel(name);
       kv[j] = name;
       kv[j + 1] = v;
       len += 2;
+    }
+    if (empty > 0) {
+      // an empty value is the same as no label
+      let w = 0;
+      for (let r = 0; r < len; r += 2) {
+        if (kv[r + 1] === '') continue;
+        kv[w] = kv[r];
+        kv[w + 1] = kv[r + 1];
+        w += 2;
+      }
+      len = w;
     }
     if (len !== kv.length) kv.length = len;
     return Labels.fromSortedFlat(kv);
@@ -426,18 +448,15 @@ export class ExpositionParser {
     }
     this.seriesStart = this.nameStart;
     const sep = s.charCodeAt(p);
-    if (kind === Entry.Help && (sep === NL || p >= s.length)) {
+    if (kind === Entry.Help && !this.om && (sep === NL || p >= s.length)) {
       // "# HELP name" with no text: an empty help string
       this.helpDecoded = '';
       this.endLine(p);
       return kind;
     }
     p = this.expectSeparator(p, kind === Entry.Help ? 'the help text' : kind === Entry.Type ? 'the type' : 'the unit');
-    let end = s.indexOf('\n', p);
-    if (end < 0) {
-      if (this.om) throw this.errorAt(s.length, 'expected a newline at the end of the line');
-      end = s.length;
-    }
+    const end = le;
+    if (end === s.length && this.om) throw this.errorAt(s.length, 'expected a newline at the end of the line');
     if (kind === Entry.Help) {
       this.helpStart = p;
       this.helpEnd = end;
@@ -448,7 +467,7 @@ export class ExpositionParser {
       const word = s.slice(p, textEnd);
       if (kind === Entry.Type) {
         const types = this.om ? OPENMETRICS_TYPES : TEXT_TYPES;
-        const t = types.get(word);
+        const t = lookupType(word, types);
         if (t === undefined) {
           const allowed = [...types.keys()].join(', ');
           throw this.errorAt(p, `invalid metric type ${JSON.stringify(word)}: expected one of ${allowed}`);
@@ -620,6 +639,8 @@ export class ExpositionParser {
       if (c === QUOTE || c === SPACE) return -1;
       const eq = s.indexOf('=', p);
       if (eq < 0 || eq > le || s.charCodeAt(eq + 1) !== QUOTE) return -1;
+      const before = s.charCodeAt(eq - 1);
+      if (before === SPACE || before === TAB) return -1;
       const vs = eq + 2;
       const q = s.indexOf('"', vs);
       if (q < 0 || q > le || this.backslashes.within(vs, q)) return -1;
@@ -652,7 +673,11 @@ export class ExpositionParser {
     if (c >= 128 || !(CLASS[c] & LABEL_START)) throw this.errorAt(start, `expected a label name, got ${this.describe(start)}`);
     for (let q = start + 1; q < end; q++) {
       const d = s.charCodeAt(q);
-      if (d >= 128 || !(CLASS[d] & LABEL_CHAR)) throw this.errorAt(q, `expected "=" after label name, got ${this.describe(q)}`);
+      if (d >= 128 || !(CLASS[d] & LABEL_CHAR)) {
+        // the exact parser skips the blanks the text format allows, then expects "="
+        const at = !this.om && (d === SPACE || d === TAB) ? this.skipBlanks(q) : q;
+        throw this.errorAt(at, `expected "=" after label name, got ${this.describe(at)}`);
+      }
     }
     if (end - start === 8 && s.startsWith(METRIC_NAME, start)) {
       throw this.errorAt(start, 'label "__name__" must not be set in the labels; write the metric name instead');
@@ -707,6 +732,7 @@ export class ExpositionParser {
     }
     p = this.expectSeparator(p, 'the timestamp');
     const c3 = s.charCodeAt(p);
+    if (this.om && (c3 === NL || p >= s.length)) throw this.errorAt(p - 1, 'unexpected blank at the end of the line: a blank must be followed by a timestamp or an exemplar');
     if (this.om && c3 === HASH) {
       p = this.parseExemplar(p);
     } else if (c3 !== NL && p < s.length) {
@@ -994,10 +1020,10 @@ function unescapeQuoted(s: string, start: number, end: number): string {
 export function parseNumber(s: string, start: number, end: number): number | undefined {
   let p = start;
   let neg = false;
-  let c = s.charCodeAt(p);
-  if (c === 0x2d || c === 0x2b) {
-    neg = c === 0x2d;
-    c = s.charCodeAt(++p);
+  const signed = s.charCodeAt(p) === 0x2d || s.charCodeAt(p) === 0x2b;
+  if (signed) {
+    neg = s.charCodeAt(p) === 0x2d;
+    p++;
   }
   if (end - p <= 15 && end > p) {
     let v = 0;
@@ -1015,12 +1041,66 @@ export function parseNumber(s: string, start: number, end: number): number | und
     const d = s.charCodeAt(q);
     if (d >= 0x30 && d <= 0x39) sawDigit = true;
     else if (d !== 0x2e && d !== 0x65 && d !== 0x45 && d !== 0x2b && d !== 0x2d) {
-      return parseSpecial(s.slice(p, end).toLowerCase(), neg, c === 0x2b || c === 0x2d);
+      return parseSpecial(s.slice(p, end).toLowerCase(), neg, signed);
     }
   }
   if (!sawDigit) return undefined;
+  const fast = parseSimpleDecimal(s, p, end);
+  if (fast === fast) return neg ? -fast : fast; // not NaN: the exact fast path applied
   const v = Number(s.slice(start, end));
-  return Number.isNaN(v) ? undefined : v;
+  // a numeral out of float64 range (1e400) is an error, as in Go's ParseFloat; Inf is spelt out
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** Exact powers of ten as doubles: 10^0 … 10^22. */
+const POW10 = Array.from({ length: 23 }, (_, i) => Number('1e' + i));
+
+/**
+ * Unsigned `digits[.digits][e[+-]digits]` with at most 15 significant digits and a decimal
+ * exponent within ±22: both the mantissa and the power of ten are exact doubles, so one
+ * multiplication or division is correctly rounded (Clinger's fast path), the same result
+ * `Number()` gives without building a string. NaN when the input is outside that case.
+ */
+function parseSimpleDecimal(s: string, p: number, end: number): number {
+  let mantissa = 0;
+  /** Significant digits (leading zeros not counted) and all digits written. */
+  let digits = 0;
+  let written = 0;
+  let exp = 0;
+  let dot = false;
+  let c = 0;
+  for (; p < end; p++) {
+    c = s.charCodeAt(p);
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 || c !== 0x30) digits++;
+      written++;
+      mantissa = mantissa * 10 + (c - 0x30);
+      if (dot) exp--;
+    } else if (c === 0x2e && !dot) {
+      dot = true;
+    } else break;
+  }
+  if (digits > 15 || written === 0) return NaN;
+  if (p < end) {
+    if (c !== 0x65 && c !== 0x45) return NaN;
+    p++;
+    let eneg = false;
+    c = s.charCodeAt(p);
+    if (c === 0x2b || c === 0x2d) {
+      eneg = c === 0x2d;
+      p++;
+    }
+    if (p === end || end - p > 3) return NaN;
+    let e = 0;
+    for (; p < end; p++) {
+      c = s.charCodeAt(p) - 0x30;
+      if (c < 0 || c > 9) return NaN;
+      e = e * 10 + c;
+    }
+    exp += eneg ? -e : e;
+  }
+  if (exp >= 0) return exp <= 22 ? mantissa * POW10[exp] : NaN;
+  return exp >= -22 ? mantissa / POW10[-exp] : NaN;
 }
 
 function parseSpecial(word: string, neg: boolean, signed: boolean): number | undefined {

@@ -15,13 +15,32 @@
 
 import { METRIC_NAME, type Labels } from '../../model/labels.js';
 import type { Exemplar, MetricFamily } from '../../model/family.js';
-import { escapeToLegacyName, isLegacyLabelName, isLegacyMetricName } from '../../model/names.js';
+import { escapeToLegacyName, isLegacyMetricName } from '../../model/names.js';
 import type { TextFormat } from './negotiate.js';
 
 export interface WriteOptions {
   format: TextFormat;
   /** Write non-legacy names quoted (Prometheus 3 syntax) instead of escaping them. */
   utf8Names?: boolean;
+  /**
+   * Rendered series kept across pages: a caller that writes the same `Labels` objects again
+   * (the gateway, page after page) pays for escaping and name checks once per series.
+   */
+  cache?: SeriesTextCache;
+}
+
+/**
+ * `name{labels}` text per label set, held weakly so that series which are gone free their
+ * text with them. One cache serves both formats (the series text is the same in both).
+ */
+export class SeriesTextCache {
+  private readonly legacy = new WeakMap<Labels, string>();
+  private readonly utf8 = new WeakMap<Labels, string>();
+
+  /** @internal */
+  map(utf8Names: boolean): WeakMap<Labels, string> {
+    return utf8Names ? this.utf8 : this.legacy;
+  }
 }
 
 /** Renders families as one page; OpenMetrics pages end with `# EOF`. */
@@ -40,6 +59,7 @@ export class PageWriter {
   private out = '';
   private readonly om: boolean;
   private readonly utf8: boolean;
+  private readonly cache: WeakMap<Labels, string> | undefined;
 
   /**
    * @param pageNames every family name on the page, when known: an OpenMetrics counter renamed
@@ -51,6 +71,7 @@ export class PageWriter {
   ) {
     this.om = opts.format === 'openmetrics';
     this.utf8 = opts.utf8Names ?? false;
+    this.cache = opts.cache?.map(this.utf8);
   }
 
   family(f: MetricFamily): void {
@@ -99,7 +120,8 @@ export class PageWriter {
     for (const m of f.metrics) {
       const sampleName = m.labels.metricName;
       if (sampleName === created) continue;
-      out += this.series(rename.get(sampleName) ?? sampleName, m.labels) + ' ' + formatValue(m.value);
+      const renamed = rename.size === 0 ? undefined : rename.get(sampleName);
+      out += (renamed === undefined ? this.cachedSeries(m.labels) : this.series(renamed, m.labels)) + ' ' + formatValue(m.value);
       if (m.timestamp !== undefined) out += ' ' + m.timestamp;
       out += '\n';
     }
@@ -123,11 +145,15 @@ export class PageWriter {
     const shown = this.metricName(name);
     let out = '# TYPE ' + shown + ' ' + type + '\n';
     if (f.unit !== undefined && f.unit !== '') out += '# UNIT ' + shown + ' ' + f.unit + '\n';
-    if (f.help !== undefined) out += '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_OM, true) + '\n';
+    // an empty HELP means none in OpenMetrics
+    if (f.help !== undefined && f.help !== '') out += '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_OM, true) + '\n';
     for (const m of f.metrics) {
-      let sampleName = m.labels.metricName;
-      if (appendTotal && sampleName === f.name && !sampleName.endsWith('_total')) sampleName += '_total';
-      out += this.series(sampleName, m.labels) + ' ' + formatValue(m.value);
+      const sampleName = m.labels.metricName;
+      const series =
+        appendTotal && sampleName === f.name && !sampleName.endsWith('_total')
+          ? this.series(sampleName + '_total', m.labels)
+          : this.cachedSeries(m.labels);
+      out += series + ' ' + formatValue(m.value);
       if (m.timestamp !== undefined) out += ' ' + formatSeconds(m.timestamp);
       if (m.exemplar !== undefined) out += this.exemplar(m.exemplar);
       out += '\n';
@@ -143,7 +169,18 @@ export class PageWriter {
 
   private metricName(name: string): string {
     if (isLegacyMetricName(name)) return name;
-    return this.utf8 ? JSON.stringify(name) : escapeToLegacyName(name, true);
+    return this.utf8 ? quoteString(name) : escapeToLegacyName(name, true);
+  }
+
+  /** `name{labels}` under the series' own name, from the cache when there is one. */
+  private cachedSeries(labels: Labels): string {
+    const cache = this.cache;
+    let text = cache?.get(labels);
+    if (text === undefined) {
+      text = this.series(labels.metricName, labels);
+      cache?.set(labels, text);
+    }
+    return text;
   }
 
   /** `name{labels}`, with a quoted name moved inside the braces. */
@@ -163,11 +200,21 @@ export class PageWriter {
       const n = kv[i];
       if (n === METRIC_NAME) continue;
       const v = kv[i + 1];
-      const shownName = isLegacyLabelName(n) ? n : this.utf8 ? quoteString(n) : escapeToLegacyName(n, false);
+      const shownName = isPlainLabelName(n) ? n : this.utf8 ? quoteString(n) : escapeToLegacyName(n, false);
       out += (out === '' ? '' : ',') + shownName + '="' + (LABEL_VALUE_SPECIAL.test(v) ? escapeLabelValue(v) : v) + '"';
     }
     return '{' + out + '}';
   }
+}
+
+/** isLegacyLabelName without the regex call, which costs more than the loop for short names. */
+function isPlainLabelName(n: string): boolean {
+  if (n.length === 0) return false;
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || c === 0x5f || (c >= 0x41 && c <= 0x5a) || (i > 0 && c >= 0x30 && c <= 0x39))) return false;
+  }
+  return true;
 }
 
 function escapeLabelValue(v: string): string {
