@@ -9,6 +9,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rng } from './seeded-random.js';
 import { parseFamilies, type ParsedPage } from '../src/formats/prometheus/families.js';
 import { Entry, ExpositionError, ExpositionParser } from '../src/formats/prometheus/parser.js';
 import type { TextFormat } from '../src/formats/prometheus/negotiate.js';
@@ -1340,17 +1341,6 @@ rpc_duration_seconds_sum 1.7560473e+07
 rpc_duration_seconds_count 2693
 `;
 
-/** mulberry32: small, seeded, good enough to mutate pages reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FUZZ_ALPHABET = [...' \t\n\r"\\{}=,#+-.eE0123456789abcxyz_:é€😀\u0000\uFEFF', 'HELP', 'TYPE', 'UNIT', 'EOF', '\uD800', 'NaN', 'Inf'];
 

@@ -8,9 +8,9 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { rng } from './seeded-random.js';
+import { readNodeExporterPage as readFixture } from './fixtures.js';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseFamilies } from '../src/formats/prometheus/families.js';
 import { writeExposition } from '../src/formats/prometheus/writer.js';
 import {
@@ -56,29 +56,9 @@ function checkMetrics(promtool: string, page: string): PromtoolResult {
   return { status: r.status, output: (r.stdout ?? '') + (r.stderr ?? '') };
 }
 
-function readFixture(): string {
-  for (const rel of ['../../bench/fixtures/node_exporter.txt', '../bench/fixtures/node_exporter.txt']) {
-    try {
-      return readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
-    } catch {
-      // try the next location
-    }
-  }
-  throw new Error('bench/fixtures/node_exporter.txt not found');
-}
 
 // ---------------------------------------------------------------- lint-clean families
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALUE_CHARS = ['a', 'Z', '0', ' ', '"', '\\', '\n', '\t', 'é', '€', '😀', '{', '}', ',', '=', '#', '\r', 'n'];
 const HELP_CHARS = ['a', 'b', ' ', '\\', '\n', '"', 'é', '😀', '\t', '#', 'n'];

@@ -7,8 +7,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { rng } from './seeded-random.js';
+import { readNodeExporterPage as readFixture } from './fixtures.js';
 import { parseFamilies } from '../src/formats/prometheus/families.js';
 import { formatSeconds, formatValue, PageWriter, writeExposition } from '../src/formats/prometheus/writer.js';
 import { parseNumber } from '../src/formats/prometheus/parser.js';
@@ -20,17 +20,6 @@ import { escapeToLegacyName } from '../src/model/names.js';
 const TEXT: TextFormat = 'prometheus';
 const OM: TextFormat = 'openmetrics';
 
-/** bench/fixtures/node_exporter.txt, from dist-test/test/ or from test/. */
-function readFixture(): string {
-  for (const rel of ['../../bench/fixtures/node_exporter.txt', '../bench/fixtures/node_exporter.txt']) {
-    try {
-      return readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
-    } catch {
-      // try the next location
-    }
-  }
-  throw new Error('bench/fixtures/node_exporter.txt not found');
-}
 
 // ---------------------------------------------------------------- comparison
 
@@ -115,17 +104,6 @@ function assertSameFamilies(got: readonly MetricFamily[], expected: readonly Met
 
 // ---------------------------------------------------------------- seeded generator
 
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   private readonly next: () => number;
