@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, formatIssue, loadConfigFile } from '../config/index.js';
 import { LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DEFAULT_LISTEN_ADDRESS } from '../server/index.js';
-import { startRuntime, type Runtime } from '../runtime/runtime.js';
+import { resolveConfig, startRuntime, type Runtime } from '../runtime/runtime.js';
 import { VERSION } from '../runtime/version.js';
 
 const FLAGS = {
@@ -126,21 +126,19 @@ async function checkConfig(files: string[], values: Values): Promise<number> {
 async function run(values: Values): Promise<number | undefined> {
   const level = choice<LogLevel>('log-level', values['log-level'], LOG_LEVELS);
   const format = choice<LogFormat>('log-format', values['log-format'], LOG_FORMATS);
-  // Flags win; otherwise the file's log section applies once it is loaded (see below).
+  // Flags win over the file's log section; a file that fails to load is reported with the flags'.
   let logger = new Logger(level ?? 'info', format ?? 'logfmt');
   let runtime: Runtime;
   try {
-    if (values.config !== undefined && (level === undefined || format === undefined)) {
-      const { config } = await loadConfigFile(values.config).catch(() => ({ config: undefined }));
-      if (config) logger = new Logger(level ?? config.log.level, format ?? config.log.format);
-    }
-    runtime = await startRuntime({
+    const opts = {
       configFile: values.config,
       listen: values.listen,
       dataDir: values['data-dir'],
       remoteWriteUrls: values['remote-write-url'],
-      logger,
-    });
+    };
+    const resolved = await resolveConfig(opts);
+    logger = new Logger(level ?? resolved.config.log.level, format ?? resolved.config.log.format);
+    runtime = await startRuntime({ ...opts, resolved, logger });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     if (err instanceof ConfigError) {

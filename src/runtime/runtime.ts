@@ -24,6 +24,13 @@ export interface RuntimeOptions {
   /** Added to `remote_write` as plain entries. */
   remoteWriteUrls?: readonly string[];
   logger: Logger;
+  /** Already resolved by the caller (the CLI needs the log settings first); else loaded here. */
+  resolved?: ResolvedConfig;
+}
+
+export interface ResolvedConfig {
+  config: TributaryConfig;
+  warnings: ConfigWarning[];
 }
 
 export interface Runtime {
@@ -38,7 +45,7 @@ export interface Runtime {
 }
 
 /** Loads the configuration the options point at, flags over file over defaults. */
-export async function resolveConfig(opts: Omit<RuntimeOptions, 'logger'>): Promise<{ config: TributaryConfig; warnings: ConfigWarning[] }> {
+export async function resolveConfig(opts: Omit<RuntimeOptions, 'logger' | 'resolved'>): Promise<ResolvedConfig> {
   const loaded = opts.configFile === undefined ? { config: defaultConfig(), warnings: [] } : await loadConfigFile(opts.configFile);
   const config = loaded.config;
   if (opts.listen !== undefined) config.server.listen = opts.listen;
@@ -54,7 +61,7 @@ export async function resolveConfig(opts: Omit<RuntimeOptions, 'logger'>): Promi
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
-  const { config, warnings } = await resolveConfig(opts);
+  const { config, warnings } = opts.resolved ?? (await resolveConfig(opts));
   for (const w of warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
 
   const registry = new Registry({ logger: log.child({ component: 'selfmetrics' }) });
@@ -71,7 +78,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   configLoaded.set(1);
   configLoadedAt.set(Date.now() / 1000);
 
-  const server = new HttpServer({ registry, logger: log.child({ component: 'http' }) });
+  const server = new HttpServer({ registry, logger: log });
   const readiness = new Readiness();
   registerCoreRoutes(server, { registry, readiness });
   const pages = new PageRegistry();
