@@ -75,8 +75,7 @@ export class PageWriter {
   }
 
   family(f: MetricFamily): void {
-    if (this.om) this.openMetricsFamily(f);
-    else this.textFamily(f);
+    this.out += this.header(f) + this.samples(f);
   }
 
   finish(): string {
@@ -85,80 +84,72 @@ export class PageWriter {
     return page;
   }
 
-  private textFamily(f: MetricFamily): void {
-    let name = f.name;
-    let type: string = f.type;
-    const rename = new Map<string, string>();
-    switch (f.type) {
-      case 'counter':
-        // an OpenMetrics counter `foo` has samples `foo_total`: the text family is `foo_total`
-        if (!name.endsWith('_total') && f.metrics.some((m) => m.labels.metricName === name + '_total')) name += '_total';
-        break;
-      case 'info':
-        if (!name.endsWith('_info')) name += '_info';
-        type = 'gauge';
-        break;
-      case 'stateset':
-        type = 'gauge';
-        break;
-      case 'gaugehistogram':
-        type = 'histogram';
-        rename.set(f.name + '_gsum', f.name + '_sum');
-        rename.set(f.name + '_gcount', f.name + '_count');
-        break;
-      case 'unknown':
-        type = 'untyped';
-        break;
-      default:
-        break;
-    }
+  /**
+   * The family's HELP/TYPE/UNIT lines. With `samples`, callers can assemble one family from
+   * parts rendered separately (the gateway merges one family from many sources); the header
+   * only looks at `f.metrics` to see whether a counter's samples carry `_total`.
+   */
+  header(f: MetricFamily): string {
+    const { name, type } = this.om ? this.openMetricsNaming(f) : textNaming(f);
     const shown = this.metricName(name);
-    let out = '';
-    if (f.help !== undefined) out += '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_TEXT, false) + '\n';
-    out += '# TYPE ' + shown + ' ' + type + '\n';
-    const created = f.type === 'counter' || f.type === 'summary' || f.type === 'histogram' ? f.name + '_created' : undefined;
-    for (const m of f.metrics) {
-      const sampleName = m.labels.metricName;
-      if (sampleName === created) continue;
-      const renamed = rename.size === 0 ? undefined : rename.get(sampleName);
-      out += (renamed === undefined ? this.cachedSeries(m.labels) : this.series(renamed, m.labels)) + ' ' + formatValue(m.value);
-      if (m.timestamp !== undefined) out += ' ' + m.timestamp;
-      out += '\n';
+    if (!this.om) {
+      const help = f.help !== undefined ? '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_TEXT, false) + '\n' : '';
+      return help + '# TYPE ' + shown + ' ' + type + '\n';
     }
-    this.out += out;
-  }
-
-  private openMetricsFamily(f: MetricFamily): void {
-    let name = f.name;
-    let type = f.type;
-    let appendTotal = false;
-    if (type === 'counter' && name.endsWith('_total') && this.pageNames?.has(name.slice(0, -6))) {
-      // `foo` is taken by another family: keep the samples' names and give up the type
-      type = 'unknown';
-    } else if (type === 'counter' && name.endsWith('_total')) {
-      // a text-format counter: the family is named with _total, its samples too
-      appendTotal = f.metrics.some((m) => m.labels.metricName === name);
-      name = name.slice(0, -6);
-    } else if (f.type === 'counter') {
-      appendTotal = f.metrics.some((m) => m.labels.metricName === name);
-    }
-    const shown = this.metricName(name);
     let out = '# TYPE ' + shown + ' ' + type + '\n';
     if (f.unit !== undefined && f.unit !== '') out += '# UNIT ' + shown + ' ' + f.unit + '\n';
     // an empty HELP means none in OpenMetrics
     if (f.help !== undefined && f.help !== '') out += '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_OM, true) + '\n';
+    return out;
+  }
+
+  /** The family's sample lines, converted to this page's format. */
+  samples(f: MetricFamily): string {
+    return this.om ? this.openMetricsSamples(f) : this.textSamples(f);
+  }
+
+  private textSamples(f: MetricFamily): string {
+    let rename: Map<string, string> | undefined;
+    if (f.type === 'gaugehistogram') {
+      rename = new Map([
+        [f.name + '_gsum', f.name + '_sum'],
+        [f.name + '_gcount', f.name + '_count'],
+      ]);
+    }
+    const created = f.type === 'counter' || f.type === 'summary' || f.type === 'histogram' ? f.name + '_created' : undefined;
+    let out = '';
     for (const m of f.metrics) {
       const sampleName = m.labels.metricName;
-      const series =
-        appendTotal && sampleName === f.name && !sampleName.endsWith('_total')
-          ? this.series(sampleName + '_total', m.labels)
-          : this.cachedSeries(m.labels);
+      if (sampleName === created) continue;
+      const renamed = rename?.get(sampleName);
+      out += (renamed === undefined ? this.cachedSeries(m.labels) : this.series(renamed, m.labels)) + ' ' + formatValue(m.value);
+      if (m.timestamp !== undefined) out += ' ' + m.timestamp;
+      out += '\n';
+    }
+    return out;
+  }
+
+  private openMetricsNaming(f: MetricFamily): { name: string; type: string } {
+    if (f.type !== 'counter' || !f.name.endsWith('_total')) return { name: f.name, type: f.type };
+    // `foo` is taken by another family: keep the samples' names and give up the type
+    if (this.pageNames?.has(f.name.slice(0, -6))) return { name: f.name, type: 'unknown' };
+    // a text-format counter: the family is named with _total, its samples too
+    return { name: f.name.slice(0, -6), type: 'counter' };
+  }
+
+  private openMetricsSamples(f: MetricFamily): string {
+    // a counter whose samples lack `_total` (text format `foo` counters) gets it, as OpenMetrics requires
+    const appendTotal = f.type === 'counter' && !f.name.endsWith('_total') && f.metrics.some((m) => m.labels.metricName === f.name);
+    let out = '';
+    for (const m of f.metrics) {
+      const sampleName = m.labels.metricName;
+      const series = appendTotal && sampleName === f.name ? this.series(sampleName + '_total', m.labels) : this.cachedSeries(m.labels);
       out += series + ' ' + formatValue(m.value);
       if (m.timestamp !== undefined) out += ' ' + formatSeconds(m.timestamp);
       if (m.exemplar !== undefined) out += this.exemplar(m.exemplar);
       out += '\n';
     }
-    this.out += out;
+    return out;
   }
 
   private exemplar(e: Exemplar): string {
@@ -215,6 +206,28 @@ function isPlainLabelName(n: string): boolean {
     if (!((c >= 0x61 && c <= 0x7a) || c === 0x5f || (c >= 0x41 && c <= 0x5a) || (i > 0 && c >= 0x30 && c <= 0x39))) return false;
   }
   return true;
+}
+
+/** The text format's family name and type for any family (see the header comment). */
+function textNaming(f: MetricFamily): { name: string; type: string } {
+  switch (f.type) {
+    case 'counter':
+      // an OpenMetrics counter `foo` has samples `foo_total`: the text family is `foo_total`
+      if (!f.name.endsWith('_total') && f.metrics.some((m) => m.labels.metricName === f.name + '_total')) {
+        return { name: f.name + '_total', type: 'counter' };
+      }
+      return { name: f.name, type: 'counter' };
+    case 'info':
+      return { name: f.name.endsWith('_info') ? f.name : f.name + '_info', type: 'gauge' };
+    case 'stateset':
+      return { name: f.name, type: 'gauge' };
+    case 'gaugehistogram':
+      return { name: f.name, type: 'histogram' };
+    case 'unknown':
+      return { name: f.name, type: 'untyped' };
+    default:
+      return { name: f.name, type: f.type };
+  }
 }
 
 function escapeLabelValue(v: string): string {

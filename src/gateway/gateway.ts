@@ -1,0 +1,234 @@
+/**
+ * The gateway: one or more exposition paths, each serving its own set of sources merged into
+ * one page, plus the pushed apps and Tributary's own metrics. A scrape of a path collects every
+ * source in parallel under the path's deadline; a failing or slow source is reported in its
+ * health series and never fails the scrape.
+ */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log/logger.js';
+import { negotiateExposition } from '../formats/prometheus/negotiate.js';
+import type { Registry, Gauge } from '../selfmetrics/registry.js';
+import type { Handler, HttpServer } from '../server/http-server.js';
+import { headerValue, sendExposition } from '../server/core-routes.js';
+import type { PageRegistry } from '../ui/pages.js';
+import { countSeries, type AppStore } from './push/app-store.js';
+import { PageMerger, type Contribution } from './merge.js';
+import { SourceHealth } from './health.js';
+import { EMPTY_SNAPSHOT, nextVersion, type GatewaySource, type SourceKind, type SourceSnapshot } from './source.js';
+import { registerAppsPage, type AppsEntry } from './apps-page.js';
+
+/** A configured source with the labels it adds. */
+export interface ConfiguredSource {
+  readonly source: GatewaySource;
+  /** Static labels added to every series of the source. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Whether the source label is added (it can be turned off per source). */
+  readonly sourceLabel: boolean;
+}
+
+export interface GatewayPath {
+  readonly path: string;
+  /** Names of the configured sources served here; undefined: all of them. */
+  readonly sources?: readonly string[];
+  /** Whether pushed apps are served here. */
+  readonly pushedApps: boolean;
+  /** Whether Tributary's own metrics (and the sources' health) are served here. */
+  readonly selfMetrics: boolean;
+  /** Deadline for collecting the sources of one scrape. */
+  readonly timeoutMs: number;
+  /** Access control for the path (authentication), applied around the handler. */
+  readonly protect?: (handler: Handler) => Handler;
+}
+
+export interface GatewayOptions {
+  registry: Registry;
+  logger: Logger;
+  sources: readonly ConfiguredSource[];
+  store: AppStore;
+  /** Name of the source label; '' turns it off everywhere. */
+  sourceLabelName: string;
+  paths: readonly GatewayPath[];
+  /** How often expired pushed apps are swept (they are also skipped at every scrape). */
+  expireIntervalMs?: number;
+}
+
+/** Value of the source label on Tributary's own metrics. */
+export const SELF_SOURCE = 'tributary';
+
+export class Gateway {
+  private readonly merger = new Map<string, PageMerger>();
+  private readonly health: SourceHealth;
+  private readonly lastSeen = new Map<string, SourceSnapshot>();
+  private readonly conflictsLogged = new Set<string>();
+  private readonly conflictGauge: Gauge;
+  private readonly duplicateGauge: Gauge;
+  private readonly expireTimer: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.log = opts.logger.child({ component: 'gateway' });
+    const names = new Set<string>();
+    for (const s of opts.sources) {
+      if (names.has(s.source.name)) throw new Error(`gateway source name ${JSON.stringify(s.source.name)} is used twice`);
+      names.add(s.source.name);
+    }
+    for (const p of opts.paths) {
+      for (const n of p.sources ?? []) {
+        if (!names.has(n)) throw new Error(`gateway path ${p.path} names an unknown source ${JSON.stringify(n)}`);
+      }
+    }
+    this.health = new SourceHealth(opts.registry);
+    opts.registry.gauge({
+      name: 'tributary_gateway_pushed_apps',
+      help: 'Pushed apps currently exposed.',
+      collect: (g) => g.set(opts.store.size),
+    });
+    opts.registry.gauge({
+      name: 'tributary_gateway_pushed_series',
+      help: 'Series held for pushed apps.',
+      collect: (g) => g.set(opts.store.series),
+    });
+    this.conflictGauge = opts.registry.gauge({
+      name: 'tributary_gateway_type_conflicts',
+      help: 'Families left out of the last page of a path because their TYPE differed from the first source that has them.',
+      labelNames: ['path'],
+    });
+    this.duplicateGauge = opts.registry.gauge({
+      name: 'tributary_gateway_duplicate_series',
+      help: 'Series identical after labelling that the last page of a path exposed once.',
+      labelNames: ['path'],
+    });
+    this.expireTimer = setInterval(() => {
+      const n = opts.store.expire();
+      if (n > 0) this.log.info('pushed apps expired', { count: n });
+    }, opts.expireIntervalMs ?? 5_000);
+    this.expireTimer.unref();
+  }
+
+  /** Registers every exposition path and /apps on the server. */
+  register(server: HttpServer, pages: PageRegistry): void {
+    for (const p of this.opts.paths) {
+      const handler: Handler = (req, res) => this.serve(p, req, res);
+      server.get(p.path, p.protect ? p.protect(handler) : handler);
+      if (p.path !== '/metrics') pages.add({ path: p.path, title: p.path, description: 'Gateway exposition path.', nav: false });
+    }
+    registerAppsPage(server, pages, () => this.appsEntries());
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.expireTimer);
+    await Promise.all(this.opts.sources.map((s) => s.source.close()));
+  }
+
+  /** The page of one path, as a scraper gets it; exported for tests and benchmarks. */
+  async page(path: GatewayPath, accept: string | undefined, params: URLSearchParams, signal?: AbortSignal): Promise<{ body: string; contentType: string }> {
+    const deadline = AbortSignal.timeout(path.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const sources = this.opts.sources.filter((s) => path.sources === undefined || path.sources.includes(s.source.name));
+    const snapshots = await Promise.all(
+      sources.map((s) =>
+        s.source.snapshot({ signal: combined, params }).catch(
+          (err: unknown): SourceSnapshot => ({ ...EMPTY_SNAPSHOT, error: (err as Error).message }),
+        ),
+      ),
+    );
+    const contributions: Contribution[] = [];
+    const live = new Map<string, SourceKind>();
+    const label = this.opts.sourceLabelName;
+    sources.forEach((s, i) => {
+      const snap = snapshots[i];
+      this.lastSeen.set(s.source.name, snap);
+      live.set(s.source.name, s.source.kind);
+      this.health.observe(s.source.name, s.source.kind, snap, countSeries(snap.families));
+      contributions.push({
+        id: 'source:' + s.source.name,
+        staticLabels: s.labels,
+        ...(s.sourceLabel && label !== '' ? { sourceLabel: { name: label, value: s.source.name } } : {}),
+        snapshot: snap,
+      });
+    });
+    if (path.pushedApps) {
+      for (const app of this.opts.store.list()) {
+        live.set(app.name, 'push');
+        contributions.push({
+          id: 'app:' + app.key,
+          staticLabels: app.groupingLabels,
+          ...(label !== '' ? { sourceLabel: { name: label, value: app.name } } : {}),
+          snapshot: app.snapshot,
+        });
+      }
+    }
+    // Keep health series of sources other paths serve; drop those of apps that are gone.
+    for (const s of this.opts.sources) live.set(s.source.name, s.source.kind);
+    this.health.retain(live);
+
+    const negotiated = negotiateExposition(accept);
+    let merger = this.merger.get(path.path);
+    if (!merger) this.merger.set(path.path, (merger = new PageMerger()));
+    if (path.selfMetrics) {
+      // Rendered after the sources' health was updated, so the page shows this scrape's.
+      contributions.push({
+        id: 'self',
+        staticLabels: {},
+        ...(label !== '' ? { sourceLabel: { name: label, value: SELF_SOURCE } } : {}),
+        snapshot: { ...EMPTY_SNAPSHOT, ok: true, families: this.opts.registry.collect(), version: nextVersion() },
+      });
+    }
+    const { page, stats } = merger.render(contributions, { format: negotiated.format, utf8Names: negotiated.utf8Names });
+    this.conflictGauge.labels(path.path).set([...stats.typeConflicts.values()].reduce((n, l) => n + l.length, 0));
+    this.duplicateGauge.labels(path.path).set(stats.duplicateSeries);
+    for (const [id, list] of stats.typeConflicts) {
+      for (const what of list) {
+        const key = id + '\u0000' + what;
+        if (this.conflictsLogged.has(key)) continue;
+        this.conflictsLogged.add(key);
+        this.log.warn('family left out: TYPE conflict', { path: path.path, contribution: id, conflict: what });
+      }
+    }
+    return { body: page, contentType: negotiated.contentType };
+  }
+
+  private async serve(path: GatewayPath, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableEnded) gone.abort();
+    };
+    res.on('close', onClose);
+    const { body, contentType } = await this.page(path, headerValue(req.headers.accept), url.searchParams, gone.signal);
+    res.off('close', onClose);
+    await sendExposition(req, res, body, contentType);
+  }
+
+  /** Every source and pushed app, for /apps. */
+  private appsEntries(): AppsEntry[] {
+    const out: AppsEntry[] = [];
+    for (const s of this.opts.sources) {
+      const snap = this.lastSeen.get(s.source.name) ?? EMPTY_SNAPSHOT;
+      out.push({
+        name: s.source.name,
+        kind: s.source.kind,
+        origin: s.source.origin,
+        lastUpdateMs: snap.lastSuccessMs,
+        ttlMs: 0,
+        series: countSeries(snap.families),
+        ...(snap.error !== undefined ? { lastError: snap.error } : {}),
+      });
+    }
+    for (const app of this.opts.store.list()) {
+      out.push({
+        name: app.name,
+        key: app.key,
+        kind: 'push',
+        protocol: app.protocol,
+        origin: app.origin,
+        lastUpdateMs: app.updatedMs,
+        ttlMs: app.ttlMs,
+        series: countSeries(app.snapshot.families),
+        ...(app.lastError !== undefined ? { lastError: app.lastError } : app.snapshot.error !== undefined ? { lastError: app.snapshot.error } : {}),
+      });
+    }
+    return out;
+  }
+}
