@@ -1,6 +1,8 @@
 /** `npm run bench`: every benchmark suite of the repository, one after another. */
 import { fileURLToPath } from 'node:url';
 import { runExpositionBench } from './exposition.js';
+import { runGatewayBench } from './gateway.js';
 
 const fixtures = fileURLToPath(new URL('../../bench/fixtures/', import.meta.url));
 runExpositionBench(fixtures + 'node_exporter.txt');
+await runGatewayBench();

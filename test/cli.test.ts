@@ -122,7 +122,7 @@ test('starts on embedded defaults and serves /metrics, /health, /ready and /', a
     assert.match(index.body, /href="\/metrics"/);
     // request counting sees the requests above
     const again = await get(agent.address, '/metrics');
-    assert.match(again.body, /tributary_http_requests_total\{code="200",path="\/health"\} 1/);
+    assert.match(again.body, /tributary_http_requests_total\{code="200",exporter_name="tributary",path="\/health"\} 1/);
   } finally {
     agent.child.kill('SIGKILL');
   }

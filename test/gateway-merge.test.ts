@@ -20,10 +20,16 @@ function contribution(id: string, page: string, opts: { label?: string | null; s
 
 const TEXT = { format: 'prometheus', utf8Names: false } as const;
 
+/** The merged page as text, for assertions. */
+function render(merger: PageMerger, contributions: Contribution[], opts: { format: 'prometheus' | 'openmetrics'; utf8Names: boolean }) {
+  const { page, stats } = merger.render(contributions, opts);
+  return { page: page.toString('utf8'), stats };
+}
+
 test('same-name families from two sources become one family with one HELP/TYPE and a source label on every series', () => {
   const a = contribution('a', '# HELP up_total Requests.\n# TYPE up_total counter\nup_total{code="200"} 1\n');
   const b = contribution('b', '# HELP up_total Requests.\n# TYPE up_total counter\nup_total{code="500"} 2\nother 3\n');
-  const { page, stats } = new PageMerger().render([a, b], TEXT);
+  const { page, stats } = render(new PageMerger(), [a, b], TEXT);
   assert.equal(
     page,
     '# TYPE other untyped\nother{exporter_name="b"} 3\n' +
@@ -37,7 +43,7 @@ test('TYPE conflict: the first source decides, the other family is left out and 
   const a = contribution('a', '# HELP m First.\n# TYPE m gauge\nm 1\n');
   const b = contribution('b', '# HELP m Second.\n# TYPE m counter\nm 2\n');
   const c = contribution('c', '# HELP m Third.\n# TYPE m gauge\nm 3\n');
-  const { page, stats } = new PageMerger().render([a, b, c], TEXT);
+  const { page, stats } = render(new PageMerger(), [a, b, c], TEXT);
   assert.equal(page, '# HELP m First.\n# TYPE m gauge\nm{exporter_name="a"} 1\nm{exporter_name="c"} 3\n');
   assert.deepEqual([...stats.typeConflicts.keys()], ['b']);
   assert.match(stats.typeConflicts.get('b')![0], /m is counter here but gauge/);
@@ -46,7 +52,7 @@ test('TYPE conflict: the first source decides, the other family is left out and 
 
 test('a backend label colliding with the source or a static label is kept as exported_<name>', () => {
   const a = contribution('a', 'm{exporter_name="inner",team="x",exported_team="y"} 1\n', { static: { team: 'ops' } });
-  const { page } = new PageMerger().render([a], TEXT);
+  const { page } = render(new PageMerger(), [a], TEXT);
   assert.equal(page, '# TYPE m untyped\nm{exported_exported_team="x",exported_exporter_name="inner",exported_team="y",exporter_name="a",team="ops"} 1\n');
   assert.deepEqual(relabel(Labels.fromRecord({ __name__: 'x', job: 'j' }), [['job', 'k']]).toRecord(), { __name__: 'x', exported_job: 'j', job: 'k' });
 });
@@ -55,7 +61,7 @@ test('series identical after labelling are exposed once (first source kept) and 
   const a = contribution('a', 'm{x="1"} 1\nm{x="2"} 2\n', { label: null });
   const b = contribution('b', 'm{x="1"} 10\n', { label: null });
   const dup = contribution('dup', 'n 1\nn 2\n');
-  const { page, stats } = new PageMerger().render([a, b, dup], TEXT);
+  const { page, stats } = render(new PageMerger(), [a, b, dup], TEXT);
   assert.match(page, /^m\{x="1"\} 1$/m);
   assert.doesNotMatch(page, /^m\{x="1"\} 10$/m);
   assert.equal((page.match(/^n\{/gm) ?? []).length, 1, 'a page repeating a series exposes it once');
@@ -63,8 +69,8 @@ test('series identical after labelling are exposed once (first source kept) and 
 });
 
 test('output is sorted and deterministic whatever order the pages list series in', () => {
-  const one = new PageMerger().render([contribution('a', 'z 1\nm{k="b"} 1\nm{k="a"} 2\n', { version: 1_000_001 })], TEXT).page;
-  const two = new PageMerger().render([contribution('a', 'm{k="a"} 2\nz 1\nm{k="b"} 1\n', { version: 1_000_002 })], TEXT).page;
+  const one = render(new PageMerger(), [contribution('a', 'z 1\nm{k="b"} 1\nm{k="a"} 2\n', { version: 1_000_001 })], TEXT).page;
+  const two = render(new PageMerger(), [contribution('a', 'm{k="a"} 2\nz 1\nm{k="b"} 1\n', { version: 1_000_002 })], TEXT).page;
   assert.equal(one, two);
   assert.ok(one.indexOf('# TYPE m') < one.indexOf('# TYPE z'));
 });
@@ -72,18 +78,18 @@ test('output is sorted and deterministic whatever order the pages list series in
 test('an unchanged source version is not re-read: its cached labelling and text are reused', () => {
   const merger = new PageMerger();
   const a = contribution('a', 'm{k="a"} 1\n');
-  const first = merger.render([a], TEXT).page;
+  const first = render(merger, [a], TEXT).page;
   // Same version, different families object: a cache that re-read the source would show 99.
   const sameVersion: Contribution = { ...a, snapshot: { ...a.snapshot, families: parseFamilies('m{k="a"} 99\n', { format: 'prometheus' }).families } };
-  assert.equal(merger.render([sameVersion], TEXT).page, first);
+  assert.equal(render(merger, [sameVersion], TEXT).page, first);
   const newVersion: Contribution = { ...sameVersion, snapshot: { ...sameVersion.snapshot, version: nextVersion() } };
-  assert.match(merger.render([newVersion], TEXT).page, / 99\n$/);
+  assert.match(render(merger, [newVersion], TEXT).page, / 99\n$/);
 });
 
 test('OpenMetrics page: one family per name, counter naming, # EOF', () => {
   const a = contribution('a', '# TYPE req_total counter\nreq_total 1\n');
   const b = contribution('b', '# TYPE req_total counter\nreq_total 2\n');
-  const { page } = new PageMerger().render([a, b], { format: 'openmetrics', utf8Names: false });
+  const { page } = render(new PageMerger(), [a, b], { format: 'openmetrics', utf8Names: false });
   assert.equal(page, '# TYPE req counter\nreq_total{exporter_name="a"} 1\nreq_total{exporter_name="b"} 2\n# EOF\n');
   const reparsed = parseFamilies(page, { format: 'openmetrics' });
   assert.equal(reparsed.families.length, 1);
@@ -92,7 +98,7 @@ test('OpenMetrics page: one family per name, counter naming, # EOF', () => {
 test('promtool accepts a page merged from sources that repeat each other\'s families', (t) => {
   if (!requirePeer(t, PROMTOOL, 'prometheus')) return;
   const page = (i: number) => `# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\nhttp_requests_total{code="200"} ${i}\n# HELP temp_celsius Temperature.\n# TYPE temp_celsius gauge\ntemp_celsius ${i}\n`;
-  const { page: merged } = new PageMerger().render([1, 2, 3].map((i) => contribution('src' + i, page(i))), TEXT);
+  const { page: merged } = render(new PageMerger(), [1, 2, 3].map((i) => contribution('src' + i, page(i))), TEXT);
   const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: merged, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });

@@ -39,7 +39,7 @@ test('the index page shows what runs and links to every page; the links work', a
     for (const path of ['/metrics', '/health', '/ready']) assert.ok(hrefs.includes(path), `link to ${path}`);
     await page.click('a[href="/metrics"]');
     await page.waitForURL(base + '/metrics');
-    assert.match(await page.locator('body').innerText(), /process_resident_memory_bytes \d+/);
+    assert.match(await page.locator('body').innerText(), /process_resident_memory_bytes\{exporter_name="tributary"\} \d+/);
     if (process.env.TRIBUTARY_SCREENSHOT) {
       await page.goto(base + '/');
       await page.screenshot({ path: process.env.TRIBUTARY_SCREENSHOT, fullPage: true });

@@ -1,13 +1,16 @@
 /**
  * Top-level sections that are Tributary's own rather than Prometheus': `server` (where to
- * listen, where to keep state) and `log`. New sections (`gateway:`, ...) join `tributarySections`
- * and schema.ts picks them up.
+ * listen, with what TLS and access rule, where to keep state) and `log`. New sections
+ * (`gateway:`, ...) join `tributarySections` and schema.ts picks them up.
  */
 
 import * as z from 'zod';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
 import { DEFAULT_LISTEN_ADDRESS, parseListenAddress } from '../server/listen-address.js';
-import { nonEmptyText } from './fields.js';
+import { CLIENT_AUTH_MODES, TLS_MIN_VERSIONS, effectiveClientAuth } from '../server/tls.js';
+import { accessSchema } from './access.js';
+import { gatewayConfigSchema } from './gateway.js';
+import { AT_KEY, nonEmptyText } from './fields.js';
 
 export const DEFAULT_DATA_DIR = './data';
 
@@ -20,10 +23,35 @@ const listenAddress = z.string().superRefine((s, ctx) => {
   }
 });
 
+/** HTTPS for the listener; file paths are relative to the working directory. */
+export const serverTlsConfigSchema = z
+  .strictObject({
+    cert_file: nonEmptyText,
+    key_file: nonEmptyText,
+    client_ca_file: nonEmptyText.optional(),
+    /** Defaults to require_and_verify when client_ca_file is set, else none. */
+    client_auth: z.enum(CLIENT_AUTH_MODES).optional(),
+    min_version: z.enum(TLS_MIN_VERSIONS).default('TLS12'),
+  })
+  .superRefine((t, ctx) => {
+    if (t.client_auth !== undefined && t.client_auth !== 'none' && t.client_ca_file === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_auth'],
+        message: `client_auth ${t.client_auth} needs client_ca_file to verify client certificates against`,
+        params: AT_KEY,
+      });
+    }
+  })
+  .transform((t) => ({ ...t, client_auth: effectiveClientAuth({ clientAuth: t.client_auth, clientCaFile: t.client_ca_file }) }));
+
 export const serverConfigSchema = z.strictObject({
   listen: listenAddress.default(DEFAULT_LISTEN_ADDRESS),
   /** Relative paths are relative to the working directory. */
   data_dir: nonEmptyText.default(DEFAULT_DATA_DIR),
+  tls: serverTlsConfigSchema.optional(),
+  /** Guards the core routes and pages (and any route without its own rule); open when absent. */
+  access: accessSchema.optional(),
 });
 
 export const logConfigSchema = z.strictObject({
@@ -34,7 +62,9 @@ export const logConfigSchema = z.strictObject({
 export const tributarySections = {
   server: serverConfigSchema.prefault({}),
   log: logConfigSchema.prefault({}),
+  gateway: gatewayConfigSchema.prefault({}),
 };
 
 export type ServerConfig = z.output<typeof serverConfigSchema>;
+export type ServerTlsConfig = z.output<typeof serverTlsConfigSchema>;
 export type LogConfig = z.output<typeof logConfigSchema>;

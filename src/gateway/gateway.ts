@@ -122,7 +122,7 @@ export class Gateway {
   }
 
   /** The page of one path, as a scraper gets it; exported for tests and benchmarks. */
-  async page(path: GatewayPath, accept: string | undefined, params: URLSearchParams, signal?: AbortSignal): Promise<{ body: string; contentType: string }> {
+  async page(path: GatewayPath, accept: string | undefined, params: URLSearchParams, signal?: AbortSignal): Promise<{ body: Buffer; contentType: string }> {
     const deadline = AbortSignal.timeout(path.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
     const sources = this.opts.sources.filter((s) => path.sources === undefined || path.sources.includes(s.source.name));

@@ -11,8 +11,9 @@ import type { Registry } from '../selfmetrics/registry.js';
 import { AccessRule, protect } from '../server/access.js';
 import type { HttpServer } from '../server/http-server.js';
 import type { PageRegistry } from '../ui/pages.js';
-import { AppStore } from './push/app-store.js';
-import { registerPushgatewayRoutes } from './push/pushgateway-api.js';
+import type { AppStore } from './push/app-store.js';
+import { PushIngestion } from './push/push-ingestion.js';
+import { createSource } from './sources/index.js';
 import { Gateway, type ConfiguredSource, type GatewayPath } from './gateway.js';
 
 export interface GatewayDeps {
@@ -29,16 +30,28 @@ export interface RunningGateway {
   readonly store: AppStore;
   /** Whether a gateway path serves `/metrics` (then the core route must not). */
   readonly servesMetrics: boolean;
+  /** Addresses of the push socket listeners, once bound. */
+  readonly listeners: readonly string[];
   close(): Promise<void>;
 }
 
+/**
+ * Builds the gateway and registers its routes (paths, /apps, the Pushgateway API); binds the
+ * push socket listeners. Call before the HTTP server listens; `close` after it has stopped.
+ */
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
   const log = deps.logger.child({ component: 'gateway' });
-  const store = new AppStore({ maxApps: config.push.max_apps, maxSeries: config.push.max_series });
-  const sources: ConfiguredSource[] = [...(deps.sources ?? [])];
+  // Access rules first: a bad token file must stop the start before sources spawn anything.
+  const rules = await Promise.all(config.paths.map((p) => (p.access ? AccessRule.fromConfig(p.access) : undefined)));
+  const push = new PushIngestion(config.push, { server: deps.server, logger: log, registry: deps.registry });
+  const store = push.store;
+  const sources: ConfiguredSource[] = [
+    ...(deps.sources ?? []),
+    ...config.sources.map((s) => ({ source: createSource(s, log), labels: s.labels, sourceLabel: s.source_label })),
+  ];
   const paths: GatewayPath[] = [];
-  for (const p of config.paths) {
-    const rule = p.access ? await AccessRule.fromConfig(p.access) : undefined;
+  config.paths.forEach((p, i) => {
+    const rule = rules[i];
     paths.push({
       path: p.path,
       ...(p.sources ? { sources: p.sources } : {}),
@@ -47,7 +60,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       timeoutMs: p.timeout,
       ...(rule ? { protect: (h) => protect(rule, h) } : {}),
     });
-  }
+  });
   const gateway = new Gateway({
     registry: deps.registry,
     logger: deps.logger,
@@ -57,19 +70,21 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     paths,
   });
   gateway.register(deps.server, deps.pages);
-  if (config.push.http.enabled) {
-    registerPushgatewayRoutes(deps.server, {
-      store,
-      logger: log,
-      registry: deps.registry,
-      defaultTtlMs: config.push.default_ttl,
-      maxBodyBytes: config.push.max_body_bytes,
-    });
+  let listeners: string[];
+  try {
+    listeners = await push.start();
+  } catch (err) {
+    await gateway.close();
+    throw err;
   }
   return {
     gateway,
     store,
     servesMetrics: paths.some((p) => p.path === '/metrics'),
-    close: () => gateway.close(),
+    listeners,
+    close: async () => {
+      await push.close();
+      await gateway.close();
+    },
   };
 }

@@ -15,8 +15,9 @@
  * - Duplicates: series identical after labelling are exposed once, the first kept, counted.
  *
  * Cost: everything is cached by source version. A contribution's labelled families and their
- * rendered sample lines are computed once per version and format; a merged family is rebuilt
- * only when one of its contributors changed; an unchanged page costs a join of cached strings.
+ * rendered sample lines (as UTF-8 bytes) are computed once per version and format; a merged
+ * family is rebuilt only when one of its contributors changed; the page is a concatenation of
+ * cached byte chunks, so no large string is ever flattened.
  */
 
 import { Labels, METRIC_NAME } from '../model/labels.js';
@@ -47,16 +48,18 @@ export interface MergeStats {
 interface LabelledSource {
   version: number;
   labelKey: string;
+  /** Backend label set → labelled set, for this label configuration; survives versions. */
+  relabelled: WeakMap<Labels, Labels>;
   families: Map<string, MetricFamily>;
-  /** Rendered sample lines per family, per format variant. */
-  rendered: Map<string, Map<string, string>>;
+  /** Rendered sample lines per family, per format variant, encoded. */
+  rendered: Map<string, Map<string, Buffer>>;
   duplicates: number;
 }
 
 interface MergedFamily {
   /** Contributor ids and versions this text was built from. */
   signature: string;
-  text: string;
+  chunks: Buffer[];
   series: number;
   duplicates: number;
   helpConflicts: number;
@@ -68,6 +71,8 @@ export interface RenderOptions {
   utf8Names: boolean;
 }
 
+const EOF_LINE = Buffer.from('# EOF\n');
+
 export class PageMerger {
   private readonly labelled = new Map<string, LabelledSource>();
   private readonly merged = new Map<string, Map<string, MergedFamily>>();
@@ -77,7 +82,7 @@ export class PageMerger {
    * Renders the page for these contributions. Unchanged parts come from the caches; the
    * returned stats describe the whole page.
    */
-  render(contributions: readonly Contribution[], opts: RenderOptions): { page: string; stats: MergeStats } {
+  render(contributions: readonly Contribution[], opts: RenderOptions): { page: Buffer; stats: MergeStats } {
     const variant = opts.format + (opts.utf8Names ? '+utf8' : '');
     const writer = new PageWriter({ format: opts.format, utf8Names: opts.utf8Names, cache: this.textCache });
     const stats: MergeStats = { typeConflicts: new Map(), helpConflicts: 0, duplicateSeries: 0, series: 0 };
@@ -102,7 +107,7 @@ export class PageMerger {
     const names = [...byFamily.keys()].sort();
     const pageNames = opts.format === 'openmetrics' ? new Set(names) : undefined;
     const omWriter = pageNames ? new PageWriter({ format: opts.format, utf8Names: opts.utf8Names, cache: this.textCache }, pageNames) : writer;
-    const parts: string[] = [];
+    const parts: Buffer[] = [];
     for (const name of names) {
       const list = byFamily.get(name)!;
       let signature = '';
@@ -112,7 +117,7 @@ export class PageMerger {
         m = this.mergeFamily(name, list, signature, variant, omWriter);
         cache.set(name, m);
       }
-      parts.push(m.text);
+      for (const chunk of m.chunks) parts.push(chunk);
       stats.series += m.series;
       stats.duplicateSeries += m.duplicates;
       stats.helpConflicts += m.helpConflicts;
@@ -123,8 +128,8 @@ export class PageMerger {
       }
     }
     for (const name of cache.keys()) if (!byFamily.has(name)) cache.delete(name);
-    if (opts.format === 'openmetrics') parts.push('# EOF\n');
-    return { page: parts.join(''), stats };
+    if (opts.format === 'openmetrics') parts.push(EOF_LINE);
+    return { page: Buffer.concat(parts), stats };
   }
 
   private mergeFamily(
@@ -135,7 +140,7 @@ export class PageMerger {
     writer: PageWriter,
   ): MergedFamily {
     const first = list[0].fam;
-    const result: MergedFamily = { signature, text: '', series: 0, duplicates: 0, helpConflicts: 0, typeConflicts: [] };
+    const result: MergedFamily = { signature, chunks: [], series: 0, duplicates: 0, helpConflicts: 0, typeConflicts: [] };
     const kept: { c: Contribution; src: LabelledSource; fam: MetricFamily }[] = [];
     for (const entry of list) {
       if (entry.fam.type !== first.type) {
@@ -151,7 +156,7 @@ export class PageMerger {
     // label; only then is the cross-source check worth its cost.
     const crossCheck = kept.length > 1 && kept.some((e) => e.c.sourceLabel === undefined);
     const seen = crossCheck ? new Set<string>() : undefined;
-    let text = '';
+    const chunks: Buffer[] = [];
     for (const { src, fam } of kept) {
       if (seen) {
         const unique = fam.metrics.filter((m) => {
@@ -161,10 +166,10 @@ export class PageMerger {
         });
         result.duplicates += fam.metrics.length - unique.length;
         result.series += unique.length;
-        text += unique.length === fam.metrics.length ? this.samplesOf(src, fam, variant, writer) : writer.samples({ ...fam, metrics: unique });
+        chunks.push(unique.length === fam.metrics.length ? this.samplesOf(src, fam, variant, writer) : Buffer.from(writer.samples({ ...fam, metrics: unique })));
       } else {
         result.series += fam.metrics.length;
-        text += this.samplesOf(src, fam, variant, writer);
+        chunks.push(this.samplesOf(src, fam, variant, writer));
       }
     }
     // The header takes HELP/UNIT from the first contribution that has them.
@@ -173,19 +178,19 @@ export class PageMerger {
     const header: MetricFamily = { name, type: first.type, metrics: first.metrics };
     if (help !== undefined) header.help = help;
     if (unit !== undefined) header.unit = unit;
-    result.text = writer.header(header) + text;
+    result.chunks = [Buffer.from(writer.header(header)), ...chunks];
     return result;
   }
 
-  private samplesOf(src: LabelledSource, fam: MetricFamily, variant: string, writer: PageWriter): string {
+  private samplesOf(src: LabelledSource, fam: MetricFamily, variant: string, writer: PageWriter): Buffer {
     let perFamily = src.rendered.get(variant);
     if (!perFamily) src.rendered.set(variant, (perFamily = new Map()));
-    let text = perFamily.get(fam.name);
-    if (text === undefined) {
-      text = writer.samples(fam);
-      perFamily.set(fam.name, text);
+    let bytes = perFamily.get(fam.name);
+    if (bytes === undefined) {
+      bytes = Buffer.from(writer.samples(fam));
+      perFamily.set(fam.name, bytes);
     }
-    return text;
+    return bytes;
   }
 
   /** The contribution's families with its labels applied, cached per version and label set. */
@@ -193,6 +198,8 @@ export class PageMerger {
     const labelKey = labelConfigKey(c);
     const prev = this.labelled.get(c.id);
     if (prev && prev.version === c.snapshot.version && prev.labelKey === labelKey) return prev;
+    // Series that kept their Labels object (the source's parse cache) keep their labelling.
+    const relabelled = prev && prev.labelKey === labelKey ? prev.relabelled : new WeakMap<Labels, Labels>();
     const added: [string, string][] = Object.entries(c.staticLabels);
     if (c.sourceLabel) added.push([c.sourceLabel.name, c.sourceLabel.value]);
     const families = new Map<string, MetricFamily>();
@@ -201,7 +208,11 @@ export class PageMerger {
       const seen = new Set<string>();
       const metrics: MetricPoint[] = [];
       for (const m of fam.metrics) {
-        const labels = added.length === 0 ? m.labels : relabel(m.labels, added);
+        let labels = added.length === 0 ? m.labels : relabelled.get(m.labels);
+        if (labels === undefined) {
+          labels = relabel(m.labels, added);
+          relabelled.set(m.labels, labels);
+        }
         if (seen.has(labels.key)) {
           duplicates++;
           continue;
@@ -209,16 +220,22 @@ export class PageMerger {
         seen.add(labels.key);
         metrics.push(labels === m.labels ? m : { ...m, labels });
       }
-      metrics.sort((a, b) => a.labels.compare(b.labels));
+      if (!isSorted(metrics)) metrics.sort((a, b) => a.labels.compare(b.labels));
       // A family a page repeats (split apart) was merged by the lenient parser already.
       const existing = families.get(fam.name);
       if (existing) existing.metrics.push(...metrics);
       else families.set(fam.name, { ...fam, metrics });
     }
-    const src: LabelledSource = { version: c.snapshot.version, labelKey, families, rendered: new Map(), duplicates };
+    const src: LabelledSource = { version: c.snapshot.version, labelKey, relabelled, families, rendered: new Map(), duplicates };
     this.labelled.set(c.id, src);
     return src;
   }
+}
+
+/** Exporters mostly write series in order already; checking is cheaper than sorting. */
+function isSorted(metrics: readonly MetricPoint[]): boolean {
+  for (let i = 1; i < metrics.length; i++) if (metrics[i - 1].labels.compare(metrics[i].labels) > 0) return false;
+  return true;
 }
 
 function labelConfigKey(c: Contribution): string {

@@ -10,9 +10,10 @@ import { loadConfigFile, defaultConfig, type TributaryConfig, type ConfigWarning
 import { remoteWriteConfigSchema } from '../config/remote-write.js';
 import type { Logger } from '../log/logger.js';
 import { ProcessCollector, Registry } from '../selfmetrics/index.js';
-import { HttpServer, Readiness, registerCoreRoutes } from '../server/index.js';
+import { AccessRule, HttpServer, Readiness, registerCoreRoutes, type ServerTlsOptions } from '../server/index.js';
 import { PageRegistry, registerIndexPage } from '../ui/index.js';
 import { VERSION } from './version.js';
+import { startGateway, type RunningGateway } from '../gateway/index.js';
 
 export interface RuntimeOptions {
   /** Configuration file; the embedded defaults when absent. */
@@ -40,6 +41,7 @@ export interface Runtime {
   readonly registry: Registry;
   readonly server: HttpServer;
   readonly pages: PageRegistry;
+  readonly gateway: RunningGateway;
   /** Graceful stop: not ready, stop accepting, finish requests in flight (up to `graceMs`). */
   close(graceMs?: number): Promise<void>;
 }
@@ -63,6 +65,16 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
   const { config, warnings } = opts.resolved ?? (await resolveConfig(opts));
   for (const w of warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
+  // Token files are read now, before anything needs tearing down, so a bad path stops the start.
+  const access = config.server.access === undefined ? undefined : await AccessRule.fromConfig(config.server.access);
+  const tlsConfig = config.server.tls;
+  const tls: ServerTlsOptions | undefined = tlsConfig && {
+    certFile: tlsConfig.cert_file,
+    keyFile: tlsConfig.key_file,
+    clientCaFile: tlsConfig.client_ca_file,
+    clientAuth: tlsConfig.client_auth,
+    minVersion: tlsConfig.min_version,
+  };
 
   const registry = new Registry({ logger: log.child({ component: 'selfmetrics' }) });
   const processCollector = new ProcessCollector({ version: VERSION });
@@ -78,10 +90,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   configLoaded.set(1);
   configLoadedAt.set(Date.now() / 1000);
 
-  const server = new HttpServer({ registry, logger: log });
+  const server = new HttpServer({ registry, logger: log, tls, access });
   const readiness = new Readiness();
-  registerCoreRoutes(server, { registry, readiness });
   const pages = new PageRegistry();
+  const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages });
+  registerCoreRoutes(server, { registry, readiness, metrics: !gateway.servesMetrics });
   registerIndexPage(server, {
     pages,
     version: VERSION,
@@ -98,6 +111,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   try {
     address = await server.listen(config.server.listen);
   } catch (err) {
+    await gateway.close();
     processCollector.close();
     throw err;
   }
@@ -105,6 +119,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   log.info('Tributary started', {
     version: VERSION,
     listen: address,
+    scheme: server.scheme,
+    access: access === undefined ? 'open' : 'protected',
     config: opts.configFile ?? 'embedded defaults',
     data_dir: config.server.data_dir,
   });
@@ -116,10 +132,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     registry,
     server,
     pages,
+    gateway,
     close(graceMs = 10_000) {
       closing ??= (async () => {
         readiness.setNotReady('shutting down');
         await server.close(graceMs);
+        await gateway.close();
         processCollector.close();
       })();
       return closing;

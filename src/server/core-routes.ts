@@ -4,6 +4,7 @@
  * or why not).
  */
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { negotiateExposition } from '../formats/prometheus/negotiate.js';
@@ -66,31 +67,44 @@ export function acceptsGzip(header: string | undefined): boolean {
   return starQ !== undefined && starQ > 0;
 }
 
-function headerValue(v: string | string[] | undefined): string | undefined {
+/** A header that may have come several times, as one comma-joined value. */
+export function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
 export interface CoreRoutesOptions {
   registry: Registry;
   readiness: Readiness;
+  /** Serve the registry on /metrics; false when a gateway path serves /metrics (with these metrics in it). */
+  metrics?: boolean;
 }
 
-/** Adds GET /metrics, /health and /ready to `server`. */
+/**
+ * Sends an exposition page: gzip when the client accepts it, `Vary` so caches keep the variants
+ * apart. Shared by /metrics and the gateway's paths.
+ */
+export async function sendExposition(req: IncomingMessage, res: ServerResponse, page: string | Buffer, contentType: string): Promise<void> {
+  let body = typeof page === 'string' ? Buffer.from(page, 'utf8') : page;
+  res.setHeader('Vary', 'Accept, Accept-Encoding');
+  if (acceptsGzip(headerValue(req.headers['accept-encoding']))) {
+    body = await gzip(body);
+    res.setHeader('Content-Encoding', 'gzip');
+  }
+  sendBody(res, 200, contentType, body);
+}
+
+function registerMetricsRoute(server: HttpServer, registry: Registry): void {
+  server.get('/metrics', async (req, res) => {
+    const negotiated = negotiateExposition(headerValue(req.headers.accept));
+    const page = writeExposition(registry.collect(), { format: negotiated.format, utf8Names: negotiated.utf8Names });
+    await sendExposition(req, res, page, negotiated.contentType);
+  });
+}
+
+/** Adds GET /metrics (unless a gateway path serves it), /health and /ready to `server`. */
 export function registerCoreRoutes(server: HttpServer, opts: CoreRoutesOptions): void {
   const { registry, readiness } = opts;
-
-  server.get('/metrics', async (req, res) => {
-    const families = registry.collect();
-    const negotiated = negotiateExposition(headerValue(req.headers.accept));
-    const page = writeExposition(families, { format: negotiated.format, utf8Names: negotiated.utf8Names });
-    let body = Buffer.from(page, 'utf8');
-    res.setHeader('Vary', 'Accept, Accept-Encoding');
-    if (acceptsGzip(headerValue(req.headers['accept-encoding']))) {
-      body = await gzip(body);
-      res.setHeader('Content-Encoding', 'gzip');
-    }
-    sendBody(res, 200, negotiated.contentType, body);
-  });
+  if (opts.metrics !== false) registerMetricsRoute(server, registry);
 
   server.get('/health', (_req, res) => {
     sendText(res, 200, 'OK\n');

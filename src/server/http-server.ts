@@ -1,10 +1,15 @@
 /**
  * The HTTP server every endpoint is served from: exact-path routing, request metrics, handler
  * failures contained to one 500, and a graceful shutdown that lets in-flight requests finish.
+ * With TLS options it serves HTTPS (optionally requiring client certificates) on the same code
+ * path, and with a server-wide access rule it guards every route that has none of its own.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { type AccessRule, hasOwnAccessRule, protect } from './access.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Counter, Histogram, Registry } from '../selfmetrics/registry.js';
 import {
@@ -13,8 +18,10 @@ import {
   formatListenAddress,
   listenError,
   parseListenAddress,
+  type ListenAddress,
 } from './listen-address.js';
 import { sendText } from './respond.js';
+import { type ClientAuth, type ServerTlsOptions, effectiveClientAuth, handshakeOptions, loadServerTls } from './tls.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -28,15 +35,27 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** Idle time a kept-alive connection is held; above a one-minute scrape interval. */
   keepAliveTimeoutMs?: number;
+  /** Serve HTTPS; the files are read when `listen` is called. */
+  tls?: ServerTlsOptions;
+  /** Guards every route whose handler does not carry its own rule (see `protect`). */
+  access?: AccessRule;
 }
 
 /** Label for requests to paths that have no route, so clients cannot mint new series. */
 const UNROUTED = 'other';
 
 export class HttpServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
+  private readonly tls: ServerTlsOptions | undefined;
+  private readonly clientAuth: ClientAuth | undefined;
+  private readonly access: AccessRule | undefined;
+  /** TLS connections still in their handshake: not yet in `sockets`, but they hold `close` up. */
+  private readonly handshaking = new Set<Socket>();
+  private readonly guarded = new WeakMap<Handler, Handler>();
   private readonly logger: Logger;
   private readonly routes = new Map<string, Map<string, Handler>>();
+  /** Prefix routes, for APIs that carry parameters in the path; tried after exact paths. */
+  private readonly prefixRoutes: { prefix: string; methods: Map<string, Handler> }[] = [];
   private readonly inFlight = new Set<ServerResponse>();
   /** Open connections and how many requests each is serving, for shutdown. */
   private readonly sockets = new Map<Socket, number>();
@@ -57,20 +76,69 @@ export class HttpServer {
       help: 'Time from receiving a request to finishing its response, by route.',
       labelNames: ['path'],
     });
-    this.server = createServer(
-      {
-        headersTimeout: opts.headersTimeoutMs ?? 10_000,
-        requestTimeout: opts.requestTimeoutMs ?? 60_000,
-        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000,
-        // Timeouts are enforced by this sweep; the default 30 s would let them overrun by as much.
-        connectionsCheckingInterval: 2_000,
-      },
-      (req, res) => this.onRequest(req, res),
-    );
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.set(socket, 0);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
+    this.tls = opts.tls;
+    this.access = opts.access;
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    const httpOptions = {
+      headersTimeout,
+      requestTimeout: opts.requestTimeoutMs ?? 60_000,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000,
+      // Timeouts are enforced by this sweep; the default 30 s would let them overrun by as much.
+      connectionsCheckingInterval: 2_000,
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);
+    if (this.tls === undefined) {
+      this.server = createServer(httpOptions, onRequest);
+      this.server.on('connection', (socket: Socket) => this.track(socket));
+    } else {
+      const clientAuth = effectiveClientAuth(this.tls);
+      this.clientAuth = clientAuth;
+      // Certificates come with setSecureContext in `listen`; the handshake policy is fixed here.
+      this.server = createHttpsServer(
+        {
+          ...httpOptions,
+          handshakeTimeout: headersTimeout,
+          ...handshakeOptions(clientAuth),
+        },
+        onRequest,
+      );
+      this.server.on('connection', (raw: Socket) => {
+        this.handshaking.add(raw);
+        raw.once('close', () => this.handshaking.delete(raw));
+      });
+      this.server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
+      this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        this.logger.debug('TLS handshake failed', { remote: socket.remoteAddress, err });
+      });
+    }
+  }
+
+  /** `https` when serving TLS. */
+  get scheme(): 'http' | 'https' {
+    return this.tls === undefined ? 'http' : 'https';
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.set(socket, 0);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private onSecureConnection(socket: TLSSocket): void {
+    // The raw connection under this socket has finished its handshake; it is the same TCP
+    // connection, which the remote end names uniquely while it is open.
+    for (const raw of this.handshaking) {
+      if (raw.remotePort === socket.remotePort && raw.remoteAddress === socket.remoteAddress) {
+        this.handshaking.delete(raw);
+        break;
+      }
+    }
+    // `request` asks for a certificate without requiring one; one that is presented must verify.
+    if (this.clientAuth === 'request' && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+      this.logger.debug('client certificate refused', { remote: socket.remoteAddress, why: String(socket.authorizationError) });
+      socket.destroy();
+      return;
+    }
+    this.track(socket);
   }
 
   /** Serves `handler` for `method` on exactly `path`; GET routes answer HEAD too. */
@@ -84,6 +152,25 @@ export class HttpServer {
     }
     if (methods.has(m)) throw new Error(`route ${m} ${path} is already registered`);
     methods.set(m, handler);
+    return this;
+  }
+
+  /**
+   * Serves `handler` for `method` on every path that starts with `prefix` and has no exact
+   * route; the longest matching prefix wins. Request metrics label these requests with the
+   * prefix, so path parameters cannot mint new series.
+   */
+  routePrefix(method: string, prefix: string, handler: Handler): this {
+    if (!prefix.startsWith('/')) throw new Error(`route prefix must start with "/": ${JSON.stringify(prefix)}`);
+    const m = method.toUpperCase();
+    let entry = this.prefixRoutes.find((r) => r.prefix === prefix);
+    if (!entry) {
+      entry = { prefix, methods: new Map() };
+      this.prefixRoutes.push(entry);
+      this.prefixRoutes.sort((a, b) => b.prefix.length - a.prefix.length);
+    }
+    if (entry.methods.has(m)) throw new Error(`route ${m} ${prefix}* is already registered`);
+    entry.methods.set(m, handler);
     return this;
   }
 
@@ -107,13 +194,30 @@ export class HttpServer {
    */
   listen(address: string = DEFAULT_LISTEN_ADDRESS): Promise<string> {
     if (this.listenCalled) return Promise.reject(new Error('server is already listening'));
-    let parsed;
+    let parsed: ListenAddress;
     try {
       parsed = parseListenAddress(address);
     } catch (err) {
       return Promise.reject(err);
     }
     this.listenCalled = true;
+    return this.loadTls().then(
+      () => this.bind(address, parsed),
+      (err: unknown) => {
+        this.listenCalled = false;
+        throw err;
+      },
+    );
+  }
+
+  /** Reads the certificate files into the server; failures name the file. */
+  private async loadTls(): Promise<void> {
+    if (this.tls === undefined) return;
+    const loaded = await loadServerTls(this.tls);
+    (this.server as HttpsServer).setSecureContext(loaded.context);
+  }
+
+  private bind(address: string, parsed: ListenAddress): Promise<string> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         this.server.off('listening', onListening);
@@ -124,7 +228,7 @@ export class HttpServer {
         this.server.off('error', onError);
         this.server.on('error', (err) => this.logger.error('server error', { err }));
         const bound = this.address();
-        this.logger.info('listening', { address: bound });
+        this.logger.info('listening', { address: bound, scheme: this.scheme, client_auth: this.clientAuth });
         resolve(bound);
       };
       this.server.once('error', onError);
@@ -159,6 +263,7 @@ export class HttpServer {
       const timer = setTimeout(() => {
         this.logger.warn('grace period over, closing remaining connections', { requests: this.inFlight.size });
         this.server.closeAllConnections();
+        for (const raw of this.handshaking) raw.destroy();
       }, graceMs);
       this.server.close(() => {
         clearTimeout(timer);
@@ -167,6 +272,7 @@ export class HttpServer {
       // Node's closeIdleConnections skips connections that have not sent a request yet, and
       // those would hold shutdown up until the headers timeout; drop every connection at rest.
       for (const [socket, busy] of this.sockets) if (busy === 0) socket.destroy();
+      for (const raw of this.handshaking) raw.destroy();
     });
     return this.closing;
   }
@@ -181,8 +287,10 @@ export class HttpServer {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const methods = this.routes.get(path);
-    const label = methods ? path : UNROUTED;
+    const exact = this.routes.get(path);
+    const prefixed = exact ? undefined : this.prefixRoutes.find((r) => path.startsWith(r.prefix));
+    const methods = exact ?? prefixed?.methods;
+    const label = exact ? path : prefixed ? prefixed.prefix : UNROUTED;
 
     const socket = req.socket;
     this.inFlight.add(res);
@@ -214,7 +322,18 @@ export class HttpServer {
       sendText(res, 405, '405 method not allowed\n');
       return;
     }
-    void this.invoke(handler, req, res, path);
+    void this.invoke(this.guard(handler), req, res, path);
+  }
+
+  /** The handler behind the server-wide access rule, unless it carries its own. */
+  private guard(handler: Handler): Handler {
+    if (this.access === undefined || hasOwnAccessRule(handler)) return handler;
+    let guarded = this.guarded.get(handler);
+    if (!guarded) {
+      guarded = protect(this.access, handler);
+      this.guarded.set(handler, guarded);
+    }
+    return guarded;
   }
 
   private async invoke(handler: Handler, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {

@@ -1,7 +1,8 @@
 /**
- * Tributary's HTTP side: the server (routing, request metrics, timeouts, graceful shutdown),
- * listen-address parsing with one-line bind errors, response helpers for text, HTML and JSON,
- * and the core endpoints /metrics, /health and /ready. Pages and APIs of other parts register
+ * Tributary's HTTP side: the server (routing, request metrics, timeouts, graceful shutdown,
+ * optional TLS and mTLS), access rules (Basic auth, bearer tokens), listen-address parsing with
+ * one-line bind errors, response helpers for text, HTML and JSON, and the core endpoints
+ * /metrics, /health and /ready. Pages and APIs of other parts register
  * their routes on the same `HttpServer`.
  */
 export { HttpServer } from './http-server.js';
@@ -16,3 +17,7 @@ export type { ListenAddress } from './listen-address.js';
 export { sendBody, sendText, sendHtml, sendJson } from './respond.js';
 export { registerCoreRoutes, Readiness, acceptsGzip } from './core-routes.js';
 export type { CoreRoutesOptions } from './core-routes.js';
+export { AccessRule, protect, authenticatedUser, hasOwnAccessRule, REALM } from './access.js';
+export type { AccessConfig, AccessResult, AccessRuleOptions, PasswordVerifier } from './access.js';
+export { loadServerTls, effectiveClientAuth, handshakeOptions, CLIENT_AUTH_MODES, TLS_MIN_VERSIONS } from './tls.js';
+export type { ServerTlsOptions, LoadedServerTls, ClientAuth, TlsMinVersion } from './tls.js';

@@ -80,6 +80,6 @@ ${rows}
 export function registerIndexPage(server: HttpServer, opts: IndexPageOptions): void {
   const startTime = opts.startTime ?? processStart();
   server.get('/', (_req, res) => {
-    sendHtml(res, 200, renderIndexPage({ ...opts, startTime, listenAddress: server.address() }));
+    sendHtml(res, 200, renderIndexPage({ ...opts, startTime, listenAddress: `${server.scheme}://${server.address()}` }));
   });
 }

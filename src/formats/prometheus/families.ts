@@ -18,6 +18,41 @@ import {
 } from '../../model/family.js';
 import { Entry, ExpositionError, ExpositionParser, type ParserOptions } from './parser.js';
 
+/**
+ * Raw series text → label set, kept across the pages of one source: a series seen in the
+ * previous page costs a map lookup instead of decoding and sorting its labels, and keeps its
+ * `Labels` object, so everything cached downstream by label set (relabelling, rendered text)
+ * stays valid. Series missing from a page are forgotten at the next one.
+ */
+export class SeriesLabelsCache {
+  private current = new Map<string, Labels>();
+  private previous = new Map<string, Labels>();
+
+  get(key: string): Labels | undefined {
+    let labels = this.current.get(key);
+    if (labels === undefined) {
+      labels = this.previous.get(key);
+      if (labels !== undefined) this.current.set(key, labels);
+    }
+    return labels;
+  }
+
+  set(key: string, labels: Labels): void {
+    this.current.set(key, labels);
+  }
+
+  /** Ends a page: what it did not mention is dropped after the next one. */
+  endPage(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+}
+
+export interface FamilyParseOptions extends ParserOptions {
+  /** The source's cache of label sets by raw series text (see SeriesLabelsCache). */
+  cache?: SeriesLabelsCache;
+}
+
 export interface ParsedPage {
   families: MetricFamily[];
   /** Lines dropped in lenient mode. */
@@ -36,8 +71,9 @@ interface FamilyState {
 }
 
 /** Parses a whole page into families, in page order. */
-export function parseFamilies(text: string, opts: ParserOptions): ParsedPage {
+export function parseFamilies(text: string, opts: FamilyParseOptions): ParsedPage {
   const parser = new ExpositionParser(text, opts);
+  const cache = opts.cache;
   const om = opts.format === 'openmetrics';
   const lenient = opts.lenient ?? false;
   const suffixes = om ? OPENMETRICS_SUFFIXES : TEXT_SUFFIXES;
@@ -75,9 +111,15 @@ export function parseFamilies(text: string, opts: ParserOptions): ParsedPage {
     if (e === Entry.Comment) continue;
     const line = parser.line;
     if (e === Entry.Series) {
-      let labels: Labels;
+      let labels: Labels | undefined;
       try {
-        labels = parser.labels(); // checks names the fast pass skipped
+        // The raw text of a series seen before maps to its checked, decoded label set.
+        const key = cache === undefined ? undefined : parser.seriesKey();
+        labels = key === undefined ? undefined : cache!.get(key);
+        if (labels === undefined) {
+          labels = parser.labels(); // checks names the fast pass skipped
+          if (key !== undefined) cache!.set(key, labels);
+        }
       } catch (err) {
         if (!lenient || !(err instanceof ExpositionError)) throw err;
         parser.recordError(err);
@@ -172,6 +214,7 @@ export function parseFamilies(text: string, opts: ParserOptions): ParsedPage {
       if (unit !== '') st.family.unit = unit;
     }
   }
+  cache?.endPage();
   return { families, dropped: parser.dropped, errors: parser.errors };
 }
 

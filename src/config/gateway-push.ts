@@ -1,0 +1,87 @@
+/**
+ * The gateway's `push:` section: how apps push metrics to it — the Pushgateway-style HTTP API
+ * and TCP/Unix socket listeners speaking exporter-proxy's JSON or Cap'n Proto framing — and
+ * what pushed apps may cost (TTL, apps, series, body size). The lead wires it into `gateway:`.
+ */
+
+import * as z from 'zod';
+import { parseListenAddress } from '../server/listen-address.js';
+import { bool, duration, nonEmptyText, size, uint } from './fields.js';
+
+export const DEFAULT_PUSH_TTL_MS = 5 * 60 * 1000;
+export const DEFAULT_PUSH_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Same parser as the listeners use, so an address that loads is one they can bind. */
+const tcpAddress = z.string().superRefine((s, ctx) => {
+  try {
+    parseListenAddress(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+/** Octal as `chmod` spells it; a YAML number would lose the leading 0 and read as decimal. */
+const socketMode = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx): number => {
+    const s = String(v);
+    if (!/^0?[0-7]{3,4}$/.test(s) && !/^0o[0-7]{3,4}$/.test(s)) {
+      ctx.addIssue({ code: 'custom', message: `expected an octal file mode such as "0660", got ${JSON.stringify(s)}` });
+      return z.NEVER;
+    }
+    return parseInt(s.replace(/^0o/, ''), 8);
+  });
+
+/** A user or group: a name, or a numeric id. */
+const ownerRef = z.union([z.string().min(1), z.number().int().nonnegative()]);
+
+export const pushListenerSchema = z
+  .strictObject({
+    /** Label of this listener in logs and metrics; defaults to the address or path. */
+    name: nonEmptyText.optional(),
+    tcp: tcpAddress.optional(),
+    unix: nonEmptyText.optional(),
+    format: z.enum(['json', 'capnp']),
+    /** Overrides `push.default_ttl` for apps arriving here. */
+    ttl: duration.optional(),
+    unix_socket_mode: socketMode.optional(),
+    unix_socket_owner: ownerRef.optional(),
+    unix_socket_group: ownerRef.optional(),
+    max_connections: uint.default(64),
+    /** How long a connection may go without sending a byte before it is cut. */
+    read_timeout: duration.default(10_000),
+    /** Bytes one connection (JSON) or one message (Cap'n Proto) may carry; defaults to `push.max_body_bytes`. */
+    max_bytes: size.optional(),
+  })
+  .superRefine((l, ctx) => {
+    if ((l.tcp === undefined) === (l.unix === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a listener needs exactly one of tcp or unix' });
+    }
+    if (l.tcp !== undefined && (l.unix_socket_mode !== undefined || l.unix_socket_owner !== undefined || l.unix_socket_group !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'unix_socket_mode, unix_socket_owner and unix_socket_group only apply to unix listeners' });
+    }
+  });
+
+export const pushConfigSchema = z.strictObject({
+  /** 0 keeps apps until they are deleted, as the Pushgateway does. */
+  default_ttl: duration.default(DEFAULT_PUSH_TTL_MS),
+  max_apps: uint.default(10_000),
+  max_series: uint.default(5_000_000),
+  max_body_bytes: size.default(DEFAULT_PUSH_MAX_BODY_BYTES),
+  http: z.strictObject({ enabled: bool.default(true) }).prefault({}),
+  listeners: z
+    .array(pushListenerSchema)
+    .default([])
+    .superRefine((ls, ctx) => {
+      // Listener names label metrics; two listeners under one name would share counters.
+      const seen = new Set<string>();
+      ls.forEach((l, i) => {
+        const name = l.name ?? l.tcp ?? l.unix ?? '';
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i], message: `listener ${JSON.stringify(name)} is defined twice` });
+        seen.add(name);
+      });
+    }),
+});
+
+export type PushListenerConfig = z.output<typeof pushListenerSchema>;
+export type PushConfig = z.output<typeof pushConfigSchema>;

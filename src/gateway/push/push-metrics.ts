@@ -1,0 +1,46 @@
+/**
+ * Self-metrics of push ingestion, shared by the HTTP API and every socket listener: one set
+ * per registry, since a registry refuses a second metric of the same name.
+ */
+
+import type { Counter, Registry } from '../../selfmetrics/registry.js';
+
+export interface PushMetrics {
+  /** `{listener, protocol}`: payloads accepted into the store. */
+  pushes: Counter;
+  /** `{listener, reason}`: payloads, connections or requests refused, and why. */
+  errors: Counter;
+}
+
+/** Why a push failed, as the `reason` label; a closed set so clients cannot mint series. */
+export type PushErrorReason =
+  | 'parse'
+  | 'bad_lines'
+  | 'decode'
+  | 'too_large'
+  | 'timeout'
+  | 'too_many_connections'
+  | 'limit'
+  | 'bad_request';
+
+const byRegistry = new WeakMap<Registry, PushMetrics>();
+
+export function pushMetrics(registry: Registry): PushMetrics {
+  let m = byRegistry.get(registry);
+  if (!m) {
+    m = {
+      pushes: registry.counter({
+        name: 'tributary_gateway_pushes_total',
+        help: 'Pushed payloads accepted, by listener and protocol.',
+        labelNames: ['listener', 'protocol'],
+      }),
+      errors: registry.counter({
+        name: 'tributary_gateway_push_errors_total',
+        help: 'Pushes, messages and connections refused, by listener and reason.',
+        labelNames: ['listener', 'reason'],
+      }),
+    };
+    byRegistry.set(registry, m);
+  }
+  return m;
+}

@@ -1,0 +1,114 @@
+/**
+ * The connection side of an HTTP source: one undici Agent per source (so its keep-alive
+ * connections serve only that exporter, and two URLs on one host never share state), built
+ * from the Prometheus-style `tls_config`, plus the request headers its authentication and
+ * `http_headers` settings call for.
+ *
+ * Credential files are read on every request, as Prometheus does, so rotated tokens are picked
+ * up without a reload; TLS files are read once, when the agent is first needed.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { Agent, interceptors, type Dispatcher } from 'undici';
+import type { HttpSourceConfig } from '../../config/gateway-sources.js';
+import type { TlsConfig } from '../../config/http-client.js';
+
+const TLS_VERSION: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
+  TLS10: 'TLSv1',
+  TLS11: 'TLSv1.1',
+  TLS12: 'TLSv1.2',
+  TLS13: 'TLSv1.3',
+};
+
+/** Connections idle longer than this are closed; exporters are scraped far more often. */
+const KEEP_ALIVE_MS = 5 * 60_000;
+const MAX_REDIRECTIONS = 10;
+
+export class HttpClient {
+  private dispatcher: Dispatcher | undefined;
+  private agent: Agent | undefined;
+
+  constructor(private readonly config: HttpSourceConfig) {}
+
+  /** The source's dispatcher; throws (with the file named) when a TLS file cannot be read. */
+  async get(): Promise<Dispatcher> {
+    if (this.dispatcher) return this.dispatcher;
+    const connect = await tlsOptions(this.config.tls_config);
+    const agent = new Agent({
+      connect,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+      allowH2: this.config.enable_http2,
+    });
+    this.agent = agent;
+    this.dispatcher = this.config.follow_redirects
+      ? agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }))
+      : agent;
+    return this.dispatcher;
+  }
+
+  /** Authentication and configured headers; throws when a credentials file cannot be read. */
+  async headers(): Promise<Record<string, string | string[]>> {
+    const c = this.config;
+    const out: Record<string, string | string[]> = {};
+    for (const [name, h] of Object.entries(c.http_headers ?? {})) {
+      const values = [...(h.values ?? []), ...(h.secrets ?? [])];
+      for (const f of h.files ?? []) values.push((await readSecret(f, `http_headers.${name}`)).trim());
+      if (values.length > 0) out[name] = values;
+    }
+    if (c.basic_auth) {
+      const b = c.basic_auth;
+      const user = b.username_file ? await readSecret(b.username_file, 'basic_auth.username_file') : b.username ?? '';
+      const pass = b.password_file ? await readSecret(b.password_file, 'basic_auth.password_file') : b.password ?? '';
+      out['authorization'] = 'Basic ' + Buffer.from(`${user.trim()}:${pass.trim()}`).toString('base64');
+    } else if (c.authorization) {
+      const a = c.authorization;
+      const cred = a.credentials_file
+        ? await readSecret(a.credentials_file, 'authorization.credentials_file')
+        : a.credentials ?? '';
+      out['authorization'] = `${a.type} ${cred.trim()}`;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const agent = this.agent;
+    this.agent = this.dispatcher = undefined;
+    await agent?.close();
+  }
+}
+
+async function readSecret(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function readTlsFile(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new Error(`cannot read tls_config.${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+type ConnectOptions = Agent.Options['connect'] & object;
+
+async function tlsOptions(t: TlsConfig | undefined): Promise<ConnectOptions> {
+  if (!t) return {};
+  const opts: Record<string, unknown> = {};
+  if (t.ca) opts.ca = t.ca;
+  else if (t.ca_file) opts.ca = await readTlsFile(t.ca_file, 'ca_file');
+  if (t.cert) opts.cert = t.cert;
+  else if (t.cert_file) opts.cert = await readTlsFile(t.cert_file, 'cert_file');
+  if (t.key) opts.key = t.key;
+  else if (t.key_file) opts.key = await readTlsFile(t.key_file, 'key_file');
+  if (t.server_name) opts.servername = t.server_name;
+  if (t.insecure_skip_verify) opts.rejectUnauthorized = false;
+  if (t.min_version) opts.minVersion = TLS_VERSION[t.min_version];
+  if (t.max_version) opts.maxVersion = TLS_VERSION[t.max_version];
+  if (t.next_protos) opts.ALPNProtocols = t.next_protos;
+  return opts as ConnectOptions;
+}
