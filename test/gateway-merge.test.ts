@@ -47,7 +47,9 @@ test('TYPE conflict: the first source decides, the other family is left out and 
   assert.equal(page, '# HELP m First.\n# TYPE m gauge\nm{exporter_name="a"} 1\nm{exporter_name="c"} 3\n');
   assert.deepEqual([...stats.typeConflicts.keys()], ['b']);
   assert.match(stats.typeConflicts.get('b')![0], /m is counter here but gauge/);
-  assert.equal(stats.helpConflicts, 1);
+  // b's family was already left out for its TYPE; c's HELP differs from a's
+  assert.deepEqual([...stats.helpConflicts.keys()], ['c']);
+  assert.match(stats.helpConflicts.get('c')![0], /m has another HELP than in a/);
 });
 
 test('a backend label colliding with the source or a static label is kept as exported_<name>', () => {

@@ -62,6 +62,7 @@ export class Gateway {
   private readonly lastSeen = new Map<string, SourceSnapshot>();
   private readonly conflictsLogged = new Set<string>();
   private readonly conflictGauge: Gauge;
+  private readonly helpConflictGauge: Gauge;
   private readonly duplicateGauge: Gauge;
   private readonly expireTimer: NodeJS.Timeout;
   private readonly log: Logger;
@@ -92,6 +93,11 @@ export class Gateway {
     this.conflictGauge = opts.registry.gauge({
       name: 'tributary_gateway_type_conflicts',
       help: 'Families left out of the last page of a path because their TYPE differed from the first source that has them.',
+      labelNames: ['path'],
+    });
+    this.helpConflictGauge = opts.registry.gauge({
+      name: 'tributary_gateway_help_conflicts',
+      help: 'Families on the last page of a path whose HELP differed between sources (the first was kept).',
       labelNames: ['path'],
     });
     this.duplicateGauge = opts.registry.gauge({
@@ -176,17 +182,25 @@ export class Gateway {
       });
     }
     const { page, stats } = merger.render(contributions, { format: negotiated.format, utf8Names: negotiated.utf8Names });
-    this.conflictGauge.labels(path.path).set([...stats.typeConflicts.values()].reduce((n, l) => n + l.length, 0));
+    this.conflictGauge.labels(path.path).set(this.logConflicts(path, stats.typeConflicts, 'family left out: TYPE conflict'));
+    this.helpConflictGauge.labels(path.path).set(this.logConflicts(path, stats.helpConflicts, 'HELP conflict: the first source\'s HELP is kept'));
     this.duplicateGauge.labels(path.path).set(stats.duplicateSeries);
-    for (const [id, list] of stats.typeConflicts) {
+    return { body: page, contentType: negotiated.contentType };
+  }
+
+  /** Logs each conflict once (not at every scrape); returns how many there are now. */
+  private logConflicts(path: GatewayPath, conflicts: ReadonlyMap<string, readonly string[]>, message: string): number {
+    let n = 0;
+    for (const [id, list] of conflicts) {
       for (const what of list) {
-        const key = id + '\u0000' + what;
+        n++;
+        const key = path.path + '\u0000' + id + '\u0000' + what;
         if (this.conflictsLogged.has(key)) continue;
         this.conflictsLogged.add(key);
-        this.log.warn('family left out: TYPE conflict', { path: path.path, contribution: id, conflict: what });
+        this.log.warn(message, { path: path.path, contribution: id, conflict: what });
       }
     }
-    return { body: page, contentType: negotiated.contentType };
+    return n;
   }
 
   private async serve(path: GatewayPath, req: IncomingMessage, res: ServerResponse): Promise<void> {

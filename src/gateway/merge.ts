@@ -40,7 +40,8 @@ export interface Contribution {
 export interface MergeStats {
   /** Families left out because their TYPE differed from the first source's, by contribution id. */
   typeConflicts: Map<string, string[]>;
-  helpConflicts: number;
+  /** Families whose HELP differed between contributions (the first was kept), by contribution id. */
+  helpConflicts: Map<string, string[]>;
   duplicateSeries: number;
   series: number;
 }
@@ -62,7 +63,7 @@ interface MergedFamily {
   chunks: Buffer[];
   series: number;
   duplicates: number;
-  helpConflicts: number;
+  helpConflicts: [string, string][];
   typeConflicts: [string, string][];
 }
 
@@ -85,7 +86,7 @@ export class PageMerger {
   render(contributions: readonly Contribution[], opts: RenderOptions): { page: Buffer; stats: MergeStats } {
     const variant = opts.format + (opts.utf8Names ? '+utf8' : '');
     const writer = new PageWriter({ format: opts.format, utf8Names: opts.utf8Names, cache: this.textCache });
-    const stats: MergeStats = { typeConflicts: new Map(), helpConflicts: 0, duplicateSeries: 0, series: 0 };
+    const stats: MergeStats = { typeConflicts: new Map(), helpConflicts: new Map(), duplicateSeries: 0, series: 0 };
 
     // Which contributions have which family, in contribution order.
     const byFamily = new Map<string, { c: Contribution; src: LabelledSource; fam: MetricFamily }[]>();
@@ -120,12 +121,8 @@ export class PageMerger {
       for (const chunk of m.chunks) parts.push(chunk);
       stats.series += m.series;
       stats.duplicateSeries += m.duplicates;
-      stats.helpConflicts += m.helpConflicts;
-      for (const [id, fam] of m.typeConflicts) {
-        let l = stats.typeConflicts.get(id);
-        if (!l) stats.typeConflicts.set(id, (l = []));
-        l.push(fam);
-      }
+      addConflicts(stats.typeConflicts, m.typeConflicts);
+      addConflicts(stats.helpConflicts, m.helpConflicts);
     }
     for (const name of cache.keys()) if (!byFamily.has(name)) cache.delete(name);
     if (opts.format === 'openmetrics') parts.push(EOF_LINE);
@@ -140,7 +137,7 @@ export class PageMerger {
     writer: PageWriter,
   ): MergedFamily {
     const first = list[0].fam;
-    const result: MergedFamily = { signature, chunks: [], series: 0, duplicates: 0, helpConflicts: 0, typeConflicts: [] };
+    const result: MergedFamily = { signature, chunks: [], series: 0, duplicates: 0, helpConflicts: [], typeConflicts: [] };
     const kept: { c: Contribution; src: LabelledSource; fam: MetricFamily }[] = [];
     for (const entry of list) {
       if (entry.fam.type !== first.type) {
@@ -148,7 +145,7 @@ export class PageMerger {
         continue;
       }
       if (entry !== list[0] && entry.fam.help !== undefined && first.help !== undefined && entry.fam.help !== first.help) {
-        result.helpConflicts++;
+        result.helpConflicts.push([entry.c.id, `${name} has another HELP than in ${list[0].c.id}`]);
       }
       kept.push(entry);
     }
@@ -229,6 +226,14 @@ export class PageMerger {
     const src: LabelledSource = { version: c.snapshot.version, labelKey, relabelled, families, rendered: new Map(), duplicates };
     this.labelled.set(c.id, src);
     return src;
+  }
+}
+
+function addConflicts(into: Map<string, string[]>, found: readonly [string, string][]): void {
+  for (const [id, what] of found) {
+    let l = into.get(id);
+    if (!l) into.set(id, (l = []));
+    l.push(what);
   }
 }
 
