@@ -8,6 +8,17 @@ import type { TestContext } from 'node:test';
 
 export const PROMTOOL = '/usr/bin/promtool';
 export const CHROMIUM = '/usr/bin/chromium';
+/** Headless and quiet: this machine's closed network refuses Chromium's background connections. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Returns true when `path` exists; otherwise fails (CI) or skips (elsewhere) the test. */
 export function requirePeer(t: TestContext, path: string, debianPackage: string): boolean {

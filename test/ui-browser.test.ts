@@ -7,18 +7,8 @@ import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { startRuntime } from '../src/runtime/runtime.js';
 import { silentLogger } from '../src/log/logger.js';
-import { CHROMIUM, requirePeer } from './peers.js';
+import { CHROMIUM, CHROMIUM_ARGS as LAUNCH_ARGS, requirePeer } from './peers.js';
 
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 test('the index page shows what runs and links to every page; the links work', async (t) => {
   if (!requirePeer(t, CHROMIUM, 'chromium')) return;

@@ -159,7 +159,8 @@ export class Gateway {
         live.set(app.name, 'push');
         contributions.push({
           id: 'app:' + app.key,
-          staticLabels: app.groupingLabels,
+          // The Pushgateway API stamps the grouping labels onto the series at ingest.
+          staticLabels: {},
           ...(label !== '' ? { sourceLabel: { name: label, value: app.name } } : {}),
           snapshot: app.snapshot,
         });
