@@ -45,10 +45,7 @@ export class HttpSource implements GatewaySource {
   }
 
   async snapshot(ctx: ScrapeContext): Promise<SourceSnapshot> {
-    if (this.poller) {
-      if (this.page.attemptCount === 0) await this.poller.waitFirst(ctx.signal, this.config.timeout);
-      return this.page.snapshot;
-    }
+    if (this.poller) return this.poller.latest(this.page, ctx.signal, this.config.timeout);
     const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
     return this.fetchOnce(signal, this.config.forward_params ? ctx.params : undefined, 'no-data');
   }

@@ -5,6 +5,9 @@
  * freshly started gateway does not answer its first scrape with nothing.
  */
 
+import type { SourceSnapshot } from '../source.js';
+import type { PageState } from './page-state.js';
+
 export type Refresh = (signal: AbortSignal) => Promise<void>;
 
 export class Poller {
@@ -37,6 +40,12 @@ export class Poller {
       signal.addEventListener('abort', done, { once: true });
       this.firstWaiters.add(done);
     });
+  }
+
+  /** What a scrape gets from a background-refreshed page: the latest, after the first attempt if none finished yet. */
+  async latest(page: PageState, signal: AbortSignal, timeoutMs: number): Promise<SourceSnapshot> {
+    if (page.attemptCount === 0) await this.waitFirst(signal, timeoutMs);
+    return page.snapshot;
   }
 
   async close(): Promise<void> {

@@ -52,10 +52,7 @@ export class ScriptSource implements GatewaySource {
   }
 
   async snapshot(ctx: ScrapeContext): Promise<SourceSnapshot> {
-    if (this.poller) {
-      if (this.page.attemptCount === 0) await this.poller.waitFirst(ctx.signal, this.config.timeout);
-      return this.page.snapshot;
-    }
+    if (this.poller) return this.poller.latest(this.page, ctx.signal, this.config.timeout);
     const outcome = await this.shared.join(ctx.signal);
     if (outcome.aborted) {
       // This scrape gave up; the page state is left as it was for the scrapes still waiting.
