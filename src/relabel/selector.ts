@@ -1,0 +1,226 @@
+/**
+ * Series selectors for vmagent's `if:` key: `foo`, `foo{a="b"}`, `{__name__=~"x.*", job!="y"}`,
+ * `{"utf8.name", a="b"}`, and MetricsQL's `{a="1" or b="2"}`. A label that is absent reads as
+ * '', as in PromQL, so `a=""` matches series without `a`. Regex matchers are anchored and
+ * translated from RE2 like relabeling regexes.
+ */
+
+import { compileAnchoredRegex } from '../config/regex.js';
+import { METRIC_NAME } from '../model/labels.js';
+
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+
+export interface LabelMatcher {
+  readonly name: string;
+  readonly op: MatchOp;
+  readonly value: string;
+}
+
+/** Reads a label's current value; undefined when absent. */
+export type LabelGetter = (name: string) => string | undefined;
+
+interface CompiledMatcher extends LabelMatcher {
+  readonly re?: RegExp;
+}
+
+export class SeriesSelector {
+  private constructor(
+    readonly text: string,
+    /** Alternatives (joined by `or`); each is a conjunction of matchers. */
+    private readonly alternatives: readonly (readonly CompiledMatcher[])[],
+  ) {}
+
+  static parse(text: string): SeriesSelector {
+    return new SeriesSelector(text, new SelectorParser(text).parse());
+  }
+
+  get matchers(): readonly (readonly LabelMatcher[])[] {
+    return this.alternatives;
+  }
+
+  matches(get: LabelGetter): boolean {
+    for (const alt of this.alternatives) {
+      let ok = true;
+      for (const m of alt) {
+        const v = get(m.name) ?? '';
+        let hit: boolean;
+        switch (m.op) {
+          case '=':
+            hit = v === m.value;
+            break;
+          case '!=':
+            hit = v !== m.value;
+            break;
+          case '=~':
+            hit = m.re!.test(v);
+            break;
+          case '!~':
+            hit = !m.re!.test(v);
+            break;
+        }
+        if (!hit) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) return true;
+    }
+    return false;
+  }
+}
+
+/** Matches when any of the selectors matches (vmagent's list form of `if:`). */
+export function anySelector(selectors: readonly SeriesSelector[]): (get: LabelGetter) => boolean {
+  if (selectors.length === 1) {
+    const s = selectors[0];
+    return (get) => s.matches(get);
+  }
+  return (get) => selectors.some((s) => s.matches(get));
+}
+
+const IDENT_START = /[a-zA-Z_:]/;
+const IDENT_CHAR = /[a-zA-Z0-9_:]/;
+
+class SelectorParser {
+  private i = 0;
+
+  constructor(private readonly s: string) {}
+
+  parse(): CompiledMatcher[][] {
+    this.ws();
+    let metric: string | undefined;
+    if (this.i < this.s.length && IDENT_START.test(this.s[this.i])) metric = this.ident(true);
+    this.ws();
+    let alternatives: CompiledMatcher[][] = [[]];
+    if (this.s[this.i] === '{') {
+      this.i++;
+      alternatives = this.groups();
+    }
+    this.ws();
+    if (this.i < this.s.length) this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
+    if (metric === undefined && this.s.trim() === '') this.fail('an empty selector');
+    if (metric !== undefined) {
+      const byName = compileMatcher({ name: METRIC_NAME, op: '=', value: metric });
+      alternatives = alternatives.map((alt) => [byName, ...alt]);
+    }
+    return alternatives;
+  }
+
+  /** Matchers up to the closing `}`, split into `or` alternatives. */
+  private groups(): CompiledMatcher[][] {
+    const groups: CompiledMatcher[][] = [[]];
+    this.ws();
+    if (this.s[this.i] === '}') {
+      this.i++;
+      return groups;
+    }
+    for (;;) {
+      groups[groups.length - 1].push(this.matcher());
+      this.ws();
+      const c = this.s[this.i];
+      if (c === ',') {
+        this.i++;
+        this.ws();
+        if (this.s[this.i] !== '}') continue;
+      }
+      if (this.s[this.i] === '}') {
+        this.i++;
+        return groups;
+      }
+      if (/^or\b/i.test(this.s.slice(this.i))) {
+        this.i += 2;
+        this.ws();
+        groups.push([]);
+        continue;
+      }
+      this.fail(this.i >= this.s.length ? 'missing closing }' : `expected , or } at ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
+    }
+  }
+
+  private matcher(): CompiledMatcher {
+    let name: string;
+    const c = this.s[this.i];
+    if (c === '"' || c === "'" || c === '`') {
+      name = this.string();
+      this.ws();
+      // A quoted name alone is the metric name (Prometheus 3's `{"my.metric"}`).
+      if (this.s[this.i] === ',' || this.s[this.i] === '}' || /^or\b/i.test(this.s.slice(this.i))) {
+        return compileMatcher({ name: METRIC_NAME, op: '=', value: name });
+      }
+    } else {
+      name = this.ident(false);
+    }
+    this.ws();
+    const op = (['=~', '!~', '!=', '='] as const).find((o) => this.s.startsWith(o, this.i));
+    if (op === undefined) this.fail(`expected a match operator after ${JSON.stringify(name)}`);
+    this.i += op.length;
+    this.ws();
+    const value = this.string();
+    return compileMatcher({ name, op, value });
+  }
+
+  private ident(metric: boolean): string {
+    const start = this.i;
+    const first = this.s[this.i];
+    if (first === undefined || !(metric ? IDENT_START : /[a-zA-Z_]/).test(first)) {
+      this.fail(`expected a label name at ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
+    }
+    this.i++;
+    const chars = metric ? IDENT_CHAR : /[a-zA-Z0-9_]/;
+    while (this.i < this.s.length && chars.test(this.s[this.i])) this.i++;
+    return this.s.slice(start, this.i);
+  }
+
+  /** A PromQL string: double or single quotes with Go escapes, or backticks, raw. */
+  private string(): string {
+    const q = this.s[this.i];
+    if (q !== '"' && q !== "'" && q !== '`') this.fail('expected a quoted string');
+    this.i++;
+    let out = '';
+    while (this.i < this.s.length) {
+      const c = this.s[this.i++];
+      if (c === q) return out;
+      if (c !== '\\' || q === '`') {
+        out += c;
+        continue;
+      }
+      out += this.escape(q);
+    }
+    return this.fail('unterminated string');
+  }
+
+  private escape(quote: string): string {
+    const c = this.s[this.i++];
+    const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
+    if (c in simple) return simple[c];
+    if (c === quote) return c;
+    const hexLen = c === 'x' ? 2 : c === 'u' ? 4 : c === 'U' ? 8 : 0;
+    if (hexLen > 0) {
+      const hex = this.s.slice(this.i, this.i + hexLen);
+      if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(hex)) this.fail(`invalid \\${c} escape`);
+      this.i += hexLen;
+      return String.fromCodePoint(parseInt(hex, 16));
+    }
+    if (c >= '0' && c <= '7') {
+      const oct = this.s.slice(this.i - 1, this.i + 2);
+      if (!/^[0-7]{3}$/.test(oct)) this.fail('invalid octal escape');
+      this.i += 2;
+      return String.fromCharCode(parseInt(oct, 8));
+    }
+    return this.fail(`invalid escape \\${c ?? ''}`);
+  }
+
+  private ws(): void {
+    while (this.i < this.s.length && /\s/.test(this.s[this.i])) this.i++;
+  }
+
+  private fail(message: string): never {
+    throw new SyntaxError(`invalid series selector ${JSON.stringify(this.s)}: ${message}`);
+  }
+}
+
+function compileMatcher(m: LabelMatcher): CompiledMatcher {
+  if (m.op === '=' || m.op === '!=') return m;
+  // PromQL anchors matcher regexes with `(?s)`, like relabeling regexes.
+  return { ...m, re: compileAnchoredRegex('(?s)' + m.value) };
+}
