@@ -130,71 +130,77 @@ export class Labels {
 /**
  * Mutable staging area for a label set, like Prometheus' labels.Builder: set and delete in any
  * order, then build one sorted immutable `Labels`. Reusable after `reset`.
+ *
+ * Kept flat like `Labels`, so `reset` is one native array copy; while no new name is added the
+ * pairs stay sorted and `build` copies them without sorting (relabel rules mostly change values
+ * or drop labels).
  */
 export class LabelsBuilder {
-  private names: string[] = [];
-  private values: string[] = [];
+  private kv: string[] = [];
+  private sorted = true;
 
   reset(from?: Labels): this {
-    this.names.length = 0;
-    this.values.length = 0;
-    if (from) {
-      const kv = from.kv;
-      for (let i = 0; i < kv.length; i += 2) {
-        this.names.push(kv[i]);
-        this.values.push(kv[i + 1]);
-      }
-    }
+    this.kv = from ? from.kv.slice() : [];
+    this.sorted = true;
     return this;
   }
 
+  private indexOf(name: string): number {
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) if (kv[i] === name) return i;
+    return -1;
+  }
+
   get(name: string): string | undefined {
-    const i = this.names.indexOf(name);
-    return i < 0 ? undefined : this.values[i];
+    const i = this.indexOf(name);
+    return i < 0 ? undefined : this.kv[i + 1];
   }
 
   /** An empty value deletes, as in Prometheus. */
   set(name: string, value: string): this {
-    const i = this.names.indexOf(name);
+    const i = this.indexOf(name);
     if (value === '') {
-      if (i >= 0) this.removeAt(i);
+      if (i >= 0) this.kv.splice(i, 2);
     } else if (i >= 0) {
-      this.values[i] = value;
+      this.kv[i + 1] = value;
     } else {
-      this.names.push(name);
-      this.values.push(value);
+      const kv = this.kv;
+      if (kv.length > 0 && kv[kv.length - 2] > name) this.sorted = false;
+      kv.push(name, value);
     }
     return this;
   }
 
   del(name: string): this {
-    const i = this.names.indexOf(name);
-    if (i >= 0) this.removeAt(i);
+    const i = this.indexOf(name);
+    if (i >= 0) this.kv.splice(i, 2);
     return this;
   }
 
   forEach(fn: (name: string, value: string) => void): void {
-    for (let i = 0; i < this.names.length; i++) fn(this.names[i], this.values[i]);
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) fn(kv[i], kv[i + 1]);
   }
 
   build(): Labels {
-    const n = this.names.length;
-    if (n === 0) return Labels.EMPTY;
-    const order = new Array<number>(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    const names = this.names;
-    order.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
-    const kv = new Array<string>(n * 2);
-    for (let i = 0; i < n; i++) {
-      kv[i * 2] = names[order[i]];
-      kv[i * 2 + 1] = this.values[order[i]];
+    if (this.kv.length === 0) return Labels.EMPTY;
+    const kv = this.kv.slice();
+    if (!this.sorted) {
+      // insertion sort by pairs: a handful of labels, mostly in order
+      for (let i = 2; i < kv.length; i += 2) {
+        const n = kv[i];
+        const v = kv[i + 1];
+        let j = i - 2;
+        while (j >= 0 && kv[j] > n) {
+          kv[j + 2] = kv[j];
+          kv[j + 3] = kv[j + 1];
+          j -= 2;
+        }
+        kv[j + 2] = n;
+        kv[j + 3] = v;
+      }
     }
     return Labels.fromSortedFlat(kv);
-  }
-
-  private removeAt(i: number): void {
-    this.names.splice(i, 1);
-    this.values.splice(i, 1);
   }
 }
 
