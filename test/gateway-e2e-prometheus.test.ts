@@ -206,8 +206,6 @@ gateway:
       }
     }
 
-    const promPort = await freePort();
-    const prom = `http://127.0.0.1:${promPort}`;
     writeFileSync(
       join(dir, 'prometheus.yml'),
       `global:
@@ -222,26 +220,47 @@ scrape_configs:
       - targets: ["${runtime.address}"]
 `,
     );
-    prometheus = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stdout!.on('data', (d: Buffer) => (promLog += d.toString()));
-    prometheus.stderr!.on('data', (d: Buffer) => (promLog += d.toString()));
-    const promExited = new Promise<never>((_, reject) =>
-      prometheus!.once('exit', (code) => reject(new Error(`prometheus exited with ${code}:\n${promLog}`))),
-    );
-    promExited.catch(() => {});
+    // The port is picked free, released, then bound by Prometheus; a test running beside this
+    // one may take it in between, so a start that fails to bind is retried on a fresh port.
+    let prom = '';
+    let promExited: Promise<never> | undefined;
+    for (let attempt = 1; attempt <= 3 && promExited === undefined; attempt++) {
+      const promPort = await freePort();
+      promLog = '';
+      const child = spawn(
+        PROMETHEUS,
+        [
+          `--config.file=${join(dir, 'prometheus.yml')}`,
+          `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+          `--web.listen-address=127.0.0.1:${promPort}`,
+          '--log.level=warn',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      prometheus = child;
+      child.stdout!.on('data', (d: Buffer) => (promLog += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (promLog += d.toString()));
+      const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`prometheus exited with ${code}:\n${promLog}`))));
+      exited.catch(() => {});
+      const url = `http://127.0.0.1:${promPort}`;
+      const ready = await Promise.race([
+        exited.then(
+          () => false,
+          () => false,
+        ),
+        waitFor('Prometheus to answer /-/ready', 30_000, async () => ((await fetch(url + '/-/ready').catch(() => undefined))?.ok ? true : undefined)),
+      ]);
+      if (ready) {
+        prom = url;
+        promExited = exited;
+      } else if (!/address already in use/.test(promLog) || attempt === 3) {
+        throw new Error(`prometheus did not start:\n${promLog}`);
+      }
+    }
 
     // Up, with a clean last scrape, within 30 s.
     const target = await Promise.race([
-      promExited,
+      promExited!,
       waitFor('the Tributary target to be up', 30_000, async () => {
         const ts = await targets(prom);
         const tr = ts.find((x) => x.scrapeUrl === `${base}/metrics`);
