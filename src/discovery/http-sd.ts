@@ -1,0 +1,118 @@
+/**
+ * `http_sd_configs`: GETs a URL every refresh_interval for a JSON list of target groups, as
+ * Prometheus' HTTP service discovery does (status 200 and an application/json Content-Type
+ * required; the request times out after one refresh_interval). Any failure keeps the last
+ * groups. Connections, TLS and authentication come from the gateway's HttpClient so the
+ * Prometheus HTTP client keys mean the same everywhere.
+ */
+
+import { request } from 'undici';
+import type { HttpSdConfig } from '../config/discovery.js';
+import type { HttpSourceConfig } from '../config/gateway-sources.js';
+import { HttpClient } from '../gateway/sources/http-client.js';
+import type { Logger } from '../log/logger.js';
+import { VERSION } from '../runtime/version.js';
+import { groupsFromDocument } from './group-document.js';
+import { Refresher } from './refresher.js';
+import type { Discoverer, TargetGroup, UpdateHandler } from './target-group.js';
+
+export const URL_LABEL = '__meta_url';
+
+/** Prometheus' check, charset parameter included. */
+const JSON_CONTENT_TYPE = /^application\/json(;\s*charset=("utf-8"|utf-8))?$/i;
+const USER_AGENT = `Tributary/${VERSION}`;
+const ERROR_EXCERPT_CHARS = 200;
+
+export class HttpDiscoverer implements Discoverer {
+  private readonly client: HttpClient;
+  private readonly refresher: Refresher;
+  private readonly shownUrl: string;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly config: HttpSdConfig,
+    logger: Logger,
+  ) {
+    this.client = new HttpClient(asClientConfig(config));
+    this.shownUrl = redact(config.url);
+    this.log = logger.child({ discovery: 'http', url: this.shownUrl });
+    this.refresher = new Refresher(config.refresh_interval, (signal) => this.fetch(signal), this.log);
+  }
+
+  start(onUpdate: UpdateHandler): void {
+    this.refresher.start(onUpdate);
+  }
+
+  private async fetch(closing: AbortSignal): Promise<TargetGroup[] | undefined> {
+    try {
+      return await this.fetchOrThrow(closing);
+    } catch (err) {
+      if (!closing.aborted) this.log.error('http_sd refresh failed; keeping the previous targets', { err: err as Error });
+      return undefined;
+    }
+  }
+
+  private async fetchOrThrow(closing: AbortSignal): Promise<TargetGroup[]> {
+    const intervalMs = this.config.refresh_interval;
+    const res = await request(this.config.url, {
+      method: 'GET',
+      dispatcher: await this.client.get(),
+      signal: AbortSignal.any([closing, AbortSignal.timeout(intervalMs)]),
+      headers: {
+        ...(await this.client.headers()),
+        accept: 'application/json',
+        'user-agent': USER_AGENT,
+        'x-prometheus-refresh-interval-seconds': String(intervalMs / 1000),
+      },
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) {
+      throw new Error(`HTTP ${res.statusCode} from ${this.shownUrl}: ${text.slice(0, ERROR_EXCERPT_CHARS)}`);
+    }
+    const contentType = [res.headers['content-type']].flat()[0] ?? '';
+    if (!JSON_CONTENT_TYPE.test(contentType.trim())) {
+      throw new Error(`unsupported Content-Type ${JSON.stringify(contentType)} from ${this.shownUrl}; expected application/json`);
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`invalid JSON from ${this.shownUrl}: ${(err as Error).message}`);
+    }
+    if (doc === null) throw new Error(`expected a list of target groups from ${this.shownUrl}, got null`);
+    // Prometheus labels groups with the URL as configured.
+    return groupsFromDocument(doc, this.config.url, { [URL_LABEL]: this.config.url }, { rejectUnknownKeys: false });
+  }
+
+  async close(): Promise<void> {
+    await this.refresher.close();
+    await this.client.close();
+  }
+}
+
+/**
+ * HttpClient reads only the shared HTTP client keys; the source-only fields are filled with
+ * inert values rather than loosening its parameter type from here.
+ */
+function asClientConfig(c: HttpSdConfig): HttpSourceConfig {
+  return {
+    ...c,
+    mode: 'poll',
+    interval: c.refresh_interval,
+    timeout: c.refresh_interval,
+    forward_params: false,
+    max_body_bytes: Number.MAX_SAFE_INTEGER,
+  };
+}
+
+/** The URL without userinfo, for logs. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The polling loop behind HTTP and DNS discovery (Prometheus' discovery/refresh): refresh at
+ * once, then every interval, never two refreshes at a time. A refresh that fails returns
+ * `undefined` and the last groups stand; an unchanged result is not re-reported, so a steady
+ * service does not make consumers rebuild their targets every interval.
+ */
+
+import type { Logger } from '../log/logger.js';
+import { deliver, type TargetGroup, type UpdateHandler } from './target-group.js';
+
+export type RefreshFn = (signal: AbortSignal) => Promise<TargetGroup[] | undefined>;
+
+export class Refresher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private lastReported: string | undefined;
+  private onUpdate: UpdateHandler | undefined;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly refresh: RefreshFn,
+    private readonly log: Logger,
+  ) {}
+
+  start(onUpdate: UpdateHandler): void {
+    this.onUpdate = onUpdate;
+    this.tick();
+  }
+
+  private tick(): void {
+    if (this.abort.signal.aborted) return;
+    this.running = this.runOnce()
+      .catch((err: unknown) => this.log.error('discovery refresh failed unexpectedly', { err: err as Error }))
+      .finally(() => {
+      this.running = undefined;
+      if (!this.abort.signal.aborted) this.timer = setTimeout(() => this.tick(), this.intervalMs);
+    });
+  }
+
+  private async runOnce(): Promise<void> {
+    const groups = await this.refresh(this.abort.signal);
+    if (groups === undefined || this.abort.signal.aborted) return;
+    const key = JSON.stringify(groups);
+    if (key === this.lastReported) return;
+    this.lastReported = key;
+    deliver(this.onUpdate, groups, this.log);
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
