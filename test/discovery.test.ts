@@ -11,7 +11,6 @@ import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import * as dns from 'node:dns/promises';
 import {
   dnsSdConfigSchema,
   fileSdConfigSchema,

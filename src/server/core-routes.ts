@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { negotiateExposition } from '../formats/prometheus/negotiate.js';
+import { negotiateExposition, parseQualityList } from '../formats/prometheus/negotiate.js';
 import { writeExposition } from '../formats/prometheus/writer.js';
 import type { Registry } from '../selfmetrics/registry.js';
 import type { HttpServer } from './http-server.js';
@@ -49,19 +49,9 @@ export function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
   let gzipQ: number | undefined;
   let starQ: number | undefined;
-  for (const part of header.split(',')) {
-    const [coding, ...params] = part.split(';');
-    const name = coding.trim().toLowerCase();
-    let q = 1;
-    for (const p of params) {
-      const [k, v] = p.split('=');
-      if (k.trim().toLowerCase() === 'q') {
-        const n = Number(v?.trim());
-        q = Number.isFinite(n) ? n : 0;
-      }
-    }
-    if (name === 'gzip' || name === 'x-gzip') gzipQ = Math.max(gzipQ ?? 0, q);
-    else if (name === '*') starQ = q;
+  for (const { type: coding, q } of parseQualityList(header)) {
+    if (coding === 'gzip' || coding === 'x-gzip') gzipQ = Math.max(gzipQ ?? 0, q);
+    else if (coding === '*') starQ = q;
   }
   if (gzipQ !== undefined) return gzipQ > 0;
   return starQ !== undefined && starQ > 0;

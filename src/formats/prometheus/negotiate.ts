@@ -23,14 +23,18 @@ const DEFAULT_FORMAT: NegotiatedFormat = {
   utf8Names: false,
 };
 
-interface Offer {
+/** One entry of a quality-valued header list (Accept, Accept-Encoding). */
+export interface Offer {
+  /** Media type or coding, lower-cased. */
   type: string;
   params: Map<string, string>;
+  /** 0–1; 0 is an explicit refusal. */
   q: number;
   order: number;
 }
 
-function parseAccept(header: string): Offer[] {
+/** `a;x=1;q=0.5, b` as listed, refusals (q=0) included; an unreadable q counts as 0. */
+export function parseQualityList(header: string): Offer[] {
   const offers: Offer[] = [];
   let order = 0;
   for (const part of header.split(',')) {
@@ -49,9 +53,15 @@ function parseAccept(header: string): Offer[] {
         q = Number.isFinite(n) ? Math.min(Math.max(n, 0), 1) : 0;
       } else params.set(k, v);
     }
-    if (q > 0) offers.push({ type, params, q, order: order++ });
+    offers.push({ type, params, q, order: order++ });
   }
-  return offers.sort((a, b) => b.q - a.q || a.order - b.order);
+  return offers;
+}
+
+function parseAccept(header: string): Offer[] {
+  return parseQualityList(header)
+    .filter((o) => o.q > 0)
+    .sort((a, b) => b.q - a.q || a.order - b.order);
 }
 
 function choose(offer: Offer): NegotiatedFormat | undefined {

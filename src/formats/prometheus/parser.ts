@@ -127,7 +127,6 @@ export class ExpositionParser {
   readonly errors: ExpositionError[] = [];
 
   // Current entry.
-  private kind: Entry = Entry.End;
   private nameStart = 0;
   private nameEnd = 0;
   /** Set when the metric name was quoted (and so possibly escaped). */
@@ -171,10 +170,10 @@ export class ExpositionParser {
 
   /** Advances to the next entry; `Entry.End` when the input is exhausted. */
   next(): Entry {
-    if (!this.lenient) return (this.kind = this.step());
+    if (!this.lenient) return this.step();
     for (;;) {
       try {
-        return (this.kind = this.step());
+        return this.step();
       } catch (err) {
         if (!(err instanceof ExpositionError)) throw err;
         this.recordError(err);
