@@ -36,10 +36,10 @@ test('defaults are filled in', () => {
 });
 
 test('exactly one kind, unique and label-safe names, no unknown or unsupported keys', () => {
-  assert.match(issues([{ name: 'a' }]).join(), /needs one of http, file or script/);
+  assert.match(issues([{ name: 'a' }]).join(), /needs one of http, file, script or scrape/);
   assert.match(
     issues([{ name: 'a', file: { path: '/x' }, script: { command: 'x' } }]).join(),
-    /exactly one of http, file or script, got file and script/,
+    /exactly one of http, file, script or scrape, got file and script/,
   );
   assert.match(
     issues([{ name: 'a', file: { path: '/x' } }, { name: 'a', file: { path: '/y' } }]).join(),

@@ -42,8 +42,10 @@ Flags (every subcommand; flags override the configuration file):
   -h, --help                show this help
   -v, --version             print the version
 
-Endpoints: / (status page), /metrics, /health, /ready.
-Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish); a second one exits at once.
+Endpoints: / (status page), /metrics, /health, /ready, /targets, /api/v1/targets,
+/service-discovery, /relabel-debug, POST /-/reload.
+Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish); a second one exits at once;
+SIGHUP reloads the configuration file (an invalid one is refused and the running one stays).
 `;
 
 type Values = {
@@ -170,5 +172,7 @@ async function run(values: Values): Promise<number | undefined> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // reload() reports its own outcome (log, metric); a failed reload keeps the process running
+  process.on('SIGHUP', () => void runtime.reload());
   return undefined;
 }

@@ -96,6 +96,14 @@ const scriptSourceSchema = z
   });
 
 /**
+ * A scrape job's latest samples, federation-style: the job's targets are scraped by the scrape
+ * side on their own schedule and their current series appear on the gateway's page.
+ */
+const scrapeJobSourceSchema = z.strictObject({
+  job: nonEmptyText,
+});
+
+/**
  * Source names become label values, log fields and /apps rows; without whitespace, quotes,
  * backslashes or control characters they never need escaping in any of them.
  */
@@ -104,7 +112,7 @@ const sourceName = z
   .min(1, 'a source name must not be empty')
   .regex(/^[^\s"'\\\p{Cc}]+$/u, 'a source name must not contain whitespace, quotes, backslashes or control characters');
 
-const SOURCE_KINDS = ['http', 'file', 'script'] as const;
+const SOURCE_KINDS = ['http', 'file', 'script', 'scrape'] as const;
 
 export const gatewaySourceSchema = z
   .strictObject({
@@ -116,6 +124,7 @@ export const gatewaySourceSchema = z
     http: httpSourceSchema.optional(),
     file: fileSourceSchema.optional(),
     script: scriptSourceSchema.optional(),
+    scrape: scrapeJobSourceSchema.optional(),
   })
   .superRefine((s, ctx) => {
     const set = SOURCE_KINDS.filter((k) => s[k] !== undefined);
@@ -124,8 +133,8 @@ export const gatewaySourceSchema = z
         code: 'custom',
         message:
           set.length === 0
-            ? 'a source needs one of http, file or script'
-            : `a source takes exactly one of http, file or script, got ${set.join(' and ')}`,
+            ? 'a source needs one of http, file, script or scrape'
+            : `a source takes exactly one of http, file, script or scrape, got ${set.join(' and ')}`,
       });
     }
   });
@@ -148,5 +157,6 @@ export type GatewaySourceConfig = z.output<typeof gatewaySourceSchema>;
 export type HttpSourceConfig = z.output<typeof httpSourceSchema>;
 export type FileSourceConfig = z.output<typeof fileSourceSchema>;
 export type ScriptSourceConfig = z.output<typeof scriptSourceSchema>;
+export type ScrapeJobSourceConfig = z.output<typeof scrapeJobSourceSchema>;
 /** Input form, for sources built in code (defaults may be left out). */
 export type GatewaySourceInput = z.input<typeof gatewaySourceSchema>;

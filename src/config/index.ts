@@ -4,8 +4,9 @@
  * Loading expands `%{ENV}` references, validates every key (an unknown key or a wrong type is
  * an error naming file, line, column and key path), applies Prometheus' defaults and
  * inheritance from `global`, and warns about the parts Tributary accepts but does not act on
- * (rules, alerting, most service discovery kinds). Durations come out as milliseconds, sizes as
- * bytes; keys keep their YAML names.
+ * (rules, alerting, most service discovery kinds). Loading from a file also reads the files its
+ * `scrape_config_files` name and resolves relative paths against the directory of the file they
+ * are written in. Durations come out as milliseconds, sizes as bytes; keys keep their YAML names.
  */
 
 export { parseConfigText, loadConfigFile } from './load.js';

@@ -4,9 +4,14 @@
  * line, column and key path it is about. All problems of a stage are reported together; later
  * stages run only when earlier ones found nothing, since a missing variable or a syntax error
  * would make the schema's complaints misleading.
+ *
+ * A file also brings in the files its `scrape_config_files` patterns match (each validated the
+ * same way, its problems pointing into itself) and has its relative paths resolved against its
+ * own directory (paths.ts).
  */
 
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { LineCounter } from 'yaml';
 import type * as z from 'zod';
 import { parseYaml } from './document.js';
@@ -16,16 +21,130 @@ import type { Env } from './env.js';
 import { ConfigError, formatPath } from './errors.js';
 import type { ConfigIssue, ConfigWarning, KeyPath } from './errors.js';
 import { describeValue } from './fields.js';
-import { configSchema, configWarnings } from './schema.js';
-import type { TributaryConfig } from './schema.js';
+import { compilePattern, expandPattern } from '../discovery/glob.js';
+import { resolveConfigPaths, resolveScrapeConfigPaths } from './paths.js';
+import { configSchema, configWarnings, scrapeConfigFileSchema, scrapeConfigWarnings } from './schema.js';
+import type { SchemaWarning, ScrapeConfig, TributaryConfig } from './schema.js';
 
 export interface LoadedConfig {
   config: TributaryConfig;
   warnings: ConfigWarning[];
 }
 
-/** Parses configuration text; `fileName` is only used in messages. Throws `ConfigError`. */
+/** What the main file's top level must be, for the message when it is something else. */
+const MAIN_DOCUMENT = 'a mapping of sections (global, scrape_configs, ...)';
+/** Likewise for a file named by `scrape_config_files`. */
+const SCRAPE_CONFIG_FILE = 'a mapping with scrape_configs';
+
+/**
+ * Parses configuration text; `fileName` is only used in messages. Throws `ConfigError`.
+ * Reads no files: relative paths stay as written and `scrape_config_files` are not read (a
+ * warning says so), since text has no directory to take them from; `loadConfigFile` does both.
+ */
 export function parseConfigText(text: string, fileName: string, env: Env = process.env): LoadedConfig {
+  const doc = validateDocument(text, fileName, env, configSchema, MAIN_DOCUMENT);
+  const config = doc.value;
+  const warnings = [...doc.warnings, ...schemaWarnings(doc, configWarnings(config))];
+  if (config.scrape_config_files?.length) {
+    warnings.push(
+      doc.issueAt(
+        ['scrape_config_files'],
+        'read only when the configuration is loaded from a file; ignored',
+      ),
+    );
+  }
+  return { config, warnings: sorted(warnings) };
+}
+
+/**
+ * Reads and parses a configuration file, and the files its `scrape_config_files` name; relative
+ * paths are resolved against the directory of the file they are written in. Throws
+ * `ConfigError`, or the file system's error for the main file.
+ */
+export async function loadConfigFile(path: string, env: Env = process.env): Promise<LoadedConfig> {
+  const doc = validateDocument(await readFile(path, 'utf8'), path, env, configSchema, MAIN_DOCUMENT);
+  const config = doc.value;
+  const warnings = sorted([...doc.warnings, ...schemaWarnings(doc, configWarnings(config))]);
+  // Before the included files are read, so their jobs inherit `global` with its paths resolved.
+  resolveConfigPaths(config, dirname(resolve(path)));
+  const included = await loadScrapeConfigFiles(config, path, doc, env);
+  config.scrape_configs.push(...included.jobs);
+  return { config, warnings: [...warnings, ...included.warnings] };
+}
+
+/**
+ * The jobs of the files `config.scrape_config_files` matches, in pattern order and then file
+ * name order, as Prometheus appends them. A pattern matching nothing is fine (Prometheus
+ * agrees); a file matched by two patterns is read once. Problems of every file are reported
+ * together, each in its own file.
+ */
+async function loadScrapeConfigFiles(
+  config: TributaryConfig,
+  mainFile: string,
+  main: ValidatedDocument<TributaryConfig>,
+  env: Env,
+): Promise<{ jobs: ScrapeConfig[]; warnings: ConfigWarning[] }> {
+  const taken = new Map<string, string>(config.scrape_configs.map((c) => [c.job_name, mainFile]));
+  const jobs: ScrapeConfig[] = [];
+  const warnings: ConfigWarning[] = [];
+  const problems: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  const patterns = config.scrape_config_files ?? [];
+  for (const [i, pattern] of patterns.entries()) {
+    for (const file of await expandPattern(compilePattern(pattern))) {
+      if (seen.has(file)) continue;
+      seen.add(file);
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        // The pattern is what the author can fix, so the problem points at it.
+        problems.push(main.issueAt(['scrape_config_files', i], `cannot read ${file}: ${(err as Error).message}`));
+        continue;
+      }
+      let doc: ValidatedDocument<ScrapeConfig[]>;
+      try {
+        doc = validateDocument(text, file, env, scrapeConfigFileSchema(config.global, taken), SCRAPE_CONFIG_FILE);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(...err.issues);
+        continue;
+      }
+      for (const job of doc.value) {
+        resolveScrapeConfigPaths(job, dirname(file));
+        taken.set(job.job_name, file);
+      }
+      jobs.push(...doc.value);
+      warnings.push(...sorted([...doc.warnings, ...schemaWarnings(doc, scrapeConfigWarnings(doc.value))]));
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { jobs, warnings };
+}
+
+interface ValidatedDocument<T> {
+  value: T;
+  /** Warnings about the YAML itself; the schema's are the caller's to add, with `issueAt`. */
+  warnings: ConfigWarning[];
+  /** An issue about what was written at `path` (or at its nearest written ancestor). */
+  issueAt(path: KeyPath, message: string): ConfigIssue;
+}
+
+function schemaWarnings(doc: ValidatedDocument<unknown>, warnings: readonly SchemaWarning[]): ConfigWarning[] {
+  return warnings.map((w) => doc.issueAt(w.path, w.message));
+}
+
+/**
+ * One YAML document of `fileName` validated by `schema`, its problems located in that file;
+ * `expected` says what the top level must be. Throws `ConfigError`.
+ */
+function validateDocument<T>(
+  text: string,
+  fileName: string,
+  env: Env,
+  schema: z.ZodType<T, unknown>,
+  expected: string,
+): ValidatedDocument<T> {
   const expansion = expandEnv(text, env);
   const lines = new LineCounter();
   lines.addNewLine(0);
@@ -53,18 +172,12 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
 
   const data = doc.data === undefined ? {} : doc.data;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new ConfigError([
-      atExpanded(
-        0,
-        [],
-        `the file must hold a mapping of sections (global, scrape_configs, ...), not ${describeValue(data)}`,
-      ),
-    ]);
+    throw new ConfigError([atExpanded(0, [], `the file must hold ${expected}, not ${describeValue(data)}`)]);
   }
 
   // Which keys the object rejecting an unknown key has, for "did you mean" hints.
   const knownKeys = new WeakMap<object, string[]>();
-  const result = configSchema.safeParse(data, {
+  const result = schema.safeParse(data, {
     reportInput: true,
     error: (iss) => {
       if (iss.code === 'unrecognized_keys') {
@@ -80,17 +193,14 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
     throw new ConfigError(sorted(issues));
   }
 
-  const warnings: ConfigWarning[] = doc.warnings.map((w) => atExpanded(w.offset, w.path, w.message));
-  for (const w of configWarnings(result.data)) {
-    const loc = doc.index.nearest(w.path).loc;
-    warnings.push(atExpanded(loc.keyStart ?? loc.start, w.path, w.message));
-  }
-  return { config: result.data, warnings: sorted(warnings) };
-}
-
-/** Reads and parses a configuration file. Throws `ConfigError`, or the file system's error. */
-export async function loadConfigFile(path: string, env: Env = process.env): Promise<LoadedConfig> {
-  return parseConfigText(await readFile(path, 'utf8'), path, env);
+  return {
+    value: result.data,
+    warnings: doc.warnings.map((w) => atExpanded(w.offset, w.path, w.message)),
+    issueAt: (path, message) => {
+      const loc = doc.index.nearest(path).loc;
+      return atExpanded(loc.keyStart ?? loc.start, path, message);
+    },
+  };
 }
 
 type Locate = (offset: number, path: KeyPath, message: string) => ConfigIssue;

@@ -58,7 +58,6 @@ const globalSchema = z.strictObject({
 export const IGNORED_SECTIONS = {
   runtime: 'Go runtime tuning does not apply to Tributary; ignored',
   rule_files: 'Tributary does not evaluate rules; ignored',
-  scrape_config_files: 'not supported yet; ignored (put the scrape configs in this file)',
   alerting: 'Tributary does not send alerts; ignored',
   remote_read: 'Tributary does not serve queries; ignored',
   storage: 'Tributary keeps no TSDB; ignored',
@@ -66,13 +65,22 @@ export const IGNORED_SECTIONS = {
   otlp: 'not supported yet; ignored',
 } as const;
 
+/**
+ * Prometheus' rule for these patterns: wildcards only in the last path component, so that a
+ * pattern is one directory to list (see discovery/glob.ts).
+ */
+const scrapeConfigFilePattern = z.string().refine((p) => /^[^*?]*(?:[*?][^/]*)?$/.test(p), {
+  error: (iss) =>
+    `${JSON.stringify(iss.input)} is not a valid scrape config file pattern: wildcards (* and ?) are allowed in the last path component only`,
+});
+
 const documentSchema = z.strictObject({
   global: globalSchema.prefault({}),
   scrape_configs: z.array(scrapeConfigSchema).default([]),
   remote_write: z.array(remoteWriteConfigSchema).default([]),
   runtime: opaqueMapping.optional(),
   rule_files: z.array(text).optional(),
-  scrape_config_files: z.array(text).optional(),
+  scrape_config_files: z.array(scrapeConfigFilePattern).optional(),
   alerting: opaqueMapping.optional(),
   remote_read: z.array(opaqueMapping).optional(),
   storage: opaqueMapping.optional(),
@@ -179,23 +187,9 @@ function resolveScrapeConfig(c: RawScrapeConfig, g: GlobalConfig, at: KeyPath, i
 }
 
 function resolve(doc: RawDocument, ctx: z.RefinementCtx) {
-  const issue: IssueSink = (path, message, atKey) =>
-    ctx.addIssue({ code: 'custom', path: [...path], message, ...(atKey ? { params: AT_KEY } : {}) });
+  const issue = issueSink(ctx);
   const global = resolveGlobal(doc.global, issue);
-
-  const jobs = new Map<string, number>();
-  const scrape_configs = doc.scrape_configs.map((c, i) => {
-    const first = jobs.get(c.job_name);
-    if (first !== undefined) {
-      issue(
-        ['scrape_configs', i, 'job_name'],
-        `duplicate job_name ${JSON.stringify(c.job_name)} (first used by scrape_configs[${first}])`,
-      );
-    } else {
-      jobs.set(c.job_name, i);
-    }
-    return resolveScrapeConfig(c, global, ['scrape_configs', i], issue);
-  });
+  const scrape_configs = resolveJobs(doc.scrape_configs, global, new Map(), issue);
 
   const writers = new Map<string, number>();
   doc.remote_write.forEach((w, i) => {
@@ -213,6 +207,38 @@ function resolve(doc: RawDocument, ctx: z.RefinementCtx) {
 }
 
 type IssueSink = (path: KeyPath, message: string, atKey?: boolean) => void;
+
+function issueSink(ctx: z.RefinementCtx): IssueSink {
+  return (path, message, atKey) =>
+    ctx.addIssue({ code: 'custom', path: [...path], message, ...(atKey ? { params: AT_KEY } : {}) });
+}
+
+/** Job names already defined by other files, each with the file that defines it. */
+export type JobFiles = ReadonlyMap<string, string>;
+
+/**
+ * A file's `scrape_configs` with `global` applied. Job names must be unique within the file and
+ * across `taken`, since they identify the targets' `job` label and the scrape pools.
+ */
+function resolveJobs(raw: readonly RawScrapeConfig[], global: GlobalConfig, taken: JobFiles, issue: IssueSink) {
+  const here = new Map<string, number>();
+  return raw.map((c, i) => {
+    const at = ['scrape_configs', i] as const;
+    const elsewhere = taken.get(c.job_name);
+    const first = here.get(c.job_name);
+    if (elsewhere !== undefined) {
+      issue([...at, 'job_name'], `duplicate job_name ${JSON.stringify(c.job_name)} (first defined in ${elsewhere})`);
+    } else if (first !== undefined) {
+      issue(
+        [...at, 'job_name'],
+        `duplicate job_name ${JSON.stringify(c.job_name)} (first used by scrape_configs[${first}])`,
+      );
+    } else {
+      here.set(c.job_name, i);
+    }
+    return resolveScrapeConfig(c, global, at, issue);
+  });
+}
 
 function checkLegacyLabelNames(labels: Record<string, string>, at: KeyPath, issue: IssueSink): void {
   for (const name of Object.keys(labels)) {
@@ -232,6 +258,19 @@ export const configSchema = documentSchema.transform(resolve);
 export type TributaryConfig = z.output<typeof configSchema>;
 export type ScrapeConfig = TributaryConfig['scrape_configs'][number];
 
+/**
+ * A file named by `scrape_config_files`: nothing but `scrape_configs`, whose jobs inherit the
+ * main file's (resolved) `global` and may not reuse a name in `taken`.
+ */
+export function scrapeConfigFileSchema(
+  global: GlobalConfig,
+  taken: JobFiles,
+): z.ZodType<ScrapeConfig[], unknown> {
+  return z
+    .strictObject({ scrape_configs: z.array(scrapeConfigSchema).default([]) })
+    .transform((doc, ctx) => resolveJobs(doc.scrape_configs, global, taken, issueSink(ctx)));
+}
+
 export interface SchemaWarning {
   path: KeyPath;
   message: string;
@@ -244,16 +283,23 @@ export function configWarnings(config: TributaryConfig): SchemaWarning[] {
     if (!isEmpty(config[section as keyof typeof IGNORED_SECTIONS]))
       warnings.push({ path: [section], message });
   }
-  config.scrape_configs.forEach((c, i) => {
-    for (const kind of UNSUPPORTED_SD_KINDS) {
-      if (!isEmpty(c[kind]))
-        warnings.push({ path: ['scrape_configs', i, kind], message: 'not supported yet; ignored' });
-    }
-  });
+  warnings.push(...scrapeConfigWarnings(config.scrape_configs));
   config.remote_write.forEach((w, i) => {
     for (const kind of UNSUPPORTED_REMOTE_WRITE_AUTH) {
       if (w[kind] !== undefined)
         warnings.push({ path: ['remote_write', i, kind], message: 'not supported yet; ignored' });
+    }
+  });
+  return warnings;
+}
+
+/** What `configWarnings` says about one file's `scrape_configs`. */
+export function scrapeConfigWarnings(jobs: readonly ScrapeConfig[]): SchemaWarning[] {
+  const warnings: SchemaWarning[] = [];
+  jobs.forEach((c, i) => {
+    for (const kind of UNSUPPORTED_SD_KINDS) {
+      if (!isEmpty(c[kind]))
+        warnings.push({ path: ['scrape_configs', i, kind], message: 'not supported yet; ignored' });
     }
   });
   return warnings;

@@ -23,7 +23,7 @@ const listenAddress = z.string().superRefine((s, ctx) => {
   }
 });
 
-/** HTTPS for the listener; file paths are relative to the working directory. */
+/** HTTPS for the listener; relative file paths are relative to the configuration file. */
 export const serverTlsConfigSchema = z
   .strictObject({
     cert_file: nonEmptyText,
@@ -47,7 +47,7 @@ export const serverTlsConfigSchema = z
 
 export const serverConfigSchema = z.strictObject({
   listen: listenAddress.default(DEFAULT_LISTEN_ADDRESS),
-  /** Relative paths are relative to the working directory. */
+  /** Relative to the configuration file's directory (to the working directory for the defaults and --data-dir). */
   data_dir: nonEmptyText.default(DEFAULT_DATA_DIR),
   tls: serverTlsConfigSchema.optional(),
   /** Guards the core routes and pages (and any route without its own rule); open when absent. */

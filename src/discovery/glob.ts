@@ -1,7 +1,7 @@
 /**
- * The file_sd path patterns Prometheus allows: wildcards (`*`, `?`) only in the last path
- * component, so a pattern is one directory to list plus a name matcher. Hidden files are
- * matched like any other, as Go's filepath.Glob does.
+ * The file path patterns Prometheus allows for file_sd and `scrape_config_files`: wildcards
+ * (`*`, `?`) only in the last path component, so a pattern is one directory to list plus a name
+ * matcher. Hidden files are matched like any other, as Go's filepath.Glob does.
  */
 
 import { readdir, stat } from 'node:fs/promises';

@@ -8,8 +8,7 @@
 
 import { request } from 'undici';
 import type { HttpSdConfig } from '../config/discovery.js';
-import type { HttpSourceConfig } from '../config/gateway-sources.js';
-import { HttpClient } from '../gateway/sources/http-client.js';
+import { HttpClient } from '../outbound/http-client.js';
 import type { Logger } from '../log/logger.js';
 import { VERSION } from '../runtime/version.js';
 import { groupsFromDocument } from './group-document.js';
@@ -33,7 +32,7 @@ export class HttpDiscoverer implements Discoverer {
     private readonly config: HttpSdConfig,
     logger: Logger,
   ) {
-    this.client = new HttpClient(asClientConfig(config));
+    this.client = new HttpClient(config);
     this.shownUrl = redact(config.url);
     this.log = logger.child({ discovery: 'http', url: this.shownUrl });
     this.refresher = new Refresher(config.refresh_interval, (signal) => this.fetch(signal), this.log);
@@ -88,21 +87,6 @@ export class HttpDiscoverer implements Discoverer {
     await this.refresher.close();
     await this.client.close();
   }
-}
-
-/**
- * HttpClient reads only the shared HTTP client keys; the source-only fields are filled with
- * inert values rather than loosening its parameter type from here.
- */
-function asClientConfig(c: HttpSdConfig): HttpSourceConfig {
-  return {
-    ...c,
-    mode: 'poll',
-    interval: c.refresh_interval,
-    timeout: c.refresh_interval,
-    forward_params: false,
-    max_body_bytes: Number.MAX_SAFE_INTEGER,
-  };
 }
 
 /** The URL without userinfo, for logs. */

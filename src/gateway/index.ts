@@ -15,12 +15,15 @@ import type { AppStore } from './push/app-store.js';
 import { PushIngestion } from './push/push-ingestion.js';
 import { createSource } from './sources/index.js';
 import { Gateway, type ConfiguredSource, type GatewayPath } from './gateway.js';
+import { LatestSamples, type SinkFanout } from '../pipeline/index.js';
 
 export interface GatewayDeps {
   registry: Registry;
   logger: Logger;
   server: HttpServer;
   pages: PageRegistry;
+  /** Where scrape jobs' samples flow; needed when a source has `scrape:`. */
+  pipeline?: SinkFanout;
   /** Extra sources (besides the configured ones), e.g. for tests and benchmarks. */
   sources?: readonly ConfiguredSource[];
 }
@@ -45,9 +48,13 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const rules = await Promise.all(config.paths.map((p) => (p.access ? AccessRule.fromConfig(p.access) : undefined)));
   const push = new PushIngestion(config.push, { server: deps.server, logger: log, registry: deps.registry });
   const store = push.store;
+  // One view for all scrape sources: each scraped batch is then looked at once, not per source.
+  const scrapeJobs = new Set(config.sources.flatMap((s) => (s.scrape ? [s.scrape.job] : [])));
+  const scraped = scrapeJobs.size > 0 && deps.pipeline ? new LatestSamples(scrapeJobs) : undefined;
+  const detach = scraped && deps.pipeline?.add(scraped);
   const sources: ConfiguredSource[] = [
     ...(deps.sources ?? []),
-    ...config.sources.map((s) => ({ source: createSource(s, log), labels: s.labels, sourceLabel: s.source_label })),
+    ...config.sources.map((s) => ({ source: createSource(s, log, scraped), labels: s.labels, sourceLabel: s.source_label })),
   ];
   const paths: GatewayPath[] = [];
   config.paths.forEach((p, i) => {
@@ -74,6 +81,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   try {
     listeners = await push.start();
   } catch (err) {
+    detach?.();
     await gateway.close();
     throw err;
   }
@@ -83,6 +91,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     servesMetrics: paths.some((p) => p.path === '/metrics'),
     listeners,
     close: async () => {
+      detach?.();
       await push.close();
       await gateway.close();
     },

@@ -10,7 +10,7 @@
 
 import type { MetricFamily } from '../model/family.js';
 
-export type SourceKind = 'http' | 'file' | 'script' | 'push';
+export type SourceKind = 'http' | 'file' | 'script' | 'push' | 'scrape';
 
 /** What a source has to show at one moment. */
 export interface SourceSnapshot {

@@ -6,6 +6,8 @@
  * remote-write labels) hash a string once per series, not once per sample.
  */
 
+import { isLegacyLabelName, isLegacyMetricName } from './names.js';
+
 export const METRIC_NAME = '__name__';
 
 /**
@@ -115,16 +117,27 @@ export class Labels {
     return rec;
   }
 
-  /** Prometheus' notation: `name{a="b"}`, for logs and error messages. */
+  /**
+   * Prometheus' notation: `name{a="b"}`, with names outside the legacy character set quoted
+   * (`{"my.metric", "a.b"="c"}`) as Prometheus 3 writes them, so the text reads back as the
+   * same set (relabel/selector.ts `parseLabelSet`).
+   */
   toString(): string {
-    let out = '';
+    const name = this.metricName;
+    const bare = name === '' || isLegacyMetricName(name);
+    let out = bare ? '' : JSON.stringify(name);
     const kv = this.kv;
     for (let i = 0; i < kv.length; i += 2) {
       if (kv[i] === METRIC_NAME) continue;
-      out += (out === '' ? '' : ', ') + kv[i] + '=' + JSON.stringify(kv[i + 1]);
+      out += (out === '' ? '' : ', ') + formatLabel(kv[i], kv[i + 1]);
     }
-    return this.metricName + '{' + out + '}';
+    return (bare ? name : '') + '{' + out + '}';
   }
+}
+
+/** One pair as `Labels.toString` writes it: `a="b"`, or `"a.b"="c"` for a non-legacy name. */
+export function formatLabel(name: string, value: string): string {
+  return (isLegacyLabelName(name) ? name : JSON.stringify(name)) + '=' + JSON.stringify(value);
 }
 
 /**

@@ -3,10 +3,14 @@
  * `{"utf8.name", a="b"}`, and MetricsQL's `{a="1" or b="2"}`. A label that is absent reads as
  * '', as in PromQL, so `a=""` matches series without `a`. Regex matchers are anchored and
  * translated from RE2 like relabeling regexes.
+ *
+ * A label set written out (`metric{a="b"}`, `{__name__="x", a="b"}`) is the same notation with
+ * only `=`, as PromQL's ParseMetric shares its lexer with selectors; `parseLabelSet` reads it
+ * with the same parser, for the relabel debugger.
  */
 
 import { compileAnchoredRegex } from '../config/regex.js';
-import { METRIC_NAME } from '../model/labels.js';
+import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 
@@ -78,18 +82,56 @@ export function anySelector(selectors: readonly SeriesSelector[]): (get: LabelGe
   return (get) => selectors.some((s) => s.matches(get));
 }
 
+/** Where `text` goes wrong: `offset` is a UTF-16 index into it, `detail` the message alone. */
+export class SelectorSyntaxError extends SyntaxError {
+  constructor(
+    what: string,
+    readonly text: string,
+    readonly detail: string,
+    readonly offset: number,
+  ) {
+    super(`invalid ${what} ${JSON.stringify(text)}: ${detail}`);
+    this.name = 'SelectorSyntaxError';
+  }
+}
+
+/**
+ * Reads a label set in Prometheus' notation: `metric{a="b"}`, `{__name__="metric", a="b"}`,
+ * `{"utf8.metric", "a.b"="c"}` or a bare `metric`. Throws a `SelectorSyntaxError` pointing at
+ * the offending character; a matcher other than `=`, an `or`, or a name given twice is an error.
+ */
+export function parseLabelSet(text: string): Labels {
+  const parser = new SelectorParser(text, 'label set');
+  const [pairs] = parser.parse();
+  const lb = new LabelsBuilder();
+  for (const m of pairs) lb.set(m.name, m.value);
+  return lb.build();
+}
+
 const IDENT_START = /[a-zA-Z_:]/;
 const IDENT_CHAR = /[a-zA-Z0-9_:]/;
 
 class SelectorParser {
   private i = 0;
+  /** In a label set: where each name was first given, to point at a repeat. */
+  private readonly seen = new Map<string, number>();
 
-  constructor(private readonly s: string) {}
+  constructor(
+    private readonly s: string,
+    private readonly what: 'series selector' | 'label set' = 'series selector',
+  ) {}
+
+  private get labelSet(): boolean {
+    return this.what === 'label set';
+  }
 
   parse(): CompiledMatcher[][] {
     this.ws();
     let metric: string | undefined;
-    if (this.i < this.s.length && IDENT_START.test(this.s[this.i])) metric = this.ident(true);
+    if (this.i < this.s.length && IDENT_START.test(this.s[this.i])) {
+      this.note(METRIC_NAME, this.i);
+      metric = this.ident(true);
+    }
     this.ws();
     let alternatives: CompiledMatcher[][] = [[]];
     if (this.s[this.i] === '{') {
@@ -98,7 +140,7 @@ class SelectorParser {
     }
     this.ws();
     if (this.i < this.s.length) this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
-    if (metric === undefined && this.s.trim() === '') this.fail('an empty selector');
+    if (metric === undefined && this.s.trim() === '') this.fail(`an empty ${this.what}`, 0);
     if (metric !== undefined) {
       const byName = compileMatcher({ name: METRIC_NAME, op: '=', value: metric });
       alternatives = alternatives.map((alt) => [byName, ...alt]);
@@ -128,6 +170,7 @@ class SelectorParser {
         return groups;
       }
       if (/^or\b/i.test(this.s.slice(this.i))) {
+        if (this.labelSet) this.fail('a label set has no "or" alternatives');
         this.i += 2;
         this.ws();
         groups.push([]);
@@ -139,20 +182,24 @@ class SelectorParser {
 
   private matcher(): CompiledMatcher {
     let name: string;
+    const start = this.i;
     const c = this.s[this.i];
     if (c === '"' || c === "'" || c === '`') {
       name = this.string();
       this.ws();
       // A quoted name alone is the metric name (Prometheus 3's `{"my.metric"}`).
       if (this.s[this.i] === ',' || this.s[this.i] === '}' || /^or\b/i.test(this.s.slice(this.i))) {
+        this.note(METRIC_NAME, start);
         return compileMatcher({ name: METRIC_NAME, op: '=', value: name });
       }
     } else {
       name = this.ident(false);
     }
+    this.note(name, start);
     this.ws();
     const op = (['=~', '!~', '!=', '='] as const).find((o) => this.s.startsWith(o, this.i));
-    if (op === undefined) this.fail(`expected a match operator after ${JSON.stringify(name)}`);
+    if (op === undefined) this.fail(`expected ${this.labelSet ? '"="' : 'a match operator'} after ${JSON.stringify(name)}`);
+    if (op !== '=' && this.labelSet) this.fail(`a label set takes only "=", not ${JSON.stringify(op)}`);
     this.i += op.length;
     this.ws();
     const value = this.string();
@@ -175,7 +222,7 @@ class SelectorParser {
   private string(): string {
     const q = this.s[this.i];
     if (q !== '"' && q !== "'" && q !== '`') this.fail('expected a quoted string');
-    this.i++;
+    const open = this.i++;
     let out = '';
     while (this.i < this.s.length) {
       const c = this.s[this.i++];
@@ -186,10 +233,11 @@ class SelectorParser {
       }
       out += this.escape(q);
     }
-    return this.fail('unterminated string');
+    return this.fail('unterminated string', open);
   }
 
   private escape(quote: string): string {
+    const backslash = this.i - 1;
     const c = this.s[this.i++];
     const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
     if (c in simple) return simple[c];
@@ -197,25 +245,33 @@ class SelectorParser {
     const hexLen = c === 'x' ? 2 : c === 'u' ? 4 : c === 'U' ? 8 : 0;
     if (hexLen > 0) {
       const hex = this.s.slice(this.i, this.i + hexLen);
-      if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(hex)) this.fail(`invalid \\${c} escape`);
+      const code = parseInt(hex, 16);
+      if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(hex) || code > 0x10ffff) this.fail(`invalid \\${c} escape`, backslash);
       this.i += hexLen;
-      return String.fromCodePoint(parseInt(hex, 16));
+      return String.fromCodePoint(code);
     }
     if (c >= '0' && c <= '7') {
       const oct = this.s.slice(this.i - 1, this.i + 2);
-      if (!/^[0-7]{3}$/.test(oct)) this.fail('invalid octal escape');
+      if (!/^[0-7]{3}$/.test(oct)) this.fail('invalid octal escape', backslash);
       this.i += 2;
       return String.fromCharCode(parseInt(oct, 8));
     }
-    return this.fail(`invalid escape \\${c ?? ''}`);
+    return this.fail(`invalid escape \\${c ?? ''}`, backslash);
   }
 
   private ws(): void {
     while (this.i < this.s.length && /\s/.test(this.s[this.i])) this.i++;
   }
 
-  private fail(message: string): never {
-    throw new SyntaxError(`invalid series selector ${JSON.stringify(this.s)}: ${message}`);
+  /** A label set names each label once; selectors may repeat one (`a!="x", a!="y"`). */
+  private note(name: string, at: number): void {
+    if (!this.labelSet) return;
+    if (this.seen.has(name)) this.fail(`${JSON.stringify(name)} is given twice`, at);
+    this.seen.set(name, at);
+  }
+
+  private fail(detail: string, at = this.i): never {
+    throw new SelectorSyntaxError(this.what, this.s, detail, Math.min(at, this.s.length));
   }
 }
 

@@ -10,10 +10,13 @@ import { loadConfigFile, defaultConfig, type TributaryConfig, type ConfigWarning
 import { remoteWriteConfigSchema } from '../config/remote-write.js';
 import type { Logger } from '../log/logger.js';
 import { ProcessCollector, Registry } from '../selfmetrics/index.js';
-import { AccessRule, HttpServer, Readiness, registerCoreRoutes, type ServerTlsOptions } from '../server/index.js';
+import { AccessRule, HttpServer, Readiness, registerCoreRoutes, type Handler, type ServerTlsOptions } from '../server/index.js';
 import { PageRegistry, registerIndexPage } from '../ui/index.js';
 import { VERSION } from './version.js';
 import { startGateway, type RunningGateway } from '../gateway/index.js';
+import { SinkFanout } from '../pipeline/index.js';
+import { ScrapeManager } from '../scrape/index.js';
+import { ConfigError } from '../config/index.js';
 
 export interface RuntimeOptions {
   /** Configuration file; the embedded defaults when absent. */
@@ -29,6 +32,8 @@ export interface RuntimeOptions {
   resolved?: ResolvedConfig;
 }
 
+export type ReloadResult = { ok: true; started: string[]; changed: string[]; stopped: string[]; kept: string[] } | { ok: false; error: string };
+
 export interface ResolvedConfig {
   config: TributaryConfig;
   warnings: ConfigWarning[];
@@ -42,6 +47,15 @@ export interface Runtime {
   readonly server: HttpServer;
   readonly pages: PageRegistry;
   readonly gateway: RunningGateway;
+  /** Where scraped samples flow; consumers attach here. */
+  readonly pipeline: SinkFanout;
+  readonly scrape: ScrapeManager;
+  /**
+   * Re-reads the configuration file and applies its scrape jobs (unchanged jobs keep running
+   * untouched). An invalid file changes nothing: the result says why, the log and
+   * `tributary_config_last_reload_successful` too.
+   */
+  reload(): Promise<ReloadResult>;
   /** Graceful stop: not ready, stop accepting, finish requests in flight (up to `graceMs`). */
   close(graceMs?: number): Promise<void>;
 }
@@ -60,6 +74,9 @@ export async function resolveConfig(opts: Omit<RuntimeOptions, 'logger' | 'resol
   }
   return { config, warnings: loaded.warnings };
 }
+
+/** Sections a reload cannot apply to a running process (sockets, listeners, sources, queues). */
+const RESTART_SECTIONS = ['server', 'log', 'gateway', 'remote_write'] as const;
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
@@ -89,11 +106,61 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   });
   configLoaded.set(1);
   configLoadedAt.set(Date.now() / 1000);
+  const reloads = registry.counter({
+    name: 'tributary_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP, POST /-/reload), by result.',
+    labelNames: ['result'],
+  });
 
   const server = new HttpServer({ registry, logger: log, tls, access });
   const readiness = new Readiness();
   const pages = new PageRegistry();
-  const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages });
+  const pipeline = new SinkFanout((err) => log.error('a sample consumer failed on a batch', { err: err as Error }));
+  const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline });
+  const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
+  scrape.apply(config.scrape_configs);
+  let running = config;
+
+  const reload = async (): Promise<ReloadResult> => {
+    if (opts.configFile === undefined) {
+      return { ok: false, error: 'started on the embedded defaults: there is no configuration file to reload' };
+    }
+    let next: ResolvedConfig;
+    try {
+      next = await resolveConfig(opts);
+    } catch (err) {
+      const error = err instanceof ConfigError ? err.message : `${opts.configFile}: ${(err as Error).message}`;
+      configLoaded.set(0);
+      reloads.labels('failure').inc();
+      log.error('configuration reload failed; the running configuration stays', { err: error });
+      return { ok: false, error };
+    }
+    for (const w of next.warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
+    const summary = scrape.apply(next.config.scrape_configs);
+    for (const section of RESTART_SECTIONS) {
+      if (JSON.stringify(next.config[section]) !== JSON.stringify(running[section])) {
+        log.warn('this section changed; the change takes effect after a restart', { section });
+      }
+    }
+    running = next.config;
+    configLoaded.set(1);
+    configLoadedAt.set(Date.now() / 1000);
+    reloads.labels('success').inc();
+    log.info('configuration reloaded', {
+      started: summary.started.join(','),
+      changed: summary.changed.join(','),
+      stopped: summary.stopped.join(','),
+      kept: summary.kept.length,
+    });
+    return { ok: true, ...summary };
+  };
+  const reloadRoute: Handler = async (_req, res) => {
+    const r = await reload();
+    res.writeHead(r.ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(r.ok ? 'configuration reloaded\n' : `configuration reload failed; the running configuration stays:\n${r.error}\n`);
+  };
+  server.post('/-/reload', reloadRoute);
+  server.route('PUT', '/-/reload', reloadRoute);
   registerCoreRoutes(server, { registry, readiness, metrics: !gateway.servesMetrics });
   registerIndexPage(server, {
     pages,
@@ -111,6 +178,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   try {
     address = await server.listen(config.server.listen);
   } catch (err) {
+    await scrape.close();
     await gateway.close();
     processCollector.close();
     throw err;
@@ -133,10 +201,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     server,
     pages,
     gateway,
+    pipeline,
+    scrape,
+    reload,
     close(graceMs = 10_000) {
       closing ??= (async () => {
         readiness.setNotReady('shutting down');
         await server.close(graceMs);
+        await scrape.close();
         await gateway.close();
         processCollector.close();
       })();

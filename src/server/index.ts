@@ -14,7 +14,8 @@ export {
   describeBindError,
 } from './listen-address.js';
 export type { ListenAddress } from './listen-address.js';
-export { sendBody, sendText, sendHtml, sendJson } from './respond.js';
+export { sendBody, sendText, sendHtml, sendJson, requestedForm } from './respond.js';
+export type { ResponseForm } from './respond.js';
 export { registerCoreRoutes, Readiness, acceptsGzip } from './core-routes.js';
 export type { CoreRoutesOptions } from './core-routes.js';
 export { AccessRule, protect, authenticatedUser, hasOwnAccessRule, REALM } from './access.js';

@@ -1,10 +1,11 @@
 /**
  * Writing whole responses: text, HTML pages and JSON, each with a complete Content-Type and
- * Content-Length. HTML goes out with a Content-Security-Policy that allows only the inline
- * stylesheet, so that even an escaping mistake cannot run script or load outside content.
+ * Content-Length, and choosing among them for pages served in several forms. HTML goes out
+ * with a Content-Security-Policy that allows only the inline stylesheet, so that even an
+ * escaping mistake cannot run script or load outside content.
  */
 
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 const HTML_CSP = [
@@ -38,4 +39,21 @@ export function sendHtml(res: ServerResponse, status: number, document: string):
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.setHeader('Cache-Control', 'no-store');
   sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify(value) + '\n');
+}
+
+export type ResponseForm = 'html' | 'json' | 'text';
+
+/**
+ * The form a client asked for: `?format=html|json|text` first, then the Accept header; anything
+ * else gets text, since that is curl (which accepts anything) and browsers always name
+ * text/html.
+ */
+export function requestedForm(req: IncomingMessage): ResponseForm {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const asked = url.searchParams.get('format');
+  if (asked === 'json' || asked === 'text' || asked === 'html') return asked;
+  const accept = String(req.headers.accept ?? '');
+  if (accept.includes('application/json')) return 'json';
+  if (accept.includes('text/html')) return 'html';
+  return 'text';
 }

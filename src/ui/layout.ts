@@ -18,13 +18,17 @@ export interface PageOptions {
 
 /**
  * Plain element styles plus a few classes pages may use: `.muted` for secondary text,
- * `.ok`/`.bad` for states, `table.data` for listings, `dl.facts` for key/value summaries.
+ * `.ok`/`.bad`/`.warn` for states, `table.data` for listings (`.num` cells right-aligned),
+ * `dl.facts` for key/value summaries, `.chip` for labels (marked `.added`, `.removed`,
+ * `.changed`), `.filters` for a row of links that narrow a listing, `.problem` for an error
+ * message, and forms with full-width monospace textareas.
  */
 const STYLESHEET = raw(`
 :root { color-scheme: light dark; --fg: #1d2125; --muted: #5f6b76; --bg: #fff; --line: #d8dee4;
-  --accent: #1f5fa8; --head: #f3f5f7; --ok: #1a7f37; --bad: #c62828; }
+  --accent: #1f5fa8; --head: #f3f5f7; --ok: #1a7f37; --bad: #c62828; --warn: #9a6700; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e4e7ea; --muted: #9aa5b1; --bg: #16191c;
-  --line: #333a41; --accent: #6ea8fe; --head: #1e2227; --ok: #56d364; --bad: #ff7b72; } }
+  --line: #333a41; --accent: #6ea8fe; --head: #1e2227; --ok: #56d364; --bad: #ff7b72;
+  --warn: #d29922; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   color: var(--fg); background: var(--bg); }
@@ -51,6 +55,23 @@ dl.facts dd { margin: 0; }
 .muted { color: var(--muted); }
 .ok { color: var(--ok); }
 .bad { color: var(--bad); }
+.warn { color: var(--warn); }
+table.data .num { text-align: right; font-variant-numeric: tabular-nums; }
+.chip { display: inline-block; margin: 0 .3rem .2rem 0; padding: 0 .45rem; border: 1px solid var(--line);
+  border-radius: .7rem; background: var(--head); font: 12px/1.6 ui-monospace, SFMono-Regular, Menlo,
+  Consolas, monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
+.chip.added { border-color: var(--ok); color: var(--ok); }
+.chip.removed { border-color: var(--bad); color: var(--bad); text-decoration: line-through; }
+.chip.changed { border-color: var(--warn); color: var(--warn); }
+.filters { display: flex; flex-wrap: wrap; gap: .25rem 1rem; margin: 0 0 .75rem; }
+.filters a[aria-current] { color: var(--fg); font-weight: 600; text-decoration: none; }
+.problem { padding: .5rem .75rem; border-left: 3px solid var(--bad); background: var(--head);
+  white-space: pre-wrap; }
+form textarea { display: block; width: 100%; margin: .25rem 0 .75rem; padding: .4rem;
+  font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--fg);
+  background: var(--bg); border: 1px solid var(--line); }
+details > summary { cursor: pointer; }
+details > summary h2 { display: inline; }
 `);
 
 /** A complete HTML document for `sendHtml`. */

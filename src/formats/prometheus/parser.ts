@@ -47,6 +47,15 @@ export interface ParserOptions {
    * kept in `errors`. The gateway uses this to keep a page's good lines.
    */
   lenient?: boolean;
+  /**
+   * For a page parsed in pieces (a streamed scrape body cut at line ends): lines before this
+   * piece, so errors carry the page's line numbers.
+   */
+  startLine?: number;
+  /** False for every piece but the last: OpenMetrics' "# EOF" may still come. Default true. */
+  final?: boolean;
+  /** A previous piece ended with "# EOF": anything in this one is an error. */
+  afterEof?: boolean;
 }
 
 /** Errors a lenient parser keeps verbatim; the rest are only counted. */
@@ -111,7 +120,8 @@ export class ExpositionParser {
   private pos = 0;
   private lineNo = 0;
   private lineStart = 0;
-  private eofSeen = false;
+  private eofSeen: boolean;
+  private readonly final: boolean;
   /** End of the current series line (its newline, or the text length). */
   private lineEnd = 0;
   /** Rare characters whose presence sends a line to the exact parser. */
@@ -156,6 +166,14 @@ export class ExpositionParser {
     this.braces = new CharSeeker(text, '{');
     this.om = opts.format === 'openmetrics';
     this.lenient = opts.lenient ?? false;
+    this.lineNo = opts.startLine ?? 0;
+    this.final = opts.final ?? true;
+    this.eofSeen = opts.afterEof ?? false;
+  }
+
+  /** Whether "# EOF" has been read (OpenMetrics). */
+  get sawEof(): boolean {
+    return this.eofSeen;
   }
 
   /** Where the current entry's line starts, for errors about the whole line. */
@@ -298,7 +316,7 @@ export class ExpositionParser {
     const len = s.length;
     for (;;) {
       if (this.pos >= len) {
-        if (this.om && !this.eofSeen) {
+        if (this.om && !this.eofSeen && this.final) {
           this.eofSeen = true; // report the missing "# EOF" once
           this.lineNo++;
           this.lineStart = this.pos;

@@ -1,14 +1,15 @@
 /**
  * One GET of an exporter's page, the way Prometheus scrapes: its Accept header (OpenMetrics
- * preferred, text as fallback), gzip, a body size limit counted after decompression (a small
- * gzip bomb must not become a large page), and errors that say what went wrong where. Never
- * rejects: the outcome is a page or an error message.
+ * preferred, text as fallback, or the scrape job's protocols), gzip, a body size limit counted
+ * after decompression (a small gzip bomb must not become a large page), and errors that say
+ * what went wrong where. Never rejects: the outcome is a page (or a streamed body) or an error
+ * message.
  */
 
 import { createGunzip } from 'node:zlib';
 import { pipeline, type Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { VERSION } from '../../runtime/version.js';
+import { VERSION } from '../runtime/version.js';
 
 export const ACCEPT_HEADER =
   'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,' +
@@ -25,20 +26,58 @@ export interface FetchSpec {
   readonly headers: Record<string, string | string[]>;
   readonly timeoutMs: number;
   readonly maxBodyBytes: number;
+  /** The Accept header; the gateway's default (OpenMetrics preferred) when absent. */
+  readonly accept?: string;
+  /** The setting that sets maxBodyBytes, named in the error; default max_body_bytes. */
+  readonly limitName?: string;
 }
 
 export type FetchResult =
   | { readonly ok: true; readonly body: Buffer; readonly contentType: string | undefined }
   | { readonly ok: false; readonly error: string };
 
-/** Fetches the page; `signal` is the caller's (scrape or shutdown); the timeout is added here. */
+/**
+ * Receives a body as it arrives, decompressed. A throw from either method ends the fetch with
+ * the thrown message as its error (a parse error, or a content type the consumer refuses).
+ */
+export interface BodyConsumer {
+  begin(contentType: string | undefined): void;
+  chunk(data: Buffer): void;
+}
+
+export type StreamResult =
+  | { readonly ok: true; readonly contentType: string | undefined; readonly bytes: number }
+  | { readonly ok: false; readonly error: string };
+
+/** Fetches the page into memory; see `fetchStream`. */
 export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<FetchResult> {
+  const chunks: Buffer[] = [];
+  let type: string | undefined;
+  const r = await fetchStream(spec, signal, {
+    begin: (contentType) => {
+      type = contentType;
+    },
+    chunk: (data) => {
+      chunks.push(data);
+    },
+  });
+  return r.ok ? { ok: true, body: Buffer.concat(chunks, r.bytes), contentType: type } : r;
+}
+
+/**
+ * One GET whose body goes to `consumer` chunk by chunk, so a large page is never held twice
+ * (raw and parsed). `signal` is the caller's (scrape or shutdown); the timeout, which covers
+ * the whole body as well as the headers (a trickling target must not hold a scrape open), is
+ * added here. Never rejects.
+ */
+export async function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: BodyConsumer): Promise<StreamResult> {
   const timeout = AbortSignal.timeout(spec.timeoutMs);
   const both = AbortSignal.any([signal, timeout]);
   const abortReason = (): string =>
     timeout.aborted
       ? `timeout after ${spec.timeoutMs / 1000}s fetching ${spec.shownUrl}`
       : `scrape aborted while fetching ${spec.shownUrl}`;
+  let consumerError: Error | undefined;
   try {
     const res = await request(spec.url, {
       method: 'GET',
@@ -46,7 +85,7 @@ export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<F
       signal: both,
       headers: {
         ...spec.headers,
-        accept: ACCEPT_HEADER,
+        accept: spec.accept ?? ACCEPT_HEADER,
         'accept-encoding': 'gzip',
         'user-agent': USER_AGENT,
         'x-prometheus-scrape-timeout-seconds': String(spec.timeoutMs / 1000),
@@ -63,12 +102,31 @@ export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<F
       discard(res.body);
       return { ok: false, error: tooLarge(spec) };
     }
-    const body = await readLimited(decoded(res.body, gzipped), spec.maxBodyBytes);
-    if (body === undefined) {
+    try {
+      consumer.begin(contentType);
+    } catch (err) {
       discard(res.body);
-      return { ok: false, error: tooLarge(spec) };
+      return { ok: false, error: (err as Error).message };
     }
-    return { ok: true, body, contentType };
+    const stream = decoded(res.body, gzipped);
+    let total = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > spec.maxBodyBytes) {
+        discard(stream);
+        discard(res.body);
+        return { ok: false, error: tooLarge(spec) };
+      }
+      try {
+        consumer.chunk(chunk);
+      } catch (err) {
+        consumerError = err as Error;
+        discard(stream);
+        discard(res.body);
+        return { ok: false, error: consumerError.message };
+      }
+    }
+    return { ok: true, contentType, bytes: total };
   } catch (err) {
     if (both.aborted) return { ok: false, error: abortReason() };
     return { ok: false, error: `fetching ${spec.shownUrl}: ${describe(err)}` };
@@ -76,22 +134,7 @@ export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<F
 }
 
 function tooLarge(spec: FetchSpec): string {
-  return `body from ${spec.shownUrl} exceeds max_body_bytes (${spec.maxBodyBytes} bytes)`;
-}
-
-/** The whole stream, or undefined once it passes `limit` bytes. */
-async function readLimited(stream: Readable, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      discard(stream);
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
+  return `body from ${spec.shownUrl} exceeds ${spec.limitName ?? 'max_body_bytes'} (${spec.maxBodyBytes} bytes)`;
 }
 
 /** The first characters of an error body, on one line; reading stops there. */

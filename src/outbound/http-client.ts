@@ -1,17 +1,22 @@
 /**
- * The connection side of an HTTP source: one undici Agent per source (so its keep-alive
- * connections serve only that exporter, and two URLs on one host never share state), built
- * from the Prometheus-style `tls_config`, plus the request headers its authentication and
- * `http_headers` settings call for.
+ * The connection side of outbound HTTP: one undici Agent per gateway source or scrape job (so
+ * keep-alive connections serve only its targets, and two configurations never share state),
+ * built from the Prometheus-style `tls_config` and `proxy_url`, plus the request headers its
+ * authentication and `http_headers` settings call for.
  *
  * Credential files are read on every request, as Prometheus does, so rotated tokens are picked
  * up without a reload; TLS files are read once, when the agent is first needed.
  */
 
 import { readFile } from 'node:fs/promises';
-import { Agent, interceptors, type Dispatcher } from 'undici';
-import type { HttpSourceConfig } from '../../config/gateway-sources.js';
-import type { TlsConfig } from '../../config/http-client.js';
+import { Agent, ProxyAgent, interceptors, type Dispatcher } from 'undici';
+import type { HttpClientConfig, TlsConfig } from '../config/http-client.js';
+
+/** The client keys this module acts on; gateway sources, discovery and scrape jobs all carry them. */
+export type HttpClientSettings = Pick<
+  HttpClientConfig,
+  'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers'
+> & { readonly proxy_url?: string | undefined };
 
 const TLS_VERSION: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
   TLS10: 'TLSv1',
@@ -26,20 +31,23 @@ const MAX_REDIRECTIONS = 10;
 
 export class HttpClient {
   private dispatcher: Dispatcher | undefined;
-  private agent: Agent | undefined;
+  private agent: Dispatcher | undefined;
 
-  constructor(private readonly config: HttpSourceConfig) {}
+  constructor(private readonly config: HttpClientSettings) {}
 
   /** The source's dispatcher; throws (with the file named) when a TLS file cannot be read. */
   async get(): Promise<Dispatcher> {
     if (this.dispatcher) return this.dispatcher;
     const connect = await tlsOptions(this.config.tls_config);
-    const agent = new Agent({
+    const options = {
       connect,
       keepAliveTimeout: KEEP_ALIVE_MS,
       keepAliveMaxTimeout: KEEP_ALIVE_MS,
       allowH2: this.config.enable_http2,
-    });
+    };
+    const agent = this.config.proxy_url
+      ? new ProxyAgent({ ...options, uri: this.config.proxy_url, requestTls: connect as Record<string, unknown> })
+      : new Agent(options);
     this.agent = agent;
     this.dispatcher = this.config.follow_redirects
       ? agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }))

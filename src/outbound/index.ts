@@ -1,0 +1,9 @@
+/**
+ * Outbound HTTP to exporters and targets: the per-job or per-source connection settings
+ * (keep-alive agent, TLS, proxy, authentication headers) and the one GET every pull uses —
+ * gateway HTTP sources, HTTP service discovery and the scrape loop — with Prometheus' Accept
+ * header, gzip, timeouts covering the whole body, a decompressed-size limit, and a streaming
+ * form that hands the body to a parser chunk by chunk.
+ */
+export { HttpClient, type HttpClientSettings } from './http-client.js';
+export { ACCEPT_HEADER, fetchPage, fetchStream, type BodyConsumer, type FetchResult, type FetchSpec, type StreamResult } from './fetch.js';

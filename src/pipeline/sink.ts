@@ -1,0 +1,45 @@
+import type { SampleBatch } from '../model/samples.js';
+
+/** Anything that takes scraped or pushed samples. */
+export interface SampleSink {
+  /**
+   * `job` names the producer (the scrape job). Called synchronously on the producer's turn:
+   * a slow consumer must buffer, not block; the batch is only valid during the call.
+   */
+  write(job: string, batch: SampleBatch): void;
+}
+
+/**
+ * Hands every batch to all consumers. Consumers come and go (a gateway path that exposes a
+ * job, remote-write queues on reload); one that throws is reported and the others still get
+ * the batch, so one broken consumer never stops the scrapes feeding the rest.
+ */
+export class SinkFanout implements SampleSink {
+  private consumers: SampleSink[] = [];
+  /** Samples written while no consumer was attached (nothing wanted them). */
+  unconsumed = 0;
+
+  constructor(private readonly onError: (err: unknown) => void) {}
+
+  add(consumer: SampleSink): () => void {
+    this.consumers = [...this.consumers, consumer];
+    return () => {
+      this.consumers = this.consumers.filter((c) => c !== consumer);
+    };
+  }
+
+  write(job: string, batch: SampleBatch): void {
+    const consumers = this.consumers;
+    if (consumers.length === 0) {
+      this.unconsumed += batch.length;
+      return;
+    }
+    for (const c of consumers) {
+      try {
+        c.write(job, batch);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * All scrape jobs of the configuration, and reloading them: `apply` compares each job's new
+ * config with the running one; an unchanged job keeps its pool (discovery, loops, caches) as
+ * is, a changed job gets a new pool that takes the old one's targets over without a gap, a
+ * removed job stops and its series go stale, a new job starts.
+ */
+
+import { HttpClient } from '../outbound/index.js';
+import type { ScrapeConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { SampleSink } from '../pipeline/index.js';
+import { Relabeler } from '../relabel/index.js';
+import type { Registry } from '../selfmetrics/registry.js';
+import { acceptHeader } from './page-reader.js';
+import type { JobContext, JobCounters } from './scrape-loop.js';
+import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
+import type { ScrapePoolStatus, ScrapeStatusSource } from './status.js';
+
+/**
+ * Used when neither the job nor `global` sets body_size_limit. Prometheus has no default cap;
+ * vmagent's is 16 MiB. A cap keeps an endless body from exhausting memory before the timeout,
+ * and 64 MiB leaves room for the largest real exporters (kube-state-metrics on big clusters).
+ */
+export const DEFAULT_BODY_SIZE_LIMIT = 64 * 1024 * 1024;
+
+export interface ScrapeManagerDeps {
+  readonly sink: SampleSink;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Replaces the discoverers built from the config (tests). */
+  readonly discover?: DiscovererFactory;
+}
+
+interface RunningPool {
+  readonly pool: ScrapePool;
+  /** The config it runs, serialized: equal keys mean nothing to change. */
+  readonly key: string;
+}
+
+export class ScrapeManager implements ScrapeStatusSource {
+  private running = new Map<string, RunningPool>();
+  private readonly log: Logger;
+  private readonly counters: (job: string) => JobCounters;
+
+  constructor(private readonly deps: ScrapeManagerDeps) {
+    this.log = deps.logger.child({ component: 'scrape' });
+    const r = deps.registry;
+    const scrapes = r.counter({ name: 'tributary_scrapes_total', help: 'Scrapes done, by job.', labelNames: ['job'] });
+    const failed = r.counter({
+      name: 'tributary_scrapes_failed_total',
+      help: 'Scrapes that failed (target down), by job.',
+      labelNames: ['job'],
+    });
+    const scraped = r.counter({
+      name: 'tributary_scrape_samples_scraped_total',
+      help: 'Samples read from scraped pages, before metric relabeling, by job.',
+      labelNames: ['job'],
+    });
+    const added = r.counter({
+      name: 'tributary_scrape_samples_post_metric_relabeling_total',
+      help: 'Samples passed on from successful scrapes after metric relabeling, by job.',
+      labelNames: ['job'],
+    });
+    const stale = r.counter({
+      name: 'tributary_scrape_stale_markers_total',
+      help: 'Staleness markers written for series that disappeared, by job.',
+      labelNames: ['job'],
+    });
+    this.counters = (job) => ({
+      scrapes: scrapes.labels(job),
+      failed: failed.labels(job),
+      samplesScraped: scraped.labels(job),
+      samplesAdded: added.labels(job),
+      staleMarkers: stale.labels(job),
+    });
+    r.gauge({
+      name: 'tributary_scrape_targets',
+      help: 'Targets by job and health (up, down, unknown = not scraped yet), and dropped by relabeling.',
+      labelNames: ['job', 'state'],
+      collect: (g) => {
+        g.reset();
+        for (const p of this.pools()) {
+          const counts = { up: 0, down: 0, unknown: 0, dropped: p.droppedCount };
+          for (const t of p.active) counts[t.health]++;
+          for (const [state, n] of Object.entries(counts)) g.labels(p.name, state).set(n);
+        }
+      },
+    });
+  }
+
+  /** Starts, keeps, replaces or stops pools so that the running jobs are `configs`. */
+  apply(configs: readonly ScrapeConfig[]): { started: string[]; changed: string[]; stopped: string[]; kept: string[] } {
+    const next = new Map<string, RunningPool>();
+    const summary = { started: [] as string[], changed: [] as string[], stopped: [] as string[], kept: [] as string[] };
+    for (const cfg of configs) {
+      const key = configKey(cfg);
+      const old = this.running.get(cfg.job_name);
+      if (old && old.key === key) {
+        next.set(cfg.job_name, old);
+        summary.kept.push(cfg.job_name);
+        continue;
+      }
+      const pool = new ScrapePool(cfg, this.jobContext(cfg), this.deps.discover, old?.pool);
+      pool.start();
+      next.set(cfg.job_name, { pool, key });
+      (old ? summary.changed : summary.started).push(cfg.job_name);
+    }
+    for (const [name, old] of this.running) {
+      if (!next.has(name)) {
+        summary.stopped.push(name);
+        void old.pool.stop(true);
+      }
+    }
+    this.running = next;
+    return summary;
+  }
+
+  /** Resolves when every job has built its targets once. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.running.values()].map((r) => r.pool.ready()));
+  }
+
+  pool(job: string): ScrapePool | undefined {
+    return this.running.get(job)?.pool;
+  }
+
+  pools(): ScrapePoolStatus[] {
+    return [...this.running.values()].map((r) => r.pool.status());
+  }
+
+  /** Stops everything without staleness markers (a restart must not end every series). */
+  async close(): Promise<void> {
+    const pools = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(pools.map((r) => r.pool.stop(false)));
+  }
+
+  private jobContext(cfg: ScrapeConfig): JobContext {
+    return {
+      name: cfg.job_name,
+      client: new HttpClient(cfg),
+      rules: {
+        honorLabels: cfg.honor_labels,
+        relabeler: cfg.metric_relabel_configs.length > 0 ? Relabeler.compile(cfg.metric_relabel_configs) : undefined,
+        labelLimit: cfg.label_limit ?? 0,
+        labelNameLengthLimit: cfg.label_name_length_limit ?? 0,
+        labelValueLengthLimit: cfg.label_value_length_limit ?? 0,
+      },
+      honorTimestamps: cfg.honor_timestamps,
+      trackTimestampsStaleness: cfg.track_timestamps_staleness,
+      accept: acceptHeader(cfg.scrape_protocols),
+      fallbackProtocol: cfg.fallback_scrape_protocol,
+      bodySizeLimit: cfg.body_size_limit || DEFAULT_BODY_SIZE_LIMIT,
+      sink: this.deps.sink,
+      log: this.log.child({ job: cfg.job_name }),
+      counters: this.counters(cfg.job_name),
+    };
+  }
+}
+
+/** Regexes serialize as `{}`; their source must count, or a changed regex would look unchanged. */
+function configKey(cfg: ScrapeConfig): string {
+  return JSON.stringify(cfg, (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v));
+}

@@ -1,0 +1,109 @@
+/**
+ * Reads a scraped page while it arrives: the response's Content-Type picks the parser (with the
+ * job's fallback protocol for a missing or foreign type, as Prometheus 3 does), and the body is
+ * decoded and cut at the last line end of each chunk, so every complete line is parsed once,
+ * straight from the piece it arrived in, and only the unfinished last line is carried over.
+ * Line numbers run across pieces, so errors point into the page as a whole.
+ */
+
+import type { ScrapeProtocol } from '../config/scrape.js';
+import { Entry, ExpositionParser } from '../formats/prometheus/parser.js';
+import type { TextFormat } from '../formats/prometheus/negotiate.js';
+import type { BodyConsumer } from '../outbound/fetch.js';
+
+/** Called for every sample line; reads the parser's current entry. Throwing ends the scrape. */
+export type SeriesHandler = (p: ExpositionParser) => void;
+
+const PROTOCOL_HEADERS: Readonly<Record<ScrapeProtocol, string>> = {
+  PrometheusProto: 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited',
+  'PrometheusText0.0.4': 'text/plain;version=0.0.4',
+  'PrometheusText1.0.0': 'text/plain;version=1.0.0;escaping=allow-utf-8',
+  'OpenMetricsText0.0.1': 'application/openmetrics-text;version=0.0.1',
+  'OpenMetricsText1.0.0': 'application/openmetrics-text;version=1.0.0',
+};
+
+/**
+ * Prometheus' Accept header for a job's scrape_protocols, in order of preference with falling
+ * q values and `*\/*` last. The protobuf format is left out: Tributary cannot parse it, and a
+ * target offering it would otherwise choose it.
+ */
+export function acceptHeader(protocols: readonly ScrapeProtocol[]): string {
+  const usable = protocols.filter((p) => p !== 'PrometheusProto');
+  let weight = usable.length + 1;
+  const parts = usable.map((p) => `${PROTOCOL_HEADERS[p]};q=0.${weight--}`);
+  parts.push(`*/*;q=0.${weight}`);
+  return parts.join(',');
+}
+
+export function formatOfProtocol(p: ScrapeProtocol): TextFormat | undefined {
+  if (p.startsWith('OpenMetrics')) return 'openmetrics';
+  if (p.startsWith('PrometheusText')) return 'prometheus';
+  return undefined;
+}
+
+export class PageReader implements BodyConsumer {
+  private readonly decoder = new TextDecoder('utf-8');
+  private format: TextFormat = 'prometheus';
+  private carry = '';
+  private lines = 0;
+  private afterEof = false;
+  private started = false;
+
+  constructor(
+    private readonly onSeries: SeriesHandler,
+    private readonly fallback: ScrapeProtocol | undefined,
+  ) {}
+
+  begin(contentType: string | undefined): void {
+    this.started = true;
+    const mediaType = (contentType ?? '').split(';')[0].trim().toLowerCase();
+    if (mediaType === 'application/openmetrics-text') this.format = 'openmetrics';
+    else if (mediaType === 'text/plain') this.format = 'prometheus';
+    else {
+      const fallback = this.fallback && formatOfProtocol(this.fallback);
+      if (fallback === undefined) {
+        const what = contentType === undefined ? 'no Content-Type' : `unsupported Content-Type ${JSON.stringify(contentType)}`;
+        throw new Error(
+          this.fallback
+            ? `received ${what}; fallback_scrape_protocol ${this.fallback} cannot be parsed by Tributary`
+            : `received ${what} and no fallback_scrape_protocol specified for target`,
+        );
+      }
+      this.format = fallback;
+    }
+  }
+
+  chunk(data: Buffer): void {
+    const text = this.carry + this.decoder.decode(data, { stream: true });
+    const cut = text.lastIndexOf('\n');
+    if (cut < 0) {
+      this.carry = text;
+      return;
+    }
+    this.carry = cut + 1 === text.length ? '' : text.slice(cut + 1);
+    this.parse(cut + 1 === text.length ? text : text.slice(0, cut + 1), false);
+  }
+
+  /** The page has ended; parses the rest. Throws on a missing "# EOF" in OpenMetrics. */
+  end(): void {
+    if (!this.started) this.begin(undefined);
+    const text = this.carry + this.decoder.decode();
+    this.carry = '';
+    this.parse(text, true);
+  }
+
+  private parse(text: string, final: boolean): void {
+    const p = new ExpositionParser(text, {
+      format: this.format,
+      startLine: this.lines,
+      final,
+      afterEof: this.afterEof,
+    });
+    const onSeries = this.onSeries;
+    for (let e = p.next(); e !== Entry.End; e = p.next()) {
+      if (e === Entry.Series) onSeries(p);
+    }
+    this.lines = p.line;
+    this.afterEof = p.sawEof;
+  }
+}

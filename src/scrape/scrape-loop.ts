@@ -1,0 +1,286 @@
+/**
+ * One target's scrape loop, after Prometheus' scrapeLoop: scrapes at a fixed phase of the
+ * interval (so targets spread over it, and a target keeps its phase across restarts and
+ * reloads), streams the page through the parser into the target's series cache, and hands
+ * one batch per scrape to the sink — the page's samples, staleness markers for series that
+ * went away, and the five series Prometheus adds per target (up, scrape_duration_seconds,
+ * scrape_samples_scraped, scrape_samples_post_metric_relabeling, scrape_series_added). A
+ * scrape that fails (network, HTTP status, content type, parse error, a limit) keeps none of
+ * its samples: it counts as an empty page, so everything from the previous scrape goes stale.
+ */
+
+import type { ScrapeProtocol } from '../config/scrape.js';
+import type { Logger } from '../log/logger.js';
+import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
+import { SampleBatch } from '../model/samples.js';
+import { fetchStream, type HttpClient } from '../outbound/index.js';
+import type { SampleSink } from '../pipeline/index.js';
+import type { CounterChild } from '../selfmetrics/registry.js';
+import { PageReader } from './page-reader.js';
+import { LimitError, SeriesCache, type SeriesRules } from './series-cache.js';
+import type { ActiveTargetStatus, TargetHealth } from './status.js';
+import type { ScrapeTarget } from './target.js';
+
+/** What all loops of one job share. */
+export interface JobContext {
+  readonly name: string;
+  readonly client: HttpClient;
+  readonly rules: SeriesRules;
+  readonly honorTimestamps: boolean;
+  readonly trackTimestampsStaleness: boolean;
+  readonly accept: string;
+  readonly fallbackProtocol: ScrapeProtocol | undefined;
+  readonly bodySizeLimit: number;
+  readonly sink: SampleSink;
+  readonly log: Logger;
+  readonly counters: JobCounters;
+}
+
+export interface JobCounters {
+  readonly scrapes: CounterChild;
+  readonly failed: CounterChild;
+  readonly samplesScraped: CounterChild;
+  readonly samplesAdded: CounterChild;
+  readonly staleMarkers: CounterChild;
+}
+
+const AUTO_NAMES = [
+  'up',
+  'scrape_duration_seconds',
+  'scrape_samples_scraped',
+  'scrape_samples_post_metric_relabeling',
+  'scrape_series_added',
+] as const;
+
+/** The first time after `now` at `phase` within the interval (epoch-aligned, like Prometheus). */
+export function nextScrapeTime(now: number, intervalMs: number, phase: number): number {
+  let t = now - (now % intervalMs) + (phase % intervalMs);
+  if (t <= now) t += intervalMs;
+  return t;
+}
+
+export class ScrapeLoop {
+  private readonly cache: SeriesCache;
+  private readonly batch = new SampleBatch(256);
+  private readonly autoSeries: Labels[];
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: AbortController | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private handingOver = false;
+  private stopCalled = false;
+  private autoWritten = false;
+
+  health: TargetHealth = 'unknown';
+  lastError = '';
+  lastScrapeMs = 0;
+  lastDurationSeconds = 0;
+  lastSamples = 0;
+  lastScraped = 0;
+  /** Scrapes done; lets tests and the reload logic wait for progress. */
+  scrapes = 0;
+
+  constructor(
+    readonly target: ScrapeTarget,
+    private readonly job: JobContext,
+  ) {
+    this.cache = new SeriesCache(target.labels, job.rules);
+    const lb = new LabelsBuilder();
+    this.autoSeries = AUTO_NAMES.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Series this loop last wrote, for a successor that replaces it on reload. */
+  liveSeries(): Labels[] {
+    const out = this.cache.live().map((r) => r.labels);
+    if (this.autoWritten) out.push(...this.autoSeries);
+    return out;
+  }
+
+  /** Marks a predecessor's series stale after the first scrape unless they are seen again. */
+  inherit(series: readonly Labels[]): void {
+    this.cache.inherit(series);
+    // the predecessor wrote the same auto series; this loop will write them at its first scrape
+    this.autoWritten = true;
+  }
+
+  /**
+   * Stops scheduling for a successor: a scrape in flight is finished (and written), so the
+   * successor, which keeps the phase, continues with the next tick and nothing is skipped.
+   */
+  async handOver(): Promise<void> {
+    clearTimeout(this.timer);
+    this.handingOver = true;
+    await this.running;
+    this.stopped = true;
+  }
+
+  /**
+   * Stops scraping; an in-flight scrape is abandoned. With `stale`, every series the target
+   * had goes stale now (the target is gone); without, a successor takes them over or the
+   * process is shutting down (Prometheus writes no markers on shutdown either).
+   */
+  async stop(stale: boolean): Promise<void> {
+    if (this.stopCalled) return;
+    this.stopCalled = true;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.inflight?.abort();
+    await this.running;
+    if (!stale) return;
+    const b = this.batch;
+    b.reset();
+    const now = Date.now();
+    for (const r of this.cache.live()) b.appendStale(r.labels, now);
+    if (this.autoWritten) for (const l of this.autoSeries) b.appendStale(l, now);
+    if (b.length > 0) this.write(b);
+    b.reset();
+  }
+
+  status(): ActiveTargetStatus {
+    const t = this.target;
+    return {
+      scrapePool: this.job.name,
+      scrapeUrl: t.shownUrl,
+      discoveredLabels: t.discovered,
+      labels: t.labels,
+      health: this.health,
+      lastError: this.lastError,
+      lastScrapeMs: this.lastScrapeMs,
+      lastScrapeDurationSeconds: this.lastDurationSeconds,
+      lastSamples: this.lastSamples,
+      lastSamplesScraped: this.lastScraped,
+      scrapeIntervalMs: t.intervalMs,
+      scrapeTimeoutMs: t.timeoutMs,
+    };
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.handingOver) return;
+    const now = Date.now();
+    const at = nextScrapeTime(now, this.target.intervalMs, this.target.hash);
+    this.timer = setTimeout(() => {
+      this.running = this.scrapeOnce().finally(() => {
+        this.running = undefined;
+        this.schedule();
+      });
+    }, at - now);
+  }
+
+  /** One scrape, start to sink. Never rejects. */
+  async scrapeOnce(): Promise<void> {
+    const job = this.job;
+    const target = this.target;
+    const batch = this.batch;
+    const cache = this.cache;
+    const start = Date.now();
+    const abort = new AbortController();
+    this.inflight = abort;
+    batch.reset();
+    cache.begin();
+
+    let scraped = 0;
+    let added = 0;
+    const honorTimestamps = job.honorTimestamps;
+    const sampleLimit = target.sampleLimit;
+    const reader = new PageReader((p) => {
+      scraped++;
+      const ref = cache.lookup(p);
+      if (ref === undefined) return;
+      let ts = start;
+      if (honorTimestamps && p.timestamp !== undefined) {
+        ts = p.timestamp;
+        ref.explicitTimestamp = true;
+      }
+      batch.append(ref.labels, p.value, ts);
+      if (++added > sampleLimit && sampleLimit > 0) throw new LimitError(`sample_limit exceeded (limit: ${sampleLimit})`);
+    }, job.fallbackProtocol);
+
+    let error: string | undefined;
+    const headers = await job.client.headers().catch((err: Error) => {
+      error = err.message;
+      return undefined;
+    });
+    if (headers !== undefined) {
+      const dispatcher = await job.client.get().catch((err: Error) => {
+        error = err.message;
+        return undefined;
+      });
+      if (dispatcher !== undefined) {
+        const result = await fetchStream(
+          {
+            url: target.url,
+            shownUrl: target.shownUrl,
+            dispatcher,
+            headers,
+            timeoutMs: target.timeoutMs,
+            maxBodyBytes: job.bodySizeLimit,
+            accept: job.accept,
+            limitName: 'body_size_limit',
+          },
+          abort.signal,
+          reader,
+        );
+        if (!result.ok) error = result.error;
+        else {
+          try {
+            reader.end();
+          } catch (err) {
+            error = (err as Error).message;
+          }
+        }
+      }
+    }
+    this.inflight = undefined;
+    if (this.stopped) {
+      batch.reset();
+      return;
+    }
+
+    const duration = (Date.now() - start) / 1000;
+    const ok = error === undefined;
+    if (!ok) {
+      batch.reset();
+      job.counters.failed.inc();
+      if (this.health !== 'down' || this.lastError !== error) {
+        job.log.debug('scrape failed', { target: target.shownUrl, err: error });
+      }
+    }
+    const before = batch.length;
+    cache.finish(ok, job.trackTimestampsStaleness, (labels) => batch.appendStale(labels, start));
+    const stale = batch.length - before;
+
+    const auto = this.autoSeries;
+    batch.append(auto[0], ok ? 1 : 0, start);
+    batch.append(auto[1], duration, start);
+    batch.append(auto[2], scraped, start);
+    batch.append(auto[3], added, start);
+    batch.append(auto[4], cache.added, start);
+    this.autoWritten = true;
+    this.write(batch);
+    batch.reset();
+
+    job.counters.scrapes.inc();
+    job.counters.samplesScraped.inc(scraped);
+    if (ok) job.counters.samplesAdded.inc(added);
+    if (stale > 0) job.counters.staleMarkers.inc(stale);
+    this.health = ok ? 'up' : 'down';
+    this.lastError = error ?? '';
+    this.lastScrapeMs = start;
+    this.lastDurationSeconds = duration;
+    this.lastSamples = added;
+    this.lastScraped = scraped;
+    this.scrapes++;
+  }
+
+  private write(batch: SampleBatch): void {
+    try {
+      this.job.sink.write(this.job.name, batch);
+    } catch (err) {
+      this.job.log.error('the sample pipeline failed on a batch', { err: err as Error });
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * One job (Prometheus' scrape pool): runs the job's discoverers, turns their groups into
+ * targets through target relabeling, and keeps exactly one scrape loop per distinct target —
+ * a target that is rediscovered unchanged keeps its loop, a new one gets a loop, a vanished
+ * one is stopped and its series marked stale.
+ *
+ * On reload a changed job gets a new pool that takes over from the old one at its first sync:
+ * a target both have is handed from the old loop to the new one (same phase, the old loop's
+ * series inherited for staleness), so it is scraped on its usual schedule with no gap; the
+ * old pool's other targets go stale then. Until that first sync the old pool keeps scraping.
+ */
+
+import type { ScrapeConfig } from '../config/schema.js';
+import { createDiscoverers, type Discoverer, type TargetGroup } from '../discovery/index.js';
+import type { Logger } from '../log/logger.js';
+import type { Labels } from '../model/labels.js';
+import { Relabeler } from '../relabel/index.js';
+import { ScrapeLoop, type JobContext } from './scrape-loop.js';
+import type { DroppedTargetStatus, ScrapePoolStatus } from './status.js';
+import { targetsFromGroup, type ScrapeTarget } from './target.js';
+
+/** How long the first sync waits for discoverers that have not reported yet. */
+const FIRST_SYNC_WAIT_MS = 5_000;
+/** Later updates are coalesced over this long, so a burst of file changes syncs once. */
+const SYNC_DEBOUNCE_MS = 100;
+
+export type DiscovererFactory = (cfg: ScrapeConfig, log: Logger) => Discoverer[];
+
+export class ScrapePool {
+  private readonly discoverers: Discoverer[];
+  private readonly relabeler: Relabeler;
+  private readonly groups = new Map<number, TargetGroup[]>();
+  private readonly loops = new Map<string, ScrapeLoop>();
+  private dropped: DroppedTargetStatus[] = [];
+  private droppedCount = 0;
+  private limitError: string | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private firstSyncDone = false;
+  private closed = false;
+  private lastErrors = new Set<string>();
+  private readonly firstSync: Promise<void>;
+  private resolveFirstSync!: () => void;
+
+  constructor(
+    readonly config: ScrapeConfig,
+    private readonly job: JobContext,
+    discover: DiscovererFactory = createDiscoverers,
+    /** The pool this one replaces on reload; retired at the first sync. */
+    private predecessor?: ScrapePool,
+  ) {
+    this.relabeler = Relabeler.compile(config.relabel_configs);
+    this.discoverers = discover(config, job.log);
+    this.firstSync = new Promise((resolve) => {
+      this.resolveFirstSync = resolve;
+    });
+  }
+
+  get name(): string {
+    return this.config.job_name;
+  }
+
+  start(): void {
+    this.discoverers.forEach((d, i) => d.start((groups) => this.onUpdate(i, groups)));
+    if (this.discoverers.length === 0) this.sync();
+    else this.syncTimer = setTimeout(() => this.sync(), FIRST_SYNC_WAIT_MS);
+  }
+
+  /** Resolves once targets have been built the first time. */
+  ready(): Promise<void> {
+    return this.firstSync;
+  }
+
+  /** The running loops, for tests and status. */
+  activeLoops(): ScrapeLoop[] {
+    return [...this.loops.values()];
+  }
+
+  status(): ScrapePoolStatus {
+    return {
+      name: this.name,
+      relabelConfigs: this.config.relabel_configs,
+      active: [...this.loops.values()].map((l) => {
+        const s = l.status();
+        return this.limitError ? { ...s, health: 'down' as const, lastError: this.limitError } : s;
+      }),
+      dropped: this.dropped,
+      droppedCount: this.droppedCount,
+    };
+  }
+
+  /**
+   * Stops discovery and every loop. `stale`: the job is gone (its series end now); otherwise
+   * the process is stopping or a successor took the loops over.
+   */
+  async stop(stale: boolean): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.syncTimer);
+    this.resolveFirstSync();
+    await Promise.all(this.discoverers.map((d) => d.close().catch(() => {})));
+    const loops = [...this.loops.values()];
+    this.loops.clear();
+    await Promise.all(loops.map((l) => l.stop(stale)));
+    const pred = this.predecessor;
+    this.predecessor = undefined;
+    await pred?.stop(stale);
+    await this.job.client.close();
+  }
+
+  private onUpdate(index: number, groups: TargetGroup[]): void {
+    if (this.closed) return;
+    this.groups.set(index, groups);
+    if (!this.firstSyncDone) {
+      if (this.groups.size < this.discoverers.length) return;
+      clearTimeout(this.syncTimer);
+      this.sync();
+      return;
+    }
+    clearTimeout(this.syncTimer);
+    this.syncTimer = setTimeout(() => this.sync(), SYNC_DEBOUNCE_MS);
+  }
+
+  private sync(): void {
+    if (this.closed) return;
+    this.firstSyncDone = true;
+    const wanted = new Map<string, ScrapeTarget>();
+    const dropped: DroppedTargetStatus[] = [];
+    let droppedCount = 0;
+    const errors = new Set<string>();
+    const keepDropped = this.config.keep_dropped_targets ?? 0;
+    for (const groups of this.groups.values()) {
+      for (const group of groups) {
+        for (const r of targetsFromGroup(group, this.config, this.relabeler)) {
+          if (r.kind === 'target') {
+            if (!wanted.has(r.target.identity)) wanted.set(r.target.identity, r.target);
+          } else if (r.kind === 'dropped') {
+            droppedCount++;
+            if (keepDropped === 0 || dropped.length < keepDropped) dropped.push({ scrapePool: this.name, discoveredLabels: r.discovered });
+          } else {
+            errors.add(`${r.error} (target ${describe(r.discovered)})`);
+          }
+        }
+      }
+    }
+    for (const e of errors) if (!this.lastErrors.has(e)) this.job.log.warn('cannot build a scrape target', { err: e });
+    this.lastErrors = errors;
+    this.dropped = dropped;
+    this.droppedCount = droppedCount;
+    const limit = this.config.target_limit ?? 0;
+    this.limitError =
+      limit > 0 && wanted.size > limit ? `target_limit exceeded (number of targets: ${wanted.size}, limit: ${limit})` : undefined;
+    if (this.limitError) this.job.log.error('scrape pool over its target limit: no target is scraped', { err: this.limitError });
+
+    const predecessor = this.predecessor;
+    this.predecessor = undefined;
+    const gone: ScrapeLoop[] = [];
+    for (const [id, loop] of this.loops) {
+      if (!wanted.has(id) || this.limitError) {
+        this.loops.delete(id);
+        gone.push(loop);
+      }
+    }
+    const handovers: Promise<void>[] = [];
+    for (const [id, target] of wanted) {
+      if (this.loops.has(id)) continue;
+      const loop = new ScrapeLoop(target, this.job);
+      this.loops.set(id, loop);
+      const old = predecessor?.takeLoop(id);
+      if (old) {
+        handovers.push(
+          old.handOver().then(() => {
+            loop.inherit(old.liveSeries());
+            if (!this.closed && !this.limitError) loop.start();
+          }),
+        );
+      } else if (!this.limitError) {
+        loop.start();
+      }
+    }
+    void Promise.all(gone.map((l) => l.stop(true)));
+    if (predecessor) void Promise.all(handovers).then(() => predecessor.stop(true));
+    this.resolveFirstSync();
+  }
+
+  /** Gives up the loop for `identity` to a successor pool. */
+  private takeLoop(identity: string): ScrapeLoop | undefined {
+    const loop = this.loops.get(identity);
+    if (loop) this.loops.delete(identity);
+    return loop ?? this.predecessor?.takeLoop(identity);
+  }
+}
+
+function describe(labels: Labels): string {
+  return labels.get('__address__') ?? labels.toString();
+}

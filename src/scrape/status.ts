@@ -1,0 +1,55 @@
+/**
+ * What the scrape side shows about itself: the read-only view the pages (/targets,
+ * /api/v1/targets, /service-discovery) and the API render. Plain data, copied out of the live
+ * loops on each call, so a page never holds a loop's state.
+ */
+
+import type { RelabelConfig } from '../config/relabel.js';
+import type { Labels } from '../model/labels.js';
+
+export type TargetHealth = 'up' | 'down' | 'unknown';
+
+export interface ActiveTargetStatus {
+  /** The job name (Prometheus calls the per-job pool a scrape pool). */
+  readonly scrapePool: string;
+  /** The URL scraped, credentials removed. */
+  readonly scrapeUrl: string;
+  /** Labels as discovered (group + target labels and Prometheus' defaults), before relabeling. */
+  readonly discoveredLabels: Labels;
+  /** The target's labels after relabeling: job, instance and the rest, no `__` labels. */
+  readonly labels: Labels;
+  readonly health: TargetHealth;
+  /** Empty when the last scrape succeeded. */
+  readonly lastError: string;
+  /** Start of the last scrape, ms since the epoch; 0 = not scraped yet. */
+  readonly lastScrapeMs: number;
+  /** Seconds the last scrape took. */
+  readonly lastScrapeDurationSeconds: number;
+  /** Samples the last scrape added after metric relabeling. */
+  readonly lastSamples: number;
+  /** Samples in the last page, before metric relabeling. */
+  readonly lastSamplesScraped: number;
+  readonly scrapeIntervalMs: number;
+  readonly scrapeTimeoutMs: number;
+}
+
+export interface DroppedTargetStatus {
+  readonly scrapePool: string;
+  readonly discoveredLabels: Labels;
+}
+
+export interface ScrapePoolStatus {
+  readonly name: string;
+  /** Target relabeling of the pool, so a page can show which rule dropped a target. */
+  readonly relabelConfigs: readonly RelabelConfig[];
+  readonly active: readonly ActiveTargetStatus[];
+  /** At most `keep_dropped_targets` when set (Prometheus' semantics); all otherwise. */
+  readonly dropped: readonly DroppedTargetStatus[];
+  /** All targets dropped by relabeling, including those not kept in `dropped`. */
+  readonly droppedCount: number;
+}
+
+export interface ScrapeStatusSource {
+  /** Pools in configuration order. */
+  pools(): readonly ScrapePoolStatus[];
+}

@@ -1,0 +1,201 @@
+/**
+ * From discovered target groups to scrape targets, following Prometheus' TargetsFromGroup and
+ * PopulateLabels (Prometheus 3: no port is added to an address): the group's labels under the
+ * target's own, the job's defaults (`job`, `__scrape_interval__`, `__scrape_timeout__`,
+ * `__metrics_path__`, `__scheme__`, `__param_<name>`) where discovery set none, target
+ * relabeling, then checks of what relabeling produced, `__meta_*` removed and `instance`
+ * defaulted to the address. What comes out is either a target, a target dropped by
+ * relabeling (kept for the pages), or an error naming the bad label.
+ */
+
+import type { ScrapeConfig } from '../config/schema.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
+import type { TargetGroup } from '../discovery/index.js';
+import { Labels, LabelsBuilder } from '../model/labels.js';
+import type { Relabeler } from '../relabel/index.js';
+
+export const ADDRESS = '__address__';
+export const SCHEME = '__scheme__';
+export const METRICS_PATH = '__metrics_path__';
+export const SCRAPE_INTERVAL = '__scrape_interval__';
+export const SCRAPE_TIMEOUT = '__scrape_timeout__';
+export const PARAM_PREFIX = '__param_';
+const META_PREFIX = '__meta_';
+/** vmagent's per-target override of sample_limit. */
+export const SAMPLE_LIMIT = '__sample_limit__';
+
+/** A target to scrape: everything a scrape loop needs, fixed for the loop's lifetime. */
+export interface ScrapeTarget {
+  /** Labels as discovered plus the job's defaults, before relabeling. */
+  readonly discovered: Labels;
+  /** All labels after relabeling, `__` ones included (they configure the scrape). */
+  readonly internal: Labels;
+  /** What every series of the target carries: no `__` labels. */
+  readonly labels: Labels;
+  readonly url: URL;
+  /** The URL without credentials, for pages and errors. */
+  readonly shownUrl: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** 0 = no limit. */
+  readonly sampleLimit: number;
+  /**
+   * Identity across discovery updates and reloads: equal identities scrape the same thing
+   * the same way, so the running loop can be kept.
+   */
+  readonly identity: string;
+  /** Stable per target: the phase of its scrapes within the interval. */
+  readonly hash: number;
+}
+
+export type PopulateResult =
+  | { readonly kind: 'target'; readonly target: ScrapeTarget }
+  | { readonly kind: 'dropped'; readonly discovered: Labels }
+  | { readonly kind: 'error'; readonly discovered: Labels; readonly error: string };
+
+/** Builds every target of a group; the group's order is kept. */
+export function targetsFromGroup(group: TargetGroup, cfg: ScrapeConfig, relabeler: Relabeler): PopulateResult[] {
+  const lb = new LabelsBuilder();
+  return group.targets.map((t) => {
+    lb.reset();
+    for (const [n, v] of Object.entries(t)) lb.set(n, v);
+    for (const [n, v] of Object.entries(group.labels)) if (!(n in t)) lb.set(n, v);
+    return populate(lb, cfg, relabeler);
+  });
+}
+
+function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: Relabeler): PopulateResult {
+  const setDefault = (name: string, value: string): void => {
+    if (!lb.get(name)) lb.set(name, value);
+  };
+  setDefault('job', cfg.job_name);
+  setDefault(SCRAPE_INTERVAL, formatDuration(cfg.scrape_interval));
+  setDefault(SCRAPE_TIMEOUT, formatDuration(cfg.scrape_timeout));
+  setDefault(METRICS_PATH, cfg.metrics_path);
+  setDefault(SCHEME, cfg.scheme);
+  for (const [name, values] of Object.entries(cfg.params)) {
+    if (values.length > 0) setDefault(PARAM_PREFIX + name, values[0]);
+  }
+  const discovered = lb.build();
+  if (!relabeler.processBuilder(lb)) return { kind: 'dropped', discovered };
+  const fail = (error: string): PopulateResult => ({ kind: 'error', discovered, error });
+
+  const address = lb.get(ADDRESS);
+  if (!address) return fail('no __address__ label after relabeling');
+  if (address.includes('/')) return fail(`${JSON.stringify(address)} is not a valid hostname (__address__)`);
+  let intervalMs: number;
+  let timeoutMs: number;
+  try {
+    intervalMs = parseDuration(lb.get(SCRAPE_INTERVAL) ?? '');
+  } catch (err) {
+    return fail(`error parsing scrape interval (__scrape_interval__): ${(err as Error).message}`);
+  }
+  try {
+    timeoutMs = parseDuration(lb.get(SCRAPE_TIMEOUT) ?? '');
+  } catch (err) {
+    return fail(`error parsing scrape timeout (__scrape_timeout__): ${(err as Error).message}`);
+  }
+  if (intervalMs === 0) return fail('scrape interval cannot be 0');
+  if (timeoutMs === 0) return fail('scrape timeout cannot be 0');
+  if (timeoutMs > intervalMs) {
+    return fail(
+      `scrape timeout cannot be greater than scrape interval (${JSON.stringify(lb.get(SCRAPE_TIMEOUT))} > ${JSON.stringify(lb.get(SCRAPE_INTERVAL))})`,
+    );
+  }
+  let sampleLimit = cfg.sample_limit ?? 0;
+  const limitLabel = lb.get(SAMPLE_LIMIT);
+  if (limitLabel !== undefined) {
+    const n = Number(limitLabel);
+    if (!Number.isSafeInteger(n) || n < 0) return fail(`__sample_limit__ ${JSON.stringify(limitLabel)} is not a whole number`);
+    sampleLimit = n;
+  }
+
+  const metaNames: string[] = [];
+  lb.forEach((name) => {
+    if (name.startsWith(META_PREFIX)) metaNames.push(name);
+  });
+  for (const name of metaNames) lb.del(name);
+  setDefault('instance', address);
+  const internal = lb.build();
+  for (let i = 0; i < internal.size; i++) {
+    if (internal.value(i).includes('\uFFFD')) {
+      return fail(`invalid label value for ${JSON.stringify(internal.name(i))}: ${JSON.stringify(internal.value(i))}`);
+    }
+  }
+
+  let url: URL;
+  try {
+    url = targetUrl(internal, cfg.params);
+  } catch (err) {
+    return fail(`cannot build the scrape URL: ${(err as Error).message}`);
+  }
+  const labels = publicLabels(internal);
+  const shownUrl = redactedUrl(url);
+  const identity = `${labels.key}\n${url.href}\n${intervalMs}\n${timeoutMs}\n${sampleLimit}`;
+  return {
+    kind: 'target',
+    target: {
+      discovered,
+      internal,
+      labels,
+      url,
+      shownUrl,
+      intervalMs,
+      timeoutMs,
+      sampleLimit,
+      identity,
+      hash: fnv1a(identity),
+    },
+  };
+}
+
+/** Prometheus' Target.URL: the job's params, each overridden (first value) by a `__param_` label. */
+function targetUrl(internal: Labels, params: Readonly<Record<string, readonly string[]>>): URL {
+  const merged = new Map<string, string[]>();
+  for (const [k, v] of Object.entries(params)) merged.set(k, [...v]);
+  for (let i = 0; i < internal.size; i++) {
+    const name = internal.name(i);
+    if (!name.startsWith(PARAM_PREFIX)) continue;
+    const key = name.slice(PARAM_PREFIX.length);
+    const values = merged.get(key);
+    if (values && values.length > 0) values[0] = internal.value(i);
+    else merged.set(key, [internal.value(i)]);
+  }
+  const scheme = internal.get(SCHEME) ?? 'http';
+  if (scheme !== 'http' && scheme !== 'https') throw new Error(`unsupported __scheme__ ${JSON.stringify(scheme)}`);
+  let path = internal.get(METRICS_PATH) ?? '/metrics';
+  if (!path.startsWith('/')) path = '/' + path;
+  const url = new URL(`${scheme}://${internal.get(ADDRESS)}`);
+  url.pathname = path;
+  const query = new URLSearchParams();
+  // Go's url.Values.Encode sorts by key; so does Prometheus' scrape URL
+  for (const key of [...merged.keys()].sort()) for (const v of merged.get(key)!) query.append(key, v);
+  url.search = query.toString();
+  return url;
+}
+
+function publicLabels(internal: Labels): Labels {
+  const out: string[] = [];
+  for (let i = 0; i < internal.size; i++) {
+    const name = internal.name(i);
+    if (!name.startsWith('__')) out.push(name, internal.value(i));
+  }
+  return Labels.fromSortedFlat(out);
+}
+
+function redactedUrl(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const u = new URL(url.href);
+  u.username = u.password = '';
+  return u.href;
+}
+
+/** FNV-1a, 32 bits: cheap, well spread, and the same on every run. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,146 @@
+/**
+ * What the scrape tests share: real HTTP targets on 127.0.0.1:0 whose pages a test changes
+ * between scrapes, a sink that records every batch the pipeline receives, and a scrape
+ * manager built from configuration text exactly as the runtime builds it.
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseConfigText } from '../src/config/index.js';
+import type { ScrapeConfig } from '../src/config/index.js';
+import { Logger, silentLogger } from '../src/log/logger.js';
+import type { SampleBatch } from '../src/model/samples.js';
+import type { SampleSink } from '../src/pipeline/index.js';
+import { ScrapeManager, type ScrapeLoop } from '../src/scrape/index.js';
+import { Registry } from '../src/selfmetrics/index.js';
+
+export interface RecordedSample {
+  readonly series: string;
+  readonly value: number;
+  readonly ts: number;
+  readonly stale: boolean;
+}
+
+/** Every batch written, flattened to comparable records; `series` is Prometheus notation. */
+export class RecordingSink implements SampleSink {
+  readonly batches: { job: string; samples: RecordedSample[] }[] = [];
+
+  write(job: string, batch: SampleBatch): void {
+    const samples: RecordedSample[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      samples.push({
+        series: batch.series[i].toString(),
+        value: batch.values[i],
+        ts: batch.timestamps[i],
+        stale: batch.isStale(i),
+      });
+    }
+    this.batches.push({ job, samples });
+  }
+
+  last(): RecordedSample[] {
+    return this.batches.at(-1)?.samples ?? [];
+  }
+
+  /** The last batch's sample for a series, by exact notation. */
+  find(series: string, batch = this.last()): RecordedSample | undefined {
+    return batch.find((s) => s.series === series);
+  }
+
+  clear(): void {
+    this.batches.length = 0;
+  }
+}
+
+export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface TestTarget {
+  readonly server: Server;
+  /** host:port, as a target address. */
+  readonly address: string;
+  /** Requests received. */
+  requests: number;
+  /** Replaces the handler (the page served from the next request on). */
+  handle(h: PageHandler): void;
+  /** Serves `body` as text format 0.0.4. */
+  page(body: string, contentType?: string): void;
+  close(): Promise<void>;
+}
+
+export async function startTarget(handler?: PageHandler): Promise<TestTarget> {
+  let current: PageHandler = handler ?? ((_req, res) => res.end(''));
+  const t = {
+    requests: 0,
+    handle(h: PageHandler) {
+      current = h;
+    },
+    page(body: string, contentType = 'text/plain; version=0.0.4') {
+      current = (_req, res) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+      };
+    },
+  } as TestTarget & { server: Server; address: string };
+  const server = createServer((req, res) => {
+    t.requests++;
+    current(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.server = server;
+  t.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return t;
+}
+
+/** Scrape configs from YAML text (a whole prometheus.yml). */
+export function scrapeConfigs(yaml: string): ScrapeConfig[] {
+  return parseConfigText(yaml, 'test.yml').config.scrape_configs;
+}
+
+export interface Harness {
+  readonly manager: ScrapeManager;
+  readonly sink: RecordingSink;
+  readonly registry: Registry;
+  readonly logLines: string[];
+  /** The loops of a job, once its targets are built. */
+  loops(job: string): Promise<ScrapeLoop[]>;
+  close(): Promise<void>;
+}
+
+export async function startScraping(yaml: string, opts: { logger?: Logger } = {}): Promise<Harness> {
+  const sink = new RecordingSink();
+  const registry = new Registry();
+  const logLines: string[] = [];
+  const logger = opts.logger ?? new Logger('debug', 'json', { write: (l: string) => void logLines.push(l) });
+  const manager = new ScrapeManager({ sink, logger: logger ?? silentLogger, registry });
+  manager.apply(scrapeConfigs(yaml));
+  await manager.ready();
+  return {
+    manager,
+    sink,
+    registry,
+    logLines,
+    async loops(job) {
+      const pool = manager.pool(job);
+      if (!pool) throw new Error(`no job ${job}`);
+      await pool.ready();
+      return pool.activeLoops();
+    },
+    close: () => manager.close(),
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined/false. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
