@@ -13,6 +13,7 @@ import { Relabeler } from '../relabel/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
 import { acceptHeader } from './page-reader.js';
 import type { JobContext, JobCounters } from './scrape-loop.js';
+import { StringInterner } from './series-cache.js';
 import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
 import type { ScrapePoolStatus, ScrapeStatusSource } from './status.js';
 
@@ -146,6 +147,7 @@ export class ScrapeManager implements ScrapeStatusSource {
         labelNameLengthLimit: cfg.label_name_length_limit ?? 0,
         labelValueLengthLimit: cfg.label_value_length_limit ?? 0,
       },
+      strings: new StringInterner(),
       honorTimestamps: cfg.honor_timestamps,
       trackTimestampsStaleness: cfg.track_timestamps_staleness,
       accept: acceptHeader(cfg.scrape_protocols),

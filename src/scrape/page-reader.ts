@@ -6,6 +6,7 @@
  * Line numbers run across pieces, so errors point into the page as a whole.
  */
 
+import { isAscii } from 'node:buffer';
 import type { ScrapeProtocol } from '../config/scrape.js';
 import { Entry, ExpositionParser } from '../formats/prometheus/parser.js';
 import type { TextFormat } from '../formats/prometheus/negotiate.js';
@@ -48,6 +49,9 @@ export class PageReader implements BodyConsumer {
   private lines = 0;
   private afterEof = false;
   private started = false;
+  private decoderPending = false;
+  /** Set when parsing (or the series handler) failed, as opposed to the transfer. */
+  parseFailed = false;
 
   constructor(
     private readonly onSeries: SeriesHandler,
@@ -74,7 +78,15 @@ export class PageReader implements BodyConsumer {
   }
 
   chunk(data: Buffer): void {
-    const text = this.carry + this.decoder.decode(data, { stream: true });
+    // Pages are nearly always ASCII, which decodes by copying bytes; the UTF-8 decoder runs
+    // only for chunks that need it, or while it may hold the start of a split character.
+    let decoded: string;
+    if (!this.decoderPending && isAscii(data)) decoded = data.toString('latin1');
+    else {
+      decoded = this.decoder.decode(data, { stream: true });
+      this.decoderPending = endsInsideCharacter(data);
+    }
+    const text = this.carry + decoded;
     const cut = text.lastIndexOf('\n');
     if (cut < 0) {
       this.carry = text;
@@ -93,6 +105,15 @@ export class PageReader implements BodyConsumer {
   }
 
   private parse(text: string, final: boolean): void {
+    try {
+      this.parsePiece(text, final);
+    } catch (err) {
+      this.parseFailed = true;
+      throw err;
+    }
+  }
+
+  private parsePiece(text: string, final: boolean): void {
     const p = new ExpositionParser(text, {
       format: this.format,
       startLine: this.lines,
@@ -106,4 +127,15 @@ export class PageReader implements BodyConsumer {
     this.lines = p.line;
     this.afterEof = p.sawEof;
   }
+}
+
+/** Whether the last bytes are an incomplete UTF-8 sequence (the decoder keeps them for later). */
+function endsInsideCharacter(b: Buffer): boolean {
+  for (let back = 1; back <= 3 && back <= b.length; back++) {
+    const c = b[b.length - back];
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > back;
+  }
+  return false;
 }

@@ -17,7 +17,7 @@ import { fetchStream, type HttpClient } from '../outbound/index.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
 import { PageReader } from './page-reader.js';
-import { LimitError, SeriesCache, type SeriesRules } from './series-cache.js';
+import { LimitError, SeriesCache, type SeriesRules, type StringInterner } from './series-cache.js';
 import type { ActiveTargetStatus, TargetHealth } from './status.js';
 import type { ScrapeTarget } from './target.js';
 
@@ -26,6 +26,8 @@ export interface JobContext {
   readonly name: string;
   readonly client: HttpClient;
   readonly rules: SeriesRules;
+  /** Label strings shared by the job's targets. */
+  readonly strings: StringInterner;
   readonly honorTimestamps: boolean;
   readonly trackTimestampsStaleness: boolean;
   readonly accept: string;
@@ -84,7 +86,7 @@ export class ScrapeLoop {
     readonly target: ScrapeTarget,
     private readonly job: JobContext,
   ) {
-    this.cache = new SeriesCache(target.labels, job.rules);
+    this.cache = new SeriesCache(target.labels, job.rules, job.strings);
     const lb = new LabelsBuilder();
     this.autoSeries = AUTO_NAMES.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
   }
@@ -95,7 +97,7 @@ export class ScrapeLoop {
 
   /** Series this loop last wrote, for a successor that replaces it on reload. */
   liveSeries(): Labels[] {
-    const out = this.cache.live().map((r) => r.labels);
+    const out = this.cache.live();
     if (this.autoWritten) out.push(...this.autoSeries);
     return out;
   }
@@ -134,7 +136,7 @@ export class ScrapeLoop {
     const b = this.batch;
     b.reset();
     const now = Date.now();
-    for (const r of this.cache.live()) b.appendStale(r.labels, now);
+    for (const l of this.cache.live()) b.appendStale(l, now);
     if (this.autoWritten) for (const l of this.autoSeries) b.appendStale(l, now);
     if (b.length > 0) this.write(b);
     b.reset();
@@ -195,7 +197,7 @@ export class ScrapeLoop {
         ts = p.timestamp;
         ref.explicitTimestamp = true;
       }
-      batch.append(ref.labels, p.value, ts);
+      batch.append(ref.labels!, p.value, ts);
       if (++added > sampleLimit && sampleLimit > 0) throw new LimitError(`sample_limit exceeded (limit: ${sampleLimit})`);
     }, job.fallbackProtocol);
 
@@ -242,8 +244,12 @@ export class ScrapeLoop {
 
     const duration = (Date.now() - start) / 1000;
     const ok = error === undefined;
+    let seriesAdded = cache.added;
     if (!ok) {
       batch.reset();
+      // Prometheus reads the whole body before parsing, so a failed transfer counts nothing
+      // (while a page that fails to parse reports what was read up to the bad line)
+      if (!reader.parseFailed) scraped = added = seriesAdded = 0;
       job.counters.failed.inc();
       if (this.health !== 'down' || this.lastError !== error) {
         job.log.debug('scrape failed', { target: target.shownUrl, err: error });
@@ -258,7 +264,7 @@ export class ScrapeLoop {
     batch.append(auto[1], duration, start);
     batch.append(auto[2], scraped, start);
     batch.append(auto[3], added, start);
-    batch.append(auto[4], cache.added, start);
+    batch.append(auto[4], seriesAdded, start);
     this.autoWritten = true;
     this.write(batch);
     batch.reset();

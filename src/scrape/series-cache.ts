@@ -2,28 +2,33 @@
  * Per-target memory of series, as Prometheus' scrapeCache: the raw `name{labels}` text of a
  * line maps to the series it becomes after the target's labels are attached (honor_labels
  * rules) and metric relabeling ran — or to "dropped". A series seen in the last scrape thus
- * costs one map lookup; labels are decoded, relabeled and checked against the label limits
- * only on a miss. The cache also knows which series the previous scrape had, for staleness
- * markers, and forgets series unseen for two scrapes so a churning target cannot grow it.
+ * costs one string comparison (pages keep their line order) or one map lookup; labels are
+ * decoded, relabeled and checked against the label limits only on a miss. The cache also
+ * knows which series the previous scrape had, for staleness markers, and forgets lines unseen
+ * for two scrapes so a churning target cannot grow it. Two lines that become the same series
+ * (after relabeling, or written with labels in another order) are two entries here, as in
+ * Prometheus' cache; both samples are passed on.
  */
 
 import type { ExpositionParser } from '../formats/prometheus/parser.js';
 import { Labels, LabelsBuilder } from '../model/labels.js';
 import type { Relabeler } from '../relabel/index.js';
 
-/** One output series of the target; the same object every scrape while the series lives. */
+/**
+ * One line of the target's page as it was last seen: the series it becomes, and staleness
+ * bookkeeping. The same object (and so the same `Labels`) every scrape while the line lives.
+ */
 export class SeriesRef {
   /** Scrape number in which the series last had a sample. */
   seenAt = -1;
   /** The page gave it a timestamp (honored): Prometheus writes no staleness marker for it. */
   explicitTimestamp = false;
-  constructor(readonly labels: Labels) {}
-}
-
-interface RawEntry {
-  /** null: metric relabeling dropped it. */
-  readonly ref: SeriesRef | null;
-  seenAt: number;
+  constructor(
+    /** The raw `name{labels}` text, copied out of the page so the page can be collected. */
+    readonly key: string,
+    /** null: metric relabeling dropped it. */
+    readonly labels: Labels | null,
+  ) {}
 }
 
 export interface SeriesRules {
@@ -40,48 +45,98 @@ export class LimitError extends Error {}
 
 const EXPORTED = 'exported_';
 
+/**
+ * A flat copy of a string. Slices of a page keep the whole page alive in V8 (a sliced string
+ * points into its parent), so anything kept across scrapes is copied first.
+ */
+function copyString(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/**
+ * Label names and values shared by every target of a job: targets of one exporter expose the
+ * same metric names, label names and most values, so each is held once, not once per target
+ * and not as a slice pinning the page it came from.
+ */
+export class StringInterner {
+  private strings = new Map<string, string>();
+
+  /** `max` bounds the table: when reached it starts over (held strings stay valid, only unshared). */
+  constructor(private readonly max = 200_000) {}
+
+  get(s: string): string {
+    let v = this.strings.get(s);
+    if (v === undefined) {
+      if (this.strings.size >= this.max) this.strings = new Map();
+      v = copyString(s);
+      this.strings.set(v, v);
+    }
+    return v;
+  }
+
+  /** Interns the strings of a label set just built, before anyone else holds it. */
+  fresh(l: Labels): Labels {
+    const kv = l.kv as string[];
+    for (let i = 0; i < kv.length; i++) kv[i] = this.get(kv[i]);
+    return l;
+  }
+
+  get size(): number {
+    return this.strings.size;
+  }
+}
+
 export class SeriesCache {
-  private readonly raw = new Map<string, RawEntry>();
-  private readonly refs = new Map<string, SeriesRef>();
+  private readonly byKey = new Map<string, SeriesRef>();
   private readonly lb = new LabelsBuilder();
   private iteration = 0;
+  /**
+   * Lines in the order the last scrape had them. Pages keep their order from scrape to scrape,
+   * so line i is usually the entry at i: comparing two strings costs less than hashing a fresh
+   * one and probing a map whose entries are scattered over the heap.
+   */
+  private order: SeriesRef[] = [];
+  private nextOrder: SeriesRef[] = [];
   private current: SeriesRef[] = [];
   private previous: SeriesRef[] = [];
   /** Series a predecessor loop had (across a reload), to mark stale if this loop never sees them. */
   private inherited: Labels[] = [];
-  /** Raw entries created this scrape that passed relabeling (Prometheus' scrape_series_added). */
+  /** Lines first seen this scrape that passed relabeling (Prometheus' scrape_series_added). */
   added = 0;
 
   constructor(
     private readonly targetLabels: Labels,
     private readonly rules: SeriesRules,
+    private readonly strings: StringInterner,
   ) {}
 
   /** Starts a scrape. */
   begin(): void {
     this.iteration++;
     this.current = [];
+    this.nextOrder.length = 0;
     this.added = 0;
   }
 
   /**
    * The series of the parser's current line, or undefined when relabeling dropped it, or when
-   * it already had a sample in this scrape (a duplicate). Throws LimitError for a series that
-   * breaks a label limit: Prometheus fails the whole scrape then.
+   * the same line already came in this scrape (a duplicate). Throws LimitError for a series
+   * that breaks a label limit: Prometheus fails the whole scrape then.
    */
   lookup(p: ExpositionParser): SeriesRef | undefined {
     const key = p.seriesKey();
-    let e = this.raw.get(key);
-    if (e === undefined) {
-      const ref = this.resolve(p);
-      e = { ref, seenAt: this.iteration };
-      this.raw.set(key, e);
-      if (ref !== null) this.added++;
-    } else {
-      e.seenAt = this.iteration;
+    const at = this.nextOrder.length;
+    let ref: SeriesRef | undefined = this.order[at];
+    if (ref === undefined || ref.key !== key) {
+      ref = this.byKey.get(key);
+      if (ref === undefined) {
+        ref = this.resolve(key, p);
+        this.byKey.set(ref.key, ref);
+        if (ref.labels !== null) this.added++;
+      }
     }
-    const ref = e.ref;
-    if (ref === null || ref.seenAt === this.iteration) return undefined;
+    this.nextOrder.push(ref);
+    if (ref.labels === null || ref.seenAt === this.iteration) return undefined;
     ref.seenAt = this.iteration;
     this.current.push(ref);
     return ref;
@@ -96,23 +151,27 @@ export class SeriesCache {
   finish(ok: boolean, staleWithTimestamps: boolean, emitStale: (labels: Labels) => void): void {
     const it = this.iteration;
     for (const r of this.previous) {
-      if ((!ok || r.seenAt !== it) && (staleWithTimestamps || !r.explicitTimestamp)) emitStale(r.labels);
+      if ((!ok || r.seenAt !== it) && (staleWithTimestamps || !r.explicitTimestamp)) emitStale(r.labels!);
     }
     if (this.inherited.length > 0) {
-      for (const l of this.inherited) {
-        const r = this.refs.get(l.key);
-        if (!ok || r === undefined || r.seenAt !== it) emitStale(l);
-      }
+      const seen = new Set<string>();
+      if (ok) for (const r of this.current) seen.add(r.labels!.key);
+      for (const l of this.inherited) if (!seen.has(l.key)) emitStale(l);
       this.inherited = [];
     }
     this.previous = ok ? this.current : [];
     this.current = [];
-    if (ok) this.sweep();
+    if (ok) {
+      const last = this.order;
+      this.order = this.nextOrder;
+      this.nextOrder = last;
+      this.sweep();
+    }
   }
 
   /** Everything the last scrape had: the loop marks it stale when its target goes away. */
-  live(): readonly SeriesRef[] {
-    return this.previous;
+  live(): Labels[] {
+    return this.previous.map((r) => r.labels!);
   }
 
   /** Takes over a predecessor's live series (reload with a changed job config). */
@@ -121,10 +180,11 @@ export class SeriesCache {
   }
 
   get size(): number {
-    return this.raw.size;
+    return this.byKey.size;
   }
 
-  private resolve(p: ExpositionParser): SeriesRef | null {
+  private resolve(rawKey: string, p: ExpositionParser): SeriesRef {
+    const key = copyString(rawKey);
     const lb = this.lb.reset(p.labels());
     const t = this.targetLabels;
     if (this.rules.honorLabels) {
@@ -148,16 +208,11 @@ export class SeriesCache {
         }
       }
     }
-    if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return null;
-    const labels = lb.build();
-    if (labels.size === 0) return null;
+    if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return new SeriesRef(key, null);
+    const labels = this.strings.fresh(lb.build());
+    if (labels.size === 0) return new SeriesRef(key, null);
     this.checkLimits(labels);
-    let ref = this.refs.get(labels.key);
-    if (ref === undefined) {
-      ref = new SeriesRef(labels);
-      this.refs.set(labels.key, ref);
-    }
-    return ref;
+    return new SeriesRef(key, labels);
   }
 
   private checkLimits(labels: Labels): void {
@@ -183,12 +238,12 @@ export class SeriesCache {
     }
   }
 
-  /** Forgets raw lines and series not seen in the last two scrapes, once they are a third of the cache. */
+  /** Forgets lines not seen in the last two scrapes, once they are a third of the cache. */
   private sweep(): void {
-    const live = this.previous.length;
-    if (this.raw.size <= live + (live >> 1) + 64) return;
+    const live = this.order.length;
+    if (this.byKey.size <= live + (live >> 1) + 64) return;
     const keepFrom = this.iteration - 1;
-    for (const [k, e] of this.raw) if (e.seenAt < keepFrom) this.raw.delete(k);
-    for (const [k, r] of this.refs) if (r.seenAt < keepFrom) this.refs.delete(k);
+    const inOrder = new Set(this.order);
+    for (const [k, r] of this.byKey) if (!inOrder.has(r) && r.seenAt < keepFrom) this.byKey.delete(k);
   }
 }
