@@ -53,6 +53,7 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
       ),
     );
   }
+  checkScrapeSources(config, doc);
   return { config, warnings: sorted(warnings) };
 }
 
@@ -69,7 +70,25 @@ export async function loadConfigFile(path: string, env: Env = process.env): Prom
   resolveConfigPaths(config, dirname(resolve(path)));
   const included = await loadScrapeConfigFiles(config, path, doc, env);
   config.scrape_configs.push(...included.jobs);
+  checkScrapeSources(config, doc);
   return { config, warnings: [...warnings, ...included.warnings] };
+}
+
+/** A gateway `scrape` source must name a job of the configuration (from any of its files). */
+function checkScrapeSources(config: TributaryConfig, doc: { issueAt(path: KeyPath, message: string): ConfigIssue }): void {
+  const jobs = new Set(config.scrape_configs.map((c) => c.job_name));
+  const issues: ConfigIssue[] = [];
+  config.gateway.sources.forEach((s, i) => {
+    if (s.scrape && !jobs.has(s.scrape.job)) {
+      issues.push(
+        doc.issueAt(
+          ['gateway', 'sources', i, 'scrape', 'job'],
+          `no scrape job named ${JSON.stringify(s.scrape.job)}${jobs.size > 0 ? ` (jobs: ${[...jobs].join(', ')})` : ' (scrape_configs is empty)'}`,
+        ),
+      );
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
 }
 
 /**

@@ -1,0 +1,182 @@
+/**
+ * Reloading and discovery changes while scrapes run on their real schedule: a changed job is
+ * taken over without a gap in its targets' scrapes, an unchanged one keeps its loops, an
+ * invalid file is refused (HTTP 400, metric, log) while the old jobs go on, a removed job's
+ * series go stale; file_sd edits add and remove targets; SIGHUP reloads the real CLI.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '../src/log/logger.js';
+import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { RecordingSink, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
+import { startAgent } from './cli-process.js';
+
+const INTERVAL_MS = 400;
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'tributary-reload-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function writeAtomically(path: string, content: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, path);
+}
+
+/** Timestamps of a series' samples across all batches, in order. */
+function timestamps(sink: RecordingSink, series: string): number[] {
+  const out: number[] = [];
+  for (const b of sink.batches) for (const s of b.samples) if (s.series === series && !s.stale) out.push(s.ts);
+  return out;
+}
+
+function maxGap(ts: number[]): number {
+  let gap = 0;
+  for (let i = 1; i < ts.length; i++) gap = Math.max(gap, ts[i] - ts[i - 1]);
+  return gap;
+}
+
+async function post(address: string, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://${address}${path}`, { method: 'POST' });
+  return { status: res.status, body: await res.text() };
+}
+
+test('reload: changed job taken over without a gap, invalid file refused, removed job goes stale', async (t) => {
+  const a = await startTarget();
+  a.page('m{k="v"} 1\nother 2\n');
+  const b = await startTarget();
+  b.page('n 3\n');
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  const dir = tempDir(t);
+  const file = join(dir, 'tributary.yml');
+  const base = (extra: string) => `global:
+  scrape_interval: ${INTERVAL_MS}ms
+  scrape_timeout: ${INTERVAL_MS}ms
+scrape_configs:
+  - job_name: a
+    static_configs: [{targets: ['${a.address}']}]
+${extra}`;
+  writeFileSync(file, base(`  - job_name: b
+    static_configs: [{targets: ['${b.address}']}]
+`));
+  const lines: string[] = [];
+  const logger = new Logger('info', 'json', { write: (l: string) => void lines.push(l) });
+  const runtime: Runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger });
+  t.after(() => runtime.close());
+  const sink = new RecordingSink();
+  runtime.pipeline.add(sink);
+  const upA = `up{instance="${a.address}", job="a"}`;
+  const upB = `up{instance="${b.address}", job="b"}`;
+  await waitFor('three scrapes of a', () => timestamps(sink, upA).length >= 3, 10_000);
+  const poolB = runtime.scrape.pool('b');
+
+  // job a changes (a metric relabel rule), job b is unchanged, job c is new
+  writeFileSync(file, base(`    metric_relabel_configs: [{source_labels: [k], target_label: copied}]
+  - job_name: b
+    static_configs: [{targets: ['${b.address}']}]
+  - job_name: c
+    static_configs: [{targets: ['${b.address}']}]
+`));
+  const before = timestamps(sink, upA).length;
+  const ok = await post(runtime.address, '/-/reload');
+  assert.equal(ok.status, 200, ok.body);
+  assert.equal(runtime.scrape.pool('b'), poolB, 'an unchanged job keeps its pool');
+  const relabeled = `m{copied="v", instance="${a.address}", job="a", k="v"}`;
+  await waitFor('the new rule applied', () => sink.batches.some((x) => x.samples.some((s) => s.series === relabeled)), 10_000);
+  await waitFor('more scrapes of a', () => timestamps(sink, upA).length >= before + 4, 10_000);
+  const tsA = timestamps(sink, upA);
+  assert.ok(maxGap(tsA) <= INTERVAL_MS * 1.5, `gap in a's scrapes across the reload: ${maxGap(tsA)} ms (${tsA.join(',')})`);
+  // the old series without the new label went stale when the new loop did not see it
+  const oldSeries = `m{instance="${a.address}", job="a", k="v"}`;
+  assert.ok(sink.batches.some((x) => x.samples.some((s) => s.series === oldSeries && s.stale)), 'the replaced series goes stale');
+  await waitFor('job c scraped', () => timestamps(sink, `up{instance="${b.address}", job="c"}`).length > 0, 10_000);
+
+  // an invalid file changes nothing
+  writeFileSync(file, 'scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n');
+  const bad = await post(runtime.address, '/-/reload');
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /tributary\.yml:3:5: scrape_configs\[0\]\.scrape_intervall: unknown key/);
+  assert.ok(lines.some((l) => l.includes('configuration reload failed')));
+  const metrics = await (await fetch(`http://${runtime.address}/metrics`)).text();
+  assert.match(metrics, /^tributary_config_last_reload_successful(\{[^}]*\})? 0$/m);
+  assert.match(metrics, /^tributary_config_reloads_total\{[^}]*result="failure"\} 1$/m);
+  const n = timestamps(sink, upB).length;
+  await waitFor('b still scraped after the refused reload', () => timestamps(sink, upB).length >= n + 2, 10_000);
+
+  // job b removed: its series end with staleness markers
+  writeFileSync(file, base(''));
+  assert.equal((await post(runtime.address, '/-/reload')).status, 200);
+  await waitFor('b stale', () => sink.batches.some((x) => x.samples.some((s: RecordedSample) => s.series === upB && s.stale)), 10_000);
+  assert.equal(runtime.scrape.pool('b'), undefined);
+  const after = await (await fetch(`http://${runtime.address}/metrics`)).text();
+  assert.match(after, /^tributary_config_last_reload_successful(\{[^}]*\})? 1$/m);
+});
+
+test('file_sd: targets added and removed by editing the file', async (t) => {
+  const x = await startTarget();
+  x.page('fx 1\n');
+  const y = await startTarget();
+  y.page('fy 1\n');
+  t.after(async () => {
+    await x.close();
+    await y.close();
+  });
+  const dir = tempDir(t);
+  const sd = join(dir, 'targets.json');
+  writeFileSync(sd, JSON.stringify([{ targets: [x.address], labels: { team: 'a' } }]));
+  const h = await startScraping(`global:
+  scrape_interval: ${INTERVAL_MS}ms
+scrape_configs:
+  - job_name: files
+    file_sd_configs: [{files: ['${join(dir, '*.json')}'], refresh_interval: 1h}]
+    relabel_configs: [{source_labels: [__meta_filepath], regex: '.*/(.*)', target_label: from}]
+`);
+  t.after(() => h.close());
+  await waitFor('x scraped', () => h.sink.batches.some((bt) => bt.samples.some((s) => s.series === `fx{from="targets.json", instance="${x.address}", job="files", team="a"}`)));
+  writeAtomically(sd, JSON.stringify([{ targets: [y.address], labels: { team: 'b' } }]));
+  await waitFor('y scraped', () => h.sink.batches.some((bt) => bt.samples.some((s) => s.series === `fy{from="targets.json", instance="${y.address}", job="files", team="b"}`)), 10_000);
+  const upX = `up{from="targets.json", instance="${x.address}", job="files", team="a"}`;
+  await waitFor('x stale', () => h.sink.batches.some((bt) => bt.samples.some((s) => s.series === upX && s.stale)));
+  const pool = h.manager.pools()[0];
+  assert.deepEqual(pool.active.map((s) => s.labels.get('instance')), [y.address]);
+});
+
+test('SIGHUP reloads the running CLI; a bad file keeps it running', async (t) => {
+  const target = await startTarget();
+  target.page('z 1\n');
+  t.after(() => target.close());
+  const dir = tempDir(t);
+  const file = join(dir, 'prometheus.yml');
+  const cfg = (jobs: string[]) =>
+    `global:\n  scrape_interval: 1s\nscrape_configs:\n${jobs.map((j) => `  - job_name: ${j}\n    static_configs: [{targets: ['${target.address}']}]\n`).join('')}`;
+  writeFileSync(file, cfg(['first']));
+  const agent = await startAgent(['--config', file]);
+  t.after(() => {
+    agent.child.kill('SIGKILL');
+  });
+  const targetsGauge = async (job: string) => {
+    const text = await (await fetch(`http://${agent.address}/metrics`)).text();
+    return new RegExp(`^tributary_scrape_targets\\{[^}]*job="${job}",state="up"\\} 1$`, 'm').test(text);
+  };
+  for (let i = 0; i < 50 && !(await targetsGauge('first')); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await targetsGauge('first'));
+  writeFileSync(file, cfg(['first', 'second']));
+  agent.child.kill('SIGHUP');
+  let seen = false;
+  for (let i = 0; i < 50 && !(seen = await targetsGauge('second')); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(seen, `second job not scraped after SIGHUP: ${agent.output()}`);
+  writeFileSync(file, 'scrape_configs: [');
+  agent.child.kill('SIGHUP');
+  await waitFor('the refusal logged', () => agent.output().includes('configuration reload failed'), 5000);
+  assert.ok(await targetsGauge('second'), 'still running the previous configuration');
+  assert.equal(agent.child.exitCode, null);
+});
