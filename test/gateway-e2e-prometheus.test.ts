@@ -17,8 +17,8 @@ import { parseConfigText } from '../src/config/load.js';
 import { silentLogger } from '../src/log/logger.js';
 import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { PROMTOOL, requirePeer } from './peers.js';
+import { PROMETHEUS, freePort, stopProcess } from './prometheus-peer.js';
 
-const PROMETHEUS = '/usr/bin/prometheus';
 const CURL = '/usr/bin/curl';
 
 // Both exporters expose the same families with the same HELP/TYPE; `e2e_conflict` is a gauge
@@ -83,14 +83,6 @@ async function serveExporter(page: string): Promise<{ url: string; server: Serve
   };
 }
 
-/** A port that was free a moment ago (Prometheus needs a number on its command line). */
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -149,14 +141,6 @@ async function targets(prom: string): Promise<Target[]> {
   return body.data.activeTargets;
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
 
 test('Prometheus scrapes the merged gateway page: every source under its exporter_name, values intact, survives a dead exporter', { timeout: 120_000 }, async (t) => {
   if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;

@@ -5,7 +5,8 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { parseConfigText } from '../src/config/index.js';
 import type { ScrapeConfig } from '../src/config/index.js';
 import { Logger, silentLogger } from '../src/log/logger.js';
@@ -60,6 +61,8 @@ export interface TestTarget {
   readonly address: string;
   /** Requests received. */
   requests: number;
+  /** Connections open on the server's side (keep-alive ones included). */
+  openConnections(): number;
   /** Replaces the handler (the page served from the next request on). */
   handle(h: PageHandler): void;
   /** Serves `body` as text format 0.0.4. */
@@ -67,7 +70,13 @@ export interface TestTarget {
   close(): Promise<void>;
 }
 
-export async function startTarget(handler?: PageHandler): Promise<TestTarget> {
+/** Key and certificate (PEM) to serve HTTPS instead of HTTP. */
+export interface TargetTls {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+}
+
+export async function startTarget(handler?: PageHandler, opts: { tls?: TargetTls } = {}): Promise<TestTarget> {
   let current: PageHandler = handler ?? ((_req, res) => res.end(''));
   const t = {
     requests: 0,
@@ -81,10 +90,17 @@ export async function startTarget(handler?: PageHandler): Promise<TestTarget> {
       };
     },
   } as TestTarget & { server: Server; address: string };
-  const server = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     t.requests++;
     current(req, res);
+  };
+  const server: Server = opts.tls ? createTlsServer(opts.tls, serve) : createServer(serve);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
   });
+  t.openConnections = () => sockets.size;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.server = server;
   t.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -94,6 +110,15 @@ export async function startTarget(handler?: PageHandler): Promise<TestTarget> {
       server.close(() => resolve());
     });
   return t;
+}
+
+/** A port on 127.0.0.1 that was free a moment ago (nothing listens on it when this returns). */
+export async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 /** Scrape configs from YAML text (a whole prometheus.yml). */
@@ -134,11 +159,22 @@ export async function startScraping(yaml: string, opts: { logger?: Logger } = {}
   };
 }
 
-/** Polls `check` until it returns a value other than undefined/false. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+/** The value of one series of a self-metric, 0 when it has not been created yet. */
+export function selfMetricValue(registry: Registry, name: string, labels: Readonly<Record<string, string>>): number {
+  const fam = registry.collect().find((f) => f.name === name);
+  const p = fam?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels.get(k) === v));
+  return p?.value ?? 0;
+}
+
+/** Polls `check` (sync or async) until it gives a value other than undefined/false. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));

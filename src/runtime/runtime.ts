@@ -16,6 +16,8 @@ import { VERSION } from './version.js';
 import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { SinkFanout } from '../pipeline/index.js';
 import { ScrapeManager } from '../scrape/index.js';
+import { registerScrapePages } from '../scrape/pages/index.js';
+import { registerRelabelDebugPages } from '../relabel/debugger/index.js';
 import { ConfigError } from '../config/index.js';
 
 export interface RuntimeOptions {
@@ -119,6 +121,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline });
   const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
   scrape.apply(config.scrape_configs);
+  registerScrapePages(server, pages, scrape);
+  registerRelabelDebugPages(server, pages);
   let running = config;
 
   const reload = async (): Promise<ReloadResult> => {
