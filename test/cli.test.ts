@@ -3,56 +3,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-
-interface Started {
-  child: ChildProcess;
-  address: string;
-  output: () => string;
-}
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Starts the agent on a free port and waits for its "started" log line. */
-async function startAgent(extra: string[] = []): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--log-format', 'json', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start line in: ${out}`)), 15_000);
-    child.stderr!.on('data', (d) => {
-      out += d;
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const rec = JSON.parse(line) as { msg: string; listen?: string };
-        if (rec.msg === 'Tributary started' && rec.listen) {
-          clearTimeout(timer);
-          resolve(rec.listen);
-        }
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-  return { child, address, output: () => out };
-}
+import { runCli, startAgent } from './cli-process.js';
 
 function get(address: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const [host, port] = address.split(':');

@@ -6,15 +6,12 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile, parseConfigText } from '../src/config/index.js';
-import type { ConfigIssue, Env } from '../src/config/index.js';
-
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+import type { ConfigIssue, Env, TributaryConfig } from '../src/config/index.js';
+import { runCli } from './cli-process.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -45,6 +42,8 @@ async function issuesOf(file: string, env: Env = {}): Promise<ConfigIssue[]> {
   assert.fail('expected the configuration to be rejected');
 }
 
+const jobNames = (config: TributaryConfig) => config.scrape_configs.map((c) => c.job_name);
+
 const show = (issues: readonly ConfigIssue[]) => issues.map((i) => JSON.stringify(i)).join('\n');
 
 test('jobs of included files follow the main file and inherit its global', async () => {
@@ -69,10 +68,7 @@ test('jobs of included files follow the main file and inherit its global', async
   });
   const { config, warnings } = await loadConfigFile(join(root, 'prometheus.yml'), {});
   assert.deepEqual(warnings, []);
-  assert.deepEqual(
-    config.scrape_configs.map((c) => c.job_name),
-    ['main', 'a', 'b'],
-  );
+  assert.deepEqual(jobNames(config), ['main', 'a', 'b']);
   const [main, a, b] = config.scrape_configs;
   // An included job resolves exactly as the same job written in the main file would.
   assert.deepEqual({ ...a, job_name: 'main', static_configs: [] }, main);
@@ -121,10 +117,7 @@ test('patterns expand in pattern order, then file name order; a file matched twi
     'a/xy.yml': job('not-matched-either'),
   });
   const { config } = await loadConfigFile(join(root, 'main.yml'), {});
-  assert.deepEqual(
-    config.scrape_configs.map((c) => c.job_name),
-    ['b1', 'b10', 'b2', 'ax'],
-  );
+  assert.deepEqual(jobNames(config), ['b1', 'b10', 'b2', 'ax']);
 });
 
 test('a pattern that matches no file is not an error', async () => {
@@ -137,10 +130,7 @@ test('a pattern that matches no file is not an error', async () => {
   });
   const { config, warnings } = await loadConfigFile(join(root, 'main.yml'), {});
   assert.deepEqual(warnings, []);
-  assert.deepEqual(
-    config.scrape_configs.map((c) => c.job_name),
-    ['only'],
-  );
+  assert.deepEqual(jobNames(config), ['only']);
 });
 
 test('an included file allows scrape_configs only; problems carry its own file, line and column', async () => {
@@ -206,10 +196,7 @@ test('%{ENV} is expanded in included files, and a missing variable is reported t
     'jobs/a.yml': yaml('scrape_configs:', '  - job_name: "%{JOB}"'),
   });
   const { config } = await loadConfigFile(join(root, 'main.yml'), { JOBS_DIR: 'jobs', JOB: 'from-env' });
-  assert.deepEqual(
-    config.scrape_configs.map((c) => c.job_name),
-    ['from-env'],
-  );
+  assert.deepEqual(jobNames(config), ['from-env']);
   const issues = await issuesOf(join(root, 'main.yml'), { JOBS_DIR: 'jobs' });
   assert.deepEqual(
     issues.map((i) => [relative(root, i.file), i.line, i.column]),
@@ -379,17 +366,6 @@ test('warnings of included files name the included file', async () => {
     [[join(root, 'k8s.yml'), 3, 'scrape_configs[0].kubernetes_sd_configs', 'not supported yet; ignored']],
   );
 });
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test('check-config validates the included files too', async () => {
   const root = tree({

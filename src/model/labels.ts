@@ -113,7 +113,11 @@ export class Labels {
   toRecord(): Record<string, string> {
     const rec: Record<string, string> = {};
     const kv = this.kv;
-    for (let i = 0; i < kv.length; i += 2) rec[kv[i]] = kv[i + 1];
+    for (let i = 0; i < kv.length; i += 2) {
+      // Assigning `__proto__` would set the prototype (or nothing) instead of a label.
+      if (kv[i] !== '__proto__') rec[kv[i]] = kv[i + 1];
+      else Object.defineProperty(rec, kv[i], { value: kv[i + 1], enumerable: true, writable: true, configurable: true });
+    }
     return rec;
   }
 

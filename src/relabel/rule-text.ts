@@ -4,7 +4,7 @@
  * and hand a whole list to the relabel debugger as text that reads back to the same configs.
  */
 
-import { stringify } from 'yaml';
+import { Document, stringify, visit } from 'yaml';
 import {
   DEFAULT_REGEX,
   DEFAULT_REPLACEMENT,
@@ -27,15 +27,25 @@ export function compactRule(rule: RelabelConfig): Record<string, unknown> {
   return out;
 }
 
-/** One line of flow YAML: `{ action: drop, source_labels: [ a ], regex: x.* }`. */
+/** One line of flow YAML: `{action: drop, source_labels: [a], regex: x.*}`. */
 export function formatRelabelRule(rule: RelabelConfig): string {
   const compact = compactRule(rule);
-  const flow = stringify(compact, { collectionStyle: 'flow', lineWidth: 0 }).trim();
+  const flow = stringify(compact, { collectionStyle: 'flow', lineWidth: 0, flowCollectionPadding: false }).trim();
   // A value with a line break folds flow YAML over lines; JSON, also YAML, stays on one.
   return flow.includes('\n') ? JSON.stringify(compact) : flow;
 }
 
-/** A block YAML list of the rules, as it would stand under `relabel_configs:`. */
+/**
+ * A block YAML list of the rules, as it would stand under `relabel_configs:`; lists inside a
+ * rule (`source_labels`, `if`) in flow style, the way configurations are usually written.
+ */
 export function formatRelabelRules(rules: readonly RelabelConfig[]): string {
-  return rules.length === 0 ? '[]\n' : stringify(rules.map(compactRule), { lineWidth: 0 });
+  if (rules.length === 0) return '[]\n';
+  const doc = new Document(rules.map(compactRule));
+  visit(doc, {
+    Seq(_key, node) {
+      if (node !== doc.contents) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }

@@ -1,9 +1,9 @@
 /**
  * Tributary's HTTP side: the server (routing, request metrics, timeouts, graceful shutdown,
  * optional TLS and mTLS), access rules (Basic auth, bearer tokens), listen-address parsing with
- * one-line bind errors, response helpers for text, HTML and JSON, and the core endpoints
- * /metrics, /health and /ready. Pages and APIs of other parts register
- * their routes on the same `HttpServer`.
+ * one-line bind errors, response helpers for text, HTML and JSON (and for picking the form a
+ * client asked for), and the core endpoints /metrics, /health and /ready. Pages and APIs of
+ * other parts register their routes on the same `HttpServer`.
  */
 export { HttpServer } from './http-server.js';
 export type { Handler, HttpServerOptions } from './http-server.js';

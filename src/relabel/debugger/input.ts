@@ -16,8 +16,8 @@ import { Relabeler } from '../relabel.js';
 import { parseLabelSet, SelectorSyntaxError } from '../selector.js';
 
 /** The names issues carry in place of a file name. */
-export const LABELS_FIELD = 'labels';
-export const RULES_FIELD = 'rules';
+const LABELS_FIELD = 'labels';
+const RULES_FIELD = 'rules';
 
 export type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: ConfigIssue[] };
 

@@ -19,11 +19,17 @@ import { labelChanges, labelChips } from '../../ui/labels.js';
 import { renderPage } from '../../ui/layout.js';
 import type { PageRegistry } from '../../ui/pages.js';
 import { compactRule, formatRelabelRules } from '../rule-text.js';
-import { LABELS_FIELD, readLabels, readRules, RULES_FIELD, type Read } from './input.js';
+import { readLabels, readRules, type Read } from './input.js';
 import { type DebugRun, type RelabelDebugMode, RELABEL_DEBUG_MODES, runRelabelDebug } from './run.js';
 
 /** Labels and rules together; a rule list of a big Kubernetes job fits many times over. */
 export const RELABEL_DEBUG_MAX_INPUT_BYTES = 64 * 1024;
+
+/**
+ * Links to a run stay below this many characters: Node refuses request headers over 16 KiB
+ * (431), so longer input must be posted as a form.
+ */
+export const RELABEL_DEBUG_MAX_LINK_LENGTH = 8000;
 
 export const RELABEL_DEBUG_PATHS: Readonly<Record<RelabelDebugMode, string>> = {
   relabel: '/relabel-debug',
@@ -39,8 +45,8 @@ const TITLES: Readonly<Record<RelabelDebugMode, string>> = {
 
 const MODE_NOTES: Readonly<Record<RelabelDebugMode, string>> = {
   relabel: 'the rules alone',
-  target: 'relabel_configs: then instance defaults to __address__ and __ labels are left out, as for a scrape target',
-  metric: 'metric_relabel_configs or write_relabel_configs: the rules alone, on a series',
+  target: 'relabel_configs, then the target labels a scrape would keep',
+  metric: 'metric_relabel_configs, write_relabel_configs',
 };
 
 const EXAMPLES: Readonly<Record<RelabelDebugMode, { labels: string; rules: string }>> = {
@@ -60,14 +66,10 @@ const EXAMPLES: Readonly<Record<RelabelDebugMode, { labels: string; rules: strin
   },
 };
 
-/** A link that opens the debugger on a label set and rule list. */
+/** A link that opens the debugger on a label set and rule list; its query also serves as a form. */
 export function relabelDebugHref(mode: RelabelDebugMode, labels: Labels, rules: readonly RelabelConfig[]): string {
-  return `${RELABEL_DEBUG_PATHS[mode]}?${debugQuery(labels, rules)}`;
-}
-
-/** The query (or form body) that makes the debugger run on these inputs. */
-export function debugQuery(labels: Labels, rules: readonly RelabelConfig[]): string {
-  return new URLSearchParams({ labels: labels.toString(), rules: formatRelabelRules(rules) }).toString();
+  const query = new URLSearchParams({ labels: labels.toString(), rules: formatRelabelRules(rules) });
+  return `${RELABEL_DEBUG_PATHS[mode]}?${query}`;
 }
 
 export function registerRelabelDebugPages(server: HttpServer, pages: PageRegistry): void {
@@ -96,7 +98,9 @@ export function registerRelabelDebugPages(server: HttpServer, pages: PageRegistr
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, pages: PageRegistry, pathMode: RelabelDebugMode): Promise<void> {
-  const form = requestedForm(req) === 'json' ? 'json' : 'html';
+  // Every other form gets the page, whose steps a table shows best; text only for a refusal.
+  const asked = requestedForm(req);
+  const form = asked === 'json' ? 'json' : 'html';
   const url = new URL(req.url ?? '/', 'http://localhost');
   const params = url.searchParams;
   let size = Buffer.byteLength(url.search);
@@ -113,15 +117,14 @@ async function serve(req: IncomingMessage, res: ServerResponse, pages: PageRegis
     size = Math.max(size, body.length);
     for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.set(k, v);
   }
-  const asked = params.get('mode');
-  const mode = RELABEL_DEBUG_MODES.find((m) => m === asked) ?? pathMode;
+  const mode = RELABEL_DEBUG_MODES.find((m) => m === params.get('mode')) ?? pathMode;
   const page = (status: number, body: Html) =>
     sendHtml(res, status, renderPage({ title: TITLES[mode], body, pages, active: RELABEL_DEBUG_PATHS.relabel }));
 
   if (size > RELABEL_DEBUG_MAX_INPUT_BYTES) {
     const message = `the input is larger than ${RELABEL_DEBUG_MAX_INPUT_BYTES / 1024} KiB; debug a shorter label set or fewer rules`;
     if (form === 'json') sendJson(res, 413, { status: 'error', error: message });
-    else if (requestedForm(req) === 'text') sendText(res, 413, message + '\n');
+    else if (asked === 'text') sendText(res, 413, message + '\n');
     else page(413, html`<p class="problem" role="alert">${message}</p>`);
     return;
   }
@@ -140,10 +143,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, pages: PageRegis
     else sendJson(res, 200, { status: 'success', data: runJson(run) });
     return;
   }
-  const formHtml = renderForm(mode, labelsText ?? '', rulesText ?? '', issuesOf(labels), issuesOf(rules), {
-    labels: labelsText ?? '',
-    rules: rulesText ?? '',
-  });
+  const formHtml = renderForm(mode, labelsText ?? '', rulesText ?? '', issuesOf(labels), issuesOf(rules), true);
   page(run === undefined ? 400 : 200, html`${formHtml}${run === undefined ? '' : renderRun(run)}`);
 }
 
@@ -184,12 +184,12 @@ function renderForm(
   rulesText: string,
   labelIssues: readonly ConfigIssue[],
   ruleIssues: readonly ConfigIssue[],
-  jsonOf?: { labels: string; rules: string },
+  jsonLink = false,
 ): Html {
   const options = RELABEL_DEBUG_MODES.map(
     (m) => html`<option value="${m}"${m === mode ? html` selected` : ''}>${m}: ${MODE_NOTES[m]}</option>`,
   );
-  const jsonQuery = jsonOf ? new URLSearchParams({ ...jsonOf, mode, format: 'json' }).toString() : undefined;
+  const jsonQuery = jsonLink ? new URLSearchParams({ labels: labelsText, rules: rulesText, mode, format: 'json' }).toString() : undefined;
   // A newline right after <textarea> is dropped by the HTML parser, so text starting with one keeps it.
   return html`<form method="get" action="${RELABEL_DEBUG_PATHS[mode]}" class="debugger">
 <label for="labels">Labels <span class="muted">— <code>metric{a="b"}</code>, <code>{__name__="metric", a="b"}</code> or <code>{__address__="host:port"}</code></span></label>
@@ -201,7 +201,7 @@ ${renderIssues(labelIssues, labelsText)}
 ${rulesText}</textarea>
 ${renderIssues(ruleIssues, rulesText)}
 <p><label for="mode">Mode</label> <select id="mode" name="mode">${options}</select>
-<button type="submit">Run</button>${jsonQuery !== undefined && jsonQuery.length < 8000 ? html` · <a href="${RELABEL_DEBUG_PATHS[mode]}?${jsonQuery}">JSON</a>` : ''}</p>
+<button type="submit">Run</button>${jsonQuery !== undefined && jsonQuery.length < RELABEL_DEBUG_MAX_LINK_LENGTH ? html` · <a href="${RELABEL_DEBUG_PATHS[mode]}?${jsonQuery}">JSON</a>` : ''}</p>
 </form>`;
 }
 
