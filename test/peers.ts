@@ -1,13 +1,15 @@
 /**
- * Real peers the tests run against (promtool, Chromium), found on this machine. Under CI=true
- * a missing peer fails the test that needs it; on a developer's machine it is skipped with a
- * note saying what to install.
+ * Real peers the tests run against (promtool, Chromium, node_exporter), found on this machine.
+ * Under CI=true a missing peer fails the test that needs it; on a developer's machine it is
+ * skipped with a note saying what to install.
  */
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
 export const PROMTOOL = '/usr/bin/promtool';
 export const CHROMIUM = '/usr/bin/chromium';
+/** Prometheus' node_exporter, a real scrape target. */
+export const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 /** Headless and quiet: this machine's closed network refuses Chromium's background connections. */
 export const CHROMIUM_ARGS = [
   '--headless',

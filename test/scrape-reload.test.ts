@@ -180,3 +180,47 @@ test('SIGHUP reloads the running CLI; a bad file keeps it running', async (t) =>
   assert.ok(await targetsGauge('second'), 'still running the previous configuration');
   assert.equal(agent.child.exitCode, null);
 });
+
+test('the pages show the live scrape: API health and errors, text lines, the rule that dropped a target', async (t) => {
+  const good = await startTarget();
+  good.page('g 1\n');
+  t.after(() => good.close());
+  const dir = tempDir(t);
+  const file = join(dir, 'tributary.yml');
+  writeFileSync(
+    file,
+    `global:
+  scrape_interval: ${INTERVAL_MS}ms
+  scrape_timeout: ${INTERVAL_MS}ms
+scrape_configs:
+  - job_name: web
+    static_configs: [{targets: ['${good.address}', '127.0.0.1:1', 'skip.example:80']}]
+    relabel_configs:
+      - {source_labels: [__address__], regex: 'skip\\..*', action: drop}
+`,
+  );
+  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: new Logger('error', 'json', { write() {} }) });
+  t.after(() => runtime.close());
+  type Api = {
+    status: string;
+    data: {
+      activeTargets: { scrapeUrl: string; health: string; lastError: string; labels: Record<string, string> }[];
+      droppedTargets: { discoveredLabels: Record<string, string> }[];
+    };
+  };
+  const api = await waitFor('both targets scraped', async () => {
+    const body = (await (await fetch(`http://${runtime.address}/api/v1/targets`)).json()) as Api;
+    return body.data.activeTargets.every((x) => x.health !== 'unknown') ? body : undefined;
+  });
+  const byUrl = new Map(api.data.activeTargets.map((x) => [x.scrapeUrl, x]));
+  assert.equal(byUrl.get(`http://${good.address}/metrics`)?.health, 'up');
+  const refused = byUrl.get('http://127.0.0.1:1/metrics');
+  assert.equal(refused?.health, 'down');
+  assert.match(refused!.lastError, /ECONNREFUSED/);
+  assert.deepEqual(api.data.droppedTargets.map((d) => d.discoveredLabels.__address__), ['skip.example:80']);
+  const text = await (await fetch(`http://${runtime.address}/targets?format=text`)).text();
+  assert.match(text, new RegExp(`state=up, endpoint=http://${good.address.replace(/\./g, '\\.')}/metrics`));
+  const sd = await (await fetch(`http://${runtime.address}/service-discovery`)).text();
+  assert.match(sd, /skip\.example:80/);
+  assert.match(sd, /relabel_configs\[0\]|rule 1|#1|step 1/);
+});
