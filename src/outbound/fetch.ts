@@ -160,11 +160,22 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         else complete();
       },
       onResponseError(_c, err) {
+        if (done) return;
+        // Go's transport and vmagent do the same: a keep-alive connection the server closed
+        // as the request went out gets one more try on a fresh connection
+        if (status === 0 && !retried && isStaleConnection(err)) {
+          retried = true;
+          controller = undefined;
+          send();
+          return;
+        }
         fail(`fetching ${spec.shownUrl}: ${describe(err)}`);
       },
     };
-    try {
-      spec.dispatcher.dispatch(
+    let retried = false;
+    const send = (): void => {
+      try {
+        spec.dispatcher.dispatch(
         {
           origin: spec.url.origin,
           path: spec.url.pathname + spec.url.search,
@@ -179,10 +190,18 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         },
         handler,
       );
-    } catch (err) {
-      fail(`fetching ${spec.shownUrl}: ${describe(err)}`);
-    }
+      } catch (err) {
+        fail(`fetching ${spec.shownUrl}: ${describe(err)}`);
+      }
+    };
+    send();
   });
+}
+
+const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function isStaleConnection(err: Error): boolean {
+  return STALE_CONNECTION_CODES.has((err as Error & { code?: string }).code ?? '');
 }
 
 function httpError(status: number, spec: FetchSpec, excerpt: string): string {

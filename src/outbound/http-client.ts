@@ -43,6 +43,12 @@ export class HttpClient {
       connect,
       keepAliveTimeout: KEEP_ALIVE_MS,
       keepAliveMaxTimeout: KEEP_ALIVE_MS,
+      // undici closes an idle connection this long before the server's announced keep-alive
+      // timeout (2s by default). Scrape intervals often equal that timeout (5s in Node's
+      // server), so the default closed every connection just before the next scrape and each
+      // scrape paid a new TCP handshake. Keeping it to the end is safe: a request that meets
+      // the server's close is retried once on a new connection (fetch.ts).
+      keepAliveTimeoutThreshold: 0,
       allowH2: this.config.enable_http2,
     };
     const agent = this.config.proxy_url
