@@ -9,6 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Entry, ExpositionParser } from '../src/formats/prometheus/parser.js';
 import { PageReader } from '../src/scrape/page-reader.js';
 import { acceptHeader, nextScrapeTime } from '../src/scrape/index.js';
@@ -344,6 +346,12 @@ test('gzip bodies are decompressed; the Accept header follows scrape_protocols',
   assert.equal(bySeries(h.sink.last()).get(`zipped{env="prod", instance="${target.address}", job="app"}`)?.value, 42);
   assert.equal(accept, 'text/plain;version=0.0.4;q=0.3,application/openmetrics-text;version=1.0.0;q=0.2,*/*;q=0.1');
   assert.equal(acceptHeader(['PrometheusProto', 'PrometheusText0.0.4']), 'text/plain;version=0.0.4;q=0.2,*/*;q=0.1');
+  // enable_compression: false asks for the page as it is
+  const plain = await startScraping(job(target.address, '    enable_compression: false\n'));
+  t.after(() => plain.close());
+  const [loop2] = await plain.loops('app');
+  await loop2.scrapeOnce();
+  assert.equal(bySeries(plain.sink.last()).get(`zipped{env="prod", instance="${target.address}", job="app"}`)?.value, 0);
 });
 
 test('schedule: a fixed phase per target within the interval', () => {
@@ -358,4 +366,40 @@ test('schedule: a fixed phase per target within the interval', () => {
     assert.ok(t > now && t - now <= interval, `${now} ${phase} -> ${t}`);
     assert.equal(t % interval, phase % interval);
   }
+});
+
+test('proxy_url: the scrape goes through the proxy', async (t) => {
+  const target = await startTarget();
+  target.page('via_proxy 1\n');
+  const tunnels: string[] = [];
+  const proxy = createServer((_req, res) => {
+    res.writeHead(405);
+    res.end();
+  });
+  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const h = await startScraping(job(target.address, `    proxy_url: ${proxyUrl}\n`));
+  t.after(async () => {
+    await h.close();
+    proxy.closeAllConnections();
+    await new Promise((r) => proxy.close(r));
+    await target.close();
+  });
+  const [loop] = await h.loops('app');
+  await loop.scrapeOnce();
+  assert.equal(loop.status().health, 'up', loop.status().lastError);
+  assert.equal(bySeries(h.sink.last()).get(`via_proxy{env="prod", instance="${target.address}", job="app"}`)?.value, 1);
+  assert.deepEqual(tunnels, [target.address]);
 });

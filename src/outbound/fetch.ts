@@ -27,6 +27,8 @@ export interface FetchSpec {
   readonly maxBodyBytes: number;
   /** The Accept header; the gateway's default (OpenMetrics preferred) when absent. */
   readonly accept?: string;
+  /** Ask for gzip (Prometheus' enable_compression); default true. */
+  readonly compression?: boolean;
   /** The setting that sets maxBodyBytes, named in the error; default max_body_bytes. */
   readonly limitName?: string;
 }
@@ -183,7 +185,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
           headers: {
             ...spec.headers,
             accept: spec.accept ?? ACCEPT_HEADER,
-            'accept-encoding': 'gzip',
+            'accept-encoding': spec.compression === false ? 'identity' : 'gzip',
             'user-agent': USER_AGENT,
             'x-prometheus-scrape-timeout-seconds': String(spec.timeoutMs / 1000),
           },

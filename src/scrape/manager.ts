@@ -153,6 +153,7 @@ export class ScrapeManager implements ScrapeStatusSource {
       accept: acceptHeader(cfg.scrape_protocols),
       fallbackProtocol: cfg.fallback_scrape_protocol,
       bodySizeLimit: cfg.body_size_limit || DEFAULT_BODY_SIZE_LIMIT,
+      compression: cfg.enable_compression,
       sink: this.deps.sink,
       log: this.log.child({ job: cfg.job_name }),
       counters: this.counters(cfg.job_name),

@@ -33,6 +33,7 @@ export interface JobContext {
   readonly accept: string;
   readonly fallbackProtocol: ScrapeProtocol | undefined;
   readonly bodySizeLimit: number;
+  readonly compression: boolean;
   readonly sink: SampleSink;
   readonly log: Logger;
   readonly counters: JobCounters;
@@ -222,6 +223,7 @@ export class ScrapeLoop {
             maxBodyBytes: job.bodySizeLimit,
             accept: job.accept,
             limitName: 'body_size_limit',
+            compression: job.compression,
           },
           abort.signal,
           reader,
