@@ -1,15 +1,21 @@
 /**
- * Fake exporters for the gateway benchmark, run as a child process so their CPU is not the
- * gateway's: N ports on 127.0.0.1, each serving a page of S series whose values change on every
- * request. Prints the first port once listening.
- * usage: node exporter-farm.js COUNT SERIES
+ * Fake exporters for the gateway and scrape benchmarks, run as a child process so their CPU is
+ * not the benchmarked process's: N ports on 127.0.0.1, each serving a page whose values change
+ * on every request (4 rotating variants). Prints the ports as a JSON array once listening.
+ * usage: node exporter-farm.js COUNT SERIES                synthetic counters, S series each
+ *        node exporter-farm.js COUNT --page FILE [MULT]    a real page (the node_exporter
+ *          fixture) MULT times over, as ../shared/bench/targets.mjs serves it: a `shard` label
+ *          0..MULT-1 on every series when MULT > 1, every value + 3 × the variant
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const count = Number(process.argv[2] ?? 100);
+const pageFile = process.argv[3] === '--page' ? process.argv[4] : undefined;
 const series = Number(process.argv[3] ?? 1000);
+const mult = Number(process.argv[5] ?? 1);
 
-function page(exporter: number, round: number): Buffer {
+function synthetic(exporter: number, round: number): Buffer {
   const lines: string[] = [];
   for (let f = 0; f < series / 10; f++) {
     const name = `app_requests_${f}_total`;
@@ -19,10 +25,32 @@ function page(exporter: number, round: number): Buffer {
   return Buffer.from(lines.join('\n') + '\n');
 }
 
+function fromPage(template: string, round: number): Buffer {
+  const out: string[] = [];
+  for (let m = 0; m < mult; m++) {
+    for (const line of template.split('\n')) {
+      if (line === '') continue;
+      if (line.startsWith('#')) {
+        if (m === 0) out.push(line);
+        continue;
+      }
+      const sp = line.lastIndexOf(' ');
+      let name = line.slice(0, sp);
+      if (mult > 1) name = name.includes('{') ? name.replace('{', `{shard="${m}",`) : `${name}{shard="${m}"}`;
+      const v = Number(line.slice(sp + 1));
+      out.push(`${name} ${Number.isFinite(v) ? v + round * 3 : line.slice(sp + 1)}`);
+    }
+  }
+  return Buffer.from(out.join('\n') + '\n');
+}
+
+const template = pageFile === undefined ? undefined : readFileSync(pageFile, 'utf8');
+const shared = template === undefined ? undefined : [0, 1, 2, 3].map((r) => fromPage(template, r));
+
 const ports: number[] = [];
 let listening = 0;
 for (let e = 0; e < count; e++) {
-  const pages = [0, 1, 2, 3].map((r) => page(e, r));
+  const pages = shared ?? [0, 1, 2, 3].map((r) => synthetic(e, r));
   let n = 0;
   const server = createServer((_req, res) => {
     const body = pages[n++ & 3];

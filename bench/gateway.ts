@@ -4,9 +4,7 @@
  * the figures are the gateway's own: scrape latency p50/p99 and CPU per scrape.
  */
 
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { startExporterFarm } from './harness.js';
 import { parseConfigText } from '../src/config/index.js';
 import { silentLogger } from '../src/log/logger.js';
 import { Registry } from '../src/selfmetrics/registry.js';
@@ -15,12 +13,9 @@ import { AppStore } from '../src/gateway/push/app-store.js';
 import { createSource } from '../src/gateway/sources/index.js';
 
 export async function runGatewayBench(exporters = 100, series = 1000, scrapes = 30): Promise<void> {
-  const farm = spawn(process.execPath, [fileURLToPath(new URL('./exporter-farm.js', import.meta.url)), String(exporters), String(series)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const farm = await startExporterFarm([String(exporters), String(series)]);
   try {
-    const [line] = (await once(farm.stdout, 'data')) as [Buffer];
-    const ports = JSON.parse(line.toString()) as number[];
+    const ports = farm.ports;
     const yaml = 'gateway:\n  sources:\n' + ports.map((p, i) => `    - name: exporter${i}\n      http:\n        url: http://127.0.0.1:${p}/metrics\n        timeout: 10s\n`).join('');
     const config = parseConfigText(yaml, 'bench.yml', {}).config.gateway;
     const registry = new Registry();
@@ -49,6 +44,6 @@ export async function runGatewayBench(exporters = 100, series = 1000, scrapes = 
         `CPU ${((cpu.user + cpu.system) / 1000 / scrapes).toFixed(1)} ms per scrape, ${(bytes / 1e6).toFixed(1)} MB page, ${lines} series`,
     );
   } finally {
-    farm.kill();
+    farm.stop();
   }
 }

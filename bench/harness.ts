@@ -1,8 +1,13 @@
 /**
  * Micro-benchmark plumbing shared by `npm run bench` suites: interleaved rounds so that load
  * from other processes hits every contender alike, CPU time (user+system) rather than wall
- * time, and the best round reported, which is the least disturbed one.
+ * time, and the best round reported, which is the least disturbed one; and the exporter farm
+ * the suites that scrape run in a child process.
  */
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 
 export interface Contender {
   name: string;
@@ -47,4 +52,16 @@ export function compare(contenders: readonly Contender[], rounds = 7, roundMs = 
   }
   void sink;
   return contenders.map((c) => ({ name: c.name, nsPerRun: best.get(c.name) ?? NaN }));
+}
+
+/**
+ * Starts bench/exporter-farm.js (compiled next to this file) in a child process with `args`,
+ * so that serving the pages costs the benchmarked process nothing; resolves with its ports.
+ */
+export async function startExporterFarm(args: string[]): Promise<{ ports: number[]; stop: () => void }> {
+  const farm = spawn(process.execPath, [fileURLToPath(new URL('./exporter-farm.js', import.meta.url)), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(farm.stdout, 'data')) as [Buffer];
+  return { ports: JSON.parse(line.toString()) as number[], stop: () => farm.kill() };
 }

@@ -14,7 +14,7 @@ import { Labels, LabelsBuilder } from '../src/model/labels.js';
 import { CachedRelabeler, Relabeler } from '../src/relabel/index.js';
 
 /** scrape_rw.py's RELABEL_RULES, the same 10 rules vmagent and Prometheus run there. */
-const RULES = [
+export const RULES = [
   { source_labels: ['__name__'], regex: 'go_gc_.*', action: 'drop' },
   { source_labels: ['__name__', 'mode'], separator: '@', regex: 'node_cpu_seconds_total@(.+)', target_label: 'cpu_mode', replacement: '$1' },
   { regex: 'fstype', action: 'labeldrop' },

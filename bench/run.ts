@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { runExpositionBench } from './exposition.js';
 import { runGatewayBench } from './gateway.js';
 import { runRelabelBench } from './relabel.js';
+import { runScrapeBench } from './scrape.js';
 
 const fixtures = fileURLToPath(new URL('../../bench/fixtures/', import.meta.url));
 runExpositionBench(fixtures + 'node_exporter.txt');
 runRelabelBench();
 await runGatewayBench();
+await runScrapeBench(fixtures + 'node_exporter.txt');
