@@ -119,6 +119,8 @@ export class PageReader implements BodyConsumer {
       startLine: this.lines,
       final,
       afterEof: this.afterEof,
+      // the series cache asks for labels only for lines it has not seen
+      lazyLabels: true,
     });
     const onSeries = this.onSeries;
     for (let e = p.next(); e !== Entry.End; e = p.next()) {

@@ -56,6 +56,13 @@ export interface ParserOptions {
   final?: boolean;
   /** A previous piece ended with "# EOF": anything in this one is an error. */
   afterEof?: boolean;
+  /**
+   * Take a series line's labels apart only when they are asked for (`labels()`, `labelName`,
+   * ...). `next()` then finds the end of `name{...}` with one search and parses the value; a
+   * caller that recognises `seriesKey()` from an earlier page never pays for the labels. A
+   * label syntax error is then thrown by the accessor, not by `next()`. Not with `lenient`.
+   */
+  lazyLabels?: boolean;
 }
 
 /** Errors a lenient parser keeps verbatim; the rest are only counted. */
@@ -130,6 +137,9 @@ export class ExpositionParser {
   private readonly braces: CharSeeker;
   /** False while the current entry's name characters are unchecked (fast pass). */
   private namesChecked = true;
+  private readonly lazyLabels: boolean;
+  /** Position of the current line's "{" while its labels are not taken apart yet; -1 when they are. */
+  private pendingLabels = -1;
 
   /** Bad lines skipped in lenient mode. */
   dropped = 0;
@@ -169,6 +179,7 @@ export class ExpositionParser {
     this.lineNo = opts.startLine ?? 0;
     this.final = opts.final ?? true;
     this.eofSeen = opts.afterEof ?? false;
+    this.lazyLabels = (opts.lazyLabels ?? false) && !this.lenient;
   }
 
   /** Whether "# EOF" has been read (OpenMetrics). */
@@ -246,6 +257,7 @@ export class ExpositionParser {
 
   /** The series' label set, `__name__` included, sorted. */
   labels(): Labels {
+    if (this.pendingLabels >= 0) this.takeLabelsApart();
     const n = this.labelCount;
     const check = !this.namesChecked;
     // One array, sorted in place by pairs: label sets are short and usually sorted already.
@@ -288,10 +300,12 @@ export class ExpositionParser {
 
   /** Number of labels written on the line (the metric name not counted). */
   get labelsWritten(): number {
+    if (this.pendingLabels >= 0) this.takeLabelsApart();
     return this.labelCount;
   }
 
   labelName(i: number): string {
+    if (this.pendingLabels >= 0) this.takeLabelsApart();
     const p = this.labelPos;
     const start = p[i * 4];
     if (start < 0) return unescapeQuoted(this.text, -start - 1, p[i * 4 + 1]);
@@ -299,6 +313,7 @@ export class ExpositionParser {
   }
 
   labelValue(i: number): string {
+    if (this.pendingLabels >= 0) this.takeLabelsApart();
     const p = this.labelPos;
     const start = p[i * 4 + 2];
     const end = p[i * 4 + 3];
@@ -566,6 +581,7 @@ export class ExpositionParser {
     this.lineEnd = le < 0 ? s.length : le;
     this.seriesStart = p;
     this.labelCount = 0;
+    this.pendingLabels = -1;
     this.exemplarValue = undefined;
     this.timestamp = undefined;
     if (this.fastSeries(p)) {
@@ -573,6 +589,7 @@ export class ExpositionParser {
       return Entry.Series;
     }
     this.labelCount = 0;
+    this.pendingLabels = -1;
     this.timestamp = undefined;
     this.namesChecked = true;
     return this.parseSeriesExact(p);
@@ -597,8 +614,23 @@ export class ExpositionParser {
     if (br < sp) {
       this.nameStart = start;
       this.nameEnd = br;
-      p = this.fastLabels(br);
-      if (p < 0) return false;
+      if (this.lazyLabels) {
+        // the label set ends at the first '"}' (or is "{}"); whether that is its real end is
+        // settled when the labels are taken apart — or never, for a key seen before, since a
+        // line whose value parses after such a key can only be that key's series
+        const q = s.indexOf('"}', br);
+        if (q >= 0 && q < le) {
+          p = q + 2;
+          this.pendingLabels = br;
+        } else {
+          // "{}", a trailing comma, or no label set closed on this line: no shortcut
+          p = this.fastLabels(br);
+          if (p < 0) return false;
+        }
+      } else {
+        p = this.fastLabels(br);
+        if (p < 0) return false;
+      }
     } else {
       this.nameStart = start;
       this.nameEnd = sp;
@@ -638,6 +670,28 @@ export class ExpositionParser {
       this.pos = le + 1;
     }
     return true;
+  }
+
+  /**
+   * Takes the current line's labels apart (lazy mode). When the quick pass disagrees with the
+   * end `next()` assumed, the exact parser reads the whole line again: it either finds the same
+   * series (escapes, odd spacing) or throws the line's precise error.
+   */
+  private takeLabelsApart(): void {
+    const open = this.pendingLabels;
+    this.pendingLabels = -1;
+    const end = this.fastLabels(open);
+    if (end === this.seriesEnd) return;
+    const resume = this.pos;
+    const value = this.value;
+    const ts = this.timestamp;
+    this.labelCount = 0;
+    this.namesChecked = true;
+    this.parseSeriesExact(this.seriesStart);
+    if (this.pos !== resume || this.value !== value || this.timestamp !== ts) {
+      // cannot happen for a line next() accepted; guards the reader's position all the same
+      throw this.errorAt(this.seriesStart, 'inconsistent series line');
+    }
   }
 
   /** Label pairs from "{" at `open` with native searches; -1 when the exact parser must look. */
