@@ -6,7 +6,7 @@
  * metric relabeling cached per series, the limits, and the streaming page reader.
  */
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -35,15 +35,19 @@ ${extra}`;
 
 const bySeries = (samples: RecordedSample[]) => new Map(samples.map((s) => [s.series, s]));
 
-test('a scrape: target labels on every series, auto series, one batch per scrape', async (t) => {
+/** One target serving `page`, scraped by job "app" (with `extra` config), cleaned up after the test. */
+async function scrapeOne(t: TestContext, page: string, extra = '') {
   const target = await startTarget();
-  target.page('# TYPE a counter\na_total 1\nb{x="1"} 2.5\n');
-  const h = await startScraping(job(target.address));
-  t.after(async () => {
-    await h.close();
-    await target.close();
-  });
+  target.page(page);
+  t.after(() => target.close());
+  const h = await startScraping(job(target.address, extra));
+  t.after(() => h.close());
   const [loop] = await h.loops('app');
+  return { target, h, loop };
+}
+
+test('a scrape: target labels on every series, auto series, one batch per scrape', async (t) => {
+  const { target, h, loop } = await scrapeOne(t, '# TYPE a counter\na_total 1\nb{x="1"} 2.5\n');
   await loop.scrapeOnce();
   const got = bySeries(h.sink.last());
   const inst = target.address;
@@ -69,14 +73,7 @@ test('a scrape: target labels on every series, auto series, one batch per scrape
 });
 
 test('staleness: a vanished series, a failed scrape and a removed target', async (t) => {
-  const target = await startTarget();
-  target.page('a 1\nb 2\n');
-  const h = await startScraping(job(target.address));
-  t.after(async () => {
-    await h.close();
-    await target.close();
-  });
-  const [loop] = await h.loops('app');
+  const { target, h, loop } = await scrapeOne(t, 'a 1\nb 2\n');
   const lbl = `{env="prod", instance="${target.address}", job="app"}`;
   await loop.scrapeOnce();
   target.page('a 3\n');
@@ -305,14 +302,8 @@ test('page reader: pieces cut anywhere parse like the whole page, errors keep pa
 });
 
 test('content types: OpenMetrics parsed as such, unknown types refused unless a fallback is set', async (t) => {
-  const target = await startTarget();
+  const { target, h, loop } = await scrapeOne(t, '');
   target.page('# TYPE c counter\nc_total 1 1700000000.5\n# EOF\n', 'application/openmetrics-text; version=1.0.0; charset=utf-8');
-  const h = await startScraping(job(target.address));
-  t.after(async () => {
-    await h.close();
-    await target.close();
-  });
-  const [loop] = await h.loops('app');
   await loop.scrapeOnce();
   const lbl = `{env="prod", instance="${target.address}", job="app"}`;
   assert.equal(bySeries(h.sink.last()).get('c_total' + lbl)?.ts, 1700000000500);

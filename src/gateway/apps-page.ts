@@ -4,9 +4,8 @@
  * (`Accept: application/json` or `?format=json`) for tools, and plain text for curl.
  */
 
-import type { IncomingMessage } from 'node:http';
 import type { HttpServer } from '../server/http-server.js';
-import { sendHtml, sendJson, sendText } from '../server/respond.js';
+import { requestedForm, sendHtml, sendJson, sendText } from '../server/respond.js';
 import { html } from '../ui/html.js';
 import { renderPage } from '../ui/layout.js';
 import type { PageRegistry } from '../ui/pages.js';
@@ -25,18 +24,6 @@ export interface AppsEntry {
   ttlMs: number;
   series: number;
   lastError?: string;
-}
-
-type Form = 'html' | 'json' | 'text';
-
-function formOf(req: IncomingMessage): Form {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const asked = url.searchParams.get('format');
-  if (asked === 'json' || asked === 'text' || asked === 'html') return asked;
-  const accept = String(req.headers.accept ?? '');
-  if (accept.includes('application/json')) return 'json';
-  if (accept.includes('text/html')) return 'html';
-  return 'text';
 }
 
 function utc(ms: number): string {
@@ -63,7 +50,7 @@ export function registerAppsPage(server: HttpServer, pages: PageRegistry, entrie
   server.get('/apps', (req, res) => {
     const list = entries();
     const now = Date.now();
-    const form = formOf(req);
+    const form = requestedForm(req);
     if (form === 'json') {
       sendJson(res, 200, {
         now: new Date(now).toISOString(),

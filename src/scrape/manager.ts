@@ -46,27 +46,18 @@ export class ScrapeManager implements ScrapeStatusSource {
   constructor(private readonly deps: ScrapeManagerDeps) {
     this.log = deps.logger.child({ component: 'scrape' });
     const r = deps.registry;
-    const scrapes = r.counter({ name: 'tributary_scrapes_total', help: 'Scrapes done, by job.', labelNames: ['job'] });
-    const failed = r.counter({
-      name: 'tributary_scrapes_failed_total',
-      help: 'Scrapes that failed (target down), by job.',
-      labelNames: ['job'],
-    });
-    const scraped = r.counter({
-      name: 'tributary_scrape_samples_scraped_total',
-      help: 'Samples read from scraped pages, before metric relabeling, by job.',
-      labelNames: ['job'],
-    });
-    const added = r.counter({
-      name: 'tributary_scrape_samples_post_metric_relabeling_total',
-      help: 'Samples passed on from successful scrapes after metric relabeling, by job.',
-      labelNames: ['job'],
-    });
-    const stale = r.counter({
-      name: 'tributary_scrape_stale_markers_total',
-      help: 'Staleness markers written for series that disappeared, by job.',
-      labelNames: ['job'],
-    });
+    const byJob = (name: string, help: string) => r.counter({ name, help, labelNames: ['job'] });
+    const scrapes = byJob('tributary_scrapes_total', 'Scrapes done, by job.');
+    const failed = byJob('tributary_scrapes_failed_total', 'Scrapes that failed (target down), by job.');
+    const scraped = byJob(
+      'tributary_scrape_samples_scraped_total',
+      'Samples read from scraped pages, before metric relabeling, by job.',
+    );
+    const added = byJob(
+      'tributary_scrape_samples_post_metric_relabeling_total',
+      'Samples passed on from successful scrapes after metric relabeling, by job.',
+    );
+    const stale = byJob('tributary_scrape_stale_markers_total', 'Staleness markers written for series that disappeared, by job.');
     this.counters = (job) => ({
       scrapes: scrapes.labels(job),
       failed: failed.labels(job),
