@@ -193,7 +193,8 @@ function trickling(piece: string, everyMs: number, served: Socket[] = []): PageH
 
 /** A scrape with a 1 s timeout ended by it: not before, and not much after. */
 function endedByOneSecondTimeout(r: Failed): void {
-  assert.ok(r.ms >= 990 && r.ms < 1500, `failed after ${r.ms} ms`);
+  // the upper bound leaves room for a loaded CI machine; a timeout that did not fire would hang
+  assert.ok(r.ms >= 990 && r.ms < 2500, `failed after ${r.ms} ms`);
 }
 
 const url = (target: TestTarget): string => `http://${target.address}/metrics`;
@@ -300,7 +301,7 @@ test('an endless body is cut at body_size_limit, or at the timeout when that com
   await waitFor('its connection to be closed', () => slowServed.length === 1 && slowServed[0].destroyed);
 });
 
-test('a slow trickle: timeout after 1s, reported within 1.5 s', async (t) => {
+test('a slow trickle: timeout after 1s, reported soon after', async (t) => {
   const s = await badTargetSetup(t, '    scrape_timeout: 1s\n');
   const timedOut = `timeout after 1s fetching ${url(s.target)}`;
   const served: Socket[] = [];
@@ -485,21 +486,22 @@ scrape_configs:
   await h.close();
 
   // the good target's pace
-  assert.ok(Math.abs(good.requests - 6) <= 1, `good target scraped ${good.requests} times in 3 s`);
+  assert.ok(Math.abs(good.requests - 6) <= 2, `good target scraped ${good.requests} times in 3 s`);
   const upSeries = `up{instance="${good.address}", job="mixed"}`;
   const times = h.sink.batches.flatMap((b) => b.samples.filter((s) => s.series === upSeries && !s.stale).map((s) => s.ts));
   // every request answered became a batch, but for one that close() may have cut short
   assert.ok(times.length === good.requests || times.length === good.requests - 1, `${times.length} batches, ${good.requests} requests`);
   const gaps = times.slice(1).map((ts, i) => ts - times[i]);
-  for (const gap of gaps) assert.ok(gap >= 350 && gap <= 650, `intervals between scrapes of the good target: ${gaps.join(', ')}`);
+  // a late timer shortens the next gap (the phase is fixed); a skipped tick would show as ~1000 ms
+  for (const gap of gaps) assert.ok(gap >= 200 && gap <= 800, `intervals between scrapes of the good target: ${gaps.join(', ')}`);
   const mean = (times.at(-1)! - times[0]) / gaps.length;
-  assert.ok(Math.abs(mean - 500) <= 50, `mean interval ${mean}`);
+  assert.ok(Math.abs(mean - 500) <= 100, `mean interval ${mean}`);
 
   // the bad ones failed at the same pace, and every failure was counted
   const downs = (address: string): number =>
     h.sink.batches.filter((b) => b.samples.some((s) => s.series === `up{instance="${address}", job="mixed"}` && s.value === 0)).length;
-  assert.ok(Math.abs(downs(slow.address) - good.requests) <= 1, `slow target failed ${downs(slow.address)} times`);
-  assert.ok(Math.abs(downs(refused) - good.requests) <= 1, `refused target failed ${downs(refused)} times`);
+  assert.ok(Math.abs(downs(slow.address) - good.requests) <= 2, `slow target failed ${downs(slow.address)} times`);
+  assert.ok(Math.abs(downs(refused) - good.requests) <= 2, `refused target failed ${downs(refused)} times`);
   const failed = failedScrapes(h, 'mixed');
   assert.ok(failed > failedHalfway, `tributary_scrapes_failed_total grows: ${failedHalfway} then ${failed}`);
   assert.equal(failed, downs(slow.address) + downs(refused));

@@ -17,7 +17,7 @@ import { Relabeler } from '../src/relabel/index.js';
 import { startScraping, scrapeConfigs, waitFor } from './scrape-harness.js';
 
 const TARGETS = 20;
-const INTERVAL_MS = 500;
+const INTERVAL_MS = 1000;
 const RULES = `    metric_relabel_configs:
       - {source_labels: [__name__], regex: 'go_gc_.*', action: drop}
       - {source_labels: [__name__, mode], separator: '@', regex: 'node_cpu_seconds_total@(.+)', target_label: cpu_mode, replacement: '$1'}

@@ -103,7 +103,8 @@ test('node_exporter on a 1 s schedule: up, labels, counters, sample counts as on
   // the schedule: one scrape a second
   const times = batches.map((b) => b.find((s) => s.series === `up${target}`)!.ts);
   for (let i = 1; i < times.length; i++) {
-    assert.ok(Math.abs(times[i] - times[i - 1] - 1000) <= 150, `scrape times ${times.join(', ')}`);
+    // room for a loaded machine; a skipped tick would show as ~2000 ms
+    assert.ok(Math.abs(times[i] - times[i - 1] - 1000) <= 400, `scrape times ${times.join(', ')}`);
   }
 
   // CPU time: job, instance, cpu and mode on every series, never decreasing between scrapes

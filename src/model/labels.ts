@@ -20,6 +20,12 @@ export class Labels {
   /** Flat sorted pairs; never mutate. */
   readonly kv: readonly string[];
   private cachedKey: string | undefined;
+  /**
+   * The set's wire encoding, kept by the one encoder that owns it (remote write's protobuf
+   * labels): a series is encoded once, not once per sample. A field rather than a map keeps
+   * the cost to one pointer per series.
+   */
+  encoded: Uint8Array | undefined = undefined;
 
   private constructor(kv: readonly string[]) {
     this.kv = kv;

@@ -18,6 +18,7 @@ import { SinkFanout } from '../pipeline/index.js';
 import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/index.js';
+import { startRemoteWrite } from '../remotewrite/index.js';
 import { ConfigError } from '../config/index.js';
 
 export interface RuntimeOptions {
@@ -119,6 +120,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const pages = new PageRegistry();
   const pipeline = new SinkFanout((err) => log.error('a sample consumer failed on a batch', { err: err as Error }));
   const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline });
+  // before the scrapes start, so the first batches already have somewhere to go
+  const remoteWrite = startRemoteWrite(config.remote_write, {
+    pipeline,
+    registry,
+    logger: log,
+    externalLabels: config.global.external_labels,
+  });
   const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
   scrape.apply(config.scrape_configs);
   registerScrapePages(server, pages, scrape);
@@ -172,17 +180,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     configFile: opts.configFile === undefined ? undefined : resolve(opts.configFile),
   });
 
-  if (config.remote_write.length > 0) {
-    log.warn('remote_write is configured but sending is not part of this version yet; nothing will be sent', {
-      urls: config.remote_write.length,
-    });
-  }
 
   let address: string;
   try {
     address = await server.listen(config.server.listen);
   } catch (err) {
     await scrape.close();
+    await remoteWrite.close(0);
     await gateway.close();
     processCollector.close();
     throw err;
@@ -213,6 +217,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         readiness.setNotReady('shutting down');
         await server.close(graceMs);
         await scrape.close();
+        await remoteWrite.close();
         await gateway.close();
         processCollector.close();
       })();

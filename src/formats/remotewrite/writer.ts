@@ -1,0 +1,209 @@
+/**
+ * Prometheus remote write 1.0 `WriteRequest` encoding, by hand: a series' labels are encoded
+ * once (kept on its `Labels`), so a sample costs a copy of those bytes, a tag, eight value bytes
+ * and a varint. The staleness marker is written from the batch's flag with its exact bits.
+ *
+ *   WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+ *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
+ *   Label        { string name = 1; string value = 2; }
+ *   Sample       { double value = 1; int64 timestamp = 2; }
+ */
+
+import type { MetricType } from '../../model/family.js';
+import type { Labels } from '../../model/labels.js';
+import { writeSampleValue, type SampleBatch } from '../../model/samples.js';
+
+const TAG_TIMESERIES = 0x0a;
+const TAG_METADATA = 0x1a;
+const TAG_LABEL = 0x0a;
+const TAG_SAMPLE = 0x12;
+const TAG_NAME = 0x0a;
+const TAG_VALUE = 0x12;
+const TAG_SAMPLE_VALUE = 0x09;
+const TAG_SAMPLE_TIMESTAMP = 0x10;
+
+export const METADATA_TYPES: Readonly<Record<MetricType, number>> = {
+  unknown: 0,
+  counter: 1,
+  gauge: 2,
+  histogram: 3,
+  gaugehistogram: 4,
+  summary: 5,
+  info: 6,
+  stateset: 7,
+};
+
+export interface MetricMetadata {
+  readonly type: MetricType;
+  readonly family: string;
+  readonly help?: string;
+  readonly unit?: string;
+}
+
+/** Bytes a varint of `n` (a non-negative safe integer) takes. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** The protobuf bytes of a label set's `Label` entries (field 1 of TimeSeries, repeated). */
+export function encodeLabels(labels: Labels): Uint8Array {
+  const kv = labels.kv;
+  const names: Buffer[] = [];
+  let size = 0;
+  for (let i = 0; i < kv.length; i++) {
+    const b = Buffer.from(kv[i], 'utf8');
+    names.push(b);
+    if (i & 1) {
+      const n = names[i - 1].length;
+      const v = b.length;
+      const inner = 1 + varintSize(n) + n + 1 + varintSize(v) + v;
+      size += 1 + varintSize(inner) + inner;
+    }
+  }
+  const out = new Uint8Array(size);
+  let p = 0;
+  const put = (n: number): void => {
+    while (n >= 0x80) {
+      out[p++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    out[p++] = n;
+  };
+  for (let i = 0; i < names.length; i += 2) {
+    const n = names[i];
+    const v = names[i + 1];
+    out[p++] = TAG_LABEL;
+    put(1 + varintSize(n.length) + n.length + 1 + varintSize(v.length) + v.length);
+    out[p++] = TAG_NAME;
+    put(n.length);
+    out.set(n, p);
+    p += n.length;
+    out[p++] = TAG_VALUE;
+    put(v.length);
+    out.set(v, p);
+    p += v.length;
+  }
+  return out;
+}
+
+/**
+ * Builds one WriteRequest from any number of batches (or parts of them) and metadata. Reusable:
+ * `reset` keeps the buffer. Not for concurrent use.
+ */
+export class WriteRequestWriter {
+  private buf: Buffer;
+  private view: DataView;
+  private pos = 0;
+  /** Samples written since the last reset. */
+  samples = 0;
+
+  constructor(initialBytes = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  get size(): number {
+    return this.pos;
+  }
+
+  reset(): void {
+    this.pos = 0;
+    this.samples = 0;
+  }
+
+  /** Appends samples `from`..`to` (exclusive) of `batch`, one TimeSeries each. */
+  append(batch: SampleBatch, from = 0, to = batch.length): void {
+    for (let i = from; i < to; i++) {
+      const labels = batch.series[i];
+      let lb = labels.encoded;
+      if (lb === undefined) lb = labels.encoded = encodeLabels(labels);
+      const ts = batch.timestamps[i];
+      // timestamps are ms since the epoch: positive here; a negative one is encoded as int64
+      const tsSize = ts >= 0 ? varintSize(ts) : 10;
+      const sampleLen = 1 + 8 + 1 + tsSize;
+      const seriesLen = lb.length + 1 + varintSize(sampleLen) + sampleLen;
+      this.ensure(1 + 5 + seriesLen);
+      const buf = this.buf;
+      let p = this.pos;
+      buf[p++] = TAG_TIMESERIES;
+      p = this.putVarint(p, seriesLen);
+      buf.set(lb, p);
+      p += lb.length;
+      buf[p++] = TAG_SAMPLE;
+      buf[p++] = sampleLen;
+      buf[p++] = TAG_SAMPLE_VALUE;
+      writeSampleValue(this.view, p, batch.values[i], batch.isStale(i));
+      p += 8;
+      buf[p++] = TAG_SAMPLE_TIMESTAMP;
+      p = ts >= 0 ? this.putVarint(p, ts) : this.putNegative(p, ts);
+      this.pos = p;
+    }
+    this.samples += to - from;
+  }
+
+  appendMetadata(m: MetricMetadata): void {
+    const family = Buffer.from(m.family, 'utf8');
+    const help = m.help ? Buffer.from(m.help, 'utf8') : undefined;
+    const unit = m.unit ? Buffer.from(m.unit, 'utf8') : undefined;
+    const field = (b: Buffer | undefined) => (b ? 1 + varintSize(b.length) + b.length : 0);
+    const len = 2 + field(family) + field(help) + field(unit);
+    this.ensure(1 + 5 + len);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = TAG_METADATA;
+    p = this.putVarint(p, len);
+    buf[p++] = 0x08;
+    buf[p++] = METADATA_TYPES[m.type];
+    for (const [tag, b] of [
+      [0x12, family],
+      [0x22, help],
+      [0x2a, unit],
+    ] as const) {
+      if (!b) continue;
+      buf[p++] = tag;
+      p = this.putVarint(p, b.length);
+      buf.set(b, p);
+      p += b.length;
+    }
+    this.pos = p;
+  }
+
+  /** The request so far; valid until the next change. */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+
+  private putVarint(p: number, n: number): number {
+    const buf = this.buf;
+    while (n >= 0x80) {
+      buf[p++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    buf[p++] = n;
+    return p;
+  }
+
+  /** An int64 below zero: ten bytes of two's complement, as protobuf writes it. */
+  private putNegative(p: number, n: number): number {
+    let v = BigInt.asUintN(64, BigInt(n));
+    for (let i = 0; i < 9; i++) {
+      this.buf[p++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[p++] = Number(v);
+    return p;
+  }
+}
