@@ -80,7 +80,9 @@ ${RULES}`;
   // (the pages' series never change), values moving between scrapes
   const full = h.sink.batches.filter((b) => b.samples.length === kept + 5);
   assert.ok(full.length >= TARGETS * 3, `${full.length} full batches`);
-  assert.ok(h.sink.batches.every((b) => b.samples.every((s) => !s.stale)));
+  const staleOnes = h.sink.batches.flatMap((b) => b.samples.filter((s) => s.stale).map((s) => s.series));
+  const downs = h.sink.batches.flatMap((b) => b.samples.filter((s) => s.series.startsWith("up{") && s.value === 0).map((s) => s.series));
+  assert.deepEqual({ stale: staleOnes.slice(0, 5), staleCount: staleOnes.length, downs }, { stale: [], staleCount: 0, downs: [] });
   const series = `node_load1{instance="127.0.0.1:${ports[0]}", job="farm", port="p${ports[0]}", shard="0", subsystem="load1", team="infra"}`;
   const values = h.sink.batches.flatMap((b) => b.samples.filter((s) => s.series === series).map((s) => s.value));
   assert.ok(values.length >= 3);

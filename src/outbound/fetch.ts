@@ -96,7 +96,13 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
     };
     const fail = (error: string): void => finish({ ok: false, error });
     const onAbort = (): void => fail(`scrape aborted while fetching ${spec.shownUrl}`);
-    const timer = setTimeout(() => fail(`timeout after ${spec.timeoutMs / 1000}s fetching ${spec.shownUrl}`), spec.timeoutMs);
+    // The timer is checked again after one turn of the event loop: when the process (or the
+    // machine) stalled, timers run before the I/O that arrived meanwhile, and a page that came
+    // in time would be failed for the stall.
+    const timer = setTimeout(
+      () => setImmediate(() => fail(`timeout after ${spec.timeoutMs / 1000}s fetching ${spec.shownUrl}`)),
+      spec.timeoutMs,
+    );
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
 
