@@ -22,10 +22,12 @@ export class Labels {
   private cachedKey: string | undefined;
   /**
    * The set's wire encoding, kept by the one encoder that owns it (remote write's protobuf
-   * labels): a series is encoded once, not once per sample. A field rather than a map keeps
-   * the cost to one pointer per series.
+   * labels), one byte per character: a series is encoded once, not once per sample. A string
+   * rather than a Uint8Array because a small typed array costs an ArrayBuffer, a backing store
+   * and two heap objects — several times the bytes it holds — and a field rather than a map
+   * keeps the cost to one pointer per series.
    */
-  encoded: Uint8Array | undefined = undefined;
+  encoded: string | undefined = undefined;
 
   private constructor(kv: readonly string[]) {
     this.kv = kv;

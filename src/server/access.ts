@@ -11,7 +11,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import bcrypt from 'bcryptjs';
 import type { Handler } from './http-server.js';
 import { sendText } from './respond.js';
 
@@ -40,7 +39,8 @@ export interface AccessRuleOptions {
 export const REALM = 'tributary';
 const DEFAULT_CACHE_SIZE = 256;
 
-const bcryptVerify: PasswordVerifier = (password, hash) => bcrypt.compare(password, hash);
+// loaded on first use: only servers with basic auth need it
+const bcryptVerify: PasswordVerifier = async (password, hash) => (await import('bcryptjs')).default.compare(password, hash);
 
 export class AccessRule {
   private readonly users: Map<string, string>;

@@ -50,8 +50,11 @@ function varintSize(n: number): number {
   return size;
 }
 
-/** The protobuf bytes of a label set's `Label` entries (field 1 of TimeSeries, repeated). */
-export function encodeLabels(labels: Labels): Uint8Array {
+/**
+ * The protobuf bytes of a label set's `Label` entries (field 1 of TimeSeries, repeated), as a
+ * string of one character per byte (see `Labels.encoded`).
+ */
+export function encodeLabels(labels: Labels): string {
   const kv = labels.kv;
   const names: Buffer[] = [];
   let size = 0;
@@ -88,7 +91,7 @@ export function encodeLabels(labels: Labels): Uint8Array {
     out.set(v, p);
     p += v.length;
   }
-  return out;
+  return Buffer.from(out.buffer, out.byteOffset, out.length).toString('latin1');
 }
 
 /**
@@ -132,8 +135,7 @@ export class WriteRequestWriter {
       let p = this.pos;
       buf[p++] = TAG_TIMESERIES;
       p = this.putVarint(p, seriesLen);
-      buf.set(lb, p);
-      p += lb.length;
+      p += buf.write(lb, p, 'latin1');
       buf[p++] = TAG_SAMPLE;
       buf[p++] = sampleLen;
       buf[p++] = TAG_SAMPLE_VALUE;

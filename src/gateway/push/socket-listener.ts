@@ -15,7 +15,7 @@ import type { Logger } from '../../log/logger.js';
 import type { Registry } from '../../selfmetrics/registry.js';
 import { describeBindError, formatListenAddress, listenError, parseListenAddress } from '../../server/listen-address.js';
 import type { AppStore } from './app-store.js';
-import { CapnpDecoder } from './capnp-protocol.js';
+import type { CapnpDecoder } from './capnp-protocol.js';
 import { JsonDecoder } from './json-protocol.js';
 import { pushMetrics, type PushMetrics } from './push-metrics.js';
 import { ingestWireMessage } from './socket-ingest.js';
@@ -60,9 +60,13 @@ export class SocketListener {
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
   }
 
+  private capnp: typeof CapnpDecoder | undefined;
+
   /** Binds; resolves with `host:port` or the socket path. */
   async listen(): Promise<string> {
     const a = this.opts.address;
+    // capnp-ts costs ~12 MB of memory once loaded: only listeners that speak it load it
+    if (this.opts.format !== 'json') this.capnp = (await import('./capnp-protocol.js')).CapnpDecoder;
     if ('unix' in a) await clearStaleSocket(a.unix);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
@@ -127,7 +131,7 @@ export class SocketListener {
     }
     this.connections.add(socket);
     const decoder: WireDecoder =
-      this.opts.format === 'json' ? new JsonDecoder(this.opts.maxBytes) : new CapnpDecoder(this.opts.maxBytes);
+      this.opts.format === 'json' ? new JsonDecoder(this.opts.maxBytes) : new this.capnp!(this.opts.maxBytes);
     const ctx = {
       store: this.opts.store,
       logger: this.logger.child({ peer }),
