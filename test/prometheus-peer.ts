@@ -38,14 +38,14 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(configYaml: string): Promise<RunningPrometheus> {
+export async function startPrometheus(configYaml: string, extraArgs: readonly string[] = []): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-prom-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(config, configYaml);
   const port = await freePort();
   const child = spawn(
     PROMETHEUS,
-    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
