@@ -1,0 +1,278 @@
+/**
+ * A remote-write URL's persistent backlog: an append-only log of compressed requests in segment
+ * files, read in order, never losing what was acknowledged as written and never failing to open.
+ *
+ * On disk (one directory per URL):
+ *   <20-digit offset>.seg   records, each `u32 length | u32 samples | u32 crc32(payload) | payload`
+ *                           (little-endian); the name is the queue offset of its first byte
+ *   reader                  the offset of the next record to send, 8 bytes little-endian
+ *                           (replaced atomically: written to `reader.tmp`, then renamed)
+ *
+ * Crash safety: records are written with one `write` each and synced every `syncIntervalMs`, so
+ * a `kill -9` loses at most what was appended since the last sync. At open, the last segment is
+ * checked record by record and cut at the first one that is incomplete or fails its checksum
+ * (a torn write); a reader offset that is missing, unreadable or outside the segments falls back
+ * to the oldest record rather than failing. When the queue exceeds `maxBytes`, the oldest whole
+ * segments are dropped (and counted) — never the one being written.
+ *
+ * Not wired into the sender yet: the queue in queue.ts still keeps its backlog in memory.
+ */
+
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+
+const HEADER = 12;
+const SEGMENT_SUFFIX = '.seg';
+const NAME_DIGITS = 20;
+
+export interface DiskQueueOptions {
+  /** Bytes on disk before the oldest segments are dropped. */
+  readonly maxBytes: number;
+  /** A new segment is started past this size. */
+  readonly segmentBytes?: number;
+}
+
+export interface QueuedRecord {
+  readonly payload: Buffer;
+  readonly samples: number;
+}
+
+export interface DropReport {
+  readonly bytes: number;
+  readonly samples: number;
+}
+
+interface Segment {
+  readonly start: number;
+  size: number;
+}
+
+export class DiskQueue {
+  private readonly segments: Segment[] = [];
+  private readonly segmentBytes: number;
+  private writeFd: number | undefined;
+  private readerOffset: number;
+  private readerSaved: number;
+  /** Records dropped by `open` (torn tail) or by the size bound, since the last call to `takeDrops`. */
+  private drops = { bytes: 0, samples: 0 };
+
+  private constructor(
+    private readonly dir: string,
+    private readonly opts: DiskQueueOptions,
+  ) {
+    this.segmentBytes = opts.segmentBytes ?? 32 * 1024 * 1024;
+    this.readerOffset = 0;
+    this.readerSaved = -1;
+  }
+
+  /** Opens (or creates) the queue in `dir`. Damage is repaired and reported, never thrown. */
+  static open(dir: string, opts: DiskQueueOptions): DiskQueue {
+    mkdirSync(dir, { recursive: true });
+    const q = new DiskQueue(dir, opts);
+    q.load();
+    return q;
+  }
+
+  /** Offset one past the last record. */
+  get writeOffset(): number {
+    const last = this.segments.at(-1);
+    return last ? last.start + last.size : 0;
+  }
+
+  /** Bytes waiting to be read. */
+  get pendingBytes(): number {
+    return this.writeOffset - this.readerOffset;
+  }
+
+  /** Bytes in segment files. */
+  get diskBytes(): number {
+    return this.segments.reduce((n, s) => n + s.size, 0);
+  }
+
+  append(payload: Buffer, samples: number): void {
+    const header = Buffer.allocUnsafe(HEADER);
+    header.writeUInt32LE(payload.length, 0);
+    header.writeUInt32LE(samples, 4);
+    header.writeUInt32LE(crc32(payload), 8);
+    let seg = this.segments.at(-1);
+    if (!seg || this.writeFd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment();
+    const record = Buffer.concat([header, payload]);
+    writeSync(this.writeFd!, record);
+    seg.size += record.length;
+    this.enforceBound();
+  }
+
+  /** The next record, or undefined when everything was read. */
+  peek(): QueuedRecord | undefined {
+    const seg = this.segmentAt(this.readerOffset);
+    if (!seg) return undefined;
+    const within = this.readerOffset - seg.start;
+    if (within >= seg.size) return undefined;
+    const fd = openSync(this.path(seg), 'r');
+    try {
+      const header = Buffer.allocUnsafe(HEADER);
+      readSync(fd, header, 0, HEADER, within);
+      const len = header.readUInt32LE(0);
+      const payload = Buffer.allocUnsafe(len);
+      readSync(fd, payload, 0, len, within + HEADER);
+      return { payload, samples: header.readUInt32LE(4) };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Marks the record `peek` returned as sent; a finished segment is deleted. */
+  ack(record: QueuedRecord): void {
+    this.readerOffset += HEADER + record.payload.length;
+    this.dropConsumed();
+  }
+
+  /** Deletes segments read to their end, except the one being written. */
+  private dropConsumed(): void {
+    while (this.segments.length > 1 && this.readerOffset >= this.segments[0].start + this.segments[0].size) {
+      const done = this.segments.shift()!;
+      rmSync(this.path(done), { force: true });
+    }
+  }
+
+  /** Makes what was appended and acknowledged survive a crash. */
+  sync(): void {
+    if (this.writeFd !== undefined) fsyncSync(this.writeFd);
+    if (this.readerSaved !== this.readerOffset) {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(this.readerOffset));
+      const tmp = join(this.dir, 'reader.tmp');
+      writeFileSync(tmp, b);
+      renameSync(tmp, join(this.dir, 'reader'));
+      this.readerSaved = this.readerOffset;
+    }
+  }
+
+  /** What was dropped (torn records at open, oldest data over the bound) since the last call. */
+  takeDrops(): DropReport {
+    const d = this.drops;
+    this.drops = { bytes: 0, samples: 0 };
+    return d;
+  }
+
+  close(): void {
+    this.sync();
+    if (this.writeFd !== undefined) closeSync(this.writeFd);
+    this.writeFd = undefined;
+  }
+
+  private load(): void {
+    const names = readdirSync(this.dir).filter((n) => n.endsWith(SEGMENT_SUFFIX) && n.length === NAME_DIGITS + SEGMENT_SUFFIX.length);
+    for (const name of names.sort()) {
+      const start = Number(name.slice(0, NAME_DIGITS));
+      if (!Number.isSafeInteger(start)) continue;
+      this.segments.push({ start, size: statSync(join(this.dir, name)).size });
+    }
+    // segments must follow each other; after a gap (a file lost) the later ones still count
+    const last = this.segments.at(-1);
+    if (last) {
+      const valid = this.validLength(last);
+      if (valid < last.size) {
+        const fd = openSync(this.path(last), 'r+');
+        try {
+          ftruncateSync(fd, valid);
+        } finally {
+          closeSync(fd);
+        }
+        this.drops.bytes += last.size - valid;
+        last.size = valid;
+      }
+      this.writeFd = openSync(this.path(last), 'a');
+    }
+    this.readerOffset = this.loadReader();
+    this.readerSaved = this.readerOffset;
+  }
+
+  /** Bytes of `seg` that hold whole records with matching checksums. */
+  private validLength(seg: Segment): number {
+    const data = readFileSync(this.path(seg));
+    let p = 0;
+    while (p + HEADER <= data.length) {
+      const len = data.readUInt32LE(p);
+      if (p + HEADER + len > data.length) break;
+      if (crc32(data.subarray(p + HEADER, p + HEADER + len)) !== data.readUInt32LE(p + 8)) break;
+      p += HEADER + len;
+    }
+    return p;
+  }
+
+  private loadReader(): number {
+    const first = this.segments[0];
+    const oldest = first ? first.start : 0;
+    const file = join(this.dir, 'reader');
+    if (!existsSync(file)) return oldest;
+    try {
+      const b = readFileSync(file);
+      if (b.length !== 8) return oldest;
+      const off = Number(b.readBigUInt64LE(0));
+      // outside what exists (segments dropped meanwhile, or a damaged file): start at the oldest
+      if (off < oldest || off > this.writeOffset) return oldest;
+      return off;
+    } catch {
+      return oldest;
+    }
+  }
+
+  private startSegment(): Segment {
+    if (this.writeFd !== undefined) {
+      fsyncSync(this.writeFd);
+      closeSync(this.writeFd);
+    }
+    const seg: Segment = { start: this.writeOffset, size: 0 };
+    this.segments.push(seg);
+    this.writeFd = openSync(this.path(seg), 'a');
+    // a fresh file's size may not be 0 if a crash left one behind at this offset
+    seg.size = fstatSync(this.writeFd).size;
+    this.dropConsumed();
+    return seg;
+  }
+
+  private enforceBound(): void {
+    while (this.diskBytes > this.opts.maxBytes && this.segments.length > 1) {
+      const oldest = this.segments.shift()!;
+      const unread = Math.max(0, oldest.start + oldest.size - Math.max(this.readerOffset, oldest.start));
+      if (unread > 0) {
+        this.drops.bytes += unread;
+        this.drops.samples += this.countSamples(oldest, Math.max(this.readerOffset, oldest.start));
+      }
+      rmSync(this.path(oldest), { force: true });
+      if (this.readerOffset < this.segments[0].start) this.readerOffset = this.segments[0].start;
+    }
+  }
+
+  /** Samples in the records of `seg` from offset `from` on (for the drop count). */
+  private countSamples(seg: Segment, from: number): number {
+    const data = readFileSync(this.path(seg));
+    let p = from - seg.start;
+    let n = 0;
+    while (p + HEADER <= data.length) {
+      n += data.readUInt32LE(p + 4);
+      p += HEADER + data.readUInt32LE(p);
+    }
+    return n;
+  }
+
+  /** The segment holding `offset`; the last one when the offset is its end (nothing to read). */
+  private segmentAt(offset: number): Segment | undefined {
+    for (const s of this.segments) if (offset >= s.start && offset < s.start + s.size) return s;
+    const last = this.segments.at(-1);
+    if (last && offset === last.start + last.size) return last;
+    // in a gap (a segment file lost): go on with the next segment that exists
+    const next = this.segments.find((s) => s.start > offset && s.size > 0);
+    if (next) {
+      this.readerOffset = next.start;
+      return next;
+    }
+    return undefined;
+  }
+
+  private path(seg: Segment): string {
+    return join(this.dir, String(seg.start).padStart(NAME_DIGITS, '0') + SEGMENT_SUFFIX);
+  }
+}
