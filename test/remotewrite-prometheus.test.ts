@@ -13,7 +13,8 @@ import { silentLogger } from '../src/log/logger.js';
 import { startRuntime } from '../src/runtime/runtime.js';
 import { requirePeer } from './peers.js';
 import { PROMETHEUS, startPrometheus } from './prometheus-peer.js';
-import { RecordingSink, startTarget, waitFor } from './scrape-harness.js';
+import { assertSameSamples, RecordingSink, startTarget, waitFor } from './scrape-harness.js';
+import { Labels } from '../src/model/labels.js';
 
 test('every scraped sample arrives in Prometheus bit for bit', { timeout: 60_000 }, async (t) => {
   if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
@@ -46,14 +47,7 @@ remote_write:
   await waitFor('four scrapes', () => sink.batches.length >= 4, 15_000);
   await runtime.close();
 
-  const sent = new Map<string, Map<number, number>>();
-  for (const b of sink.batches) {
-    for (const s of b.samples) {
-      if (s.stale) continue;
-      if (!sent.has(s.series)) sent.set(s.series, new Map());
-      sent.get(s.series)!.set(s.ts, s.value);
-    }
-  }
+  const sent = sink.samplesBySeries();
   type Matrix = { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[] };
   const query = encodeURIComponent('{job="exact"}[10m]');
   const got = new Map<string, Map<number, number>>();
@@ -61,16 +55,12 @@ remote_write:
     const data = await prom.api<Matrix>(`/api/v1/query?query=${query}`);
     got.clear();
     for (const r of data.result) {
-      const { __name__, ...rest } = r.metric;
-      const key = `${__name__}{${Object.keys(rest).sort().map((k) => `${k}=${JSON.stringify(rest[k])}`).join(', ')}}`;
+      const key = Labels.fromRecord(r.metric).toString();
       // Prometheus gives seconds with millisecond decimals: back to exact milliseconds
       got.set(key, new Map(r.values.map(([ts, v]) => [Math.round(ts * 1000), Number(v)])));
     }
     return [...sent].every(([k, m]) => got.get(k)?.size === m.size);
   }, 15_000);
-  assert.deepEqual([...got.keys()].sort(), [...sent.keys()].sort());
-  for (const [series, samples] of sent) {
-    for (const [ts, v] of samples) assert.ok(Object.is(got.get(series)!.get(ts), v), `${series} @${ts}: sent ${v}, stored ${got.get(series)!.get(ts)}`);
-  }
+  assertSameSamples(got, sent);
   assert.equal(got.get(`rw_min{instance="${target.address}", job="exact"}`)?.values().next().value, 5e-324);
 });

@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { ScrapeLoop } from '../src/scrape/index.js';
+import { freePort } from './prometheus-peer.js';
 import {
-  freePort,
   selfMetricValue,
   startScraping,
   startTarget,

@@ -4,9 +4,10 @@
  * manager built from configuration text exactly as the runtime builds it.
  */
 
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { parseConfigText } from '../src/config/index.js';
 import type { ScrapeConfig } from '../src/config/index.js';
 import { Logger, silentLogger } from '../src/log/logger.js';
@@ -50,6 +51,30 @@ export class RecordingSink implements SampleSink {
 
   clear(): void {
     this.batches.length = 0;
+  }
+
+  /** Every non-stale sample seen: series notation → timestamp → value. */
+  samplesBySeries(): Map<string, Map<number, number>> {
+    const out = new Map<string, Map<number, number>>();
+    for (const b of this.batches) {
+      for (const s of b.samples) {
+        if (s.stale) continue;
+        let m = out.get(s.series);
+        if (m === undefined) out.set(s.series, (m = new Map()));
+        m.set(s.ts, s.value);
+      }
+    }
+    return out;
+  }
+}
+
+/** Asserts that `stored` holds exactly the series of `sent`, each sample bit for bit at its timestamp. */
+export function assertSameSamples(stored: ReadonlyMap<string, ReadonlyMap<number, number>>, sent: ReadonlyMap<string, ReadonlyMap<number, number>>): void {
+  assert.deepEqual([...stored.keys()].sort(), [...sent.keys()].sort());
+  for (const [series, samples] of sent) {
+    const arrived = stored.get(series)!;
+    assert.deepEqual([...arrived.keys()].sort(), [...samples.keys()].sort(), `timestamps of ${series}`);
+    for (const [ts, v] of samples) assert.ok(Object.is(arrived.get(ts), v), `${series} @${ts}: sent ${v}, stored ${arrived.get(ts)}`);
   }
 }
 
@@ -110,15 +135,6 @@ export async function startTarget(handler?: PageHandler, opts: { tls?: TargetTls
       server.close(() => resolve());
     });
   return t;
-}
-
-/** A port on 127.0.0.1 that was free a moment ago (nothing listens on it when this returns). */
-export async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 /** Scrape configs from YAML text (a whole prometheus.yml). */

@@ -16,7 +16,8 @@ import { DEFAULT_SCRAPE_PROTOCOLS } from '../src/config/scrape.js';
 import { acceptHeader } from '../src/scrape/index.js';
 import { startAgent } from './cli-process.js';
 import { NODE_EXPORTER, requirePeer } from './peers.js';
-import { freePort, startScraping, waitFor, type RecordedSample } from './scrape-harness.js';
+import { freePort } from './prometheus-peer.js';
+import { startScraping, waitFor, type RecordedSample } from './scrape-harness.js';
 
 /** Collectors whose set of series does not change from one scrape to the next. */
 const COLLECTORS = ['cpu', 'meminfo', 'loadavg', 'filesystem'];
