@@ -10,6 +10,8 @@ export const PROMTOOL = '/usr/bin/promtool';
 export const CHROMIUM = '/usr/bin/chromium';
 /** Prometheus' node_exporter, a real scrape target. */
 export const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+/** VictoriaMetrics single node, a real remote-write receiver. */
+export const VICTORIA_METRICS = '/usr/bin/victoria-metrics';
 /** Headless and quiet: this machine's closed network refuses Chromium's background connections. */
 export const CHROMIUM_ARGS = [
   '--headless',

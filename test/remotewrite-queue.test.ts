@@ -6,6 +6,9 @@
  */
 
 import { test } from 'node:test';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +19,7 @@ import { silentLogger } from '../src/log/logger.js';
 import { Labels } from '../src/model/labels.js';
 import { SampleBatch } from '../src/model/samples.js';
 import { SinkFanout } from '../src/pipeline/index.js';
-import { startRemoteWrite } from '../src/remotewrite/index.js';
+import { QueueDirInUseError, queueDirName, startRemoteWrite } from '../src/remotewrite/index.js';
 import { Registry } from '../src/selfmetrics/index.js';
 import { selfMetricValue, waitFor } from './scrape-harness.js';
 
@@ -48,12 +51,20 @@ async function receiver(answer: (n: number) => { status: number; headers?: Recor
   };
 }
 
-function start(yaml: string) {
+export function startQueues(t: { after(fn: () => void): void }, yaml: string, dataDir = mkdtempSync(join(tmpdir(), 'tributary-rw-'))) {
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const { config } = parseConfigText(yaml, 'rw.yml');
   const registry = new Registry();
   const pipeline = new SinkFanout(() => {});
-  const rw = startRemoteWrite(config.remote_write, { pipeline, registry, logger: silentLogger, externalLabels: config.global.external_labels });
-  return { rw, pipeline, registry };
+  const rw = startRemoteWrite(config.remote_write, {
+    pipeline,
+    registry,
+    logger: silentLogger,
+    dataDir,
+    externalLabels: config.global.external_labels,
+    options: config.remote_write_options,
+  });
+  return { rw, pipeline, registry, dataDir };
 }
 
 function batchOf(n: number, from = 0): SampleBatch {
@@ -65,11 +76,11 @@ function batchOf(n: number, from = 0): SampleBatch {
 test('batches of max_samples_per_send with the spec headers, in order, external labels and write relabeling applied', async (t) => {
   const r = await receiver(() => ({ status: 204 }));
   t.after(() => r.close());
-  const { rw, pipeline } = start(`global:
+  const { rw, pipeline } = startQueues(t, `global:
   external_labels: {site: lab, i: 'never-overrides'}
 remote_write:
   - url: ${r.url}
-    queue_config: {max_samples_per_send: 100}
+    queue_config: {max_samples_per_send: 100, senders: 1}
     write_relabel_configs: [{source_labels: [i], regex: '6', action: drop}]
 `);
   pipeline.write('job', batchOf(250));
@@ -94,7 +105,7 @@ test('5xx is retried (Retry-After honoured) until accepted; nothing is lost or r
     return n <= 2 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 204 };
   });
   t.after(() => r.close());
-  const { rw, pipeline, registry } = start(`remote_write:\n  - url: ${r.url}\n`);
+  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1}\n`);
   pipeline.write('job', batchOf(10));
   await waitFor('accepted after two refusals', () => r.got.length === 1, 10_000);
   assert.equal(r.requests(), 3);
@@ -109,7 +120,7 @@ test('5xx is retried (Retry-After honoured) until accepted; nothing is lost or r
 test('a 400 is dropped and counted, never retried; later requests go on', async (t) => {
   const r = await receiver((n) => ({ status: n === 1 ? 400 : 204 }));
   t.after(() => r.close());
-  const { rw, pipeline, registry } = start(`remote_write:\n  - url: ${r.url}\n`);
+  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1}\n`);
   pipeline.write('job', batchOf(5));
   await rw.queues[0].flush();
   pipeline.write('job', batchOf(5, 5));
@@ -117,4 +128,162 @@ test('a 400 is dropped and counted, never retried; later requests go on', async 
   assert.equal(r.requests(), 2, 'no retry of the refused request');
   assert.deepEqual(r.got[0].body.timeseries.map((s) => s.samples[0].value), [5, 6, 7, 8, 9]);
   assert.equal(selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url: r.url, reason: 'http_400' }), 5);
+});
+
+/** Samples per series in arrival order: `series key → timestamps`. */
+function arrivals(got: Received[]): Map<string, number[]> {
+  const by = new Map<string, number[]>();
+  for (const r of got) {
+    for (const s of r.body.timeseries) {
+      const k = s.labels.toString();
+      let list = by.get(k);
+      if (!list) by.set(k, (list = []));
+      list.push(s.samples[0].timestampMs);
+    }
+  }
+  return by;
+}
+
+test('several senders in parallel keep each series in timestamp order', async (t) => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const got: Received[] = [];
+  const server = createServer((req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      // answers in a random order, so a sender that did not wait for its request would overtake
+      setTimeout(() => {
+        got.push({ headers: req.headers, body: parseWriteRequest(uncompressSync(Buffer.concat(chunks)) as Buffer) });
+        inFlight--;
+        res.writeHead(204).end();
+      }, Math.random() * 30);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/write`;
+  const { rw, pipeline } = startQueues(t, `remote_write:\n  - url: ${url}\n    queue_config: {senders: 4, max_samples_per_send: 20}\n`);
+  const series = Array.from({ length: 20 }, (_, i) => Labels.fromRecord({ __name__: 'ordered', s: String(i) }));
+  for (let round = 0; round < 40; round++) {
+    const b = new SampleBatch(20);
+    for (const l of series) b.append(l, round, 1_700_000_000_000 + round * 1000);
+    pipeline.write('job', b);
+  }
+  assert.ok(await rw.queues[0].flush(20_000), 'everything sent');
+  await rw.close();
+  assert.ok(maxInFlight > 1, `requests overlapped (at most ${maxInFlight} at once)`);
+  const by = arrivals(got);
+  assert.equal(by.size, 20);
+  for (const [k, ts] of by) {
+    assert.equal(ts.length, 40, `${k}: every sample once`);
+    assert.ok(ts.every((x, i) => i === 0 || x > ts[i - 1]), `${k}: timestamps in order`);
+  }
+});
+
+test('a receiver that is down: the queue is kept on disk across a restart and sent in order after', async (t) => {
+  let up = false;
+  const r = await receiver(() => ({ status: up ? 204 : 503, headers: { 'retry-after': '0' } }));
+  t.after(() => r.close());
+  const yaml = `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 2, max_samples_per_send: 50}\n`;
+  const first = startQueues(t, yaml);
+  for (let i = 0; i < 10; i++) first.pipeline.write('job', batchOf(30, i * 30));
+  assert.equal(await first.rw.queues[0].flush(300), false, 'nothing can be sent while the receiver is down');
+  assert.ok((selfMetricValue(first.registry, 'tributary_remotewrite_pending_bytes', { url: r.url, location: 'disk' }) ?? 0) > 0);
+  await first.rw.close(0);
+  assert.equal(r.got.length, 0);
+  up = true;
+  const second = startQueues(t, yaml, first.dataDir);
+  assert.ok(await second.rw.queues[0].flush(15_000), 'the queued backlog is sent after the restart');
+  await second.rw.close();
+  const by = arrivals(r.got);
+  const total = [...by.values()].reduce((n, ts) => n + ts.length, 0);
+  assert.equal(total, 300, 'every sample queued before the restart arrives once');
+  for (const ts of by.values()) assert.ok(ts.every((x, i) => i === 0 || x > ts[i - 1]), 'in order');
+});
+
+test('a full disk queue drops the oldest data, counted; the newest is sent', async (t) => {
+  let up = false;
+  const r = await receiver(() => ({ status: up ? 204 : 503, headers: { 'retry-after': '0' } }));
+  t.after(() => r.close());
+  const { rw, pipeline, registry } = startQueues(
+    t,
+    `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, max_samples_per_send: 500, max_disk_usage: 1MiB}\n`,
+  );
+  // random label values compress poorly: a few MiB of requests for a 1 MiB queue
+  const written = 60_000;
+  for (let i = 0; i < written; i += 500) {
+    const b = new SampleBatch(500);
+    for (let j = i; j < i + 500; j++) b.append(Labels.fromRecord({ __name__: 'filler', id: Math.random().toString(36).repeat(4) }), j, 1_700_000_000_000 + j);
+    pipeline.write('job', b);
+  }
+  await rw.queues[0].flush(50);
+  const dropped = selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url: r.url, reason: 'queue_full' }) ?? 0;
+  assert.ok(dropped > written / 4, `samples dropped and counted (${dropped})`);
+  const onDisk = selfMetricValue(registry, 'tributary_remotewrite_pending_bytes', { url: r.url, location: 'disk' }) ?? Infinity;
+  assert.ok(onDisk <= 1.25 * 1024 * 1024, `the queue stays near its bound (${onDisk} bytes)`);
+  up = true;
+  assert.ok(await rw.queues[0].flush(20_000));
+  await rw.close();
+  const values = r.got.flatMap((x) => x.body.timeseries.map((s) => s.samples[0].value));
+  assert.equal(values.length + dropped, written, 'every sample is either delivered or counted as dropped');
+  assert.deepEqual(values, Array.from({ length: values.length }, (_, k) => written - values.length + k), 'the newest survive, in order');
+});
+
+test('queues of URLs no longer configured are removed; a queue in use by another process is refused', async (t) => {
+  const a = await receiver(() => ({ status: 503 }));
+  const b = await receiver(() => ({ status: 204 }));
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const first = startQueues(t, `remote_write:\n  - url: ${a.url}\n`);
+  first.pipeline.write('job', batchOf(10));
+  const dirA = join(first.dataDir, 'remotewrite', queueDirName({ url: a.url }));
+  assert.ok(existsSync(dirA));
+  await first.rw.close(0);
+  const second = startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir);
+  assert.ok(!existsSync(dirA), 'the old URL\'s queue is gone');
+  assert.ok(existsSync(join(first.dataDir, 'remotewrite', queueDirName({ url: b.url }))));
+  await second.rw.close();
+  // a live process holding the lock: this test's parent, as far as the lock can tell
+  const dirB = join(first.dataDir, 'remotewrite', queueDirName({ url: b.url }));
+  writeFileSync(join(dirB, 'lock'), String(process.ppid));
+  assert.throws(() => startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir), QueueDirInUseError);
+});
+
+test('global relabeling and labels, then per-URL labels and write relabeling; shard_by_url with replicas', async (t) => {
+  const rs = await Promise.all([0, 1, 2].map(() => receiver(() => ({ status: 204 }))));
+  t.after(() => Promise.all(rs.map((r) => r.close())));
+  const { rw, pipeline } = startQueues(
+    t,
+    `global:
+  external_labels: {site: lab}
+remote_write_options:
+  relabel_configs: [{source_labels: [i], regex: '0', action: drop}]
+  labels: {tier: global, dc: global}
+  shard_by_url: true
+  shard_by_url_replicas: 2
+remote_write:
+${rs.map((r, k) => `  - url: ${r.url}\n    labels: {dc: url${k}, url: '${k}'}\n    write_relabel_configs: [{target_label: seen, replacement: '{{url}}-{{dc}}'}]\n`).join('')}`,
+  );
+  const b = new SampleBatch(200);
+  for (let i = 0; i < 200; i++) b.append(Labels.fromRecord({ __name__: 'm', i: String(i % 50), n: String(i) }), i, 1_700_000_000_000);
+  pipeline.write('job', b);
+  await rw.close();
+  const seen = new Map<string, number>();
+  rs.forEach((r, k) => {
+    for (const s of r.got.flatMap((x) => x.body.timeseries)) {
+      const l = s.labels;
+      assert.notEqual(l.get('i'), '0', 'global relabeling dropped i=0');
+      assert.equal(l.get('site'), 'lab');
+      assert.equal(l.get('tier'), 'global');
+      assert.equal(l.get('dc'), 'global', 'a label set earlier wins over a later stage\'s');
+      assert.equal(l.get('seen'), `${k}-global`, 'write relabeling runs after the URL\'s labels');
+      const n = l.get('n')!;
+      seen.set(n, (seen.get(n) ?? 0) + 1);
+    }
+  });
+  assert.equal(seen.size, 200 - 4, 'every series not dropped arrives');
+  assert.ok([...seen.values()].every((c) => c === 2), 'each series goes to exactly two of the three URLs');
+  assert.ok(rs.every((r) => r.got.length > 0), 'every URL gets a share');
 });

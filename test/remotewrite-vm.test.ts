@@ -12,12 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../src/log/logger.js';
 import { startRuntime } from '../src/runtime/runtime.js';
-import { requirePeer } from './peers.js';
+import { requirePeer, VICTORIA_METRICS } from './peers.js';
 import { freePort, stopProcess } from './prometheus-peer.js';
 import { assertSameSamples, RecordingSink, startTarget, waitFor } from './scrape-harness.js';
 import { Labels } from '../src/model/labels.js';
 
-export const VICTORIA_METRICS = '/usr/bin/victoria-metrics';
 
 test('every scraped sample arrives in VictoriaMetrics with its exact value and timestamp', { timeout: 60_000 }, async (t) => {
   if (!requirePeer(t, VICTORIA_METRICS, 'victoria-metrics')) return;

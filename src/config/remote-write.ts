@@ -8,14 +8,27 @@
 import * as z from 'zod';
 import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient } from './http-client.js';
 import { relabelConfigsSchema } from './relabel.js';
-import { AT_KEY, bool, duration, httpUrl, opaqueMapping, text, textMap, uint } from './fields.js';
+import { AT_KEY, bool, duration, httpUrl, labelSet, opaqueMapping, size, text, textMap, uint } from './fields.js';
 
+export const DEFAULT_MAX_DISK_USAGE = 1024 ** 3;
+export const MAX_SENDERS = 64;
+
+/**
+ * Prometheus' keys, plus Tributary's `senders` and `max_disk_usage`. Tributary sends with a
+ * fixed number of senders (series sharded by label hash, so each series stays in order)
+ * instead of resharding between min_shards and max_shards, which it reads but does not use.
+ * `batch_send_deadline` is how long samples wait for a fuller request before they are written
+ * to the disk queue — the most a `kill -9` can lose — so its default is vmagent's 1s, not 5s.
+ */
 export const queueConfigSchema = z.strictObject({
   capacity: uint.default(10_000),
   max_shards: uint.default(50),
   min_shards: uint.default(1),
-  max_samples_per_send: uint.default(2_000),
-  batch_send_deadline: duration.default(5_000),
+  max_samples_per_send: uint.refine((n) => n >= 1, 'must be at least 1').default(2_000),
+  batch_send_deadline: duration.refine((n) => n > 0, 'must be positive').default(1_000),
+  senders: uint.refine((n) => n >= 1 && n <= MAX_SENDERS, `must be between 1 and ${MAX_SENDERS}`).default(4),
+  /** Per URL; the oldest queued data is dropped (and counted) past it. */
+  max_disk_usage: size.refine((n) => n >= 1024 * 1024, 'must be at least 1MiB').default(DEFAULT_MAX_DISK_USAGE),
   min_backoff: duration.default(30),
   max_backoff: duration.default(5_000),
   retry_on_http_429: bool.default(false),
@@ -39,6 +52,8 @@ export const remoteWriteConfigSchema = z
   .strictObject({
     url: httpUrl,
     name: text.optional(),
+    /** Tributary: labels added to every series sent to this URL (a series' own label wins). */
+    labels: labelSet.default({}),
     remote_timeout: duration.default(30_000),
     headers: textMap.default({}),
     write_relabel_configs: relabelConfigsSchema.default([]),

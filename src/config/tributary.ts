@@ -1,6 +1,7 @@
 /**
  * Top-level sections that are Tributary's own rather than Prometheus': `server` (where to
- * listen, with what TLS and access rule, where to keep state) and `log`. New sections
+ * listen, with what TLS and access rule, where to keep state), `log` and
+ * `remote_write_options`. New sections
  * (`gateway:`, ...) join `tributarySections` and schema.ts picks them up.
  */
 
@@ -10,7 +11,8 @@ import { DEFAULT_LISTEN_ADDRESS, parseListenAddress } from '../server/listen-add
 import { CLIENT_AUTH_MODES, TLS_MIN_VERSIONS, effectiveClientAuth } from '../server/tls.js';
 import { accessSchema } from './access.js';
 import { gatewayConfigSchema } from './gateway.js';
-import { AT_KEY, nonEmptyText } from './fields.js';
+import { AT_KEY, bool, labelSet, nonEmptyText, uint } from './fields.js';
+import { relabelConfigsSchema } from './relabel.js';
 
 export const DEFAULT_DATA_DIR = './data';
 
@@ -59,7 +61,22 @@ export const logConfigSchema = z.strictObject({
   format: z.enum(LOG_FORMATS).default('logfmt'),
 });
 
+/**
+ * What happens to every series before the per-URL stages (vmagent's global -remoteWrite.*
+ * flags): relabeling, then `global.external_labels`, then `labels`; and whether each series
+ * goes to every URL (the default) or to `shard_by_url_replicas` of them, chosen by a hash of its
+ * labels (all of them, or only `shard_by_url_labels`). Replicas beyond the URL count mean all.
+ */
+export const remoteWriteOptionsSchema = z.strictObject({
+  relabel_configs: relabelConfigsSchema.default([]),
+  labels: labelSet.default({}),
+  shard_by_url: bool.default(false),
+  shard_by_url_replicas: uint.refine((n) => n >= 1, 'must be at least 1').default(1),
+  shard_by_url_labels: z.array(nonEmptyText).default([]),
+});
+
 export const tributarySections = {
+  remote_write_options: remoteWriteOptionsSchema.prefault({}),
   server: serverConfigSchema.prefault({}),
   log: logConfigSchema.prefault({}),
   gateway: gatewayConfigSchema.prefault({}),
@@ -68,3 +85,4 @@ export const tributarySections = {
 export type ServerConfig = z.output<typeof serverConfigSchema>;
 export type ServerTlsConfig = z.output<typeof serverTlsConfigSchema>;
 export type LogConfig = z.output<typeof logConfigSchema>;
+export type RemoteWriteOptions = z.output<typeof remoteWriteOptionsSchema>;

@@ -6,6 +6,7 @@
  * remote-write labels) hash a string once per series, not once per sample.
  */
 
+import { fnv1a32 } from './hash.js';
 import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 
 export const METRIC_NAME = '__name__';
@@ -28,6 +29,7 @@ export class Labels {
    * keeps the cost to one pointer per series.
    */
   encoded: string | undefined = undefined;
+  private cachedHash = -1;
 
   private constructor(kv: readonly string[]) {
     this.kv = kv;
@@ -86,6 +88,20 @@ export class Labels {
       this.cachedKey = k;
     }
     return k;
+  }
+
+  /**
+   * A stable 32-bit hash of the set (for sharding series), computed once per set — from the
+   * pairs, without building the key, which may otherwise never be needed.
+   */
+  get hash(): number {
+    let h = this.cachedHash;
+    if (h < 0) {
+      h = 0x811c9dc5;
+      for (const s of this.kv) h = fnv1a32(s, Math.imul(h ^ 0xff, 0x01000193));
+      this.cachedHash = h;
+    }
+    return h;
   }
 
   equals(other: Labels): boolean {

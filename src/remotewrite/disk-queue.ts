@@ -3,26 +3,27 @@
  * files, read in order, never losing what was acknowledged as written and never failing to open.
  *
  * On disk (one directory per URL):
- *   <20-digit offset>.seg   records, each `u32 length | u32 samples | u32 crc32(payload) | payload`
- *                           (little-endian); the name is the queue offset of its first byte
+ *   <20-digit offset>.seg   records, each `u32 length | u32 crc | u32 samples | f64 created-at ms |
+ *                           payload` (little-endian; the CRC-32 covers samples, created-at and
+ *                           payload); the name is the queue offset of its first byte
  *   reader                  the offset of the next record to send, 8 bytes little-endian
  *                           (replaced atomically: written to `reader.tmp`, then renamed)
  *
- * Crash safety: records are written with one `write` each and synced every `syncIntervalMs`, so
- * a `kill -9` loses at most what was appended since the last sync. At open, the last segment is
+ * Crash safety: each record is written with one `write`, so once `append` returns it survives a
+ * `kill -9` of the process (the kernel has it); `sync` (fsync) makes it survive a power loss too.
+ * The reader offset is saved by `sync`, so a crash re-sends at most what was acknowledged since
+ * (delivery is at least once). At open, the last segment is
  * checked record by record and cut at the first one that is incomplete or fails its checksum
  * (a torn write); a reader offset that is missing, unreadable or outside the segments falls back
  * to the oldest record rather than failing. When the queue exceeds `maxBytes`, the oldest whole
  * segments are dropped (and counted) — never the one being written.
- *
- * Not wired into the sender yet: the queue in queue.ts still keeps its backlog in memory.
  */
 
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
-const HEADER = 12;
+const HEADER = 20;
 const SEGMENT_SUFFIX = '.seg';
 const NAME_DIGITS = 20;
 
@@ -34,8 +35,12 @@ export interface DiskQueueOptions {
 }
 
 export interface QueuedRecord {
+  /** Queue offset of the record (what `ack` moves past). */
+  readonly offset: number;
   readonly payload: Buffer;
   readonly samples: number;
+  /** When the record's first sample was queued, in ms since the epoch. */
+  readonly createdAt: number;
 }
 
 export interface DropReport {
@@ -52,6 +57,8 @@ export class DiskQueue {
   private readonly segments: Segment[] = [];
   private readonly segmentBytes: number;
   private writeFd: number | undefined;
+  /** The segment being read, kept open between records. */
+  private readFd: { start: number; fd: number } | undefined;
   private readerOffset: number;
   private readerSaved: number;
   /** Records dropped by `open` (torn tail) or by the size bound, since the last call to `takeDrops`. */
@@ -90,14 +97,15 @@ export class DiskQueue {
     return this.segments.reduce((n, s) => n + s.size, 0);
   }
 
-  append(payload: Buffer, samples: number): void {
-    const header = Buffer.allocUnsafe(HEADER);
-    header.writeUInt32LE(payload.length, 0);
-    header.writeUInt32LE(samples, 4);
-    header.writeUInt32LE(crc32(payload), 8);
+  append(payload: Buffer, samples: number, createdAt = Date.now()): void {
+    const record = Buffer.allocUnsafe(HEADER + payload.length);
+    record.writeUInt32LE(payload.length, 0);
+    record.writeUInt32LE(samples, 8);
+    record.writeDoubleLE(createdAt, 12);
+    payload.copy(record, HEADER);
+    record.writeUInt32LE(recordCrc(record), 4);
     let seg = this.segments.at(-1);
     if (!seg || this.writeFd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment();
-    const record = Buffer.concat([header, payload]);
     writeSync(this.writeFd!, record);
     seg.size += record.length;
     this.enforceBound();
@@ -105,40 +113,102 @@ export class DiskQueue {
 
   /** The next record, or undefined when everything was read. */
   peek(): QueuedRecord | undefined {
-    const seg = this.segmentAt(this.readerOffset);
-    if (!seg) return undefined;
-    const within = this.readerOffset - seg.start;
-    if (within >= seg.size) return undefined;
-    const fd = openSync(this.path(seg), 'r');
-    try {
-      const header = Buffer.allocUnsafe(HEADER);
-      readSync(fd, header, 0, HEADER, within);
-      const len = header.readUInt32LE(0);
-      const payload = Buffer.allocUnsafe(len);
-      readSync(fd, payload, 0, len, within + HEADER);
-      return { payload, samples: header.readUInt32LE(4) };
-    } finally {
-      closeSync(fd);
+    for (;;) {
+      const seg = this.segmentAt(this.readerOffset);
+      if (!seg) return undefined;
+      const within = this.readerOffset - seg.start;
+      if (within >= seg.size) return undefined;
+      const record = this.readRecord(seg, within);
+      if (record) return record;
+      // a damaged record inside the queue (the disk's fault, or a file changed by hand): the
+      // rest of its segment cannot be framed, so it is skipped and counted, never fatal
+      this.drops.bytes += seg.size - within;
+      this.readerOffset = seg.start + seg.size;
+      if (seg === this.segments.at(-1)) {
+        seg.size = within;
+        this.readerOffset = seg.start + within;
+        if (this.writeFd !== undefined) ftruncateSync(this.writeFd, within);
+        return undefined;
+      }
     }
   }
 
-  /** Marks the record `peek` returned as sent; a finished segment is deleted. */
+  /** The record at `within` in `seg`, or undefined when it is cut short or fails its checksum. */
+  private readRecord(seg: Segment, within: number): QueuedRecord | undefined {
+    let fd: number;
+    try {
+      fd = this.readFdFor(seg);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const header = Buffer.allocUnsafe(HEADER);
+    if (readSync(fd, header, 0, HEADER, within) < HEADER) return undefined;
+    const len = header.readUInt32LE(0);
+    if (within + HEADER + len > seg.size) return undefined;
+    const record = Buffer.allocUnsafe(HEADER + len);
+    header.copy(record);
+    if (readSync(fd, record, HEADER, len, within + HEADER) < len || recordCrc(record) !== header.readUInt32LE(4)) return undefined;
+    return {
+      offset: this.readerOffset,
+      payload: record.subarray(HEADER),
+      samples: header.readUInt32LE(8),
+      createdAt: header.readDoubleLE(12),
+    };
+  }
+
+  /**
+   * Marks the record `peek` returned as sent; a finished segment is deleted. A record the size
+   * bound dropped while it was being sent moves nothing (the reader is already past it).
+   */
   ack(record: QueuedRecord): void {
-    this.readerOffset += HEADER + record.payload.length;
+    const end = record.offset + HEADER + record.payload.length;
+    if (record.offset === this.readerOffset) this.readerOffset = end;
     this.dropConsumed();
+  }
+
+  /** `sync` without blocking the event loop on the fsync. */
+  syncAsync(): Promise<void> {
+    const fd = this.writeFd;
+    return new Promise<void>((resolve) => {
+      if (fd === undefined) return resolve();
+      // EBADF when the segment was closed meanwhile: startSegment synced it before closing
+      fsync(fd, () => resolve());
+    }).then(() => this.saveReader());
   }
 
   /** Deletes segments read to their end, except the one being written. */
   private dropConsumed(): void {
     while (this.segments.length > 1 && this.readerOffset >= this.segments[0].start + this.segments[0].size) {
-      const done = this.segments.shift()!;
-      rmSync(this.path(done), { force: true });
+      this.removeOldest();
     }
+  }
+
+  private removeOldest(): Segment {
+    const done = this.segments.shift()!;
+    if (this.readFd?.start === done.start) {
+      closeSync(this.readFd.fd);
+      this.readFd = undefined;
+    }
+    rmSync(this.path(done), { force: true });
+    return done;
+  }
+
+  private readFdFor(seg: Segment): number {
+    if (this.readFd?.start !== seg.start) {
+      if (this.readFd) closeSync(this.readFd.fd);
+      this.readFd = { start: seg.start, fd: openSync(this.path(seg), 'r') };
+    }
+    return this.readFd.fd;
   }
 
   /** Makes what was appended and acknowledged survive a crash. */
   sync(): void {
     if (this.writeFd !== undefined) fsyncSync(this.writeFd);
+    this.saveReader();
+  }
+
+  private saveReader(): void {
     if (this.readerSaved !== this.readerOffset) {
       const b = Buffer.alloc(8);
       b.writeBigUInt64LE(BigInt(this.readerOffset));
@@ -159,7 +229,9 @@ export class DiskQueue {
   close(): void {
     this.sync();
     if (this.writeFd !== undefined) closeSync(this.writeFd);
+    if (this.readFd) closeSync(this.readFd.fd);
     this.writeFd = undefined;
+    this.readFd = undefined;
   }
 
   private load(): void {
@@ -196,7 +268,7 @@ export class DiskQueue {
     while (p + HEADER <= data.length) {
       const len = data.readUInt32LE(p);
       if (p + HEADER + len > data.length) break;
-      if (crc32(data.subarray(p + HEADER, p + HEADER + len)) !== data.readUInt32LE(p + 8)) break;
+      if (recordCrc(data.subarray(p, p + HEADER + len)) !== data.readUInt32LE(p + 4)) break;
       p += HEADER + len;
     }
     return p;
@@ -235,13 +307,13 @@ export class DiskQueue {
 
   private enforceBound(): void {
     while (this.diskBytes > this.opts.maxBytes && this.segments.length > 1) {
-      const oldest = this.segments.shift()!;
+      const oldest = this.segments[0];
       const unread = Math.max(0, oldest.start + oldest.size - Math.max(this.readerOffset, oldest.start));
       if (unread > 0) {
         this.drops.bytes += unread;
         this.drops.samples += this.countSamples(oldest, Math.max(this.readerOffset, oldest.start));
       }
-      rmSync(this.path(oldest), { force: true });
+      this.removeOldest();
       if (this.readerOffset < this.segments[0].start) this.readerOffset = this.segments[0].start;
     }
   }
@@ -252,7 +324,7 @@ export class DiskQueue {
     let p = from - seg.start;
     let n = 0;
     while (p + HEADER <= data.length) {
-      n += data.readUInt32LE(p + 4);
+      n += data.readUInt32LE(p + 8);
       p += HEADER + data.readUInt32LE(p);
     }
     return n;
@@ -275,4 +347,9 @@ export class DiskQueue {
   private path(seg: Segment): string {
     return join(this.dir, String(seg.start).padStart(NAME_DIGITS, '0') + SEGMENT_SUFFIX);
   }
+}
+
+/** CRC-32 of a record's samples, created-at and payload (everything after the checksum). */
+function recordCrc(record: Buffer): number {
+  return crc32(record.subarray(8));
 }

@@ -1,271 +1,279 @@
 /**
- * One remote-write destination: samples from the pipeline are relabeled for this URL (external
- * labels, `write_relabel_configs`, both cached per series), encoded into WriteRequests of up to
- * `max_samples_per_send` samples (or whatever a flush interval gathered), snappy-compressed, and
- * sent one request at a time, in order, so every series' samples arrive in timestamp order.
- * Failures: 5xx, 429 and network errors are retried with exponential backoff and jitter,
- * honouring Retry-After; other 4xx are dropped and counted.
+ * One remote-write destination. Samples from the pipeline pass this URL's label stages (its
+ * `labels`, then `write_relabel_configs`, cached per series) and are split by series hash over
+ * `senders` shards, so each series always travels through the same shard and its samples stay
+ * in timestamp order however many requests are in flight. Each shard encodes into a
+ * WriteRequest until it holds `max_samples_per_send` samples or `batch_send_deadline` has
+ * passed, snappy-compresses it and appends it to the shard's disk queue; the shard's sender
+ * reads the queue in order and sends one request at a time.
  *
- * This first version keeps its backlog in memory, bounded (the oldest blocks go first, counted);
- * the disk queue replaces that bound next.
+ * Every request goes through the disk queue — when the receiver keeps up, the record is read
+ * back from the page cache — so a `kill -9` loses at most the samples still being gathered (one
+ * `batch_send_deadline`), a slow or dead receiver costs disk rather than memory, and a restart
+ * sends what was queued. Failures: 5xx, 429 and network errors are retried with exponential
+ * backoff (1s to 1m) and jitter, honouring Retry-After; other 4xx are dropped and counted.
  */
 
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { compressSync } from 'snappy';
-import type { Dispatcher } from 'undici';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
-import { WriteRequestWriter } from '../formats/remotewrite/index.js';
+import { WriteRequestWriter, type MetricMetadata } from '../formats/remotewrite/index.js';
 import type { Logger } from '../log/logger.js';
-import { Labels, LabelsBuilder } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';
-import { HttpClient } from '../outbound/index.js';
 import type { SampleSink } from '../pipeline/index.js';
-import { CachedRelabeler, Relabeler, type LabelsProcessor } from '../relabel/index.js';
+import type { LabelsProcessor } from '../relabel/index.js';
 import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
-import { VERSION } from '../runtime/version.js';
+import { MAX_BACKOFF_MS, MIN_BACKOFF_MS, RemoteWriteClient, type SendCounters } from './client.js';
+import { DiskQueue, type QueuedRecord } from './disk-queue.js';
+import { describeUrl, lockQueueDir } from './queue-dir.js';
+import { applyStages, compileStages } from './stages.js';
 
-export interface QueueCounters {
-  readonly samplesSent: CounterChild;
-  readonly bytesSent: CounterChild;
-  readonly requests: (code: string) => CounterChild;
+// snappy's own output buffer lives in native memory that only a full GC gives back (≈100 MB RSS
+// under load); a copy into a V8 buffer is cheaper than that
+const COPY_OUT = { copyOutputData: true } as const;
+
+export interface QueueCounters extends SendCounters {
   readonly retries: CounterChild;
-  readonly dropped: (reason: string) => CounterChild;
-  readonly pendingBytes: GaugeChild;
+  readonly pendingMemoryBytes: GaugeChild;
+  readonly pendingDiskBytes: GaugeChild;
+  readonly oldestAge: GaugeChild;
 }
 
 export interface QueueOptions {
-  readonly externalLabels: Readonly<Record<string, string>>;
-  /** How long samples may wait for a fuller request; 1 s like vmagent's flush interval. */
-  readonly flushIntervalMs?: number;
-  /** Backlog kept in memory before the oldest requests are dropped. */
-  readonly maxPendingBytes?: number;
+  /** This URL's own directory (see queue-dir.ts). */
+  readonly dir: string;
   readonly logger: Logger;
   readonly counters: QueueCounters;
 }
 
-const MAX_BACKOFF_MS = 60_000;
-const MIN_BACKOFF_MS = 1_000;
+/** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
+const SHARD_DIR = /^s(\d{2})$/;
 
-/** Adds the external labels a series does not have itself (Prometheus' rule). */
-class ExternalLabels implements LabelsProcessor {
-  private readonly lb = new LabelsBuilder();
-  constructor(private readonly extra: readonly [string, string][]) {}
-  process(labels: Labels): Labels {
-    let missing = false;
-    for (const [n] of this.extra) if (labels.get(n) === undefined) missing = true;
-    if (!missing) return labels;
-    const lb = this.lb.reset(labels);
-    for (const [n, v] of this.extra) if (lb.get(n) === undefined) lb.set(n, v);
-    return lb.build();
-  }
-}
+class Shard {
+  readonly writer = new WriteRequestWriter(64 * 1024);
+  /** When the first sample of the request being gathered arrived. */
+  startedAt = 0;
+  /** When the oldest record not yet acknowledged was created (0: none). */
+  headCreatedAt = 0;
+  wake: (() => void) | undefined;
+  loop: Promise<void> = Promise.resolve();
 
-class Chain implements LabelsProcessor {
-  constructor(private readonly steps: readonly LabelsProcessor[]) {}
-  process(labels: Labels): Labels | undefined {
-    let l: Labels | undefined = labels;
-    for (const s of this.steps) {
-      l = s.process(l);
-      if (l === undefined) return undefined;
-    }
-    return l;
+  constructor(
+    readonly dir: string,
+    readonly disk: DiskQueue,
+    /** Takes no new samples; removed once sent. */
+    readonly retired: boolean,
+  ) {}
+
+  notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 }
 
 export class RemoteWriteQueue implements SampleSink {
   readonly name: string;
-  private readonly client: HttpClient;
-  private readonly transform: LabelsProcessor | undefined;
-  private readonly writer = new WriteRequestWriter();
+  private readonly client: RemoteWriteClient;
+  private readonly stages: LabelsProcessor | undefined;
   private readonly scratch = new SampleBatch(1024);
-  private readonly pending: { block: Buffer; samples: number }[] = [];
-  private pendingBytes = 0;
+  private readonly shards: Shard[] = [];
+  /** The shards that take new samples: the first `senders`. */
+  private readonly active: Shard[];
   private readonly maxSamples: number;
-  private readonly flushIntervalMs: number;
-  private readonly maxPendingBytes: number;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private sending: Promise<void> | undefined;
+  private readonly ticker: NodeJS.Timeout;
   private closed = false;
   private readonly stop = new AbortController();
   private readonly log: Logger;
-  private readonly url: URL;
+  private readonly unlock: () => void;
 
   constructor(
     private readonly config: RemoteWriteConfig,
     private readonly opts: QueueOptions,
   ) {
-    this.url = new URL(config.url);
-    this.name = config.name || redact(this.url);
-    this.client = new HttpClient(config);
+    this.name = config.name || describeUrl(config);
     this.log = opts.logger.child({ remote_write: this.name });
-    this.maxSamples = Math.max(1, config.queue_config.max_samples_per_send);
-    this.flushIntervalMs = opts.flushIntervalMs ?? 1_000;
-    this.maxPendingBytes = opts.maxPendingBytes ?? 256 * 1024 * 1024;
-    const steps: LabelsProcessor[] = [];
-    const extra = Object.entries(opts.externalLabels);
-    if (extra.length > 0) steps.push(new ExternalLabels(extra));
-    if (config.write_relabel_configs.length > 0) steps.push(Relabeler.compile(config.write_relabel_configs));
-    this.transform = steps.length > 0 ? new CachedRelabeler(steps.length === 1 ? steps[0] : new Chain(steps)) : undefined;
+    this.client = new RemoteWriteClient(config, opts.counters, this.log);
+    const q = config.queue_config;
+    this.maxSamples = q.max_samples_per_send;
+    this.stages = compileStages([{ addLabels: config.labels }, { relabel: config.write_relabel_configs }]);
+    this.unlock = lockQueueDir(opts.dir, config);
+    this.openShards(q.senders, q.max_disk_usage);
+    this.active = this.shards.filter((s) => !s.retired);
+    for (const s of this.shards) s.loop = this.run(s);
+    this.ticker = setInterval(() => this.tick(), q.batch_send_deadline);
+    this.ticker.unref();
+    this.updateGauges();
   }
 
   write(_job: string, batch: SampleBatch): void {
     if (this.closed) return;
-    let source = batch;
-    if (this.transform) {
-      const s = this.scratch;
-      s.reset();
-      for (let i = 0; i < batch.length; i++) {
-        const l = this.transform.process(batch.series[i]);
-        if (l === undefined) continue;
-        if (batch.isStale(i)) s.appendStale(l, batch.timestamps[i]);
-        else s.append(l, batch.values[i], batch.timestamps[i]);
-      }
-      source = s;
-    }
-    let from = 0;
-    while (from < source.length) {
-      const room = this.maxSamples - this.writer.samples;
-      const to = Math.min(source.length, from + room);
-      this.writer.append(source, from, to);
-      from = to;
-      if (this.writer.samples >= this.maxSamples) this.seal();
-    }
-    if (this.writer.samples > 0 && this.flushTimer === undefined) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = undefined;
-        this.seal();
-      }, this.flushIntervalMs);
+    const source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
+    const shards = this.active;
+    const n = shards.length;
+    for (let i = 0; i < source.length; i++) {
+      const shard = n === 1 ? shards[0] : shards[source.series[i].hash % n];
+      const w = shard.writer;
+      if (w.samples === 0) shard.startedAt = Date.now();
+      w.appendOne(source, i);
+      if (w.samples >= this.maxSamples) this.seal(shard);
     }
   }
 
-  /** Sends what is gathered and waits for the backlog to drain (or `timeoutMs` to pass). */
-  async flush(timeoutMs = 10_000): Promise<void> {
-    this.seal();
+  /** Queues metadata, in requests of at most `max_samples_per_send` entries, on the first shard. */
+  writeMetadata(metadata: readonly MetricMetadata[]): void {
+    if (this.closed || metadata.length === 0) return;
+    const w = new WriteRequestWriter(64 * 1024);
+    const shard = this.active[0];
+    for (let i = 0; i < metadata.length; i += this.maxSamples) {
+      w.reset();
+      for (const m of metadata.slice(i, i + this.maxSamples)) w.appendMetadata(m);
+      shard.disk.append(compressSync(w.bytes(), COPY_OUT), 0);
+    }
+    shard.notify();
+  }
+
+  /** Queues what is gathered and waits until everything queued was sent (or `timeoutMs` passed). */
+  async flush(timeoutMs = 10_000): Promise<boolean> {
+    for (const s of this.active) this.seal(s);
     const deadline = Date.now() + timeoutMs;
-    while ((this.pending.length > 0 || this.sending) && Date.now() < deadline) {
+    while (this.shards.some((s) => s.disk.pendingBytes > 0)) {
+      if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 20));
     }
+    return true;
   }
 
+  /**
+   * Queues what is gathered, gives the senders up to `timeoutMs` to send the backlog, then stops
+   * them; what is left stays on disk for the next start.
+   */
   async close(timeoutMs = 5_000): Promise<void> {
+    if (this.closed) return;
     await this.flush(timeoutMs);
     this.closed = true;
-    clearTimeout(this.flushTimer);
+    clearInterval(this.ticker);
     this.stop.abort();
-    await this.sending;
+    for (const s of this.shards) s.notify();
+    await Promise.all(this.shards.map((s) => s.loop));
+    for (const s of this.shards) s.disk.close();
+    this.unlock();
     await this.client.close();
   }
 
-  private seal(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.writer.samples === 0) return;
-    const block = compressSync(this.writer.bytes());
-    this.pending.push({ block, samples: this.writer.samples });
-    this.writer.reset();
-    this.pendingBytes += block.length;
-    while (this.pendingBytes > this.maxPendingBytes && this.pending.length > 1) {
-      const old = this.pending.shift()!;
-      this.pendingBytes -= old.block.length;
-      this.opts.counters.dropped('queue_full').inc(old.samples);
+  private openShards(senders: number, maxDiskUsage: number): void {
+    const existing = existsSync(this.opts.dir)
+      ? readdirSync(this.opts.dir)
+          .map((n) => SHARD_DIR.exec(n))
+          .filter((m) => m !== null)
+          .map((m) => Number(m[1]))
+      : [];
+    const count = Math.max(senders, ...existing.map((i) => i + 1));
+    const perShard = Math.floor(maxDiskUsage / senders);
+    // small segments under a small bound, so dropping the oldest one drops a small part
+    const segmentBytes = Math.max(64 * 1024, Math.min(32 * 1024 * 1024, Math.floor(perShard / 8)));
+    for (let i = 0; i < count; i++) {
+      const retired = i >= senders;
+      if (retired && !existing.includes(i)) continue;
+      const dir = join(this.opts.dir, `s${String(i).padStart(2, '0')}`);
+      const disk = DiskQueue.open(dir, { maxBytes: perShard, segmentBytes });
+      const torn = disk.takeDrops();
+      if (torn.bytes > 0) {
+        this.log.warn('the disk queue had a damaged last record (an unclean stop); it was cut off', { dir, bytes: torn.bytes });
+      }
+      if (disk.pendingBytes > 0) this.log.info('sending what was queued before the restart', { dir, bytes: disk.pendingBytes });
+      this.shards.push(new Shard(dir, disk, retired));
     }
-    this.opts.counters.pendingBytes.set(this.pendingBytes);
-    this.sending ??= this.drain().finally(() => {
-      this.sending = undefined;
-    });
   }
 
-  private async drain(): Promise<void> {
+  private seal(shard: Shard): void {
+    const w = shard.writer;
+    if (w.samples === 0) return;
+    shard.disk.append(compressSync(w.bytes(), COPY_OUT), w.samples, shard.startedAt);
+    w.reset();
+    const dropped = shard.disk.takeDrops();
+    if (dropped.samples > 0) this.opts.counters.dropped('queue_full').inc(dropped.samples);
+    shard.notify();
+    this.updateGauges();
+  }
+
+  /** Every batch_send_deadline: queue what was gathered, sync the queues, refresh the gauges. */
+  private tick(): void {
+    for (const s of this.active) this.seal(s);
+    for (const s of this.shards) {
+      s.disk.syncAsync().catch((err: Error) => this.log.error('cannot sync the disk queue', { dir: s.dir, err: err.message }));
+    }
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    let memory = 0;
+    let disk = 0;
+    let oldest = Infinity;
+    for (const s of this.shards) {
+      memory += s.writer.size;
+      disk += s.disk.pendingBytes;
+      if (s.disk.pendingBytes > 0 && s.headCreatedAt > 0) oldest = Math.min(oldest, s.headCreatedAt);
+      else if (s.writer.samples > 0) oldest = Math.min(oldest, s.startedAt);
+    }
+    const c = this.opts.counters;
+    c.pendingMemoryBytes.set(memory);
+    c.pendingDiskBytes.set(disk);
+    c.oldestAge.set(oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+  }
+
+  private async run(shard: Shard): Promise<void> {
+    const signal = this.stop.signal;
     let backoff = MIN_BACKOFF_MS;
-    while (this.pending.length > 0 && !this.stop.signal.aborted) {
-      const { block, samples } = this.pending[0];
-      const outcome = await this.send(block, samples);
+    while (!signal.aborted) {
+      let rec: QueuedRecord | undefined;
+      try {
+        rec = shard.disk.peek();
+      } catch (err) {
+        this.log.error('cannot read the disk queue; retrying', { dir: shard.dir, err: (err as Error).message });
+        await sleep(MIN_BACKOFF_MS, signal);
+        continue;
+      }
+      if (rec === undefined) {
+        shard.headCreatedAt = 0;
+        if (shard.retired) return this.retire(shard);
+        await new Promise<void>((r) => (shard.wake = r));
+        continue;
+      }
+      shard.headCreatedAt = rec.createdAt;
+      const outcome = await this.client.send(rec.payload, rec.samples, signal);
+      if (signal.aborted) return;
       if (outcome.kind === 'retry') {
         this.opts.counters.retries.inc();
-        const wait = outcome.retryAfterMs ?? backoff * (0.5 + Math.random());
+        const wait = outcome.retryAfterMs ?? Math.min(backoff * (0.75 + Math.random() / 2), MAX_BACKOFF_MS);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-        await sleep(wait, this.stop.signal);
+        await sleep(wait, signal);
         continue;
       }
       backoff = MIN_BACKOFF_MS;
-      this.pending.shift();
-      this.pendingBytes -= block.length;
-      this.opts.counters.pendingBytes.set(this.pendingBytes);
+      shard.disk.ack(rec);
+      this.updateGauges();
     }
   }
 
-  private async send(block: Buffer, samples: number): Promise<{ kind: 'done' } | { kind: 'retry'; retryAfterMs?: number }> {
-    let dispatcher: Dispatcher;
-    let headers: Record<string, string | string[]>;
-    try {
-      dispatcher = await this.client.get();
-      headers = await this.client.headers();
-    } catch (err) {
-      this.log.error('cannot prepare the remote-write request', { err: (err as Error).message });
-      return { kind: 'retry' };
-    }
-    try {
-      const res = await dispatcher.request({
-        origin: this.url.origin,
-        path: this.url.pathname + this.url.search,
-        method: 'POST',
-        headers: {
-          ...this.config.headers,
-          ...headers,
-          'content-encoding': 'snappy',
-          'content-type': 'application/x-protobuf',
-          'user-agent': `Tributary/${VERSION}`,
-          'x-prometheus-remote-write-version': '0.1.0',
-        },
-        body: block,
-        signal: AbortSignal.any([this.stop.signal, AbortSignal.timeout(this.config.remote_timeout)]),
-      });
-      const text = await res.body.text();
-      const code = String(res.statusCode);
-      this.opts.counters.requests(code).inc();
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        this.opts.counters.bytesSent.inc(block.length);
-        this.opts.counters.samplesSent.inc(samples);
-        return { kind: 'done' };
-      }
-      if (res.statusCode >= 500 || res.statusCode === 429) {
-        return { kind: 'retry', retryAfterMs: retryAfter(res.headers['retry-after']) };
-      }
-      this.opts.counters.dropped(`http_${code}`).inc(samples);
-      this.log.warn('the receiver refused a request; its samples are dropped', {
-        status: res.statusCode,
-        response: text.slice(0, 300),
-      });
-      return { kind: 'done' };
-    } catch (err) {
-      if (this.stop.signal.aborted) return { kind: 'done' };
-      this.opts.counters.requests('error').inc();
-      this.log.debug('remote write failed; will retry', { err: (err as Error).message });
-      return { kind: 'retry' };
-    }
+  private retire(shard: Shard): void {
+    shard.disk.close();
+    rmSync(shard.dir, { recursive: true, force: true });
+    this.shards.splice(this.shards.indexOf(shard), 1);
+    this.log.info('a shard left over from a higher `senders` setting was sent and removed', { dir: shard.dir });
   }
-}
-
-function retryAfter(v: string | string[] | undefined): number | undefined {
-  const s = Array.isArray(v) ? v[0] : v;
-  if (!s) return undefined;
-  const secs = Number(s);
-  if (Number.isFinite(secs)) return Math.min(secs * 1000, MAX_BACKOFF_MS);
-  const at = Date.parse(s);
-  return Number.isFinite(at) ? Math.max(0, Math.min(at - Date.now(), MAX_BACKOFF_MS)) : undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return resolve();
+    const done = () => {
       clearTimeout(t);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
-}
-
-function redact(url: URL): string {
-  const u = new URL(url.href);
-  u.username = u.password = '';
-  return u.href;
 }

@@ -18,7 +18,7 @@ import { SinkFanout } from '../pipeline/index.js';
 import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/index.js';
-import { startRemoteWrite } from '../remotewrite/index.js';
+import { startRemoteWrite, type RunningRemoteWrite } from '../remotewrite/index.js';
 import { ConfigError } from '../config/index.js';
 
 export interface RuntimeOptions {
@@ -79,7 +79,7 @@ export async function resolveConfig(opts: Omit<RuntimeOptions, 'logger' | 'resol
 }
 
 /** Sections a reload cannot apply to a running process (sockets, listeners, sources, queues). */
-const RESTART_SECTIONS = ['server', 'log', 'gateway', 'remote_write'] as const;
+const RESTART_SECTIONS = ['server', 'log', 'gateway', 'remote_write', 'remote_write_options'] as const;
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
@@ -121,13 +121,23 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const pipeline = new SinkFanout((err) => log.error('a sample consumer failed on a batch', { err: err as Error }));
   const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline });
   // before the scrapes start, so the first batches already have somewhere to go
-  const remoteWrite = startRemoteWrite(config.remote_write, {
-    pipeline,
-    registry,
-    logger: log,
-    externalLabels: config.global.external_labels,
-  });
   const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
+  let remoteWrite: RunningRemoteWrite;
+  try {
+    remoteWrite = startRemoteWrite(config.remote_write, {
+      pipeline,
+      registry,
+      logger: log,
+      dataDir: config.server.data_dir,
+      externalLabels: config.global.external_labels,
+      options: config.remote_write_options,
+      metadata: () => scrape.metadata(),
+    });
+  } catch (err) {
+    await gateway.close();
+    processCollector.close();
+    throw err;
+  }
   scrape.apply(config.scrape_configs);
   registerScrapePages(server, pages, scrape);
   registerRelabelDebugPages(server, pages);

@@ -14,6 +14,8 @@ import type { Registry } from '../selfmetrics/registry.js';
 import { acceptHeader } from './page-reader.js';
 import type { JobContext, JobCounters } from './scrape-loop.js';
 import { StringInterner } from './series-cache.js';
+import { MetadataStore } from './metadata.js';
+import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
 import type { ScrapePoolStatus, ScrapeStatusSource } from './status.js';
 
@@ -36,6 +38,7 @@ interface RunningPool {
   readonly pool: ScrapePool;
   /** The config it runs, serialized: equal keys mean nothing to change. */
   readonly key: string;
+  readonly context: JobContext;
 }
 
 export class ScrapeManager implements ScrapeStatusSource {
@@ -92,9 +95,10 @@ export class ScrapeManager implements ScrapeStatusSource {
         summary.kept.push(cfg.job_name);
         continue;
       }
-      const pool = new ScrapePool(cfg, this.jobContext(cfg), this.deps.discover, old?.pool);
+      const context = this.jobContext(cfg);
+      const pool = new ScrapePool(cfg, context, this.deps.discover, old?.pool);
       pool.start();
-      next.set(cfg.job_name, { pool, key });
+      next.set(cfg.job_name, { pool, key, context });
       (old ? summary.changed : summary.started).push(cfg.job_name);
     }
     for (const [name, old] of this.running) {
@@ -127,7 +131,22 @@ export class ScrapeManager implements ScrapeStatusSource {
     await Promise.all(pools.map((r) => r.pool.stop(false)));
   }
 
+  /** Metric metadata of every running job, one entry per family name. */
+  metadata(): MetricMetadata[] {
+    const seen = new Set<string>();
+    const out: MetricMetadata[] = [];
+    for (const r of this.running.values()) {
+      for (const m of r.context.metadata.list()) {
+        if (seen.has(m.family)) continue;
+        seen.add(m.family);
+        out.push(m);
+      }
+    }
+    return out;
+  }
+
   private jobContext(cfg: ScrapeConfig): JobContext {
+    const strings = new StringInterner();
     return {
       name: cfg.job_name,
       client: new HttpClient(cfg),
@@ -138,7 +157,8 @@ export class ScrapeManager implements ScrapeStatusSource {
         labelNameLengthLimit: cfg.label_name_length_limit ?? 0,
         labelValueLengthLimit: cfg.label_value_length_limit ?? 0,
       },
-      strings: new StringInterner(),
+      strings,
+      metadata: new MetadataStore(strings),
       honorTimestamps: cfg.honor_timestamps,
       trackTimestampsStaleness: cfg.track_timestamps_staleness,
       accept: acceptHeader(cfg.scrape_protocols),

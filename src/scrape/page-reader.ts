@@ -15,6 +15,10 @@ import type { BodyConsumer } from '../outbound/fetch.js';
 /** Called for every sample line; reads the parser's current entry. Throwing ends the scrape. */
 export type SeriesHandler = (p: ExpositionParser) => void;
 
+export interface MetadataObserver {
+  observe(e: Entry, p: ExpositionParser): void;
+}
+
 const PROTOCOL_HEADERS: Readonly<Record<ScrapeProtocol, string>> = {
   PrometheusProto: 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited',
   'PrometheusText0.0.4': 'text/plain;version=0.0.4',
@@ -56,6 +60,8 @@ export class PageReader implements BodyConsumer {
   constructor(
     private readonly onSeries: SeriesHandler,
     private readonly fallback: ScrapeProtocol | undefined,
+    /** Told about every TYPE, HELP and UNIT line. */
+    private readonly metadata?: MetadataObserver,
   ) {}
 
   begin(contentType: string | undefined): void {
@@ -123,8 +129,10 @@ export class PageReader implements BodyConsumer {
       lazyLabels: true,
     });
     const onSeries = this.onSeries;
+    const metadata = this.metadata;
     for (let e = p.next(); e !== Entry.End; e = p.next()) {
       if (e === Entry.Series) onSeries(p);
+      else if (metadata !== undefined && e !== Entry.Comment) metadata.observe(e, p);
     }
     this.lines = p.line;
     this.afterEof = p.sawEof;

@@ -9,6 +9,7 @@
  * its samples: it counts as an empty page, so everything from the previous scrape goes stale.
  */
 
+import type { MetadataStore } from './metadata.js';
 import type { ScrapeProtocol } from '../config/scrape.js';
 import type { Logger } from '../log/logger.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
@@ -28,6 +29,7 @@ export interface JobContext {
   readonly rules: SeriesRules;
   /** Label strings shared by the job's targets. */
   readonly strings: StringInterner;
+  readonly metadata: MetadataStore;
   readonly honorTimestamps: boolean;
   readonly trackTimestampsStaleness: boolean;
   readonly accept: string;
@@ -200,7 +202,7 @@ export class ScrapeLoop {
       }
       batch.append(ref.labels!, p.value, ts);
       if (++added > sampleLimit && sampleLimit > 0) throw new LimitError(`sample_limit exceeded (limit: ${sampleLimit})`);
-    }, job.fallbackProtocol);
+    }, job.fallbackProtocol, job.metadata);
 
     let error: string | undefined;
     const headers = await job.client.headers().catch((err: Error) => {

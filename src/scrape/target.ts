@@ -8,6 +8,7 @@
  * relabeling (kept for the pages), or an error naming the bad label.
  */
 
+import { fnv1a32 } from '../model/hash.js';
 import type { ScrapeConfig } from '../config/schema.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import type { TargetGroup } from '../discovery/index.js';
@@ -144,7 +145,7 @@ function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: Relabeler): P
       timeoutMs,
       sampleLimit,
       identity,
-      hash: fnv1a(identity),
+      hash: fnv1a32(identity),
     },
   };
 }
@@ -188,14 +189,4 @@ function redactedUrl(url: URL): string {
   const u = new URL(url.href);
   u.username = u.password = '';
   return u.href;
-}
-
-/** FNV-1a, 32 bits: cheap, well spread, and the same on every run. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

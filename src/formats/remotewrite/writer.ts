@@ -121,31 +121,39 @@ export class WriteRequestWriter {
 
   /** Appends samples `from`..`to` (exclusive) of `batch`, one TimeSeries each. */
   append(batch: SampleBatch, from = 0, to = batch.length): void {
-    for (let i = from; i < to; i++) {
-      const labels = batch.series[i];
-      let lb = labels.encoded;
-      if (lb === undefined) lb = labels.encoded = encodeLabels(labels);
-      const ts = batch.timestamps[i];
-      // timestamps are ms since the epoch: positive here; a negative one is encoded as int64
-      const tsSize = ts >= 0 ? varintSize(ts) : 10;
-      const sampleLen = 1 + 8 + 1 + tsSize;
-      const seriesLen = lb.length + 1 + varintSize(sampleLen) + sampleLen;
-      this.ensure(1 + 5 + seriesLen);
-      const buf = this.buf;
-      let p = this.pos;
-      buf[p++] = TAG_TIMESERIES;
-      p = this.putVarint(p, seriesLen);
-      p += buf.write(lb, p, 'latin1');
-      buf[p++] = TAG_SAMPLE;
-      buf[p++] = sampleLen;
-      buf[p++] = TAG_SAMPLE_VALUE;
-      writeSampleValue(this.view, p, batch.values[i], batch.isStale(i));
-      p += 8;
-      buf[p++] = TAG_SAMPLE_TIMESTAMP;
-      p = ts >= 0 ? this.putVarint(p, ts) : this.putNegative(p, ts);
-      this.pos = p;
-    }
+    for (let i = from; i < to; i++) this.put(batch, i);
     this.samples += to - from;
+  }
+
+  /** Appends sample `i` of `batch`. */
+  appendOne(batch: SampleBatch, i: number): void {
+    this.put(batch, i);
+    this.samples++;
+  }
+
+  private put(batch: SampleBatch, i: number): void {
+    const labels = batch.series[i];
+    let lb = labels.encoded;
+    if (lb === undefined) lb = labels.encoded = encodeLabels(labels);
+    const ts = batch.timestamps[i];
+    // timestamps are ms since the epoch: positive here; a negative one is encoded as int64
+    const tsSize = ts >= 0 ? varintSize(ts) : 10;
+    const sampleLen = 1 + 8 + 1 + tsSize;
+    const seriesLen = lb.length + 1 + varintSize(sampleLen) + sampleLen;
+    this.ensure(1 + 5 + seriesLen);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = TAG_TIMESERIES;
+    p = this.putVarint(p, seriesLen);
+    p += buf.write(lb, p, 'latin1');
+    buf[p++] = TAG_SAMPLE;
+    buf[p++] = sampleLen;
+    buf[p++] = TAG_SAMPLE_VALUE;
+    writeSampleValue(this.view, p, batch.values[i], batch.isStale(i));
+    p += 8;
+    buf[p++] = TAG_SAMPLE_TIMESTAMP;
+    p = ts >= 0 ? this.putVarint(p, ts) : this.putNegative(p, ts);
+    this.pos = p;
   }
 
   appendMetadata(m: MetricMetadata): void {

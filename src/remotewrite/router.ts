@@ -1,0 +1,70 @@
+/**
+ * The stage every remote-write URL shares: global relabeling, external labels and global
+ * labels (cached per series), then each series to every URL — or, with `shard_by_url`, to
+ * `shard_by_url_replicas` consecutive URLs picked by a hash of its labels, so each URL stores
+ * a share of the series (vmagent's -remoteWrite.shardByURL).
+ */
+
+import type { RemoteWriteOptions } from '../config/tributary.js';
+import { fnv1a32 } from '../model/hash.js';
+import type { Labels } from '../model/labels.js';
+import { SampleBatch } from '../model/samples.js';
+import type { SampleSink } from '../pipeline/index.js';
+import type { LabelsProcessor } from '../relabel/index.js';
+import { applyStages, compileStages } from './stages.js';
+
+export class RemoteWriteRouter implements SampleSink {
+  private readonly stages: LabelsProcessor | undefined;
+  private readonly scratch = new SampleBatch(1024);
+  /** Per URL, the samples of one batch going to it (sharding only). */
+  private readonly parts: SampleBatch[];
+  private readonly replicas: number;
+  private readonly hashLabels: readonly string[];
+  private readonly hashes = new WeakMap<Labels, number>();
+
+  constructor(
+    private readonly sinks: readonly SampleSink[],
+    options: RemoteWriteOptions,
+    externalLabels: Readonly<Record<string, string>>,
+  ) {
+    this.stages = compileStages([{ relabel: options.relabel_configs }, { addLabels: externalLabels }, { addLabels: options.labels }]);
+    const n = sinks.length;
+    this.replicas = options.shard_by_url ? Math.min(options.shard_by_url_replicas, n) : n;
+    this.parts = this.replicas < n ? sinks.map(() => new SampleBatch(256)) : [];
+    this.hashLabels = [...options.shard_by_url_labels].sort();
+  }
+
+  write(job: string, batch: SampleBatch): void {
+    const source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
+    if (source.length === 0) return;
+    const sinks = this.sinks;
+    const n = sinks.length;
+    if (this.replicas >= n) {
+      for (const s of sinks) s.write(job, source);
+      return;
+    }
+    const parts = this.parts;
+    for (const p of parts) p.reset();
+    for (let i = 0; i < source.length; i++) {
+      const labels = source.series[i];
+      const first = this.shardHash(labels) % n;
+      for (let r = 0; r < this.replicas; r++) {
+        const p = parts[(first + r) % n];
+        if (source.isStale(i)) p.appendStale(labels, source.timestamps[i]);
+        else p.append(labels, source.values[i], source.timestamps[i]);
+      }
+    }
+    for (let k = 0; k < n; k++) if (parts[k].length > 0) sinks[k].write(job, parts[k]);
+  }
+
+  private shardHash(labels: Labels): number {
+    if (this.hashLabels.length === 0) return labels.hash;
+    let h = this.hashes.get(labels);
+    if (h === undefined) {
+      h = 0x811c9dc5;
+      for (const name of this.hashLabels) h = fnv1a32(labels.get(name) ?? '', fnv1a32(name, h));
+      this.hashes.set(labels, h);
+    }
+    return h;
+  }
+}
