@@ -120,6 +120,8 @@ test('a realistic prometheus.yml loads, with warnings for what Tributary ignores
     min_shards: 1,
     max_samples_per_send: 5_000,
     batch_send_deadline: 10_000,
+    senders: 4,
+    max_disk_usage: 1024 ** 3,
     min_backoff: 100,
     max_backoff: 10_000,
     retry_on_http_429: false,

@@ -117,6 +117,23 @@ test('5xx is retried (Retry-After honoured) until accepted; nothing is lost or r
   await rw.close();
 });
 
+test('sample_age_limit: data that waited too long for a refusing receiver is dropped as too_old, fresh data is sent', async (t) => {
+  const t0 = Date.now();
+  const r = await receiver(() => (Date.now() - t0 < 2600 ? { status: 503 } : { status: 204 }));
+  t.after(() => r.close());
+  const { rw, pipeline, registry } = startQueues(
+    t,
+    `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, batch_send_deadline: 100ms, min_backoff: 100ms, max_backoff: 300ms, sample_age_limit: 1500ms}\n`,
+  );
+  pipeline.write('job', batchOf(5));
+  await new Promise((res) => setTimeout(res, 2200));
+  pipeline.write('job', batchOf(3, 100));
+  await waitFor('the fresh batch accepted', () => r.got.length === 1, 10_000);
+  assert.deepEqual(r.got[0].body.timeseries.map((s) => s.samples[0].value), [100, 101, 102], 'only the fresh batch arrived');
+  assert.equal(selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url: r.url, reason: 'too_old' }), 5);
+  await rw.close();
+});
+
 test('a 400 is dropped and counted, never retried; later requests go on', async (t) => {
   const r = await receiver((n) => ({ status: n === 1 ? 400 : 204 }));
   t.after(() => r.close());

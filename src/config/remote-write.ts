@@ -19,6 +19,8 @@ export const MAX_SENDERS = 64;
  * instead of resharding between min_shards and max_shards, which it reads but does not use.
  * `batch_send_deadline` is how long samples wait for a fuller request before they are written
  * to the disk queue — the most a `kill -9` can lose — so its default is vmagent's 1s, not 5s.
+ * `capacity` is read and unused (the queue is on disk); 429 is always retried, as in later
+ * Prometheus versions, so `retry_on_http_429` is read and unused too.
  */
 export const queueConfigSchema = z.strictObject({
   capacity: uint.default(10_000),

@@ -12,8 +12,8 @@ import { HttpClient } from '../outbound/index.js';
 import type { CounterChild, HistogramChild } from '../selfmetrics/registry.js';
 import { VERSION } from '../runtime/version.js';
 
-export const MAX_BACKOFF_MS = 60_000;
-export const MIN_BACKOFF_MS = 1_000;
+/** A receiver's Retry-After is honoured up to this; beyond it a mistake is likelier than intent. */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 export interface SendCounters {
   readonly samplesSent: CounterChild;
@@ -96,12 +96,12 @@ export class RemoteWriteClient {
   }
 }
 
-/** Retry-After in seconds or as an HTTP date, capped at the longest backoff. */
+/** Retry-After in seconds or as an HTTP date, capped at MAX_RETRY_AFTER_MS. */
 export function retryAfter(v: string | string[] | undefined): number | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   if (!s) return undefined;
   const secs = Number(s);
-  if (Number.isFinite(secs)) return Math.max(0, Math.min(secs * 1000, MAX_BACKOFF_MS));
+  if (Number.isFinite(secs)) return Math.max(0, Math.min(secs * 1000, MAX_RETRY_AFTER_MS));
   const at = Date.parse(s);
-  return Number.isFinite(at) ? Math.max(0, Math.min(at - Date.now(), MAX_BACKOFF_MS)) : undefined;
+  return Number.isFinite(at) ? Math.max(0, Math.min(at - Date.now(), MAX_RETRY_AFTER_MS)) : undefined;
 }

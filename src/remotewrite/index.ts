@@ -82,7 +82,7 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
   const retries = byUrl('tributary_remotewrite_retries_total', 'Requests retried after a 5xx, 429 or network error.');
   const dropped = byUrl(
     'tributary_remotewrite_samples_dropped_total',
-    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped) or http_<code> (refused by the receiver).',
+    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped), too_old (older than sample_age_limit when their turn came) or http_<code> (refused by the receiver).',
     ['reason'],
   );
   const pending = r.gauge({

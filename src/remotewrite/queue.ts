@@ -11,7 +11,7 @@
  * back from the page cache — so a `kill -9` loses at most the samples still being gathered (one
  * `batch_send_deadline`), a slow or dead receiver costs disk rather than memory, and a restart
  * sends what was queued. Failures: 5xx, 429 and network errors are retried with exponential
- * backoff (1s to 1m) and jitter, honouring Retry-After; other 4xx are dropped and counted.
+ * backoff (queue_config min_backoff to max_backoff) and jitter, honouring Retry-After; other 4xx are dropped and counted.
  */
 
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { SampleBatch } from '../model/samples.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { LabelsProcessor } from '../relabel/index.js';
 import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
-import { MAX_BACKOFF_MS, MIN_BACKOFF_MS, RemoteWriteClient, type SendCounters } from './client.js';
+import { RemoteWriteClient, type SendCounters } from './client.js';
 import { DiskQueue, type QueuedRecord } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
 import { applyStages, compileStages } from './stages.js';
@@ -225,14 +225,16 @@ export class RemoteWriteQueue implements SampleSink {
 
   private async run(shard: Shard): Promise<void> {
     const signal = this.stop.signal;
-    let backoff = MIN_BACKOFF_MS;
+    const { min_backoff: minBackoff, max_backoff: maxBackoff } = this.config.queue_config;
+    const ageLimit = this.config.queue_config.sample_age_limit;
+    let backoff = minBackoff;
     while (!signal.aborted) {
       let rec: QueuedRecord | undefined;
       try {
         rec = shard.disk.peek();
       } catch (err) {
         this.log.error('cannot read the disk queue; retrying', { dir: shard.dir, err: (err as Error).message });
-        await sleep(MIN_BACKOFF_MS, signal);
+        await sleep(maxBackoff, signal);
         continue;
       }
       if (rec === undefined) {
@@ -242,16 +244,21 @@ export class RemoteWriteQueue implements SampleSink {
         continue;
       }
       shard.headCreatedAt = rec.createdAt;
+      if (ageLimit > 0 && rec.createdAt > 0 && Date.now() - rec.createdAt > ageLimit) {
+        this.opts.counters.dropped('too_old').inc(rec.samples);
+        shard.disk.ack(rec);
+        continue;
+      }
       const outcome = await this.client.send(rec.payload, rec.samples, signal);
       if (signal.aborted) return;
       if (outcome.kind === 'retry') {
         this.opts.counters.retries.inc();
-        const wait = outcome.retryAfterMs ?? Math.min(backoff * (0.75 + Math.random() / 2), MAX_BACKOFF_MS);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        const wait = outcome.retryAfterMs ?? Math.min(backoff * (0.75 + Math.random() / 2), maxBackoff);
+        backoff = Math.min(backoff * 2, maxBackoff);
         await sleep(wait, signal);
         continue;
       }
-      backoff = MIN_BACKOFF_MS;
+      backoff = minBackoff;
       shard.disk.ack(rec);
       this.updateGauges();
     }
