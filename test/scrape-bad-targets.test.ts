@@ -412,18 +412,18 @@ function closeMidBody(head: string, length?: number): PageHandler {
 
 test('a target that closes the connection mid-body, or before answering', async (t) => {
   const s = await badTargetSetup(t);
-  const closed = new RegExp(`^fetching ${url(s.target)}: (terminated: )?other side closed$`);
+  const closed = (how: string) => new RegExp(`^fetching ${url(s.target)}: the server closed the connection ${how}$`);
   // Content-Length promises more than comes; valid lines arrive before the close
   s.target.handle(closeMidBody('page_a 5\npage_b{x="y"} 6\n', 10_000));
-  await expectFailedScrape(s.h, s.loop, closed, { neighbour: s.neighbour });
+  await expectFailedScrape(s.h, s.loop, closed('with 9975 body bytes still to come'), { neighbour: s.neighbour });
   // chunked: the terminating chunk never comes
   await restore(s);
   s.target.handle(closeMidBody('page_a 5\npage_b{x="y"} 6\n'));
-  await expectFailedScrape(s.h, s.loop, closed, { neighbour: s.neighbour });
+  await expectFailedScrape(s.h, s.loop, closed('before the last chunk'), { neighbour: s.neighbour });
   // no answer at all
   await restore(s);
   s.target.handle((req) => req.socket.destroy());
-  await expectFailedScrape(s.h, s.loop, closed, { neighbour: s.neighbour });
+  await expectFailedScrape(s.h, s.loop, closed('before answering'), { neighbour: s.neighbour });
 });
 
 test('the auto series of a failed scrape, as Prometheus: a failed transfer counts nothing, a bad page counts up to the bad line', async (t) => {
@@ -436,7 +436,7 @@ test('the auto series of a failed scrape, as Prometheus: a failed transfer count
   // two new series arrive before the connection drops: Prometheus, reading the whole body
   // first, never sees them
   s.target.handle(closeMidBody('page_c 5\npage_d 6\n'));
-  const dropped = await expectFailedScrape(s.h, s.loop, /other side closed/);
+  const dropped = await expectFailedScrape(s.h, s.loop, /the server closed the connection before the last chunk/);
   assert.deepEqual(counts(dropped.batch), [0, 0, 0]);
   assert.equal(s.loop.status().lastSamplesScraped, 0);
   assert.equal(s.loop.status().lastSamples, 0);

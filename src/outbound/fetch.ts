@@ -8,6 +8,8 @@
 
 import { createGunzip, type Gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
+import type { Http1Pool } from './http1.js';
+import type { HttpClient } from './http-client.js';
 import { VERSION } from '../runtime/version.js';
 
 export const ACCEPT_HEADER =
@@ -21,7 +23,8 @@ export interface FetchSpec {
   readonly url: URL;
   /** The URL as it may appear in messages: no credentials. */
   readonly shownUrl: string;
-  readonly dispatcher: Dispatcher;
+  /** The job's or source's connections and settings. */
+  readonly client: HttpClient;
   readonly headers: Record<string, string | string[]>;
   readonly timeoutMs: number;
   readonly maxBodyBytes: number;
@@ -71,14 +74,15 @@ export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<F
  * the whole body as well as the headers (a trickling target must not hold a scrape open), is
  * added here. Never rejects.
  *
- * Built on undici's dispatch handler rather than `request`: no body stream, async iterator or
- * combined abort signal per request — at hundreds of scrapes a second those were a large
- * share of the CPU a scrape costs.
+ * Plain `http://` goes through http1.ts (redirects followed here); TLS and proxies through
+ * undici's dispatch handler rather than `request`: no body stream, async iterator or combined
+ * abort signal per request — at hundreds of scrapes a second those were a large share of the
+ * CPU a scrape costs.
  */
 export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: BodyConsumer): Promise<StreamResult> {
   return new Promise<StreamResult>((resolve) => {
     let done = false;
-    let controller: Dispatcher.DispatchController | undefined;
+    let cancel: (() => void) | undefined;
     let gunzip: Gunzip | undefined;
     let status = 0;
     let contentType: string | undefined;
@@ -90,7 +94,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       done = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      if (!r.ok) controller?.abort(new Error(r.error));
+      if (!r.ok) cancel?.();
       gunzip?.destroy();
       resolve(r);
     };
@@ -127,19 +131,16 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       }
     };
 
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (done) c.abort(new Error('fetch already ended'));
-      },
-      onResponseStart(_c, statusCode, headers) {
+    // what both transports report, in their order: start, data*, end — or an error
+    const response = {
+      start(statusCode: number, type: string | undefined, encoding: string | undefined, length: string | undefined): void {
         if (done) return;
         status = statusCode;
-        contentType = headerValue(headers['content-type']);
-        const gzipped = headerValue(headers['content-encoding'])?.trim().toLowerCase() === 'gzip';
+        contentType = type;
+        const gzipped = encoding?.trim().toLowerCase() === 'gzip';
         const ok = statusCode >= 200 && statusCode <= 299;
         if (ok) {
-          const declared = Number(headerValue(headers['content-length']));
+          const declared = Number(length);
           if (!gzipped && Number.isFinite(declared) && declared > spec.maxBodyBytes) return fail(tooLarge(spec));
           try {
             consumer.begin(contentType);
@@ -157,54 +158,115 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
           });
         }
       },
-      onResponseData(_c, chunk) {
+      // a raw-transport chunk is a view of a reused buffer; zlib reads its input later
+      data(chunk: Buffer, reused: boolean): void {
         if (done) return;
-        if (gunzip) gunzip.write(chunk);
+        if (gunzip) gunzip.write(reused ? Buffer.from(chunk) : chunk);
         else decodedChunk(chunk);
       },
-      onResponseEnd() {
+      end(): void {
         if (done) return;
         if (gunzip) gunzip.end();
         else complete();
       },
-      onResponseError(_c, err) {
-        if (done) return;
-        // Go's transport and vmagent do the same: a keep-alive connection the server closed
-        // as the request went out gets one more try on a fresh connection
-        if (status === 0 && !retried && isStaleConnection(err)) {
-          retried = true;
-          controller = undefined;
-          send();
-          return;
-        }
-        fail(`fetching ${spec.shownUrl}: ${describe(err)}`);
+      error(err: Error): void {
+        if (!done) fail(`fetching ${spec.shownUrl}: ${describe(err)}`);
       },
     };
-    let retried = false;
-    const send = (): void => {
-      try {
-        spec.dispatcher.dispatch(
-        {
-          origin: spec.url.origin,
-          path: spec.url.pathname + spec.url.search,
-          method: 'GET',
-          headers: {
-            ...spec.headers,
-            accept: spec.accept ?? ACCEPT_HEADER,
-            'accept-encoding': spec.compression === false ? 'identity' : 'gzip',
-            'user-agent': USER_AGENT,
-            'x-prometheus-scrape-timeout-seconds': String(spec.timeoutMs / 1000),
-          },
-        },
-        handler,
-      );
-      } catch (err) {
-        fail(`fetching ${spec.shownUrl}: ${describe(err)}`);
-      }
+
+    const headers = {
+      ...spec.headers,
+      accept: spec.accept ?? ACCEPT_HEADER,
+      'accept-encoding': spec.compression === false ? 'identity' : 'gzip',
+      'user-agent': USER_AGENT,
+      'x-prometheus-scrape-timeout-seconds': String(spec.timeoutMs / 1000),
     };
-    send();
+
+    const viaPool = (pool: Http1Pool, url: URL, redirects: number): void => {
+      const call = pool.request(
+        { method: 'GET', path: url.pathname + url.search, headers },
+        {
+          onHeaders(statusCode, h) {
+            const location = h.get('location');
+            if (spec.client.followRedirects && REDIRECT_CODES.has(statusCode) && location !== undefined) {
+              call.abort();
+              if (redirects >= MAX_REDIRECTIONS) return fail(`fetching ${spec.shownUrl}: more than ${MAX_REDIRECTIONS} redirects`);
+              let next: URL;
+              try {
+                next = new URL(location, url);
+              } catch {
+                return fail(`fetching ${spec.shownUrl}: HTTP ${statusCode} to an invalid location ${JSON.stringify(location)}`);
+              }
+              return send(next, redirects + 1);
+            }
+            response.start(statusCode, h.get('content-type'), h.get('content-encoding'), h.get('content-length'));
+          },
+          onData: (chunk) => response.data(chunk, true),
+          onEnd: () => response.end(),
+          onError: (err) => response.error(err),
+        },
+      );
+      cancel = call.abort;
+    };
+
+    const viaUndici = (dispatcher: Dispatcher, url: URL): void => {
+      let retried = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      cancel = () => controller?.abort(new Error('fetch ended'));
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          if (done) c.abort(new Error('fetch already ended'));
+        },
+        onResponseStart(_c, statusCode, h) {
+          response.start(
+            statusCode,
+            headerValue(h['content-type']),
+            headerValue(h['content-encoding']),
+            headerValue(h['content-length']),
+          );
+        },
+        onResponseData: (_c, chunk) => response.data(chunk, false),
+        onResponseEnd: () => response.end(),
+        onResponseError(_c, err) {
+          if (done) return;
+          // Go's transport and vmagent do the same: a keep-alive connection the server closed
+          // as the request went out gets one more try on a fresh connection
+          if (status === 0 && !retried && isStaleConnection(err)) {
+            retried = true;
+            controller = undefined;
+            dispatch();
+            return;
+          }
+          response.error(err);
+        },
+      };
+      const dispatch = (): void => {
+        try {
+          dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'GET', headers }, handler);
+        } catch (err) {
+          response.error(err as Error);
+        }
+      };
+      dispatch();
+    };
+
+    const send = (url: URL, redirects: number): void => {
+      const pool = spec.client.pool(url);
+      if (pool !== undefined) return viaPool(pool, url, redirects);
+      spec.client.get().then(
+        (dispatcher) => {
+          if (!done) viaUndici(dispatcher, url);
+        },
+        (err: Error) => fail(err.message),
+      );
+    };
+    send(spec.url, 0);
   });
 }
+
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTIONS = 10;
 
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 

@@ -1,7 +1,9 @@
 /**
- * The connection side of outbound HTTP: one undici Agent per gateway source or scrape job (so
- * keep-alive connections serve only its targets, and two configurations never share state),
- * built from the Prometheus-style `tls_config` and `proxy_url`, plus the request headers its
+ * The connection side of outbound HTTP, one client per gateway source, scrape job or
+ * remote-write URL (so keep-alive connections serve only its targets, and two configurations
+ * never share state): plain `http://` without a proxy over http1.ts pools, one per origin;
+ * everything else over an undici Agent built from the Prometheus-style `tls_config` and
+ * `proxy_url` — loaded only then, as most agents never need it. Plus the request headers its
  * authentication and `http_headers` settings call for.
  *
  * Credential files are read on every request, as Prometheus does, so rotated tokens are picked
@@ -9,8 +11,9 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { Agent, ProxyAgent, interceptors, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { HttpClientConfig, TlsConfig } from '../config/http-client.js';
+import { Http1Pool } from './http1.js';
 
 /** The client keys this module acts on; gateway sources, discovery and scrape jobs all carry them. */
 export type HttpClientSettings = Pick<
@@ -30,15 +33,47 @@ const KEEP_ALIVE_MS = 5 * 60_000;
 const MAX_REDIRECTIONS = 10;
 
 export class HttpClient {
-  private dispatcher: Dispatcher | undefined;
+  private dispatcher: Promise<Dispatcher> | undefined;
   private agent: Dispatcher | undefined;
+  private readonly pools = new Map<string, Http1Pool>();
 
   constructor(private readonly config: HttpClientSettings) {}
 
-  /** The source's dispatcher; throws (with the file named) when a TLS file cannot be read. */
-  async get(): Promise<Dispatcher> {
-    if (this.dispatcher) return this.dispatcher;
+  get followRedirects(): boolean {
+    return this.config.follow_redirects;
+  }
+
+  /** The plain-HTTP pool for `url`, or undefined when it needs undici (TLS, a proxy). */
+  pool(url: URL): Http1Pool | undefined {
+    if (url.protocol !== 'http:' || this.config.proxy_url) return undefined;
+    const key = url.host;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = Http1Pool.forUrl(url);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Closes the pool of an origin no longer used (a target that went away). */
+  forget(url: URL): void {
+    this.pools.get(url.host)?.close();
+    this.pools.delete(url.host);
+  }
+
+  /** The undici dispatcher; rejects (with the file named) when a TLS file cannot be read. */
+  get(): Promise<Dispatcher> {
+    // one agent even when several requests ask at once; a failure is retried on the next ask
+    this.dispatcher ??= this.build().catch((err: Error) => {
+      this.dispatcher = undefined;
+      throw err;
+    });
+    return this.dispatcher;
+  }
+
+  private async build(): Promise<Dispatcher> {
     const connect = await tlsOptions(this.config.tls_config);
+    const { Agent, ProxyAgent, interceptors } = await import('undici');
     const options = {
       connect,
       keepAliveTimeout: KEEP_ALIVE_MS,
@@ -55,10 +90,7 @@ export class HttpClient {
       ? new ProxyAgent({ ...options, uri: this.config.proxy_url, requestTls: connect as Record<string, unknown> })
       : new Agent(options);
     this.agent = agent;
-    this.dispatcher = this.config.follow_redirects
-      ? agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }))
-      : agent;
-    return this.dispatcher;
+    return this.config.follow_redirects ? agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })) : agent;
   }
 
   /** Authentication and configured headers; throws when a credentials file cannot be read. */
@@ -86,6 +118,8 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
+    for (const p of this.pools.values()) p.close();
+    this.pools.clear();
     const agent = this.agent;
     this.agent = this.dispatcher = undefined;
     await agent?.close();

@@ -5,10 +5,10 @@
  * the retry loop and the queue; this module owns the HTTP side and its per-request metrics.
  */
 
-import type { Dispatcher } from 'undici';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
 import type { Logger } from '../log/logger.js';
 import { HttpClient } from '../outbound/index.js';
+import type { Http1Pool } from '../outbound/http1.js';
 import type { CounterChild, HistogramChild } from '../selfmetrics/registry.js';
 import { VERSION } from '../runtime/version.js';
 
@@ -26,6 +26,15 @@ export interface SendCounters {
 export type SendOutcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly retryAfterMs?: number };
 
 const DONE: SendOutcome = { kind: 'done' };
+const USER_AGENT = `Tributary/${VERSION}`;
+/** Of a receiver's answer, what is logged with a refused request. */
+const RESPONSE_EXCERPT_CHARS = 300;
+
+interface Answer {
+  readonly status: number;
+  readonly retryAfter: string | undefined;
+  readonly text: string;
+}
 
 export class RemoteWriteClient {
   private readonly http: HttpClient;
@@ -44,50 +53,99 @@ export class RemoteWriteClient {
 
   /** Sends one request; `samples` is what it carries, for the counters. Never throws. */
   async send(block: Buffer, samples: number, stop: AbortSignal): Promise<SendOutcome> {
-    let dispatcher: Dispatcher;
     let auth: Record<string, string | string[]>;
     try {
-      dispatcher = await this.http.get();
       auth = await this.http.headers();
     } catch (err) {
       this.log.error('cannot prepare the remote-write request', { err: (err as Error).message });
       return { kind: 'retry' };
     }
+    const headers = {
+      ...this.config.headers,
+      ...auth,
+      'content-encoding': 'snappy',
+      'content-type': 'application/x-protobuf',
+      'user-agent': USER_AGENT,
+      'x-prometheus-remote-write-version': '0.1.0',
+    };
     const stopwatch = this.counters.sendDuration.startTimer();
+    const pool = this.http.pool(this.url);
+    let answer = pool ? await this.post(pool, headers, block, stop) : undefined;
+    // a redirect: undici follows it (follow_redirects), re-sending the body
+    if (answer === undefined || (!(answer instanceof Error) && answer.status >= 300 && answer.status < 400 && this.config.follow_redirects)) {
+      answer = await this.postViaUndici(headers, block, stop);
+    }
+    stopwatch();
+    if (answer instanceof Error) {
+      if (stop.aborted) return { kind: 'retry' };
+      this.counters.requests('error').inc();
+      this.log.debug('remote write failed; will retry', { err: answer.message });
+      return { kind: 'retry' };
+    }
+    const { status } = answer;
+    this.counters.requests(String(status)).inc();
+    if (status >= 200 && status < 300) {
+      this.counters.bytesSent.inc(block.length);
+      this.counters.samplesSent.inc(samples);
+      return DONE;
+    }
+    if (status >= 500 || status === 429) return { kind: 'retry', retryAfterMs: retryAfter(answer.retryAfter) };
+    this.counters.dropped(`http_${status}`).inc(samples);
+    this.log.warn('the receiver refused a request; its samples are dropped', { status, samples, response: answer.text });
+    return DONE;
+  }
+
+  /** One POST over the plain-HTTP pool; an Error for network failures and the timeout. */
+  private post(pool: Http1Pool, headers: Record<string, string | string[]>, body: Buffer, stop: AbortSignal): Promise<Answer | Error> {
+    return new Promise((resolve) => {
+      let status = 0;
+      let retryAfterHeader: string | undefined;
+      let text = '';
+      const settle = (a: Answer | Error): void => {
+        clearTimeout(timer);
+        stop.removeEventListener('abort', onStop);
+        resolve(a);
+      };
+      const call = pool.request(
+        { method: 'POST', path: this.path, headers, body },
+        {
+          onHeaders(s, h) {
+            status = s;
+            retryAfterHeader = h.get('retry-after');
+          },
+          onData(chunk) {
+            if (text.length < RESPONSE_EXCERPT_CHARS) text += chunk.toString('utf8', 0, RESPONSE_EXCERPT_CHARS);
+          },
+          onEnd: () => settle({ status, retryAfter: retryAfterHeader, text: text.slice(0, RESPONSE_EXCERPT_CHARS) }),
+          onError: (err) => settle(err),
+        },
+      );
+      const abort = (why: string): void => {
+        call.abort();
+        settle(new Error(why));
+      };
+      const timer = setTimeout(() => abort(`timeout after ${this.config.remote_timeout / 1000}s`), this.config.remote_timeout);
+      const onStop = (): void => abort('stopped');
+      stop.addEventListener('abort', onStop, { once: true });
+    });
+  }
+
+  private async postViaUndici(headers: Record<string, string | string[]>, body: Buffer, stop: AbortSignal): Promise<Answer | Error> {
     try {
+      const dispatcher = await this.http.get();
       const res = await dispatcher.request({
         origin: this.url.origin,
         path: this.path,
         method: 'POST',
-        headers: {
-          ...this.config.headers,
-          ...auth,
-          'content-encoding': 'snappy',
-          'content-type': 'application/x-protobuf',
-          'user-agent': `Tributary/${VERSION}`,
-          'x-prometheus-remote-write-version': '0.1.0',
-        },
-        body: block,
+        headers,
+        body,
         signal: AbortSignal.any([stop, AbortSignal.timeout(this.config.remote_timeout)]),
       });
       const text = await res.body.text();
-      stopwatch();
-      const status = res.statusCode;
-      this.counters.requests(String(status)).inc();
-      if (status >= 200 && status < 300) {
-        this.counters.bytesSent.inc(block.length);
-        this.counters.samplesSent.inc(samples);
-        return DONE;
-      }
-      if (status >= 500 || status === 429) return { kind: 'retry', retryAfterMs: retryAfter(res.headers['retry-after']) };
-      this.counters.dropped(`http_${status}`).inc(samples);
-      this.log.warn('the receiver refused a request; its samples are dropped', { status, samples, response: text.slice(0, 300) });
-      return DONE;
+      const h = res.headers['retry-after'];
+      return { status: res.statusCode, retryAfter: Array.isArray(h) ? h[0] : h, text: text.slice(0, RESPONSE_EXCERPT_CHARS) };
     } catch (err) {
-      if (stop.aborted) return { kind: 'retry' };
-      this.counters.requests('error').inc();
-      this.log.debug('remote write failed; will retry', { err: (err as Error).message });
-      return { kind: 'retry' };
+      return err as Error;
     }
   }
 
@@ -97,8 +155,7 @@ export class RemoteWriteClient {
 }
 
 /** Retry-After in seconds or as an HTTP date, capped at MAX_RETRY_AFTER_MS. */
-export function retryAfter(v: string | string[] | undefined): number | undefined {
-  const s = Array.isArray(v) ? v[0] : v;
+export function retryAfter(s: string | undefined): number | undefined {
   if (!s) return undefined;
   const secs = Number(s);
   if (Number.isFinite(secs)) return Math.max(0, Math.min(secs * 1000, MAX_RETRY_AFTER_MS));

@@ -210,33 +210,27 @@ export class ScrapeLoop {
       return undefined;
     });
     if (headers !== undefined) {
-      const dispatcher = await job.client.get().catch((err: Error) => {
-        error = err.message;
-        return undefined;
-      });
-      if (dispatcher !== undefined) {
-        const result = await fetchStream(
-          {
-            url: target.url,
-            shownUrl: target.shownUrl,
-            dispatcher,
-            headers,
-            timeoutMs: target.timeoutMs,
-            maxBodyBytes: job.bodySizeLimit,
-            accept: job.accept,
-            limitName: 'body_size_limit',
-            compression: job.compression,
-          },
-          abort.signal,
-          reader,
-        );
-        if (!result.ok) error = result.error;
-        else {
-          try {
-            reader.end();
-          } catch (err) {
-            error = (err as Error).message;
-          }
+      const result = await fetchStream(
+        {
+          url: target.url,
+          shownUrl: target.shownUrl,
+          client: job.client,
+          headers,
+          timeoutMs: target.timeoutMs,
+          maxBodyBytes: job.bodySizeLimit,
+          accept: job.accept,
+          limitName: 'body_size_limit',
+          compression: job.compression,
+        },
+        abort.signal,
+        reader,
+      );
+      if (!result.ok) error = result.error;
+      else {
+        try {
+          reader.end();
+        } catch (err) {
+          error = (err as Error).message;
         }
       }
     }

@@ -176,9 +176,17 @@ export class ScrapePool {
         loop.start();
       }
     }
-    void Promise.all(gone.map((l) => l.stop(true)));
+    void Promise.all(gone.map((l) => l.stop(true))).then(() => this.closeIdleOrigins(gone));
     if (predecessor) void Promise.all(handovers).then(() => predecessor.stop(true));
     this.resolveFirstSync();
+  }
+
+  /** Keep-alive connections to hosts no target of this pool has any more (pods that came and went). */
+  private closeIdleOrigins(gone: readonly ScrapeLoop[]): void {
+    if (this.closed || gone.length === 0) return;
+    const hosts = new Set<string>();
+    for (const l of this.loops.values()) hosts.add(l.target.url.host);
+    for (const l of gone) if (!hosts.has(l.target.url.host)) this.job.client.forget(l.target.url);
   }
 
   /** Gives up the loop for `identity` to a successor pool. */

@@ -71,7 +71,7 @@ export class HttpSource implements GatewaySource {
         {
           url,
           shownUrl: this.origin,
-          dispatcher: await this.client.get(),
+          client: this.client,
           headers: await this.client.headers(),
           timeoutMs: this.config.timeout,
           maxBodyBytes: this.config.max_body_bytes,
