@@ -10,62 +10,17 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { uncompressSync } from 'snappy';
+import { parseWriteRequest } from '../src/formats/remotewrite/index.js';
 import { parseConfigText } from '../src/config/index.js';
-import { parseWriteRequest, type DecodedWriteRequest } from '../src/formats/remotewrite/index.js';
 import { silentLogger } from '../src/log/logger.js';
 import { Labels } from '../src/model/labels.js';
 import { SampleBatch } from '../src/model/samples.js';
-import { SinkFanout } from '../src/pipeline/index.js';
-import { QueueDirInUseError, queueDirName, startRemoteWrite } from '../src/remotewrite/index.js';
-import { Registry } from '../src/selfmetrics/index.js';
+import { QueueDirInUseError, queueDirName } from '../src/remotewrite/index.js';
+import { receiver, startQueues, type Received } from './remotewrite-harness.js';
 import { selfMetricValue, waitFor } from './scrape-harness.js';
-
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: DecodedWriteRequest;
-}
-
-async function receiver(answer: (n: number) => { status: number; headers?: Record<string, string> }) {
-  const got: Received[] = [];
-  let n = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const a = answer(++n);
-      if (a.status < 300) got.push({ headers: req.headers, body: parseWriteRequest(uncompressSync(Buffer.concat(chunks)) as Buffer) });
-      res.writeHead(a.status, a.headers ?? {});
-      res.end(a.status >= 400 ? `refused with ${a.status}` : '');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`;
-  return {
-    url,
-    got,
-    requests: () => n,
-    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
-  };
-}
-
-export function startQueues(t: { after(fn: () => void): void }, yaml: string, dataDir = mkdtempSync(join(tmpdir(), 'tributary-rw-'))) {
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const { config } = parseConfigText(yaml, 'rw.yml');
-  const registry = new Registry();
-  const pipeline = new SinkFanout(() => {});
-  const rw = startRemoteWrite(config.remote_write, {
-    pipeline,
-    registry,
-    logger: silentLogger,
-    dataDir,
-    externalLabels: config.global.external_labels,
-    options: config.remote_write_options,
-  });
-  return { rw, pipeline, registry, dataDir };
-}
 
 function batchOf(n: number, from = 0): SampleBatch {
   const b = new SampleBatch(n);

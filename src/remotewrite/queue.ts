@@ -126,9 +126,10 @@ export class RemoteWriteQueue implements SampleSink {
     if (this.closed || metadata.length === 0) return;
     const w = new WriteRequestWriter(64 * 1024);
     const shard = this.active[0];
-    for (let i = 0; i < metadata.length; i += this.maxSamples) {
+    const perRequest = Math.max(1, this.config.metadata_config.max_samples_per_send);
+    for (let i = 0; i < metadata.length; i += perRequest) {
       w.reset();
-      for (const m of metadata.slice(i, i + this.maxSamples)) w.appendMetadata(m);
+      for (const m of metadata.slice(i, i + perRequest)) w.appendMetadata(m);
       shard.disk.append(compressSync(w.bytes(), COPY_OUT), 0);
     }
     shard.notify();
