@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { DiskQueue } from '../src/remotewrite/disk-queue.js';
 
@@ -85,7 +86,14 @@ test('a damaged or impossible reader file falls back to the oldest record', (t) 
   let q = DiskQueue.open(d, { maxBytes: 1 << 30 });
   for (let i = 0; i < 3; i++) q.append(payload(i), 1);
   q.close();
-  for (const bad of [Buffer.from('xyz'), Buffer.from([255, 255, 255, 255, 255, 255, 255, 0])]) {
+  const reader = (offset: number, crcDelta = 0) => {
+    const b = Buffer.alloc(12);
+    b.writeBigUInt64LE(BigInt(offset));
+    b.writeUInt32LE((crc32(b.subarray(0, 8)) + crcDelta) >>> 0, 8);
+    return b;
+  };
+  // too short; a checksum that does not match its offset; an offset past the end
+  for (const bad of [Buffer.from('xyz'), reader(24, 1), reader(2 ** 40)]) {
     writeFileSync(join(d, 'reader'), bad);
     q = DiskQueue.open(d, { maxBytes: 1 << 30 });
     assert.deepEqual(drain(q).length, 3);

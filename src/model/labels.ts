@@ -29,7 +29,7 @@ export class Labels {
    * keeps the cost to one pointer per series.
    */
   encoded: string | undefined = undefined;
-  private cachedHash = -1;
+  private cachedHash = 0;
 
   private constructor(kv: readonly string[]) {
     this.kv = kv;
@@ -92,13 +92,16 @@ export class Labels {
 
   /**
    * A stable 32-bit hash of the set (for sharding series), computed once per set — from the
-   * pairs, without building the key, which may otherwise never be needed.
+   * pairs, without building the key, which may otherwise never be needed. A signed int32
+   * (never 0), so V8 keeps it in the field unboxed: a number over 2^31 is a heap object, and
+   * reading one back allocated on every call. Use `hash >>> 0` for an index.
    */
   get hash(): number {
     let h = this.cachedHash;
-    if (h < 0) {
+    if (h === 0) {
       h = 0x811c9dc5;
       for (const s of this.kv) h = fnv1a32(s, Math.imul(h ^ 0xff, 0x01000193));
+      h = h | 0 || 1;
       this.cachedHash = h;
     }
     return h;

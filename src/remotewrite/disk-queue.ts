@@ -6,8 +6,9 @@
  *   <20-digit offset>.seg   records, each `u32 length | u32 crc | u32 samples | f64 created-at ms |
  *                           payload` (little-endian; the CRC-32 covers samples, created-at and
  *                           payload); the name is the queue offset of its first byte
- *   reader                  the offset of the next record to send, 8 bytes little-endian
- *                           (replaced atomically: written to `reader.tmp`, then renamed)
+ *   reader                  the offset of the next record to send: u64 little-endian and the
+ *                           CRC-32 of those 8 bytes, rewritten in place (a write, not a new file
+ *                           and a rename: that cost a millisecond a time on some filesystems)
  *
  * Crash safety: each record is written with one `write`, so once `append` returns it survives a
  * `kill -9` of the process (the kernel has it); `sync` (fsync) makes it survive a power loss too.
@@ -19,11 +20,12 @@
  * segments are dropped (and counted) — never the one being written.
  */
 
-import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
 const HEADER = 20;
+const READER_BYTES = 12;
 const SEGMENT_SUFFIX = '.seg';
 const NAME_DIGITS = 20;
 
@@ -61,6 +63,8 @@ export class DiskQueue {
   private readFd: { start: number; fd: number } | undefined;
   private readerOffset: number;
   private readerSaved: number;
+  private readerFd: number | undefined;
+  private readonly readerBytes = Buffer.alloc(READER_BYTES);
   /** Records dropped by `open` (torn tail) or by the size bound, since the last call to `takeDrops`. */
   private drops = { bytes: 0, samples: 0 };
 
@@ -210,11 +214,11 @@ export class DiskQueue {
 
   private saveReader(): void {
     if (this.readerSaved !== this.readerOffset) {
-      const b = Buffer.alloc(8);
+      const b = this.readerBytes;
       b.writeBigUInt64LE(BigInt(this.readerOffset));
-      const tmp = join(this.dir, 'reader.tmp');
-      writeFileSync(tmp, b);
-      renameSync(tmp, join(this.dir, 'reader'));
+      b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
+      this.readerFd ??= openSync(join(this.dir, 'reader'), 'w');
+      writeSync(this.readerFd, b, 0, READER_BYTES, 0);
       this.readerSaved = this.readerOffset;
     }
   }
@@ -230,8 +234,10 @@ export class DiskQueue {
     this.sync();
     if (this.writeFd !== undefined) closeSync(this.writeFd);
     if (this.readFd) closeSync(this.readFd.fd);
+    if (this.readerFd !== undefined) closeSync(this.readerFd);
     this.writeFd = undefined;
     this.readFd = undefined;
+    this.readerFd = undefined;
   }
 
   private load(): void {
@@ -281,7 +287,7 @@ export class DiskQueue {
     if (!existsSync(file)) return oldest;
     try {
       const b = readFileSync(file);
-      if (b.length !== 8) return oldest;
+      if (b.length !== READER_BYTES || crc32(b.subarray(0, 8)) !== b.readUInt32LE(8)) return oldest;
       const off = Number(b.readBigUInt64LE(0));
       // outside what exists (segments dropped meanwhile, or a damaged file): start at the oldest
       if (off < oldest || off > this.writeOffset) return oldest;

@@ -113,7 +113,7 @@ export class RemoteWriteQueue implements SampleSink {
     const shards = this.active;
     const n = shards.length;
     for (let i = 0; i < source.length; i++) {
-      const shard = n === 1 ? shards[0] : shards[source.series[i].hash % n];
+      const shard = n === 1 ? shards[0] : shards[(source.series[i].hash >>> 0) % n];
       const w = shard.writer;
       if (w.samples === 0) shard.startedAt = Date.now();
       w.appendOne(source, i);

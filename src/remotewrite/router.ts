@@ -47,7 +47,9 @@ export class RemoteWriteRouter implements SampleSink {
     for (const p of parts) p.reset();
     for (let i = 0; i < source.length; i++) {
       const labels = source.series[i];
-      const first = this.shardHash(labels) % n;
+      // the hash's range picks the URL, its remainder the URL's sender (queue.ts): taking the
+      // remainder here too would send each URL only the series of some of its senders
+      const first = Math.floor(((this.shardHash(labels) >>> 0) * n) / 0x1_0000_0000);
       for (let r = 0; r < this.replicas; r++) {
         const p = parts[(first + r) % n];
         if (source.isStale(i)) p.appendStale(labels, source.timestamps[i]);
@@ -63,6 +65,7 @@ export class RemoteWriteRouter implements SampleSink {
     if (h === undefined) {
       h = 0x811c9dc5;
       for (const name of this.hashLabels) h = fnv1a32(labels.get(name) ?? '', fnv1a32(name, h));
+      h = h | 0;
       this.hashes.set(labels, h);
     }
     return h;

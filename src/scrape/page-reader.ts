@@ -86,12 +86,9 @@ export class PageReader implements BodyConsumer {
   chunk(data: Buffer): void {
     // Pages are nearly always ASCII, which decodes by copying bytes; the UTF-8 decoder runs
     // only for chunks that need it, or while it may hold the start of a split character.
-    let decoded: string;
-    if (!this.decoderPending && isAscii(data)) decoded = data.toString('latin1');
-    else {
-      decoded = this.decoder.decode(data, { stream: true });
-      this.decoderPending = endsInsideCharacter(data);
-    }
+    if (!this.decoderPending && isAscii(data)) return this.asciiChunk(data);
+    const decoded = this.decoder.decode(data, { stream: true });
+    this.decoderPending = endsInsideCharacter(data);
     const text = this.carry + decoded;
     const cut = text.lastIndexOf('\n');
     if (cut < 0) {
@@ -100,6 +97,28 @@ export class PageReader implements BodyConsumer {
     }
     this.carry = cut + 1 === text.length ? '' : text.slice(cut + 1);
     this.parse(cut + 1 === text.length ? text : text.slice(0, cut + 1), false);
+  }
+
+  /**
+   * An ASCII chunk, cut at its line ends before it is decoded: the line the last chunk left
+   * unfinished is completed and parsed on its own, the rest decoded straight from the bytes —
+   * never as carry + chunk, which V8 would copy a second time to flatten.
+   */
+  private asciiChunk(data: Buffer): void {
+    const last = data.lastIndexOf(0x0a);
+    if (last < 0) {
+      this.carry += data.toString('latin1');
+      return;
+    }
+    let from = 0;
+    if (this.carry !== '') {
+      from = data.indexOf(0x0a) + 1;
+      const line = this.carry + data.toString('latin1', 0, from);
+      this.carry = '';
+      this.parse(line, false);
+    }
+    if (from <= last) this.parse(data.toString('latin1', from, last + 1), false);
+    if (last + 1 < data.length) this.carry = data.toString('latin1', last + 1);
   }
 
   /** The page has ended; parses the rest. Throws on a missing "# EOF" in OpenMetrics. */

@@ -22,6 +22,13 @@ import { LimitError, SeriesCache, type SeriesRules, type StringInterner } from '
 import type { ActiveTargetStatus, TargetHealth } from './status.js';
 import type { ScrapeTarget } from './target.js';
 
+/**
+ * Metadata (TYPE, HELP, UNIT) is read from every this many scrapes of a target, starting with
+ * the first: it is sent once a minute and rarely changes, and reading it costs a string per
+ * family and page.
+ */
+const METADATA_EVERY = 10;
+
 /** What all loops of one job share. */
 export interface JobContext {
   readonly name: string;
@@ -202,7 +209,7 @@ export class ScrapeLoop {
       }
       batch.append(ref.labels!, p.value, ts);
       if (++added > sampleLimit && sampleLimit > 0) throw new LimitError(`sample_limit exceeded (limit: ${sampleLimit})`);
-    }, job.fallbackProtocol, job.metadata);
+    }, job.fallbackProtocol, this.scrapes % METADATA_EVERY === 0 ? job.metadata : undefined);
 
     let error: string | undefined;
     const headers = await job.client.headers().catch((err: Error) => {

@@ -99,6 +99,12 @@ export class SeriesCache {
   private nextOrder: SeriesRef[] = [];
   private current: SeriesRef[] = [];
   private previous: SeriesRef[] = [];
+  // The four arrays are reused from scrape to scrape, filled up to these lengths: emptying and
+  // regrowing them was a quarter of what a scrape allocated.
+  private orderLen = 0;
+  private nextLen = 0;
+  private currentLen = 0;
+  private previousLen = 0;
   /** Series a predecessor loop had (across a reload), to mark stale if this loop never sees them. */
   private inherited: Labels[] = [];
   /** Lines first seen this scrape that passed relabeling (Prometheus' scrape_series_added). */
@@ -113,8 +119,8 @@ export class SeriesCache {
   /** Starts a scrape. */
   begin(): void {
     this.iteration++;
-    this.current = [];
-    this.nextOrder.length = 0;
+    this.currentLen = 0;
+    this.nextLen = 0;
     this.added = 0;
   }
 
@@ -125,8 +131,8 @@ export class SeriesCache {
    */
   lookup(p: ExpositionParser): SeriesRef | undefined {
     const key = p.seriesKey();
-    const at = this.nextOrder.length;
-    let ref: SeriesRef | undefined = this.order[at];
+    const at = this.nextLen;
+    let ref: SeriesRef | undefined = at < this.orderLen ? this.order[at] : undefined;
     if (ref === undefined || ref.key !== key) {
       ref = this.byKey.get(key);
       if (ref === undefined) {
@@ -135,10 +141,10 @@ export class SeriesCache {
         if (ref.labels !== null) this.added++;
       }
     }
-    this.nextOrder.push(ref);
+    this.nextOrder[this.nextLen++] = ref;
     if (ref.labels === null || ref.seenAt === this.iteration) return undefined;
     ref.seenAt = this.iteration;
-    this.current.push(ref);
+    this.current[this.currentLen++] = ref;
     return ref;
   }
 
@@ -150,20 +156,32 @@ export class SeriesCache {
    */
   finish(ok: boolean, staleWithTimestamps: boolean, emitStale: (labels: Labels) => void): void {
     const it = this.iteration;
-    for (const r of this.previous) {
+    const previous = this.previous;
+    for (let i = 0; i < this.previousLen; i++) {
+      const r = previous[i];
       if ((!ok || r.seenAt !== it) && (staleWithTimestamps || !r.explicitTimestamp)) emitStale(r.labels!);
     }
     if (this.inherited.length > 0) {
       const seen = new Set<string>();
-      if (ok) for (const r of this.current) seen.add(r.labels!.key);
+      if (ok) for (let i = 0; i < this.currentLen; i++) seen.add(this.current[i].labels!.key);
       for (const l of this.inherited) if (!seen.has(l.key)) emitStale(l);
       this.inherited = [];
     }
-    this.previous = ok ? this.current : [];
-    this.current = [];
     if (ok) {
+      // cut what an earlier, longer page left behind, so dropped series are not held
+      this.current.length = this.currentLen;
+      this.previous = this.current;
+      this.previousLen = this.currentLen;
+      this.current = previous;
+    } else {
+      this.previousLen = 0;
+    }
+    this.currentLen = 0;
+    if (ok) {
+      this.nextOrder.length = this.nextLen;
       const last = this.order;
       this.order = this.nextOrder;
+      this.orderLen = this.nextLen;
       this.nextOrder = last;
       this.sweep();
     }
@@ -171,7 +189,7 @@ export class SeriesCache {
 
   /** Everything the last scrape had: the loop marks it stale when its target goes away. */
   live(): Labels[] {
-    return this.previous.map((r) => r.labels!);
+    return this.previous.slice(0, this.previousLen).map((r) => r.labels!);
   }
 
   /** Takes over a predecessor's live series (reload with a changed job config). */
@@ -240,7 +258,7 @@ export class SeriesCache {
 
   /** Forgets lines not seen in the last two scrapes, once they are a third of the cache. */
   private sweep(): void {
-    const live = this.order.length;
+    const live = this.orderLen;
     if (this.byKey.size <= live + (live >> 1) + 64) return;
     const keepFrom = this.iteration - 1;
     const inOrder = new Set(this.order);

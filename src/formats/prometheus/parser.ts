@@ -95,24 +95,28 @@ const RBRACE = 0x7d;
 const COMMA = 0x2c;
 const EQUALS = 0x3d;
 
-const TEXT_TYPES: ReadonlyMap<string, MetricType> = new Map([
+/** A TYPE word and what it means; in arrays, as lookups compare rather than hash (below). */
+type TypeTable = readonly (readonly [word: string, type: MetricType])[];
+
+const TEXT_TYPES: TypeTable = [
   ['counter', 'counter'],
   ['gauge', 'gauge'],
   ['histogram', 'histogram'],
   ['summary', 'summary'],
   ['untyped', 'unknown'],
-]);
+];
 /**
  * Map.get hashes the freshly sliced word, which costs more than comparing it with each
- * candidate (a length check rejects most at once).
+ * candidate (a length check rejects most at once); an indexed loop, as a for-of over a Map
+ * allocates an entry per step.
  */
-function lookupType(word: string, types: ReadonlyMap<string, MetricType>): MetricType | undefined {
-  for (const [name, type] of types) if (word === name) return type;
+function lookupType(word: string, types: TypeTable): MetricType | undefined {
+  for (let i = 0; i < types.length; i++) if (word === types[i][0]) return types[i][1];
   return undefined;
 }
 
-const OPENMETRICS_TYPES: ReadonlyMap<string, MetricType> = new Map(
-  (['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'] as const).map((t) => [t, t]),
+const OPENMETRICS_TYPES: TypeTable = (['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'] as const).map(
+  (t) => [t, t] as const,
 );
 
 const LABEL_SLOTS = 32;
@@ -501,7 +505,7 @@ export class ExpositionParser {
         const types = this.om ? OPENMETRICS_TYPES : TEXT_TYPES;
         const t = lookupType(word, types);
         if (t === undefined) {
-          const allowed = [...types.keys()].join(', ');
+          const allowed = types.map(([w]) => w).join(', ');
           throw this.errorAt(p, `invalid metric type ${JSON.stringify(word)}: expected one of ${allowed}`);
         }
         this.metaType = t;

@@ -11,7 +11,7 @@
 
 import type { MetricType } from '../../model/family.js';
 import type { Labels } from '../../model/labels.js';
-import { writeSampleValue, type SampleBatch } from '../../model/samples.js';
+import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
 
 const TAG_TIMESERIES = 0x0a;
 const TAG_METADATA = 0x1a;
@@ -131,13 +131,20 @@ export class WriteRequestWriter {
     this.samples++;
   }
 
+  // The value and timestamp are doubles (a timestamp needs 41 bits): they are written here
+  // rather than in helpers, as a double passed to a call V8 does not inline is boxed — an
+  // allocation per sample.
   private put(batch: SampleBatch, i: number): void {
     const labels = batch.series[i];
     let lb = labels.encoded;
     if (lb === undefined) lb = labels.encoded = encodeLabels(labels);
     const ts = batch.timestamps[i];
     // timestamps are ms since the epoch: positive here; a negative one is encoded as int64
-    const tsSize = ts >= 0 ? varintSize(ts) : 10;
+    let tsSize = 10;
+    if (ts >= 0) {
+      tsSize = 1;
+      for (let n = ts; n >= 0x80; n = Math.floor(n / 128)) tsSize++;
+    }
     const sampleLen = 1 + 8 + 1 + tsSize;
     const seriesLen = lb.length + 1 + varintSize(sampleLen) + sampleLen;
     this.ensure(1 + 5 + seriesLen);
@@ -149,10 +156,24 @@ export class WriteRequestWriter {
     buf[p++] = TAG_SAMPLE;
     buf[p++] = sampleLen;
     buf[p++] = TAG_SAMPLE_VALUE;
-    writeSampleValue(this.view, p, batch.values[i], batch.isStale(i));
+    if (batch.isStale(i)) {
+      this.view.setUint32(p, STALE_NAN_LO, true);
+      this.view.setUint32(p + 4, STALE_NAN_HI, true);
+    } else {
+      this.view.setFloat64(p, batch.values[i], true);
+    }
     p += 8;
     buf[p++] = TAG_SAMPLE_TIMESTAMP;
-    p = ts >= 0 ? this.putVarint(p, ts) : this.putNegative(p, ts);
+    if (ts >= 0) {
+      let n = ts;
+      while (n >= 0x80) {
+        buf[p++] = (n & 0x7f) | 0x80;
+        n = Math.floor(n / 128);
+      }
+      buf[p++] = n;
+    } else {
+      p = this.putNegative(p, ts);
+    }
     this.pos = p;
   }
 
