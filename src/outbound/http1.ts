@@ -193,6 +193,7 @@ class Connection {
     this.gotBytes = false;
     this.head = undefined;
     this.socket.setTimeout(0);
+    this.socket.ref();
     if (this.dead) return this.fail(new Http1Error('socket closed', 'ECONNRESET'));
     this.socket.cork();
     this.socket.write(head);
@@ -397,6 +398,8 @@ class Connection {
     this.served++;
     if (this.keepAlive && !extraBytes && !this.dead) {
       this.socket.setTimeout(KEEP_ALIVE_MS);
+      // an idle connection must not keep the process alive
+      this.socket.unref();
       this.onIdle(this);
     } else this.destroy();
     h?.onEnd();

@@ -64,6 +64,8 @@ export class DiskQueue {
   private readerOffset: number;
   private readerSaved: number;
   private readerFd: number | undefined;
+  /** Appended to since the last `syncAsync`. */
+  private dirty = false;
   private readonly readerBytes = Buffer.alloc(READER_BYTES);
   /** Records dropped by `open` (torn tail) or by the size bound, since the last call to `takeDrops`. */
   private drops = { bytes: 0, samples: 0 };
@@ -101,7 +103,8 @@ export class DiskQueue {
     return this.segments.reduce((n, s) => n + s.size, 0);
   }
 
-  append(payload: Buffer, samples: number, createdAt = Date.now()): void {
+  /** Appends a record; returns its offset. */
+  append(payload: Buffer, samples: number, createdAt = Date.now()): number {
     const record = Buffer.allocUnsafe(HEADER + payload.length);
     record.writeUInt32LE(payload.length, 0);
     record.writeUInt32LE(samples, 8);
@@ -110,9 +113,12 @@ export class DiskQueue {
     record.writeUInt32LE(recordCrc(record), 4);
     let seg = this.segments.at(-1);
     if (!seg || this.writeFd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment();
+    const offset = seg.start + seg.size;
     writeSync(this.writeFd!, record);
     seg.size += record.length;
+    this.dirty = true;
     this.enforceBound();
+    return offset;
   }
 
   /** The next record, or undefined when everything was read. */
@@ -174,8 +180,10 @@ export class DiskQueue {
   /** `sync` without blocking the event loop on the fsync. */
   syncAsync(): Promise<void> {
     const fd = this.writeFd;
+    const dirty = this.dirty;
+    this.dirty = false;
     return new Promise<void>((resolve) => {
-      if (fd === undefined) return resolve();
+      if (fd === undefined || !dirty) return resolve();
       // EBADF when the segment was closed meanwhile: startSegment synced it before closing
       fsync(fd, () => resolve());
     }).then(() => this.saveReader());

@@ -24,7 +24,7 @@ import { SampleBatch } from '../model/samples.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { LabelsProcessor } from '../relabel/index.js';
 import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
-import { RemoteWriteClient, type SendCounters } from './client.js';
+import { RemoteWriteClient, type SendCounters, type SendOutcome } from './client.js';
 import { DiskQueue, type QueuedRecord } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
 import { applyStages, compileStages } from './stages.js';
@@ -32,6 +32,9 @@ import { applyStages, compileStages } from './stages.js';
 // snappy's own output buffer lives in native memory that only a full GC gives back (≈100 MB RSS
 // under load); a copy into a V8 buffer is cheaper than that
 const COPY_OUT = { copyOutputData: true } as const;
+const DROPPED_AS_TOO_OLD: SendOutcome = { kind: 'done' };
+/** Compressed requests a sender holds in memory before writing them to disk. */
+const MAX_MEMORY_BYTES = 4 * 1024 * 1024;
 
 export interface QueueCounters extends SendCounters {
   readonly retries: CounterChild;
@@ -50,12 +53,25 @@ export interface QueueOptions {
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
 const SHARD_DIR = /^s(\d{2})$/;
 
+/** A sealed request not yet on disk. */
+interface MemoryRecord {
+  readonly payload: Buffer;
+  readonly samples: number;
+  readonly createdAt: number;
+}
+
 class Shard {
   readonly writer = new WriteRequestWriter(64 * 1024);
   /** When the first sample of the request being gathered arrived. */
   startedAt = 0;
   /** When the oldest record not yet acknowledged was created (0: none). */
   headCreatedAt = 0;
+  /** Sealed requests, oldest first, that are neither sent nor on disk yet. */
+  memory: MemoryRecord[] = [];
+  memoryBytes = 0;
+  /** The memory record being sent; if a spill wrote it to disk meanwhile, its disk offset. */
+  sending: MemoryRecord | undefined;
+  sendingOffset = -1;
   wake: (() => void) | undefined;
   loop: Promise<void> = Promise.resolve();
 
@@ -82,6 +98,8 @@ export class RemoteWriteQueue implements SampleSink {
   /** The shards that take new samples: the first `senders`. */
   private readonly active: Shard[];
   private readonly maxSamples: number;
+  /** Half of batch_send_deadline: the tick period, and the age at which data goes to disk. */
+  private readonly spillAfter: number;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
   private readonly stop = new AbortController();
@@ -102,7 +120,8 @@ export class RemoteWriteQueue implements SampleSink {
     this.openShards(q.senders, q.max_disk_usage);
     this.active = this.shards.filter((s) => !s.retired);
     for (const s of this.shards) s.loop = this.run(s);
-    this.ticker = setInterval(() => this.tick(), q.batch_send_deadline);
+    this.spillAfter = q.batch_send_deadline / 2;
+    this.ticker = setInterval(() => this.tick(), this.spillAfter);
     this.ticker.unref();
     this.updateGauges();
   }
@@ -130,7 +149,7 @@ export class RemoteWriteQueue implements SampleSink {
     for (let i = 0; i < metadata.length; i += perRequest) {
       w.reset();
       for (const m of metadata.slice(i, i + perRequest)) w.appendMetadata(m);
-      shard.disk.append(compressSync(w.bytes(), COPY_OUT), 0);
+      this.keep(shard, compressSync(w.bytes(), COPY_OUT), 0, Date.now());
     }
     shard.notify();
   }
@@ -139,7 +158,7 @@ export class RemoteWriteQueue implements SampleSink {
   async flush(timeoutMs = 10_000): Promise<boolean> {
     for (const s of this.active) this.seal(s);
     const deadline = Date.now() + timeoutMs;
-    while (this.shards.some((s) => s.disk.pendingBytes > 0)) {
+    while (this.shards.some((s) => s.disk.pendingBytes > 0 || s.memory.length > 0)) {
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -158,7 +177,10 @@ export class RemoteWriteQueue implements SampleSink {
     this.stop.abort();
     for (const s of this.shards) s.notify();
     await Promise.all(this.shards.map((s) => s.loop));
-    for (const s of this.shards) s.disk.close();
+    for (const s of this.shards) {
+      this.spill(s, Infinity);
+      s.disk.close();
+    }
     this.unlock();
     await this.client.close();
   }
@@ -191,18 +213,49 @@ export class RemoteWriteQueue implements SampleSink {
   private seal(shard: Shard): void {
     const w = shard.writer;
     if (w.samples === 0) return;
-    shard.disk.append(compressSync(w.bytes(), COPY_OUT), w.samples, shard.startedAt);
+    this.keep(shard, compressSync(w.bytes(), COPY_OUT), w.samples, shard.startedAt);
     w.reset();
-    const dropped = shard.disk.takeDrops();
-    if (dropped.samples > 0) this.opts.counters.dropped('queue_full').inc(dropped.samples);
     shard.notify();
-    this.updateGauges();
   }
 
-  /** Every batch_send_deadline: queue what was gathered, sync the queues, refresh the gauges. */
+  private keep(shard: Shard, payload: Buffer, samples: number, createdAt: number): void {
+    shard.memory.push({ payload, samples, createdAt });
+    shard.memoryBytes += payload.length;
+    // a burst bigger than this goes to disk at once rather than at the next tick
+    if (shard.memoryBytes > MAX_MEMORY_BYTES) this.spill(shard, Infinity);
+  }
+
+  /**
+   * Writes the memory records created before `cutoff` to disk, oldest first — the one being
+   * sent too, since its send may fail or outlast the process; the sender then acknowledges it
+   * there (it is the disk's next record: the sender only takes memory records once the disk is
+   * read to its end).
+   */
+  private spill(shard: Shard, cutoff: number): void {
+    let n = 0;
+    while (n < shard.memory.length && shard.memory[n].createdAt < cutoff) {
+      const r = shard.memory[n++];
+      const offset = shard.disk.append(r.payload, r.samples, r.createdAt);
+      if (r === shard.sending) shard.sendingOffset = offset;
+      shard.memoryBytes -= r.payload.length;
+    }
+    if (n === 0) return;
+    shard.memory.splice(0, n);
+    const dropped = shard.disk.takeDrops();
+    if (dropped.samples > 0) this.opts.counters.dropped('queue_full').inc(dropped.samples);
+  }
+
+  /**
+   * Every half batch_send_deadline: requests gathering for that long are sealed, and what has
+   * waited that long unsent goes to disk and is synced — so no sample is kept only in memory
+   * for longer than batch_send_deadline, which bounds what a `kill -9` loses. A receiver that
+   * keeps up is sent nearly everything before it would be written.
+   */
   private tick(): void {
-    for (const s of this.active) this.seal(s);
+    const cutoff = Date.now() - this.spillAfter;
+    for (const s of this.active) if (s.writer.samples > 0 && s.startedAt <= cutoff) this.seal(s);
     for (const s of this.shards) {
+      this.spill(s, cutoff + 1);
       s.disk.syncAsync().catch((err: Error) => this.log.error('cannot sync the disk queue', { dir: s.dir, err: err.message }));
     }
     this.updateGauges();
@@ -213,9 +266,10 @@ export class RemoteWriteQueue implements SampleSink {
     let disk = 0;
     let oldest = Infinity;
     for (const s of this.shards) {
-      memory += s.writer.size;
+      memory += s.writer.size + s.memoryBytes;
       disk += s.disk.pendingBytes;
       if (s.disk.pendingBytes > 0 && s.headCreatedAt > 0) oldest = Math.min(oldest, s.headCreatedAt);
+      else if (s.memory.length > 0) oldest = Math.min(oldest, s.memory[0].createdAt);
       else if (s.writer.samples > 0) oldest = Math.min(oldest, s.startedAt);
     }
     const c = this.opts.counters;
@@ -230,13 +284,18 @@ export class RemoteWriteQueue implements SampleSink {
     const ageLimit = this.config.queue_config.sample_age_limit;
     let backoff = minBackoff;
     while (!signal.aborted) {
-      let rec: QueuedRecord | undefined;
+      // the disk holds the older records: it is read to its end before memory is
+      let rec: QueuedRecord | MemoryRecord | undefined;
       try {
         rec = shard.disk.peek();
       } catch (err) {
         this.log.error('cannot read the disk queue; retrying', { dir: shard.dir, err: (err as Error).message });
         await sleep(maxBackoff, signal);
         continue;
+      }
+      if (rec === undefined && shard.memory.length > 0) {
+        rec = shard.sending = shard.memory[0];
+        shard.sendingOffset = -1;
       }
       if (rec === undefined) {
         shard.headCreatedAt = 0;
@@ -245,12 +304,15 @@ export class RemoteWriteQueue implements SampleSink {
         continue;
       }
       shard.headCreatedAt = rec.createdAt;
+      let outcome: SendOutcome;
       if (ageLimit > 0 && rec.createdAt > 0 && Date.now() - rec.createdAt > ageLimit) {
         this.opts.counters.dropped('too_old').inc(rec.samples);
-        shard.disk.ack(rec);
-        continue;
+        outcome = DROPPED_AS_TOO_OLD;
+      } else {
+        outcome = await this.client.send(rec.payload, rec.samples, signal);
       }
-      const outcome = await this.client.send(rec.payload, rec.samples, signal);
+      const spilledAt = shard.sending === rec ? shard.sendingOffset : -2;
+      shard.sending = undefined;
       if (signal.aborted) return;
       if (outcome.kind === 'retry') {
         this.opts.counters.retries.inc();
@@ -260,7 +322,12 @@ export class RemoteWriteQueue implements SampleSink {
         continue;
       }
       backoff = minBackoff;
-      shard.disk.ack(rec);
+      if (spilledAt === -2) shard.disk.ack(rec as QueuedRecord);
+      else if (spilledAt >= 0) shard.disk.ack({ ...rec, offset: spilledAt });
+      else {
+        shard.memory.shift();
+        shard.memoryBytes -= rec.payload.length;
+      }
       this.updateGauges();
     }
   }
