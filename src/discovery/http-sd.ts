@@ -6,11 +6,9 @@
  * Prometheus HTTP client keys mean the same everywhere.
  */
 
-import { request } from 'undici';
 import type { HttpSdConfig } from '../config/discovery.js';
-import { HttpClient } from '../outbound/http-client.js';
+import { fetchPage, HttpClient } from '../outbound/index.js';
 import type { Logger } from '../log/logger.js';
-import { VERSION } from '../runtime/version.js';
 import { groupsFromDocument } from './group-document.js';
 import { Refresher } from './refresher.js';
 import type { Discoverer, TargetGroup, UpdateHandler } from './target-group.js';
@@ -19,8 +17,8 @@ export const URL_LABEL = '__meta_url';
 
 /** Prometheus' check, charset parameter included. */
 const JSON_CONTENT_TYPE = /^application\/json(;\s*charset=("utf-8"|utf-8))?$/i;
-const USER_AGENT = `Tributary/${VERSION}`;
-const ERROR_EXCERPT_CHARS = 200;
+/** A discovery document larger than this is refused (Prometheus has no limit). */
+const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
 
 export class HttpDiscoverer implements Discoverer {
   private readonly client: HttpClient;
@@ -53,25 +51,26 @@ export class HttpDiscoverer implements Discoverer {
 
   private async fetchOrThrow(closing: AbortSignal): Promise<TargetGroup[]> {
     const intervalMs = this.config.refresh_interval;
-    const res = await request(this.config.url, {
-      method: 'GET',
-      dispatcher: await this.client.get(),
-      signal: AbortSignal.any([closing, AbortSignal.timeout(intervalMs)]),
-      headers: {
-        ...(await this.client.headers()),
+    const res = await fetchPage(
+      {
+        url: new URL(this.config.url),
+        shownUrl: this.shownUrl,
+        client: this.client,
+        headers: { ...(await this.client.headers()), 'x-prometheus-refresh-interval-seconds': String(intervalMs / 1000) },
         accept: 'application/json',
-        'user-agent': USER_AGENT,
-        'x-prometheus-refresh-interval-seconds': String(intervalMs / 1000),
+        timeoutMs: intervalMs,
+        timeoutHeader: null,
+        maxBodyBytes: MAX_DOCUMENT_BYTES,
+        limitName: 'the discovery document limit',
       },
-    });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) {
-      throw new Error(`HTTP ${res.statusCode} from ${this.shownUrl}: ${text.slice(0, ERROR_EXCERPT_CHARS)}`);
-    }
-    const contentType = [res.headers['content-type']].flat()[0] ?? '';
+      closing,
+    );
+    if (!res.ok) throw new Error(res.error);
+    const contentType = res.contentType ?? '';
     if (!JSON_CONTENT_TYPE.test(contentType.trim())) {
       throw new Error(`unsupported Content-Type ${JSON.stringify(contentType)} from ${this.shownUrl}; expected application/json`);
     }
+    const text = res.body.toString('utf8');
     let doc: unknown;
     try {
       doc = JSON.parse(text);

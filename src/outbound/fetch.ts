@@ -34,6 +34,8 @@ export interface FetchSpec {
   readonly compression?: boolean;
   /** The setting that sets maxBodyBytes, named in the error; default max_body_bytes. */
   readonly limitName?: string;
+  /** The header telling the server our timeout; default Prometheus' scrape one, null for none. */
+  readonly timeoutHeader?: string | null;
 }
 
 export type FetchResult =
@@ -174,13 +176,14 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       },
     };
 
-    const headers = {
+    const headers: Record<string, string | string[]> = {
       ...spec.headers,
       accept: spec.accept ?? ACCEPT_HEADER,
       'accept-encoding': spec.compression === false ? 'identity' : 'gzip',
       'user-agent': USER_AGENT,
-      'x-prometheus-scrape-timeout-seconds': String(spec.timeoutMs / 1000),
     };
+    const timeoutHeader = spec.timeoutHeader === undefined ? 'x-prometheus-scrape-timeout-seconds' : spec.timeoutHeader;
+    if (timeoutHeader !== null) headers[timeoutHeader] = String(spec.timeoutMs / 1000);
 
     const viaPool = (pool: Http1Pool, url: URL, redirects: number): void => {
       const call = pool.request(
