@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { runExpositionBench } from './exposition.js';
 import { runGatewayBench } from './gateway.js';
 import { runRelabelBench } from './relabel.js';
+import { runRemoteWriteBench } from './remotewrite.js';
 import { runScrapeBench } from './scrape.js';
 
 const fixtures = fileURLToPath(new URL('../../bench/fixtures/', import.meta.url));
@@ -10,3 +11,4 @@ runExpositionBench(fixtures + 'node_exporter.txt');
 runRelabelBench();
 await runGatewayBench();
 await runScrapeBench(fixtures + 'node_exporter.txt');
+await runRemoteWriteBench();

@@ -261,29 +261,21 @@ class Connection {
         case State.Head:
           at = this.readHead(buf, at, n);
           break;
-        case State.Length: {
-          const take = Math.min(this.remaining, n - at);
-          this.remaining -= take;
-          this.handler.onData(buf.subarray(at, at + take));
-          at += take;
+        case State.Length:
+          at = this.body(buf, at, n);
           if (this.remaining === 0) this.finish(at < n);
           break;
-        }
         case State.UntilClose:
           this.handler.onData(buf.subarray(at, n));
           at = n;
           break;
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, n - at);
-          this.remaining -= take;
-          this.handler.onData(buf.subarray(at, at + take));
-          at += take;
+        case State.ChunkData:
+          at = this.body(buf, at, n);
           if (this.remaining === 0) {
             this.state = State.ChunkDataEnd;
             this.line = '';
           }
           break;
-        }
         case State.ChunkSize:
         case State.ChunkDataEnd:
         case State.Trailer:
@@ -293,6 +285,14 @@ class Connection {
           return this.protocolError('data after the response');
       }
     }
+  }
+
+  /** Hands on up to `remaining` body bytes from `at`; returns where it stopped. */
+  private body(buf: Buffer, at: number, n: number): number {
+    const take = Math.min(this.remaining, n - at);
+    this.remaining -= take;
+    this.handler!.onData(buf.subarray(at, at + take));
+    return at + take;
   }
 
   /** Collects the head across reads; parses it once the blank line is in. */

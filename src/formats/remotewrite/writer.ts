@@ -50,48 +50,59 @@ function varintSize(n: number): number {
   return size;
 }
 
+/** UTF-8 length of `s`: its length when it is ASCII, as label names and values nearly always are. */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+/** Where label sets are assembled before they become strings; grown for a huge set. */
+let labelScratch = Buffer.allocUnsafe(16 * 1024);
+
+/** Writes `s` (of UTF-8 length `bytes`) at `p`: ASCII by a plain loop, which beats a native call for short strings. */
+function putText(buf: Buffer, p: number, s: string, bytes: number): number {
+  if (bytes !== s.length) return p + buf.write(s, p, 'utf8');
+  for (let i = 0; i < s.length; i++) buf[p + i] = s.charCodeAt(i);
+  return p + bytes;
+}
+
+function putVarint(buf: Buffer, p: number, n: number): number {
+  while (n >= 0x80) {
+    buf[p++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[p++] = n;
+  return p;
+}
+
 /**
  * The protobuf bytes of a label set's `Label` entries (field 1 of TimeSeries, repeated), as a
- * string of one character per byte (see `Labels.encoded`).
+ * string of one character per byte (see `Labels.encoded`). Once per series: assembled in a
+ * scratch buffer and copied out as one flat string, no buffer or array per label.
  */
 export function encodeLabels(labels: Labels): string {
   const kv = labels.kv;
-  const names: Buffer[] = [];
-  let size = 0;
-  for (let i = 0; i < kv.length; i++) {
-    const b = Buffer.from(kv[i], 'utf8');
-    names.push(b);
-    if (i & 1) {
-      const n = names[i - 1].length;
-      const v = b.length;
-      const inner = 1 + varintSize(n) + n + 1 + varintSize(v) + v;
-      size += 1 + varintSize(inner) + inner;
-    }
-  }
-  const out = new Uint8Array(size);
+  let bound = 0;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit; tags and varints at most 9 bytes per string
+  for (let i = 0; i < kv.length; i++) bound += 3 * kv[i].length + 9;
+  if (bound > labelScratch.length) labelScratch = Buffer.allocUnsafe(bound * 2);
+  const buf = labelScratch;
   let p = 0;
-  const put = (n: number): void => {
-    while (n >= 0x80) {
-      out[p++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    out[p++] = n;
-  };
-  for (let i = 0; i < names.length; i += 2) {
-    const n = names[i];
-    const v = names[i + 1];
-    out[p++] = TAG_LABEL;
-    put(1 + varintSize(n.length) + n.length + 1 + varintSize(v.length) + v.length);
-    out[p++] = TAG_NAME;
-    put(n.length);
-    out.set(n, p);
-    p += n.length;
-    out[p++] = TAG_VALUE;
-    put(v.length);
-    out.set(v, p);
-    p += v.length;
+  for (let i = 0; i < kv.length; i += 2) {
+    const name = kv[i];
+    const value = kv[i + 1];
+    const n = utf8Length(name);
+    const v = utf8Length(value);
+    buf[p++] = TAG_LABEL;
+    p = putVarint(buf, p, 1 + varintSize(n) + n + 1 + varintSize(v) + v);
+    buf[p++] = TAG_NAME;
+    p = putVarint(buf, p, n);
+    p = putText(buf, p, name, n);
+    buf[p++] = TAG_VALUE;
+    p = putVarint(buf, p, v);
+    p = putText(buf, p, value, v);
   }
-  return Buffer.from(out.buffer, out.byteOffset, out.length).toString('latin1');
+  return buf.toString('latin1', 0, p);
 }
 
 /**

@@ -1,0 +1,123 @@
+/**
+ * Remote-write cost per sample: 100 targets' worth of node_exporter series (the fixture page
+ * twice per target, 101,400 series) as scrape batches, (1) encoded into WriteRequests of 2,000
+ * samples and snappy-compressed — labels encoded once per series, so the first pass pays for
+ * them and the next ones show the steady state — and (2) through the whole RemoteWriteQueue
+ * (sharding, memory/disk queue, 4 senders, HTTP) into a receiver in this process that only
+ * counts bytes. Side by side with vmagent into a real VictoriaMetrics: `npm run bench:side-by-side`.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compressSync } from 'snappy';
+import { parseConfigText } from '../src/config/index.js';
+import { WriteRequestWriter } from '../src/formats/remotewrite/index.js';
+import { silentLogger } from '../src/log/logger.js';
+import { LabelsBuilder, type Labels } from '../src/model/labels.js';
+import { SampleBatch } from '../src/model/samples.js';
+import { SinkFanout } from '../src/pipeline/index.js';
+import { startRemoteWrite } from '../src/remotewrite/index.js';
+import { Registry } from '../src/selfmetrics/registry.js';
+import { loadBenchSeries } from './relabel.js';
+
+const TARGETS = 100;
+const PER_REQUEST = 2_000;
+
+function targetBatches(): SampleBatch[] {
+  const lb = new LabelsBuilder();
+  const base = loadBenchSeries();
+  const batches: SampleBatch[] = [];
+  for (let t = 0; t < TARGETS; t++) {
+    const b = new SampleBatch(base.length);
+    const instance = `127.0.0.1:${19300 + t}`;
+    for (let i = 0; i < base.length; i++) {
+      const l: Labels = lb.reset(base[i]).set('instance', instance).build();
+      b.append(l, i * 0.5, 1_700_000_000_000);
+    }
+    batches.push(b);
+  }
+  return batches;
+}
+
+function encodeRound(batches: SampleBatch[], round: number, w: WriteRequestWriter): { samples: number; bytes: number } {
+  let samples = 0;
+  let bytes = 0;
+  for (const b of batches) {
+    for (let i = 0; i < b.length; i++) {
+      b.values[i] = round + i;
+      b.timestamps[i] = 1_700_000_000_000 + round * 5_000;
+      w.appendOne(b, i);
+      if (w.samples >= PER_REQUEST) {
+        samples += w.samples;
+        bytes += compressSync(w.bytes(), { copyOutputData: true }).length;
+        w.reset();
+      }
+    }
+  }
+  return { samples, bytes };
+}
+
+async function queueRound(batches: SampleBatch[]): Promise<{ usPerSample: number; requests: number }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'tributary-rwbench-'));
+  const { config } = parseConfigText(`remote_write:\n  - url: ${url}\n`, 'bench.yml', {});
+  const pipeline = new SinkFanout(() => {});
+  const rw = await startRemoteWrite(config.remote_write, {
+    pipeline,
+    registry: new Registry(),
+    logger: silentLogger,
+    dataDir,
+    externalLabels: config.global.external_labels,
+    options: config.remote_write_options,
+  });
+  try {
+    // warm: every series' labels encoded once
+    for (const b of batches) pipeline.write('farm', b);
+    await rw.queues[0].flush(60_000);
+    requests = 0;
+    const cpu0 = process.cpuUsage();
+    let samples = 0;
+    for (let round = 1; round <= 5; round++) {
+      for (const b of batches) {
+        b.timestamps.fill(1_700_000_000_000 + round * 5_000);
+        pipeline.write('farm', b);
+        samples += b.length;
+      }
+      await rw.queues[0].flush(60_000);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return { usPerSample: (cpu.user + cpu.system) / samples, requests };
+  } finally {
+    await rw.close();
+    server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function runRemoteWriteBench(): Promise<void> {
+  const batches = targetBatches();
+  const series = batches.reduce((n, b) => n + b.length, 0);
+  const w = new WriteRequestWriter(256 * 1024);
+  console.log(`remote write: ${series.toLocaleString('en-US')} series (${TARGETS} targets), requests of ${PER_REQUEST.toLocaleString('en-US')} samples`);
+  for (let round = 0; round < 4; round++) {
+    const t0 = process.hrtime.bigint();
+    const r = encodeRound(batches, round, w);
+    const ns = Number(process.hrtime.bigint() - t0) / r.samples;
+    const what = round === 0 ? 'first (labels encoded)' : 'steady (labels cached)';
+    console.log(`  encode + snappy, ${what.padEnd(22)} ${ns.toFixed(0).padStart(5)} ns/sample, ${(r.bytes / r.samples).toFixed(2)} compressed bytes/sample`);
+  }
+  const q = await queueRound(batches);
+  console.log(`  whole queue to a local receiver:          ${q.usPerSample.toFixed(2)} µs CPU/sample (process, receiver included), ${q.requests} requests`);
+}
