@@ -9,9 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { relabelConfigsSchema, type RelabelConfig } from '../src/config/relabel.js';
 import { Labels } from '../src/model/labels.js';
+import { formatRelabelRule, formatRelabelRules } from '../src/relabel/rule-text.js';
 import {
-  formatRelabelRule,
-  formatRelabelRules,
   parseLabelSet,
   Relabeler,
   relabelOutcome,

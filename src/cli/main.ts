@@ -7,10 +7,11 @@
  */
 
 import { parseArgs } from 'node:util';
-import { ConfigError, formatIssue, loadConfigFile } from '../config/index.js';
+import { ConfigError, formatIssue } from '../config/errors.js';
+import { resolveConfigIsolated } from '../config/isolated.js';
 import { LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DEFAULT_LISTEN_ADDRESS } from '../server/index.js';
-import { resolveConfig, startRuntime, type Runtime } from '../runtime/runtime.js';
+import { startRuntime, type Runtime } from '../runtime/runtime.js';
 import { VERSION } from '../runtime/version.js';
 
 const FLAGS = {
@@ -110,6 +111,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
 async function checkConfig(files: string[], values: Values): Promise<number> {
   if (values.config !== undefined) files = [values.config, ...files];
   if (files.length === 0) throw new UsageError('check-config needs a FILE');
+  // a one-shot command: the loader runs here rather than in a worker
+  const { loadConfigFile } = await import('../config/load.js');
   let failed = false;
   for (const file of files) {
     try {
@@ -138,7 +141,7 @@ async function run(values: Values): Promise<number | undefined> {
       dataDir: values['data-dir'],
       remoteWriteUrls: values['remote-write-url'],
     };
-    const resolved = await resolveConfig(opts);
+    const resolved = await resolveConfigIsolated(opts);
     logger = new Logger(level ?? resolved.config.log.level, format ?? resolved.config.log.format);
     runtime = await startRuntime({ ...opts, resolved, logger });
   } catch (err) {

@@ -9,7 +9,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
 import type { FileSdConfig } from '../config/discovery.js';
 import type { Logger } from '../log/logger.js';
 import { compilePattern, expandPattern, type FilePattern } from './glob.js';
@@ -115,7 +114,7 @@ export class FileDiscoverer implements Discoverer {
 export async function readGroups(file: string): Promise<TargetGroup[]> {
   const text = await readFile(file, 'utf8');
   const isJson = extname(file).toLowerCase() === '.json';
-  const doc = isJson ? parseJson(text) : parseYaml(text);
+  const doc = isJson ? parseJson(text) : await parseYaml(text);
   return groupsFromDocument(doc, file, { [FILEPATH_LABEL]: file }, { rejectUnknownKeys: !isJson });
 }
 
@@ -129,7 +128,9 @@ function parseJson(text: string): unknown {
   }
 }
 
-function parseYaml(text: string): unknown {
+/** The YAML parser is loaded on the first YAML file: most agents never read one after start. */
+async function parseYaml(text: string): Promise<unknown> {
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {

@@ -11,4 +11,3 @@ export { CachedRelabeler, DEFAULT_RELABEL_CACHE_ENTRIES, type RelabelCacheOption
 export { SeriesSelector, SelectorSyntaxError, parseLabelSet, type LabelMatcher, type MatchOp } from './selector.js';
 export { GoTemplate } from './template.js';
 export { RelabelTracer, traceRelabel, relabelOutcome, type RelabelStep, type RelabelOutcome } from './trace.js';
-export { compactRule, formatRelabelRule, formatRelabelRules } from './rule-text.js';

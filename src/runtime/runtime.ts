@@ -6,8 +6,9 @@
  */
 
 import { resolve } from 'node:path';
-import { loadConfigFile, defaultConfig, type TributaryConfig, type ConfigWarning, formatIssue } from '../config/index.js';
-import { remoteWriteConfigSchema } from '../config/remote-write.js';
+import type { TributaryConfig } from '../config/schema.js';
+import { ConfigError, formatIssue } from '../config/errors.js';
+import { resolveConfigIsolated, type ResolvedConfig } from '../config/isolated.js';
 import type { Logger } from '../log/logger.js';
 import { ProcessCollector, Registry } from '../selfmetrics/index.js';
 import { AccessRule, HttpServer, Readiness, registerCoreRoutes, type Handler, type ServerTlsOptions } from '../server/index.js';
@@ -17,9 +18,8 @@ import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { SinkFanout } from '../pipeline/index.js';
 import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
-import { registerRelabelDebugPages } from '../relabel/debugger/index.js';
+import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
 import { startRemoteWrite, type RunningRemoteWrite } from '../remotewrite/index.js';
-import { ConfigError } from '../config/index.js';
 
 export interface RuntimeOptions {
   /** Configuration file; the embedded defaults when absent. */
@@ -37,10 +37,6 @@ export interface RuntimeOptions {
 
 export type ReloadResult = { ok: true; started: string[]; changed: string[]; stopped: string[]; kept: string[] } | { ok: false; error: string };
 
-export interface ResolvedConfig {
-  config: TributaryConfig;
-  warnings: ConfigWarning[];
-}
 
 export interface Runtime {
   /** The bound address, `host:port`. */
@@ -63,27 +59,12 @@ export interface Runtime {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Loads the configuration the options point at, flags over file over defaults. */
-export async function resolveConfig(opts: Omit<RuntimeOptions, 'logger' | 'resolved'>): Promise<ResolvedConfig> {
-  const loaded = opts.configFile === undefined ? { config: defaultConfig(), warnings: [] } : await loadConfigFile(opts.configFile);
-  const config = loaded.config;
-  if (opts.listen !== undefined) config.server.listen = opts.listen;
-  if (opts.dataDir !== undefined) config.server.data_dir = opts.dataDir;
-  for (const url of opts.remoteWriteUrls ?? []) {
-    // the same schema as the file's remote_write entries, so defaults and URL checks agree
-    const parsed = remoteWriteConfigSchema.safeParse({ url });
-    if (!parsed.success) throw new Error(`--remote-write-url ${JSON.stringify(url)}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    config.remote_write.push(parsed.data);
-  }
-  return { config, warnings: loaded.warnings };
-}
-
 /** Sections a reload cannot apply to a running process (sockets, listeners, sources, queues). */
 const RESTART_SECTIONS = ['server', 'log', 'gateway', 'remote_write', 'remote_write_options'] as const;
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
-  const { config, warnings } = opts.resolved ?? (await resolveConfig(opts));
+  const { config, warnings } = opts.resolved ?? (await resolveConfigIsolated(opts));
   for (const w of warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
   // Token files are read now, before anything needs tearing down, so a bad path stops the start.
   const access = config.server.access === undefined ? undefined : await AccessRule.fromConfig(config.server.access);
@@ -149,7 +130,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
     let next: ResolvedConfig;
     try {
-      next = await resolveConfig(opts);
+      next = await resolveConfigIsolated(opts);
     } catch (err) {
       const error = err instanceof ConfigError ? err.message : `${opts.configFile}: ${(err as Error).message}`;
       configLoaded.set(0);

@@ -5,8 +5,8 @@
  * and runs them with the engine's step-by-step trace, so what it shows is what a configuration
  * would do. Scrape pages link here with a dropped target's labels and its job's rules.
  */
+export { registerRelabelDebugPages } from './routes.js';
 export {
-  registerRelabelDebugPages,
   relabelDebugHref,
   RELABEL_DEBUG_PATHS,
   RELABEL_DEBUG_MAX_INPUT_BYTES,

@@ -20,7 +20,8 @@ import { renderPage } from '../../ui/layout.js';
 import type { PageRegistry } from '../../ui/pages.js';
 import { compactRule, formatRelabelRules } from '../rule-text.js';
 import { readLabels, readRules, type Read } from './input.js';
-import { type DebugRun, type RelabelDebugMode, RELABEL_DEBUG_MODES, runRelabelDebug } from './run.js';
+import { RELABEL_DEBUG_MODES, RELABEL_DEBUG_PATHS } from './paths.js';
+import { type DebugRun, type RelabelDebugMode, runRelabelDebug } from './run.js';
 
 /** Labels and rules together; a rule list of a big Kubernetes job fits many times over. */
 export const RELABEL_DEBUG_MAX_INPUT_BYTES = 64 * 1024;
@@ -31,11 +32,7 @@ export const RELABEL_DEBUG_MAX_INPUT_BYTES = 64 * 1024;
  */
 export const RELABEL_DEBUG_MAX_LINK_LENGTH = 8000;
 
-export const RELABEL_DEBUG_PATHS: Readonly<Record<RelabelDebugMode, string>> = {
-  relabel: '/relabel-debug',
-  target: '/target-relabel-debug',
-  metric: '/metric-relabel-debug',
-};
+export { RELABEL_DEBUG_PATHS } from './paths.js';
 
 const TITLES: Readonly<Record<RelabelDebugMode, string>> = {
   relabel: 'Relabel debugger',
@@ -72,32 +69,8 @@ export function relabelDebugHref(mode: RelabelDebugMode, labels: Labels, rules: 
   return `${RELABEL_DEBUG_PATHS[mode]}?${query}`;
 }
 
-export function registerRelabelDebugPages(server: HttpServer, pages: PageRegistry): void {
-  pages.add({
-    path: RELABEL_DEBUG_PATHS.relabel,
-    title: 'Relabel debugger',
-    description: 'Runs relabel rules on a label set one at a time and shows what each changed, or which one dropped it.',
-  });
-  pages.add({
-    path: RELABEL_DEBUG_PATHS.target,
-    title: 'Target relabel debugger',
-    description: "The relabel debugger for relabel_configs, at vmagent's path: shows the target's labels as scraping would.",
-    nav: false,
-  });
-  pages.add({
-    path: RELABEL_DEBUG_PATHS.metric,
-    title: 'Metric relabel debugger',
-    description: "The relabel debugger for metric_relabel_configs, at vmagent's path.",
-    nav: false,
-  });
-  for (const mode of RELABEL_DEBUG_MODES) {
-    const handler = (req: IncomingMessage, res: ServerResponse) => serve(req, res, pages, mode);
-    server.get(RELABEL_DEBUG_PATHS[mode], handler);
-    server.post(RELABEL_DEBUG_PATHS[mode], handler);
-  }
-}
-
-async function serve(req: IncomingMessage, res: ServerResponse, pages: PageRegistry, pathMode: RelabelDebugMode): Promise<void> {
+/** One request to a debugger path (routes.ts registers them). */
+export async function serveRelabelDebug(req: IncomingMessage, res: ServerResponse, pages: PageRegistry, pathMode: RelabelDebugMode): Promise<void> {
   // Every other form gets the page, whose steps a table shows best; text only for a refusal.
   const asked = requestedForm(req);
   const form = asked === 'json' ? 'json' : 'html';

@@ -11,9 +11,9 @@ import { formatRelabelRule } from '../rule-text.js';
 import { relabelOutcome, traceRelabel, type RelabelOutcome } from '../trace.js';
 
 /** `relabel`: the rules alone; `target` and `metric` name vmagent's two debug pages. */
-export type RelabelDebugMode = 'relabel' | 'target' | 'metric';
+import type { RelabelDebugMode } from './paths.js';
 
-export const RELABEL_DEBUG_MODES: readonly RelabelDebugMode[] = ['relabel', 'target', 'metric'];
+export { RELABEL_DEBUG_MODES, type RelabelDebugMode } from './paths.js';
 
 export interface DebugStep {
   /** The rule's position in the list, from 0; undefined for what the scrape side does after. */

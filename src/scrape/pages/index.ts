@@ -11,7 +11,6 @@ import { requestedForm, sendHtml, sendJson, sendText } from '../../server/respon
 import { renderPage } from '../../ui/layout.js';
 import type { PageRegistry } from '../../ui/pages.js';
 import type { ScrapeStatusSource } from '../status.js';
-import { renderServiceDiscoveryBody } from './service-discovery-page.js';
 import { targetDiscovery, targetsApiBody } from './targets-api.js';
 import { filteredPools, renderTargetsBody, renderTargetsText, targetsFilter } from './targets-page.js';
 
@@ -19,7 +18,6 @@ export { goTime, targetDiscovery, targetsApiBody } from './targets-api.js';
 export type { ApiActiveTarget, ApiDroppedTarget, TargetDiscovery } from './targets-api.js';
 export { filteredPools, formatAgo, formatScrapeDuration, renderTargetsBody, renderTargetsText, targetsFilter } from './targets-page.js';
 export type { TargetsFilter } from './targets-page.js';
-export { renderServiceDiscoveryBody } from './service-discovery-page.js';
 
 export function registerScrapePages(server: HttpServer, pages: PageRegistry, status: ScrapeStatusSource): void {
   pages.add({ path: '/targets', title: 'Targets', description: 'Scrape targets by job: state, labels, last scrape, duration, samples, errors.' });
@@ -57,7 +55,9 @@ export function registerScrapePages(server: HttpServer, pages: PageRegistry, sta
     sendJson(res, 200, targetsApiBody(status.pools(), req));
   });
 
-  server.get('/service-discovery', (req, res) => {
+  server.get('/service-discovery', async (req, res) => {
+    // it shows rules as YAML and links to the relabel debugger: loaded on the first visit
+    const { renderServiceDiscoveryBody } = await import('./service-discovery-page.js');
     const job = new URL(req.url ?? '/', 'http://localhost').searchParams.get('job') || undefined;
     const body = renderServiceDiscoveryBody(status.pools(), job);
     sendHtml(res, 200, renderPage({ title: 'Service discovery', body, pages, active: '/service-discovery' }));
