@@ -70,7 +70,7 @@ remote_write:
   const killedAt = served;
   assert.ok(killedAt - outageFrom >= 30, `scraping went on during the outage (${killedAt - outageFrom} scrapes)`);
 
-  const second = await startAgent(args);
+  const second = await startAgent([...args, '--log-level', 'debug']);
   t.after(() => second.child.kill('SIGKILL'));
   await sleep(8_000);
   vm = await startVm();
@@ -81,12 +81,28 @@ remote_write:
   second.child.kill('SIGTERM');
   await new Promise((r) => second.child.once('exit', r));
 
-  const got = await stored();
+  // what the agent sent just before it stopped may take VictoriaMetrics a moment to show
+  let got = await stored();
+  const complete = (g: Set<number>) => [...Array(last - killedAt).keys()].every((k) => g.has(killedAt + 2 + k) || killedAt + 2 + k > last);
+  for (let tries = 0; tries < 10 && !complete(got); tries++) {
+    await sleep(500);
+    got = await stored();
+  }
   // lost: only scrapes gathered within the last batch_send_deadline (1s = 4 scrapes) before the kill
   const missing: number[] = [];
   for (let i = 1; i <= last; i++) if (!got.has(i)) missing.push(i);
   const lostAtKill = missing.filter((i) => i > killedAt - 6 && i <= killedAt + 1);
-  assert.deepEqual(missing.filter((i) => !lostAtKill.includes(i)), [], `nothing missing but the last second before the kill (outage from ${outageFrom}, killed at ${killedAt}, restarted at ${restartedFrom}, last ${last})`);
+  const remoteWriteLog = second
+    .output()
+    .split('\n')
+    .filter((l) => /remote|queue|stopp|shutting/.test(l))
+    .slice(-15)
+    .join('\n');
+  assert.deepEqual(
+    missing.filter((i) => !lostAtKill.includes(i)),
+    [],
+    `nothing missing but the last second before the kill (outage from ${outageFrom}, killed at ${killedAt}, restarted at ${restartedFrom}, last ${last}); the second agent's log:\n${remoteWriteLog}`,
+  );
   assert.ok(lostAtKill.length <= 5, `at most one batch_send_deadline lost at the kill (${lostAtKill})`);
   assert.ok(got.has(outageFrom + 5) && got.has(killedAt - 6), 'what the killed process queued during the outage arrived');
 

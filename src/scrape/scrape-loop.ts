@@ -76,6 +76,8 @@ export class ScrapeLoop {
   private readonly batch = new SampleBatch(256);
   private readonly autoSeries: Labels[];
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending timer fires; 0 when none is pending. */
+  private nextAt = 0;
   private inflight: AbortController | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -101,8 +103,9 @@ export class ScrapeLoop {
     this.autoSeries = AUTO_NAMES.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
   }
 
-  start(): void {
-    this.schedule();
+  /** Starts scraping; `firstAt` (a predecessor's pending slot) is kept even when just past. */
+  start(firstAt = 0): void {
+    this.schedule(firstAt);
   }
 
   /** Series this loop last wrote, for a successor that replaces it on reload. */
@@ -123,11 +126,16 @@ export class ScrapeLoop {
    * Stops scheduling for a successor: a scrape in flight is finished (and written), so the
    * successor, which keeps the phase, continues with the next tick and nothing is skipped.
    */
-  async handOver(): Promise<void> {
+  async handOver(): Promise<number> {
     clearTimeout(this.timer);
+    // a slot whose time came while the reload ran, before its timer could fire, is the
+    // successor's to scrape: computing the next slot afresh would skip it
+    const pending = this.running === undefined ? this.nextAt : 0;
+    this.nextAt = 0;
     this.handingOver = true;
     await this.running;
     this.stopped = true;
+    return pending;
   }
 
   /**
@@ -170,16 +178,18 @@ export class ScrapeLoop {
     };
   }
 
-  private schedule(): void {
+  private schedule(firstAt = 0): void {
     if (this.stopped || this.handingOver) return;
     const now = Date.now();
-    const at = nextScrapeTime(now, this.target.intervalMs, this.target.hash);
+    const at = firstAt > 0 ? firstAt : nextScrapeTime(now, this.target.intervalMs, this.target.hash);
+    this.nextAt = at;
     this.timer = setTimeout(() => {
+      this.nextAt = 0;
       this.running = this.scrapeOnce().finally(() => {
         this.running = undefined;
         this.schedule();
       });
-    }, at - now);
+    }, Math.max(0, at - now));
   }
 
   /** One scrape, start to sink. Never rejects. */

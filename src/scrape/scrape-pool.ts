@@ -167,9 +167,9 @@ export class ScrapePool {
       const old = predecessor?.takeLoop(id);
       if (old) {
         handovers.push(
-          old.handOver().then(() => {
+          old.handOver().then((pendingAt) => {
             loop.inherit(old.liveSeries());
-            if (!this.closed && !this.limitError) loop.start();
+            if (!this.closed && !this.limitError) loop.start(pendingAt);
           }),
         );
       } else if (!this.limitError) {
