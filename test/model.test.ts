@@ -14,6 +14,8 @@ import {
   isLegacyLabelName,
   isValidUtf8Name,
 } from '../src/model/index.js';
+import { packLabels, unpackLabels } from '../src/model/labels-packed.js';
+import { rng } from './seeded-random.js';
 
 test('Labels sort by name in byte order, drop empty values, and a later duplicate wins', () => {
   const l = Labels.fromPairs([
@@ -118,4 +120,32 @@ test('name rules: legacy names, UTF-8 names, underscore escaping', () => {
   assert.equal(escapeToLegacyName('9lives', false), '_lives');
   assert.equal(escapeToLegacyName('a:b', false), 'a_b');
   assert.equal(escapeToLegacyName('a:b', true), 'a:b');
+});
+
+test('a packed label set reads back the same: pairs, key, hash, equality; encoded as remote write sends it', () => {
+  const next = rng(7);
+  const alphabet = ['a', 'Z', '_', '9', 'é', '🐢', ' ', '"', '\n', 'x'.repeat(150)];
+  for (let round = 0; round < 300; round++) {
+    const pairs: [string, string][] = [['__name__', 'm' + round]];
+    for (let j = 0; j < Math.floor(next() * 7); j++) {
+      pairs.push(['l' + j, Array.from({ length: 1 + Math.floor(next() * 3) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('')]);
+    }
+    const plain = Labels.fromPairs(pairs);
+    const packed = Labels.fromPairs(pairs);
+    const hash = packed.hash;
+    packed.pack();
+    assert.equal(packed.encoded, packLabels(plain.kv), 'the packed form is the remote-write encoding');
+    assert.equal(packed.hash, hash);
+    assert.deepEqual(packed.kv, plain.kv, 'unpacked on demand');
+    assert.equal(packed.key, plain.key);
+    assert.ok(packed.equals(plain));
+    assert.equal(packed.get('__name__'), 'm' + round);
+  }
+  // a packed set costs one string: decoding it again gives UTF-8 text back, not its bytes
+  const turtle = Labels.fromRecord({ __name__: 'x', animal: '🐢é' });
+  turtle.pack();
+  assert.equal(turtle.get('animal'), '🐢é');
+  assert.deepEqual(unpackLabels(packLabels(['a', 'b'])), ['a', 'b']);
+  Labels.EMPTY.pack();
+  assert.equal(Labels.EMPTY.size, 0, 'the empty set stays as it is');
 });

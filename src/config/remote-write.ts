@@ -17,8 +17,9 @@ export const MAX_SENDERS = 64;
  * Prometheus' keys, plus Tributary's `senders` and `max_disk_usage`. Tributary sends with a
  * fixed number of senders (series sharded by label hash, so each series stays in order)
  * instead of resharding between min_shards and max_shards, which it reads but does not use.
- * `batch_send_deadline` is how long samples wait for a fuller request before they are written
- * to the disk queue — the most a `kill -9` can lose — so its default is vmagent's 1s, not 5s.
+ * `batch_send_deadline` bounds how long a sample is held only in memory (gathered, then
+ * waiting to be sent) before it is written to the disk queue — the most a `kill -9` can lose —
+ * so its default is vmagent's 1s, not 5s.
  * `capacity` is read and unused (the queue is on disk); 429 is always retried, as in later
  * Prometheus versions, so `retry_on_http_429` is read and unused too.
  */

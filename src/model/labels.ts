@@ -7,6 +7,7 @@
  */
 
 import { fnv1a32 } from './hash.js';
+import { packLabels, unpackLabels } from './labels-packed.js';
 import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 
 export const METRIC_NAME = '__name__';
@@ -18,21 +19,37 @@ export const METRIC_NAME = '__name__';
 const SEP = '\uD800';
 
 export class Labels {
-  /** Flat sorted pairs; never mutate. */
-  readonly kv: readonly string[];
+  /** Flat sorted pairs; undefined while the set is packed (see `pack`). */
+  private pairs: readonly string[] | undefined;
   private cachedKey: string | undefined;
   /**
-   * The set's wire encoding, kept by the one encoder that owns it (remote write's protobuf
-   * labels), one byte per character: a series is encoded once, not once per sample. A string
-   * rather than a Uint8Array because a small typed array costs an ArrayBuffer, a backing store
-   * and two heap objects — several times the bytes it holds — and a field rather than a map
-   * keeps the cost to one pointer per series.
+   * The set's packed form (labels-packed.ts: remote write's protobuf labels, one byte per
+   * character), set by remote write's encoder or by `pack`: a series is encoded once, not once
+   * per sample. A string rather than a Uint8Array because a small typed array costs an
+   * ArrayBuffer, a backing store and two heap objects — several times the bytes it holds.
    */
   encoded: string | undefined = undefined;
   private cachedHash = 0;
 
   private constructor(kv: readonly string[]) {
-    this.kv = kv;
+    this.pairs = kv;
+  }
+
+  /** Flat sorted pairs; never mutate. Unpacked again (and kept) when the set was packed. */
+  get kv(): readonly string[] {
+    return this.pairs ?? (this.pairs = unpackLabels(this.encoded!));
+  }
+
+  /**
+   * Keeps only the packed form: for a series held across scrapes that is about half the memory
+   * of the pairs array, and remote write sends it as it is. The hash is taken first, since the
+   * sample path asks for it; anything else that reads the pairs unpacks them again.
+   */
+  pack(): void {
+    if (this.pairs === undefined || this.pairs.length === 0) return;
+    void this.hash;
+    this.encoded ??= packLabels(this.pairs);
+    this.pairs = undefined;
   }
 
   static readonly EMPTY = new Labels([]);

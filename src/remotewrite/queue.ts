@@ -3,15 +3,17 @@
  * `labels`, then `write_relabel_configs`, cached per series) and are split by series hash over
  * `senders` shards, so each series always travels through the same shard and its samples stay
  * in timestamp order however many requests are in flight. Each shard encodes into a
- * WriteRequest until it holds `max_samples_per_send` samples or `batch_send_deadline` has
- * passed, snappy-compresses it and appends it to the shard's disk queue; the shard's sender
- * reads the queue in order and sends one request at a time.
+ * WriteRequest until it holds `max_samples_per_send` samples or has gathered for half a
+ * `batch_send_deadline`, snappy-compresses it and keeps it in memory; the shard's sender sends
+ * one request at a time, the disk queue's records first.
  *
- * Every request goes through the disk queue — when the receiver keeps up, the record is read
- * back from the page cache — so a `kill -9` loses at most the samples still being gathered (one
- * `batch_send_deadline`), a slow or dead receiver costs disk rather than memory, and a restart
- * sends what was queued. Failures: 5xx, 429 and network errors are retried with exponential
- * backoff (queue_config min_backoff to max_backoff) and jitter, honouring Retry-After; other 4xx are dropped and counted.
+ * Every half `batch_send_deadline` the records still unsent (the one in flight too) are written
+ * to the shard's disk queue, so no sample is held only in memory for longer than
+ * `batch_send_deadline` — the most a `kill -9` loses — a slow or dead receiver costs disk
+ * rather than memory, and a restart sends what was queued; a receiver that keeps up costs no
+ * disk writes. Failures: 5xx, 429 and network errors are retried with exponential backoff
+ * (queue_config min_backoff to max_backoff) and jitter, honouring Retry-After; other 4xx are
+ * dropped and counted.
  */
 
 import { existsSync, readdirSync, rmSync } from 'node:fs';

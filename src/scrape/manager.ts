@@ -146,7 +146,6 @@ export class ScrapeManager implements ScrapeStatusSource {
   }
 
   private jobContext(cfg: ScrapeConfig): JobContext {
-    const strings = new StringInterner();
     return {
       name: cfg.job_name,
       client: new HttpClient(cfg),
@@ -157,8 +156,7 @@ export class ScrapeManager implements ScrapeStatusSource {
         labelNameLengthLimit: cfg.label_name_length_limit ?? 0,
         labelValueLengthLimit: cfg.label_value_length_limit ?? 0,
       },
-      strings,
-      metadata: new MetadataStore(strings),
+      metadata: new MetadataStore(new StringInterner()),
       honorTimestamps: cfg.honor_timestamps,
       trackTimestampsStaleness: cfg.track_timestamps_staleness,
       accept: acceptHeader(cfg.scrape_protocols),

@@ -18,7 +18,7 @@ import { fetchStream, type HttpClient } from '../outbound/index.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
 import { PageReader } from './page-reader.js';
-import { LimitError, SeriesCache, type SeriesRules, type StringInterner } from './series-cache.js';
+import { LimitError, SeriesCache, type SeriesRules } from './series-cache.js';
 import type { ActiveTargetStatus, TargetHealth } from './status.js';
 import type { ScrapeTarget } from './target.js';
 
@@ -34,8 +34,6 @@ export interface JobContext {
   readonly name: string;
   readonly client: HttpClient;
   readonly rules: SeriesRules;
-  /** Label strings shared by the job's targets. */
-  readonly strings: StringInterner;
   readonly metadata: MetadataStore;
   readonly honorTimestamps: boolean;
   readonly trackTimestampsStaleness: boolean;
@@ -98,7 +96,7 @@ export class ScrapeLoop {
     readonly target: ScrapeTarget,
     private readonly job: JobContext,
   ) {
-    this.cache = new SeriesCache(target.labels, job.rules, job.strings);
+    this.cache = new SeriesCache(target.labels, job.rules);
     const lb = new LabelsBuilder();
     this.autoSeries = AUTO_NAMES.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
   }

@@ -54,9 +54,9 @@ function copyString(s: string): string {
 }
 
 /**
- * Label names and values shared by every target of a job: targets of one exporter expose the
- * same metric names, label names and most values, so each is held once, not once per target
- * and not as a slice pinning the page it came from.
+ * Strings shared by every target of a job (metric families, HELP and UNIT texts for metadata):
+ * targets of one exporter expose the same ones, so each is held once, not once per target and
+ * not as a slice pinning the page it came from.
  */
 export class StringInterner {
   private strings = new Map<string, string>();
@@ -72,13 +72,6 @@ export class StringInterner {
       this.strings.set(v, v);
     }
     return v;
-  }
-
-  /** Interns the strings of a label set just built, before anyone else holds it. */
-  fresh(l: Labels): Labels {
-    const kv = l.kv as string[];
-    for (let i = 0; i < kv.length; i++) kv[i] = this.get(kv[i]);
-    return l;
   }
 
   get size(): number {
@@ -113,7 +106,6 @@ export class SeriesCache {
   constructor(
     private readonly targetLabels: Labels,
     private readonly rules: SeriesRules,
-    private readonly strings: StringInterner,
   ) {}
 
   /** Starts a scrape. */
@@ -227,9 +219,12 @@ export class SeriesCache {
       }
     }
     if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return new SeriesRef(key, null);
-    const labels = this.strings.fresh(lb.build());
+    // not interned: packed below, the pairs (slices of the page) are dropped and nothing pins it
+    const labels = lb.build();
     if (labels.size === 0) return new SeriesRef(key, null);
     this.checkLimits(labels);
+    // held for as long as the line lives: packed, it costs about half
+    labels.pack();
     return new SeriesRef(key, labels);
   }
 

@@ -11,14 +11,12 @@
 
 import type { MetricType } from '../../model/family.js';
 import type { Labels } from '../../model/labels.js';
+import { packLabels } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
 
 const TAG_TIMESERIES = 0x0a;
 const TAG_METADATA = 0x1a;
-const TAG_LABEL = 0x0a;
 const TAG_SAMPLE = 0x12;
-const TAG_NAME = 0x0a;
-const TAG_VALUE = 0x12;
 const TAG_SAMPLE_VALUE = 0x09;
 const TAG_SAMPLE_TIMESTAMP = 0x10;
 
@@ -50,59 +48,12 @@ function varintSize(n: number): number {
   return size;
 }
 
-/** UTF-8 length of `s`: its length when it is ASCII, as label names and values nearly always are. */
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
-  return s.length;
-}
-
-/** Where label sets are assembled before they become strings; grown for a huge set. */
-let labelScratch = Buffer.allocUnsafe(16 * 1024);
-
-/** Writes `s` (of UTF-8 length `bytes`) at `p`: ASCII by a plain loop, which beats a native call for short strings. */
-function putText(buf: Buffer, p: number, s: string, bytes: number): number {
-  if (bytes !== s.length) return p + buf.write(s, p, 'utf8');
-  for (let i = 0; i < s.length; i++) buf[p + i] = s.charCodeAt(i);
-  return p + bytes;
-}
-
-function putVarint(buf: Buffer, p: number, n: number): number {
-  while (n >= 0x80) {
-    buf[p++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[p++] = n;
-  return p;
-}
-
 /**
  * The protobuf bytes of a label set's `Label` entries (field 1 of TimeSeries, repeated), as a
- * string of one character per byte (see `Labels.encoded`). Once per series: assembled in a
- * scratch buffer and copied out as one flat string, no buffer or array per label.
+ * string of one character per byte: the packed form model/labels-packed.ts defines.
  */
 export function encodeLabels(labels: Labels): string {
-  const kv = labels.kv;
-  let bound = 0;
-  // UTF-8 takes at most 3 bytes per UTF-16 unit; tags and varints at most 9 bytes per string
-  for (let i = 0; i < kv.length; i++) bound += 3 * kv[i].length + 9;
-  if (bound > labelScratch.length) labelScratch = Buffer.allocUnsafe(bound * 2);
-  const buf = labelScratch;
-  let p = 0;
-  for (let i = 0; i < kv.length; i += 2) {
-    const name = kv[i];
-    const value = kv[i + 1];
-    const n = utf8Length(name);
-    const v = utf8Length(value);
-    buf[p++] = TAG_LABEL;
-    p = putVarint(buf, p, 1 + varintSize(n) + n + 1 + varintSize(v) + v);
-    buf[p++] = TAG_NAME;
-    p = putVarint(buf, p, n);
-    p = putText(buf, p, name, n);
-    buf[p++] = TAG_VALUE;
-    p = putVarint(buf, p, v);
-    p = putText(buf, p, value, v);
-  }
-  return buf.toString('latin1', 0, p);
+  return packLabels(labels.kv);
 }
 
 /**
