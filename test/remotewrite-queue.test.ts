@@ -266,3 +266,46 @@ ${rs.map((r, k) => `  - url: ${r.url}\n    labels: {dc: url${k}, url: '${k}'}\n 
   assert.ok([...seen.values()].every((c) => c === 2), 'each series goes to exactly two of the three URLs');
   assert.ok(rs.every((r) => r.got.length > 0), 'every URL gets a share');
 });
+
+test('a dead URL and a URL that never answers do not slow delivery to a healthy one', async (t) => {
+  const healthy = await receiver(() => ({ status: 204 }));
+  t.after(() => healthy.close());
+  // takes requests and never answers: its senders wait out remote_timeout
+  const hanging = createServer(() => {});
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => (hanging.closeAllConnections(), hanging.close(() => r()))));
+  const hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/write`;
+  // nothing listens there: connections are refused
+  const dead = createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}/write`;
+  await new Promise<void>((r) => dead.close(() => r()));
+
+  const { rw, pipeline, registry } = startQueues(
+    t,
+    `remote_write:
+  - url: ${deadUrl}
+    queue_config: {batch_send_deadline: 200ms}
+  - url: ${hangingUrl}
+    remote_timeout: 30s
+    queue_config: {batch_send_deadline: 200ms}
+  - url: ${healthy.url}
+    queue_config: {batch_send_deadline: 200ms}
+`,
+  );
+  const rounds = 10;
+  const delays: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const before = healthy.got.length;
+    const start = Date.now();
+    pipeline.write('job', batchOf(50, round * 50));
+    await waitFor('the healthy URL got this round', () => healthy.got.length > before, 5_000);
+    delays.push(Date.now() - start);
+  }
+  const total = healthy.got.reduce((n, g) => n + g.body.timeseries.length, 0);
+  assert.equal(total, rounds * 50, 'the healthy URL got every sample');
+  // a batch is sealed within half a batch_send_deadline (100 ms): a second would mean waiting on the others
+  assert.ok(Math.max(...delays) < 1_000, `each round reached the healthy URL promptly (${delays.join(', ')} ms)`);
+  assert.ok((selfMetricValue(registry, 'tributary_remotewrite_requests_total', { url: deadUrl, code: 'error' }) ?? 0) > 0, 'the dead URL was tried');
+  await rw.close(0);
+});
