@@ -83,7 +83,10 @@ remote_write:
 
   // what the agent sent just before it stopped may take VictoriaMetrics a moment to show
   let got = await stored();
-  const complete = (g: Set<number>) => [...Array(last - killedAt).keys()].every((k) => g.has(killedAt + 2 + k) || killedAt + 2 + k > last);
+  const complete = (g: Set<number>) => {
+    for (let i = killedAt + 2; i <= last; i++) if (!g.has(i)) return false;
+    return true;
+  };
   for (let tries = 0; tries < 10 && !complete(got); tries++) {
     await sleep(500);
     got = await stored();

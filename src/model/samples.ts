@@ -91,6 +91,12 @@ export class SampleBatch {
     this.length = i + 1;
   }
 
+  /** Sample `i` of `from` under `series` (its own or relabeled), staleness kept. */
+  appendFrom(from: SampleBatch, i: number, series: Labels): void {
+    if (from.isStale(i)) this.appendStale(series, from.timestamps[i]);
+    else this.append(series, from.values[i], from.timestamps[i]);
+  }
+
   isStale(i: number): boolean {
     return (this.flags[i] & FLAG_STALE) !== 0;
   }

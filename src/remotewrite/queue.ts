@@ -313,7 +313,7 @@ export class RemoteWriteQueue implements SampleSink {
       } else {
         outcome = await this.client.send(rec.payload, rec.samples, signal);
       }
-      const spilledAt = shard.sending === rec ? shard.sendingOffset : -2;
+      const fromMemory = shard.sending === rec;
       shard.sending = undefined;
       if (signal.aborted) return;
       if (outcome.kind === 'retry') {
@@ -324,8 +324,8 @@ export class RemoteWriteQueue implements SampleSink {
         continue;
       }
       backoff = minBackoff;
-      if (spilledAt === -2) shard.disk.ack(rec as QueuedRecord);
-      else if (spilledAt >= 0) shard.disk.ack({ ...rec, offset: spilledAt });
+      if (!fromMemory) shard.disk.ack(rec as QueuedRecord);
+      else if (shard.sendingOffset >= 0) shard.disk.ack({ ...rec, offset: shard.sendingOffset });
       else {
         shard.memory.shift();
         shard.memoryBytes -= rec.payload.length;

@@ -50,11 +50,7 @@ export class RemoteWriteRouter implements SampleSink {
       // the hash's range picks the URL, its remainder the URL's sender (queue.ts): taking the
       // remainder here too would send each URL only the series of some of its senders
       const first = Math.floor(((this.shardHash(labels) >>> 0) * n) / 0x1_0000_0000);
-      for (let r = 0; r < this.replicas; r++) {
-        const p = parts[(first + r) % n];
-        if (source.isStale(i)) p.appendStale(labels, source.timestamps[i]);
-        else p.append(labels, source.values[i], source.timestamps[i]);
-      }
+      for (let r = 0; r < this.replicas; r++) parts[(first + r) % n].appendFrom(source, i, labels);
     }
     for (let k = 0; k < n; k++) if (parts[k].length > 0) sinks[k].write(job, parts[k]);
   }

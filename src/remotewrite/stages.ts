@@ -60,9 +60,7 @@ export function applyStages(stages: LabelsProcessor, batch: SampleBatch, into: S
   into.reset();
   for (let i = 0; i < batch.length; i++) {
     const l = stages.process(batch.series[i]);
-    if (l === undefined) continue;
-    if (batch.isStale(i)) into.appendStale(l, batch.timestamps[i]);
-    else into.append(l, batch.values[i], batch.timestamps[i]);
+    if (l !== undefined) into.appendFrom(batch, i, l);
   }
   return into;
 }

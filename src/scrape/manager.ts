@@ -13,7 +13,6 @@ import { Relabeler } from '../relabel/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
 import { acceptHeader } from './page-reader.js';
 import type { JobContext, JobCounters } from './scrape-loop.js';
-import { StringInterner } from './series-cache.js';
 import { MetadataStore } from './metadata.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
@@ -156,7 +155,7 @@ export class ScrapeManager implements ScrapeStatusSource {
         labelNameLengthLimit: cfg.label_name_length_limit ?? 0,
         labelValueLengthLimit: cfg.label_value_length_limit ?? 0,
       },
-      metadata: new MetadataStore(new StringInterner()),
+      metadata: new MetadataStore(),
       honorTimestamps: cfg.honor_timestamps,
       trackTimestampsStaleness: cfg.track_timestamps_staleness,
       accept: acceptHeader(cfg.scrape_protocols),

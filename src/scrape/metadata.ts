@@ -1,13 +1,13 @@
 /**
  * The metric metadata (TYPE, HELP, UNIT) a job's targets expose, one entry per family name,
- * kept for remote write's metadata requests. Read from the page as it is parsed; an entry is
- * replaced only when a line differs from what is held, so a steady page costs a comparison per
- * metadata line and no allocation.
+ * kept for remote write's metadata requests. Read from the page as it is parsed (every tenth
+ * scrape, see scrape-loop.ts); a text is copied only when it differs from what is held, so
+ * the page it came from is never pinned and a steady page stores nothing new.
  */
 
 import { Entry, type ExpositionParser } from '../formats/prometheus/parser.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
-import type { StringInterner } from './series-cache.js';
+import { copyString } from './series-cache.js';
 
 /** Families held per job; past it, new families are not recorded (the page is not affected). */
 const MAX_FAMILIES = 50_000;
@@ -21,7 +21,6 @@ interface Held {
 export class MetadataStore {
   private readonly byFamily = new Map<string, Held>();
 
-  constructor(private readonly strings: StringInterner) {}
 
   /** For every metadata entry of a page (the parser positioned on it). */
   observe(e: Entry, p: ExpositionParser): void {
@@ -30,15 +29,15 @@ export class MetadataStore {
     if (held === undefined) {
       if (this.byFamily.size >= MAX_FAMILIES) return;
       held = { type: 'unknown', help: '', unit: '' };
-      this.byFamily.set(this.strings.get(name), held);
+      this.byFamily.set(copyString(name), held);
     }
     if (e === Entry.Type) held.type = p.type();
     else if (e === Entry.Help) {
       const help = p.help();
-      if (help !== held.help) held.help = this.strings.get(help);
+      if (help !== held.help) held.help = copyString(help);
     } else if (e === Entry.Unit) {
       const unit = p.unit();
-      if (unit !== held.unit) held.unit = this.strings.get(unit);
+      if (unit !== held.unit) held.unit = copyString(unit);
     }
   }
 

@@ -49,34 +49,8 @@ const EXPORTED = 'exported_';
  * A flat copy of a string. Slices of a page keep the whole page alive in V8 (a sliced string
  * points into its parent), so anything kept across scrapes is copied first.
  */
-function copyString(s: string): string {
+export function copyString(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
-}
-
-/**
- * Strings shared by every target of a job (metric families, HELP and UNIT texts for metadata):
- * targets of one exporter expose the same ones, so each is held once, not once per target and
- * not as a slice pinning the page it came from.
- */
-export class StringInterner {
-  private strings = new Map<string, string>();
-
-  /** `max` bounds the table: when reached it starts over (held strings stay valid, only unshared). */
-  constructor(private readonly max = 200_000) {}
-
-  get(s: string): string {
-    let v = this.strings.get(s);
-    if (v === undefined) {
-      if (this.strings.size >= this.max) this.strings = new Map();
-      v = copyString(s);
-      this.strings.set(v, v);
-    }
-    return v;
-  }
-
-  get size(): number {
-    return this.strings.size;
-  }
 }
 
 export class SeriesCache {
