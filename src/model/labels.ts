@@ -31,7 +31,8 @@ export class Labels {
   encoded: string | undefined = undefined;
   private cachedHash = 0;
 
-  private constructor(kv: readonly string[]) {
+  /** Subclasses (a scrape's per-line series) pass pairs already sorted, as `fromSortedFlat`. */
+  protected constructor(kv: readonly string[]) {
     this.pairs = kv;
   }
 
@@ -244,7 +245,11 @@ export class LabelsBuilder {
   }
 
   build(): Labels {
-    if (this.kv.length === 0) return Labels.EMPTY;
+    return this.kv.length === 0 ? Labels.EMPTY : Labels.fromSortedFlat(this.sortedPairs());
+  }
+
+  /** A sorted copy of the pairs, for a subclass of `Labels` that is built from them. */
+  sortedPairs(): string[] {
     const kv = this.kv.slice();
     if (!this.sorted) {
       // insertion sort by pairs: a handful of labels, mostly in order
@@ -261,7 +266,7 @@ export class LabelsBuilder {
         kv[j + 3] = v;
       }
     }
-    return Labels.fromSortedFlat(kv);
+    return kv;
   }
 }
 

@@ -115,3 +115,24 @@ export class SampleBatch {
     this.series.length = c;
   }
 }
+
+/**
+ * Batches lent for one use and given back. A scrape fills its batch only while its page comes
+ * in, so a handful of batches serve hundreds of targets; a batch per target held a few
+ * kilobytes per series slot for nothing between scrapes.
+ */
+export class SampleBatchPool {
+  private readonly free: SampleBatch[] = [];
+
+  /** `keep`: how many idle batches are held at most; more are left to the collector. */
+  constructor(private readonly keep = 16) {}
+
+  take(): SampleBatch {
+    return this.free.pop() ?? new SampleBatch(1024);
+  }
+
+  give(batch: SampleBatch): void {
+    batch.reset();
+    if (this.free.length < this.keep) this.free.push(batch);
+  }
+}

@@ -7,8 +7,8 @@
  * `batch_send_deadline`, snappy-compresses it and keeps it in memory; the shard's sender sends
  * one request at a time, the disk queue's records first.
  *
- * Every half `batch_send_deadline` the records still unsent (the one in flight too) are written
- * to the shard's disk queue, so no sample is held only in memory for longer than
+ * Records still unsent (the one in flight too) when three quarters of `batch_send_deadline`
+ * old are written to the shard's disk queue, so no sample is held only in memory for longer than
  * `batch_send_deadline` — the most a `kill -9` loses — a slow or dead receiver costs disk
  * rather than memory, and a restart sends what was queued; a receiver that keeps up costs no
  * disk writes. Failures: 5xx, 429 and network errors are retried with exponential backoff
@@ -100,8 +100,8 @@ export class RemoteWriteQueue implements SampleSink {
   /** The shards that take new samples: the first `senders`. */
   private readonly active: Shard[];
   private readonly maxSamples: number;
-  /** Half of batch_send_deadline: the tick period, and the age at which data goes to disk. */
-  private readonly spillAfter: number;
+  /** batch_send_deadline: how long a sample may be held only in memory. */
+  private readonly deadline: number;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
   private readonly stop = new AbortController();
@@ -122,8 +122,8 @@ export class RemoteWriteQueue implements SampleSink {
     this.openShards(q.senders, q.max_disk_usage);
     this.active = this.shards.filter((s) => !s.retired);
     for (const s of this.shards) s.loop = this.run(s);
-    this.spillAfter = q.batch_send_deadline / 2;
-    this.ticker = setInterval(() => this.tick(), this.spillAfter);
+    this.deadline = q.batch_send_deadline;
+    this.ticker = setInterval(() => this.tick(), this.deadline / 4);
     this.ticker.unref();
     this.updateGauges();
   }
@@ -248,16 +248,19 @@ export class RemoteWriteQueue implements SampleSink {
   }
 
   /**
-   * Every half batch_send_deadline: requests gathering for that long are sealed, and what has
-   * waited that long unsent goes to disk and is synced — so no sample is kept only in memory
-   * for longer than batch_send_deadline, which bounds what a `kill -9` loses. A receiver that
-   * keeps up is sent nearly everything before it would be written.
+   * Every quarter of batch_send_deadline: requests gathering for half of it are sealed, and
+   * records unsent for three quarters of it go to disk and are synced — so no sample is kept
+   * only in memory for longer than batch_send_deadline, which bounds what a `kill -9` loses.
+   * A sealed record gets at least a tick for its sender before it is written: a receiver that
+   * keeps up is sent nearly everything before it would be.
    */
   private tick(): void {
-    const cutoff = Date.now() - this.spillAfter;
-    for (const s of this.active) if (s.writer.samples > 0 && s.startedAt <= cutoff) this.seal(s);
+    const now = Date.now();
+    const sealBefore = now - this.deadline / 2;
+    for (const s of this.active) if (s.writer.samples > 0 && s.startedAt <= sealBefore) this.seal(s);
+    const spillBefore = now - (this.deadline * 3) / 4;
     for (const s of this.shards) {
-      this.spill(s, cutoff + 1);
+      this.spill(s, spillBefore + 1);
       s.disk.syncAsync().catch((err: Error) => this.log.error('cannot sync the disk queue', { dir: s.dir, err: err.message }));
     }
     this.updateGauges();

@@ -13,7 +13,7 @@ import type { MetadataStore } from './metadata.js';
 import type { ScrapeProtocol } from '../config/scrape.js';
 import type { Logger } from '../log/logger.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
-import { SampleBatch } from '../model/samples.js';
+import { SampleBatchPool, type SampleBatch } from '../model/samples.js';
 import { fetchStream, type HttpClient } from '../outbound/index.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
@@ -69,9 +69,11 @@ export function nextScrapeTime(now: number, intervalMs: number, phase: number): 
   return t;
 }
 
+/** Shared by all loops: only scrapes in flight hold a batch. */
+const batches = new SampleBatchPool();
+
 export class ScrapeLoop {
   private readonly cache: SeriesCache;
-  private readonly batch = new SampleBatch(256);
   private readonly autoSeries: Labels[];
   private timer: NodeJS.Timeout | undefined;
   /** When the pending timer fires; 0 when none is pending. */
@@ -115,7 +117,9 @@ export class ScrapeLoop {
 
   /** Marks a predecessor's series stale after the first scrape unless they are seen again. */
   inherit(series: readonly Labels[]): void {
-    this.cache.inherit(series);
+    // its auto series are this loop's too when the target labels stayed: written again, not stale
+    const own = new Set(this.autoSeries.map((l) => l.key));
+    this.cache.inherit(series.filter((l) => !own.has(l.key)));
     // the predecessor wrote the same auto series; this loop will write them at its first scrape
     this.autoWritten = true;
   }
@@ -149,13 +153,12 @@ export class ScrapeLoop {
     this.inflight?.abort();
     await this.running;
     if (!stale) return;
-    const b = this.batch;
-    b.reset();
+    const b = batches.take();
     const now = Date.now();
     for (const l of this.cache.live()) b.appendStale(l, now);
     if (this.autoWritten) for (const l of this.autoSeries) b.appendStale(l, now);
     if (b.length > 0) this.write(b);
-    b.reset();
+    batches.give(b);
   }
 
   status(): ActiveTargetStatus {
@@ -194,12 +197,11 @@ export class ScrapeLoop {
   async scrapeOnce(): Promise<void> {
     const job = this.job;
     const target = this.target;
-    const batch = this.batch;
+    const batch = batches.take();
     const cache = this.cache;
     const start = Date.now();
     const abort = new AbortController();
     this.inflight = abort;
-    batch.reset();
     cache.begin();
 
     let scraped = 0;
@@ -213,9 +215,9 @@ export class ScrapeLoop {
       let ts = start;
       if (honorTimestamps && p.timestamp !== undefined) {
         ts = p.timestamp;
-        ref.explicitTimestamp = true;
+        ref.markTimestamped();
       }
-      batch.append(ref.labels!, p.value, ts);
+      batch.append(ref, p.value, ts);
       if (++added > sampleLimit && sampleLimit > 0) throw new LimitError(`sample_limit exceeded (limit: ${sampleLimit})`);
     }, job.fallbackProtocol, this.scrapes % METADATA_EVERY === 0 ? job.metadata : undefined);
 
@@ -251,7 +253,7 @@ export class ScrapeLoop {
     }
     this.inflight = undefined;
     if (this.stopped) {
-      batch.reset();
+      batches.give(batch);
       return;
     }
 
@@ -280,7 +282,7 @@ export class ScrapeLoop {
     batch.append(auto[4], seriesAdded, start);
     this.autoWritten = true;
     this.write(batch);
-    batch.reset();
+    batches.give(batch);
 
     job.counters.scrapes.inc();
     job.counters.samplesScraped.inc(scraped);

@@ -14,21 +14,43 @@ import type { ExpositionParser } from '../formats/prometheus/parser.js';
 import { Labels, LabelsBuilder } from '../model/labels.js';
 import type { Relabeler } from '../relabel/index.js';
 
+const DROPPED = 1;
+const TIMESTAMPED = 2;
+
 /**
- * One line of the target's page as it was last seen: the series it becomes, and staleness
- * bookkeeping. The same object (and so the same `Labels`) every scrape while the line lives.
+ * One line of the target's page as it was last seen, and the series it becomes: the same
+ * object every scrape while the line lives, passed on as the sample's `Labels`. One object
+ * rather than a record pointing at a label set, because a target's series are held for as
+ * long as it is scraped and a second object per series was a tenth of the heap.
  */
-export class SeriesRef {
-  /** Scrape number in which the series last had a sample. */
+export class SeriesRef extends Labels {
+  /** Scrape number in which the series last had a sample; minus it, less one, once marked stale then. */
   seenAt = -1;
-  /** The page gave it a timestamp (honored): Prometheus writes no staleness marker for it. */
-  explicitTimestamp = false;
+  private flags: number;
+
+  /** `kv` null: metric relabeling dropped the line. */
   constructor(
     /** The raw `name{labels}` text, copied out of the page so the page can be collected. */
-    readonly key: string,
-    /** null: metric relabeling dropped it. */
-    readonly labels: Labels | null,
-  ) {}
+    readonly line: string,
+    kv: readonly string[] | null,
+  ) {
+    super(kv ?? []);
+    this.flags = kv === null ? DROPPED : 0;
+  }
+
+  /** Metric relabeling dropped the line: it has no series. */
+  get dropped(): boolean {
+    return (this.flags & DROPPED) !== 0;
+  }
+
+  /** The page gave it a timestamp (honored): Prometheus writes no staleness marker for it. */
+  get explicitTimestamp(): boolean {
+    return (this.flags & TIMESTAMPED) !== 0;
+  }
+
+  markTimestamped(): void {
+    this.flags |= TIMESTAMPED;
+  }
 }
 
 export interface SeriesRules {
@@ -58,20 +80,19 @@ export class SeriesCache {
   private readonly lb = new LabelsBuilder();
   private iteration = 0;
   /**
-   * Lines in the order the last scrape had them. Pages keep their order from scrape to scrape,
-   * so line i is usually the entry at i: comparing two strings costs less than hashing a fresh
-   * one and probing a map whose entries are scattered over the heap.
+   * Lines in the order the last successful scrape had them. Pages keep their order from
+   * scrape to scrape, so line i is usually the entry at i: comparing two strings costs less
+   * than hashing a fresh one and probing a map whose entries are scattered over the heap. The
+   * same list says which series the last scrape wrote (the kept ones), for staleness.
    */
   private order: SeriesRef[] = [];
   private nextOrder: SeriesRef[] = [];
-  private current: SeriesRef[] = [];
-  private previous: SeriesRef[] = [];
-  // The four arrays are reused from scrape to scrape, filled up to these lengths: emptying and
+  // Both arrays are reused from scrape to scrape, filled up to these lengths: emptying and
   // regrowing them was a quarter of what a scrape allocated.
   private orderLen = 0;
   private nextLen = 0;
-  private currentLen = 0;
-  private previousLen = 0;
+  /** The kept series of `order` were written and not yet marked stale (false after a failure). */
+  private orderLive = false;
   /** Series a predecessor loop had (across a reload), to mark stale if this loop never sees them. */
   private inherited: Labels[] = [];
   /** Lines first seen this scrape that passed relabeling (Prometheus' scrape_series_added). */
@@ -85,7 +106,6 @@ export class SeriesCache {
   /** Starts a scrape. */
   begin(): void {
     this.iteration++;
-    this.currentLen = 0;
     this.nextLen = 0;
     this.added = 0;
   }
@@ -99,18 +119,17 @@ export class SeriesCache {
     const key = p.seriesKey();
     const at = this.nextLen;
     let ref: SeriesRef | undefined = at < this.orderLen ? this.order[at] : undefined;
-    if (ref === undefined || ref.key !== key) {
+    if (ref === undefined || ref.line !== key) {
       ref = this.byKey.get(key);
       if (ref === undefined) {
         ref = this.resolve(key, p);
-        this.byKey.set(ref.key, ref);
-        if (ref.labels !== null) this.added++;
+        this.byKey.set(ref.line, ref);
+        if (!ref.dropped) this.added++;
       }
     }
     this.nextOrder[this.nextLen++] = ref;
-    if (ref.labels === null || ref.seenAt === this.iteration) return undefined;
+    if (ref.dropped || ref.seenAt === this.iteration) return undefined;
     ref.seenAt = this.iteration;
-    this.current[this.currentLen++] = ref;
     return ref;
   }
 
@@ -122,40 +141,41 @@ export class SeriesCache {
    */
   finish(ok: boolean, staleWithTimestamps: boolean, emitStale: (labels: Labels) => void): void {
     const it = this.iteration;
-    const previous = this.previous;
-    for (let i = 0; i < this.previousLen; i++) {
-      const r = previous[i];
-      if ((!ok || r.seenAt !== it) && (staleWithTimestamps || !r.explicitTimestamp)) emitStale(r.labels!);
+    if (this.orderLive) {
+      const order = this.order;
+      // a series marked now gets this (negative) scrape number, so a line the page had twice
+      // gets one marker; negative, it never reads as seen
+      const marked = -it - 1;
+      for (let i = 0; i < this.orderLen; i++) {
+        const r = order[i];
+        if (r.dropped || r.seenAt === marked || (ok && r.seenAt === it)) continue;
+        if (staleWithTimestamps || !r.explicitTimestamp) emitStale(r);
+        r.seenAt = marked;
+      }
     }
     if (this.inherited.length > 0) {
       const seen = new Set<string>();
-      if (ok) for (let i = 0; i < this.currentLen; i++) seen.add(this.current[i].labels!.key);
+      if (ok) for (let i = 0; i < this.nextLen; i++) if (!this.nextOrder[i].dropped) seen.add(this.nextOrder[i].key);
       for (const l of this.inherited) if (!seen.has(l.key)) emitStale(l);
       this.inherited = [];
     }
-    if (ok) {
-      // cut what an earlier, longer page left behind, so dropped series are not held
-      this.current.length = this.currentLen;
-      this.previous = this.current;
-      this.previousLen = this.currentLen;
-      this.current = previous;
-    } else {
-      this.previousLen = 0;
-    }
-    this.currentLen = 0;
-    if (ok) {
-      this.nextOrder.length = this.nextLen;
-      const last = this.order;
-      this.order = this.nextOrder;
-      this.orderLen = this.nextLen;
-      this.nextOrder = last;
-      this.sweep();
-    }
+    this.orderLive = ok;
+    if (!ok) return;
+    // cut what an earlier, longer page left behind, so forgotten series are not held
+    this.nextOrder.length = this.nextLen;
+    const last = this.order;
+    this.order = this.nextOrder;
+    this.orderLen = this.nextLen;
+    this.nextOrder = last;
+    this.sweep();
   }
 
   /** Everything the last scrape had: the loop marks it stale when its target goes away. */
   live(): Labels[] {
-    return this.previous.slice(0, this.previousLen).map((r) => r.labels!);
+    if (!this.orderLive) return [];
+    const out = new Set<SeriesRef>();
+    for (let i = 0; i < this.orderLen; i++) if (!this.order[i].dropped) out.add(this.order[i]);
+    return [...out];
   }
 
   /** Takes over a predecessor's live series (reload with a changed job config). */
@@ -193,13 +213,14 @@ export class SeriesCache {
       }
     }
     if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return new SeriesRef(key, null);
+    const kv = lb.sortedPairs();
+    if (kv.length === 0) return new SeriesRef(key, null);
     // not interned: packed below, the pairs (slices of the page) are dropped and nothing pins it
-    const labels = lb.build();
-    if (labels.size === 0) return new SeriesRef(key, null);
-    this.checkLimits(labels);
+    const ref = new SeriesRef(key, kv);
+    this.checkLimits(ref);
     // held for as long as the line lives: packed, it costs about half
-    labels.pack();
-    return new SeriesRef(key, labels);
+    ref.pack();
+    return ref;
   }
 
   private checkLimits(labels: Labels): void {
