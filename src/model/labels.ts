@@ -12,20 +12,13 @@ import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 
 export const METRIC_NAME = '__name__';
 
-/**
- * Separates names and values in a canonical key. A lone surrogate cannot come out of UTF-8
- * decoding (the decoder substitutes U+FFFD), so no label text can forge a separator.
- */
-const SEP = '\uD800';
-
 export class Labels {
   /** Flat sorted pairs; undefined while the set is packed (see `pack`). */
   private pairs: readonly string[] | undefined;
-  private cachedKey: string | undefined;
   /**
    * The set's packed form (labels-packed.ts: remote write's protobuf labels, one byte per
-   * character), set by remote write's encoder or by `pack`: a series is encoded once, not once
-   * per sample. A string rather than a Uint8Array because a small typed array costs an
+   * character), set by remote write's encoder, by `pack` or by `key`, whose value it is: a
+   * series is encoded once, not once per sample. A string rather than a Uint8Array because a small typed array costs an
    * ArrayBuffer, a backing store and two heap objects — several times the bytes it holds.
    */
   encoded: string | undefined = undefined;
@@ -98,14 +91,13 @@ export class Labels {
     return this.get(METRIC_NAME) ?? '';
   }
 
-  /** Canonical string identity: equal keys ⇔ equal label sets. */
+  /**
+   * Canonical string identity: equal keys ⇔ equal label sets. It is the packed form, which
+   * sorts the pairs and prefixes every string with its length, so no label text can forge a
+   * boundary — and a series that remote write sends keeps one string for both uses.
+   */
   get key(): string {
-    let k = this.cachedKey;
-    if (k === undefined) {
-      k = this.kv.join(SEP);
-      this.cachedKey = k;
-    }
-    return k;
+    return (this.encoded ??= packLabels(this.kv));
   }
 
   /**
@@ -127,6 +119,7 @@ export class Labels {
 
   equals(other: Labels): boolean {
     if (this === other) return true;
+    if (this.encoded !== undefined && other.encoded !== undefined) return this.encoded === other.encoded;
     const a = this.kv;
     const b = other.kv;
     if (a.length !== b.length) return false;

@@ -2,7 +2,7 @@
  * Per-target memory of series, as Prometheus' scrapeCache: the raw `name{labels}` text of a
  * line maps to the series it becomes after the target's labels are attached (honor_labels
  * rules) and metric relabeling ran — or to "dropped". A series seen in the last scrape thus
- * costs one string comparison (pages keep their line order) or one map lookup; labels are
+ * costs one string comparison (pages keep their line order) or one table lookup; labels are
  * decoded, relabeled and checked against the label limits only on a miss. The cache also
  * knows which series the previous scrape had, for staleness markers, and forgets lines unseen
  * for two scrapes so a churning target cannot grow it. Two lines that become the same series
@@ -11,6 +11,7 @@
  */
 
 import type { ExpositionParser } from '../formats/prometheus/parser.js';
+import { fnv1a32 } from '../model/hash.js';
 import { Labels, LabelsBuilder } from '../model/labels.js';
 import type { Relabeler } from '../relabel/index.js';
 
@@ -53,6 +54,61 @@ export class SeriesRef extends Labels {
   }
 }
 
+/** Per process, so a page cannot be written to make its lines collide. */
+const LINE_SEED = (Math.random() * 0x100000000) >>> 0;
+
+/**
+ * A target's lines by their text, open addressing over one array: half the memory of a Map,
+ * whose entries are three slots plus a bucket. Asked only when a line is not where the last
+ * page had it.
+ */
+class LineTable {
+  private slots: (SeriesRef | undefined)[] = new Array<SeriesRef | undefined>(16);
+  private mask = 15;
+  size = 0;
+
+  get(line: string): SeriesRef | undefined {
+    const slots = this.slots;
+    for (let i = fnv1a32(line, LINE_SEED) & this.mask; ; i = (i + 1) & this.mask) {
+      const r = slots[i];
+      if (r === undefined || r.line === line) return r;
+    }
+  }
+
+  /** Adds a ref whose line is not in the table. */
+  add(ref: SeriesRef): void {
+    // at most half full, so probes stay short
+    if ((this.size + 1) * 2 > this.slots.length) this.rebuild(this.slots.length * 2, () => true);
+    this.place(ref);
+    this.size++;
+  }
+
+  /** Keeps only the refs `keep` accepts. */
+  retain(keep: (ref: SeriesRef) => boolean): void {
+    let n = 16;
+    while (n < this.size * 2) n *= 2;
+    this.rebuild(n, keep);
+  }
+
+  private rebuild(capacity: number, keep: (ref: SeriesRef) => boolean): void {
+    const old = this.slots;
+    this.slots = new Array<SeriesRef | undefined>(capacity);
+    this.mask = capacity - 1;
+    this.size = 0;
+    for (const r of old) {
+      if (r === undefined || !keep(r)) continue;
+      this.place(r);
+      this.size++;
+    }
+  }
+
+  private place(ref: SeriesRef): void {
+    let i = fnv1a32(ref.line, LINE_SEED) & this.mask;
+    while (this.slots[i] !== undefined) i = (i + 1) & this.mask;
+    this.slots[i] = ref;
+  }
+}
+
 export interface SeriesRules {
   readonly honorLabels: boolean;
   /** Undefined when the job has no metric_relabel_configs. */
@@ -76,7 +132,7 @@ export function copyString(s: string): string {
 }
 
 export class SeriesCache {
-  private readonly byKey = new Map<string, SeriesRef>();
+  private readonly byLine = new LineTable();
   private readonly lb = new LabelsBuilder();
   private iteration = 0;
   /**
@@ -120,10 +176,10 @@ export class SeriesCache {
     const at = this.nextLen;
     let ref: SeriesRef | undefined = at < this.orderLen ? this.order[at] : undefined;
     if (ref === undefined || ref.line !== key) {
-      ref = this.byKey.get(key);
+      ref = this.byLine.get(key);
       if (ref === undefined) {
         ref = this.resolve(key, p);
-        this.byKey.set(ref.line, ref);
+        this.byLine.add(ref);
         if (!ref.dropped) this.added++;
       }
     }
@@ -184,7 +240,7 @@ export class SeriesCache {
   }
 
   get size(): number {
-    return this.byKey.size;
+    return this.byLine.size;
   }
 
   private resolve(rawKey: string, p: ExpositionParser): SeriesRef {
@@ -249,9 +305,9 @@ export class SeriesCache {
   /** Forgets lines not seen in the last two scrapes, once they are a third of the cache. */
   private sweep(): void {
     const live = this.orderLen;
-    if (this.byKey.size <= live + (live >> 1) + 64) return;
+    if (this.byLine.size <= live + (live >> 1) + 64) return;
     const keepFrom = this.iteration - 1;
     const inOrder = new Set(this.order);
-    for (const [k, r] of this.byKey) if (!inOrder.has(r) && r.seenAt < keepFrom) this.byKey.delete(k);
+    this.byLine.retain((r) => inOrder.has(r) || r.seenAt >= keepFrom);
   }
 }

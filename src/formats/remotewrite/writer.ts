@@ -98,8 +98,8 @@ export class WriteRequestWriter {
   // allocation per sample.
   private put(batch: SampleBatch, i: number): void {
     const labels = batch.series[i];
-    let lb = labels.encoded;
-    if (lb === undefined) lb = labels.encoded = encodeLabels(labels);
+    // the packed form is the series' key too: encoded once, the first time it is asked for
+    const lb = labels.key;
     const ts = batch.timestamps[i];
     // timestamps are ms since the epoch: positive here; a negative one is encoded as int64
     let tsSize = 10;
