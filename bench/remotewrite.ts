@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
+import { compress } from '../src/formats/snappy/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { WriteRequestWriter } from '../src/formats/remotewrite/index.js';
 import { silentLogger } from '../src/log/logger.js';
@@ -52,7 +53,7 @@ function encodeRound(batches: SampleBatch[], round: number, w: WriteRequestWrite
       w.appendOne(b, i);
       if (w.samples >= PER_REQUEST) {
         samples += w.samples;
-        bytes += compressSync(w.bytes(), { copyOutputData: true }).length;
+        bytes += compress(w.bytes()).length;
         w.reset();
       }
     }
@@ -106,6 +107,40 @@ async function queueRound(batches: SampleBatch[]): Promise<{ usPerSample: number
   }
 }
 
+/** Our snappy against the reference (native) one, on the same requests: speed and size. */
+function snappyRound(batches: SampleBatch[], w: WriteRequestWriter): void {
+  const requests: Buffer[] = [];
+  w.reset();
+  for (const b of batches) {
+    for (let i = 0; i < b.length; i++) {
+      w.appendOne(b, i);
+      if (w.samples >= PER_REQUEST) {
+        requests.push(Buffer.from(w.bytes()));
+        w.reset();
+      }
+    }
+  }
+  w.reset();
+  const raw = requests.reduce((n, r) => n + r.length, 0);
+  const time = (f: (r: Buffer) => Buffer): { mbps: number; bytes: number } => {
+    let best = Infinity;
+    let bytes = 0;
+    for (let round = 0; round < 5; round++) {
+      bytes = 0;
+      const t0 = process.hrtime.bigint();
+      for (const r of requests) bytes += f(r).length;
+      best = Math.min(best, Number(process.hrtime.bigint() - t0));
+    }
+    return { mbps: (raw / best) * 1000, bytes };
+  };
+  const ours = time(compress);
+  const ref = time((r) => compressSync(r, { copyOutputData: true }));
+  console.log(
+    `  snappy: tributary ${ours.mbps.toFixed(0)} MB/s, ${((100 * ours.bytes) / raw).toFixed(1)}% of input; ` +
+      `reference (native) ${ref.mbps.toFixed(0)} MB/s, ${((100 * ref.bytes) / raw).toFixed(1)}%`,
+  );
+}
+
 export async function runRemoteWriteBench(): Promise<void> {
   const batches = targetBatches();
   const series = batches.reduce((n, b) => n + b.length, 0);
@@ -118,6 +153,7 @@ export async function runRemoteWriteBench(): Promise<void> {
     const what = round === 0 ? 'first (labels encoded)' : 'steady (labels cached)';
     console.log(`  encode + snappy, ${what.padEnd(22)} ${ns.toFixed(0).padStart(5)} ns/sample, ${(r.bytes / r.samples).toFixed(2)} compressed bytes/sample`);
   }
+  snappyRound(batches, w);
   const q = await queueRound(batches);
   console.log(`  whole queue to a local receiver:          ${q.usPerSample.toFixed(2)} µs CPU/sample (process, receiver included), ${q.requests} requests`);
 }

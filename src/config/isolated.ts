@@ -1,18 +1,21 @@
 /**
- * Resolves the configuration in a worker thread. Validating it takes the schema library and the
- * YAML parser, which stay resident once loaded (about 20 MB of a process that otherwise needs
- * little more than its series); in a worker they are freed with it. The resolved configuration
- * is plain data and crosses over by structured clone; a ConfigError comes back as one.
+ * Resolves the configuration in a short-lived child process. Validating it takes the schema
+ * library and the YAML parser, which stay resident once loaded (about 20 MB of a process that
+ * otherwise needs little more than its series), and booting a second Node environment touches
+ * megabytes of the node binary that stay counted in the agent's resident memory for its whole
+ * life; a child process takes both away when it exits, where a worker thread left the second.
+ * The resolved configuration is plain data and crosses over by Node's structured-clone IPC; a
+ * ConfigError comes back as one.
  */
 
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { ConfigSources, ResolvedConfig } from './resolve.js';
 
 export type { ConfigSources, ResolvedConfig } from './resolve.js';
 
-/** What the worker posts. */
-export type WorkerAnswer =
+/** What the child sends back. */
+export type ResolverAnswer =
   | { readonly ok: true; readonly resolved: ResolvedConfig }
   | { readonly ok: false; readonly issues: ConfigIssue[] }
   | { readonly ok: false; readonly message: string };
@@ -27,19 +30,26 @@ export function resolveConfigIsolated(sources: ConfigSources): Promise<ResolvedC
       dataDir: sources.dataDir,
       remoteWriteUrls: sources.remoteWriteUrls && [...sources.remoteWriteUrls],
     };
-    const worker = new Worker(new URL('./resolve-worker.js', import.meta.url), { workerData: data });
+    // no inherited V8 flags (an inspector port would clash); the environment is the parent's,
+    // for %{ENV} references in the file
+    const child = fork(new URL('./resolve-child.js', import.meta.url), [], {
+      serialization: 'advanced',
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let answered = false;
-    worker.once('message', (a: WorkerAnswer) => {
+    child.once('message', (a: ResolverAnswer) => {
       answered = true;
       if (a.ok) resolve(a.resolved);
       else reject('issues' in a ? new ConfigError(a.issues) : new Error(a.message));
     });
-    worker.once('error', (err) => {
+    child.once('error', (err) => {
       answered = true;
       reject(err);
     });
-    worker.once('exit', (code) => {
-      if (!answered) reject(new Error(`the configuration worker exited with code ${code}`));
+    child.once('exit', (code, signal) => {
+      if (!answered) reject(new Error(`the configuration resolver exited with ${signal ?? `code ${code}`}`));
     });
+    child.send(data);
   });
 }

@@ -18,9 +18,9 @@
 
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compressSync } from 'snappy';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
 import { WriteRequestWriter, type MetricMetadata } from '../formats/remotewrite/index.js';
+import { compress } from '../formats/snappy/index.js';
 import type { Logger } from '../log/logger.js';
 import { SampleBatch } from '../model/samples.js';
 import type { SampleSink } from '../pipeline/index.js';
@@ -31,9 +31,6 @@ import { DiskQueue, type QueuedRecord } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
 import { applyStages, compileStages } from './stages.js';
 
-// snappy's own output buffer lives in native memory that only a full GC gives back (≈100 MB RSS
-// under load); a copy into a V8 buffer is cheaper than that
-const COPY_OUT = { copyOutputData: true } as const;
 const DROPPED_AS_TOO_OLD: SendOutcome = { kind: 'done' };
 /** Compressed requests a sender holds in memory before writing them to disk. */
 const MAX_MEMORY_BYTES = 4 * 1024 * 1024;
@@ -151,7 +148,7 @@ export class RemoteWriteQueue implements SampleSink {
     for (let i = 0; i < metadata.length; i += perRequest) {
       w.reset();
       for (const m of metadata.slice(i, i + perRequest)) w.appendMetadata(m);
-      this.keep(shard, compressSync(w.bytes(), COPY_OUT), 0, Date.now());
+      this.keep(shard, compress(w.bytes()), 0, Date.now());
     }
     shard.notify();
   }
@@ -215,7 +212,7 @@ export class RemoteWriteQueue implements SampleSink {
   private seal(shard: Shard): void {
     const w = shard.writer;
     if (w.samples === 0) return;
-    this.keep(shard, compressSync(w.bytes(), COPY_OUT), w.samples, shard.startedAt);
+    this.keep(shard, compress(w.bytes()), w.samples, shard.startedAt);
     w.reset();
     shard.notify();
   }
