@@ -111,7 +111,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
 async function checkConfig(files: string[], values: Values): Promise<number> {
   if (values.config !== undefined) files = [values.config, ...files];
   if (files.length === 0) throw new UsageError('check-config needs a FILE');
-  // a one-shot command: the loader runs here rather than in a worker
+  // a one-shot command: the loader runs here rather than in a child process
   const { loadConfigFile } = await import('../config/load.js');
   let failed = false;
   for (const file of files) {

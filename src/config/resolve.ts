@@ -1,6 +1,6 @@
 /**
  * The configuration a process runs with: the file (or the embedded defaults) with the command
- * line's flags laid over it. Runs in a worker thread at start and on reload (see isolated.ts),
+ * line's flags laid over it. Runs in a child process at start and on reload (see isolated.ts),
  * so the schema library and the YAML parser are never loaded into the long-lived process.
  */
 
