@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS=../shared/bench/scrape_rw.py
 [ -f "$HARNESS" ] || { echo "$HARNESS not found: the side-by-side harness lives next to this repository" >&2; exit 1; }
-TRIBUTARY='tributary=node --max-semi-space-size=1 --heap-growing-percent=20 dist/cli.js --config {config} --remote-write-url {rw} --listen 127.0.0.1:{port} --data-dir {work}'
+TRIBUTARY='tributary=node --max-semi-space-size=2 --heap-growing-percent=20 dist/cli.js --config {config} --remote-write-url {rw} --listen 127.0.0.1:{port} --data-dir {work}'
 python3 "$HARNESS" --targets 100 --mult 2 --interval 5 --seconds 40 "$@" vmagent prom "$TRIBUTARY"
 python3 "$HARNESS" --targets 100 --mult 2 --interval 5 --seconds 40 --relabel 10 "$@" vmagent prom "$TRIBUTARY"
