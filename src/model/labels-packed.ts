@@ -10,10 +10,11 @@ const TAG_LABEL = 0x0a;
 const TAG_NAME = 0x0a;
 const TAG_VALUE = 0x12;
 
-function varintSize(n: number): number {
+/** Bytes a varint of `n` (a non-negative safe integer) takes. */
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
-    n >>>= 7;
+    n = Math.floor(n / 128);
     size++;
   }
   return size;

@@ -18,8 +18,9 @@ export class Labels {
   /**
    * The set's packed form (labels-packed.ts: remote write's protobuf labels, one byte per
    * character), set by remote write's encoder, by `pack` or by `key`, whose value it is: a
-   * series is encoded once, not once per sample. A string rather than a Uint8Array because a small typed array costs an
-   * ArrayBuffer, a backing store and two heap objects — several times the bytes it holds.
+   * series is encoded once, not once per sample. A string rather than a Uint8Array because a
+   * small typed array costs an ArrayBuffer, a backing store and two heap objects — several
+   * times the bytes it holds.
    */
   encoded: string | undefined = undefined;
   private cachedHash = 0;
@@ -42,7 +43,7 @@ export class Labels {
   pack(): void {
     if (this.pairs === undefined || this.pairs.length === 0) return;
     void this.hash;
-    this.encoded ??= packLabels(this.pairs);
+    void this.key;
     this.pairs = undefined;
   }
 

@@ -37,7 +37,6 @@ export interface RuntimeOptions {
 
 export type ReloadResult = { ok: true; started: string[]; changed: string[]; stopped: string[]; kept: string[] } | { ok: false; error: string };
 
-
 export interface Runtime {
   /** The bound address, `host:port`. */
   readonly address: string;

@@ -21,7 +21,6 @@ interface Held {
 export class MetadataStore {
   private readonly byFamily = new Map<string, Held>();
 
-
   /** For every metadata entry of a page (the parser positioned on it). */
   observe(e: Entry, p: ExpositionParser): void {
     const name = p.metricName();

@@ -11,7 +11,7 @@
 
 import type { MetricType } from '../../model/family.js';
 import type { Labels } from '../../model/labels.js';
-import { packLabels } from '../../model/labels-packed.js';
+import { packLabels, varintSize } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
 
 const TAG_TIMESERIES = 0x0a;
@@ -36,16 +36,6 @@ export interface MetricMetadata {
   readonly family: string;
   readonly help?: string;
   readonly unit?: string;
-}
-
-/** Bytes a varint of `n` (a non-negative safe integer) takes. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
 }
 
 /**

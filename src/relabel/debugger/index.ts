@@ -12,7 +12,8 @@ export {
   RELABEL_DEBUG_MAX_INPUT_BYTES,
   RELABEL_DEBUG_MAX_LINK_LENGTH,
 } from './page.js';
-export { runRelabelDebug, RELABEL_DEBUG_MODES } from './run.js';
-export type { RelabelDebugMode, DebugRun, DebugStep } from './run.js';
+export { runRelabelDebug } from './run.js';
+export type { DebugRun, DebugStep } from './run.js';
+export { RELABEL_DEBUG_MODES, type RelabelDebugMode } from './paths.js';
 export { readLabels, readRules, textPosition } from './input.js';
 export type { Read } from './input.js';

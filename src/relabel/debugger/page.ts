@@ -20,8 +20,8 @@ import { renderPage } from '../../ui/layout.js';
 import type { PageRegistry } from '../../ui/pages.js';
 import { compactRule, formatRelabelRules } from '../rule-text.js';
 import { readLabels, readRules, type Read } from './input.js';
-import { RELABEL_DEBUG_MODES, RELABEL_DEBUG_PATHS } from './paths.js';
-import { type DebugRun, type RelabelDebugMode, runRelabelDebug } from './run.js';
+import { RELABEL_DEBUG_MODES, RELABEL_DEBUG_PATHS, type RelabelDebugMode } from './paths.js';
+import { type DebugRun, runRelabelDebug } from './run.js';
 
 /** Labels and rules together; a rule list of a big Kubernetes job fits many times over. */
 export const RELABEL_DEBUG_MAX_INPUT_BYTES = 64 * 1024;

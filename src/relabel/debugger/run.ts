@@ -10,10 +10,7 @@ import { type Labels, LabelsBuilder } from '../../model/labels.js';
 import { formatRelabelRule } from '../rule-text.js';
 import { relabelOutcome, traceRelabel, type RelabelOutcome } from '../trace.js';
 
-/** `relabel`: the rules alone; `target` and `metric` name vmagent's two debug pages. */
 import type { RelabelDebugMode } from './paths.js';
-
-export { RELABEL_DEBUG_MODES, type RelabelDebugMode } from './paths.js';
 
 export interface DebugStep {
   /** The rule's position in the list, from 0; undefined for what the scrape side does after. */
