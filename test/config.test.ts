@@ -126,6 +126,7 @@ test('a realistic prometheus.yml loads, with warnings for what Tributary ignores
     max_backoff: 10_000,
     retry_on_http_429: false,
     sample_age_limit: 0,
+    compression: 'fast',
   });
   assert.deepEqual(rw.metadata_config, { send: true, send_interval: 60_000, max_samples_per_send: 2_000 });
   assert.equal(rw.enable_http2, false);

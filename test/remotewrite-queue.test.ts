@@ -309,3 +309,40 @@ test('a dead URL and a URL that never answers do not slow delivery to a healthy 
   assert.ok((selfMetricValue(registry, 'tributary_remotewrite_requests_total', { url: deadUrl, code: 'error' }) ?? 0) > 0, 'the dead URL was tried');
   await rw.close(0);
 });
+
+test('compression fast and small: the same samples to every URL, small requests fewer bytes; a second fast URL compresses whole', async (t) => {
+  const receivers = [await receiver(() => ({ status: 204 })), await receiver(() => ({ status: 204 })), await receiver(() => ({ status: 204 }))];
+  t.after(() => Promise.all(receivers.map((r) => r.close())));
+  const { rw, pipeline } = startQueues(t, `remote_write:
+  - url: ${receivers[0].url}
+    queue_config: {senders: 2}
+  - url: ${receivers[1].url}
+    queue_config: {senders: 2, compression: small}
+  - url: ${receivers[2].url}
+    queue_config: {senders: 3, compression: fast}
+`);
+  const series = Array.from({ length: 300 }, (_, i) =>
+    Labels.fromRecord({ __name__: `node_metric_${i >> 3}`, cpu: String(i & 7), instance: `host-${i % 3}:9100`, job: 'node' }),
+  );
+  // several scrapes of the same series: the first builds the fast URL's cached records, the next reuse them
+  for (let scrape = 0; scrape < 4; scrape++) {
+    const b = new SampleBatch(series.length);
+    for (let i = 0; i < series.length; i++) {
+      if (scrape === 2 && i % 50 === 0) b.appendStale(series[i], 1_700_000_000_000 + scrape * 15_000);
+      else b.append(series[i], i % 4 === 0 ? i : scrape * 1.5 + i, 1_700_000_000_000 + scrape * 15_000);
+    }
+    pipeline.write('job', b);
+  }
+  await rw.close();
+  const sent = receivers.map((r) =>
+    r.got
+      .flatMap((x) => x.body.timeseries)
+      .map((s) => `${s.labels.key} ${s.samples[0].timestampMs} ${s.samples[0].stale ? 'stale' : s.samples[0].value}`)
+      .sort(),
+  );
+  assert.equal(sent[0].length, 1200);
+  assert.deepEqual(sent[1], sent[0], 'small sends what fast sends');
+  assert.deepEqual(sent[2], sent[0], 'the second fast URL too');
+  const bytes = receivers.map((r) => r.got.reduce((n, x) => n + Number(x.headers['content-length']), 0));
+  assert.ok(bytes[1] < bytes[0], `small: ${bytes[1]} bytes, fast: ${bytes[0]}`);
+});

@@ -14,7 +14,7 @@ export const DEFAULT_MAX_DISK_USAGE = 1024 ** 3;
 export const MAX_SENDERS = 64;
 
 /**
- * Prometheus' keys, plus Tributary's `senders` and `max_disk_usage`. Tributary sends with a
+ * Prometheus' keys, plus Tributary's `senders`, `max_disk_usage` and `compression`. Tributary sends with a
  * fixed number of senders (series sharded by label hash, so each series stays in order)
  * instead of resharding between min_shards and max_shards, which it reads but does not use.
  * `batch_send_deadline` bounds how long a sample is held only in memory (gathered, then
@@ -37,6 +37,12 @@ export const queueConfigSchema = z.strictObject({
   retry_on_http_429: bool.default(false),
   /** 0: no limit. */
   sample_age_limit: duration.default(0),
+  /**
+   * `fast`: each series' compressed record is cached across scrapes (formats/remotewrite/
+   * snappy-writer.ts) — less CPU, larger requests; `small`: each request is compressed whole.
+   * Only the first `fast` URL gets the cache: the others compress whole requests.
+   */
+  compression: z.enum(['fast', 'small']).default('fast'),
 });
 
 export const metadataConfigSchema = z.strictObject({

@@ -23,6 +23,12 @@ export class Labels {
    * times the bytes it holds.
    */
   encoded: string | undefined = undefined;
+  /**
+   * Remote write's compressed form of this series' record head when it follows `wirePrev` in a
+   * request, kept by formats/remotewrite/snappy-writer.ts: a series mostly follows the same one.
+   */
+  wirePrev: Labels | undefined = undefined;
+  wireCode: string | undefined = undefined;
   private cachedHash = 0;
 
   /** Subclasses (a scrape's per-line series) pass pairs already sorted, as `fromSortedFlat`. */

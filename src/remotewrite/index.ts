@@ -47,9 +47,13 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
   }
   const counters = queueCounters(deps.registry);
   const queues: RemoteWriteQueue[] = [];
+  // the series cache keeps one predecessor per series: the first URL that wants it owns it
+  const owner = configs.findIndex((c) => c.queue_config.compression === 'fast');
   try {
     configs.forEach((c, i) => {
-      queues.push(new RemoteWriteQueue(c, { dir: join(root, dirs[i]), logger: deps.logger, counters: counters(c.name || describeUrl(c)) }));
+      queues.push(
+        new RemoteWriteQueue(c, { dir: join(root, dirs[i]), logger: deps.logger, counters: counters(c.name || describeUrl(c)), ownsSeriesCodes: i === owner }),
+      );
     });
   } catch (err) {
     for (const q of queues) void q.close(0);

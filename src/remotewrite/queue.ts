@@ -2,10 +2,11 @@
  * One remote-write destination. Samples from the pipeline pass this URL's label stages (its
  * `labels`, then `write_relabel_configs`, cached per series) and are split by series hash over
  * `senders` shards, so each series always travels through the same shard and its samples stay
- * in timestamp order however many requests are in flight. Each shard encodes into a
- * WriteRequest until it holds `max_samples_per_send` samples or has gathered for half a
- * `batch_send_deadline`, snappy-compresses it and keeps it in memory; the shard's sender sends
- * one request at a time, the disk queue's records first.
+ * in timestamp order however many requests are in flight. Each shard gathers a compressed
+ * WriteRequest (`compression: fast`: snappy written as it encodes, from per-series cached
+ * records; `small`: encoded, then compressed whole) until it holds `max_samples_per_send`
+ * samples or has gathered for half a `batch_send_deadline`, and keeps it in memory; the shard's
+ * sender sends one request at a time, the disk queue's records first.
  *
  * Records still unsent (the one in flight too) when three quarters of `batch_send_deadline`
  * old are written to the shard's disk queue, so no sample is held only in memory for longer than
@@ -19,8 +20,12 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
-import { WriteRequestWriter, type MetricMetadata } from '../formats/remotewrite/index.js';
-import { compress } from '../formats/snappy/index.js';
+import {
+  CompressingWriteRequestWriter,
+  SnappyWriteRequestWriter,
+  type MetricMetadata,
+  type RequestEncoder,
+} from '../formats/remotewrite/index.js';
 import type { Logger } from '../log/logger.js';
 import { SampleBatch } from '../model/samples.js';
 import type { SampleSink } from '../pipeline/index.js';
@@ -47,6 +52,12 @@ export interface QueueOptions {
   readonly dir: string;
   readonly logger: Logger;
   readonly counters: QueueCounters;
+  /**
+   * Encode with formats/remotewrite/snappy-writer.ts, whose per-series cache only one queue may
+   * own (startRemoteWrite gives it to the first with `compression: fast`); the others compress
+   * each request whole.
+   */
+  readonly ownsSeriesCodes?: boolean;
 }
 
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
@@ -60,7 +71,6 @@ interface MemoryRecord {
 }
 
 class Shard {
-  readonly writer = new WriteRequestWriter(64 * 1024);
   /** When the first sample of the request being gathered arrived. */
   startedAt = 0;
   /** When the oldest record not yet acknowledged was created (0: none). */
@@ -79,6 +89,7 @@ class Shard {
     readonly disk: DiskQueue,
     /** Takes no new samples; removed once sent. */
     readonly retired: boolean,
+    readonly writer: RequestEncoder,
   ) {}
 
   notify(): void {
@@ -142,13 +153,13 @@ export class RemoteWriteQueue implements SampleSink {
   /** Queues metadata, in requests of at most `max_samples_per_send` entries, on the first shard. */
   writeMetadata(metadata: readonly MetricMetadata[]): void {
     if (this.closed || metadata.length === 0) return;
-    const w = new WriteRequestWriter(64 * 1024);
+    const w = new CompressingWriteRequestWriter(64 * 1024);
     const shard = this.active[0];
     const perRequest = Math.max(1, this.config.metadata_config.max_samples_per_send);
     for (let i = 0; i < metadata.length; i += perRequest) {
       w.reset();
       for (const m of metadata.slice(i, i + perRequest)) w.appendMetadata(m);
-      this.keep(shard, compress(w.bytes()), 0, Date.now());
+      this.keep(shard, w.finish(), 0, Date.now());
     }
     shard.notify();
   }
@@ -205,14 +216,15 @@ export class RemoteWriteQueue implements SampleSink {
         this.log.warn('the disk queue had a damaged last record (an unclean stop); it was cut off', { dir, bytes: torn.bytes });
       }
       if (disk.pendingBytes > 0) this.log.info('sending what was queued before the restart', { dir, bytes: disk.pendingBytes });
-      this.shards.push(new Shard(dir, disk, retired));
+      const writer = this.opts.ownsSeriesCodes ? new SnappyWriteRequestWriter(64 * 1024) : new CompressingWriteRequestWriter(64 * 1024);
+      this.shards.push(new Shard(dir, disk, retired, writer));
     }
   }
 
   private seal(shard: Shard): void {
     const w = shard.writer;
     if (w.samples === 0) return;
-    this.keep(shard, compress(w.bytes()), w.samples, shard.startedAt);
+    this.keep(shard, w.finish(), w.samples, shard.startedAt);
     w.reset();
     shard.notify();
   }

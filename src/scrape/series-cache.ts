@@ -131,6 +131,58 @@ export function copyString(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
+/**
+ * Line texts shared by every target's cache: the same exporter on many hosts writes mostly the
+ * same lines (`node_cpu_seconds_total{cpu="0",mode="idle"}`), and a copy per target was a fifth
+ * of an agent's heap. A table entry costs a third of a typical line, so the pool switches itself
+ * off for a while when lines seldom repeat (every target's own), and is emptied at its bound;
+ * a series keeps the string it has either way.
+ */
+export class LinePool {
+  private readonly byText = new Map<string, string>();
+  private lookups = 0;
+  private hits = 0;
+  /** Lookups left before pooling is tried again, after a round in which it did not pay. */
+  private pausedFor = 0;
+
+  static readonly MAX_LINES = 200_000;
+  /** Lookups per verdict, and the share of them that must find their line. */
+  static readonly ROUND = 32_768;
+  static readonly MIN_HIT_RATIO = 0.25;
+  static readonly PAUSE = 1_000_000;
+
+  /** Lines pooled now. */
+  get size(): number {
+    return this.byText.size;
+  }
+
+  /** A flat string equal to `line`, shared with other caches when one is pooled. */
+  share(line: string): string {
+    if (this.pausedFor > 0) {
+      this.pausedFor--;
+      return copyString(line);
+    }
+    const found = this.byText.get(line);
+    if (found !== undefined) this.hits++;
+    if (++this.lookups === LinePool.ROUND) {
+      const paying = this.hits >= LinePool.ROUND * LinePool.MIN_HIT_RATIO;
+      this.lookups = this.hits = 0;
+      if (!paying) {
+        this.byText.clear();
+        this.pausedFor = LinePool.PAUSE;
+        return found ?? copyString(line);
+      }
+    }
+    if (found !== undefined) return found;
+    const copy = copyString(line);
+    if (this.byText.size >= LinePool.MAX_LINES) this.byText.clear();
+    this.byText.set(copy, copy);
+    return copy;
+  }
+}
+
+const linePool = new LinePool();
+
 export class SeriesCache {
   private readonly byLine = new LineTable();
   private readonly lb = new LabelsBuilder();
@@ -244,7 +296,7 @@ export class SeriesCache {
   }
 
   private resolve(rawKey: string, p: ExpositionParser): SeriesRef {
-    const key = copyString(rawKey);
+    const key = linePool.share(rawKey);
     const lb = this.lb.reset(p.labels());
     const t = this.targetLabels;
     if (this.rules.honorLabels) {

@@ -13,6 +13,7 @@ import type { MetricType } from '../../model/family.js';
 import type { Labels } from '../../model/labels.js';
 import { packLabels, varintSize } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
+import { compress } from '../snappy/index.js';
 
 const TAG_TIMESERIES = 0x0a;
 const TAG_METADATA = 0x1a;
@@ -163,10 +164,8 @@ export class WriteRequestWriter {
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    this.buf = grownBuffer(this.buf, this.pos, n);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   private putVarint(p: number, n: number): number {
@@ -188,5 +187,30 @@ export class WriteRequestWriter {
     }
     this.buf[p++] = Number(v);
     return p;
+  }
+}
+
+/** A copy of `buf`'s first `used` bytes with room for `need` more, at least twice as big. */
+export function grownBuffer(buf: Buffer, used: number, need: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(buf.length * 2, used + need));
+  buf.copy(next, 0, 0, used);
+  return next;
+}
+
+/** What a remote-write sender gathers a compressed request with. */
+export interface RequestEncoder {
+  readonly samples: number;
+  /** Bytes held so far. */
+  readonly size: number;
+  appendOne(batch: SampleBatch, i: number): void;
+  /** The compressed request, a copy of its own. */
+  finish(): Buffer;
+  reset(): void;
+}
+
+/** The plain writer, compressed whole when finished (`compression: small`). */
+export class CompressingWriteRequestWriter extends WriteRequestWriter implements RequestEncoder {
+  finish(): Buffer {
+    return compress(this.bytes());
   }
 }

@@ -10,6 +10,8 @@
  * in the tag or in 1–4 bytes after it) or a copy of earlier output (tag 01: length 4–11 and an
  * 11-bit offset; tag 10: length 1–64 and a 16-bit offset). Input is compressed in 64 KiB blocks
  * with a fresh hash table each, as the reference does, so every offset fits in 16 bits.
+ * `putLiteralTag` and `putCopy` also serve writers that emit elements themselves (remote
+ * write's request writer), so they take any length and offset (tag 11: 32-bit offsets).
  */
 
 const BLOCK = 65536;
@@ -103,24 +105,36 @@ function compressBlock(src: Uint8Array, view: DataView, start: number, end: numb
 
 function putLiteral(src: Uint8Array, from: number, to: number, out: Uint8Array, op: number): number {
   const len = to - from;
-  const n = len - 1;
-  if (n < 60) out[op++] = n << 2;
-  else if (n < 0x100) {
-    out[op++] = 60 << 2;
-    out[op++] = n;
-  } else {
-    // a block is at most 64 KiB: two length bytes always suffice
-    out[op++] = 61 << 2;
-    out[op++] = n & 0xff;
-    out[op++] = n >>> 8;
-  }
+  op = putLiteralTag(len, out, op);
   // a short run is copied faster by hand than through a native call
   if (len < 32) for (let i = 0; i < len; i++) out[op + i] = src[from + i];
   else out.set(src.subarray(from, to), op);
   return op + len;
 }
 
-function putCopy(offset: number, len: number, out: Uint8Array, op: number): number {
+/** The tag of a literal of `len` (≥ 1) bytes, which the caller writes after it. */
+export function putLiteralTag(len: number, out: Uint8Array, op: number): number {
+  const n = len - 1;
+  if (n < 60) out[op++] = n << 2;
+  else if (n < 0x100) {
+    out[op++] = 60 << 2;
+    out[op++] = n;
+  } else if (n < 0x10000) {
+    out[op++] = 61 << 2;
+    out[op++] = n & 0xff;
+    out[op++] = n >>> 8;
+  } else {
+    // a request's writer has no 64 KiB blocks: a huge label set is one long literal
+    const bytes = n < 0x1000000 ? 3 : 4;
+    out[op++] = (59 + bytes) << 2;
+    for (let i = 0, v = n; i < bytes; i++, v >>>= 8) out[op++] = v & 0xff;
+  }
+  return op;
+}
+
+/** A copy of `len` (≥ 4) bytes from `offset` (≥ 1) bytes back. */
+export function putCopy(offset: number, len: number, out: Uint8Array, op: number): number {
+  if (offset >= 0x10000) return putFarCopy(offset, len, out, op);
   // copies of 64 while more than 67 remain, then one of 60 if more than 64: the rest is 4–64
   while (len >= 68) {
     out[op++] = (63 << 2) | 2;
@@ -141,6 +155,20 @@ function putCopy(offset: number, len: number, out: Uint8Array, op: number): numb
     out[op++] = ((len - 1) << 2) | 2;
     out[op++] = offset & 0xff;
     out[op++] = offset >>> 8;
+  }
+  return op;
+}
+
+/** Offsets of 64 KiB and more (only outside 64 KiB blocks): tag 11, four offset bytes, up to 64 bytes each. */
+function putFarCopy(offset: number, len: number, out: Uint8Array, op: number): number {
+  while (len > 0) {
+    const n = Math.min(len, 64);
+    out[op++] = ((n - 1) << 2) | 3;
+    out[op++] = offset & 0xff;
+    out[op++] = (offset >>> 8) & 0xff;
+    out[op++] = (offset >>> 16) & 0xff;
+    out[op++] = offset >>> 24;
+    len -= n;
   }
   return op;
 }

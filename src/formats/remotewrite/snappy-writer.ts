@@ -1,0 +1,316 @@
+/**
+ * A `WriteRequest` written straight as snappy elements, with each series' compressed record
+ * cached across scrapes. Compressing a finished request costs more than encoding it: a hash
+ * probe every few bytes to rediscover what is known before the first byte is written — that a
+ * series is mostly the series written before it, and that its timestamp is usually the same.
+ *
+ * A record is `0x0a len labels 0x12 sl 0x09 value 0x10 timestamp` (writer.ts). Its header and
+ * labels (the "head") are kept on the series as snappy elements (`Labels.wireCode`) that
+ * reproduce them from the head of the record written before it (`Labels.wirePrev`): computed
+ * once by a small LZ matcher, then copied as they are while the series keeps following the same
+ * predecessor — as it does on every scrape of the same target, in the same order. The sample
+ * is copied from the predecessor's where their bytes agree for 4 or more: the timestamp, the
+ * tags, often a value's zero bytes or the whole value.
+ * The code's offsets depend on the two records' sample lengths, so the code ends with one
+ * character naming them; a different pair rebuilds it.
+ *
+ * One writer per series may own the cache (the first remote-write URL): another, whose records
+ * follow other predecessors, would rebuild it on every sample. The others use writer.ts and
+ * formats/snappy's `compress`, which give the same bytes once decompressed.
+ */
+
+import { putCopy, putLiteralTag } from '../snappy/index.js';
+import type { Labels } from '../../model/labels.js';
+import { varintSize } from '../../model/labels-packed.js';
+import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
+import { grownBuffer, type RequestEncoder } from './writer.js';
+
+/** Room for the uncompressed length's varint, written in front of the elements at the end. */
+const LENGTH_ROOM = 5;
+const MIN_MATCH = 4;
+/** A sample takes at most 22 bytes. */
+const SLOT = 24;
+const HASH_BITS = 10;
+
+/** The matcher's window (predecessor head, then this head) and its hash table of positions + 1, stamped per use. */
+let window = Buffer.allocUnsafe(4096);
+const hashPos = new Int32Array(1 << HASH_BITS);
+const hashStamp = new Int32Array(1 << HASH_BITS);
+let stamp = 0;
+/** Where a code is assembled before it becomes a string. */
+let codeScratch = Buffer.allocUnsafe(4096);
+/**
+ * Codes by content: one string for every series with the same code — the same series of every
+ * target, as a head's differences from its predecessor rarely include the target's own labels,
+ * which are copied. Cleared when it reaches its bound; series keep the strings they hold.
+ */
+const codes = new Map<string, string>();
+const MAX_CODES = 50_000;
+
+export class SnappyWriteRequestWriter implements RequestEncoder {
+  private out: Buffer;
+  private view: DataView;
+  private op = LENGTH_ROOM;
+  /** Bytes the request will have once decompressed. */
+  private rawSize = 0;
+  samples = 0;
+  /** The last record written, or undefined at the start of a request. */
+  private prev: Labels | undefined = undefined;
+  private prevSampleLen = 0;
+  private prevTs = NaN;
+  private prevTsSize = 0;
+  /**
+   * Two slots of sample bytes (`0x12 sl 0x09 value 0x10 timestamp`) at 0 and SLOT: this record's
+   * at `cur`, the last one's at the other.
+   */
+  private readonly sample = new Uint8Array(2 * SLOT);
+  private readonly sampleView = new DataView(this.sample.buffer);
+  private cur = 0;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.out = Buffer.allocUnsafe(initialBytes);
+    this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
+  }
+
+  /** Compressed bytes so far. */
+  get size(): number {
+    return this.op - LENGTH_ROOM;
+  }
+
+  reset(): void {
+    this.op = LENGTH_ROOM;
+    this.rawSize = 0;
+    this.samples = 0;
+    this.prev = undefined;
+    this.prevTs = NaN;
+  }
+
+  /** Appends sample `i` of `batch` as one TimeSeries. */
+  appendOne(batch: SampleBatch, i: number): void {
+    const x = batch.series[i];
+    const key = x.key;
+    const ts = batch.timestamps[i];
+    // a batch's samples mostly share one timestamp: its varint is worked out once
+    const tsSize = ts === this.prevTs ? this.prevTsSize : timestampSize(ts);
+    const sampleLen = 10 + tsSize;
+    const seriesLen = key.length + 2 + sampleLen;
+    const headLen = 1 + varintSize(seriesLen) + key.length;
+    const recordLen = headLen + 2 + sampleLen;
+    // the worst a head's code takes (short literals between copies of 4 bytes in 5: 7 bytes for
+    // 5) plus the sample's literal and copy
+    this.ensure(2 * headLen + 40);
+    const y = this.prev;
+    const out = this.out;
+    let op = this.op;
+    const cur = this.cur;
+    const sampleBytes = this.putSample(batch, i, ts, sampleLen, cur);
+    if (y === undefined) {
+      // the first record of a request has nothing to copy from: one literal, sample included
+      op = putLiteralTag(recordLen, out, op);
+      out[op++] = 0x0a;
+      op = putVarint(out, op, seriesLen);
+      op += out.write(key, op, 'latin1');
+      for (let j = 0; j < sampleBytes; j++) out[op + j] = this.sample[cur + j];
+      op += sampleBytes;
+    } else {
+      const cond = (this.prevSampleLen - 11) * 10 + (sampleLen - 11);
+      let code = x.wirePrev === y ? x.wireCode : undefined;
+      if (code === undefined || code.charCodeAt(code.length - 1) !== cond) {
+        code = buildHeadCode(y.key, this.prevSampleLen, key, seriesLen, cond);
+        const known = codes.get(code);
+        if (known !== undefined) code = known;
+        else {
+          if (codes.size >= MAX_CODES) codes.clear();
+          codes.set(code, code);
+        }
+        x.wirePrev = y;
+        x.wireCode = code;
+      }
+      // the trailing condition character is written too, and overwritten by what follows
+      const n = code.length;
+      if (n <= 48) for (let j = 0; j < n; j++) out[op + j] = code.charCodeAt(j);
+      else out.write(code, op, 'latin1');
+      op += n - 1;
+      op =
+        sampleLen === this.prevSampleLen
+          ? this.putSampleDiff(op, cur, sampleBytes, recordLen)
+          : putLiteralBytes(this.sample, cur, cur + sampleBytes, out, op);
+    }
+    this.op = op;
+    this.rawSize += recordLen;
+    this.samples++;
+    this.prev = x;
+    this.prevSampleLen = sampleLen;
+    this.prevTs = ts;
+    this.prevTsSize = tsSize;
+    this.cur = SLOT - cur;
+  }
+
+  /** The compressed request (a copy): the uncompressed length, then the elements. */
+  finish(): Buffer {
+    const start = LENGTH_ROOM - varintSize(this.rawSize);
+    putVarint(this.out, start, this.rawSize);
+    return Buffer.from(this.out.subarray(start, this.op));
+  }
+
+  /**
+   * The sample's bytes, into the slot at `at`; returns their count. The value is written here,
+   * not passed on, as a double passed to a call V8 does not inline is boxed — an allocation per
+   * sample.
+   */
+  private putSample(batch: SampleBatch, i: number, ts: number, sampleLen: number, at: number): number {
+    const b = this.sample;
+    b[at] = 0x12;
+    b[at + 1] = sampleLen;
+    b[at + 2] = 0x09;
+    if (batch.isStale(i)) {
+      this.sampleView.setUint32(at + 3, STALE_NAN_LO, true);
+      this.sampleView.setUint32(at + 7, STALE_NAN_HI, true);
+    } else {
+      this.sampleView.setFloat64(at + 3, batch.values[i], true);
+    }
+    b[at + 11] = 0x10;
+    if (ts === this.prevTs) {
+      // the last record's timestamp bytes, in the other slot
+      const from = SLOT - at;
+      for (let k = 12; k < 2 + sampleLen; k++) b[at + k] = b[from + k];
+      return 2 + sampleLen;
+    }
+    if (ts >= 0) return putVarint(b, at + 12, ts) - at;
+    // an int64 below zero: ten bytes of two's complement
+    let u = BigInt.asUintN(64, BigInt(ts));
+    let p = at + 12;
+    for (let k = 0; k < 9; k++) {
+      b[p++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    b[p++] = Number(u);
+    return p - at;
+  }
+
+  /**
+   * The sample as runs of bytes equal to the predecessor's (copies from one record back: the
+   * timestamp, often the tags and a value's zero bytes, or all of it) and literals between them.
+   */
+  private putSampleDiff(op: number, cur: number, n: number, recordLen: number): number {
+    const b = this.sample;
+    const prev = SLOT - cur;
+    const out = this.out;
+    let literalFrom = 0;
+    let k = 0;
+    while (k < n) {
+      if (b[cur + k] !== b[prev + k]) {
+        k++;
+        continue;
+      }
+      let e = k + 1;
+      while (e < n && b[cur + e] === b[prev + e]) e++;
+      if (e - k >= MIN_MATCH) {
+        if (literalFrom < k) op = putLiteralBytes(b, cur + literalFrom, cur + k, out, op);
+        op = putCopy(recordLen, e - k, out, op);
+        literalFrom = e;
+      }
+      k = e;
+    }
+    return literalFrom < n ? putLiteralBytes(b, cur + literalFrom, cur + n, out, op) : op;
+  }
+
+  private ensure(n: number): void {
+    if (this.op + n <= this.out.length) return;
+    this.out = grownBuffer(this.out, this.op, n);
+    this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
+  }
+}
+
+function timestampSize(ts: number): number {
+  // timestamps are ms since the epoch; one below zero is an int64's ten bytes
+  if (ts < 0) return 10;
+  let size = 1;
+  for (let n = ts; n >= 0x80; n = Math.floor(n / 128)) size++;
+  return size;
+}
+
+function putVarint(buf: Uint8Array, p: number, n: number): number {
+  while (n >= 0x80) {
+    buf[p++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[p++] = n;
+  return p;
+}
+
+/**
+ * Snappy elements that produce this record's head (`0x0a len labels`) right after a record
+ * whose head is the predecessor's (`yKey` with its header) and whose sample took `2 + ySampleLen`
+ * bytes, then the character `cond`: greedy matching against the predecessor's head and what of
+ * this head is already produced, never against the predecessor's sample, which changes from one
+ * request to the next.
+ */
+function buildHeadCode(yKey: string, ySampleLen: number, key: string, seriesLen: number, cond: number): string {
+  const yHeadLen = 1 + varintSize(yKey.length + 2 + ySampleLen) + yKey.length;
+  const headLen = 1 + varintSize(seriesLen) + key.length;
+  const total = yHeadLen + headLen;
+  if (window.length < total + 8) window = Buffer.allocUnsafe(2 * (total + 8));
+  if (codeScratch.length < 2 * headLen + 16) codeScratch = Buffer.allocUnsafe(2 * (2 * headLen + 16));
+  const w = window;
+  let p = 0;
+  w[p++] = 0x0a;
+  p = putVarint(w, p, yKey.length + 2 + ySampleLen);
+  p += w.write(yKey, p, 'latin1');
+  w[p++] = 0x0a;
+  p = putVarint(w, p, seriesLen);
+  w.write(key, p, 'latin1');
+  // the predecessor's sample lies between the two heads in the request
+  const gap = 2 + ySampleLen;
+  if (++stamp === 0x7fffffff) {
+    stamp = 1;
+    hashStamp.fill(0);
+  }
+  const out = codeScratch;
+  let op = 0;
+  for (let q = 0; q + MIN_MATCH <= yHeadLen; q++) remember(w, q);
+  let ip = yHeadLen;
+  let literalFrom = ip;
+  while (ip + MIN_MATCH <= total) {
+    const h = hashAt(w, ip);
+    const cand = hashStamp[h] === stamp ? hashPos[h] : -1;
+    hashStamp[h] = stamp;
+    hashPos[h] = ip;
+    // a match in the predecessor's head stops at its end; one in this head may run on
+    const limit = cand < yHeadLen ? yHeadLen : total;
+    if (cand < 0 || load32(w, cand) !== load32(w, ip) || cand + MIN_MATCH > limit) {
+      ip++;
+      continue;
+    }
+    let len = MIN_MATCH;
+    while (ip + len < total && cand + len < limit && w[ip + len] === w[cand + len]) len++;
+    if (literalFrom < ip) op = putLiteralBytes(w, literalFrom, ip, out, op);
+    op = putCopy(cand < yHeadLen ? ip - cand + gap : ip - cand, len, out, op);
+    for (let q = ip + 1; q < ip + len && q + MIN_MATCH <= total; q++) remember(w, q);
+    ip += len;
+    literalFrom = ip;
+  }
+  if (literalFrom < total) op = putLiteralBytes(w, literalFrom, total, out, op);
+  out[op++] = cond;
+  return out.toString('latin1', 0, op);
+}
+
+function load32(w: Uint8Array, p: number): number {
+  return w[p] | (w[p + 1] << 8) | (w[p + 2] << 16) | (w[p + 3] << 24);
+}
+
+function hashAt(w: Uint8Array, p: number): number {
+  return Math.imul(load32(w, p), 0x1e35a7bd) >>> (32 - HASH_BITS);
+}
+
+function remember(w: Uint8Array, p: number): void {
+  const h = hashAt(w, p);
+  hashStamp[h] = stamp;
+  hashPos[h] = p;
+}
+
+function putLiteralBytes(src: Uint8Array, from: number, to: number, out: Uint8Array, op: number): number {
+  op = putLiteralTag(to - from, out, op);
+  for (let j = from; j < to; j++) out[op++] = src[j];
+  return op;
+}
