@@ -310,7 +310,7 @@ test('a dead URL and a URL that never answers do not slow delivery to a healthy 
   await rw.close(0);
 });
 
-test('compression fast and small: the same samples to every URL, small requests fewer bytes; a second fast URL compresses whole', async (t) => {
+test('compression fast and small: the same samples to every URL (a second fast one too), small requests fewer bytes', async (t) => {
   const receivers = [await receiver(() => ({ status: 204 })), await receiver(() => ({ status: 204 })), await receiver(() => ({ status: 204 }))];
   t.after(() => Promise.all(receivers.map((r) => r.close())));
   const { rw, pipeline } = startQueues(t, `remote_write:

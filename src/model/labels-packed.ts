@@ -36,10 +36,11 @@ function putText(buf: Buffer, p: number, s: string, bytes: number): number {
   return p + bytes;
 }
 
-function putVarint(buf: Buffer, p: number, n: number): number {
+/** Writes `n` (a non-negative safe integer) as a varint at `p`; returns the end. */
+export function putVarint(buf: Uint8Array, p: number, n: number): number {
   while (n >= 0x80) {
     buf[p++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
+    n = Math.floor(n / 128);
   }
   buf[p++] = n;
   return p;

@@ -21,9 +21,9 @@
 
 import { putCopy, putLiteralTag } from '../snappy/index.js';
 import type { Labels } from '../../model/labels.js';
-import { varintSize } from '../../model/labels-packed.js';
+import { putVarint, varintSize } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
-import { grownBuffer, type RequestEncoder } from './writer.js';
+import { grownBuffer, putNegativeTimestamp, timestampSize, type RequestEncoder } from './writer.js';
 
 /** Room for the uncompressed length's varint, written in front of the elements at the end. */
 const LENGTH_ROOM = 5;
@@ -49,7 +49,6 @@ const MAX_CODES = 50_000;
 
 export class SnappyWriteRequestWriter implements RequestEncoder {
   private out: Buffer;
-  private view: DataView;
   private op = LENGTH_ROOM;
   /** Bytes the request will have once decompressed. */
   private rawSize = 0;
@@ -69,7 +68,6 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
 
   constructor(initialBytes = 64 * 1024) {
     this.out = Buffer.allocUnsafe(initialBytes);
-    this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
   }
 
   /** Compressed bytes so far. */
@@ -176,16 +174,7 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
       for (let k = 12; k < 2 + sampleLen; k++) b[at + k] = b[from + k];
       return 2 + sampleLen;
     }
-    if (ts >= 0) return putVarint(b, at + 12, ts) - at;
-    // an int64 below zero: ten bytes of two's complement
-    let u = BigInt.asUintN(64, BigInt(ts));
-    let p = at + 12;
-    for (let k = 0; k < 9; k++) {
-      b[p++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
-    }
-    b[p++] = Number(u);
-    return p - at;
+    return (ts >= 0 ? putVarint(b, at + 12, ts) : putNegativeTimestamp(b, at + 12, ts)) - at;
   }
 
   /**
@@ -218,25 +207,7 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
   private ensure(n: number): void {
     if (this.op + n <= this.out.length) return;
     this.out = grownBuffer(this.out, this.op, n);
-    this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
   }
-}
-
-function timestampSize(ts: number): number {
-  // timestamps are ms since the epoch; one below zero is an int64's ten bytes
-  if (ts < 0) return 10;
-  let size = 1;
-  for (let n = ts; n >= 0x80; n = Math.floor(n / 128)) size++;
-  return size;
-}
-
-function putVarint(buf: Uint8Array, p: number, n: number): number {
-  while (n >= 0x80) {
-    buf[p++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[p++] = n;
-  return p;
 }
 
 /**

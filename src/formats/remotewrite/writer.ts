@@ -11,7 +11,7 @@
 
 import type { MetricType } from '../../model/family.js';
 import type { Labels } from '../../model/labels.js';
-import { packLabels, varintSize } from '../../model/labels-packed.js';
+import { packLabels, putVarint, varintSize } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
 import { compress } from '../snappy/index.js';
 
@@ -92,19 +92,13 @@ export class WriteRequestWriter {
     // the packed form is the series' key too: encoded once, the first time it is asked for
     const lb = labels.key;
     const ts = batch.timestamps[i];
-    // timestamps are ms since the epoch: positive here; a negative one is encoded as int64
-    let tsSize = 10;
-    if (ts >= 0) {
-      tsSize = 1;
-      for (let n = ts; n >= 0x80; n = Math.floor(n / 128)) tsSize++;
-    }
-    const sampleLen = 1 + 8 + 1 + tsSize;
+    const sampleLen = 1 + 8 + 1 + timestampSize(ts);
     const seriesLen = lb.length + 1 + varintSize(sampleLen) + sampleLen;
     this.ensure(1 + 5 + seriesLen);
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = TAG_TIMESERIES;
-    p = this.putVarint(p, seriesLen);
+    p = putVarint(buf, p, seriesLen);
     p += buf.write(lb, p, 'latin1');
     buf[p++] = TAG_SAMPLE;
     buf[p++] = sampleLen;
@@ -125,7 +119,7 @@ export class WriteRequestWriter {
       }
       buf[p++] = n;
     } else {
-      p = this.putNegative(p, ts);
+      p = putNegativeTimestamp(buf, p, ts);
     }
     this.pos = p;
   }
@@ -140,7 +134,7 @@ export class WriteRequestWriter {
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = TAG_METADATA;
-    p = this.putVarint(p, len);
+    p = putVarint(buf, p, len);
     buf[p++] = 0x08;
     buf[p++] = METADATA_TYPES[m.type];
     for (const [tag, b] of [
@@ -150,7 +144,7 @@ export class WriteRequestWriter {
     ] as const) {
       if (!b) continue;
       buf[p++] = tag;
-      p = this.putVarint(p, b.length);
+      p = putVarint(buf, p, b.length);
       buf.set(b, p);
       p += b.length;
     }
@@ -167,27 +161,22 @@ export class WriteRequestWriter {
     this.buf = grownBuffer(this.buf, this.pos, n);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
+}
 
-  private putVarint(p: number, n: number): number {
-    const buf = this.buf;
-    while (n >= 0x80) {
-      buf[p++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    buf[p++] = n;
-    return p;
-  }
+/** Bytes a sample's timestamp (ms since the epoch) takes: a varint, or an int64's ten below zero. */
+export function timestampSize(ts: number): number {
+  return ts < 0 ? 10 : varintSize(ts);
+}
 
-  /** An int64 below zero: ten bytes of two's complement, as protobuf writes it. */
-  private putNegative(p: number, n: number): number {
-    let v = BigInt.asUintN(64, BigInt(n));
-    for (let i = 0; i < 9; i++) {
-      this.buf[p++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[p++] = Number(v);
-    return p;
+/** A timestamp below zero: ten bytes of two's complement, as protobuf writes an int64. */
+export function putNegativeTimestamp(buf: Uint8Array, p: number, ts: number): number {
+  let v = BigInt.asUintN(64, BigInt(ts));
+  for (let i = 0; i < 9; i++) {
+    buf[p++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
   }
+  buf[p++] = Number(v);
+  return p;
 }
 
 /** A copy of `buf`'s first `used` bytes with room for `need` more, at least twice as big. */
