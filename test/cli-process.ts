@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tempDataDir } from './fixtures.js';
 
 /** The compiled entry point (compiled tests live in dist-test/test/). */
 export const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -14,8 +15,11 @@ export interface CliResult {
 
 /** Runs the command to its end and collects what it printed. */
 export function runCli(args: readonly string[]): Promise<CliResult> {
+  // A run (no subcommand, or `run`) gets a data directory of its own unless the test gives one.
+  const runs = (args.length === 0 || args[0] === 'run' || args[0].startsWith('--')) && !args.includes('--data-dir');
+  const full = runs ? [...args, '--data-dir', tempDataDir()] : args;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...full], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -34,7 +38,9 @@ export interface Started {
 
 /** Starts the agent on a free port (JSON logs) and waits for its "started" log line. */
 export async function startAgent(extra: readonly string[] = []): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--log-format', 'json', ...extra], {
+  // Each agent gets a data directory of its own unless the test gives one.
+  const data = extra.includes('--data-dir') ? [] : ['--data-dir', tempDataDir()];
+  const child = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--log-format', 'json', ...data, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

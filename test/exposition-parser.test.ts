@@ -630,10 +630,110 @@ test('text format: TYPE words; untyped is unknown; OpenMetrics-only types are er
   assert.deepEqual(parse('# TYPE\n', TEXT).families, []);
 });
 
-test('text format: exemplars and UNIT do not exist', () => {
-  assertError('c_total 1 # {a="b"} 1\n', TEXT, 1, 11, /timestamp/);
+test('text format: UNIT does not exist, and an exemplar is read but not kept', () => {
+  const page = parse('c_total 1 # {a="b"} 1\n', TEXT);
+  assert.deepEqual(allSamples(page), [{ labels: { __name__: 'c_total' }, value: 1 }]);
   // "# UNIT" is a plain comment there
   assert.deepEqual(parse('# UNIT a_seconds seconds\na_seconds 1\n', TEXT).families[0].unit, undefined);
+});
+
+// Some client libraries write OpenMetrics exemplars into 0.0.4 pages; losing the line would
+// take a bucket out of the histogram.
+const TEXT_HISTOGRAM_WITH_EXEMPLARS = [
+  '# HELP foo Request time.',
+  '# TYPE foo histogram',
+  'foo_bucket{le="0.1"} 1',
+  'foo_bucket{le="0.5"} 3 # {trace_id="abc"} 0.43 1700000000.123',
+  'foo_bucket{le="1"} 5 1700000000000 # {trace_id="def",span_id="1"} 0.9 1700000000.5',
+  'foo_bucket{le="2"} 6 # {} 1.5',
+  'foo_bucket{le="+Inf"}\t7  #\t{ "trace.id" = "x\\"y" }\t+Inf\t1700000001 ',
+  'foo_count 7 1700000000000 # {trace_id="ghi"} 3',
+  'foo_sum 4.2',
+  '',
+].join('\n');
+
+test('text format: a bucket line with an exemplar keeps its sample, strict and lenient, with no exemplar attached', () => {
+  for (const lenient of [false, true]) {
+    const page = parse(TEXT_HISTOGRAM_WITH_EXEMPLARS, TEXT, lenient);
+    assert.equal(page.dropped, 0, page.errors.map((e) => e.message).join(' | '));
+    assert.deepEqual(grouping(page), [['foo', 'histogram', ['foo_bucket', 'foo_bucket', 'foo_bucket', 'foo_bucket', 'foo_bucket', 'foo_count', 'foo_sum']]]);
+    assert.deepEqual(
+      allSamples(page).map((s) => [s.labels.le, s.value, s.timestamp]),
+      [
+        ['0.1', 1, undefined],
+        ['0.5', 3, undefined],
+        ['1', 5, 1700000000000],
+        ['2', 6, undefined],
+        ['+Inf', 7, undefined],
+        [undefined, 7, 1700000000000],
+        [undefined, 4.2, undefined],
+      ],
+      `lenient: ${lenient}`,
+    );
+    assert.ok(allSamples(page).every((s) => s.exemplar === undefined));
+    assert.ok(page.families[0].metrics.every((m) => m.exemplar === undefined));
+  }
+});
+
+test('text format: the pull parser reads past an exemplar (after the value or the timestamp); exemplar() stays undefined', () => {
+  for (const lazyLabels of [false, true]) {
+    const p = new ExpositionParser(TEXT_HISTOGRAM_WITH_EXEMPLARS, { format: TEXT, lazyLabels });
+    const seen: [string, number, number | undefined, unknown][] = [];
+    for (let e = p.next(); e !== Entry.End; e = p.next()) {
+      if (e !== Entry.Series) continue;
+      seen.push([p.seriesKey(), p.value, p.timestamp, p.exemplar()]);
+      // the exemplar's labels must not leak into the series' label set
+      assert.deepEqual(Object.keys(p.labels().toRecord()).filter((k) => k !== '__name__' && k !== 'le'), [], p.seriesKey());
+    }
+    assert.deepEqual(seen, [
+      ['foo_bucket{le="0.1"}', 1, undefined, undefined],
+      ['foo_bucket{le="0.5"}', 3, undefined, undefined],
+      ['foo_bucket{le="1"}', 5, 1700000000000, undefined],
+      ['foo_bucket{le="2"}', 6, undefined, undefined],
+      ['foo_bucket{le="+Inf"}', 7, undefined, undefined],
+      ['foo_count', 7, 1700000000000, undefined],
+      ['foo_sum', 4.2, undefined, undefined],
+    ]);
+  }
+});
+
+test('text format: a malformed exemplar is still an error, with its line and column', () => {
+  const h = '# TYPE h histogram\n';
+  // "# {" unterminated: the label value, then the label set
+  assertError(`${h}h_bucket{le="1"} 3 # {trace_id="abc 0.4\n`, TEXT, 2, 40, /unterminated label value/);
+  assertError(`${h}h_bucket{le="1"} 3 # {trace_id="abc"\n`, TEXT, 2, 37, /","|"}"/);
+  assertError(`${h}h_bucket{le="1"} 3 # {trace_id="abc" 0.4\n`, TEXT, 2, 38, /","|"}"/);
+  assertError(`${h}h_bucket{le="1"} 3 # {trace_id=abc} 0.4\n`, TEXT, 2, 32, /label value/);
+  // not "# {" at all: a trailing comment is not allowed on a sample line either
+  assertError(`${h}h_bucket{le="1"} 3 # trace\n`, TEXT, 2, 20, /# \{/);
+  assertError(`${h}h_bucket{le="1"} 3 #\n`, TEXT, 2, 20, /# \{/);
+  assertError(`${h}h_bucket{le="1"} 3 1000 #{a="b"} 1\n`, TEXT, 2, 25, /# \{/);
+  // value and timestamp of the exemplar
+  assertError(`${h}h_bucket{le="1"} 3 # {a="b"}\n`, TEXT, 2, 29, /space before the exemplar value/);
+  assertError(`${h}h_bucket{le="1"} 3 # {a="b"} x1\n`, TEXT, 2, 30, /invalid exemplar value "x1"/);
+  assertError(`${h}h_bucket{le="1"} 3 1000 # {a="b"} 1_0\n`, TEXT, 2, 35, /invalid exemplar value/);
+  assertError(`${h}h_bucket{le="1"} 3 # {a="b"} 1 NaN\n`, TEXT, 2, 32, /invalid exemplar timestamp "NaN"/);
+  assertError(`${h}h_bucket{le="1"} 3 # {a="b"} 1 2 3\n`, TEXT, 2, 34, /end of line/);
+  assertError(`${h}h_bucket{le="1"} 3 # {a="b",a="c"} 1\n`, TEXT, 2, 29, /duplicate/);
+  // the line's own parts are checked as before
+  assertError(`${h}h_bucket{le="1"} x # {a="b"} 1\n`, TEXT, 2, 18, /invalid value/);
+  // lenient: only the bad line goes, the histogram's other buckets stay
+  const page = parse(`${h}h_bucket{le="1"} 3 # {a="b"} 1\nh_bucket{le="2"} 4 # {a="b" 1\nh_bucket{le="+Inf"} 5 # {} 2\n`, TEXT, true);
+  assert.equal(page.dropped, 1);
+  assert.deepEqual(page.errors.map((e) => [e.line, e.column]), [[3, 29]]);
+  assert.deepEqual(allSamples(page).map((s) => [s.labels.le, s.value]), [['1', 3], ['+Inf', 5]]);
+});
+
+test('OpenMetrics: exemplars unchanged by the text format\'s tolerance (kept, single spaces only)', () => {
+  const c = '# TYPE c counter\n';
+  const kept = parse(`${c}c_total 1 # {trace_id="abc"} 0.43 1700000000.123\n# EOF\n`, OM);
+  assert.deepEqual(allSamples(kept)[0].exemplar, { labels: { trace_id: 'abc' }, value: 0.43, timestamp: 1700000000123 });
+  assertError(`${c}c_total 1 #\t{a="b"} 1\n# EOF\n`, OM, 2, 11, /# \{/);
+  assertError(`${c}c_total 1 #  {a="b"} 1\n# EOF\n`, OM, 2, 11, /# \{/);
+  assertError(`${c}c_total 1 # {a="b"}  1\n# EOF\n`, OM, 2, 21, /exemplar value/);
+  assertError(`${c}c_total 1 # {a="b"}\t1\n# EOF\n`, OM, 2, 20, /space before the exemplar value/);
+  assertError(`${c}c_total 1 # {a="b"} 1\t2\n# EOF\n`, OM, 2, 21, /exemplar value/);
+  assertError(`${c}c_total 1 # {a="b"} 1 \n# EOF\n`, OM, 2, 23, /exemplar timestamp/);
 });
 
 // ---------------------------------------------------------------- OpenMetrics strictness
@@ -1033,25 +1133,26 @@ test('duplicate HELP/TYPE, lenient: an identical repeat is tolerated, a conflict
   );
 });
 
-test('samples of one family split apart: strict error; lenient merges them back and counts the line', () => {
-  assertError('a 1\nb 1\na 2\n', TEXT, 3, 1, /split/);
-  assertError('# TYPE h histogram\nh_bucket{le="+Inf"} 1\nx 1\nh_sum 1\n', TEXT, 4, 1, /split.*line 1/);
-  assertError('# TYPE c counter\nc_total{a="1"} 1\n# TYPE d gauge\nd 1\nc_total{a="2"} 2\n# EOF\n', OM, 5, 1, /split/);
-
-  const lenient = parse('# TYPE a gauge\na{x="1"} 1\nb 1\na{x="2"} 2\nb{y="z"} 3\n', TEXT, true);
-  assert.deepEqual(grouping(lenient), [
-    ['a', 'gauge', ['a', 'a']],
-    ['b', 'unknown', ['b', 'b']],
-  ]);
-  assert.deepEqual(
-    lenient.families[0].metrics.map((m) => m.value),
-    [1, 2],
-  );
-  assert.equal(lenient.dropped, 2);
-  assert.deepEqual(
-    lenient.errors.map((e) => e.line),
-    [4, 5],
-  );
+test('samples of one family split apart: merged by name in the text format (as Prometheus and the Pushgateway read them) and in lenient mode; strict OpenMetrics refuses them', () => {
+  assert.throws(() => parse('# TYPE c counter\nc_total{a="1"} 1\n# TYPE d gauge\nd 1\nc_total{a="2"} 2\n# EOF\n', OM, false), /line 5, column 1: .*split/);
+  for (const lenient of [false, true]) {
+    const page = parse('# TYPE a gauge\na{x="1"} 1\nb 1\na{x="2"} 2\nb{y="z"} 3\n', TEXT, lenient);
+    assert.deepEqual(grouping(page), [
+      ['a', 'gauge', ['a', 'a']],
+      ['b', 'unknown', ['b', 'b']],
+    ]);
+    assert.deepEqual(
+      page.families[0].metrics.map((m) => m.value),
+      [1, 2],
+    );
+    assert.equal(page.dropped, 0);
+    assert.deepEqual(page.errors, []);
+    const histogram = parse('# TYPE h histogram\nh_bucket{le="+Inf"} 1\nx 1\nh_sum 1\n', TEXT, lenient);
+    assert.deepEqual(grouping(histogram)[0], ['h', 'histogram', ['h_bucket', 'h_sum']]);
+  }
+  const om = parse('# TYPE c counter\nc_total{a="1"} 1\n# TYPE d gauge\nd 1\nc_total{a="2"} 2\n# EOF\n', OM, true);
+  assert.deepEqual(grouping(om)[0], ['c', 'counter', ['c_total', 'c_total']]);
+  assert.equal(om.dropped, 0);
 });
 
 test('metadata after samples: strict error; lenient drops the line and keeps the first metadata', () => {

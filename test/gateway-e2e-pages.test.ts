@@ -19,6 +19,7 @@ import { parseConfigText } from '../src/config/load.js';
 import { silentLogger } from '../src/log/logger.js';
 import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { CHROMIUM, CHROMIUM_ARGS as LAUNCH_ARGS, requirePeer } from './peers.js';
+import { tempDataDir } from './fixtures.js';
 
 const CURL = '/usr/bin/curl';
 
@@ -57,7 +58,7 @@ function staticExporter(page: string): Promise<Exporter> {
 async function startTributary(yaml: string): Promise<{ runtime: Runtime; base: string }> {
   const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
   config.server.listen = '127.0.0.1:0';
-  const runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger });
+  const runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
   return { runtime, base: `http://${runtime.address}` };
 }
 
@@ -103,8 +104,11 @@ function getRaw(url: string, headers: Record<string, string>): Promise<{ status:
 }
 
 /** Sample lines (not comments) of a page whose series carry `label="value"`. */
+/** Series with the label, without the push-time series every HTTP group carries. */
 function seriesWith(page: string, label: string, value: string): string[] {
-  return page.split('\n').filter((l) => l !== '' && !l.startsWith('#') && l.includes(`${label}=${JSON.stringify(value)}`));
+  return page
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#') && !/^push_(failure_)?time_seconds\{/.test(l) && l.includes(`${label}=${JSON.stringify(value)}`));
 }
 
 /** Distinct `exporter_name` values on a page. */

@@ -18,6 +18,7 @@ import { silentLogger } from '../src/log/logger.js';
 import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { PROMTOOL, requirePeer } from './peers.js';
 import { PROMETHEUS, freePort, stopProcess } from './prometheus-peer.js';
+import { tempDataDir } from './fixtures.js';
 
 const CURL = '/usr/bin/curl';
 
@@ -167,7 +168,7 @@ gateway:
 `;
     const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
     config.server.listen = '127.0.0.1:0';
-    runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger });
+    runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
     const base = `http://${runtime.address}`;
 
     // The batch job pushes the way Pushgateway users do.

@@ -6,6 +6,7 @@ import { parseFamilies } from '../src/formats/prometheus/families.js';
 import { PageMerger, relabel, type Contribution } from '../src/gateway/merge.js';
 import { EMPTY_SNAPSHOT, nextVersion } from '../src/gateway/source.js';
 import { Labels } from '../src/model/labels.js';
+import { frameFromFamilies } from '../src/model/frame.js';
 import { PROMTOOL, requirePeer } from './peers.js';
 
 function contribution(id: string, page: string, opts: { label?: string | null; static?: Record<string, string>; version?: number } = {}): Contribution {
@@ -14,7 +15,7 @@ function contribution(id: string, page: string, opts: { label?: string | null; s
     id,
     staticLabels: opts.static ?? {},
     ...(label === null ? {} : { sourceLabel: { name: 'exporter_name', value: label } }),
-    snapshot: { ...EMPTY_SNAPSHOT, ok: true, version: opts.version ?? nextVersion(), families: parseFamilies(page, { format: 'prometheus', lenient: true }).families },
+    snapshot: { ...EMPTY_SNAPSHOT, ok: true, version: opts.version ?? nextVersion(), frame: frameFromFamilies(parseFamilies(page, { format: 'prometheus', lenient: true }).families) },
   };
 }
 
@@ -77,15 +78,22 @@ test('output is sorted and deterministic whatever order the pages list series in
   assert.ok(one.indexOf('# TYPE m') < one.indexOf('# TYPE z'));
 });
 
-test('an unchanged source version is not re-read: its cached labelling and text are reused', () => {
+test('a frame that keeps its layout has only its values written anew; the same frame is copied as it was', () => {
   const merger = new PageMerger();
-  const a = contribution('a', 'm{k="a"} 1\n');
-  const first = render(merger, [a], TEXT).page;
-  // Same version, different families object: a cache that re-read the source would show 99.
-  const sameVersion: Contribution = { ...a, snapshot: { ...a.snapshot, families: parseFamilies('m{k="a"} 99\n', { format: 'prometheus' }).families } };
-  assert.equal(render(merger, [sameVersion], TEXT).page, first);
-  const newVersion: Contribution = { ...sameVersion, snapshot: { ...sameVersion.snapshot, version: nextVersion() } };
-  assert.match(render(merger, [newVersion], TEXT).page, / 99\n$/);
+  const first = frameFromFamilies(parseFamilies('# TYPE m gauge\nm{k="a"} 1\nm{k="b"} 2\n', { format: 'prometheus' }).families);
+  const a: Contribution = { id: 'a', staticLabels: {}, sourceLabel: { name: 'exporter_name', value: 'a' }, snapshot: { ...EMPTY_SNAPSHOT, ok: true, version: nextVersion(), frame: first } };
+  assert.equal(render(merger, [a], TEXT).page, '# TYPE m gauge\nm{exporter_name="a",k="a"} 1\nm{exporter_name="a",k="b"} 2\n');
+  const second = frameFromFamilies(parseFamilies('# TYPE m gauge\nm{k="a"} 98\nm{k="b"} 99\n', { format: 'prometheus' }).families, first.layout);
+  assert.equal(second.layout, first.layout, 'same series: same layout');
+  const b: Contribution = { ...a, snapshot: { ...a.snapshot, version: nextVersion(), frame: second } };
+  const page = '# TYPE m gauge\nm{exporter_name="a",k="a"} 98\nm{exporter_name="a",k="b"} 99\n';
+  assert.equal(render(merger, [b], TEXT).page, page);
+  // Rendered again (copied from the last page), and after the other format was rendered in between.
+  assert.equal(render(merger, [b], TEXT).page, page);
+  render(merger, [b], { format: 'openmetrics', utf8Names: false });
+  assert.equal(render(merger, [b], TEXT).page, page);
+  const back: Contribution = { ...a, snapshot: { ...a.snapshot, version: nextVersion() } };
+  assert.match(render(merger, [back], TEXT).page, /k="b"\} 2\n$/);
 });
 
 test('OpenMetrics page: one family per name, counter naming, # EOF', () => {

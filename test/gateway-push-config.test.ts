@@ -8,6 +8,7 @@ import { Logger } from '../src/log/logger.js';
 import { Registry } from '../src/selfmetrics/index.js';
 import { HttpServer } from '../src/server/index.js';
 import { PushIngestion } from '../src/gateway/push/index.js';
+import { DEFAULT_MAX_PENDING_CONNECTIONS } from '../src/gateway/push/socket-listener.js';
 
 test('push config: defaults', () => {
   const c = pushConfigSchema.parse({});
@@ -35,6 +36,30 @@ test('push config: listeners as written in YAML', () => {
   assert.equal(c.listeners[0].max_connections, 64);
   assert.equal(c.listeners[1].unix_socket_mode, 0o660);
   assert.equal(c.listeners[1].read_timeout, 2000);
+});
+
+test('push config: listener connection limits and timeouts', () => {
+  const [d] = pushConfigSchema.parse({ listeners: [{ tcp: '127.0.0.1:6554', format: 'capnp' }] }).listeners;
+  assert.equal(d.max_connections, 64);
+  assert.equal(d.max_pending_connections, DEFAULT_MAX_PENDING_CONNECTIONS);
+  assert.equal(d.max_pending_connections, 4096);
+  assert.equal(d.read_timeout, 10_000);
+  assert.equal(d.idle_timeout, 0, 'idle connections between messages are kept by default');
+  const [l] = pushConfigSchema.parse({
+    listeners: [{ tcp: '127.0.0.1:6554', format: 'capnp', max_connections: '256', max_pending_connections: '0', read_timeout: '30s', idle_timeout: '15m' }],
+  }).listeners;
+  assert.deepEqual([l.max_connections, l.max_pending_connections, l.read_timeout, l.idle_timeout], [256, 0, 30_000, 900_000]);
+  const issue = (extra: Record<string, string>): string => {
+    const r = pushConfigSchema.safeParse({ listeners: [{ tcp: '127.0.0.1:6554', format: 'json', ...extra }] });
+    assert.equal(r.success, false);
+    return r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  };
+  // No slot would ever free: every client would wait forever.
+  assert.match(issue({ max_connections: '0' }), /max_connections: must be at least 1/);
+  // A zero read timeout would cut every message split across two packets.
+  assert.match(issue({ read_timeout: '0s' }), /read_timeout: must be positive/);
+  assert.match(issue({ max_pending_connections: '-1' }), /max_pending_connections: must not be negative/);
+  assert.match(issue({ idle_timeout: 'forever' }), /idle_timeout: invalid duration/);
 });
 
 test('push config: mistakes are refused', () => {

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { Logger } from '../src/log/logger.js';
+import { parseFamilies } from '../src/formats/prometheus/families.js';
+import { writeProtobufFamilies } from '../src/formats/protobuf/index.js';
 import { Registry } from '../src/selfmetrics/index.js';
 import { HttpServer } from '../src/server/index.js';
 import { AppStore, registerPushgatewayRoutes, parseGroupingPath, GroupingKeyError } from '../src/gateway/push/index.js';
@@ -31,7 +33,7 @@ function curl(args: string[], stdin?: string | Buffer): Promise<Curl> {
 
 function samples(app: PushedApp | undefined): string[] {
   assert.ok(app, 'app exists');
-  return app.snapshot.families.flatMap((f) => f.metrics.map((p) => `${p.labels.toString()} ${p.value}`));
+  return app.families.flatMap((f) => f.metrics.map((p) => `${p.labels.toString()} ${p.value}`));
 }
 
 interface Fixture {
@@ -163,7 +165,7 @@ test('malformed body: 400 with line and column, previous payload kept, refusal r
   assert.deepEqual(samples(f.store.get('job="j"')), ['good{job="j"} 1']);
 });
 
-test('OpenMetrics bodies by Content-Type; protobuf refused with 415', async (t) => {
+test('OpenMetrics and delimited protobuf bodies by Content-Type; a broken protobuf body is a 400 naming the byte', async (t) => {
   const f = await start();
   t.after(() => f.close());
   const url = `${f.base}/metrics/job/om`;
@@ -175,8 +177,14 @@ test('OpenMetrics bodies by Content-Type; protobuf refused with 415', async (t) 
   r = await curl(['-H', 'Content-Type: application/openmetrics-text', '--data-binary', '@-', url], 'x 1\n');
   assert.equal(r.status, 400);
   assert.match(r.body, /EOF/i);
-  r = await curl(['-H', 'Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited', '--data-binary', '@-', url], 'x');
-  assert.equal(r.status, 415);
+  const protobuf = 'Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+  r = await curl(['-H', protobuf, '--data-binary', '@-', url], 'x');
+  assert.equal(r.status, 400);
+  assert.match(r.body, /protobuf body: message 1, byte \d+/);
+  const body = writeProtobufFamilies(parseFamilies('# TYPE pb_total counter\npb_total{a="b"} 7\n', { format: 'prometheus' }).families);
+  r = await curl(['-H', protobuf, '--data-binary', '@-', `${f.base}/metrics/job/pb`], body);
+  assert.equal(r.status, 200, r.body);
+  assert.deepEqual(samples(f.store.get('job="pb"')), ['pb_total{a="b", job="pb"} 7']);
 });
 
 test('body over max_body_bytes: 413, declared or chunked', async (t) => {

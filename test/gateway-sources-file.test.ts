@@ -9,10 +9,11 @@ import { gatewaySourceSchema } from '../src/config/gateway-sources.js';
 import { createSource } from '../src/gateway/sources/index.js';
 import type { ScrapeContext, SourceSnapshot } from '../src/gateway/source.js';
 import { silentLogger } from '../src/log/logger.js';
+import { familiesOf } from '../src/model/frame.js';
 
 const ctx: ScrapeContext = { signal: new AbortController().signal, params: new URLSearchParams() };
 const value = (s: SourceSnapshot, name: string): number | undefined =>
-  s.families.find((f) => f.name === name)?.metrics[0]?.value;
+  familiesOf(s.frame).find((f) => f.name === name)?.metrics[0]?.value;
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('file source: read, unchanged keeps version, write and rename-replace picked up, deletion means no data', async () => {
@@ -29,7 +30,7 @@ test('file source: read, unchanged keeps version, write and rename-replace picke
 
     const b = await s.snapshot(ctx);
     assert.equal(b.version, a.version);
-    assert.equal(b.families, a.families);
+    assert.equal(b.frame, a.frame);
 
     // Rewritten with the same bytes: re-read, but the version stays.
     writeFileSync(path, '# TYPE jobs gauge\njobs 1\n');
@@ -54,7 +55,7 @@ test('file source: read, unchanged keeps version, write and rename-replace picke
     rmSync(path);
     const gone = await s.snapshot(ctx);
     assert.equal(gone.ok, false);
-    assert.equal(gone.families.length, 0);
+    assert.equal(gone.frame.layout.size, 0);
     assert.notEqual(gone.version, d.version);
     assert.match(gone.error ?? '', /does not exist/);
 

@@ -17,6 +17,7 @@ import { gatewaySourceSchema, type GatewaySourceInput } from '../src/config/gate
 import { createSource, HttpSource } from '../src/gateway/sources/index.js';
 import type { GatewaySource, ScrapeContext, SourceSnapshot } from '../src/gateway/source.js';
 import { silentLogger } from '../src/log/logger.js';
+import { familiesOf } from '../src/model/frame.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -27,7 +28,7 @@ function ctx(params = '', signal: AbortSignal = new AbortController().signal): S
 }
 
 function value(s: SourceSnapshot, family: string): number | undefined {
-  return s.families.find((f) => f.name === family)?.metrics[0]?.value;
+  return familiesOf(s.frame).find((f) => f.name === family)?.metrics[0]?.value;
 }
 
 const open: { close(): Promise<void> }[] = [];
@@ -84,7 +85,7 @@ test('on-scrape: unchanged body keeps the version and families; changed body get
   const a = await s.snapshot(ctx());
   const b = await s.snapshot(ctx());
   assert.equal(b.version, a.version);
-  assert.equal(b.families, a.families, 'not re-parsed');
+  assert.equal(b.frame, a.frame, 'not re-parsed');
   body = PAGE.replace('42', '43');
   const c = await s.snapshot(ctx());
   assert.notEqual(c.version, a.version);
@@ -109,7 +110,7 @@ test('timeout: error for the slow source, the other source unaffected', async ()
   const [sa, sb] = await Promise.all([a.snapshot(ctx()), b.snapshot(ctx())]);
   assert.ok(Date.now() - started < 1500, 'did not wait for the slow exporter');
   assert.equal(sa.ok, false);
-  assert.equal(sa.families.length, 0);
+  assert.equal(sa.frame.layout.size, 0);
   assert.match(sa.error ?? '', /^timeout after 0\.2s fetching http:\/\/127\.0\.0\.1:\d+\/$/);
   assert.equal(sb.ok, true);
   assert.equal(value(sb, 'up'), 1);
@@ -137,7 +138,7 @@ test('non-2xx: error names status, URL and a body excerpt; on-scrape shows no da
   fail = true;
   const bad = await s.snapshot(ctx());
   assert.equal(bad.ok, false);
-  assert.equal(bad.families.length, 0);
+  assert.equal(bad.frame.layout.size, 0);
   assert.notEqual(bad.version, good.version);
   assert.ok(bad.error?.startsWith(`HTTP 500 from ${srv.url}/metrics: database exploded x`), bad.error);
   assert.ok(bad.error!.length <= `HTTP 500 from ${srv.url}/metrics: `.length + 200);
@@ -234,8 +235,8 @@ test('two URLs on one host are separate sources', async () => {
   ]);
   assert.equal(value(a, 'a_metric'), 1);
   assert.equal(value(b, 'b_metric'), 2);
-  assert.equal(a.families.length, 1);
-  assert.equal(b.families.length, 1);
+  assert.equal(a.frame.layout.families.length, 1);
+  assert.equal(b.frame.layout.families.length, 1);
 });
 
 test('poll mode: first poll at start, cached between polls, last good served on failure', async () => {
@@ -263,7 +264,7 @@ test('poll mode: first poll at start, cached between polls, last good served on 
   const stale = await s.snapshot(ctx());
   assert.equal(stale.ok, false);
   assert.equal(stale.version, first.version);
-  assert.equal(stale.families, first.families);
+  assert.equal(stale.frame, first.frame);
   assert.match(stale.error ?? '', /^HTTP 503 from .*: busy$/);
   assert.ok(s.failures >= 1);
   fail = false;

@@ -12,13 +12,14 @@ import { gatewaySourceSchema } from '../src/config/gateway-sources.js';
 import { createSource, ScriptSource } from '../src/gateway/sources/index.js';
 import type { GatewaySource, ScrapeContext, SourceSnapshot } from '../src/gateway/source.js';
 import { silentLogger } from '../src/log/logger.js';
+import { familiesOf } from '../src/model/frame.js';
 
 const ctx = (signal: AbortSignal = new AbortController().signal): ScrapeContext => ({
   signal,
   params: new URLSearchParams(),
 });
 const value = (s: SourceSnapshot, name: string): number | undefined =>
-  s.families.find((f) => f.name === name)?.metrics[0]?.value;
+  familiesOf(s.frame).find((f) => f.name === name)?.metrics[0]?.value;
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function script(name: string, body: string, opts: Record<string, unknown> = {}): GatewaySource {
@@ -66,7 +67,7 @@ test('on-scrape: five concurrent scrapes share one run and all get its page', as
     const again = await s.snapshot(ctx());
     assert.equal(readFileSync(runs, 'utf8').split('\n').filter(Boolean).length, 2);
     assert.equal(again.version, snaps[0].version);
-    assert.equal(again.families, snaps[0].families);
+    assert.equal(again.frame, snaps[0].frame);
   } finally {
     await s.close();
     rmSync(dir, { recursive: true, force: true });
@@ -136,7 +137,7 @@ test('on-scrape: non-zero exit reports code and last stderr line; output limit; 
   const failing = script('ex', `echo 'jobs 1'; echo first >&2; echo 'last words' >&2; exit 3`);
   const snap = await failing.snapshot(ctx());
   assert.equal(snap.ok, false);
-  assert.equal(snap.families.length, 0);
+  assert.equal(snap.frame.layout.size, 0);
   assert.equal(snap.error, 'sh exited with code 3: last words');
   await failing.close();
 

@@ -15,6 +15,7 @@ import { requirePeer } from './peers.js';
 import { PROMETHEUS, startPrometheus } from './prometheus-peer.js';
 import { assertSameSamples, RecordingSink, selfMetricValue, startTarget, waitFor } from './scrape-harness.js';
 import { Labels } from '../src/model/labels.js';
+import { tempDataDir } from './fixtures.js';
 
 test('every scraped sample arrives in Prometheus bit for bit', { timeout: 60_000 }, async (t) => {
   if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
@@ -41,7 +42,7 @@ remote_write:
   - url: ${prom.url}/api/v1/write
 `,
   );
-  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: silentLogger });
+  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: silentLogger, dataDir: tempDataDir() });
   const sink = new RecordingSink();
   runtime.pipeline.add(sink);
   await waitFor('four scrapes', () => sink.batches.length >= 4, 15_000);
@@ -94,7 +95,7 @@ remote_write:
     queue_config: {senders: 1, batch_send_deadline: 100ms}
 `,
   );
-  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: silentLogger });
+  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: silentLogger, dataDir: tempDataDir() });
   const sink = new RecordingSink();
   runtime.pipeline.add(sink);
   const url = `${prom.url}/api/v1/write`;

@@ -16,6 +16,7 @@ import { requirePeer, VICTORIA_METRICS } from './peers.js';
 import { freePort, stopProcess } from './prometheus-peer.js';
 import { assertSameSamples, RecordingSink, startTarget, waitFor } from './scrape-harness.js';
 import { Labels } from '../src/model/labels.js';
+import { tempDataDir } from './fixtures.js';
 
 
 test('every scraped sample arrives in VictoriaMetrics with its exact value and timestamp', { timeout: 60_000 }, async (t) => {
@@ -52,7 +53,7 @@ remote_write:
   - url: ${vmUrl}/api/v1/write
 `,
   );
-  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: silentLogger });
+  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: silentLogger, dataDir: tempDataDir() });
   const sink = new RecordingSink();
   runtime.pipeline.add(sink);
   await waitFor('four scrapes', () => sink.batches.length >= 4, 15_000);

@@ -14,6 +14,7 @@ import { Logger } from '../src/log/logger.js';
 import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { RecordingSink, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
 import { startAgent } from './cli-process.js';
+import { tempDataDir } from './fixtures.js';
 
 const INTERVAL_MS = 400;
 
@@ -70,7 +71,7 @@ ${extra}`;
 `));
   const lines: string[] = [];
   const logger = new Logger('info', 'json', { write: (l: string) => void lines.push(l) });
-  const runtime: Runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger });
+  const runtime: Runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger, dataDir: tempDataDir() });
   t.after(() => runtime.close());
   const sink = new RecordingSink();
   runtime.pipeline.add(sink);
@@ -199,7 +200,7 @@ scrape_configs:
       - {source_labels: [__address__], regex: 'skip\\..*', action: drop}
 `,
   );
-  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: new Logger('error', 'json', { write() {} }) });
+  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: new Logger('error', 'json', { write() {} }), dataDir: tempDataDir() });
   t.after(() => runtime.close());
   type Api = {
     status: string;

@@ -2,8 +2,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCallback } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +16,7 @@ import { defaultConfig } from '../src/config/index.js';
 import { Logger } from '../src/log/logger.js';
 import { startRuntime } from '../src/runtime/runtime.js';
 import { Registry } from '../src/selfmetrics/index.js';
+import { tempDataDir } from './fixtures.js';
 import {
   AccessRule,
   HttpServer,
@@ -105,7 +109,7 @@ function tlsOptions(extra: Partial<ServerTlsOptions> = {}): ServerTlsOptions {
 
 async function startTls(
   tls: ServerTlsOptions,
-  more: { access?: AccessRule; logger?: Logger } = {},
+  more: { access?: AccessRule; logger?: Logger; headersTimeoutMs?: number } = {},
 ): Promise<{ server: HttpServer; address: string }> {
   const registry = new Registry();
   const server = new HttpServer({ registry, tls, ...more });
@@ -254,7 +258,7 @@ test('runtime: server.tls and server.access from the config reach the listener a
   }).tls;
   config.server.access = { bearer_tokens: ['let-me-in'] };
   const { logger, lines } = memoryLogger();
-  const rt = await startRuntime({ logger, resolved: { config, warnings: [] } });
+  const rt = await startRuntime({ logger, resolved: { config, warnings: [] }, dataDir: tempDataDir() });
   t.after(() => rt.close());
   assert.equal(rt.server.scheme, 'https');
   assert.equal((await get(rt.address, '/metrics')).status, 401);
@@ -267,4 +271,148 @@ test('runtime: server.tls and server.access from the config reach the listener a
   assert.match(started, /scheme=https/);
   assert.match(started, /access=protected/);
   assert.doesNotMatch(lines.join(''), /let-me-in/);
+});
+
+// ------------------------------------------------------------ plain HTTP on the TLS port
+
+/** What Go's net/http sends, and so what vmagent and Prometheus users have seen before. */
+const GO_PLAIN_HTTP_REPLY = 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
+const GO_PLAIN_HTTP_BODY = 'Client sent an HTTP request to an HTTPS server.\n';
+
+/** A plain node:http request to the TLS port. */
+function plainGet(address: string, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
+  const { host, port } = parseListenAddress(address);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host, port, path, agent: false, method: body ? 'POST' : 'GET' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Writes `parts` on a raw TCP connection, `gapMs` apart, and collects everything until the server closes. */
+function rawExchange(address: string, parts: (string | Buffer)[], gapMs = 0): Promise<{ reply: Buffer; ms: number }> {
+  const { port } = parseListenAddress(address);
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const sock: Socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('error', reject);
+    sock.on('close', () => resolve({ reply: Buffer.concat(chunks), ms: Date.now() - t0 }));
+    sock.once('connect', async () => {
+      for (const [i, part] of parts.entries()) {
+        if (i > 0 && gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+        if (!sock.destroyed) sock.write(part);
+      }
+    });
+  });
+}
+
+test('plain HTTP to the TLS port: HTTP/1.0 400 with Go\'s message, for node:http, a raw socket and curl; HTTPS still served', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const { server, address } = await startTls(tlsOptions(), { logger });
+  t.after(() => server.close());
+
+  const plain = await plainGet(address, '/metrics');
+  assert.deepEqual(plain, { status: 400, text: GO_PLAIN_HTTP_BODY });
+  // a request with a body larger than one read: the answer still arrives whole, not reset
+  const post = await plainGet(address, '/metrics', Buffer.alloc(512 * 1024, 'x'));
+  assert.deepEqual(post, { status: 400, text: GO_PLAIN_HTTP_BODY });
+  // byte for byte as Go sends it, also when the request line arrives in pieces
+  const raw = await rawExchange(address, ['GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n']);
+  assert.equal(raw.reply.toString('latin1'), GO_PLAIN_HTTP_REPLY);
+  const trickled = await rawExchange(address, ['G', 'ET /health HTTP/1.1\r\n', 'Host: x\r\n\r\n'], 30);
+  assert.equal(trickled.reply.toString('latin1'), GO_PLAIN_HTTP_REPLY);
+  assert.equal((await rawExchange(address, ['OPTIONS * HTTP/1.1\r\n\r\n'])).reply.toString('latin1'), GO_PLAIN_HTTP_REPLY);
+
+  let curlFound = true;
+  try {
+    await execFile('curl', ['--version']);
+  } catch {
+    curlFound = false;
+  }
+  if (curlFound) {
+    const { stdout } = await execFile('curl', ['-sS', '-w', '\n%{http_code}', `http://${address}/metrics`]);
+    assert.equal(stdout, GO_PLAIN_HTTP_BODY + '\n400');
+  } else {
+    t.diagnostic('curl not installed: its part is skipped');
+  }
+
+  // HTTPS on the same listener is unaffected, before and after
+  const r = await get(address, '/health');
+  assert.equal(r.status, 200);
+  assert.equal(r.text, 'OK\n');
+  assert.ok(lines.some((l) => l.includes('plain HTTP request on the HTTPS listener')), lines.join(''));
+});
+
+test('plain HTTP to an mTLS port gets the 400 too, and certificate clients still get in', async (t) => {
+  for (const clientAuth of ['require_and_verify', 'request'] as const) {
+    const { server, address } = await startTls(tlsOptions({ clientCaFile: file('ca.pem'), clientAuth }));
+    t.after(() => server.close());
+    assert.deepEqual(await plainGet(address, '/health'), { status: 400, text: GO_PLAIN_HTTP_BODY }, clientAuth);
+    assert.equal((await get(address, '/health', { cert: 'client' })).status, 200, clientAuth);
+    assert.equal((await get(address, '/health', { cert: 'client', maxVersion: 'TLSv1.2' })).status, 200, clientAuth);
+    await assert.rejects(get(address, '/health', { cert: 'rogue' }), clientAuth);
+  }
+});
+
+test('a TLS ClientHello that arrives in pieces still completes its handshake', async (t) => {
+  const { server, address } = await startTls(tlsOptions());
+  t.after(() => server.close());
+  const { port } = parseListenAddress(address);
+  const tcp = connect(port, '127.0.0.1');
+  await new Promise((r) => tcp.once('connect', r));
+  // The first chunk the server sees is the record type byte alone, the rest 50 ms later.
+  let first = true;
+  const split = new Duplex({
+    write(chunk: Buffer, _enc, done) {
+      if (!first) return tcp.write(chunk, done);
+      first = false;
+      tcp.write(chunk.subarray(0, 1));
+      setTimeout(() => tcp.write(chunk.subarray(1), done), 50);
+    },
+    read() {},
+    final(done) {
+      tcp.end(done);
+    },
+  });
+  tcp.on('data', (c: Buffer) => split.push(c));
+  tcp.on('end', () => split.push(null));
+  const tls = tlsConnect({ socket: split, ca: readFileSync(file('ca.pem')), servername: 'localhost' });
+  t.after(() => tls.destroy());
+  await new Promise<void>((resolve, reject) => {
+    tls.once('secureConnect', resolve);
+    tls.once('error', reject);
+  });
+  tls.write('GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  let reply = '';
+  tls.setEncoding('utf8');
+  tls.on('data', (c: string) => (reply += c));
+  await new Promise((r) => tls.once('end', r));
+  assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(reply.endsWith('\r\n\r\nOK\n'), reply);
+});
+
+test('a connection that sends nothing is closed after the handshake timeout; bytes that are neither TLS nor HTTP fail as before', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const { server, address } = await startTls(tlsOptions(), { logger, headersTimeoutMs: 300 });
+  t.after(() => server.close());
+  const silent = await rawExchange(address, []);
+  assert.equal(silent.reply.length, 0);
+  assert.ok(silent.ms >= 250 && silent.ms < 3_000, `closed after ${silent.ms} ms`);
+  assert.ok(lines.some((l) => l.includes('nothing sent before the handshake timeout')), lines.join(''));
+  // Lower-case "get" is no HTTP method and no TLS record: the handshake fails and says nothing.
+  const garbage = await rawExchange(address, ['get / HTTP/1.1\r\n\r\n']);
+  assert.equal(garbage.reply.length, 0);
+  assert.ok(lines.some((l) => l.includes('TLS handshake failed')), lines.join(''));
+  // A client that sends the first byte of a ClientHello and then nothing: TLS's own timeout.
+  const stalled = await rawExchange(address, [Buffer.from([0x16])]);
+  assert.ok(stalled.ms >= 250 && stalled.ms < 3_000, `closed after ${stalled.ms} ms`);
+  assert.equal((await get(address, '/health')).status, 200);
 });

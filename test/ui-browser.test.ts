@@ -15,11 +15,12 @@ import type { HttpServer } from '../src/server/index.js';
 import type { PageRegistry } from '../src/ui/index.js';
 import { withPageServer } from './page-server.js';
 import { CHROMIUM, CHROMIUM_ARGS as LAUNCH_ARGS, requirePeer } from './peers.js';
+import { tempDataDir } from './fixtures.js';
 
 
 test('the index page shows what runs and links to every page; the links work', async (t) => {
   if (!requirePeer(t, CHROMIUM, 'chromium')) return;
-  const runtime = await startRuntime({ listen: '127.0.0.1:0', logger: silentLogger });
+  const runtime = await startRuntime({ listen: '127.0.0.1:0', logger: silentLogger, dataDir: tempDataDir() });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
   try {
     const page = await browser.newPage();

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { parseListenAddress } from '../server/listen-address.js';
 import { bool, duration, nonEmptyText, size, uint } from './fields.js';
+import { accessSchema } from './access.js';
 
 export const DEFAULT_PUSH_TTL_MS = 5 * 60 * 1000;
 export const DEFAULT_PUSH_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -47,9 +48,27 @@ export const pushListenerSchema = z
     unix_socket_mode: socketMode.optional(),
     unix_socket_owner: ownerRef.optional(),
     unix_socket_group: ownerRef.optional(),
-    max_connections: uint.default(64),
-    /** How long a connection may go without sending a byte before it is cut. */
-    read_timeout: duration.default(10_000),
+    /** Connections read at once. More are accepted and wait, unread and in order, for a slot. */
+    max_connections: uint.refine((n) => n >= 1, 'must be at least 1').default(64),
+    /**
+     * Connections that may wait for a slot. Past this a new connection is reset at once, counted
+     * as `too_many_connections` and logged; 0 refuses every connection over `max_connections`.
+     */
+    max_pending_connections: uint.default(4096),
+    /**
+     * How long a sender may pause in the middle of a message (JSON: before its EOF) before the
+     * connection is cut and the partial message counted as a `timeout`. Every chunk received
+     * restarts it; it does not run between messages. When connections wait for a slot, one that
+     * has been idle between messages this long gives its slot up.
+     */
+    read_timeout: duration.refine((n) => n > 0, 'must be positive').default(10_000),
+    /**
+     * How long a connection may sit idle between messages before it is closed; 0 = no limit.
+     * Persistent Cap'n Proto senders push every N seconds on one connection and expect it to be
+     * there; a close only makes their next push fail. TCP keep-alive (15 s) reaps connections
+     * whose peer is gone, and idle ones give way when connections wait (see `read_timeout`).
+     */
+    idle_timeout: duration.default(0),
     /** Bytes one connection (JSON) or one message (Cap'n Proto) may carry; defaults to `push.max_body_bytes`. */
     max_bytes: size.optional(),
   })
@@ -68,7 +87,24 @@ export const pushConfigSchema = z.strictObject({
   max_apps: uint.default(10_000),
   max_series: uint.default(5_000_000),
   max_body_bytes: size.default(DEFAULT_PUSH_MAX_BODY_BYTES),
-  http: z.strictObject({ enabled: bool.default(true) }).prefault({}),
+  /**
+   * Keep pushed apps (HTTP groups and socket apps) under `<data_dir>/gateway/apps/` across
+   * restarts, written every `persistence_interval` and at shutdown (the Pushgateway's
+   * `--persistence.file`); the interval is the most of the pushes a `kill -9` can lose.
+   */
+  persistence: bool.default(true),
+  persistence_interval: duration.default(5_000),
+  http: z
+    .strictObject({
+      enabled: bool.default(true),
+      /** TTL of groups pushed over HTTP; `push.default_ttl` when left out; 0 keeps them until deleted. */
+      ttl: duration.optional(),
+      /** Serve `PUT /api/v1/admin/wipe` (the Pushgateway's `--web.enable-admin-api`). */
+      enable_admin_api: bool.default(false),
+      /** Who may push, delete and read the push API; open when left out. */
+      access: accessSchema.optional(),
+    })
+    .prefault({}),
   listeners: z
     .array(pushListenerSchema)
     .default([])

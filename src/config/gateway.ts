@@ -13,7 +13,8 @@ import { pushConfigSchema } from './gateway-push.js';
 import { accessSchema } from './access.js';
 
 export const DEFAULT_SOURCE_LABEL = 'exporter_name';
-export const DEFAULT_GATEWAY_TIMEOUT_MS = 10_000;
+/** Below Prometheus' default scrape timeout (10s), so that a slow source never fails the scrape. */
+export const DEFAULT_GATEWAY_TIMEOUT_MS = 9_500;
 
 /** Paths Tributary serves itself; an exposition path may not take them. */
 const RESERVED_PATHS = ['/', '/apps', '/health', '/ready'];

@@ -36,12 +36,119 @@ function ttl(ms: number): string {
   return s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`;
 }
 
-/** A fixed-width table, the way exporter-proxy's /apps looks in a terminal. */
+/**
+ * Characters a terminal would act on or hide rather than show: C0 and C1 controls, DEL, format
+ * characters (bidi overrides, zero-width spaces, invisible tags), line and paragraph separators
+ * and lone surrogates. The joiners U+200C and U+200D are left alone: emoji sequences and
+ * several scripts need them, and they move nothing.
+ */
+const UNPRINTABLE = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'gu');
+
+const SHORT_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r' };
+
+/** One character as Go's %q writes it: \n, \x1b, \u0085, \U000e0041. */
+function escapeChar(c: string): string {
+  const cp = c.codePointAt(0) ?? 0;
+  const short = SHORT_ESCAPES[cp];
+  if (short !== undefined) return short;
+  if (cp < 0x80) return '\\x' + cp.toString(16).padStart(2, '0');
+  if (cp < 0x10000) return '\\u' + cp.toString(16).padStart(4, '0');
+  return '\\U' + cp.toString(16).padStart(8, '0');
+}
+
+/** East Asian wide and fullwidth ranges, and emoji shown as pictures: two terminal columns. */
+const WIDE =
+  /^(?:[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]|\p{Emoji_Presentation}|.*\ufe0f)/u;
+const COMBINING_ONLY = /^[\p{M}\u200c\u200d]+$/u;
+
+const graphemes = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : undefined;
+
+/** What the user perceives as characters, so that a cut never splits one (nor a surrogate pair). */
+function clusters(text: string): string[] {
+  if (graphemes === undefined) return Array.from(text);
+  const out: string[] = [];
+  for (const { segment } of graphemes.segment(text)) out.push(segment);
+  return out;
+}
+
+interface Cell {
+  text: string;
+  /** Terminal columns it takes. */
+  width: number;
+}
+
+/**
+ * A table cell: unprintable characters escaped, and cut to `max` columns with "…" so that one
+ * long name cannot stretch every row.
+ */
+function textCell(value: string, max: number): Cell {
+  // the common case: printable ASCII, as wide as it is long
+  if (/^[\x20-\x7e]*$/.test(value)) {
+    return value.length <= max ? { text: value, width: value.length } : { text: value.slice(0, max - 1) + '…', width: max };
+  }
+  const parts: string[] = [];
+  const widths: number[] = [];
+  let total = 0;
+  for (const g of clusters(value)) {
+    let text = g;
+    let width: number;
+    if (UNPRINTABLE.test(g)) {
+      text = g.replace(UNPRINTABLE_ALL, escapeChar);
+      width = Array.from(text).length;
+    } else {
+      width = WIDE.test(g) ? 2 : COMBINING_ONLY.test(g) ? 0 : 1;
+    }
+    parts.push(text);
+    widths.push(width);
+    total += width;
+  }
+  if (total <= max) return { text: parts.join(''), width: total };
+  let text = '';
+  let width = 0;
+  for (let i = 0; i < parts.length && width + widths[i] + 1 <= max; i++) {
+    text += parts[i];
+    width += widths[i];
+  }
+  return { text: text + '…', width: width + 1 };
+}
+
+/** Columns of the text table and the widest each may get. */
+const TEXT_COLUMNS: readonly (readonly [head: string, max: number])[] = [
+  ['NAME', 64],
+  ['KIND', 32],
+  ['ORIGIN', 96],
+  ['LAST UPDATE (UTC)', 32],
+  ['TTL', 16],
+  ['SERIES', 16],
+  ['LAST ERROR', 160],
+];
+
+/**
+ * A fixed-width table, the way exporter-proxy's /apps looks in a terminal. Names, origins and
+ * errors come from configuration, pushers and remote ends: nothing in them may reach the
+ * terminal as a control sequence or break a row. Runs of whitespace in an error (multi-line
+ * messages) fold to one space; other unprintable characters are shown escaped.
+ */
 export function renderAppsText(entries: readonly AppsEntry[], now: number): string {
-  const head = ['NAME', 'KIND', 'ORIGIN', 'LAST UPDATE (UTC)', 'TTL', 'SERIES', 'LAST ERROR'];
-  const rows = entries.map((e) => [e.key ?? e.name, e.protocol ? `${e.kind}/${e.protocol}` : e.kind, e.origin, utc(e.lastUpdateMs), ttl(e.ttlMs), String(e.series), (e.lastError ?? '').replace(/\s+/g, ' ')]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const head = TEXT_COLUMNS.map(([h]) => ({ text: h, width: h.length }));
+  const rows = entries.map((e) =>
+    [
+      e.key ?? e.name,
+      e.protocol ? `${e.kind}/${e.protocol}` : e.kind,
+      e.origin,
+      utc(e.lastUpdateMs),
+      ttl(e.ttlMs),
+      String(e.series),
+      (e.lastError ?? '').replace(/\s+/g, ' '),
+    ].map((v, i) => textCell(v, TEXT_COLUMNS[i][1])),
+  );
+  const widths = head.map((h, i) => Math.max(h.width, ...rows.map((r) => r[i].width)));
+  const line = (cells: Cell[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c.text : c.text + ' '.repeat(widths[i] - c.width)))
+      .join('  ')
+      .trimEnd();
   return `Current time: ${utc(now)}\n` + [line(head), ...rows.map(line)].join('\n') + '\n';
 }
 

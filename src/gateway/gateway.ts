@@ -13,6 +13,8 @@ import type { Handler, HttpServer } from '../server/http-server.js';
 import { headerValue, sendExposition } from '../server/core-routes.js';
 import type { PageRegistry } from '../ui/pages.js';
 import { countSeries, type AppStore } from './push/app-store.js';
+import { frameFromFamilies, type PageFrame } from '../model/frame.js';
+import type { MetricType } from '../model/family.js';
 import { PageMerger, type Contribution } from './merge.js';
 import { SourceHealth } from './health.js';
 import { EMPTY_SNAPSHOT, nextVersion, type GatewaySource, type SourceKind, type SourceSnapshot } from './source.js';
@@ -56,6 +58,18 @@ export interface GatewayOptions {
 /** Value of the source label on Tributary's own metrics. */
 export const SELF_SOURCE = 'tributary';
 
+/**
+ * How long a page may take: the path's timeout, or less when the scraper's own timeout
+ * (Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`) is shorter — minus a margin for merging,
+ * writing and the network, so that the scraper gets the page in time and does not mark the
+ * whole target down for one slow source.
+ */
+export function pageDeadlineMs(pathTimeoutMs: number, scrapeTimeoutSeconds: number | undefined): number {
+  if (scrapeTimeoutSeconds === undefined) return pathTimeoutMs;
+  const scraper = scrapeTimeoutSeconds * 1000;
+  return Math.max(1, Math.min(pathTimeoutMs, scraper - Math.min(500, scraper / 4)));
+}
+
 export class Gateway {
   private readonly merger = new Map<string, PageMerger>();
   private readonly health: SourceHealth;
@@ -66,6 +80,9 @@ export class Gateway {
   private readonly duplicateGauge: Gauge;
   private readonly expireTimer: NodeJS.Timeout;
   private readonly log: Logger;
+  /** Tributary's own metrics as last rendered: their layout is kept while the same series exist. */
+  private selfFrame: PageFrame | undefined;
+  private selfTypes: { id: number; types: Map<string, MetricType> } | undefined;
 
   constructor(private readonly opts: GatewayOptions) {
     this.log = opts.logger.child({ component: 'gateway' });
@@ -112,6 +129,18 @@ export class Gateway {
     this.expireTimer.unref();
   }
 
+  /**
+   * The type of a family among Tributary's own metrics, which no push may contradict (their
+   * page would lose one of the two); read from the last page's own metrics.
+   */
+  selfFamilyType(name: string): MetricType | undefined {
+    const frame = (this.selfFrame ??= frameFromFamilies(this.opts.registry.collect()));
+    if (this.selfTypes?.id !== frame.layout.id) {
+      this.selfTypes = { id: frame.layout.id, types: new Map(frame.layout.families.map((f) => [f.name, f.type])) };
+    }
+    return this.selfTypes.types.get(name);
+  }
+
   /** Registers every exposition path and /apps on the server. */
   register(server: HttpServer, pages: PageRegistry): void {
     for (const p of this.opts.paths) {
@@ -127,18 +156,44 @@ export class Gateway {
     await Promise.all(this.opts.sources.map((s) => s.source.close()));
   }
 
-  /** The page of one path, as a scraper gets it; exported for tests and benchmarks. */
-  async page(path: GatewayPath, accept: string | undefined, params: URLSearchParams, signal?: AbortSignal): Promise<{ body: Buffer; contentType: string }> {
-    const deadline = AbortSignal.timeout(path.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+  /**
+   * The page of one path, as a scraper gets it; exported for tests and benchmarks.
+   * `scrapeTimeoutSeconds` is the scraper's own timeout (Prometheus' header): the page is
+   * answered before it, whatever the sources do.
+   */
+  async page(
+    path: GatewayPath,
+    accept: string | undefined,
+    params: URLSearchParams,
+    signal?: AbortSignal,
+    scrapeTimeoutSeconds?: number,
+  ): Promise<{ body: Buffer; contentType: string }> {
+    const timeoutMs = pageDeadlineMs(path.timeoutMs, scrapeTimeoutSeconds);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+    // A source that has not answered by the deadline is left out of this page (its health
+    // says so); the scrape is never held for it.
+    const late = new Promise<void>((resolve) => combined.addEventListener('abort', () => resolve(), { once: true }));
     const sources = this.opts.sources.filter((s) => path.sources === undefined || path.sources.includes(s.source.name));
-    const snapshots = await Promise.all(
-      sources.map((s) =>
-        s.source.snapshot({ signal: combined, params }).catch(
-          (err: unknown): SourceSnapshot => ({ ...EMPTY_SNAPSHOT, error: (err as Error).message }),
+    let snapshots: SourceSnapshot[];
+    try {
+      snapshots = await Promise.all(
+        sources.map((s) =>
+          Promise.race([
+            s.source.snapshot({ signal: combined, params }).catch((err: unknown): SourceSnapshot => ({ ...EMPTY_SNAPSHOT, error: (err as Error).message })),
+            late.then((): SourceSnapshot => ({
+              ...EMPTY_SNAPSHOT,
+              lastSuccessMs: this.lastSeen.get(s.source.name)?.lastSuccessMs ?? 0,
+              durationSeconds: timeoutMs / 1000,
+              error: `no answer within the page deadline of ${timeoutMs / 1000}s`,
+            })),
+          ]),
         ),
-      ),
-    );
+      );
+    } finally {
+      clearTimeout(timer);
+    }
     const contributions: Contribution[] = [];
     const live = new Map<string, SourceKind>();
     const label = this.opts.sourceLabelName;
@@ -146,7 +201,7 @@ export class Gateway {
       const snap = snapshots[i];
       this.lastSeen.set(s.source.name, snap);
       live.set(s.source.name, s.source.kind);
-      this.health.observe(s.source.name, s.source.kind, snap, countSeries(snap.families));
+      this.health.observe(s.source.name, s.source.kind, snap, snap.frame.layout.size);
       contributions.push({
         id: 'source:' + s.source.name,
         staticLabels: s.labels,
@@ -161,6 +216,7 @@ export class Gateway {
           id: 'app:' + app.key,
           // The Pushgateway API stamps the grouping labels onto the series at ingest.
           staticLabels: {},
+          blankInstance: app.protocol === 'pushgateway',
           ...(label !== '' ? { sourceLabel: { name: label, value: app.name } } : {}),
           snapshot: app.snapshot,
         });
@@ -175,11 +231,12 @@ export class Gateway {
     if (!merger) this.merger.set(path.path, (merger = new PageMerger()));
     if (path.selfMetrics) {
       // Rendered after the sources' health was updated, so the page shows this scrape's.
+      this.selfFrame = frameFromFamilies(this.opts.registry.collect(), this.selfFrame?.layout);
       contributions.push({
         id: 'self',
         staticLabels: {},
         ...(label !== '' ? { sourceLabel: { name: label, value: SELF_SOURCE } } : {}),
-        snapshot: { ...EMPTY_SNAPSHOT, ok: true, families: this.opts.registry.collect(), version: nextVersion() },
+        snapshot: { ...EMPTY_SNAPSHOT, ok: true, frame: this.selfFrame, version: nextVersion() },
       });
     }
     const { page, stats } = merger.render(contributions, { format: negotiated.format, utf8Names: negotiated.utf8Names });
@@ -211,7 +268,14 @@ export class Gateway {
       if (!res.writableEnded) gone.abort();
     };
     res.on('close', onClose);
-    const { body, contentType } = await this.page(path, headerValue(req.headers.accept), url.searchParams, gone.signal);
+    const scrapeTimeout = Number(headerValue(req.headers['x-prometheus-scrape-timeout-seconds']));
+    const { body, contentType } = await this.page(
+      path,
+      headerValue(req.headers.accept),
+      url.searchParams,
+      gone.signal,
+      Number.isFinite(scrapeTimeout) && scrapeTimeout > 0 ? scrapeTimeout : undefined,
+    );
     res.off('close', onClose);
     await sendExposition(req, res, body, contentType);
   }
@@ -227,7 +291,7 @@ export class Gateway {
         origin: s.source.origin,
         lastUpdateMs: snap.lastSuccessMs,
         ttlMs: 0,
-        series: countSeries(snap.families),
+        series: snap.frame.layout.size,
         ...(snap.error !== undefined ? { lastError: snap.error } : {}),
       });
     }
@@ -240,7 +304,8 @@ export class Gateway {
         origin: app.origin,
         lastUpdateMs: app.updatedMs,
         ttlMs: app.ttlMs,
-        series: countSeries(app.snapshot.families),
+        // The pusher's series; an HTTP group's push-time series are the gateway's own.
+        series: countSeries(app.families),
         ...(app.lastError !== undefined ? { lastError: app.lastError } : app.snapshot.error !== undefined ? { lastError: app.snapshot.error } : {}),
       });
     }

@@ -9,12 +9,12 @@ import type { GatewayConfig } from '../config/gateway.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../selfmetrics/registry.js';
 import { AccessRule, protect } from '../server/access.js';
-import type { HttpServer } from '../server/http-server.js';
+import type { Handler, HttpServer } from '../server/http-server.js';
 import type { PageRegistry } from '../ui/pages.js';
 import type { AppStore } from './push/app-store.js';
 import { PushIngestion } from './push/push-ingestion.js';
 import { createSource } from './sources/index.js';
-import { Gateway, type ConfiguredSource, type GatewayPath } from './gateway.js';
+import { Gateway, SELF_SOURCE, type ConfiguredSource, type GatewayPath } from './gateway.js';
 import { LatestSamples, type SinkFanout } from '../pipeline/index.js';
 
 export interface GatewayDeps {
@@ -26,6 +26,8 @@ export interface GatewayDeps {
   pipeline?: SinkFanout;
   /** Extra sources (besides the configured ones), e.g. for tests and benchmarks. */
   sources?: readonly ConfiguredSource[];
+  /** Where pushed apps are saved across restarts; none: they are held in memory only. */
+  dataDir?: string;
 }
 
 export interface RunningGateway {
@@ -46,7 +48,25 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const log = deps.logger.child({ component: 'gateway' });
   // Access rules first: a bad token file must stop the start before sources spawn anything.
   const rules = await Promise.all(config.paths.map((p) => (p.access ? AccessRule.fromConfig(p.access) : undefined)));
-  const push = new PushIngestion(config.push, { server: deps.server, logger: log, registry: deps.registry });
+  const pushRule = config.push.http.access ? await AccessRule.fromConfig(config.push.http.access) : undefined;
+  // A pushed app named like a source, or like Tributary itself, would share its source label:
+  // its series would pass for theirs, and replace them where they coincide.
+  const taken = new Set([SELF_SOURCE, ...config.sources.map((s) => s.name), ...(deps.sources ?? []).map((s) => s.source.name)]);
+  let gateway: Gateway | undefined;
+  const push = new PushIngestion(config.push, {
+    server: deps.server,
+    logger: log,
+    registry: deps.registry,
+    ...(deps.dataDir !== undefined ? { dataDir: deps.dataDir } : {}),
+    ...(pushRule ? { protect: (h: Handler) => protect(pushRule, h) } : {}),
+    reserved: {
+      reservedName: (name) =>
+        taken.has(name)
+          ? `the name ${JSON.stringify(name)} is taken by ${name === SELF_SOURCE ? "Tributary's own metrics" : 'a configured source'}: pushed apps and groups need another name (job)`
+          : undefined,
+      reservedFamily: (name) => gateway?.selfFamilyType(name),
+    },
+  });
   const store = push.store;
   // One view for all scrape sources: each scraped batch is then looked at once, not per source.
   const scrapeJobs = new Set(config.sources.flatMap((s) => (s.scrape ? [s.scrape.job] : [])));
@@ -68,7 +88,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       ...(rule ? { protect: (h) => protect(rule, h) } : {}),
     });
   });
-  const gateway = new Gateway({
+  gateway = new Gateway({
     registry: deps.registry,
     logger: deps.logger,
     sources,

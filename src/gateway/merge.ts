@@ -7,22 +7,30 @@
  * Rules, documented for operators:
  * - Order: contributions come in a fixed order (configured sources in file order, then pushed
  *   apps sorted by key, then Tributary's own metrics). Within a family, series are grouped by
- *   contribution in that order and sorted by labels inside each group.
+ *   contribution in that order; inside each, the samples of one label set stand together
+ *   (buckets by numeric `le`, then `_sum`, `_count`, `_created`) and label sets are sorted
+ *   (formats/prometheus/order.ts), as OpenMetrics requires.
  * - TYPE conflict: the first contribution that has the family decides its type; a later one
  *   with another type has that family left out of the page, counted and reported as the
  *   source's error. Mixing types under one TYPE line would make Prometheus misread them.
  * - HELP and UNIT conflict: the first wins; later ones are counted, their samples kept.
- * - Duplicates: series identical after labelling are exposed once, the first kept, counted.
+ * - Duplicates: series identical after labelling are exposed once, the first kept, counted;
+ *   across contributions whole label sets are compared, so a histogram is never assembled
+ *   from the buckets of two sources.
+ * - A family none of whose samples is written in the page's format (say, only `_created`
+ *   samples in the text format) is left out, HELP and TYPE included.
  *
- * Cost: everything is cached by source version. A contribution's labelled families and their
- * rendered sample lines (as UTF-8 bytes) are computed once per version and format; a merged
- * family is rebuilt only when one of its contributors changed; the page is a concatenation of
- * cached byte chunks, so no large string is ever flattened.
+ * Cost: work is keyed on what it depends on. Labelling, de-duplication, ordering and the
+ * rendered series text (`name{labels} `, as bytes) depend on a contribution's frame layout
+ * and are done once per layout; a new page with the same layout only has its values written
+ * after the cached series text, into one buffer per family and contribution; a contribution
+ * whose version did not change costs nothing; the page is a concatenation of those buffers.
  */
 
 import { Labels, METRIC_NAME } from '../model/labels.js';
-import type { MetricFamily, MetricPoint } from '../model/family.js';
-import { PageWriter, SeriesTextCache } from '../formats/prometheus/writer.js';
+import type { PageLayout, PageValues } from '../model/frame.js';
+import { formatSeconds, formatValue, PageWriter, SeriesTextCache, type FamilyMeta } from '../formats/prometheus/writer.js';
+import { expositionOrder, sampleGroup } from '../formats/prometheus/order.js';
 import type { TextFormat } from '../formats/prometheus/negotiate.js';
 import type { SourceSnapshot } from './source.js';
 
@@ -34,6 +42,12 @@ export interface Contribution {
   readonly sourceLabel?: { readonly name: string; readonly value: string };
   /** Labels added to every series; a backend label of the same name becomes `exported_<name>`. */
   readonly staticLabels: Readonly<Record<string, string>>;
+  /**
+   * Series without an `instance` label get `instance=""`, as the Pushgateway writes its groups:
+   * Prometheus with `honor_labels: true` then leaves them without one instead of adding the
+   * gateway's own.
+   */
+  readonly blankInstance?: boolean;
   readonly snapshot: SourceSnapshot;
 }
 
@@ -46,187 +60,398 @@ export interface MergeStats {
   series: number;
 }
 
-interface LabelledSource {
-  version: number;
-  labelKey: string;
-  /** Backend label set → labelled set, for this label configuration; survives versions. */
-  relabelled: WeakMap<Labels, Labels>;
-  families: Map<string, MetricFamily>;
-  /** Rendered sample lines per family, per format variant, encoded. */
-  rendered: Map<string, Map<string, Buffer>>;
-  duplicates: number;
-}
-
-interface MergedFamily {
-  /** Contributor ids and versions this text was built from. */
-  signature: string;
-  chunks: Buffer[];
-  series: number;
-  duplicates: number;
-  helpConflicts: [string, string][];
-  typeConflicts: [string, string][];
-}
-
 export interface RenderOptions {
   format: TextFormat;
   utf8Names: boolean;
 }
 
+/** One family of one contribution, labelled, for one layout. */
+interface LabelledFamily {
+  readonly meta: FamilyMeta;
+  /** Labelled series without duplicates, in exposition order. */
+  readonly series: Labels[];
+  /** Index of each series' value in the contribution's frame. */
+  readonly index: Int32Array;
+  /** Per page variant: the rendered series text and the last written chunk. */
+  readonly variants: Map<string, RenderedFamily>;
+  /** Group of each series (order.ts), computed when a cross-contribution check needs it. */
+  groups?: string[];
+}
+
+/** A family's series text in one variant, and its samples as last written. */
+interface RenderedFamily {
+  /** `name{labels} ` of every series, back to back, UTF-8. */
+  readonly prefixes: Buffer;
+  /** End of each series' text in `prefixes`; a series of zero length is not written in this variant. */
+  readonly ends: Int32Array;
+  /** Series written in this variant. */
+  readonly written: number;
+  /** Where its samples were last written: values, page generation, range in that page. */
+  values?: PageValues;
+  generation: number;
+  at: number;
+  length: number;
+}
+
+/** A contribution's families with its labels applied, for one layout and label configuration. */
+interface LabelledSource {
+  /** Unique per build, for signatures. */
+  readonly serial: number;
+  readonly layout: PageLayout;
+  readonly labelKey: string;
+  /** Backend label set → labelled set, for this label configuration; survives layouts. */
+  readonly relabelled: WeakMap<Labels, Labels>;
+  readonly families: Map<string, LabelledFamily>;
+  readonly duplicates: number;
+}
+
+interface Part {
+  readonly c: Contribution;
+  readonly src: LabelledSource;
+  readonly fam: LabelledFamily;
+}
+
+/** The merge of one family, valid while its contributors keep their layouts. */
+interface MergedFamily {
+  readonly signature: string;
+  readonly kept: Part[];
+  /** Where each kept part is in the family's list of parts (the same in every render with this signature). */
+  readonly keptAt: number[];
+  /** Per kept part: which series to write (cross-contribution duplicates removed); undefined: all. */
+  readonly masks: (Uint8Array | undefined)[];
+  readonly header: FamilyMeta;
+  readonly duplicates: number;
+  readonly helpConflicts: [string, string][];
+  readonly typeConflicts: [string, string][];
+  /** Rendered header per variant (and whether `foo` is taken, which changes an OpenMetrics counter's header). */
+  readonly headers: Map<string, Buffer>;
+}
+
 const EOF_LINE = Buffer.from('# EOF\n');
+let serials = 0;
 
 export class PageMerger {
   private readonly labelled = new Map<string, LabelledSource>();
-  private readonly merged = new Map<string, Map<string, MergedFamily>>();
+  private readonly merged = new Map<string, MergedFamily>();
   private readonly textCache = new SeriesTextCache();
+  /** The last page of each variant: parts whose values did not change are copied from it. */
+  private readonly pages = new Map<string, { page: Buffer; generation: number }>();
+  private generation = 0;
 
   /**
    * Renders the page for these contributions. Unchanged parts come from the caches; the
    * returned stats describe the whole page.
    */
   render(contributions: readonly Contribution[], opts: RenderOptions): { page: Buffer; stats: MergeStats } {
+    const om = opts.format === 'openmetrics';
     const variant = opts.format + (opts.utf8Names ? '+utf8' : '');
-    const writer = new PageWriter({ format: opts.format, utf8Names: opts.utf8Names, cache: this.textCache });
     const stats: MergeStats = { typeConflicts: new Map(), helpConflicts: new Map(), duplicateSeries: 0, series: 0 };
 
     // Which contributions have which family, in contribution order.
-    const byFamily = new Map<string, { c: Contribution; src: LabelledSource; fam: MetricFamily }[]>();
+    const byFamily = new Map<string, Part[]>();
     const live = new Set<string>();
     for (const c of contributions) {
       const src = this.labelledSource(c);
       live.add(c.id);
       stats.duplicateSeries += src.duplicates;
       for (const fam of src.families.values()) {
-        let list = byFamily.get(fam.name);
-        if (!list) byFamily.set(fam.name, (list = []));
+        let list = byFamily.get(fam.meta.name);
+        if (!list) byFamily.set(fam.meta.name, (list = []));
         list.push({ c, src, fam });
       }
     }
     for (const id of this.labelled.keys()) if (!live.has(id)) this.labelled.delete(id);
 
-    let cache = this.merged.get(variant);
-    if (!cache) this.merged.set(variant, (cache = new Map()));
     const names = [...byFamily.keys()].sort();
-    const pageNames = opts.format === 'openmetrics' ? new Set(names) : undefined;
-    const omWriter = pageNames ? new PageWriter({ format: opts.format, utf8Names: opts.utf8Names, cache: this.textCache }, pageNames) : writer;
-    const parts: Buffer[] = [];
+    const pageNames = om ? new Set(names) : undefined;
+    const writer = new PageWriter({ format: opts.format, utf8Names: opts.utf8Names, cache: this.textCache }, pageNames);
+    const previous = this.pages.get(variant);
+    // Room for the last page and then some: growing copies everything written so far.
+    const out = new PageBuffer(previous === undefined ? 1 << 16 : previous.page.length + (previous.page.length >> 3) + 4096);
+    const generation = ++this.generation;
     for (const name of names) {
       const list = byFamily.get(name)!;
       let signature = '';
-      for (const { c, src } of list) signature += c.id + '@' + src.version + ';';
-      let m = cache.get(name);
+      for (const { c, src } of list) signature += c.id + '@' + src.serial + ';';
+      let m = this.merged.get(name);
       if (!m || m.signature !== signature) {
-        m = this.mergeFamily(name, list, signature, variant, omWriter);
-        cache.set(name, m);
+        m = mergeFamily(name, list, signature);
+        this.merged.set(name, m);
       }
-      for (const chunk of m.chunks) parts.push(chunk);
-      stats.series += m.series;
       stats.duplicateSeries += m.duplicates;
       addConflicts(stats.typeConflicts, m.typeConflicts);
       addConflicts(stats.helpConflicts, m.helpConflicts);
-    }
-    for (const name of cache.keys()) if (!byFamily.has(name)) cache.delete(name);
-    if (opts.format === 'openmetrics') parts.push(EOF_LINE);
-    return { page: Buffer.concat(parts), stats };
-  }
-
-  private mergeFamily(
-    name: string,
-    list: { c: Contribution; src: LabelledSource; fam: MetricFamily }[],
-    signature: string,
-    variant: string,
-    writer: PageWriter,
-  ): MergedFamily {
-    const first = list[0].fam;
-    const result: MergedFamily = { signature, chunks: [], series: 0, duplicates: 0, helpConflicts: [], typeConflicts: [] };
-    const kept: { c: Contribution; src: LabelledSource; fam: MetricFamily }[] = [];
-    for (const entry of list) {
-      if (entry.fam.type !== first.type) {
-        result.typeConflicts.push([entry.c.id, `${name} is ${entry.fam.type} here but ${first.type} in ${list[0].c.id}`]);
+      const headerKey = variant + (om && pageNames!.has(name.slice(0, -6)) ? '+taken' : '');
+      let header = m.headers.get(headerKey);
+      if (header === undefined) {
+        header = Buffer.from(writer.header(m.header, m.kept.flatMap((p) => p.fam.series)));
+        m.headers.set(headerKey, header);
+      }
+      // The header goes first, and is taken back if no sample of the family is written here.
+      const familyStart = out.pos;
+      out.append(header, 0, header.length);
+      let written = 0;
+      for (let k = 0; k < m.kept.length; k++) {
+        const { fam } = m.kept[k];
+        // This render's contribution (same id and layout as the merge was made from), for its values.
+        const c = list[m.keptAt[k]].c;
+        const r = this.rendered(fam, variant, writer);
+        const values = c.snapshot.frame.values;
+        const mask = m.masks[k];
+        if (mask !== undefined) {
+          written += writeSamples(out, r, fam, values, writer, om, mask);
+          continue;
+        }
+        const at = out.pos;
+        if (previous !== undefined && r.generation === previous.generation && r.values === values) {
+          // Same values as on the last page of this variant: its bytes are copied from there.
+          out.append(previous.page, r.at, r.at + r.length);
+        } else {
+          writeSamples(out, r, fam, values, writer, om, undefined);
+          r.values = values;
+        }
+        r.generation = generation;
+        r.at = at;
+        r.length = out.pos - at;
+        written += r.written;
+      }
+      if (written === 0) {
+        out.pos = familyStart;
         continue;
       }
-      if (entry !== list[0] && entry.fam.help !== undefined && first.help !== undefined && entry.fam.help !== first.help) {
-        result.helpConflicts.push([entry.c.id, `${name} has another HELP than in ${list[0].c.id}`]);
-      }
-      kept.push(entry);
+      stats.series += written;
     }
-    // Series of different contributions can only coincide when some of them carry no source
-    // label; only then is the cross-source check worth its cost.
-    const crossCheck = kept.length > 1 && kept.some((e) => e.c.sourceLabel === undefined);
-    const seen = crossCheck ? new Set<string>() : undefined;
-    const chunks: Buffer[] = [];
-    for (const { src, fam } of kept) {
-      if (seen) {
-        const unique = fam.metrics.filter((m) => {
-          if (seen.has(m.labels.key)) return false;
-          seen.add(m.labels.key);
-          return true;
-        });
-        result.duplicates += fam.metrics.length - unique.length;
-        result.series += unique.length;
-        chunks.push(unique.length === fam.metrics.length ? this.samplesOf(src, fam, variant, writer) : Buffer.from(writer.samples({ ...fam, metrics: unique })));
-      } else {
-        result.series += fam.metrics.length;
-        chunks.push(this.samplesOf(src, fam, variant, writer));
-      }
-    }
-    // The header takes HELP/UNIT from the first contribution that has them.
-    const help = kept.find((e) => e.fam.help !== undefined)?.fam.help;
-    const unit = kept.find((e) => e.fam.unit !== undefined)?.fam.unit;
-    const header: MetricFamily = { name, type: first.type, metrics: first.metrics };
-    if (help !== undefined) header.help = help;
-    if (unit !== undefined) header.unit = unit;
-    result.chunks = [Buffer.from(writer.header(header)), ...chunks];
-    return result;
+    for (const name of this.merged.keys()) if (!byFamily.has(name)) this.merged.delete(name);
+    if (om) out.append(EOF_LINE, 0, EOF_LINE.length);
+    const page = out.finish();
+    this.pages.set(variant, { page, generation });
+    return { page, stats };
   }
 
-  private samplesOf(src: LabelledSource, fam: MetricFamily, variant: string, writer: PageWriter): Buffer {
-    let perFamily = src.rendered.get(variant);
-    if (!perFamily) src.rendered.set(variant, (perFamily = new Map()));
-    let bytes = perFamily.get(fam.name);
-    if (bytes === undefined) {
-      bytes = Buffer.from(writer.samples(fam));
-      perFamily.set(fam.name, bytes);
+  /** The family's series text in this variant, built once per layout. */
+  private rendered(fam: LabelledFamily, variant: string, writer: PageWriter): RenderedFamily {
+    let r = fam.variants.get(variant);
+    if (r === undefined) {
+      const text = writer.seriesText(fam.meta, fam.series);
+      const pieces: string[] = [];
+      const ends = new Int32Array(fam.series.length);
+      let end = 0;
+      let written = 0;
+      fam.series.forEach((labels, i) => {
+        const t = text(labels);
+        if (t !== undefined) {
+          pieces.push(t + ' ');
+          end += Buffer.byteLength(t) + 1;
+          written++;
+        }
+        ends[i] = end;
+      });
+      r = { prefixes: Buffer.from(pieces.join('')), ends, written, generation: 0, at: 0, length: 0 };
+      fam.variants.set(variant, r);
     }
-    return bytes;
+    return r;
   }
 
-  /** The contribution's families with its labels applied, cached per version and label set. */
+  /** The contribution's families with its labels applied, cached per layout and label set. */
   private labelledSource(c: Contribution): LabelledSource {
     const labelKey = labelConfigKey(c);
+    const layout = c.snapshot.frame.layout;
     const prev = this.labelled.get(c.id);
-    if (prev && prev.version === c.snapshot.version && prev.labelKey === labelKey) return prev;
+    if (prev && prev.layout === layout && prev.labelKey === labelKey) return prev;
     // Series that kept their Labels object (the source's parse cache) keep their labelling.
     const relabelled = prev && prev.labelKey === labelKey ? prev.relabelled : new WeakMap<Labels, Labels>();
     const added: [string, string][] = Object.entries(c.staticLabels);
     if (c.sourceLabel) added.push([c.sourceLabel.name, c.sourceLabel.value]);
-    const families = new Map<string, MetricFamily>();
+    const collected = new Map<string, { meta: FamilyMeta; series: Labels[]; index: number[]; seen: Set<string> }>();
     let duplicates = 0;
-    for (const fam of c.snapshot.families) {
-      const seen = new Set<string>();
-      const metrics: MetricPoint[] = [];
-      for (const m of fam.metrics) {
-        let labels = added.length === 0 ? m.labels : relabelled.get(m.labels);
+    for (const f of layout.families) {
+      let entry = collected.get(f.name);
+      if (entry === undefined) {
+        const meta: FamilyMeta = { name: f.name, type: f.type };
+        if (f.help !== undefined) meta.help = f.help;
+        if (f.unit !== undefined) meta.unit = f.unit;
+        collected.set(f.name, (entry = { meta, series: [], index: [], seen: new Set() }));
+      }
+      for (let j = 0; j < f.series.length; j++) {
+        const backend = f.series[j];
+        let labels = added.length === 0 && !c.blankInstance ? backend : relabelled.get(backend);
         if (labels === undefined) {
-          labels = relabel(m.labels, added);
-          relabelled.set(m.labels, labels);
+          labels = relabel(backend, added);
+          if (c.blankInstance) labels = withBlankInstance(labels);
+          relabelled.set(backend, labels);
         }
-        if (seen.has(labels.key)) {
+        if (entry.seen.has(labels.key)) {
           duplicates++;
           continue;
         }
-        seen.add(labels.key);
-        metrics.push(labels === m.labels ? m : { ...m, labels });
+        entry.seen.add(labels.key);
+        entry.series.push(labels);
+        entry.index.push(f.offset + j);
       }
-      if (!isSorted(metrics)) metrics.sort((a, b) => a.labels.compare(b.labels));
-      // A family a page repeats (split apart) was merged by the lenient parser already.
-      const existing = families.get(fam.name);
-      if (existing) existing.metrics.push(...metrics);
-      else families.set(fam.name, { ...fam, metrics });
     }
-    const src: LabelledSource = { version: c.snapshot.version, labelKey, relabelled, families, rendered: new Map(), duplicates };
+    const families = new Map<string, LabelledFamily>();
+    for (const [name, e] of collected) {
+      const order = expositionOrder(name, e.meta.type, e.series);
+      families.set(name, {
+        meta: e.meta,
+        series: Array.from(order, (i) => e.series[i]),
+        index: Int32Array.from(order, (i) => e.index[i]),
+        variants: new Map(),
+      });
+    }
+    const src: LabelledSource = { serial: ++serials, layout, labelKey, relabelled, families, duplicates };
     this.labelled.set(c.id, src);
     return src;
   }
+}
+
+function mergeFamily(name: string, list: readonly Part[], signature: string): MergedFamily {
+  const first = list[0].fam.meta;
+  const typeConflicts: [string, string][] = [];
+  const helpConflicts: [string, string][] = [];
+  const kept: Part[] = [];
+  const keptAt: number[] = [];
+  list.forEach((part, i) => {
+    const meta = part.fam.meta;
+    if (meta.type !== first.type) {
+      typeConflicts.push([part.c.id, `${name} is ${meta.type} here but ${first.type} in ${list[0].c.id}`]);
+      return;
+    }
+    if (part !== list[0] && meta.help !== undefined && first.help !== undefined && meta.help !== first.help) {
+      helpConflicts.push([part.c.id, `${name} has another HELP than in ${list[0].c.id}`]);
+    }
+    kept.push(part);
+    keptAt.push(i);
+  });
+  // Label sets of different contributions can only coincide when a source label does not
+  // tell them apart; only then is the cross-contribution check worth its cost. It goes by
+  // whole groups, so one histogram is never made of two sources' buckets.
+  const values = new Set<string>();
+  let distinct = true;
+  for (const p of kept) {
+    if (p.c.sourceLabel === undefined || values.has(p.c.sourceLabel.value)) distinct = false;
+    else values.add(p.c.sourceLabel.value);
+  }
+  const masks: (Uint8Array | undefined)[] = kept.map(() => undefined);
+  let duplicates = 0;
+  if (!distinct && kept.length > 1) {
+    const owner = new Map<string, number>();
+    kept.forEach((p, k) => {
+      const fam = p.fam;
+      fam.groups ??= fam.series.map((l) => sampleGroup(fam.meta.name, fam.meta.type, l));
+      const mask = new Uint8Array(fam.series.length);
+      let dropped = 0;
+      fam.groups.forEach((g, i) => {
+        const o = owner.get(g);
+        if (o === undefined) owner.set(g, k);
+        if (o === undefined || o === k) mask[i] = 1;
+        else dropped++;
+      });
+      if (dropped > 0) masks[k] = mask;
+      duplicates += dropped;
+    });
+  }
+  // The header takes HELP/UNIT from the first contribution that has them.
+  const header: FamilyMeta = { name, type: first.type };
+  const help = kept.find((p) => p.fam.meta.help !== undefined)?.fam.meta.help;
+  const unit = kept.find((p) => p.fam.meta.unit !== undefined)?.fam.meta.unit;
+  if (help !== undefined) header.help = help;
+  if (unit !== undefined) header.unit = unit;
+  return { signature, kept, keptAt, masks, header, duplicates, helpConflicts, typeConflicts, headers: new Map() };
+}
+
+/** Longest value text formatValue writes (`-1.7976931348623157e+308`), plus a newline. */
+const VALUE_ROOM = 26;
+/** Longest timestamp text (text format: 16 digits and a sign; OpenMetrics: seconds with millis). */
+const TIMESTAMP_ROOM = 22;
+
+/** A page being written: one buffer, grown by doubling, never a list of pieces to join. */
+class PageBuffer {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Makes room for `n` more bytes. */
+  reserve(n: number): Buffer {
+    if (this.buf.length - this.pos < n) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+      this.buf.copy(bigger, 0, 0, this.pos);
+      this.buf = bigger;
+    }
+    return this.buf;
+  }
+
+  append(src: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.pos += src.copy(this.buf, this.pos, start, end);
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Writes each series' text and its value (timestamp, exemplar); returns how many samples. */
+function writeSamples(
+  page: PageBuffer,
+  r: RenderedFamily,
+  fam: LabelledFamily,
+  frame: PageValues,
+  writer: PageWriter,
+  om: boolean,
+  mask: Uint8Array | undefined,
+): number {
+  const { values, timestamps, exemplars } = frame;
+  const { prefixes, ends } = r;
+  const index = fam.index;
+  const n = ends.length;
+  let out = page.reserve(prefixes.length + r.written * (VALUE_ROOM + (timestamps ? TIMESTAMP_ROOM : 0)));
+  let pos = page.pos;
+  let count = 0;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const end = ends[i];
+    if (end === start || (mask !== undefined && mask[i] === 0)) {
+      start = end;
+      continue;
+    }
+    const vi = index[i];
+    // A byte loop: Buffer#copy costs a view and a native call per series, several times more
+    // than the 50 to 100 bytes it would copy.
+    for (let k = start; k < end; k++) out[pos++] = prefixes[k];
+    start = end;
+    pos = writeAscii(out, pos, formatValue(values[vi]));
+    if (timestamps !== undefined) {
+      const ts = timestamps[vi];
+      if (ts === ts) {
+        out[pos++] = 0x20;
+        pos = writeAscii(out, pos, om ? formatSeconds(ts) : String(ts));
+      }
+    }
+    if (om && exemplars !== undefined) {
+      const ex = exemplars.get(vi);
+      if (ex !== undefined) {
+        const text = writer.exemplarText(ex);
+        // Exemplars are the one part of unbounded length: make room for this one and the rest.
+        page.pos = pos;
+        out = page.reserve(Buffer.byteLength(text) + (prefixes.length - start) + (n - i) * (VALUE_ROOM + TIMESTAMP_ROOM));
+        pos += out.write(text, pos, 'utf8');
+      }
+    }
+    out[pos++] = 0x0a;
+    count++;
+  }
+  page.pos = pos;
+  return count;
+}
+
+/** Number text is ASCII: a byte per character, without an encoder call. */
+function writeAscii(out: Buffer, pos: number, s: string): number {
+  for (let k = 0; k < s.length; k++) out[pos++] = s.charCodeAt(k);
+  return pos;
 }
 
 function addConflicts(into: Map<string, string[]>, found: readonly [string, string][]): void {
@@ -237,14 +462,18 @@ function addConflicts(into: Map<string, string[]>, found: readonly [string, stri
   }
 }
 
-/** Exporters mostly write series in order already; checking is cheaper than sorting. */
-function isSorted(metrics: readonly MetricPoint[]): boolean {
-  for (let i = 1; i < metrics.length; i++) if (metrics[i - 1].labels.compare(metrics[i].labels) > 0) return false;
-  return true;
+function labelConfigKey(c: Contribution): string {
+  return JSON.stringify([c.sourceLabel ?? null, c.staticLabels, c.blankInstance ?? false]);
 }
 
-function labelConfigKey(c: Contribution): string {
-  return JSON.stringify([c.sourceLabel ?? null, c.staticLabels]);
+/** The set with `instance=""` when it has no instance (a Labels may hold an empty value only so). */
+function withBlankInstance(labels: Labels): Labels {
+  if (labels.has('instance')) return labels;
+  const kv = labels.kv.slice();
+  let i = 0;
+  while (i < kv.length && kv[i] < 'instance') i += 2;
+  kv.splice(i, 0, 'instance', '');
+  return Labels.fromSortedFlat(kv);
 }
 
 /**

@@ -5,18 +5,22 @@
  * page treat them alike.
  *
  * The version is the cache key of everything downstream: a source whose version did not change
- * since the last scrape is neither re-parsed nor re-labelled nor re-rendered.
+ * since the last scrape is neither re-parsed nor re-labelled nor re-rendered; one whose frame
+ * layout did not change only has its values written again.
  */
 
-import type { MetricFamily } from '../model/family.js';
+import { EMPTY_FRAME, type PageFrame } from '../model/frame.js';
 
 export type SourceKind = 'http' | 'file' | 'script' | 'push' | 'scrape';
 
 /** What a source has to show at one moment. */
 export interface SourceSnapshot {
-  /** Parsed (leniently), not yet labelled; never mutated after being handed out. */
-  readonly families: readonly MetricFamily[];
-  /** Same version ⇒ same families. Unique per source across its lifetime; 0 = never had data. */
+  /**
+   * The families, parsed (leniently) and not yet labelled; never mutated after being handed
+   * out. Its layout stays the same object while only values change.
+   */
+  readonly frame: PageFrame;
+  /** Same version ⇒ same frame. Unique per source across its lifetime; 0 = never had data. */
   readonly version: number;
   /** The last attempt succeeded (families are fresh); false: families are the last good ones, or none. */
   readonly ok: boolean;
@@ -31,7 +35,7 @@ export interface SourceSnapshot {
 }
 
 export const EMPTY_SNAPSHOT: SourceSnapshot = {
-  families: [],
+  frame: EMPTY_FRAME,
   version: 0,
   ok: false,
   droppedLines: 0,

@@ -47,7 +47,8 @@ export type FetchResult =
  * the thrown message as its error (a parse error, or a content type the consumer refuses).
  */
 export interface BodyConsumer {
-  begin(contentType: string | undefined): void;
+  /** `length`: the body's size when the response declares it (not compressed), else undefined. */
+  begin(contentType: string | undefined, length: number | undefined): void;
   chunk(data: Buffer): void;
 }
 
@@ -57,17 +58,26 @@ export type StreamResult =
 
 /** Fetches the page into memory; see `fetchStream`. */
 export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<FetchResult> {
-  const chunks: Buffer[] = [];
+  // A chunk may be a view of the transport's reused read buffer: it is copied at once, into
+  // one buffer that grows by doubling (one allocation for most pages, no list to join).
+  let body = Buffer.allocUnsafe(0);
+  let size = 0;
   let type: string | undefined;
   const r = await fetchStream(spec, signal, {
-    begin: (contentType) => {
+    begin: (contentType, length) => {
       type = contentType;
+      if (length !== undefined && length <= spec.maxBodyBytes) body = Buffer.allocUnsafe(length);
     },
     chunk: (data) => {
-      chunks.push(data);
+      if (size + data.length > body.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(size + data.length, Math.min(body.length * 2, spec.maxBodyBytes), 64 * 1024));
+        body.copy(bigger, 0, 0, size);
+        body = bigger;
+      }
+      size += data.copy(body, size);
     },
   });
-  return r.ok ? { ok: true, body: Buffer.concat(chunks, r.bytes), contentType: type } : r;
+  return r.ok ? { ok: true, body: body.subarray(0, size), contentType: type } : r;
 }
 
 /**
@@ -145,7 +155,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
           const declared = Number(length);
           if (!gzipped && Number.isFinite(declared) && declared > spec.maxBodyBytes) return fail(tooLarge(spec));
           try {
-            consumer.begin(contentType);
+            consumer.begin(contentType, !gzipped && Number.isFinite(declared) && declared >= 0 ? declared : undefined);
           } catch (err) {
             return fail((err as Error).message);
           }

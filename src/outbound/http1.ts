@@ -298,6 +298,15 @@ class Connection {
   /** Collects the head across reads; parses it once the blank line is in. */
   private readHead(buf: Buffer, at: number, n: number): number {
     const part = buf.subarray(at, n);
+    if (this.head === undefined) {
+      // Mostly the whole head is in the first read: parse it in place instead of copying the
+      // read (body bytes included) out of the shared buffer first.
+      const end = part.indexOf(CRLFCRLF);
+      if (end >= 0 && end <= MAX_HEAD_BYTES) {
+        this.parseHead(part.toString('latin1', 0, end));
+        return at + end + 4;
+      }
+    }
     const head = this.head === undefined ? Buffer.from(part) : Buffer.concat([this.head, part]);
     // the blank line may straddle two reads: search from just before the new bytes
     const from = this.head === undefined ? 0 : Math.max(0, this.head.length - 3);

@@ -63,7 +63,9 @@ const RESTART_SECTIONS = ['server', 'log', 'gateway', 'remote_write', 'remote_wr
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
-  const { config, warnings } = opts.resolved ?? (await resolveConfigIsolated(opts));
+  const resolved = opts.resolved ?? (await resolveConfigIsolated(opts));
+  const { warnings } = resolved;
+  const config = opts.dataDir === undefined ? resolved.config : { ...resolved.config, server: { ...resolved.config.server, data_dir: opts.dataDir } };
   for (const w of warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
   // Token files are read now, before anything needs tearing down, so a bad path stops the start.
   const access = config.server.access === undefined ? undefined : await AccessRule.fromConfig(config.server.access);
@@ -99,7 +101,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const readiness = new Readiness();
   const pages = new PageRegistry();
   const pipeline = new SinkFanout((err) => log.error('a sample consumer failed on a batch', { err: err as Error }));
-  const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline });
+  const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline, dataDir: config.server.data_dir });
   // before the scrapes start, so the first batches already have somewhere to go
   const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
   let remoteWrite: RunningRemoteWrite;

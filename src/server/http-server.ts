@@ -21,7 +21,7 @@ import {
   type ListenAddress,
 } from './listen-address.js';
 import { sendText } from './respond.js';
-import { type ClientAuth, type ServerTlsOptions, effectiveClientAuth, handshakeOptions, loadServerTls } from './tls.js';
+import { type ClientAuth, type ServerTlsOptions, answerPlainHttp, effectiveClientAuth, handshakeOptions, loadServerTls } from './tls.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -94,7 +94,7 @@ export class HttpServer {
       const clientAuth = effectiveClientAuth(this.tls);
       this.clientAuth = clientAuth;
       // Certificates come with setSecureContext in `listen`; the handshake policy is fixed here.
-      this.server = createHttpsServer(
+      const https = createHttpsServer(
         {
           ...httpOptions,
           handshakeTimeout: headersTimeout,
@@ -102,6 +102,12 @@ export class HttpServer {
         },
         onRequest,
       );
+      this.server = https;
+      answerPlainHttp(https, {
+        timeoutMs: headersTimeout,
+        onPlainHttp: (socket) => this.logger.debug('plain HTTP request on the HTTPS listener, answered 400', { remote: socket.remoteAddress }),
+        onSilent: (socket) => this.logger.debug('connection closed: nothing sent before the handshake timeout', { remote: socket.remoteAddress }),
+      });
       this.server.on('connection', (raw: Socket) => {
         this.handshaking.add(raw);
         raw.once('close', () => this.handshaking.delete(raw));

@@ -7,7 +7,8 @@
 
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { SecureContextOptions, Server as TlsServer, TlsOptions } from 'node:tls';
 
 /**
  * `none`: no client certificate is asked for. `request`: one is asked for and, when presented,
@@ -114,4 +115,79 @@ function parseKey(file: string, pem: string): KeyObject {
       cause: err,
     });
   }
+}
+
+/**
+ * Go's net/http answer to plain HTTP on a TLS port, to the byte: Prometheus and vmagent users
+ * know this message, and it says what is wrong where a closed connection says nothing.
+ */
+export const PLAIN_HTTP_ON_TLS_REPLY = 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
+
+export interface PlainHttpAnswerOptions {
+  /** How long a new connection may stay silent, and how long an answered one is kept for its reader. */
+  timeoutMs: number;
+  onPlainHttp?: (socket: Socket) => void;
+  onSilent?: (socket: Socket) => void;
+}
+
+/**
+ * Makes `server` look at the first bytes of each connection before its TLS handshake starts,
+ * and answer plain HTTP with `PLAIN_HTTP_ON_TLS_REPLY`. Everything else goes to TLS as it came,
+ * the bytes read handed back first: a TLS client waits one chunk, which it had to send anyway.
+ * Call it right after creating the server, before adding `connection` listeners of your own:
+ * the ones present then (Node's, which starts the handshake) are run after the look.
+ */
+export function answerPlainHttp(server: TlsServer, opts: PlainHttpAnswerOptions): void {
+  const handshakers = server.listeners('connection') as ((socket: Socket) => void)[];
+  for (const l of handshakers) server.off('connection', l);
+  server.on('connection', (raw: Socket) => {
+    // A reset before the first byte has nothing to report; 'close' follows and cleans up.
+    const ignore = (): void => {};
+    const onTimeout = (): void => {
+      opts.onSilent?.(raw);
+      raw.destroy();
+    };
+    const onData = (chunk: Buffer): void => {
+      raw.off('data', onData);
+      raw.off('timeout', onTimeout);
+      raw.setTimeout(0);
+      raw.pause();
+      if (looksLikeHttpRequest(chunk)) {
+        opts.onPlainHttp?.(raw);
+        // The rest of the request is read and dropped: closing with unread data would send a
+        // reset, which can destroy the answer before the client has read it.
+        raw.resume();
+        raw.setTimeout(opts.timeoutMs, () => raw.destroy());
+        raw.end(PLAIN_HTTP_ON_TLS_REPLY);
+        return;
+      }
+      // TLS (or garbage, which fails the handshake as before): the TLS socket reads what the
+      // raw one holds before it reads the connection itself.
+      raw.unshift(chunk);
+      for (const l of handshakers) l.call(server, raw);
+      raw.off('error', ignore);
+    };
+    raw.on('error', ignore);
+    raw.on('data', onData);
+    // The handshake timeout only starts with the handshake; until then this one holds.
+    raw.setTimeout(opts.timeoutMs);
+    raw.once('timeout', onTimeout);
+  });
+}
+
+/**
+ * An HTTP request line starts with a method: upper-case letters, then a space. A TLS record
+ * starts with its content type (a ClientHello with 0x16) and an SSLv2 hello with a set high bit,
+ * so neither is taken for one. The first chunk may end inside the method.
+ */
+function looksLikeHttpRequest(chunk: Buffer): boolean {
+  const first = chunk[0];
+  if (first === undefined || first < 0x41 || first > 0x5a) return false;
+  const end = Math.min(chunk.length, 24);
+  for (let i = 1; i < end; i++) {
+    const c = chunk[i];
+    if (c === 0x20) return true;
+    if (!((c >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x5f)) return false;
+  }
+  return chunk.length < 24;
 }

@@ -4,8 +4,10 @@
  * names that fit the family's type, exemplars only where OpenMetrics allows them.
  *
  * Strict mode throws the first violation with its line and column. Lenient mode (the gateway)
- * keeps what it can: a repeated or conflicting HELP/TYPE is dropped (the first wins), samples
- * of a family that was split apart are merged back into it, and each dropped line is counted.
+ * keeps what it can: a repeated or conflicting HELP/TYPE is dropped (the first wins), and each
+ * dropped line is counted. Samples of a family that was split apart are merged back into it in
+ * the text format (as Prometheus reads such pages) and in lenient mode; strict OpenMetrics
+ * refuses them.
  */
 
 import { Labels } from '../../model/labels.js';
@@ -51,6 +53,16 @@ export class SeriesLabelsCache {
 export interface FamilyParseOptions extends ParserOptions {
   /** The source's cache of label sets by raw series text (see SeriesLabelsCache). */
   cache?: SeriesLabelsCache;
+  /** Told of every entry as it is read, for callers that re-read the next page against this one. */
+  trace?: PageTrace;
+}
+
+/** What `parseFamilies` reports entry by entry, in page order (see frame-parser.ts). */
+export interface PageTrace {
+  /** A HELP, TYPE or UNIT line as written, before any rule decided on it. */
+  meta(entry: Entry, name: string, text: string): void;
+  /** A sample that was kept: its raw series text, its family and its index in the family. */
+  sample(key: string, family: MetricFamily, index: number): void;
 }
 
 export interface ParsedPage {
@@ -74,6 +86,7 @@ interface FamilyState {
 export function parseFamilies(text: string, opts: FamilyParseOptions): ParsedPage {
   const parser = new ExpositionParser(text, opts);
   const cache = opts.cache;
+  const trace = opts.trace;
   const om = opts.format === 'openmetrics';
   const lenient = opts.lenient ?? false;
   const suffixes = om ? OPENMETRICS_SUFFIXES : TEXT_SUFFIXES;
@@ -136,13 +149,14 @@ export function parseFamilies(text: string, opts: FamilyParseOptions): ParsedPag
           continue;
         }
         st = open(name, line);
-      } else if (st !== current && st.family.metrics.length > 0) {
-        const err = parser.errorAt(
+      } else if (st !== current && st.family.metrics.length > 0 && om && !lenient) {
+        // OpenMetrics requires a family's samples together. The text format does not: Prometheus
+        // and the Pushgateway read such pages by name, and so does every lenient reader here —
+        // the sample joins its family, nothing is lost or reported.
+        throw parser.errorAt(
           parser.lineStartPos,
           `samples of ${JSON.stringify(st.family.name)} are split apart: its family started on line ${st.line} and another family came in between`,
         );
-        if (!lenient) throw err;
-        parser.recordError(err); // counted, but the sample is kept and merged back
       }
       current = st;
       const point: MetricPoint = { labels, value: parser.value };
@@ -157,6 +171,7 @@ export function parseFamilies(text: string, opts: FamilyParseOptions): ParsedPag
         fail(parser.errorAt(parser.lineStartPos, problem));
         if (lenient) continue;
       }
+      if (trace !== undefined) trace.sample(parser.seriesKey(), st.family, st.family.metrics.length);
       st.family.metrics.push(point);
       continue;
     }
@@ -170,6 +185,7 @@ export function parseFamilies(text: string, opts: FamilyParseOptions): ParsedPag
       parser.recordError(err);
       continue;
     }
+    if (trace !== undefined) trace.meta(e, name, e === Entry.Help ? parser.help() : e === Entry.Type ? parser.type() : parser.unit());
     const what = e === Entry.Help ? 'HELP' : e === Entry.Type ? 'TYPE' : 'UNIT';
     // a TYPE right after its HELP (the usual page) needs no map lookup
     let st = current !== undefined && current.family.name === name ? current : byName.get(name);
@@ -237,7 +253,7 @@ function belongs(f: MetricFamily, sampleName: string, suffixes: Readonly<Record<
   return suffixes[f.type].includes(sampleName.slice(n));
 }
 
-function exemplarAllowed(type: MetricType, sampleName: string, familyName: string): boolean {
+export function exemplarAllowed(type: MetricType, sampleName: string, familyName: string): boolean {
   if (type === 'counter') return sampleName === familyName + '_total' || (sampleName === familyName && familyName.endsWith('_total'));
   if (type === 'histogram' || type === 'gaugehistogram') return sampleName === familyName + '_bucket';
   return false;

@@ -808,11 +808,16 @@ export class ExpositionParser {
     p = this.expectSeparator(p, 'the timestamp');
     const c3 = s.charCodeAt(p);
     if (this.om && (c3 === NL || p >= s.length)) throw this.errorAt(p - 1, 'unexpected blank at the end of the line: a blank must be followed by a timestamp or an exemplar');
-    if (this.om && c3 === HASH) {
+    if (c3 === HASH) {
       p = this.parseExemplar(p);
     } else if (c3 !== NL && p < s.length) {
       p = this.parseTimestamp(p);
-      if (this.om && s.charCodeAt(p) === SPACE && s.charCodeAt(p + 1) === HASH) p = this.parseExemplar(p + 1);
+      if (this.om) {
+        if (s.charCodeAt(p) === SPACE && s.charCodeAt(p + 1) === HASH) p = this.parseExemplar(p + 1);
+      } else {
+        const q = this.skipBlanks(p);
+        if (q > p && s.charCodeAt(q) === HASH) p = this.parseExemplar(q);
+      }
     }
     this.endLine(p);
     return Entry.Series;
@@ -979,50 +984,62 @@ export class ExpositionParser {
     return p;
   }
 
-  /** ` # {labels} value [timestamp]` after a sample, OpenMetrics only; `p` is at "#". */
+  /**
+   * ` # {labels} value [timestamp]` after a sample; `p` is at "#". OpenMetrics keeps it. The
+   * text format has no place for one, but some exporters write it there anyway (client
+   * libraries with exemplars switched on): refusing the line would cut a bucket out of a
+   * histogram, so it is checked as strictly and then dropped, and blanks may be spaces or tabs.
+   */
   private parseExemplar(p: number): number {
     const s = this.text;
-    if (s.charCodeAt(p + 1) !== SPACE || s.charCodeAt(p + 2) !== LBRACE) {
-      throw this.errorAt(p, 'expected "# {" to start an exemplar');
-    }
+    const om = this.om;
+    const after = s.charCodeAt(p + 1);
+    let open = -1;
+    if (after === SPACE) open = om ? p + 2 : this.skipBlanks(p + 1);
+    else if (after === TAB && !om) open = this.skipBlanks(p + 1);
+    if (open < 0 || s.charCodeAt(open) !== LBRACE) throw this.errorAt(p, 'expected "# {" to start an exemplar');
     // Labels of the exemplar reuse the label scanner: save and restore the series' labels.
     const savedPos = this.labelPos.slice(0, this.labelCount * 4);
     const savedEsc = this.escapedLabels.slice(0, this.labelCount);
     const savedCount = this.labelCount;
     const savedName = this.quotedName;
-    const open = p + 2;
     p = this.parseLabels(open, false);
-    let chars = 0;
+    // the 128-character cap guards what is stored; a text-format exemplar is not
     const pairs: [string, string][] = [];
-    for (let i = 0; i < this.labelCount; i++) {
-      const n = this.labelName(i);
-      const v = this.labelValue(i);
-      chars += [...n].length + [...v].length;
-      pairs.push([n, v]);
-    }
-    if (chars > MAX_EXEMPLAR_LABEL_CHARS) {
-      throw this.errorAt(open, `exemplar labels have ${chars} characters, more than the ${MAX_EXEMPLAR_LABEL_CHARS} allowed`);
+    if (om) {
+      let chars = 0;
+      for (let i = 0; i < this.labelCount; i++) {
+        const n = this.labelName(i);
+        const v = this.labelValue(i);
+        chars += [...n].length + [...v].length;
+        pairs.push([n, v]);
+      }
+      if (chars > MAX_EXEMPLAR_LABEL_CHARS) {
+        throw this.errorAt(open, `exemplar labels have ${chars} characters, more than the ${MAX_EXEMPLAR_LABEL_CHARS} allowed`);
+      }
     }
     this.labelPos.set(savedPos);
     this.escapedLabels = savedEsc;
     this.labelCount = savedCount;
     this.quotedName = savedName;
-    if (s.charCodeAt(p) !== SPACE) throw this.errorAt(p, `expected a space before the exemplar value, got ${this.describe(p)}`);
-    p++;
+    p = this.expectSeparator(p, 'the exemplar value');
     const vStart = p;
     let c = s.charCodeAt(p);
-    while (c !== SPACE && c !== NL && p < s.length) c = s.charCodeAt(++p);
+    while (c !== SPACE && c !== NL && (om || c !== TAB) && p < s.length) c = s.charCodeAt(++p);
     const value = parseNumber(s, vStart, p);
     if (value === undefined || vStart === p) throw this.errorAt(vStart, `invalid exemplar value ${JSON.stringify(s.slice(vStart, p))}`);
-    const ex: Exemplar = { labels: Labels.fromPairs(pairs), value };
-    if (s.charCodeAt(p) === SPACE) {
-      const tStart = ++p;
+    let timestamp: number | undefined;
+    const tStart = om ? (c === SPACE ? p + 1 : -1) : this.skipBlanks(p);
+    if (tStart > p && (om || (s.charCodeAt(tStart) !== NL && tStart < s.length))) {
+      p = tStart;
       c = s.charCodeAt(p);
-      while (c !== SPACE && c !== NL && p < s.length) c = s.charCodeAt(++p);
-      const ts = parseSecondsAsMs(s, tStart, p);
-      if (ts === undefined) throw this.errorAt(tStart, `invalid exemplar timestamp ${JSON.stringify(s.slice(tStart, p))}`);
-      ex.timestamp = ts;
+      while (c !== SPACE && c !== NL && (om || c !== TAB) && p < s.length) c = s.charCodeAt(++p);
+      timestamp = parseSecondsAsMs(s, tStart, p);
+      if (timestamp === undefined) throw this.errorAt(tStart, `invalid exemplar timestamp ${JSON.stringify(s.slice(tStart, p))}`);
     }
+    if (!om) return p;
+    const ex: Exemplar = { labels: Labels.fromPairs(pairs), value };
+    if (timestamp !== undefined) ex.timestamp = timestamp;
     this.exemplarValue = ex;
     return p;
   }
@@ -1185,7 +1202,7 @@ function parseSpecial(word: string, neg: boolean, signed: boolean): number | und
 }
 
 /** The text format's timestamp: an integer of milliseconds. */
-function parseIntegerMs(s: string, start: number, end: number): number | undefined {
+export function parseIntegerMs(s: string, start: number, end: number): number | undefined {
   let p = start;
   const neg = s.charCodeAt(p) === 0x2d;
   if (neg) p++;
@@ -1205,7 +1222,7 @@ function parseIntegerMs(s: string, start: number, end: number): number | undefin
  * the decimal digits (not through a float multiplication that could land on ...788.9999).
  * Digits below the millisecond are truncated.
  */
-function parseSecondsAsMs(s: string, start: number, end: number): number | undefined {
+export function parseSecondsAsMs(s: string, start: number, end: number): number | undefined {
   let p = start;
   let neg = false;
   const c = s.charCodeAt(p);

@@ -85,12 +85,12 @@ export class PageWriter {
   }
 
   /**
-   * The family's HELP/TYPE/UNIT lines. With `samples`, callers can assemble one family from
+   * The family's HELP/TYPE/UNIT lines. With `seriesText`, callers can assemble one family from
    * parts rendered separately (the gateway merges one family from many sources); the header
-   * only looks at `f.metrics` to see whether a counter's samples carry `_total`.
+   * only looks at the samples' names, to see whether a counter's samples carry `_total`.
    */
-  header(f: MetricFamily): string {
-    const { name, type } = this.om ? this.openMetricsNaming(f) : textNaming(f);
+  header(f: FamilyMeta, series: readonly Labels[] = samplesOf(f)): string {
+    const { name, type } = this.om ? this.openMetricsNaming(f) : textNaming(f, series);
     const shown = this.metricName(name);
     if (!this.om) {
       const help = f.help !== undefined ? '# HELP ' + shown + ' ' + escapeHelp(f.help, HELP_SPECIAL_TEXT, false) + '\n' : '';
@@ -105,31 +105,60 @@ export class PageWriter {
 
   /** The family's sample lines, converted to this page's format. */
   samples(f: MetricFamily): string {
-    return this.om ? this.openMetricsSamples(f) : this.textSamples(f);
-  }
-
-  private textSamples(f: MetricFamily): string {
-    let rename: Map<string, string> | undefined;
-    if (f.type === 'gaugehistogram') {
-      rename = new Map([
-        [f.name + '_gsum', f.name + '_sum'],
-        [f.name + '_gcount', f.name + '_count'],
-      ]);
-    }
-    const created = f.type === 'counter' || f.type === 'summary' || f.type === 'histogram' ? f.name + '_created' : undefined;
+    const text = this.seriesText(f, samplesOf(f));
     // One string per line, joined once: cheaper to encode than a long chain of concatenations.
     const lines: string[] = [];
     for (const m of f.metrics) {
-      const sampleName = m.labels.metricName;
-      if (sampleName === created) continue;
-      const renamed = rename?.get(sampleName);
-      const series = renamed === undefined ? this.cachedSeries(m.labels) : this.series(renamed, m.labels);
-      lines.push(series + ' ' + formatValue(m.value) + (m.timestamp === undefined ? '\n' : ' ' + m.timestamp + '\n'));
+      const series = text(m.labels);
+      if (series !== undefined) lines.push(series + this.sampleTail(m.value, m.timestamp, m.exemplar) + '\n');
     }
     return lines.join('');
   }
 
-  private openMetricsNaming(f: MetricFamily): { name: string; type: string } {
+  /**
+   * How each sample of family `f` (whose samples have the label sets `series`) is written in
+   * this format: its `name{labels}` text, or undefined for a sample the format leaves out
+   * (`_created` in the text format). The series text of a sample under its own name comes
+   * from the cache.
+   */
+  seriesText(f: FamilyMeta, series: readonly Labels[]): (labels: Labels) => string | undefined {
+    if (this.om) {
+      // a counter whose samples lack `_total` (text format `foo` counters) gets it, as OpenMetrics requires
+      const appendTotal = f.type === 'counter' && !f.name.endsWith('_total') && series.some((l) => l.metricName === f.name);
+      if (!appendTotal) return (labels) => this.cachedSeries(labels);
+      return (labels) => {
+        const sampleName = labels.metricName;
+        return sampleName === f.name ? this.series(sampleName + '_total', labels) : this.cachedSeries(labels);
+      };
+    }
+    const created = f.type === 'counter' || f.type === 'summary' || f.type === 'histogram' ? f.name + '_created' : undefined;
+    if (f.type === 'gaugehistogram') {
+      const rename = new Map([
+        [f.name + '_gsum', f.name + '_sum'],
+        [f.name + '_gcount', f.name + '_count'],
+      ]);
+      return (labels) => {
+        const renamed = rename.get(labels.metricName);
+        return renamed === undefined ? this.cachedSeries(labels) : this.series(renamed, labels);
+      };
+    }
+    if (created === undefined) return (labels) => this.cachedSeries(labels);
+    return (labels) => (labels.metricName === created ? undefined : this.cachedSeries(labels));
+  }
+
+  /** What follows a sample's series text: value, timestamp and (OpenMetrics) exemplar, without the newline. */
+  sampleTail(value: number, timestamp: number | undefined, exemplar: Exemplar | undefined): string {
+    let out = ' ' + formatValue(value);
+    if (this.om) {
+      if (timestamp !== undefined) out += ' ' + formatSeconds(timestamp);
+      if (exemplar !== undefined) out += this.exemplarText(exemplar);
+    } else if (timestamp !== undefined) {
+      out += ' ' + timestamp;
+    }
+    return out;
+  }
+
+  private openMetricsNaming(f: FamilyMeta): { name: string; type: string } {
     if (f.type !== 'counter' || !f.name.endsWith('_total')) return { name: f.name, type: f.type };
     // `foo` is taken by another family: keep the samples' names and give up the type
     if (this.pageNames?.has(f.name.slice(0, -6))) return { name: f.name, type: 'unknown' };
@@ -137,22 +166,8 @@ export class PageWriter {
     return { name: f.name.slice(0, -6), type: 'counter' };
   }
 
-  private openMetricsSamples(f: MetricFamily): string {
-    // a counter whose samples lack `_total` (text format `foo` counters) gets it, as OpenMetrics requires
-    const appendTotal = f.type === 'counter' && !f.name.endsWith('_total') && f.metrics.some((m) => m.labels.metricName === f.name);
-    const lines: string[] = [];
-    for (const m of f.metrics) {
-      const sampleName = m.labels.metricName;
-      const series = appendTotal && sampleName === f.name ? this.series(sampleName + '_total', m.labels) : this.cachedSeries(m.labels);
-      let line = series + ' ' + formatValue(m.value);
-      if (m.timestamp !== undefined) line += ' ' + formatSeconds(m.timestamp);
-      if (m.exemplar !== undefined) line += this.exemplar(m.exemplar);
-      lines.push(line + '\n');
-    }
-    return lines.join('');
-  }
-
-  private exemplar(e: Exemplar): string {
+  /** ` # {labels} value [timestamp]`: an exemplar as OpenMetrics appends it to its sample. */
+  exemplarText(e: Exemplar): string {
     let out = ' # ' + this.labelBlock(e.labels, '') + ' ' + formatValue(e.value);
     if (e.timestamp !== undefined) out += ' ' + formatSeconds(e.timestamp);
     return out;
@@ -208,12 +223,19 @@ function isPlainLabelName(n: string): boolean {
   return true;
 }
 
+/** A family's name, type and metadata, without its samples. */
+export type FamilyMeta = Pick<MetricFamily, 'name' | 'type' | 'help' | 'unit'>;
+
+function samplesOf(f: FamilyMeta | MetricFamily): readonly Labels[] {
+  return 'metrics' in f ? f.metrics.map((m) => m.labels) : [];
+}
+
 /** The text format's family name and type for any family (see the header comment). */
-function textNaming(f: MetricFamily): { name: string; type: string } {
+function textNaming(f: FamilyMeta, series: readonly Labels[]): { name: string; type: string } {
   switch (f.type) {
     case 'counter':
       // an OpenMetrics counter `foo` has samples `foo_total`: the text family is `foo_total`
-      if (!f.name.endsWith('_total') && f.metrics.some((m) => m.labels.metricName === f.name + '_total')) {
+      if (!f.name.endsWith('_total') && series.some((l) => l.metricName === f.name + '_total')) {
         return { name: f.name + '_total', type: 'counter' };
       }
       return { name: f.name, type: 'counter' };

@@ -27,6 +27,10 @@ export class CapnpDecoder implements WireDecoder {
     return this.size === 0;
   }
 
+  get held(): number {
+    return this.size;
+  }
+
   write(chunk: Buffer, emit: (msg: WireMessage) => void): void {
     this.chunks.push(chunk);
     this.size += chunk.length;

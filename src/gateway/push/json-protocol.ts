@@ -19,6 +19,10 @@ export class JsonDecoder implements WireDecoder {
     return this.size === 0;
   }
 
+  get held(): number {
+    return this.size;
+  }
+
   write(chunk: Buffer): void {
     this.size += chunk.length;
     if (this.size > this.maxBytes) {

@@ -1,14 +1,17 @@
 /**
- * Push ingestion assembled from the `push:` config section: the app store with its limits, the
- * Pushgateway routes on the gateway's HTTP server, and one SocketListener per configured
- * listener. The one object to start at boot and close at shutdown.
+ * Push ingestion assembled from the `push:` config section: the app store with its limits, its
+ * persistence under the data directory, the Pushgateway routes on the gateway's HTTP server,
+ * and one SocketListener per configured listener. The one object to start at boot and close
+ * at shutdown.
  */
 
 import type { PushConfig, PushListenerConfig } from '../../config/gateway-push.js';
 import type { Logger } from '../../log/logger.js';
 import type { Registry } from '../../selfmetrics/registry.js';
-import type { HttpServer } from '../../server/http-server.js';
-import { AppStore } from './app-store.js';
+import type { Handler, HttpServer } from '../../server/http-server.js';
+import { join } from 'node:path';
+import { AppStore, type AppStoreOptions } from './app-store.js';
+import { AppPersistence, APPS_SUBDIR } from './persistence.js';
 import { registerPushgatewayRoutes } from './pushgateway-api.js';
 import { SocketListener, type SocketAddress } from './socket-listener.js';
 
@@ -17,6 +20,12 @@ export interface PushIngestionDeps {
   server?: HttpServer;
   logger: Logger;
   registry: Registry;
+  /** Where pushed apps are kept across restarts (`push.persistence`); none: only in memory. */
+  dataDir?: string;
+  /** Access control around the Pushgateway routes (`push.http.access`). */
+  protect?: (handler: Handler) => Handler;
+  /** Names and families pushes may not take (see AppStoreOptions). */
+  reserved?: AppStoreOptions;
   /** For tests: the store's clock. */
   now?: () => number;
 }
@@ -24,16 +33,31 @@ export interface PushIngestionDeps {
 export class PushIngestion {
   readonly store: AppStore;
   readonly listeners: readonly SocketListener[];
+  private readonly persistence: AppPersistence | undefined;
 
   constructor(config: PushConfig, deps: PushIngestionDeps) {
-    this.store = new AppStore({ maxApps: config.max_apps, maxSeries: config.max_series }, deps.now);
+    this.store = new AppStore({ maxApps: config.max_apps, maxSeries: config.max_series }, deps.now, deps.reserved);
+    const appsDir = config.persistence && deps.dataDir !== undefined ? join(deps.dataDir, APPS_SUBDIR) : undefined;
+    if (appsDir !== undefined) this.persistence = new AppPersistence(appsDir, this.store, deps.logger, deps.registry, config.persistence_interval);
     if (config.http.enabled && deps.server) {
+      const httpTtl = config.http.ttl ?? config.default_ttl;
       registerPushgatewayRoutes(deps.server, {
         store: this.store,
         logger: deps.logger,
         registry: deps.registry,
-        defaultTtlMs: config.default_ttl,
+        defaultTtlMs: httpTtl,
         maxBodyBytes: config.max_body_bytes,
+        adminApi: config.http.enable_admin_api,
+        ...(deps.protect ? { protect: deps.protect } : {}),
+        // The Pushgateway's flags that have a counterpart here, under its names.
+        flags: {
+          'persistence.file': appsDir ?? '',
+          'persistence.interval': `${config.persistence_interval / 1000}s`,
+          'push.disable-consistency-check': 'false',
+          'web.enable-admin-api': String(config.http.enable_admin_api),
+          'tributary.push.ttl': `${httpTtl / 1000}s`,
+          'tributary.push.max_body_bytes': String(config.max_body_bytes),
+        },
       });
     }
     this.listeners = config.listeners.map(
@@ -48,13 +72,19 @@ export class PushIngestion {
           ttlMs: l.ttl ?? config.default_ttl,
           maxBytes: l.max_bytes ?? config.max_body_bytes,
           maxConnections: l.max_connections,
+          maxPendingConnections: l.max_pending_connections,
           readTimeoutMs: l.read_timeout,
+          idleTimeoutMs: l.idle_timeout,
         }),
     );
   }
 
-  /** Binds every listener; if one fails, the ones already bound are closed again. */
+  /**
+   * Restores the saved apps, then binds every listener; if one fails, the ones already bound
+   * are closed again.
+   */
   async start(): Promise<string[]> {
+    await this.persistence?.start();
     const bound: string[] = [];
     try {
       for (const l of this.listeners) bound.push(await l.listen());
@@ -65,8 +95,10 @@ export class PushIngestion {
     return bound;
   }
 
+  /** Stops the listeners, then saves what changed. */
   async close(): Promise<void> {
     await Promise.all(this.listeners.map((l) => l.close()));
+    await this.persistence?.close();
   }
 }
 

@@ -15,6 +15,7 @@ export interface PushMetrics {
 /** Why a push failed, as the `reason` label; a closed set so clients cannot mint series. */
 export type PushErrorReason =
   | 'parse'
+  | 'invalid'
   | 'bad_lines'
   | 'decode'
   | 'too_large'

@@ -1,31 +1,34 @@
 /**
- * The Pushgateway's push API on the gateway's HTTP server: `PUT` replaces a group, `POST`
- * replaces the pushed families within it, `DELETE` drops it, all on
- * `/metrics/job/<job>{/<label>/<value>}` (with `@base64` names as the Pushgateway has them).
+ * The Pushgateway's API on the gateway's HTTP server: `PUT` replaces a group, `POST` replaces
+ * the pushed families within it, `DELETE` drops it, all on
+ * `/metrics/job/<job>{/<label>/<value>}` (with `@base64` names as the Pushgateway has them);
+ * `GET /api/v1/metrics` and `GET /api/v1/status` in its JSON shape, and `PUT
+ * /api/v1/admin/wipe` when the admin API is enabled (pushgateway-json.ts).
  *
- * Compatible where clients can tell: 200 for an accepted PUT/POST, 202 for DELETE, 400 with a
- * reason for a malformed path or body (here with `line L, column C`), no timestamps allowed,
- * grouping labels overriding pushed labels of the same name. Different where users asked for it:
- * groups expire (listener default TTL, or the push's own `X-Tributary-TTL: 30s`), and store
- * limits answer 429. Not served: the Pushgateway's protobuf body (415), its `push_time_seconds`
- * series, its query API and UI.
- *
- * A refused push never touches the group's data: the previous payload stays exposed and the
- * refusal is recorded on the app for /apps.
+ * Compatible where clients can tell: bodies in the text format, OpenMetrics or delimited
+ * protobuf (client_golang's default), gzip-compressed or not; 200 for an accepted PUT/POST,
+ * 202 for DELETE; 400 for a body that does not parse (nothing changes) and for one that the
+ * store refuses — timestamps, a series twice, a TYPE or name that clashes with another group
+ * (the Pushgateway's `pushed metrics are invalid or inconsistent with existing metrics: ...`,
+ * which also sets the group's `push_failure_time_seconds`); grouping labels override pushed
+ * labels of the same name. Different where users asked for it: groups may expire (the HTTP
+ * TTL, or the push's own `X-Tributary-TTL: 30s`; 0 keeps them until deleted), store limits
+ * answer 429, and a body over `max_body_bytes` (also once decompressed) 413.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseDuration } from '../../config/duration.js';
-import type { TextFormat } from '../../formats/prometheus/negotiate.js';
 import type { Logger } from '../../log/logger.js';
 import type { Registry } from '../../selfmetrics/registry.js';
-import type { HttpServer } from '../../server/http-server.js';
+import type { Handler, HttpServer } from '../../server/http-server.js';
 import { sendText } from '../../server/respond.js';
-import { AppStore, PushLimitError } from './app-store.js';
+import { AppStore, PushInvalidError, PushLimitError } from './app-store.js';
 import { GroupingKeyError, parseGroupingPath, type GroupingKey } from './grouping-key.js';
 import { pushMetrics, type PushErrorReason } from './push-metrics.js';
-import { applyGroupingLabels, parseStrict, PushedTextError, rejectTimestamps } from './pushed-text.js';
-import { BodyTooLargeError, readBody } from './request-body.js';
+import { applyGroupingLabels } from './pushed-text.js';
+import { parsePushBody, PushBodyError, pushBodyFormat, readPushBody } from './push-body.js';
+import { registerPushgatewayJson } from './pushgateway-json.js';
+import { BodyTooLargeError } from './request-body.js';
 
 export interface PushgatewayApiOptions {
   store: AppStore;
@@ -34,6 +37,12 @@ export interface PushgatewayApiOptions {
   /** TTL of a group pushed without `X-Tributary-TTL`; 0 = kept until deleted. */
   defaultTtlMs: number;
   maxBodyBytes: number;
+  /** Serve `PUT /api/v1/admin/wipe`. */
+  adminApi?: boolean;
+  /** Access control around every route of the API. */
+  protect?: (handler: Handler) => Handler;
+  /** Settings shown by `/api/v1/status` as the Pushgateway shows its flags. */
+  flags?: Readonly<Record<string, string>>;
 }
 
 export const TTL_HEADER = 'x-tributary-ttl';
@@ -41,10 +50,11 @@ const PREFIX = '/metrics/';
 /** The listener label of HTTP pushes in push metrics. */
 const LISTENER = 'http';
 
-/** Registers PUT, POST and DELETE below `/metrics/job`. */
+/** Registers PUT, POST and DELETE below `/metrics/job`, and the JSON API. */
 export function registerPushgatewayRoutes(server: HttpServer, opts: PushgatewayApiOptions): void {
   const logger = opts.logger.child({ component: 'pushgateway-api' });
   const metrics = pushMetrics(opts.registry);
+  const guard = opts.protect ?? ((h: Handler) => h);
 
   const fail = (res: ServerResponse, status: number, reason: PushErrorReason, message: string, fields: Record<string, unknown>): void => {
     metrics.errors.labels(LISTENER, reason).inc();
@@ -69,29 +79,18 @@ export function registerPushgatewayRoutes(server: HttpServer, opts: PushgatewayA
       }
     }
 
-    const format = bodyFormat(req.headers['content-type']);
-    if (format === undefined) {
-      return fail(res, 415, 'bad_request', 'only the Prometheus text format and OpenMetrics are accepted, not protobuf', fields);
-    }
-
-    let body: Buffer;
-    try {
-      body = await readBody(req, opts.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) return fail(res, 413, 'too_large', err.message, fields);
-      throw err;
-    }
-
     let families;
     try {
-      const text = decodeUtf8(body);
-      families = parseStrict(text, format).families;
-      rejectTimestamps(families);
+      const body = await readPushBody(req, opts.maxBodyBytes);
+      families = await parsePushBody(body, pushBodyFormat(req.headers['content-type']), opts.store.limits.maxSeries);
     } catch (err) {
-      if (!(err instanceof PushedTextError)) throw err;
-      const message = `pushed metrics are invalid: ${err.message}`;
-      opts.store.reject(group.key, message);
-      return fail(res, 400, 'parse', message, fields);
+      if (err instanceof BodyTooLargeError) return fail(res, 413, 'too_large', err.message, fields);
+      if (err instanceof PushBodyError) {
+        // Nothing changes (as in the Pushgateway), but /apps shows why the last push failed.
+        opts.store.reject(group.key, err.message);
+        return fail(res, 400, 'parse', err.message, fields);
+      }
+      throw err;
     }
 
     try {
@@ -106,9 +105,9 @@ export function registerPushgatewayRoutes(server: HttpServer, opts: PushgatewayA
         mode,
       });
     } catch (err) {
-      if (!(err instanceof PushLimitError)) throw err;
-      opts.store.reject(group.key, err.message);
-      return fail(res, 429, 'limit', err.message, fields);
+      if (err instanceof PushInvalidError) return fail(res, 400, 'invalid', err.message, fields);
+      if (err instanceof PushLimitError) return fail(res, 429, 'limit', err.message, fields);
+      throw err;
     }
     metrics.pushes.labels(LISTENER, 'pushgateway').inc();
     logger.debug('push accepted', { ...fields, families: families.length, ttl_ms: ttlMs });
@@ -127,9 +126,10 @@ export function registerPushgatewayRoutes(server: HttpServer, opts: PushgatewayA
   };
 
   // One prefix covers both `/metrics/job/` and `/metrics/job@base64/`.
-  server.routePrefix('PUT', '/metrics/job', push('replace'));
-  server.routePrefix('POST', '/metrics/job', push('merge'));
-  server.routePrefix('DELETE', '/metrics/job', remove);
+  server.routePrefix('PUT', '/metrics/job', guard(push('replace')));
+  server.routePrefix('POST', '/metrics/job', guard(push('merge')));
+  server.routePrefix('DELETE', '/metrics/job', guard(remove));
+  registerPushgatewayJson(server, { store: opts.store, logger, guard, adminApi: opts.adminApi ?? false, flags: opts.flags ?? {} });
 }
 
 function groupOf(req: IncomingMessage): GroupingKey | GroupingKeyError {
@@ -141,24 +141,6 @@ function groupOf(req: IncomingMessage): GroupingKey | GroupingKeyError {
   } catch (err) {
     if (err instanceof GroupingKeyError) return err;
     throw err;
-  }
-}
-
-/** OpenMetrics by its media type, protobuf refused, anything else read as the text format. */
-function bodyFormat(contentType: string | undefined): TextFormat | undefined {
-  const media = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (media === 'application/openmetrics-text') return 'openmetrics';
-  if (media === 'application/vnd.google.protobuf') return undefined;
-  return 'prometheus';
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function decodeUtf8(body: Buffer): string {
-  try {
-    return utf8.decode(body);
-  } catch {
-    throw new PushedTextError('the body is not valid UTF-8');
   }
 }
 

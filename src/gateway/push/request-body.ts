@@ -7,8 +7,11 @@
 import type { IncomingMessage } from 'node:http';
 
 export class BodyTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`request body is larger than the limit of ${limit} bytes`);
+  constructor(
+    readonly limit: number,
+    what = 'request body',
+  ) {
+    super(`${what} is larger than the limit of ${limit} bytes`);
   }
 }
 

@@ -1,12 +1,13 @@
 /**
  * What happens to one app's payload from a socket: parsed leniently (a socket client never
  * sees an error, so its good lines are kept), stored whole with the listener's TTL. A payload
- * of which nothing parsed, or one over a store limit, is refused: logged, counted, recorded on
- * the app, and the app's last good payload stays.
+ * of which nothing parsed, one the store refuses (a series twice, a TYPE that clashes with
+ * another app's, a reserved app name) or one over a store limit is refused: logged, counted,
+ * recorded on the app for /apps, and the app's last good payload stays.
  */
 
 import type { Logger } from '../../log/logger.js';
-import { AppStore, PushLimitError } from './app-store.js';
+import { AppStore, PushInvalidError, PushLimitError } from './app-store.js';
 import type { PushMetrics } from './push-metrics.js';
 import { parseLenient, PushedTextError } from './pushed-text.js';
 import type { WireMessage } from './wire-decoder.js';
@@ -24,7 +25,7 @@ export interface SocketIngestContext {
 
 /** Returns whether the payload was stored. */
 export function ingestWireMessage(msg: WireMessage, ctx: SocketIngestContext): boolean {
-  const refuse = (reason: 'parse' | 'limit', error: string): false => {
+  const refuse = (reason: 'parse' | 'invalid' | 'limit', error: string): false => {
     ctx.store.reject(msg.app, error);
     ctx.metrics.errors.labels(ctx.listener, reason).inc();
     ctx.logger.warn('pushed payload refused', { app: msg.app, reason, error });
@@ -49,6 +50,7 @@ export function ingestWireMessage(msg: WireMessage, ctx: SocketIngestContext): b
       mode: 'replace',
     });
   } catch (err) {
+    if (err instanceof PushInvalidError) return refuse('invalid', err.message);
     if (err instanceof PushLimitError) return refuse('limit', err.message);
     throw err;
   }

@@ -1,16 +1,32 @@
 /**
  * A TCP or Unix socket that apps push to in exporter-proxy's JSON or Cap'n Proto format.
- * This module owns the connections: how many may be open, how long a sender may take, how many
- * bytes it may send; the wire format is a WireDecoder and the payloads go to socket-ingest.
+ * This module owns the connections: how many are read at once, how many may wait, how long a
+ * sender may pause, how many bytes it may send; the wire format is a WireDecoder and the
+ * payloads go to socket-ingest.
+ *
+ * Nothing accepted is dropped unannounced. Clients push in bursts and write their payload as
+ * soon as they connect, so a connection over `maxConnections` is not closed but accepted and
+ * left unread, in arrival order, until a slot frees (as exporter-proxy does); only past
+ * `maxPendingConnections` waiting is one refused — reset, counted and logged. A waiting
+ * connection's clock starts when it gets its slot.
+ *
+ * `readTimeoutMs` is an idle timeout that runs only while part of a message is held: a slow
+ * sender is never cut while bytes keep coming, one that stalls mid-message is (counted as a
+ * timeout). Between messages a connection may stay open for good — persistent Cap'n Proto
+ * senders push every few seconds — unless `idleTimeoutMs` is set; TCP keep-alive reaps dead
+ * peers. When connections are waiting and every slot is taken, one idle between messages for
+ * `readTimeoutMs` gives its slot up. Every close we initiate is logged with its reason. Closes
+ * for time (idle, stalled, making room, shutdown) and refusals are TCP resets: after a plain
+ * close a sender's next write would still seem to succeed and its push vanish unseen (on a
+ * Unix socket that write fails anyway).
  *
  * One bad client costs only its own connection: malformed input, an oversized message or a
- * sender that stalls is logged, counted and disconnected while other clients go on. A sender
- * gets `readTimeoutMs` for each message (JSON: the whole connection), counted from the end of
- * the previous one, so neither trickling bytes nor sitting idle can hold a connection slot.
+ * sender that stalls is logged, counted and disconnected while other clients go on.
  */
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../log/logger.js';
 import type { Registry } from '../../selfmetrics/registry.js';
 import { describeBindError, formatListenAddress, listenError, parseListenAddress } from '../../server/listen-address.js';
@@ -18,13 +34,21 @@ import type { AppStore } from './app-store.js';
 import type { CapnpDecoder } from './capnp-protocol.js';
 import { JsonDecoder } from './json-protocol.js';
 import { pushMetrics, type PushMetrics } from './push-metrics.js';
-import { ingestWireMessage } from './socket-ingest.js';
+import { ingestWireMessage, type SocketIngestContext } from './socket-ingest.js';
 import { applySocketFileOptions, clearStaleSocket, type UnixSocketFileOptions } from './unix-socket.js';
 import { WireError, type WireDecoder, type WireMessage } from './wire-decoder.js';
 
 export type SocketFormat = 'json' | 'capnp';
 
 export type SocketAddress = { tcp: string } | ({ unix: string } & UnixSocketFileOptions);
+
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 4096;
+
+/** Go's default for accepted connections (vmagent's too): a vanished peer is noticed in minutes, not hours. */
+const KEEPALIVE_DELAY_MS = 15_000;
+
+/** Refusals come in floods; one line per interval, carrying the count, is enough to act on. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 export interface SocketListenerOptions {
   /** Label in logs and metrics; defaults to the address or path. */
@@ -38,9 +62,43 @@ export interface SocketListenerOptions {
   ttlMs: number;
   /** JSON: bytes per connection; Cap'n Proto: bytes per message. */
   maxBytes: number;
+  /** Connections read at once; more wait, unread, for a slot. */
   maxConnections: number;
-  /** Time a sender has for each message (JSON: the whole body). */
+  /** Connections that may wait for a slot; past this one is refused. Default 4096. */
+  maxPendingConnections?: number;
+  /** How long a sender may pause in the middle of a message (JSON: before its EOF). */
   readTimeoutMs: number;
+  /** How long a connection may sit idle between messages; 0 (default) = as long as it likes. */
+  idleTimeoutMs?: number;
+}
+
+type CloseReason = 'timeout' | 'decode' | 'too_large' | 'idle' | 'make_room' | 'shutdown' | 'failure';
+
+class Connection {
+  state: 'new' | 'waiting' | 'active' | 'closed' = 'new';
+  /** When it was queued (waiting) or last went idle between messages (active). */
+  since = performance.now();
+  decoder: WireDecoder | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** `timer` is the read timeout (part of a message is held) rather than an idle-stage timer. */
+  reading = false;
+  /** The peer half-closed: no more input, the connection is finishing. */
+  ended = false;
+  messages = 0;
+
+  constructor(
+    readonly socket: Socket,
+    readonly peer: string,
+    readonly logger: Logger,
+  ) {}
+
+  get held(): number {
+    return this.decoder?.held ?? 0;
+  }
+}
+
+function first<T>(set: Set<T>): T | undefined {
+  return set.values().next().value;
 }
 
 export class SocketListener {
@@ -48,7 +106,21 @@ export class SocketListener {
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly metrics: PushMetrics;
-  private readonly connections = new Set<Socket>();
+  private readonly tcp: boolean;
+  private readonly maxPending: number;
+  private readonly idleTimeoutMs: number;
+  /** Being read; at most maxConnections. */
+  private readonly active = new Set<Connection>();
+  /** Accepted and unread, first come first served. */
+  private readonly waiting = new Set<Connection>();
+  /** Active and idle between messages for readTimeoutMs or longer, longest first: the ones that give way. */
+  private readonly evictable = new Set<Connection>();
+  private nextId = 0;
+  private waitEpisode: { waited: number; longestMs: number } | undefined;
+  private refusedUnlogged = 0;
+  private lastRefusalLog = -Infinity;
+  private refusalLogTimer: NodeJS.Timeout | undefined;
+  private shuttingDown = false;
   private bound = '';
   private closing: Promise<void> | undefined;
 
@@ -56,8 +128,12 @@ export class SocketListener {
     this.name = opts.name ?? ('tcp' in opts.address ? opts.address.tcp : opts.address.unix);
     this.logger = opts.logger.child({ component: 'push-listener', listener: this.name, format: opts.format });
     this.metrics = pushMetrics(opts.registry);
-    // Half-open: JSON clients half-close and the body is complete only at their FIN.
-    this.server = createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    this.tcp = 'tcp' in opts.address;
+    this.maxPending = opts.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 0;
+    // Half-open: JSON clients half-close and the body is complete only at their FIN. Paused: a
+    // connection waiting for a slot must cost kernel buffers only, not ours.
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
   }
 
   private capnp: typeof CapnpDecoder | undefined;
@@ -95,7 +171,13 @@ export class SocketListener {
       }
     }
     this.bound = this.describeAddress();
-    this.logger.info('listening', { address: this.bound });
+    this.logger.info('listening', {
+      address: this.bound,
+      max_connections: this.opts.maxConnections,
+      max_pending_connections: this.maxPending,
+      read_timeout_ms: this.opts.readTimeoutMs,
+      idle_timeout_ms: this.idleTimeoutMs,
+    });
     return this.bound;
   }
 
@@ -104,13 +186,41 @@ export class SocketListener {
     return this.bound || this.describeAddress();
   }
 
-  /** Stops accepting and cuts open connections (a half-sent payload is dropped, never half-applied). */
+  /** Connections being read and connections waiting for a slot. */
+  connectionCounts(): { active: number; waiting: number } {
+    return { active: this.active.size, waiting: this.waiting.size };
+  }
+
+  /**
+   * Stops accepting and cuts open and waiting connections (a half-sent payload is dropped, never
+   * half-applied); they are reset, so a sender learns at its next write rather than losing it.
+   */
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    this.shuttingDown = true;
+    clearTimeout(this.refusalLogTimer);
+    this.logRefusals();
+    const active = [...this.active];
+    const waiting = [...this.waiting];
+    if (active.length + waiting.length > 0) {
+      this.logger.info('closing connections for shutdown', { active: active.length, waiting: waiting.length });
+    }
+    for (const c of active) {
+      if (c.held > 0) {
+        c.logger.warn('connection closed: shutdown with a message incomplete', { reason: 'shutdown', held_bytes: c.held, messages: c.messages });
+      } else {
+        c.logger.debug('connection closed: shutdown', { reason: 'shutdown', messages: c.messages });
+      }
+      this.terminate(c, c.ended ? 'close' : 'reset');
+    }
+    if (waiting.length > 0) {
+      // Their payloads, if sent, are still in the kernel unread: the reset tells each sender.
+      this.logger.warn('connections waiting for a slot reset unread at shutdown', { reason: 'shutdown', count: waiting.length });
+    }
+    for (const c of waiting) this.terminate(c, 'reset');
     this.closing = new Promise((resolve) => {
       if (!this.server.listening) return resolve();
       this.server.close(() => resolve());
-      for (const s of this.connections) s.destroy();
     });
     return this.closing;
   }
@@ -123,74 +233,208 @@ export class SocketListener {
 
   private onConnection(socket: Socket): void {
     const peer = socket.remoteAddress === undefined ? 'local' : `${socket.remoteAddress}:${socket.remotePort}`;
-    if (this.connections.size >= this.opts.maxConnections) {
-      this.metrics.errors.labels(this.name, 'too_many_connections').inc();
-      this.logger.warn('connection refused: too many connections', { peer, limit: this.opts.maxConnections });
-      socket.destroy();
-      return;
+    const c = new Connection(socket, peer, this.logger.child({ peer, conn: ++this.nextId }));
+    socket.on('error', (err) => c.logger.debug('connection error', { err, held_bytes: c.held }));
+    socket.once('close', () => {
+      if (c.state === 'closed') return;
+      c.logger.debug('connection closed by peer', { state: c.state, held_bytes: c.held, messages: c.messages });
+      this.release(c);
+    });
+    if (this.shuttingDown) return this.terminate(c, 'reset');
+    if (this.tcp) socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    if (this.active.size < this.opts.maxConnections) return this.activate(c);
+    if (this.waiting.size >= this.maxPending) return this.refuse(c);
+    if (this.waiting.size === 0) {
+      this.waitEpisode = { waited: 0, longestMs: 0 };
+      this.logger.debug('all connection slots busy: new connections wait for one', { max_connections: this.opts.maxConnections });
     }
-    this.connections.add(socket);
-    const decoder: WireDecoder =
-      this.opts.format === 'json' ? new JsonDecoder(this.opts.maxBytes) : new this.capnp!(this.opts.maxBytes);
-    const ctx = {
+    this.waitEpisode!.waited++;
+    c.state = 'waiting';
+    this.waiting.add(c);
+    this.makeRoom();
+  }
+
+  private refuse(c: Connection): void {
+    this.metrics.errors.labels(this.name, 'too_many_connections').inc();
+    this.refusedUnlogged++;
+    if (this.refusalLogTimer === undefined) {
+      const wait = this.lastRefusalLog + REFUSAL_LOG_INTERVAL_MS - performance.now();
+      if (wait <= 0) {
+        this.logRefusals(c.peer);
+      } else {
+        this.refusalLogTimer = setTimeout(() => {
+          this.refusalLogTimer = undefined;
+          this.logRefusals();
+        }, wait).unref();
+      }
+    }
+    this.terminate(c, 'reset');
+  }
+
+  private logRefusals(peer?: string): void {
+    if (this.refusedUnlogged === 0) return;
+    this.logger.warn('connections refused: too many waiting for a slot', {
+      refused: this.refusedUnlogged,
+      ...(peer !== undefined ? { peer } : {}),
+      max_connections: this.opts.maxConnections,
+      max_pending_connections: this.maxPending,
+    });
+    this.refusedUnlogged = 0;
+    this.lastRefusalLog = performance.now();
+  }
+
+  private activate(c: Connection): void {
+    c.state = 'active';
+    this.active.add(c);
+    c.decoder = this.opts.format === 'json' ? new JsonDecoder(this.opts.maxBytes) : new this.capnp!(this.opts.maxBytes);
+    const ctx: SocketIngestContext = {
       store: this.opts.store,
-      logger: this.logger.child({ peer }),
+      logger: c.logger,
       metrics: this.metrics,
       listener: this.name,
       protocol: this.opts.format,
-      origin: `${this.address()} from ${peer}`,
+      origin: `${this.address()} from ${c.peer}`,
       ttlMs: this.opts.ttlMs,
     };
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(onTimeout, this.opts.readTimeoutMs);
-    };
     const emit = (msg: WireMessage): void => {
+      c.messages++;
       ingestWireMessage(msg, ctx);
-      arm(); // the next message gets its own time
     };
-    const drop = (reason: 'decode' | 'too_large' | 'timeout', error: string): void => {
-      this.metrics.errors.labels(this.name, reason).inc();
-      ctx.logger.warn('connection closed: bad input', { reason, error });
-      socket.destroy();
-    };
-    /** Bad input drops the connection; a bug of ours drops it too, rather than the process. */
-    const onFailure = (err: unknown): void => {
-      if (err instanceof WireError) return drop(err.reason, err.message);
-      ctx.logger.error('connection handler failed', { err });
-      socket.destroy();
-    };
-    const onTimeout = (): void => {
-      if (decoder.idle) {
-        // Nothing half-sent: an idle client, not a faulty one.
-        ctx.logger.debug('idle connection closed');
-        socket.destroy();
-      } else {
-        drop('timeout', `message not complete within ${this.opts.readTimeoutMs} ms`);
-      }
-    };
-    arm();
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.write(chunk, emit);
-      } catch (err) {
-        onFailure(err);
-      }
+    c.socket.on('data', (chunk: Buffer) => this.onData(c, chunk, emit));
+    c.socket.on('end', () => this.onEnd(c, emit));
+    this.goIdle(c);
+    c.socket.resume();
+  }
+
+  private onData(c: Connection, chunk: Buffer, emit: (msg: WireMessage) => void): void {
+    if (c.state !== 'active') return;
+    this.evictable.delete(c);
+    try {
+      c.decoder!.write(chunk, emit);
+    } catch (err) {
+      return this.fail(c, err);
+    }
+    if (c.decoder!.idle) {
+      this.goIdle(c);
+    } else if (c.reading) {
+      c.timer!.refresh();
+    } else {
+      clearTimeout(c.timer);
+      c.reading = true;
+      c.timer = setTimeout(() => this.onReadTimeout(c), this.opts.readTimeoutMs);
+    }
+  }
+
+  private onEnd(c: Connection, emit: (msg: WireMessage) => void): void {
+    if (c.state !== 'active') return;
+    c.ended = true;
+    clearTimeout(c.timer);
+    this.evictable.delete(c);
+    try {
+      c.decoder!.end(emit);
+    } catch (err) {
+      return this.fail(c, err);
+    }
+    c.socket.end();
+  }
+
+  /** Between messages: after readTimeoutMs the slot may go to a waiting connection; after idleTimeoutMs (if set) it closes. */
+  private goIdle(c: Connection): void {
+    clearTimeout(c.timer);
+    c.reading = false;
+    c.since = performance.now();
+    const read = this.opts.readTimeoutMs;
+    const idle = this.idleTimeoutMs;
+    if (idle > 0 && idle <= read) {
+      c.timer = setTimeout(() => this.onIdleTimeout(c), idle);
+      return;
+    }
+    c.timer = setTimeout(() => {
+      if (idle > 0) c.timer = setTimeout(() => this.onIdleTimeout(c), idle - read);
+      this.evictable.add(c);
+      this.makeRoom();
+    }, read);
+  }
+
+  /** Hands the slots of long-idle connections to waiting ones (every slot is taken while any wait). */
+  private makeRoom(): void {
+    for (let c = first(this.evictable); c !== undefined && this.waiting.size > 0; c = first(this.evictable)) {
+      c.logger.info('connection closed: idle, its slot given to a waiting connection', {
+        reason: 'make_room' satisfies CloseReason,
+        idle_ms: Math.round(performance.now() - c.since),
+        waiting: this.waiting.size,
+        max_connections: this.opts.maxConnections,
+        messages: c.messages,
+      });
+      this.terminate(c, 'reset');
+    }
+  }
+
+  private onIdleTimeout(c: Connection): void {
+    c.logger.info('connection closed: idle timeout', {
+      reason: 'idle' satisfies CloseReason,
+      idle_timeout_ms: this.idleTimeoutMs,
+      messages: c.messages,
     });
-    socket.on('end', () => {
-      try {
-        decoder.end(emit);
-      } catch (err) {
-        onFailure(err);
-        return;
-      }
-      socket.end();
+    this.terminate(c, 'reset');
+  }
+
+  private onReadTimeout(c: Connection): void {
+    this.metrics.errors.labels(this.name, 'timeout').inc();
+    c.logger.warn('connection closed: message incomplete, sender paused longer than read_timeout', {
+      reason: 'timeout' satisfies CloseReason,
+      read_timeout_ms: this.opts.readTimeoutMs,
+      held_bytes: c.held,
+      messages: c.messages,
     });
-    socket.on('error', (err) => ctx.logger.debug('connection error', { err }));
-    socket.once('close', () => {
-      clearTimeout(timer);
-      this.connections.delete(socket);
-    });
+    this.terminate(c, 'reset');
+  }
+
+  /** Bad input drops the connection; a bug of ours drops it too, rather than the process. */
+  private fail(c: Connection, err: unknown): void {
+    if (err instanceof WireError) {
+      this.metrics.errors.labels(this.name, err.reason).inc();
+      c.logger.warn('connection closed: bad input', { reason: err.reason satisfies CloseReason, error: err.message, messages: c.messages });
+    } else {
+      c.logger.error('connection closed: handler failed', { reason: 'failure' satisfies CloseReason, err });
+    }
+    this.terminate(c, 'close');
+  }
+
+  /**
+   * Ends a connection we give up on. A reset (TCP; on a Unix socket the peer's next write fails
+   * anyway) makes the sender's next write fail; after a plain close it would seem to succeed.
+   */
+  private terminate(c: Connection, how: 'reset' | 'close'): void {
+    this.release(c);
+    if (how === 'reset' && this.tcp && !c.socket.destroyed) c.socket.resetAndDestroy();
+    else c.socket.destroy();
+  }
+
+  /** Frees what a connection holds — its slot goes to the first waiting one — once, however it ends. */
+  private release(c: Connection): void {
+    const was = c.state;
+    if (was === 'closed') return;
+    c.state = 'closed';
+    if (was === 'new') return;
+    clearTimeout(c.timer);
+    this.evictable.delete(c);
+    if (was === 'waiting') this.waiting.delete(c);
+    else this.active.delete(c);
+    this.promote();
+  }
+
+  private promote(): void {
+    while (!this.shuttingDown && this.active.size < this.opts.maxConnections) {
+      const next = first(this.waiting);
+      if (next === undefined) break;
+      this.waiting.delete(next);
+      this.waitEpisode!.longestMs = Math.max(this.waitEpisode!.longestMs, performance.now() - next.since);
+      this.activate(next);
+    }
+    if (this.waiting.size === 0 && this.waitEpisode !== undefined) {
+      this.logger.debug('connection slots free again', { waited: this.waitEpisode.waited, longest_wait_ms: Math.round(this.waitEpisode.longestMs) });
+      this.waitEpisode = undefined;
+    }
   }
 }

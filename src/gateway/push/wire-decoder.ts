@@ -20,6 +20,8 @@ export interface WireDecoder {
   end(emit: (msg: WireMessage) => void): void;
   /** True between messages: nothing of an unfinished message is held. */
   readonly idle: boolean;
+  /** Bytes of the unfinished message held so far (0 when idle): what a cut would lose. */
+  readonly held: number;
 }
 
 export type WireErrorReason = 'decode' | 'too_large';

@@ -7,7 +7,10 @@
  *
  * A missing file means no data, not the last good page: writers delete their file when what it
  * described is gone, and serving it on would report a dead thing as alive. Other read errors
- * (permissions, I/O) are taken as passing and keep the last good page.
+ * (permissions, I/O) are taken as passing and keep the last good page, and so is a file caught
+ * while it is written (its last line unterminated, or its size or times changing during the
+ * read): writers should write a temporary file and rename it into place, as node_exporter's
+ * textfile collector asks. A page that is not valid UTF-8 is refused: no data.
  */
 
 import { watch, type FSWatcher } from 'node:fs';
@@ -17,6 +20,15 @@ import type { FileSourceConfig } from '../../config/gateway-sources.js';
 import type { Logger } from '../../log/logger.js';
 import type { GatewaySource, ScrapeContext, SourceKind, SourceSnapshot } from '../source.js';
 import { PageState, sniffFormat } from './page-state.js';
+
+/**
+ * Whether a page is whole: it ends with a newline (or is empty), as promtool requires, or ends
+ * with OpenMetrics' `# EOF`, after which the newline is optional.
+ */
+export function isComplete(raw: Buffer): boolean {
+  if (raw.length === 0 || raw[raw.length - 1] === 0x0a) return true;
+  return raw.length >= 5 && raw.subarray(raw.length - 5).toString('latin1') === '# EOF';
+}
 
 export class FileSource implements GatewaySource {
   readonly kind: SourceKind = 'file';
@@ -64,8 +76,17 @@ export class FileSource implements GatewaySource {
       // Cleared before reading: a change during the read marks it dirty again for next time.
       this.dirty = false;
       const raw = await readFile(this.origin);
+      const after = await stat(this.origin, { bigint: true });
+      const changing = `${after.dev}:${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}` !== key;
+      if (changing || !isComplete(raw)) {
+        // Caught mid-write: the next scrape reads it again. Until then the last complete
+        // version stands, marked as failing so that a file left like this does not go unseen.
+        this.dirty = true;
+        const why = changing ? 'changed while it was read' : 'ends in the middle of a line';
+        return this.page.fail(`file ${this.origin} ${why} (still being written? write to a temporary file and rename it into place); serving the last complete version`, seconds(), 'keep-last-good');
+      }
       this.statKey = key;
-      return this.page.accept(raw, sniffFormat(raw), seconds());
+      return this.page.accept(raw, sniffFormat(raw), seconds(), 'no-data');
     } catch (err) {
       this.statKey = undefined;
       const e = err as NodeJS.ErrnoException;

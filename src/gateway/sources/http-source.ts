@@ -82,7 +82,7 @@ export class HttpSource implements GatewaySource {
       // Unreadable TLS or credential files: retried on the next attempt.
       result = { ok: false as const, error: (err as Error).message };
     }
-    if (result.ok) return this.page.accept(result.body, formatOfContentType(result.contentType), seconds());
+    if (result.ok) return this.page.accept(result.body, formatOfContentType(result.contentType), seconds(), onFailure);
     this.log.debug('fetch failed', { err: result.error });
     return this.page.fail(result.error, seconds(), onFailure);
   }

@@ -6,14 +6,16 @@
  */
 
 import type { TextFormat } from '../../formats/prometheus/negotiate.js';
-import { parseFamilies, SeriesLabelsCache } from '../../formats/prometheus/families.js';
-import type { MetricFamily } from '../../model/family.js';
+import { decodeExposition } from '../../formats/prometheus/decode.js';
+import { FrameParser } from '../../formats/prometheus/frame-parser.js';
+import { ExpositionError } from '../../formats/prometheus/parser.js';
+import { EMPTY_FRAME, type PageFrame } from '../../model/frame.js';
 import { EMPTY_SNAPSHOT, nextVersion, type SourceSnapshot } from '../source.js';
 
 interface GoodPage {
   readonly raw: Buffer;
   readonly format: TextFormat;
-  readonly families: readonly MetricFamily[];
+  readonly frame: PageFrame;
   readonly version: number;
   readonly droppedLines: number;
   readonly parseError?: string;
@@ -29,8 +31,8 @@ export class PageState {
   private current: SourceSnapshot = EMPTY_SNAPSHOT;
   private attempts = 0;
   private failed = 0;
-  /** Unchanged series keep their label sets from page to page (see SeriesLabelsCache). */
-  private readonly series = new SeriesLabelsCache();
+  /** Reads each page against the last (see FrameParser): unchanged series cost no parsing of labels. */
+  private readonly parser = new FrameParser();
 
   get snapshot(): SourceSnapshot {
     return this.current;
@@ -46,24 +48,35 @@ export class PageState {
     return this.failed;
   }
 
-  /** Takes a fetched page; parses it only when its bytes differ from the last good page. */
-  accept(raw: Buffer, format: TextFormat, durationSeconds: number): SourceSnapshot {
-    this.attempts++;
+  /**
+   * Takes a fetched page; parses it only when its bytes differ from the last good page. A page
+   * that is not valid UTF-8 is refused whole, as a failed attempt with `onFailure`.
+   */
+  accept(raw: Buffer, format: TextFormat, durationSeconds: number, onFailure: OnFailure): SourceSnapshot {
     let good = this.good;
     if (!good || good.format !== format || !good.raw.equals(raw)) {
-      const page = parseFamilies(raw.toString('utf8'), { format, lenient: true, cache: this.series });
+      let text: string;
+      try {
+        text = decodeExposition(raw);
+      } catch (err) {
+        if (!(err instanceof ExpositionError)) throw err;
+        return this.fail(`page refused: ${err.message}`, durationSeconds, onFailure);
+      }
+      const page = this.parser.parse(text, format);
       good = {
         raw,
         format,
-        families: page.families,
+        frame: page.frame,
         version: nextVersion(),
         droppedLines: page.dropped,
         parseError: page.errors.length > 0 ? page.errors[0].message : undefined,
       };
       this.good = good;
+      this.emptyVersion = 0;
     }
+    this.attempts++;
     this.current = {
-      families: good.families,
+      frame: good.frame,
       version: good.version,
       ok: true,
       error: good.parseError,
@@ -81,7 +94,7 @@ export class PageState {
     if (onFailure === 'keep-last-good' && this.good) {
       const good = this.good;
       this.current = {
-        families: good.families,
+        frame: good.frame,
         version: good.version,
         ok: false,
         error,
@@ -94,7 +107,7 @@ export class PageState {
       // does not look like a run of new pages. Never had data: version 0 says exactly that.
       if (this.good && this.emptyVersion === 0) this.emptyVersion = nextVersion();
       this.current = {
-        families: [],
+        frame: EMPTY_FRAME,
         version: this.good ? this.emptyVersion : 0,
         ok: false,
         error,

@@ -6,6 +6,7 @@
  */
 
 import type { LatestSamples } from '../../pipeline/index.js';
+import { frameFromFamilies, type PageFrame } from '../../model/frame.js';
 import { nextVersion, type GatewaySource, type SourceKind, type SourceSnapshot } from '../source.js';
 
 export class ScrapeJobSource implements GatewaySource {
@@ -13,6 +14,7 @@ export class ScrapeJobSource implements GatewaySource {
   readonly origin: string;
   private seen = -1;
   private version = 0;
+  private frame: PageFrame | undefined;
 
   constructor(
     readonly name: string,
@@ -24,13 +26,13 @@ export class ScrapeJobSource implements GatewaySource {
 
   async snapshot(): Promise<SourceSnapshot> {
     const t0 = performance.now();
-    if (this.latest.version !== this.seen) {
+    if (this.latest.version !== this.seen || this.frame === undefined) {
       this.seen = this.latest.version;
       this.version = nextVersion();
+      this.frame = frameFromFamilies(this.latest.families(), this.frame?.layout);
     }
-    const families = this.latest.families();
     return {
-      families,
+      frame: this.frame,
       version: this.version,
       ok: true,
       droppedLines: 0,

@@ -70,7 +70,7 @@ export class ScriptSource implements GatewaySource {
     const started = performance.now();
     const result = await runCommand(this.spec, signal);
     const seconds = (performance.now() - started) / 1000;
-    if (result.ok) return this.page.accept(result.stdout, sniffFormat(result.stdout), seconds);
+    if (result.ok) return this.page.accept(result.stdout, sniffFormat(result.stdout), seconds, onFailure);
     if (signal.aborted) {
       // Nobody waits for this run any more (all scrapes gone, or shutting down): recording it
       // would only blank the page or count a failure that was ours.

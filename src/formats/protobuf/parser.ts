@@ -1,0 +1,1001 @@
+/**
+ * Decoding the Prometheus protobuf exposition format — length-delimited
+ * `io.prometheus.client.MetricFamily` messages (client_model's metrics.proto), what Go's
+ * client_golang pushes by default — into the repository's families, in the conventions the
+ * text-format parser uses for text 0.0.4. Rendering the result with the text writer gives the
+ * page Go's expfmt would write for the same messages (and so the real Pushgateway shows):
+ *
+ * - COUNTER, GAUGE, UNTYPED → counter, gauge, unknown: one sample named as the family.
+ * - SUMMARY → `name{quantile="q"}` per quantile, `name_sum`, `name_count`.
+ * - HISTOGRAM → `name_bucket{le="b"}` per bucket (cumulative counts, in message order), an
+ *   `le="+Inf"` bucket equal to the sample count when no bucket has that bound, `name_sum`,
+ *   `name_count`. GAUGE_HISTOGRAM the same as a gaugehistogram with `_gsum`/`_gcount`.
+ * - `le` and `quantile` values are formatted like expfmt (`0.005`, `1e+06`, `+Inf`: gofloat.ts).
+ * - The `*_float` count fields override the integer counts when positive, as metrics.proto says.
+ * - Exemplars of counters and classic buckets become the sample's exemplar (OpenMetrics pages
+ *   show them); native-histogram exemplars, created timestamps and unknown fields are skipped.
+ * - Native histograms are not supported: a histogram carrying native fields (schema, zero
+ *   bucket, spans, deltas, counts) is refused when it has no classic buckets and otherwise
+ *   reduced to its classic buckets, which is what a scraper without native support reads.
+ * - Empty label values are dropped (an empty label is no label). Names must be legacy names
+ *   unless `utf8Names` (Pushgateway 1.5.1 and text 0.0.4 allow no other); label names starting
+ *   with `__` are refused, as client_golang's registry (so the Pushgateway) refuses them.
+ * - What the Pushgateway would refuse as inconsistent is refused too: a metric without the
+ *   field its family's type needs, a family name given twice, two metrics of a family with the
+ *   same labels, a family whose name or sample names are another's (`h_sum` beside a histogram
+ *   `h`), `le` on a histogram's metric, `quantile` on a summary's.
+ *
+ * Malformed input throws a `ProtobufError` naming the message (1-based), its family when known,
+ * the byte offset in the body and the field. A family's fields are framed first (its name and
+ * type may follow its metrics), then its metrics read, with scratch arrays reused between them;
+ * short strings go through a small intern table (label names and values repeat across series),
+ * ASCII without TextDecoder, and repeated label sets are found by hash, without a string key.
+ */
+
+import { Labels, METRIC_NAME } from '../../model/labels.js';
+import type { Exemplar, MetricFamily, MetricPoint, MetricType } from '../../model/family.js';
+import { formatGoFloat } from './gofloat.js';
+
+export class ProtobufError extends Error {
+  constructor(
+    /** 1-based number of the delimited message (metric family) in the body. */
+    readonly messageNumber: number,
+    /** The family's name, when it was read before the problem. */
+    readonly family: string | undefined,
+    /** Byte offset in the body. */
+    readonly offset: number,
+    readonly detail: string,
+  ) {
+    super(`message ${messageNumber}${family ? ` (family ${JSON.stringify(family)})` : ''}, byte ${offset}: ${detail}`);
+    this.name = 'ProtobufError';
+  }
+}
+
+export interface ProtobufParseOptions {
+  /** Most metric families (delimited messages) a body may hold. Default: no limit. */
+  maxMessages?: number;
+  /** Most samples (text lines) the families may expand to. Default: no limit. */
+  maxSamples?: number;
+  /** Accept any non-empty UTF-8 metric and label name (Prometheus 3), not only legacy ones. */
+  utf8Names?: boolean;
+}
+
+/** MetricType's numbers (metrics.proto) in our model. */
+const TYPES: readonly MetricType[] = ['counter', 'gauge', 'summary', 'unknown', 'histogram', 'gaugehistogram'];
+/** The Metric field each type must use, by type number. */
+const VALUE_FIELD = [3, 2, 4, 5, 7, 7];
+const VALUE_FIELD_NAME = ['counter', 'gauge', 'summary', 'untyped', 'histogram', 'histogram'];
+const METRIC_FIELD_NAMES = ['', 'Metric.label', 'Metric.gauge', 'Metric.counter', 'Metric.summary', 'Metric.untyped', 'Metric.timestamp_ms', 'Metric.histogram'];
+const VALUE_NAMES = ['', '', 'Gauge.value', 'Counter.value', '', 'Untyped.value'];
+const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32', 'invalid (6)', 'invalid (7)'];
+
+// Wire types.
+const VARINT = 0;
+const I64 = 1;
+const LEN = 2;
+const SGROUP = 3;
+const EGROUP = 4;
+const I32 = 5;
+
+/** Groups inside groups (only in unknown fields) deeper than this are refused, not recursed. */
+const MAX_GROUP_DEPTH = 32;
+
+// ignoreBOM keeps a leading U+FEFF: it is part of the value, not a byte-order mark
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Buffer's native slicers skip toString's argument handling; toString where they are absent. */
+interface NativeSlicers {
+  latin1Slice?(start: number, end: number): string;
+  utf8Slice?(start: number, end: number): string;
+}
+const NATIVE = Buffer.prototype as unknown as NativeSlicers;
+const latin1: (b: Buffer, start: number, end: number) => string =
+  typeof NATIVE.latin1Slice === 'function' ? (b, s, e) => (b as unknown as Required<NativeSlicers>).latin1Slice(s, e) : (b, s, e) => b.toString('latin1', s, e);
+/** Replaces invalid sequences with U+FFFD: its output is checked (see `text`). */
+const utf8Lossy: (b: Buffer, start: number, end: number) => string =
+  typeof NATIVE.utf8Slice === 'function' ? (b, s, e) => (b as unknown as Required<NativeSlicers>).utf8Slice(s, e) : (b, s, e) => b.toString('utf8', s, e);
+
+/**
+ * Short ASCII strings by a hash of their bytes: a push repeats the same few label names and
+ * values across its series, and a hit costs a compare instead of a new string. Shared by all
+ * parses (strings are immutable), bounded by its size.
+ */
+const INTERN_BITS = 12;
+const INTERN_MAX_LEN = 64;
+const internTable: (string | undefined)[] = new Array(1 << INTERN_BITS).fill(undefined);
+
+const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+function isLegacyLabelName(n: string): boolean {
+  if (n.length === 0) return false;
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || c === 0x5f || (c >= 0x41 && c <= 0x5a) || (i > 0 && c >= 0x30 && c <= 0x39))) return false;
+  }
+  return true;
+}
+
+/** Decodes a body of delimited MetricFamily messages; throws ProtobufError on malformed input. */
+export function parseProtobufFamilies(body: Uint8Array, opts: ProtobufParseOptions = {}): MetricFamily[] {
+  return new FamilyDecoder(body, opts).run();
+}
+
+class FamilyDecoder {
+  private readonly b: Uint8Array;
+  private readonly buf: Buffer;
+  private readonly dv: DataView;
+  private pos = 0;
+  private readonly maxMessages: number;
+  private readonly maxSamples: number;
+  private readonly utf8Names: boolean;
+  private samples = 0;
+
+  // where we are, for messages
+  private msgNo = 0;
+  private familyName: string | undefined = undefined;
+  /** 1-based metric within the family while one is read, else 0. */
+  private metricNo = 0;
+
+  // the family being read
+  private typeNo = 0;
+  /** Per metric of the family: its field's offset, its content's start and end. */
+  private metricTags: number[] = [];
+  private metricStarts: number[] = [];
+  private metricEnds: number[] = [];
+  /** Family and sample names taken so far, by message number: see `claimNames`. */
+  private readonly taken = new Map<string, number>();
+  /** Name and type of each message's family, for messages about collisions. */
+  private familyNames: string[] = [];
+  private familyTypes: MetricType[] = [];
+  /**
+   * Label sets of the family's metrics, to find a repeated one: a hash of each set to the last
+   * metric with that hash, earlier ones chained through `sameHash`, the sets kept in `bases`
+   * (by metric number) to tell a repeat from a collision. No string key per series.
+   */
+  private readonly seenHashes = new Map<number, number>();
+  private sameHash: number[] = [];
+  private bases: string[][] = [];
+  /** The hash of the last string read, taken in the pass that checks it for ASCII. */
+  private strHash = 0;
+
+  // the metric being read: labels in arrival order, then sorted into `kv`
+  private labelCount = 0;
+  private labelNames: string[] = [];
+  private labelValues: string[] = [];
+  private labelOffsets: number[] = [];
+  private labelHashes: number[] = [];
+  private order: number[] = [];
+  /** Bit per Metric value field seen (1 << field number). */
+  private valueFields = 0;
+  private timestamp: number | undefined = undefined;
+  private value = 0;
+  private exemplar: Exemplar | undefined = undefined;
+  private count = 0;
+  private countFloat = 0;
+  private sum = 0;
+  private nCuts = 0;
+  private cutBounds: number[] = [];
+  private cutCounts: number[] = [];
+  private cutCountFloats: number[] = [];
+  private cutExemplars: (Exemplar | undefined)[] = [];
+  /** Hash of the label set `sortedLabels` returned last. */
+  private baseHash = 0;
+  /**
+   * `le`/`quantile` texts by position, from the metric before: the metrics of a family mostly
+   * share one bucket layout, and formatting a float costs more than comparing it.
+   */
+  private cutTextBounds: number[] = [];
+  private cutTexts: string[] = [];
+  /** The family's sample names, made once per family. */
+  private bucketName = '';
+  private sumName = '';
+  private countName = '';
+  /** Offset of the first native-histogram field of the metric, or -1. */
+  private nativeAt = -1;
+
+  constructor(body: Uint8Array, opts: ProtobufParseOptions) {
+    this.b = body;
+    this.buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    this.dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    this.maxMessages = opts.maxMessages ?? Infinity;
+    this.maxSamples = opts.maxSamples ?? Infinity;
+    this.utf8Names = opts.utf8Names ?? false;
+  }
+
+  run(): MetricFamily[] {
+    const families: MetricFamily[] = [];
+    const end = this.b.length;
+    while (this.pos < end) {
+      this.msgNo++;
+      this.familyName = undefined;
+      this.metricNo = 0;
+      const at = this.pos;
+      if (this.msgNo > this.maxMessages) this.fail(at, `more than ${this.maxMessages} metric families in one body`);
+      const len = this.varint(end, 'the length prefix');
+      if (len > end - this.pos) this.fail(at, `length prefix ${len} runs past the end of the body (${end - this.pos} bytes left)`);
+      const start = this.pos;
+      this.pos = start + len;
+      families.push(this.family(start, start + len));
+      this.pos = start + len;
+    }
+    return families;
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private family(start: number, end: number): MetricFamily {
+    // First the family's own fields, remembering where its metrics are: they may come before
+    // the name and type they need.
+    this.pos = start;
+    let name = '';
+    let nameAt = -1;
+    let help: string | undefined;
+    let unit = '';
+    let typeNo = 0;
+    let typeAt = start;
+    let metrics = 0;
+    while (this.pos < end) {
+      const at = this.pos;
+      const key = this.key(end);
+      const wire = key & 7;
+      switch (key >>> 3) {
+        case 1:
+          this.expectWire(at, wire, LEN, 'MetricFamily.name');
+          nameAt = at;
+          name = this.string(end, 'MetricFamily.name');
+          this.familyName = name === '' ? undefined : name;
+          break;
+        case 2:
+          this.expectWire(at, wire, LEN, 'MetricFamily.help');
+          help = this.text(end, 'MetricFamily.help');
+          break;
+        case 3:
+          this.expectWire(at, wire, VARINT, 'MetricFamily.type');
+          typeAt = at;
+          typeNo = this.int64(end, 'MetricFamily.type'); // an enum: int32, negatives in ten bytes
+          break;
+        case 4: {
+          this.expectWire(at, wire, LEN, 'MetricFamily.metric');
+          const s = this.length(end, 'MetricFamily.metric');
+          this.metricTags[metrics] = at;
+          this.metricStarts[metrics] = s;
+          this.metricEnds[metrics] = this.pos;
+          metrics++;
+          break;
+        }
+        case 5:
+          this.expectWire(at, wire, LEN, 'MetricFamily.unit');
+          unit = this.text(end, 'MetricFamily.unit');
+          break;
+        default:
+          this.skip(at, wire, end, key >>> 3);
+      }
+    }
+    if (name === '') this.fail(nameAt < 0 ? start : nameAt, 'the metric family has no name');
+    if (this.utf8Names ? false : !LEGACY_METRIC_NAME.test(name)) {
+      this.familyName = undefined;
+      this.fail(nameAt, `metric name ${JSON.stringify(name)} is not valid`);
+    }
+    const first = this.taken.get(name);
+    if (first !== undefined && this.familyNames[first] === name) {
+      this.fail(nameAt, `family ${JSON.stringify(name)} appears again (first in message ${first})`);
+    }
+    const type = typeNo >= 0 && typeNo < TYPES.length ? TYPES[typeNo] : undefined;
+    if (type === undefined) this.fail(typeAt, `MetricFamily.type: unknown metric type ${typeNo}`);
+    this.typeNo = typeNo;
+    const gauge = type === 'gaugehistogram';
+    const histogram = gauge || type === 'histogram';
+    const summary = type === 'summary';
+    this.bucketName = histogram ? name + '_bucket' : '';
+    this.sumName = histogram || summary ? name + (gauge ? '_gsum' : '_sum') : '';
+    this.countName = histogram || summary ? name + (gauge ? '_gcount' : '_count') : '';
+    this.claim(name, nameAt);
+    if (histogram) this.claim(this.bucketName, nameAt);
+    if (this.sumName !== '') {
+      this.claim(this.sumName, nameAt);
+      this.claim(this.countName, nameAt);
+    }
+    this.familyNames[this.msgNo] = name;
+    this.familyTypes[this.msgNo] = type;
+
+    const family: MetricFamily = { name, type, metrics: [] };
+    if (help !== undefined) family.help = help;
+    // OpenMetrics wants the unit as the name's suffix; Pushgateway 1.5.1 ignores the field
+    if (unit !== '' && name.endsWith('_' + unit)) family.unit = unit;
+    this.seenHashes.clear();
+    for (let i = 0; i < metrics; i++) {
+      this.metricNo = i + 1;
+      this.metric(this.metricTags[i], this.metricStarts[i], this.metricEnds[i], family);
+    }
+    this.metricNo = 0;
+    return family;
+  }
+
+  /**
+   * Takes a family or sample name for this message's family, refusing one that another family
+   * took (a gauge `h_sum` beside a histogram `h`): the page would mix them up, and
+   * client_golang's registry, so the Pushgateway, refuses such a push.
+   */
+  private claim(taken: string, at: number): void {
+    const other = this.taken.get(taken);
+    if (other !== undefined) {
+      const name = this.familyName!;
+      this.fail(
+        at,
+        `family ${JSON.stringify(name)} collides with the ${this.familyTypes[other]} ${JSON.stringify(this.familyNames[other])} of message ${other}: both would use the name ${JSON.stringify(taken)}`,
+      );
+    }
+    this.taken.set(taken, this.msgNo);
+  }
+
+  /** Reads one Metric (`at0`: its field, for messages) and emits its samples. */
+  private metric(at0: number, start: number, end: number, family: MetricFamily): void {
+    this.labelCount = 0;
+    this.valueFields = 0;
+    this.timestamp = undefined;
+    this.value = 0;
+    this.exemplar = undefined;
+    this.count = 0;
+    this.countFloat = 0;
+    this.sum = 0;
+    this.nCuts = 0;
+    this.nativeAt = -1;
+    const wanted = VALUE_FIELD[this.typeNo];
+    this.pos = start;
+    while (this.pos < end) {
+      const at = this.pos;
+      const key = this.key(end);
+      const wire = key & 7;
+      const field = key >>> 3;
+      switch (field) {
+        case 1:
+          this.expectWire(at, wire, LEN, 'Metric.label');
+          this.labelPair(at, end);
+          break;
+        case 2:
+        case 3:
+        case 4:
+        case 5:
+        case 7: {
+          if (wire !== LEN) this.expectWire(at, wire, LEN, METRIC_FIELD_NAMES[field]);
+          const s = this.length(end, METRIC_FIELD_NAMES[field]);
+          const e = this.pos;
+          this.valueFields |= 1 << field;
+          // fields of another type are ignored, as expfmt does; a repeated one merges
+          if (field === wanted) {
+            this.pos = s;
+            if (field === 4) this.summary(e);
+            else if (field === 7) this.histogram(e);
+            else this.simpleValue(e, field);
+          }
+          this.pos = e;
+          break;
+        }
+        case 6: {
+          this.expectWire(at, wire, VARINT, 'Metric.timestamp_ms');
+          const vs = this.pos;
+          const ts = this.int64(end, 'Metric.timestamp_ms');
+          if (!Number.isSafeInteger(ts)) {
+            this.fail(at, `Metric.timestamp_ms: ${BigInt.asIntN(64, this.bigVarint(vs, this.pos))} is beyond ±2^53 milliseconds`);
+          }
+          this.timestamp = ts;
+          break;
+        }
+        default:
+          this.skip(at, wire, end, field);
+      }
+    }
+    if ((this.valueFields & (1 << wanted)) === 0) {
+      this.fail(at0, `the metric has no ${VALUE_FIELD_NAME[this.typeNo]} field, which a ${family.type} family requires`);
+    }
+    this.emit(family, at0);
+  }
+
+  private labelPair(at: number, end: number): void {
+    const s = this.length(end, 'Metric.label');
+    const e = this.pos;
+    this.pos = s;
+    let name = '';
+    let value = '';
+    let nameHash = 0;
+    let valueHash = 0;
+    while (this.pos < e) {
+      const fat = this.pos;
+      const key = this.key(e);
+      const wire = key & 7;
+      const field = key >>> 3;
+      if (field === 1) {
+        this.expectWire(fat, wire, LEN, 'LabelPair.name');
+        name = this.string(e, 'LabelPair.name');
+        nameHash = this.strHash;
+      } else if (field === 2) {
+        this.expectWire(fat, wire, LEN, 'LabelPair.value');
+        value = this.string(e, 'LabelPair.value');
+        valueHash = this.strHash;
+      } else {
+        this.skip(fat, wire, e, field);
+      }
+    }
+    if (this.utf8Names ? name === '' : !isLegacyLabelName(name)) this.fail(at, `label name ${JSON.stringify(name)} is not valid`);
+    if (name.charCodeAt(0) === 0x5f && name.charCodeAt(1) === 0x5f) {
+      if (name === METRIC_NAME) this.fail(at, 'label "__name__" must not be set in the labels: it is the family name');
+      // Prometheus keeps the prefix for itself; client_golang, so the Pushgateway, refuses it
+      this.fail(at, `label name ${JSON.stringify(name)} is reserved: names starting with "__" are for internal use`);
+    }
+    const n = this.labelCount++;
+    this.labelNames[n] = name;
+    this.labelValues[n] = value;
+    this.labelOffsets[n] = at;
+    this.labelHashes[n] = Math.imul(nameHash, 31) ^ valueHash;
+  }
+
+  /** Gauge, Counter or Untyped: the value at field 1, a counter's exemplar at 2. */
+  private simpleValue(end: number, field: number): void {
+    while (this.pos < end) {
+      const at = this.pos;
+      const key = this.key(end);
+      const wire = key & 7;
+      const f = key >>> 3;
+      if (f === 1) {
+        const what = VALUE_NAMES[field];
+        this.expectWire(at, wire, I64, what);
+        this.value = this.double(end, what);
+      } else if (f === 2 && field === 3) {
+        this.expectWire(at, wire, LEN, 'Counter.exemplar');
+        this.exemplar = this.exemplarMessage(end, 'Counter.exemplar');
+      } else {
+        this.skip(at, wire, end, f);
+      }
+    }
+  }
+
+  private summary(end: number): void {
+    while (this.pos < end) {
+      const at = this.pos;
+      const key = this.key(end);
+      const wire = key & 7;
+      const f = key >>> 3;
+      if (f === 1) {
+        this.expectWire(at, wire, VARINT, 'Summary.sample_count');
+        this.count = this.uint64(end, 'Summary.sample_count');
+      } else if (f === 2) {
+        this.expectWire(at, wire, I64, 'Summary.sample_sum');
+        this.sum = this.double(end, 'Summary.sample_sum');
+      } else if (f === 3) {
+        this.expectWire(at, wire, LEN, 'Summary.quantile');
+        const s = this.length(end, 'Summary.quantile');
+        const e = this.pos;
+        this.pos = s;
+        let q = 0;
+        let v = 0;
+        while (this.pos < e) {
+          const qat = this.pos;
+          const k = this.key(e);
+          const w = k & 7;
+          const qf = k >>> 3;
+          if (qf === 1) {
+            this.expectWire(qat, w, I64, 'Quantile.quantile');
+            q = this.double(e, 'Quantile.quantile');
+          } else if (qf === 2) {
+            this.expectWire(qat, w, I64, 'Quantile.value');
+            v = this.double(e, 'Quantile.value');
+          } else {
+            this.skip(qat, w, e, qf);
+          }
+        }
+        const n = this.nCuts++;
+        this.cutBounds[n] = q;
+        this.cutCounts[n] = v;
+      } else {
+        this.skip(at, wire, end, f);
+      }
+    }
+  }
+
+  private histogram(end: number): void {
+    while (this.pos < end) {
+      const at = this.pos;
+      const key = this.key(end);
+      const wire = key & 7;
+      const f = key >>> 3;
+      switch (f) {
+        case 1:
+          this.expectWire(at, wire, VARINT, 'Histogram.sample_count');
+          this.count = this.uint64(end, 'Histogram.sample_count');
+          break;
+        case 2:
+          this.expectWire(at, wire, I64, 'Histogram.sample_sum');
+          this.sum = this.double(end, 'Histogram.sample_sum');
+          break;
+        case 3:
+          this.expectWire(at, wire, LEN, 'Histogram.bucket');
+          this.bucket(end);
+          break;
+        case 4:
+          this.expectWire(at, wire, I64, 'Histogram.sample_count_float');
+          this.countFloat = this.double(end, 'Histogram.sample_count_float');
+          break;
+        case 5:
+        case 6:
+        case 7:
+        case 8:
+        case 9:
+        case 10:
+        case 11:
+        case 12:
+        case 13:
+        case 14:
+          // native histogram parts: noted, checked for framing only
+          if (this.nativeAt < 0) this.nativeAt = at;
+          this.skip(at, wire, end, f);
+          break;
+        default:
+          this.skip(at, wire, end, f);
+      }
+    }
+  }
+
+  private bucket(end: number): void {
+    const s = this.length(end, 'Histogram.bucket');
+    const e = this.pos;
+    this.pos = s;
+    let count = 0;
+    let countFloat = 0;
+    let bound = 0;
+    let exemplar: Exemplar | undefined;
+    while (this.pos < e) {
+      const at = this.pos;
+      const key = this.key(e);
+      const wire = key & 7;
+      const f = key >>> 3;
+      if (f === 1) {
+        this.expectWire(at, wire, VARINT, 'Bucket.cumulative_count');
+        count = this.uint64(e, 'Bucket.cumulative_count');
+      } else if (f === 2) {
+        this.expectWire(at, wire, I64, 'Bucket.upper_bound');
+        bound = this.double(e, 'Bucket.upper_bound');
+      } else if (f === 3) {
+        this.expectWire(at, wire, LEN, 'Bucket.exemplar');
+        exemplar = this.exemplarMessage(e, 'Bucket.exemplar');
+      } else if (f === 4) {
+        this.expectWire(at, wire, I64, 'Bucket.cumulative_count_float');
+        countFloat = this.double(e, 'Bucket.cumulative_count_float');
+      } else {
+        this.skip(at, wire, e, f);
+      }
+    }
+    const n = this.nCuts++;
+    this.cutBounds[n] = bound;
+    this.cutCounts[n] = count;
+    this.cutCountFloats[n] = countFloat;
+    this.cutExemplars[n] = exemplar;
+  }
+
+  /** Reads an Exemplar message; the position is at its length prefix. */
+  private exemplarMessage(end: number, what: string): Exemplar {
+    const s = this.length(end, what);
+    const e = this.pos;
+    this.pos = s;
+    const pairs: string[] = [];
+    let value = 0;
+    let timestamp: number | undefined;
+    while (this.pos < e) {
+      const at = this.pos;
+      const key = this.key(e);
+      const wire = key & 7;
+      const f = key >>> 3;
+      if (f === 1) {
+        this.expectWire(at, wire, LEN, 'Exemplar.label');
+        const ls = this.length(e, 'Exemplar.label');
+        const le = this.pos;
+        this.pos = ls;
+        let name = '';
+        let val = '';
+        while (this.pos < le) {
+          const lat = this.pos;
+          const k = this.key(le);
+          const w = k & 7;
+          const lf = k >>> 3;
+          if (lf === 1) {
+            this.expectWire(lat, w, LEN, 'LabelPair.name');
+            name = this.string(le, 'LabelPair.name');
+          } else if (lf === 2) {
+            this.expectWire(lat, w, LEN, 'LabelPair.value');
+            val = this.string(le, 'LabelPair.value');
+          } else {
+            this.skip(lat, w, le, lf);
+          }
+        }
+        if (this.utf8Names ? name === '' : !isLegacyLabelName(name)) this.fail(at, `${what}: label name ${JSON.stringify(name)} is not valid`);
+        for (let i = 0; i < pairs.length; i += 2) {
+          if (pairs[i] === name) this.fail(at, `${what}: duplicate label name ${JSON.stringify(name)}`);
+        }
+        pairs.push(name, val);
+      } else if (f === 2) {
+        this.expectWire(at, wire, I64, 'Exemplar.value');
+        value = this.double(e, 'Exemplar.value');
+      } else if (f === 3) {
+        this.expectWire(at, wire, LEN, 'Exemplar.timestamp');
+        timestamp = this.protoTimestamp(e);
+      } else {
+        this.skip(at, wire, e, f);
+      }
+    }
+    // OpenMetrics' limit, which client_golang enforces too: the exemplar must stay writable
+    let chars = 0;
+    for (const p of pairs) chars += [...p].length;
+    if (chars > 128) this.fail(s, `${what}: exemplar labels have ${chars} characters, more than the 128 allowed`);
+    const kv: [string, string][] = [];
+    for (let i = 0; i < pairs.length; i += 2) kv.push([pairs[i], pairs[i + 1]]);
+    const ex: Exemplar = { labels: Labels.fromPairs(kv), value };
+    if (timestamp !== undefined) ex.timestamp = timestamp;
+    return ex;
+  }
+
+  /** A google.protobuf.Timestamp as milliseconds, sub-millisecond digits truncated. */
+  private protoTimestamp(end: number): number {
+    const s = this.length(end, 'Exemplar.timestamp');
+    const e = this.pos;
+    this.pos = s;
+    let seconds = 0;
+    let nanos = 0;
+    while (this.pos < e) {
+      const at = this.pos;
+      const key = this.key(e);
+      const wire = key & 7;
+      const f = key >>> 3;
+      if (f === 1) {
+        this.expectWire(at, wire, VARINT, 'Timestamp.seconds');
+        seconds = this.int64(e, 'Timestamp.seconds');
+      } else if (f === 2) {
+        this.expectWire(at, wire, VARINT, 'Timestamp.nanos');
+        nanos = this.int64(e, 'Timestamp.nanos');
+        if (nanos < 0 || nanos > 999_999_999) this.fail(at, `Timestamp.nanos: ${nanos} is outside 0..999999999`);
+      } else {
+        this.skip(at, wire, e, f);
+      }
+    }
+    const ms = seconds * 1000 + Math.floor(nanos / 1e6);
+    if (!Number.isSafeInteger(ms)) this.fail(s, `Exemplar.timestamp: ${seconds} seconds is beyond ±2^53 milliseconds`);
+    return ms;
+  }
+
+  // ---------------------------------------------------------------- samples
+
+  /** Turns the metric just read into its samples. */
+  private emit(family: MetricFamily, metricAt: number): void {
+    const base = this.sortedLabels(family.type);
+    const hash = this.baseHash;
+    const name = family.name;
+    const out = family.metrics;
+    const ts = this.timestamp;
+    switch (family.type) {
+      case 'summary': {
+        for (let i = 0; i < this.nCuts; i++) {
+          this.push(out, withName(base, name, 'quantile', this.cutText(i)), this.cutCounts[i], ts, undefined, metricAt);
+        }
+        this.push(out, withName(base, this.sumName), this.sum, ts, undefined, metricAt);
+        this.push(out, withName(base, this.countName), this.count, ts, undefined, metricAt);
+        break;
+      }
+      case 'histogram':
+      case 'gaugehistogram': {
+        if (this.nativeAt >= 0 && this.nCuts === 0) {
+          this.fail(this.nativeAt, 'native histograms are not supported, and this histogram has no classic buckets');
+        }
+        const count = this.countFloat > 0 ? this.countFloat : this.count;
+        const bucket = this.bucketName;
+        let inf = false;
+        for (let i = 0; i < this.nCuts; i++) {
+          const bound = this.cutBounds[i];
+          if (bound === Infinity) inf = true;
+          const cf = this.cutCountFloats[i];
+          this.push(out, withName(base, bucket, 'le', this.cutText(i)), cf > 0 ? cf : this.cutCounts[i], ts, this.cutExemplars[i], metricAt);
+        }
+        if (!inf) this.push(out, withName(base, bucket, 'le', '+Inf'), count, ts, undefined, metricAt);
+        this.push(out, withName(base, this.sumName), this.sum, ts, undefined, metricAt);
+        this.push(out, withName(base, this.countName), count, ts, undefined, metricAt);
+        break;
+      }
+      default:
+        this.push(out, withName(base, name), this.value, ts, family.type === 'counter' ? this.exemplar : undefined, metricAt);
+    }
+    const no = this.metricNo;
+    const last = this.seenHashes.get(hash);
+    for (let other = last; other !== undefined && other > 0; other = this.sameHash[other]) {
+      if (sameStrings(this.bases[other], base)) {
+        this.fail(metricAt, `metric ${no} has the same labels as metric ${other}: ${base.length === 0 ? '{}' : Labels.fromSortedFlat(base).toString()}`);
+      }
+    }
+    this.sameHash[no] = last ?? 0;
+    this.seenHashes.set(hash, no);
+    this.bases[no] = base;
+  }
+
+  /** The label text of bucket bound or quantile `i`. */
+  private cutText(i: number): string {
+    const v = this.cutBounds[i];
+    // Object.is: 0 and -0 format alike, but NaN must match NaN
+    if (i < this.cutTexts.length && Object.is(this.cutTextBounds[i], v)) return this.cutTexts[i];
+    const text = formatGoFloat(v);
+    this.cutTextBounds[i] = v;
+    this.cutTexts[i] = text;
+    return text;
+  }
+
+  private push(out: MetricPoint[], kv: string[], value: number, ts: number | undefined, ex: Exemplar | undefined, at: number): void {
+    if (++this.samples > this.maxSamples) this.fail(at, `more than ${this.maxSamples} samples in one body`);
+    const labels = Labels.fromSortedFlat(kv);
+    const p: MetricPoint = ts === undefined ? { labels, value } : { labels, value, timestamp: ts };
+    if (ex !== undefined) p.exemplar = ex;
+    out.push(p);
+  }
+
+  /** The metric's labels sorted flat, empty values dropped, after the checks across pairs. */
+  private sortedLabels(type: MetricType): string[] {
+    const n = this.labelCount;
+    const names = this.labelNames;
+    const order = this.order;
+    for (let i = 0; i < n; i++) {
+      // insertion sort: a handful of labels, usually sorted already (client_golang sorts)
+      const name = names[i];
+      let j = i - 1;
+      while (j >= 0 && names[order[j]] > name) {
+        order[j + 1] = order[j];
+        j--;
+      }
+      order[j + 1] = i;
+    }
+    const kv: string[] = [];
+    let hash = 0x811c9dc5;
+    const reserved = type === 'summary' ? 'quantile' : type === 'histogram' || type === 'gaugehistogram' ? 'le' : undefined;
+    for (let i = 0; i < n; i++) {
+      const k = order[i];
+      const name = names[k];
+      // an empty value still counts for duplicates, as in the text format
+      if (i > 0 && names[order[i - 1]] === name) {
+        const later = Math.max(k, order[i - 1]);
+        this.fail(this.labelOffsets[later], `duplicate label name ${JSON.stringify(name)}`);
+      }
+      if (name === reserved) {
+        this.fail(this.labelOffsets[k], `label ${JSON.stringify(name)} is reserved for the ${type}'s own samples`);
+      }
+      const value = this.labelValues[k];
+      if (value !== '') {
+        kv.push(name, value);
+        hash = Math.imul(hash ^ this.labelHashes[k], 0x01000193) ^ (hash >>> 15);
+      }
+    }
+    this.baseHash = hash;
+    return kv;
+  }
+
+  // ---------------------------------------------------------------- wire
+
+  private fail(offset: number, detail: string): never {
+    const where = this.metricNo > 0 ? `metric ${this.metricNo}: ` : '';
+    throw new ProtobufError(this.msgNo, this.familyName, offset, where + detail);
+  }
+
+  private expectWire(at: number, wire: number, expected: number, field: string): void {
+    if (wire !== expected) this.fail(at, `${field} has wire type ${WIRE_NAMES[wire]}, expected ${WIRE_NAMES[expected]}`);
+  }
+
+  /** A field key; field number 0 and numbers beyond 2^29 do not exist. */
+  private key(end: number): number {
+    const b = this.b;
+    const p = this.pos;
+    if (p < end) {
+      const c = b[p];
+      if (c < 0x80) {
+        this.pos = p + 1;
+        if (c < 8) this.fail(p, 'field number 0 is not valid');
+        return c;
+      }
+    }
+    const at = this.pos;
+    const key = this.varint(end, 'a field key');
+    if (key < 8 || key > 0xffffffff) this.fail(at, `field key ${key} is not valid`);
+    return key;
+  }
+
+  /** A varint as a number: exact below 2^53, the nearest double above (uint64). */
+  private varint(end: number, what: string): number {
+    const b = this.b;
+    let p = this.pos;
+    if (p < end) {
+      const c = b[p];
+      if (c < 0x80) {
+        this.pos = p + 1;
+        return c;
+      }
+      if (p + 1 < end && b[p + 1] < 0x80) {
+        this.pos = p + 2;
+        return (c & 0x7f) | (b[p + 1] << 7);
+      }
+    }
+    const start = p;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (p >= end) this.fail(start, `${what}: truncated varint`);
+      const c = b[p++];
+      result += (c & 0x7f) * mul;
+      if (c < 0x80) {
+        this.pos = p;
+        // past 7 bytes (2^49) the sum of doubles may round more than once: redo it exactly
+        return i < 7 ? result : Number(this.bigVarint(start, p));
+      }
+      mul *= 128;
+    }
+    this.fail(start, `${what}: varint longer than 10 bytes`);
+  }
+
+  private bigVarint(start: number, end: number): bigint {
+    let big = 0n;
+    for (let i = end - 1; i >= start; i--) big = (big << 7n) | BigInt(this.b[i] & 0x7f);
+    return BigInt.asUintN(64, big);
+  }
+
+  private uint64(end: number, what: string): number {
+    return this.varint(end, what);
+  }
+
+  /** An int64 varint, negatives (ten bytes, two's complement) included. */
+  private int64(end: number, what: string): number {
+    const start = this.pos;
+    const v = this.varint(end, what);
+    if (this.pos - start < 8) return v;
+    return Number(BigInt.asIntN(64, this.bigVarint(start, this.pos)));
+  }
+
+  private double(end: number, what: string): number {
+    const p = this.pos;
+    if (end - p < 8) this.fail(p, `${what}: truncated double (${end - p} of 8 bytes)`);
+    this.pos = p + 8;
+    return this.dv.getFloat64(p, true);
+  }
+
+  /** Reads a length prefix; returns where the content starts and leaves `pos` at its end. */
+  private length(end: number, what: string): number {
+    const at = this.pos;
+    const n = this.varint(end, what);
+    const s = this.pos;
+    if (n > end - s) this.fail(at, `${what}: length ${n} runs past the end of its message (${end - s} bytes left)`);
+    this.pos = s + n;
+    return s;
+  }
+
+  /** A name or label value: hashed (`strHash`) and, when short and ASCII, interned. */
+  private string(end: number, what: string): string {
+    const s = this.length(end, what);
+    const e = this.pos;
+    const b = this.b;
+    // one pass: the ASCII check, and a hash for the intern table and the label-set hash
+    let h = 0x811c9dc5;
+    let high = 0;
+    for (let i = s; i < e; i++) {
+      const c = b[i];
+      high |= c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    this.strHash = h;
+    const n = e - s;
+    if (n === 0) return '';
+    if (high >= 0x80) return this.utf8(s, e, what);
+    if (n > INTERN_MAX_LEN) return this.ascii(s, e);
+    const slot = (h ^ (h >>> 16)) & ((1 << INTERN_BITS) - 1);
+    const cached = internTable[slot];
+    if (cached !== undefined && cached.length === n) {
+      let i = 0;
+      while (i < n && cached.charCodeAt(i) === b[s + i]) i++;
+      if (i === n) return cached;
+    }
+    const str = this.ascii(s, e);
+    internTable[slot] = str;
+    return str;
+  }
+
+  /** Free text (HELP): decoded natively, checked afterwards — long and mostly ASCII. */
+  private text(end: number, what: string): string {
+    const s = this.length(end, what);
+    const e = this.pos;
+    if (s === e) return '';
+    const str = utf8Lossy(this.buf, s, e);
+    // the lossy decoder marks what it could not decode; a U+FFFD may also have been sent as such
+    if (str.includes('\uFFFD')) return this.utf8(s, e, what);
+    return str;
+  }
+
+  private ascii(s: number, e: number): string {
+    // V8 makes a flat string of concatenations under 13 characters; longer ones go native
+    if (e - s < 13) {
+      const b = this.b;
+      let str = '';
+      for (let i = s; i < e; i++) str += String.fromCharCode(b[i]);
+      return str;
+    }
+    return latin1(this.buf, s, e);
+  }
+
+  private utf8(s: number, e: number, what: string): string {
+    try {
+      return utf8.decode(this.b.subarray(s, e));
+    } catch {
+      this.fail(s, `${what}: not valid UTF-8`);
+    }
+  }
+
+  /** Skips an unknown field by its wire type. */
+  private skip(at: number, wire: number, end: number, field: number, depth = 0): void {
+    switch (wire) {
+      case VARINT:
+        this.varint(end, `field ${field}`);
+        return;
+      case I64:
+        if (end - this.pos < 8) this.fail(at, `field ${field}: truncated fixed64`);
+        this.pos += 8;
+        return;
+      case LEN:
+        this.length(end, `field ${field}`);
+        return;
+      case I32:
+        if (end - this.pos < 4) this.fail(at, `field ${field}: truncated fixed32`);
+        this.pos += 4;
+        return;
+      case SGROUP: {
+        if (depth >= MAX_GROUP_DEPTH) this.fail(at, `field ${field}: groups nested deeper than ${MAX_GROUP_DEPTH}`);
+        for (;;) {
+          if (this.pos >= end) this.fail(at, `field ${field}: group without its end`);
+          const inner = this.pos;
+          const key = this.key(end);
+          if ((key & 7) === EGROUP) {
+            if (key >>> 3 !== field) this.fail(inner, `field ${field}: group ended by field ${key >>> 3}`);
+            return;
+          }
+          this.skip(inner, key & 7, end, key >>> 3, depth + 1);
+        }
+      }
+      case EGROUP:
+        this.fail(at, `field ${field}: end of a group that was not started`);
+      default:
+        this.fail(at, `field ${field}: invalid wire type ${wire}`);
+    }
+  }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A sample's sorted flat labels: `base` (sorted, without `__name__`) with `__name__` and
+ * optionally one more label (`le`, `quantile`) put in their places.
+ */
+function withName(base: readonly string[], name: string, extra?: string, extraValue?: string): string[] {
+  const n = base.length;
+  const kv = new Array<string>(n + (extra === undefined ? 2 : 4));
+  let i = 0;
+  let o = 0;
+  while (i < n && base[i] < METRIC_NAME) {
+    kv[o++] = base[i++];
+    kv[o++] = base[i++];
+  }
+  kv[o++] = METRIC_NAME;
+  kv[o++] = name;
+  if (extra !== undefined) {
+    while (i < n && base[i] < extra) {
+      kv[o++] = base[i++];
+      kv[o++] = base[i++];
+    }
+    kv[o++] = extra;
+    kv[o++] = extraValue!;
+  }
+  while (i < n) {
+    kv[o++] = base[i++];
+    kv[o++] = base[i++];
+  }
+  return kv;
+}

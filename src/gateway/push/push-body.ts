@@ -1,0 +1,72 @@
+/**
+ * A Pushgateway client's request body turned into families: read with a size cap, gunzipped
+ * when it says `Content-Encoding: gzip` (the decompressed size capped too, so a small bomb
+ * cannot become a large body), and parsed by its Content-Type — delimited protobuf
+ * `MetricFamily` messages (client_golang's default), OpenMetrics, or else the text format, as
+ * the Pushgateway reads them. Every failure is a PushBodyError or BodyTooLargeError whose
+ * message tells the client what and where; nothing here touches the store.
+ */
+
+import type { IncomingMessage } from 'node:http';
+import { gunzip } from 'node:zlib';
+import type { MetricFamily } from '../../model/family.js';
+import { decodeExposition } from '../../formats/prometheus/decode.js';
+import { parseFamilies } from '../../formats/prometheus/families.js';
+import { ExpositionError } from '../../formats/prometheus/parser.js';
+import { BodyTooLargeError, readBody } from './request-body.js';
+
+export type PushBodyFormat = 'text' | 'openmetrics' | 'protobuf';
+
+/** A body that cannot be read or parsed (HTTP 400); the message says where. */
+export class PushBodyError extends Error {}
+
+/**
+ * The format a Content-Type names. Protobuf needs both parameters client_golang sends, as in
+ * the Pushgateway; anything that is neither protobuf nor OpenMetrics is read as text.
+ */
+export function pushBodyFormat(contentType: string | undefined): PushBodyFormat {
+  const [media, ...params] = (contentType ?? '').split(';').map((p) => p.trim());
+  const type = media.toLowerCase();
+  if (type === 'application/openmetrics-text') return 'openmetrics';
+  if (type !== 'application/vnd.google.protobuf') return 'text';
+  const p = new Map(params.map((kv) => {
+    const eq = kv.indexOf('=');
+    return [kv.slice(0, eq).trim().toLowerCase(), kv.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')] as const;
+  }));
+  return p.get('proto') === 'io.prometheus.client.MetricFamily' && p.get('encoding') === 'delimited' ? 'protobuf' : 'text';
+}
+
+/** The request body, decompressed; both the sent and the decompressed size are capped. */
+export async function readPushBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const raw = await readBody(req, maxBytes);
+  const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return raw;
+  if (encoding !== 'gzip' && encoding !== 'x-gzip') throw new PushBodyError(`Content-Encoding ${JSON.stringify(encoding)} is not supported: send gzip or nothing`);
+  return new Promise<Buffer>((resolve, reject) => {
+    gunzip(raw, { maxOutputLength: maxBytes }, (err, out) => {
+      if (!err) return resolve(out);
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return reject(new BodyTooLargeError(maxBytes, 'decompressed request body'));
+      reject(new PushBodyError(`cannot decompress the gzip body: ${err.message}`));
+    });
+  });
+}
+
+/** Parses a body strictly: the first problem is the error, with its line and column (or byte). */
+export async function parsePushBody(body: Buffer, format: PushBodyFormat, maxSamples: number): Promise<MetricFamily[]> {
+  if (format === 'protobuf') {
+    // Loaded on the first protobuf push: most gateways never see one.
+    const { parseProtobufFamilies, ProtobufError } = await import('../../formats/protobuf/index.js');
+    try {
+      return parseProtobufFamilies(body, { maxSamples });
+    } catch (err) {
+      if (err instanceof ProtobufError) throw new PushBodyError(`protobuf body: ${err.message}`);
+      throw err;
+    }
+  }
+  try {
+    return parseFamilies(decodeExposition(body), { format: format === 'openmetrics' ? 'openmetrics' : 'prometheus' }).families;
+  } catch (err) {
+    if (err instanceof ExpositionError) throw new PushBodyError(`text format parsing error in ${err.message}`);
+    throw err;
+  }
+}
