@@ -159,7 +159,8 @@ export class Gateway {
   /**
    * The page of one path, as a scraper gets it; exported for tests and benchmarks.
    * `scrapeTimeoutSeconds` is the scraper's own timeout (Prometheus' header): the page is
-   * answered before it, whatever the sources do.
+   * answered before it, whatever the sources do. Call `release` once the body is no longer
+   * read (sent): its memory is then used for a later page.
    */
   async page(
     path: GatewayPath,
@@ -167,7 +168,7 @@ export class Gateway {
     params: URLSearchParams,
     signal?: AbortSignal,
     scrapeTimeoutSeconds?: number,
-  ): Promise<{ body: Buffer; contentType: string }> {
+  ): Promise<{ body: Buffer; contentType: string; release: () => void }> {
     const timeoutMs = pageDeadlineMs(path.timeoutMs, scrapeTimeoutSeconds);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
@@ -239,11 +240,11 @@ export class Gateway {
         snapshot: { ...EMPTY_SNAPSHOT, ok: true, frame: this.selfFrame, version: nextVersion() },
       });
     }
-    const { page, stats } = merger.render(contributions, { format: negotiated.format, utf8Names: negotiated.utf8Names });
+    const { page, stats, release } = merger.render(contributions, { format: negotiated.format, utf8Names: negotiated.utf8Names });
     this.conflictGauge.labels(path.path).set(this.logConflicts(path, stats.typeConflicts, 'family left out: TYPE conflict'));
     this.helpConflictGauge.labels(path.path).set(this.logConflicts(path, stats.helpConflicts, 'HELP conflict: the first source\'s HELP is kept'));
     this.duplicateGauge.labels(path.path).set(stats.duplicateSeries);
-    return { body: page, contentType: negotiated.contentType };
+    return { body: page, contentType: negotiated.contentType, release };
   }
 
   /** Logs each conflict once (not at every scrape); returns how many there are now. */
@@ -269,7 +270,7 @@ export class Gateway {
     };
     res.on('close', onClose);
     const scrapeTimeout = Number(headerValue(req.headers['x-prometheus-scrape-timeout-seconds']));
-    const { body, contentType } = await this.page(
+    const { body, contentType, release } = await this.page(
       path,
       headerValue(req.headers.accept),
       url.searchParams,
@@ -277,7 +278,14 @@ export class Gateway {
       Number.isFinite(scrapeTimeout) && scrapeTimeout > 0 ? scrapeTimeout : undefined,
     );
     res.off('close', onClose);
-    await sendExposition(req, res, body, contentType);
+    try {
+      await sendExposition(req, res, body, contentType);
+    } finally {
+      // The page's buffer is written into again for a later page once nothing reads it: not a
+      // compression under way (awaited above), not the socket still sending it.
+      if (res.writableFinished || res.destroyed) release();
+      else res.once('close', release);
+    }
   }
 
   /** Every source and pushed app, for /apps. */

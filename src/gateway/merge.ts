@@ -91,6 +91,12 @@ interface RenderedFamily {
   generation: number;
   at: number;
   length: number;
+  /**
+   * Where each series' value text (with its timestamp) starts in that range, and its length: a
+   * new value of the same length is written over the old one in a copy of the range.
+   */
+  valueAt: Int32Array;
+  valueLength: Uint8Array;
 }
 
 /** A contribution's families with its labels applied, for one layout and label configuration. */
@@ -125,9 +131,13 @@ interface MergedFamily {
   readonly typeConflicts: [string, string][];
   /** Rendered header per variant (and whether `foo` is taken, which changes an OpenMetrics counter's header). */
   readonly headers: Map<string, Buffer>;
+  /** Where the family's header was written on the last page of each variant, to copy it from there. */
+  readonly placed: Map<string, { generation: number; at: number; header: Buffer }>;
 }
 
 const EOF_LINE = Buffer.from('# EOF\n');
+/** Page buffers kept per variant: the last page, one being written, one or two being sent. */
+const MAX_POOLED = 4;
 let serials = 0;
 
 export class PageMerger {
@@ -136,13 +146,20 @@ export class PageMerger {
   private readonly textCache = new SeriesTextCache();
   /** The last page of each variant: parts whose values did not change are copied from it. */
   private readonly pages = new Map<string, { page: Buffer; generation: number }>();
+  /**
+   * Buffers pages were written into, per variant, for the next pages: a page of megabytes
+   * allocated anew at every scrape costs page faults, and the garbage collections that
+   * external memory triggers, more than writing it. A buffer is reused once its page was
+   * released (sent) and is not the last page, which the next one copies from.
+   */
+  private readonly pool = new Map<string, { buf: Buffer; busy: boolean }[]>();
   private generation = 0;
 
   /**
    * Renders the page for these contributions. Unchanged parts come from the caches; the
    * returned stats describe the whole page.
    */
-  render(contributions: readonly Contribution[], opts: RenderOptions): { page: Buffer; stats: MergeStats } {
+  render(contributions: readonly Contribution[], opts: RenderOptions): { page: Buffer; stats: MergeStats; release: () => void } {
     const om = opts.format === 'openmetrics';
     const variant = opts.format + (opts.utf8Names ? '+utf8' : '');
     const stats: MergeStats = { typeConflicts: new Map(), helpConflicts: new Map(), duplicateSeries: 0, series: 0 };
@@ -167,7 +184,9 @@ export class PageMerger {
     const writer = new PageWriter({ format: opts.format, utf8Names: opts.utf8Names, cache: this.textCache }, pageNames);
     const previous = this.pages.get(variant);
     // Room for the last page and then some: growing copies everything written so far.
-    const out = new PageBuffer(previous === undefined ? 1 << 16 : previous.page.length + (previous.page.length >> 3) + 4096);
+    const want = previous === undefined ? 1 << 16 : previous.page.length + (previous.page.length >> 3) + 4096;
+    const slot = this.takeBuffer(variant, previous?.page.buffer, want);
+    const out = new PageBuffer(slot.buf);
     const generation = ++this.generation;
     for (const name of names) {
       const list = byFamily.get(name)!;
@@ -188,8 +207,14 @@ export class PageMerger {
         m.headers.set(headerKey, header);
       }
       // The header goes first, and is taken back if no sample of the family is written here.
-      const familyStart = out.pos;
-      out.append(header, 0, header.length);
+      const familyStart = out.length;
+      const placed = m.placed.get(variant);
+      if (previous !== undefined && placed !== undefined && placed.generation === previous.generation && placed.header === header) {
+        out.copy(previous.page, placed.at, placed.at + header.length);
+      } else {
+        out.append(header, 0, header.length);
+      }
+      m.placed.set(variant, { generation, at: familyStart, header });
       let written = 0;
       for (let k = 0; k < m.kept.length; k++) {
         const { fam } = m.kept[k];
@@ -202,21 +227,23 @@ export class PageMerger {
           written += writeSamples(out, r, fam, values, writer, om, mask);
           continue;
         }
-        const at = out.pos;
-        if (previous !== undefined && r.generation === previous.generation && r.values === values) {
+        const at = out.length;
+        const onLastPage = previous !== undefined && r.generation === previous.generation;
+        if (onLastPage && r.values === values) {
           // Same values as on the last page of this variant: its bytes are copied from there.
-          out.append(previous.page, r.at, r.at + r.length);
-        } else {
+          out.copy(previous.page, r.at, r.at + r.length);
+        } else if (!onLastPage || !patchSamples(out, previous.page, r, fam, values, om)) {
           writeSamples(out, r, fam, values, writer, om, undefined);
-          r.values = values;
         }
+        r.values = values;
         r.generation = generation;
         r.at = at;
-        r.length = out.pos - at;
+        r.length = out.length - at;
         written += r.written;
       }
       if (written === 0) {
-        out.pos = familyStart;
+        out.truncate(familyStart);
+        m.placed.delete(variant);
         continue;
       }
       stats.series += written;
@@ -225,7 +252,41 @@ export class PageMerger {
     if (om) out.append(EOF_LINE, 0, EOF_LINE.length);
     const page = out.finish();
     this.pages.set(variant, { page, generation });
-    return { page, stats };
+    if (out.buf !== slot.buf) slot.busy = false; // outgrown: the page lives in a bigger buffer
+    const held = this.keepBuffer(variant, out.buf);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (held) held.busy = false;
+    };
+    return { page, stats, release };
+  }
+
+  /** A buffer of at least `size` bytes that no unreleased or last page uses, marked busy. */
+  private takeBuffer(variant: string, last: ArrayBufferLike | undefined, size: number): { buf: Buffer; busy: boolean } {
+    const pool = this.pool.get(variant) ?? [];
+    this.pool.set(variant, pool);
+    for (const slot of pool) {
+      if (slot.busy || slot.buf.buffer === last || slot.buf.length < size) continue;
+      slot.busy = true;
+      return slot;
+    }
+    return { buf: Buffer.allocUnsafeSlow(size), busy: true };
+  }
+
+  /** Keeps the buffer of a page for reuse (a few per variant: the last page, those being sent). */
+  private keepBuffer(variant: string, buf: Buffer): { buf: Buffer; busy: boolean } | undefined {
+    const pool = this.pool.get(variant)!;
+    let slot = pool.find((s) => s.buf === buf);
+    if (slot === undefined) {
+      // Smaller buffers are of no use once pages have grown past them.
+      for (let i = pool.length - 1; i >= 0; i--) if (!pool[i].busy && pool[i].buf.length < buf.length) pool.splice(i, 1);
+      if (pool.length >= MAX_POOLED) return undefined;
+      pool.push((slot = { buf, busy: true }));
+    }
+    slot.busy = true;
+    return slot;
   }
 
   /** The family's series text in this variant, built once per layout. */
@@ -246,7 +307,16 @@ export class PageMerger {
         }
         ends[i] = end;
       });
-      r = { prefixes: Buffer.from(pieces.join('')), ends, written, generation: 0, at: 0, length: 0 };
+      r = {
+        prefixes: Buffer.from(pieces.join('')),
+        ends,
+        written,
+        generation: 0,
+        at: 0,
+        length: 0,
+        valueAt: new Int32Array(fam.series.length),
+        valueLength: new Uint8Array(fam.series.length),
+      };
       fam.variants.set(variant, r);
     }
     return r;
@@ -357,7 +427,7 @@ function mergeFamily(name: string, list: readonly Part[], signature: string): Me
   const unit = kept.find((p) => p.fam.meta.unit !== undefined)?.fam.meta.unit;
   if (help !== undefined) header.help = help;
   if (unit !== undefined) header.unit = unit;
-  return { signature, kept, keptAt, masks, header, duplicates, helpConflicts, typeConflicts, headers: new Map() };
+  return { signature, kept, keptAt, masks, header, duplicates, helpConflicts, typeConflicts, headers: new Map(), placed: new Map() };
 }
 
 /** Longest value text formatValue writes (`-1.7976931348623157e+308`), plus a newline. */
@@ -365,17 +435,28 @@ const VALUE_ROOM = 26;
 /** Longest timestamp text (text format: 16 digits and a sign; OpenMetrics: seconds with millis). */
 const TIMESTAMP_ROOM = 22;
 
-/** A page being written: one buffer, grown by doubling, never a list of pieces to join. */
+/**
+ * A page being written: one buffer, grown by doubling, never a list of pieces to join. Copies
+ * from the last page are deferred, so that the ranges of consecutive unchanged families — one
+ * after another there too — become one copy instead of one per family and source.
+ */
 class PageBuffer {
-  buf: Buffer;
+  /** Bytes written to `buf`; direct writers call `reserve` first (it performs the deferred copy). */
   pos = 0;
+  private from: Buffer | undefined;
+  private fromStart = 0;
+  private fromEnd = 0;
 
-  constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafe(capacity);
+  constructor(public buf: Buffer) {}
+
+  /** The page's length so far, deferred copy included. */
+  get length(): number {
+    return this.pos + (this.fromEnd - this.fromStart);
   }
 
-  /** Makes room for `n` more bytes. */
+  /** Makes room for `n` more bytes at `pos`. */
   reserve(n: number): Buffer {
+    if (this.from !== undefined) this.flush();
     if (this.buf.length - this.pos < n) {
       const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
       this.buf.copy(bigger, 0, 0, this.pos);
@@ -384,13 +465,40 @@ class PageBuffer {
     return this.buf;
   }
 
+  /** Appends `src[start, end)` now. */
   append(src: Buffer, start: number, end: number): void {
     this.reserve(end - start);
     this.pos += src.copy(this.buf, this.pos, start, end);
   }
 
+  /** Appends `src[start, end)`, joined with the copy before it when the ranges meet. */
+  copy(src: Buffer, start: number, end: number): void {
+    if (src === this.from && start === this.fromEnd) {
+      this.fromEnd = end;
+      return;
+    }
+    if (this.from !== undefined) this.flush();
+    this.from = src;
+    this.fromStart = start;
+    this.fromEnd = end;
+  }
+
+  /** Drops everything after `length`. */
+  truncate(length: number): void {
+    if (this.from !== undefined) this.flush();
+    this.pos = length;
+  }
+
   finish(): Buffer {
+    if (this.from !== undefined) this.flush();
     return this.buf.subarray(0, this.pos);
+  }
+
+  private flush(): void {
+    const from = this.from!;
+    this.from = undefined;
+    this.append(from, this.fromStart, this.fromEnd);
+    this.fromStart = this.fromEnd = 0;
   }
 }
 
@@ -410,6 +518,9 @@ function writeSamples(
   const n = ends.length;
   let out = page.reserve(prefixes.length + r.written * (VALUE_ROOM + (timestamps ? TIMESTAMP_ROOM : 0)));
   let pos = page.pos;
+  // Value positions are kept for a whole family's chunk only; one with exemplars is always written in full.
+  const record = mask === undefined && !(om && exemplars !== undefined);
+  if (!record) r.valueLength.fill(255);
   let count = 0;
   let start = 0;
   for (let i = 0; i < n; i++) {
@@ -423,6 +534,7 @@ function writeSamples(
     // than the 50 to 100 bytes it would copy.
     for (let k = start; k < end; k++) out[pos++] = prefixes[k];
     start = end;
+    const valueStart = pos;
     pos = writeAscii(out, pos, formatValue(values[vi]));
     if (timestamps !== undefined) {
       const ts = timestamps[vi];
@@ -430,6 +542,11 @@ function writeSamples(
         out[pos++] = 0x20;
         pos = writeAscii(out, pos, om ? formatSeconds(ts) : String(ts));
       }
+    }
+    if (record) {
+      r.valueAt[i] = valueStart - page.pos;
+      // 255: too long to be patched (never, for a number and a timestamp)
+      r.valueLength[i] = Math.min(pos - valueStart, 255);
     }
     if (om && exemplars !== undefined) {
       const ex = exemplars.get(vi);
@@ -446,6 +563,40 @@ function writeSamples(
   }
   page.pos = pos;
   return count;
+}
+
+/**
+ * The family's samples as on the last page, with the new values written over the old ones:
+ * one native copy of the range instead of a copy per series. False (and nothing written) as
+ * soon as a value's text has another length than before: the caller writes the family anew.
+ */
+function patchSamples(page: PageBuffer, last: Buffer, r: RenderedFamily, fam: LabelledFamily, frame: PageValues, om: boolean): boolean {
+  const { values, timestamps, exemplars } = frame;
+  if (om && exemplars !== undefined) return false;
+  page.reserve(r.length);
+  const start = page.pos;
+  page.append(last, r.at, r.at + r.length);
+  const out = page.buf;
+  const { ends, valueAt, valueLength } = r;
+  const index = fam.index;
+  let prev = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i];
+    if (end === prev) continue;
+    prev = end;
+    const vi = index[i];
+    let text = formatValue(values[vi]);
+    if (timestamps !== undefined) {
+      const ts = timestamps[vi];
+      if (ts === ts) text += ' ' + (om ? formatSeconds(ts) : String(ts));
+    }
+    if (text.length !== valueLength[i]) {
+      page.pos = start;
+      return false;
+    }
+    writeAscii(out, start + valueAt[i], text);
+  }
+  return true;
 }
 
 /** Number text is ASCII: a byte per character, without an encoder call. */
