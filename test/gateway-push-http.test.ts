@@ -239,3 +239,32 @@ test('other paths under /metrics are not push routes', async (t) => {
   assert.equal((await curl([`${f.base}/metrics/job/x`])).status, 405);
   assert.equal((await curl(['--data-binary', '@-', `${f.base}/other`], 'x 1\n')).status, 404);
 });
+
+test('the Pushgateway README examples in a row: the conflicting push is a 400, the first push stays, the failure is on the group', async (t) => {
+  const f = await start({ defaultTtlMs: 0 });
+  t.after(() => f.close());
+  let r = await curl(['--data-binary', '@-', `${f.base}/metrics/job/some_job`], 'some_metric 3.14\n');
+  assert.equal(r.status, 200);
+  f.clock.now += 1000;
+  const heredoc = '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n# TYPE another_metric gauge\n# HELP another_metric Just an example.\nanother_metric 2398.283\n';
+  r = await curl(['--data-binary', '@-', `${f.base}/metrics/job/some_job/instance/some_instance`], heredoc);
+  assert.equal(r.status, 400);
+  assert.match(r.body, /^pushed metrics are invalid or inconsistent with existing metrics: family "some_metric" is counter here but untyped in group \{job="some_job"\}/);
+  assert.deepEqual(samples(f.store.get('job="some_job"')), ['some_metric{job="some_job"} 3.14']);
+  // As in the Pushgateway, the refused push created its group with only its failure time.
+  const failed = f.store.get('instance="some_instance",job="some_job"')!;
+  assert.deepEqual(failed.families, []);
+  assert.equal(failed.pushTimeMs, 0);
+  assert.equal(failed.failureTimeMs, f.clock.now);
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'http', reason: 'invalid' }), 1);
+  // A series twice in one push, and a timestamp: 400 as well, the group's data kept.
+  r = await curl(['--data-binary', '@-', `${f.base}/metrics/job/some_job`], 'a 1\na 2\n');
+  assert.equal(r.status, 400);
+  assert.match(r.body, /series a\{job="some_job"\} is pushed more than once/);
+  r = await curl(['-X', 'PUT', '--data-binary', '@-', `${f.base}/metrics/job/some_job`], 'b{x="1",y="2"} 1\nb{y="2",x="1"} 2\n');
+  assert.equal(r.status, 400);
+  assert.deepEqual(samples(f.store.get('job="some_job"')), ['some_metric{job="some_job"} 3.14']);
+  // POST replaces the family within its own group, so another type there is fine (as in the Pushgateway).
+  r = await curl(['--data-binary', '@-', `${f.base}/metrics/job/some_job`], '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n');
+  assert.equal(r.status, 200, r.body);
+});

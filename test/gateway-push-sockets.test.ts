@@ -540,3 +540,26 @@ test('socket apps expire with the listener TTL', async (t) => {
   await sleep(150);
   assert.equal(f.store.list().length, 0);
 });
+
+test("a payload that clashes with another app is refused whole, counted, logged and shown; the app's last payload stays", async (t) => {
+  const f = await start(t, { format: 'capnp' });
+  const push = (app: string, data: string) => send(f.address, capnpFrame(app, data));
+  await push('cap_a', 'shared 1\n');
+  await push('cap_b', 'mine 1\n');
+  // cap_b now pushes `shared` as a gauge: cap_a has it untyped.
+  await push('cap_b', '# TYPE shared gauge\nshared 2\nmine 2\n');
+  assert.deepEqual(samples(f.store.get('cap_a')), ['shared{} 1']);
+  assert.deepEqual(samples(f.store.get('cap_b')), ['mine{} 1'], 'the earlier payload of cap_b stays, whole');
+  assert.match(f.store.get('cap_b')!.lastError ?? '', /inconsistent with existing metrics: family "shared" is gauge here but untyped in app "cap_a"/);
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'invalid' }), 1);
+  assert.ok(f.logs.some((l) => l.includes('level=warn') && l.includes('pushed payload refused') && l.includes('cap_b')));
+  // A series twice in one payload, and a reserved-looking clash of a histogram with another app's name.
+  await push('cap_c', 'dup{a="1"} 1\ndup{a="1"} 2\n');
+  assert.equal(f.store.get('cap_c'), undefined);
+  await push('cap_d', '# TYPE mine histogram\nmine_bucket{le="+Inf"} 1\nmine_sum 1\nmine_count 1\n');
+  assert.equal(f.store.get('cap_d'), undefined, 'histogram "mine" refused: cap_b has an untyped "mine"');
+  await push('cap_e', '# TYPE hist histogram\nhist_bucket{le="+Inf"} 1\nhist_sum 1\nhist_count 1\n');
+  await push('cap_f', 'hist_count 7\n');
+  assert.equal(f.store.get('cap_f'), undefined, 'hist_count collides with the histogram hist of cap_e');
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'invalid' }), 4);
+});

@@ -17,8 +17,16 @@ import { BodyTooLargeError, readBody } from './request-body.js';
 
 export type PushBodyFormat = 'text' | 'openmetrics' | 'protobuf';
 
-/** A body that cannot be read or parsed (HTTP 400); the message says where. */
-export class PushBodyError extends Error {}
+/** A body that cannot be read or parsed; the message says where. */
+export class PushBodyError extends Error {
+  /** 400, or 415 for an encoding that is not read at all. */
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * The format a Content-Type names. Protobuf needs both parameters client_golang sends, as in
@@ -41,7 +49,7 @@ export async function readPushBody(req: IncomingMessage, maxBytes: number): Prom
   const raw = await readBody(req, maxBytes);
   const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
   if (encoding === '' || encoding === 'identity') return raw;
-  if (encoding !== 'gzip' && encoding !== 'x-gzip') throw new PushBodyError(`Content-Encoding ${JSON.stringify(encoding)} is not supported: send gzip or nothing`);
+  if (encoding !== 'gzip' && encoding !== 'x-gzip') throw new PushBodyError(`Content-Encoding ${JSON.stringify(encoding)} is not supported: send gzip or nothing`, 415);
   return new Promise<Buffer>((resolve, reject) => {
     gunzip(raw, { maxOutputLength: maxBytes }, (err, out) => {
       if (!err) return resolve(out);

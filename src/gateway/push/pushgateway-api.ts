@@ -88,7 +88,7 @@ export function registerPushgatewayRoutes(server: HttpServer, opts: PushgatewayA
       if (err instanceof PushBodyError) {
         // Nothing changes (as in the Pushgateway), but /apps shows why the last push failed.
         opts.store.reject(group.key, err.message);
-        return fail(res, 400, 'parse', err.message, fields);
+        return fail(res, err.status, err.status === 400 ? 'parse' : 'bad_request', err.message, fields);
       }
       throw err;
     }
