@@ -112,3 +112,25 @@ test('promtool accepts a page merged from sources that repeat each other\'s fami
   const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: merged, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
+
+test('within a family, each label set stands together, buckets by numeric le and quantiles by number; a family with nothing to show is left out', () => {
+  const page =
+    '# TYPE h histogram\n' +
+    'h_bucket{a="2",le="10"} 2\nh_bucket{a="1",le="100"} 3\nh_bucket{a="1",le="20"} 2\nh_bucket{a="2",le="+Inf"} 2\nh_bucket{a="1",le="+Inf"} 4\n' +
+    'h_sum{a="1"} 9\nh_count{a="2"} 2\nh_sum{a="2"} 5\nh_count{a="1"} 4\nh_bucket{a="2",le="5"} 1\nh_bucket{a="1",le="1e1"} 1\n' +
+    '# TYPE s summary\ns{quantile="0.99"} 3\ns{quantile="0.5"} 1\ns_sum 10\ns_count 4\n' +
+    '# TYPE c counter\n# HELP c Only created.\n';
+  const { page: text } = render(new PageMerger(), [contribution('a', page, { label: null })], TEXT);
+  assert.equal(
+    text,
+    '# TYPE h histogram\n' +
+      'h_bucket{a="1",le="1e1"} 1\nh_bucket{a="1",le="20"} 2\nh_bucket{a="1",le="100"} 3\nh_bucket{a="1",le="+Inf"} 4\nh_sum{a="1"} 9\nh_count{a="1"} 4\n' +
+      'h_bucket{a="2",le="5"} 1\nh_bucket{a="2",le="10"} 2\nh_bucket{a="2",le="+Inf"} 2\nh_sum{a="2"} 5\nh_count{a="2"} 2\n' +
+      '# TYPE s summary\ns{quantile="0.5"} 1\ns{quantile="0.99"} 3\ns_sum 10\ns_count 4\n',
+  );
+  // An OpenMetrics counter with only its _created sample has nothing to show in the text format.
+  const created = contribution('b', '# TYPE x counter\nx_created 1700000000\n# EOF\n', { label: null });
+  (created.snapshot as { frame: unknown }).frame = frameFromFamilies(parseFamilies('# TYPE x counter\n# HELP x X.\nx_created 1700000000\n# EOF\n', { format: 'openmetrics' }).families);
+  assert.equal(render(new PageMerger(), [created], TEXT).page, '');
+  assert.match(render(new PageMerger(), [created], { format: 'openmetrics', utf8Names: false }).page, /^# TYPE x counter\n# HELP x X\.\nx_created\{?\}? 1700000000\n# EOF\n$/);
+});

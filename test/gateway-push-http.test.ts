@@ -130,14 +130,16 @@ test('base64 grouping: job and label values, optional padding, = for empty, slas
 });
 
 test('grouping path parser matches the Pushgateway', () => {
-  assert.deepEqual(parseGroupingPath('job/a/instance/b/').labels, { job: 'a', instance: 'b' });
+  assert.deepEqual(parseGroupingPath('job/a/instance/b').labels, { job: 'a', instance: 'b' });
+  assert.throws(() => parseGroupingPath('job/a/instance/b/'), /odd number of components in label string "\/instance\/b\/"/);
   assert.equal(parseGroupingPath('job/a%20b').job, 'a b');
   assert.equal(parseGroupingPath('job@base64/Zm9vYmFy').job, 'foobar');
   assert.equal(parseGroupingPath('job@base64/Zm9vYg').job, 'foob'); // padding optional
   assert.equal(parseGroupingPath('job@base64/Zm9vYg==').job, 'foob');
   assert.equal(parseGroupingPath('job/j/x@base64/=').labels.x, '');
   assert.throws(() => parseGroupingPath('job@base64/='), GroupingKeyError); // empty job
-  assert.throws(() => parseGroupingPath('job/a/job/b'), /twice/);
+  assert.deepEqual(parseGroupingPath('job/j/a/1/a/2').labels, { job: 'j', a: '2' }); // the last value wins
+  assert.deepEqual(parseGroupingPath('job/j/job/other').labels, { job: 'j' }); // the path's job stays
   assert.throws(() => parseGroupingPath('jobs/a'), GroupingKeyError);
 });
 

@@ -13,6 +13,7 @@ import type { Handler, HttpServer } from '../server/http-server.js';
 import { headerValue, sendExposition } from '../server/core-routes.js';
 import type { PageRegistry } from '../ui/pages.js';
 import { countSeries, type AppStore } from './push/app-store.js';
+import { blankLabelsOf } from './push/pushgateway-families.js';
 import { frameFromFamilies, type PageFrame } from '../model/frame.js';
 import type { MetricType } from '../model/family.js';
 import { PageMerger, type Contribution } from './merge.js';
@@ -217,7 +218,7 @@ export class Gateway {
           id: 'app:' + app.key,
           // The Pushgateway API stamps the grouping labels onto the series at ingest.
           staticLabels: {},
-          blankInstance: app.protocol === 'pushgateway',
+          ...(app.protocol === 'pushgateway' ? { blankLabels: blankLabelsOf(app.groupingLabels) } : {}),
           ...(label !== '' ? { sourceLabel: { name: label, value: app.name } } : {}),
           snapshot: app.snapshot,
         });

@@ -43,11 +43,10 @@ export interface Contribution {
   /** Labels added to every series; a backend label of the same name becomes `exported_<name>`. */
   readonly staticLabels: Readonly<Record<string, string>>;
   /**
-   * Series without an `instance` label get `instance=""`, as the Pushgateway writes its groups:
-   * Prometheus with `honor_labels: true` then leaves them without one instead of adding the
-   * gateway's own.
+   * Labels a series without them gets with an empty value (a Pushgateway group's `instance`,
+   * and grouping labels pushed empty: see pushgateway-families.ts), sorted.
    */
-  readonly blankInstance?: boolean;
+  readonly blankLabels?: readonly string[];
   readonly snapshot: SourceSnapshot;
 }
 
@@ -344,10 +343,10 @@ export class PageMerger {
       }
       for (let j = 0; j < f.series.length; j++) {
         const backend = f.series[j];
-        let labels = added.length === 0 && !c.blankInstance ? backend : relabelled.get(backend);
+        let labels = added.length === 0 && c.blankLabels === undefined ? backend : relabelled.get(backend);
         if (labels === undefined) {
           labels = relabel(backend, added);
-          if (c.blankInstance) labels = withBlankInstance(labels);
+          if (c.blankLabels !== undefined) labels = withBlankLabels(labels, c.blankLabels);
           relabelled.set(backend, labels);
         }
         if (entry.seen.has(labels.key)) {
@@ -473,6 +472,8 @@ class PageBuffer {
 
   /** Appends `src[start, end)`, joined with the copy before it when the ranges meet. */
   copy(src: Buffer, start: number, end: number): void {
+    // Nothing to copy — and a part of a family taken back may point past the last page's end.
+    if (start === end) return;
     if (src === this.from && start === this.fromEnd) {
       this.fromEnd = end;
       return;
@@ -614,17 +615,20 @@ function addConflicts(into: Map<string, string[]>, found: readonly [string, stri
 }
 
 function labelConfigKey(c: Contribution): string {
-  return JSON.stringify([c.sourceLabel ?? null, c.staticLabels, c.blankInstance ?? false]);
+  return JSON.stringify([c.sourceLabel ?? null, c.staticLabels, c.blankLabels ?? null]);
 }
 
-/** The set with `instance=""` when it has no instance (a Labels may hold an empty value only so). */
-function withBlankInstance(labels: Labels): Labels {
-  if (labels.has('instance')) return labels;
-  const kv = labels.kv.slice();
-  let i = 0;
-  while (i < kv.length && kv[i] < 'instance') i += 2;
-  kv.splice(i, 0, 'instance', '');
-  return Labels.fromSortedFlat(kv);
+/** The set with `name=""` for each of `names` it lacks (a Labels may hold an empty value only so). */
+function withBlankLabels(labels: Labels, names: readonly string[]): Labels {
+  let kv: string[] | undefined;
+  for (const name of names) {
+    if (labels.has(name)) continue;
+    kv ??= labels.kv.slice();
+    let i = 0;
+    while (i < kv.length && kv[i] < name) i += 2;
+    kv.splice(i, 0, name, '');
+  }
+  return kv === undefined ? labels : Labels.fromSortedFlat(kv);
 }
 
 /**

@@ -53,14 +53,12 @@ export class SeriesLabelsCache {
 export interface FamilyParseOptions extends ParserOptions {
   /** The source's cache of label sets by raw series text (see SeriesLabelsCache). */
   cache?: SeriesLabelsCache;
-  /** Told of every entry as it is read, for callers that re-read the next page against this one. */
+  /** Told of every sample kept, for callers that read the next page against this one. */
   trace?: PageTrace;
 }
 
-/** What `parseFamilies` reports entry by entry, in page order (see frame-parser.ts). */
+/** What `parseFamilies` reports sample by sample, in page order (see frame-parser.ts). */
 export interface PageTrace {
-  /** A HELP, TYPE or UNIT line as written, before any rule decided on it. */
-  meta(entry: Entry, name: string, text: string): void;
   /** A sample that was kept: its raw series text, its family and its index in the family. */
   sample(key: string, family: MetricFamily, index: number): void;
 }
@@ -185,7 +183,6 @@ export function parseFamilies(text: string, opts: FamilyParseOptions): ParsedPag
       parser.recordError(err);
       continue;
     }
-    if (trace !== undefined) trace.meta(e, name, e === Entry.Help ? parser.help() : e === Entry.Type ? parser.type() : parser.unit());
     const what = e === Entry.Help ? 'HELP' : e === Entry.Type ? 'TYPE' : 'UNIT';
     // a TYPE right after its HELP (the usual page) needs no map lookup
     let st = current !== undefined && current.family.name === name ? current : byName.get(name);

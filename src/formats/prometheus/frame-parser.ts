@@ -14,7 +14,7 @@ import type { MetricFamily } from '../../model/family.js';
 import { frameFromFamilies, type PageFrame, type PageLayout } from '../../model/frame.js';
 import { parseFamilies, SeriesLabelsCache, type PageTrace } from './families.js';
 import type { TextFormat } from './negotiate.js';
-import { parseIntegerMs, parseNumber, parseSecondsAsMs, type Entry, type ExpositionError } from './parser.js';
+import { parseIntegerMs, parseNumber, parseSecondsAsMs, type ExpositionError } from './parser.js';
 
 export interface ParsedFrame {
   frame: PageFrame;
@@ -69,8 +69,6 @@ class TraceLog implements PageTrace {
   /** Family and index in it, per sample. */
   readonly placed: (MetricFamily | number)[] = [];
   exemplars = false;
-
-  meta(_entry: Entry, _name: string, _text: string): void {}
 
   sample(key: string, family: MetricFamily, index: number): void {
     this.keys.push(key);

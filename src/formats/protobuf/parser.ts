@@ -58,6 +58,11 @@ export interface ProtobufParseOptions {
   maxSamples?: number;
   /** Accept any non-empty UTF-8 metric and label name (Prometheus 3), not only legacy ones. */
   utf8Names?: boolean;
+  /**
+   * Add the `+Inf` bucket a histogram lacks, as expfmt does when it writes one (default true).
+   * A store that shows what was pushed (the Pushgateway's JSON API) adds it only to its page.
+   */
+  infBucket?: boolean;
 }
 
 /** MetricType's numbers (metrics.proto) in our model. */
@@ -67,6 +72,9 @@ const VALUE_FIELD = [3, 2, 4, 5, 7, 7];
 const VALUE_FIELD_NAME = ['counter', 'gauge', 'summary', 'untyped', 'histogram', 'histogram'];
 const METRIC_FIELD_NAMES = ['', 'Metric.label', 'Metric.gauge', 'Metric.counter', 'Metric.summary', 'Metric.untyped', 'Metric.timestamp_ms', 'Metric.histogram'];
 const VALUE_NAMES = ['', '', 'Gauge.value', 'Counter.value', '', 'Untyped.value'];
+/** The fields Summary and Histogram share (1 to 3), by number, and the histogram's float count. */
+const SUMMARY_FIELD_NAMES = ['', 'Summary.sample_count', 'Summary.sample_sum', 'Summary.quantile'];
+const HISTOGRAM_FIELD_NAMES = ['', 'Histogram.sample_count', 'Histogram.sample_sum', 'Histogram.bucket', 'Histogram.sample_count_float'];
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32', 'invalid (6)', 'invalid (7)'];
 
 // Wire types.
@@ -157,6 +165,12 @@ class FamilyDecoder {
   private bases: string[][] = [];
   /** The hash of the last string read, taken in the pass that checks it for ASCII. */
   private strHash = 0;
+  /** The key of the field being read and its offset: see `nextField`. */
+  private fieldKey = 0;
+  private fieldAt = 0;
+  /** The value of the label pair read last, and the pair's hash: see `labelPair`. */
+  private pairValue = '';
+  private pairHash = 0;
 
   // the metric being read: labels in arrival order, then sorted into `kv`
   private labelCount = 0;
@@ -192,6 +206,7 @@ class FamilyDecoder {
   private countName = '';
   /** Offset of the first native-histogram field of the metric, or -1. */
   private nativeAt = -1;
+  private readonly infBucket: boolean;
 
   constructor(body: Uint8Array, opts: ProtobufParseOptions) {
     this.b = body;
@@ -200,6 +215,7 @@ class FamilyDecoder {
     this.maxMessages = opts.maxMessages ?? Infinity;
     this.maxSamples = opts.maxSamples ?? Infinity;
     this.utf8Names = opts.utf8Names ?? false;
+    this.infBucket = opts.infBucket ?? true;
   }
 
   run(): MetricFamily[] {
@@ -235,40 +251,33 @@ class FamilyDecoder {
     let typeAt = start;
     let metrics = 0;
     while (this.pos < end) {
-      const at = this.pos;
-      const key = this.key(end);
-      const wire = key & 7;
-      switch (key >>> 3) {
+      switch (this.nextField(end)) {
         case 1:
-          this.expectWire(at, wire, LEN, 'MetricFamily.name');
-          nameAt = at;
+          nameAt = this.fieldAt;
           name = this.string(end, 'MetricFamily.name');
           this.familyName = name === '' ? undefined : name;
           break;
         case 2:
-          this.expectWire(at, wire, LEN, 'MetricFamily.help');
           help = this.text(end, 'MetricFamily.help');
           break;
         case 3:
-          this.expectWire(at, wire, VARINT, 'MetricFamily.type');
-          typeAt = at;
+          typeAt = this.fieldAt;
           typeNo = this.int64(end, 'MetricFamily.type'); // an enum: int32, negatives in ten bytes
           break;
         case 4: {
-          this.expectWire(at, wire, LEN, 'MetricFamily.metric');
-          const s = this.length(end, 'MetricFamily.metric');
-          this.metricTags[metrics] = at;
-          this.metricStarts[metrics] = s;
-          this.metricEnds[metrics] = this.pos;
+          this.metricTags[metrics] = this.fieldAt;
+          const e = this.message(end, 'MetricFamily.metric');
+          this.metricStarts[metrics] = this.pos;
+          this.metricEnds[metrics] = e;
+          this.pos = e;
           metrics++;
           break;
         }
         case 5:
-          this.expectWire(at, wire, LEN, 'MetricFamily.unit');
           unit = this.text(end, 'MetricFamily.unit');
           break;
         default:
-          this.skip(at, wire, end, key >>> 3);
+          this.skipField(end);
       }
     }
     if (name === '') this.fail(nameAt < 0 ? start : nameAt, 'the metric family has no name');
@@ -343,46 +352,37 @@ class FamilyDecoder {
     const wanted = VALUE_FIELD[this.typeNo];
     this.pos = start;
     while (this.pos < end) {
-      const at = this.pos;
-      const key = this.key(end);
-      const wire = key & 7;
-      const field = key >>> 3;
+      const field = this.nextField(end);
       switch (field) {
         case 1:
-          this.expectWire(at, wire, LEN, 'Metric.label');
-          this.labelPair(at, end);
+          this.metricLabel(end);
           break;
         case 2:
         case 3:
         case 4:
         case 5:
         case 7: {
-          if (wire !== LEN) this.expectWire(at, wire, LEN, METRIC_FIELD_NAMES[field]);
-          const s = this.length(end, METRIC_FIELD_NAMES[field]);
-          const e = this.pos;
+          const e = this.message(end, METRIC_FIELD_NAMES[field]);
           this.valueFields |= 1 << field;
           // fields of another type are ignored, as expfmt does; a repeated one merges
           if (field === wanted) {
-            this.pos = s;
-            if (field === 4) this.summary(e);
-            else if (field === 7) this.histogram(e);
+            if (field === 4 || field === 7) this.distribution(e, field === 7);
             else this.simpleValue(e, field);
           }
           this.pos = e;
           break;
         }
         case 6: {
-          this.expectWire(at, wire, VARINT, 'Metric.timestamp_ms');
           const vs = this.pos;
           const ts = this.int64(end, 'Metric.timestamp_ms');
           if (!Number.isSafeInteger(ts)) {
-            this.fail(at, `Metric.timestamp_ms: ${BigInt.asIntN(64, this.bigVarint(vs, this.pos))} is beyond ±2^53 milliseconds`);
+            this.fail(this.fieldAt, `Metric.timestamp_ms: ${BigInt.asIntN(64, this.bigVarint(vs, this.pos))} is beyond ±2^53 milliseconds`);
           }
           this.timestamp = ts;
           break;
         }
         default:
-          this.skip(at, wire, end, field);
+          this.skipField(end);
       }
     }
     if ((this.valueFields & (1 << wanted)) === 0) {
@@ -391,32 +391,10 @@ class FamilyDecoder {
     this.emit(family, at0);
   }
 
-  private labelPair(at: number, end: number): void {
-    const s = this.length(end, 'Metric.label');
-    const e = this.pos;
-    this.pos = s;
-    let name = '';
-    let value = '';
-    let nameHash = 0;
-    let valueHash = 0;
-    while (this.pos < e) {
-      const fat = this.pos;
-      const key = this.key(e);
-      const wire = key & 7;
-      const field = key >>> 3;
-      if (field === 1) {
-        this.expectWire(fat, wire, LEN, 'LabelPair.name');
-        name = this.string(e, 'LabelPair.name');
-        nameHash = this.strHash;
-      } else if (field === 2) {
-        this.expectWire(fat, wire, LEN, 'LabelPair.value');
-        value = this.string(e, 'LabelPair.value');
-        valueHash = this.strHash;
-      } else {
-        this.skip(fat, wire, e, field);
-      }
-    }
-    if (this.utf8Names ? name === '' : !isLegacyLabelName(name)) this.fail(at, `label name ${JSON.stringify(name)} is not valid`);
+  /** A Metric.label, kept in arrival order. */
+  private metricLabel(end: number): void {
+    const at = this.fieldAt;
+    const name = this.labelPair(this.message(end, 'Metric.label'), at, '');
     if (name.charCodeAt(0) === 0x5f && name.charCodeAt(1) === 0x5f) {
       if (name === METRIC_NAME) this.fail(at, 'label "__name__" must not be set in the labels: it is the family name');
       // Prometheus keeps the prefix for itself; client_golang, so the Pushgateway, refuses it
@@ -424,145 +402,102 @@ class FamilyDecoder {
     }
     const n = this.labelCount++;
     this.labelNames[n] = name;
-    this.labelValues[n] = value;
+    this.labelValues[n] = this.pairValue;
     this.labelOffsets[n] = at;
-    this.labelHashes[n] = Math.imul(nameHash, 31) ^ valueHash;
+    this.labelHashes[n] = this.pairHash;
+  }
+
+  /**
+   * A LabelPair of a metric or an exemplar (`what`, for messages; '' for a metric's): returns
+   * its name, checked, and leaves its value and the pair's hash in `pairValue`, `pairHash`.
+   */
+  private labelPair(end: number, at: number, what: string): string {
+    let name = '';
+    let value = '';
+    let nameHash = 0;
+    let valueHash = 0;
+    while (this.pos < end) {
+      const f = this.nextField(end);
+      if (f === 1) {
+        name = this.string(end, 'LabelPair.name');
+        nameHash = this.strHash;
+      } else if (f === 2) {
+        value = this.string(end, 'LabelPair.value');
+        valueHash = this.strHash;
+      } else {
+        this.skipField(end);
+      }
+    }
+    if (this.utf8Names ? name === '' : !isLegacyLabelName(name)) {
+      this.fail(at, `${what === '' ? '' : what + ': '}label name ${JSON.stringify(name)} is not valid`);
+    }
+    this.pairValue = value;
+    this.pairHash = Math.imul(nameHash, 31) ^ valueHash;
+    return name;
   }
 
   /** Gauge, Counter or Untyped: the value at field 1, a counter's exemplar at 2. */
   private simpleValue(end: number, field: number): void {
     while (this.pos < end) {
-      const at = this.pos;
-      const key = this.key(end);
-      const wire = key & 7;
-      const f = key >>> 3;
-      if (f === 1) {
-        const what = VALUE_NAMES[field];
-        this.expectWire(at, wire, I64, what);
-        this.value = this.double(end, what);
-      } else if (f === 2 && field === 3) {
-        this.expectWire(at, wire, LEN, 'Counter.exemplar');
-        this.exemplar = this.exemplarMessage(end, 'Counter.exemplar');
-      } else {
-        this.skip(at, wire, end, f);
-      }
+      const f = this.nextField(end);
+      if (f === 1) this.value = this.double(end, VALUE_NAMES[field]);
+      else if (f === 2 && field === 3) this.exemplar = this.exemplarMessage(end, 'Counter.exemplar');
+      else this.skipField(end);
     }
   }
 
-  private summary(end: number): void {
+  /**
+   * A Summary or a Histogram: metrics.proto gives both the count at field 1, the sum at 2 and
+   * their quantiles or buckets at 3; the other fields are the histogram's.
+   */
+  private distribution(end: number, histogram: boolean): void {
+    const names = histogram ? HISTOGRAM_FIELD_NAMES : SUMMARY_FIELD_NAMES;
     while (this.pos < end) {
-      const at = this.pos;
-      const key = this.key(end);
-      const wire = key & 7;
-      const f = key >>> 3;
+      const f = this.nextField(end);
       if (f === 1) {
-        this.expectWire(at, wire, VARINT, 'Summary.sample_count');
-        this.count = this.uint64(end, 'Summary.sample_count');
+        this.count = this.uint64(end, names[1]);
       } else if (f === 2) {
-        this.expectWire(at, wire, I64, 'Summary.sample_sum');
-        this.sum = this.double(end, 'Summary.sample_sum');
+        this.sum = this.double(end, names[2]);
       } else if (f === 3) {
-        this.expectWire(at, wire, LEN, 'Summary.quantile');
-        const s = this.length(end, 'Summary.quantile');
-        const e = this.pos;
-        this.pos = s;
-        let q = 0;
-        let v = 0;
-        while (this.pos < e) {
-          const qat = this.pos;
-          const k = this.key(e);
-          const w = k & 7;
-          const qf = k >>> 3;
-          if (qf === 1) {
-            this.expectWire(qat, w, I64, 'Quantile.quantile');
-            q = this.double(e, 'Quantile.quantile');
-          } else if (qf === 2) {
-            this.expectWire(qat, w, I64, 'Quantile.value');
-            v = this.double(e, 'Quantile.value');
-          } else {
-            this.skip(qat, w, e, qf);
-          }
-        }
-        const n = this.nCuts++;
-        this.cutBounds[n] = q;
-        this.cutCounts[n] = v;
+        const e = this.message(end, names[3]);
+        if (histogram) this.bucket(e);
+        else this.quantile(e);
+      } else if (histogram && f === 4) {
+        this.countFloat = this.double(end, names[4]);
       } else {
-        this.skip(at, wire, end, f);
+        // native histogram parts (5 to 14): noted, checked for framing only
+        if (histogram && f <= 14 && this.nativeAt < 0) this.nativeAt = this.fieldAt;
+        this.skipField(end);
       }
     }
   }
 
-  private histogram(end: number): void {
+  private quantile(end: number): void {
+    let q = 0;
+    let v = 0;
     while (this.pos < end) {
-      const at = this.pos;
-      const key = this.key(end);
-      const wire = key & 7;
-      const f = key >>> 3;
-      switch (f) {
-        case 1:
-          this.expectWire(at, wire, VARINT, 'Histogram.sample_count');
-          this.count = this.uint64(end, 'Histogram.sample_count');
-          break;
-        case 2:
-          this.expectWire(at, wire, I64, 'Histogram.sample_sum');
-          this.sum = this.double(end, 'Histogram.sample_sum');
-          break;
-        case 3:
-          this.expectWire(at, wire, LEN, 'Histogram.bucket');
-          this.bucket(end);
-          break;
-        case 4:
-          this.expectWire(at, wire, I64, 'Histogram.sample_count_float');
-          this.countFloat = this.double(end, 'Histogram.sample_count_float');
-          break;
-        case 5:
-        case 6:
-        case 7:
-        case 8:
-        case 9:
-        case 10:
-        case 11:
-        case 12:
-        case 13:
-        case 14:
-          // native histogram parts: noted, checked for framing only
-          if (this.nativeAt < 0) this.nativeAt = at;
-          this.skip(at, wire, end, f);
-          break;
-        default:
-          this.skip(at, wire, end, f);
-      }
+      const f = this.nextField(end);
+      if (f === 1) q = this.double(end, 'Quantile.quantile');
+      else if (f === 2) v = this.double(end, 'Quantile.value');
+      else this.skipField(end);
     }
+    const n = this.nCuts++;
+    this.cutBounds[n] = q;
+    this.cutCounts[n] = v;
   }
 
   private bucket(end: number): void {
-    const s = this.length(end, 'Histogram.bucket');
-    const e = this.pos;
-    this.pos = s;
     let count = 0;
     let countFloat = 0;
     let bound = 0;
     let exemplar: Exemplar | undefined;
-    while (this.pos < e) {
-      const at = this.pos;
-      const key = this.key(e);
-      const wire = key & 7;
-      const f = key >>> 3;
-      if (f === 1) {
-        this.expectWire(at, wire, VARINT, 'Bucket.cumulative_count');
-        count = this.uint64(e, 'Bucket.cumulative_count');
-      } else if (f === 2) {
-        this.expectWire(at, wire, I64, 'Bucket.upper_bound');
-        bound = this.double(e, 'Bucket.upper_bound');
-      } else if (f === 3) {
-        this.expectWire(at, wire, LEN, 'Bucket.exemplar');
-        exemplar = this.exemplarMessage(e, 'Bucket.exemplar');
-      } else if (f === 4) {
-        this.expectWire(at, wire, I64, 'Bucket.cumulative_count_float');
-        countFloat = this.double(e, 'Bucket.cumulative_count_float');
-      } else {
-        this.skip(at, wire, e, f);
-      }
+    while (this.pos < end) {
+      const f = this.nextField(end);
+      if (f === 1) count = this.uint64(end, 'Bucket.cumulative_count');
+      else if (f === 2) bound = this.double(end, 'Bucket.upper_bound');
+      else if (f === 3) exemplar = this.exemplarMessage(end, 'Bucket.exemplar');
+      else if (f === 4) countFloat = this.double(end, 'Bucket.cumulative_count_float');
+      else this.skipField(end);
     }
     const n = this.nCuts++;
     this.cutBounds[n] = bound;
@@ -571,54 +506,28 @@ class FamilyDecoder {
     this.cutExemplars[n] = exemplar;
   }
 
-  /** Reads an Exemplar message; the position is at its length prefix. */
+  /** The Exemplar in field `what`. */
   private exemplarMessage(end: number, what: string): Exemplar {
-    const s = this.length(end, what);
-    const e = this.pos;
-    this.pos = s;
+    const e = this.message(end, what);
+    const s = this.pos;
     const pairs: string[] = [];
     let value = 0;
     let timestamp: number | undefined;
     while (this.pos < e) {
-      const at = this.pos;
-      const key = this.key(e);
-      const wire = key & 7;
-      const f = key >>> 3;
+      const f = this.nextField(e);
       if (f === 1) {
-        this.expectWire(at, wire, LEN, 'Exemplar.label');
-        const ls = this.length(e, 'Exemplar.label');
-        const le = this.pos;
-        this.pos = ls;
-        let name = '';
-        let val = '';
-        while (this.pos < le) {
-          const lat = this.pos;
-          const k = this.key(le);
-          const w = k & 7;
-          const lf = k >>> 3;
-          if (lf === 1) {
-            this.expectWire(lat, w, LEN, 'LabelPair.name');
-            name = this.string(le, 'LabelPair.name');
-          } else if (lf === 2) {
-            this.expectWire(lat, w, LEN, 'LabelPair.value');
-            val = this.string(le, 'LabelPair.value');
-          } else {
-            this.skip(lat, w, le, lf);
-          }
-        }
-        if (this.utf8Names ? name === '' : !isLegacyLabelName(name)) this.fail(at, `${what}: label name ${JSON.stringify(name)} is not valid`);
+        const at = this.fieldAt;
+        const name = this.labelPair(this.message(e, 'Exemplar.label'), at, what);
         for (let i = 0; i < pairs.length; i += 2) {
           if (pairs[i] === name) this.fail(at, `${what}: duplicate label name ${JSON.stringify(name)}`);
         }
-        pairs.push(name, val);
+        pairs.push(name, this.pairValue);
       } else if (f === 2) {
-        this.expectWire(at, wire, I64, 'Exemplar.value');
         value = this.double(e, 'Exemplar.value');
       } else if (f === 3) {
-        this.expectWire(at, wire, LEN, 'Exemplar.timestamp');
         timestamp = this.protoTimestamp(e);
       } else {
-        this.skip(at, wire, e, f);
+        this.skipField(e);
       }
     }
     // OpenMetrics' limit, which client_golang enforces too: the exemplar must stay writable
@@ -634,25 +543,19 @@ class FamilyDecoder {
 
   /** A google.protobuf.Timestamp as milliseconds, sub-millisecond digits truncated. */
   private protoTimestamp(end: number): number {
-    const s = this.length(end, 'Exemplar.timestamp');
-    const e = this.pos;
-    this.pos = s;
+    const e = this.message(end, 'Exemplar.timestamp');
+    const s = this.pos;
     let seconds = 0;
     let nanos = 0;
     while (this.pos < e) {
-      const at = this.pos;
-      const key = this.key(e);
-      const wire = key & 7;
-      const f = key >>> 3;
+      const f = this.nextField(e);
       if (f === 1) {
-        this.expectWire(at, wire, VARINT, 'Timestamp.seconds');
         seconds = this.int64(e, 'Timestamp.seconds');
       } else if (f === 2) {
-        this.expectWire(at, wire, VARINT, 'Timestamp.nanos');
         nanos = this.int64(e, 'Timestamp.nanos');
-        if (nanos < 0 || nanos > 999_999_999) this.fail(at, `Timestamp.nanos: ${nanos} is outside 0..999999999`);
+        if (nanos < 0 || nanos > 999_999_999) this.fail(this.fieldAt, `Timestamp.nanos: ${nanos} is outside 0..999999999`);
       } else {
-        this.skip(at, wire, e, f);
+        this.skipField(e);
       }
     }
     const ms = seconds * 1000 + Math.floor(nanos / 1e6);
@@ -692,7 +595,7 @@ class FamilyDecoder {
           const cf = this.cutCountFloats[i];
           this.push(out, withName(base, bucket, 'le', this.cutText(i)), cf > 0 ? cf : this.cutCounts[i], ts, this.cutExemplars[i], metricAt);
         }
-        if (!inf) this.push(out, withName(base, bucket, 'le', '+Inf'), count, ts, undefined, metricAt);
+        if (!inf && this.infBucket) this.push(out, withName(base, bucket, 'le', '+Inf'), count, ts, undefined, metricAt);
         this.push(out, withName(base, this.sumName), this.sum, ts, undefined, metricAt);
         this.push(out, withName(base, this.countName), count, ts, undefined, metricAt);
         break;
@@ -777,26 +680,40 @@ class FamilyDecoder {
     throw new ProtobufError(this.msgNo, this.familyName, offset, where + detail);
   }
 
-  private expectWire(at: number, wire: number, expected: number, field: string): void {
-    if (wire !== expected) this.fail(at, `${field} has wire type ${WIRE_NAMES[wire]}, expected ${WIRE_NAMES[expected]}`);
-  }
-
-  /** A field key; field number 0 and numbers beyond 2^29 do not exist. */
-  private key(end: number): number {
-    const b = this.b;
+  /**
+   * Reads a field's key and returns its number; field number 0 and numbers beyond 2^29 do not
+   * exist. The key and its offset stay in `fieldKey` and `fieldAt` for what reads the field
+   * next — `uint64`, `int64`, `double`, `message`, `string`, `text`, which refuse another wire
+   * type with the field's name, and `skipField` — until the next key is read, a nested one
+   * included: a reader that needs the offset after a nested message keeps it first.
+   */
+  private nextField(end: number): number {
     const p = this.pos;
+    this.fieldAt = p;
     if (p < end) {
-      const c = b[p];
+      const c = this.b[p];
       if (c < 0x80) {
         this.pos = p + 1;
         if (c < 8) this.fail(p, 'field number 0 is not valid');
-        return c;
+        this.fieldKey = c;
+        return c >>> 3;
       }
     }
-    const at = this.pos;
     const key = this.varint(end, 'a field key');
-    if (key < 8 || key > 0xffffffff) this.fail(at, `field key ${key} is not valid`);
-    return key;
+    if (key < 8 || key > 0xffffffff) this.fail(p, `field key ${key} is not valid`);
+    this.fieldKey = key;
+    return key >>> 3;
+  }
+
+  private expect(expected: number, what: string): void {
+    const wire = this.fieldKey & 7;
+    if (wire !== expected) this.fail(this.fieldAt, `${what} has wire type ${WIRE_NAMES[wire]}, expected ${WIRE_NAMES[expected]}`);
+  }
+
+  /** Skips the field just read: unknown, or of a type the family does not use. */
+  private skipField(end: number): void {
+    const key = this.fieldKey;
+    this.skip(this.fieldAt, key & 7, end, key >>> 3);
   }
 
   /** A varint as a number: exact below 2^53, the nearest double above (uint64). */
@@ -838,11 +755,13 @@ class FamilyDecoder {
   }
 
   private uint64(end: number, what: string): number {
+    this.expect(VARINT, what);
     return this.varint(end, what);
   }
 
   /** An int64 varint, negatives (ten bytes, two's complement) included. */
   private int64(end: number, what: string): number {
+    this.expect(VARINT, what);
     const start = this.pos;
     const v = this.varint(end, what);
     if (this.pos - start < 8) return v;
@@ -850,10 +769,20 @@ class FamilyDecoder {
   }
 
   private double(end: number, what: string): number {
+    this.expect(I64, what);
     const p = this.pos;
     if (end - p < 8) this.fail(p, `${what}: truncated double (${end - p} of 8 bytes)`);
     this.pos = p + 8;
     return this.dv.getFloat64(p, true);
+  }
+
+  /** An embedded message: returns where it ends and leaves `pos` at its start. */
+  private message(end: number, what: string): number {
+    this.expect(LEN, what);
+    const s = this.length(end, what);
+    const e = this.pos;
+    this.pos = s;
+    return e;
   }
 
   /** Reads a length prefix; returns where the content starts and leaves `pos` at its end. */
@@ -868,6 +797,7 @@ class FamilyDecoder {
 
   /** A name or label value: hashed (`strHash`) and, when short and ASCII, interned. */
   private string(end: number, what: string): string {
+    this.expect(LEN, what);
     const s = this.length(end, what);
     const e = this.pos;
     const b = this.b;
@@ -898,6 +828,7 @@ class FamilyDecoder {
 
   /** Free text (HELP): decoded natively, checked afterwards — long and mostly ASCII. */
   private text(end: number, what: string): string {
+    this.expect(LEN, what);
     const s = this.length(end, what);
     const e = this.pos;
     if (s === e) return '';
@@ -932,28 +863,27 @@ class FamilyDecoder {
       case VARINT:
         this.varint(end, `field ${field}`);
         return;
-      case I64:
-        if (end - this.pos < 8) this.fail(at, `field ${field}: truncated fixed64`);
-        this.pos += 8;
-        return;
       case LEN:
         this.length(end, `field ${field}`);
         return;
-      case I32:
-        if (end - this.pos < 4) this.fail(at, `field ${field}: truncated fixed32`);
-        this.pos += 4;
+      case I64:
+      case I32: {
+        const n = wire === I64 ? 8 : 4;
+        if (end - this.pos < n) this.fail(at, `field ${field}: truncated ${WIRE_NAMES[wire]}`);
+        this.pos += n;
         return;
+      }
       case SGROUP: {
         if (depth >= MAX_GROUP_DEPTH) this.fail(at, `field ${field}: groups nested deeper than ${MAX_GROUP_DEPTH}`);
         for (;;) {
           if (this.pos >= end) this.fail(at, `field ${field}: group without its end`);
-          const inner = this.pos;
-          const key = this.key(end);
-          if ((key & 7) === EGROUP) {
-            if (key >>> 3 !== field) this.fail(inner, `field ${field}: group ended by field ${key >>> 3}`);
+          const inner = this.nextField(end);
+          const innerWire = this.fieldKey & 7;
+          if (innerWire === EGROUP) {
+            if (inner !== field) this.fail(this.fieldAt, `field ${field}: group ended by field ${inner}`);
             return;
           }
-          this.skip(inner, key & 7, end, key >>> 3, depth + 1);
+          this.skip(this.fieldAt, innerWire, end, inner, depth + 1);
         }
       }
       case EGROUP:

@@ -42,28 +42,22 @@ function writeFamily(w: ProtoWriter, f: MetricFamily): void {
   const msg = w.begin();
   w.string(1, name);
   if (f.help !== undefined) w.string(2, f.help);
-  w.tag(3, 0);
-  w.varint(TYPE_NUMBER[f.type]);
+  w.uint64(3, TYPE_NUMBER[f.type]);
   switch (f.type) {
     case 'summary':
-      for (const g of groups(f, 'quantile')) writeSummary(w, f.name, g);
-      break;
     case 'histogram':
     case 'gaugehistogram':
-      for (const g of groups(f, 'le')) writeHistogram(w, f.name, f.type === 'gaugehistogram', g);
+      for (const g of groups(f, f.type === 'summary' ? 'quantile' : 'le')) writeDistribution(w, f, g);
       break;
     default: {
       const field = f.type === 'counter' ? 3 : f.type === 'unknown' ? 5 : 2;
       for (const m of f.metrics) {
         if (m.labels.metricName !== sampleName) continue;
-        const metric = w.begin(4);
-        writeLabels(w, 1, m.labels, undefined);
-        const value = w.begin(field);
-        w.double(1, m.value);
-        if (field === 3 && m.exemplar !== undefined) writeExemplar(w, 2, m.exemplar);
-        w.end(value);
-        if (m.timestamp !== undefined) writeTimestampMs(w, m.timestamp);
-        w.end(metric);
+        writeMetric(w, m.labels, undefined, field, () => {
+          w.double(1, m.value);
+          if (field === 3 && m.exemplar !== undefined) writeExemplar(w, 2, m.exemplar);
+          return m.timestamp;
+        });
       }
     }
   }
@@ -103,68 +97,67 @@ function groups(f: MetricFamily, extra: string): Group[] {
   return [...byKey.values()];
 }
 
-function writeSummary(w: ProtoWriter, name: string, g: Group): void {
+/**
+ * One Metric: its labels but `__name__` and `extra`, then the message in `field` (Gauge,
+ * Counter, Summary, ...) that `value` writes, which returns the timestamp the Metric carries.
+ */
+function writeMetric(w: ProtoWriter, labels: Labels, extra: string | undefined, field: number, value: () => number | undefined): void {
   const metric = w.begin(4);
-  writeLabels(w, 1, g.labels, 'quantile');
-  const summary = w.begin(4);
-  let timestamp: number | undefined;
-  for (const m of g.points) {
-    const n = m.labels.metricName;
-    if (n === name) {
-      const q = parseGoFloat(m.labels.get('quantile') ?? '');
-      if (q === undefined) continue;
-      const quantile = w.begin(3);
-      w.double(1, q);
-      w.double(2, m.value);
-      w.end(quantile);
-    } else if (n === name + '_sum') {
-      w.double(2, m.value);
-    } else if (n === name + '_count') {
-      w.tag(1, 0);
-      w.uint64(Math.min(Math.max(0, Math.round(m.value)) || 0, 2 ** 64));
-    } else continue;
-    timestamp ??= m.timestamp;
-  }
-  w.end(summary);
-  if (timestamp !== undefined) writeTimestampMs(w, timestamp);
+  writeLabels(w, 1, labels, extra);
+  const start = w.begin(field);
+  const timestamp = value();
+  w.end(start);
+  if (timestamp !== undefined) w.int64(6, timestamp);
   w.end(metric);
 }
 
-function writeHistogram(w: ProtoWriter, name: string, gauge: boolean, g: Group): void {
-  const metric = w.begin(4);
-  writeLabels(w, 1, g.labels, 'le');
-  const histogram = w.begin(7);
-  let timestamp: number | undefined;
-  for (const m of g.points) {
-    const n = m.labels.metricName;
-    if (n === name + '_bucket') {
-      const le = parseGoFloat(m.labels.get('le') ?? '');
-      if (le === undefined) continue;
-      const bucket = w.begin(3);
-      writeCount(w, 1, 4, m.value);
-      w.double(2, le);
-      if (m.exemplar !== undefined) writeExemplar(w, 3, m.exemplar);
-      w.end(bucket);
-    } else if (n === name + (gauge ? '_gsum' : '_sum')) {
-      w.double(2, m.value);
-    } else if (n === name + (gauge ? '_gcount' : '_count')) {
-      writeCount(w, 1, 4, m.value);
-    } else continue;
-    timestamp ??= m.timestamp;
-  }
-  w.end(histogram);
-  if (timestamp !== undefined) writeTimestampMs(w, timestamp);
-  w.end(metric);
+/**
+ * A summary's or histogram's label set as one Summary or Histogram, which share their layout:
+ * count at 1, sum at 2, a Quantile or Bucket per `quantile` or `le` sample at 3.
+ */
+function writeDistribution(w: ProtoWriter, f: MetricFamily, g: Group): void {
+  const histogram = f.type !== 'summary';
+  const gauge = f.type === 'gaugehistogram';
+  const cut = histogram ? 'le' : 'quantile';
+  const cutName = histogram ? f.name + '_bucket' : f.name;
+  const sumName = f.name + (gauge ? '_gsum' : '_sum');
+  const countName = f.name + (gauge ? '_gcount' : '_count');
+  writeMetric(w, g.labels, cut, histogram ? 7 : 4, () => {
+    let timestamp: number | undefined;
+    for (const m of g.points) {
+      const n = m.labels.metricName;
+      if (n === cutName) {
+        const bound = parseGoFloat(m.labels.get(cut) ?? '');
+        if (bound === undefined) continue;
+        const msg = w.begin(3);
+        if (histogram) {
+          writeCount(w, 1, 4, m.value);
+          w.double(2, bound);
+          if (m.exemplar !== undefined) writeExemplar(w, 3, m.exemplar);
+        } else {
+          w.double(1, bound);
+          w.double(2, m.value);
+        }
+        w.end(msg);
+      } else if (n === sumName) {
+        w.double(2, m.value);
+      } else if (n === countName) {
+        writeCount(w, 1, histogram ? 4 : undefined, m.value);
+      } else continue;
+      timestamp ??= m.timestamp;
+    }
+    return timestamp;
+  });
 }
 
-/** An integral count as uint64; anything else as the float field, which overrides it when > 0. */
-function writeCount(w: ProtoWriter, intField: number, floatField: number, v: number): void {
-  if (Number.isInteger(v) && v >= 0 && v <= 2 ** 64) {
-    w.tag(intField, 0);
-    w.uint64(v);
-  } else {
-    w.double(floatField, v);
-  }
+/**
+ * An integral count as uint64; anything else as the float field, which overrides it when > 0,
+ * or, where the message has none (Summary), rounded into uint64's range.
+ */
+function writeCount(w: ProtoWriter, intField: number, floatField: number | undefined, v: number): void {
+  if (Number.isInteger(v) && v >= 0 && v <= 2 ** 64) w.uint64(intField, v);
+  else if (floatField !== undefined) w.double(floatField, v);
+  else w.uint64(intField, Math.min(Math.max(0, Math.round(v)) || 0, 2 ** 64));
 }
 
 /** Label pairs of `labels` but `__name__` and `skip`, in sorted order. */
@@ -188,20 +181,11 @@ function writeExemplar(w: ProtoWriter, field: number, e: Exemplar): void {
     const seconds = Math.floor(e.timestamp / 1000);
     const nanos = Math.round((e.timestamp - seconds * 1000) * 1e6);
     const ts = w.begin(3);
-    w.tag(1, 0);
-    w.int64(seconds);
-    if (nanos !== 0) {
-      w.tag(2, 0);
-      w.varint(nanos);
-    }
+    w.int64(1, seconds);
+    if (nanos !== 0) w.uint64(2, nanos);
     w.end(ts);
   }
   w.end(ex);
-}
-
-function writeTimestampMs(w: ProtoWriter, ms: number): void {
-  w.tag(6, 0);
-  w.int64(ms);
 }
 
 /**
@@ -223,12 +207,12 @@ class ProtoWriter {
     this.buf = next;
   }
 
-  tag(field: number, wire: number): void {
+  private tag(field: number, wire: number): void {
     this.varint(field * 8 + wire);
   }
 
   /** A non-negative safe integer. */
-  varint(n: number): void {
+  private varint(n: number): void {
     this.ensure(10);
     const b = this.buf;
     let p = this.pos;
@@ -241,13 +225,15 @@ class ProtoWriter {
   }
 
   /** A non-negative integer, exactly below 2^64; 2^64 (the double nearest to 2^64 - 1) as 2^64 - 1. */
-  uint64(n: number): void {
+  uint64(field: number, n: number): void {
+    this.tag(field, 0);
     if (n <= Number.MAX_SAFE_INTEGER) this.varint(n);
     else this.bigVarint(n >= 2 ** 64 ? 2n ** 64n - 1n : BigInt(n));
   }
 
   /** An integer as int64: negatives take ten bytes. */
-  int64(n: number): void {
+  int64(field: number, n: number): void {
+    this.tag(field, 0);
     if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) this.varint(n);
     else this.bigVarint(BigInt.asUintN(64, BigInt(n)));
   }

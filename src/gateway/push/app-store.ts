@@ -20,6 +20,7 @@ import type { MetricFamily, MetricType } from '../../model/family.js';
 import { familiesOf, frameFromFamilies } from '../../model/frame.js';
 import { Labels } from '../../model/labels.js';
 import { nextVersion, type SourceSnapshot } from '../source.js';
+import { completedForPage } from './pushgateway-families.js';
 
 export type PushProtocol = 'pushgateway' | 'json' | 'capnp';
 
@@ -139,8 +140,7 @@ export class AppStore {
       this.refused(req, problem);
       throw new PushInvalidError(INVALID_PREFIX + problem);
     }
-    let series = 0;
-    for (const f of families) series += f.metrics.length;
+    const series = countSeries(families);
     const prevSeries = prev ? seriesOf(prev) : 0;
     if (!prev && this.apps.size >= this.limits.maxApps) {
       throw this.limitRefused(req.key, `too many apps: the limit is ${this.limits.maxApps}`);
@@ -232,7 +232,7 @@ export class AppStore {
    */
   restore(saved: Omit<PushedApp, 'snapshot'>): PushedApp {
     const prev = this.apps.get(saved.key);
-    const series = saved.families.reduce((n, f) => n + f.metrics.length, 0);
+    const series = countSeries(saved.families);
     if (!prev && this.apps.size >= this.limits.maxApps) throw new PushLimitError(`too many apps: the limit is ${this.limits.maxApps}`);
     if (this.seriesTotal - (prev ? seriesOf(prev) : 0) + series > this.limits.maxSeries) {
       throw new PushLimitError(`too many series: the limit is ${this.limits.maxSeries} across all apps`);
@@ -364,7 +364,7 @@ export class AppStore {
 
   /** The app with its snapshot: families (and push times), framed against the previous layout. */
   private build(a: Omit<PushedApp, 'snapshot'>, prev: PushedApp | undefined, droppedLines: number): PushedApp {
-    const shown = a.protocol === 'pushgateway' ? [...a.families, ...this.timeFamilies(a)] : a.families;
+    const shown = a.protocol === 'pushgateway' ? [...completedForPage(a.families), ...this.timeFamilies(a)] : a.families;
     // An app that pushes the same series again keeps its layout: only values are rendered anew.
     const frame = frameFromFamilies(shown, prev?.snapshot.frame.layout);
     return {
@@ -435,9 +435,7 @@ export class AppStore {
 
 /** Series an app holds, as the limits count them (the push-time series are not the pusher's). */
 function seriesOf(app: PushedApp): number {
-  let n = 0;
-  for (const f of app.families) n += f.metrics.length;
-  return n;
+  return countSeries(app.families);
 }
 
 /** Grouping labels that can meet on one series: none has another value in the other set. */

@@ -23,12 +23,12 @@ const BASE64_SUFFIX = '@base64';
 export function parseGroupingPath(rest: string): GroupingKey {
   // Split before percent-decoding: an escaped `%2F` belongs to a value, not the structure.
   const parts = rest.split('/');
-  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop(); // a trailing slash
   if (parts.length < 2 || (parts[0] !== 'job' && parts[0] !== 'job' + BASE64_SUFFIX)) {
     throw new GroupingKeyError('the path must be /metrics/job/<job>{/<label>/<value>}');
   }
+  // A trailing slash is a component too: `/a/1/` is odd, as the Pushgateway says.
   if (parts.length % 2 !== 0) {
-    throw new GroupingKeyError(`odd number of components in the label path: ${JSON.stringify(parts.slice(2).join('/'))}`);
+    throw new GroupingKeyError(`odd number of components in label string ${JSON.stringify('/' + parts.slice(2).join('/'))}`);
   }
   const labels: Record<string, string> = {};
   for (let i = 0; i < parts.length; i += 2) {
@@ -41,7 +41,9 @@ export function parseGroupingPath(rest: string): GroupingKey {
     if (!isLegacyLabelName(name) || name.startsWith('__')) {
       throw new GroupingKeyError(`improper label name ${JSON.stringify(name)}`);
     }
-    if (Object.hasOwn(labels, name)) throw new GroupingKeyError(`label ${JSON.stringify(name)} appears twice in the grouping key`);
+    // A label given twice keeps its last value, except that the job of the path stays the job:
+    // the Pushgateway's rules.
+    if (i > 0 && name === 'job') continue;
     labels[name] = value;
   }
   if (labels.job === '') throw new GroupingKeyError('job name is required');

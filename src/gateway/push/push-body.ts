@@ -13,6 +13,7 @@ import type { MetricFamily } from '../../model/family.js';
 import { decodeExposition } from '../../formats/prometheus/decode.js';
 import { parseFamilies } from '../../formats/prometheus/families.js';
 import { ExpositionError } from '../../formats/prometheus/parser.js';
+import { normalizePushed } from './pushgateway-families.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
 
 export type PushBodyFormat = 'text' | 'openmetrics' | 'protobuf';
@@ -59,20 +60,25 @@ export async function readPushBody(req: IncomingMessage, maxBytes: number): Prom
   });
 }
 
-/** Parses a body strictly: the first problem is the error, with its line and column (or byte). */
+/**
+ * Parses a body strictly: the first problem is the error, with its line and column (or byte).
+ * Histograms and summaries come out as the Pushgateway stores them (pushgateway-families.ts).
+ */
 export async function parsePushBody(body: Buffer, format: PushBodyFormat, maxSamples: number): Promise<MetricFamily[]> {
   if (format === 'protobuf') {
     // Loaded on the first protobuf push: most gateways never see one.
     const { parseProtobufFamilies, ProtobufError } = await import('../../formats/protobuf/index.js');
     try {
-      return parseProtobufFamilies(body, { maxSamples });
+      // Stored as pushed; the page adds the +Inf bucket (completedForPage), the JSON API does not.
+      return parseProtobufFamilies(body, { maxSamples, infBucket: false });
     } catch (err) {
       if (err instanceof ProtobufError) throw new PushBodyError(`protobuf body: ${err.message}`);
       throw err;
     }
   }
   try {
-    return parseFamilies(decodeExposition(body), { format: format === 'openmetrics' ? 'openmetrics' : 'prometheus' }).families;
+    const families = parseFamilies(decodeExposition(body), { format: format === 'openmetrics' ? 'openmetrics' : 'prometheus' }).families;
+    return normalizePushed(families);
   } catch (err) {
     if (err instanceof ExpositionError) throw new PushBodyError(`text format parsing error in ${err.message}`);
     throw err;

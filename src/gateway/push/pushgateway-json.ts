@@ -17,6 +17,7 @@ import { sampleGroup } from '../../formats/prometheus/order.js';
 import { formatGoFloat } from '../../formats/protobuf/gofloat.js';
 import { VERSION } from '../../runtime/version.js';
 import { PUSH_FAILURE_TIME, PUSH_TIME, shownFamilies, type AppStore, type PushedApp } from './app-store.js';
+import { blankLabelsOf } from './pushgateway-families.js';
 
 export interface PushgatewayJsonOptions {
   store: AppStore;
@@ -81,10 +82,13 @@ function groupJson(app: PushedApp): Record<string, unknown> {
     labels: app.groupingLabels,
     last_push_successful: app.failureTimeMs <= app.pushTimeMs,
   };
-  for (const f of shownFamilies(app)) {
+  const blank = blankLabelsOf(app.groupingLabels);
+  // What was stored: the pushed families (not completed as the page shows them), and the push times.
+  const times = shownFamilies(app).filter((f) => f.name === PUSH_TIME || f.name === PUSH_FAILURE_TIME);
+  for (const f of [...app.families, ...times]) {
     const written =
       f.name === PUSH_FAILURE_TIME ? app.failureTimeMs || app.pushTimeMs : f.name === PUSH_TIME ? app.pushTimeMs || app.failureTimeMs : (app.familyTimes.get(f.name) ?? app.pushTimeMs);
-    group[f.name] = familyJson(f, written);
+    group[f.name] = familyJson(f, written, blank);
   }
   return sortedObject(group);
 }
@@ -100,15 +104,15 @@ const TYPE_NAMES: Record<MetricType, string> = {
   stateset: 'GAUGE',
 };
 
-function familyJson(f: MetricFamily, writtenMs: number): Record<string, unknown> {
+function familyJson(f: MetricFamily, writtenMs: number, blank: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = { time_stamp: new Date(writtenMs).toISOString(), type: TYPE_NAMES[f.type] };
   if (f.help !== undefined && f.help !== '') out.help = f.help;
-  out.metrics = f.type === 'histogram' || f.type === 'gaugehistogram' || f.type === 'summary' ? compositeMetrics(f) : f.metrics.map((m) => ({ labels: labelsJson(m.labels.kv), value: goNumber(m.value) }));
+  out.metrics = f.type === 'histogram' || f.type === 'gaugehistogram' || f.type === 'summary' ? compositeMetrics(f, blank) : f.metrics.map((m) => ({ labels: labelsJson(m.labels.kv, blank), value: goNumber(m.value) }));
   return out;
 }
 
 /** A histogram's or summary's samples folded into one object per label set, as the Pushgateway stores them. */
-function compositeMetrics(f: MetricFamily): Record<string, unknown>[] {
+function compositeMetrics(f: MetricFamily, blank: readonly string[]): Record<string, unknown>[] {
   const byGroup = new Map<string, { labels: readonly string[]; parts: Record<string, string>; sum: string; count: string }>();
   const histogram = f.type !== 'summary';
   for (const m of f.metrics) {
@@ -128,13 +132,14 @@ function compositeMetrics(f: MetricFamily): Record<string, unknown>[] {
     else if (!histogram && suffix === '') g.parts[m.labels.get('quantile') ?? ''] = goNumber(m.value);
   }
   return [...byGroup.values()].map((g) =>
-    sortedObject({ [histogram ? 'buckets' : 'quantiles']: sortedObject(g.parts), count: g.count, labels: labelsJson(g.labels), sum: g.sum }),
+    sortedObject({ [histogram ? 'buckets' : 'quantiles']: sortedObject(g.parts), count: g.count, labels: labelsJson(g.labels, blank), sum: g.sum }),
   );
 }
 
-/** A series' labels without its name, with `instance: ""` when it has none, as the Pushgateway stores them. */
-function labelsJson(kv: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = { instance: '' };
+/** A series' labels without its name, with the blank ones it lacks (`instance: ""`), as the Pushgateway stores them. */
+function labelsJson(kv: readonly string[], blank: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of blank) out[name] = '';
   for (let i = 0; i < kv.length; i += 2) if (kv[i] !== METRIC_NAME) out[kv[i]] = kv[i + 1];
   return sortedObject(out);
 }

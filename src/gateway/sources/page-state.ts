@@ -1,8 +1,10 @@
 /**
- * A pulled source's memory of its page: the raw bytes last accepted, what they parsed to, and
- * the snapshot handed out. Every pulled source funnels its attempts through here, so the version
- * rule lives in one place: identical bytes keep their families and version without being parsed
- * again, and the families shown change only together with the version.
+ * A pulled source's memory of its page: the raw bytes last accepted, the frame they parsed to,
+ * and the snapshot handed out. Every pulled source funnels its attempts through here, so the
+ * version rule lives in one place: identical bytes keep their frame and version without being
+ * parsed again, the frame shown changes only together with the version, and a page with the
+ * same series as the last one keeps its layout (FrameParser). So does the one input rule: a
+ * page that is not valid UTF-8 is refused whole.
  */
 
 import type { TextFormat } from '../../formats/prometheus/negotiate.js';
