@@ -15,7 +15,7 @@
 
 import { METRIC_NAME, type Labels } from '../../model/labels.js';
 import type { Exemplar, MetricFamily } from '../../model/family.js';
-import { escapeToLegacyName, isLegacyMetricName } from '../../model/names.js';
+import { escapeToLegacyName, isLegacyLabelName, isLegacyMetricName } from '../../model/names.js';
 import type { TextFormat } from './negotiate.js';
 
 export interface WriteOptions {
@@ -206,21 +206,11 @@ export class PageWriter {
       const n = kv[i];
       if (n === METRIC_NAME) continue;
       const v = kv[i + 1];
-      const shownName = isPlainLabelName(n) ? n : this.utf8 ? quoteString(n) : escapeToLegacyName(n, false);
+      const shownName = isLegacyLabelName(n) ? n : this.utf8 ? quoteString(n) : escapeToLegacyName(n, false);
       out += (out === '' ? '' : ',') + shownName + '="' + (LABEL_VALUE_SPECIAL.test(v) ? escapeLabelValue(v) : v) + '"';
     }
     return '{' + out + '}';
   }
-}
-
-/** isLegacyLabelName without the regex call, which costs more than the loop for short names. */
-function isPlainLabelName(n: string): boolean {
-  if (n.length === 0) return false;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || c === 0x5f || (c >= 0x41 && c <= 0x5a) || (i > 0 && c >= 0x30 && c <= 0x39))) return false;
-  }
-  return true;
 }
 
 /** A family's name, type and metadata, without its samples. */

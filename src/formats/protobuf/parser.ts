@@ -35,6 +35,7 @@
 import { Labels, METRIC_NAME } from '../../model/labels.js';
 import type { Exemplar, MetricFamily, MetricPoint, MetricType } from '../../model/family.js';
 import { formatGoFloat } from './gofloat.js';
+import { isLegacyLabelName, isLegacyMetricName } from '../../model/names.js';
 
 export class ProtobufError extends Error {
   constructor(
@@ -112,16 +113,7 @@ const INTERN_BITS = 12;
 const INTERN_MAX_LEN = 64;
 const internTable: (string | undefined)[] = new Array(1 << INTERN_BITS).fill(undefined);
 
-const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-function isLegacyLabelName(n: string): boolean {
-  if (n.length === 0) return false;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || c === 0x5f || (c >= 0x41 && c <= 0x5a) || (i > 0 && c >= 0x30 && c <= 0x39))) return false;
-  }
-  return true;
-}
 
 /** Decodes a body of delimited MetricFamily messages; throws ProtobufError on malformed input. */
 export function parseProtobufFamilies(body: Uint8Array, opts: ProtobufParseOptions = {}): MetricFamily[] {
@@ -281,7 +273,7 @@ class FamilyDecoder {
       }
     }
     if (name === '') this.fail(nameAt < 0 ? start : nameAt, 'the metric family has no name');
-    if (this.utf8Names ? false : !LEGACY_METRIC_NAME.test(name)) {
+    if (this.utf8Names ? false : !isLegacyMetricName(name)) {
       this.familyName = undefined;
       this.fail(nameAt, `metric name ${JSON.stringify(name)} is not valid`);
     }
