@@ -9,48 +9,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { fromPage, synthetic } from './exporter-pages.js';
 
 const count = Number(process.argv[2] ?? 100);
 const pageFile = process.argv[3] === '--page' ? process.argv[4] : undefined;
 const series = Number(process.argv[3] ?? 1000);
 const mult = Number(process.argv[5] ?? 1);
 
-function synthetic(exporter: number, round: number): Buffer {
-  const lines: string[] = [];
-  for (let f = 0; f < series / 10; f++) {
-    const name = `app_requests_${f}_total`;
-    lines.push(`# HELP ${name} Synthetic counter ${f}.`, `# TYPE ${name} counter`);
-    for (let i = 0; i < 10; i++) lines.push(`${name}{path="/api/v${i}",method="GET",code="200"} ${exporter * 1000 + f * 10 + i + round}`);
-  }
-  return Buffer.from(lines.join('\n') + '\n');
-}
-
-function fromPage(template: string, round: number): Buffer {
-  const out: string[] = [];
-  for (let m = 0; m < mult; m++) {
-    for (const line of template.split('\n')) {
-      if (line === '') continue;
-      if (line.startsWith('#')) {
-        if (m === 0) out.push(line);
-        continue;
-      }
-      const sp = line.lastIndexOf(' ');
-      let name = line.slice(0, sp);
-      if (mult > 1) name = name.includes('{') ? name.replace('{', `{shard="${m}",`) : `${name}{shard="${m}"}`;
-      const v = Number(line.slice(sp + 1));
-      out.push(`${name} ${Number.isFinite(v) ? v + round * 3 : line.slice(sp + 1)}`);
-    }
-  }
-  return Buffer.from(out.join('\n') + '\n');
-}
-
 const template = pageFile === undefined ? undefined : readFileSync(pageFile, 'utf8');
-const shared = template === undefined ? undefined : [0, 1, 2, 3].map((r) => fromPage(template, r));
+const shared = template === undefined ? undefined : [0, 1, 2, 3].map((r) => fromPage(template, r, mult));
 
 const ports: number[] = [];
 let listening = 0;
 for (let e = 0; e < count; e++) {
-  const pages = shared ?? [0, 1, 2, 3].map((r) => synthetic(e, r));
+  const pages = shared ?? [0, 1, 2, 3].map((r) => synthetic(series, e, r));
   let n = 0;
   const server = createServer((_req, res) => {
     const body = pages[n++ & 3];

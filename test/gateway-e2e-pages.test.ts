@@ -6,109 +6,30 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { hashSync } from 'bcryptjs';
 import { chromium } from 'playwright-core';
-import { parseConfigText } from '../src/config/load.js';
-import { silentLogger } from '../src/log/logger.js';
-import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { CHROMIUM, CHROMIUM_ARGS as LAUNCH_ARGS, requirePeer } from './peers.js';
-import { tempDataDir } from './fixtures.js';
-
-const CURL = '/usr/bin/curl';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import type { Runtime } from '../src/runtime/runtime.js';
+import { CHROMIUM, CHROMIUM_ARGS as LAUNCH_ARGS, CURL, requirePeer } from './peers.js';
+import { appsReply, curl, get, pushedSeries, sendRaw, serveExporter, sleep, startTributary, staticExporter, timedGet, type AppJson, type RawReply } from './gateway-harness.js';
 
 // ------------------------------------------------------------------ helpers
-
-interface Exporter {
-  url: string;
-  close(): Promise<void>;
-}
-
-async function serveExporter(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Exporter> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}/metrics`,
-    close: () =>
-      (closed ??= new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      })),
-  };
-}
-
-function staticExporter(page: string): Promise<Exporter> {
-  return serveExporter((_req, res) => {
-    res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
-    res.end(page);
-  });
-}
-
-/** Tributary from a YAML `gateway:` section, on 127.0.0.1:0. */
-async function startTributary(yaml: string): Promise<{ runtime: Runtime; base: string }> {
-  const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
-  config.server.listen = '127.0.0.1:0';
-  const runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
-  return { runtime, base: `http://${runtime.address}` };
-}
-
-interface Curl {
-  status: number;
-  body: string;
-}
-
-/** curl as users run it; `-w` appends the status on its own line. */
-function curl(args: string[], stdin?: string): Promise<Curl> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(CURL, ['-sS', '-o', '-', '-w', '\n%{http_code}', '--max-time', '10', ...args], { encoding: 'utf8', timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`curl failed: ${stderr || err.message}`));
-      const i = stdout.lastIndexOf('\n');
-      resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });
-    });
-    child.stdin!.end(stdin ?? '');
-  });
-}
 
 function pushUrl(base: string, labels: [string, string][]): string {
   return base + '/metrics/' + labels.map(([k, v]) => `${k}/${encodeURIComponent(v)}`).join('/');
 }
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: string }> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
-  return { status: res.status, headers: res.headers, body: await res.text() };
-}
-
 /** Raw bytes and headers, without any automatic decompression. */
-function getRaw(url: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers, timeout: 15_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
+function getRaw(url: string, headers: Record<string, string>): Promise<RawReply> {
+  return sendRaw(url, 'GET', undefined, headers);
 }
 
-/** Sample lines (not comments) of a page whose series carry `label="value"`. */
 /** Series with the label, without the push-time series every HTTP group carries. */
 function seriesWith(page: string, label: string, value: string): string[] {
-  return page
-    .split('\n')
-    .filter((l) => l !== '' && !l.startsWith('#') && !/^push_(failure_)?time_seconds\{/.test(l) && l.includes(`${label}=${JSON.stringify(value)}`));
+  return pushedSeries(page).filter((l) => l.includes(`${label}=${JSON.stringify(value)}`));
 }
 
 /** Distinct `exporter_name` values on a page. */
@@ -118,24 +39,9 @@ function exporterNames(page: string): string[] {
   return [...names].sort();
 }
 
-interface AppJson {
-  name: string;
-  key?: string;
-  kind: string;
-  protocol?: string;
-  origin: string;
-  lastUpdate: string | null;
-  lastUpdateMs: number;
-  ttlSeconds: number;
-  series: number;
-  lastError?: string;
-}
-
 async function appsJson(base: string, how: 'query' | 'accept' = 'query'): Promise<AppJson[]> {
-  const r = how === 'query' ? await get(`${base}/apps?format=json`) : await get(`${base}/apps`, { Accept: 'application/json' });
-  assert.equal(r.status, 200);
+  const { reply: r, doc: body } = await appsReply(base, how);
   assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
-  const body = JSON.parse(r.body) as { now: string; apps: AppJson[] };
   assert.match(body.now, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   return body.apps;
 }
@@ -497,9 +403,7 @@ gateway:
     runtime = tr.runtime;
     const base = tr.base;
     for (let i = 0; i < 2; i++) {
-      const started = performance.now();
-      const r = await get(`${base}/metrics`);
-      const took = performance.now() - started;
+      const { reply: r, took } = await timedGet(`${base}/metrics`);
       assert.equal(r.status, 200);
       assert.ok(took < 1_000 + 1_500, `scrape ${i} took ${Math.round(took)} ms with a 1s path timeout`);
       assert.ok(took >= 900, `scrape ${i} waited for the slow source up to the deadline (${Math.round(took)} ms)`);

@@ -7,45 +7,35 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfigText } from '../src/config/load.js';
-import { silentLogger } from '../src/log/logger.js';
-import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { PROMTOOL, requirePeer } from './peers.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { CURL, PROMTOOL, requirePeer } from './peers.js';
 import { PROMETHEUS, freePort, stopProcess } from './prometheus-peer.js';
-import { tempDataDir } from './fixtures.js';
+import { promtoolCheck, sleep, startTributary, staticExporter } from './gateway-harness.js';
 
-const CURL = '/usr/bin/curl';
-
-// Both exporters expose the same families with the same HELP/TYPE; `e2e_conflict` is a gauge
-// on A and a counter on B, so B's copy must be left out (the first source decides the TYPE).
-const PAGE_A = `# HELP http_requests_total Requests served.
+/**
+ * An exporter's page. Both exporters expose the same families with the same HELP/TYPE;
+ * `e2e_conflict` is a gauge on A and a counter on B, so B's copy must be left out (the first
+ * source decides the TYPE).
+ */
+function exporterPage(ok: number, errors: number, temp: number, conflictType: 'gauge' | 'counter', conflict: number): string {
+  return `# HELP http_requests_total Requests served.
 # TYPE http_requests_total counter
-http_requests_total{code="200"} 10
-http_requests_total{code="500"} 1
+http_requests_total{code="200"} ${ok}
+http_requests_total{code="500"} ${errors}
 # HELP temp_celsius Temperature.
 # TYPE temp_celsius gauge
-temp_celsius{room="hall"} 21.5
+temp_celsius{room="hall"} ${temp}
 # HELP e2e_conflict A family whose TYPE the exporters disagree on.
-# TYPE e2e_conflict gauge
-e2e_conflict 3
+# TYPE e2e_conflict ${conflictType}
+e2e_conflict ${conflict}
 `;
-const PAGE_B = `# HELP http_requests_total Requests served.
-# TYPE http_requests_total counter
-http_requests_total{code="200"} 20
-http_requests_total{code="500"} 2
-# HELP temp_celsius Temperature.
-# TYPE temp_celsius gauge
-temp_celsius{room="hall"} 19.25
-# HELP e2e_conflict A family whose TYPE the exporters disagree on.
-# TYPE e2e_conflict counter
-e2e_conflict 4
-`;
+}
+const PAGE_A = exporterPage(10, 1, 21.5, 'gauge', 3);
+const PAGE_B = exporterPage(20, 2, 19.25, 'counter', 4);
 const TEXTFILE = `# HELP textfile_backup_size_bytes Size of the last backup.
 # TYPE textfile_backup_size_bytes gauge
 textfile_backup_size_bytes{volume="data"} 4096
@@ -57,33 +47,6 @@ batch_records_processed_total 12345
 # TYPE batch_last_success_timestamp_seconds gauge
 batch_last_success_timestamp_seconds 1700000000
 `;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function serveExporter(page: string): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
-    res.end(page);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}/metrics`,
-    server,
-    close: () =>
-      (closed ??= new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      })),
-  };
-}
-
 
 function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -148,8 +111,8 @@ test('Prometheus scrapes the merged gateway page: every source under its exporte
   if (!requirePeer(t, CURL, 'curl')) return;
 
   const dir = mkdtempSync(join(tmpdir(), 'tributary-e2e-prom-'));
-  const expA = await serveExporter(PAGE_A);
-  const expB = await serveExporter(PAGE_B);
+  const expA = await staticExporter(PAGE_A);
+  const expB = await staticExporter(PAGE_B);
   let runtime: Runtime | undefined;
   let prometheus: ChildProcess | undefined;
   let promLog = '';
@@ -166,10 +129,9 @@ gateway:
     - name: backups
       file: { path: "${textfile}" }
 `;
-    const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
-    config.server.listen = '127.0.0.1:0';
-    runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
-    const base = `http://${runtime.address}`;
+    const tr = await startTributary(yaml);
+    runtime = tr.runtime;
+    const base = tr.base;
 
     // The batch job pushes the way Pushgateway users do.
     const pushFile = join(dir, 'push.txt');
@@ -181,12 +143,12 @@ gateway:
     // promtool reads the page as Prometheus' parser does; lint about names is allowed, errors not.
     if (requirePeer(t, PROMTOOL, 'prometheus')) {
       const page = await (await fetch(`${base}/metrics`, { headers: { Accept: 'text/plain; version=0.0.4' } })).text();
-      const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: page, encoding: 'utf8', timeout: 30_000 });
-      const out = (r.stdout ?? '') + (r.stderr ?? '');
+      const r = promtoolCheck(page);
+      const out = r.lines.join('\n');
       assert.doesNotMatch(out, /error while linting/, `promtool could not parse the page:\n${out}\n${page}`);
       assert.ok(r.status === 0 || r.status === 3, `promtool exited ${r.status}:\n${out}`);
       // lint lines look like `name: problem`; none may be about anything but naming conventions
-      for (const line of out.split('\n').filter((l) => l.trim() !== '')) {
+      for (const line of r.lines) {
         assert.match(line, /should have|should not|suffix|camelCase|non-base unit|counter metrics|_total|units/i, `promtool: ${line}`);
       }
     }

@@ -12,19 +12,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfigText } from '../src/config/load.js';
-import { silentLogger } from '../src/log/logger.js';
-import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { PROMTOOL, requirePeer } from './peers.js';
-import { readNodeExporterPage, tempDataDir } from './fixtures.js';
+import type { TestContext } from 'node:test';
+import { PROMTOOL, PYTHON3, requirePeer } from './peers.js';
+import { readNodeExporterPage } from './fixtures.js';
+import { fileSource, gatewayYaml, get, httpSource, promtoolCheck, put, staticExporter, testDir, withTributary } from './gateway-harness.js';
 
-/** Debian's python3, which has python3-prometheus-client (not a pyenv python3 on PATH). */
-const PYTHON = '/usr/bin/python3';
 const PY_OM_PARSER = '/usr/lib/python3/dist-packages/prometheus_client/openmetrics/parser.py';
 const OM_ACCEPT = 'application/openmetrics-text; version=1.0.0';
 
@@ -38,45 +32,39 @@ for f in text_string_to_metric_families(sys.stdin.read()):
 print(json.dumps(out))
 `;
 
+/** A family's HELP and TYPE lines (no final newline). */
+function header(name: string, type: string, help: string): string {
+  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}`;
+}
+
+/**
+ * Sample lines (no final newline) of `name` for two label sets, `label` = each of `sets`,
+ * interleaved: per row `[inner value, first set's value, second set's value]`, in the order
+ * given, the first set's line then the second's, `inner` (le, quantile) after `label`.
+ */
+function interleaved(name: string, label: string, sets: [string, string], inner: string, rows: [string, number, number][]): string {
+  return rows.map(([v, a, b]) => `${name}{${label}="${sets[0]}",${inner}="${v}"} ${a}\n${name}{${label}="${sets[1]}",${inner}="${v}"} ${b}`).join('\n');
+}
+
 // A text-format exporter: the histogram's buckets in text order (`le="10"` before `le="5"`,
 // `le="100"` before `le="20"`), its two label sets interleaved, a summary's quantiles out of
 // order, a counter without `_total` (OpenMetrics needs one on the sample), an untyped family.
-const TEXT_PAGE = `# HELP app_latency_seconds Request latency.
-# TYPE app_latency_seconds histogram
-app_latency_seconds_bucket{path="/a",le="1"} 1
-app_latency_seconds_bucket{path="/b",le="1"} 0
-app_latency_seconds_bucket{path="/a",le="10"} 3
-app_latency_seconds_bucket{path="/b",le="10"} 2
-app_latency_seconds_bucket{path="/a",le="5"} 2
-app_latency_seconds_bucket{path="/b",le="5"} 1
-app_latency_seconds_bucket{path="/a",le="100"} 4
-app_latency_seconds_bucket{path="/b",le="100"} 3
-app_latency_seconds_bucket{path="/a",le="20"} 4
-app_latency_seconds_bucket{path="/b",le="20"} 3
-app_latency_seconds_bucket{path="/a",le="+Inf"} 5
-app_latency_seconds_bucket{path="/b",le="+Inf"} 3
+const TEXT_PAGE = `${header('app_latency_seconds', 'histogram', 'Request latency.')}
+${interleaved('app_latency_seconds_bucket', 'path', ['/a', '/b'], 'le', [['1', 1, 0], ['10', 3, 2], ['5', 2, 1], ['100', 4, 3], ['20', 4, 3], ['+Inf', 5, 3]])}
 app_latency_seconds_sum{path="/a"} 250.5
 app_latency_seconds_sum{path="/b"} 40
 app_latency_seconds_count{path="/a"} 5
 app_latency_seconds_count{path="/b"} 3
-# HELP app_rpc_seconds RPC latency.
-# TYPE app_rpc_seconds summary
-app_rpc_seconds{method="get",quantile="0.99"} 0.9
-app_rpc_seconds{method="put",quantile="0.99"} 1.9
-app_rpc_seconds{method="get",quantile="0.5"} 0.2
-app_rpc_seconds{method="put",quantile="0.5"} 1.2
-app_rpc_seconds{method="get",quantile="0.9"} 0.5
-app_rpc_seconds{method="put",quantile="0.9"} 1.5
+${header('app_rpc_seconds', 'summary', 'RPC latency.')}
+${interleaved('app_rpc_seconds', 'method', ['get', 'put'], 'quantile', [['0.99', 0.9, 1.9], ['0.5', 0.2, 1.2], ['0.9', 0.5, 1.5]])}
 app_rpc_seconds_sum{method="get"} 12
 app_rpc_seconds_count{method="get"} 30
 app_rpc_seconds_sum{method="put"} 3
 app_rpc_seconds_count{method="put"} 2
-# HELP app_requests Requests served.
-# TYPE app_requests counter
+${header('app_requests', 'counter', 'Requests served.')}
 app_requests{code="200"} 10
 app_requests{code="500"} 1
-# HELP app_misc Something untyped.
-# TYPE app_misc untyped
+${header('app_misc', 'untyped', 'Something untyped.')}
 app_misc 3
 `;
 
@@ -116,26 +104,25 @@ push_lat_seconds_sum 1.5
 push_lat_seconds_count 2
 `;
 
-async function serve(contentType: string, body: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((_req, res) => {
-    res.setHeader('Content-Type', contentType);
-    res.end(body);
+/**
+ * Runs `fn` against Tributary merging the node_exporter fixture (a file), TEXT_PAGE and OM_PAGE
+ * (over HTTP) with two pushed groups (PUSH_TEXT, PUSH_HISTOGRAM); everything is closed afterwards.
+ */
+async function withMergedGateway(t: TestContext, prefix: string, fn: (base: string) => Promise<void>): Promise<void> {
+  const dir = testDir(t, prefix);
+  const text = await staticExporter(TEXT_PAGE, 'text/plain; version=0.0.4; charset=utf-8');
+  t.after(() => text.close());
+  const om = await staticExporter(OM_PAGE, 'application/openmetrics-text; version=1.0.0; charset=utf-8');
+  t.after(() => om.close());
+  const nodeFile = join(dir, 'node_exporter.prom');
+  writeFileSync(nodeFile, readNodeExporterPage());
+  await withTributary(gatewayYaml({ node: fileSource(nodeFile), app: httpSource(text.url), om: httpSource(om.url) }), async ({ base }) => {
+    for (const [path, body] of [['/metrics/job/batch/instance/i1', PUSH_TEXT], ['/metrics/job/hist', PUSH_HISTOGRAM]]) {
+      const r = await put(base + path, body);
+      assert.equal(r.status, 200, `${path}: ${r.body}`);
+    }
+    await fn(base);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/metrics`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; contentType: string; body: string }> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: await res.text() };
 }
 
 /** Parses a sample line's name and labels (for the order checks); values are not needed. */
@@ -228,12 +215,6 @@ function orderProblems(page: string): { problems: string[]; histogramGroups: num
   return { problems, histogramGroups, summaryGroups };
 }
 
-function promtoolLines(text: string): { status: number | null; lines: string[] } {
-  const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
-  if (r.error) throw r.error;
-  return { status: r.status, lines: ((r.stdout ?? '') + (r.stderr ?? '')).split('\n').map((l) => l.trim()).filter((l) => l !== '') };
-}
-
 test('the order check is not vacuous: it finds buckets in text order and split label sets', () => {
   assert.deepEqual(orderProblems('# TYPE h histogram\nh_bucket{le="1"} 0\nh_bucket{le="+Inf"} 0\nh_sum 0\nh_count 0\n# EOF\n').problems, []);
   assert.equal(orderProblems('# TYPE h histogram\nh_bucket{le="10"} 0\nh_bucket{le="5"} 0\nh_bucket{le="+Inf"} 0\n# EOF\n').problems.length, 1);
@@ -242,41 +223,13 @@ test('the order check is not vacuous: it finds buckets in text order and split l
 });
 
 test('the Python client\'s OpenMetrics parser accepts the gateway\'s OpenMetrics page: node_exporter, out-of-order buckets, interleaved label sets, an OpenMetrics exporter, pushed groups, Tributary\'s own metrics', { timeout: 60_000 }, async (t) => {
-  if (!requirePeer(t, PYTHON, 'python3')) return;
+  if (!requirePeer(t, PYTHON3, 'python3')) return;
   if (!requirePeer(t, PY_OM_PARSER, 'python3-prometheus-client')) return;
   // The reader is strict where it matters here: buckets in text order are refused.
-  const strict = spawnSync(PYTHON, ['-c', PY_SCRIPT], { input: '# TYPE h histogram\nh_bucket{le="10"} 1\nh_bucket{le="5"} 1\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n# EOF\n', encoding: 'utf8', timeout: 30_000 });
+  const strict = spawnSync(PYTHON3, ['-c', PY_SCRIPT], { input: '# TYPE h histogram\nh_bucket{le="10"} 1\nh_bucket{le="5"} 1\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n# EOF\n', encoding: 'utf8', timeout: 30_000 });
   assert.notEqual(strict.status, 0, 'the Python parser accepted buckets out of order');
   assert.match(strict.stderr, /Buckets out of order/);
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-om-out-'));
-  const text = await serve('text/plain; version=0.0.4; charset=utf-8', TEXT_PAGE);
-  const om = await serve('application/openmetrics-text; version=1.0.0; charset=utf-8', OM_PAGE);
-  let runtime: Runtime | undefined;
-  try {
-    const nodeFile = join(dir, 'node_exporter.prom');
-    writeFileSync(nodeFile, readNodeExporterPage());
-    const { config, warnings } = parseConfigText(
-      `
-gateway:
-  sources:
-    - name: node
-      file: { path: "${nodeFile}" }
-    - name: app
-      http: { url: "${text.url}" }
-    - name: om
-      http: { url: "${om.url}" }
-`,
-      'test.yml',
-      {},
-    );
-    config.server.listen = '127.0.0.1:0';
-    runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
-    const base = `http://${runtime.address}`;
-
-    for (const [path, body] of [['/metrics/job/batch/instance/i1', PUSH_TEXT], ['/metrics/job/hist', PUSH_HISTOGRAM]]) {
-      const r = await fetch(base + path, { method: 'PUT', body, signal: AbortSignal.timeout(15_000) });
-      assert.equal(r.status, 200, `${path}: ${await r.text()}`);
-    }
+  await withMergedGateway(t, 'tributary-om-out-', async (base) => {
     // A few requests, so that Tributary's request histogram has observations on several routes.
     for (let i = 0; i < 3; i++) {
       assert.equal((await get(`${base}/metrics`)).status, 200);
@@ -291,7 +244,7 @@ gateway:
       const page = r.body;
       assert.ok(page.endsWith('# EOF\n'), `round ${round}: ends with # EOF`);
 
-      const py = spawnSync(PYTHON, ['-c', PY_SCRIPT], { input: page, encoding: 'utf8', timeout: 30_000 });
+      const py = spawnSync(PYTHON3, ['-c', PY_SCRIPT], { input: page, encoding: 'utf8', timeout: 30_000 });
       if (py.error) throw py.error;
       assert.equal(py.status, 0, `round ${round}: the Python OpenMetrics parser refused the page:\n${py.stderr}`);
       const families = JSON.parse(py.stdout) as Record<string, [string, number]>;
@@ -323,53 +276,21 @@ gateway:
       const types = [...page.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
       assert.equal(new Set(types).size, types.length, 'one TYPE per family');
     }
-  } finally {
-    await runtime?.close(1_000);
-    await text.close();
-    await om.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the text-format page of the same sources passes promtool check metrics (no error, no warning beyond the sources\' own)', { timeout: 60_000 }, async (t) => {
   if (!requirePeer(t, PROMTOOL, 'prometheus')) return;
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-om-text-'));
-  const text = await serve('text/plain; version=0.0.4; charset=utf-8', TEXT_PAGE);
-  const om = await serve('application/openmetrics-text; version=1.0.0; charset=utf-8', OM_PAGE);
-  let runtime: Runtime | undefined;
-  try {
-    const nodeFile = join(dir, 'node_exporter.prom');
-    writeFileSync(nodeFile, readNodeExporterPage());
-    const { config, warnings } = parseConfigText(
-      `
-gateway:
-  sources:
-    - name: node
-      file: { path: "${nodeFile}" }
-    - name: app
-      http: { url: "${text.url}" }
-    - name: om
-      http: { url: "${om.url}" }
-`,
-      'test.yml',
-      {},
-    );
-    config.server.listen = '127.0.0.1:0';
-    runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
-    const base = `http://${runtime.address}`;
-    for (const [path, body] of [['/metrics/job/batch/instance/i1', PUSH_TEXT], ['/metrics/job/hist', PUSH_HISTOGRAM]]) {
-      const r = await fetch(base + path, { method: 'PUT', body, signal: AbortSignal.timeout(15_000) });
-      assert.equal(r.status, 200, `${path}: ${await r.text()}`);
-    }
+  await withMergedGateway(t, 'tributary-om-text-', async (base) => {
     for (let i = 0; i < 3; i++) assert.equal((await get(`${base}/apps?format=json`)).status, 200);
 
-    const allowed = new Set(promtoolLines(readNodeExporterPage()).lines);
+    const allowed = new Set(promtoolCheck(readNodeExporterPage()).lines);
     // The exporter's own text-format counter without `_total`.
     allowed.add('app_requests counter metrics should have "_total" suffix');
     for (let round = 0; round < 2; round++) {
       const r = await get(`${base}/metrics`);
       assert.equal(r.status, 200, r.body);
-      const check = promtoolLines(r.body);
+      const check = promtoolCheck(r.body);
       assert.ok(!check.lines.some((l) => /error while linting/i.test(l)), `round ${round}:\n${check.lines.join('\n')}`);
       assert.ok(check.status === 0 || check.status === 3, `round ${round}: promtool exited ${check.status}:\n${check.lines.join('\n')}`);
       assert.deepEqual(check.lines.filter((l) => !allowed.has(l)), [], `round ${round}: warnings the gateway page adds`);
@@ -377,10 +298,5 @@ gateway:
       const lat = r.body.split('\n').filter((l) => l.startsWith('app_latency_seconds_bucket{') && l.includes('path="/b"'));
       assert.deepEqual(lat.map((l) => sampleOf(l).labels.get('le')), ['1', '5', '10', '20', '100', '+Inf']);
     }
-  } finally {
-    await runtime?.close(1_000);
-    await text.close();
-    await om.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

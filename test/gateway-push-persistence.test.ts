@@ -7,33 +7,14 @@ import { connect } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfigText } from '../src/config/load.js';
-import { Logger, silentLogger } from '../src/log/logger.js';
-import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { startAgent } from './cli-process.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function start(dataDir: string, yaml: string, logs?: string[]): Promise<{ runtime: Runtime; base: string }> {
-  const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
-  config.server.listen = '127.0.0.1:0';
-  const logger = logs ? new Logger('info', 'logfmt', { write: (l) => void logs.push(l) }) : silentLogger;
-  const runtime = await startRuntime({ resolved: { config, warnings }, logger, dataDir });
-  return { runtime, base: `http://${runtime.address}` };
-}
-
-async function put(base: string, path: string, body: string, headers: Record<string, string> = {}): Promise<number> {
-  const r = await fetch(base + path, { method: 'PUT', body, headers });
-  await r.text();
-  return r.status;
-}
+import { pushedSeries, put, sleep, startTributary } from './gateway-harness.js';
 
 /** Pushed series on the page, push-time series and Tributary's own left out. */
 async function pushed(base: string): Promise<string[]> {
   const page = await (await fetch(base + '/metrics')).text();
-  return page
-    .split('\n')
-    .filter((l) => l !== '' && !l.startsWith('#') && !l.includes('exporter_name="tributary"') && !/^push_(failure_)?time_seconds/.test(l))
+  return pushedSeries(page)
+    .filter((l) => !l.includes('exporter_name="tributary"'))
     .sort();
 }
 
@@ -62,12 +43,12 @@ test('HTTP groups and socket apps are back after a restart, with their push time
     default_ttl: 0
     listeners: [{tcp: "127.0.0.1:0", format: json, ttl: 0}]
 `;
-  let tr = await start(dir, yaml);
+  let tr = await startTributary(yaml, { dataDir: dir });
   try {
-    assert.equal(await put(tr.base, '/metrics/job/batch/instance/a', '# TYPE done_total counter\n# HELP done_total Jobs done.\ndone_total{kind="x"} 3\n'), 200);
-    assert.equal(await put(tr.base, '/metrics/job/short', 'short_lived 1\n', { 'X-Tributary-TTL': '1s' }), 200);
+    assert.equal((await put(tr.base + '/metrics/job/batch/instance/a', '# TYPE done_total counter\n# HELP done_total Jobs done.\ndone_total{kind="x"} 3\n')).status, 200);
+    assert.equal((await put(tr.base + '/metrics/job/short', 'short_lived 1\n', { 'X-Tributary-TTL': '1s' })).status, 200);
     // A refused push (timestamp) sets the group's failure time: that is kept too.
-    assert.equal(await put(tr.base, '/metrics/job/batch/instance/a', 'late 1 1700000000000\n'), 400);
+    assert.equal((await put(tr.base + '/metrics/job/batch/instance/a', 'late 1 1700000000000\n')).status, 400);
     await sendJson(tr.runtime.gateway.listeners[0], { sockapp: 'sock_value{a="b"} 7\n' });
     await sleep(50);
     assert.deepEqual(await pushed(tr.base), [
@@ -81,7 +62,7 @@ test('HTTP groups and socket apps are back after a restart, with their push time
   const pushedAt = tr.runtime.gateway.store.get('instance="a",job="batch"')!;
   await sleep(1100); // the 1 s TTL of "short" passes while the process is down
   const logs: string[] = [];
-  tr = await start(dir, yaml, logs);
+  tr = await startTributary(yaml, { dataDir: dir, logs });
   try {
     assert.deepEqual(await pushed(tr.base), [
       'done_total{exporter_name="batch",instance="a",job="batch",kind="x"} 3',
@@ -100,7 +81,7 @@ test('HTTP groups and socket apps are back after a restart, with their push time
   } finally {
     await tr.runtime.close(1000);
   }
-  tr = await start(dir, yaml);
+  tr = await startTributary(yaml, { dataDir: dir });
   try {
     assert.deepEqual(await pushed(tr.base), ['sock_value{a="b",exporter_name="sockapp"} 7']);
   } finally {
@@ -116,7 +97,7 @@ test('kill -9 loses at most persistence_interval of pushes; a damaged file is se
   const data = join(dir, 'data');
   const agent = await startAgent(['--config', config, '--data-dir', data]);
   const base = `http://${agent.address}`;
-  assert.equal(await put(base, '/metrics/job/kept', 'kept_value 42\n'), 200);
+  assert.equal((await put(base + '/metrics/job/kept', 'kept_value 42\n')).status, 200);
   await sleep(600);
   agent.child.kill('SIGKILL');
   await once(agent.child, 'exit');
@@ -154,7 +135,7 @@ test('a full disk: pushes are still taken and served, the failure is logged once
   mkdirSync(join(mnt, 'data'));
   const filler = join(mnt, 'filler');
   const logs: string[] = [];
-  const tr = await start(join(mnt, 'data'), 'gateway:\n  push: {default_ttl: 0, persistence_interval: 100ms}\n', logs);
+  const tr = await startTributary('gateway:\n  push: {default_ttl: 0, persistence_interval: 100ms}\n', { dataDir: join(mnt, 'data'), logs });
   try {
     // Leave no room for the group's file.
     try {
@@ -163,7 +144,7 @@ test('a full disk: pushes are still taken and served, the failure is logged once
       // ENOSPC once full: what was written stays and fills the disk
     }
     const body = Array.from({ length: 200 }, (_, i) => `big{i="${i}"} ${i}`).join('\n') + '\n';
-    assert.equal(await put(tr.base, '/metrics/job/big', body), 200, 'the push is taken though it cannot be saved yet');
+    assert.equal((await put(tr.base + '/metrics/job/big', body)).status, 200, 'the push is taken though it cannot be saved yet');
     await sleep(400);
     assert.equal((await pushed(tr.base)).length, 200, 'and served');
     const metrics = await (await fetch(tr.base + '/metrics')).text();

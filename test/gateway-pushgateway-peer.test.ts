@@ -12,15 +12,14 @@ import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { requirePeer } from './peers.js';
+import { runForStatus } from './gateway-harness.js';
+import { CURL, PYTHON3, requirePeer } from './peers.js';
 import {
   comparable,
   comparableJson,
-  CURL,
   delimitedFamilies,
   PROTOBUF_CONTENT_TYPE,
   PUSHGATEWAY,
-  PYTHON3,
   send,
   startPushgateway,
   startTributary,
@@ -221,14 +220,8 @@ const PROTOBUF_BODY = delimitedFamilies([
 // ------------------------------------------------------------------ 1. README
 
 /** A shell command line as the README has it; returns curl's status and body. */
-function shell(script: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', script], { encoding: 'utf8', timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`sh failed: ${stderr || err.message}`));
-      const i = stdout.lastIndexOf('\n');
-      resolve({ status: Number(stdout.slice(i + 1)), headers: {}, body: stdout.slice(0, i) });
-    });
-  });
+async function shell(script: string): Promise<Reply> {
+  return { ...(await runForStatus('/bin/sh', ['-c', script])), headers: {} };
 }
 
 const CURL_OPTS = `-sS -o - -w '\\n%{http_code}'`;

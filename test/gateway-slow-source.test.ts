@@ -8,51 +8,32 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { parseConfigText } from '../src/config/load.js';
 import { DEFAULT_GATEWAY_TIMEOUT_MS } from '../src/config/gateway.js';
 import { pageDeadlineMs } from '../src/gateway/gateway.js';
-import { silentLogger } from '../src/log/logger.js';
-import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { requirePeer } from './peers.js';
-import { PROMETHEUS, startPrometheus, type RunningPrometheus } from './prometheus-peer.js';
-import { tempDataDir } from './fixtures.js';
+import { PROMETHEUS, startPrometheus } from './prometheus-peer.js';
+import { appsJson, fileSource, gatewayYaml, sleep, testDir, timedGet, withTributary, type Tributary } from './gateway-harness.js';
 
 const SH = '/bin/sh';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Tributary from a YAML `gateway:` section, on 127.0.0.1:0. */
-async function startTributary(yaml: string): Promise<{ runtime: Runtime; base: string }> {
-  const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
-  config.server.listen = '127.0.0.1:0';
-  const runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
-  return { runtime, base: `http://${runtime.address}` };
-}
-
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
-  return { status: res.status, body: await res.text() };
-}
-
-interface AppJson {
-  name: string;
-  kind: string;
-  series: number;
-  lastError?: string;
-}
-
-async function appsJson(base: string): Promise<AppJson[]> {
-  const r = await get(`${base}/apps?format=json`);
-  assert.equal(r.status, 200);
-  return (JSON.parse(r.body) as { apps: AppJson[] }).apps;
-}
 
 /** A script that hangs for 30 s before it would print its page (a stuck collector). */
 const HANGING_SCRIPT = `{ command: "${SH}", args: ["-c", "sleep 30; echo slow_metric 1"], mode: on_scrape }`;
 
 const HEALTHY_PAGE = '# HELP healthy_value A healthy source.\n# TYPE healthy_value gauge\nhealthy_value{k="a"} 42\nhealthy_value{k="b"} 7.5\n';
+
+/**
+ * Runs `fn` against Tributary with two sources, the hanging script `stuck` and the file
+ * `healthy` (HEALTHY_PAGE), and `more` of its gateway section; closes it afterwards.
+ */
+async function withStuckAndHealthy(t: TestContext, more: string, fn: (tr: Tributary) => Promise<void>): Promise<void> {
+  const dir = testDir(t, 'tributary-slow-');
+  writeFileSync(join(dir, 'healthy.prom'), HEALTHY_PAGE);
+  await withTributary(gatewayYaml({ stuck: `script: ${HANGING_SCRIPT}`, healthy: fileSource(join(dir, 'healthy.prom')) }, more), fn);
+}
 
 // ------------------------------------------------------------------ the deadline arithmetic
 
@@ -85,25 +66,10 @@ test('pageDeadlineMs: the scraper\'s timeout less a margin, never more than the 
 
 // ------------------------------------------------------------------ in-process, header by hand
 
-test('a hanging script source: a scrape with X-Prometheus-Scrape-Timeout-Seconds: 2 is answered in about 1.5 s with the healthy series, the script down with a reason', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-slow-'));
-  let runtime: Runtime | undefined;
-  try {
-    writeFileSync(join(dir, 'healthy.prom'), HEALTHY_PAGE);
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: stuck
-      script: ${HANGING_SCRIPT}
-    - name: healthy
-      file: { path: "${join(dir, 'healthy.prom')}" }
-`);
-    runtime = tr.runtime;
-    const base = tr.base;
+test('a hanging script source: a scrape with X-Prometheus-Scrape-Timeout-Seconds: 2 is answered in about 1.5 s with the healthy series, the script down with a reason', { timeout: 60_000 }, (t) =>
+  withStuckAndHealthy(t, '', async ({ base }) => {
     for (let i = 0; i < 2; i++) {
-      const started = performance.now();
-      const r = await get(`${base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '2' });
-      const took = performance.now() - started;
+      const { reply: r, took } = await timedGet(`${base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '2' });
       assert.equal(r.status, 200);
       // deadline = 2 s − min(0.5 s, 2 s / 4) = 1.5 s; the answer must reach the scraper before its 2 s.
       assert.ok(took < 1_900, `scrape ${i} took ${Math.round(took)} ms; the scraper gives up at 2000 ms`);
@@ -125,47 +91,20 @@ gateway:
     assert.equal(healthy?.series, 2);
 
     // A 1 s scraper timeout: 0.75 s.
-    const started = performance.now();
-    const r = await get(`${base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '1' });
-    const took = performance.now() - started;
+    const { reply: r, took } = await timedGet(`${base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '1' });
     assert.equal(r.status, 200);
     assert.ok(took < 950 && took >= 650, `a 1 s scraper timeout answered after ${Math.round(took)} ms (deadline 750 ms)`);
     assert.match(r.body, /^healthy_value\{exporter_name="healthy",k="a"\} 42$/m);
-  } finally {
-    await runtime?.close(1_000);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a path timeout shorter than the scraper\'s header wins', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-slow-'));
-  let runtime: Runtime | undefined;
-  try {
-    writeFileSync(join(dir, 'healthy.prom'), HEALTHY_PAGE);
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: stuck
-      script: ${HANGING_SCRIPT}
-    - name: healthy
-      file: { path: "${join(dir, 'healthy.prom')}" }
-  paths:
-    - path: /metrics
-      timeout: 500ms
-`);
-    runtime = tr.runtime;
-    const started = performance.now();
-    const r = await get(`${tr.base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '10' });
-    const took = performance.now() - started;
+test('a path timeout shorter than the scraper\'s header wins', { timeout: 30_000 }, (t) =>
+  withStuckAndHealthy(t, '  paths:\n    - path: /metrics\n      timeout: 500ms\n', async (tr) => {
+    const { reply: r, took } = await timedGet(`${tr.base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '10' });
     assert.equal(r.status, 200);
     assert.ok(took < 1_200 && took >= 400, `path timeout 500ms, header 10 s: answered after ${Math.round(took)} ms`);
     assert.match(r.body, /^healthy_value\{exporter_name="healthy",k="a"\} 42$/m);
     assert.match(r.body, /^tributary_source_up\{exporter_name="tributary",kind="script",source="stuck"\} 0$/m);
-  } finally {
-    await runtime?.close(1_000);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 // ------------------------------------------------------------------ a real Prometheus
 
@@ -183,21 +122,8 @@ interface PromTarget {
 
 test('Prometheus (scrape_interval 3s, scrape_timeout 2s) keeps the gateway up while a source hangs, with the healthy series, over several scrapes', { timeout: 90_000 }, async (t) => {
   if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-slow-prom-'));
-  let runtime: Runtime | undefined;
-  let prom: RunningPrometheus | undefined;
-  try {
-    writeFileSync(join(dir, 'healthy.prom'), HEALTHY_PAGE);
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: stuck
-      script: ${HANGING_SCRIPT}
-    - name: healthy
-      file: { path: "${join(dir, 'healthy.prom')}" }
-`);
-    runtime = tr.runtime;
-    prom = await startPrometheus(`global:
+  await withStuckAndHealthy(t, '', async ({ runtime }) => {
+    const p = await startPrometheus(`global:
   scrape_interval: 3s
   scrape_timeout: 2s
   evaluation_interval: 3s
@@ -207,7 +133,7 @@ scrape_configs:
     static_configs:
       - targets: ["${runtime.address}"]
 `);
-    const p = prom;
+    t.after(() => p.stop());
     const q = (expr: string) => p.api<PromVector>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
     const scalarOf = async (expr: string): Promise<number | undefined> => {
       const v = await q(expr);
@@ -248,9 +174,5 @@ scrape_configs:
     assert.ok(((await scalarOf('count_over_time(tributary_source_up{source="stuck"}[5m])')) ?? 0) >= 2);
     assert.equal(await scalarOf('min_over_time(tributary_source_up{source="healthy"}[5m])'), 1);
     assert.equal((await q('slow_metric')).result.length, 0);
-  } finally {
-    await prom?.stop();
-    await runtime?.close(1_000);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

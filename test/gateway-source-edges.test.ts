@@ -11,89 +11,37 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfigText } from '../src/config/load.js';
-import { silentLogger } from '../src/log/logger.js';
-import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { fromPage } from '../bench/exporter-pages.js';
 import { PROMTOOL, requirePeer } from './peers.js';
-import { readNodeExporterPage, tempDataDir } from './fixtures.js';
+import { readNodeExporterPage } from './fixtures.js';
+import {
+  appsJson,
+  bytesExporter,
+  fileSource,
+  gatewayYaml,
+  get,
+  httpSource,
+  promtoolCheck,
+  put,
+  serveExporter,
+  sleep,
+  testDir,
+  withTributary,
+  type AppJson,
+} from './gateway-harness.js';
 import { rng } from './seeded-random.js';
 
 const CAT = '/bin/cat';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ helpers
-
-interface Exporter {
-  url: string;
-  close(): Promise<void>;
-}
-
-async function serveExporter(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Exporter> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}/metrics`,
-    close: () =>
-      (closed ??= new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      })),
-  };
-}
-
-/** Serves whatever `body()` returns at the time of the request, with a Content-Length. */
-function bytesExporter(body: () => Buffer): Promise<Exporter> {
-  return serveExporter((_req, res) => {
-    const b = body();
-    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': b.length });
-    res.end(b);
-  });
-}
-
-/** Tributary from a YAML `gateway:` section, on 127.0.0.1:0. */
-async function startTributary(yaml: string): Promise<{ runtime: Runtime; base: string }> {
-  const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
-  config.server.listen = '127.0.0.1:0';
-  const runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
-  return { runtime, base: `http://${runtime.address}` };
-}
-
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
-  return { status: res.status, body: await res.text() };
-}
 
 /** A page that must come with 200. */
 async function page(url: string, headers: Record<string, string> = {}): Promise<string> {
   const r = await get(url, headers);
   assert.equal(r.status, 200, `GET ${url}: ${r.status} ${r.body}`);
   return r.body;
-}
-
-async function put(url: string, body: string | Buffer): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { method: 'PUT', body, signal: AbortSignal.timeout(15_000) });
-  return { status: res.status, body: await res.text() };
-}
-
-interface AppJson {
-  name: string;
-  kind: string;
-  series: number;
-  lastError?: string;
-}
-
-async function appsJson(base: string): Promise<AppJson[]> {
-  const r = await get(`${base}/apps?format=json`);
-  assert.equal(r.status, 200);
-  return (JSON.parse(r.body) as { apps: AppJson[] }).apps;
 }
 
 async function app(base: string, name: string): Promise<AppJson> {
@@ -163,65 +111,25 @@ function assertSameSeries(actual: Map<string, number>, expected: Map<string, num
   assert.deepEqual(wrong.slice(0, 10), [], `${what}: ${wrong.length} values differ`);
 }
 
-/**
- * The page ../shared/bench/targets.mjs (and bench/exporter-farm.ts `fromPage`) serve: the
- * node_exporter fixture `mult` times over, a `shard` label 0..mult-1 on every series when
- * mult > 1, HELP/TYPE only with the first copy, every value + 3 × round.
- */
-function benchPage(template: string, round: number, mult: number): Buffer {
-  const out: string[] = [];
-  for (let m = 0; m < mult; m++) {
-    for (const line of template.split('\n')) {
-      if (line === '') continue;
-      if (line.startsWith('#')) {
-        if (m === 0) out.push(line);
-        continue;
-      }
-      const sp = line.lastIndexOf(' ');
-      let name = line.slice(0, sp);
-      if (mult > 1) name = name.includes('{') ? name.replace('{', `{shard="${m}",`) : `${name}{shard="${m}"}`;
-      const v = Number(line.slice(sp + 1));
-      out.push(`${name} ${Number.isFinite(v) ? v + round * 3 : line.slice(sp + 1)}`);
-    }
-  }
-  return Buffer.from(out.join('\n') + '\n');
-}
-
-/** promtool's verdict: no parse error, and no lint line that `allowed` does not have. */
-function promtoolCheck(text: string): { status: number | null; lines: string[] } {
-  const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
-  if (r.error) throw r.error;
-  const out = (r.stdout ?? '') + (r.stderr ?? '');
-  return { status: r.status, lines: out.split('\n').map((l) => l.trim()).filter((l) => l !== '') };
-}
-
 // ------------------------------------------------------------------ same bytes, same result
 
 test('same bytes, same result: the bench page (node_exporter × 2, families repeated without TYPE) over HTTP, from a file and from a script gives the same 1,014 series', { timeout: 60_000 }, async (t) => {
   const template = readNodeExporterPage();
   const withPromtool = requirePeer(t, PROMTOOL, 'prometheus');
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-edges-same-'));
+  const dir = testDir(t, 'tributary-edges-same-');
   let round = 0;
-  const exp = await bytesExporter(() => benchPage(template, round, 2));
-  let runtime: Runtime | undefined;
-  try {
-    const file = join(dir, 'bench.prom');
-    writeFileSync(file, benchPage(template, 0, 2));
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: via-http
-      http: { url: "${exp.url}" }
-    - name: via-file
-      file: { path: "${file}" }
-    - name: via-script
-      script: { command: "${CAT}", args: ["${file}"] }
-`);
-    runtime = tr.runtime;
-    const base = tr.base;
-
+  const exp = await bytesExporter(() => fromPage(template, round, 2));
+  t.after(() => exp.close());
+  const file = join(dir, 'bench.prom');
+  writeFileSync(file, fromPage(template, 0, 2));
+  const yaml = gatewayYaml({
+    'via-http': httpSource(exp.url),
+    'via-file': fileSource(file),
+    'via-script': `script: { command: "${CAT}", args: ["${file}"] }`,
+  });
+  await withTributary(yaml, async ({ base }) => {
     for (round = 0; round < 3; round++) {
-      const bytes = benchPage(template, round, 2);
+      const bytes = fromPage(template, round, 2);
       assert.ok(bytes.length > 64 * 1024, 'the page is larger than one 64 KiB read');
       writeFileSync(file, bytes);
       const expected = seriesOf(bytes.toString('utf8'), undefined);
@@ -260,14 +168,10 @@ gateway:
         assert.deepEqual(check.lines.filter((l) => !before.has(l)), [], 'lint warnings the gateway page adds');
       }
     }
-  } finally {
-    await runtime?.close(1_000);
-    await exp.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('a page larger than 64 KiB over HTTP (Content-Length, and chunked in odd pieces) keeps every value exact across changing pages', { timeout: 60_000 }, async () => {
+test('a page larger than 64 KiB over HTTP (Content-Length, and chunked in odd pieces) keeps every value exact across changing pages', { timeout: 60_000 }, async (t) => {
   const N = 4000;
   const pages: { body: Buffer; values: number[] }[] = [];
   for (let round = 0; round < 4; round++) {
@@ -286,6 +190,7 @@ test('a page larger than 64 KiB over HTTP (Content-Length, and chunked in odd pi
   assert.ok(pages[0].body.length > 3 * 64 * 1024, `page of ${pages[0].body.length} bytes`);
   let current = 0;
   const withLength = await bytesExporter(() => pages[current].body);
+  t.after(() => withLength.close());
   const chunked = await serveExporter((_req, res) => {
     const b = pages[current].body;
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
@@ -305,20 +210,9 @@ test('a page larger than 64 KiB over HTTP (Content-Length, and chunked in odd pi
     };
     next();
   });
-  let runtime: Runtime | undefined;
-  try {
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: length
-      http: { url: "${withLength.url}" }
-    - name: chunked
-      http: { url: "${chunked.url}" }
-  paths:
-    - path: /metrics
-      self_metrics: false
-`);
-    runtime = tr.runtime;
+  t.after(() => chunked.close());
+  const yaml = gatewayYaml({ length: httpSource(withLength.url), chunked: httpSource(chunked.url) }, '  paths:\n    - path: /metrics\n      self_metrics: false\n');
+  await withTributary(yaml, async (tr) => {
     for (const round of [0, 1, 2, 3, 1, 1]) {
       current = round;
       const merged = await page(`${tr.base}/metrics`);
@@ -333,38 +227,20 @@ gateway:
         assert.deepEqual(wrong.slice(0, 10), [], `round ${round}, ${source}: ${wrong.length} values not exact`);
       }
     }
-  } finally {
-    await runtime?.close(1_000);
-    await withLength.close();
-    await chunked.close();
-  }
+  });
 });
 
 // ------------------------------------------------------------------ half-written files
 
-test('half-written files: a last line without its newline is not complete; the last complete version is served, marked down, until the newline comes', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-edges-half-'));
-  let runtime: Runtime | undefined;
-  try {
-    const half = join(dir, 'half.prom');
-    const never = join(dir, 'never.prom');
-    const om = join(dir, 'om.prom');
-    writeFileSync(half, 'a 1\nb 1234\n');
-    writeFileSync(never, 'never_a 1\nnever_b 2');
-    writeFileSync(om, '# TYPE om_value gauge\nom_value{k="x"} 5\n# EOF');
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: half
-      file: { path: "${half}" }
-    - name: never
-      file: { path: "${never}" }
-    - name: om
-      file: { path: "${om}" }
-`);
-    runtime = tr.runtime;
-    const base = tr.base;
-
+test('half-written files: a last line without its newline is not complete; the last complete version is served, marked down, until the newline comes', { timeout: 30_000 }, async (t) => {
+  const dir = testDir(t, 'tributary-edges-half-');
+  const half = join(dir, 'half.prom');
+  const never = join(dir, 'never.prom');
+  const om = join(dir, 'om.prom');
+  writeFileSync(half, 'a 1\nb 1234\n');
+  writeFileSync(never, 'never_a 1\nnever_b 2');
+  writeFileSync(om, '# TYPE om_value gauge\nom_value{k="x"} 5\n# EOF');
+  await withTributary(gatewayYaml({ half: fileSource(half), never: fileSource(never), om: fileSource(om) }), async ({ base }) => {
     let p = await page(`${base}/metrics`);
     assert.match(p, /^a\{exporter_name="half"\} 1$/m);
     assert.match(p, /^b\{exporter_name="half"\} 1234$/m);
@@ -404,10 +280,7 @@ gateway:
     p = await page(`${base}/metrics`);
     assert.match(p, /^never_b\{exporter_name="never"\} 2$/m);
     assert.match(p, upLine('never', 'file', 1));
-  } finally {
-    await runtime?.close(1_000);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /**
@@ -419,9 +292,9 @@ gateway:
  * place. Here the truncation and the first piece are written without a pause, every later
  * pause is mid-line.
  */
-test('an in-place rewrite of a 3,000-series file in pieces: every scrape serves all 3,000 series of one complete version, never a partial set', { timeout: 60_000 }, async () => {
+test('an in-place rewrite of a 3,000-series file in pieces: every scrape serves all 3,000 series of one complete version, never a partial set', { timeout: 60_000 }, async (t) => {
   const N = 3000;
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-edges-rewrite-'));
+  const dir = testDir(t, 'tributary-edges-rewrite-');
   const file = join(dir, 'rw.prom');
   const version = (v: number): Buffer => {
     const lines = ['# HELP rw_value A file rewritten in place.', '# TYPE rw_value gauge'];
@@ -429,96 +302,87 @@ test('an in-place rewrite of a 3,000-series file in pieces: every scrape serves 
     return Buffer.from(lines.join('\n') + '\n');
   };
   writeFileSync(file, version(100));
-  let runtime: Runtime | undefined;
   let writer: Promise<void> | undefined;
   let stopWriter = (): void => {};
   try {
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: rw
-      file: { path: "${file}" }
-`);
-    runtime = tr.runtime;
-    const base = tr.base;
-    // The file is read at scrapes: one before the rewrites, so that a complete version is known.
-    const first = await page(`${base}/metrics`);
-    assert.equal(seriesOf(first, 'rw').size, N);
-    assert.match(first, upLine('rw', 'file', 1));
+    await withTributary(gatewayYaml({ rw: fileSource(file) }), async ({ base }) => {
+      // The file is read at scrapes: one before the rewrites, so that a complete version is known.
+      const first = await page(`${base}/metrics`);
+      assert.equal(seriesOf(first, 'rw').size, N);
+      assert.match(first, upLine('rw', 'file', 1));
 
-    const VERSIONS = 8;
-    let writing = true;
-    let stop = false;
-    stopWriter = () => {
-      stop = true;
-    };
-    let written = 100;
-    writer = (async () => {
-      try {
-        for (let v = 101; v <= 100 + VERSIONS && !stop; v++) {
-          const bytes = version(v);
-          // Cut points inside lines (never right after a newline), spread over the file.
-          const cuts: number[] = [];
-          for (let k = 1; k <= 5; k++) {
-            let at = Math.floor((bytes.length * k) / 6);
-            while (bytes[at - 1] === 0x0a) at++;
-            cuts.push(at);
-          }
-          cuts.push(bytes.length);
-          const fd = openSync(file, 'w'); // truncates
-          try {
-            let from = 0;
-            for (const [i, to] of cuts.entries()) {
-              if (i > 0) await sleep(15); // a pause, mid-line
-              writeSync(fd, bytes, from, to - from);
-              from = to;
+      const VERSIONS = 8;
+      let writing = true;
+      let stop = false;
+      stopWriter = () => {
+        stop = true;
+      };
+      let written = 100;
+      writer = (async () => {
+        try {
+          for (let v = 101; v <= 100 + VERSIONS && !stop; v++) {
+            const bytes = version(v);
+            // Cut points inside lines (never right after a newline), spread over the file.
+            const cuts: number[] = [];
+            for (let k = 1; k <= 5; k++) {
+              let at = Math.floor((bytes.length * k) / 6);
+              while (bytes[at - 1] === 0x0a) at++;
+              cuts.push(at);
             }
-          } finally {
-            closeSync(fd);
+            cuts.push(bytes.length);
+            const fd = openSync(file, 'w'); // truncates
+            try {
+              let from = 0;
+              for (const [i, to] of cuts.entries()) {
+                if (i > 0) await sleep(15); // a pause, mid-line
+                writeSync(fd, bytes, from, to - from);
+                from = to;
+              }
+            } finally {
+              closeSync(fd);
+            }
+            written = v;
+            await sleep(60); // complete for a while: scrapes read this version
           }
-          written = v;
-          await sleep(60); // complete for a while: scrapes read this version
+        } finally {
+          writing = false;
         }
-      } finally {
-        writing = false;
-      }
-    })();
+      })();
 
-    let scrapes = 0;
-    let caughtWriting = 0;
-    let last = 100;
-    const seenVersions = new Set<number>();
-    while (writing) {
+      let scrapes = 0;
+      let caughtWriting = 0;
+      let last = 100;
+      const seenVersions = new Set<number>();
+      while (writing) {
+        const p = await page(`${base}/metrics`);
+        scrapes++;
+        const got = seriesOf(p, 'rw');
+        assert.equal(got.size, N, `scrape ${scrapes}: ${got.size} series instead of ${N}`);
+        const values = new Set(got.values());
+        assert.equal(values.size, 1, `scrape ${scrapes}: series from different versions: ${[...values].join(', ')}`);
+        const v = [...values][0];
+        // A version the writer had finished (the newest one the gateway could read whole, which
+        // need not be the newest finished: one read in the middle of the next is kept), and
+        // never an older one than a scrape before served.
+        assert.ok(v >= last, `scrape ${scrapes}: version ${v} after ${last}`);
+        assert.ok(v <= written, `scrape ${scrapes}: version ${v}, but the writer finished only ${written}`);
+        last = v;
+        seenVersions.add(v);
+        if (/^tributary_source_up\{exporter_name="tributary",kind="file",source="rw"\} 0$/m.test(p)) caughtWriting++;
+      }
+      await writer;
       const p = await page(`${base}/metrics`);
-      scrapes++;
-      const got = seriesOf(p, 'rw');
-      assert.equal(got.size, N, `scrape ${scrapes}: ${got.size} series instead of ${N}`);
-      const values = new Set(got.values());
-      assert.equal(values.size, 1, `scrape ${scrapes}: series from different versions: ${[...values].join(', ')}`);
-      const v = [...values][0];
-      // A version the writer had finished (the newest one the gateway could read whole, which
-      // need not be the newest finished: one read in the middle of the next is kept), and
-      // never an older one than a scrape before served.
-      assert.ok(v >= last, `scrape ${scrapes}: version ${v} after ${last}`);
-      assert.ok(v <= written, `scrape ${scrapes}: version ${v}, but the writer finished only ${written}`);
-      last = v;
-      seenVersions.add(v);
-      if (/^tributary_source_up\{exporter_name="tributary",kind="file",source="rw"\} 0$/m.test(p)) caughtWriting++;
-    }
-    await writer;
-    const p = await page(`${base}/metrics`);
-    const final = seriesOf(p, 'rw');
-    assert.equal(final.size, N);
-    assert.deepEqual(new Set(final.values()), new Set([100 + VERSIONS]));
-    assert.match(p, upLine('rw', 'file', 1));
-    // Not vacuous: scrapes did meet the file half-written, and saw several versions.
-    assert.ok(caughtWriting > 0, `${scrapes} scrapes, none caught the file being written`);
-    assert.ok(seenVersions.size >= 3, `versions seen: ${[...seenVersions].join(', ')}`);
+      const final = seriesOf(p, 'rw');
+      assert.equal(final.size, N);
+      assert.deepEqual(new Set(final.values()), new Set([100 + VERSIONS]));
+      assert.match(p, upLine('rw', 'file', 1));
+      // Not vacuous: scrapes did meet the file half-written, and saw several versions.
+      assert.ok(caughtWriting > 0, `${scrapes} scrapes, none caught the file being written`);
+      assert.ok(seenVersions.size >= 3, `versions seen: ${[...seenVersions].join(', ')}`);
+    });
   } finally {
     stopWriter();
     await writer;
-    await runtime?.close(1_000);
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -526,27 +390,16 @@ gateway:
 
 const INVALID_UTF8 = Buffer.concat([Buffer.from('# TYPE bad_value gauge\nbad_value{v="'), Buffer.from([0xff, 0xfe]), Buffer.from('"} 2\nother_value 3\n')]);
 
-test('invalid UTF-8 in a label value: a file or HTTP source\'s page is refused (no series, down, line and column on /apps), a push gets 400', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-edges-utf8-'));
+test('invalid UTF-8 in a label value: a file or HTTP source\'s page is refused (no series, down, line and column on /apps), a push gets 400', { timeout: 30_000 }, async (t) => {
+  const dir = testDir(t, 'tributary-edges-utf8-');
   const badHttp = await bytesExporter(() => INVALID_UTF8);
+  t.after(() => badHttp.close());
   const goodHttp = await bytesExporter(() => Buffer.from('# TYPE fine_value gauge\nfine_value{v="ünïcödé ✓"} 1\n'));
-  let runtime: Runtime | undefined;
-  try {
-    const badFile = join(dir, 'bad.prom');
-    // Valid at first: its series are served, then gone once the file turns invalid.
-    writeFileSync(badFile, '# TYPE bad_value gauge\nbad_value{v="ok"} 1\nother_value 3\n');
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: badfile
-      file: { path: "${badFile}" }
-    - name: badhttp
-      http: { url: "${badHttp.url}" }
-    - name: good
-      http: { url: "${goodHttp.url}" }
-`);
-    runtime = tr.runtime;
-    const base = tr.base;
+  t.after(() => goodHttp.close());
+  const badFile = join(dir, 'bad.prom');
+  // Valid at first: its series are served, then gone once the file turns invalid.
+  writeFileSync(badFile, '# TYPE bad_value gauge\nbad_value{v="ok"} 1\nother_value 3\n');
+  await withTributary(gatewayYaml({ badfile: fileSource(badFile), badhttp: httpSource(badHttp.url), good: httpSource(goodHttp.url) }), async ({ base }) => {
     let p = await page(`${base}/metrics`);
     assert.match(p, /^bad_value\{exporter_name="badfile",v="ok"\} 1$/m);
 
@@ -579,30 +432,15 @@ gateway:
     assert.match(r.body, /line 2\b/);
     p = await page(`${base}/metrics`);
     assert.deepEqual([...seriesOf(p, 'x').keys()], []);
-  } finally {
-    await runtime?.close(1_000);
-    await badHttp.close();
-    await goodHttp.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 // ------------------------------------------------------------------ name collisions
 
-test('name collisions: pushes as job "node" (a configured source) or "tributary" get 400 naming the conflict; tributary_build_info stays Tributary\'s own', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-edges-names-'));
-  let runtime: Runtime | undefined;
-  try {
-    writeFileSync(join(dir, 'node.prom'), '# TYPE node_value gauge\nnode_value 1\n');
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: node
-      file: { path: "${join(dir, 'node.prom')}" }
-`);
-    runtime = tr.runtime;
-    const base = tr.base;
-
+test('name collisions: pushes as job "node" (a configured source) or "tributary" get 400 naming the conflict; tributary_build_info stays Tributary\'s own', { timeout: 30_000 }, async (t) => {
+  const dir = testDir(t, 'tributary-edges-names-');
+  writeFileSync(join(dir, 'node.prom'), '# TYPE node_value gauge\nnode_value 1\n');
+  await withTributary(gatewayYaml({ node: fileSource(join(dir, 'node.prom')) }), async ({ base }) => {
     // Plain, with more grouping labels, and base64-encoded ("bm9kZQ" is "node").
     for (const path of ['/metrics/job/node', '/metrics/job/node/instance/i1', '/metrics/job@base64/bm9kZQ']) {
       const r = await put(base + path, '# TYPE node_value gauge\nnode_value 666\n');
@@ -622,31 +460,18 @@ gateway:
     assert.match(build[0], /^tributary_build_info\{exporter_name="tributary",[^}]*\} 1$/);
     assert.doesNotMatch(p, /forged/);
     assert.deepEqual((await appsJson(base)).map((a) => a.name), ['node'], 'no pushed app was created');
-  } finally {
-    await runtime?.close(1_000);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 // ------------------------------------------------------------------ empty family
 
-test('a family with only a _created sample leaves no HELP/TYPE block on the text page, scrape after scrape', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-edges-empty-'));
-  let runtime: Runtime | undefined;
-  try {
-    // As an OpenMetrics exporter writes a counter that has no value yet: `x` sorts after every
-    // other family, so it is the last one on the page; `a_created_only` is one in the middle.
-    writeFileSync(join(dir, 'created.prom'), '# TYPE x counter\nx_created 1.7e9\n# EOF');
-    writeFileSync(join(dir, 'mid.prom'), '# HELP a_created_only Created only.\n# TYPE a_created_only counter\na_created_only_created 1.7e9\n# TYPE b_gauge gauge\nb_gauge 2\n# EOF\n');
-    const tr = await startTributary(`
-gateway:
-  sources:
-    - name: created
-      file: { path: "${join(dir, 'created.prom')}" }
-    - name: mid
-      file: { path: "${join(dir, 'mid.prom')}" }
-`);
-    runtime = tr.runtime;
+test('a family with only a _created sample leaves no HELP/TYPE block on the text page, scrape after scrape', { timeout: 30_000 }, async (t) => {
+  const dir = testDir(t, 'tributary-edges-empty-');
+  // As an OpenMetrics exporter writes a counter that has no value yet: `x` sorts after every
+  // other family, so it is the last one on the page; `a_created_only` is one in the middle.
+  writeFileSync(join(dir, 'created.prom'), '# TYPE x counter\nx_created 1.7e9\n# EOF');
+  writeFileSync(join(dir, 'mid.prom'), '# HELP a_created_only Created only.\n# TYPE a_created_only counter\na_created_only_created 1.7e9\n# TYPE b_gauge gauge\nb_gauge 2\n# EOF\n');
+  await withTributary(gatewayYaml({ created: fileSource(join(dir, 'created.prom')), mid: fileSource(join(dir, 'mid.prom')) }), async (tr) => {
     // Several scrapes: later pages are made from the earlier ones (copies, patched values).
     for (let i = 0; i < 4; i++) {
       const r = await get(`${tr.base}/metrics`);
@@ -662,8 +487,5 @@ gateway:
       assert.ok(r.body.endsWith('\n'), `scrape ${i}: ends with a newline`);
       assert.doesNotMatch(r.body.slice(r.body.lastIndexOf('\n', r.body.length - 2) + 1), /^#/, `scrape ${i}: ends with a header`);
     }
-  } finally {
-    await runtime?.close(1_000);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

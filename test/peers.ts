@@ -1,7 +1,7 @@
 /**
- * Real peers the tests run against (promtool, Chromium, node_exporter), found on this machine.
- * Under CI=true a missing peer fails the test that needs it; on a developer's machine it is
- * skipped with a note saying what to install.
+ * Real peers the tests run against (promtool, Chromium, node_exporter, curl, python3), found on
+ * this machine. Under CI=true a missing peer fails the test that needs it; on a developer's
+ * machine it is skipped with a note saying what to install.
  */
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
@@ -23,6 +23,10 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+/** curl, as users push with it. */
+export const CURL = '/usr/bin/curl';
+/** Debian's python3 with Debian's prometheus_client (not a pyenv python on PATH). */
+export const PYTHON3 = '/usr/bin/python3';
 
 /** Returns true when `path` exists; otherwise fails (CI) or skips (elsewhere) the test. */
 export function requirePeer(t: TestContext, path: string, debianPackage: string): boolean {

@@ -7,20 +7,12 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
-import { parseConfigText } from '../src/config/load.js';
-import { silentLogger } from '../src/log/logger.js';
-import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { tempDataDir } from './fixtures.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { sendRaw, sleep, startTributary as startTributaryFromYaml } from './gateway-harness.js';
+import { freePort } from './prometheus-peer.js';
 
 export const PUSHGATEWAY = '/usr/bin/prometheus-pushgateway';
-/** Debian's python3 with Debian's prometheus_client (not a pyenv python on PATH). */
-export const PYTHON3 = '/usr/bin/python3';
-export const CURL = '/usr/bin/curl';
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ HTTP
 
@@ -31,23 +23,9 @@ export interface Reply {
 }
 
 /** One request with exactly the headers given (no Content-Type unless asked for). */
-export function send(url: string, method: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
-    const req = request(
-      url,
-      { method, headers: { ...(payload !== undefined ? { 'content-length': String(payload.length) } : {}), ...headers }, timeout: 10_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timeout`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+export async function send(url: string, method: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
+  const r = await sendRaw(url, method, body, headers);
+  return { ...r, body: r.body.toString('utf8') };
 }
 
 // ------------------------------------------------------------------ the two gateways
@@ -56,17 +34,6 @@ export interface Gateway {
   /** `http://127.0.0.1:PORT` */
   base: string;
   close(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -112,11 +79,8 @@ export async function startPushgateway(opts: { adminApi: boolean }): Promise<Gat
 
 /** Tributary's gateway in-process on 127.0.0.1:0, groups kept until deleted (no TTL), as the Pushgateway keeps them. */
 export async function startTributary(opts: { adminApi: boolean }): Promise<Gateway & { runtime: Runtime }> {
-  const yaml = `gateway:\n  push:\n    default_ttl: 0\n    http:\n      enable_admin_api: ${opts.adminApi}\n`;
-  const { config, warnings } = parseConfigText(yaml, 'test.yml', {});
-  config.server.listen = '127.0.0.1:0';
-  const runtime = await startRuntime({ resolved: { config, warnings }, logger: silentLogger, dataDir: tempDataDir() });
-  return { runtime, base: `http://${runtime.address}`, close: () => runtime.close(100) };
+  const { runtime, base } = await startTributaryFromYaml(`gateway:\n  push:\n    default_ttl: 0\n    http:\n      enable_admin_api: ${opts.adminApi}\n`);
+  return { runtime, base, close: () => runtime.close(100) };
 }
 
 // ------------------------------------------------------------------ the text page
