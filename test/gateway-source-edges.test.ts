@@ -489,3 +489,18 @@ test('a family with only a _created sample leaves no HELP/TYPE block on the text
     }
   });
 });
+
+test('a push whose family has another TYPE than a configured source shows it is refused with 400, not accepted and left off the page', async (t) => {
+  const dir = testDir(t, 'tributary-push-vs-source-');
+  writeFileSync(join(dir, 'node.prom'), '# TYPE node_load1 gauge\nnode_load1 0.5\n');
+  await withTributary(gatewayYaml({ files: fileSource(join(dir, 'node.prom')) }), async ({ base }) => {
+    await get(`${base}/metrics`); // the source is read on scrape
+    const r = await put(`${base}/metrics/job/pusher`, '# TYPE node_load1 counter\nnode_load1 3\n');
+    assert.equal(r.status, 400);
+    assert.match(r.body, /family "node_load1" is counter here but gauge in source "files"/);
+    const same = await put(`${base}/metrics/job/pusher`, '# TYPE node_load1 gauge\nnode_load1 3\n');
+    assert.equal(same.status, 200, same.body);
+    const page = (await get(`${base}/metrics`)).body;
+    assert.match(page, /^node_load1\{exporter_name="pusher",instance="",job="pusher"\} 3$/m);
+  });
+});

@@ -14,7 +14,7 @@ import { headerValue, sendExposition } from '../server/core-routes.js';
 import type { PageRegistry } from '../ui/pages.js';
 import { countSeries, type AppStore } from './push/app-store.js';
 import { blankLabelsOf } from './push/pushgateway-families.js';
-import { frameFromFamilies, type PageFrame } from '../model/frame.js';
+import { frameFromFamilies, type PageFrame, type PageLayout } from '../model/frame.js';
 import type { MetricType } from '../model/family.js';
 import { PageMerger, type Contribution } from './merge.js';
 import { SourceHealth } from './health.js';
@@ -83,7 +83,7 @@ export class Gateway {
   private readonly log: Logger;
   /** Tributary's own metrics as last rendered: their layout is kept while the same series exist. */
   private selfFrame: PageFrame | undefined;
-  private selfTypes: { id: number; types: Map<string, MetricType> } | undefined;
+  private readonly layoutTypes = new Map<string, { id: number; types: Map<string, MetricType> }>();
 
   constructor(private readonly opts: GatewayOptions) {
     this.log = opts.logger.child({ component: 'gateway' });
@@ -131,15 +131,30 @@ export class Gateway {
   }
 
   /**
-   * The type of a family among Tributary's own metrics, which no push may contradict (their
-   * page would lose one of the two); read from the last page's own metrics.
+   * A family the page already shows from a configured source (as last read) or from
+   * Tributary's own metrics, with its type and where it comes from: a push must not contradict
+   * it, or the merge would leave the push's family out of the page after it was accepted.
    */
-  selfFamilyType(name: string): MetricType | undefined {
+  exposedFamily(name: string): { type: MetricType; owner: string } | undefined {
     const frame = (this.selfFrame ??= frameFromFamilies(this.opts.registry.collect()));
-    if (this.selfTypes?.id !== frame.layout.id) {
-      this.selfTypes = { id: frame.layout.id, types: new Map(frame.layout.families.map((f) => [f.name, f.type])) };
+    const self = this.typesOf(SELF_SOURCE, frame.layout).get(name);
+    if (self !== undefined) return { type: self, owner: "Tributary's own metrics" };
+    for (const s of this.opts.sources) {
+      const layout = this.lastSeen.get(s.source.name)?.frame.layout;
+      const type = layout === undefined ? undefined : this.typesOf(s.source.name, layout).get(name);
+      if (type !== undefined) return { type, owner: `source ${JSON.stringify(s.source.name)}` };
     }
-    return this.selfTypes.types.get(name);
+    return undefined;
+  }
+
+  /** Family name → type of a layout, built once per layout. */
+  private typesOf(owner: string, layout: PageLayout): ReadonlyMap<string, MetricType> {
+    let t = this.layoutTypes.get(owner);
+    if (t?.id !== layout.id) {
+      t = { id: layout.id, types: new Map(layout.families.map((f) => [f.name, f.type])) };
+      this.layoutTypes.set(owner, t);
+    }
+    return t.types;
   }
 
   /** Registers every exposition path and /apps on the server. */

@@ -64,7 +64,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         taken.has(name)
           ? `the name ${JSON.stringify(name)} is taken by ${name === SELF_SOURCE ? "Tributary's own metrics" : 'a configured source'}: pushed apps and groups need another name (job)`
           : undefined,
-      reservedFamily: (name) => gateway?.selfFamilyType(name),
+      reservedFamily: (name) => gateway?.exposedFamily(name),
     },
   });
   const store = push.store;

@@ -8,8 +8,9 @@
  *
  * Every push is checked against what is stored before it is taken, as the Pushgateway checks
  * it: no timestamps (HTTP), no series twice, no family whose TYPE differs from the same family
- * in another app (or in Tributary's own metrics), no histogram or summary whose `_bucket`,
- * `_sum` or `_count` names another app's family, no series identical to another app's. A push
+ * in another app (or in a configured source or Tributary's own metrics), no histogram or
+ * summary whose `_bucket`, `_sum` or `_count` names another app's family, no series identical
+ * to another app's. A push
  * that fails is refused whole — what was stored before stays, and the sender is told — rather
  * than taken and then dropped from the page by the merger. Groups pushed over HTTP carry
  * `push_time_seconds` and `push_failure_time_seconds` as the Pushgateway's do; a refused push
@@ -87,8 +88,8 @@ export const INVALID_PREFIX = 'pushed metrics are invalid or inconsistent with e
 export interface AppStoreOptions {
   /** Why an app may not take this name (a configured source's, Tributary's own), or undefined. */
   reservedName?: (name: string) => string | undefined;
-  /** The type of a family that Tributary exposes itself, which pushes must not contradict. */
-  reservedFamily?: (name: string) => MetricType | undefined;
+  /** A family the page shows from elsewhere (a configured source, Tributary's own), which pushes must not contradict. */
+  reservedFamily?: (name: string) => { type: MetricType; owner: string } | undefined;
 }
 
 export const PUSH_TIME = 'push_time_seconds';
@@ -262,9 +263,9 @@ export class AppStore {
       names.add(f.name);
     }
     for (const f of families) {
-      const own = this.options.reservedFamily?.(f.name);
-      if (own !== undefined && own !== f.type) {
-        return `family ${JSON.stringify(f.name)} is ${typeWord(f.type)} here but ${typeWord(own)} in Tributary's own metrics`;
+      const shown = this.options.reservedFamily?.(f.name);
+      if (shown !== undefined && shown.type !== f.type) {
+        return `family ${JSON.stringify(f.name)} is ${typeWord(f.type)} here but ${typeWord(shown.type)} in ${shown.owner}`;
       }
       const other = this.otherTypes(f.name, req.key);
       if (other !== undefined && other !== f.type) {
