@@ -11,7 +11,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -298,5 +299,48 @@ test('the text-format page of the same sources passes promtool check metrics (no
       const lat = r.body.split('\n').filter((l) => l.startsWith('app_latency_seconds_bucket{') && l.includes('path="/b"'));
       assert.deepEqual(lat.map((l) => sampleOf(l).labels.get('le')), ['1', '5', '10', '20', '100', '+Inf']);
     }
+  });
+});
+
+test("after the Python client's own pushes (text format: `_created` as gauge families), the OpenMetrics page still reads in its strict parser, with the same series as the text page", { timeout: 60_000 }, async (t) => {
+  if (!requirePeer(t, PYTHON3, 'python3')) return;
+  if (!requirePeer(t, PY_OM_PARSER, 'python3-prometheus-client')) return;
+  await withTributary('gateway:\n  push: {default_ttl: 0}\n', async ({ base }) => {
+    // Asynchronously: the gateway runs in this process and must answer the client meanwhile.
+    const pushed = promisify(execFile)(
+      PYTHON3,
+      [
+        '-c',
+        `
+import sys
+from prometheus_client import CollectorRegistry, Counter, Histogram, Summary, push_to_gateway
+r = CollectorRegistry()
+c = Counter('omclash_jobs', 'Jobs.', ['kind'], registry=r)
+c.labels('a').inc(3)
+c.labels('b').inc()
+h = Histogram('omclash_seconds', 'Latency.', registry=r, buckets=(0.5, 1.0))
+h.observe(0.7)
+s = Summary('omclash_size', 'Sizes.', registry=r)
+s.observe(5)
+push_to_gateway(sys.argv[1], job='omclash', registry=r)
+`,
+        base.slice('http://'.length),
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    await pushed;
+    const text = (await get(`${base}/metrics`)).body;
+    assert.match(text, /^# TYPE omclash_jobs_created gauge$/m, 'the text page keeps the gauge family the client sent');
+    const om = await get(`${base}/metrics`, { Accept: OM_ACCEPT });
+    const py = spawnSync(PYTHON3, ['-c', PY_SCRIPT], { input: om.body, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(py.status, 0, `the Python OpenMetrics parser refused the page:\n${py.stderr}\n${om.body}`);
+    const families = JSON.parse(py.stdout) as Record<string, [string, number]>;
+    assert.deepEqual(families.omclash_jobs, ['counter', 4], 'two label sets × (_total, _created)');
+    assert.deepEqual(families.omclash_seconds, ['histogram', 6], 'buckets 0.5, 1, +Inf, _count, _sum, _created');
+    assert.deepEqual(families.omclash_size, ['summary', 3]);
+    assert.equal(families.omclash_jobs_created, undefined);
+    // The same series on both pages: only where the `_created` lines stand differs.
+    const series = (page: string): string[] => page.split('\n').filter((l) => l.startsWith('omclash_')).map((l) => l.slice(0, l.lastIndexOf(' '))).sort();
+    assert.deepEqual(series(om.body), series(text));
   });
 });

@@ -12,6 +12,8 @@ import { AppStore, InboundMetrics, SocketListener, type PushedApp, type SocketAd
 import { familiesOf } from '../src/model/frame.js';
 import { pushListenerSchema } from '../src/config/gateway-push.js';
 import { DEFAULT_MAX_PENDING_CONNECTIONS } from '../src/gateway/push/socket-listener.js';
+import { JsonDecoder } from '../src/gateway/push/json-protocol.js';
+import type { WireMessage } from '../src/gateway/push/wire-decoder.js';
 
 function samples(app: PushedApp | undefined): string[] {
   assert.ok(app, 'app exists');
@@ -397,8 +399,10 @@ test("a waiting connection's read timeout starts when it gets its slot", async (
   b.s.write('{"b": "b 1\\n"'); // sits in the kernel, unread, for longer than read_timeout
   await until('b waits', () => f.listener.connectionCounts().waiting === 1);
   for (let i = 0; i < 6; i++) {
-    a.s.write(' '); // keeps a alive and its slot taken for 600 ms
+    // Keeps a's slot taken for 600 ms: a message ends and the next begins every 100 ms, so a is
+    // never idle nor inside one message for read_timeout, the cases that would give the slot up.
     await sleep(100);
+    a.s.write('}{"a": "a 1\\n"');
   }
   a.s.end('}');
   await a.closed;
@@ -408,6 +412,7 @@ test("a waiting connection's read timeout starts when it gets its slot", async (
   assert.deepEqual(samples(f.store.get('a')), ['a{} 1']);
   assert.deepEqual(samples(f.store.get('b')), ['b{} 1']);
   assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'timeout' }), 0);
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'make_room' }), 0);
 });
 
 test('when connections wait, one idle between messages for read_timeout gives its slot up, logged at info', async (t) => {
@@ -562,4 +567,261 @@ test("a payload that clashes with another app is refused whole, counted, logged 
   await push('cap_f', 'hist_count 7\n');
   assert.equal(f.store.get('cap_f'), undefined, 'hist_count collides with the histogram hist of cap_e');
   assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'invalid' }), 4);
+});
+
+// ---------------------------------------------------------------- JSON framing by message
+
+/** Feeds `parts` to a JsonDecoder (then EOF); the apps it emits, then `ERR reason: message` if it threw. */
+function decodeParts(parts: (string | Buffer)[], maxBytes = 1 << 20): string[] {
+  const d = new JsonDecoder(maxBytes);
+  const out: string[] = [];
+  const emit = (m: WireMessage): void => void out.push(`${m.app}=${m.text}`);
+  try {
+    for (const p of parts) d.write(Buffer.from(p), emit);
+    d.end(emit);
+  } catch (err) {
+    out.push(`ERR ${(err as { reason: string }).reason}: ${(err as Error).message}`);
+  }
+  return out;
+}
+
+test('JSON decoder: each top-level object is a message, however the bytes are split', () => {
+  // Strings holding braces, brackets, escaped quotes and backslashes (one ending a string), \u
+  // escapes; objects back to back, after spaces, tabs, CRLF; a list-form value; a BOM first.
+  const objects = [
+    { one: 'a{b="}{"} 1\n' },
+    { two: ['x{l="\\"]["} 2', 'y 3'] },
+    { 'th{r}ee"\\': 'ends in a backslash \\' },
+    { four: '\u0041\u00e9\u2603 {[' },
+    { one: 'a 2\n', empty: [] },
+  ];
+  const body = '\ufeff' + JSON.stringify(objects[0]) + JSON.stringify(objects[1]) + '  \t' + JSON.stringify(objects[2]) + '\r\n' + JSON.stringify(objects[3]) + '\n\n' + JSON.stringify(objects[4], null, 2) + '\n';
+  const expected = objects.flatMap((o) => Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? (v.length ? v.join('\n') + '\n' : '') : v}`));
+  assert.deepEqual(decodeParts([body]), expected);
+  const raw = Buffer.from(body);
+  for (let cut = 0; cut <= raw.length; cut++) {
+    assert.deepEqual(decodeParts([raw.subarray(0, cut), raw.subarray(cut)]), expected, `split at byte ${cut}`);
+  }
+  assert.deepEqual(decodeParts([...raw].map((b) => Buffer.from([b]))), expected, 'byte by byte');
+
+  // Messages complete before EOF: emitted by write(), nothing held, idle.
+  const d = new JsonDecoder(1000);
+  const got: string[] = [];
+  d.write(Buffer.from('{"a": "1"} {"b": "2'), (m) => void got.push(m.app));
+  assert.deepEqual(got, ['a']);
+  assert.equal(d.idle, false);
+  assert.equal(d.held, 8, 'the unfinished message, from its first byte');
+  d.write(Buffer.from('"}\n'), (m) => void got.push(m.app));
+  assert.deepEqual(got, ['a', 'b']);
+  assert.equal(d.idle, true);
+  assert.equal(d.held, 0);
+});
+
+test('JSON decoder: precise errors; messages before a bad one stand; max_bytes is per message', () => {
+  assert.deepEqual(decodeParts(['{"a":"1"}', '{"a": 5}', '{"late":"x"}']), ['a=1', 'ERR decode: message 2: app "a": expected a string or a list of strings']);
+  assert.deepEqual(decodeParts(['{"a":"1"}{"a":"2",}']), ['a=1', 'ERR decode: message 2: invalid JSON: Expected double-quoted property name in JSON at position 9']);
+  assert.deepEqual(decodeParts(['{"a":"1"} 42\n']), ['a=1', 'ERR decode: message 2: expected a JSON object of app names to exposition text']);
+  assert.deepEqual(decodeParts(['[1] {"a":"1"}']), ['ERR decode: message 1: expected a JSON object of app names to exposition text']);
+  assert.deepEqual(decodeParts(['{"a":"1"}}']), ['a=1', `ERR decode: message 2: invalid JSON: Unexpected token '}', "}" is not valid JSON`]);
+  assert.deepEqual(decodeParts(['{"a":"1"}', '{"a": "x 1\\n"']), ['a=1', "ERR decode: message 2 cut short at EOF after 13 bytes: invalid JSON: Expected ',' or '}' after property value in JSON at position 13"]);
+  assert.deepEqual(decodeParts([Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])]), ['ERR decode: message 1: JSON is not valid UTF-8']);
+  // EOF with nothing pending, after whitespace or nothing at all, is a normal end.
+  assert.deepEqual(decodeParts([' \n\t\r\n']), []);
+  assert.deepEqual(decodeParts([]), []);
+  // 60 + 60 bytes under a 100-byte limit: fine; one message over it is refused, whole or in pieces.
+  const sixty = JSON.stringify({ a: 'x'.repeat(52) });
+  assert.equal(sixty.length, 60);
+  assert.equal(decodeParts([sixty + sixty, sixty], 100).length, 3);
+  const big = JSON.stringify({ a: 'x'.repeat(200) });
+  for (const parts of [[big], [big.slice(0, 90), big.slice(90)], [sixty + big]]) {
+    assert.match(decodeParts(parts, 100).at(-1)!, /^ERR too_large: message \d is larger than the limit of 100 bytes$/);
+  }
+  // Whitespace between messages is not held, and not counted against the limit.
+  assert.equal(decodeParts([sixty, ' '.repeat(1000), sixty], 100).length, 2);
+});
+
+/** Writes `data` one byte per write, with no Nagle delay, so that it arrives in many chunks. */
+async function writeBytewise(s: Socket, data: string): Promise<void> {
+  s.setNoDelay(true);
+  for (const b of Buffer.from(data)) {
+    s.write(Buffer.from([b]));
+    await sleep(1);
+  }
+}
+
+test('JSON: several objects on one open connection are each stored at once, in order; an invalid one cuts the connection', async (t) => {
+  const f = await start(t, { readTimeoutMs: 300 });
+  const c = await open(f.address);
+  let closed = false;
+  void c.closed.then(() => (closed = true));
+  const pushes = (): number => counter(f.registry, 'tributary_gateway_pushes_total', { listener: 'test', protocol: 'json' });
+
+  // Back to back in one write, no half-close: both stored while the connection stays open.
+  c.s.write(JSON.stringify({ m1: 'a 1\n' }) + JSON.stringify({ m2: 'b 1\n' }));
+  await until('m1 and m2', () => f.store.get('m2') !== undefined);
+  assert.deepEqual(samples(f.store.get('m1')), ['a{} 1']);
+
+  // Byte by byte, after whitespace, strings full of braces, quotes and backslashes.
+  const weird = 'w{l="x{}\\"\\\\"} 1\n'; // label value: x{}"\
+  await writeBytewise(c.s, ' \n\t' + JSON.stringify({ m1: 'a 2\n', 'we{ird}"app\\': weird }) + '\n');
+  await until('weird app', () => f.store.get('we{ird}"app\\') !== undefined);
+  assert.deepEqual(samples(f.store.get('m1')), ['a{} 2']);
+  assert.deepEqual(samples(f.store.get('we{ird}"app\\')), ['w{l="x{}\\"\\\\"} 1']);
+
+  // Split right after a backslash, then newline-separated: order is kept (a 4 wins).
+  const two = JSON.stringify({ m1: ['# TYPE a gauge', 'a{q="\\""} 3'] }) + '\r\n' + JSON.stringify({ m1: 'a 4\n' });
+  const cut = two.indexOf('\\') + 1;
+  c.s.write(two.slice(0, cut));
+  await sleep(50);
+  c.s.write(two.slice(cut));
+  await until('six pushes', () => pushes() === 6);
+  assert.deepEqual(samples(f.store.get('m1')), ['a{} 4']);
+
+  // Idle between messages for longer than read_timeout: not cut.
+  await sleep(500);
+  assert.equal(closed, false, 'an idle connection stays open');
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'timeout' }), 0);
+
+  // An object of the wrong shape: counted, logged precisely, the connection is cut; what came before stands.
+  c.s.write(JSON.stringify({ m2: 'b 2\n' }) + JSON.stringify({ m1: 5 }) + JSON.stringify({ after: 'z 1\n' }));
+  await c.closed;
+  assert.deepEqual(samples(f.store.get('m2')), ['b{} 2']);
+  assert.deepEqual(samples(f.store.get('m1')), ['a{} 4']);
+  assert.equal(f.store.get('after'), undefined);
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'decode' }), 1);
+  assert.equal(logLines(f, 'level=warn', 'reason=decode', 'message 7: app \\"m1\\": expected a string or a list of strings').length, 1, f.logs.join(''));
+
+  // And a half-closing client works as before, its EOF after the object.
+  assert.equal(await send(f.address, JSON.stringify({ hc: 'h 1\n' })), 'closed');
+  assert.deepEqual(samples(f.store.get('hc')), ['h{} 1']);
+});
+
+test('500 JSON clients that push one object each and keep the connection open: all arrive within seconds (default limits)', async (t) => {
+  const defaults = pushListenerSchema.parse({ tcp: '127.0.0.1:0', format: 'json' });
+  const f = await start(t, {
+    maxApps: 1_000,
+    maxConnections: defaults.max_connections,
+    maxPendingConnections: defaults.max_pending_connections,
+    readTimeoutMs: defaults.read_timeout,
+    idleTimeoutMs: defaults.idle_timeout,
+  });
+  assert.equal(defaults.read_timeout, 10_000);
+  const n = 500;
+  const started = Date.now();
+  const clients = Array.from({ length: n }, (_, i) => {
+    const s = dial(f.address);
+    let how: 'closed' | 'reset' = 'closed';
+    s.on('error', () => (how = 'reset'));
+    s.on('connect', () => s.write(JSON.stringify({ [`keep${i}`]: `keep_metric{app="${i}"} 1\n` })));
+    s.resume();
+    const closed = new Promise<'closed' | 'reset'>((r) => s.on('close', () => r(how)));
+    return { s, closed };
+  });
+  await until('all 500 apps', () => f.store.list().length === n, 8_000);
+  const took = Date.now() - started;
+  assert.ok(took < 5_000, `all apps in ${took} ms`);
+  for (let i = 0; i < n; i++) assert.deepEqual(samples(f.store.get(`keep${i}`)), [`keep_metric{app="${i}"} 1`]);
+  // Connections that had delivered gave their slots to waiting ones (a reset, logged at info, not
+  // an error); none was cut as incomplete.
+  for (const reason of ['timeout', 'make_room', 'decode', 'too_many_connections']) {
+    assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason }), 0, reason);
+  }
+  assert.equal(logLines(f, 'level=warn').length, 0, logLines(f, 'level=warn').join(''));
+  for (const c of clients) c.s.end();
+  const results = await Promise.all(clients.map((c) => c.closed));
+  assert.ok(results.filter((r) => r === 'closed').length >= 64, 'those never asked to give way close normally');
+  await until('all released', () => f.listener.connectionCounts().active === 0);
+  assert.deepEqual(f.listener.connectionCounts(), { active: 0, waiting: 0 });
+});
+
+test('slow senders holding every slot: one inside a message for read_timeout gives way, oldest first; counted, logged, gauged', async (t) => {
+  const f = await start(t, { maxConnections: 4, readTimeoutMs: 600 });
+  const gauge = (state: string): number => counter(f.registry, 'tributary_gateway_push_connections', { listener: 'test', state });
+  let trickling = true;
+  const tricklers: (Awaited<ReturnType<typeof open>> & { port: number | undefined })[] = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await open(f.address);
+    c.s.setNoDelay(true);
+    c.s.write(`{"trickle${i}": "`);
+    void (async () => {
+      while (trickling && !c.s.destroyed) {
+        await sleep(150);
+        c.s.write('x'); // bytes keep coming: read_timeout never fires
+      }
+    })();
+    tricklers.push({ ...c, port: c.s.localPort });
+    await sleep(20);
+  }
+  t.after(() => {
+    trickling = false;
+    for (const c of tricklers) c.s.destroy();
+  });
+  await until('four active', () => f.listener.connectionCounts().active === 4);
+  await sleep(100);
+  // Two normal clients push and keep their connections open: the second one can be served only
+  // by a second trickler giving way too (the first normal one is idle too briefly to).
+  const arrived = Date.now();
+  const normal = [];
+  for (const i of [0, 1]) {
+    const c = await open(f.address);
+    c.s.write(JSON.stringify({ [`normal${i}`]: `n ${i}\n` }));
+    normal.push(c);
+  }
+  await until('two wait', () => f.listener.connectionCounts().waiting === 2);
+  assert.equal(gauge('active'), 4);
+  assert.equal(gauge('waiting'), 2);
+
+  await until('both normal apps', () => f.store.get('normal1') !== undefined && f.store.get('normal0') !== undefined);
+  const took = Date.now() - arrived;
+  assert.ok(took < 1_500, `served after ${took} ms`);
+  assert.deepEqual(samples(f.store.get('normal0')), ['n{} 0']);
+  assert.deepEqual(samples(f.store.get('normal1')), ['n{} 1']);
+
+  // The two oldest messages gave way, reset so that their senders are told.
+  const ends = await Promise.all(tricklers.slice(0, 2).map((c) => c.closed));
+  assert.deepEqual(ends.map((e) => e.how), ['reset', 'reset']);
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'make_room' }), 2);
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'timeout' }), 0);
+  for (const c of tricklers.slice(0, 2)) {
+    const line = logLines(f, 'level=warn', 'reason=make_room', `peer=127.0.0.1:${c.port}`);
+    assert.equal(line.length, 1, f.logs.join(''));
+    assert.match(line[0], /one message unfinished for longer than read_timeout/);
+    assert.match(line[0], /held_bytes=\d+/);
+    const ms = Number(/message_ms=(\d+)/.exec(line[0])?.[1]);
+    assert.ok(ms >= 600 && ms < 1_400, `message_ms=${ms}`);
+  }
+  // The younger two were not needed and keep their slots; the queue is empty again.
+  assert.equal(gauge('waiting'), 0);
+  assert.equal(gauge('active'), 4);
+  for (const c of tricklers.slice(2)) assert.equal(c.s.destroyed, false);
+  for (const c of normal) c.s.end();
+  assert.deepEqual((await Promise.all(normal.map((c) => c.closed))).map((e) => e.how), ['closed', 'closed']);
+  await until('normal ones released', () => f.listener.connectionCounts().active === 2);
+  assert.equal(gauge('active'), 2);
+});
+
+test('saturation: connections waiting longer than read_timeout are logged at warn once per episode, and its end at info', async (t) => {
+  const f = await start(t, { maxConnections: 1, readTimeoutMs: 300 });
+  // A busy sender: a complete message every 100 ms, so it never has to give its slot up.
+  const busy = await open(f.address);
+  let i = 0;
+  const pushing = setInterval(() => busy.s.write(JSON.stringify({ busy: `b ${i++}\n` })), 100);
+  t.after(() => clearInterval(pushing));
+  await until('busy is read', () => f.store.get('busy') !== undefined);
+  const queued = [send(f.address, JSON.stringify({ q1: 'q 1\n' })), send(f.address, JSON.stringify({ q2: 'q 2\n' }))];
+  await until('two wait', () => f.listener.connectionCounts().waiting === 2);
+  await until('saturation logged', () => logLines(f, 'listener saturated').length > 0, 1_500);
+  const warn = logLines(f, 'level=warn', 'listener saturated: connections waiting for a slot longer than read_timeout');
+  assert.equal(warn.length, 1);
+  assert.match(warn[0], /active=1 reading=\d waiting=2 longest_wait_ms=\d+ read_timeout_ms=300 max_connections=1/);
+  await sleep(700);
+  assert.equal(logLines(f, 'listener saturated').length, 1, 'once per episode');
+  clearInterval(pushing);
+  busy.s.end();
+  assert.deepEqual(await Promise.all(queued), ['closed', 'closed']);
+  assert.deepEqual(samples(f.store.get('q2')), ['q{} 2']);
+  const end = logLines(f, 'level=info', 'connection slots free again');
+  assert.equal(end.length, 1, f.logs.join(''));
+  assert.match(end[0], /waited=2 longest_wait_ms=\d+ duration_ms=\d+/);
+  assert.equal(counter(f.registry, 'tributary_gateway_push_errors_total', { listener: 'test', reason: 'make_room' }), 0);
 });

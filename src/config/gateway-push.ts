@@ -56,10 +56,11 @@ export const pushListenerSchema = z
      */
     max_pending_connections: uint.default(4096),
     /**
-     * How long a sender may pause in the middle of a message (JSON: before its EOF) before the
-     * connection is cut and the partial message counted as a `timeout`. Every chunk received
-     * restarts it; it does not run between messages. When connections wait for a slot, one that
-     * has been idle between messages this long gives its slot up.
+     * How long a sender may pause in the middle of a message (a JSON object, a Cap'n Proto
+     * message) before the connection is cut and the partial message counted as a `timeout`.
+     * Every chunk received restarts it; it does not run between messages. When connections wait
+     * for a slot, one whose message has taken longer than this gives its slot up (`make_room`),
+     * and so does one idle between messages (sooner once it has delivered a message).
      */
     read_timeout: duration.refine((n) => n > 0, 'must be positive').default(10_000),
     /**
@@ -69,7 +70,7 @@ export const pushListenerSchema = z
      * whose peer is gone, and idle ones give way when connections wait (see `read_timeout`).
      */
     idle_timeout: duration.default(0),
-    /** Bytes one connection (JSON) or one message (Cap'n Proto) may carry; defaults to `push.max_body_bytes`. */
+    /** Bytes one message (a JSON object, a Cap'n Proto message) may carry; defaults to `push.max_body_bytes`. */
     max_bytes: size.optional(),
   })
   .superRefine((l, ctx) => {

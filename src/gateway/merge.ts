@@ -107,6 +107,8 @@ interface LabelledSource {
   /** Backend label set → labelled set, for this label configuration; survives layouts. */
   readonly relabelled: WeakMap<Labels, Labels>;
   readonly families: Map<string, LabelledFamily>;
+  /** The families as an OpenMetrics page shows them, when that differs (`_created` gauges joined to their family). */
+  readonly omFamilies?: Map<string, LabelledFamily>;
   readonly duplicates: number;
 }
 
@@ -141,7 +143,7 @@ let serials = 0;
 
 export class PageMerger {
   private readonly labelled = new Map<string, LabelledSource>();
-  private readonly merged = new Map<string, MergedFamily>();
+  private readonly merged = new Map<string, Map<string, MergedFamily>>();
   private readonly textCache = new SeriesTextCache();
   /** The last page of each variant: parts whose values did not change are copied from it. */
   private readonly pages = new Map<string, { page: Buffer; generation: number }>();
@@ -170,7 +172,7 @@ export class PageMerger {
       const src = this.labelledSource(c);
       live.add(c.id);
       stats.duplicateSeries += src.duplicates;
-      for (const fam of src.families.values()) {
+      for (const fam of (om ? (src.omFamilies ?? src.families) : src.families).values()) {
         let list = byFamily.get(fam.meta.name);
         if (!list) byFamily.set(fam.meta.name, (list = []));
         list.push({ c, src, fam });
@@ -187,14 +189,17 @@ export class PageMerger {
     const slot = this.takeBuffer(variant, previous?.page.buffer, want);
     const out = new PageBuffer(slot.buf);
     const generation = ++this.generation;
+    // Per variant: a family's contributions may differ between the formats (omFamilies).
+    let merged = this.merged.get(variant);
+    if (merged === undefined) this.merged.set(variant, (merged = new Map()));
     for (const name of names) {
       const list = byFamily.get(name)!;
       let signature = '';
       for (const { c, src } of list) signature += c.id + '@' + src.serial + ';';
-      let m = this.merged.get(name);
+      let m = merged.get(name);
       if (!m || m.signature !== signature) {
         m = mergeFamily(name, list, signature);
-        this.merged.set(name, m);
+        merged.set(name, m);
       }
       stats.duplicateSeries += m.duplicates;
       addConflicts(stats.typeConflicts, m.typeConflicts);
@@ -247,7 +252,7 @@ export class PageMerger {
       }
       stats.series += written;
     }
-    for (const name of this.merged.keys()) if (!byFamily.has(name)) this.merged.delete(name);
+    for (const name of merged.keys()) if (!byFamily.has(name)) merged.delete(name);
     if (om) out.append(EOF_LINE, 0, EOF_LINE.length);
     const page = out.finish();
     this.pages.set(variant, { page, generation });
@@ -358,17 +363,28 @@ export class PageMerger {
         entry.index.push(f.offset + j);
       }
     }
+    const labelledFamily = (meta: FamilyMeta, series: Labels[], index: number[]): LabelledFamily => {
+      const order = expositionOrder(meta.name, meta.type, series);
+      return { meta, series: Array.from(order, (i) => series[i]), index: Int32Array.from(order, (i) => index[i]), variants: new Map() };
+    };
     const families = new Map<string, LabelledFamily>();
+    for (const [name, e] of collected) families.set(name, labelledFamily(e.meta, e.series, e.index));
+    // The text format has no `_created`: clients write a counter's, histogram's or summary's
+    // creation time as a gauge family of its own, `<name>_created`. In OpenMetrics that name
+    // belongs to the family itself (a strict reader refuses the page otherwise), so there the
+    // gauge's series join the family as its `_created` samples — the same series either way.
+    let omFamilies: Map<string, LabelledFamily> | undefined;
     for (const [name, e] of collected) {
-      const order = expositionOrder(name, e.meta.type, e.series);
-      families.set(name, {
-        meta: e.meta,
-        series: Array.from(order, (i) => e.series[i]),
-        index: Int32Array.from(order, (i) => e.index[i]),
-        variants: new Map(),
-      });
+      const type = e.meta.type;
+      if (type !== 'counter' && type !== 'histogram' && type !== 'summary') continue;
+      const created = (type === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name) + '_created';
+      const g = collected.get(created);
+      if (g === undefined || g === e || (g.meta.type !== 'gauge' && g.meta.type !== 'unknown')) continue;
+      omFamilies ??= new Map(families);
+      omFamilies.delete(created);
+      omFamilies.set(name, labelledFamily(e.meta, [...e.series, ...g.series], [...e.index, ...g.index]));
     }
-    const src: LabelledSource = { serial: ++serials, layout, labelKey, relabelled, families, duplicates };
+    const src: LabelledSource = { serial: ++serials, layout, labelKey, relabelled, families, ...(omFamilies ? { omFamilies } : {}), duplicates };
     this.labelled.set(c.id, src);
     return src;
   }

@@ -10,7 +10,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { negotiateExposition, parseQualityList } from '../formats/prometheus/negotiate.js';
 import { writeExposition } from '../formats/prometheus/writer.js';
 import type { Registry } from '../selfmetrics/registry.js';
-import type { HttpServer } from './http-server.js';
+import type { Handler, HttpServer } from './http-server.js';
 import { sendBody, sendText } from './respond.js';
 
 const gzip = promisify(gzipCallback);
@@ -96,13 +96,17 @@ export function registerCoreRoutes(server: HttpServer, opts: CoreRoutesOptions):
   const { registry, readiness } = opts;
   if (opts.metrics !== false) registerMetricsRoute(server, registry);
 
-  server.get('/health', (_req, res) => {
+  const health: Handler = (_req, res) => {
     sendText(res, 200, 'OK\n');
-  });
-
-  server.get('/ready', (_req, res) => {
+  };
+  const ready: Handler = (_req, res) => {
     const reason = readiness.notReadyReason;
     if (reason === undefined) sendText(res, 200, 'OK\n');
     else sendText(res, 503, `not ready: ${reason}\n`);
-  });
+  };
+  // `/-/healthy` and `/-/ready` as Prometheus and the Pushgateway name them, for probes written for those.
+  server.get('/health', health);
+  server.get('/-/healthy', health);
+  server.get('/ready', ready);
+  server.get('/-/ready', ready);
 }

@@ -46,6 +46,12 @@ export class ProtobufError extends Error {
     /** Byte offset in the body. */
     readonly offset: number,
     readonly detail: string,
+    /**
+     * The body is well-formed protobuf but its metrics break a rule (a label name, a label twice,
+     * a series twice, a value of the wrong type): what the Pushgateway counts as a failed push
+     * of valid data rather than an unreadable body.
+     */
+    readonly invalid = false,
   ) {
     super(`message ${messageNumber}${family ? ` (family ${JSON.stringify(family)})` : ''}, byte ${offset}: ${detail}`);
     this.name = 'ProtobufError';
@@ -321,7 +327,7 @@ class FamilyDecoder {
     const other = this.taken.get(taken);
     if (other !== undefined) {
       const name = this.familyName!;
-      this.fail(
+      this.invalid(
         at,
         `family ${JSON.stringify(name)} collides with the ${this.familyTypes[other]} ${JSON.stringify(this.familyNames[other])} of message ${other}: both would use the name ${JSON.stringify(taken)}`,
       );
@@ -378,7 +384,7 @@ class FamilyDecoder {
       }
     }
     if ((this.valueFields & (1 << wanted)) === 0) {
-      this.fail(at0, `the metric has no ${VALUE_FIELD_NAME[this.typeNo]} field, which a ${family.type} family requires`);
+      this.invalid(at0, `the metric has no ${VALUE_FIELD_NAME[this.typeNo]} field, which a ${family.type} family requires`);
     }
     this.emit(family, at0);
   }
@@ -388,9 +394,9 @@ class FamilyDecoder {
     const at = this.fieldAt;
     const name = this.labelPair(this.message(end, 'Metric.label'), at, '');
     if (name.charCodeAt(0) === 0x5f && name.charCodeAt(1) === 0x5f) {
-      if (name === METRIC_NAME) this.fail(at, 'label "__name__" must not be set in the labels: it is the family name');
+      if (name === METRIC_NAME) this.invalid(at, 'label "__name__" must not be set in the labels: it is the family name');
       // Prometheus keeps the prefix for itself; client_golang, so the Pushgateway, refuses it
-      this.fail(at, `label name ${JSON.stringify(name)} is reserved: names starting with "__" are for internal use`);
+      this.invalid(at, `label name ${JSON.stringify(name)} is reserved: names starting with "__" are for internal use`);
     }
     const n = this.labelCount++;
     this.labelNames[n] = name;
@@ -421,7 +427,7 @@ class FamilyDecoder {
       }
     }
     if (this.utf8Names ? name === '' : !isLegacyLabelName(name)) {
-      this.fail(at, `${what === '' ? '' : what + ': '}label name ${JSON.stringify(name)} is not valid`);
+      this.invalid(at, `${what === '' ? '' : what + ': '}label name ${JSON.stringify(name)} is not valid`);
     }
     this.pairValue = value;
     this.pairHash = Math.imul(nameHash, 31) ^ valueHash;
@@ -511,7 +517,7 @@ class FamilyDecoder {
         const at = this.fieldAt;
         const name = this.labelPair(this.message(e, 'Exemplar.label'), at, what);
         for (let i = 0; i < pairs.length; i += 2) {
-          if (pairs[i] === name) this.fail(at, `${what}: duplicate label name ${JSON.stringify(name)}`);
+          if (pairs[i] === name) this.invalid(at, `${what}: duplicate label name ${JSON.stringify(name)}`);
         }
         pairs.push(name, this.pairValue);
       } else if (f === 2) {
@@ -599,7 +605,7 @@ class FamilyDecoder {
     const last = this.seenHashes.get(hash);
     for (let other = last; other !== undefined && other > 0; other = this.sameHash[other]) {
       if (sameStrings(this.bases[other], base)) {
-        this.fail(metricAt, `metric ${no} has the same labels as metric ${other}: ${base.length === 0 ? '{}' : Labels.fromSortedFlat(base).toString()}`);
+        this.invalid(metricAt, `metric ${no} has the same labels as metric ${other}: ${base.length === 0 ? '{}' : Labels.fromSortedFlat(base).toString()}`);
       }
     }
     this.sameHash[no] = last ?? 0;
@@ -650,10 +656,10 @@ class FamilyDecoder {
       // an empty value still counts for duplicates, as in the text format
       if (i > 0 && names[order[i - 1]] === name) {
         const later = Math.max(k, order[i - 1]);
-        this.fail(this.labelOffsets[later], `duplicate label name ${JSON.stringify(name)}`);
+        this.invalid(this.labelOffsets[later], `duplicate label name ${JSON.stringify(name)}`);
       }
       if (name === reserved) {
-        this.fail(this.labelOffsets[k], `label ${JSON.stringify(name)} is reserved for the ${type}'s own samples`);
+        this.invalid(this.labelOffsets[k], `label ${JSON.stringify(name)} is reserved for the ${type}'s own samples`);
       }
       const value = this.labelValues[k];
       if (value !== '') {
@@ -667,9 +673,14 @@ class FamilyDecoder {
 
   // ---------------------------------------------------------------- wire
 
-  private fail(offset: number, detail: string): never {
+  private fail(offset: number, detail: string, invalid = false): never {
     const where = this.metricNo > 0 ? `metric ${this.metricNo}: ` : '';
-    throw new ProtobufError(this.msgNo, this.familyName, offset, where + detail);
+    throw new ProtobufError(this.msgNo, this.familyName, offset, where + detail, invalid);
+  }
+
+  /** A rule of the data broken in a readable body (see ProtobufError.invalid). */
+  private invalid(offset: number, detail: string): never {
+    this.fail(offset, detail, true);
   }
 
   /**
@@ -845,7 +856,7 @@ class FamilyDecoder {
     try {
       return utf8.decode(this.b.subarray(s, e));
     } catch {
-      this.fail(s, `${what}: not valid UTF-8`);
+      this.invalid(s, `${what}: not valid UTF-8`);
     }
   }
 

@@ -7,7 +7,7 @@
  * does), so a dead app stops being exposed.
  *
  * Every push is checked against what is stored before it is taken, as the Pushgateway checks
- * it: no timestamps (HTTP), no series twice, no family whose TYPE differs from the same family
+ * it: no timestamps, no series twice, no family whose TYPE differs from the same family
  * in another app (or in a configured source or Tributary's own metrics), no histogram or
  * summary whose `_bucket`, `_sum` or `_count` names another app's family, no series identical
  * to another app's. A push
@@ -255,7 +255,9 @@ export class AppStore {
     const names = new Set<string>();
     for (const f of families) {
       for (const m of f.metrics) {
-        if (req.protocol === 'pushgateway' && m.timestamp !== undefined) return 'pushed metrics must not have timestamps';
+        // One rule for every protocol: a pushed sample is exposed "now" for as long as it is
+        // held; a timestamp would make Prometheus refuse it as too old once it ages.
+        if (m.timestamp !== undefined) return 'pushed metrics must not have timestamps';
         if (seen.has(m.labels.key)) return `series ${m.labels.toString()} is pushed more than once`;
         seen.add(m.labels.key);
       }
@@ -327,12 +329,16 @@ export class AppStore {
     return 'another app';
   }
 
-  /** Records a refused push: the failure time of an HTTP group (creating it), the error for /apps. */
-  private refused(req: PushRequest, problem: string): void {
+  /**
+   * Records a push refused for its metrics (here or by the body's reader): the failure time of
+   * an HTTP group (creating it), the error for /apps. `problem` comes without INVALID_PREFIX.
+   */
+  refused(req: Omit<PushRequest, 'families' | 'mode'>, problem: string): void {
     const prev = this.apps.get(req.key);
     const at = this.now();
     const error = INVALID_PREFIX + problem;
-    if (req.protocol !== 'pushgateway' || (!prev && this.apps.size >= this.limits.maxApps)) {
+    const creatable = !prev && this.apps.size < this.limits.maxApps && this.options.reservedName?.(req.name) === undefined;
+    if (req.protocol !== 'pushgateway' || (!prev && !creatable)) {
       if (prev) this.apps.set(req.key, { ...prev, lastError: error, lastErrorMs: at });
       return;
     }

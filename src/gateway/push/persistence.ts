@@ -138,6 +138,10 @@ export class AppPersistence {
     this.unsubscribe?.();
     await this.flushing;
     await this.flush();
+    if (this.dirty.size > 0) {
+      // The last chance is gone: say what a restart will not bring back.
+      this.log.error('pushed apps could not be saved before exit; their latest pushes are lost', { apps: this.dirty.size, keys: [...this.dirty].slice(0, 10).join(' ') });
+    }
     if (this.lockFile !== undefined) rmSync(this.lockFile, { force: true });
   }
 

@@ -20,10 +20,12 @@ export type PushBodyFormat = 'text' | 'openmetrics' | 'protobuf';
 
 /** A body that cannot be read or parsed; the message says where. */
 export class PushBodyError extends Error {
-  /** 400, or 415 for an encoding that is not read at all. */
   constructor(
     message: string,
+    /** 400, or 415 for an encoding that is not read at all. */
     readonly status = 400,
+    /** The body was read, but its metrics break a rule: a failed push of the group (see ProtobufError.invalid). */
+    readonly invalid = false,
   ) {
     super(message);
   }
@@ -72,7 +74,7 @@ export async function parsePushBody(body: Buffer, format: PushBodyFormat, maxSam
       // Stored as pushed; the page adds the +Inf bucket (completedForPage), the JSON API does not.
       return parseProtobufFamilies(body, { maxSamples, infBucket: false });
     } catch (err) {
-      if (err instanceof ProtobufError) throw new PushBodyError(`protobuf body: ${err.message}`);
+      if (err instanceof ProtobufError) throw new PushBodyError(`protobuf body: ${err.message}`, 400, err.invalid);
       throw err;
     }
   }

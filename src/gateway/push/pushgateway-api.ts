@@ -22,7 +22,7 @@ import type { Logger } from '../../log/logger.js';
 import type { Registry } from '../../selfmetrics/registry.js';
 import type { Handler, HttpServer } from '../../server/http-server.js';
 import { sendText } from '../../server/respond.js';
-import { AppStore, PushInvalidError, PushLimitError } from './app-store.js';
+import { AppStore, INVALID_PREFIX, PushInvalidError, PushLimitError } from './app-store.js';
 import { GroupingKeyError, parseGroupingPath, type GroupingKey } from './grouping-key.js';
 import { pushMetrics, type PushErrorReason } from './push-metrics.js';
 import { applyGroupingLabels } from './pushed-text.js';
@@ -79,31 +79,33 @@ export function registerPushgatewayRoutes(server: HttpServer, opts: PushgatewayA
       }
     }
 
+    const request = { key: group.key, name: group.job, groupingLabels: group.labels, protocol: 'pushgateway' as const, origin: `HTTP push from ${peer}`, ttlMs };
     let families;
     try {
       const body = await readPushBody(req, opts.maxBodyBytes);
       families = await parsePushBody(body, pushBodyFormat(req.headers['content-type']), opts.store.limits.maxSeries);
     } catch (err) {
       if (err instanceof BodyTooLargeError) return fail(res, 413, 'too_large', err.message, fields);
+      if (err instanceof PushBodyError && err.invalid) {
+        // Readable, but its metrics break a rule: a failed push of the group, as in the Pushgateway.
+        opts.store.refused(request, err.message);
+        return fail(res, 400, 'invalid', INVALID_PREFIX + err.message, fields);
+      }
       if (err instanceof PushBodyError) {
         // Nothing changes (as in the Pushgateway), but /apps shows why the last push failed.
         opts.store.reject(group.key, err.message);
         return fail(res, err.status, err.status === 400 ? 'parse' : 'bad_request', err.message, fields);
       }
+      if (res.destroyed || req.socket.destroyed) {
+        // The client went away mid-upload: nothing was taken, and nobody is left to tell.
+        logger.debug('push abandoned by the client before its body was complete', { ...fields, err: (err as Error).message });
+        return;
+      }
       throw err;
     }
 
     try {
-      opts.store.push({
-        key: group.key,
-        name: group.job,
-        groupingLabels: group.labels,
-        protocol: 'pushgateway',
-        origin: `HTTP push from ${peer}`,
-        families: applyGroupingLabels(families, group.labels),
-        ttlMs,
-        mode,
-      });
+      opts.store.push({ ...request, families: applyGroupingLabels(families, group.labels), mode });
     } catch (err) {
       if (err instanceof PushInvalidError) return fail(res, 400, 'invalid', err.message, fields);
       if (err instanceof PushLimitError) return fail(res, 429, 'limit', err.message, fields);

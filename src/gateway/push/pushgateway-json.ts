@@ -30,6 +30,10 @@ export interface PushgatewayJsonOptions {
 const STARTED = new Date();
 
 export function registerPushgatewayJson(server: HttpServer, opts: PushgatewayJsonOptions): void {
+  // Browsers ask first (CORS preflight): the Pushgateway answers every API path's OPTIONS.
+  const preflight: Handler = (_req, res) => sendApiJson(res, 200, undefined);
+  // (Not for the wipe route while the admin API is off: it must not exist at all then, 404.)
+  for (const path of ['/api/v1/metrics', '/api/v1/status', ...(opts.adminApi ? ['/api/v1/admin/wipe'] : [])]) server.route('OPTIONS', path, preflight);
   server.get(
     '/api/v1/metrics',
     opts.guard((_req, res) => {
@@ -73,7 +77,7 @@ function sendApiJson(res: ServerResponse, status: number, body: unknown): void {
     'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
     'access-control-expose-headers': 'Date',
   });
-  res.end(JSON.stringify(body));
+  res.end(body === undefined ? undefined : JSON.stringify(body));
 }
 
 /** One group: its grouping labels, whether the last push went through, and every family. */
@@ -107,8 +111,17 @@ const TYPE_NAMES: Record<MetricType, string> = {
 function familyJson(f: MetricFamily, writtenMs: number, blank: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = { time_stamp: new Date(writtenMs).toISOString(), type: TYPE_NAMES[f.type] };
   if (f.help !== undefined && f.help !== '') out.help = f.help;
-  out.metrics = f.type === 'histogram' || f.type === 'gaugehistogram' || f.type === 'summary' ? compositeMetrics(f, blank) : f.metrics.map((m) => ({ labels: labelsJson(m.labels.kv, blank), value: goNumber(m.value) }));
+  out.metrics = f.type === 'histogram' || f.type === 'gaugehistogram' || f.type === 'summary' ? compositeMetrics(f, blank) : simpleMetrics(f, blank);
   return out;
+}
+
+/**
+ * A counter's, gauge's or untyped family's samples; a counter's `_created` (OpenMetrics) is its
+ * creation time, not another reading of it, and the Pushgateway's model has no place for it.
+ */
+function simpleMetrics(f: MetricFamily, blank: readonly string[]): Record<string, unknown>[] {
+  const created = f.type === 'counter' ? f.name + '_created' : undefined;
+  return f.metrics.filter((m) => m.labels.metricName !== created).map((m) => ({ labels: labelsJson(m.labels.kv, blank), value: goNumber(m.value) }));
 }
 
 /** A histogram's or summary's samples folded into one object per label set, as the Pushgateway stores them. */

@@ -4,21 +4,37 @@
  * sender may pause, how many bytes it may send; the wire format is a WireDecoder and the
  * payloads go to socket-ingest.
  *
+ * Both formats are message-based: a message's apps are stored as soon as its last byte is in
+ * (a JSON object at its closing `}`, not at EOF), and a connection may carry any number of them.
+ * A connection is *reading* while part of a message is held and *idle* between messages.
+ *
  * Nothing accepted is dropped unannounced. Clients push in bursts and write their payload as
  * soon as they connect, so a connection over `maxConnections` is not closed but accepted and
  * left unread, in arrival order, until a slot frees (as exporter-proxy does); only past
  * `maxPendingConnections` waiting is one refused — reset, counted and logged. A waiting
- * connection's clock starts when it gets its slot.
+ * connection's clocks start when it gets its slot.
  *
  * `readTimeoutMs` is an idle timeout that runs only while part of a message is held: a slow
- * sender is never cut while bytes keep coming, one that stalls mid-message is (counted as a
- * timeout). Between messages a connection may stay open for good — persistent Cap'n Proto
- * senders push every few seconds — unless `idleTimeoutMs` is set; TCP keep-alive reaps dead
- * peers. When connections are waiting and every slot is taken, one idle between messages for
- * `readTimeoutMs` gives its slot up. Every close we initiate is logged with its reason. Closes
- * for time (idle, stalled, making room, shutdown) and refusals are TCP resets: after a plain
- * close a sender's next write would still seem to succeed and its push vanish unseen (on a
- * Unix socket that write fails anyway).
+ * sender is never cut for it while bytes keep coming, one that stalls mid-message is (counted
+ * as a timeout). Between messages a connection may stay open for good — persistent senders push
+ * every few seconds — unless `idleTimeoutMs` is set; TCP keep-alive reaps dead peers.
+ *
+ * While connections wait (so every slot is taken) slots are handed on:
+ * - a connection idle between messages gives its slot up once it has been idle for
+ *   `readTimeoutMs` — or, if it has already delivered a message (it had its turn), for
+ *   min(`readTimeoutMs`, 250 ms) — logged at info;
+ * - then, if still needed, one that has been inside a single unfinished message for longer than
+ *   `readTimeoutMs`, counted from the message's first byte (a trickling sender would otherwise
+ *   hold its slot for ever), oldest message first — logged at warn and counted as `make_room`.
+ * Idle connections are handed on by their own timers; unfinished messages are checked by one
+ * listener timer that runs only while connections wait, due when the oldest message comes of
+ * age. When a connection has waited longer than `readTimeoutMs` the listener is saturated:
+ * logged at warn once per episode, with the counts, and at info when the queue is empty again;
+ * `tributary_gateway_push_connections{state="active"|"waiting"}` shows it while it lasts.
+ *
+ * Every close we initiate is logged with its reason. Closes for time (idle, stalled, making
+ * room, shutdown) and refusals are TCP resets: after a plain close a sender's next write would
+ * still seem to succeed and its push vanish unseen (on a Unix socket that write fails anyway).
  *
  * One bad client costs only its own connection: malformed input, an oversized message or a
  * sender that stalls is logged, counted and disconnected while other clients go on.
@@ -50,6 +66,15 @@ const KEEPALIVE_DELAY_MS = 15_000;
 /** Refusals come in floods; one line per interval, carrying the count, is enough to act on. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
+/**
+ * While connections wait, how long one that has delivered a message may sit idle before its
+ * slot goes to a waiting one (at most `readTimeoutMs`). Longer than the gaps inside a burst of
+ * writes, short enough that clients that push and keep their connection open are served in a
+ * few rounds of this each (500 clients through 64 slots: ~2 s), and that persistent senders
+ * pushing more often than `readTimeoutMs` cannot keep waiting connections out for good.
+ */
+const GIVE_WAY_AFTER_DELIVERY_MS = 250;
+
 export interface SocketListenerOptions {
   /** Label in logs and metrics; defaults to the address or path. */
   name?: string;
@@ -60,13 +85,16 @@ export interface SocketListenerOptions {
   registry: Registry;
   /** TTL of apps pushed here; 0 = kept until replaced. */
   ttlMs: number;
-  /** JSON: bytes per connection; Cap'n Proto: bytes per message. */
+  /** Bytes per message (a JSON top-level value, a Cap'n Proto frame). */
   maxBytes: number;
   /** Connections read at once; more wait, unread, for a slot. */
   maxConnections: number;
   /** Connections that may wait for a slot; past this one is refused. Default 4096. */
   maxPendingConnections?: number;
-  /** How long a sender may pause in the middle of a message (JSON: before its EOF). */
+  /**
+   * How long a sender may pause in the middle of a message; while connections wait, also how long
+   * one may stay in one message, or idle without having delivered one, before giving its slot up.
+   */
   readTimeoutMs: number;
   /** How long a connection may sit idle between messages; 0 (default) = as long as it likes. */
   idleTimeoutMs?: number;
@@ -78,9 +106,11 @@ class Connection {
   state: 'new' | 'waiting' | 'active' | 'closed' = 'new';
   /** When it was queued (waiting) or last went idle between messages (active). */
   since = performance.now();
+  /** When the first byte of the message being read arrived (meaningful while `reading`). */
+  messageStart = 0;
   decoder: WireDecoder | undefined;
   timer: NodeJS.Timeout | undefined;
-  /** `timer` is the read timeout (part of a message is held) rather than an idle-stage timer. */
+  /** Part of a message is held; `timer` is the read timeout rather than an idle-stage timer. */
   reading = false;
   /** The peer half-closed: no more input, the connection is finishing. */
   ended = false;
@@ -113,10 +143,14 @@ export class SocketListener {
   private readonly active = new Set<Connection>();
   /** Accepted and unread, first come first served. */
   private readonly waiting = new Set<Connection>();
-  /** Active and idle between messages for readTimeoutMs or longer, longest first: the ones that give way. */
+  /** Active and idle between messages past their grace (see goIdle), longest first: the first to give way. */
   private readonly evictable = new Set<Connection>();
   private nextId = 0;
-  private waitEpisode: { waited: number; longestMs: number } | undefined;
+  /** While connections wait: since when, how many waited, the longest wait, whether it was logged as saturation. */
+  private waitEpisode: { started: number; waited: number; longestMs: number; warned: boolean } | undefined;
+  /** Runs while connections wait: hands on slots held by overdue messages, notices saturation. */
+  private waitTimer: NodeJS.Timeout | undefined;
+  private readonly counts = (): { active: number; waiting: number } => this.connectionCounts();
   private refusedUnlogged = 0;
   private lastRefusalLog = -Infinity;
   private refusalLogTimer: NodeJS.Timeout | undefined;
@@ -171,6 +205,7 @@ export class SocketListener {
       }
     }
     this.bound = this.describeAddress();
+    this.metrics.connectionCounts.set(this.name, this.counts);
     this.logger.info('listening', {
       address: this.bound,
       max_connections: this.opts.maxConnections,
@@ -199,6 +234,12 @@ export class SocketListener {
     if (this.closing) return this.closing;
     this.shuttingDown = true;
     clearTimeout(this.refusalLogTimer);
+    clearTimeout(this.waitTimer);
+    if (this.metrics.connectionCounts.get(this.name) === this.counts) {
+      this.metrics.connectionCounts.delete(this.name);
+      this.metrics.connections.remove(this.name, 'active');
+      this.metrics.connections.remove(this.name, 'waiting');
+    }
     this.logRefusals();
     const active = [...this.active];
     const waiting = [...this.waiting];
@@ -245,13 +286,14 @@ export class SocketListener {
     if (this.active.size < this.opts.maxConnections) return this.activate(c);
     if (this.waiting.size >= this.maxPending) return this.refuse(c);
     if (this.waiting.size === 0) {
-      this.waitEpisode = { waited: 0, longestMs: 0 };
+      this.waitEpisode = { started: performance.now(), waited: 0, longestMs: 0, warned: false };
       this.logger.debug('all connection slots busy: new connections wait for one', { max_connections: this.opts.maxConnections });
     }
     this.waitEpisode!.waited++;
     c.state = 'waiting';
     this.waiting.add(c);
     this.makeRoom();
+    if (this.waiting.size > 0 && this.waitTimer === undefined) this.scheduleWaitCheck();
   }
 
   private refuse(c: Connection): void {
@@ -308,15 +350,26 @@ export class SocketListener {
 
   private onData(c: Connection, chunk: Buffer, emit: (msg: WireMessage) => void): void {
     if (c.state !== 'active') return;
-    this.evictable.delete(c);
+    const decoder = c.decoder!;
+    const wasIdle = decoder.idle;
+    const heldBefore = decoder.held;
+    const messagesBefore = c.messages;
     try {
-      c.decoder!.write(chunk, emit);
+      decoder.write(chunk, emit);
     } catch (err) {
       return this.fail(c, err);
     }
-    if (c.decoder!.idle) {
-      this.goIdle(c);
-    } else if (c.reading) {
+    if (decoder.idle) {
+      // Bytes between messages that deliver nothing (JSON whitespace, `{}`) do not count as
+      // activity: they must not keep a slot from waiting connections.
+      if (!wasIdle || c.messages !== messagesBefore) this.goIdle(c);
+      return;
+    }
+    this.evictable.delete(c);
+    // A message began in this chunk unless the one held before simply grew by all of it.
+    const newMessage = wasIdle || decoder.held !== heldBefore + chunk.length;
+    if (newMessage) c.messageStart = performance.now();
+    if (c.reading) {
       c.timer!.refresh();
     } else {
       clearTimeout(c.timer);
@@ -338,25 +391,34 @@ export class SocketListener {
     c.socket.end();
   }
 
-  /** Between messages: after readTimeoutMs the slot may go to a waiting connection; after idleTimeoutMs (if set) it closes. */
+  /**
+   * Between messages: after a grace (readTimeoutMs, shorter once it has delivered a message) the
+   * slot may go to a waiting connection; after idleTimeoutMs (if set) it closes.
+   */
   private goIdle(c: Connection): void {
+    this.evictable.delete(c);
     clearTimeout(c.timer);
     c.reading = false;
     c.since = performance.now();
     const read = this.opts.readTimeoutMs;
+    const grace = c.messages > 0 ? Math.min(read, GIVE_WAY_AFTER_DELIVERY_MS) : read;
     const idle = this.idleTimeoutMs;
-    if (idle > 0 && idle <= read) {
+    if (idle > 0 && idle <= grace) {
       c.timer = setTimeout(() => this.onIdleTimeout(c), idle);
       return;
     }
     c.timer = setTimeout(() => {
-      if (idle > 0) c.timer = setTimeout(() => this.onIdleTimeout(c), idle - read);
+      if (idle > 0) c.timer = setTimeout(() => this.onIdleTimeout(c), idle - grace);
       this.evictable.add(c);
       this.makeRoom();
-    }, read);
+    }, grace);
   }
 
-  /** Hands the slots of long-idle connections to waiting ones (every slot is taken while any wait). */
+  /**
+   * Hands slots to waiting connections (every slot is taken while any wait): first those of
+   * connections idle past their grace, longest idle first; then those of connections inside one
+   * message for longer than readTimeoutMs, oldest message first.
+   */
   private makeRoom(): void {
     for (let c = first(this.evictable); c !== undefined && this.waiting.size > 0; c = first(this.evictable)) {
       c.logger.info('connection closed: idle, its slot given to a waiting connection', {
@@ -368,6 +430,68 @@ export class SocketListener {
       });
       this.terminate(c, 'reset');
     }
+    if (this.waiting.size === 0) return;
+    const now = performance.now();
+    const due = now - this.opts.readTimeoutMs;
+    const overdue: Connection[] = [];
+    for (const c of this.active) if (c.reading && c.messageStart <= due) overdue.push(c);
+    overdue.sort((a, b) => a.messageStart - b.messageStart);
+    for (const c of overdue) {
+      if (this.waiting.size === 0) break;
+      this.metrics.errors.labels(this.name, 'make_room').inc();
+      c.logger.warn('connection closed: one message unfinished for longer than read_timeout, its slot given to a waiting connection', {
+        reason: 'make_room' satisfies CloseReason,
+        held_bytes: c.held,
+        message_ms: Math.round(now - c.messageStart),
+        read_timeout_ms: this.opts.readTimeoutMs,
+        waiting: this.waiting.size,
+        max_connections: this.opts.maxConnections,
+        messages: c.messages,
+      });
+      this.terminate(c, 'reset');
+    }
+  }
+
+  /**
+   * While connections wait: the next time a message held in a slot comes of age (readTimeoutMs
+   * after its first byte) or the oldest waiting connection has waited readTimeoutMs. A message
+   * that starts later comes of age later than every one running now, so nothing is missed.
+   */
+  private scheduleWaitCheck(): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    const oldest = first(this.waiting);
+    if (oldest === undefined || this.shuttingDown) return;
+    const read = this.opts.readTimeoutMs;
+    const now = performance.now();
+    let next = now + read;
+    for (const c of this.active) if (c.reading) next = Math.min(next, c.messageStart + read);
+    if (!this.waitEpisode!.warned) next = Math.min(next, oldest.since + read);
+    this.waitTimer = setTimeout(() => this.onWaitCheck(), Math.max(1, Math.ceil(next - now))).unref();
+  }
+
+  private onWaitCheck(): void {
+    this.waitTimer = undefined;
+    this.makeRoom();
+    const oldest = first(this.waiting);
+    if (oldest === undefined) return;
+    const episode = this.waitEpisode!;
+    const waitedMs = performance.now() - oldest.since;
+    if (!episode.warned && waitedMs >= this.opts.readTimeoutMs) {
+      episode.warned = true;
+      let reading = 0;
+      for (const c of this.active) if (c.reading) reading++;
+      this.logger.warn('listener saturated: connections waiting for a slot longer than read_timeout', {
+        active: this.active.size,
+        reading,
+        waiting: this.waiting.size,
+        longest_wait_ms: Math.round(waitedMs),
+        read_timeout_ms: this.opts.readTimeoutMs,
+        max_connections: this.opts.maxConnections,
+        max_pending_connections: this.maxPending,
+      });
+    }
+    this.scheduleWaitCheck();
   }
 
   private onIdleTimeout(c: Connection): void {
@@ -433,8 +557,14 @@ export class SocketListener {
       this.activate(next);
     }
     if (this.waiting.size === 0 && this.waitEpisode !== undefined) {
-      this.logger.debug('connection slots free again', { waited: this.waitEpisode.waited, longest_wait_ms: Math.round(this.waitEpisode.longestMs) });
+      const e = this.waitEpisode;
+      const fields = { waited: e.waited, longest_wait_ms: Math.round(e.longestMs), duration_ms: Math.round(performance.now() - e.started) };
+      // Saturation was announced at warn: its end is worth a line too.
+      if (e.warned) this.logger.info('connection slots free again', fields);
+      else this.logger.debug('connection slots free again', fields);
       this.waitEpisode = undefined;
+      clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
     }
   }
 }

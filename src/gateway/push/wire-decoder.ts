@@ -12,11 +12,13 @@ export interface WireMessage {
 
 export interface WireDecoder {
   /**
-   * Takes the next bytes and hands every message they complete to `emit`, in order. Throws
-   * WireError on bad input; messages emitted before the throw were good and stand.
+   * Takes the next bytes and hands every message they complete to `emit`, in order, as soon as
+   * each is complete (not at EOF: the listener treats a connection with nothing held as idle,
+   * whether or not its sender will close). Throws WireError on bad input; messages emitted
+   * before the throw were good and stand.
    */
   write(chunk: Buffer, emit: (msg: WireMessage) => void): void;
-  /** The sender half-closed: emits what is left, or throws if a message was cut short. */
+  /** The sender half-closed: emits what is left, or throws if a message was cut short (nothing pending is a normal end). */
   end(emit: (msg: WireMessage) => void): void;
   /** True between messages: nothing of an unfinished message is held. */
   readonly idle: boolean;
