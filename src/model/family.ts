@@ -29,6 +29,9 @@ export const METRIC_TYPES: readonly MetricType[] = [
   'unknown',
 ];
 
+/** OpenMetrics caps an exemplar's label names and values at 128 characters in all. */
+export const MAX_EXEMPLAR_LABEL_CHARS = 128;
+
 export interface Exemplar {
   labels: Labels;
   value: number;

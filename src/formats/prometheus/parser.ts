@@ -15,7 +15,7 @@
  */
 
 import { Labels, METRIC_NAME } from '../../model/labels.js';
-import type { Exemplar, MetricType } from '../../model/family.js';
+import { MAX_EXEMPLAR_LABEL_CHARS, type Exemplar, type MetricType } from '../../model/family.js';
 import type { TextFormat } from './negotiate.js';
 
 /** What `next()` found. */
@@ -67,8 +67,6 @@ export interface ParserOptions {
 
 /** Errors a lenient parser keeps verbatim; the rest are only counted. */
 const MAX_KEPT_ERRORS = 10;
-/** OpenMetrics caps an exemplar's label names and values at 128 characters in all. */
-const MAX_EXEMPLAR_LABEL_CHARS = 128;
 
 // Character classes for ASCII, one bit each.
 const METRIC_START = 1;

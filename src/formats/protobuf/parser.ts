@@ -33,7 +33,7 @@
  */
 
 import { Labels, METRIC_NAME } from '../../model/labels.js';
-import type { Exemplar, MetricFamily, MetricPoint, MetricType } from '../../model/family.js';
+import { MAX_EXEMPLAR_LABEL_CHARS, type Exemplar, type MetricFamily, type MetricPoint, type MetricType } from '../../model/family.js';
 import { formatGoFloat } from './gofloat.js';
 import { isLegacyLabelName, isLegacyMetricName } from '../../model/names.js';
 
@@ -531,7 +531,7 @@ class FamilyDecoder {
     // OpenMetrics' limit, which client_golang enforces too: the exemplar must stay writable
     let chars = 0;
     for (const p of pairs) chars += [...p].length;
-    if (chars > 128) this.fail(s, `${what}: exemplar labels have ${chars} characters, more than the 128 allowed`);
+    if (chars > MAX_EXEMPLAR_LABEL_CHARS) this.fail(s, `${what}: exemplar labels have ${chars} characters, more than the ${MAX_EXEMPLAR_LABEL_CHARS} allowed`);
     const kv: [string, string][] = [];
     for (let i = 0; i < pairs.length; i += 2) kv.push([pairs[i], pairs[i + 1]]);
     const ex: Exemplar = { labels: Labels.fromPairs(kv), value };
