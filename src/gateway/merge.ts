@@ -130,10 +130,10 @@ interface MergedFamily {
   readonly duplicates: number;
   readonly helpConflicts: [string, string][];
   readonly typeConflicts: [string, string][];
-  /** Rendered header per variant (and whether `foo` is taken, which changes an OpenMetrics counter's header). */
-  readonly headers: Map<string, Buffer>;
-  /** Where the family's header was written on the last page of each variant, to copy it from there. */
-  readonly placed: Map<string, { generation: number; at: number; header: Buffer }>;
+  /** Rendered header (its variant's), by whether `foo` is taken: that changes an OpenMetrics counter's header. */
+  readonly headers: Map<boolean, Buffer>;
+  /** Where the header was written on the variant's last page, to copy it from there. */
+  placed?: { generation: number; at: number; header: Buffer };
 }
 
 const EOF_LINE = Buffer.from('# EOF\n');
@@ -204,21 +204,21 @@ export class PageMerger {
       stats.duplicateSeries += m.duplicates;
       addConflicts(stats.typeConflicts, m.typeConflicts);
       addConflicts(stats.helpConflicts, m.helpConflicts);
-      const headerKey = variant + (om && pageNames!.has(name.slice(0, -6)) ? '+taken' : '');
-      let header = m.headers.get(headerKey);
+      const taken = om && pageNames!.has(name.slice(0, -6));
+      let header = m.headers.get(taken);
       if (header === undefined) {
         header = Buffer.from(writer.header(m.header, m.kept.flatMap((p) => p.fam.series)));
-        m.headers.set(headerKey, header);
+        m.headers.set(taken, header);
       }
       // The header goes first, and is taken back if no sample of the family is written here.
       const familyStart = out.length;
-      const placed = m.placed.get(variant);
+      const placed = m.placed;
       if (previous !== undefined && placed !== undefined && placed.generation === previous.generation && placed.header === header) {
         out.copy(previous.page, placed.at, placed.at + header.length);
       } else {
         out.append(header, 0, header.length);
       }
-      m.placed.set(variant, { generation, at: familyStart, header });
+      m.placed = { generation, at: familyStart, header };
       let written = 0;
       for (let k = 0; k < m.kept.length; k++) {
         const { fam } = m.kept[k];
@@ -247,7 +247,7 @@ export class PageMerger {
       }
       if (written === 0) {
         out.truncate(familyStart);
-        m.placed.delete(variant);
+        m.placed = undefined;
         continue;
       }
       stats.series += written;
@@ -442,7 +442,7 @@ function mergeFamily(name: string, list: readonly Part[], signature: string): Me
   const unit = kept.find((p) => p.fam.meta.unit !== undefined)?.fam.meta.unit;
   if (help !== undefined) header.help = help;
   if (unit !== undefined) header.unit = unit;
-  return { signature, kept, keptAt, masks, header, duplicates, helpConflicts, typeConflicts, headers: new Map(), placed: new Map() };
+  return { signature, kept, keptAt, masks, header, duplicates, helpConflicts, typeConflicts, headers: new Map() };
 }
 
 /** Longest value text formatValue writes (`-1.7976931348623157e+308`), plus a newline. */

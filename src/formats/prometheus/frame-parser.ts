@@ -56,9 +56,10 @@ export class FrameParser {
     const page = parseFamilies(text, { format, lenient: true, cache: this.labels, trace });
     const frame = frameFromFamilies(page.families, this.layout);
     this.layout = frame.layout;
-    // A page with bad lines or exemplars is always read in full: which lines a lenient parse
-    // drops is a judgement the quick read does not repeat.
-    this.template = page.dropped === 0 && !trace.exemplars ? buildTemplate(text, format, frame.layout, page.families, trace) : undefined;
+    // A page with bad lines is always read in full: which lines a lenient parse drops is a
+    // judgement the quick read does not repeat. (One with exemplars too: buildTemplate finds
+    // no template, as its lines are more than a value and a timestamp.)
+    this.template = page.dropped === 0 ? buildTemplate(text, format, frame.layout, page.families, trace) : undefined;
     return { frame, dropped: page.dropped, errors: page.errors };
   }
 }
@@ -68,12 +69,10 @@ class TraceLog implements PageTrace {
   readonly keys: string[] = [];
   /** Family and index in it, per sample. */
   readonly placed: (MetricFamily | number)[] = [];
-  exemplars = false;
 
   sample(key: string, family: MetricFamily, index: number): void {
     this.keys.push(key);
     this.placed.push(family, index);
-    if (family.metrics[index]?.exemplar !== undefined) this.exemplars = true;
   }
 }
 

@@ -141,13 +141,10 @@ export class AppStore {
       this.refused(req, problem);
       throw new PushInvalidError(INVALID_PREFIX + problem);
     }
-    const series = countSeries(families);
-    const prevSeries = prev ? seriesOf(prev) : 0;
-    if (!prev && this.apps.size >= this.limits.maxApps) {
-      throw this.limitRefused(req.key, `too many apps: the limit is ${this.limits.maxApps}`);
-    }
-    if (this.seriesTotal - prevSeries + series > this.limits.maxSeries) {
-      throw this.limitRefused(req.key, `too many series: the limit is ${this.limits.maxSeries} across all apps`);
+    const over = this.overLimit(prev, countSeries(families));
+    if (over !== undefined) {
+      this.reject(req.key, over);
+      throw new PushLimitError(over);
     }
     const at = this.now();
     const familyTimes = new Map(req.mode === 'merge' && prev ? prev.familyTimes : []);
@@ -233,11 +230,8 @@ export class AppStore {
    */
   restore(saved: Omit<PushedApp, 'snapshot'>): PushedApp {
     const prev = this.apps.get(saved.key);
-    const series = countSeries(saved.families);
-    if (!prev && this.apps.size >= this.limits.maxApps) throw new PushLimitError(`too many apps: the limit is ${this.limits.maxApps}`);
-    if (this.seriesTotal - (prev ? seriesOf(prev) : 0) + series > this.limits.maxSeries) {
-      throw new PushLimitError(`too many series: the limit is ${this.limits.maxSeries} across all apps`);
-    }
+    const over = this.overLimit(prev, countSeries(saved.families));
+    if (over !== undefined) throw new PushLimitError(over);
     const app = this.build(saved, prev, 0);
     this.put(app, prev);
     return app;
@@ -364,9 +358,13 @@ export class AppStore {
     this.put(app, prev);
   }
 
-  private limitRefused(key: string, message: string): PushLimitError {
-    this.reject(key, message);
-    return new PushLimitError(message);
+  /** Which limit storing `series` series in place of `prev` would pass, or undefined. */
+  private overLimit(prev: PushedApp | undefined, series: number): string | undefined {
+    if (!prev && this.apps.size >= this.limits.maxApps) return `too many apps: the limit is ${this.limits.maxApps}`;
+    if (this.seriesTotal - (prev ? seriesOf(prev) : 0) + series > this.limits.maxSeries) {
+      return `too many series: the limit is ${this.limits.maxSeries} across all apps`;
+    }
+    return undefined;
   }
 
   /** The app with its snapshot: families (and push times), framed against the previous layout. */

@@ -22,6 +22,7 @@ import { Labels } from '../../model/labels.js';
 import type { Logger } from '../../log/logger.js';
 import type { Counter, Registry } from '../../selfmetrics/registry.js';
 import { formatValue } from '../../formats/prometheus/writer.js';
+import { parseNumber } from '../../formats/prometheus/parser.js';
 import type { AppStore, PushedApp, PushProtocol } from './app-store.js';
 
 export const APPS_SUBDIR = join('gateway', 'apps');
@@ -298,11 +299,10 @@ function restorePoint(row: SavedFamily['metrics'][number]): MetricPoint {
   return p;
 }
 
-/** formatValue's text back to the number. */
+/** formatValue's text back to the number, read as the exposition parser reads a value. */
 function numberOf(text: unknown): number {
-  if (typeof text !== 'string') throw new Error('malformed value');
-  const v = text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text);
-  if (Number.isNaN(v) && text !== 'NaN') throw new Error(`malformed value ${JSON.stringify(text)}`);
+  const v = typeof text === 'string' ? parseNumber(text, 0, text.length) : undefined;
+  if (v === undefined) throw new Error(`malformed value ${JSON.stringify(text)}`);
   return v;
 }
 

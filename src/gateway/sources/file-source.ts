@@ -26,8 +26,7 @@ import { PageState, sniffFormat } from './page-state.js';
  * with OpenMetrics' `# EOF`, after which the newline is optional.
  */
 export function isComplete(raw: Buffer): boolean {
-  if (raw.length === 0 || raw[raw.length - 1] === 0x0a) return true;
-  return raw.length >= 5 && raw.subarray(raw.length - 5).toString('latin1') === '# EOF';
+  return raw.length === 0 || raw[raw.length - 1] === 0x0a || sniffFormat(raw) === 'openmetrics';
 }
 
 export class FileSource implements GatewaySource {
