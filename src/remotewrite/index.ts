@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
 import type { RemoteWriteOptions } from '../config/tributary.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
+import { SampleBatch } from '../model/samples.js';
 import type { Logger } from '../log/logger.js';
 import type { SinkFanout } from '../pipeline/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
@@ -35,45 +36,142 @@ export interface RemoteWriteDeps {
 
 export interface RunningRemoteWrite {
   readonly queues: readonly RemoteWriteQueue[];
+  /**
+   * Takes a reloaded configuration: the shared stage (external labels, global relabeling and
+   * labels, sharding) is rebuilt; a queue whose entry is unchanged keeps running untouched, one
+   * whose entry changed is stopped (what it holds goes to its disk queue) and started again on
+   * the new entry, a removed URL's queue is stopped and its directory removed, as at start.
+   */
+  apply(configs: readonly RemoteWriteConfig[], externalLabels: Readonly<Record<string, string>>, options: RemoteWriteOptions): Promise<RemoteWriteChange>;
   /** Queues what is gathered, sends for up to `timeoutMs`, then stops; the rest stays on disk. */
   close(timeoutMs?: number): Promise<void>;
 }
 
+/** Queues by what happened to them in `apply`, each named by its URL (without credentials). */
+export interface RemoteWriteChange {
+  readonly started: string[];
+  readonly changed: string[];
+  readonly stopped: string[];
+  readonly kept: string[];
+}
+
+interface QueueSlot {
+  /** Everything the queue was built from: equal keys mean the queue can be kept. */
+  readonly key: string;
+  readonly dir: string;
+  readonly config: RemoteWriteConfig;
+  readonly url: string;
+  readonly queue: RemoteWriteQueue;
+}
+
 export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: RemoteWriteDeps): RunningRemoteWrite {
   const root = join(deps.dataDir, QUEUES_SUBDIR);
-  const dirs = configs.map(queueDirName);
-  for (const gone of removeUnconfiguredQueues(root, new Set(dirs))) {
-    deps.logger.warn('removed the disk queue of a remote-write URL no longer configured', { ...gone });
-  }
   const counters = queueCounters(deps.registry);
-  const queues: RemoteWriteQueue[] = [];
-  // the series cache keeps one predecessor per series: the first URL that wants it owns it
-  const owner = configs.findIndex((c) => c.queue_config.compression === 'fast');
-  try {
-    configs.forEach((c, i) => {
-      queues.push(
-        new RemoteWriteQueue(c, { dir: join(root, dirs[i]), logger: deps.logger, counters: counters(c.name || describeUrl(c)), ownsSeriesCodes: i === owner }),
-      );
+  let slots: QueueSlot[] = [];
+  let detach = () => {};
+  let timers: NodeJS.Timeout[] = [];
+
+  const plan = (next: readonly RemoteWriteConfig[]) => {
+    // the series cache keeps one predecessor per series: the first URL that wants it owns it
+    const owner = next.findIndex((c) => c.queue_config.compression === 'fast');
+    return next.map((c, i) => {
+      const dir = queueDirName(c);
+      return { config: c, dir, owns: i === owner, key: JSON.stringify([dir, i === owner, c]) };
     });
+  };
+  const build = (p: ReturnType<typeof plan>[number]): QueueSlot => ({
+    key: p.key,
+    dir: p.dir,
+    config: p.config,
+    url: p.config.name || describeUrl(p.config),
+    queue: new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(p.config.name || describeUrl(p.config)), ownsSeriesCodes: p.owns }),
+  });
+  const route = (externalLabels: Readonly<Record<string, string>>, options: RemoteWriteOptions) => {
+    // detached and attached within one turn, so no batch goes to both routers or to neither
+    detach();
+    const queues = slots.map((s) => s.queue);
+    const router = queues.length > 0 ? new RemoteWriteRouter(queues, options, externalLabels) : undefined;
+    detach = router ? deps.pipeline.add(router) : () => {};
+    for (const t of timers) clearInterval(t);
+    timers = slots.flatMap(({ config }, i) => {
+      const m = config.metadata_config;
+      if (!m.send || deps.metadata === undefined) return [];
+      const metadata = deps.metadata;
+      const t = setInterval(() => queues[i].writeMetadata(metadata()), m.send_interval);
+      t.unref();
+      return [t];
+    });
+    return router;
+  };
+  const removeOthers = (keep: ReadonlySet<string>) => {
+    for (const gone of removeUnconfiguredQueues(root, keep)) {
+      deps.logger.warn('removed the disk queue of a remote-write URL no longer configured', { ...gone });
+    }
+  };
+
+  const first = plan(configs);
+  removeOthers(new Set(first.map((p) => p.dir)));
+  try {
+    for (const p of first) slots.push(build(p));
   } catch (err) {
-    for (const q of queues) void q.close(0);
+    for (const s of slots) void s.queue.close(0);
     throw err;
   }
-  const detach = queues.length > 0 ? deps.pipeline.add(new RemoteWriteRouter(queues, deps.options, deps.externalLabels)) : () => {};
-  const timers = configs.flatMap((c, i) => {
-    const m = c.metadata_config;
-    if (!m.send || deps.metadata === undefined) return [];
-    const metadata = deps.metadata;
-    const t = setInterval(() => queues[i].writeMetadata(metadata()), m.send_interval);
-    t.unref();
-    return [t];
-  });
+  route(deps.externalLabels, deps.options);
+
   return {
-    queues,
+    get queues() {
+      return slots.map((s) => s.queue);
+    },
+    async apply(next, externalLabels, options) {
+      const wanted = plan(next);
+      const byKey = new Map(slots.map((s) => [s.key, s]));
+      const wantedKeys = new Set(wanted.map((p) => p.key));
+      const wantedDirs = new Set(wanted.map((p) => p.dir));
+      const change: RemoteWriteChange = { started: [], changed: [], stopped: [], kept: [] };
+      const leaving = slots.filter((s) => !wantedKeys.has(s.key));
+      // Stopped before their successors start, since a changed entry reuses its directory (and
+      // lock); what the scrapes deliver meanwhile is held and then goes through the new router.
+      const held: Array<[string, SampleBatch]> = [];
+      if (leaving.length > 0) {
+        detach();
+        detach = deps.pipeline.add({
+          write(job, batch) {
+            const copy = new SampleBatch(Math.max(1, batch.length));
+            for (let i = 0; i < batch.length; i++) copy.appendFrom(batch, i, batch.series[i]);
+            held.push([job, copy]);
+          },
+        });
+        await Promise.all(leaving.map((s) => s.queue.close(0)));
+      }
+      for (const s of leaving) if (!wantedDirs.has(s.dir)) change.stopped.push(s.url);
+      const before = new Set(slots.map((s) => s.dir));
+      const built: QueueSlot[] = [];
+      try {
+        for (const p of wanted) {
+          const kept = byKey.get(p.key);
+          if (kept) {
+            byKey.delete(p.key);
+            built.push(kept);
+            change.kept.push(kept.url);
+            continue;
+          }
+          const s = build(p);
+          built.push(s);
+          (before.has(p.dir) ? change.changed : change.started).push(s.url);
+        }
+      } finally {
+        slots = built;
+        const router = route(externalLabels, options);
+        for (const [job, batch] of held) router?.write(job, batch);
+      }
+      removeOthers(wantedDirs);
+      return change;
+    },
     async close(timeoutMs = 5_000) {
       detach();
       for (const t of timers) clearInterval(t);
-      await Promise.all(queues.map((q) => q.close(timeoutMs)));
+      await Promise.all(slots.map((s) => s.queue.close(timeoutMs)));
     },
   };
 }

@@ -19,7 +19,7 @@ import { SinkFanout } from '../pipeline/index.js';
 import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
-import { startRemoteWrite, type RunningRemoteWrite } from '../remotewrite/index.js';
+import { startRemoteWrite, type RemoteWriteChange, type RunningRemoteWrite } from '../remotewrite/index.js';
 
 export interface RuntimeOptions {
   /** Configuration file; the embedded defaults when absent. */
@@ -35,7 +35,19 @@ export interface RuntimeOptions {
   resolved?: ResolvedConfig;
 }
 
-export type ReloadResult = { ok: true; started: string[]; changed: string[]; stopped: string[]; kept: string[] } | { ok: false; error: string };
+export type ReloadResult =
+  | {
+      ok: true;
+      started: string[];
+      changed: string[];
+      stopped: string[];
+      kept: string[];
+      /** What the remote-write URLs went through, as for the scrape jobs. */
+      remoteWrite: RemoteWriteChange;
+      /** Sections that differ from what the process runs with, which a restart would apply. */
+      restartNeeded: string[];
+    }
+  | { ok: false; error: string };
 
 export interface Runtime {
   /** The bound address, `host:port`. */
@@ -49,17 +61,29 @@ export interface Runtime {
   readonly pipeline: SinkFanout;
   readonly scrape: ScrapeManager;
   /**
-   * Re-reads the configuration file and applies its scrape jobs (unchanged jobs keep running
-   * untouched). An invalid file changes nothing: the result says why, the log and
-   * `tributary_config_last_reload_successful` too.
+   * Re-reads the configuration file and applies what Prometheus applies on reload: scrape jobs
+   * (unchanged jobs keep running untouched), `global` (external labels included) and the
+   * remote-write URLs with their shared options. The sections a running process cannot take
+   * over (RESTART_SECTIONS) are compared with what it runs with and each difference is said
+   * loudly, in the log and the result. An invalid file changes nothing: the result says why,
+   * the log and `tributary_config_last_reload_successful` too.
    */
   reload(): Promise<ReloadResult>;
   /** Graceful stop: not ready, stop accepting, finish requests in flight (up to `graceMs`). */
   close(graceMs?: number): Promise<void>;
 }
 
-/** Sections a reload cannot apply to a running process (sockets, listeners, sources, queues). */
-const RESTART_SECTIONS = ['server', 'log', 'gateway', 'remote_write', 'remote_write_options'] as const;
+/**
+ * Sections a reload cannot apply to a running process: the listener with its TLS and access
+ * rule and the data directory, the logger every part was built with, and the gateway's sources
+ * and sockets. Everything else is applied on reload.
+ */
+const RESTART_SECTIONS = ['server', 'log', 'gateway'] as const;
+
+/** The message for a restart section that differs; also the reload response's line. */
+export function restartMessage(section: string): string {
+  return `${section} changed; takes effect after a restart`;
+}
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
@@ -123,7 +147,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   scrape.apply(config.scrape_configs);
   registerScrapePages(server, pages, scrape);
   registerRelabelDebugPages(server, pages);
-  let running = config;
 
   const reload = async (): Promise<ReloadResult> => {
     if (opts.configFile === undefined) {
@@ -140,13 +163,21 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       return { ok: false, error };
     }
     for (const w of next.warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
-    const summary = scrape.apply(next.config.scrape_configs);
-    for (const section of RESTART_SECTIONS) {
-      if (JSON.stringify(next.config[section]) !== JSON.stringify(running[section])) {
-        log.warn('this section changed; the change takes effect after a restart', { section });
-      }
+    let remoteWriteChange: RemoteWriteChange;
+    try {
+      remoteWriteChange = await remoteWrite.apply(next.config.remote_write, next.config.global.external_labels, next.config.remote_write_options);
+    } catch (err) {
+      configLoaded.set(0);
+      reloads.labels('failure').inc();
+      const error = `remote_write: ${(err as Error).message}`;
+      log.error('configuration reload failed: remote write could not take the new configuration', { err: error });
+      return { ok: false, error };
     }
-    running = next.config;
+    const summary = scrape.apply(next.config.scrape_configs);
+    // Compared with what the process runs with, not with the last file read: a reverted
+    // change is no longer a difference.
+    const restartNeeded = RESTART_SECTIONS.filter((section) => JSON.stringify(next.config[section]) !== JSON.stringify(config[section]));
+    for (const section of restartNeeded) log.warn(restartMessage(section), { section });
     configLoaded.set(1);
     configLoadedAt.set(Date.now() / 1000);
     reloads.labels('success').inc();
@@ -155,13 +186,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       changed: summary.changed.join(','),
       stopped: summary.stopped.join(','),
       kept: summary.kept.length,
+      remote_write_started: remoteWriteChange.started.join(','),
+      remote_write_changed: remoteWriteChange.changed.join(','),
+      remote_write_stopped: remoteWriteChange.stopped.join(','),
     });
-    return { ok: true, ...summary };
+    return { ok: true, ...summary, remoteWrite: remoteWriteChange, restartNeeded: restartNeeded.map(restartMessage) };
   };
   const reloadRoute: Handler = async (_req, res) => {
     const r = await reload();
     res.writeHead(r.ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(r.ok ? 'configuration reloaded\n' : `configuration reload failed; the running configuration stays:\n${r.error}\n`);
+    res.end(
+      r.ok
+        ? `configuration reloaded\n${r.restartNeeded.map((m) => `warning: ${m}\n`).join('')}`
+        : `configuration reload failed; the running configuration stays:\n${r.error}\n`,
+    );
   };
   server.post('/-/reload', reloadRoute);
   server.route('PUT', '/-/reload', reloadRoute);
