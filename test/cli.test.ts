@@ -84,6 +84,34 @@ test('starts on embedded defaults and serves /metrics, /health, /ready and /', a
   }
 });
 
+test('the embedded defaults scrape Tributary itself at the address it listens on (IPv4 and IPv6), and the index page says how to add more', async () => {
+  for (const listen of ['127.0.0.1:0', '[::1]:0']) {
+    const agent = await startAgent(['--listen', listen]);
+    try {
+      const text = async (path: string) => (await fetch(`http://${agent.address}${path}`)).text();
+      let active: { labels: Record<string, string>; health: string; scrapeUrl: string }[] = [];
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        active = (JSON.parse(await text('/api/v1/targets')) as { data: { activeTargets: typeof active } }).data.activeTargets;
+        if (active.some((a) => a.health === 'up')) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(active.length, 1, JSON.stringify(active));
+      assert.equal(active[0].labels.job, 'tributary');
+      assert.equal(active[0].labels.instance, agent.address, 'the target follows --listen');
+      assert.equal(active[0].health, 'up', JSON.stringify(active[0]));
+      const index = { body: await text('/') };
+      assert.match(index.body, /Add a scrape target/);
+      assert.match(index.body, /scrape_configs:\n  - job_name: node\n    static_configs:/);
+      assert.match(index.body, /--remote-write-url http:\/\/localhost:8428\/api\/v1\/write/);
+      assert.match(index.body, /remote_write:\n  - url: /);
+      assert.match(index.body, /gateway:\n  sources:\n    - name: node\n      http:/);
+    } finally {
+      agent.child.kill('SIGKILL');
+    }
+  }
+});
+
 test('a taken port is a one-line error and exit 1', async () => {
   const blocker = createServer();
   blocker.listen(0, '127.0.0.1');

@@ -596,7 +596,11 @@ test('empty file, {} and the built-in defaults load', () => {
   assert.equal(d.global.scrape_interval, 60_000);
   assert.equal(d.global.scrape_timeout, 10_000);
   assert.equal(d.global.evaluation_interval, 60_000);
-  assert.deepEqual(d.scrape_configs, []);
+  // Tributary's own /metrics, as Prometheus' default configuration scrapes Prometheus
+  assert.deepEqual(
+    d.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((s) => s.targets)]),
+    [['tributary', ['127.0.0.1:9190']]],
+  );
   assert.deepEqual(d, load(DEFAULT_CONFIG_TEXT).config);
   assert.notEqual(defaultConfig(), defaultConfig(), 'each call returns a fresh object');
 });

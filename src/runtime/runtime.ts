@@ -14,6 +14,7 @@ import { ProcessCollector, Registry } from '../selfmetrics/index.js';
 import { AccessRule, HttpServer, Readiness, registerCoreRoutes, type Handler, type ServerTlsOptions } from '../server/index.js';
 import { PageRegistry, registerIndexPage } from '../ui/index.js';
 import { VERSION } from './version.js';
+import { SELF_SCRAPE_JOB, selfScrapeTarget } from '../config/self-scrape.js';
 import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { SinkFanout } from '../pipeline/index.js';
 import { ScrapeManager } from '../scrape/index.js';
@@ -144,7 +145,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     processCollector.close();
     throw err;
   }
-  scrape.apply(config.scrape_configs);
+  // On the embedded defaults the self-scrape waits for the bound address (below).
+  const selfScrape = opts.configFile === undefined;
+  if (!selfScrape) scrape.apply(config.scrape_configs);
   registerScrapePages(server, pages, scrape);
   registerRelabelDebugPages(server, pages);
 
@@ -220,6 +223,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await gateway.close();
     processCollector.close();
     throw err;
+  }
+  if (selfScrape) {
+    const target = selfScrapeTarget(address);
+    scrape.apply(
+      config.scrape_configs.map((c) =>
+        c.job_name === SELF_SCRAPE_JOB ? { ...c, static_configs: [{ targets: [target], labels: {} }] } : c,
+      ),
+    );
   }
   readiness.setReady();
   log.info('Tributary started', {

@@ -1,7 +1,8 @@
 /**
  * The front page (`/`): what is running — version, uptime, listen address, configuration
- * source, Node.js version — and a directory of every page and endpoint, so an operator who
- * lands on the port finds everything from one place.
+ * source, Node.js version — a directory of every page and endpoint, so an operator who
+ * lands on the port finds everything from one place, and for a first-time user the few lines
+ * that add a target, a remote-write URL and a gateway source.
  */
 
 import type { HttpServer } from '../server/http-server.js';
@@ -65,6 +66,24 @@ export function renderIndexPage(info: IndexPageInfo): string {
 <dt>Listening on</dt><dd><code>${info.listenAddress}</code></dd>
 <dt>Configuration</dt><dd>${info.configFile === undefined ? html`<span class="muted">embedded defaults</span>` : html`<code>${info.configFile}</code>`}</dd>
 <dt>Node.js</dt><dd>${process.version}</dd>
+</dl>
+<h2>Getting started</h2>
+<p>${info.configFile === undefined ? html`Running on the embedded defaults, which scrape Tributary's own <a href="/metrics">/metrics</a> (job <code>tributary</code>). Write a configuration file (any <code>prometheus.yml</code> works) and start with <code>--config FILE</code>;` : html`Edit the configuration file, then reload it (<code>SIGHUP</code> or <code>POST /-/reload</code>);`} <code>tributary check-config FILE</code> checks it first.</p>
+<dl class="help">
+<dt>Add a scrape target</dt>
+<dd><pre>scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ['localhost:9100']</pre></dd>
+<dt>Send to a remote-write URL</dt>
+<dd><code>--remote-write-url http://localhost:8428/api/v1/write</code>, or in the file:<pre>remote_write:
+  - url: http://localhost:8428/api/v1/write</pre></dd>
+<dt>Serve another exporter on the gateway page</dt>
+<dd><pre>gateway:
+  sources:
+    - name: node
+      http:
+        url: http://localhost:9100/metrics</pre>(also <code>file: {path: ...}</code>, <code>script: {command: ...}</code>, <code>scrape: {job: ...}</code>; pushes go to <code>/metrics/job/&lt;job&gt;</code>)</dd>
 </dl>
 <h2>Pages and endpoints</h2>
 <table class="data">
