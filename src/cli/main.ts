@@ -116,7 +116,7 @@ async function checkConfig(files: string[], values: Values): Promise<number> {
   let failed = false;
   for (const file of files) {
     try {
-      const { warnings } = await loadConfigFile(file);
+      const { warnings } = await loadConfigFile(file, process.env, { checkFileSd: true });
       for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w)}\n`);
       process.stdout.write(`${file}: OK\n`);
     } catch (err) {

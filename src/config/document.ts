@@ -79,6 +79,13 @@ export interface ParsedDocument {
   warnings: DocumentProblem[];
 }
 
+/**
+ * A `\uD800`-style escape yields half of a surrogate pair, which has no UTF-8 encoding: sent
+ * on, it would be an invalid label or header. Prometheus refuses such escapes too.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+const NOT_UTF8 = 'not valid UTF-8: an escape names half of a UTF-16 surrogate pair';
+
 const NULL_SCALARS = new Set(['', '~', 'null', 'Null', 'NULL']);
 const MERGE_KEY = '<<';
 /** Guards against alias bombs (a few lines of anchors expanding to millions of nodes). */
@@ -153,7 +160,11 @@ class Converter {
         this.expanding.delete(target);
       }
     }
-    if (isScalar(node)) return scalarText(node);
+    if (isScalar(node)) {
+      const text = scalarText(node);
+      if (text !== null && LONE_SURROGATE.test(text)) return this.error(start, path, NOT_UTF8);
+      return text;
+    }
     if (isSeq(node)) {
       return node.items.map((item, i) => {
         if (item == null) return null;
@@ -173,6 +184,10 @@ class Converter {
           continue;
         }
         const key = String(keyNode.value);
+        if (LONE_SURROGATE.test(key)) {
+          this.error(keyAt, [...path, key], NOT_UTF8);
+          continue;
+        }
         if (key === MERGE_KEY && keyNode.type === 'PLAIN') {
           if (pair.value) merges.push(pair.value as YamlNode);
           continue;

@@ -22,6 +22,8 @@ import { ConfigError, formatPath } from './errors.js';
 import type { ConfigIssue, ConfigWarning, KeyPath } from './errors.js';
 import { describeValue } from './fields.js';
 import { compilePattern, expandPattern } from '../discovery/glob.js';
+import { decodeUtf8 } from '../model/utf8.js';
+import { fileSdProblems } from './file-sd-check.js';
 import { resolveConfigPaths, resolveScrapeConfigPaths } from './paths.js';
 import { configSchema, configWarnings, scrapeConfigFileSchema, scrapeConfigWarnings } from './schema.js';
 import type { SchemaWarning, ScrapeConfig, TributaryConfig } from './schema.js';
@@ -62,16 +64,32 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
  * paths are resolved against the directory of the file they are written in. Throws
  * `ConfigError`, or the file system's error for the main file.
  */
-export async function loadConfigFile(path: string, env: Env = process.env): Promise<LoadedConfig> {
-  const doc = validateDocument(await readFile(path, 'utf8'), path, env, configSchema, MAIN_DOCUMENT);
+export async function loadConfigFile(path: string, env: Env = process.env, opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const doc = validateDocument(decodeConfigText(await readFile(path), path), path, env, configSchema, MAIN_DOCUMENT);
   const config = doc.value;
   const warnings = sorted([...doc.warnings, ...schemaWarnings(doc, configWarnings(config))]);
   // Before the included files are read, so their jobs inherit `global` with its paths resolved.
   resolveConfigPaths(config, dirname(resolve(path)));
+  const mainJobs = config.scrape_configs.map((job, i) => ({ job, at: ['scrape_configs', i] as KeyPath, doc: doc as ValidatedDocument<unknown> }));
   const included = await loadScrapeConfigFiles(config, path, doc, env);
-  config.scrape_configs.push(...included.jobs);
+  config.scrape_configs.push(...included.jobs.map((j) => j.job));
   checkScrapeSources(config, doc);
+  if (opts.checkFileSd) {
+    const problems: ConfigIssue[] = [];
+    for (const { job, at, doc: where } of [...mainJobs, ...included.jobs]) {
+      for (const p of await fileSdProblems(job)) problems.push(where.issueAt([...at, ...p.at], p.message));
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
   return { config, warnings: [...warnings, ...included.warnings] };
+}
+
+export interface LoadOptions {
+  /**
+   * Also read the files `file_sd_configs` name and report what discovery would refuse in them
+   * (check-config, as promtool does; a running agent logs them and keeps their last good groups).
+   */
+  readonly checkFileSd?: boolean;
 }
 
 /** A gateway `scrape` source must name a job of the configuration (from any of its files). */
@@ -102,9 +120,9 @@ async function loadScrapeConfigFiles(
   mainFile: string,
   main: ValidatedDocument<TributaryConfig>,
   env: Env,
-): Promise<{ jobs: ScrapeConfig[]; warnings: ConfigWarning[] }> {
+): Promise<{ jobs: { job: ScrapeConfig; at: KeyPath; doc: ValidatedDocument<unknown> }[]; warnings: ConfigWarning[] }> {
   const taken = new Map<string, string>(config.scrape_configs.map((c) => [c.job_name, mainFile]));
-  const jobs: ScrapeConfig[] = [];
+  const jobs: { job: ScrapeConfig; at: KeyPath; doc: ValidatedDocument<unknown> }[] = [];
   const warnings: ConfigWarning[] = [];
   const problems: ConfigIssue[] = [];
   const seen = new Set<string>();
@@ -113,9 +131,9 @@ async function loadScrapeConfigFiles(
     for (const file of await expandPattern(compilePattern(pattern))) {
       if (seen.has(file)) continue;
       seen.add(file);
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = await readFile(file, 'utf8');
+        bytes = await readFile(file);
       } catch (err) {
         // The pattern is what the author can fix, so the problem points at it.
         problems.push(main.issueAt(['scrape_config_files', i], `cannot read ${file}: ${(err as Error).message}`));
@@ -123,7 +141,7 @@ async function loadScrapeConfigFiles(
       }
       let doc: ValidatedDocument<ScrapeConfig[]>;
       try {
-        doc = validateDocument(text, file, env, scrapeConfigFileSchema(config.global, taken), SCRAPE_CONFIG_FILE);
+        doc = validateDocument(decodeConfigText(bytes, file), file, env, scrapeConfigFileSchema(config.global, taken), SCRAPE_CONFIG_FILE);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         problems.push(...err.issues);
@@ -133,12 +151,23 @@ async function loadScrapeConfigFiles(
         resolveScrapeConfigPaths(job, dirname(file));
         taken.set(job.job_name, file);
       }
-      jobs.push(...doc.value);
+      jobs.push(...doc.value.map((job, j) => ({ job, at: ['scrape_configs', j] as KeyPath, doc: doc as ValidatedDocument<unknown> })));
       warnings.push(...sorted([...doc.warnings, ...schemaWarnings(doc, scrapeConfigWarnings(doc.value))]));
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { jobs, warnings };
+}
+
+/**
+ * The file's text; bytes that are not UTF-8 are an error at their line and column (and the key
+ * they are in), as Prometheus refuses them.
+ */
+function decodeConfigText(bytes: Uint8Array, fileName: string): string {
+  const r = decodeUtf8(bytes);
+  if (r.ok) return r.text;
+  const path = parseYaml(r.lossy).index.pathAt(r.lossyOffset);
+  throw new ConfigError([{ file: fileName, line: r.line, column: r.column, path: formatPath(path), message: r.message }]);
 }
 
 interface ValidatedDocument<T> {

@@ -117,6 +117,9 @@ function checkRelabel(r: RawRelabel, ctx: z.RefinementCtx): void {
     }
   };
   if (action === 'labeldrop' || action === 'labelkeep') onlyAllowed(['regex'], 'regex');
+  // Prometheus refuses it: the action writes the source value case-changed, never a replacement.
+  if ((action === 'lowercase' || action === 'uppercase') && nonDefault.replacement)
+    issue(['replacement'], `replacement cannot be set for the ${action} action`);
   if (action === 'keepequal' || action === 'dropequal')
     onlyAllowed(['source_labels', 'target_label'], 'source_labels and target_label');
 

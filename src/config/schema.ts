@@ -191,6 +191,15 @@ function resolve(doc: RawDocument, ctx: z.RefinementCtx) {
   const global = resolveGlobal(doc.global, issue);
   const scrape_configs = resolveJobs(doc.scrape_configs, global, new Map(), issue);
 
+  const patterns = new Map<string, number>();
+  doc.scrape_config_files?.forEach((p, i) => {
+    const first = patterns.get(p);
+    // Prometheus would read the files twice and refuse their jobs as duplicates.
+    if (first !== undefined)
+      issue(['scrape_config_files', i], `${JSON.stringify(p)} is listed twice (first as scrape_config_files[${first}])`);
+    else patterns.set(p, i);
+  });
+
   const writers = new Map<string, number>();
   doc.remote_write.forEach((w, i) => {
     if (!w.name) return;

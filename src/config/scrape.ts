@@ -109,16 +109,21 @@ export const scrapeConfigSchema = z
     if (c.relabel_configs.length === 0) {
       c.static_configs.forEach((sc, i) =>
         sc.targets.forEach((t, j) => {
-          if (t.includes('/')) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['static_configs', i, 'targets', j],
-              message: `${JSON.stringify(t)} is not a valid target address: write host:port, and set scheme and metrics_path for the rest`,
-            });
-          }
+          const problem = targetAddressProblem(t);
+          if (problem) ctx.addIssue({ code: 'custom', path: ['static_configs', i, 'targets', j], message: problem });
         }),
       );
     }
   });
+
+/**
+ * What is wrong with a target address written for a job without `relabel_configs` (which could
+ * otherwise turn it into one); also applied to file_sd targets by `check-config`.
+ */
+export function targetAddressProblem(t: string): string | undefined {
+  if (t.includes('/'))
+    return `${JSON.stringify(t)} is not a valid target address: write host:port, and set scheme and metrics_path for the rest`;
+  return undefined;
+}
 
 export type RawScrapeConfig = z.output<typeof scrapeConfigSchema>;

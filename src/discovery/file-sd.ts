@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger.js';
 import { compilePattern, expandPattern, type FilePattern } from './glob.js';
 import { groupsFromDocument } from './group-document.js';
 import { jsonErrorPosition } from './json-position.js';
+import { decodeUtf8 } from '../model/utf8.js';
 import type { Discoverer, TargetGroup, UpdateHandler } from './target-group.js';
 import { deliver } from './target-group.js';
 
@@ -112,8 +113,17 @@ export class FileDiscoverer implements Discoverer {
 
 /** Throws an Error whose message locates the problem in the file. */
 export async function readGroups(file: string): Promise<TargetGroup[]> {
-  const text = await readFile(file, 'utf8');
+  const bytes = await readFile(file);
   const isJson = extname(file).toLowerCase() === '.json';
+  // Prometheus reads JSON leniently (Go's encoding/json turns bad bytes into U+FFFD) and YAML
+  // strictly; so does this.
+  let text: string;
+  if (isJson) text = bytes.toString('utf8');
+  else {
+    const r = decodeUtf8(bytes);
+    if (!r.ok) throw new Error(`invalid YAML at line ${r.line}, column ${r.column}: ${r.message}`);
+    text = r.text;
+  }
   const doc = isJson ? parseJson(text) : await parseYaml(text);
   return groupsFromDocument(doc, file, { [FILEPATH_LABEL]: file }, { rejectUnknownKeys: !isJson });
 }
