@@ -41,7 +41,7 @@ test('reload applies external_labels and the remote_write URL list; restart-only
     rmSync(dir, { recursive: true, force: true });
   });
   const file = join(dir, 'tributary.yml');
-  const write = (region: string, urls: string[], level = 'info') =>
+  const write = (region: string, urls: string[], level = 'info', perRequest = 2000) =>
     writeFileSync(
       file,
       `global:
@@ -52,7 +52,7 @@ scrape_configs:
   - job_name: t
     static_configs: [{targets: ['${target.address}']}]
 remote_write:
-${urls.map((u) => `  - url: ${u}\n    queue_config: {batch_send_deadline: 50ms}\n`).join('')}
+${urls.map((u) => `  - url: ${u}\n    queue_config: {batch_send_deadline: 50ms, max_samples_per_send: ${perRequest}}\n`).join('')}
 log:
   level: ${level}
 `,
@@ -84,6 +84,13 @@ log:
   const bBefore = b.got.length;
   await waitFor('b goes on', () => b.got.length >= bBefore + 3, 10_000);
   assert.equal(a.requests(), aFinal, 'a removed URL gets no more requests');
+
+  // b's entry changed: its queue restarts on the same disk queue and goes on sending
+  write('us', [b.url], 'info', 500);
+  const changed = await post(runtime.address, '/-/reload');
+  assert.equal(changed.status, 200, changed.body);
+  const bChanged = b.got.length;
+  await waitFor('b goes on after its entry changed', () => b.got.length >= bChanged + 3, 10_000);
 
   // a section that needs a restart: said in the response and the log
   write('us', [b.url], 'debug');

@@ -65,9 +65,12 @@ test('a realistic prometheus.yml loads, with warnings for what Tributary ignores
   assert.deepEqual(
     warnings.map((w) => [w.line, w.path, w.message]),
     [
+      [6, 'global.evaluation_interval', 'Tributary evaluates no rules; ignored'],
       [12, 'rule_files', 'Tributary does not evaluate rules; ignored'],
       [16, 'alerting', 'Tributary does not send alerts; ignored'],
       [81, 'scrape_configs[3].kubernetes_sd_configs', 'not supported yet; ignored'],
+      [117, 'remote_write[0].queue_config.capacity', 'not used: samples wait in a disk queue bounded by max_disk_usage; ignored'],
+      [118, 'remote_write[0].queue_config.max_shards', 'not used: Tributary sends with a fixed number of senders (queue_config.senders); ignored'],
     ],
   );
   assert.ok(warnings.every((w) => w.file === fixture('prometheus.yml')));
@@ -156,7 +159,10 @@ test("Prometheus' own default prometheus.yml loads (null values from commented-o
   );
   assert.deepEqual(
     warnings.map((w) => [w.line, w.path]),
-    [[4, 'alerting']],
+    [
+      [3, 'global.evaluation_interval'],
+      [4, 'alerting'],
+    ],
   );
   assert.equal(config.scrape_configs[0].scrape_timeout, 10_000);
   assert.deepEqual(config.scrape_configs[0].static_configs, [

@@ -24,6 +24,7 @@ import { describeValue } from './fields.js';
 import { compilePattern, expandPattern } from '../discovery/glob.js';
 import { decodeUtf8 } from '../model/utf8.js';
 import { fileSdProblems } from './file-sd-check.js';
+import { unimplementedKeyWarnings } from './unimplemented.js';
 import { resolveConfigPaths, resolveScrapeConfigPaths } from './paths.js';
 import { configSchema, configWarnings, scrapeConfigFileSchema, scrapeConfigWarnings } from './schema.js';
 import type { SchemaWarning, ScrapeConfig, TributaryConfig } from './schema.js';
@@ -46,7 +47,7 @@ const SCRAPE_CONFIG_FILE = 'a mapping with scrape_configs';
 export function parseConfigText(text: string, fileName: string, env: Env = process.env): LoadedConfig {
   const doc = validateDocument(text, fileName, env, configSchema, MAIN_DOCUMENT);
   const config = doc.value;
-  const warnings = [...doc.warnings, ...schemaWarnings(doc, configWarnings(config))];
+  const warnings = [...doc.warnings, ...schemaWarnings(doc, [...configWarnings(config), ...unimplementedKeyWarnings(doc.raw)])];
   if (config.scrape_config_files?.length) {
     warnings.push(
       doc.issueAt(
@@ -67,7 +68,7 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
 export async function loadConfigFile(path: string, env: Env = process.env, opts: LoadOptions = {}): Promise<LoadedConfig> {
   const doc = validateDocument(decodeConfigText(await readFile(path), path), path, env, configSchema, MAIN_DOCUMENT);
   const config = doc.value;
-  const warnings = sorted([...doc.warnings, ...schemaWarnings(doc, configWarnings(config))]);
+  const warnings = sorted([...doc.warnings, ...schemaWarnings(doc, [...configWarnings(config), ...unimplementedKeyWarnings(doc.raw)])]);
   // Before the included files are read, so their jobs inherit `global` with its paths resolved.
   resolveConfigPaths(config, dirname(resolve(path)));
   const mainJobs = config.scrape_configs.map((job, i) => ({ job, at: ['scrape_configs', i] as KeyPath, doc: doc as ValidatedDocument<unknown> }));
@@ -152,7 +153,7 @@ async function loadScrapeConfigFiles(
         taken.set(job.job_name, file);
       }
       jobs.push(...doc.value.map((job, j) => ({ job, at: ['scrape_configs', j] as KeyPath, doc: doc as ValidatedDocument<unknown> })));
-      warnings.push(...sorted([...doc.warnings, ...schemaWarnings(doc, scrapeConfigWarnings(doc.value))]));
+      warnings.push(...sorted([...doc.warnings, ...schemaWarnings(doc, [...scrapeConfigWarnings(doc.value), ...unimplementedKeyWarnings(doc.raw)])]));
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -172,6 +173,8 @@ function decodeConfigText(bytes: Uint8Array, fileName: string): string {
 
 interface ValidatedDocument<T> {
   value: T;
+  /** The document as written (plain YAML data, scalars as text), for `unimplementedKeyWarnings`. */
+  raw: unknown;
   /** Warnings about the YAML itself; the schema's are the caller's to add, with `issueAt`. */
   warnings: ConfigWarning[];
   /** An issue about what was written at `path` (or at its nearest written ancestor). */
@@ -243,6 +246,7 @@ function validateDocument<T>(
 
   return {
     value: result.data,
+    raw: data,
     warnings: doc.warnings.map((w) => atExpanded(w.offset, w.path, w.message)),
     issueAt: (path, message) => {
       const loc = doc.index.nearest(path).loc;

@@ -285,7 +285,11 @@ export interface SchemaWarning {
   message: string;
 }
 
-/** Parts of a valid configuration that load but that Tributary does not act on. */
+/**
+ * Parts of a valid configuration that load but that Tributary does not act on: sections,
+ * discovery kinds, remote-write authentication and protocol. Single keys are in the table of
+ * unimplemented.ts, which the loader applies next to this.
+ */
 export function configWarnings(config: TributaryConfig): SchemaWarning[] {
   const warnings: SchemaWarning[] = [];
   for (const [section, message] of Object.entries(IGNORED_SECTIONS)) {
