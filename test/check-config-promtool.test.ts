@@ -128,6 +128,12 @@ const CASES: Case[] = [
     fixed: { 'main.yml': 'global:\n  external_labels:\n    region: "eu\\u00e9"\n' },
   },
   {
+    name: 'a bad file_sd file of a job in an included file',
+    files: { 'main.yml': 'scrape_config_files: [jobs/*.yml]\n', 'jobs/a.yml': sd, 'jobs/targets/a.yml': '- targets: ["h:1"]\n  labels: {"": x}\n' },
+    expect: /jobs\/a\.yml:4:35: scrape_configs\[0\]\.file_sd_configs\[0\]\.files\[1\]: file_sd file .*targets\/a\.yml: target group 0: empty label name/,
+    promtool: false,
+  },
+  {
     name: 'the same scrape_config_files entry twice',
     files: { 'main.yml': 'scrape_config_files: [jobs.yml, other.yml, jobs.yml]\n', 'jobs.yml': job('') },
     expect: /main\.yml:1:44: scrape_config_files\[2\]: "jobs\.yml" is listed twice \(first as scrape_config_files\[0\]\)/,

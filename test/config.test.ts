@@ -1,3 +1,4 @@
+import { selfScrapeTarget } from '../src/config/self-scrape.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -609,6 +610,14 @@ test('empty file, {} and the built-in defaults load', () => {
   );
   assert.deepEqual(d, load(DEFAULT_CONFIG_TEXT).config);
   assert.notEqual(defaultConfig(), defaultConfig(), 'each call returns a fresh object');
+});
+
+test('the self-scrape target: the bound address, or the loopback of its family when bound to every interface', () => {
+  assert.equal(selfScrapeTarget('127.0.0.1:9190'), '127.0.0.1:9190');
+  assert.equal(selfScrapeTarget('[::1]:41000'), '[::1]:41000');
+  assert.equal(selfScrapeTarget('[::]:9190'), '[::1]:9190');
+  assert.equal(selfScrapeTarget('0.0.0.0:9190'), '127.0.0.1:9190');
+  assert.equal(selfScrapeTarget('10.1.2.3:80'), '10.1.2.3:80');
 });
 
 test('Prometheus defaults are applied and scrape jobs inherit from global', () => {
