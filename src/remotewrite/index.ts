@@ -161,6 +161,8 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
           (before.has(p.dir) ? change.changed : change.started).push(s.url);
         }
       } finally {
+        // after a queue that cannot start, the unchanged ones not reached yet go on running
+        for (const s of byKey.values()) if (wantedKeys.has(s.key)) built.push(s);
         slots = built;
         const router = route(externalLabels, options);
         for (const [job, batch] of held) router?.write(job, batch);
