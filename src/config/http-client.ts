@@ -174,6 +174,21 @@ const oauth2Schema = z
     checkProxy(o, ctx);
   });
 
+/** The JWT-bearer grant's keys (newer prometheus/common), which Tributary does not implement. */
+const JWT_GRANT_KEYS = ['audience', 'iss', 'claims', 'signature_algorithm', 'client_certificate_key_id', 'client_certificate_key', 'client_certificate_key_file', 'client_certificate_key_ref'] as const;
+
+/** What an `oauth2` block at `at` loads with but Tributary does not do: the JWT-bearer grant. */
+export function oauth2Warnings(o: OAuth2Config, at: readonly (string | number)[]): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  if (o.grant_type && o.grant_type !== 'client_credentials') {
+    out.push({ path: [...at, 'grant_type'], message: 'only client_credentials is supported: no token is fetched, so these requests fail' });
+  }
+  for (const key of JWT_GRANT_KEYS) {
+    if (o[key] !== undefined) out.push({ path: [...at, key], message: 'the JWT-bearer grant is not supported; ignored' });
+  }
+  return out;
+}
+
 /**
  * The inline HTTP client keys. `enable_http2` defaults differ by use (true for scraping, false
  * for remote write), hence the parameter.

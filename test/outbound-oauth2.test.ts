@@ -1,0 +1,251 @@
+/**
+ * OAuth 2.0 client credentials for scrapes and remote write, against a token server written
+ * here: a real OAuth server (Keycloak, Dex, ...) cannot be installed on this machine, and a
+ * small one lets the test count token requests and see every form field. Plus the token
+ * request real Prometheus (2.42, agent mode) sends for the same config, compared with ours.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Labels } from '../src/model/labels.js';
+import { SampleBatch } from '../src/model/samples.js';
+import { freePort, PROMETHEUS, stopProcess } from './prometheus-peer.js';
+import { requirePeer } from './peers.js';
+import { receiver, startQueues } from './remotewrite-harness.js';
+import { startScraping, startTarget, waitFor, type TestTarget } from './scrape-harness.js';
+
+interface TokenRequest {
+  readonly authorization: string | undefined;
+  readonly contentType: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly custom: string | undefined;
+  readonly form: Record<string, string[]>;
+}
+
+/**
+ * Issues `tok-N` to the client with the right secret (Basic auth or form fields, as RFC 6749
+ * allows both), 401 otherwise; every request recorded.
+ */
+async function tokenServer(opts: { id: string; secret: () => string; expiresIn?: number }) {
+  const requests: TokenRequest[] = [];
+  const valid = new Map<string, number>();
+  let n = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const form: Record<string, string[]> = {};
+      for (const [k, v] of params) (form[k] ??= []).push(v);
+      requests.push({
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        userAgent: req.headers['user-agent'],
+        custom: req.headers['x-token-header'] as string | undefined,
+        form,
+      });
+      let id = params.get('client_id') ?? '';
+      let secret = params.get('client_secret') ?? '';
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+      if (basic) {
+        const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        const unescape = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+        id = unescape(decoded.slice(0, colon));
+        secret = unescape(decoded.slice(colon + 1));
+      }
+      if (params.get('grant_type') !== 'client_credentials' || id !== opts.id || secret !== opts.secret()) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end('{"error":"invalid_client"}');
+        return;
+      }
+      const token = `tok-${++n}`;
+      valid.set(token, opts.expiresIn ? Date.now() + opts.expiresIn * 1000 : Infinity);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: token, token_type: 'bearer', ...(opts.expiresIn ? { expires_in: opts.expiresIn } : {}) }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/token`,
+    requests,
+    /** Whether a request carries a token this server issued and that has not expired. */
+    authorized(req: IncomingMessage): boolean {
+      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      return m !== null && (valid.get(m[1]) ?? 0) > Date.now();
+    },
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+/** A target that serves its page only with a valid token. */
+async function protectedTarget(auth: { authorized(req: IncomingMessage): boolean }): Promise<TestTarget> {
+  return startTarget((req, res) => {
+    if (!auth.authorized(req)) {
+      res.writeHead(401);
+      res.end('no valid token');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end('up_metric 1\n');
+  });
+}
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-oauth2-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('scrapes of every target of a job share one token: fetched once, with scopes and endpoint_params, sent as Bearer', async (t) => {
+  const tokens = await tokenServer({ id: 'agent', secret: () => 's3cr3t' });
+  t.after(() => tokens.close());
+  const targets = await Promise.all([1, 2, 3].map(() => protectedTarget(tokens)));
+  t.after(() => Promise.all(targets.map((x) => x.close())));
+  const h = await startScraping(`scrape_configs:
+  - job_name: secured
+    scrape_interval: 100ms
+    scrape_timeout: 100ms
+    oauth2:
+      client_id: agent
+      client_secret: s3cr3t
+      token_url: ${tokens.url}
+      scopes: [metrics.read, metrics.list]
+      endpoint_params: {audience: tributary-test}
+      http_headers: {X-Token-Header: {values: [for-the-token-only]}}
+    static_configs: [{targets: [${targets.map((x) => x.address).join(', ')}]}]
+`);
+  t.after(() => h.close());
+  await waitFor('three good scrapes of every target', () => targets.every((x) => x.requests >= 3), 10_000);
+  const loops = await h.loops('secured');
+  assert.deepEqual(loops.map((l) => l.status().health), ['up', 'up', 'up'], loops.map((l) => l.status().lastError).join('; '));
+  assert.equal(tokens.requests.length, 1, 'one token request for all targets and scrapes');
+  const r = tokens.requests[0];
+  assert.deepEqual(r.form, { audience: ['tributary-test'], grant_type: ['client_credentials'], scope: ['metrics.read metrics.list'] });
+  assert.equal(r.authorization, 'Basic ' + Buffer.from('agent:s3cr3t').toString('base64'));
+  assert.equal(r.contentType, 'application/x-www-form-urlencoded');
+  assert.equal(r.custom, 'for-the-token-only');
+});
+
+test('a token is fetched again shortly before it expires (expires_in, less 10s)', async (t) => {
+  const tokens = await tokenServer({ id: 'agent', secret: () => 'pw', expiresIn: 11 });
+  t.after(() => tokens.close());
+  const target = await protectedTarget(tokens);
+  t.after(() => target.close());
+  const h = await startScraping(`scrape_configs:
+  - job_name: expiring
+    scrape_interval: 200ms
+    scrape_timeout: 200ms
+    oauth2: {client_id: agent, client_secret: pw, token_url: ${tokens.url}}
+    static_configs: [{targets: ['${target.address}']}]
+`);
+  t.after(() => h.close());
+  // each token is used for 1s (11s less the margin): about 1 fetch a second, never every scrape
+  await waitFor('25 scrapes', () => target.requests >= 25, 15_000);
+  const [loop] = await h.loops('expiring');
+  assert.equal(loop.status().health, 'up', loop.status().lastError);
+  const fetched = tokens.requests.length;
+  assert.ok(fetched >= 3 && fetched <= 8, `${fetched} token requests for ${target.requests} scrapes over ~5s`);
+});
+
+test('a wrong secret marks the target down with the token endpoint\'s answer; a fixed client_secret_file is read again', async (t) => {
+  const dir = tempDir(t);
+  const secretFile = join(dir, 'secret');
+  writeFileSync(secretFile, 'wrong\n');
+  const tokens = await tokenServer({ id: 'agent', secret: () => 'right' });
+  t.after(() => tokens.close());
+  const target = await protectedTarget(tokens);
+  t.after(() => target.close());
+  const h = await startScraping(`scrape_configs:
+  - job_name: denied
+    scrape_interval: 100ms
+    scrape_timeout: 100ms
+    oauth2: {client_id: agent, client_secret_file: ${secretFile}, token_url: ${tokens.url}}
+    static_configs: [{targets: ['${target.address}']}]
+`);
+  t.after(() => h.close());
+  const [loop] = await h.loops('denied');
+  await waitFor('the target marked down', () => loop.status().health === 'down', 5_000);
+  assert.match(loop.status().lastError, /^oauth2: cannot fetch token from http:\/\/127\.0\.0\.1:\d+\/oauth2\/token: HTTP 401: \{"error":"invalid_client"\}$/);
+  assert.equal(target.requests, 0, 'the target was never asked without a token');
+  assert.ok(!h.logLines.join('\n').includes('wrong'), 'the secret is not logged');
+  // header style refused, so the form style was tried too, as golang.org/x/oauth2 does
+  assert.ok(tokens.requests.some((r) => r.form.client_secret?.[0] === 'wrong' && r.authorization === undefined));
+
+  writeFileSync(secretFile, 'right\n');
+  await waitFor('the target up with the new secret', () => loop.status().health === 'up', 5_000);
+});
+
+test('remote write with oauth2: a refused token is retried, the data kept and then sent with the token', async (t) => {
+  const dir = tempDir(t);
+  const secretFile = join(dir, 'secret');
+  writeFileSync(secretFile, 'not-yet');
+  const tokens = await tokenServer({ id: 'writer', secret: () => 'rw-secret' });
+  t.after(() => tokens.close());
+  const r = await receiver((_n, req) => ({ status: tokens.authorized(req) ? 204 : 401 }));
+  t.after(() => r.close());
+  const { rw, pipeline } = startQueues(
+    t,
+    `remote_write:
+  - url: ${r.url}
+    queue_config: {senders: 1, min_backoff: 50ms, max_backoff: 100ms}
+    oauth2: {client_id: writer, client_secret_file: ${secretFile}, token_url: ${tokens.url}, scopes: [write]}
+`,
+  );
+  const b = new SampleBatch(5);
+  for (let i = 0; i < 5; i++) b.append(Labels.fromRecord({ __name__: 'm', i: String(i) }), i, 1_700_000_000_000 + i);
+  pipeline.write('job', b);
+  await waitFor('token requests refused twice', () => tokens.requests.length >= 4, 5_000);
+  assert.equal(r.requests(), 0, 'nothing sent without a token');
+  writeFileSync(secretFile, 'rw-secret');
+  await waitFor('the samples delivered', () => r.got.length > 0, 5_000);
+  await rw.close();
+  assert.deepEqual(r.got.flatMap((x) => x.body.timeseries.map((s) => s.samples[0].value)), [0, 1, 2, 3, 4]);
+  assert.match(String(r.got[0].headers.authorization), /^Bearer tok-\d+$/);
+});
+
+test('side by side with Prometheus 2.42 (agent mode): the same token request', async (t) => {
+  if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
+  const tokens = await tokenServer({ id: 'id with space', secret: () => 'p@ss:w/rd+' });
+  t.after(() => tokens.close());
+  const target = await protectedTarget(tokens);
+  t.after(() => target.close());
+  const job = (name: string) => `  - job_name: ${name}
+    scrape_interval: 1s
+    oauth2:
+      client_id: id with space
+      client_secret: p@ss:w/rd+
+      token_url: ${tokens.url}
+      scopes: [a, b]
+      endpoint_params: {resource: 'https://metrics.example/', x: 'y z'}
+    static_configs: [{targets: ['${target.address}']}]
+`;
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'prometheus.yml'), `scrape_configs:\n${job('prometheus')}`);
+  const port = await freePort();
+  const prom = spawn(
+    PROMETHEUS,
+    ['--enable-feature=agent', `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.agent.path=${join(dir, 'agent')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: 'ignore' },
+  );
+  t.after(() => stopProcess(prom));
+  const theirs = await waitFor('a token request from Prometheus', () => tokens.requests.find((r) => r.userAgent?.startsWith('Prometheus/')), 20_000);
+  await waitFor('Prometheus scraping with its token', () => target.requests > 0, 10_000);
+
+  const h = await startScraping(`scrape_configs:\n${job('tributary')}`);
+  t.after(() => h.close());
+  const ours = await waitFor('a token request from Tributary', () => tokens.requests.find((r) => r.userAgent?.startsWith('Tributary/')), 10_000);
+  const [loop] = await h.loops('tributary');
+  await waitFor('our target up', () => loop.status().health === 'up', 5_000);
+
+  assert.deepEqual(ours.form, theirs.form, 'the same form fields');
+  assert.equal(ours.authorization, theirs.authorization, 'the same Basic auth header (id and secret query-escaped)');
+  assert.equal(ours.contentType, theirs.contentType);
+  assert.deepEqual(theirs.form, { grant_type: ['client_credentials'], resource: ['https://metrics.example/'], scope: ['a b'], x: ['y z'] });
+});
