@@ -210,6 +210,37 @@ test('remote write with oauth2: a refused token is retried, the data kept and th
   assert.match(String(r.got[0].headers.authorization), /^Bearer tok-\d+$/);
 });
 
+test('http_sd_configs with oauth2: the discovery document is fetched with a token of its own', async (t) => {
+  const tokens = await tokenServer({ id: 'sd', secret: () => 'sd-secret' });
+  t.after(() => tokens.close());
+  const target = await protectedTarget(tokens);
+  t.after(() => target.close());
+  const sd = await startTarget((req, res) => {
+    if (!tokens.authorized(req)) {
+      res.writeHead(401);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify([{ targets: [target.address] }]));
+  });
+  t.after(() => sd.close());
+  const oauth2 = `{client_id: sd, client_secret: sd-secret, token_url: ${tokens.url}, scopes: [discovery]}`;
+  const h = await startScraping(`scrape_configs:
+  - job_name: discovered
+    scrape_interval: 100ms
+    scrape_timeout: 100ms
+    oauth2: ${oauth2.replace('[discovery]', '[scrape]')}
+    http_sd_configs: [{url: 'http://${sd.address}/targets', oauth2: ${oauth2}}]
+`);
+  t.after(() => h.close());
+  await waitFor('the discovered target scraped', () => target.requests >= 2, 10_000);
+  const [loop] = await h.loops('discovered');
+  await waitFor('the discovered target up', () => loop.status().health === 'up', 5_000);
+  // one token source for discovery, one for the job: each with its own scope
+  assert.deepEqual(tokens.requests.map((r) => r.form.scope?.[0]).sort(), ['discovery', 'scrape']);
+});
+
 test('side by side with Prometheus 2.42 (agent mode): the same token request', async (t) => {
   if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
   const tokens = await tokenServer({ id: 'id with space', secret: () => 'p@ss:w/rd+' });
