@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync, verify } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -239,6 +240,62 @@ test('http_sd_configs with oauth2: the discovery document is fetched with a toke
   await waitFor('the discovered target up', () => loop.status().health === 'up', 5_000);
   // one token source for discovery, one for the job: each with its own scope
   assert.deepEqual(tokens.requests.map((r) => r.form.scope?.[0]).sort(), ['discovery', 'scrape']);
+});
+
+test('the JWT-bearer grant: an RS256 assertion with prometheus/common\'s claims, verified by the token server', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const dir = tempDir(t);
+  const keyFile = join(dir, 'key.pem');
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const issued: string[] = [];
+  const server = await startTarget((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString());
+      const [h, c, sig] = (form.get('assertion') ?? '').split('.');
+      const ok =
+        req.headers.authorization === undefined &&
+        form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:jwt-bearer' &&
+        verify('RSA-SHA256', Buffer.from(`${h}.${c}`), publicKey, Buffer.from(sig ?? '', 'base64url'));
+      issued.push(ok ? `${Buffer.from(h, 'base64url')}|${Buffer.from(c, 'base64url')}|${form.get('scope')}` : 'refused');
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(ok ? '{"access_token":"jwt-granted","token_type":"Bearer","expires_in":3600}' : '{}');
+    });
+  });
+  t.after(() => server.close());
+  const target = await protectedTarget({ authorized: (req) => req.headers.authorization === 'Bearer jwt-granted' });
+  t.after(() => target.close());
+  const tokenUrl = `http://${server.address}/token`;
+  const h = await startScraping(`scrape_configs:
+  - job_name: jwt
+    scrape_interval: 100ms
+    scrape_timeout: 100ms
+    oauth2:
+      client_id: svc-account
+      grant_type: urn:ietf:params:oauth:grant-type:jwt-bearer
+      client_certificate_key_file: ${keyFile}
+      client_certificate_key_id: key-1
+      scopes: [read]
+      claims: {tenant: acme}
+      token_url: ${tokenUrl}
+    static_configs: [{targets: ['${target.address}']}]
+`);
+  t.after(() => h.close());
+  const [loop] = await h.loops('jwt');
+  await waitFor('the target up', () => loop.status().health === 'up', 5_000);
+  assert.equal(issued.length, 1, issued.join());
+  const [header, claims, scope] = issued[0].split('|');
+  assert.deepEqual(JSON.parse(header), { alg: 'RS256', typ: 'JWT', kid: 'key-1' });
+  const c = JSON.parse(claims) as Record<string, unknown>;
+  assert.equal(c.iss, 'svc-account');
+  assert.equal(c.sub, 'svc-account');
+  assert.equal(c.aud, tokenUrl);
+  assert.equal(c.scope, 'read');
+  assert.equal(c.tenant, 'acme');
+  assert.equal((c.exp as number) - (c.iat as number), 600);
+  assert.match(String(c.jti), /^[0-9a-f-]{36}$/);
+  assert.equal(scope, 'read');
 });
 
 test('side by side with Prometheus 2.42 (agent mode): the same token request', async (t) => {

@@ -196,16 +196,23 @@ test('azuread, google_iam and sigv4.role_arn load with a warning naming what is 
     'plain.yml',
   );
   assert.deepEqual(plain.warnings, []);
-  // the JWT-bearer grant is not implemented: named
+  // keys of the JWT-bearer grant with another grant do nothing: named
   const jwt = parseConfigText(
-    'scrape_configs:\n  - job_name: j\n    oauth2: {client_id: x, token_url: http://t/, grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", signature_algorithm: RS256, client_certificate_key_file: k.pem}\n',
+    'scrape_configs:\n  - job_name: j\n    oauth2: {client_id: x, client_secret: y, token_url: http://t/, signature_algorithm: RS256, audience: a}\n',
     'jwt.yml',
   );
-  assert.deepEqual(jwt.warnings.map((w) => w.path), [
-    'scrape_configs[0].oauth2.grant_type',
-    'scrape_configs[0].oauth2.signature_algorithm',
-    'scrape_configs[0].oauth2.client_certificate_key_file',
+  assert.deepEqual(jwt.warnings.map((w) => `${w.path}: ${w.message}`), [
+    'scrape_configs[0].oauth2.signature_algorithm: only used with grant_type urn:ietf:params:oauth:grant-type:jwt-bearer; ignored',
+    'scrape_configs[0].oauth2.audience: only used with grant_type urn:ietf:params:oauth:grant-type:jwt-bearer; ignored',
   ]);
+  assert.throws(
+    () => parseConfigText('scrape_configs:\n  - job_name: j\n    oauth2: {client_id: x, token_url: http://t/, grant_type: password}\n', 'g.yml'),
+    /grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer/,
+  );
+  assert.throws(
+    () => parseConfigText('scrape_configs:\n  - job_name: j\n    oauth2: {client_id: x, token_url: http://t/, grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", signature_algorithm: ES256}\n', 'g.yml'),
+    /valid signature algorithms are RS256, RS384 and RS512/,
+  );
 });
 
 test('check-config prints the cloud auth warnings; at run time their URL is sent nothing', async (t) => {

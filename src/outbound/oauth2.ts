@@ -8,13 +8,19 @@
  * `endpoint_params` added to the form. A token is not dropped on a 401 from the target, as in
  * Prometheus: only expiry or a changed secret fetch a new one.
  *
+ * With `grant_type: urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1, newer
+ * prometheus/common), the request carries instead a JWT `assertion` signed with
+ * `client_certificate_key` (RS256, RS384 or RS512): iss `iss` or the client id, sub the client
+ * id, aud `audience` or the token URL, 10 minutes' validity, `scope` and `claims` added.
+ *
  * The token request goes out over a client of its own, built from the oauth2 block's
  * `tls_config`, `proxy_url` and `http_headers` (not the job's). Errors name the token URL and
  * the server's answer, never the secret.
  */
 
+import { createSign, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { OAuth2Config } from '../config/http-client.js';
+import { JWT_BEARER_GRANT, type OAuth2Config } from '../config/http-client.js';
 import { VERSION } from '../runtime/version.js';
 import { HttpClient } from './http-client.js';
 
@@ -24,8 +30,8 @@ export const EXPIRY_MARGIN_MS = 10_000;
 const TOKEN_TIMEOUT_MS = 10_000;
 const ERROR_EXCERPT_CHARS = 200;
 const CLIENT_CREDENTIALS = 'client_credentials';
-/** What Tributary does not implement of the JWT-bearer grant (RFC 7523) newer Prometheus has. */
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** prometheus/common's lifetime of a JWT assertion. */
+const ASSERTION_LIFETIME_S = 600;
 
 interface Token {
   /** The Authorization header value: type and token. */
@@ -34,7 +40,8 @@ interface Token {
   readonly expiresAt: number;
 }
 
-type AuthStyle = 'header' | 'params';
+/** Where the client id and secret go; `none` for the JWT grant, whose assertion is the credential. */
+type AuthStyle = 'header' | 'params' | 'none';
 
 export class OAuth2TokenSource {
   private token: Token | undefined;
@@ -79,30 +86,36 @@ export class OAuth2TokenSource {
     return this.http.close();
   }
 
+  /** The client secret, or the JWT grant's private key: a file is read on every request. */
   private async secret(): Promise<string> {
     const c = this.config;
-    if (!c.client_secret_file) return c.client_secret ?? '';
+    const jwt = c.grant_type === JWT_BEARER_GRANT;
+    const file = jwt ? c.client_certificate_key_file : c.client_secret_file;
+    if (!file) return (jwt ? c.client_certificate_key : c.client_secret) ?? '';
     try {
-      return (await readFile(c.client_secret_file, 'utf8')).trim();
+      return (await readFile(file, 'utf8')).trim();
     } catch (err) {
-      throw new Error(`unable to read oauth2 client secret ${c.client_secret_file}: ${(err as Error).message}`);
+      throw new Error(`unable to read oauth2 ${jwt ? 'client certificate key' : 'client secret'} ${file}: ${(err as Error).message}`);
     }
   }
 
   private async fetch(secret: string): Promise<Token> {
     const c = this.config;
     const grant = c.grant_type || CLIENT_CREDENTIALS;
-    if (grant !== CLIENT_CREDENTIALS) {
-      throw new Error(`oauth2 grant_type ${JSON.stringify(grant)} is not supported (only client_credentials); no token for ${shownUrl(c.token_url)}`);
+    if (grant !== CLIENT_CREDENTIALS && grant !== JWT_BEARER_GRANT) {
+      throw new Error(`oauth2 grant_type ${JSON.stringify(grant)} is not supported; no token for ${shownUrl(c.token_url)}`);
     }
-    const form: [string, string][] = [['grant_type', CLIENT_CREDENTIALS]];
-    if (c.scopes && c.scopes.length > 0) form.push(['scope', c.scopes.join(' ')]);
+    const scope = c.scopes && c.scopes.length > 0 ? c.scopes.join(' ') : undefined;
+    const form: [string, string][] = [['grant_type', grant]];
+    if (grant === JWT_BEARER_GRANT) form.push(['assertion', this.assertion(secret, scope)]);
+    if (scope !== undefined) form.push(['scope', scope]);
     for (const [k, v] of Object.entries(c.endpoint_params ?? {})) {
       // x/oauth2 lets endpoint_params override grant_type only
       if (k === 'grant_type') form[0] = [k, v];
       else if (form.some(([name]) => name === k)) throw new Error(`oauth2: cannot overwrite parameter ${JSON.stringify(k)}`);
       else form.push([k, v]);
     }
+    if (grant === JWT_BEARER_GRANT) return this.request(form, secret, 'none');
     if (this.style !== undefined) return this.request(form, secret, this.style);
     try {
       const token = await this.request(form, secret, 'header');
@@ -131,7 +144,7 @@ export class OAuth2TokenSource {
     };
     if (style === 'header') {
       headers['authorization'] = 'Basic ' + Buffer.from(`${formEscape(c.client_id)}:${formEscape(secret)}`).toString('base64');
-    } else {
+    } else if (style === 'params') {
       fields.push(['client_id', c.client_id]);
       if (secret !== '') fields.push(['client_secret', secret]);
     }
@@ -163,6 +176,37 @@ export class OAuth2TokenSource {
     }
     return parseTokenResponse(text, contentType, shownUrl(c.token_url));
   }
+
+  /** RFC 7523's signed JWT, as prometheus/common builds it. */
+  private assertion(privateKey: string, scope: string | undefined): string {
+    const c = this.config;
+    const alg = c.signature_algorithm || 'RS256';
+    const now = Math.floor(Date.now() / 1000);
+    const header: Record<string, string> = { alg, typ: 'JWT' };
+    if (c.client_certificate_key_id) header.kid = c.client_certificate_key_id;
+    const claims: Record<string, unknown> = {
+      iss: c.iss || c.client_id,
+      sub: c.client_id,
+      jti: randomUUID(),
+      aud: c.audience || c.token_url,
+      iat: now,
+      exp: now + ASSERTION_LIFETIME_S,
+      ...(scope !== undefined ? { scope } : {}),
+      ...c.claims,
+    };
+    const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
+    let signature: string;
+    try {
+      signature = createSign(`RSA-SHA${alg.slice(2)}`).update(signingInput).sign(privateKey, 'base64url');
+    } catch (err) {
+      throw new Error(`oauth2: cannot sign the JWT assertion with client_certificate_key: ${(err as Error).message}`);
+    }
+    return `${signingInput}.${signature}`;
+  }
+}
+
+function base64url(s: string): string {
+  return Buffer.from(s, 'utf8').toString('base64url');
 }
 
 /** A token endpoint's answer: JSON, or a form for the servers (GitHub's once) that send one. */
