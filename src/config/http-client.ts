@@ -199,6 +199,9 @@ const JWT_GRANT_KEYS = ['audience', 'iss', 'claims', 'signature_algorithm', 'cli
 /** What an `oauth2` block at `at` loads with but Tributary does not act on. */
 export function oauth2Warnings(o: OAuth2Config, at: readonly (string | number)[]): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
+  for (const key of ['client_secret_ref', 'client_certificate_key_ref'] as const) {
+    if (o[key] !== undefined) out.push({ path: [...at, key], message: 'secret references need a secret manager, which Tributary does not have; ignored' });
+  }
   if (o.grant_type !== JWT_BEARER_GRANT) {
     for (const key of JWT_GRANT_KEYS) {
       if (o[key] !== undefined) out.push({ path: [...at, key], message: `only used with grant_type ${JWT_BEARER_GRANT}; ignored` });
