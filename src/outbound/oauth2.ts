@@ -75,9 +75,13 @@ export class OAuth2TokenSource {
     const t = this.token;
     if (t !== undefined && Date.now() < t.expiresAt - EXPIRY_MARGIN_MS) return t.header;
     // every request waiting now shares one token request
-    this.pending ??= this.fetch(secret).finally(() => (this.pending = undefined));
-    const pending = this.pending;
-    const token = await pending;
+    if (this.pending === undefined) {
+      const p = this.fetch(secret).finally(() => {
+        if (this.pending === p) this.pending = undefined;
+      });
+      this.pending = p;
+    }
+    const token = await this.pending;
     if (this.lastSecret === secret) this.token = token;
     return token.header;
   }

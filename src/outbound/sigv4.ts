@@ -171,20 +171,27 @@ export class SigV4Signer {
     const c = this.config;
     const env = this.env;
     const profileName = c.profile || env.AWS_PROFILE || 'default';
-    const profile = await this.profile(profileName);
+    // the shared files are read only when the block and the environment leave something out
+    let profile: Record<string, string> | undefined;
+    const fromProfile = async () => (profile ??= await this.profile(profileName));
     let credentials: AwsCredentials | undefined;
-    let from = '';
     const envKey = env.AWS_ACCESS_KEY_ID || env.AWS_ACCESS_KEY;
     const envSecret = env.AWS_SECRET_ACCESS_KEY || env.AWS_SECRET_KEY;
     if (c.access_key && c.secret_key) credentials = { accessKeyId: c.access_key, secretAccessKey: c.secret_key };
     else if (!c.profile && envKey && envSecret) credentials = { accessKeyId: envKey, secretAccessKey: envSecret, sessionToken: env.AWS_SESSION_TOKEN };
-    else if (profile.aws_access_key_id && profile.aws_secret_access_key) {
-      credentials = { accessKeyId: profile.aws_access_key_id, secretAccessKey: profile.aws_secret_access_key, sessionToken: profile.aws_session_token };
-    } else from = c.profile ? `profile ${JSON.stringify(profileName)} has no aws_access_key_id/aws_secret_access_key` : 'no access_key/secret_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or shared credentials profile';
-    if (credentials === undefined) {
-      throw new Error(`sigv4: no AWS credentials (${from}; instance and container roles are not supported): nothing is sent`);
+    else {
+      const p = await fromProfile();
+      if (p.aws_access_key_id && p.aws_secret_access_key) {
+        credentials = { accessKeyId: p.aws_access_key_id, secretAccessKey: p.aws_secret_access_key, sessionToken: p.aws_session_token };
+      }
     }
-    const region = c.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || profile.region;
+    if (credentials === undefined) {
+      const missing = c.profile
+        ? `profile ${JSON.stringify(profileName)} has no aws_access_key_id/aws_secret_access_key`
+        : 'no access_key/secret_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or shared credentials profile';
+      throw new Error(`sigv4: no AWS credentials (${missing}; instance and container roles are not supported): nothing is sent`);
+    }
+    const region = c.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || (await fromProfile()).region;
     if (!region) throw new Error('sigv4: no region (set sigv4.region, AWS_REGION or the profile\'s region): nothing is sent');
     return { credentials, region };
   }
