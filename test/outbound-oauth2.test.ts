@@ -7,11 +7,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Labels } from '../src/model/labels.js';
@@ -33,11 +34,11 @@ interface TokenRequest {
  * Issues `tok-N` to the client with the right secret (Basic auth or form fields, as RFC 6749
  * allows both), 401 otherwise; every request recorded.
  */
-async function tokenServer(opts: { id: string; secret: () => string; expiresIn?: number }) {
+async function tokenServer(opts: { id: string; secret: () => string; expiresIn?: number; tls?: { key: Buffer; cert: Buffer } }) {
   const requests: TokenRequest[] = [];
   const valid = new Map<string, number>();
   let n = 0;
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -71,10 +72,11 @@ async function tokenServer(opts: { id: string; secret: () => string; expiresIn?:
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ access_token: token, token_type: 'bearer', ...(opts.expiresIn ? { expires_in: opts.expiresIn } : {}) }));
     });
-  });
+  };
+  const server = opts.tls ? createHttpsServer(opts.tls, handle) : createServer(handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/token`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/token`,
     requests,
     /** Whether a request carries a token this server issued and that has not expired. */
     authorized(req: IncomingMessage): boolean {
@@ -296,6 +298,61 @@ test('the JWT-bearer grant: an RS256 assertion with prometheus/common\'s claims,
   assert.equal((c.exp as number) - (c.iat as number), 600);
   assert.match(String(c.jti), /^[0-9a-f-]{36}$/);
   assert.equal(scope, 'read');
+});
+
+test('the token request uses the oauth2 block\'s own tls_config and proxy_url, not the job\'s', async (t) => {
+  const dir = tempDir(t);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=tokens.test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const tokens = await tokenServer({ id: 'agent', secret: () => 'pw', tls: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) } });
+  t.after(() => tokens.close());
+  // a CONNECT proxy that counts the tunnels it opens
+  const tunnels: string[] = [];
+  const proxy = createServer();
+  const sockets = new Set<Socket>();
+  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => sockets.delete(s));
+    }
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), proxy.close(() => r()))));
+  const target = await protectedTarget(tokens);
+  t.after(() => target.close());
+  const job = (tls: string) => `scrape_configs:
+  - job_name: tls-token
+    scrape_interval: 100ms
+    scrape_timeout: 100ms
+    oauth2:
+      client_id: agent
+      client_secret: pw
+      token_url: ${tokens.url}
+      proxy_url: http://127.0.0.1:${(proxy.address() as AddressInfo).port}
+      ${tls}
+    static_configs: [{targets: ['${target.address}']}]
+`;
+  const untrusted = await startScraping(job(''));
+  const [refused] = await untrusted.loops('tls-token');
+  await waitFor('the target down for the untrusted token server', () => refused.status().health === 'down', 5_000);
+  assert.match(refused.status().lastError, /^oauth2: cannot fetch token from https:\/\/127\.0\.0\.1:\d+\/oauth2\/token: .*(certificate|self-signed|self signed)/i);
+  await untrusted.close();
+
+  const h = await startScraping(job(`tls_config: {ca_file: ${join(dir, 'cert.pem')}}`));
+  t.after(() => h.close());
+  const [loop] = await h.loops('tls-token');
+  await waitFor('the target up', () => loop.status().health === 'up', 5_000);
+  assert.ok(tokens.requests.length >= 1);
+  assert.ok(tunnels.length >= 1 && tunnels.every((u) => u === new URL(tokens.url).host), tunnels.join());
+  assert.equal(target.requests > 0, true, 'the target itself is scraped directly, not through the token proxy');
 });
 
 test('side by side with Prometheus 2.42 (agent mode): the same token request', async (t) => {
