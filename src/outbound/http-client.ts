@@ -17,6 +17,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Agent, Dispatcher } from 'undici';
 import type { HttpClientConfig, TlsConfig } from '../config/http-client.js';
+import { UNSUPPORTED_REMOTE_WRITE_AUTH } from '../config/remote-write.js';
 import { Http1Pool } from './http1.js';
 import { OAuth2TokenSource } from './oauth2.js';
 import { SigV4Signer, type SigV4Config } from './sigv4.js';
@@ -143,7 +144,7 @@ export class HttpClient {
    * authentication Tributary does not implement).
    */
   async requestHeaders(method: string, url: URL, headers: Readonly<Record<string, string | readonly string[]>>, body: Buffer): Promise<Record<string, string>> {
-    for (const kind of ['azuread', 'google_iam'] as const) {
+    for (const kind of UNSUPPORTED_REMOTE_WRITE_AUTH) {
       if (this.config[kind] !== undefined) {
         throw new Error(`${kind} authentication is not supported by Tributary: nothing is sent to ${url.origin}${url.pathname}; the data stays queued`);
       }
