@@ -21,16 +21,17 @@ export interface Received {
   body: DecodedWriteRequest;
 }
 
-/** A receiver whose answer to the n-th request the test chooses; accepted requests are decoded. */
-export async function receiver(answer: (n: number) => { status: number; headers?: Record<string, string> }) {
+/** A receiver whose answer to the n-th request (and its headers) the test chooses; accepted requests are decoded. */
+export async function receiver(answer: (n: number, req: IncomingMessage, body: Buffer) => { status: number; headers?: Record<string, string> }) {
   const got: Received[] = [];
   let n = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const a = answer(++n);
-      if (a.status < 300) got.push({ headers: req.headers, body: parseWriteRequest(uncompressSync(Buffer.concat(chunks)) as Buffer) });
+      const body = Buffer.concat(chunks);
+      const a = answer(++n, req, body);
+      if (a.status < 300) got.push({ headers: req.headers, body: parseWriteRequest(uncompressSync(body) as Buffer) });
       res.writeHead(a.status, a.headers ?? {});
       res.end(a.status >= 400 ? `refused with ${a.status}` : '');
     });

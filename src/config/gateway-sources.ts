@@ -4,7 +4,7 @@
  * reverse_exporter where it has one, except the HTTP timeout (10s rather than its 1s, which
  * fails slow exporters that Prometheus itself would have waited for).
  *
- * Keys Tributary's source implementations cannot honour yet (oauth2, proxies, `*_ref` secrets)
+ * Keys Tributary's source implementations cannot honour yet (proxies, `*_ref` secrets)
  * are refused here rather than silently ignored, so a config never means more than it does.
  */
 
@@ -14,7 +14,7 @@ import { AT_KEY, bool, duration, httpUrl, labelSet, nonEmptyText, size, textList
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-const UNSUPPORTED_HTTP_KEYS = ['oauth2', 'proxy_url', 'proxy_from_environment', 'proxy_connect_header'] as const;
+const UNSUPPORTED_HTTP_KEYS = ['proxy_url', 'proxy_from_environment', 'proxy_connect_header'] as const;
 
 const httpSourceSchema = z
   .strictObject({

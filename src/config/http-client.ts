@@ -10,6 +10,8 @@ import * as z from 'zod';
 import { AT_KEY, bool, nonEmptyText, text, textList, textMap, urlProblem } from './fields.js';
 
 export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
+/** OAuth 2.0's JWT-bearer grant (RFC 7523), which newer prometheus/common offers besides client_credentials. */
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 export const tlsConfigSchema = z
   .strictObject({
@@ -171,8 +173,42 @@ const oauth2Schema = z
   })
   .superRefine((o, ctx) => {
     atMostOne(ctx, o, ['client_secret', 'client_secret_file', 'client_secret_ref']);
+    atMostOne(ctx, o, ['client_certificate_key', 'client_certificate_key_file', 'client_certificate_key_ref']);
+    if (o.grant_type && o.grant_type !== 'client_credentials' && o.grant_type !== JWT_BEARER_GRANT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grant_type'],
+        message: `grant_type must be client_credentials or ${JWT_BEARER_GRANT}`,
+        params: AT_KEY,
+      });
+    }
+    if (o.signature_algorithm && !['RS256', 'RS384', 'RS512'].includes(o.signature_algorithm)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['signature_algorithm'],
+        message: 'valid signature algorithms are RS256, RS384 and RS512',
+        params: AT_KEY,
+      });
+    }
     checkProxy(o, ctx);
   });
+
+/** Keys only the JWT-bearer grant reads. */
+const JWT_GRANT_KEYS = ['audience', 'iss', 'claims', 'signature_algorithm', 'client_certificate_key_id', 'client_certificate_key', 'client_certificate_key_file'] as const;
+
+/** What an `oauth2` block at `at` loads with but Tributary does not act on. */
+export function oauth2Warnings(o: OAuth2Config, at: readonly (string | number)[]): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  for (const key of ['client_secret_ref', 'client_certificate_key_ref'] as const) {
+    if (o[key] !== undefined) out.push({ path: [...at, key], message: 'secret references need a secret manager, which Tributary does not have; ignored' });
+  }
+  if (o.grant_type !== JWT_BEARER_GRANT) {
+    for (const key of JWT_GRANT_KEYS) {
+      if (o[key] !== undefined) out.push({ path: [...at, key], message: `only used with grant_type ${JWT_BEARER_GRANT}; ignored` });
+    }
+  }
+  return out;
+}
 
 /**
  * The inline HTTP client keys. `enable_http2` defaults differ by use (true for scraping, false

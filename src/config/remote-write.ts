@@ -1,12 +1,15 @@
 /**
  * One `remote_write` entry: the endpoint, its queue and metadata settings with Prometheus'
  * defaults, its relabeling, and the HTTP client keys (where, unlike scraping, HTTP/2 is off by
- * default). Cloud-specific authentication (`sigv4`, `azuread`, `google_iam`) is accepted
- * unvalidated and reported as unsupported by the loader.
+ * default). Of the cloud-specific authentication kinds, `sigv4` is implemented (outbound/
+ * sigv4.ts) but for its keys that need calls to AWS; `azuread` and `google_iam` are accepted
+ * unvalidated and warned about: their URL is sent nothing (the data stays queued) rather than
+ * data without the authentication it asked for.
  */
 
 import * as z from 'zod';
-import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient } from './http-client.js';
+import { formatPath, type KeyPath } from './errors.js';
+import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient, oauth2Warnings } from './http-client.js';
 import { relabelConfigsSchema } from './relabel.js';
 import { AT_KEY, bool, duration, httpUrl, labelSet, opaqueMapping, size, text, textMap, uint } from './fields.js';
 
@@ -54,8 +57,31 @@ export const metadataConfigSchema = z.strictObject({
 /** Remote write 1.0 and 2.0 message types, as Prometheus names them. */
 export const PROTOBUF_MESSAGES = ['prometheus.WriteRequest', 'io.prometheus.write.v2.Request'] as const;
 
-/** Authentication kinds Tributary does not implement yet. */
-export const UNSUPPORTED_REMOTE_WRITE_AUTH = ['sigv4', 'azuread', 'google_iam'] as const;
+/** Cloud authentication kinds Tributary does not implement (sigv4 it does). */
+export const UNSUPPORTED_REMOTE_WRITE_AUTH = ['azuread', 'google_iam'] as const;
+const CLOUD_AUTH = ['sigv4', ...UNSUPPORTED_REMOTE_WRITE_AUTH] as const;
+
+/** prometheus/common's SigV4Config. */
+const sigv4Schema = z
+  .strictObject({
+    region: text.optional(),
+    access_key: text.optional(),
+    secret_key: text.optional(),
+    profile: text.optional(),
+    role_arn: text.optional(),
+    external_id: text.optional(),
+    use_fips_sts_endpoint: bool.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.access_key !== !c.secret_key) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.access_key ? 'secret_key' : 'access_key'],
+        message: 'access_key and secret_key must be given together',
+        params: AT_KEY,
+      });
+    }
+  });
 
 export const remoteWriteConfigSchema = z
   .strictObject({
@@ -72,7 +98,7 @@ export const remoteWriteConfigSchema = z
     protobuf_message: z.enum(PROTOBUF_MESSAGES).default('prometheus.WriteRequest'),
     queue_config: queueConfigSchema.prefault({}),
     metadata_config: metadataConfigSchema.prefault({}),
-    sigv4: opaqueMapping.optional(),
+    sigv4: sigv4Schema.optional(),
     azuread: opaqueMapping.optional(),
     google_iam: opaqueMapping.optional(),
     ...httpClientShape({ enable_http2: false }),
@@ -97,7 +123,7 @@ export const remoteWriteConfigSchema = z
       }
     }
     const auths = (
-      ['basic_auth', 'authorization', 'oauth2', ...UNSUPPORTED_REMOTE_WRITE_AUTH] as const
+      ['basic_auth', 'authorization', 'oauth2', ...CLOUD_AUTH] as const
     ).filter((k) => c[k] !== undefined);
     if (auths.length > 1) {
       ctx.addIssue({
@@ -127,3 +153,30 @@ export const remoteWriteConfigSchema = z
 export type RemoteWriteConfig = z.output<typeof remoteWriteConfigSchema>;
 export type QueueConfig = z.output<typeof queueConfigSchema>;
 export type MetadataConfig = z.output<typeof metadataConfigSchema>;
+
+/**
+ * What a remote_write entry's authentication keys load with but Tributary does not do; `at`
+ * is the entry's path. Azure AD and Google IAM are refused loudly rather than dropped: their
+ * URL gets nothing until the config changes.
+ */
+export function remoteWriteAuthWarnings(w: RemoteWriteConfig, at: KeyPath): { path: KeyPath; message: string }[] {
+  const out: { path: KeyPath; message: string }[] = [];
+  const where = formatPath(at);
+  if (w.azuread !== undefined) {
+    out.push({
+      path: [...at, 'azuread'],
+      message: `azuread: not supported; ${where} sends nothing (its data stays queued) — Azure AD client secrets work as oauth2 with token_url https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token and scopes [https://monitor.azure.com/.default]`,
+    });
+  }
+  if (w.google_iam !== undefined) {
+    out.push({ path: [...at, 'google_iam'], message: `google_iam: not supported; ${where} sends nothing (its data stays queued)` });
+  }
+  if (w.sigv4?.role_arn) {
+    out.push({ path: [...at, 'sigv4', 'role_arn'], message: `STS AssumeRole is not supported; ${where} sends nothing (give the role's keys instead)` });
+  }
+  for (const key of ['external_id', 'use_fips_sts_endpoint'] as const) {
+    if (w.sigv4?.[key] !== undefined) out.push({ path: [...at, 'sigv4', key], message: 'only used with role_arn, which is not supported; ignored' });
+  }
+  if (w.oauth2) out.push(...oauth2Warnings(w.oauth2, [...at, 'oauth2']));
+  return out;
+}

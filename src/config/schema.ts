@@ -11,9 +11,9 @@ import * as z from 'zod';
 import { isLegacyLabelName } from '../model/names.js';
 import type { KeyPath } from './errors.js';
 import { formatDuration } from './duration.js';
-import { normalizeHttpClient } from './http-client.js';
+import { normalizeHttpClient, oauth2Warnings } from './http-client.js';
 import { UNSUPPORTED_SD_KINDS } from './discovery.js';
-import { UNSUPPORTED_REMOTE_WRITE_AUTH, remoteWriteConfigSchema } from './remote-write.js';
+import { remoteWriteAuthWarnings, remoteWriteConfigSchema } from './remote-write.js';
 import {
   DEFAULT_SCRAPE_PROTOCOLS,
   PROTO_FIRST_SCRAPE_PROTOCOLS,
@@ -298,10 +298,7 @@ export function configWarnings(config: TributaryConfig): SchemaWarning[] {
   }
   warnings.push(...scrapeConfigWarnings(config.scrape_configs));
   config.remote_write.forEach((w, i) => {
-    for (const kind of [...UNSUPPORTED_REMOTE_WRITE_AUTH, 'oauth2'] as const) {
-      if (w[kind] !== undefined)
-        warnings.push({ path: ['remote_write', i, kind], message: 'not supported yet; ignored' });
-    }
+    warnings.push(...remoteWriteAuthWarnings(w, ['remote_write', i]));
     if (w.protobuf_message !== 'prometheus.WriteRequest') {
       warnings.push({ path: ['remote_write', i, 'protobuf_message'], message: 'remote write 2.0 is not supported yet; 1.0 is sent' });
     }
@@ -318,6 +315,8 @@ export function scrapeConfigWarnings(jobs: readonly ScrapeConfig[]): SchemaWarni
       if (!isEmpty(c[kind]))
         warnings.push({ path: ['scrape_configs', i, kind], message: 'not supported yet; ignored' });
     }
+    if (c.oauth2) warnings.push(...oauth2Warnings(c.oauth2, ['scrape_configs', i, 'oauth2']));
+    c.http_sd_configs.forEach((sd, j) => sd.oauth2 && warnings.push(...oauth2Warnings(sd.oauth2, ['scrape_configs', i, 'http_sd_configs', j, 'oauth2'])));
   });
   return warnings;
 }

@@ -7,19 +7,33 @@
  * authentication and `http_headers` settings call for.
  *
  * Credential files are read on every request, as Prometheus does, so rotated tokens are picked
- * up without a reload; TLS files are read once, when the agent is first needed.
+ * up without a reload; TLS files are read once, when the agent is first needed. An `oauth2`
+ * block gets one token source per client (oauth2.ts), so every target of a job shares a token;
+ * remote write's `sigv4` signs each request (sigv4.ts) in `requestHeaders`, and the cloud
+ * kinds Tributary cannot do (`azuread`, `google_iam`) refuse there, so that a URL that wants
+ * them is never sent data without.
  */
 
 import { readFile } from 'node:fs/promises';
 import type { Agent, Dispatcher } from 'undici';
 import type { HttpClientConfig, TlsConfig } from '../config/http-client.js';
+import { UNSUPPORTED_REMOTE_WRITE_AUTH } from '../config/remote-write.js';
 import { Http1Pool } from './http1.js';
+import { OAuth2TokenSource } from './oauth2.js';
+import { SigV4Signer, type SigV4Config } from './sigv4.js';
 
 /** The client keys this module acts on; gateway sources, discovery and scrape jobs all carry them. */
 export type HttpClientSettings = Pick<
   HttpClientConfig,
   'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers'
-> & { readonly proxy_url?: string | undefined };
+> & {
+  readonly proxy_url?: string | undefined;
+  readonly oauth2?: HttpClientConfig['oauth2'];
+  /** Remote write only: request signing and the cloud authentication kinds. */
+  readonly sigv4?: SigV4Config | undefined;
+  readonly azuread?: unknown;
+  readonly google_iam?: unknown;
+};
 
 const TLS_VERSION: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
   TLS10: 'TLSv1',
@@ -36,8 +50,13 @@ export class HttpClient {
   private dispatcher: Promise<Dispatcher> | undefined;
   private agent: Dispatcher | undefined;
   private readonly pools = new Map<string, Http1Pool>();
+  private readonly oauth2: OAuth2TokenSource | undefined;
+  private readonly signer: SigV4Signer | undefined;
 
-  constructor(private readonly config: HttpClientSettings) {}
+  constructor(private readonly config: HttpClientSettings) {
+    this.oauth2 = config.oauth2 ? new OAuth2TokenSource(config.oauth2) : undefined;
+    this.signer = config.sigv4 ? new SigV4Signer(config.sigv4) : undefined;
+  }
 
   get followRedirects(): boolean {
     return this.config.follow_redirects;
@@ -113,8 +132,24 @@ export class HttpClient {
         ? await readSecret(a.credentials_file, 'authorization.credentials_file')
         : a.credentials ?? '';
       out['authorization'] = `${a.type} ${cred.trim()}`;
+    } else if (this.oauth2) {
+      out['authorization'] = await this.oauth2.authorization();
     }
     return out;
+  }
+
+  /**
+   * Headers that depend on the whole request (sigv4 signs method, URL, headers and body): to
+   * be added last. Throws when the request must not go out (no credentials, or a kind of
+   * authentication Tributary does not implement).
+   */
+  async requestHeaders(method: string, url: URL, headers: Readonly<Record<string, string | readonly string[]>>, body: Buffer): Promise<Record<string, string>> {
+    for (const kind of UNSUPPORTED_REMOTE_WRITE_AUTH) {
+      if (this.config[kind] !== undefined) {
+        throw new Error(`${kind} authentication is not supported by Tributary: nothing is sent to ${url.origin}${url.pathname}; the data stays queued`);
+      }
+    }
+    return this.signer ? this.signer.sign(method, url, headers, body) : {};
   }
 
   async close(): Promise<void> {
@@ -122,7 +157,7 @@ export class HttpClient {
     this.pools.clear();
     const agent = this.agent;
     this.agent = this.dispatcher = undefined;
-    await agent?.close();
+    await Promise.all([agent?.close(), this.oauth2?.close()]);
   }
 }
 

@@ -53,21 +53,22 @@ export class RemoteWriteClient {
 
   /** Sends one request; `samples` is what it carries, for the counters. Never throws. */
   async send(block: Buffer, samples: number, stop: AbortSignal): Promise<SendOutcome> {
-    let auth: Record<string, string | string[]>;
+    let headers: Record<string, string | string[]>;
     try {
-      auth = await this.http.headers();
+      headers = {
+        ...this.config.headers,
+        ...(await this.http.headers()),
+        'content-encoding': 'snappy',
+        'content-type': 'application/x-protobuf',
+        'user-agent': USER_AGENT,
+        'x-prometheus-remote-write-version': '0.1.0',
+      };
+      // last: sigv4 signs the headers above
+      Object.assign(headers, await this.http.requestHeaders('POST', this.url, headers, block));
     } catch (err) {
       this.log.error('cannot prepare the remote-write request', { err: (err as Error).message });
       return { kind: 'retry' };
     }
-    const headers = {
-      ...this.config.headers,
-      ...auth,
-      'content-encoding': 'snappy',
-      'content-type': 'application/x-protobuf',
-      'user-agent': USER_AGENT,
-      'x-prometheus-remote-write-version': '0.1.0',
-    };
     const stopwatch = this.counters.sendDuration.startTimer();
     const pool = this.http.pool(this.url);
     let answer = pool ? await this.post(pool, headers, block, stop) : undefined;
