@@ -21,6 +21,7 @@ import {
   nameValidationField,
   scrapeConfigSchema,
   scrapeProtocolsSchema,
+  vmagentKeyWarnings,
 } from './scrape.js';
 import type { NameEscapingScheme, NameValidationScheme, RawScrapeConfig, ScrapeProtocol } from './scrape.js';
 import { tributarySections } from './tributary.js';
@@ -305,6 +306,7 @@ export function scrapeConfigWarnings(jobs: readonly ScrapeConfig[]): SchemaWarni
       if (!isEmpty(c[kind]))
         warnings.push({ path: ['scrape_configs', i, kind], message: 'not supported yet; ignored' });
     }
+    for (const w of vmagentKeyWarnings(c)) warnings.push({ path: ['scrape_configs', i, w.key], message: w.message });
   });
   return warnings;
 }
