@@ -207,7 +207,7 @@ export function vmagentKeyWarnings(c: {
   proxy_headers?: string[] | undefined;
 }): { key: string; message: string }[] {
   const out: { key: string; message: string }[] = [];
-  if (c.proxy_oauth2 !== undefined) out.push({ key: 'proxy_oauth2', message: 'OAuth 2.0 toward the proxy is not supported yet; ignored (use proxy_authorization, proxy_basic_auth or proxy_bearer_token)' });
+  if (c.proxy_oauth2 !== undefined && c.proxy_url) out.push({ key: 'proxy_oauth2', message: 'OAuth 2.0 toward the proxy is not supported yet; ignored (use proxy_authorization, proxy_basic_auth or proxy_bearer_token)' });
   if (!c.proxy_url) {
     for (const k of ['proxy_authorization', 'proxy_basic_auth', 'proxy_bearer_token', 'proxy_bearer_token_file', 'proxy_tls_config', 'proxy_headers', 'proxy_oauth2'] as const) {
       if (c[k] !== undefined) out.push({ key: k, message: 'has no effect without proxy_url; ignored' });

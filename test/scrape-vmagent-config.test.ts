@@ -1,0 +1,326 @@
+/**
+ * vmagent's scrape_config extensions, so a `-promscrape.config` file loads and means the same:
+ * what loads, what is refused and what warns; URL targets (after vmagent's GetScrapeURL cases);
+ * headers, compression, keep-alive, stale markers, the series limiter, the relabel debug modes
+ * and proxy authentication against real HTTP servers; the scrape phase from scrape_offset and
+ * scrape_align_interval by the scrapes' timestamps; and, where vmagent 1.79 knows the key, the
+ * same file run by vmagent 1.79.5 next to Tributary on the same targets.
+ */
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile as execFileCb, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ConfigError, parseConfigText } from '../src/config/index.js';
+import { parseVmagentBytes } from '../src/config/scrape.js';
+import { Relabeler } from '../src/relabel/index.js';
+import { scrapePhase, splitAddress, targetsFromGroup, type ScrapeTarget } from '../src/scrape/target.js';
+import { receiver } from './remotewrite-harness.js';
+import { scrapeConfigs, startScraping, startTarget, waitFor, type TestTarget } from './scrape-harness.js';
+
+const execFile = promisify(execFileCb);
+const VMAGENT = '/usr/bin/vmagent';
+
+const HOUR = 'global:\n  scrape_interval: 1h\n  scrape_timeout: 10s\n';
+
+function issues(text: string): { path: string; message: string; line: number }[] {
+  try {
+    parseConfigText(text, 'test.yml', {});
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.issues.map((i) => ({ path: i.path, message: i.message, line: i.line }));
+  }
+  assert.fail('expected the config to be refused');
+}
+
+test("vmagent's scrape_config keys load, with vmagent's meaning", () => {
+  const { config, warnings } = parseConfigText(
+    `scrape_configs:
+  - job_name: vm
+    stream_parse: true
+    scrape_align_interval: 1m
+    scrape_offset: 5s
+    disable_compression: true
+    disable_keepalive: true
+    series_limit: 1000
+    headers:
+      - "TenantID: abc"
+      - "My-Auth:  TopSecret "
+    max_scrape_size: 16MB
+    no_stale_markers: true
+    proxy_url: http://127.0.0.1:3128
+    proxy_basic_auth: {username: u, password: p}
+    proxy_tls_config: {insecure_skip_verify: true}
+    static_configs: [{targets: ["http://host:9100/metrics?a=b"]}]
+`,
+    'test.yml',
+    {},
+  );
+  const c = config.scrape_configs[0];
+  assert.equal(c.stream_parse, true);
+  assert.equal(c.scrape_align_interval, 60_000);
+  assert.equal(c.scrape_offset, 5_000);
+  assert.equal(c.enable_compression, false, 'disable_compression is enable_compression: false');
+  assert.equal(c.disable_keepalive, true);
+  assert.equal(c.series_limit, 1000);
+  assert.deepEqual(c.http_headers, { TenantID: { values: ['abc'] }, 'My-Auth': { values: ['TopSecret'] } });
+  assert.equal(c.body_size_limit, 16_000_000, "vmagent's MB is 10^6 bytes");
+  assert.equal(c.no_stale_markers, true);
+  assert.deepEqual(warnings, [], 'every key here is implemented');
+});
+
+test('vmagent keys: contradictions and bad values are precise errors', () => {
+  const job = (extra: string) => `scrape_configs:\n  - job_name: a\n${extra}`;
+  let got = issues(job('    enable_compression: true\n    disable_compression: true\n'));
+  assert.equal(got.length, 1);
+  assert.equal(got[0].path, 'scrape_configs[0].disable_compression');
+  assert.match(got[0].message, /contradicts enable_compression/);
+  // the same meaning twice is not a contradiction
+  parseConfigText(job('    enable_compression: false\n    disable_compression: true\n'), 't.yml', {});
+
+  got = issues(job('    body_size_limit: 1MB\n    max_scrape_size: 1MB\n'));
+  assert.equal(got[0].path, 'scrape_configs[0].max_scrape_size');
+  assert.match(got[0].message, /same setting/);
+  // equal byte counts are fine: 1MiB in both spellings
+  parseConfigText(job('    body_size_limit: 1MB\n    max_scrape_size: 1MiB\n'), 't.yml', {});
+
+  got = issues(job('    max_scrape_size: lots\n'));
+  assert.equal(got[0].path, 'scrape_configs[0].max_scrape_size');
+  got = issues(job('    headers: ["no colon here"]\n'));
+  assert.equal(got[0].path, 'scrape_configs[0].headers[0]');
+  assert.equal(got[0].line, 3);
+  got = issues(job('    headers: ["Host: x"]\n'));
+  assert.match(got[0].message, /set by Tributary/);
+  got = issues(job('    proxy_url: http://p:1\n    proxy_bearer_token: a\n    proxy_basic_auth: {username: u}\n'));
+  assert.match(got[0].message, /at most one of/);
+  got = issues(job('    series_limit: -1\n'));
+  assert.equal(got[0].path, 'scrape_configs[0].series_limit');
+});
+
+test('vmagent keys Tributary does not act on, or acts on differently, warn at load', () => {
+  const { warnings } = parseConfigText(
+    `scrape_configs:
+  - job_name: a
+    relabel_debug: true
+    metric_relabel_debug: true
+    proxy_bearer_token: x
+    proxy_oauth2: {client_id: a, token_url: "http://t"}
+`,
+    'test.yml',
+    {},
+  );
+  const byKey = new Map(warnings.map((w) => [w.path, w.message]));
+  assert.match(byKey.get('scrape_configs[0].relabel_debug') ?? '', /logged and the target is dropped/);
+  assert.match(byKey.get('scrape_configs[0].metric_relabel_debug') ?? '', /logged and the series is dropped/);
+  assert.match(byKey.get('scrape_configs[0].proxy_bearer_token') ?? '', /no effect without proxy_url/);
+  assert.match(byKey.get('scrape_configs[0].proxy_oauth2') ?? '', /no effect without proxy_url/);
+  const withProxy = parseConfigText('scrape_configs:\n  - job_name: a\n    proxy_url: http://p:1\n    proxy_oauth2: {client_id: a}\n', 't.yml', {});
+  assert.match(withProxy.warnings[0]?.message ?? '', /not supported yet/);
+});
+
+test("max_scrape_size in vmagent's units (flagutil.Bytes)", () => {
+  assert.equal(parseVmagentBytes('16MB'), 16_000_000);
+  assert.equal(parseVmagentBytes('16MiB'), 16 * 1024 * 1024);
+  assert.equal(parseVmagentBytes('1.5KB'), 1500);
+  assert.equal(parseVmagentBytes('1024'), 1024);
+  assert.equal(parseVmagentBytes(2048), 2048);
+  assert.throws(() => parseVmagentBytes('16 parsecs'));
+});
+
+/** The target a static target string becomes in a job with these extra keys. */
+function targetOf(address: string, extra = '', labels: Record<string, string> = {}): ScrapeTarget {
+  const [cfg] = scrapeConfigs(`${HOUR}scrape_configs:\n  - job_name: j\n${extra}    static_configs: [{targets: ["x:1"]}]\n`);
+  const [r] = targetsFromGroup({ source: 't', targets: [{ __address__: address, ...labels }], labels: {} }, cfg, Relabeler.compile(cfg.relabel_configs));
+  assert.equal(r.kind, 'target', JSON.stringify(r));
+  return (r as { target: ScrapeTarget }).target;
+}
+
+test("URL targets: scheme, host:port, path and query from the address, as vmagent's GetScrapeURL", () => {
+  // [address, extra labels, scrape URL, instance] after vmagent's lib/promrelabel/scrape_url_test.go
+  const cases: [string, Record<string, string>, string, string][] = [
+    ['foo:1234', {}, 'http://foo:1234/metrics', 'foo:1234'],
+    ['foo/bar/baz?abc=de', {}, 'http://foo/bar/baz?abc=de', 'foo:80'],
+    ['foo:784/bar/baz?abc=de', {}, 'http://foo:784/bar/baz?abc=de', 'foo:784'],
+    ['foo:784/bar/baz?abc=de', { __param_xx: 'yy' }, 'http://foo:784/bar/baz?abc=de&xx=yy', 'foo:784'],
+    ['foo:784/bar/baz?abc=de', { __param_xx: 'yy', __scheme__: 'https' }, 'https://foo:784/bar/baz?abc=de&xx=yy', 'foo:784'],
+    ['http://foo/bar/baz?abc=de', { __param_xx: 'yy' }, 'http://foo/bar/baz?abc=de&xx=yy', 'foo:80'],
+    ['https://foo/bar/baz?abc=de', { __param_xx: 'yy' }, 'https://foo/bar/baz?abc=de&xx=yy', 'foo:443'],
+    ['http://foo', {}, 'http://foo/metrics', 'foo:80'],
+    ['https://foo', {}, 'https://foo/metrics', 'foo:443'],
+    ['https://foo:443', {}, 'https://foo/metrics', 'foo:443'],
+    ['http://[::1]:9100/m', {}, 'http://[::1]:9100/m', '[::1]:9100'],
+    ['https://127.0.0.1:9443/x', { __scheme__: 'http', __metrics_path__: '/ignored' }, 'https://127.0.0.1:9443/x', '127.0.0.1:9443'],
+  ];
+  for (const [address, labels, url, instance] of cases) {
+    const t = targetOf(address, '', labels);
+    // WHATWG URLs drop a scheme's default port; the request goes to the same place
+    assert.equal(t.url.href, url, address);
+    assert.equal(t.labels.get('instance'), instance, address);
+  }
+  // a plain host:port keeps Prometheus 3's rule: no port added
+  assert.equal(targetOf('foo').labels.get('instance'), 'foo');
+  assert.deepEqual(splitAddress('a:1'), { host: 'a:1', instance: 'a:1' });
+  // relabeling sees the URL as written in __address__, and may rewrite it
+  const t = targetOf('http://a:1/x', '    relabel_configs:\n      - {source_labels: [__address__], target_label: url}\n');
+  assert.equal(t.labels.get('url'), 'http://a:1/x');
+});
+
+test('__series_limit__ overrides series_limit per target, as in vmagent', () => {
+  assert.equal(targetOf('a:1', '    series_limit: 5\n').seriesLimit, 5);
+  assert.equal(targetOf('a:1', '    series_limit: 5\n', { __series_limit__: '7' }).seriesLimit, 7);
+  assert.equal(targetOf('a:1', '', { __series_limit__: '7' }).seriesLimit, 7);
+  const [cfg] = scrapeConfigs(`${HOUR}scrape_configs:\n  - job_name: j\n    static_configs: [{targets: ["x:1"]}]\n`);
+  const [r] = targetsFromGroup({ source: 't', targets: [{ __address__: 'a:1', __series_limit__: 'many' }], labels: {} }, cfg, Relabeler.compile([]));
+  assert.equal(r.kind, 'error');
+});
+
+test("scrape_offset and scrape_align_interval set the phase from the wall clock, as vmagent's scrapeWork.run", () => {
+  const base = targetOf('a:1', '    scrape_interval: 10s\n');
+  const at = (t: Partial<ScrapeTarget>, now: number) => scrapePhase({ ...base, ...t } as ScrapeTarget, now);
+  // no keys: the hashed phase
+  assert.equal(at({}, 123_456), base.hash % 10_000);
+  // offset: that far into every multiple of the interval, whenever the loop starts
+  for (const now of [0, 1_234, 9_999, 1_700_000_003_210]) assert.equal(at({ offsetMs: 3_000 }, now), 3_000);
+  // alignment of 1m with a 10s interval: the scrapes fall on multiples of 10s (and so on the minute)
+  assert.equal(at({ alignMs: 60_000 }, 1_700_000_003_210), 0);
+  // an offset overrides the alignment (vmagent aligns to the interval then)
+  assert.equal(at({ alignMs: 60_000, offsetMs: 2_500 }, 1_700_000_003_210), 2_500);
+  // an offset longer than the interval wraps, as vmagent's modulo does
+  assert.equal(at({ offsetMs: 12_000 }, 5), 2_000);
+});
+
+/** A target that records each request's headers and the connection it came on. */
+async function recordingTarget(t: TestContext, page: string): Promise<TestTarget & { seen: { headers: IncomingHttpHeaders; url: string; socket: Socket }[] }> {
+  const seen: { headers: IncomingHttpHeaders; url: string; socket: Socket }[] = [];
+  const target = await startTarget((req, res) => {
+    seen.push({ headers: req.headers, url: req.url ?? '', socket: req.socket });
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(page);
+  });
+  t.after(() => target.close());
+  return Object.assign(target, { seen });
+}
+
+async function oneJob(t: TestContext, address: string, extra: string) {
+  const h = await startScraping(`${HOUR}scrape_configs:\n  - job_name: app\n${extra}    static_configs: [{targets: ['${address}']}]\n`);
+  t.after(() => h.close());
+  const loops = await h.loops('app');
+  return { h, loops };
+}
+
+test('headers, disable_compression and disable_keepalive change the scrape request as in vmagent', async (t) => {
+  const target = await recordingTarget(t, 'a 1\n');
+  const { loops } = await oneJob(t, target.address, '    headers: ["TenantID: abc", "X-Two: 2"]\n    disable_compression: true\n    disable_keepalive: true\n');
+  await loops[0].scrapeOnce();
+  await loops[0].scrapeOnce();
+  assert.equal(target.seen.length, 2);
+  for (const s of target.seen) {
+    assert.equal(s.headers['tenantid'], 'abc');
+    assert.equal(s.headers['x-two'], '2');
+    assert.equal(s.headers['accept-encoding'], 'identity');
+    assert.equal(s.headers['connection'], 'close');
+  }
+  assert.notEqual(target.seen[0].socket, target.seen[1].socket, 'a new connection for each scrape');
+
+  // without them: gzip asked for, and the connection kept for the next scrape
+  const plain = await recordingTarget(t, 'a 1\n');
+  const other = await startScraping(`${HOUR}scrape_configs:\n  - job_name: p\n    static_configs: [{targets: ['${plain.address}']}]\n`);
+  t.after(() => other.close());
+  const [loop] = await other.loops('p');
+  await loop.scrapeOnce();
+  await loop.scrapeOnce();
+  assert.equal(plain.seen[0].headers['accept-encoding'], 'gzip');
+  assert.equal(plain.seen[0].socket, plain.seen[1].socket);
+});
+
+test('URL targets are scraped at their path and query; instance is their host:port', async (t) => {
+  const target = await recordingTarget(t, 'a 1\n');
+  const { h, loops } = await oneJob(t, `http://${target.address}/custom/metrics?x=y`, '    params: {z: ["1"]}\n');
+  await loops[0].scrapeOnce();
+  assert.equal(target.seen[0].url, '/custom/metrics?x=y&z=1');
+  const up = h.sink.last().find((s) => s.series.startsWith('up{'));
+  assert.equal(up?.series, `up{instance="${target.address}", job="app"}`);
+  assert.equal(up?.value, 1);
+});
+
+test('no_stale_markers: a vanished series and a removed target get no staleness markers', async (t) => {
+  let page = 'a 1\nb 2\n';
+  const target = await startTarget((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(page);
+  });
+  t.after(() => target.close());
+  for (const [extra, wantStale] of [['    no_stale_markers: true\n', false], ['', true]] as const) {
+    page = 'a 1\nb 2\n';
+    const { h, loops } = await oneJob(t, target.address, extra);
+    await loops[0].scrapeOnce();
+    page = 'a 1\n';
+    await loops[0].scrapeOnce();
+    const stale = h.sink.last().filter((s) => s.stale).map((s) => s.series);
+    assert.deepEqual(stale, wantStale ? [`b{instance="${target.address}", job="app"}`] : [], extra);
+    h.sink.clear();
+    await loops[0].stop(true);
+    assert.equal(h.sink.batches.flatMap((b) => b.samples).some((s) => s.stale), wantStale);
+  }
+});
+
+test('series_limit: samples of series past the limit are dropped and counted in the auto series', async (t) => {
+  let page = 's1 1\ns2 2\ns3 3\ns4 4\ns5 5\n';
+  const target = await startTarget((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(page);
+  });
+  t.after(() => target.close());
+  const { h, loops } = await oneJob(t, target.address, '    series_limit: 3\n');
+  await loops[0].scrapeOnce();
+  const got = new Map(h.sink.last().map((s) => [s.series.replace(/\{.*/, ''), s.value]));
+  assert.deepEqual(['s1', 's2', 's3'].map((n) => got.get(n)), [1, 2, 3]);
+  assert.ok(!got.has('s4') && !got.has('s5'), 'series past the limit are not written');
+  assert.equal(got.get('scrape_series_limit_samples_dropped'), 2);
+  assert.equal(got.get('scrape_series_limit'), 3);
+  assert.equal(got.get('scrape_series_current'), 3);
+  assert.equal(got.get('scrape_samples_scraped'), 5);
+  assert.ok(h.logLines.some((l) => l.includes('series_limit reached')), 'logged');
+  // a known series keeps being accepted after others go away; a new one still is not
+  page = 's1 1\ns6 6\n';
+  await loops[0].scrapeOnce();
+  const next = new Map(h.sink.last().filter((s) => !s.stale).map((s) => [s.series.replace(/\{.*/, ''), s.value]));
+  assert.equal(next.get('s1'), 1);
+  assert.ok(!next.has('s6'));
+  assert.equal(next.get('scrape_series_limit_samples_dropped'), 1);
+});
+
+test('relabel_debug and metric_relabel_debug log the relabeling and drop, as vmagent 1.79 does', async (t) => {
+  const target = await recordingTarget(t, 'a{x="1"} 1\n');
+  const rules = '      - {target_label: team, replacement: blue}\n';
+  const h = await startScraping(
+    `${HOUR}scrape_configs:
+  - job_name: tdebug
+    relabel_debug: true
+    relabel_configs:
+${rules}    static_configs: [{targets: ['${target.address}']}]
+  - job_name: mdebug
+    metric_relabel_debug: true
+    metric_relabel_configs:
+${rules}    static_configs: [{targets: ['${target.address}']}]
+`,
+  );
+  t.after(() => h.close());
+  assert.equal((await h.loops('tdebug')).length, 0, 'the target is dropped');
+  assert.ok(h.logLines.some((l) => l.includes('relabel_debug') && l.includes('team=\\"blue\\"')), h.logLines.join('\n'));
+  const [loop] = await h.loops('mdebug');
+  await loop.scrapeOnce();
+  await loop.scrapeOnce();
+  const series = h.sink.last().map((s) => s.series);
+  assert.ok(!series.some((s) => s.startsWith('a{')), 'the series is dropped');
+  assert.ok(series.some((s) => s.startsWith('up{')), 'the auto series are written');
+  const logged = h.logLines.filter((l) => l.includes('metric_relabel_debug'));
+  assert.equal(logged.length, 1, 'each series is logged once, not every scrape');
+  assert.match(logged[0], /team=\\"blue\\"/);
+});
