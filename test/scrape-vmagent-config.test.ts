@@ -294,6 +294,9 @@ test('series_limit: samples of series past the limit are dropped and counted in 
   assert.equal(next.get('s1'), 1);
   assert.ok(!next.has('s6'));
   assert.equal(next.get('scrape_series_limit_samples_dropped'), 1);
+  // the series that went away get markers only if they were ever written (vmagent #3660)
+  const stale = h.sink.last().filter((s) => s.stale).map((s) => s.series.replace(/\{.*/, '')).sort();
+  assert.deepEqual(stale, ['s2', 's3']);
 });
 
 test('relabel_debug and metric_relabel_debug log the relabeling and drop, as vmagent 1.79 does', async (t) => {
@@ -323,4 +326,200 @@ ${rules}    static_configs: [{targets: ['${target.address}']}]
   const logged = h.logLines.filter((l) => l.includes('metric_relabel_debug'));
   assert.equal(logged.length, 1, 'each series is logged once, not every scrape');
   assert.match(logged[0], /team=\\"blue\\"/);
+});
+
+/** A forward proxy (CONNECT tunnels and absolute-URI requests) that records Proxy-Authorization. */
+async function startProxy(t: TestContext, tls?: { key: Buffer; cert: Buffer }) {
+  const auth: (string | undefined)[] = [];
+  const onRequest = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+    auth.push(req.headers['proxy-authorization']);
+    const u = new URL(req.url ?? '');
+    const headers = { ...req.headers };
+    delete headers['proxy-authorization'];
+    const up = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers, method: req.method }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  };
+  const server = tls ? createHttpsServer(tls, onRequest) : createHttpServer(onRequest);
+  server.on('connect', (req: import('node:http').IncomingMessage, client: Socket, head: Buffer) => {
+    auth.push(req.headers['proxy-authorization']);
+    const [host, port] = (req.url ?? '').split(':');
+    const up = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, auth };
+}
+
+test('proxy_basic_auth, proxy_bearer_token(_file) and proxy_tls_config reach the proxy, not the target', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-proxy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', join(dir, 'p.key'), '-out', join(dir, 'p.pem'), '-days', '2', '-subj', '/CN=proxy', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  writeFileSync(join(dir, 'token'), 'from-file\n');
+  const target = await recordingTarget(t, 'a 1\n');
+  const plain = await startProxy(t);
+  const secure = await startProxy(t, { key: readFileSync(join(dir, 'p.key')), cert: readFileSync(join(dir, 'p.pem')) });
+
+  const cases: [string, string, string | undefined][] = [
+    [plain.url, '    proxy_basic_auth: {username: u, password: p}\n', `Basic ${Buffer.from('u:p').toString('base64')}`],
+    [plain.url, `    proxy_bearer_token_file: ${join(dir, 'token')}\n`, 'Bearer from-file'],
+    [plain.url, '    proxy_authorization: {type: Token, credentials: c}\n', 'Token c'],
+    [secure.url, `    proxy_bearer_token: tok\n    proxy_tls_config: {ca_file: ${join(dir, 'p.pem')}}\n`, 'Bearer tok'],
+  ];
+  for (const [proxy, extra, want] of cases) {
+    const seen = proxy === plain.url ? plain.auth : secure.auth;
+    const before = seen.length;
+    const { h, loops } = await oneJob(t, target.address, `    proxy_url: ${proxy}\n${extra}`);
+    await loops[0].scrapeOnce();
+    assert.equal(loops[0].lastError, '', extra);
+    assert.equal(h.sink.last().find((s) => s.series.startsWith('a{'))?.value, 1, extra);
+    assert.equal(seen.length, before + 1, `the proxy carried the scrape: ${extra}`);
+    assert.equal(seen.at(-1), want, extra);
+    assert.equal(target.seen.at(-1)?.headers['proxy-authorization'], undefined, 'not sent on to the target');
+  }
+  // the HTTPS proxy's certificate is checked against proxy_tls_config, not tls_config
+  const { loops } = await oneJob(t, target.address, `    proxy_url: ${secure.url}\n`);
+  await loops[0].scrapeOnce();
+  assert.notEqual(loops[0].lastError, '');
+});
+
+/** A free port on 127.0.0.1 for vmagent's own HTTP listener. */
+async function freePort(): Promise<number> {
+  const s = createHttpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const INTERVAL = 2_000;
+const OFFSET = 700;
+
+/** Distance of `ts` from `phase` within the interval, either way round. */
+function phaseError(ts: number, phase: number): number {
+  const d = (((ts - phase) % INTERVAL) + INTERVAL) % INTERVAL;
+  return Math.min(d, INTERVAL - d);
+}
+
+test('side by side with vmagent 1.79.5 on the same file and targets: same series, same requests, same phase', async (t) => {
+  if (!existsSync(VMAGENT)) {
+    if (process.env.CI === 'true') throw new Error(`${VMAGENT} is missing (Debian package victoria-metrics)`);
+    return t.skip(`${VMAGENT} is missing (Debian package victoria-metrics)`);
+  }
+  const page = '# TYPE s gauge\ns{k="1"} 1\ns{k="2"} 2\ns{k="3"} 3\ns{k="4"} 4\ns{k="5"} 5\n';
+  const limited = await recordingTarget(t, page);
+  const aligned = await recordingTarget(t, 'b_total 7\n');
+  const proxy = await startProxy(t);
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-vmagent-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Keys vmagent 1.79 knows (max_scrape_size, no_stale_markers and URL targets came later, and
+  // stream_parse may not be combined with series_limit there): vmagent's documented examples.
+  const yaml = `global:
+  scrape_interval: 2s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: limited
+    scrape_offset: ${OFFSET}ms
+    headers:
+      - "TenantID: abc"
+    disable_compression: true
+    disable_keepalive: true
+    series_limit: 3
+    static_configs: [{targets: ['${limited.address}'], labels: {env: prod}}]
+  - job_name: aligned
+    stream_parse: true
+    scrape_align_interval: 2s
+    proxy_url: ${proxy.url}
+    proxy_basic_auth: {username: u, password: p}
+    static_configs: [{targets: ['${aligned.address}']}]
+`;
+  const file = join(dir, 'scrape.yml');
+  writeFileSync(file, yaml);
+  const { warnings } = parseConfigText(yaml, file, {});
+  assert.deepEqual(warnings, []);
+
+  const recv = await receiver(() => ({ status: 204 }));
+  t.after(() => recv.close());
+  const vm = spawn(VMAGENT, [
+    `-promscrape.config=${file}`,
+    `-remoteWrite.url=${recv.url}`,
+    `-remoteWrite.tmpDataPath=${join(dir, 'vmq')}`,
+    '-remoteWrite.flushInterval=200ms',
+    `-httpListenAddr=127.0.0.1:${await freePort()}`,
+    '-loggerLevel=ERROR',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let vmErr = '';
+  vm.stderr.on('data', (b: Buffer) => (vmErr += b.toString()));
+  t.after(() => void vm.kill('SIGKILL'));
+
+  const h = await startScraping(yaml);
+  t.after(() => h.close());
+
+  const isVm = (s: { headers: IncomingHttpHeaders }) => !String(s.headers['user-agent'] ?? '').startsWith('Tributary');
+  // three scrapes of each job by each agent
+  await waitFor('three scrapes by each agent', () => {
+    for (const tg of [limited, aligned]) {
+      const vms = tg.seen.filter(isVm).length;
+      if (vms < 3 || tg.seen.length - vms < 3) return false;
+    }
+    return recv.got.length > 0;
+  }, 15_000).catch((err: Error) => assert.fail(`${err.message}; vmagent said: ${vmErr}`));
+  await new Promise((r) => setTimeout(r, 600)); // vmagent's last flush
+
+  // What each agent sent, as series notation → sample timestamps
+  const vmSeries = new Map<string, number[]>();
+  for (const r of recv.got) for (const s of r.body.timeseries) {
+    const key = s.labels.toString();
+    vmSeries.set(key, [...(vmSeries.get(key) ?? []), ...s.samples.filter((x) => !x.stale).map((x) => x.timestampMs)]);
+  }
+  const ourSeries = new Map<string, number[]>();
+  for (const b of h.sink.batches) for (const s of b.samples) if (!s.stale) ourSeries.set(s.series, [...(ourSeries.get(s.series) ?? []), s.ts]);
+
+  // The page's series: the limiter let the same three through in both
+  const pageSeries = (m: Map<string, number[]>) => [...m.keys()].filter((k) => /^(s|b_total)\{/.test(k)).sort();
+  assert.deepEqual(pageSeries(ourSeries), pageSeries(vmSeries));
+  assert.deepEqual(pageSeries(ourSeries), [
+    `b_total{instance="${aligned.address}", job="aligned"}`,
+    `s{env="prod", instance="${limited.address}", job="limited", k="1"}`,
+    `s{env="prod", instance="${limited.address}", job="limited", k="2"}`,
+    `s{env="prod", instance="${limited.address}", job="limited", k="3"}`,
+  ]);
+  // every per-target series vmagent 1.79 writes for these jobs that Tributary documents as its own
+  const autoNames = (m: Map<string, number[]>) => new Set([...m.keys()].map((k) => k.replace(/\{.*/, '')));
+  const ours = autoNames(ourSeries);
+  for (const name of ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_samples_post_metric_relabeling', 'scrape_series_added']) {
+    assert.ok(autoNames(vmSeries).has(name) && ours.has(name), name);
+  }
+  if (autoNames(vmSeries).has('scrape_series_limit_samples_dropped')) assert.ok(ours.has('scrape_series_limit_samples_dropped'));
+
+  // The requests: the header, no gzip, a connection per scrape, both through the proxy with its credentials
+  for (const agent of [isVm, (s: { headers: IncomingHttpHeaders }) => !isVm(s)]) {
+    const reqs = limited.seen.filter(agent);
+    assert.ok(reqs.every((r) => r.headers['tenantid'] === 'abc'));
+    assert.ok(reqs.every((r) => !String(r.headers['accept-encoding'] ?? '').includes('gzip')), JSON.stringify(reqs.map((r) => r.headers['accept-encoding'])));
+    assert.equal(new Set(reqs.map((r) => r.socket)).size, reqs.length, 'one connection per scrape');
+  }
+  const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
+  assert.ok(proxy.auth.length >= 2 && proxy.auth.every((a) => a === basic), JSON.stringify(proxy.auth));
+
+  // The phase: scrape_offset puts both agents' scrapes 700 ms into every 2 s; scrape_align_interval on the 2 s
+  const upTimes = (m: Map<string, number[]>, job: string) => [...m].find(([k]) => k.startsWith('up{') && k.includes(`job="${job}"`))?.[1] ?? [];
+  for (const [who, m] of [['vmagent', vmSeries], ['Tributary', ourSeries]] as const) {
+    const off = upTimes(m, 'limited');
+    const al = upTimes(m, 'aligned');
+    assert.ok(off.length >= 2 && al.length >= 2, who);
+    for (const ts of off) assert.ok(phaseError(ts, OFFSET) <= 150, `${who}: scrape at ${ts % INTERVAL} ms into the interval, want ${OFFSET}`);
+    for (const ts of al) assert.ok(phaseError(ts, 0) <= 150, `${who}: scrape at ${ts % INTERVAL} ms into the interval, want 0`);
+  }
 });

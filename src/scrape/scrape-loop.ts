@@ -280,7 +280,9 @@ export class ScrapeLoop {
       }
     }
     const before = batch.length;
-    cache.finish(ok, job.trackTimestampsStaleness, job.noStaleMarkers ? () => {} : (labels) => batch.appendStale(labels, start));
+    cache.finish(ok, job.trackTimestampsStaleness, (labels) => {
+      if (!job.noStaleMarkers && (limiter === undefined || limiter.knows(labels))) batch.appendStale(labels, start);
+    });
     const stale = batch.length - before;
 
     const auto = this.autoSeries;

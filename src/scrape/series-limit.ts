@@ -62,6 +62,14 @@ export class SeriesLimiter {
     return false;
   }
 
+  /**
+   * Whether `series` was ever written in this window: one that was refused gets no staleness
+   * marker when it goes away (vmagent #3660), as a marker alone would be a new series downstream.
+   */
+  knows(series: Labels): boolean {
+    return this.seen.has(series.key);
+  }
+
   /** The limiter's own series, written with the scrape's other per-target series. */
   appendAuto(batch: SampleBatch, ts: number): void {
     batch.append(this.autoSeries[0], this.dropped, ts);
