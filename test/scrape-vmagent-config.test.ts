@@ -21,6 +21,7 @@ import { ConfigError, parseConfigText } from '../src/config/index.js';
 import { parseVmagentBytes } from '../src/config/scrape.js';
 import { Relabeler } from '../src/relabel/index.js';
 import { scrapePhase, splitAddress, targetsFromGroup, type ScrapeTarget } from '../src/scrape/target.js';
+import { runCli } from './cli-process.js';
 import { receiver } from './remotewrite-harness.js';
 import { scrapeConfigs, startScraping, startTarget, waitFor, type TestTarget } from './scrape-harness.js';
 
@@ -522,4 +523,37 @@ scrape_configs:
     for (const ts of off) assert.ok(phaseError(ts, OFFSET) <= 150, `${who}: scrape at ${ts % INTERVAL} ms into the interval, want ${OFFSET}`);
     for (const ts of al) assert.ok(phaseError(ts, 0) <= 150, `${who}: scrape at ${ts % INTERVAL} ms into the interval, want 0`);
   }
+});
+
+test('check-config: a vmagent file passes, with the warnings that say what Tributary does differently', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-vmcheck-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'vmagent.yml');
+  writeFileSync(
+    file,
+    `scrape_configs:
+  - job_name: node
+    stream_parse: true
+    scrape_align_interval: 1m
+    series_limit: 1000
+    relabel_debug: true
+    proxy_url: http://127.0.0.1:3128
+    proxy_oauth2: {client_id: a, token_url: "http://t"}
+    static_configs: [{targets: ["http://127.0.0.1:9100/metrics"]}]
+`,
+  );
+  const r = await runCli(['check-config', file]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const out = r.stdout + r.stderr;
+  assert.match(out, /vmagent\.yml:6:\d+: scrape_configs\[0\]\.relabel_debug: vmagent's debug mode/);
+  assert.match(out, /scrape_configs\[0\]\.proxy_oauth2: OAuth 2\.0 toward the proxy is not supported yet/);
+  assert.doesNotMatch(out, /stream_parse|series_limit|scrape_align_interval/);
+});
+
+test('max_scrape_size limits the body as body_size_limit does', async (t) => {
+  const target = await recordingTarget(t, `big ${'1'.repeat(300)}\n`);
+  const { h, loops } = await oneJob(t, target.address, '    max_scrape_size: 100\n');
+  await loops[0].scrapeOnce();
+  assert.match(loops[0].lastError, /exceeds body_size_limit \(100 bytes\)/);
+  assert.equal(h.sink.last().find((s) => s.series.startsWith('up{'))?.value, 0);
 });
