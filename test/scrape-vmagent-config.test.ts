@@ -298,6 +298,11 @@ test('series_limit: samples of series past the limit are dropped and counted in 
   // the series that went away get markers only if they were ever written (vmagent #3660)
   const stale = h.sink.last().filter((s) => s.stale).map((s) => s.series.replace(/\{.*/, '')).sort();
   assert.deepEqual(stale, ['s2', 's3']);
+  // when the target goes away, likewise: s1 ends, the refused s6 was never there
+  h.sink.clear();
+  await loops[0].stop(true);
+  const ended = h.sink.last().map((s) => s.series.replace(/\{.*/, ''));
+  assert.ok(ended.includes('s1') && !ended.includes('s6'), ended.join());
 });
 
 test('relabel_debug and metric_relabel_debug log the relabeling and drop, as vmagent 1.79 does', async (t) => {

@@ -120,7 +120,7 @@ export class ScrapeLoop {
 
   /** Series this loop last wrote, for a successor that replaces it on reload. */
   liveSeries(): Labels[] {
-    const out = this.cache.live();
+    const out = this.written();
     if (this.autoWritten) out.push(...this.autoSeries);
     return out;
   }
@@ -165,7 +165,7 @@ export class ScrapeLoop {
     if (!stale || this.job.noStaleMarkers) return;
     const b = batches.take();
     const now = Date.now();
-    for (const l of this.cache.live()) b.appendStale(l, now);
+    for (const l of this.written()) b.appendStale(l, now);
     if (this.autoWritten) for (const l of this.autoSeries) b.appendStale(l, now);
     if (b.length > 0) this.write(b);
     batches.give(b);
@@ -307,6 +307,13 @@ export class ScrapeLoop {
     this.lastSamples = added;
     this.lastScraped = scraped;
     this.scrapes++;
+  }
+
+  /** The cache's live series less those series_limit refused (they were never written). */
+  private written(): Labels[] {
+    const live = this.cache.live();
+    const limiter = this.limiter;
+    return limiter === undefined ? live : live.filter((l) => limiter.knows(l));
   }
 
   private write(batch: SampleBatch): void {
