@@ -490,14 +490,6 @@ test('semantic checks: label names, URLs, auth exclusivity, relabel actions', ()
     message: /URL scheme must be http or https/,
   });
   oneIssue(
-    yaml('scrape_configs:', '  - job_name: a', '    static_configs: [{targets: ["http://a:1/metrics"]}]'),
-    {
-      line: 3,
-      path: 'scrape_configs[0].static_configs[0].targets[0]',
-      message: /not a valid target address/,
-    },
-  );
-  oneIssue(
     yaml(
       'scrape_configs:',
       '  - job_name: a',

@@ -53,7 +53,7 @@ export const tlsConfigSchema = z
     }
   });
 
-const basicAuthSchema = z
+export const basicAuthSchema = z
   .strictObject({
     username: text.optional(),
     username_file: text.optional(),
@@ -67,7 +67,7 @@ const basicAuthSchema = z
     atMostOne(ctx, b, ['password', 'password_file', 'password_ref']);
   });
 
-const authorizationSchema = z
+export const authorizationSchema = z
   .strictObject({
     type: text.optional(),
     credentials: text.optional(),

@@ -21,6 +21,7 @@ import {
   nameValidationField,
   scrapeConfigSchema,
   scrapeProtocolsSchema,
+  vmagentKeyWarnings,
 } from './scrape.js';
 import type { NameEscapingScheme, NameValidationScheme, RawScrapeConfig, ScrapeProtocol } from './scrape.js';
 import { tributarySections } from './tributary.js';
@@ -317,6 +318,7 @@ export function scrapeConfigWarnings(jobs: readonly ScrapeConfig[]): SchemaWarni
     }
     if (c.oauth2) warnings.push(...oauth2Warnings(c.oauth2, ['scrape_configs', i, 'oauth2']));
     c.http_sd_configs.forEach((sd, j) => sd.oauth2 && warnings.push(...oauth2Warnings(sd.oauth2, ['scrape_configs', i, 'http_sd_configs', j, 'oauth2'])));
+    for (const w of vmagentKeyWarnings(c)) warnings.push({ path: ['scrape_configs', i, w.key], message: w.message });
   });
   return warnings;
 }

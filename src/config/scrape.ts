@@ -7,9 +7,16 @@
 
 import * as z from 'zod';
 import { discoveryShape } from './discovery.js';
-import { checkHttpClient, httpClientShape } from './http-client.js';
+import {
+  authorizationSchema,
+  basicAuthSchema,
+  checkHttpClient,
+  httpClientShape,
+  isReservedHeader,
+  tlsConfigSchema,
+} from './http-client.js';
 import { relabelConfigsSchema } from './relabel.js';
-import { bool, duration, float, nonEmptyText, size, text, textList, uint } from './fields.js';
+import { AT_KEY, bool, duration, float, nonEmptyText, opaqueMapping, size, text, textList, uint } from './fields.js';
 
 export const SCRAPE_PROTOCOLS = [
   'PrometheusProto',
@@ -59,6 +66,162 @@ export const nameEscapingField = z
   .transform((s) => (s === '' ? undefined : s))
   .optional();
 
+/**
+ * vmagent's own `scrape_config` keys (lib/promscrape/config.go), so a `-promscrape.config` file
+ * loads unchanged. Aliases of Prometheus keys (`disable_compression`, `max_scrape_size`,
+ * `headers`) are folded into them by `foldVmagentKeys`, so the rest of Tributary sees one key
+ * per setting; the others are carried to the scrape pool.
+ */
+const vmagentShape = {
+  /** Tributary always parses the body while it streams in: accepted, nothing to switch. */
+  stream_parse: bool.optional(),
+  /** Scrape at multiples of this from the wall clock instead of at the target's hashed phase. */
+  scrape_align_interval: duration.optional(),
+  /** The phase within the interval instead of the hash (overrides scrape_align_interval, as in vmagent). */
+  scrape_offset: duration.optional(),
+  disable_compression: bool.optional(),
+  /** A new connection for every scrape. */
+  disable_keepalive: bool.default(false),
+  /** At most this many distinct series per target per 24h; 0 or unset: no limit. */
+  series_limit: uint.optional(),
+  /** `Name: value` lines sent with each scrape. */
+  headers: z.array(z.string()).optional(),
+  /** vmagent's name for body_size_limit, in vmagent's units (`16MB` = 16·10⁶ bytes). */
+  max_scrape_size: z.union([z.string(), z.number()]).optional(),
+  no_stale_markers: bool.default(false),
+  /** vmagent 1.79's debug mode: log each target's (series') relabeling and drop it. */
+  relabel_debug: bool.default(false),
+  metric_relabel_debug: bool.default(false),
+  proxy_authorization: authorizationSchema.optional(),
+  proxy_basic_auth: basicAuthSchema.optional(),
+  proxy_bearer_token: text.optional(),
+  proxy_bearer_token_file: text.optional(),
+  proxy_tls_config: tlsConfigSchema.optional(),
+  /** `Name: value` lines sent to the proxy with CONNECT. */
+  proxy_headers: z.array(z.string()).optional(),
+  proxy_oauth2: opaqueMapping.optional(),
+};
+
+/** vmagent's flagutil.Bytes: a plain number of bytes, or KB/MB/GB/TB (powers of 1000) and KiB/MiB/GiB/TiB. */
+export function parseVmagentBytes(value: string | number): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new Error(`invalid size ${value}`);
+    return Math.floor(value);
+  }
+  const m = /^([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/.exec(value.trim());
+  if (!m) throw new Error(`invalid size ${JSON.stringify(value)}: write a number of bytes, optionally with KB, MB, GB, TB, KiB, MiB, GiB or TiB`);
+  const unit = { KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[m[2] ?? ''] ?? 1;
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/** vmagent's header line: name and value split at the first colon, both trimmed. */
+export function parseHeaderLine(line: string): [string, string] | undefined {
+  const at = line.indexOf(':');
+  if (at <= 0) return undefined;
+  const name = line.slice(0, at).trim();
+  return name === '' ? undefined : [name, line.slice(at + 1).trim()];
+}
+
+interface VmagentKeys {
+  enable_compression?: boolean | undefined;
+  disable_compression?: boolean | undefined;
+  body_size_limit?: number | undefined;
+  max_scrape_size?: string | number | undefined;
+  headers?: string[] | undefined;
+  http_headers?: Record<string, unknown> | undefined;
+  proxy_authorization?: unknown;
+  proxy_basic_auth?: unknown;
+  proxy_bearer_token?: string | undefined;
+  proxy_bearer_token_file?: string | undefined;
+  proxy_headers?: string[] | undefined;
+}
+
+function checkVmagentKeys(c: VmagentKeys, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string): void =>
+    ctx.addIssue({ code: 'custom', path, message, params: AT_KEY });
+  if (c.enable_compression !== undefined && c.disable_compression !== undefined && c.enable_compression === c.disable_compression) {
+    issue(['disable_compression'], `disable_compression: ${c.disable_compression} contradicts enable_compression: ${c.enable_compression} (set one of them)`);
+  }
+  if (c.max_scrape_size !== undefined) {
+    try {
+      const n = parseVmagentBytes(c.max_scrape_size);
+      if (c.body_size_limit !== undefined && c.body_size_limit !== n) {
+        issue(['max_scrape_size'], `max_scrape_size (${n} bytes) and body_size_limit (${c.body_size_limit} bytes) are the same setting: set one of them`);
+      }
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['max_scrape_size'], message: (err as Error).message });
+    }
+  }
+  const lines = (key: 'headers' | 'proxy_headers', reserved: boolean): void =>
+    c[key]?.forEach((line, i) => {
+      const h = parseHeaderLine(line);
+      if (h === undefined) {
+        ctx.addIssue({ code: 'custom', path: [key, i], message: `${JSON.stringify(line)} is not a header: write "Name: value"` });
+      } else if (reserved && isReservedHeader(h[0])) {
+        ctx.addIssue({ code: 'custom', path: [key, i], message: `header ${JSON.stringify(h[0])} is set by Tributary and cannot be configured` });
+      } else if (key === 'headers' && c.http_headers && Object.keys(c.http_headers).some((n) => n.toLowerCase() === h[0].toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: [key, i], message: `header ${JSON.stringify(h[0])} is also set in http_headers: set it in one place` });
+      }
+    });
+  lines('headers', true);
+  lines('proxy_headers', false);
+  const proxyAuth = (['proxy_authorization', 'proxy_basic_auth', 'proxy_bearer_token', 'proxy_bearer_token_file'] as const).filter(
+    (k) => c[k] !== undefined,
+  );
+  if (proxyAuth.length > 1) issue([proxyAuth[1]], `at most one of ${proxyAuth.join(' and ')} may be set`);
+}
+
+/** One key per setting for the rest of Tributary: vmagent's aliases become the Prometheus keys. */
+function foldVmagentKeys<
+  T extends VmagentKeys & { http_headers?: Record<string, { values?: string[] | undefined; secrets?: string[] | undefined; files?: string[] | undefined }> | undefined },
+>(c: T) {
+  const { disable_compression, max_scrape_size, headers, ...rest } = c;
+  let httpHeaders = rest.http_headers;
+  if (headers !== undefined && headers.length > 0) {
+    httpHeaders = { ...httpHeaders };
+    for (const line of headers) {
+      const [name, value] = parseHeaderLine(line)!;
+      const had = httpHeaders[name]?.values ?? [];
+      httpHeaders[name] = { values: [...had, value] };
+    }
+  }
+  return {
+    ...rest,
+    enable_compression: rest.enable_compression ?? !(disable_compression ?? false),
+    body_size_limit: max_scrape_size !== undefined ? parseVmagentBytes(max_scrape_size) : rest.body_size_limit,
+    ...(httpHeaders !== undefined ? { http_headers: httpHeaders } : {}),
+  };
+}
+
+/** Parts of a job's vmagent keys Tributary does not act on, or acts on differently: for the load warnings. */
+export function vmagentKeyWarnings(c: {
+  proxy_url?: string | undefined;
+  proxy_oauth2?: unknown;
+  relabel_debug: boolean;
+  metric_relabel_debug: boolean;
+  proxy_authorization?: unknown;
+  proxy_basic_auth?: unknown;
+  proxy_bearer_token?: string | undefined;
+  proxy_bearer_token_file?: string | undefined;
+  proxy_tls_config?: unknown;
+  proxy_headers?: string[] | undefined;
+}): { key: string; message: string }[] {
+  const out: { key: string; message: string }[] = [];
+  if (c.proxy_oauth2 !== undefined && c.proxy_url) out.push({ key: 'proxy_oauth2', message: 'OAuth 2.0 toward the proxy is not supported yet; ignored (use proxy_authorization, proxy_basic_auth or proxy_bearer_token)' });
+  if (!c.proxy_url) {
+    for (const k of ['proxy_authorization', 'proxy_basic_auth', 'proxy_bearer_token', 'proxy_bearer_token_file', 'proxy_tls_config', 'proxy_headers', 'proxy_oauth2'] as const) {
+      if (c[k] !== undefined) out.push({ key: k, message: 'has no effect without proxy_url; ignored' });
+    }
+  }
+  if (c.relabel_debug) {
+    out.push({ key: 'relabel_debug', message: "vmagent's debug mode: each target's relabeling is logged and the target is dropped, not scraped (see also /target-relabel-debug)" });
+  }
+  if (c.metric_relabel_debug) {
+    out.push({ key: 'metric_relabel_debug', message: "vmagent's debug mode: each new series' relabeling is logged and the series is dropped, not sent (see also /metric-relabel-debug)" });
+  }
+  return out;
+}
+
 export const scrapeConfigSchema = z
   .strictObject({
     job_name: nonEmptyText,
@@ -79,7 +242,8 @@ export const scrapeConfigSchema = z
     honor_labels: bool.default(false),
     honor_timestamps: bool.default(true),
     track_timestamps_staleness: bool.default(false),
-    enable_compression: bool.default(true),
+    /** Unset: true, unless vmagent's `disable_compression` says otherwise. */
+    enable_compression: bool.optional(),
     body_size_limit: size.optional(),
     sample_limit: uint.optional(),
     label_limit: uint.optional(),
@@ -95,9 +259,11 @@ export const scrapeConfigSchema = z
     relabel_configs: relabelConfigsSchema.default([]),
     metric_relabel_configs: relabelConfigsSchema.default([]),
     ...discoveryShape,
+    ...vmagentShape,
   })
   .superRefine((c, ctx) => {
     checkHttpClient(c, ctx);
+    checkVmagentKeys(c, ctx);
     if (c.always_scrape_classic_histograms !== undefined && c.scrape_classic_histograms !== undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -105,24 +271,18 @@ export const scrapeConfigSchema = z
         message: 'set always_scrape_classic_histograms only (scrape_classic_histograms is its old name)',
       });
     }
-    // Prometheus rejects URLs as static targets unless relabeling could turn them into addresses.
-    if (c.relabel_configs.length === 0) {
-      c.static_configs.forEach((sc, i) =>
-        sc.targets.forEach((t, j) => {
-          const problem = targetAddressProblem(t);
-          if (problem) ctx.addIssue({ code: 'custom', path: ['static_configs', i, 'targets', j], message: problem });
-        }),
-      );
-    }
-  });
+  })
+  .transform(foldVmagentKeys);
 
 /**
- * What is wrong with a target address written for a job without `relabel_configs` (which could
- * otherwise turn it into one); also applied to file_sd targets by `check-config`.
+ * What is wrong with a target address as written (file_sd targets, checked by `check-config`).
+ * A URL or `host:port/path` is fine: vmagent takes its scheme and path (scrape/target.ts
+ * splitAddress), so only an empty host or whitespace is refused.
  */
 export function targetAddressProblem(t: string): string | undefined {
-  if (t.includes('/'))
-    return `${JSON.stringify(t)} is not a valid target address: write host:port, and set scheme and metrics_path for the rest`;
+  if (/\s/.test(t)) return `${JSON.stringify(t)} is not a valid target address: it contains whitespace`;
+  const host = t.replace(/^https?:\/\//, '').split('/')[0];
+  if (host === '') return `${JSON.stringify(t)} is not a valid target address: no host`;
   return undefined;
 }
 

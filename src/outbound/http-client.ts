@@ -21,6 +21,7 @@ import { UNSUPPORTED_REMOTE_WRITE_AUTH } from '../config/remote-write.js';
 import { Http1Pool } from './http1.js';
 import { OAuth2TokenSource } from './oauth2.js';
 import { SigV4Signer, type SigV4Config } from './sigv4.js';
+import { proxyAgentOptions, type ProxyClientSettings } from './proxy.js';
 
 /** The client keys this module acts on; gateway sources, discovery and scrape jobs all carry them. */
 export type HttpClientSettings = Pick<
@@ -28,12 +29,13 @@ export type HttpClientSettings = Pick<
   'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers'
 > & {
   readonly proxy_url?: string | undefined;
+  readonly disable_keepalive?: boolean;
   readonly oauth2?: HttpClientConfig['oauth2'];
   /** Remote write only: request signing and the cloud authentication kinds. */
   readonly sigv4?: SigV4Config | undefined;
   readonly azuread?: unknown;
   readonly google_iam?: unknown;
-};
+} & ProxyClientSettings;
 
 const TLS_VERSION: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
   TLS10: 'TLSv1',
@@ -106,7 +108,12 @@ export class HttpClient {
       allowH2: this.config.enable_http2,
     };
     const agent = this.config.proxy_url
-      ? new ProxyAgent({ ...options, uri: this.config.proxy_url, requestTls: connect as Record<string, unknown> })
+      ? new ProxyAgent({
+          ...options,
+          uri: this.config.proxy_url,
+          requestTls: connect as Record<string, unknown>,
+          ...(await proxyAgentOptions(this.config)),
+        })
       : new Agent(options);
     this.agent = agent;
     return this.config.follow_redirects ? agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })) : agent;
@@ -116,6 +123,8 @@ export class HttpClient {
   async headers(): Promise<Record<string, string | string[]>> {
     const c = this.config;
     const out: Record<string, string | string[]> = {};
+    // vmagent's disable_keepalive: the server closes the connection after the answer
+    if (c.disable_keepalive) out['connection'] = 'close';
     for (const [name, h] of Object.entries(c.http_headers ?? {})) {
       const values = [...(h.values ?? []), ...(h.secrets ?? [])];
       for (const f of h.files ?? []) values.push((await readSecret(f, `http_headers.${name}`)).trim());
@@ -161,7 +170,7 @@ export class HttpClient {
   }
 }
 
-async function readSecret(path: string, what: string): Promise<string> {
+export async function readSecret(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
@@ -179,7 +188,7 @@ async function readTlsFile(path: string, what: string): Promise<Buffer> {
 
 type ConnectOptions = Agent.Options['connect'] & object;
 
-async function tlsOptions(t: TlsConfig | undefined): Promise<ConnectOptions> {
+export async function tlsOptions(t: TlsConfig | undefined): Promise<ConnectOptions> {
   if (!t) return {};
   const opts: Record<string, unknown> = {};
   if (t.ca) opts.ca = t.ca;

@@ -14,6 +14,7 @@ import type { Registry } from '../selfmetrics/registry.js';
 import { acceptHeader } from './page-reader.js';
 import type { JobContext, JobCounters } from './scrape-loop.js';
 import { MetadataStore } from './metadata.js';
+import { RelabelDebugLog } from './relabel-debug.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
 import type { ScrapePoolStatus, ScrapeStatusSource } from './status.js';
@@ -150,7 +151,11 @@ export class ScrapeManager implements ScrapeStatusSource {
       client: new HttpClient(cfg),
       rules: {
         honorLabels: cfg.honor_labels,
-        relabeler: cfg.metric_relabel_configs.length > 0 ? Relabeler.compile(cfg.metric_relabel_configs) : undefined,
+        relabeler: cfg.metric_relabel_debug
+          ? new RelabelDebugLog(cfg.metric_relabel_configs, this.log.child({ job: cfg.job_name }), 'metric_relabel_debug')
+          : cfg.metric_relabel_configs.length > 0
+            ? Relabeler.compile(cfg.metric_relabel_configs)
+            : undefined,
         labelLimit: cfg.label_limit ?? 0,
         labelNameLengthLimit: cfg.label_name_length_limit ?? 0,
         labelValueLengthLimit: cfg.label_value_length_limit ?? 0,
@@ -162,6 +167,7 @@ export class ScrapeManager implements ScrapeStatusSource {
       fallbackProtocol: cfg.fallback_scrape_protocol,
       bodySizeLimit: cfg.body_size_limit || DEFAULT_BODY_SIZE_LIMIT,
       compression: cfg.enable_compression,
+      noStaleMarkers: cfg.no_stale_markers,
       sink: this.deps.sink,
       log: this.log.child({ job: cfg.job_name }),
       counters: this.counters(cfg.job_name),

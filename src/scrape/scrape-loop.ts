@@ -20,7 +20,8 @@ import type { CounterChild } from '../selfmetrics/registry.js';
 import { PageReader } from './page-reader.js';
 import { LimitError, SeriesCache, type SeriesRules } from './series-cache.js';
 import type { ActiveTargetStatus, TargetHealth } from './status.js';
-import type { ScrapeTarget } from './target.js';
+import { SeriesLimiter } from './series-limit.js';
+import { scrapePhase, type ScrapeTarget } from './target.js';
 
 /**
  * Metadata (TYPE, HELP, UNIT) is read from every this many scrapes of a target, starting with
@@ -41,6 +42,8 @@ export interface JobContext {
   readonly fallbackProtocol: ScrapeProtocol | undefined;
   readonly bodySizeLimit: number;
   readonly compression: boolean;
+  /** vmagent's no_stale_markers: the job writes no staleness markers. */
+  readonly noStaleMarkers?: boolean;
   readonly sink: SampleSink;
   readonly log: Logger;
   readonly counters: JobCounters;
@@ -85,6 +88,9 @@ export class ScrapeLoop {
   private handingOver = false;
   private stopCalled = false;
   private autoWritten = false;
+  /** When the target's scrapes fall within the interval (its hash, or vmagent's offset/alignment). */
+  private readonly phase: number;
+  private readonly limiter: SeriesLimiter | undefined;
 
   health: TargetHealth = 'unknown';
   lastError = '';
@@ -102,6 +108,9 @@ export class ScrapeLoop {
     this.cache = new SeriesCache(target.labels, job.rules);
     const lb = new LabelsBuilder();
     this.autoSeries = AUTO_NAMES.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
+    this.phase = scrapePhase(target, Date.now());
+    if (target.seriesLimit > 0) this.limiter = new SeriesLimiter(target.seriesLimit, target.labels, job.log, target.shownUrl);
+    if (this.limiter) this.autoSeries.push(...this.limiter.autoSeries);
   }
 
   /** Starts scraping; `firstAt` (a predecessor's pending slot) is kept even when just past. */
@@ -111,7 +120,7 @@ export class ScrapeLoop {
 
   /** Series this loop last wrote, for a successor that replaces it on reload. */
   liveSeries(): Labels[] {
-    const out = this.cache.live();
+    const out = this.written();
     if (this.autoWritten) out.push(...this.autoSeries);
     return out;
   }
@@ -153,10 +162,10 @@ export class ScrapeLoop {
     clearTimeout(this.timer);
     this.stopping.abort();
     await this.running;
-    if (!stale) return;
+    if (!stale || this.job.noStaleMarkers) return;
     const b = batches.take();
     const now = Date.now();
-    for (const l of this.cache.live()) b.appendStale(l, now);
+    for (const l of this.written()) b.appendStale(l, now);
     if (this.autoWritten) for (const l of this.autoSeries) b.appendStale(l, now);
     if (b.length > 0) this.write(b);
     batches.give(b);
@@ -183,7 +192,7 @@ export class ScrapeLoop {
   private schedule(firstAt = 0): void {
     if (this.stopped || this.handingOver) return;
     const now = Date.now();
-    const at = firstAt > 0 ? firstAt : nextScrapeTime(now, this.target.intervalMs, this.target.hash);
+    const at = firstAt > 0 ? firstAt : nextScrapeTime(now, this.target.intervalMs, this.phase);
     this.nextAt = at;
     this.timer = setTimeout(() => {
       this.nextAt = 0;
@@ -202,6 +211,8 @@ export class ScrapeLoop {
     const cache = this.cache;
     const start = Date.now();
     cache.begin();
+    const limiter = this.limiter;
+    limiter?.begin(start);
 
     let scraped = 0;
     let added = 0;
@@ -216,7 +227,7 @@ export class ScrapeLoop {
         ts = p.timestamp;
         ref.markTimestamped();
       }
-      batch.append(ref, p.value, ts);
+      if (limiter === undefined || limiter.admit(ref)) batch.append(ref, p.value, ts);
       if (++added > sampleLimit && sampleLimit > 0) throw new LimitError(`sample_limit exceeded (limit: ${sampleLimit})`);
     }, job.fallbackProtocol, this.scrapes % METADATA_EVERY === 0 ? job.metadata : undefined);
 
@@ -269,7 +280,9 @@ export class ScrapeLoop {
       }
     }
     const before = batch.length;
-    cache.finish(ok, job.trackTimestampsStaleness, (labels) => batch.appendStale(labels, start));
+    cache.finish(ok, job.trackTimestampsStaleness, (labels) => {
+      if (!job.noStaleMarkers && (limiter === undefined || limiter.knows(labels))) batch.appendStale(labels, start);
+    });
     const stale = batch.length - before;
 
     const auto = this.autoSeries;
@@ -278,6 +291,7 @@ export class ScrapeLoop {
     batch.append(auto[2], scraped, start);
     batch.append(auto[3], added, start);
     batch.append(auto[4], seriesAdded, start);
+    limiter?.appendAuto(batch, start);
     this.autoWritten = true;
     this.write(batch);
     batches.give(batch);
@@ -293,6 +307,13 @@ export class ScrapeLoop {
     this.lastSamples = added;
     this.lastScraped = scraped;
     this.scrapes++;
+  }
+
+  /** The cache's live series less those series_limit refused (they were never written). */
+  private written(): Labels[] {
+    const live = this.cache.live();
+    const limiter = this.limiter;
+    return limiter === undefined ? live : live.filter((l) => limiter.knows(l));
   }
 
   private write(batch: SampleBatch): void {

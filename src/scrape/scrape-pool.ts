@@ -17,7 +17,8 @@ import type { Labels } from '../model/labels.js';
 import { Relabeler } from '../relabel/index.js';
 import { ScrapeLoop, type JobContext } from './scrape-loop.js';
 import type { DroppedTargetStatus, ScrapePoolStatus } from './status.js';
-import { targetsFromGroup, type ScrapeTarget } from './target.js';
+import { RelabelDebugLog } from './relabel-debug.js';
+import { targetsFromGroup, type ScrapeTarget, type TargetRelabeler } from './target.js';
 
 /** How long the first sync waits for discoverers that have not reported yet. */
 const FIRST_SYNC_WAIT_MS = 5_000;
@@ -28,7 +29,7 @@ export type DiscovererFactory = (cfg: ScrapeConfig, log: Logger) => Discoverer[]
 
 export class ScrapePool {
   private readonly discoverers: Discoverer[];
-  private readonly relabeler: Relabeler;
+  private readonly relabeler: TargetRelabeler;
   private readonly groups = new Map<number, TargetGroup[]>();
   private readonly loops = new Map<string, ScrapeLoop>();
   private dropped: DroppedTargetStatus[] = [];
@@ -48,7 +49,9 @@ export class ScrapePool {
     /** The pool this one replaces on reload; retired at the first sync. */
     private predecessor?: ScrapePool,
   ) {
-    this.relabeler = Relabeler.compile(config.relabel_configs);
+    this.relabeler = config.relabel_debug
+      ? new RelabelDebugLog(config.relabel_configs, job.log, 'relabel_debug')
+      : Relabeler.compile(config.relabel_configs);
     this.discoverers = discover(config, job.log);
     this.firstSync = new Promise((resolve) => {
       this.resolveFirstSync = resolve;

@@ -112,7 +112,7 @@ class LineTable {
 export interface SeriesRules {
   readonly honorLabels: boolean;
   /** Undefined when the job has no metric_relabel_configs. */
-  readonly relabeler: Relabeler | undefined;
+  readonly relabeler: Pick<Relabeler, 'processBuilder'> | undefined;
   /** 0 = no limit (each). */
   readonly labelLimit: number;
   readonly labelNameLengthLimit: number;

@@ -24,6 +24,8 @@ export const PARAM_PREFIX = '__param_';
 const META_PREFIX = '__meta_';
 /** vmagent's per-target override of sample_limit. */
 export const SAMPLE_LIMIT = '__sample_limit__';
+/** vmagent's per-target override of series_limit. */
+export const SERIES_LIMIT = '__series_limit__';
 
 /** A target to scrape: everything a scrape loop needs, fixed for the loop's lifetime. */
 export interface ScrapeTarget {
@@ -40,6 +42,11 @@ export interface ScrapeTarget {
   readonly timeoutMs: number;
   /** 0 = no limit. */
   readonly sampleLimit: number;
+  /** Distinct series per 24h (vmagent's series_limit); 0 = no limit. */
+  readonly seriesLimit: number;
+  /** vmagent's scrape_align_interval and scrape_offset; 0 = unset (the hash sets the phase). */
+  readonly alignMs: number;
+  readonly offsetMs: number;
   /**
    * Identity across discovery updates and reloads: equal identities scrape the same thing
    * the same way, so the running loop can be kept.
@@ -55,7 +62,7 @@ export type PopulateResult =
   | { readonly kind: 'error'; readonly discovered: Labels; readonly error: string };
 
 /** Builds every target of a group; the group's order is kept. */
-export function targetsFromGroup(group: TargetGroup, cfg: ScrapeConfig, relabeler: Relabeler): PopulateResult[] {
+export function targetsFromGroup(group: TargetGroup, cfg: ScrapeConfig, relabeler: TargetRelabeler): PopulateResult[] {
   const lb = new LabelsBuilder();
   return group.targets.map((t) => {
     lb.reset();
@@ -65,7 +72,10 @@ export function targetsFromGroup(group: TargetGroup, cfg: ScrapeConfig, relabele
   });
 }
 
-function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: Relabeler): PopulateResult {
+/** Target relabeling: the job's rules, or vmagent's relabel_debug mode (relabel-debug.ts). */
+export type TargetRelabeler = Pick<Relabeler, 'processBuilder'>;
+
+function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: TargetRelabeler): PopulateResult {
   const setDefault = (name: string, value: string): void => {
     if (!lb.get(name)) lb.set(name, value);
   };
@@ -83,7 +93,7 @@ function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: Relabeler): P
 
   const address = lb.get(ADDRESS);
   if (!address) return fail('no __address__ label after relabeling');
-  if (address.includes('/')) return fail(`${JSON.stringify(address)} is not a valid hostname (__address__)`);
+  const where = splitAddress(address);
   let intervalMs: number;
   let timeoutMs: number;
   try {
@@ -110,13 +120,20 @@ function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: Relabeler): P
     if (!Number.isSafeInteger(n) || n < 0) return fail(`__sample_limit__ ${JSON.stringify(limitLabel)} is not a whole number`);
     sampleLimit = n;
   }
+  let seriesLimit = cfg.series_limit ?? 0;
+  const seriesLabel = lb.get(SERIES_LIMIT);
+  if (seriesLabel !== undefined && seriesLabel !== '') {
+    const n = Number(seriesLabel);
+    if (!Number.isSafeInteger(n) || n < 0) return fail(`__series_limit__ ${JSON.stringify(seriesLabel)} is not a whole number`);
+    seriesLimit = n;
+  }
 
   const metaNames: string[] = [];
   lb.forEach((name) => {
     if (name.startsWith(META_PREFIX)) metaNames.push(name);
   });
   for (const name of metaNames) lb.del(name);
-  setDefault('instance', address);
+  setDefault('instance', where.instance);
   const internal = lb.build();
   for (let i = 0; i < internal.size; i++) {
     if (internal.value(i).includes('\uFFFD')) {
@@ -126,13 +143,15 @@ function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: Relabeler): P
 
   let url: URL;
   try {
-    url = targetUrl(internal, cfg.params);
+    url = targetUrl(internal, cfg.params, where);
   } catch (err) {
     return fail(`cannot build the scrape URL: ${(err as Error).message}`);
   }
   const labels = publicLabels(internal);
   const shownUrl = redactedUrl(url);
-  const identity = `${labels.key}\n${url.href}\n${intervalMs}\n${timeoutMs}\n${sampleLimit}`;
+  const alignMs = cfg.scrape_align_interval ?? 0;
+  const offsetMs = cfg.scrape_offset ?? 0;
+  const identity = `${labels.key}\n${url.href}\n${intervalMs}\n${timeoutMs}\n${sampleLimit}\n${seriesLimit}\n${alignMs}\n${offsetMs}`;
   return {
     kind: 'target',
     target: {
@@ -144,14 +163,69 @@ function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: Relabeler): P
       intervalMs,
       timeoutMs,
       sampleLimit,
+      seriesLimit,
+      alignMs,
+      offsetMs,
       identity,
       hash: fnv1a32(identity),
     },
   };
 }
 
+/**
+ * What `__address__` says. Prometheus wants `host:port`; vmagent also takes a URL
+ * (`http://host:port/path?query`, or `host:port/path`) whose scheme and path replace
+ * `__scheme__` and `__metrics_path__`, with `instance` defaulting to its `host:port` — the
+ * scheme's default port added, as vmagent does. A plain `host:port` keeps Prometheus 3's rule.
+ */
+export interface AddressParts {
+  readonly host: string;
+  readonly instance: string;
+  readonly scheme?: string;
+  /** Path and query from the address, when it had any. */
+  readonly path?: string;
+}
+
+export function splitAddress(address: string): AddressParts {
+  let rest = address;
+  let scheme: string | undefined;
+  for (const s of ['http', 'https']) {
+    if (rest.startsWith(`${s}://`)) {
+      scheme = s;
+      rest = rest.slice(s.length + 3);
+    }
+  }
+  const slash = rest.indexOf('/');
+  const host = slash >= 0 ? rest.slice(0, slash) : rest;
+  const path = slash >= 0 ? rest.slice(slash) : undefined;
+  if (scheme === undefined && path === undefined) return { host, instance: host };
+  return { host, instance: withPort(host, scheme === 'https' ? 443 : 80), scheme, path };
+}
+
+function withPort(host: string, port: number): string {
+  if (host.startsWith('[')) return /\]:\d+$/.test(host) ? host : `${host}:${port}`;
+  const colons = host.split(':').length - 1;
+  if (colons === 1) return host;
+  // more than one colon: a bare IPv6 address, bracketed as Go's net.JoinHostPort does
+  return colons > 1 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The time of the first scrape after `now`: at the target's hashed phase of the interval, or,
+ * with vmagent's `scrape_offset`, at that offset from multiples of the interval, or with
+ * `scrape_align_interval`, at multiples of it — the interval then keeps the rhythm, as in
+ * vmagent's scrapeWork.run (an offset makes the interval the alignment).
+ */
+export function scrapePhase(target: ScrapeTarget, now: number): number {
+  const interval = target.intervalMs;
+  const align = target.offsetMs > 0 ? interval : target.alignMs;
+  if (align <= 0) return target.hash % interval;
+  const sleep = (align - (now % align) + target.offsetMs) % interval;
+  return (now + sleep) % interval;
+}
+
 /** Prometheus' Target.URL: the job's params, each overridden (first value) by a `__param_` label. */
-function targetUrl(internal: Labels, params: Readonly<Record<string, readonly string[]>>): URL {
+function targetUrl(internal: Labels, params: Readonly<Record<string, readonly string[]>>, where: AddressParts): URL {
   const merged = new Map<string, string[]>();
   for (const [k, v] of Object.entries(params)) merged.set(k, [...v]);
   for (let i = 0; i < internal.size; i++) {
@@ -162,16 +236,23 @@ function targetUrl(internal: Labels, params: Readonly<Record<string, readonly st
     if (values && values.length > 0) values[0] = internal.value(i);
     else merged.set(key, [internal.value(i)]);
   }
-  const scheme = internal.get(SCHEME) ?? 'http';
+  const scheme = where.scheme ?? internal.get(SCHEME) ?? 'http';
   if (scheme !== 'http' && scheme !== 'https') throw new Error(`unsupported __scheme__ ${JSON.stringify(scheme)}`);
-  let path = internal.get(METRICS_PATH) ?? '/metrics';
-  if (!path.startsWith('/')) path = '/' + path;
-  const url = new URL(`${scheme}://${internal.get(ADDRESS)}`);
-  url.pathname = path;
   const query = new URLSearchParams();
   // Go's url.Values.Encode sorts by key; so does Prometheus' scrape URL
   for (const key of [...merged.keys()].sort()) for (const v of merged.get(key)!) query.append(key, v);
-  url.search = query.toString();
+  const encoded = query.toString();
+  if (where.path !== undefined) {
+    // vmagent: the address' own query stays as written, the params follow it
+    const url = new URL(`${scheme}://${where.host}${where.path}`);
+    if (encoded !== '') url.search = url.search === '' ? encoded : `${url.search.slice(1)}&${encoded}`;
+    return url;
+  }
+  let path = internal.get(METRICS_PATH) ?? '/metrics';
+  if (!path.startsWith('/')) path = '/' + path;
+  const url = new URL(`${scheme}://${where.host}`);
+  url.pathname = path;
+  url.search = encoded;
   return url;
 }
 
