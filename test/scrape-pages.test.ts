@@ -29,6 +29,8 @@ function target(pool: string, host: string, health: TargetHealth, extra: Partial
     lastScrapeDurationSeconds: health === 'unknown' ? 0 : 0.0123,
     lastSamples: health === 'up' ? 321 : 0,
     lastSamplesScraped: health === 'up' ? 400 : 0,
+    scrapesTotal: health === 'unknown' ? 0 : 12,
+    scrapesFailed: health === 'down' ? 5 : 0,
     scrapeIntervalMs: 15_000,
     scrapeTimeoutMs: 10_000,
     ...extra,
