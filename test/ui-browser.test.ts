@@ -162,7 +162,7 @@ function layoutPools(): ScrapePoolStatus[] {
       relabelConfigs: [],
       active: [
         { ...scrapeTarget('10.0.0.1:9100', 'up'), labels: many('10.0.0.1:9100') },
-        { ...scrapeTarget('10.0.0.2:9100', 'down', 'Get "http://10.0.0.2:9100/metrics": dial tcp 10.0.0.2:9100: connect: connection refused'), labels: many('10.0.0.2:9100', { note: long }) },
+        { ...scrapeTarget('10.0.0.2:9100', 'down', 'Get "http://10.0.0.2:9100/metrics": dial tcp 10.0.0.2:9100: connect: connection refused'), labels: many('10.0.0.2:9100', { note: long }), discoveredLabels: Labels.fromRecord({ __address__: '10.0.0.2:9100', __meta_note: long }) },
         { ...scrapeTarget('10.0.0.3:9100', 'up'), labels: many('10.0.0.3:9100', { description: 'a value with spaces, commas, and = signs in it' }) },
       ],
       dropped: [],
@@ -234,6 +234,11 @@ test('targets page: full width, the same columns in every job, chips never split
 
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow <= 0, `${width}px: the page scrolls sideways by ${overflow}px`);
+      // chips that do not wrap must not widen the other pages' auto-layout tables past the window either
+      await page.goto(base + '/service-discovery');
+      const sdOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(sdOverflow <= 0, `${width}px: /service-discovery scrolls sideways by ${sdOverflow}px`);
+      await page.goto(base + '/targets');
       if (width === 1400) {
         const widths = await page.locator('table.targets').evaluateAll((ts) => ts.map((el) => el.getBoundingClientRect().width));
         for (const w of widths) assert.ok(w >= 0.95 * width, `a job's table is ${w}px wide in a ${width}px window`);

@@ -70,7 +70,9 @@ dl.facts dd { margin: 0; }
 .bad { color: var(--bad); }
 .warn { color: var(--warn); }
 table.data .num { text-align: right; font-variant-numeric: tabular-nums; }
-.chips { display: flex; flex-wrap: wrap; gap: .2rem .3rem; }
+/* contained: a long chip is cut to its cell rather than widening an auto-layout table past the
+   window; the minimum keeps a column of chips readable when other columns ask for more */
+.chips { display: flex; flex-wrap: wrap; gap: .2rem .3rem; contain: inline-size; min-width: 16rem; }
 .chip { display: inline-block; max-width: 100%; padding: 0 .45rem; border: 1px solid var(--line);
   border-radius: .7rem; background: var(--head); font: 12px/1.6 ui-monospace, SFMono-Regular, Menlo,
   Consolas, monospace; white-space: pre; overflow: hidden; text-overflow: ellipsis; }
