@@ -29,6 +29,8 @@ function target(pool: string, host: string, health: TargetHealth, extra: Partial
     lastScrapeDurationSeconds: health === 'unknown' ? 0 : 0.0123,
     lastSamples: health === 'up' ? 321 : 0,
     lastSamplesScraped: health === 'up' ? 400 : 0,
+    scrapesTotal: health === 'unknown' ? 0 : 12,
+    scrapesFailed: health === 'down' ? 5 : 0,
     scrapeIntervalMs: 15_000,
     scrapeTimeoutMs: 10_000,
     ...extra,
@@ -224,8 +226,10 @@ test('/targets for curl: a line per target under a line per job, as vmagent prin
           continue;
         }
         const t = pool!.active[i++];
-        const m = /^\tstate=(\w+), endpoint=(\S+), labels=(\{.*\}), last_scrape=(never|[\d.]+s ago), scrape_duration=([\d.]+)s, samples=(\d+), error=(.*)$/.exec(line);
+        const m = /^\tstate=(\w+), endpoint=(\S+), labels=(\{.*\}), scrapes_total=(\d+), scrapes_failed=(\d+), last_scrape=(never|[\d.]+s ago), scrape_duration=([\d.]+)s, samples=(\d+), error=(.*)$/.exec(line);
         assert.ok(m, line);
+        const [scrapes, failed] = m.splice(4, 2).map(Number);
+        assert.deepEqual([scrapes, failed], [t.scrapesTotal, t.scrapesFailed]);
         assert.equal(m[1], t.health);
         assert.equal(m[2], t.scrapeUrl);
         assert.equal(m[3], t.labels.toString());

@@ -60,6 +60,8 @@ function scrapeTarget(host: string, health: 'up' | 'down', lastError = ''): Acti
     lastScrapeDurationSeconds: 0.02,
     lastSamples: 10,
     lastSamplesScraped: 10,
+    scrapesTotal: 7,
+    scrapesFailed: health === 'down' ? 7 : 0,
     scrapeIntervalMs: 15_000,
     scrapeTimeoutMs: 10_000,
   };
@@ -131,5 +133,117 @@ test('targets filter by state; the relabel debugger runs what is typed and shows
     assert.equal(await page.evaluate('typeof globalThis.pwned'), 'undefined', 'no script ran');
     assert.equal(await page.inputValue('#labels'), '{a="</textarea><script>window.pwned = 1</script>"}');
     assert.match(await page.locator('.problem').innerText(), /rules:2:3: \[0\]\.regexp: unknown key "regexp"/);
+  }).finally(() => browser.close());
+});
+
+/** The page's own globals, for code run in the browser (the tests compile without the DOM library). */
+declare const document: {
+  createRange(): { selectNodeContents(node: unknown): void; getClientRects(): ArrayLike<{ top: number }> & Iterable<{ top: number }> };
+  documentElement: { scrollWidth: number; clientWidth: number };
+};
+
+/** Jobs whose natural column widths differ a lot: many labels, a long value, a long URL, a long error. */
+function layoutPools(): ScrapePoolStatus[] {
+  const long = 'v'.repeat(30) + '-' + 'x'.repeat(360);
+  const many = (host: string, extra: Record<string, string> = {}) =>
+    Labels.fromRecord({
+      instance: host,
+      job: 'node',
+      env: 'production',
+      region: 'eu-west-1',
+      team: 'infrastructure and platform',
+      rack: 'r42-b',
+      kubernetes_pod_name: 'node-exporter-7d9f8b6c4-x2x9q',
+      ...extra,
+    });
+  return [
+    {
+      name: 'node',
+      relabelConfigs: [],
+      active: [
+        { ...scrapeTarget('10.0.0.1:9100', 'up'), labels: many('10.0.0.1:9100') },
+        { ...scrapeTarget('10.0.0.2:9100', 'down', 'Get "http://10.0.0.2:9100/metrics": dial tcp 10.0.0.2:9100: connect: connection refused'), labels: many('10.0.0.2:9100', { note: long }), discoveredLabels: Labels.fromRecord({ __address__: '10.0.0.2:9100', __meta_note: long }) },
+        { ...scrapeTarget('10.0.0.3:9100', 'up'), labels: many('10.0.0.3:9100', { description: 'a value with spaces, commas, and = signs in it' }) },
+      ],
+      dropped: [],
+      droppedCount: 0,
+    },
+    {
+      name: 'api',
+      relabelConfigs: [],
+      active: [{ ...scrapeTarget('api-1:8080', 'up'), scrapePool: 'api', labels: Labels.fromRecord({ instance: 'api-1:8080', job: 'api' }) }],
+      dropped: [],
+      droppedCount: 0,
+    },
+    {
+      name: 'kubernetes-service-endpoints-with-a-rather-long-job-name',
+      relabelConfigs: [],
+      active: [
+        {
+          ...scrapeTarget('very-long-service-name.monitoring.svc.cluster.local:8443', 'up'),
+          scrapePool: 'kubernetes-service-endpoints-with-a-rather-long-job-name',
+          scrapeUrl: 'https://very-long-service-name.monitoring.svc.cluster.local:8443/federate/metrics?match%5B%5D=%7Bjob%3D%22x%22%7D',
+        },
+      ],
+      dropped: [],
+      droppedCount: 0,
+    },
+  ];
+}
+
+test('targets page: full width, the same columns in every job, chips never split, no page overflow when narrow', async (t) => {
+  if (!requirePeer(t, CHROMIUM, 'chromium')) return;
+  const pools = layoutPools();
+  const shots = process.env.TRIBUTARY_SCREENSHOT_DIR;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+  // a source that can fetch targets, so each row has its response link as in the agent
+  const source = { pools: () => pools, fetchTargetResponse: () => Promise.resolve(undefined) };
+  await withPageServer((server, pages) => registerScrapePages(server, pages, source), async (base) => {
+    for (const width of [1400, 800]) {
+      const page = await browser.newPage({ viewport: { width, height: 900 } });
+      await page.goto(base + '/targets');
+      if (shots) await page.screenshot({ path: `${shots}/targets-${width}.png`, fullPage: true });
+      assert.equal(await page.locator('table.targets').count(), 3);
+      assert.equal(await page.locator('a.response').count(), 5);
+      // header cells hold their text: no column is too narrow for its name
+      const cramped = await page.locator('table.targets th').evaluateAll((ths) => ths.filter((th) => th.scrollWidth > th.clientWidth).map((th) => th.textContent));
+      assert.deepEqual(cramped, [], `${width}px: headers wider than their column`);
+
+      // every job's header cells start at the same x: one set of column widths for the page
+      const columns = await page.locator('table.targets').evaluateAll((tables) =>
+        tables.map((table) => [...table.querySelectorAll('thead th')].map((c) => Math.round(c.getBoundingClientRect().x))),
+      );
+      for (const [i, xs] of columns.entries()) assert.deepEqual(xs, columns[0], `${width}px: job ${i}'s columns line up with the first job's`);
+
+      // a chip is one box on one line: its text's line boxes all share one top
+      const split = await page.locator('.chip').evaluateAll((chips) =>
+        chips
+          .filter((chip) => {
+            const range = document.createRange();
+            range.selectNodeContents(chip);
+            const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+            return chip.getClientRects().length !== 1 || tops.size !== 1;
+          })
+          .map((chip) => chip.textContent),
+      );
+      assert.deepEqual(split, [], `${width}px: chips split across lines`);
+      // a value too long for the cell is cut, the whole of it in the title
+      const note = page.locator('.chip', { hasText: 'note="vvv' });
+      assert.match((await note.getAttribute('title')) ?? '', /^note="v{30}-x{360}"$/);
+      assert.ok(await note.evaluate((el) => el.scrollWidth > el.clientWidth), 'the long chip is cut');
+
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${width}px: the page scrolls sideways by ${overflow}px`);
+      // chips that do not wrap must not widen the other pages' auto-layout tables past the window either
+      await page.goto(base + '/service-discovery');
+      const sdOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(sdOverflow <= 0, `${width}px: /service-discovery scrolls sideways by ${sdOverflow}px`);
+      await page.goto(base + '/targets');
+      if (width === 1400) {
+        const widths = await page.locator('table.targets').evaluateAll((ts) => ts.map((el) => el.getBoundingClientRect().width));
+        for (const w of widths) assert.ok(w >= 0.95 * width, `a job's table is ${w}px wide in a ${width}px window`);
+      }
+      await page.close();
+    }
   }).finally(() => browser.close());
 });

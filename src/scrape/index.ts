@@ -12,4 +12,5 @@ export { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
 export { ScrapeLoop, nextScrapeTime, type JobContext } from './scrape-loop.js';
 export { targetsFromGroup, type ScrapeTarget, type PopulateResult } from './target.js';
 export { acceptHeader } from './page-reader.js';
+export { targetId } from './status.js';
 export type { ScrapeStatusSource, ScrapePoolStatus, ActiveTargetStatus, DroppedTargetStatus, TargetHealth } from './status.js';

@@ -5,7 +5,7 @@
  * removed job stops and its series go stale, a new job starts.
  */
 
-import { HttpClient } from '../outbound/index.js';
+import { type BodyConsumer, HttpClient, type StreamResult } from '../outbound/index.js';
 import type { ScrapeConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { SampleSink } from '../pipeline/index.js';
@@ -17,7 +17,7 @@ import { MetadataStore } from './metadata.js';
 import { RelabelDebugLog } from './relabel-debug.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
-import type { ScrapePoolStatus, ScrapeStatusSource } from './status.js';
+import { targetId, type ScrapePoolStatus, type ScrapeStatusSource } from './status.js';
 
 /**
  * Used when neither the job nor `global` sets body_size_limit. Prometheus has no default cap;
@@ -122,6 +122,13 @@ export class ScrapeManager implements ScrapeStatusSource {
 
   pools(): ScrapePoolStatus[] {
     return [...this.running.values()].map((r) => r.pool.status());
+  }
+
+  fetchTargetResponse(id: string, consumer: BodyConsumer, signal: AbortSignal): Promise<StreamResult | undefined> {
+    for (const r of this.running.values()) {
+      for (const loop of r.pool.activeLoops()) if (targetId(loop.status()) === id) return loop.fetchNow(consumer, signal);
+    }
+    return Promise.resolve(undefined);
   }
 
   /** Stops everything without staleness markers (a restart must not end every series). */

@@ -14,7 +14,7 @@ import type { ScrapeProtocol } from '../config/scrape.js';
 import type { Logger } from '../log/logger.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 import { SampleBatchPool, type SampleBatch } from '../model/samples.js';
-import { fetchStream, type HttpClient } from '../outbound/index.js';
+import { type BodyConsumer, type FetchSpec, fetchStream, type HttpClient, type StreamResult } from '../outbound/index.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
 import { PageReader } from './page-reader.js';
@@ -100,6 +100,8 @@ export class ScrapeLoop {
   lastScraped = 0;
   /** Scrapes done; lets tests and the reload logic wait for progress. */
   scrapes = 0;
+  /** Of those, the ones that failed (vmagent's scrapes_failed on /targets). */
+  scrapesFailed = 0;
 
   constructor(
     readonly target: ScrapeTarget,
@@ -184,6 +186,8 @@ export class ScrapeLoop {
       lastScrapeDurationSeconds: this.lastDurationSeconds,
       lastSamples: this.lastSamples,
       lastSamplesScraped: this.lastScraped,
+      scrapesTotal: this.scrapes,
+      scrapesFailed: this.scrapesFailed,
       scrapeIntervalMs: t.intervalMs,
       scrapeTimeoutMs: t.timeoutMs,
     };
@@ -237,21 +241,7 @@ export class ScrapeLoop {
       return undefined;
     });
     if (headers !== undefined) {
-      const result = await fetchStream(
-        {
-          url: target.url,
-          shownUrl: target.shownUrl,
-          client: job.client,
-          headers,
-          timeoutMs: target.timeoutMs,
-          maxBodyBytes: job.bodySizeLimit,
-          accept: job.accept,
-          limitName: 'body_size_limit',
-          compression: job.compression,
-        },
-        this.stopping.signal,
-        reader,
-      );
+      const result = await fetchStream(this.request(headers), this.stopping.signal, reader);
       if (!result.ok) error = result.error;
       else {
         try {
@@ -307,6 +297,32 @@ export class ScrapeLoop {
     this.lastSamples = added;
     this.lastScraped = scraped;
     this.scrapes++;
+    if (!ok) this.scrapesFailed++;
+  }
+
+  /**
+   * The request a scrape sends, sent once more now with its body to `consumer` only: what
+   * /targets' "response" link shows, fetched on demand as vmagent's target_response does.
+   */
+  async fetchNow(consumer: BodyConsumer, signal: AbortSignal): Promise<StreamResult> {
+    const headers = await this.job.client.headers().catch((err: Error) => err);
+    if (headers instanceof Error) return { ok: false, error: headers.message };
+    return fetchStream(this.request(headers), signal, consumer);
+  }
+
+  private request(headers: Record<string, string | string[]>): FetchSpec {
+    const { job, target } = this;
+    return {
+      url: target.url,
+      shownUrl: target.shownUrl,
+      client: job.client,
+      headers,
+      timeoutMs: target.timeoutMs,
+      maxBodyBytes: job.bodySizeLimit,
+      accept: job.accept,
+      limitName: 'body_size_limit',
+      compression: job.compression,
+    };
   }
 
   /** The cache's live series less those series_limit refused (they were never written). */

@@ -4,8 +4,10 @@
  * loops on each call, so a page never holds a loop's state.
  */
 
+import { createHash } from 'node:crypto';
 import type { RelabelConfig } from '../config/relabel.js';
 import type { Labels } from '../model/labels.js';
+import type { BodyConsumer, StreamResult } from '../outbound/index.js';
 
 export type TargetHealth = 'up' | 'down' | 'unknown';
 
@@ -29,6 +31,10 @@ export interface ActiveTargetStatus {
   readonly lastSamples: number;
   /** Samples in the last page, before metric relabeling. */
   readonly lastSamplesScraped: number;
+  /** Scrapes this target's loop has done since it started (a reload that changes the job starts anew), as vmagent counts them. */
+  readonly scrapesTotal: number;
+  /** Of those, the ones that failed. */
+  readonly scrapesFailed: number;
   readonly scrapeIntervalMs: number;
   readonly scrapeTimeoutMs: number;
 }
@@ -52,4 +58,18 @@ export interface ScrapePoolStatus {
 export interface ScrapeStatusSource {
   /** Pools in configuration order. */
   pools(): readonly ScrapePoolStatus[];
+  /**
+   * Sends the request the scrapes of the target whose `targetId` is `id` send, once more, now,
+   * its body to `consumer` only; undefined when no running target has that id. Absent where
+   * there are no live loops to ask (pages fed with plain data).
+   */
+  fetchTargetResponse?(id: string, consumer: BodyConsumer, signal: AbortSignal): Promise<StreamResult | undefined>;
+}
+
+/**
+ * A target's name in links (/target_response?id=...): the same for the target while it runs,
+ * from its job, URL and labels, hashed so a link stays short however many labels it has.
+ */
+export function targetId(t: Pick<ActiveTargetStatus, 'scrapePool' | 'scrapeUrl' | 'labels'>): string {
+  return createHash('sha256').update(`${t.scrapePool}\n${t.scrapeUrl}\n${t.labels.key}`).digest('hex').slice(0, 16);
 }

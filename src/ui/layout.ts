@@ -14,14 +14,22 @@ export interface PageOptions {
   pages: PageRegistry;
   /** Path of the page being shown, to mark it in the navigation. */
   active?: string;
+  /** Use the whole window's width (wide listings); reading pages keep a line length that reads well. */
+  wide?: boolean;
 }
 
 /**
  * Plain element styles plus a few classes pages may use: `.muted` for secondary text,
  * `.ok`/`.bad`/`.warn` for states, `table.data` for listings (`.num` cells right-aligned),
  * `dl.facts` for key/value summaries, `.chip` for labels (marked `.added`, `.removed`,
- * `.changed`), `.filters` for a row of links that narrow a listing, `.problem` for an error
- * message, and forms with full-width monospace textareas.
+ * `.changed`; a row of them in `.chips` wraps between chips, never inside one: a value too long
+ * for the row is cut with an ellipsis and given whole in the chip's title), `.scroll` around a
+ * table that may be wider than a narrow window (it scrolls, not the page), `table.fixed` for
+ * tables whose column widths are set by their `<colgroup>` (several tables that line up;
+ * inside `.scroll` they keep a minimum width), `.break` for cells whose long words (URLs,
+ * errors) break anywhere rather than widen the column, `.filters` for a row
+ * of links that narrow a listing, `.problem` for an error message, and forms with full-width
+ * monospace textareas.
  */
 const STYLESHEET = raw(`
 :root { color-scheme: light dark; --fg: #1d2125; --muted: #5f6b76; --bg: #fff; --line: #d8dee4;
@@ -40,6 +48,11 @@ nav a { color: var(--accent); text-decoration: none; }
 nav a:hover { text-decoration: underline; }
 nav a[aria-current="page"] { color: var(--fg); font-weight: 600; }
 main { max-width: 72rem; padding: 1rem 1.25rem 3rem; }
+main.wide { max-width: none; }
+.scroll { overflow-x: auto; }
+table.fixed { table-layout: fixed; }
+.scroll > table.fixed { min-width: 75rem; }
+.break { overflow-wrap: anywhere; }
 h1 { font-size: 1.4rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.1rem; margin: 1.75rem 0 .5rem; }
 a { color: var(--accent); }
@@ -57,9 +70,12 @@ dl.facts dd { margin: 0; }
 .bad { color: var(--bad); }
 .warn { color: var(--warn); }
 table.data .num { text-align: right; font-variant-numeric: tabular-nums; }
-.chip { display: inline-block; margin: 0 .3rem .2rem 0; padding: 0 .45rem; border: 1px solid var(--line);
+/* contained: a long chip is cut to its cell rather than widening an auto-layout table past the
+   window; the minimum keeps a column of chips readable when other columns ask for more */
+.chips { display: flex; flex-wrap: wrap; gap: .2rem .3rem; contain: inline-size; min-width: 16rem; }
+.chip { display: inline-block; max-width: 100%; padding: 0 .45rem; border: 1px solid var(--line);
   border-radius: .7rem; background: var(--head); font: 12px/1.6 ui-monospace, SFMono-Regular, Menlo,
-  Consolas, monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
+  Consolas, monospace; white-space: pre; overflow: hidden; text-overflow: ellipsis; }
 .chip.added { border-color: var(--ok); color: var(--ok); }
 .chip.removed { border-color: var(--bad); color: var(--bad); text-decoration: line-through; }
 .chip.changed { border-color: var(--warn); color: var(--warn); }
@@ -93,7 +109,7 @@ export function renderPage(opts: PageOptions): string {
 <a class="brand" href="/"${opts.active === '/' ? raw(' aria-current="page"') : ''}>Tributary</a>
 <nav aria-label="Pages"><ul>${links}</ul></nav>
 </header>
-<main>
+<main${opts.wide ? raw(' class="wide"') : ''}>
 <h1>${opts.title}</h1>
 ${opts.body}
 </main>

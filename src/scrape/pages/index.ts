@@ -1,9 +1,9 @@
 /**
  * The scrape side's pages, rendered from the read-only `ScrapeStatusSource` view the scrape
  * loops keep: `/targets` (HTML, or a line per target for curl), `/api/v1/targets` (Prometheus'
- * API, exactly) and `/service-discovery` (discovered labels before and after relabeling, and
- * which rule dropped a target, traced when the page is asked for). They only read; nothing here
- * reaches into a running loop.
+ * API, exactly), `/service-discovery` (discovered labels before and after relabeling, and
+ * which rule dropped a target, traced when the page is asked for) and `/target_response` (what
+ * a target answers, fetched on demand through the source). Nothing here reaches into a loop.
  */
 
 import type { HttpServer } from '../../server/http-server.js';
@@ -12,12 +12,14 @@ import { renderPage } from '../../ui/layout.js';
 import type { PageRegistry } from '../../ui/pages.js';
 import type { ScrapeStatusSource } from '../status.js';
 import { targetDiscovery, targetsApiBody } from './targets-api.js';
+import { registerTargetResponse, TARGET_RESPONSE_PATH } from './target-response.js';
 import { filteredPools, renderTargetsBody, renderTargetsText, targetsFilter } from './targets-page.js';
 
 export { goTime, targetDiscovery, targetsApiBody } from './targets-api.js';
 export type { ApiActiveTarget, ApiDroppedTarget, TargetDiscovery } from './targets-api.js';
 export { filteredPools, formatAgo, formatScrapeDuration, renderTargetsBody, renderTargetsText, targetsFilter } from './targets-page.js';
 export type { TargetsFilter } from './targets-page.js';
+export { BodyHead, RESPONSE_SHOWN_BYTES, TARGET_RESPONSE_PATH } from './target-response.js';
 
 export function registerScrapePages(server: HttpServer, pages: PageRegistry, status: ScrapeStatusSource): void {
   pages.add({ path: '/targets', title: 'Targets', description: 'Scrape targets by job: state, labels, last scrape, duration, samples, errors.' });
@@ -32,6 +34,16 @@ export function registerScrapePages(server: HttpServer, pages: PageRegistry, sta
     description: "Prometheus' /api/v1/targets: active and dropped targets as JSON (state=active|dropped|any, scrapePool=NAME).",
     nav: false,
   });
+
+  if (status.fetchTargetResponse !== undefined) {
+    pages.add({
+      path: TARGET_RESPONSE_PATH,
+      title: 'Target response',
+      description: "What a target answers now (?id= from /targets' response links): its scrape request sent once more, the first 64 KiB shown as text.",
+      nav: false,
+    });
+    registerTargetResponse(server, status);
+  }
 
   server.get('/targets', (req, res) => {
     const pools = status.pools();
@@ -48,7 +60,8 @@ export function registerScrapePages(server: HttpServer, pages: PageRegistry, sta
       sendText(res, 200, renderTargetsText(pools, filter, now));
       return;
     }
-    sendHtml(res, 200, renderPage({ title: 'Targets', body: renderTargetsBody(pools, filter, now), pages, active: '/targets' }));
+    const body = renderTargetsBody(pools, filter, now, status.fetchTargetResponse !== undefined);
+    sendHtml(res, 200, renderPage({ title: 'Targets', body, pages, active: '/targets', wide: true }));
   });
 
   server.get('/api/v1/targets', (req, res) => {

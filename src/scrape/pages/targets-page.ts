@@ -1,15 +1,21 @@
 /**
- * `/targets`: every scrape target by job, with its state, labels, last scrape, duration,
- * samples and last error. HTML for browsers, filtered by `?state=up|down|unknown|any` and
- * `?job=NAME`, with `?collapse=healthy` folding jobs whose targets are all up; one line per
+ * `/targets`: every scrape target by job, with its state, labels, scrapes and failed scrapes
+ * (vmagent's counts), last scrape, duration, samples and last error, and a link to its
+ * response (target-response.ts). HTML for browsers, filtered by `?state=up|down|unknown|any`
+ * and `?job=NAME`, with `?collapse=healthy` folding jobs whose targets are all up; one line per
  * target for curl (`?format=text` or no HTML in Accept), as vmagent's /targets prints it; the
- * JSON form is the /api/v1/targets answer.
+ * JSON form is the /api/v1/targets answer, in Prometheus' shape, so without the counts.
+ *
+ * The page uses the window's whole width, and every job's table has the same fixed column
+ * widths (one `<colgroup>`), so columns line up down the page whatever each job holds; below
+ * the table's minimum width it scrolls sideways inside its own box, not the page.
  */
 
 import { type Html, html, raw } from '../../ui/html.js';
 import { formatUptime } from '../../ui/index-page.js';
 import { labelChips } from '../../ui/labels.js';
-import type { ActiveTargetStatus, ScrapePoolStatus, TargetHealth } from '../status.js';
+import { type ActiveTargetStatus, type ScrapePoolStatus, targetId, type TargetHealth } from '../status.js';
+import { TARGET_RESPONSE_PATH } from './target-response.js';
 
 const STATES: readonly TargetHealth[] = ['up', 'down', 'unknown'];
 
@@ -68,7 +74,8 @@ export function renderTargetsText(pools: readonly ScrapePoolStatus[], filter: Ta
     for (const t of v.shown) {
       const last = t.lastScrapeMs === 0 ? 'never' : `${(Math.max(0, nowMs - t.lastScrapeMs) / 1000).toFixed(3)}s ago`;
       out +=
-        `\tstate=${t.health}, endpoint=${t.scrapeUrl}, labels=${t.labels.toString()}, last_scrape=${last}, ` +
+        `\tstate=${t.health}, endpoint=${t.scrapeUrl}, labels=${t.labels.toString()}, ` +
+        `scrapes_total=${t.scrapesTotal}, scrapes_failed=${t.scrapesFailed}, last_scrape=${last}, ` +
         `scrape_duration=${t.lastScrapeDurationSeconds.toFixed(3)}s, samples=${t.lastSamples}, ` +
         `error=${t.lastError.replace(/\s+/g, ' ')}\n`;
     }
@@ -96,19 +103,44 @@ export function filterLink(href: string, current: boolean, label: Html | string)
 const STATE_CLASS: Readonly<Record<TargetHealth, string>> = { up: 'ok', down: 'bad', unknown: 'muted' };
 
 /** Scrape URLs come from configuration and discovery; only web ones become links. */
-function endpointCell(url: string): Html {
-  return /^https?:\/\//i.test(url) ? html`<a href="${url}">${url}</a>` : html`${url}`;
+function endpointCell(t: ActiveTargetStatus, responseLinks: boolean): Html {
+  const url = t.scrapeUrl;
+  const endpoint = /^https?:\/\//i.test(url) ? html`<a href="${url}">${url}</a>` : html`${url}`;
+  if (!responseLinks) return endpoint;
+  const href = `${TARGET_RESPONSE_PATH}?id=${targetId(t)}`;
+  return html`${endpoint} <span class="muted">(<a class="response" href="${href}" title="fetch the target now, as its scrapes do, and show what it answers">response</a>)</span>`;
 }
 
-function targetRow(t: ActiveTargetStatus, nowMs: number): Html {
+/**
+ * One set of column widths for every job's table (the tables are `table-layout: fixed`), so
+ * the columns line up across jobs: numbers and states get the room their header needs, the
+ * endpoint and the error a share of the width, the labels whatever is left.
+ */
+const COLUMNS: readonly { readonly head: string; readonly width?: string; readonly num?: boolean; readonly title?: string }[] = [
+  { head: 'Endpoint', width: '16%' },
+  { head: 'State', width: '4rem' },
+  { head: 'Labels', title: 'target labels, after relabeling' },
+  { head: 'Scrapes', width: '5.25rem', num: true, title: 'scrapes since the target (or its job) last started' },
+  { head: 'Errors', width: '4.75rem', num: true, title: 'of those, the scrapes that failed' },
+  { head: 'Last scrape', width: '6rem' },
+  { head: 'Duration', width: '5.5rem', num: true, title: 'how long the last scrape took' },
+  { head: 'Samples', width: '5.5rem', num: true, title: 'samples the last scrape kept, after metric relabeling' },
+  { head: 'Error', width: '17%', title: "the last scrape's error, if it failed" },
+];
+
+const TABLE_HEAD = html`<colgroup>${COLUMNS.map((c) => (c.width === undefined ? html`<col>` : html`<col style="width: ${c.width}">`))}</colgroup>
+<thead><tr>${COLUMNS.map((c) => html`<th${c.num ? raw(' class="num"') : ''}${c.title === undefined ? '' : html` title="${c.title}"`}>${c.head}</th>`)}</tr></thead>`;
+
+function targetRow(t: ActiveTargetStatus, nowMs: number, responseLinks: boolean): Html {
   const scraped = t.lastScrapeMs !== 0;
   const last = scraped
     ? html`<span title="${new Date(t.lastScrapeMs).toISOString()}">${formatAgo((nowMs - t.lastScrapeMs) / 1000)} ago</span>`
     : html`<span class="muted">never</span>`;
-  return html`<tr class="target state-${t.health}"><td>${endpointCell(t.scrapeUrl)}</td><td><strong class="${STATE_CLASS[t.health]}">${t.health}</strong></td><td>${labelChips(t.labels)}</td><td>${last}</td><td class="num">${scraped ? formatScrapeDuration(t.lastScrapeDurationSeconds) : ''}</td><td class="num">${scraped ? t.lastSamples : ''}</td><td class="error">${t.lastError === '' ? '' : html`<span class="bad">${t.lastError}</span>`}</td></tr>`;
+  return html`<tr class="target state-${t.health}"><td class="endpoint break">${endpointCell(t, responseLinks)}</td><td><strong class="${STATE_CLASS[t.health]}">${t.health}</strong></td><td>${labelChips(t.labels)}</td><td class="num">${t.scrapesTotal}</td><td class="num">${t.scrapesFailed === 0 ? t.scrapesFailed : html`<span class="bad">${t.scrapesFailed}</span>`}</td><td>${last}</td><td class="num">${scraped ? formatScrapeDuration(t.lastScrapeDurationSeconds) : ''}</td><td class="num">${scraped ? t.lastSamples : ''}</td><td class="error break">${t.lastError === '' ? '' : html`<span class="bad">${t.lastError}</span>`}</td></tr>`;
 }
 
-export function renderTargetsBody(pools: readonly ScrapePoolStatus[], filter: TargetsFilter, nowMs: number): Html {
+/** `responseLinks`: the source can fetch a target on demand, so each target links to its response. */
+export function renderTargetsBody(pools: readonly ScrapePoolStatus[], filter: TargetsFilter, nowMs: number, responseLinks = false): Html {
   const inJob = pools.filter((p) => filter.job === undefined || p.name === filter.job);
   const count = (state: TargetHealth | undefined) =>
     inJob.reduce((n, p) => n + p.active.filter((t) => state === undefined || t.health === state).length, 0);
@@ -129,17 +161,17 @@ export function renderTargetsBody(pools: readonly ScrapePoolStatus[], filter: Ta
     const healthy = v.up === v.pool.active.length;
     const rows =
       v.shown.length === 0
-        ? html`<tr><td colspan="7" class="muted">No targets.</td></tr>`
-        : v.shown.map((t) => targetRow(t, nowMs));
+        ? html`<tr><td colspan="${COLUMNS.length}" class="muted">No targets.</td></tr>`
+        : v.shown.map((t) => targetRow(t, nowMs, responseLinks));
     return html`<section class="job" data-job="${v.pool.name}">
 <details${filter.collapseHealthy && healthy ? '' : raw(' open')}>
 <summary><h2>${v.pool.name} <span class="${healthy ? 'muted' : 'bad'}">(${v.up}/${v.pool.active.length} up)</span></h2></summary>
-<table class="data targets">
-<thead><tr><th>Endpoint</th><th>State</th><th>Labels</th><th>Last scrape</th><th class="num">Scrape duration</th><th class="num">Samples</th><th>Error</th></tr></thead>
+<div class="scroll"><table class="data fixed targets">
+${TABLE_HEAD}
 <tbody>
 ${rows}
 </tbody>
-</table>
+</table></div>
 </details>
 </section>`;
   });
