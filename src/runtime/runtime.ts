@@ -20,6 +20,7 @@ import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
 import { startRemoteWrite, type RunningRemoteWrite } from '../remotewrite/index.js';
+import { registerRemoteWriteReceiver } from '../ingest/index.js';
 
 export interface RuntimeOptions {
   /** Configuration file; the embedded defaults when absent. */
@@ -121,6 +122,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     throw err;
   }
   scrape.apply(config.scrape_configs);
+  const receiver = config.remote_write_options.receiver;
+  if (receiver.enabled) registerRemoteWriteReceiver(server, { sink: pipeline, registry, logger: log, maxBodyBytes: receiver.max_body_bytes });
   registerScrapePages(server, pages, scrape);
   registerRelabelDebugPages(server, pages);
   let running = config;
