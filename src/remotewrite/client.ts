@@ -15,7 +15,7 @@ import type { Http1Pool } from '../outbound/http1.js';
 import type { CounterChild, HistogramChild } from '../selfmetrics/registry.js';
 import { VERSION } from '../runtime/version.js';
 import { classifyNetworkError, RESPONSE_EXCERPT_BYTES, type OutageLog } from './failures.js';
-import { ProtocolChoice, toV2, type MetadataIndex } from './protocol.js';
+import { ProtocolChoice, V2Converter, type MetadataIndex } from './protocol.js';
 
 /** A receiver's Retry-After is honoured up to this; beyond it a mistake is likelier than intent. */
 export const MAX_RETRY_AFTER_MS = 5 * 60_000;
@@ -55,6 +55,7 @@ export class RemoteWriteClient {
   private readonly url: URL;
   private readonly path: string;
   private readonly protocol: ProtocolChoice;
+  private readonly v2: V2Converter | undefined;
 
   constructor(
     private readonly config: RemoteWriteConfig,
@@ -66,6 +67,7 @@ export class RemoteWriteClient {
     this.url = new URL(config.url);
     this.path = this.url.pathname + this.url.search;
     this.protocol = new ProtocolChoice(config.protobuf_message === 'io.prometheus.write.v2.Request', log);
+    this.v2 = this.protocol.configuredV2 ? new V2Converter(opts.metadata) : undefined;
   }
 
   /** Sends one queued (1.0) request; `samples` is what it carries, for the counters. Never throws. */
@@ -80,10 +82,10 @@ export class RemoteWriteClient {
     const base = { ...this.config.headers, ...auth, 'content-encoding': 'snappy', 'user-agent': USER_AGENT };
     // a 400 to 2.0: the same data as 1.0 tells bad data (refused again) from a receiver without 2.0
     let probing = false;
-    if (this.protocol.useV2) {
+    if (this.v2 !== undefined && this.protocol.useV2) {
       let v2: { body: Buffer; samples: number } | undefined;
       try {
-        v2 = toV2(block, this.opts.metadata);
+        v2 = this.v2.convert(block);
       } catch (err) {
         this.log.error('cannot convert a queued request to remote write 2.0; sending it as 1.0', { err: (err as Error).message });
       }

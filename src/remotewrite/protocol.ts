@@ -14,6 +14,8 @@
  */
 
 import { parseWriteRequest, V2RequestWriter, type MetricMetadata, type SeriesMetadata } from '../formats/remotewrite/index.js';
+import { Reader, readSample } from '../formats/remotewrite/parser.js';
+import { Labels } from '../model/labels.js';
 import { compress, uncompress } from '../formats/snappy/index.js';
 import type { Logger } from '../log/logger.js';
 
@@ -28,6 +30,8 @@ const FAMILY_SUFFIXES = ['_total', '_bucket', '_sum', '_count', '_created', '_in
 export class MetadataIndex {
   private byFamily = new Map<string, MetricMetadata>();
   private refreshedAt = -Infinity;
+  /** Changes whenever an entry may have: a series' cached lookup is redone then. */
+  version = 0;
 
   constructor(
     private readonly source: () => readonly MetricMetadata[],
@@ -37,6 +41,7 @@ export class MetadataIndex {
   /** Entries met in queued 1.0 metadata requests. */
   remember(m: MetricMetadata): void {
     this.byFamily.set(m.family, m);
+    this.version++;
   }
 
   lookup(metricName: string): SeriesMetadata | undefined {
@@ -44,6 +49,7 @@ export class MetadataIndex {
     if (m === undefined && this.now() - this.refreshedAt >= METADATA_REFRESH_MS) {
       this.refreshedAt = this.now();
       for (const x of this.source()) this.byFamily.set(x.family, x);
+      this.version++;
       m = this.find(metricName);
     }
     if (m === undefined) return undefined;
@@ -63,16 +69,106 @@ export class MetadataIndex {
   }
 }
 
-/** A queued (compressed 1.0) request as a compressed 2.0 one; `samples` 0: nothing to send. */
-export function toV2(block: Buffer, metadata: MetadataIndex | undefined): { body: Buffer; samples: number } {
-  const req = parseWriteRequest(uncompress(block));
-  if (metadata !== undefined) for (const m of req.metadata) metadata.remember(m);
-  const w = new V2RequestWriter();
-  for (const s of req.timeseries) {
-    const meta = metadata?.lookup(s.labels.metricName);
-    for (const x of s.samples) w.add(s.labels, x, meta);
+interface KnownSeries {
+  /** The label bytes, as one character per byte. */
+  readonly key: string;
+  readonly kv: readonly string[];
+  readonly name: string;
+  meta: SeriesMetadata | undefined;
+  metaVersion: number;
+}
+
+/** Series remembered by their label bytes, at most this many (then forgotten all at once). */
+const MAX_KNOWN_SERIES = 200_000;
+
+/**
+ * Queued (compressed 1.0) requests as compressed 2.0 ones, for one URL. A series' labels are
+ * decoded once and remembered by their bytes, with their metadata, so a request costs a
+ * decompression, a scan, the interning and a compression — not a UTF-8 decode and a label set
+ * per sample.
+ */
+export class V2Converter {
+  private readonly known = new Map<string, KnownSeries>();
+
+  constructor(private readonly metadata: MetadataIndex | undefined) {}
+
+  /** `samples` 0: nothing to send (a metadata-only request, whose entries are remembered). */
+  convert(block: Buffer): { body: Buffer; samples: number } {
+    const raw = uncompress(block);
+    const w = new V2RequestWriter();
+    const r = new Reader(raw, 0, raw.length);
+    let metadataSeen = false;
+    while (!r.done) {
+      const key = r.varint();
+      if (key === 0x1a) metadataSeen = true;
+      if (key !== 0x0a) {
+        r.skip(key & 7);
+        continue;
+      }
+      const s = r.sub();
+      let labelsFrom = -1;
+      let labelsTo = -1;
+      // Tributary's writers put a series' labels before its samples, so they are one run of bytes
+      let series: KnownSeries | undefined;
+      while (!s.done) {
+        const at = s.pos;
+        const k = s.varint();
+        if (k === 0x0a) {
+          if (labelsFrom < 0) labelsFrom = at;
+          s.skip(2);
+          labelsTo = s.pos;
+        } else if (k === 0x12) {
+          series ??= this.series(raw, labelsFrom, labelsTo);
+          const x = readSample(s.sub());
+          w.addSample(series.key, series.kv, x.value, x.timestampMs, x.stale, series.meta);
+        } else {
+          s.skip(k & 7);
+        }
+      }
+    }
+    if (metadataSeen && this.metadata !== undefined) for (const m of parseWriteRequest(raw).metadata) this.metadata.remember(m);
+    return { body: w.samples > 0 ? compress(w.finish()) : Buffer.alloc(0), samples: w.samples };
   }
-  return { body: w.samples > 0 ? compress(w.finish()) : Buffer.alloc(0), samples: w.samples };
+
+  private series(raw: Buffer, from: number, to: number): KnownSeries {
+    const key = from < 0 ? '' : raw.toString('latin1', from, to);
+    let k = this.known.get(key);
+    if (k === undefined) {
+      const pairs: [string, string][] = [];
+      if (from >= 0) {
+        const r = new Reader(raw, from, to);
+        while (!r.done) {
+          r.varint();
+          const l = r.sub();
+          let name = '';
+          let value = '';
+          while (!l.done) {
+            const t = l.varint();
+            if (t === 0x0a) name = l.text();
+            else if (t === 0x12) value = l.text();
+            else l.skip(t & 7);
+          }
+          pairs.push([name, value]);
+        }
+      }
+      const labels = Labels.fromPairs(pairs);
+      k = { key, kv: labels.kv, name: labels.metricName, meta: undefined, metaVersion: -1 };
+      if (this.known.size >= MAX_KNOWN_SERIES) this.known.clear();
+      this.known.set(key, k);
+    }
+    const m = this.metadata;
+    if (m !== undefined && k.metaVersion !== m.version) {
+      k.meta = m.lookup(k.name);
+      // the lookup may have refreshed the index: this answer is as of the new version
+      k.metaVersion = m.version;
+    }
+    return k;
+  }
+}
+
+/** One request converted without a URL's memory of series (tests, benchmarks). */
+export function toV2(block: Buffer, metadata: MetadataIndex | undefined): { body: Buffer; samples: number } {
+  return new V2Converter(metadata).convert(block);
 }
 
 /** Which message a URL is sent, and the fallbacks. */

@@ -35,7 +35,10 @@ export type SeriesMetadata = Omit<MetricMetadata, 'family'>;
 
 interface PendingSeries {
   readonly refs: number[];
-  readonly samples: DecodedSample[];
+  readonly values: number[];
+  readonly timestamps: number[];
+  /** Indexes (in values) of staleness markers; usually none. */
+  stale: number[] | undefined;
   meta: SeriesMetadata | undefined;
   helpRef: number;
   unitRef: number;
@@ -59,13 +62,19 @@ export class V2RequestWriter {
 
   /** One sample of `labels`; `meta` is kept from the first sample of the series that has it. */
   add(labels: Labels, sample: DecodedSample, meta?: SeriesMetadata): void {
-    const key = labels.key;
+    this.addSample(labels.key, labels.kv, sample.value, sample.timestampMs, sample.stale, meta);
+  }
+
+  /**
+   * One sample of the series `key` identifies (any string unique to the label set), whose flat
+   * sorted pairs are `kv`: for callers that know series without building `Labels`.
+   */
+  addSample(key: string, kv: readonly string[], value: number, timestampMs: number, stale: boolean, meta?: SeriesMetadata): void {
     let s = this.series.get(key);
     if (s === undefined) {
-      const kv = labels.kv;
       const refs = new Array<number>(kv.length);
       for (let i = 0; i < kv.length; i++) refs[i] = this.symbol(kv[i]);
-      s = { refs, samples: [], meta: undefined, helpRef: 0, unitRef: 0 };
+      s = { refs, values: [], timestamps: [], stale: undefined, meta: undefined, helpRef: 0, unitRef: 0 };
       this.series.set(key, s);
       this.order.push(s);
     }
@@ -75,7 +84,9 @@ export class V2RequestWriter {
       s.helpRef = meta.help ? this.symbol(meta.help) : 0;
       s.unitRef = meta.unit ? this.symbol(meta.unit) : 0;
     }
-    s.samples.push(sample);
+    if (stale) (s.stale ??= []).push(s.values.length);
+    s.values.push(value);
+    s.timestamps.push(timestampMs);
     this.samples++;
   }
 
@@ -103,7 +114,7 @@ export class V2RequestWriter {
       let refsLen = 0;
       for (const r of s.refs) refsLen += varintSize(r);
       let len = s.refs.length > 0 ? 1 + varintSize(refsLen) + refsLen : 0;
-      for (const x of s.samples) len += 2 + sampleLen(x);
+      for (const ts of s.timestamps) len += 2 + sampleLen(ts);
       let metaLen = 0;
       const { helpRef, unitRef } = s;
       if (s.meta !== undefined) {
@@ -118,19 +129,20 @@ export class V2RequestWriter {
         out.varint(refsLen);
         for (const r of s.refs) out.varint(r);
       }
-      for (const x of s.samples) {
+      for (let k = 0; k < s.values.length; k++) {
+        const ts = s.timestamps[k];
         out.byte(0x12);
-        out.byte(sampleLen(x));
+        out.byte(sampleLen(ts));
         out.byte(0x09);
-        if (x.stale) {
+        if (s.stale !== undefined && s.stale.includes(k)) {
           out.buf.writeUInt32LE(STALE_NAN_LO, out.pos);
           out.buf.writeUInt32LE(STALE_NAN_HI, out.pos + 4);
         } else {
-          out.buf.writeDoubleLE(x.value, out.pos);
+          out.buf.writeDoubleLE(s.values[k], out.pos);
         }
         out.pos += 8;
         out.byte(0x10);
-        out.pos = x.timestampMs >= 0 ? putVarint(out.buf, out.pos, x.timestampMs) : putNegativeTimestamp(out.buf, out.pos, x.timestampMs);
+        out.pos = ts >= 0 ? putVarint(out.buf, out.pos, ts) : putNegativeTimestamp(out.buf, out.pos, ts);
       }
       if (s.meta !== undefined) {
         out.byte(0x2a);
@@ -145,8 +157,8 @@ export class V2RequestWriter {
   }
 }
 
-function sampleLen(x: DecodedSample): number {
-  return 10 + timestampSize(x.timestampMs);
+function sampleLen(timestampMs: number): number {
+  return 10 + timestampSize(timestampMs);
 }
 
 class Out {

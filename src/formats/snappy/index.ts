@@ -209,9 +209,13 @@ export function uncompress(src: Uint8Array, maxLength = Infinity): Buffer {
       }
       len += 1;
       if (ip + len > src.length || op + len > n) throw new SnappyError('snappy: literal out of bounds');
-      out.set(src.subarray(ip, ip + len), op);
-      ip += len;
-      op += len;
+      // short literals are most of them: a loop beats a subarray and a native call
+      if (len <= 32) for (let k = 0; k < len; k++) out[op++] = src[ip++];
+      else {
+        out.set(src.subarray(ip, ip + len), op);
+        ip += len;
+        op += len;
+      }
       continue;
     }
     let len: number;
@@ -232,8 +236,13 @@ export function uncompress(src: Uint8Array, maxLength = Infinity): Buffer {
       ip += 4;
     }
     if (offset === 0 || offset > op || op + len > n) throw new SnappyError('snappy: copy out of bounds');
-    // overlapping copies repeat what they are writing: byte by byte
-    for (let k = 0; k < len; k++, op++) out[op] = out[op - offset];
+    if (offset >= len && len > 32) {
+      out.copyWithin(op, op - offset, op - offset + len);
+      op += len;
+    } else {
+      // overlapping copies repeat what they are writing: byte by byte
+      for (let k = 0; k < len; k++, op++) out[op] = out[op - offset];
+    }
   }
   if (op !== n) throw new SnappyError(`snappy: ${op} bytes decoded, ${n} declared`);
   return out;
