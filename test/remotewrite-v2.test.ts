@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { compressSync, uncompressSync } from 'snappy';
 import { CompressingWriteRequestWriter, parseV2Request, parseWriteRequest, V2RequestWriter, type DecodedWriteRequest } from '../src/formats/remotewrite/index.js';
+import { parseConfigText } from '../src/config/index.js';
 import { silentLogger } from '../src/log/logger.js';
 import { Labels } from '../src/model/labels.js';
 import { SampleBatch, STALE_NAN_BITS } from '../src/model/samples.js';
@@ -298,4 +299,21 @@ remote_write:
   assert.ok(flappy.some((x) => x.endsWith('stale')), `staleness markers included (${flappy})`);
   assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
   for (const [k, v] of want) assert.deepEqual(got.get(k), v, k);
+});
+
+test('interop as the spec intends: a 2.0 body read as 1.0 is an empty request (fields 1 to 3 are reserved), which is why a 1.0 receiver answers 2xx', () => {
+  const { body } = toV2(v1Block([[{ __name__: 'up', job: 'x' }, 1, 1000]]), undefined);
+  const asV1 = parseWriteRequest(uncompressSync(body) as Buffer);
+  assert.deepEqual([asV1.timeseries.length, asV1.metadata.length], [0, 0]);
+});
+
+test('protobuf_message: io.prometheus.write.v2.Request loads without the old "1.0 is sent" warning; receiver settings load', () => {
+  const { config, warnings } = parseConfigText(
+    `remote_write_options:\n  receiver: {enabled: true, max_body_bytes: 1MiB}\nremote_write:\n  - url: http://x/api/v1/write\n    protobuf_message: io.prometheus.write.v2.Request\n`,
+    'v2.yml',
+  );
+  assert.deepEqual(warnings.filter((w) => w.path.includes('protobuf_message')), []);
+  assert.equal(config.remote_write[0].protobuf_message, 'io.prometheus.write.v2.Request');
+  assert.deepEqual(config.remote_write_options.receiver, { enabled: true, max_body_bytes: 1024 * 1024 });
+  assert.throws(() => parseConfigText(`remote_write:\n  - url: http://x/\n    protobuf_message: io.prometheus.write.v3.Request\n`, 'v3.yml'), /protobuf_message/);
 });
