@@ -4,7 +4,9 @@
  * samples of one of four shards and snappy-compressed, by both compression settings — the
  * first pass encodes each series, the next ones show the steady state — and (2) through the
  * whole RemoteWriteQueue (sharding, memory/disk queue, 4 senders, HTTP) into a receiver in this
- * process that only counts bytes. Side by side with vmagent into a real VictoriaMetrics: `npm run bench:side-by-side`.
+ * process that only counts bytes; (3) remote write 2.0: the sender's conversion of queued 1.0
+ * requests (decompress, read, intern, encode, compress) and the bytes it saves, and the
+ * receiver's decoding of each version. Side by side with vmagent into a real VictoriaMetrics: `npm run bench:side-by-side`.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,12 +15,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
-import { compress } from '../src/formats/snappy/index.js';
+import { compress, uncompress } from '../src/formats/snappy/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import {
   CompressingWriteRequestWriter,
   SnappyWriteRequestWriter,
   WriteRequestWriter,
+  parseV2Request,
+  parseWriteRequest,
   type RequestEncoder,
 } from '../src/formats/remotewrite/index.js';
 import { silentLogger } from '../src/log/logger.js';
@@ -26,6 +30,7 @@ import { LabelsBuilder, type Labels } from '../src/model/labels.js';
 import { SampleBatch } from '../src/model/samples.js';
 import { SinkFanout } from '../src/pipeline/index.js';
 import { startRemoteWrite } from '../src/remotewrite/index.js';
+import { MetadataIndex, V2Converter } from '../src/remotewrite/protocol.js';
 import { Registry } from '../src/selfmetrics/registry.js';
 import { loadBenchSeries } from './relabel.js';
 
@@ -155,6 +160,50 @@ function snappyRound(batches: SampleBatch[], w: WriteRequestWriter): void {
   );
 }
 
+/** 2.0: converting queued 1.0 requests (what a 2.0 URL's sender does per request), sizes, and decoding. */
+function v2Round(batches: SampleBatch[]): void {
+  const w = new CompressingWriteRequestWriter(256 * 1024);
+  const v1: Buffer[] = [];
+  let samples = 0;
+  for (const b of batches) {
+    for (let i = 0; i < b.length; i++) {
+      w.appendOne(b, i);
+      if (w.samples >= PER_REQUEST) {
+        samples += w.samples;
+        v1.push(w.finish());
+        w.reset();
+      }
+    }
+  }
+  const names = new Set(batches[0].series.slice(0, batches[0].length).map((l) => l.metricName));
+  const meta = new MetadataIndex(() => [...names].map((family) => ({ family, type: 'gauge' as const, help: `Help of ${family}.` })));
+  const best = (f: () => void): number => {
+    let ns = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const t0 = process.hrtime.bigint();
+      f();
+      ns = Math.min(ns, Number(process.hrtime.bigint() - t0));
+    }
+    return ns / samples;
+  };
+  let v2: Buffer[] = [];
+  // one URL's converter: it meets the same series request after request
+  const converter = new V2Converter(meta);
+  const convert = best(() => (v2 = v1.map((r) => converter.convert(r).body)));
+  const v1Bytes = v1.reduce((n, r) => n + r.length, 0);
+  const v2Bytes = v2.reduce((n, r) => n + r.length, 0);
+  const v1Raw = v1.map((r) => uncompress(r));
+  const v2Raw = v2.map((r) => uncompress(r));
+  const rawRatio = v2Raw.reduce((n, r) => n + r.length, 0) / v1Raw.reduce((n, r) => n + r.length, 0);
+  const decode1 = best(() => v1Raw.forEach((r) => parseWriteRequest(r)));
+  const decode2 = best(() => v2Raw.forEach((r) => parseV2Request(r)));
+  console.log(
+    `  2.0 sender: converting a queued 1.0 request ${convert.toFixed(0)} ns/sample (metadata attached); ` +
+      `${(v2Bytes / samples).toFixed(2)} bytes/sample vs 1.0's ${(v1Bytes / samples).toFixed(2)} (snappy), ${(100 * rawRatio).toFixed(0)}% of 1.0 uncompressed`,
+  );
+  console.log(`  receiver decoding: 1.0 ${decode1.toFixed(0)} ns/sample, 2.0 ${decode2.toFixed(0)} ns/sample`);
+}
+
 export async function runRemoteWriteBench(): Promise<void> {
   const batches = targetBatches();
   const series = batches.reduce((n, b) => n + b.length, 0);
@@ -182,6 +231,7 @@ export async function runRemoteWriteBench(): Promise<void> {
   }
   const w = new WriteRequestWriter(256 * 1024);
   snappyRound(batches, w);
+  v2Round(batches);
   const q = await queueRound(batches);
   console.log(`  whole queue to a local receiver:          ${q.usPerSample.toFixed(2)} µs CPU/sample (process, receiver included), ${q.requests} requests`);
 }

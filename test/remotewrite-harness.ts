@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { uncompressSync } from 'snappy';
 import { parseConfigText } from '../src/config/index.js';
 import { parseWriteRequest, type DecodedWriteRequest } from '../src/formats/remotewrite/index.js';
-import { silentLogger } from '../src/log/logger.js';
+import { Logger, silentLogger } from '../src/log/logger.js';
 import { SinkFanout } from '../src/pipeline/index.js';
 import { startRemoteWrite } from '../src/remotewrite/index.js';
 import { Registry } from '../src/selfmetrics/index.js';
@@ -46,7 +46,19 @@ export async function receiver(answer: (n: number, req: IncomingMessage, body: B
   };
 }
 
-export function startQueues(t: { after(fn: () => void): void }, yaml: string, dataDir = mkdtempSync(join(tmpdir(), 'tributary-rw-'))) {
+/** A logger whose JSON lines the test reads. */
+export function capturingLogger(level: 'debug' | 'info' = 'info') {
+  const lines: Record<string, unknown>[] = [];
+  const logger = new Logger(level, 'json', { write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+export function startQueues(
+  t: { after(fn: () => void): void },
+  yaml: string,
+  dataDir = mkdtempSync(join(tmpdir(), 'tributary-rw-')),
+  logger: Logger = silentLogger,
+) {
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const { config } = parseConfigText(yaml, 'rw.yml');
   const registry = new Registry();
@@ -54,7 +66,7 @@ export function startQueues(t: { after(fn: () => void): void }, yaml: string, da
   const rw = startRemoteWrite(config.remote_write, {
     pipeline,
     registry,
-    logger: silentLogger,
+    logger,
     dataDir,
     externalLabels: config.global.external_labels,
     options: config.remote_write_options,

@@ -6,8 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { uncompressSync } from 'snappy';
-import { compress, maxCompressedLength } from '../src/formats/snappy/index.js';
+import { compressSync, uncompressSync } from 'snappy';
+import { compress, maxCompressedLength, SnappyError, uncompress } from '../src/formats/snappy/index.js';
 import { rng } from './seeded-random.js';
 
 function roundTrip(input: Buffer, what: string): Buffer {
@@ -70,4 +70,31 @@ test('snappy: a view into a larger buffer is compressed from its own bytes only'
   const big = Buffer.from('xxxxxxxxxxhello hello hello hello world!yyyyyyyyyy');
   const view = big.subarray(10, big.length - 10);
   roundTrip(view, 'a subarray');
+});
+
+test('snappy uncompress: what the reference compresses comes back; the limit and corrupt input are SnappyErrors', () => {
+  const next = rng(7);
+  const inputs: Buffer[] = [Buffer.alloc(0), Buffer.from('a'), Buffer.alloc(200_000, 0x61)];
+  for (let k = 0; k < 20; k++) {
+    const n = Math.floor(next() * 100_000);
+    const b = Buffer.alloc(n);
+    // runs of repeated text and random bytes: literals, short and long copies, overlapping ones
+    for (let i = 0; i < n; i++) b[i] = next() < 0.7 && i > 8 ? b[i - 1 - Math.floor(next() * 8)] : Math.floor(next() * 256);
+    inputs.push(b);
+  }
+  for (const b of inputs) {
+    assert.deepEqual(uncompress(compressSync(b) as Buffer), b);
+    assert.deepEqual(uncompress(compress(b)), b);
+  }
+  assert.throws(() => uncompress(compressSync(Buffer.alloc(5000)) as Buffer, 4096), SnappyError);
+  const good = compressSync(inputs[5]) as Buffer;
+  for (let k = 0; k < 300; k++) {
+    const bad = Buffer.from(good.subarray(0, Math.floor(next() * good.length)));
+    if (bad.length > 0) bad[Math.floor(next() * bad.length)] ^= 1 + Math.floor(next() * 255);
+    try {
+      uncompress(bad, 1 << 20);
+    } catch (err) {
+      assert.ok(err instanceof SnappyError, String(err));
+    }
+  }
 });

@@ -300,9 +300,6 @@ export function configWarnings(config: TributaryConfig): SchemaWarning[] {
   warnings.push(...scrapeConfigWarnings(config.scrape_configs));
   config.remote_write.forEach((w, i) => {
     warnings.push(...remoteWriteAuthWarnings(w, ['remote_write', i]));
-    if (w.protobuf_message !== 'prometheus.WriteRequest') {
-      warnings.push({ path: ['remote_write', i, 'protobuf_message'], message: 'remote write 2.0 is not supported yet; 1.0 is sent' });
-    }
     if (w.send_exemplars) warnings.push({ path: ['remote_write', i, 'send_exemplars'], message: 'exemplars are not sent yet' });
   });
   return warnings;

@@ -11,7 +11,7 @@ import { DEFAULT_LISTEN_ADDRESS, parseListenAddress } from '../server/listen-add
 import { CLIENT_AUTH_MODES, TLS_MIN_VERSIONS, effectiveClientAuth } from '../server/tls.js';
 import { accessSchema } from './access.js';
 import { gatewayConfigSchema } from './gateway.js';
-import { AT_KEY, bool, labelSet, nonEmptyText, uint } from './fields.js';
+import { AT_KEY, bool, labelSet, nonEmptyText, size, uint } from './fields.js';
 import { relabelConfigsSchema } from './relabel.js';
 
 export const DEFAULT_DATA_DIR = './data';
@@ -73,6 +73,17 @@ export const remoteWriteOptionsSchema = z.strictObject({
   shard_by_url: bool.default(false),
   shard_by_url_replicas: uint.refine((n) => n >= 1, 'must be at least 1').default(1),
   shard_by_url_labels: z.array(nonEmptyText).default([]),
+  /**
+   * `POST /api/v1/write` (remote write 1.0 and 2.0, src/ingest/remote-write.ts): off by default,
+   * as Prometheus' --web.enable-remote-write-receiver. `max_body_bytes` bounds the snappy body
+   * and, separately, what it decompresses to (413 beyond).
+   */
+  receiver: z
+    .strictObject({
+      enabled: bool.default(false),
+      max_body_bytes: size.refine((n) => n >= 1024, 'must be at least 1KiB').default(32 * 1024 * 1024),
+    })
+    .prefault({}),
 });
 
 export const tributarySections = {

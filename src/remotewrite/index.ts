@@ -84,7 +84,7 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
     dir: p.dir,
     config: p.config,
     url: p.config.name || describeUrl(p.config),
-    queue: new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(p.config.name || describeUrl(p.config)), ownsSeriesCodes: p.owns }),
+    queue: new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(p.config.name || describeUrl(p.config)), ownsSeriesCodes: p.owns, metadata: deps.metadata }),
   });
   const route = (externalLabels: Readonly<Record<string, string>>, options: RemoteWriteOptions) => {
     // detached and attached within one turn, so no batch goes to both routers or to neither
@@ -181,12 +181,16 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
 function queueCounters(r: Registry): (url: string) => QueueCounters {
   const byUrl = (name: string, help: string, extra: string[] = []) => r.counter({ name, help, labelNames: ['url', ...extra] });
   const samples = byUrl('tributary_remotewrite_samples_sent_total', 'Samples the receiver accepted.');
-  const bytes = byUrl('tributary_remotewrite_bytes_sent_total', 'Compressed request bytes the receiver accepted.');
-  const requests = byUrl('tributary_remotewrite_requests_total', 'Requests by status code ("error": no response).', ['code']);
+  const bytes = byUrl('tributary_remotewrite_bytes_sent_total', 'Compressed request bytes sent and answered, whatever the answer (2xx, 4xx, 5xx).');
+  const requests = byUrl(
+    'tributary_remotewrite_requests_total',
+    'Requests by status code, or for those without an answer by failure: timeout, refused (connection refused), reset (connection reset or closed), tls (handshake or certificate) or error (anything else).',
+    ['code'],
+  );
   const retries = byUrl('tributary_remotewrite_retries_total', 'Requests retried after a 5xx, 429 or network error.');
   const dropped = byUrl(
     'tributary_remotewrite_samples_dropped_total',
-    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped), too_old (older than sample_age_limit when their turn came) or http_<code> (refused by the receiver).',
+    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped), too_old (older than sample_age_limit when their turn came), http_<code> (refused by the receiver) or not_written (a 2.0 receiver accepted the request but wrote fewer samples).',
     ['reason'],
   );
   const pending = r.gauge({

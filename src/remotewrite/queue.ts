@@ -14,7 +14,8 @@
  * rather than memory, and a restart sends what was queued; a receiver that keeps up costs no
  * disk writes. Failures: 5xx, 429 and network errors are retried with exponential backoff
  * (queue_config min_backoff to max_backoff) and jitter, honouring Retry-After; other 4xx are
- * dropped and counted.
+ * dropped and counted. An outage is logged once, summarised every minute, and its end logged
+ * (failures.ts). Requests are queued as 1.0 whatever the URL is sent (protocol.ts).
  */
 
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -32,6 +33,8 @@ import type { SampleSink } from '../pipeline/index.js';
 import type { LabelsProcessor } from '../relabel/index.js';
 import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
 import { RemoteWriteClient, type SendCounters, type SendOutcome } from './client.js';
+import { OutageLog } from './failures.js';
+import { MetadataIndex } from './protocol.js';
 import { DiskQueue, type QueuedRecord } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
 import { applyStages, compileStages } from './stages.js';
@@ -58,6 +61,8 @@ export interface QueueOptions {
    * each request whole.
    */
   readonly ownsSeriesCodes?: boolean;
+  /** The scrapes' metric metadata, attached to series sent as remote write 2.0. */
+  readonly metadata?: () => readonly MetricMetadata[];
 }
 
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
@@ -115,6 +120,7 @@ export class RemoteWriteQueue implements SampleSink {
   private readonly stop = new AbortController();
   private readonly log: Logger;
   private readonly unlock: () => void;
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly config: RemoteWriteConfig,
@@ -122,7 +128,9 @@ export class RemoteWriteQueue implements SampleSink {
   ) {
     this.name = config.name || describeUrl(config);
     this.log = opts.logger.child({ remote_write: this.name });
-    this.client = new RemoteWriteClient(config, opts.counters, this.log);
+    this.outage = new OutageLog(this.log, () => this.oldestAgeSeconds());
+    const metadata = opts.metadata && config.metadata_config.send ? new MetadataIndex(opts.metadata) : undefined;
+    this.client = new RemoteWriteClient(config, opts.counters, this.log, { outage: this.outage, metadata });
     const q = config.queue_config;
     this.maxSamples = q.max_samples_per_send;
     this.stages = compileStages([{ addLabels: config.labels }, { relabel: config.write_relabel_configs }]);
@@ -273,23 +281,31 @@ export class RemoteWriteQueue implements SampleSink {
       s.disk.syncAsync().catch((err: Error) => this.log.error('cannot sync the disk queue', { dir: s.dir, err: err.message }));
     }
     this.updateGauges();
+    this.outage.tick();
   }
 
   private updateGauges(): void {
     let memory = 0;
     let disk = 0;
-    let oldest = Infinity;
     for (const s of this.shards) {
       memory += s.writer.size + s.memoryBytes;
       disk += s.disk.pendingBytes;
-      if (s.disk.pendingBytes > 0 && s.headCreatedAt > 0) oldest = Math.min(oldest, s.headCreatedAt);
-      else if (s.memory.length > 0) oldest = Math.min(oldest, s.memory[0].createdAt);
-      else if (s.writer.samples > 0) oldest = Math.min(oldest, s.startedAt);
     }
     const c = this.opts.counters;
     c.pendingMemoryBytes.set(memory);
     c.pendingDiskBytes.set(disk);
-    c.oldestAge.set(oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+    c.oldestAge.set(this.oldestAgeSeconds());
+  }
+
+  /** How long the oldest sample not yet sent has waited (0: none waits). */
+  private oldestAgeSeconds(): number {
+    let oldest = Infinity;
+    for (const s of this.shards) {
+      if (s.disk.pendingBytes > 0 && s.headCreatedAt > 0) oldest = Math.min(oldest, s.headCreatedAt);
+      else if (s.memory.length > 0) oldest = Math.min(oldest, s.memory[0].createdAt);
+      else if (s.writer.samples > 0) oldest = Math.min(oldest, s.startedAt);
+    }
+    return oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
   }
 
   private async run(shard: Shard): Promise<void> {
@@ -330,6 +346,7 @@ export class RemoteWriteQueue implements SampleSink {
       if (signal.aborted) return;
       if (outcome.kind === 'retry') {
         this.opts.counters.retries.inc();
+        this.outage.retried();
         const wait = outcome.retryAfterMs ?? Math.min(backoff * (0.75 + Math.random() / 2), maxBackoff);
         backoff = Math.min(backoff * 2, maxBackoff);
         await sleep(wait, signal);

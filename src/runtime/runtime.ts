@@ -21,6 +21,7 @@ import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
 import { startRemoteWrite, type RemoteWriteChange, type RunningRemoteWrite } from '../remotewrite/index.js';
+import { registerRemoteWriteReceiver } from '../ingest/index.js';
 
 export interface RuntimeOptions {
   /** Configuration file; the embedded defaults when absent. */
@@ -148,6 +149,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // On the embedded defaults the self-scrape waits for the bound address (below).
   const selfScrape = opts.configFile === undefined;
   if (!selfScrape) scrape.apply(config.scrape_configs);
+  const receiver = config.remote_write_options.receiver;
+  if (receiver.enabled) registerRemoteWriteReceiver(server, { sink: pipeline, registry, logger: log, maxBodyBytes: receiver.max_body_bytes });
   registerScrapePages(server, pages, scrape);
   registerRelabelDebugPages(server, pages);
 

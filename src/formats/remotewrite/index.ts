@@ -1,8 +1,9 @@
 /**
- * Prometheus remote write 1.0 on the wire: the `WriteRequest` writers the remote-write sender
+ * Prometheus remote write on the wire. 1.0: the `WriteRequest` writers the remote-write sender
  * uses — plain (labels encoded once per series, staleness markers bit-exact; compressed whole by
  * formats/snappy) and snappy-direct (each series' compressed record head cached) — and the parser
- * beside them (tests, and the remote-write receiver to come).
+ * beside them. 2.0 (v2.ts): the `Request` writer the sender converts queued 1.0 requests
+ * with, and its parser; both versions are what src/ingest/remote-write.ts receives.
  */
 export {
   WriteRequestWriter,
@@ -14,3 +15,11 @@ export {
 } from './writer.js';
 export { SnappyWriteRequestWriter } from './snappy-writer.js';
 export { parseWriteRequest, WireError, type DecodedWriteRequest, type DecodedSeries, type DecodedSample } from './parser.js';
+export {
+  V2RequestWriter,
+  parseV2Request,
+  V2_CONTENT_TYPE,
+  V2_VERSION_HEADER,
+  type DecodedV2Series,
+  type SeriesMetadata,
+} from './v2.js';

@@ -28,6 +28,9 @@ export interface DecodedSample {
 export interface DecodedSeries {
   labels: Labels;
   samples: DecodedSample[];
+  /** Native histogram samples and exemplars, counted (Tributary carries neither). */
+  histograms: number;
+  exemplars: number;
 }
 
 export interface DecodedWriteRequest {
@@ -35,10 +38,10 @@ export interface DecodedWriteRequest {
   metadata: MetricMetadata[];
 }
 
-const TYPE_BY_NUMBER = new Map<number, MetricType>(Object.entries(METADATA_TYPES).map(([k, v]) => [v, k as MetricType]));
+export const TYPE_BY_NUMBER = new Map<number, MetricType>(Object.entries(METADATA_TYPES).map(([k, v]) => [v, k as MetricType]));
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-class Reader {
+export class Reader {
   pos: number;
   constructor(
     readonly b: Uint8Array,
@@ -119,6 +122,8 @@ export function parseWriteRequest(bytes: Uint8Array): DecodedWriteRequest {
 function readSeries(r: Reader): DecodedSeries {
   const pairs: [string, string][] = [];
   const samples: DecodedSample[] = [];
+  let histograms = 0;
+  let exemplars = 0;
   while (!r.done) {
     const key = r.varint();
     if (key === 0x0a) {
@@ -133,24 +138,34 @@ function readSeries(r: Reader): DecodedSeries {
       }
       pairs.push([name, value]);
     } else if (key === 0x12) {
-      const s = r.sub();
-      const sample: DecodedSample = { value: 0, timestampMs: 0, stale: false };
-      while (!s.done) {
-        const k = s.varint();
-        if (k === 0x09) {
-          if (s.pos + 8 > s.end) throw new WireError(s.pos, 'truncated sample value');
-          sample.stale = isStaleNaNBits(s.b, s.pos);
-          sample.value = new DataView(s.b.buffer, s.b.byteOffset + s.pos, 8).getFloat64(0, true);
-          s.pos += 8;
-        } else if (k === 0x10) sample.timestampMs = s.int64();
-        else s.skip(k & 7);
-      }
-      samples.push(sample);
+      samples.push(readSample(r.sub()));
+    } else if (key === 0x1a) {
+      r.skip(2);
+      exemplars++;
+    } else if (key === 0x22) {
+      r.skip(2);
+      histograms++;
     } else {
       r.skip(key & 7);
     }
   }
-  return { labels: Labels.fromPairs(pairs), samples };
+  return { labels: Labels.fromPairs(pairs), samples, histograms, exemplars };
+}
+
+/** A `Sample` (the same in 1.0 and 2.0): value bit-exact as to staleness, int64 timestamp. */
+export function readSample(s: Reader): DecodedSample {
+  const sample: DecodedSample = { value: 0, timestampMs: 0, stale: false };
+  while (!s.done) {
+    const k = s.varint();
+    if (k === 0x09) {
+      if (s.pos + 8 > s.end) throw new WireError(s.pos, 'truncated sample value');
+      sample.stale = isStaleNaNBits(s.b, s.pos);
+      sample.value = new DataView(s.b.buffer, s.b.byteOffset + s.pos, 8).getFloat64(0, true);
+      s.pos += 8;
+    } else if (k === 0x10) sample.timestampMs = s.int64();
+    else s.skip(k & 7);
+  }
+  return sample;
 }
 
 function readMetadata(r: Reader): MetricMetadata {

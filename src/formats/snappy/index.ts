@@ -1,10 +1,11 @@
 /**
- * Snappy's block format (not the framed stream), compression side: what remote write's
+ * Snappy's block format (not the framed stream): what remote write's
  * `Content-Encoding: snappy` means. Written here rather than taken from the native binding,
  * whose Rust runtime (two threads, its own heap and code) cost an agent more resident memory
  * than a thousand targets' series caches, while this runs at a third of its speed — a few
- * percent of a sample's cost. Decompression is only needed by tests, which use the reference
- * implementation to check this one.
+ * percent of a sample's cost. Tests check both directions against the reference implementation;
+ * `uncompress` (bounded, for untrusted input) serves the
+ * remote-write receiver and the 2.0 sender, which re-reads its queued 1.0 requests.
  *
  * Format: the uncompressed length as a varint, then elements — a literal (tag 00, its length
  * in the tag or in 1–4 bytes after it) or a copy of earlier output (tag 01: length 4–11 and an
@@ -171,4 +172,78 @@ function putFarCopy(offset: number, len: number, out: Uint8Array, op: number): n
     len -= n;
   }
   return op;
+}
+
+export class SnappyError extends Error {
+  override name = 'SnappyError';
+}
+
+/**
+ * Decompresses one snappy block, refusing (SnappyError) a declared length above `maxLength`
+ * before allocating it, and any element that reads or writes out of bounds: a receiver's input
+ * is untrusted.
+ */
+export function uncompress(src: Uint8Array, maxLength = Infinity): Buffer {
+  let ip = 0;
+  let n = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (ip >= src.length || shift > 28) throw new SnappyError('snappy: bad uncompressed length');
+    const c = src[ip++];
+    n += (c & 0x7f) * 2 ** shift;
+    if (c < 0x80) break;
+  }
+  if (n > maxLength) throw new SnappyError(`snappy: uncompressed length ${n} exceeds the limit of ${maxLength} bytes`);
+  const out = Buffer.allocUnsafe(n);
+  let op = 0;
+  while (ip < src.length) {
+    const tag = src[ip++];
+    const kind = tag & 3;
+    if (kind === 0) {
+      let len = tag >>> 2;
+      if (len >= 60) {
+        const bytes = len - 59;
+        if (ip + bytes > src.length) throw new SnappyError('snappy: truncated literal length');
+        len = 0;
+        for (let k = 0; k < bytes; k++) len += src[ip + k] * 2 ** (8 * k);
+        ip += bytes;
+      }
+      len += 1;
+      if (ip + len > src.length || op + len > n) throw new SnappyError('snappy: literal out of bounds');
+      // short literals are most of them: a loop beats a subarray and a native call
+      if (len <= 32) for (let k = 0; k < len; k++) out[op++] = src[ip++];
+      else {
+        out.set(src.subarray(ip, ip + len), op);
+        ip += len;
+        op += len;
+      }
+      continue;
+    }
+    let len: number;
+    let offset: number;
+    if (kind === 1) {
+      if (ip >= src.length) throw new SnappyError('snappy: truncated copy');
+      len = 4 + ((tag >>> 2) & 7);
+      offset = ((tag >>> 5) << 8) | src[ip++];
+    } else if (kind === 2) {
+      if (ip + 2 > src.length) throw new SnappyError('snappy: truncated copy');
+      len = 1 + (tag >>> 2);
+      offset = src[ip] | (src[ip + 1] << 8);
+      ip += 2;
+    } else {
+      if (ip + 4 > src.length) throw new SnappyError('snappy: truncated copy');
+      len = 1 + (tag >>> 2);
+      offset = (src[ip] | (src[ip + 1] << 8) | (src[ip + 2] << 16) | (src[ip + 3] << 24)) >>> 0;
+      ip += 4;
+    }
+    if (offset === 0 || offset > op || op + len > n) throw new SnappyError('snappy: copy out of bounds');
+    if (offset >= len && len > 32) {
+      out.copyWithin(op, op - offset, op - offset + len);
+      op += len;
+    } else {
+      // overlapping copies repeat what they are writing: byte by byte
+      for (let k = 0; k < len; k++, op++) out[op] = out[op - offset];
+    }
+  }
+  if (op !== n) throw new SnappyError(`snappy: ${op} bytes decoded, ${n} declared`);
+  return out;
 }
