@@ -83,9 +83,6 @@ test('a torn last record is cut at open and counted; appending goes on after it'
 
 test('a damaged or impossible reader file falls back to the oldest record', (t) => {
   const d = dir(t);
-  let q = DiskQueue.open(d, { maxBytes: 1 << 30 });
-  for (let i = 0; i < 3; i++) q.append(payload(i), 1);
-  q.close();
   const reader = (offset: number, crcDelta = 0) => {
     const b = Buffer.alloc(12);
     b.writeBigUInt64LE(BigInt(offset));
@@ -94,10 +91,13 @@ test('a damaged or impossible reader file falls back to the oldest record', (t) 
   };
   // too short; a checksum that does not match its offset; an offset past the end
   for (const bad of [Buffer.from('xyz'), reader(24, 1), reader(2 ** 40)]) {
+    // a drained queue deletes its segments: each round writes its own records
+    let q = DiskQueue.open(d, { maxBytes: 1 << 30 });
+    for (let i = 0; i < 3; i++) q.append(payload(i), 1);
+    q.close();
     writeFileSync(join(d, 'reader'), bad);
     q = DiskQueue.open(d, { maxBytes: 1 << 30 });
     assert.deepEqual(drain(q).length, 3);
-    q = DiskQueue.open(d, { maxBytes: 1 << 30 });
     q.close();
   }
 });
