@@ -14,12 +14,13 @@ import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import type { Logger } from '../log/logger.js';
 import type { SinkFanout } from '../pipeline/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
+import type { DiskFs } from './disk-queue.js';
 import { RemoteWriteQueue, type QueueCounters } from './queue.js';
 import { QUEUES_SUBDIR, describeUrl, queueDirName, removeUnconfiguredQueues } from './queue-dir.js';
 import { RemoteWriteRouter } from './router.js';
 
 export { RemoteWriteQueue } from './queue.js';
-export { DiskQueue } from './disk-queue.js';
+export { DiskQueue, type DiskFs } from './disk-queue.js';
 export { QueueDirInUseError, queueDirName } from './queue-dir.js';
 
 export interface RemoteWriteDeps {
@@ -31,6 +32,8 @@ export interface RemoteWriteDeps {
   readonly options: RemoteWriteOptions;
   /** The metric metadata to send (every `metadata_config.send_interval`). */
   readonly metadata?: () => MetricMetadata[];
+  /** The disk queues' file operations (node:fs; a test makes them fail). */
+  readonly diskFs?: DiskFs;
 }
 
 export interface RunningRemoteWrite {
@@ -52,7 +55,13 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
   try {
     configs.forEach((c, i) => {
       queues.push(
-        new RemoteWriteQueue(c, { dir: join(root, dirs[i]), logger: deps.logger, counters: counters(c.name || describeUrl(c)), ownsSeriesCodes: i === owner }),
+        new RemoteWriteQueue(c, {
+          dir: join(root, dirs[i]),
+          logger: deps.logger,
+          counters: counters(c.name || describeUrl(c)),
+          ownsSeriesCodes: i === owner,
+          fs: deps.diskFs,
+        }),
       );
     });
   } catch (err) {
@@ -86,7 +95,7 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
   const retries = byUrl('tributary_remotewrite_retries_total', 'Requests retried after a 5xx, 429 or network error.');
   const dropped = byUrl(
     'tributary_remotewrite_samples_dropped_total',
-    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped), too_old (older than sample_age_limit when their turn came) or http_<code> (refused by the receiver).',
+    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped), disk_full (the disk failed and the memory bound was reached, oldest dropped), too_old (older than sample_age_limit when their turn came) or http_<code> (refused by the receiver).',
     ['reason'],
   );
   const pending = r.gauge({

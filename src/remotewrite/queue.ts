@@ -38,7 +38,7 @@ import type { SampleSink } from '../pipeline/index.js';
 import type { LabelsProcessor } from '../relabel/index.js';
 import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
 import { RemoteWriteClient, type SendCounters, type SendOutcome } from './client.js';
-import { DiskQueue, type QueuedRecord } from './disk-queue.js';
+import { DiskQueue, type DiskFs, type QueuedRecord } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
 import { applyStages, compileStages } from './stages.js';
 
@@ -64,6 +64,8 @@ export interface QueueOptions {
    * each request whole.
    */
   readonly ownsSeriesCodes?: boolean;
+  /** The disk queues' file operations (a test makes them fail). */
+  readonly fs?: DiskFs;
 }
 
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
@@ -227,7 +229,7 @@ export class RemoteWriteQueue implements SampleSink {
       const retired = i >= senders;
       if (retired && !existing.includes(i)) continue;
       const dir = join(this.opts.dir, `s${String(i).padStart(2, '0')}`);
-      const disk = DiskQueue.open(dir, { maxBytes: perShard, segmentBytes });
+      const disk = DiskQueue.open(dir, { maxBytes: perShard, segmentBytes, fs: this.opts.fs });
       if (disk.openError) {
         this.log.error('cannot open all of the disk queue; it is kept in memory and the disk tried again', { dir, ...errorFields(disk.openError) });
       }
