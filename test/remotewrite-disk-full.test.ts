@@ -307,6 +307,12 @@ test('the process on a full disk with a dead receiver: it keeps scraping, restar
   await sleep(3_000);
   assert.equal(agent.child.exitCode, null, 'the restart on a full disk runs');
   assert.ok(target.requests >= restarted + 2, 'and scrapes');
+  // a first start on the full disk: no room for the lock's pid or the url file either
+  const fresh = await startAgent(['--config', config, '--data-dir', join(mnt, 'fresh')]);
+  t.after(() => stopProcess(fresh.child));
+  await sleep(2_000);
+  assert.equal(fresh.child.exitCode, null, 'a first start on a full disk runs');
+  await stopProcess(fresh.child);
 
   fs.rmSync(filler);
   await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));

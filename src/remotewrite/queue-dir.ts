@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
-import { DirInUseError, dirLocked, lockDir } from '../lock/dir-lock.js';
+import { DirInUseError, dirLocked, lockDir, type DirLock } from '../lock/dir-lock.js';
 import type { Logger } from '../log/logger.js';
 
 export const QUEUES_SUBDIR = 'remotewrite';
@@ -31,11 +31,20 @@ export { DirInUseError as QueueDirInUseError };
 
 /** Takes the directory for this process (returns its release); throws QueueDirInUseError when another process holds it. */
 export function lockQueueDir(dir: string, config: Pick<RemoteWriteConfig, 'url'>, log: Logger): () => void {
-  const lock = lockDir(dir, (pid) =>
-    pid === String(process.pid)
-      ? `remote-write queue ${dir} is opened twice by this process (pid ${pid}); two entries must not share a queue`
-      : `remote-write queue ${dir} is in use by another process (pid ${pid}); give each Tributary its own --data-dir`,
-  );
+  let lock: DirLock;
+  try {
+    lock = lockDir(dir, (pid) =>
+      pid === String(process.pid)
+        ? `remote-write queue ${dir} is opened twice by this process (pid ${pid}); two entries must not share a queue`
+        : `remote-write queue ${dir} is in use by another process (pid ${pid}); give each Tributary its own --data-dir`,
+    );
+  } catch (err) {
+    if (err instanceof DirInUseError) throw err;
+    // a full or failing disk (no room for the directory): the queue runs from memory and tries
+    // the disk again; refusing to start would stop scraping too
+    log.error('cannot take the remote-write queue directory; running without its lock', { dir, err: (err as Error).message });
+    return () => {};
+  }
   if (lock.fallback) log.warn('no OS file lock for the remote-write queue: a pid check stands in (a zombie holder blocks it)', { dir, reason: lock.fallback });
   try {
     writeFileSync(join(dir, 'url'), describeUrl(config) + '\n');
