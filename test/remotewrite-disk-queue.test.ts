@@ -135,3 +135,24 @@ test('SIGKILL after a sync loses nothing that was synced', (t) => {
   assert.ok(got.slice(200).every((s, i) => s === `late ${i}`), 'whatever of the rest survived is whole and in order');
   q.close();
 });
+
+test('a queue read to its end keeps no segment: deleted on the last ack, or at open when a crash came first', (t) => {
+  const d = dir(t);
+  let q = DiskQueue.open(d, { maxBytes: 1 << 30, segmentBytes: 200 });
+  for (let i = 0; i < 10; i++) q.append(payload(i), 1);
+  const end = q.writeOffset;
+  q.close();
+  // the reader saved at the end, the files not yet deleted
+  const b = Buffer.alloc(12);
+  b.writeBigUInt64LE(BigInt(end));
+  b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
+  writeFileSync(join(d, 'reader'), b);
+  q = DiskQueue.open(d, { maxBytes: 1 << 30, segmentBytes: 200 });
+  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith('.seg')), []);
+  assert.equal(q.pendingBytes, 0);
+  // offsets go on from where they were
+  assert.equal(q.append(payload(1), 1), end);
+  assert.equal(drain(q).length, 1);
+  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith('.seg')), [], 'the last ack deletes the segment being written too');
+  q.close();
+});

@@ -257,6 +257,11 @@ export class DiskQueue {
     const end = record.offset + HEADER + record.payload.length;
     if (record.offset === this.readerOffset) this.readerOffset = end;
     this.dropConsumed();
+    this.dropIfDrained();
+  }
+
+  /** Deletes the last segment too when every record was read: the next one starts a new file. */
+  private dropIfDrained(): void {
     if (this.segments.length === 1 && this.readerOffset >= this.writeOffset) {
       this.base = this.writeOffset;
       this.closeWriter();
@@ -388,9 +393,10 @@ export class DiskQueue {
     this.readerOffset = this.loadReader();
     this.readerSaved = this.readerOffset;
     if (!last) this.base = this.readerOffset;
-    // segments whose deletion failed before
+    // segments whose deletion failed or did not happen before a crash
     this.dropConsumed();
-    if (last) {
+    this.dropIfDrained();
+    if (this.segments.length > 0 && last) {
       // on a full disk this still works: appending needs space, opening does not
       const fd = this.fs.openSync(this.path(last), O_WRONLY | O_APPEND);
       this.writeFd = fd;
