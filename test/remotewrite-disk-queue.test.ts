@@ -83,9 +83,6 @@ test('a torn last record is cut at open and counted; appending goes on after it'
 
 test('a damaged or impossible reader file falls back to the oldest record', (t) => {
   const d = dir(t);
-  let q = DiskQueue.open(d, { maxBytes: 1 << 30 });
-  for (let i = 0; i < 3; i++) q.append(payload(i), 1);
-  q.close();
   const reader = (offset: number, crcDelta = 0) => {
     const b = Buffer.alloc(12);
     b.writeBigUInt64LE(BigInt(offset));
@@ -94,10 +91,13 @@ test('a damaged or impossible reader file falls back to the oldest record', (t) 
   };
   // too short; a checksum that does not match its offset; an offset past the end
   for (const bad of [Buffer.from('xyz'), reader(24, 1), reader(2 ** 40)]) {
+    // a drained queue deletes its segments: each round writes its own records
+    let q = DiskQueue.open(d, { maxBytes: 1 << 30 });
+    for (let i = 0; i < 3; i++) q.append(payload(i), 1);
+    q.close();
     writeFileSync(join(d, 'reader'), bad);
     q = DiskQueue.open(d, { maxBytes: 1 << 30 });
     assert.deepEqual(drain(q).length, 3);
-    q = DiskQueue.open(d, { maxBytes: 1 << 30 });
     q.close();
   }
 });
@@ -133,5 +133,26 @@ test('SIGKILL after a sync loses nothing that was synced', (t) => {
   const got = drain(q);
   assert.deepEqual(got.slice(0, 200), Array.from({ length: 200 }, (_, i) => `synced ${i}`));
   assert.ok(got.slice(200).every((s, i) => s === `late ${i}`), 'whatever of the rest survived is whole and in order');
+  q.close();
+});
+
+test('a queue read to its end keeps no segment: deleted on the last ack, or at open when a crash came first', (t) => {
+  const d = dir(t);
+  let q = DiskQueue.open(d, { maxBytes: 1 << 30, segmentBytes: 200 });
+  for (let i = 0; i < 10; i++) q.append(payload(i), 1);
+  const end = q.writeOffset;
+  q.close();
+  // the reader saved at the end, the files not yet deleted
+  const b = Buffer.alloc(12);
+  b.writeBigUInt64LE(BigInt(end));
+  b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
+  writeFileSync(join(d, 'reader'), b);
+  q = DiskQueue.open(d, { maxBytes: 1 << 30, segmentBytes: 200 });
+  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith('.seg')), []);
+  assert.equal(q.pendingBytes, 0);
+  // offsets go on from where they were
+  assert.equal(q.append(payload(1), 1), end);
+  assert.equal(drain(q).length, 1);
+  assert.deepEqual(readdirSync(d).filter((n) => n.endsWith('.seg')), [], 'the last ack deletes the segment being written too');
   q.close();
 });

@@ -6,7 +6,8 @@
  */
 
 import { test } from 'node:test';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -224,9 +225,11 @@ test('queues of URLs no longer configured are removed; a queue in use by another
   assert.ok(!existsSync(dirA), 'the old URL\'s queue is gone');
   assert.ok(existsSync(join(first.dataDir, 'remotewrite', queueDirName({ url: b.url }))));
   await second.rw.close();
-  // a live process holding the lock: this test's parent, as far as the lock can tell
+  // another process holding the queue's lock (flock(1) on the lock file while it sleeps)
   const dirB = join(first.dataDir, 'remotewrite', queueDirName({ url: b.url }));
-  writeFileSync(join(dirB, 'lock'), String(process.ppid));
+  const holder = spawn('flock', ['--nonblock', join(dirB, 'lock'), 'sleep', '30'], { stdio: 'ignore' });
+  t.after(() => holder.kill());
+  await waitFor('the lock held', () => spawnSync('flock', ['--nonblock', join(dirB, 'lock'), 'true']).status === 1, 5_000);
   assert.throws(() => startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir), QueueDirInUseError);
 });
 

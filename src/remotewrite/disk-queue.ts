@@ -17,10 +17,19 @@
  * checked record by record and cut at the first one that is incomplete or fails its checksum
  * (a torn write); a reader offset that is missing, unreadable or outside the segments falls back
  * to the oldest record rather than failing. When the queue exceeds `maxBytes`, the oldest whole
- * segments are dropped (and counted) — never the one being written.
+ * segments are dropped (and counted) — never the one being written. A segment is deleted once
+ * every record in it is acknowledged — the one being written too, when the queue is read to its
+ * end (the next record then starts a new file at the same offset).
+ *
+ * A failing disk (ENOSPC, EIO: any error writing, syncing or opening the files) leaves the queue
+ * as it was: `append` throws after cutting a partial record back off (a short write counts as
+ * ENOSPC), so what is read stays framed; if even that cut fails, the file is given up for writing
+ * and `load` ignores whatever lies past the next segment's start. Deleting a file that cannot be
+ * deleted is retried at the next open. All file access goes through `DiskQueueOptions.fs`, so a
+ * test can make any of it fail.
  */
 
-import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -28,12 +37,41 @@ const HEADER = 20;
 const READER_BYTES = 12;
 const SEGMENT_SUFFIX = '.seg';
 const NAME_DIGITS = 20;
+const { O_APPEND, O_CREAT, O_RDWR, O_TRUNC, O_WRONLY } = nodeFs.constants;
+
+/** The file operations the queue uses (node:fs by default; a test substitutes failing ones). */
+export type DiskFs = Pick<
+  typeof nodeFs,
+  | 'closeSync'
+  | 'existsSync'
+  | 'fsync'
+  | 'fsyncSync'
+  | 'ftruncateSync'
+  | 'mkdirSync'
+  | 'openSync'
+  | 'readdirSync'
+  | 'readFileSync'
+  | 'readSync'
+  | 'rmSync'
+  | 'statSync'
+  | 'writeSync'
+>;
 
 export interface DiskQueueOptions {
   /** Bytes on disk before the oldest segments are dropped. */
   readonly maxBytes: number;
   /** A new segment is started past this size. */
   readonly segmentBytes?: number;
+  readonly fs?: DiskFs;
+}
+
+/** What `append` throws for a short write: the file system took only part of the record. */
+export function shortWriteError(path: string, written: number, wanted: number): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`ENOSPC: no space left on device, write (${written} of ${wanted} bytes) '${path}'`);
+  err.code = 'ENOSPC';
+  err.syscall = 'write';
+  err.path = path;
+  return err;
 }
 
 export interface QueuedRecord {
@@ -69,28 +107,41 @@ export class DiskQueue {
   private readonly readerBytes = Buffer.alloc(READER_BYTES);
   /** Records dropped by `open` (torn tail) or by the size bound, since the last call to `takeDrops`. */
   private drops = { bytes: 0, samples: 0 };
+  /** The write offset while there is no segment (all of them were read and deleted). */
+  private base = 0;
+  private readonly fs: DiskFs;
+  /** Why `open` could not read or prepare everything (the queue still works with what it has). */
+  openError: Error | undefined;
 
   private constructor(
-    private readonly dir: string,
+    readonly dir: string,
     private readonly opts: DiskQueueOptions,
   ) {
     this.segmentBytes = opts.segmentBytes ?? 32 * 1024 * 1024;
     this.readerOffset = 0;
     this.readerSaved = -1;
+    this.fs = opts.fs ?? nodeFs;
   }
 
-  /** Opens (or creates) the queue in `dir`. Damage is repaired and reported, never thrown. */
+  /**
+   * Opens (or creates) the queue in `dir`. Damage is repaired and reported, never thrown; a
+   * disk that fails is reported in `openError`, and appending tries again (creating `dir`).
+   */
   static open(dir: string, opts: DiskQueueOptions): DiskQueue {
-    mkdirSync(dir, { recursive: true });
     const q = new DiskQueue(dir, opts);
-    q.load();
+    try {
+      q.fs.mkdirSync(dir, { recursive: true });
+      q.load();
+    } catch (err) {
+      q.openError = err as Error;
+    }
     return q;
   }
 
   /** Offset one past the last record. */
   get writeOffset(): number {
     const last = this.segments.at(-1);
-    return last ? last.start + last.size : 0;
+    return last ? last.start + last.size : this.base;
   }
 
   /** Bytes waiting to be read. */
@@ -114,7 +165,14 @@ export class DiskQueue {
     let seg = this.segments.at(-1);
     if (!seg || this.writeFd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment();
     const offset = seg.start + seg.size;
-    writeSync(this.writeFd!, record);
+    const fd = this.writeFd!;
+    try {
+      const written = this.fs.writeSync(fd, record);
+      if (written < record.length) throw shortWriteError(this.path(seg), written, record.length);
+    } catch (err) {
+      this.cutBack(seg, fd);
+      throw err;
+    }
     seg.size += record.length;
     this.dirty = true;
     this.enforceBound();
@@ -137,10 +195,33 @@ export class DiskQueue {
       if (seg === this.segments.at(-1)) {
         seg.size = within;
         this.readerOffset = seg.start + within;
-        if (this.writeFd !== undefined) ftruncateSync(this.writeFd, within);
+        if (this.writeFd !== undefined) this.cutBack(seg, this.writeFd);
         return undefined;
       }
     }
+  }
+
+  /**
+   * Removes what lies past `seg.size` in the segment being written (a partial record). If that
+   * fails too the file is written no more: the next record starts a new segment at `seg.size`,
+   * and `load` reads this one only up to there.
+   */
+  private cutBack(seg: Segment, fd: number): void {
+    try {
+      this.fs.ftruncateSync(fd, seg.size);
+    } catch {
+      this.closeWriter();
+    }
+  }
+
+  private closeWriter(): void {
+    if (this.writeFd === undefined) return;
+    try {
+      this.fs.closeSync(this.writeFd);
+    } catch {
+      // closing gives nothing back to the disk's state: the fd is gone either way
+    }
+    this.writeFd = undefined;
   }
 
   /** The record at `within` in `seg`, or undefined when it is cut short or fails its checksum. */
@@ -153,12 +234,12 @@ export class DiskQueue {
       throw err;
     }
     const header = Buffer.allocUnsafe(HEADER);
-    if (readSync(fd, header, 0, HEADER, within) < HEADER) return undefined;
+    if (this.fs.readSync(fd, header, 0, HEADER, within) < HEADER) return undefined;
     const len = header.readUInt32LE(0);
     if (within + HEADER + len > seg.size) return undefined;
     const record = Buffer.allocUnsafe(HEADER + len);
     header.copy(record);
-    if (readSync(fd, record, HEADER, len, within + HEADER) < len || recordCrc(record) !== header.readUInt32LE(4)) return undefined;
+    if (this.fs.readSync(fd, record, HEADER, len, within + HEADER) < len || recordCrc(record) !== header.readUInt32LE(4)) return undefined;
     return {
       offset: this.readerOffset,
       payload: record.subarray(HEADER),
@@ -168,13 +249,24 @@ export class DiskQueue {
   }
 
   /**
-   * Marks the record `peek` returned as sent; a finished segment is deleted. A record the size
-   * bound dropped while it was being sent moves nothing (the reader is already past it).
+   * Marks the record `peek` returned as sent; a finished segment is deleted — every one when
+   * the queue is read to its end. A record the size bound dropped while it was being sent moves
+   * nothing (the reader is already past it).
    */
   ack(record: QueuedRecord): void {
     const end = record.offset + HEADER + record.payload.length;
     if (record.offset === this.readerOffset) this.readerOffset = end;
     this.dropConsumed();
+    this.dropIfDrained();
+  }
+
+  /** Deletes the last segment too when every record was read: the next one starts a new file. */
+  private dropIfDrained(): void {
+    if (this.segments.length === 1 && this.readerOffset >= this.writeOffset) {
+      this.base = this.writeOffset;
+      this.closeWriter();
+      this.removeOldest();
+    }
   }
 
   /** `sync` without blocking the event loop on the fsync. */
@@ -182,10 +274,16 @@ export class DiskQueue {
     const fd = this.writeFd;
     const dirty = this.dirty;
     this.dirty = false;
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       if (fd === undefined || !dirty) return resolve();
-      // EBADF when the segment was closed meanwhile: startSegment synced it before closing
-      fsync(fd, () => resolve());
+      this.fs.fsync(fd, (err) => {
+        // EBADF when the segment was closed meanwhile: startSegment synced it before closing
+        // (or it was deleted, read to its end)
+        if (err && err.code !== 'EBADF') {
+          this.dirty = true;
+          reject(err);
+        } else resolve();
+      });
     }).then(() => this.saveReader());
   }
 
@@ -198,25 +296,37 @@ export class DiskQueue {
 
   private removeOldest(): Segment {
     const done = this.segments.shift()!;
-    if (this.readFd?.start === done.start) {
-      closeSync(this.readFd.fd);
-      this.readFd = undefined;
+    if (this.readFd?.start === done.start) this.closeReader();
+    try {
+      this.fs.rmSync(this.path(done), { force: true });
+    } catch {
+      // left behind: the next `load` finds it before the reader offset and deletes it then
     }
-    rmSync(this.path(done), { force: true });
     return done;
+  }
+
+  private closeReader(): void {
+    if (this.readFd === undefined) return;
+    try {
+      this.fs.closeSync(this.readFd.fd);
+    } catch {
+      // a read-only descriptor: nothing to lose
+    }
+    this.readFd = undefined;
   }
 
   private readFdFor(seg: Segment): number {
     if (this.readFd?.start !== seg.start) {
-      if (this.readFd) closeSync(this.readFd.fd);
-      this.readFd = { start: seg.start, fd: openSync(this.path(seg), 'r') };
+      this.closeReader();
+      this.readFd = { start: seg.start, fd: this.fs.openSync(this.path(seg), 'r') };
     }
     return this.readFd.fd;
   }
 
   /** Makes what was appended and acknowledged survive a crash. */
   sync(): void {
-    if (this.writeFd !== undefined) fsyncSync(this.writeFd);
+    if (this.writeFd !== undefined) this.fs.fsyncSync(this.writeFd);
+    this.dirty = false;
     this.saveReader();
   }
 
@@ -225,8 +335,12 @@ export class DiskQueue {
       const b = this.readerBytes;
       b.writeBigUInt64LE(BigInt(this.readerOffset));
       b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
-      this.readerFd ??= openSync(join(this.dir, 'reader'), 'w');
-      writeSync(this.readerFd, b, 0, READER_BYTES, 0);
+      // opened without truncating: rewriting 12 bytes in place needs no free space
+      this.readerFd ??= this.fs.openSync(join(this.dir, 'reader'), O_RDWR | O_CREAT, 0o644);
+      if (this.fs.writeSync(this.readerFd, b, 0, READER_BYTES, 0) < READER_BYTES) {
+        // a torn reader file fails its CRC at open: the queue then re-sends from its oldest record
+        throw shortWriteError(join(this.dir, 'reader'), 0, READER_BYTES);
+      }
       this.readerSaved = this.readerOffset;
     }
   }
@@ -238,46 +352,61 @@ export class DiskQueue {
     return d;
   }
 
+  /** Closes the files; throws (after closing them) when the final sync fails. */
   close(): void {
-    this.sync();
-    if (this.writeFd !== undefined) closeSync(this.writeFd);
-    if (this.readFd) closeSync(this.readFd.fd);
-    if (this.readerFd !== undefined) closeSync(this.readerFd);
-    this.writeFd = undefined;
-    this.readFd = undefined;
-    this.readerFd = undefined;
+    try {
+      this.sync();
+    } finally {
+      this.closeWriter();
+      this.closeReader();
+      if (this.readerFd !== undefined) {
+        try {
+          this.fs.closeSync(this.readerFd);
+        } catch {
+          // its last write already succeeded or failed in sync
+        }
+      }
+      this.readerFd = undefined;
+    }
   }
 
   private load(): void {
-    const names = readdirSync(this.dir).filter((n) => n.endsWith(SEGMENT_SUFFIX) && n.length === NAME_DIGITS + SEGMENT_SUFFIX.length);
+    const names = this.fs.readdirSync(this.dir).filter((n) => n.endsWith(SEGMENT_SUFFIX) && n.length === NAME_DIGITS + SEGMENT_SUFFIX.length);
     for (const name of names.sort()) {
       const start = Number(name.slice(0, NAME_DIGITS));
       if (!Number.isSafeInteger(start)) continue;
-      this.segments.push({ start, size: statSync(join(this.dir, name)).size });
+      this.segments.push({ start, size: this.fs.statSync(join(this.dir, name)).size });
     }
-    // segments must follow each other; after a gap (a file lost) the later ones still count
+    // a segment holds nothing past the next one's start: bytes there are a record whose write
+    // failed and could not be cut off. After a gap (a file lost) the later ones still count.
+    for (let i = 0; i + 1 < this.segments.length; i++) {
+      const s = this.segments[i];
+      s.size = Math.min(s.size, this.segments[i + 1].start - s.start);
+    }
     const last = this.segments.at(-1);
+    const onDisk = last?.size ?? 0;
     if (last) {
       const valid = this.validLength(last);
-      if (valid < last.size) {
-        const fd = openSync(this.path(last), 'r+');
-        try {
-          ftruncateSync(fd, valid);
-        } finally {
-          closeSync(fd);
-        }
-        this.drops.bytes += last.size - valid;
-        last.size = valid;
-      }
-      this.writeFd = openSync(this.path(last), 'a');
+      this.drops.bytes += last.size - valid;
+      last.size = valid;
     }
     this.readerOffset = this.loadReader();
     this.readerSaved = this.readerOffset;
+    if (!last) this.base = this.readerOffset;
+    // segments whose deletion failed or did not happen before a crash
+    this.dropConsumed();
+    this.dropIfDrained();
+    if (this.segments.length > 0 && last) {
+      // on a full disk this still works: appending needs space, opening does not
+      const fd = this.fs.openSync(this.path(last), O_WRONLY | O_APPEND);
+      this.writeFd = fd;
+      if (last.size < onDisk) this.cutBack(last, fd);
+    }
   }
 
   /** Bytes of `seg` that hold whole records with matching checksums. */
   private validLength(seg: Segment): number {
-    const data = readFileSync(this.path(seg));
+    const data = this.fs.readFileSync(this.path(seg));
     let p = 0;
     while (p + HEADER <= data.length) {
       const len = data.readUInt32LE(p);
@@ -292,11 +421,13 @@ export class DiskQueue {
     const first = this.segments[0];
     const oldest = first ? first.start : 0;
     const file = join(this.dir, 'reader');
-    if (!existsSync(file)) return oldest;
+    if (!this.fs.existsSync(file)) return oldest;
     try {
-      const b = readFileSync(file);
+      const b = this.fs.readFileSync(file);
       if (b.length !== READER_BYTES || crc32(b.subarray(0, 8)) !== b.readUInt32LE(8)) return oldest;
       const off = Number(b.readBigUInt64LE(0));
+      // with no segment, every record up to it was sent and deleted: new ones go on from there
+      if (!first) return Number.isSafeInteger(off) ? off : 0;
       // outside what exists (segments dropped meanwhile, or a damaged file): start at the oldest
       if (off < oldest || off > this.writeOffset) return oldest;
       return off;
@@ -305,16 +436,24 @@ export class DiskQueue {
     }
   }
 
+  /** Opens a new segment at the write offset; throws, changing nothing, when the disk fails. */
   private startSegment(): Segment {
     if (this.writeFd !== undefined) {
-      fsyncSync(this.writeFd);
-      closeSync(this.writeFd);
+      const fd = this.writeFd;
+      this.writeFd = undefined;
+      try {
+        this.fs.fsyncSync(fd);
+      } finally {
+        this.fs.closeSync(fd);
+      }
     }
     const seg: Segment = { start: this.writeOffset, size: 0 };
+    // an empty last segment (its only write failed) is the file the new one reuses
+    if (this.segments.at(-1)?.size === 0) this.segments.pop();
+    this.fs.mkdirSync(this.dir, { recursive: true });
+    // truncated: any bytes left at this offset belong to no record
+    this.writeFd = this.fs.openSync(this.path(seg), O_WRONLY | O_APPEND | O_CREAT | O_TRUNC, 0o644);
     this.segments.push(seg);
-    this.writeFd = openSync(this.path(seg), 'a');
-    // a fresh file's size may not be 0 if a crash left one behind at this offset
-    seg.size = fstatSync(this.writeFd).size;
     this.dropConsumed();
     return seg;
   }
@@ -334,7 +473,12 @@ export class DiskQueue {
 
   /** Samples in the records of `seg` from offset `from` on (for the drop count). */
   private countSamples(seg: Segment, from: number): number {
-    const data = readFileSync(this.path(seg));
+    let data: Buffer;
+    try {
+      data = this.fs.readFileSync(this.path(seg));
+    } catch {
+      return 0; // unreadable: its bytes are still counted
+    }
     let p = from - seg.start;
     let n = 0;
     while (p + HEADER <= data.length) {

@@ -15,12 +15,13 @@ import { SampleBatch } from '../model/samples.js';
 import type { Logger } from '../log/logger.js';
 import type { SinkFanout } from '../pipeline/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
+import type { DiskFs } from './disk-queue.js';
 import { RemoteWriteQueue, type QueueCounters } from './queue.js';
 import { QUEUES_SUBDIR, describeUrl, queueDirName, removeUnconfiguredQueues } from './queue-dir.js';
 import { RemoteWriteRouter } from './router.js';
 
 export { RemoteWriteQueue } from './queue.js';
-export { DiskQueue } from './disk-queue.js';
+export { DiskQueue, type DiskFs } from './disk-queue.js';
 export { QueueDirInUseError, queueDirName } from './queue-dir.js';
 
 export interface RemoteWriteDeps {
@@ -32,6 +33,8 @@ export interface RemoteWriteDeps {
   readonly options: RemoteWriteOptions;
   /** The metric metadata to send (every `metadata_config.send_interval`). */
   readonly metadata?: () => MetricMetadata[];
+  /** The disk queues' file operations (node:fs; a test makes them fail). */
+  readonly diskFs?: DiskFs;
 }
 
 export interface RunningRemoteWrite {
@@ -84,7 +87,7 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
     dir: p.dir,
     config: p.config,
     url: p.config.name || describeUrl(p.config),
-    queue: new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(p.config.name || describeUrl(p.config)), ownsSeriesCodes: p.owns, metadata: deps.metadata }),
+    queue: new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(p.config.name || describeUrl(p.config)), ownsSeriesCodes: p.owns, metadata: deps.metadata, fs: deps.diskFs }),
   });
   const route = (externalLabels: Readonly<Record<string, string>>, options: RemoteWriteOptions) => {
     // detached and attached within one turn, so no batch goes to both routers or to neither
@@ -190,7 +193,7 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
   const retries = byUrl('tributary_remotewrite_retries_total', 'Requests retried after a 5xx, 429 or network error.');
   const dropped = byUrl(
     'tributary_remotewrite_samples_dropped_total',
-    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped), too_old (older than sample_age_limit when their turn came), http_<code> (refused by the receiver) or not_written (a 2.0 receiver accepted the request but wrote fewer samples).',
+    'Samples given up, by reason: queue_full (max_disk_usage reached, oldest dropped), disk_full (the disk failed and the memory bound was reached, oldest dropped), too_old (older than sample_age_limit when their turn came), http_<code> (refused by the receiver) or not_written (a 2.0 receiver accepted the request but wrote fewer samples).',
     ['reason'],
   );
   const pending = r.gauge({

@@ -1,15 +1,17 @@
 /**
  * Where each remote-write URL keeps its disk queue: `<data_dir>/remotewrite/<host>-<hash>/`,
  * the hash taken over the entry's name and URL so that two entries never share a directory and
- * a changed URL starts a new queue. A `lock` file (holding the owner's pid) keeps a second
- * process off a queue in use; a `url` file names the endpoint (without credentials or query)
- * for operators. Directories of URLs no longer configured are removed at start, as vmagent does.
+ * a changed URL starts a new queue. An OS lock on its `lock` file (lock/dir-lock.ts; the file
+ * holds the owner's pid) keeps a second process off a queue in use; a `url` file names the
+ * endpoint (without credentials or query) for operators. Directories of URLs no longer configured are removed at start, as vmagent does.
  */
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
+import { DirInUseError, dirLocked, lockDir, type DirLock } from '../lock/dir-lock.js';
+import type { Logger } from '../log/logger.js';
 
 export const QUEUES_SUBDIR = 'remotewrite';
 
@@ -25,34 +27,32 @@ export function describeUrl(config: Pick<RemoteWriteConfig, 'url'>): string {
   return u.origin + u.pathname;
 }
 
-export class QueueDirInUseError extends Error {}
+export { DirInUseError as QueueDirInUseError };
 
-/** Takes the directory for this process; throws QueueDirInUseError when a live process holds it. */
-export function lockQueueDir(dir: string, config: Pick<RemoteWriteConfig, 'url'>): () => void {
-  mkdirSync(dir, { recursive: true });
-  const lock = join(dir, 'lock');
-  const holder = lockHolder(lock);
-  if (holder !== undefined) {
-    throw new QueueDirInUseError(`remote-write queue ${dir} is in use by another process (pid ${holder}); give each Tributary its own --data-dir`);
-  }
-  writeFileSync(lock, String(process.pid));
-  writeFileSync(join(dir, 'url'), describeUrl(config) + '\n');
-  return () => {
-    if (lockHolder(lock) === undefined) rmSync(lock, { force: true });
-  };
-}
-
-/** The pid of another live process holding `lock`, if any (a stale lock is ignored). */
-function lockHolder(lock: string): number | undefined {
-  if (!existsSync(lock)) return undefined;
-  const pid = Number(readFileSync(lock, 'utf8').trim());
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+/** Takes the directory for this process (returns its release); throws QueueDirInUseError when another process holds it. */
+export function lockQueueDir(dir: string, config: Pick<RemoteWriteConfig, 'url'>, log: Logger): () => void {
+  let lock: DirLock;
   try {
-    process.kill(pid, 0);
-    return pid;
+    lock = lockDir(dir, (pid) =>
+      pid === String(process.pid)
+        ? `remote-write queue ${dir} is opened twice by this process (pid ${pid}); two entries must not share a queue`
+        : `remote-write queue ${dir} is in use by another process (pid ${pid}); give each Tributary its own --data-dir`,
+    );
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+    if (err instanceof DirInUseError) throw err;
+    // a full or failing disk (no room for the directory): the queue runs from memory and tries
+    // the disk again; refusing to start would stop scraping too
+    log.error('cannot take the remote-write queue directory; running without its lock', { dir, err: (err as Error).message });
+    return () => {};
   }
+  if (lock.fallback) log.warn('no OS file lock for the remote-write queue: a pid check stands in (a zombie holder blocks it)', { dir, reason: lock.fallback });
+  try {
+    writeFileSync(join(dir, 'url'), describeUrl(config) + '\n');
+  } catch (err) {
+    // for the operator only; a full disk must not stop the queue
+    log.warn('cannot write the remote-write queue\'s url file', { dir, err: (err as Error).message });
+  }
+  return () => lock.release();
 }
 
 export interface RemovedQueue {
@@ -68,7 +68,7 @@ export function removeUnconfiguredQueues(root: string, keep: ReadonlySet<string>
   for (const name of readdirSync(root)) {
     const dir = join(root, name);
     if (keep.has(name) || !statSync(dir).isDirectory()) continue;
-    if (lockHolder(join(dir, 'lock')) !== undefined) continue;
+    if (dirLocked(dir)) continue;
     let url = '';
     try {
       url = readFileSync(join(dir, 'url'), 'utf8').trim();

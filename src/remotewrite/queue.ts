@@ -16,6 +16,12 @@
  * (queue_config min_backoff to max_backoff) and jitter, honouring Retry-After; other 4xx are
  * dropped and counted. An outage is logged once, summarised every minute, and its end logged
  * (failures.ts). Requests are queued as 1.0 whatever the URL is sent (protocol.ts).
+ *
+ * A disk that fails (ENOSPC, EIO: any error writing, syncing or opening the queue's files) stops
+ * nothing: the records stay in memory up to MAX_MEMORY_BYTES per sender, and past it the oldest
+ * are dropped and counted (`reason="disk_full"`). The first failure of an episode is logged with
+ * the path and errno; the disk is tried again every batch_send_deadline, and the episode ends
+ * (logged, with what it dropped) once a record was written and synced.
  */
 
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -35,12 +41,12 @@ import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
 import { RemoteWriteClient, type SendCounters, type SendOutcome } from './client.js';
 import { OutageLog } from './failures.js';
 import { MetadataIndex } from './protocol.js';
-import { DiskQueue, type QueuedRecord } from './disk-queue.js';
+import { DiskQueue, type DiskFs, type QueuedRecord } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
 import { applyStages, compileStages } from './stages.js';
 
 const DROPPED_AS_TOO_OLD: SendOutcome = { kind: 'done' };
-/** Compressed requests a sender holds in memory before writing them to disk. */
+/** Compressed requests a sender holds in memory before writing them to disk (or dropping the oldest, when the disk fails). */
 const MAX_MEMORY_BYTES = 4 * 1024 * 1024;
 
 export interface QueueCounters extends SendCounters {
@@ -63,6 +69,8 @@ export interface QueueOptions {
   readonly ownsSeriesCodes?: boolean;
   /** The scrapes' metric metadata, attached to series sent as remote write 2.0. */
   readonly metadata?: () => readonly MetricMetadata[];
+  /** The disk queues' file operations (a test makes them fail). */
+  readonly fs?: DiskFs;
 }
 
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
@@ -88,6 +96,10 @@ class Shard {
   sendingOffset = -1;
   wake: (() => void) | undefined;
   loop: Promise<void> = Promise.resolve();
+  /** While the disk fails: since when, samples dropped, whether a record was written since the last failure. */
+  diskFailure: { since: number; dropped: number; wrote: boolean } | undefined;
+  /** When a failing disk is tried again. */
+  diskRetryAt = 0;
 
   constructor(
     readonly dir: string,
@@ -134,7 +146,7 @@ export class RemoteWriteQueue implements SampleSink {
     const q = config.queue_config;
     this.maxSamples = q.max_samples_per_send;
     this.stages = compileStages([{ addLabels: config.labels }, { relabel: config.write_relabel_configs }]);
-    this.unlock = lockQueueDir(opts.dir, config);
+    this.unlock = lockQueueDir(opts.dir, config, this.log);
     this.openShards(q.senders, q.max_disk_usage);
     this.active = this.shards.filter((s) => !s.retired);
     for (const s of this.shards) s.loop = this.run(s);
@@ -196,8 +208,15 @@ export class RemoteWriteQueue implements SampleSink {
     for (const s of this.shards) s.notify();
     await Promise.all(this.shards.map((s) => s.loop));
     for (const s of this.shards) {
+      // the disk's last chance: what it does not take now is lost, so counted and logged
+      s.diskRetryAt = 0;
       this.spill(s, Infinity);
-      s.disk.close();
+      this.dropFromMemory(s, 0);
+      try {
+        s.disk.close();
+      } catch (err) {
+        this.diskFailed(s, err);
+      }
     }
     this.unlock();
     await this.client.close();
@@ -218,7 +237,10 @@ export class RemoteWriteQueue implements SampleSink {
       const retired = i >= senders;
       if (retired && !existing.includes(i)) continue;
       const dir = join(this.opts.dir, `s${String(i).padStart(2, '0')}`);
-      const disk = DiskQueue.open(dir, { maxBytes: perShard, segmentBytes });
+      const disk = DiskQueue.open(dir, { maxBytes: perShard, segmentBytes, fs: this.opts.fs });
+      if (disk.openError) {
+        this.log.error('cannot open all of the disk queue; it is kept in memory and the disk tried again', { dir, ...errorFields(disk.openError) });
+      }
       const torn = disk.takeDrops();
       if (torn.bytes > 0) {
         this.log.warn('the disk queue had a damaged last record (an unclean stop); it was cut off', { dir, bytes: torn.bytes });
@@ -252,16 +274,76 @@ export class RemoteWriteQueue implements SampleSink {
    */
   private spill(shard: Shard, cutoff: number): void {
     let n = 0;
-    while (n < shard.memory.length && shard.memory[n].createdAt < cutoff) {
-      const r = shard.memory[n++];
-      const offset = shard.disk.append(r.payload, r.samples, r.createdAt);
-      if (r === shard.sending) shard.sendingOffset = offset;
-      shard.memoryBytes -= r.payload.length;
+    if (shard.diskFailure === undefined || Date.now() >= shard.diskRetryAt) {
+      try {
+        while (n < shard.memory.length && shard.memory[n].createdAt < cutoff) {
+          const r = shard.memory[n];
+          const offset = shard.disk.append(r.payload, r.samples, r.createdAt);
+          n++;
+          if (r === shard.sending) shard.sendingOffset = offset;
+          shard.memoryBytes -= r.payload.length;
+        }
+        if (n > 0 && shard.diskFailure) shard.diskFailure.wrote = true;
+      } catch (err) {
+        this.diskFailed(shard, err);
+      }
     }
-    if (n === 0) return;
-    shard.memory.splice(0, n);
-    const dropped = shard.disk.takeDrops();
-    if (dropped.samples > 0) this.opts.counters.dropped('queue_full').inc(dropped.samples);
+    if (n > 0) {
+      shard.memory.splice(0, n);
+      const dropped = shard.disk.takeDrops();
+      if (dropped.samples > 0) this.opts.counters.dropped('queue_full').inc(dropped.samples);
+    }
+    if (shard.diskFailure) this.dropFromMemory(shard, MAX_MEMORY_BYTES);
+  }
+
+  /** Drops the oldest memory records (not the one being sent) until at most `bound` bytes are left. */
+  private dropFromMemory(shard: Shard, bound: number): void {
+    let samples = 0;
+    let records = 0;
+    for (let i = 0; shard.memoryBytes > bound && i < shard.memory.length; ) {
+      const r = shard.memory[i];
+      // the sender takes it off the front when its send ends
+      if (r === shard.sending) {
+        i++;
+        continue;
+      }
+      shard.memory.splice(i, 1);
+      shard.memoryBytes -= r.payload.length;
+      samples += r.samples;
+      records++;
+    }
+    if (records === 0) return;
+    this.opts.counters.dropped('disk_full').inc(samples);
+    if (shard.diskFailure) shard.diskFailure.dropped += samples;
+    if (bound === 0) this.log.error('stopping with the disk queue unwritable: samples not sent are lost', { dir: shard.dir, samples });
+  }
+
+  /** A disk error: logged at the start of an episode; the disk is tried again after batch_send_deadline. */
+  private diskFailed(shard: Shard, err: unknown): void {
+    shard.diskRetryAt = Date.now() + this.deadline;
+    if (shard.diskFailure) {
+      shard.diskFailure.wrote = false;
+      return;
+    }
+    shard.diskFailure = { since: Date.now(), dropped: 0, wrote: false };
+    this.log.error('the disk queue fails; unsent data is kept in memory (the oldest dropped past its bound) and the disk tried again', {
+      dir: shard.dir,
+      ...errorFields(err),
+      memory_bound_bytes: MAX_MEMORY_BYTES,
+      retry_seconds: this.deadline / 1000,
+    });
+  }
+
+  /** The end of an episode: a record was written and synced since the last failure. */
+  private diskRecovered(shard: Shard): void {
+    const f = shard.diskFailure;
+    if (!f?.wrote) return;
+    shard.diskFailure = undefined;
+    this.log.info('the disk queue is written again', {
+      dir: shard.dir,
+      failing_seconds: Math.round((Date.now() - f.since) / 1000),
+      dropped_samples: f.dropped,
+    });
   }
 
   /**
@@ -278,7 +360,10 @@ export class RemoteWriteQueue implements SampleSink {
     const spillBefore = now - (this.deadline * 3) / 4;
     for (const s of this.shards) {
       this.spill(s, spillBefore + 1);
-      s.disk.syncAsync().catch((err: Error) => this.log.error('cannot sync the disk queue', { dir: s.dir, err: err.message }));
+      s.disk.syncAsync().then(
+        () => this.diskRecovered(s),
+        (err: unknown) => this.diskFailed(s, err),
+      );
     }
     this.updateGauges();
     this.outage.tick();
@@ -319,7 +404,7 @@ export class RemoteWriteQueue implements SampleSink {
       try {
         rec = shard.disk.peek();
       } catch (err) {
-        this.log.error('cannot read the disk queue; retrying', { dir: shard.dir, err: (err as Error).message });
+        this.diskFailed(shard, err);
         await sleep(maxBackoff, signal);
         continue;
       }
@@ -364,11 +449,22 @@ export class RemoteWriteQueue implements SampleSink {
   }
 
   private retire(shard: Shard): void {
-    shard.disk.close();
-    rmSync(shard.dir, { recursive: true, force: true });
+    try {
+      shard.disk.close();
+      rmSync(shard.dir, { recursive: true, force: true });
+    } catch (err) {
+      // sent to its end: what is left on disk is only files, removed at a later start
+      this.log.warn('cannot remove a retired shard directory', { dir: shard.dir, ...errorFields(err) });
+    }
     this.shards.splice(this.shards.indexOf(shard), 1);
     this.log.info('a shard left over from a higher `senders` setting was sent and removed', { dir: shard.dir });
   }
+}
+
+/** An fs error's path and errno for the log (the message already names both). */
+function errorFields(err: unknown): Record<string, string> {
+  const e = err as NodeJS.ErrnoException;
+  return { err: e.message, ...(e.code ? { code: e.code } : {}), ...(e.path ? { path: e.path } : {}) };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

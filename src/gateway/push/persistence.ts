@@ -8,17 +8,18 @@
  * cannot be read is logged, counted and moved aside, never fatal.
  *
  * A failing disk (ENOSPC, EIO) is logged once per episode and counted; the apps stay in memory
- * and are served, and their files are written again at the next interval. A `lock` file keeps
- * a second process off the directory.
+ * and are served, and their files are written again at the next interval. An OS lock on a
+ * `lock` file (lock/dir-lock.ts) keeps a second process off the directory.
  */
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Exemplar, MetricFamily, MetricPoint, MetricType } from '../../model/family.js';
 import { METRIC_TYPES } from '../../model/family.js';
 import { Labels } from '../../model/labels.js';
+import { lockDir, type DirLock } from '../../lock/dir-lock.js';
 import type { Logger } from '../../log/logger.js';
 import type { Counter, Registry } from '../../selfmetrics/registry.js';
 import { formatValue } from '../../formats/prometheus/writer.js';
@@ -65,7 +66,7 @@ export class AppPersistence {
   private failing = false;
   private readonly errors: Counter;
   private readonly log: Logger;
-  private lockFile: string | undefined;
+  private dirLock: DirLock | undefined;
 
   constructor(
     private readonly dir: string,
@@ -143,7 +144,7 @@ export class AppPersistence {
       // The last chance is gone: say what a restart will not bring back.
       this.log.error('pushed apps could not be saved before exit; their latest pushes are lost', { apps: this.dirty.size, keys: [...this.dirty].slice(0, 10).join(' ') });
     }
-    if (this.lockFile !== undefined) rmSync(this.lockFile, { force: true });
+    this.dirLock?.release();
   }
 
   private async writeDirty(): Promise<void> {
@@ -176,24 +177,8 @@ export class AppPersistence {
   }
 
   private lock(): void {
-    const lock = join(this.dir, 'lock');
-    if (existsSync(lock)) {
-      const pid = Number(readFileSync(lock, 'utf8').trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new Error(`${this.dir} is in use by another process (pid ${pid}); give each Tributary its own --data-dir`);
-      }
-    }
-    writeFileSync(lock, String(process.pid));
-    this.lockFile = lock;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    this.dirLock = lockDir(this.dir, (pid) => `${this.dir} is in use by another process (pid ${pid}); give each Tributary its own --data-dir`);
+    if (this.dirLock.fallback) this.log.warn('no OS file lock for the pushed apps: a pid check stands in (a zombie holder blocks it)', { reason: this.dirLock.fallback });
   }
 }
 
