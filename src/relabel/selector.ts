@@ -9,7 +9,7 @@
  * with the same parser, for the relabel debugger.
  */
 
-import { compileAnchoredRegex } from '../config/regex.js';
+import { compileAnchoredRegex, type Regex } from '../config/regex.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -24,7 +24,7 @@ export interface LabelMatcher {
 export type LabelGetter = (name: string) => string | undefined;
 
 interface CompiledMatcher extends LabelMatcher {
-  readonly re?: RegExp;
+  readonly re?: Regex;
 }
 
 export class SeriesSelector {
@@ -277,6 +277,6 @@ class SelectorParser {
 
 function compileMatcher(m: LabelMatcher): CompiledMatcher {
   if (m.op === '=' || m.op === '!=') return m;
-  // PromQL anchors matcher regexes with `(?s)`, like relabeling regexes.
-  return { ...m, re: compileAnchoredRegex('(?s)' + m.value) };
+  // PromQL anchors matcher regexes as `^(?s:...)$`, like relabeling regexes.
+  return { ...m, re: compileAnchoredRegex(m.value) };
 }
