@@ -347,6 +347,11 @@ test('series selectors (if:) take RE2 flag groups too', () => {
   assert.ok(sel.matches(get('foobar')));
   assert.ok(sel.matches(get('X')));
   assert.ok(!sel.matches(get('fooBAR')));
+  assert.throws(() => SeriesSelector.parse('{a="x", b=~"y(?=z)"}'), (err: Error & { offset?: number }) => {
+    assert.match(err.message, /invalid regex "y\(\?=z\)": error parsing regexp: invalid or unsupported Perl syntax: `\(\?=`/);
+    assert.equal(err.offset, 11, "at the opening quote");
+    return true;
+  });
 });
 
 /** Patterns Go 1.19 (promtool 2.42) and Tributary must agree on, accepted or refused. */

@@ -202,8 +202,14 @@ class SelectorParser {
     if (op !== '=' && this.labelSet) this.fail(`a label set takes only "=", not ${JSON.stringify(op)}`);
     this.i += op.length;
     this.ws();
+    const valueAt = this.i;
     const value = this.string();
-    return compileMatcher({ name, op, value });
+    try {
+      return compileMatcher({ name, op, value });
+    } catch (err) {
+      // Go's reason, and where the regex starts in the selector.
+      this.fail(`invalid regex ${JSON.stringify(value)}: ${(err as Error).message}`, valueAt);
+    }
   }
 
   private ident(metric: boolean): string {
