@@ -357,9 +357,9 @@ class Translator {
   private concat(): Node {
     const items: Node[] = [];
     while (this.i < this.p.length && this.p[this.i] !== '|' && this.p[this.i] !== ')') {
-      const atoms = this.atom();
-      for (const atom of atoms) items.push(atom);
-      if (atoms.length > 0) items[items.length - 1] = this.repeat(items[items.length - 1]);
+      for (const atom of this.atom()) items.push(atom);
+      // After `(?i)` or `\Q\E`, which add nothing, a repetition applies to the item before.
+      if (items.length > 0) items[items.length - 1] = this.repeat(items[items.length - 1]);
     }
     return {
       text: items.map((n) => n.text).join(''),
@@ -493,10 +493,6 @@ class Translator {
         this.i = end < 0 ? p.length : end + 2;
         return [...text].map((ch) => this.literal(ch.codePointAt(0)!));
       }
-      case 'E':
-        // A `\E` without `\Q` is ignored by Go.
-        this.i += 2;
-        return [];
     }
     const cls = this.classEscape();
     if (cls !== undefined) return [char(cls)];
