@@ -319,6 +319,7 @@ class Translator {
   /** Used \b, \B, \p, \P, \W or a negated POSIX class: exact only without `i`. */
   private foldSensitive = false;
   private depth = 0;
+  private dotAll = false;
   private topLevelBranches = false;
 
   constructor(private readonly p: string) {}
@@ -328,7 +329,8 @@ class Translator {
     if (this.i !== this.p.length) throw new Inexact('unbalanced )');
     if (this.casedInsensitive && this.casedSensitive) throw new Inexact('mixed case sensitivity');
     if (this.casedInsensitive && this.foldSensitive) throw new Inexact('case folding differs');
-    return { source: node.text, flags: this.casedInsensitive ? 'ui' : 'u', startAnchored: node.text.startsWith('^') && !this.topLevelBranches };
+    const flags = 'u' + (this.casedInsensitive ? 'i' : '') + (this.dotAll ? 's' : '');
+    return { source: node.text, flags, startAnchored: node.text.startsWith('^') && !this.topLevelBranches };
   }
 
   private cased(isCased: boolean): void {
@@ -412,7 +414,10 @@ class Translator {
         return [this.charClass()];
       case '.':
         this.i++;
-        return [char(this.flags.s ? '[^]' : '[^\\n]')];
+        // `.` with the `s` flag is what V8 runs fastest; `[^\n]` means the same with or without it.
+        if (!this.flags.s) return [char('[^\\n]')];
+        this.dotAll = true;
+        return [char('.')];
       case '^':
         this.i++;
         return [assertion(this.flags.m ? '(?:^|(?<=\\n))' : '^')];
