@@ -11,6 +11,11 @@ export interface Case {
   rules: Record<string, unknown>[];
   /** Undefined: dropped. */
   output?: Record<string, string>;
+  /**
+   * What Prometheus 2.42 (the peer installed here) gives where it differs: it compiled
+   * `^(?:regex)$`; later versions compile `^(?s:regex)$`, as Tributary does.
+   */
+  prometheus242?: Record<string, string>;
 }
 
 export const PROMETHEUS_RELABEL_CASES: readonly Case[] = [
@@ -253,6 +258,13 @@ export const RE2_RELABEL_CASES: readonly Case[] = [
       { source_labels: ['v'], regex: '(?-s:(.*))', target_label: 'dotline', replacement: '<$1>' },
     ],
     output: { __name__: 'm', v: 'a\nb', dotall: '<a\nb>' },
+  },
+  {
+    name: 'a plain . takes a newline too: Prometheus compiles ^(?s:regex)$',
+    input: { __name__: 'm', v: 'a\nb' },
+    rules: [{ source_labels: ['v'], regex: 'a.(b)', target_label: 'dot', replacement: '$1' }],
+    output: { __name__: 'm', v: 'a\nb', dot: 'b' },
+    prometheus242: { __name__: 'm', v: 'a\nb' },
   },
   {
     name: '(?i) folds case; foo(?-i:bar) turns it off inside',
