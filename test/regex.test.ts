@@ -418,6 +418,9 @@ const DIFFERENTIAL = [
   '(?P<1a>a)', '(?P<n>a)(?P<n>b)', 'x{1000}', 'x{1001}', 'x{1001,}', 'x{2,1}', '(x{2}){501}', '(a)\\1', '(?=x)', '(?!x)',
   '(?<=x)', '(?<!x)', '\\C', '\\8', '\\_', '\\é', 'a**', 'a{2}{3}', '(?-)', '(?)', '(?x)', '[a-Z]', '\\Q\\E*', '[a', 'a)|(b',
   ')', '\\p{Foo}', '[[:foo:]]', '{x}', 'a{,2}', '(?i)[[:^upper:]]', '\\b\\B', 'a\\', '',
+  // Go's limits on nesting depth and size, at and just past the edge (relabeling adds a level)
+  '('.repeat(998) + ')'.repeat(998), '('.repeat(999) + ')'.repeat(999), '('.repeat(1000) + ')'.repeat(1000),
+  '(?:'.repeat(500) + ')*'.repeat(500), '(' + '(xx?)'.repeat(1000) + '){1000}',
 ];
 
 test('promtool check config and tributary check-config accept and refuse the same regexes', { timeout: 120_000 }, async (t) => {

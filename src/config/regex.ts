@@ -42,7 +42,9 @@ export interface Regex {
 
 /**
  * Compiles a relabeling regex as Prometheus does, `^(?s:expr)$`: anchored at both ends, and `.`
- * matches newlines. Throws a `SyntaxError` with Go's message for what Go refuses.
+ * matches newlines. The text is pasted in as Prometheus pastes it, so its limits (nesting depth
+ * counts the added group) and its oddities (`a)|(b` is valid) are Prometheus' too. Throws a
+ * `SyntaxError` with Go's message for what Go refuses.
  */
 export function compileAnchoredRegex(expr: string, options: CompileOptions = {}): Regex {
   return compileRegex(`^(?s:${expr})$`, { shown: expr, ...options });
@@ -87,7 +89,8 @@ function describeError(err: unknown, shown: string): string {
   let msg = String(e.message ?? err);
   const fragment = e.input ?? '';
   const at = fragment === '' ? -1 : shown.indexOf(fragment);
-  if (at >= 0 && fragment.length < shown.length) msg += ` (at offset ${at})`;
+  // Only where the offending text occurs once: an offset must not point at the wrong place.
+  if (at >= 0 && fragment.length < shown.length && shown.indexOf(fragment, at + 1) < 0) msg += ` (at offset ${at})`;
   if (/\(\?<?[=!]/.test(fragment)) msg += '; RE2 has no lookahead or lookbehind';
   else if (/^\\[1-9]$/.test(fragment)) msg += '; RE2 has no backreferences';
   return msg;
