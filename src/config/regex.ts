@@ -87,10 +87,12 @@ export function compileRegex(pattern: string, options: CompileOptions = {}): Reg
 function describeError(err: unknown, shown: string): string {
   const e = err as { message?: string; input?: string | null };
   let msg = String(e.message ?? err);
-  const fragment = e.input ?? '';
+  // Go quotes the text from the offending part to the end, which may run into the `)$` that
+  // anchoring added: that part is not in what the user wrote.
+  const fragment = (e.input ?? '').replace(/\)\$$/, (m) => (shown.endsWith(m) ? m : ''));
   const at = fragment === '' ? -1 : shown.indexOf(fragment);
   // Only where the offending text occurs once: an offset must not point at the wrong place.
-  if (at >= 0 && fragment.length < shown.length && shown.indexOf(fragment, at + 1) < 0) msg += ` (at offset ${at})`;
+  if (at >= 0 && shown.indexOf(fragment, at + 1) < 0) msg += ` (at offset ${at})`;
   if (/\(\?<?[=!]/.test(fragment)) msg += '; RE2 has no lookahead or lookbehind';
   else if (/^\\[1-9]$/.test(fragment)) msg += '; RE2 has no backreferences';
   return msg;
