@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { compileAnchoredRegex, compileRegex, type Regex } from '../src/config/regex.js';
 import { relabelConfigsSchema } from '../src/config/relabel.js';
 import { GoTemplate, replaceAllGo } from '../src/relabel/template.js';
-import { SeriesSelector } from '../src/relabel/selector.js';
+import { SeriesSelector } from '../src/config/selector.js';
 import { runCli } from './cli-process.js';
 import { PROMTOOL, requirePeer } from './peers.js';
 import { rng } from './seeded-random.js';
@@ -149,6 +149,12 @@ test('the config loader reports a refused regex at its key, with Go\'s reason', 
   assert.equal(r.success, false);
   assert.match(JSON.stringify(r.error!.issues), /invalid regex \\"x\(\?=y\)\\": error parsing regexp: invalid or unsupported Perl syntax: `\(\?=` \(at offset 1\)/);
   assert.ok(relabelConfigsSchema.safeParse([{ source_labels: ['a'], regex: '(?U)a+(?i:b)', action: 'keep' }]).success);
+  // and in an if: selector, which check-config used to pass
+  const sel = relabelConfigsSchema.safeParse([{ if: ['{a="x"}', '{b=~"y(?=z)"}'], action: 'drop' }]);
+  assert.equal(sel.success, false);
+  assert.deepEqual(sel.error!.issues[0].path, [0, 'if', 1]);
+  assert.match(sel.error!.issues[0].message, /invalid regex "y\(\?=z\)": error parsing regexp: invalid or unsupported Perl syntax/);
+  assert.ok(relabelConfigsSchema.safeParse([{ if: '{b=~"foo(?-i:bar)"}', action: 'drop' }]).success);
 });
 
 /** Go's FindStringSubmatch as text: the match and each group, null for an unset group. */

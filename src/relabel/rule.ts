@@ -6,7 +6,7 @@
 import { compileAnchoredRegex, compileRegex, type Regex } from '../config/regex.js';
 import type { RelabelAction, RelabelConfig } from '../config/relabel.js';
 import { GraphiteLabelTemplate, GraphiteMatch } from './graphite.js';
-import { anySelector, SeriesSelector, type LabelGetter } from './selector.js';
+import { anySelector, SeriesSelector, type LabelGetter } from '../config/selector.js';
 import { GoTemplate } from './template.js';
 
 export interface CompiledRule {

@@ -9,7 +9,7 @@
  * with the same parser, for the relabel debugger.
  */
 
-import { compileAnchoredRegex, type Regex } from '../config/regex.js';
+import { compileAnchoredRegex, type Regex } from './regex.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
