@@ -1,8 +1,9 @@
 /**
  * Series selectors for vmagent's `if:` key: `foo`, `foo{a="b"}`, `{__name__=~"x.*", job!="y"}`,
  * `{"utf8.name", a="b"}`, and MetricsQL's `{a="1" or b="2"}`. A label that is absent reads as
- * '', as in PromQL, so `a=""` matches series without `a`. Regex matchers are anchored and
- * translated from RE2 like relabeling regexes.
+ * '', as in PromQL, so `a=""` matches series without `a`. Regex matchers are RE2, anchored like
+ * relabeling regexes. The configuration schema parses every selector, so a bad one is an error
+ * at its key when the file loads.
  *
  * A label set written out (`metric{a="b"}`, `{__name__="x", a="b"}`) is the same notation with
  * only `=`, as PromQL's ParseMetric shares its lexer with selectors; `parseLabelSet` reads it
