@@ -15,6 +15,7 @@ const SUITES: Record<string, [module: string, call: string]> = {
   exposition: ['exposition.js', `runExpositionBench(${page})`],
   protobuf: ['protobuf.js', `runProtobufBench(${page})`],
   relabel: ['relabel.js', 'runRelabelBench()'],
+  regex: ['regex.js', 'runRegexBench()'],
   gateway: ['gateway.js', 'runGatewayBench()'],
   scrape: ['scrape.js', `runScrapeBench(${page})`],
   remotewrite: ['remotewrite.js', 'runRemoteWriteBench()'],

@@ -11,6 +11,11 @@ export interface Case {
   rules: Record<string, unknown>[];
   /** Undefined: dropped. */
   output?: Record<string, string>;
+  /**
+   * What Prometheus 2.42 (the peer installed here) gives where it differs: it compiled
+   * `^(?:regex)$`; later versions compile `^(?s:regex)$`, as Tributary does.
+   */
+  prometheus242?: Record<string, string>;
 }
 
 export const PROMETHEUS_RELABEL_CASES: readonly Case[] = [
@@ -236,5 +241,86 @@ export const PROMETHEUS_RELABEL_CASES: readonly Case[] = [
     input: { __name__: 'disk_usage_bytes' },
     rules: [{ source_labels: ['__name__'], regex: '.*_bytes$', target_label: '__unit__', replacement: 'bytes', action: 'replace' }],
     output: { __name__: 'disk_usage_bytes', __unit__: 'bytes' },
+  },
+];
+
+/**
+ * RE2 syntax in relabeling (issue 16 item 8): flag groups anywhere, (?U), duplicate group
+ * names, and a pattern only re2js runs exactly. Outputs are Go's; regex-prometheus.test.ts
+ * checks them against a real Prometheus and against Tributary.
+ */
+export const RE2_RELABEL_CASES: readonly Case[] = [
+  {
+    name: '(?s:.*) takes a value with a newline; (?-s:.*) does not',
+    input: { __name__: 'm', v: 'a\nb' },
+    rules: [
+      { source_labels: ['v'], regex: '(?s:(.*))', target_label: 'dotall', replacement: '<$1>' },
+      { source_labels: ['v'], regex: '(?-s:(.*))', target_label: 'dotline', replacement: '<$1>' },
+    ],
+    output: { __name__: 'm', v: 'a\nb', dotall: '<a\nb>' },
+  },
+  {
+    name: 'a plain . takes a newline too: Prometheus compiles ^(?s:regex)$',
+    input: { __name__: 'm', v: 'a\nb' },
+    rules: [{ source_labels: ['v'], regex: 'a.(b)', target_label: 'dot', replacement: '$1' }],
+    output: { __name__: 'm', v: 'a\nb', dot: 'b' },
+    prometheus242: { __name__: 'm', v: 'a\nb' },
+  },
+  {
+    name: '(?i) folds case; foo(?-i:bar) turns it off inside',
+    input: { __name__: 'm', v: 'PROD-eu', w: 'FOObar', x: 'FOOBAR' },
+    rules: [
+      { source_labels: ['v'], regex: '(?i)prod-(.+)', target_label: 'region', replacement: '$1' },
+      { source_labels: ['w'], regex: '(?i)foo(?-i:bar)', target_label: 'w_ok', replacement: 'yes' },
+      { source_labels: ['x'], regex: '(?i)foo(?-i:bar)', target_label: 'x_ok', replacement: 'yes' },
+    ],
+    output: { __name__: 'm', v: 'PROD-eu', w: 'FOObar', x: 'FOOBAR', region: 'eu', w_ok: 'yes' },
+  },
+  {
+    name: '(?U) swaps greedy and lazy',
+    input: { __name__: 'm', v: 'aaa' },
+    rules: [
+      { source_labels: ['v'], regex: '(?U)(a+)(a*)', target_label: 'ungreedy', replacement: '$1|$2' },
+      { source_labels: ['v'], regex: '(?U)(a+?)(a*)', target_label: 'greedy', replacement: '$1|$2' },
+    ],
+    output: { __name__: 'm', v: 'aaa', ungreedy: 'a|aa', greedy: 'aaa|' },
+  },
+  {
+    name: 'named groups, $$, \\Q...\\E, POSIX and Unicode classes',
+    input: { __name__: 'm', addr: 'host-1:9100', v: 'a.*b', u: 'Ωmega7' },
+    rules: [
+      { source_labels: ['addr'], regex: '(?P<host>[^:]+)(?::\\d+)?', target_label: 'host', replacement: '${host}$$' },
+      { source_labels: ['v'], regex: 'a\\Q.*\\Eb', target_label: 'quoted', replacement: 'yes' },
+      { source_labels: ['u'], regex: '(\\pL+)([[:digit:]])', target_label: 'letters', replacement: '$1-$2' },
+    ],
+    output: { __name__: 'm', addr: 'host-1:9100', v: 'a.*b', u: 'Ωmega7', host: 'host-1$', quoted: 'yes', letters: 'Ωmega-7' },
+  },
+  {
+    name: 'a name on two groups: $n is the first that took part',
+    input: { __name__: 'm', v: 'xb' },
+    rules: [{ source_labels: ['v'], regex: '(?P<n>a)|x(?P<n>b)', target_label: 'n', replacement: '[$n]' }],
+    output: { __name__: 'm', v: 'xb', n: '[b]' },
+  },
+  {
+    name: 'a repeated alternation keeps the last capture (re2js)',
+    input: { __name__: 'm', v: 'ab' },
+    rules: [{ source_labels: ['v'], regex: '(?:(a)|b)+', target_label: 'last', replacement: '<$1>' }],
+    output: { __name__: 'm', v: 'ab', last: '<a>' },
+  },
+  {
+    name: 'keep with a mid-pattern flag',
+    input: { __name__: 'm', v: 'okAY' },
+    rules: [{ source_labels: ['v'], regex: 'ok(?i)ay', action: 'keep' }],
+    output: { __name__: 'm', v: 'okAY' },
+  },
+  {
+    name: 'drop with a mid-pattern flag',
+    input: { __name__: 'm', v: 'okAY' },
+    rules: [{ source_labels: ['v'], regex: 'ok(?i)ay', action: 'drop' }],
+  },
+  {
+    name: 'keep with a mid-pattern flag drops what the case-sensitive part refuses',
+    input: { __name__: 'm', v: 'OKay' },
+    rules: [{ source_labels: ['v'], regex: 'ok(?i)ay', action: 'keep' }],
   },
 ];

@@ -44,5 +44,5 @@ export type { ServerConfig, LogConfig } from './tributary.js';
 
 export { parseDuration, formatDuration, MAX_DURATION_MS } from './duration.js';
 export { parseSize } from './size.js';
-export { translateRegex, compileAnchoredRegex } from './regex.js';
-export type { TranslatedRegex } from './regex.js';
+export { compileAnchoredRegex, compileRegex } from './regex.js';
+export type { Regex, RegexMatch } from './regex.js';

@@ -9,6 +9,7 @@
 
 import * as z from 'zod';
 import { compileAnchoredRegex } from './regex.js';
+import { SelectorSyntaxError, SeriesSelector } from './selector.js';
 import { text, textList, textMap, uint } from './fields.js';
 
 export const PROMETHEUS_RELABEL_ACTIONS = [
@@ -146,7 +147,14 @@ function checkRelabel(r: RawRelabel, ctx: z.RefinementCtx): void {
 
   const ifs = typeof r.if === 'string' ? [r.if] : (r.if ?? []);
   ifs.forEach((sel, i) => {
-    if (sel.trim() === '') issue(typeof r.if === 'string' ? ['if'] : ['if', i], 'an empty series selector');
+    const path = typeof r.if === 'string' ? ['if'] : ['if', i];
+    if (sel.trim() === '') return issue(path, 'an empty series selector');
+    // Parsed here too (not only when the rule is compiled), so check-config finds a bad one.
+    try {
+      SeriesSelector.parse(sel);
+    } catch (err) {
+      issue(path, err instanceof SelectorSyntaxError ? `invalid series selector: ${err.detail}` : (err as Error).message);
+    }
   });
 }
 

@@ -169,7 +169,7 @@ export class Labels {
   /**
    * Prometheus' notation: `name{a="b"}`, with names outside the legacy character set quoted
    * (`{"my.metric", "a.b"="c"}`) as Prometheus 3 writes them, so the text reads back as the
-   * same set (relabel/selector.ts `parseLabelSet`).
+   * same set (config/selector.ts `parseLabelSet`).
    */
   toString(): string {
     const name = this.metricName;

@@ -8,6 +8,6 @@
  */
 export { Relabeler, type LabelsProcessor } from './relabel.js';
 export { CachedRelabeler, DEFAULT_RELABEL_CACHE_ENTRIES, type RelabelCacheOptions } from './cache.js';
-export { SeriesSelector, SelectorSyntaxError, parseLabelSet, type LabelMatcher, type MatchOp } from './selector.js';
+export { SeriesSelector, SelectorSyntaxError, parseLabelSet, type LabelMatcher, type MatchOp } from '../config/selector.js';
 export { GoTemplate } from './template.js';
 export { RelabelTracer, traceRelabel, relabelOutcome, type RelabelStep, type RelabelOutcome } from './trace.js';

@@ -3,10 +3,10 @@
  * parsed once, `if:` selectors parsed once, so processing a series does no parsing at all.
  */
 
-import { compileAnchoredRegex, translateRegex } from '../config/regex.js';
+import { compileAnchoredRegex, compileRegex, type Regex } from '../config/regex.js';
 import type { RelabelAction, RelabelConfig } from '../config/relabel.js';
 import { GraphiteLabelTemplate, GraphiteMatch } from './graphite.js';
-import { anySelector, SeriesSelector, type LabelGetter } from './selector.js';
+import { anySelector, SeriesSelector, type LabelGetter } from '../config/selector.js';
 import { GoTemplate } from './template.js';
 
 export interface CompiledRule {
@@ -17,9 +17,9 @@ export interface CompiledRule {
   readonly targetLabel: string;
   readonly targetTemplate: GoTemplate;
   /** Anchored like Prometheus' `^(?s:regex)$`. */
-  readonly regex: RegExp;
-  /** vmagent's `*_all` actions replace every match, so they need the regex unanchored (`g`). */
-  readonly unanchored: RegExp | undefined;
+  readonly regex: Regex;
+  /** vmagent's `*_all` actions replace every match, so they need the regex unanchored. */
+  readonly unanchored: Regex | undefined;
   readonly replacement: GoTemplate;
   /** vmagent's `{{label}}` references in `replacement`, filled per series before `$` expansion. */
   readonly hasLabelRefs: boolean;
@@ -35,19 +35,16 @@ export interface GraphiteRule {
 }
 
 /** Regexes Prometheus compiles `^(?s:...)$`: `.` matches newlines in label values too. */
-export function compileRelabelRegex(expr: string): RegExp {
-  return compileAnchoredRegex('(?s)' + expr);
+export function compileRelabelRegex(expr: string): Regex {
+  return compileAnchoredRegex(expr);
 }
 
 export function compileRule(config: RelabelConfig): CompiledRule {
   const action = config.action;
   const sourceLabels =
     action === 'keep_metrics' || action === 'drop_metrics' ? ['__name__'] : config.source_labels;
-  let unanchored: RegExp | undefined;
-  if (action === 'replace_all' || action === 'labelmap_all') {
-    const { source, flags } = translateRegex(config.regex);
-    unanchored = new RegExp(source, flags + 'g');
-  }
+  let unanchored: Regex | undefined;
+  if (action === 'replace_all' || action === 'labelmap_all') unanchored = compileRegex(config.regex);
   let graphite: GraphiteRule | undefined;
   if (action === 'graphite') {
     graphite = {

@@ -4,6 +4,8 @@
  * expanding one costs a walk over a few parts, not a re-scan of the text per series.
  */
 
+import type { Regex, RegexMatch } from '../config/regex.js';
+
 /** A literal run, a group number, or a group name. */
 type Part = { text: string } | { index: number } | { name: string };
 
@@ -51,7 +53,7 @@ export class GoTemplate {
   }
 
   /** The template with `m`'s groups filled in; a group that is unknown or did not take part expands to ''. */
-  expand(m: RegExpExecArray): string {
+  expand(m: RegexMatch): string {
     if (this.literal !== undefined) return this.literal;
     let out = '';
     for (const p of this.parts) {
@@ -87,21 +89,19 @@ function extractRef(t: string, start: number): { part: Part; end: number } | und
 }
 
 /**
- * Go's `ReplaceAllString`: every non-overlapping match of the unanchored `re` (which must have
- * the `g` flag) replaced by the expanded template. It differs from `String.replace` in one rule:
+ * Go's `ReplaceAllString`: every non-overlapping match of the unanchored `re` replaced by the expanded template. It differs from `String.replace` in one rule:
  * an empty match right after a previous match is not replaced (`b*` on `abc` gives `-a-c-`,
  * where JavaScript gives `-a--c-`).
  */
-export function replaceAllGo(re: RegExp, src: string, template: GoTemplate): string {
+export function replaceAllGo(re: Regex, src: string, template: GoTemplate): string {
   let out = '';
   let lastMatchEnd = 0;
   let searchPos = 0;
   while (searchPos <= src.length) {
-    re.lastIndex = searchPos;
-    const m = re.exec(src);
-    if (m === null) break;
+    const found = re.execFrom(src, searchPos);
+    if (found === null) break;
+    const { match: m, end } = found;
     const start = m.index;
-    const end = start + m[0].length;
     out += src.slice(lastMatchEnd, start);
     if (end > lastMatchEnd || start === 0) out += template.expand(m);
     lastMatchEnd = end;

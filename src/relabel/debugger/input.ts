@@ -12,8 +12,7 @@ import { type ConfigIssue, type KeyPath, formatPath } from '../../config/errors.
 import { describeValue } from '../../config/fields.js';
 import { type RelabelConfig, relabelConfigsSchema } from '../../config/relabel.js';
 import type { Labels } from '../../model/labels.js';
-import { Relabeler } from '../relabel.js';
-import { parseLabelSet, SelectorSyntaxError } from '../selector.js';
+import { parseLabelSet, SelectorSyntaxError } from '../../config/selector.js';
 
 /** The names issues carry in place of a file name. */
 const LABELS_FIELD = 'labels';
@@ -98,19 +97,6 @@ export function readRules(text: string): Read<RelabelConfig[]> {
     };
   }
 
-  // `if:` selectors are parsed when a rule is compiled, not by the schema.
-  const issues: ConfigIssue[] = [];
-  for (const [i, rule] of result.data.entries()) {
-    try {
-      Relabeler.compile([rule]);
-    } catch (err) {
-      // Only `if:` is left to fail here: a selector's syntax or one of its regexes.
-      const syntax = err instanceof SelectorSyntaxError ? err : undefined;
-      const bad = syntax === undefined ? -1 : (rule.if ?? []).indexOf(syntax.text);
-      // A single selector written as a string has no list index.
-      const path: KeyPath = bad >= 0 && doc.index.get([...prefix, i, 'if', bad]) ? [i, 'if', bad] : [i, 'if'];
-      issues.push(placed(path, syntax ? `invalid series selector: ${syntax.detail}` : (err as Error).message));
-    }
-  }
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: result.data };
+  // The schema has parsed the `if:` selectors and their regexes too.
+  return { ok: true, value: result.data };
 }

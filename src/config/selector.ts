@@ -1,15 +1,16 @@
 /**
  * Series selectors for vmagent's `if:` key: `foo`, `foo{a="b"}`, `{__name__=~"x.*", job!="y"}`,
  * `{"utf8.name", a="b"}`, and MetricsQL's `{a="1" or b="2"}`. A label that is absent reads as
- * '', as in PromQL, so `a=""` matches series without `a`. Regex matchers are anchored and
- * translated from RE2 like relabeling regexes.
+ * '', as in PromQL, so `a=""` matches series without `a`. Regex matchers are RE2, anchored like
+ * relabeling regexes. The configuration schema parses every selector, so a bad one is an error
+ * at its key when the file loads.
  *
  * A label set written out (`metric{a="b"}`, `{__name__="x", a="b"}`) is the same notation with
  * only `=`, as PromQL's ParseMetric shares its lexer with selectors; `parseLabelSet` reads it
  * with the same parser, for the relabel debugger.
  */
 
-import { compileAnchoredRegex } from '../config/regex.js';
+import { compileAnchoredRegex, type Regex } from './regex.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -24,7 +25,7 @@ export interface LabelMatcher {
 export type LabelGetter = (name: string) => string | undefined;
 
 interface CompiledMatcher extends LabelMatcher {
-  readonly re?: RegExp;
+  readonly re?: Regex;
 }
 
 export class SeriesSelector {
@@ -202,8 +203,14 @@ class SelectorParser {
     if (op !== '=' && this.labelSet) this.fail(`a label set takes only "=", not ${JSON.stringify(op)}`);
     this.i += op.length;
     this.ws();
+    const valueAt = this.i;
     const value = this.string();
-    return compileMatcher({ name, op, value });
+    try {
+      return compileMatcher({ name, op, value });
+    } catch (err) {
+      // Go's reason, and where the regex starts in the selector.
+      this.fail(`invalid regex ${JSON.stringify(value)}: ${(err as Error).message}`, valueAt);
+    }
   }
 
   private ident(metric: boolean): string {
@@ -277,6 +284,6 @@ class SelectorParser {
 
 function compileMatcher(m: LabelMatcher): CompiledMatcher {
   if (m.op === '=' || m.op === '!=') return m;
-  // PromQL anchors matcher regexes with `(?s)`, like relabeling regexes.
-  return { ...m, re: compileAnchoredRegex('(?s)' + m.value) };
+  // PromQL anchors matcher regexes as `^(?s:...)$`, like relabeling regexes.
+  return { ...m, re: compileAnchoredRegex(m.value) };
 }
