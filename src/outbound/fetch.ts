@@ -54,7 +54,8 @@ export interface BodyConsumer {
 
 export type StreamResult =
   | { readonly ok: true; readonly contentType: string | undefined; readonly bytes: number }
-  | { readonly ok: false; readonly error: string };
+  /** `tooLarge`: the body passed maxBodyBytes (Prometheus reports scrape_body_size_bytes -1 then). */
+  | { readonly ok: false; readonly error: string; readonly tooLarge?: boolean };
 
 /** Fetches the page into memory; see `fetchStream`. */
 export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<FetchResult> {
@@ -111,6 +112,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       resolve(r);
     };
     const fail = (error: string): void => finish({ ok: false, error });
+    const failTooLarge = (): void => finish({ ok: false, error: tooLarge(spec), tooLarge: true });
     const onAbort = (): void => fail(`scrape aborted while fetching ${spec.shownUrl}`);
     // The timer is checked again after one turn of the event loop: when the process (or the
     // machine) stalled, timers run before the I/O that arrived meanwhile, and a page that came
@@ -135,7 +137,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         return;
       }
       total += data.length;
-      if (total > spec.maxBodyBytes) return fail(tooLarge(spec));
+      if (total > spec.maxBodyBytes) return failTooLarge();
       try {
         consumer.chunk(data);
       } catch (err) {
@@ -153,7 +155,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         const ok = statusCode >= 200 && statusCode <= 299;
         if (ok) {
           const declared = Number(length);
-          if (!gzipped && Number.isFinite(declared) && declared > spec.maxBodyBytes) return fail(tooLarge(spec));
+          if (!gzipped && Number.isFinite(declared) && declared > spec.maxBodyBytes) return failTooLarge();
           try {
             consumer.begin(contentType, !gzipped && Number.isFinite(declared) && declared >= 0 ? declared : undefined);
           } catch (err) {
