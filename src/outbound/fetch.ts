@@ -27,6 +27,7 @@ export interface FetchSpec {
   readonly client: HttpClient;
   readonly headers: Record<string, string | string[]>;
   readonly timeoutMs: number;
+  /** Counted after decompression; Infinity for no limit. */
   readonly maxBodyBytes: number;
   /** The Accept header; the gateway's default (OpenMetrics preferred) when absent. */
   readonly accept?: string;
