@@ -97,6 +97,9 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
   return new Promise<StreamResult>((resolve) => {
     let done = false;
     let cancel: (() => void) | undefined;
+    /** Stop and restart reading the response: gzip input must not pile up faster than it inflates. */
+    let pauseTransport: (() => void) | undefined;
+    let resumeTransport: (() => void) | undefined;
     let gunzip: Gunzip | undefined;
     let status = 0;
     let contentType: string | undefined;
@@ -167,6 +170,9 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
           const g = createGunzip();
           gunzip = g;
           g.on('data', decodedChunk);
+          // Without this, a fast target's compressed bytes queue in zlib while the parser works
+          // through what they inflate to: a 1 GB gzip body was held whole.
+          g.on('drain', () => resumeTransport?.());
           g.on('error', (err: Error) => fail(`fetching ${spec.shownUrl}: cannot decompress the gzip body: ${err.message}`));
           g.on('end', () => {
             if (!done) complete();
@@ -176,7 +182,9 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       // a raw-transport chunk is a view of a reused buffer; zlib reads its input later
       data(chunk: Buffer, reused: boolean): void {
         if (done) return;
-        if (gunzip) gunzip.write(reused ? Buffer.from(chunk) : chunk);
+        if (gunzip) {
+          if (!gunzip.write(reused ? Buffer.from(chunk) : chunk)) pauseTransport?.();
+        }
         else decodedChunk(chunk);
       },
       end(): void {
@@ -223,12 +231,16 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         },
       );
       cancel = call.abort;
+      pauseTransport = call.pause;
+      resumeTransport = call.resume;
     };
 
     const viaUndici = (dispatcher: Dispatcher, url: URL): void => {
       let retried = false;
       let controller: Dispatcher.DispatchController | undefined;
       cancel = () => controller?.abort(new Error('fetch ended'));
+      pauseTransport = () => controller?.pause();
+      resumeTransport = () => controller?.resume();
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(c) {
           controller = c;
