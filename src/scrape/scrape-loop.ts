@@ -21,7 +21,7 @@ import { fetchStream, type HttpClient } from '../outbound/index.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
 import { PageReader } from './page-reader.js';
-import { LimitError, SeriesCache, type SeriesRules } from './series-cache.js';
+import { SeriesCache, type SeriesRules } from './series-cache.js';
 import type { ActiveTargetStatus, TargetHealth } from './status.js';
 import type { ScrapeTarget } from './target.js';
 
