@@ -1,6 +1,8 @@
 /** The `tributary` command as a user runs it, for the tests that need a real child process. */
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tempDataDir } from './fixtures.js';
 
@@ -61,4 +63,11 @@ export async function startAgent(extra: readonly string[] = []): Promise<Started
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
   });
   return { child, address, output: () => out };
+}
+
+/** A process's peak resident memory so far (VmHWM), in bytes. */
+export function peakRss(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, 'VmHWM in /proc/<pid>/status');
+  return Number(m[1]) * 1024;
 }

@@ -14,7 +14,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Entry, ExpositionParser } from '../src/formats/prometheus/parser.js';
 import { PageReader } from '../src/scrape/page-reader.js';
 import { acceptHeader, nextScrapeTime } from '../src/scrape/index.js';
-import { startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
+import { selfMetricValue, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
 import { rng as seededRandom } from './seeded-random.js';
 import { readNodeExporterPage } from './fixtures.js';
 
@@ -210,6 +210,27 @@ test('limits fail the scrape with Prometheus\' messages', async (t) => {
   await target.close();
 });
 
+test('over sample_limit the page is still read to its end: scraped and post-relabeling count every line, none is kept', async (t) => {
+  const page = 'a 1\nb 2\nc 3\nd 4\nd 4\ne 5\ndrop_me 6\n';
+  const { target, h, loop } = await scrapeOne(
+    t,
+    page,
+    "    sample_limit: 2\n    metric_relabel_configs: [{source_labels: [__name__], regex: 'drop_.*', action: drop}]\n",
+  );
+  const lbl = `{env="prod", instance="${target.address}", job="app"}`;
+  for (let i = 0; i < 2; i++) {
+    await loop.scrapeOnce();
+    const got = bySeries(h.sink.last());
+    assert.equal(loop.status().lastError, 'sample_limit exceeded (limit: 2)');
+    assert.equal(got.get(`up${lbl}`)?.value, 0);
+    assert.equal(got.get(`scrape_samples_scraped${lbl}`)?.value, 7, 'what the target exposed (Prometheus, vmagent)');
+    // Prometheus counts the duplicate and leaves out what metric relabeling drops
+    assert.equal(got.get(`scrape_samples_post_metric_relabeling${lbl}`)?.value, 6);
+    assert.equal(got.get(`scrape_samples_limit${lbl}`)?.value, 2);
+    assert.equal([...got.keys()].filter((k) => /^[a-e]\{/.test(k)).length, 0, 'no sample of a failed scrape is kept');
+  }
+});
+
 test('target relabeling: per-target path, params, scheme and interval; dropped targets kept for pages', async (t) => {
   const target = await startTarget();
   const seen: string[] = [];
@@ -316,6 +337,35 @@ test('content types: OpenMetrics parsed as such, unknown types refused unless a 
   await loop2.scrapeOnce();
   assert.equal(loop2.status().health, 'up');
   assert.equal(bySeries(h2.sink.last()).get('a' + lbl)?.value, 1);
+});
+
+test('no Content-Type: read as text (Prometheus 2, vmagent) and counted; fallback_scrape_protocol picks another format', async (t) => {
+  let body = 'a 1\n';
+  const target = await startTarget((_req, res) => {
+    res.writeHead(200, { 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  t.after(() => target.close());
+  const lbl = `{env="prod", instance="${target.address}", job="app"}`;
+  const h = await startScraping(job(target.address));
+  t.after(() => h.close());
+  const [loop] = await h.loops('app');
+  await loop.scrapeOnce();
+  assert.equal(loop.status().health, 'up', loop.status().lastError);
+  assert.equal(bySeries(h.sink.last()).get('a' + lbl)?.value, 1);
+  assert.equal(selfMetricValue(h.registry, 'tributary_scrape_fallback_content_type_total', { job: 'app' }), 1);
+
+  const om = await startScraping(job(target.address, '    fallback_scrape_protocol: OpenMetricsText1.0.0\n'));
+  t.after(() => om.close());
+  const [omLoop] = await om.loops('app');
+  await omLoop.scrapeOnce();
+  assert.match(omLoop.status().lastError, /expected "# EOF"/, 'read as OpenMetrics');
+  // OpenMetrics timestamps are seconds
+  body = 'a 2 1700000000.5\n# EOF\n';
+  await omLoop.scrapeOnce();
+  assert.equal(omLoop.status().health, 'up', omLoop.status().lastError);
+  assert.deepEqual({ ...bySeries(om.sink.last()).get('a' + lbl) }, { series: 'a' + lbl, value: 2, ts: 1700000000500, stale: false });
+  assert.equal(selfMetricValue(om.registry, 'tributary_scrape_fallback_content_type_total', { job: 'app' }), 2);
 });
 
 test('gzip bodies are decompressed; the Accept header follows scrape_protocols', async (t) => {

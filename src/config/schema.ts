@@ -40,7 +40,8 @@ const globalSchema = z.strictObject({
   external_labels: labelSet.default({}),
   query_log_file: text.optional(),
   scrape_failure_log_file: text.optional(),
-  body_size_limit: size.default(0),
+  /** Unset (not 0) lets Tributary's default apply: see resolveScrapeConfig. */
+  body_size_limit: size.optional(),
   sample_limit: uint.default(0),
   label_limit: uint.default(0),
   label_name_length_limit: uint.default(0),
@@ -175,7 +176,8 @@ function resolveScrapeConfig(c: RawScrapeConfig, g: GlobalConfig, at: KeyPath, i
     extra_scrape_metrics: c.extra_scrape_metrics ?? g.extra_scrape_metrics,
     scrape_failure_log_file: c.scrape_failure_log_file || g.scrape_failure_log_file,
     // Limits: 0 or unset inherits the global limit (whose 0 means "no limit").
-    body_size_limit: c.body_size_limit || g.body_size_limit,
+    // ... except body_size_limit when neither has the key: undefined, Tributary's default
+    body_size_limit: c.body_size_limit || g.body_size_limit || (c.body_size_limit ?? g.body_size_limit),
     sample_limit: c.sample_limit || g.sample_limit,
     label_limit: c.label_limit || g.label_limit,
     label_name_length_limit: c.label_name_length_limit || g.label_name_length_limit,

@@ -27,6 +27,7 @@ export interface FetchSpec {
   readonly client: HttpClient;
   readonly headers: Record<string, string | string[]>;
   readonly timeoutMs: number;
+  /** Counted after decompression; Infinity for no limit. */
   readonly maxBodyBytes: number;
   /** The Accept header; the gateway's default (OpenMetrics preferred) when absent. */
   readonly accept?: string;
@@ -54,7 +55,8 @@ export interface BodyConsumer {
 
 export type StreamResult =
   | { readonly ok: true; readonly contentType: string | undefined; readonly bytes: number }
-  | { readonly ok: false; readonly error: string };
+  /** `tooLarge`: the body passed maxBodyBytes (Prometheus reports scrape_body_size_bytes -1 then). */
+  | { readonly ok: false; readonly error: string; readonly tooLarge?: boolean };
 
 /** Fetches the page into memory; see `fetchStream`. */
 export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<FetchResult> {
@@ -95,6 +97,9 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
   return new Promise<StreamResult>((resolve) => {
     let done = false;
     let cancel: (() => void) | undefined;
+    /** Stop and restart reading the response: gzip input must not pile up faster than it inflates. */
+    let pauseTransport: (() => void) | undefined;
+    let resumeTransport: (() => void) | undefined;
     let gunzip: Gunzip | undefined;
     let status = 0;
     let contentType: string | undefined;
@@ -111,6 +116,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       resolve(r);
     };
     const fail = (error: string): void => finish({ ok: false, error });
+    const failTooLarge = (): void => finish({ ok: false, error: tooLarge(spec), tooLarge: true });
     const onAbort = (): void => fail(`scrape aborted while fetching ${spec.shownUrl}`);
     // The timer is checked again after one turn of the event loop: when the process (or the
     // machine) stalled, timers run before the I/O that arrived meanwhile, and a page that came
@@ -135,7 +141,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         return;
       }
       total += data.length;
-      if (total > spec.maxBodyBytes) return fail(tooLarge(spec));
+      if (total > spec.maxBodyBytes) return failTooLarge();
       try {
         consumer.chunk(data);
       } catch (err) {
@@ -153,7 +159,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         const ok = statusCode >= 200 && statusCode <= 299;
         if (ok) {
           const declared = Number(length);
-          if (!gzipped && Number.isFinite(declared) && declared > spec.maxBodyBytes) return fail(tooLarge(spec));
+          if (!gzipped && Number.isFinite(declared) && declared > spec.maxBodyBytes) return failTooLarge();
           try {
             consumer.begin(contentType, !gzipped && Number.isFinite(declared) && declared >= 0 ? declared : undefined);
           } catch (err) {
@@ -164,6 +170,9 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
           const g = createGunzip();
           gunzip = g;
           g.on('data', decodedChunk);
+          // Without this, a fast target's compressed bytes queue in zlib while the parser works
+          // through what they inflate to: a 1 GB gzip body was held whole.
+          g.on('drain', () => resumeTransport?.());
           g.on('error', (err: Error) => fail(`fetching ${spec.shownUrl}: cannot decompress the gzip body: ${err.message}`));
           g.on('end', () => {
             if (!done) complete();
@@ -173,7 +182,9 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       // a raw-transport chunk is a view of a reused buffer; zlib reads its input later
       data(chunk: Buffer, reused: boolean): void {
         if (done) return;
-        if (gunzip) gunzip.write(reused ? Buffer.from(chunk) : chunk);
+        if (gunzip) {
+          if (!gunzip.write(reused ? Buffer.from(chunk) : chunk)) pauseTransport?.();
+        }
         else decodedChunk(chunk);
       },
       end(): void {
@@ -220,12 +231,16 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         },
       );
       cancel = call.abort;
+      pauseTransport = call.pause;
+      resumeTransport = call.resume;
     };
 
     const viaUndici = (dispatcher: Dispatcher, url: URL): void => {
       let retried = false;
       let controller: Dispatcher.DispatchController | undefined;
       cancel = () => controller?.abort(new Error('fetch ended'));
+      pauseTransport = () => controller?.pause();
+      resumeTransport = () => controller?.resume();
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(c) {
           controller = c;

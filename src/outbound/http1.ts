@@ -35,6 +35,9 @@ export interface Http1Request {
 export interface Http1Call {
   /** Stops the request and closes its connection; the handler hears nothing more. */
   abort(): void;
+  /** Stops reading the response until `resume` (a consumer that cannot keep up). */
+  pause(): void;
+  resume(): void;
 }
 
 /** Connections idle longer than this are closed; exporters are scraped far more often. */
@@ -83,7 +86,7 @@ export class Http1Pool {
       head = requestHead(req, this.host);
     } catch (err) {
       queueMicrotask(() => handler.onError(err as Error));
-      return { abort: () => {} };
+      return { abort: () => {}, pause: () => {}, resume: () => {} };
     }
     let conn: Connection | undefined;
     let aborted = false;
@@ -107,6 +110,8 @@ export class Http1Pool {
         aborted = true;
         conn?.abort();
       },
+      pause: () => conn?.pause(),
+      resume: () => conn?.resume(),
     };
   }
 
@@ -194,6 +199,8 @@ class Connection {
     this.head = undefined;
     this.socket.setTimeout(0);
     this.socket.ref();
+    // the last response may have ended while its consumer had reading paused
+    this.socket.resume();
     if (this.dead) return this.fail(new Http1Error('socket closed', 'ECONNRESET'));
     this.socket.cork();
     this.socket.write(head);
@@ -204,6 +211,14 @@ class Connection {
   abort(): void {
     this.handler = undefined;
     this.destroy();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   destroy(): void {

@@ -20,9 +20,10 @@ import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
 import { targetId, type ScrapePoolStatus, type ScrapeStatusSource } from './status.js';
 
 /**
- * Used when neither the job nor `global` sets body_size_limit. Prometheus has no default cap;
- * vmagent's is 16 MiB. A cap keeps an endless body from exhausting memory before the timeout,
- * and 64 MiB leaves room for the largest real exporters (kube-state-metrics on big clusters).
+ * Used when neither the job nor `global` has the key body_size_limit at all. Prometheus has no
+ * default cap; vmagent's is 16 MiB. A cap keeps an endless body from costing CPU until the
+ * timeout, and 64 MiB leaves room for the largest real exporters (kube-state-metrics on big
+ * clusters). Written out, 0 means no limit, as in Prometheus (see the config's resolution).
  */
 export const DEFAULT_BODY_SIZE_LIMIT = 64 * 1024 * 1024;
 
@@ -61,12 +62,22 @@ export class ScrapeManager implements ScrapeStatusSource {
       'Samples passed on from successful scrapes after metric relabeling, by job.',
     );
     const stale = byJob('tributary_scrape_stale_markers_total', 'Staleness markers written for series that disappeared, by job.');
+    const duplicates = byJob(
+      'tributary_scrape_duplicate_series_total',
+      'Samples dropped because the page had the same series line earlier (the first value is kept), by job.',
+    );
+    const fallback = byJob(
+      'tributary_scrape_fallback_content_type_total',
+      'Scrapes whose page had no (or an unsupported) Content-Type and was read in the fallback format, by job.',
+    );
     this.counters = (job) => ({
       scrapes: scrapes.labels(job),
       failed: failed.labels(job),
       samplesScraped: scraped.labels(job),
       samplesAdded: added.labels(job),
       staleMarkers: stale.labels(job),
+      duplicates: duplicates.labels(job),
+      fallbackContentType: fallback.labels(job),
     });
     r.gauge({
       name: 'tributary_scrape_targets',
@@ -172,7 +183,8 @@ export class ScrapeManager implements ScrapeStatusSource {
       trackTimestampsStaleness: cfg.track_timestamps_staleness,
       accept: acceptHeader(cfg.scrape_protocols),
       fallbackProtocol: cfg.fallback_scrape_protocol,
-      bodySizeLimit: cfg.body_size_limit || DEFAULT_BODY_SIZE_LIMIT,
+      bodySizeLimit: cfg.body_size_limit === undefined ? DEFAULT_BODY_SIZE_LIMIT : cfg.body_size_limit || Infinity,
+      extraMetrics: cfg.extra_scrape_metrics,
       compression: cfg.enable_compression,
       noStaleMarkers: cfg.no_stale_markers,
       sink: this.deps.sink,

@@ -1,6 +1,7 @@
 /**
  * Reads a scraped page while it arrives: the response's Content-Type picks the parser (with the
- * job's fallback protocol for a missing or foreign type, as Prometheus 3 does), and the body is
+ * job's fallback protocol for a missing or foreign type, as Prometheus 3 does; text for a missing
+ * one when no fallback is set, as Prometheus 2 and vmagent do), and the body is
  * decoded and cut at the last line end of each chunk, so every complete line is parsed once,
  * straight from the piece it arrived in, and only the unfinished last line is carried over.
  * Line numbers run across pieces, so errors point into the page as a whole.
@@ -56,6 +57,8 @@ export class PageReader implements BodyConsumer {
   private decoderPending = false;
   /** Set when parsing (or the series handler) failed, as opposed to the transfer. */
   parseFailed = false;
+  /** The Content-Type was missing or foreign, and the fallback format was used. */
+  fellBack = false;
 
   constructor(
     private readonly onSeries: SeriesHandler,
@@ -70,9 +73,13 @@ export class PageReader implements BodyConsumer {
     if (mediaType === 'application/openmetrics-text') this.format = 'openmetrics';
     else if (mediaType === 'text/plain') this.format = 'prometheus';
     else {
-      const fallback = this.fallback && formatOfProtocol(this.fallback);
+      // No Content-Type at all: Prometheus 2 and vmagent read the page as text, and so does
+      // Tributary unless fallback_scrape_protocol says otherwise. A type that is there but
+      // foreign (an HTML login page) is refused unless a fallback is set, as in Prometheus 3:
+      // its error says more than the parse error the page would give.
+      const fallback = this.fallback ? formatOfProtocol(this.fallback) : mediaType === '' ? 'prometheus' : undefined;
       if (fallback === undefined) {
-        const what = contentType === undefined ? 'no Content-Type' : `unsupported Content-Type ${JSON.stringify(contentType)}`;
+        const what = mediaType === '' ? 'no Content-Type' : `unsupported Content-Type ${JSON.stringify(contentType)}`;
         throw new Error(
           this.fallback
             ? `received ${what}; fallback_scrape_protocol ${this.fallback} cannot be parsed by Tributary`
@@ -80,6 +87,7 @@ export class PageReader implements BodyConsumer {
         );
       }
       this.format = fallback;
+      this.fellBack = true;
     }
   }
 

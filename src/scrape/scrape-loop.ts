@@ -4,7 +4,10 @@
  * reloads), streams the page through the parser into the target's series cache, and hands
  * one batch per scrape to the sink — the page's samples, staleness markers for series that
  * went away, and the five series Prometheus adds per target (up, scrape_duration_seconds,
- * scrape_samples_scraped, scrape_samples_post_metric_relabeling, scrape_series_added). A
+ * scrape_samples_scraped, scrape_samples_post_metric_relabeling, scrape_series_added; vmagent's
+ * scrape_samples_limit when a sample_limit is set; with extra_scrape_metrics, Prometheus'
+ * scrape_timeout_seconds, scrape_sample_limit, scrape_body_size_bytes and vmagent's
+ * scrape_response_size_bytes). A
  * scrape that fails (network, HTTP status, content type, parse error, a limit) keeps none of
  * its samples: it counts as an empty page, so everything from the previous scrape goes stale.
  */
@@ -18,7 +21,7 @@ import { type BodyConsumer, type FetchSpec, fetchStream, type HttpClient, type S
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
 import { PageReader } from './page-reader.js';
-import { LimitError, SeriesCache, type SeriesRules } from './series-cache.js';
+import { SeriesCache, type SeriesRules } from './series-cache.js';
 import type { ActiveTargetStatus, TargetHealth } from './status.js';
 import { SeriesLimiter } from './series-limit.js';
 import { scrapePhase, type ScrapeTarget } from './target.js';
@@ -40,7 +43,9 @@ export interface JobContext {
   readonly trackTimestampsStaleness: boolean;
   readonly accept: string;
   readonly fallbackProtocol: ScrapeProtocol | undefined;
+  /** Infinity: no limit. */
   readonly bodySizeLimit: number;
+  readonly extraMetrics: boolean;
   readonly compression: boolean;
   /** vmagent's no_stale_markers: the job writes no staleness markers. */
   readonly noStaleMarkers?: boolean;
@@ -55,6 +60,8 @@ export interface JobCounters {
   readonly samplesScraped: CounterChild;
   readonly samplesAdded: CounterChild;
   readonly staleMarkers: CounterChild;
+  readonly duplicates: CounterChild;
+  readonly fallbackContentType: CounterChild;
 }
 
 const AUTO_NAMES = [
@@ -64,6 +71,13 @@ const AUTO_NAMES = [
   'scrape_samples_post_metric_relabeling',
   'scrape_series_added',
 ] as const;
+/** vmagent writes it only for targets with a limit. */
+const LIMIT_NAME = 'scrape_samples_limit';
+/**
+ * Prometheus' extra scrape metrics (2.42: a feature flag; 3: `extra_scrape_metrics`) and
+ * vmagent's response size, in the order written.
+ */
+const EXTRA_NAMES = ['scrape_timeout_seconds', 'scrape_sample_limit', 'scrape_body_size_bytes', 'scrape_response_size_bytes'] as const;
 
 /** The first time after `now` at `phase` within the interval (epoch-aligned, like Prometheus). */
 export function nextScrapeTime(now: number, intervalMs: number, phase: number): number {
@@ -91,6 +105,8 @@ export class ScrapeLoop {
   /** When the target's scrapes fall within the interval (its hash, or vmagent's offset/alignment). */
   private readonly phase: number;
   private readonly limiter: SeriesLimiter | undefined;
+  /** A page with duplicate lines is logged once per target, not every scrape. */
+  private duplicatesLogged = false;
 
   health: TargetHealth = 'unknown';
   lastError = '';
@@ -109,7 +125,10 @@ export class ScrapeLoop {
   ) {
     this.cache = new SeriesCache(target.labels, job.rules);
     const lb = new LabelsBuilder();
-    this.autoSeries = AUTO_NAMES.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
+    const names: string[] = [...AUTO_NAMES];
+    if (target.sampleLimit > 0) names.push(LIMIT_NAME);
+    if (job.extraMetrics) names.push(...EXTRA_NAMES);
+    this.autoSeries = names.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
     this.phase = scrapePhase(target, Date.now());
     if (target.seriesLimit > 0) this.limiter = new SeriesLimiter(target.seriesLimit, target.labels, job.log, target.shownUrl);
     if (this.limiter) this.autoSeries.push(...this.limiter.autoSeries);
@@ -220,37 +239,61 @@ export class ScrapeLoop {
 
     let scraped = 0;
     let added = 0;
+    /** sample_limit was exceeded: the rest of the page is counted, not kept (the scrape fails). */
+    let overLimit = false;
     const honorTimestamps = job.honorTimestamps;
     const sampleLimit = target.sampleLimit;
     const reader = new PageReader((p) => {
       scraped++;
+      if (overLimit) {
+        if (cache.passes(p)) added++;
+        return;
+      }
       const ref = cache.lookup(p);
       if (ref === undefined) return;
+      // Prometheus counts a duplicate in scrape_samples_post_metric_relabeling and against the limit
+      if (++added > sampleLimit && sampleLimit > 0) {
+        // as Prometheus and vmagent: the page is read to its end, so scrape_samples_scraped
+        // says what the target exposed
+        overLimit = true;
+        return;
+      }
+      if (ref === null) return;
       let ts = start;
       if (honorTimestamps && p.timestamp !== undefined) {
         ts = p.timestamp;
         ref.markTimestamped();
       }
       if (limiter === undefined || limiter.admit(ref)) batch.append(ref, p.value, ts);
-      if (++added > sampleLimit && sampleLimit > 0) throw new LimitError(`sample_limit exceeded (limit: ${sampleLimit})`);
     }, job.fallbackProtocol, this.scrapes % METADATA_EVERY === 0 ? job.metadata : undefined);
 
     let error: string | undefined;
+    /** The body did not arrive whole: nothing of it counts. */
+    let transferFailed = false;
+    /** Uncompressed body size; -1 when it passed body_size_limit (Prometheus' scrape_body_size_bytes). */
+    let bodyBytes = 0;
     const headers = await job.client.headers().catch((err: Error) => {
       error = err.message;
       return undefined;
     });
     if (headers !== undefined) {
       const result = await fetchStream(this.request(headers), this.stopping.signal, reader);
-      if (!result.ok) error = result.error;
-      else {
+      if (!result.ok) {
+        error = result.error;
+        // Prometheus reads the whole body before parsing, so a failed transfer counts nothing
+        // (while a page that fails to parse reports what was read up to the bad line)
+        transferFailed = !reader.parseFailed;
+        if (result.tooLarge) bodyBytes = -1;
+      } else {
+        bodyBytes = result.bytes;
         try {
           reader.end();
         } catch (err) {
           error = (err as Error).message;
         }
+        if (error === undefined && overLimit) error = `sample_limit exceeded (limit: ${sampleLimit})`;
       }
-    }
+    } else transferFailed = true;
     if (this.stopped) {
       batches.give(batch);
       return;
@@ -261,14 +304,15 @@ export class ScrapeLoop {
     let seriesAdded = cache.added;
     if (!ok) {
       batch.reset();
-      // Prometheus reads the whole body before parsing, so a failed transfer counts nothing
-      // (while a page that fails to parse reports what was read up to the bad line)
-      if (!reader.parseFailed) scraped = added = seriesAdded = 0;
+      if (transferFailed) scraped = added = seriesAdded = 0;
       job.counters.failed.inc();
       if (this.health !== 'down' || this.lastError !== error) {
         job.log.debug('scrape failed', { target: target.shownUrl, err: error });
       }
     }
+    if (reader.fellBack) job.counters.fallbackContentType.inc();
+    const duplicates = cache.duplicates;
+    if (duplicates > 0) this.duplicates(duplicates, ok);
     const before = batch.length;
     cache.finish(ok, job.trackTimestampsStaleness, (labels) => {
       if (!job.noStaleMarkers && (limiter === undefined || limiter.knows(labels))) batch.appendStale(labels, start);
@@ -281,6 +325,14 @@ export class ScrapeLoop {
     batch.append(auto[2], scraped, start);
     batch.append(auto[3], added, start);
     batch.append(auto[4], seriesAdded, start);
+    let next = 5;
+    if (sampleLimit > 0) batch.append(auto[next++], sampleLimit, start);
+    if (job.extraMetrics) {
+      batch.append(auto[next++], target.timeoutMs / 1000, start);
+      batch.append(auto[next++], sampleLimit, start);
+      batch.append(auto[next++], bodyBytes, start);
+      batch.append(auto[next], Math.max(bodyBytes, 0), start);
+    }
     limiter?.appendAuto(batch, start);
     this.autoWritten = true;
     this.write(batch);
@@ -288,7 +340,7 @@ export class ScrapeLoop {
 
     job.counters.scrapes.inc();
     job.counters.samplesScraped.inc(scraped);
-    if (ok) job.counters.samplesAdded.inc(added);
+    if (ok) job.counters.samplesAdded.inc(added - duplicates);
     if (stale > 0) job.counters.staleMarkers.inc(stale);
     this.health = ok ? 'up' : 'down';
     this.lastError = error ?? '';
@@ -330,6 +382,23 @@ export class ScrapeLoop {
     const live = this.cache.live();
     const limiter = this.limiter;
     return limiter === undefined ? live : live.filter((l) => limiter.knows(l));
+  }
+
+  /**
+   * The page had the same series line more than once. Prometheus 2.42 keeps the first value
+   * (the later ones are refused as a duplicate sample for the timestamp when its appender
+   * commits) and the scrape stays up; so does Tributary, counting the ones dropped and
+   * logging once per target.
+   */
+  private duplicates(count: number, ok: boolean): void {
+    if (ok) this.job.counters.duplicates.inc(count);
+    if (this.duplicatesLogged) return;
+    this.duplicatesLogged = true;
+    this.job.log.warn('Duplicate sample for timestamp: the page has the same series more than once; the first value is kept', {
+      target: this.target.shownUrl,
+      series: this.cache.firstDuplicate?.line ?? '',
+      duplicates: count,
+    });
   }
 
   private write(batch: SampleBatch): void {

@@ -7,7 +7,8 @@
  * knows which series the previous scrape had, for staleness markers, and forgets lines unseen
  * for two scrapes so a churning target cannot grow it. Two lines that become the same series
  * (after relabeling, or written with labels in another order) are two entries here, as in
- * Prometheus' cache; both samples are passed on.
+ * Prometheus' cache; both samples are passed on. The same line twice in one page is one entry,
+ * and the second is reported as a duplicate.
  */
 
 import type { ExpositionParser } from '../formats/prometheus/parser.js';
@@ -205,6 +206,10 @@ export class SeriesCache {
   private inherited: Labels[] = [];
   /** Lines first seen this scrape that passed relabeling (Prometheus' scrape_series_added). */
   added = 0;
+  /** Kept lines of this scrape that repeated an earlier line of the page. */
+  duplicates = 0;
+  /** The first of them, for the log. */
+  firstDuplicate: SeriesRef | undefined;
 
   constructor(
     private readonly targetLabels: Labels,
@@ -216,29 +221,52 @@ export class SeriesCache {
     this.iteration++;
     this.nextLen = 0;
     this.added = 0;
+    this.duplicates = 0;
+    this.firstDuplicate = undefined;
   }
 
   /**
-   * The series of the parser's current line, or undefined when relabeling dropped it, or when
-   * the same line already came in this scrape (a duplicate). Throws LimitError for a series
-   * that breaks a label limit: Prometheus fails the whole scrape then.
+   * The series of the parser's current line; undefined when relabeling dropped it, null when
+   * the page already had the same line in this scrape (a duplicate: the caller keeps the first
+   * value). Throws LimitError for a series that breaks a label limit: Prometheus fails the
+   * whole scrape then.
    */
-  lookup(p: ExpositionParser): SeriesRef | undefined {
+  lookup(p: ExpositionParser): SeriesRef | undefined | null {
     const key = p.seriesKey();
     const at = this.nextLen;
     let ref: SeriesRef | undefined = at < this.orderLen ? this.order[at] : undefined;
     if (ref === undefined || ref.line !== key) {
       ref = this.byLine.get(key);
       if (ref === undefined) {
-        ref = this.resolve(key, p);
+        ref = this.resolve(linePool.share(key), p);
         this.byLine.add(ref);
         if (!ref.dropped) this.added++;
       }
     }
-    this.nextOrder[this.nextLen++] = ref;
-    if (ref.dropped || ref.seenAt === this.iteration) return undefined;
+    if (ref.seenAt === this.iteration) {
+      // Not recorded in the order again: a page of one line repeated millions of times must
+      // cost one entry, not one per line (the order list is kept from scrape to scrape).
+      if (ref.dropped) return undefined;
+      if (this.duplicates++ === 0) this.firstDuplicate = ref;
+      return null;
+    }
     ref.seenAt = this.iteration;
-    return ref;
+    this.nextOrder[this.nextLen++] = ref;
+    return ref.dropped ? undefined : ref;
+  }
+
+  /**
+   * Whether the parser's current line passes metric relabeling, without recording it: counts
+   * the lines after sample_limit was exceeded (Prometheus reports them in
+   * scrape_samples_post_metric_relabeling). A line the cache does not know is relabeled but
+   * not kept, so a page far over its limit cannot fill the cache.
+   */
+  passes(p: ExpositionParser): boolean {
+    const key = p.seriesKey();
+    const ref = this.byLine.get(key);
+    if (ref !== undefined) return !ref.dropped;
+    if (this.rules.relabeler === undefined) return true;
+    return !this.resolve(key, p).dropped;
   }
 
   /**
@@ -268,7 +296,11 @@ export class SeriesCache {
       this.inherited = [];
     }
     this.orderLive = ok;
-    if (!ok) return;
+    if (!ok) {
+      // what a failed page left in the unused list is not held until the next success
+      if (this.nextOrder.length > this.orderLen) this.nextOrder.length = this.orderLen;
+      return;
+    }
     // cut what an earlier, longer page left behind, so forgotten series are not held
     this.nextOrder.length = this.nextLen;
     const last = this.order;
@@ -295,8 +327,7 @@ export class SeriesCache {
     return this.byLine.size;
   }
 
-  private resolve(rawKey: string, p: ExpositionParser): SeriesRef {
-    const key = linePool.share(rawKey);
+  private resolve(key: string, p: ExpositionParser): SeriesRef {
     const lb = this.lb.reset(p.labels());
     const t = this.targetLabels;
     if (this.rules.honorLabels) {
