@@ -349,3 +349,25 @@ test('compression fast and small: the same samples to every URL (a second fast o
   const bytes = receivers.map((r) => r.got.reduce((n, x) => n + Number(x.headers['content-length']), 0));
   assert.ok(bytes[1] < bytes[0], `small: ${bytes[1]} bytes, fast: ${bytes[0]}`);
 });
+
+test('one URL in two unnamed entries (as Prometheus allows): each has a queue of its own and delivers everything', async (t) => {
+  const r = await receiver(() => ({ status: 204 }));
+  t.after(() => r.close());
+  const { rw, pipeline } = startQueues(t, `remote_write:
+  - url: ${r.url}
+    write_relabel_configs: [{target_label: via, replacement: a}]
+  - url: ${r.url}
+    write_relabel_configs: [{target_label: via, replacement: b}]
+`);
+  assert.notEqual(queueDirName({ url: r.url }, 0), queueDirName({ url: r.url }, 1));
+  pipeline.write('job', batchOf(50));
+  await rw.close();
+  const samples = r.got.flatMap((x) => x.body.timeseries);
+  for (const via of ['a', 'b']) {
+    assert.deepEqual(
+      samples.filter((s) => s.labels.get('via') === via).map((s) => s.samples[0].value).sort((x, y) => x - y),
+      Array.from({ length: 50 }, (_, i) => i),
+      `entry ${via}: every sample once`,
+    );
+  }
+});

@@ -43,7 +43,12 @@ export function lockDir(dir: string, inUse: InUseMessage): DirLock {
   const path = join(dir, LOCK_FILE);
   // not truncated: a holder's pid stays readable for the message below
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
-  const got = tryFlock(fd);
+  let got = tryFlock(fd);
+  if (got === false && holderExiting(readPid(path))) {
+    // A process killed with -9 drops the lock only when its last thread is gone, a moment
+    // after its main thread shows as a zombie: wait for that rather than refuse a restart.
+    got = tryFlock(fd, EXITING_HOLDER_WAIT_S);
+  }
   if (got === true) {
     writePid(fd);
     return {
@@ -90,13 +95,31 @@ export function dirLocked(dir: string): boolean {
 }
 
 /** true: taken; false: another process holds it; otherwise why flock could not be used. */
-function tryFlock(fd: number): boolean | { reason: string } {
-  const r = spawnSync('flock', ['--nonblock', '--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+function tryFlock(fd: number, waitSeconds = 0): boolean | { reason: string } {
+  const mode = waitSeconds > 0 ? ['--wait', String(waitSeconds)] : ['--nonblock'];
+  const r = spawnSync('flock', [...mode, '--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
   if (r.error) return { reason: `cannot run flock: ${r.error.message}` };
   if (r.status === 0) return true;
-  // flock(1) exits 1 when --nonblock finds the lock held (and the -E code is left at its default)
+  // flock(1) exits 1 when --nonblock finds the lock held (or --wait runs out) (and the -E code is left at its default)
   if (r.status === 1 && r.stderr.length === 0) return false;
   return { reason: `flock exited ${r.status ?? r.signal}: ${r.stderr.toString().trim()}` };
+}
+
+/** How long a restart waits for a dead holder's lock to go (its threads still exiting). */
+const EXITING_HOLDER_WAIT_S = 5;
+
+/** The pid names no process, or one that has exited and not been reaped (state Z or X). */
+function holderExiting(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true;
+  }
+  // the state follows the command name, which is in parentheses and may hold anything
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }
 
 /** The pid, written in place then cut to length, so a full disk rarely refuses it (and a refusal is harmless). */

@@ -77,8 +77,12 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
   const plan = (next: readonly RemoteWriteConfig[]) => {
     // the series cache keeps one predecessor per series: the first URL that wants it owns it
     const owner = next.findIndex((c) => c.queue_config.compression === 'fast');
+    const seen = new Map<string, number>();
     return next.map((c, i) => {
-      const dir = queueDirName(c);
+      const id = `${c.name ?? ''}\n${c.url}`;
+      const occurrence = seen.get(id) ?? 0;
+      seen.set(id, occurrence + 1);
+      const dir = queueDirName(c, occurrence);
       return { config: c, dir, owns: i === owner, key: JSON.stringify([dir, i === owner, c]) };
     });
   };

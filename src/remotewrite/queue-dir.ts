@@ -15,9 +15,12 @@ import type { Logger } from '../log/logger.js';
 
 export const QUEUES_SUBDIR = 'remotewrite';
 
-export function queueDirName(config: Pick<RemoteWriteConfig, 'url' | 'name'>): string {
+export function queueDirName(config: Pick<RemoteWriteConfig, 'url' | 'name'>, occurrence = 0): string {
   const url = new URL(config.url);
-  const hash = createHash('sha256').update(`${config.name ?? ''}\n${config.url}`).digest('hex').slice(0, 16);
+  // Prometheus allows one URL in several entries (other auth, relabeling): the second and later
+  // unnamed ones get a queue of their own, by their place among the entries with that URL
+  const id = `${config.name ?? ''}\n${config.url}${occurrence > 0 ? `\n${occurrence}` : ''}`;
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 16);
   return `${url.hostname.replace(/[^A-Za-z0-9.-]/g, '_')}-${hash}`;
 }
 
