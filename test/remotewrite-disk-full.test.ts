@@ -316,7 +316,7 @@ test('the process on a full disk with a dead receiver: it keeps scraping, restar
 
   fs.rmSync(filler);
   await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
-  await waitFor('the backlog sent and its segments deleted', () => samplesReceived > 0 && segments(data).length === 0, 60_000);
+  await waitFor('the backlog sent and its segments deleted', () => samplesReceived > 0 && segments(data).length === 0, 120_000);
   assert.equal(agent.child.exitCode, null);
   await stopProcess(agent.child);
 });

@@ -229,7 +229,7 @@ test('queues of URLs no longer configured are removed; a queue in use by another
   const dirB = join(first.dataDir, 'remotewrite', queueDirName({ url: b.url }));
   const holder = spawn('flock', ['--nonblock', join(dirB, 'lock'), 'sleep', '30'], { stdio: 'ignore' });
   t.after(() => holder.kill());
-  await waitFor('the lock held', () => spawnSync('flock', ['--nonblock', join(dirB, 'lock'), 'true']).status === 1, 5_000);
+  await waitFor('the lock held', () => spawnSync('flock', ['--nonblock', join(dirB, 'lock'), 'true']).status === 1, 30_000);
   assert.throws(() => startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir), QueueDirInUseError);
 });
 
