@@ -19,6 +19,7 @@ import { Labels } from '../src/model/labels.js';
 import { SampleBatch } from '../src/model/samples.js';
 import { freePort, PROMETHEUS, stopProcess } from './prometheus-peer.js';
 import { requirePeer } from './peers.js';
+import { startProxy } from './proxy-server.js';
 import { receiver, startQueues } from './remotewrite-harness.js';
 import { startScraping, startTarget, waitFor, type TestTarget } from './scrape-harness.js';
 
@@ -308,27 +309,7 @@ test('the token request uses the oauth2 block\'s own tls_config and proxy_url, n
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=tokens.test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   const tokens = await tokenServer({ id: 'agent', secret: () => 'pw', tls: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) } });
   t.after(() => tokens.close());
-  // a CONNECT proxy that counts the tunnels it opens
-  const tunnels: string[] = [];
-  const proxy = createServer();
-  const sockets = new Set<Socket>();
-  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect(Number(port), host, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => s.destroy());
-      s.on('close', () => sockets.delete(s));
-    }
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), proxy.close(() => r()))));
+  const proxy = await startProxy(t);
   const target = await protectedTarget(tokens);
   t.after(() => target.close());
   const job = (tls: string) => `scrape_configs:
@@ -339,7 +320,7 @@ test('the token request uses the oauth2 block\'s own tls_config and proxy_url, n
       client_id: agent
       client_secret: pw
       token_url: ${tokens.url}
-      proxy_url: http://127.0.0.1:${(proxy.address() as AddressInfo).port}
+      proxy_url: ${proxy.url}
       ${tls}
     static_configs: [{targets: ['${target.address}']}]
 `;
@@ -354,7 +335,7 @@ test('the token request uses the oauth2 block\'s own tls_config and proxy_url, n
   const [loop] = await h.loops('tls-token');
   await waitFor('the target up', () => loop.status().health === 'up', 5_000);
   assert.ok(tokens.requests.length >= 1);
-  assert.ok(tunnels.length >= 1 && tunnels.every((u) => u === new URL(tokens.url).host), tunnels.join());
+  assert.ok(proxy.tunnels.length >= 1 && proxy.tunnels.every((u) => u === new URL(tokens.url).host), proxy.tunnels.join());
   assert.equal(target.requests > 0, true, 'the target itself is scraped directly, not through the token proxy');
 });
 

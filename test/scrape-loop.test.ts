@@ -17,6 +17,7 @@ import { acceptHeader, nextScrapeTime } from '../src/scrape/index.js';
 import { selfMetricValue, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
 import { rng as seededRandom } from './seeded-random.js';
 import { readNodeExporterPage } from './fixtures.js';
+import { startProxy } from './proxy-server.js';
 
 const HOUR = `
 global:
@@ -412,35 +413,15 @@ test('schedule: a fixed phase per target within the interval', () => {
 test('proxy_url: the scrape goes through the proxy', async (t) => {
   const target = await startTarget();
   target.page('via_proxy 1\n');
-  const tunnels: string[] = [];
-  const proxy = createServer((_req, res) => {
-    res.writeHead(405);
-    res.end();
-  });
-  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect(Number(port), host, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  const h = await startScraping(job(target.address, `    proxy_url: ${proxyUrl}\n`));
+  const proxy = await startProxy(t);
+  const h = await startScraping(job(target.address, `    proxy_url: ${proxy.url}\n`));
   t.after(async () => {
     await h.close();
-    proxy.closeAllConnections();
-    await new Promise((r) => proxy.close(r));
     await target.close();
   });
   const [loop] = await h.loops('app');
   await loop.scrapeOnce();
   assert.equal(loop.status().health, 'up', loop.status().lastError);
   assert.equal(bySeries(h.sink.last()).get(`via_proxy{env="prod", instance="${target.address}", job="app"}`)?.value, 1);
-  assert.deepEqual(tunnels, [target.address]);
+  assert.deepEqual(proxy.tunnels, [target.address]);
 });

@@ -22,6 +22,7 @@ import { parseVmagentBytes } from '../src/config/scrape.js';
 import { Relabeler } from '../src/relabel/index.js';
 import { scrapePhase, splitAddress, targetsFromGroup, type ScrapeTarget } from '../src/scrape/target.js';
 import { runCli } from './cli-process.js';
+import { startProxy } from './proxy-server.js';
 import { receiver } from './remotewrite-harness.js';
 import { scrapeConfigs, startScraping, startTarget, waitFor, type TestTarget } from './scrape-harness.js';
 
@@ -333,39 +334,6 @@ ${rules}    static_configs: [{targets: ['${target.address}']}]
   assert.equal(logged.length, 1, 'each series is logged once, not every scrape');
   assert.match(logged[0], /team=\\"blue\\"/);
 });
-
-/** A forward proxy (CONNECT tunnels and absolute-URI requests) that records Proxy-Authorization. */
-async function startProxy(t: TestContext, tls?: { key: Buffer; cert: Buffer }) {
-  const auth: (string | undefined)[] = [];
-  const onRequest = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
-    auth.push(req.headers['proxy-authorization']);
-    const u = new URL(req.url ?? '');
-    const headers = { ...req.headers };
-    delete headers['proxy-authorization'];
-    const up = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers, method: req.method }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  };
-  const server = tls ? createHttpsServer(tls, onRequest) : createHttpServer(onRequest);
-  server.on('connect', (req: import('node:http').IncomingMessage, client: Socket, head: Buffer) => {
-    auth.push(req.headers['proxy-authorization']);
-    const [host, port] = (req.url ?? '').split(':');
-    const up = connect(Number(port), host, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) up.write(head);
-      up.pipe(client);
-      client.pipe(up);
-    });
-    up.on('error', () => client.destroy());
-    client.on('error', () => up.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
-  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, auth };
-}
 
 test('proxy_basic_auth, proxy_bearer_token(_file) and proxy_tls_config reach the proxy, not the target', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-proxy-'));

@@ -171,6 +171,9 @@ export class DiskQueue {
       if (written < record.length) throw shortWriteError(this.path(seg), written, record.length);
     } catch (err) {
       this.cutBack(seg, fd);
+      // a segment whose only write failed holds nothing to send or acknowledge: left in place,
+      // it would outlive the episode on a queue that keeps up from memory
+      if (seg.size === 0 && seg === this.segments.at(-1)) this.dropEmptyLast(seg);
       throw err;
     }
     seg.size += record.length;
@@ -211,6 +214,17 @@ export class DiskQueue {
       this.fs.ftruncateSync(fd, seg.size);
     } catch {
       this.closeWriter();
+    }
+  }
+
+  private dropEmptyLast(seg: Segment): void {
+    this.closeWriter();
+    if (this.readFd?.start === seg.start) this.closeReader();
+    this.segments.pop();
+    try {
+      this.fs.rmSync(this.path(seg), { force: true });
+    } catch {
+      // an empty file at an offset no record has: `load` skips it, the next segment truncates it
     }
   }
 
