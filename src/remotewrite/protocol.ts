@@ -15,7 +15,7 @@
 
 import { parseWriteRequest, V2RequestWriter, V2Symbols, type MetricMetadata, type SeriesMetadata } from '../formats/remotewrite/index.js';
 import { Reader, WireError } from '../formats/remotewrite/parser.js';
-import { grownBuffer } from '../formats/remotewrite/writer.js';
+import { grownBuffer, grownInts } from '../formats/remotewrite/writer.js';
 import { Labels } from '../model/labels.js';
 import { compress, uncompress } from '../formats/snappy/index.js';
 import type { Logger } from '../log/logger.js';
@@ -127,8 +127,8 @@ class SeriesByBytes {
     raw.copy(this.bytes, this.used, from, to);
     this.used += n;
     if (i + 2 > this.starts.length) {
-      this.starts = grown(this.starts, i + 2);
-      this.hashes = grown(this.hashes, i + 2);
+      this.starts = grownInts(this.starts, i + 2);
+      this.hashes = grownInts(this.hashes, i + 2);
     }
     this.starts[i + 1] = this.used;
     this.hashes[i] = hash;
@@ -175,20 +175,14 @@ function bytesHash(view: DataView, from: number, to: number): number {
   return h ^ (h >>> 13);
 }
 
-function grown(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(Math.max(2 * a.length, n));
-  b.set(a);
-  return b;
-}
-
 /**
  * Queued (compressed 1.0) requests as compressed 2.0 ones, for one URL. A series' labels are
  * decoded once and remembered by their bytes, as numbers in a symbol table kept across
- * requests, with their metadata; a request then costs a decompression, a scan that reads each
- * series' label bytes as one string (its key) and copies each sample's bytes into the writer's
- * typed arrays, and a compression — no UTF-8 decode, label set, string interning or object per
- * sample. (Objects per sample made the conversion cost several times 1.0's encoding, mostly
- * in garbage collection.)
+ * requests, with their metadata; a request then costs a decompression (into a buffer kept for
+ * the next), a scan that finds each series by its label bytes where they lie and copies each
+ * sample's bytes into the writer's typed arrays, and a compression — no UTF-8 decode, label
+ * set, string or object per series or sample. (Objects and strings per sample made the
+ * conversion cost several times 1.0's encoding, much of it in garbage collection.)
  */
 export class V2Converter {
   private readonly known = new SeriesByBytes();

@@ -24,7 +24,7 @@ import type { MetricType } from '../../model/family.js';
 import { Labels } from '../../model/labels.js';
 import { putVarint, varintSize } from '../../model/labels-packed.js';
 import { Reader, readSample, TYPE_BY_NUMBER, WireError, type DecodedSample } from './parser.js';
-import { grownBuffer, METADATA_TYPES, putNegativeTimestamp, timestampSize, type MetricMetadata } from './writer.js';
+import { grownBuffer, grownInts, METADATA_TYPES, putNegativeTimestamp, timestampSize, type MetricMetadata } from './writer.js';
 
 export const V2_CONTENT_TYPE = 'application/x-protobuf;proto=io.prometheus.write.v2.Request';
 export const V2_VERSION_HEADER = '2.0.0';
@@ -294,12 +294,6 @@ export class V2RequestWriter {
 
 function sampleLen(timestampMs: number): number {
   return 10 + timestampSize(timestampMs);
-}
-
-function grownInts(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(Math.max(2 * a.length, n));
-  b.set(a);
-  return b;
 }
 
 function grownFloats(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
