@@ -44,7 +44,7 @@ export class V2Symbols {
   /** Where each string's bytes are: `bytes[starts[id], starts[id + 1])`. */
   private starts = new Int32Array(1024);
   private used = 0;
-  count = 0;
+  private count = 0;
 
   constructor() {
     this.clear();
