@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { compressSync, uncompressSync } from 'snappy';
-import { CompressingWriteRequestWriter, parseV2Request, parseWriteRequest, V2RequestWriter, type DecodedWriteRequest } from '../src/formats/remotewrite/index.js';
+import { CompressingWriteRequestWriter, parseV2Request, parseWriteRequest, V2RequestWriter, type DecodedWriteRequest, type MetricMetadata } from '../src/formats/remotewrite/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { silentLogger } from '../src/log/logger.js';
 import { Labels } from '../src/model/labels.js';
 import { SampleBatch, STALE_NAN_BITS } from '../src/model/samples.js';
-import { MetadataIndex, toV2 } from '../src/remotewrite/protocol.js';
+import { MetadataIndex, toV2, V2Converter } from '../src/remotewrite/protocol.js';
 import { startRuntime } from '../src/runtime/runtime.js';
 import { tempDataDir } from './fixtures.js';
 import { capturingLogger, receiver, startQueues } from './remotewrite-harness.js';
@@ -299,6 +299,57 @@ remote_write:
   assert.ok(flappy.some((x) => x.endsWith('stale')), `staleness markers included (${flappy})`);
   assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
   for (const [k, v] of want) assert.deepEqual(got.get(k), v, k);
+});
+
+test('one URL\'s converter, request after request: each request has its own symbols, series met again keep their samples and gain metadata learnt since', () => {
+  let families: MetricMetadata[] = [{ family: 'a', type: 'counter', help: 'A.' }];
+  let now = 0;
+  const c = new V2Converter(new MetadataIndex(() => families, () => now));
+  const read = (body: Buffer) => {
+    const raw = uncompressSync(body) as Buffer;
+    const pb = Request.toObject(Request.decode(raw), { defaults: true }) as PbRequest;
+    assert.equal(new Set(pb.symbols).size, pb.symbols.length, 'each string once');
+    const series = pb.timeseries.map((s) => ({
+      labels: s.labelsRefs.map((r) => pb.symbols[r]).join(' '),
+      samples: s.samples.map((x) => [x.value, num(x.timestamp)]),
+      meta: s.metadata ? [s.metadata.type, pb.symbols[s.metadata.helpRef], pb.symbols[s.metadata.unitRef]] : undefined,
+    }));
+    return { symbols: pb.symbols, series, stale: parseV2Request(raw).map((s) => s.samples.map((x) => x.stale)) };
+  };
+  const r1 = v1Block([
+    [{ __name__: 'a_total', x: '1' }, 1, 1000],
+    [{ __name__: 'b', v: 'café' }, 2, 1000],
+    [{ __name__: 'a_total', x: '1' }, 3, 2000],
+  ]);
+  assert.deepEqual(read(c.convert(r1).body), {
+    symbols: ['', '__name__', 'a_total', 'x', '1', 'A.', 'b', 'v', 'café'],
+    series: [
+      { labels: '__name__ a_total x 1', samples: [[1, 1000], [3, 2000]], meta: [1, 'A.', ''] },
+      { labels: '__name__ b v café', samples: [[2, 1000]], meta: undefined },
+    ],
+    stale: [[false, false], [false]],
+  });
+  // b's family becomes known; the index notices at its next refresh, in the middle of request 2
+  families = [...families, { family: 'b', type: 'gauge', help: 'Bé.', unit: 'bytes' }];
+  now = 10_000;
+  const r2 = v1Block([
+    [{ __name__: 'b', v: 'café' }, 'stale', 3000],
+    [{ __name__: 'c' }, -0, -5],
+    [{ __name__: 'b', v: 'café' }, 4, 4000],
+  ]);
+  const got2 = read(c.convert(r2).body);
+  assert.deepEqual(got2, {
+    symbols: ['', '__name__', 'b', 'v', 'café', 'c', 'Bé.', 'bytes'],
+    series: [
+      { labels: '__name__ b v café', samples: [[NaN, 3000], [4, 4000]], meta: [2, 'Bé.', 'bytes'] },
+      { labels: '__name__ c', samples: [[-0, -5]], meta: undefined },
+    ],
+    stale: [[true, false], [false]],
+  });
+  // request 1 again: what a converter that never saw anything makes of it
+  const fresh = toV2(r1, new MetadataIndex(() => families, () => now)).body;
+  assert.ok(c.convert(r1).body.equals(fresh));
+  assert.deepEqual(read(fresh).series[1].meta, [2, 'Bé.', 'bytes']);
 });
 
 test('interop as the spec intends: a 2.0 body read as 1.0 is an empty request (fields 1 to 3 are reserved), which is why a 1.0 receiver answers 2xx', () => {

@@ -17,6 +17,7 @@ export { SnappyWriteRequestWriter } from './snappy-writer.js';
 export { parseWriteRequest, WireError, type DecodedWriteRequest, type DecodedSeries, type DecodedSample } from './parser.js';
 export {
   V2RequestWriter,
+  V2Symbols,
   parseV2Request,
   V2_CONTENT_TYPE,
   V2_VERSION_HEADER,

@@ -87,6 +87,22 @@ export class Reader {
     return new Reader(this.b, start, start + len);
   }
 
+  /**
+   * Enters a length-delimited field without a Reader of its own (for loops over many small
+   * messages): returns where it ends, to be read up to that and closed with `leave`.
+   */
+  enter(): number {
+    const len = this.varint();
+    const end = this.pos + len;
+    if (end > this.end) throw new WireError(this.pos, `length ${len} runs past the end of its message`);
+    return end;
+  }
+
+  /** Closes what `enter` opened: whatever was read in it must have ended at its end. */
+  leave(end: number): void {
+    if (this.pos !== end) throw new WireError(end, 'field runs past the end of its message');
+  }
+
   text(): string {
     const r = this.sub();
     try {

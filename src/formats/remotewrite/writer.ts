@@ -186,6 +186,13 @@ export function grownBuffer(buf: Buffer, used: number, need: number): Buffer {
   return next;
 }
 
+/** A copy of `a` with room for `n` entries, at least twice as big. */
+export function grownInts(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(Math.max(2 * a.length, n));
+  b.set(a);
+  return b;
+}
+
 /** What a remote-write sender gathers a compressed request with. */
 export interface RequestEncoder {
   readonly samples: number;

@@ -181,9 +181,10 @@ export class SnappyError extends Error {
 /**
  * Decompresses one snappy block, refusing (SnappyError) a declared length above `maxLength`
  * before allocating it, and any element that reads or writes out of bounds: a receiver's input
- * is untrusted.
+ * is untrusted. With `into`, when it is big enough, the result is a view of it (a caller that
+ * reads each result before the next spares the allocation).
  */
-export function uncompress(src: Uint8Array, maxLength = Infinity): Buffer {
+export function uncompress(src: Uint8Array, maxLength = Infinity, into?: Buffer): Buffer {
   let ip = 0;
   let n = 0;
   for (let shift = 0; ; shift += 7) {
@@ -193,7 +194,7 @@ export function uncompress(src: Uint8Array, maxLength = Infinity): Buffer {
     if (c < 0x80) break;
   }
   if (n > maxLength) throw new SnappyError(`snappy: uncompressed length ${n} exceeds the limit of ${maxLength} bytes`);
-  const out = Buffer.allocUnsafe(n);
+  const out = into !== undefined && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
   let op = 0;
   while (ip < src.length) {
     const tag = src[ip++];
