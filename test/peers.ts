@@ -12,6 +12,8 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 /** VictoriaMetrics single node, a real remote-write receiver. */
 export const VICTORIA_METRICS = '/usr/bin/victoria-metrics';
+/** vmagent, the agent compared side by side (same Debian package). */
+export const VMAGENT = '/usr/bin/vmagent';
 /** Headless and quiet: this machine's closed network refuses Chromium's background connections. */
 export const CHROMIUM_ARGS = [
   '--headless',

@@ -10,7 +10,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -22,12 +22,12 @@ import { parseVmagentBytes } from '../src/config/scrape.js';
 import { Relabeler } from '../src/relabel/index.js';
 import { scrapePhase, splitAddress, targetsFromGroup, type ScrapeTarget } from '../src/scrape/target.js';
 import { runCli } from './cli-process.js';
+import { requirePeer, VMAGENT } from './peers.js';
 import { startProxy } from './proxy-server.js';
 import { receiver } from './remotewrite-harness.js';
 import { scrapeConfigs, startScraping, startTarget, waitFor, type TestTarget } from './scrape-harness.js';
 
 const execFile = promisify(execFileCb);
-const VMAGENT = '/usr/bin/vmagent';
 
 const HOUR = 'global:\n  scrape_interval: 1h\n  scrape_timeout: 10s\n';
 
@@ -390,10 +390,7 @@ function lateness(ts: number, phase: number): number {
 }
 
 test('side by side with vmagent 1.79.5 on the same file and targets: same series, same requests, same phase', async (t) => {
-  if (!existsSync(VMAGENT)) {
-    if (process.env.CI === 'true') throw new Error(`${VMAGENT} is missing (Debian package victoria-metrics)`);
-    return t.skip(`${VMAGENT} is missing (Debian package victoria-metrics)`);
-  }
+  if (!requirePeer(t, VMAGENT, 'victoria-metrics')) return;
   const page = '# TYPE s gauge\ns{k="1"} 1\ns{k="2"} 2\ns{k="3"} 3\ns{k="4"} 4\ns{k="5"} 5\n';
   const limited = await recordingTarget(t, page);
   const aligned = await recordingTarget(t, 'b_total 7\n');

@@ -14,7 +14,7 @@
  */
 
 import { parseWriteRequest, V2RequestWriter, V2Symbols, type MetricMetadata, type SeriesMetadata } from '../formats/remotewrite/index.js';
-import { Reader, WireError } from '../formats/remotewrite/parser.js';
+import { readLabel, Reader, WireError } from '../formats/remotewrite/parser.js';
 import { grownBuffer, grownInts } from '../formats/remotewrite/writer.js';
 import { Labels } from '../model/labels.js';
 import { compress, uncompress } from '../formats/snappy/index.js';
@@ -285,16 +285,7 @@ export class V2Converter {
         const r = new Reader(raw, from, to);
         while (!r.done) {
           r.varint();
-          const l = r.sub();
-          let name = '';
-          let value = '';
-          while (!l.done) {
-            const t = l.varint();
-            if (t === 0x0a) name = l.text();
-            else if (t === 0x12) value = l.text();
-            else l.skip(t & 7);
-          }
-          pairs.push([name, value]);
+          pairs.push(readLabel(r.sub()));
         }
       }
       const { kv, metricName } = Labels.fromPairs(pairs);

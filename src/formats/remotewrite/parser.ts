@@ -143,16 +143,7 @@ function readSeries(r: Reader): DecodedSeries {
   while (!r.done) {
     const key = r.varint();
     if (key === 0x0a) {
-      const l = r.sub();
-      let name = '';
-      let value = '';
-      while (!l.done) {
-        const k = l.varint();
-        if (k === 0x0a) name = l.text();
-        else if (k === 0x12) value = l.text();
-        else l.skip(k & 7);
-      }
-      pairs.push([name, value]);
+      pairs.push(readLabel(r.sub()));
     } else if (key === 0x12) {
       samples.push(readSample(r.sub()));
     } else if (key === 0x1a) {
@@ -169,6 +160,19 @@ function readSeries(r: Reader): DecodedSeries {
 }
 
 /** A `Sample` (the same in 1.0 and 2.0): value bit-exact as to staleness, int64 timestamp. */
+/** A 1.0 `Label` message: name (1) and value (2). */
+export function readLabel(l: Reader): [string, string] {
+  let name = '';
+  let value = '';
+  while (!l.done) {
+    const k = l.varint();
+    if (k === 0x0a) name = l.text();
+    else if (k === 0x12) value = l.text();
+    else l.skip(k & 7);
+  }
+  return [name, value];
+}
+
 export function readSample(s: Reader): DecodedSample {
   const sample: DecodedSample = { value: 0, timestampMs: 0, stale: false };
   while (!s.done) {
