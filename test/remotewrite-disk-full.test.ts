@@ -298,6 +298,7 @@ test('the process on a full disk with a dead receiver: it keeps scraping, restar
   assert.equal(agent.child.exitCode, null, 'still running');
   assert.ok(target.requests >= scrapes + 2, 'still scraping');
   assert.match(agent.output(), /"code":"ENOSPC"/);
+  assert.equal(agent.output().split('the disk queue fails').length - 1, 1, 'one line for the episode, not one per sender');
 
   // a crash on the full disk, and a restart while it is still full and the receiver down
   agent.child.kill('SIGKILL');

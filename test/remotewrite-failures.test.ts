@@ -143,3 +143,17 @@ test('network errors are classified by their code, also when wrapped as a cause'
   assert.equal(classifyNetworkError(coded('ENOTFOUND')), 'error');
   void Logger;
 });
+
+test('a receiver that refuses every request (400): one line, not one per request; every sample counted as dropped', async (t) => {
+  const r = await receiver(() => ({ status: 400 }));
+  t.after(() => r.close());
+  const { logger, lines } = capturingLogger();
+  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, max_samples_per_send: 2}\n`, undefined, logger);
+  for (let i = 0; i < 5; i++) pipeline.write('job', batchOf(4));
+  await waitFor('all refused', () => selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url: r.url, reason: 'http_400' }) === 20, 10_000);
+  await rw.close(0);
+  assert.ok(r.requests() >= 10, `${r.requests()} requests`);
+  const refused = lines.filter((l) => l.msg === 'the receiver refused a request; its samples are dropped');
+  assert.equal(refused.length, 1, JSON.stringify(refused));
+  assert.equal(refused[0].response, 'refused with 400');
+});

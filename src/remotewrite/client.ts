@@ -14,7 +14,7 @@ import { HttpClient } from '../outbound/index.js';
 import type { Http1Pool } from '../outbound/http1.js';
 import type { CounterChild, HistogramChild } from '../selfmetrics/registry.js';
 import { VERSION } from '../runtime/version.js';
-import { classifyNetworkError, RESPONSE_EXCERPT_BYTES, type OutageLog } from './failures.js';
+import { classifyNetworkError, OUTAGE_SUMMARY_MS, RESPONSE_EXCERPT_BYTES, type OutageLog } from './failures.js';
 import { ProtocolChoice, V2Converter, type MetadataIndex } from './protocol.js';
 
 /** A receiver's Retry-After is honoured up to this; beyond it a mistake is likelier than intent. */
@@ -59,6 +59,8 @@ export class RemoteWriteClient {
   private readonly path: string;
   private readonly protocol: ProtocolChoice;
   private readonly v2: V2Converter | undefined;
+  /** Refused requests (4xx) since the last line about them. */
+  private readonly refusals = { loggedAt: 0, requests: 0, samples: 0 };
 
   constructor(
     private readonly config: RemoteWriteConfig,
@@ -157,7 +159,18 @@ export class RemoteWriteClient {
     // the receiver answered: whatever outage there was is over
     this.opts.outage.succeeded();
     this.counters.dropped(`http_${status}`).inc(samples);
-    this.log.warn('the receiver refused a request; its samples are dropped', { status, samples, response: answer.text });
+    // a receiver that refuses everything would log every request: the first, then one line a minute
+    const now = Date.now();
+    const r = this.refusals;
+    r.requests++;
+    r.samples += samples;
+    if (now - r.loggedAt >= OUTAGE_SUMMARY_MS) {
+      const repeated = r.loggedAt === 0 ? {} : { refused_requests_since_last_line: r.requests, samples_dropped_since_last_line: r.samples };
+      this.log.warn('the receiver refused a request; its samples are dropped', { status, samples, response: answer.text, ...repeated });
+      r.loggedAt = now;
+      r.requests = 0;
+      r.samples = 0;
+    }
     return DONE;
   }
 

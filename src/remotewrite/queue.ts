@@ -129,6 +129,8 @@ export class RemoteWriteQueue implements SampleSink {
   private readonly deadline: number;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  /** The disk fails for some senders: since when, how many, what the recovered ones dropped. */
+  private diskEpisode: { since: number; shards: number; dropped: number } | undefined;
   private readonly stop = new AbortController();
   private readonly log: Logger;
   private readonly unlock: () => void;
@@ -318,7 +320,11 @@ export class RemoteWriteQueue implements SampleSink {
     if (bound === 0) this.log.error('stopping with the disk queue unwritable: samples not sent are lost', { dir: shard.dir, samples });
   }
 
-  /** A disk error: logged at the start of an episode; the disk is tried again after batch_send_deadline. */
+  /**
+   * A disk error: the disk is tried again after batch_send_deadline. The senders share one
+   * disk, so an episode is the queue's: logged when its first sender fails, ended (and logged,
+   * with what every sender dropped) when the last one has written again.
+   */
   private diskFailed(shard: Shard, err: unknown): void {
     shard.diskRetryAt = Date.now() + this.deadline;
     if (shard.diskFailure) {
@@ -326,6 +332,11 @@ export class RemoteWriteQueue implements SampleSink {
       return;
     }
     shard.diskFailure = { since: Date.now(), dropped: 0, wrote: false };
+    if (this.diskEpisode !== undefined) {
+      this.diskEpisode.shards++;
+      return;
+    }
+    this.diskEpisode = { since: Date.now(), shards: 1, dropped: 0 };
     this.log.error('the disk queue fails; unsent data is kept in memory (the oldest dropped past its bound) and the disk tried again', {
       dir: shard.dir,
       ...errorFields(err),
@@ -334,15 +345,20 @@ export class RemoteWriteQueue implements SampleSink {
     });
   }
 
-  /** The end of an episode: a record was written and synced since the last failure. */
+  /** A sender's disk works again: a record was written and synced since its last failure. */
   private diskRecovered(shard: Shard): void {
     const f = shard.diskFailure;
     if (!f?.wrote) return;
     shard.diskFailure = undefined;
+    const e = this.diskEpisode;
+    if (e === undefined) return;
+    e.dropped += f.dropped;
+    if (--e.shards > 0) return;
+    this.diskEpisode = undefined;
     this.log.info('the disk queue is written again', {
-      dir: shard.dir,
-      failing_seconds: Math.round((Date.now() - f.since) / 1000),
-      dropped_samples: f.dropped,
+      dir: this.opts.dir,
+      failing_seconds: Math.round((Date.now() - e.since) / 1000),
+      dropped_samples: e.dropped,
     });
   }
 

@@ -233,6 +233,8 @@ export class ScrapeLoop {
     const batch = batches.take();
     const cache = this.cache;
     const start = Date.now();
+    // the duration to the microsecond, as Prometheus reports it; `start` stays the samples' millisecond timestamp
+    const began = performance.now();
     cache.begin();
     const limiter = this.limiter;
     limiter?.begin(start);
@@ -299,7 +301,7 @@ export class ScrapeLoop {
       return;
     }
 
-    const duration = (Date.now() - start) / 1000;
+    const duration = (performance.now() - began) / 1000;
     const ok = error === undefined;
     let seriesAdded = cache.added;
     if (!ok) {
