@@ -766,3 +766,17 @@ test('RE2 regexes translate to anchored JavaScript regexes', () => {
   assert.ok(matches('a(?i)b', 'aB'), 'flags anywhere, as in RE2');
   assert.throws(() => compileAnchoredRegex('a(b'), SyntaxError);
 });
+
+test('label names valid only under UTF-8 names load with a warning (promtool 2.x refuses them)', () => {
+  const { warnings } = parseConfigText(
+    'global:\n  external_labels: {"1x": a}\nscrape_configs:\n  - job_name: j\n    static_configs: [{targets: ["h:1"], labels: {"0bad": x, ok: y}}]\n',
+    'p.yml',
+  );
+  assert.deepEqual(
+    warnings.map((w) => w.path),
+    ['global.external_labels["1x"]', 'scrape_configs[0].static_configs[0].labels["0bad"]'],
+  );
+  assert.ok(warnings.every((w) => /Prometheus 2 refuses it/.test(w.message)));
+  const legacyOk = parseConfigText('scrape_configs:\n  - job_name: j\n    static_configs: [{targets: ["h:1"], labels: {ok: y}}]\n', 'p.yml');
+  assert.deepEqual(legacyOk.warnings, []);
+});

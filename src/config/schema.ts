@@ -299,6 +299,8 @@ export function configWarnings(config: TributaryConfig): SchemaWarning[] {
     if (!isEmpty(config[section as keyof typeof IGNORED_SECTIONS]))
       warnings.push({ path: [section], message });
   }
+  if (config.global.metric_name_validation_scheme === 'utf8')
+    warnings.push(...utf8LabelNameWarnings(config.global.external_labels, ['global', 'external_labels']));
   warnings.push(...scrapeConfigWarnings(config.scrape_configs));
   config.remote_write.forEach((w, i) => {
     warnings.push(...remoteWriteAuthWarnings(w, ['remote_write', i]));
@@ -318,8 +320,24 @@ export function scrapeConfigWarnings(jobs: readonly ScrapeConfig[]): SchemaWarni
     if (c.oauth2) warnings.push(...oauth2Warnings(c.oauth2, ['scrape_configs', i, 'oauth2']));
     c.http_sd_configs.forEach((sd, j) => sd.oauth2 && warnings.push(...oauth2Warnings(sd.oauth2, ['scrape_configs', i, 'http_sd_configs', j, 'oauth2'])));
     for (const w of vmagentKeyWarnings(c)) warnings.push({ path: ['scrape_configs', i, w.key], message: w.message });
+    if (c.metric_name_validation_scheme === 'utf8') {
+      c.static_configs.forEach((sc, j) => warnings.push(...utf8LabelNameWarnings(sc.labels, ['scrape_configs', i, 'static_configs', j, 'labels'])));
+    }
   });
   return warnings;
+}
+
+/**
+ * Label names valid only under Prometheus 3's UTF-8 names: accepted, but Prometheus 2 (and
+ * promtool 2.x) refuse them, and receivers that check legacy names may too — worth a word.
+ */
+export function utf8LabelNameWarnings(labels: Readonly<Record<string, string>>, at: KeyPath): SchemaWarning[] {
+  return Object.keys(labels)
+    .filter((name) => !isLegacyLabelName(name))
+    .map((name) => ({
+      path: [...at, name],
+      message: `${JSON.stringify(name)} is a valid label name only under UTF-8 names (Prometheus 3; metric_name_validation_scheme utf8, the default); Prometheus 2 refuses it`,
+    }));
 }
 
 function isEmpty(v: unknown): boolean {
