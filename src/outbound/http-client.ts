@@ -111,6 +111,12 @@ export class HttpClient {
       ? new ProxyAgent({
           ...options,
           uri: this.config.proxy_url,
+          // Prometheus and vmagent send a plain-http target's request to the proxy in absolute
+          // form (`GET http://host:port/metrics`) and tunnel only https; undici 7 tunnels
+          // everything by default, which a proxy limiting CONNECT to port 443 (Squid's
+          // default) refuses. An https proxy_url still tunnels: undici forwards in absolute
+          // form only over a plain-http proxy connection.
+          proxyTunnel: false,
           requestTls: connect as Record<string, unknown>,
           ...(await proxyAgentOptions(this.config)),
         })
