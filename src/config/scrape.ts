@@ -98,7 +98,7 @@ const vmagentShape = {
   proxy_bearer_token: text.optional(),
   proxy_bearer_token_file: text.optional(),
   proxy_tls_config: tlsConfigSchema.optional(),
-  /** `Name: value` lines sent to the proxy with CONNECT. */
+  /** `Name: value` lines sent to the proxy: with CONNECT (https targets), or with each absolute-form request (http ones). */
   proxy_headers: z.array(z.string()).optional(),
   proxy_oauth2: opaqueMapping.optional(),
 };
