@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Labels } from '../src/model/labels.js';
 import { SampleBatch } from '../src/model/samples.js';
+import { requirePeer } from './peers.js';
+import { PROMETHEUS, startPrometheus } from './prometheus-peer.js';
 import { startProxy } from './proxy-server.js';
 import { receiver, startQueues } from './remotewrite-harness.js';
 import { selfMetricValue, startScraping, startTarget, waitFor } from './scrape-harness.js';
@@ -107,4 +109,40 @@ scrape_configs:
   assert.deepEqual(proxy.tunnels, [target.address]);
   assert.deepEqual(proxy.requests, []);
   assert.deepEqual(proxy.auth, ['Bearer tok']);
+});
+
+test('side by side with Prometheus 2.42: the same request line and Proxy-Authorization to the proxy', async (t) => {
+  if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
+  const target = await startTarget();
+  target.page('a 1\n');
+  t.after(() => target.close());
+  const proxy = await startProxy(t, undefined, { refuseConnect: true });
+  const proxyUrl = new URL(proxy.url);
+  proxyUrl.username = 'u';
+  proxyUrl.password = 'p';
+  const yaml = `global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: app
+    proxy_url: ${proxyUrl.href}
+    static_configs: [{targets: ['${target.address}']}]
+`;
+  const prom = await startPrometheus(yaml);
+  t.after(() => prom.stop());
+  const isProm = (i: number) => String(proxy.requestHeaders[i]['user-agent']).startsWith('Prometheus');
+  await waitFor('Prometheus through the proxy', () => proxy.requestHeaders.some((_, i) => isProm(i)), 15_000)
+    .catch((err: Error) => assert.fail(`${err.message}; tunnels ${proxy.tunnels.join()}; ${prom.log()}`));
+  const h = await startScraping(yaml);
+  t.after(() => h.close());
+  const [loop] = await h.loops('app');
+  await loop.scrapeOnce();
+  assert.equal(loop.status().health, 'up', loop.status().lastError);
+  const at = (own: boolean) => proxy.requestHeaders.findIndex((_, i) => isProm(i) !== own);
+  const [ours, theirs] = [at(true), at(false)];
+  assert.ok(ours >= 0 && theirs >= 0);
+  assert.equal(proxy.requests[ours], proxy.requests[theirs]);
+  assert.equal(proxy.requests[ours], `GET http://${target.address}/metrics`);
+  assert.equal(proxy.auth[ours], proxy.auth[theirs]);
+  assert.equal(proxy.auth[ours], basic('u', 'p'));
+  assert.equal(proxy.requestHeaders[ours].host, proxy.requestHeaders[theirs].host);
+  assert.deepEqual(proxy.tunnels, []);
 });
