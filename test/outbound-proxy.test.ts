@@ -100,6 +100,7 @@ scrape_configs:
     tls_config: {ca_file: ${join(dir, 't.pem')}}
     proxy_url: ${proxy.url}
     proxy_bearer_token: tok
+    proxy_connect_header: {X-Team: [blue, green]}
     static_configs: [{targets: ['${target.address}']}]
 `);
   t.after(() => h.close());
@@ -109,6 +110,7 @@ scrape_configs:
   assert.deepEqual(proxy.tunnels, [target.address]);
   assert.deepEqual(proxy.requests, []);
   assert.deepEqual(proxy.auth, ['Bearer tok']);
+  assert.equal(proxy.connectHeaders[0]['x-team'], 'blue, green', 'proxy_connect_header goes with CONNECT');
 });
 
 test('side by side with Prometheus 2.42: the same request line and Proxy-Authorization to the proxy', async (t) => {
@@ -124,6 +126,7 @@ test('side by side with Prometheus 2.42: the same request line and Proxy-Authori
 scrape_configs:
   - job_name: app
     proxy_url: ${proxyUrl.href}
+    proxy_connect_header: {X-Team: [a]}
     static_configs: [{targets: ['${target.address}']}]
 `;
   const prom = await startPrometheus(yaml);
@@ -144,5 +147,50 @@ scrape_configs:
   assert.equal(proxy.auth[ours], proxy.auth[theirs]);
   assert.equal(proxy.auth[ours], basic('u', 'p'));
   assert.equal(proxy.requestHeaders[ours].host, proxy.requestHeaders[theirs].host);
+  // proxy_connect_header is for CONNECT only (Go's ProxyConnectHeader): neither sends it here
+  assert.equal(proxy.requestHeaders[ours]['x-team'], proxy.requestHeaders[theirs]['x-team']);
+  assert.equal(proxy.requestHeaders[ours]['x-team'], undefined);
   assert.deepEqual(proxy.tunnels, []);
+});
+
+test('side by side with Prometheus 2.42: an https target is tunnelled, CONNECT carrying proxy_connect_header and the credentials', async (t) => {
+  if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-proxy-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', join(dir, 't.key'), '-out', join(dir, 't.pem'), '-days', '2', '-subj', '/CN=t', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const target = await startTarget(undefined, { tls: { key: readFileSync(join(dir, 't.key')), cert: readFileSync(join(dir, 't.pem')) } });
+  target.page('secure 1\n');
+  t.after(() => target.close());
+  const proxy = await startProxy(t);
+  const proxyUrl = new URL(proxy.url);
+  proxyUrl.username = 'u';
+  proxyUrl.password = 'p';
+  const yaml = `global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: app
+    scheme: https
+    tls_config: {ca_file: ${join(dir, 't.pem')}}
+    proxy_url: ${proxyUrl.href}
+    proxy_connect_header: {X-Team: [a]}
+    static_configs: [{targets: ['${target.address}']}]
+`;
+  const prom = await startPrometheus(yaml);
+  t.after(() => prom.stop());
+  await waitFor('Prometheus through the proxy', () => proxy.tunnels.length > 0, 15_000).catch((err: Error) => assert.fail(`${err.message}; ${prom.log()}`));
+  await prom.stop();
+  const theirs = proxy.connectHeaders.length - 1;
+  const h = await startScraping(yaml);
+  t.after(() => h.close());
+  const [loop] = await h.loops('app');
+  await loop.scrapeOnce();
+  assert.equal(loop.status().health, 'up', loop.status().lastError);
+  const ours = proxy.connectHeaders.length - 1;
+  assert.equal(ours, theirs + 1, 'one more tunnel, ours');
+  assert.equal(proxy.tunnels[ours], proxy.tunnels[theirs]);
+  for (const name of ['x-team', 'proxy-authorization', 'host']) {
+    assert.equal(proxy.connectHeaders[ours][name], proxy.connectHeaders[theirs][name], name);
+  }
+  assert.equal(proxy.connectHeaders[ours]['x-team'], 'a');
+  assert.deepEqual(proxy.requests, []);
 });

@@ -14,6 +14,8 @@ export interface TestProxy {
   readonly url: string;
   /** The `host:port` of every CONNECT, in order. */
   readonly tunnels: string[];
+  /** The headers of every CONNECT, in order. */
+  readonly connectHeaders: IncomingMessage['headers'][];
   /** `METHOD absolute-URI` of every request forwarded without a tunnel, in order. */
   readonly requests: string[];
   /** The headers of those requests as the proxy received them. */
@@ -30,6 +32,7 @@ export async function startProxy(
 ): Promise<TestProxy> {
   const tunnels: string[] = [];
   const requests: string[] = [];
+  const connectHeaders: IncomingMessage['headers'][] = [];
   const requestHeaders: IncomingMessage['headers'][] = [];
   const auth: (string | undefined)[] = [];
   const sockets = new Set<Socket>();
@@ -63,6 +66,7 @@ export async function startProxy(
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     auth.push(req.headers['proxy-authorization']);
     tunnels.push(req.url ?? '');
+    connectHeaders.push(req.headers);
     track(client);
     if (options.refuseConnect) {
       client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
@@ -86,5 +90,5 @@ export async function startProxy(
       server.close(() => r());
     }));
   t.after(close);
-  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, requests, requestHeaders, auth, close };
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, connectHeaders, requests, requestHeaders, auth, close };
 }

@@ -28,7 +28,7 @@ import { proxyAgentOptions, type ProxyClientSettings } from './proxy.js';
 /** The client keys this module acts on; gateway sources, discovery and scrape jobs all carry them. */
 export type HttpClientSettings = Pick<
   HttpClientConfig,
-  'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers'
+  'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers' | 'proxy_connect_header'
 > & {
   readonly proxy_url?: string | undefined;
   readonly disable_keepalive?: boolean;
