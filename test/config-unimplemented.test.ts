@@ -113,7 +113,7 @@ test('every unimplemented key is a warning naming its path, in check-config and 
     assert.ok(checked.stdout.includes(`warning: ${file}:${w.line}:${w.column}: ${w.path}: ${w.message}`), `${w.path} missing from:\n${checked.stdout}`);
   }
   assert.match(checked.stdout, /warning: .*: remote_write\[0\]\.queue_config\.max_shards: not used: Tributary sends with a fixed number of senders/);
-  assert.match(checked.stdout, /warning: .*: scrape_configs\[0\]\.http_sd_configs\[0\]\.proxy_connect_header: not supported yet/);
+  assert.match(checked.stdout, /warning: .*: scrape_configs\[0\]\.http_sd_configs\[0\]\.no_proxy: not supported yet/);
 
   // at load: the running agent logs each
   const logged: string[] = [];

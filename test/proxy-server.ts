@@ -1,7 +1,9 @@
 /**
  * A forward proxy for tests of `proxy_url` and its keys: CONNECT tunnels (what HTTPS targets and
  * undici's ProxyAgent use) and absolute-URI requests, over HTTP or (with `tls`) HTTPS. It records
- * each tunnel's `host:port` and every Proxy-Authorization header it is sent.
+ * each tunnel's `host:port`, each forwarded request line and every Proxy-Authorization header it
+ * is sent. `refuseConnect` answers CONNECT with 403, as Squid does by default for ports other
+ * than 443: a client that tunnels plain-http targets fails through it.
  */
 
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -12,13 +14,26 @@ export interface TestProxy {
   readonly url: string;
   /** The `host:port` of every CONNECT, in order. */
   readonly tunnels: string[];
+  /** The headers of every CONNECT, in order. */
+  readonly connectHeaders: IncomingMessage['headers'][];
+  /** `METHOD absolute-URI` of every request forwarded without a tunnel, in order. */
+  readonly requests: string[];
+  /** The headers of those requests as the proxy received them. */
+  readonly requestHeaders: IncomingMessage['headers'][];
   /** The Proxy-Authorization header of every request and CONNECT (undefined when absent). */
   readonly auth: (string | undefined)[];
   close(): Promise<void>;
 }
 
-export async function startProxy(t: { after(fn: () => unknown): void }, tls?: { key: Buffer; cert: Buffer }): Promise<TestProxy> {
+export async function startProxy(
+  t: { after(fn: () => unknown): void },
+  tls?: { key: Buffer; cert: Buffer },
+  options: { refuseConnect?: boolean } = {},
+): Promise<TestProxy> {
   const tunnels: string[] = [];
+  const requests: string[] = [];
+  const connectHeaders: IncomingMessage['headers'][] = [];
+  const requestHeaders: IncomingMessage['headers'][] = [];
   const auth: (string | undefined)[] = [];
   const sockets = new Set<Socket>();
   const track = (s: Socket): void => {
@@ -28,6 +43,8 @@ export async function startProxy(t: { after(fn: () => unknown): void }, tls?: { 
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     auth.push(req.headers['proxy-authorization']);
+    requests.push(`${req.method} ${req.url}`);
+    requestHeaders.push(req.headers);
     let u: URL;
     try {
       u = new URL(req.url ?? '');
@@ -49,6 +66,12 @@ export async function startProxy(t: { after(fn: () => unknown): void }, tls?: { 
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     auth.push(req.headers['proxy-authorization']);
     tunnels.push(req.url ?? '');
+    connectHeaders.push(req.headers);
+    track(client);
+    if (options.refuseConnect) {
+      client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const [host, port] = (req.url ?? '').split(':');
     const upstream = connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -56,7 +79,6 @@ export async function startProxy(t: { after(fn: () => unknown): void }, tls?: { 
       upstream.pipe(client);
       client.pipe(upstream);
     });
-    track(client);
     track(upstream);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -68,5 +90,5 @@ export async function startProxy(t: { after(fn: () => unknown): void }, tls?: { 
       server.close(() => r());
     }));
   t.after(close);
-  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, auth, close };
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, connectHeaders, requests, requestHeaders, auth, close };
 }

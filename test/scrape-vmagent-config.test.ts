@@ -71,7 +71,7 @@ test("vmagent's scrape_config keys load, with vmagent's meaning", () => {
   assert.equal(c.enable_compression, false, 'disable_compression is enable_compression: false');
   assert.equal(c.disable_keepalive, true);
   assert.equal(c.series_limit, 1000);
-  assert.deepEqual(c.http_headers, { TenantID: { values: ['abc'] }, 'My-Auth': { values: ['TopSecret'] } });
+  assert.deepEqual(c.override_headers, { tenantid: 'abc', 'my-auth': 'TopSecret' });
   assert.equal(c.body_size_limit, 16_000_000, "vmagent's MB is 10^6 bytes");
   assert.equal(c.no_stale_markers, true);
   assert.deepEqual(warnings, [], 'every key here is implemented');
@@ -97,8 +97,12 @@ test('vmagent keys: contradictions and bad values are precise errors', () => {
   got = issues(job('    headers: ["no colon here"]\n'));
   assert.equal(got[0].path, 'scrape_configs[0].headers[0]');
   assert.equal(got[0].line, 3);
-  got = issues(job('    headers: ["Host: x"]\n'));
-  assert.match(got[0].message, /set by Tributary/);
+  got = issues(job('    headers: ["Content-Length: 5"]\n'));
+  assert.match(got[0].message, /framing/);
+  got = issues(job('    headers: ["Accept-Encoding: br"]\n'));
+  assert.match(got[0].message, /decodes only gzip/);
+  got = issues(job('    headers: ["X-A: 1"]\n    http_headers: {x-a: {values: ["2"]}}\n'));
+  assert.match(got[0].message, /also set in http_headers/);
   got = issues(job('    proxy_url: http://p:1\n    proxy_bearer_token: a\n    proxy_basic_auth: {username: u}\n'));
   assert.match(got[0].message, /at most one of/);
   got = issues(job('    series_limit: -1\n'));
@@ -198,10 +202,10 @@ test("scrape_offset and scrape_align_interval set the phase from the wall clock,
 });
 
 /** A target that records each request's headers and the connection it came on. */
-async function recordingTarget(t: TestContext, page: string): Promise<TestTarget & { seen: { headers: IncomingHttpHeaders; url: string; socket: Socket }[] }> {
-  const seen: { headers: IncomingHttpHeaders; url: string; socket: Socket }[] = [];
+async function recordingTarget(t: TestContext, page: string): Promise<TestTarget & { seen: { headers: IncomingHttpHeaders; rawHeaders: string[]; url: string; socket: Socket }[] }> {
+  const seen: { headers: IncomingHttpHeaders; rawHeaders: string[]; url: string; socket: Socket }[] = [];
   const target = await startTarget((req, res) => {
-    seen.push({ headers: req.headers, url: req.url ?? '', socket: req.socket });
+    seen.push({ headers: req.headers, rawHeaders: req.rawHeaders, url: req.url ?? '', socket: req.socket });
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     res.end(page);
   });
@@ -215,6 +219,53 @@ async function oneJob(t: TestContext, address: string, extra: string) {
   const loops = await h.loops('app');
   return { h, loops };
 }
+
+test("vmagent's headers may set Authorization, User-Agent, Host and the rest, and are sent in place of Tributary's own", async (t) => {
+  // vmagent 1.79.5 sends each of these lines as given (seen on the wire)
+  const lines = ['Authorization: Bearer abc', 'User-Agent: custom-ua', 'Host: example.test', 'Accept: text/x',
+    'X-Prometheus-Scrape-Timeout-Seconds: 42', 'Accept-Encoding: identity', 'Content-Type: x/y'];
+  const yaml = `scrape_configs:\n  - job_name: app\n    headers: ${JSON.stringify(lines)}\n    static_configs: [{targets: ['h:1']}]\n`;
+  const { warnings } = parseConfigText(yaml, 't.yml', {});
+  assert.deepEqual(warnings, []);
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-headers-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'scrape.yml'), yaml);
+  const checked = await runCli(['check-config', join(dir, 'scrape.yml')]);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+
+  const target = await recordingTarget(t, 'a 1\n');
+  // over the plain-http pool, and over undici (through a proxy, in absolute form)
+  const proxy = await startProxy(t);
+  for (const extra of ['', `    proxy_url: ${proxy.url}\n`]) {
+    const { loops } = await oneJob(t, target.address, `    headers: ${JSON.stringify(lines)}\n${extra}`);
+    await loops[0].scrapeOnce();
+    assert.equal(loops[0].lastError, '', extra);
+    const h = target.seen.at(-1)!.headers;
+    assert.equal(h.authorization, 'Bearer abc', extra);
+    assert.equal(h['user-agent'], 'custom-ua', extra);
+    assert.equal(h.host, 'example.test', extra);
+    assert.equal(h.accept, 'text/x', extra);
+    assert.equal(h['x-prometheus-scrape-timeout-seconds'], '42', extra);
+    assert.equal(h['accept-encoding'], 'identity', extra);
+    assert.equal(h['content-type'], 'x/y', extra);
+    assert.equal(target.seen.at(-1)!.rawHeaders.filter((n, i) => i % 2 === 0 && /^(host|user-agent|authorization)$/i.test(n)).length, 3, `each header once: ${extra}`);
+  }
+  assert.equal(proxy.requests.length, 1);
+  assert.equal(proxy.requestHeaders[0].host, 'example.test');
+});
+
+test("headers' Authorization beside basic_auth: basic_auth's is sent, as vmagent does, and the config warns", async (t) => {
+  const job = (auth: string) => `scrape_configs:\n  - job_name: app\n    headers: ["Authorization: Bearer fromheaders"]\n${auth}    static_configs: [{targets: ['h:1']}]\n`;
+  for (const [auth, key] of [['    basic_auth: {username: u, password: p}\n', 'basic_auth'], ['    bearer_token: b\n', 'authorization']] as const) {
+    const { warnings } = parseConfigText(job(auth), 't.yml', {});
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0].message, new RegExp(`Authorization line is not sent: ${key} sets`));
+  }
+  const target = await recordingTarget(t, 'a 1\n');
+  const { loops } = await oneJob(t, target.address, '    headers: ["Authorization: Bearer fromheaders"]\n    basic_auth: {username: u, password: p}\n');
+  await loops[0].scrapeOnce();
+  assert.equal(target.seen.at(-1)!.headers.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
+});
 
 test('headers, disable_compression and disable_keepalive change the scrape request as in vmagent', async (t) => {
   const target = await recordingTarget(t, 'a 1\n');

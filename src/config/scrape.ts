@@ -12,7 +12,6 @@ import {
   basicAuthSchema,
   checkHttpClient,
   httpClientShape,
-  isReservedHeader,
   tlsConfigSchema,
 } from './http-client.js';
 import { relabelConfigsSchema } from './relabel.js';
@@ -68,9 +67,11 @@ export const nameEscapingField = z
 
 /**
  * vmagent's own `scrape_config` keys (lib/promscrape/config.go), so a `-promscrape.config` file
- * loads unchanged. Aliases of Prometheus keys (`disable_compression`, `max_scrape_size`,
- * `headers`) are folded into them by `foldVmagentKeys`, so the rest of Tributary sees one key
- * per setting; the others are carried to the scrape pool.
+ * loads unchanged. Aliases of Prometheus keys (`disable_compression`, `max_scrape_size`) are
+ * folded into them by `foldVmagentKeys`, so the rest of Tributary sees one key per setting; the
+ * others are carried to the scrape pool. `headers` is not an alias of `http_headers`: vmagent
+ * sends its lines as given, Authorization, Host and User-Agent included, in place of its own
+ * value of that header, so it becomes `override_headers`.
  */
 const vmagentShape = {
   /** Tributary always parses the body while it streams in: accepted, nothing to switch. */
@@ -84,7 +85,7 @@ const vmagentShape = {
   disable_keepalive: bool.default(false),
   /** At most this many distinct series per target per 24h; 0 or unset: no limit. */
   series_limit: uint.optional(),
-  /** `Name: value` lines sent with each scrape. */
+  /** `Name: value` lines sent with each scrape, in place of Tributary's own value of the header. */
   headers: z.array(z.string()).optional(),
   /** vmagent's name for body_size_limit, in vmagent's units (`16MB` = 16·10⁶ bytes). */
   max_scrape_size: z.union([z.string(), z.number()]).optional(),
@@ -97,7 +98,7 @@ const vmagentShape = {
   proxy_bearer_token: text.optional(),
   proxy_bearer_token_file: text.optional(),
   proxy_tls_config: tlsConfigSchema.optional(),
-  /** `Name: value` lines sent to the proxy with CONNECT. */
+  /** `Name: value` lines sent to the proxy: with CONNECT (https targets), or with each absolute-form request (http ones). */
   proxy_headers: z.array(z.string()).optional(),
   proxy_oauth2: opaqueMapping.optional(),
 };
@@ -152,49 +153,64 @@ function checkVmagentKeys(c: VmagentKeys, ctx: z.RefinementCtx): void {
       ctx.addIssue({ code: 'custom', path: ['max_scrape_size'], message: (err as Error).message });
     }
   }
-  const lines = (key: 'headers' | 'proxy_headers', reserved: boolean): void =>
+  const lines = (key: 'headers' | 'proxy_headers'): void =>
     c[key]?.forEach((line, i) => {
       const h = parseHeaderLine(line);
-      if (h === undefined) {
-        ctx.addIssue({ code: 'custom', path: [key, i], message: `${JSON.stringify(line)} is not a header: write "Name: value"` });
-      } else if (reserved && isReservedHeader(h[0])) {
-        ctx.addIssue({ code: 'custom', path: [key, i], message: `header ${JSON.stringify(h[0])} is set by Tributary and cannot be configured` });
-      } else if (key === 'headers' && c.http_headers && Object.keys(c.http_headers).some((n) => n.toLowerCase() === h[0].toLowerCase())) {
-        ctx.addIssue({ code: 'custom', path: [key, i], message: `header ${JSON.stringify(h[0])} is also set in http_headers: set it in one place` });
+      const problem = h === undefined ? `${JSON.stringify(line)} is not a header: write "Name: value"` : key === 'headers' ? scrapeHeaderProblem(h[0], h[1]) : undefined;
+      if (problem !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key, i], message: problem });
+      } else if (key === 'headers' && c.http_headers && Object.keys(c.http_headers).some((n) => n.toLowerCase() === h![0].toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: [key, i], message: `header ${JSON.stringify(h![0])} is also set in http_headers: set it in one place` });
       }
     });
-  lines('headers', true);
-  lines('proxy_headers', false);
+  lines('headers');
+  lines('proxy_headers');
   const proxyAuth = (['proxy_authorization', 'proxy_basic_auth', 'proxy_bearer_token', 'proxy_bearer_token_file'] as const).filter(
     (k) => c[k] !== undefined,
   );
   if (proxyAuth.length > 1) issue([proxyAuth[1]], `at most one of ${proxyAuth.join(' and ')} may be set`);
 }
 
+/**
+ * What in a vmagent `headers` line Tributary cannot send. vmagent accepts any header; the body's
+ * framing (Content-Length, Transfer-Encoding) is the transport's, and a body is decoded only
+ * when it is gzip or plain, so Accept-Encoding may ask for nothing else.
+ */
+function scrapeHeaderProblem(name: string, value: string): string | undefined {
+  const n = name.toLowerCase();
+  if (n === 'content-length' || n === 'transfer-encoding') return `header ${JSON.stringify(name)} cannot be configured: the request's framing is the transport's`;
+  if (n === 'accept-encoding') {
+    const codings = value.split(',').map((v) => v.split(';')[0].trim().toLowerCase()).filter((v) => v !== '');
+    const other = codings.find((v) => v !== 'gzip' && v !== 'identity');
+    if (other !== undefined) return `Accept-Encoding ${JSON.stringify(value)}: Tributary decodes only gzip; write gzip or identity`;
+  }
+  return undefined;
+}
+
 /** One key per setting for the rest of Tributary: vmagent's aliases become the Prometheus keys. */
-function foldVmagentKeys<
-  T extends VmagentKeys & { http_headers?: Record<string, { values?: string[] | undefined; secrets?: string[] | undefined; files?: string[] | undefined }> | undefined },
->(c: T) {
+function foldVmagentKeys<T extends VmagentKeys>(c: T) {
   const { disable_compression, max_scrape_size, headers, ...rest } = c;
-  let httpHeaders = rest.http_headers;
-  if (headers !== undefined && headers.length > 0) {
-    httpHeaders = { ...httpHeaders };
-    for (const line of headers) {
-      const [name, value] = parseHeaderLine(line)!;
-      const had = httpHeaders[name]?.values ?? [];
-      httpHeaders[name] = { values: [...had, value] };
-    }
+  // lower-case names: one value per header whatever its spelling; the last line wins, as
+  // vmagent sets (not adds) each one
+  let override_headers: Record<string, string> | undefined;
+  for (const line of headers ?? []) {
+    const [name, value] = parseHeaderLine(line)!;
+    (override_headers ??= {})[name.toLowerCase()] = value;
   }
   return {
     ...rest,
     enable_compression: rest.enable_compression ?? !(disable_compression ?? false),
     body_size_limit: max_scrape_size !== undefined ? parseVmagentBytes(max_scrape_size) : rest.body_size_limit,
-    ...(httpHeaders !== undefined ? { http_headers: httpHeaders } : {}),
+    ...(override_headers !== undefined ? { override_headers } : {}),
   };
 }
 
 /** Parts of a job's vmagent keys Tributary does not act on, or acts on differently: for the load warnings. */
 export function vmagentKeyWarnings(c: {
+  override_headers?: Readonly<Record<string, string>> | undefined;
+  basic_auth?: unknown;
+  authorization?: unknown;
+  oauth2?: unknown;
   proxy_url?: string | undefined;
   proxy_oauth2?: unknown;
   relabel_debug: boolean;
@@ -207,6 +223,11 @@ export function vmagentKeyWarnings(c: {
   proxy_headers?: string[] | undefined;
 }): { key: string; message: string }[] {
   const out: { key: string; message: string }[] = [];
+  const auth = (['basic_auth', 'authorization', 'oauth2'] as const).find((k) => c[k] !== undefined);
+  if (c.override_headers?.authorization !== undefined && auth !== undefined) {
+    // vmagent 1.79 sends basic_auth's (or authorization's) header in place of the line's
+    out.push({ key: 'headers', message: `its Authorization line is not sent: ${auth} sets the Authorization header, as in vmagent` });
+  }
   if (c.proxy_oauth2 !== undefined && c.proxy_url) out.push({ key: 'proxy_oauth2', message: 'OAuth 2.0 toward the proxy is not supported yet; ignored (use proxy_authorization, proxy_basic_auth or proxy_bearer_token)' });
   if (!c.proxy_url) {
     for (const k of ['proxy_authorization', 'proxy_basic_auth', 'proxy_bearer_token', 'proxy_bearer_token_file', 'proxy_tls_config', 'proxy_headers', 'proxy_oauth2'] as const) {

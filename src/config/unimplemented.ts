@@ -61,7 +61,6 @@ const HTTP_CLIENT_KEYS: readonly UnimplementedKey[] = [
     message: 'not supported yet: HTTP_PROXY, HTTPS_PROXY and NO_PROXY are not read; requests go direct',
     when: isTrue,
   },
-  { path: ['proxy_connect_header'], message: 'not supported yet: the proxy CONNECT request carries no extra headers; ignored' },
 ];
 
 const HTTP_CLIENTS: readonly Pattern[] = [

@@ -197,14 +197,16 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       },
     };
 
+    // Ours are defaults: a header the client is configured to send (vmagent's `headers` may
+    // name User-Agent, Accept-Encoding, Host, the timeout) replaces ours, whatever its case.
     const headers: Record<string, string | string[]> = {
-      ...spec.headers,
       accept: spec.accept ?? ACCEPT_HEADER,
       'accept-encoding': spec.compression === false ? 'identity' : 'gzip',
       'user-agent': USER_AGENT,
     };
     const timeoutHeader = spec.timeoutHeader === undefined ? 'x-prometheus-scrape-timeout-seconds' : spec.timeoutHeader;
     if (timeoutHeader !== null) headers[timeoutHeader] = String(spec.timeoutMs / 1000);
+    for (const [name, value] of Object.entries(spec.headers)) headers[name.toLowerCase()] = value;
 
     const viaPool = (pool: Http1Pool, url: URL, redirects: number): void => {
       const call = pool.request(

@@ -4,7 +4,9 @@
  * never share state): plain `http://` without a proxy over http1.ts pools, one per origin;
  * everything else over an undici Agent built from the Prometheus-style `tls_config` and
  * `proxy_url` — loaded only then, as most agents never need it. Plus the request headers its
- * authentication and `http_headers` settings call for.
+ * authentication, `http_headers` and vmagent `headers` settings call for: these replace the
+ * caller's own value of a header (User-Agent, Accept-Encoding, Host...), and the authentication
+ * keys replace a configured Authorization (vmagent 1.79 sends basic_auth's over its `headers`).
  *
  * Credential files are read on every request, as Prometheus does, so rotated tokens are picked
  * up without a reload; TLS files are read once, when the agent is first needed. An `oauth2`
@@ -26,10 +28,12 @@ import { proxyAgentOptions, type ProxyClientSettings } from './proxy.js';
 /** The client keys this module acts on; gateway sources, discovery and scrape jobs all carry them. */
 export type HttpClientSettings = Pick<
   HttpClientConfig,
-  'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers'
+  'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers' | 'proxy_connect_header'
 > & {
   readonly proxy_url?: string | undefined;
   readonly disable_keepalive?: boolean;
+  /** vmagent's `headers`, lower-case names: sent in place of any value of the same header. */
+  readonly override_headers?: Readonly<Record<string, string>> | undefined;
   readonly oauth2?: HttpClientConfig['oauth2'];
   /** Remote write only: request signing and the cloud authentication kinds. */
   readonly sigv4?: SigV4Config | undefined;
@@ -111,6 +115,12 @@ export class HttpClient {
       ? new ProxyAgent({
           ...options,
           uri: this.config.proxy_url,
+          // Prometheus and vmagent send a plain-http target's request to the proxy in absolute
+          // form (`GET http://host:port/metrics`) and tunnel only https; undici 7 tunnels
+          // everything by default, which a proxy limiting CONNECT to port 443 (Squid's
+          // default) refuses. An https proxy_url still tunnels: undici forwards in absolute
+          // form only over a plain-http proxy connection.
+          proxyTunnel: false,
           requestTls: connect as Record<string, unknown>,
           ...(await proxyAgentOptions(this.config)),
         })
@@ -130,6 +140,7 @@ export class HttpClient {
       for (const f of h.files ?? []) values.push((await readSecret(f, `http_headers.${name}`)).trim());
       if (values.length > 0) out[name] = values;
     }
+    Object.assign(out, c.override_headers);
     if (c.basic_auth) {
       const b = c.basic_auth;
       const user = b.username_file ? await readSecret(b.username_file, 'basic_auth.username_file') : b.username ?? '';

@@ -436,7 +436,9 @@ class Connection {
 
 /** The request line and headers, checked: a CR or LF from a config value must not split them. */
 function requestHead(req: Http1Request, host: string): Buffer {
-  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${host}\r\n`;
+  // a configured Host (vmagent's `headers`) names the authority instead of the address
+  const hasHost = Object.keys(req.headers).some((n) => n.toLowerCase() === 'host');
+  let head = `${req.method} ${req.path} HTTP/1.1\r\n${hasHost ? '' : `host: ${host}\r\n`}`;
   for (const [name, value] of Object.entries(req.headers)) {
     if (!HEADER_NAME.test(name)) throw new Http1Error(`invalid header name ${JSON.stringify(name)}`, 'ERR_INVALID_HTTP_TOKEN');
     for (const v of typeof value === 'string' ? [value] : value) {

@@ -57,6 +57,7 @@ export class OAuth2TokenSource {
     this.http = new HttpClient({
       tls_config: config.tls_config,
       proxy_url: config.proxy_url,
+      proxy_connect_header: config.proxy_connect_header,
       http_headers: config.http_headers,
       follow_redirects: true,
       enable_http2: false,

@@ -1,10 +1,16 @@
 /**
  * vmagent's proxy client keys (`proxy_authorization`, `proxy_basic_auth`, `proxy_bearer_token`,
- * `proxy_bearer_token_file`, `proxy_tls_config`, `proxy_headers`): how Tributary talks to the
- * proxy itself, as opposed to the target behind it. Read when the job's proxy agent is built
- * (a rotated token file is picked up on the next reload).
+ * `proxy_bearer_token_file`, `proxy_tls_config`, `proxy_headers`) and Prometheus'
+ * `proxy_connect_header`: how Tributary talks to the proxy itself, as opposed to the target
+ * behind it. Read when the job's proxy agent is built (a rotated token file is picked up on the
+ * next reload).
+ *
+ * vmagent's keys reach the proxy on every request, tunnelled (CONNECT, https targets) or not
+ * (absolute form, http targets). `proxy_connect_header` goes with CONNECT only, as in Go's
+ * transport (Prometheus' ProxyConnectHeader): a plain-http target's request does not carry it.
  */
 
+import type { Dispatcher } from 'undici';
 import type { AuthorizationConfig, BasicAuthConfig, TlsConfig } from '../config/http-client.js';
 import { readSecret, tlsOptions } from './http-client.js';
 
@@ -15,15 +21,18 @@ export interface ProxyClientSettings {
   readonly proxy_bearer_token_file?: string;
   readonly proxy_tls_config?: TlsConfig;
   readonly proxy_headers?: readonly string[];
+  readonly proxy_connect_header?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
-/** ProxyAgent's `token` (the Proxy-Authorization value), `headers` and `proxyTls`. */
-export async function proxyAgentOptions(c: ProxyClientSettings): Promise<{
-  token?: string;
-  headers?: Record<string, string>;
-  proxyTls?: Record<string, unknown>;
-}> {
-  const out: { token?: string; headers?: Record<string, string>; proxyTls?: Record<string, unknown> } = {};
+type ConnectHeaders = Record<string, string | string[]>;
+
+/**
+ * ProxyAgent's `token` (the Proxy-Authorization value), `headers` and `proxyTls`, and for
+ * `proxy_connect_header` a `clientFactory` whose CONNECTs carry it (undici puts its `headers`
+ * on both kinds of request, and has no option for CONNECT's alone).
+ */
+export async function proxyAgentOptions(c: ProxyClientSettings): Promise<ProxyOptions> {
+  const out: ProxyOptions = {};
   if (c.proxy_basic_auth) {
     const b = c.proxy_basic_auth;
     const user = b.username_file ? await readSecret(b.username_file, 'proxy_basic_auth.username_file') : b.username ?? '';
@@ -46,5 +55,26 @@ export async function proxyAgentOptions(c: ProxyClientSettings): Promise<{
     }
   }
   if (c.proxy_tls_config) out.proxyTls = (await tlsOptions(c.proxy_tls_config)) as Record<string, unknown>;
+  const connectHeaders = Object.entries(c.proxy_connect_header ?? {}).filter(([, v]) => v.length > 0);
+  if (connectHeaders.length > 0) {
+    const extra: ConnectHeaders = Object.fromEntries(connectHeaders.map(([n, v]) => [n.toLowerCase(), [...v]]));
+    const { Pool } = await import('undici');
+    out.clientFactory = (origin, opts) => withConnectHeaders(new Pool(origin, opts), extra);
+  }
   return out;
+}
+
+interface ProxyOptions {
+  token?: string;
+  headers?: Record<string, string>;
+  proxyTls?: Record<string, unknown>;
+  clientFactory?: (origin: URL, opts: object) => Dispatcher;
+}
+
+/** `pool`, its CONNECT requests (ProxyAgent's tunnels) carrying `extra` besides their own headers. */
+function withConnectHeaders<D extends Dispatcher>(pool: D, extra: ConnectHeaders): D {
+  const connect = pool.connect.bind(pool) as (opts: Dispatcher.ConnectOptions, ...rest: unknown[]) => unknown;
+  (pool as { connect: unknown }).connect = (opts: Dispatcher.ConnectOptions, ...rest: unknown[]) =>
+    connect({ ...opts, headers: { ...extra, ...(opts.headers as ConnectHeaders | undefined) } }, ...rest);
+  return pool;
 }
