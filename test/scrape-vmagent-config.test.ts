@@ -99,6 +99,8 @@ test('vmagent keys: contradictions and bad values are precise errors', () => {
   assert.equal(got[0].line, 3);
   got = issues(job('    headers: ["Content-Length: 5"]\n'));
   assert.match(got[0].message, /framing/);
+  got = issues(job('    proxy_url: http://p:1\n    headers: ["Proxy-Authorization: Basic eA=="]\n'));
+  assert.match(got[0].message, /use proxy_authorization/);
   got = issues(job('    headers: ["Accept-Encoding: br"]\n'));
   assert.match(got[0].message, /decodes only gzip/);
   got = issues(job('    headers: ["X-A: 1"]\n    http_headers: {x-a: {values: ["2"]}}\n'));

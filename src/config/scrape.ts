@@ -179,6 +179,8 @@ function checkVmagentKeys(c: VmagentKeys, ctx: z.RefinementCtx): void {
 function scrapeHeaderProblem(name: string, value: string): string | undefined {
   const n = name.toLowerCase();
   if (n === 'content-length' || n === 'transfer-encoding') return `header ${JSON.stringify(name)} cannot be configured: the request's framing is the transport's`;
+  // the proxy's credentials go to the proxy only, which a target header cannot say
+  if (n === 'proxy-authorization') return `header ${JSON.stringify(name)} cannot be configured here: use proxy_authorization, proxy_basic_auth or proxy_bearer_token`;
   if (n === 'accept-encoding') {
     const codings = value.split(',').map((v) => v.split(';')[0].trim().toLowerCase()).filter((v) => v !== '');
     const other = codings.find((v) => v !== 'gzip' && v !== 'identity');
