@@ -301,7 +301,8 @@ export class ScrapeLoop {
       return;
     }
 
-    const duration = (performance.now() - began) / 1000;
+    // whole microseconds (the clock's resolution): a short decimal, which storages keep exactly
+    const duration = Math.round((performance.now() - began) * 1000) / 1e6;
     const ok = error === undefined;
     let seriesAdded = cache.added;
     if (!ok) {
