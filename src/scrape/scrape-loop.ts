@@ -134,7 +134,11 @@ export class ScrapeLoop {
     if (this.limiter) this.autoSeries.push(...this.limiter.autoSeries);
   }
 
-  /** Starts scraping; `firstAt` (a predecessor's pending slot) is kept even when just past. */
+  /**
+   * Starts scraping; `firstAt` (a predecessor's pending slot) is kept even when just past,
+   * unless this loop's own schedule (a new interval or phase) comes sooner: either way no gap
+   * is longer than the old or the new interval.
+   */
   start(firstAt = 0): void {
     this.schedule(firstAt);
   }
@@ -148,11 +152,12 @@ export class ScrapeLoop {
 
   /** Marks a predecessor's series stale after the first scrape unless they are seen again. */
   inherit(series: readonly Labels[]): void {
-    // its auto series are this loop's too when the target labels stayed: written again, not stale
+    // its auto series are this loop's too (same target labels): written again, not stale
     const own = new Set(this.autoSeries.map((l) => l.key));
-    this.cache.inherit(series.filter((l) => !own.has(l.key)));
-    // the predecessor wrote the same auto series; this loop will write them at its first scrape
-    this.autoWritten = true;
+    const others = series.filter((l) => !own.has(l.key));
+    this.cache.inherit(others);
+    // the predecessor wrote them; this loop writes them again at its first scrape
+    if (others.length < series.length) this.autoWritten = true;
   }
 
   /**
@@ -188,7 +193,10 @@ export class ScrapeLoop {
     const now = Date.now();
     for (const l of this.written()) b.appendStale(l, now);
     if (this.autoWritten) for (const l of this.autoSeries) b.appendStale(l, now);
-    if (b.length > 0) this.write(b);
+    if (b.length > 0) {
+      this.write(b);
+      this.job.counters.staleMarkers.inc(b.length);
+    }
     batches.give(b);
   }
 
@@ -215,7 +223,8 @@ export class ScrapeLoop {
   private schedule(firstAt = 0): void {
     if (this.stopped || this.handingOver) return;
     const now = Date.now();
-    const at = firstAt > 0 ? firstAt : nextScrapeTime(now, this.target.intervalMs, this.phase);
+    let at = nextScrapeTime(now, this.target.intervalMs, this.phase);
+    if (firstAt > 0 && firstAt < at) at = firstAt;
     this.nextAt = at;
     this.timer = setTimeout(() => {
       this.nextAt = 0;
