@@ -3,7 +3,8 @@
  * taken over without a gap in its targets' scrapes (a new interval or timeout too, with no
  * staleness marker for the series that continue), an unchanged one keeps its loops, an
  * invalid file is refused (HTTP 400, metric, log) while the old jobs go on, a removed job's
- * series go stale; file_sd edits add and remove targets; SIGHUP reloads the real CLI.
+ * series go stale; file_sd edits add and remove targets; a pool over target_limit scrapes
+ * again once under it; SIGHUP reloads the real CLI.
  */
 
 import { test } from 'node:test';
@@ -242,6 +243,31 @@ scrape_configs:
   await waitFor('x stale', () => h.sink.batches.some((bt) => bt.samples.some((s) => s.series === upX && s.stale)));
   const pool = h.manager.pools()[0];
   assert.deepEqual(pool.active.map((s) => s.labels.get('instance')), [y.address]);
+});
+
+test('target_limit: a pool over its limit scrapes nothing, and scrapes again once discovery brings it under', async (t) => {
+  const x = await startTarget();
+  x.page('lx 1\n');
+  t.after(() => x.close());
+  const dir = tempDir(t);
+  const sd = join(dir, 'targets.json');
+  writeFileSync(sd, JSON.stringify([{ targets: [x.address, '127.0.0.1:1'] }]));
+  const h = await startScraping(`global:
+  scrape_interval: ${INTERVAL_MS}ms
+scrape_configs:
+  - job_name: limited
+    target_limit: 1
+    file_sd_configs: [{files: ['${join(dir, '*.json')}'], refresh_interval: 1h}]
+`);
+  t.after(() => h.close());
+  const pool = () => h.manager.pools()[0];
+  await waitFor('over the limit', () => pool().active.length === 2, 10_000);
+  assert.match(pool().active[0].lastError, /target_limit exceeded/);
+  await new Promise((r) => setTimeout(r, INTERVAL_MS * 2));
+  assert.equal(h.sink.batches.length, 0, 'nothing scraped over the limit');
+  writeAtomically(sd, JSON.stringify([{ targets: [x.address] }]));
+  await waitFor('x scraped under the limit', () => timestamps(h.sink, `up{instance="${x.address}", job="limited"}`).length >= 2, 10_000);
+  assert.deepEqual(pool().active.map((s) => s.health), ['up']);
 });
 
 test('SIGHUP reloads the running CLI; a bad file keeps it running', async (t) => {

@@ -152,6 +152,8 @@ export class ScrapePool {
     this.dropped = dropped;
     this.droppedCount = droppedCount;
     const limit = this.config.target_limit ?? 0;
+    // loops built while over the limit were never started: they are replaced by ones that are
+    const wasOverLimit = this.limitError !== undefined;
     this.limitError =
       limit > 0 && wanted.size > limit ? `target_limit exceeded (number of targets: ${wanted.size}, limit: ${limit})` : undefined;
     if (this.limitError) this.job.log.error('scrape pool over its target limit: no target is scraped', { err: this.limitError });
@@ -160,7 +162,7 @@ export class ScrapePool {
     this.predecessor = undefined;
     const leaving: ScrapeLoop[] = [];
     for (const [id, loop] of this.loops) {
-      if (!wanted.has(id) || this.limitError) {
+      if (!wanted.has(id) || this.limitError || wasOverLimit) {
         this.loops.delete(id);
         leaving.push(loop);
       }
