@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '../src/log/logger.js';
 import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { RecordingSink, selfMetricValue, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
+import { RecordingSink, scrapeConfigs, selfMetricValue, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
 import { startAgent } from './cli-process.js';
 import { tempDataDir } from './fixtures.js';
 
@@ -243,6 +243,30 @@ scrape_configs:
   await waitFor('x stale', () => h.sink.batches.some((bt) => bt.samples.some((s) => s.series === upX && s.stale)));
   const pool = h.manager.pools()[0];
   assert.deepEqual(pool.active.map((s) => s.labels.get('instance')), [y.address]);
+});
+
+test('series_limit across a reload: the new loop knows the series written before it, so one that vanishes goes stale', async (t) => {
+  const x = await startTarget();
+  x.page('sa 1\nsb 2\n');
+  t.after(() => x.close());
+  const yaml = (interval: number) => `scrape_configs:
+  - job_name: capped
+    scrape_interval: ${interval}ms
+    scrape_timeout: ${INTERVAL_MS}ms
+    series_limit: 10
+    static_configs: [{targets: ['${x.address}']}]
+`;
+  const h = await startScraping(yaml(INTERVAL_MS));
+  t.after(() => h.close());
+  const sb = `sb{instance="${x.address}", job="capped"}`;
+  await waitFor('sb written', () => timestamps(h.sink, sb).length >= 2, 10_000);
+  h.manager.apply(scrapeConfigs(yaml(600)));
+  await waitFor('the new loop', async () => (await h.loops('capped'))[0]?.target.intervalMs === 600, 10_000);
+  x.page('sa 1\n');
+  await waitFor('sb stale', () => staleOf(h.sink, 'sb{').length > 0, 10_000);
+  const current = `scrape_series_current{instance="${x.address}", job="capped"}`;
+  const afterReload = h.sink.batches.at(-1)!.samples.find((s) => s.series === current);
+  assert.equal(afterReload?.value, 2, 'the 24h window goes on across the reload');
 });
 
 test('target_limit: a pool over its limit scrapes nothing, and scrapes again once discovery brings it under', async (t) => {

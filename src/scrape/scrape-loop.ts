@@ -144,14 +144,19 @@ export class ScrapeLoop {
   }
 
   /** Series this loop last wrote, for a successor that replaces it on reload. */
-  liveSeries(): Labels[] {
+  private liveSeries(): Labels[] {
     const out = this.written();
     if (this.autoWritten) out.push(...this.autoSeries);
     return out;
   }
 
-  /** Marks a predecessor's series stale after the first scrape unless they are seen again. */
-  inherit(series: readonly Labels[]): void {
+  /**
+   * Takes over from the loop this one replaces: its series are marked stale after the first
+   * scrape unless seen again, and its series_limit window goes on.
+   */
+  inherit(from: ScrapeLoop): void {
+    if (this.limiter && from.limiter) this.limiter.continueFrom(from.limiter);
+    const series = from.liveSeries();
     // its auto series are this loop's too (same target labels): written again, not stale
     const own = new Set(this.autoSeries.map((l) => l.key));
     const others = series.filter((l) => !own.has(l.key));

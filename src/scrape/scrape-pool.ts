@@ -188,7 +188,7 @@ export class ScrapePool {
         handedOver.add(old);
         handovers.push(
           old.handOver().then((pendingAt) => {
-            loop.inherit(old.liveSeries());
+            loop.inherit(old);
             if (!this.closed && !this.limitError) loop.start(pendingAt);
           }),
         );

@@ -70,6 +70,19 @@ export class SeriesLimiter {
     return this.seen.has(series.key);
   }
 
+  /**
+   * Continues a predecessor's window (a reload that changed the target's interval or limit):
+   * a reload neither resets the 24h budget nor forgets which series were written.
+   */
+  continueFrom(prev: SeriesLimiter): void {
+    this.windowStart = prev.windowStart;
+    this.warned = prev.warned;
+    for (const key of prev.seen) {
+      if (this.seen.size >= this.limit) break;
+      this.seen.add(key);
+    }
+  }
+
   /** The limiter's own series, written with the scrape's other per-target series. */
   appendAuto(batch: SampleBatch, ts: number): void {
     batch.append(this.autoSeries[0], this.dropped, ts);
