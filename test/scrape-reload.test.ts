@@ -176,6 +176,9 @@ ${timeout}    static_configs: [{targets: [${targets.map((x) => `'${x}'`).join(',
   assert.deepEqual([target.intervalMs, target.timeoutMs], [NEW_INTERVAL_MS, 500], 'the new loop runs the new config');
   assert.equal(target.hash, hash, 'the hash, hence the phase, stays across the change');
   assert.deepEqual(staleOf(sink, `instance="${a.address}"`), [], 'no staleness marker for a series that continues');
+  // the series cache was handed over too: the page's lines are not new to the new loop
+  const added = sink.batches.flatMap((x) => x.samples.filter((s) => s.series === `scrape_series_added{instance="${a.address}", job="j"}`));
+  assert.deepEqual(added.slice(1).map((s) => s.value), added.slice(1).map(() => 0), 'scrape_series_added after the first scrape');
   const tsA = timestamps(sink, upA);
   assert.ok(maxGap(tsA) <= NEW_INTERVAL_MS + 200, `gap in a's scrapes across the reload: ${maxGap(tsA)} ms (${tsA.join(',')})`);
   // the new schedule: the new interval, at the hash's phase of it (the first one may be the old loop's pending slot)

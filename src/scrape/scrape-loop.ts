@@ -90,7 +90,7 @@ export function nextScrapeTime(now: number, intervalMs: number, phase: number): 
 const batches = new SampleBatchPool();
 
 export class ScrapeLoop {
-  private readonly cache: SeriesCache;
+  private cache: SeriesCache;
   private readonly autoSeries: Labels[];
   private timer: NodeJS.Timeout | undefined;
   /** When the pending timer fires; 0 when none is pending. */
@@ -155,14 +155,22 @@ export class ScrapeLoop {
    * scrape unless seen again, and its series_limit window goes on.
    */
   inherit(from: ScrapeLoop): void {
-    if (this.limiter && from.limiter) this.limiter.continueFrom(from.limiter);
-    const series = from.liveSeries();
+    this.limiter?.continueFrom(from.limiter, from.written());
     // its auto series are this loop's too (same target labels): written again, not stale
     const own = new Set(this.autoSeries.map((l) => l.key));
-    const others = series.filter((l) => !own.has(l.key));
-    this.cache.inherit(others);
+    const theirAuto = from.autoWritten ? from.autoSeries : [];
+    let series: readonly Labels[];
+    if (from.job.rules === this.job.rules && from.scrapes > 0) {
+      // the same rules make the same series of each line: the cache carries on as is (as
+      // Prometheus reuses its scrape cache), so continuing lines are not "added" again
+      this.cache = from.cache;
+      series = theirAuto;
+    } else {
+      series = from.liveSeries();
+    }
+    this.cache.inherit(series.filter((l) => !own.has(l.key)));
     // the predecessor wrote them; this loop writes them again at its first scrape
-    if (others.length < series.length) this.autoWritten = true;
+    if (theirAuto.some((l) => own.has(l.key))) this.autoWritten = true;
   }
 
   /**

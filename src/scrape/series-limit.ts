@@ -71,13 +71,12 @@ export class SeriesLimiter {
   }
 
   /**
-   * Continues a predecessor's window (a reload that changed the target's interval or limit):
-   * a reload neither resets the 24h budget nor forgets which series were written.
+   * Continues from the loop this one replaces on reload: its window when it had a limit (the
+   * 24h budget does not restart), else the series it wrote, so that they go stale if they end.
    */
-  continueFrom(prev: SeriesLimiter): void {
-    this.windowStart = prev.windowStart;
-    this.warned = prev.warned;
-    for (const key of prev.seen) {
+  continueFrom(prev: SeriesLimiter | undefined, written: readonly Labels[]): void {
+    if (prev) this.windowStart = prev.windowStart;
+    for (const key of prev ? prev.seen : written.map((l) => l.key)) {
       if (this.seen.size >= this.limit) break;
       this.seen.add(key);
     }
