@@ -1,8 +1,10 @@
 /**
  * Reloading and discovery changes while scrapes run on their real schedule: a changed job is
- * taken over without a gap in its targets' scrapes, an unchanged one keeps its loops, an
+ * taken over without a gap in its targets' scrapes (a new interval or timeout too, with no
+ * staleness marker for the series that continue), an unchanged one keeps its loops, an
  * invalid file is refused (HTTP 400, metric, log) while the old jobs go on, a removed job's
- * series go stale; file_sd edits add and remove targets; SIGHUP reloads the real CLI.
+ * series go stale; file_sd edits add and remove targets; a pool over target_limit scrapes
+ * again once under it; SIGHUP reloads the real CLI.
  */
 
 import { test } from 'node:test';
@@ -12,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '../src/log/logger.js';
 import { startRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { RecordingSink, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
+import { RecordingSink, scrapeConfigs, selfMetricValue, startScraping, startTarget, waitFor, type RecordedSample } from './scrape-harness.js';
 import { startAgent } from './cli-process.js';
 import { tempDataDir } from './fixtures.js';
 
@@ -122,6 +124,101 @@ ${extra}`;
   assert.match(after, /^tributary_config_last_reload_successful(\{[^}]*\})? 1$/m);
 });
 
+/** Stale markers of series (Prometheus notation) that contain `part`. */
+function staleOf(sink: RecordingSink, part: string): RecordedSample[] {
+  return sink.batches.flatMap((b) => b.samples.filter((s) => s.stale && s.series.includes(part)));
+}
+
+/** `ts` lies at `phase` of the interval, give or take a late timer (or one a millisecond early: Node rounds). */
+function atPhase(ts: number, intervalMs: number, phase: number): boolean {
+  const off = (((ts - phase) % intervalMs) + intervalMs) % intervalMs;
+  return off < 150 || off > intervalMs - 20;
+}
+
+test('reload: a new scrape_interval and scrape_timeout hand the target over with no marker and no gap; a removed target goes stale', async (t) => {
+  const a = await startTarget();
+  a.page('m{k="v"} 1\nother 2\n');
+  const b = await startTarget();
+  b.page('n 3\n');
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  const dir = tempDir(t);
+  const file = join(dir, 'tributary.yml');
+  const NEW_INTERVAL_MS = 600;
+  const cfg = (interval: number, timeout: string, targets: string[]) => `global:
+  scrape_interval: ${interval}ms
+scrape_configs:
+  - job_name: j
+${timeout}    static_configs: [{targets: [${targets.map((x) => `'${x}'`).join(', ')}]}]
+`;
+  writeFileSync(file, cfg(INTERVAL_MS, '', [a.address, b.address]));
+  const runtime = await startRuntime({ configFile: file, listen: '127.0.0.1:0', logger: new Logger('error', 'json', { write() {} }), dataDir: tempDataDir() });
+  t.after(() => runtime.close());
+  const sink = new RecordingSink();
+  runtime.pipeline.add(sink);
+  const upA = `up{instance="${a.address}", job="j"}`;
+  await waitFor('three scrapes of a', () => timestamps(sink, upA).length >= 3, 10_000);
+  const loopA = () => runtime.scrape.pool('j')!.activeLoops().find((l) => l.target.labels.get('instance') === a.address)!;
+  const hash = loopA().target.hash;
+
+  writeFileSync(file, cfg(NEW_INTERVAL_MS, '    scrape_timeout: 500ms\n', [a.address]));
+  const ok = await post(runtime.address, '/-/reload');
+  assert.equal(ok.status, 200, ok.body);
+  await waitFor('the new loop', () => loopA().target.intervalMs === NEW_INTERVAL_MS, 10_000);
+  // the old loop scrapes no more now; the new one may first take its pending slot
+  const reloadedAt = Date.now();
+  await waitFor('b stale', () => staleOf(sink, `instance="${b.address}"`).length >= 2, 10_000);
+  await waitFor('five scrapes of a after the reload', () => timestamps(sink, upA).filter((ts) => ts > reloadedAt).length >= 5, 10_000);
+
+  const target = loopA().target;
+  assert.deepEqual([target.intervalMs, target.timeoutMs], [NEW_INTERVAL_MS, 500], 'the new loop runs the new config');
+  assert.equal(target.hash, hash, 'the hash, hence the phase, stays across the change');
+  assert.deepEqual(staleOf(sink, `instance="${a.address}"`), [], 'no staleness marker for a series that continues');
+  // the series cache was handed over too: the page's lines are not new to the new loop
+  const added = sink.batches.flatMap((x) => x.samples.filter((s) => s.series === `scrape_series_added{instance="${a.address}", job="j"}`));
+  assert.deepEqual(added.slice(1).map((s) => s.value), added.slice(1).map(() => 0), 'scrape_series_added after the first scrape');
+  const tsA = timestamps(sink, upA);
+  assert.ok(maxGap(tsA) <= NEW_INTERVAL_MS + 200, `gap in a's scrapes across the reload: ${maxGap(tsA)} ms (${tsA.join(',')})`);
+  // the new schedule: the new interval, at the hash's phase of it (the first one may be the old loop's pending slot)
+  const after = tsA.filter((ts) => ts > reloadedAt).slice(1);
+  const phase = hash % NEW_INTERVAL_MS;
+  assert.ok(after.every((ts) => atPhase(ts, NEW_INTERVAL_MS, phase)), `scrapes at phase ${phase} of ${NEW_INTERVAL_MS} ms: ${after.join(',')}`);
+  // every series of the removed target ends, and the counter counts every marker written
+  const staleB = staleOf(sink, `instance="${b.address}"`).map((s) => s.series);
+  assert.ok(staleB.includes(`n{instance="${b.address}", job="j"}`) && staleB.includes(`up{instance="${b.address}", job="j"}`), staleB.join(' '));
+  const written = sink.batches.filter((x) => x.job === 'j').reduce((n, x) => n + x.samples.filter((s) => s.stale).length, 0);
+  assert.equal(selfMetricValue(runtime.registry, 'tributary_scrape_stale_markers_total', { job: 'j' }), written);
+});
+
+test('file_sd: a target whose __scrape_interval__ label changes keeps its series (no marker, no gap)', async (t) => {
+  const x = await startTarget();
+  x.page('fx 1\n');
+  t.after(() => x.close());
+  const dir = tempDir(t);
+  const sd = join(dir, 'targets.json');
+  const group = (interval: string) => JSON.stringify([{ targets: [x.address], labels: { __scrape_interval__: interval } }]);
+  writeFileSync(sd, group(`${INTERVAL_MS}ms`));
+  const h = await startScraping(`global:
+  scrape_interval: ${INTERVAL_MS}ms
+scrape_configs:
+  - job_name: files
+    file_sd_configs: [{files: ['${join(dir, '*.json')}'], refresh_interval: 1h}]
+`);
+  t.after(() => h.close());
+  const upX = `up{instance="${x.address}", job="files"}`;
+  await waitFor('three scrapes of x', () => timestamps(h.sink, upX).length >= 3, 10_000);
+  writeAtomically(sd, group('600ms'));
+  const changedAt = Date.now();
+  await waitFor('x on the new interval', async () => (await h.loops('files'))[0]?.target.intervalMs === 600, 10_000);
+  await waitFor('five scrapes of x after the change', () => timestamps(h.sink, upX).filter((ts) => ts > changedAt).length >= 5, 10_000);
+  assert.deepEqual(staleOf(h.sink, `instance="${x.address}"`), [], 'no staleness marker for a series that continues');
+  const ts = timestamps(h.sink, upX);
+  assert.ok(maxGap(ts) <= 600 + 200, `gap in x's scrapes across the change: ${maxGap(ts)} ms (${ts.join(',')})`);
+  assert.equal(selfMetricValue(h.registry, 'tributary_scrape_stale_markers_total', { job: 'files' }), 0);
+});
+
 test('file_sd: targets added and removed by editing the file', async (t) => {
   const x = await startTarget();
   x.page('fx 1\n');
@@ -149,6 +246,55 @@ scrape_configs:
   await waitFor('x stale', () => h.sink.batches.some((bt) => bt.samples.some((s) => s.series === upX && s.stale)));
   const pool = h.manager.pools()[0];
   assert.deepEqual(pool.active.map((s) => s.labels.get('instance')), [y.address]);
+});
+
+test('series_limit across a reload: the new loop knows the series written before it, so one that vanishes goes stale', async (t) => {
+  const x = await startTarget();
+  x.page('sa 1\nsb 2\n');
+  t.after(() => x.close());
+  const yaml = (interval: number) => `scrape_configs:
+  - job_name: capped
+    scrape_interval: ${interval}ms
+    scrape_timeout: ${INTERVAL_MS}ms
+    series_limit: 10
+    static_configs: [{targets: ['${x.address}']}]
+`;
+  const h = await startScraping(yaml(INTERVAL_MS));
+  t.after(() => h.close());
+  const sb = `sb{instance="${x.address}", job="capped"}`;
+  await waitFor('sb written', () => timestamps(h.sink, sb).length >= 2, 10_000);
+  h.manager.apply(scrapeConfigs(yaml(600)));
+  await waitFor('the new loop', async () => (await h.loops('capped'))[0]?.target.intervalMs === 600, 10_000);
+  x.page('sa 1\n');
+  await waitFor('sb stale', () => staleOf(h.sink, 'sb{').length > 0, 10_000);
+  const current = `scrape_series_current{instance="${x.address}", job="capped"}`;
+  const afterReload = h.sink.batches.at(-1)!.samples.find((s) => s.series === current);
+  assert.equal(afterReload?.value, 2, 'the 24h window goes on across the reload');
+});
+
+test('target_limit: a pool over its limit scrapes nothing, and scrapes again once discovery brings it under', async (t) => {
+  const x = await startTarget();
+  x.page('lx 1\n');
+  t.after(() => x.close());
+  const dir = tempDir(t);
+  const sd = join(dir, 'targets.json');
+  writeFileSync(sd, JSON.stringify([{ targets: [x.address, '127.0.0.1:1'] }]));
+  const h = await startScraping(`global:
+  scrape_interval: ${INTERVAL_MS}ms
+scrape_configs:
+  - job_name: limited
+    target_limit: 1
+    file_sd_configs: [{files: ['${join(dir, '*.json')}'], refresh_interval: 1h}]
+`);
+  t.after(() => h.close());
+  const pool = () => h.manager.pools()[0];
+  await waitFor('over the limit', () => pool().active.length === 2, 10_000);
+  assert.match(pool().active[0].lastError, /target_limit exceeded/);
+  await new Promise((r) => setTimeout(r, INTERVAL_MS * 2));
+  assert.equal(h.sink.batches.length, 0, 'nothing scraped over the limit');
+  writeAtomically(sd, JSON.stringify([{ targets: [x.address] }]));
+  await waitFor('x scraped under the limit', () => timestamps(h.sink, `up{instance="${x.address}", job="limited"}`).length >= 2, 10_000);
+  assert.deepEqual(pool().active.map((s) => s.health), ['up']);
 });
 
 test('SIGHUP reloads the running CLI; a bad file keeps it running', async (t) => {

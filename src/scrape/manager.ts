@@ -13,6 +13,7 @@ import { Relabeler } from '../relabel/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
 import { acceptHeader } from './page-reader.js';
 import type { JobContext, JobCounters } from './scrape-loop.js';
+import type { SeriesRules } from './series-cache.js';
 import { MetadataStore } from './metadata.js';
 import { RelabelDebugLog } from './relabel-debug.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
@@ -106,7 +107,9 @@ export class ScrapeManager implements ScrapeStatusSource {
         summary.kept.push(cfg.job_name);
         continue;
       }
-      const context = this.jobContext(cfg);
+      // unchanged series rules are shared, so that a handed-over loop keeps its series cache
+      const rules = old && seriesRulesKey(old.pool.config) === seriesRulesKey(cfg) ? old.context.rules : undefined;
+      const context = this.jobContext(cfg, rules);
       const pool = new ScrapePool(cfg, context, this.deps.discover, old?.pool);
       pool.start();
       next.set(cfg.job_name, { pool, key, context });
@@ -163,11 +166,11 @@ export class ScrapeManager implements ScrapeStatusSource {
     return out;
   }
 
-  private jobContext(cfg: ScrapeConfig): JobContext {
+  private jobContext(cfg: ScrapeConfig, rules?: SeriesRules): JobContext {
     return {
       name: cfg.job_name,
       client: new HttpClient(cfg),
-      rules: {
+      rules: rules ?? {
         honorLabels: cfg.honor_labels,
         relabeler: cfg.metric_relabel_debug
           ? new RelabelDebugLog(cfg.metric_relabel_configs, this.log.child({ job: cfg.job_name }), 'metric_relabel_debug')
@@ -194,7 +197,20 @@ export class ScrapeManager implements ScrapeStatusSource {
   }
 }
 
+/** What decides the series a page line becomes (the series cache's rules, and honored timestamps). */
+function seriesRulesKey(cfg: ScrapeConfig): string {
+  return configKey({
+    honor_labels: cfg.honor_labels,
+    honor_timestamps: cfg.honor_timestamps,
+    metric_relabel_configs: cfg.metric_relabel_configs,
+    metric_relabel_debug: cfg.metric_relabel_debug,
+    label_limit: cfg.label_limit,
+    label_name_length_limit: cfg.label_name_length_limit,
+    label_value_length_limit: cfg.label_value_length_limit,
+  });
+}
+
 /** Regexes serialize as `{}`; their source must count, or a changed regex would look unchanged. */
-function configKey(cfg: ScrapeConfig): string {
+function configKey(cfg: Partial<ScrapeConfig>): string {
   return JSON.stringify(cfg, (_k, v: unknown) => (v instanceof RegExp ? `/${v.source}/${v.flags}` : v));
 }

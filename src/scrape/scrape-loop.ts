@@ -90,7 +90,7 @@ export function nextScrapeTime(now: number, intervalMs: number, phase: number): 
 const batches = new SampleBatchPool();
 
 export class ScrapeLoop {
-  private readonly cache: SeriesCache;
+  private cache: SeriesCache;
   private readonly autoSeries: Labels[];
   private timer: NodeJS.Timeout | undefined;
   /** When the pending timer fires; 0 when none is pending. */
@@ -134,25 +134,43 @@ export class ScrapeLoop {
     if (this.limiter) this.autoSeries.push(...this.limiter.autoSeries);
   }
 
-  /** Starts scraping; `firstAt` (a predecessor's pending slot) is kept even when just past. */
+  /**
+   * Starts scraping; `firstAt` (a predecessor's pending slot) is kept even when just past,
+   * unless this loop's own schedule (a new interval or phase) comes sooner: either way no gap
+   * is longer than the old or the new interval.
+   */
   start(firstAt = 0): void {
     this.schedule(firstAt);
   }
 
   /** Series this loop last wrote, for a successor that replaces it on reload. */
-  liveSeries(): Labels[] {
+  private liveSeries(): Labels[] {
     const out = this.written();
     if (this.autoWritten) out.push(...this.autoSeries);
     return out;
   }
 
-  /** Marks a predecessor's series stale after the first scrape unless they are seen again. */
-  inherit(series: readonly Labels[]): void {
-    // its auto series are this loop's too when the target labels stayed: written again, not stale
+  /**
+   * Takes over from the loop this one replaces: its series are marked stale after the first
+   * scrape unless seen again, and its series_limit window goes on.
+   */
+  inherit(from: ScrapeLoop): void {
+    this.limiter?.continueFrom(from.limiter, from.written());
+    // its auto series are this loop's too (same target labels): written again, not stale
     const own = new Set(this.autoSeries.map((l) => l.key));
+    const theirAuto = from.autoWritten ? from.autoSeries : [];
+    let series: readonly Labels[];
+    if (from.job.rules === this.job.rules && from.scrapes > 0) {
+      // the same rules make the same series of each line: the cache carries on as is (as
+      // Prometheus reuses its scrape cache), so continuing lines are not "added" again
+      this.cache = from.cache;
+      series = theirAuto;
+    } else {
+      series = from.liveSeries();
+    }
     this.cache.inherit(series.filter((l) => !own.has(l.key)));
-    // the predecessor wrote the same auto series; this loop will write them at its first scrape
-    this.autoWritten = true;
+    // the predecessor wrote them; this loop writes them again at its first scrape
+    if (theirAuto.some((l) => own.has(l.key))) this.autoWritten = true;
   }
 
   /**
@@ -188,7 +206,10 @@ export class ScrapeLoop {
     const now = Date.now();
     for (const l of this.written()) b.appendStale(l, now);
     if (this.autoWritten) for (const l of this.autoSeries) b.appendStale(l, now);
-    if (b.length > 0) this.write(b);
+    if (b.length > 0) {
+      this.write(b);
+      this.job.counters.staleMarkers.inc(b.length);
+    }
     batches.give(b);
   }
 
@@ -215,7 +236,8 @@ export class ScrapeLoop {
   private schedule(firstAt = 0): void {
     if (this.stopped || this.handingOver) return;
     const now = Date.now();
-    const at = firstAt > 0 ? firstAt : nextScrapeTime(now, this.target.intervalMs, this.phase);
+    let at = nextScrapeTime(now, this.target.intervalMs, this.phase);
+    if (firstAt > 0 && firstAt < at) at = firstAt;
     this.nextAt = at;
     this.timer = setTimeout(() => {
       this.nextAt = 0;

@@ -5,9 +5,12 @@
  * one is stopped and its series marked stale.
  *
  * On reload a changed job gets a new pool that takes over from the old one at its first sync:
- * a target both have is handed from the old loop to the new one (same phase, the old loop's
- * series inherited for staleness), so it is scraped on its usual schedule with no gap; the
- * old pool's other targets go stale then. Until that first sync the old pool keeps scraping.
+ * a target both have — the same labels and URL, even if its interval, timeout or limits
+ * changed — is handed from the old loop to the new one (the old loop's series inherited for
+ * staleness, the phase kept: the hash modulo the interval), so it is scraped on its usual
+ * schedule with no gap and its continuing series get no staleness marker; the old pool's
+ * other targets go stale then. Until that first sync the old pool keeps scraping. A target
+ * whose interval discovery changes (a `__scrape_interval__` label) is handed over the same way.
  */
 
 import type { ScrapeConfig } from '../config/schema.js';
@@ -149,29 +152,43 @@ export class ScrapePool {
     this.dropped = dropped;
     this.droppedCount = droppedCount;
     const limit = this.config.target_limit ?? 0;
+    // loops built while over the limit were never started: they are replaced by ones that are
+    const wasOverLimit = this.limitError !== undefined;
     this.limitError =
       limit > 0 && wanted.size > limit ? `target_limit exceeded (number of targets: ${wanted.size}, limit: ${limit})` : undefined;
     if (this.limitError) this.job.log.error('scrape pool over its target limit: no target is scraped', { err: this.limitError });
 
     const predecessor = this.predecessor;
     this.predecessor = undefined;
-    const gone: ScrapeLoop[] = [];
+    const leaving: ScrapeLoop[] = [];
     for (const [id, loop] of this.loops) {
-      if (!wanted.has(id) || this.limitError) {
+      if (!wanted.has(id) || this.limitError || wasOverLimit) {
         this.loops.delete(id);
-        gone.push(loop);
+        leaving.push(loop);
       }
     }
+    const inherited = predecessor?.retire() ?? [];
+    // a target scraped differently now (interval, timeout, limits) but with the same series is
+    // handed over, from this pool's loop or a predecessor's, first come first served
+    const heirs = new Map<string, ScrapeLoop>();
+    if (!this.limitError) {
+      for (const loop of [...leaving, ...inherited]) {
+        if (!heirs.has(loop.target.seriesKey)) heirs.set(loop.target.seriesKey, loop);
+      }
+    }
+    const handedOver = new Set<ScrapeLoop>();
     const handovers: Promise<void>[] = [];
     for (const [id, target] of wanted) {
       if (this.loops.has(id)) continue;
       const loop = new ScrapeLoop(target, this.job);
       this.loops.set(id, loop);
-      const old = predecessor?.takeLoop(id);
+      const old = heirs.get(target.seriesKey);
       if (old) {
+        heirs.delete(target.seriesKey);
+        handedOver.add(old);
         handovers.push(
           old.handOver().then((pendingAt) => {
-            loop.inherit(old.liveSeries());
+            loop.inherit(old);
             if (!this.closed && !this.limitError) loop.start(pendingAt);
           }),
         );
@@ -179,8 +196,11 @@ export class ScrapePool {
         loop.start();
       }
     }
+    const gone = leaving.filter((l) => !handedOver.has(l));
     void Promise.all(gone.map((l) => l.stop(true))).then(() => this.closeIdleOrigins(gone));
-    if (predecessor) void Promise.all(handovers).then(() => predecessor.stop(true));
+    // the predecessor's client serves the scrapes in flight until their handover is done
+    const ended = inherited.filter((l) => !handedOver.has(l));
+    if (predecessor) void Promise.all([...handovers, ...ended.map((l) => l.stop(true))]).then(() => predecessor.stop(true));
     this.resolveFirstSync();
   }
 
@@ -192,11 +212,17 @@ export class ScrapePool {
     for (const l of gone) if (!hosts.has(l.target.url.host)) this.job.client.forget(l.target.url);
   }
 
-  /** Gives up the loop for `identity` to a successor pool. */
-  private takeLoop(identity: string): ScrapeLoop | undefined {
-    const loop = this.loops.get(identity);
-    if (loop) this.loops.delete(identity);
-    return loop ?? this.predecessor?.takeLoop(identity);
+  /**
+   * Gives every loop, its own and its predecessors', to a successor pool, which hands each
+   * target over or ends it; this pool syncs no more (its stop() follows the handovers).
+   */
+  private retire(): ScrapeLoop[] {
+    this.closed = true;
+    clearTimeout(this.syncTimer);
+    const loops = [...this.loops.values()];
+    this.loops.clear();
+    const pred = this.predecessor;
+    return pred ? [...loops, ...pred.retire()] : loops;
   }
 }
 

@@ -70,6 +70,18 @@ export class SeriesLimiter {
     return this.seen.has(series.key);
   }
 
+  /**
+   * Continues from the loop this one replaces on reload: its window when it had a limit (the
+   * 24h budget does not restart), else the series it wrote, so that they go stale if they end.
+   */
+  continueFrom(prev: SeriesLimiter | undefined, written: readonly Labels[]): void {
+    if (prev) this.windowStart = prev.windowStart;
+    for (const key of prev ? prev.seen : written.map((l) => l.key)) {
+      if (this.seen.size >= this.limit) break;
+      this.seen.add(key);
+    }
+  }
+
   /** The limiter's own series, written with the scrape's other per-target series. */
   appendAuto(batch: SampleBatch, ts: number): void {
     batch.append(this.autoSeries[0], this.dropped, ts);

@@ -52,7 +52,16 @@ export interface ScrapeTarget {
    * the same way, so the running loop can be kept.
    */
   readonly identity: string;
-  /** Stable per target: the phase of its scrapes within the interval. */
+  /**
+   * What the target's series are: its labels and URL. A target whose identity changed but
+   * not this (a new interval, timeout or limit) is the same target scraped differently: its
+   * loop hands the series over to the new one, so they do not go stale.
+   */
+  readonly seriesKey: string;
+  /**
+   * Stable per target, also across a change of interval or limits: the phase of its scrapes
+   * within the interval (the hash modulo the interval, as in Prometheus).
+   */
   readonly hash: number;
 }
 
@@ -151,7 +160,8 @@ function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: TargetRelabel
   const shownUrl = redactedUrl(url);
   const alignMs = cfg.scrape_align_interval ?? 0;
   const offsetMs = cfg.scrape_offset ?? 0;
-  const identity = `${labels.key}\n${url.href}\n${intervalMs}\n${timeoutMs}\n${sampleLimit}\n${seriesLimit}\n${alignMs}\n${offsetMs}`;
+  const seriesKey = `${labels.key}\n${url.href}`;
+  const identity = `${seriesKey}\n${intervalMs}\n${timeoutMs}\n${sampleLimit}\n${seriesLimit}\n${alignMs}\n${offsetMs}`;
   return {
     kind: 'target',
     target: {
@@ -167,7 +177,8 @@ function populate(lb: LabelsBuilder, cfg: ScrapeConfig, relabeler: TargetRelabel
       alignMs,
       offsetMs,
       identity,
-      hash: fnv1a32(identity),
+      seriesKey,
+      hash: fnv1a32(seriesKey),
     },
   };
 }
