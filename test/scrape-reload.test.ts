@@ -7,7 +7,7 @@
  * again once under it; SIGHUP reloads the real CLI.
  */
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,12 +45,8 @@ function maxGap(ts: number[]): number {
   return gap;
 }
 
-async function post(address: string, path: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://${address}${path}`, { method: 'POST' });
-  return { status: res.status, body: await res.text() };
-}
-
-test('reload: changed job taken over without a gap, invalid file refused, removed job goes stale', async (t) => {
+/** Two targets, `a` with two series and `b` with one, closed after the test. */
+async function twoTargets(t: TestContext) {
   const a = await startTarget();
   a.page('m{k="v"} 1\nother 2\n');
   const b = await startTarget();
@@ -59,6 +55,16 @@ test('reload: changed job taken over without a gap, invalid file refused, remove
     await a.close();
     await b.close();
   });
+  return { a, b };
+}
+
+async function post(address: string, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://${address}${path}`, { method: 'POST' });
+  return { status: res.status, body: await res.text() };
+}
+
+test('reload: changed job taken over without a gap, invalid file refused, removed job goes stale', async (t) => {
+  const { a, b } = await twoTargets(t);
   const dir = tempDir(t);
   const file = join(dir, 'tributary.yml');
   const base = (extra: string) => `global:
@@ -136,14 +142,7 @@ function atPhase(ts: number, intervalMs: number, phase: number): boolean {
 }
 
 test('reload: a new scrape_interval and scrape_timeout hand the target over with no marker and no gap; a removed target goes stale', async (t) => {
-  const a = await startTarget();
-  a.page('m{k="v"} 1\nother 2\n');
-  const b = await startTarget();
-  b.page('n 3\n');
-  t.after(async () => {
-    await a.close();
-    await b.close();
-  });
+  const { a, b } = await twoTargets(t);
   const dir = tempDir(t);
   const file = join(dir, 'tributary.yml');
   const NEW_INTERVAL_MS = 600;
