@@ -239,6 +239,15 @@ test('targets page: full width, the same columns in every job, chips never split
       const sdOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(sdOverflow <= 0, `${width}px: /service-discovery scrolls sideways by ${sdOverflow}px`);
       await page.goto(base + '/targets');
+      // a down target's error: in its column where the table fits, under the endpoint where the
+      // column starts off screen
+      const inline = page.locator('td.endpoint .narrow-only', { hasText: 'connection refused' });
+      if (width === 800) {
+        const box = await inline.boundingBox();
+        assert.ok(box !== null && box.x + box.width <= width, `800px: the error is on screen (${JSON.stringify(box)})`);
+      } else {
+        assert.equal(await inline.isVisible(), false, '1400px: the error shows in its own column only');
+      }
       if (width === 1400) {
         const widths = await page.locator('table.targets').evaluateAll((ts) => ts.map((el) => el.getBoundingClientRect().width));
         for (const w of widths) assert.ok(w >= 0.95 * width, `a job's table is ${w}px wide in a ${width}px window`);

@@ -52,6 +52,10 @@ main.wide { max-width: none; }
 .scroll { overflow-x: auto; }
 table.fixed { table-layout: fixed; }
 .scroll > table.fixed { min-width: 75rem; }
+/* where the table scrolls sideways, the last column (a target's error) would start off screen:
+   it is shown under the endpoint too */
+.narrow-only { display: none; }
+@media (max-width: 78rem) { .narrow-only { display: block; margin-top: .25rem; } }
 .break { overflow-wrap: anywhere; }
 h1 { font-size: 1.4rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.1rem; margin: 1.75rem 0 .5rem; }

@@ -136,7 +136,7 @@ function targetRow(t: ActiveTargetStatus, nowMs: number, responseLinks: boolean)
   const last = scraped
     ? html`<span title="${new Date(t.lastScrapeMs).toISOString()}">${formatAgo((nowMs - t.lastScrapeMs) / 1000)} ago</span>`
     : html`<span class="muted">never</span>`;
-  return html`<tr class="target state-${t.health}"><td class="endpoint break">${endpointCell(t, responseLinks)}</td><td><strong class="${STATE_CLASS[t.health]}">${t.health}</strong></td><td>${labelChips(t.labels)}</td><td class="num">${t.scrapesTotal}</td><td class="num">${t.scrapesFailed === 0 ? t.scrapesFailed : html`<span class="bad">${t.scrapesFailed}</span>`}</td><td>${last}</td><td class="num">${scraped ? formatScrapeDuration(t.lastScrapeDurationSeconds) : ''}</td><td class="num">${scraped ? t.lastSamples : ''}</td><td class="error break">${t.lastError === '' ? '' : html`<span class="bad">${t.lastError}</span>`}</td></tr>`;
+  return html`<tr class="target state-${t.health}"><td class="endpoint break">${endpointCell(t, responseLinks)}${t.lastError === '' ? '' : html`<div class="narrow-only bad">${t.lastError}</div>`}</td><td><strong class="${STATE_CLASS[t.health]}">${t.health}</strong></td><td>${labelChips(t.labels)}</td><td class="num">${t.scrapesTotal}</td><td class="num">${t.scrapesFailed === 0 ? t.scrapesFailed : html`<span class="bad">${t.scrapesFailed}</span>`}</td><td>${last}</td><td class="num">${scraped ? formatScrapeDuration(t.lastScrapeDurationSeconds) : ''}</td><td class="num">${scraped ? t.lastSamples : ''}</td><td class="error break">${t.lastError === '' ? '' : html`<span class="bad">${t.lastError}</span>`}</td></tr>`;
 }
 
 /** `responseLinks`: the source can fetch a target on demand, so each target links to its response. */
