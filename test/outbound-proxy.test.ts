@@ -5,7 +5,7 @@
  * refuses CONNECT to anything but port 443 (Squid's default) must not take http targets down.
  */
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -84,7 +84,8 @@ test('remote write to an http URL through a proxy that refuses CONNECT: absolute
   assert.equal(r.got[0].headers['proxy-authorization'], undefined);
 });
 
-test('an https target is still tunnelled (CONNECT host:port) with the proxy credentials', async (t) => {
+/** An https target serving `secure 1` with a fresh self-signed certificate (`<dir>/t.pem`, its CA). */
+async function tlsTarget(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-proxy-tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   await execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
@@ -92,6 +93,11 @@ test('an https target is still tunnelled (CONNECT host:port) with the proxy cred
   const target = await startTarget(undefined, { tls: { key: readFileSync(join(dir, 't.key')), cert: readFileSync(join(dir, 't.pem')) } });
   target.page('secure 1\n');
   t.after(() => target.close());
+  return { dir, target };
+}
+
+test('an https target is still tunnelled (CONNECT host:port) with the proxy credentials', async (t) => {
+  const { dir, target } = await tlsTarget(t);
   const proxy = await startProxy(t);
   const h = await startScraping(`global: {scrape_interval: 1h}
 scrape_configs:
@@ -155,13 +161,7 @@ scrape_configs:
 
 test('side by side with Prometheus 2.42: an https target is tunnelled, CONNECT carrying proxy_connect_header and the credentials', async (t) => {
   if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-proxy-tls-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  await execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 't.key'), '-out', join(dir, 't.pem'), '-days', '2', '-subj', '/CN=t', '-addext', 'subjectAltName=IP:127.0.0.1']);
-  const target = await startTarget(undefined, { tls: { key: readFileSync(join(dir, 't.key')), cert: readFileSync(join(dir, 't.pem')) } });
-  target.page('secure 1\n');
-  t.after(() => target.close());
+  const { dir, target } = await tlsTarget(t);
   const proxy = await startProxy(t);
   const proxyUrl = new URL(proxy.url);
   proxyUrl.username = 'u';

@@ -5,7 +5,7 @@
  * to 1.0 and every sample is stored.
  */
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +36,25 @@ function fallbackReason(lines: Record<string, unknown>[]): string {
   return String(l.reason);
 }
 
+/**
+ * Sends the test's samples to `url` configured for 2.0 and waits until everything was
+ * accepted; returns their first timestamp and the fallback's logged reason.
+ */
+async function sendAsV2(t: TestContext, url: string): Promise<{ t0: number; reason: string }> {
+  const { logger, lines } = capturingLogger();
+  const { rw, pipeline } = startQueues(
+    t,
+    `remote_write:\n  - url: ${url}\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {senders: 2, max_samples_per_send: 30}\n`,
+    undefined,
+    logger,
+  );
+  const t0 = Date.now() - 60_000;
+  send(pipeline, t0);
+  assert.ok((await Promise.all(rw.queues.map((q) => q.flush(15_000)))).every(Boolean), 'everything sent');
+  await rw.close();
+  return { t0, reason: fallbackReason(lines) };
+}
+
 test('VictoriaMetrics (Debian): 2.0 falls back to 1.0 and every sample is stored', { timeout: 60_000 }, async (t) => {
   if (!requirePeer(t, VICTORIA_METRICS, 'victoria-metrics')) return;
   const dir = mkdtempSync(join(tmpdir(), 'tributary-v2vm-'));
@@ -45,18 +64,7 @@ test('VictoriaMetrics (Debian): 2.0 falls back to 1.0 and every sample is stored
   t.after(() => stopProcess(vm));
   const vmUrl = `http://127.0.0.1:${port}`;
   await waitFor('VictoriaMetrics up', () => fetch(`${vmUrl}/health`).then((r) => r.ok, () => false), 20_000);
-  const { logger, lines } = capturingLogger();
-  const { rw, pipeline } = startQueues(
-    t,
-    `remote_write:\n  - url: ${vmUrl}/api/v1/write\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {senders: 2, max_samples_per_send: 30}\n`,
-    undefined,
-    logger,
-  );
-  const t0 = Date.now() - 60_000;
-  send(pipeline, t0);
-  assert.ok((await Promise.all(rw.queues.map((q) => q.flush(15_000)))).every(Boolean), 'everything sent');
-  await rw.close();
-  const reason = fallbackReason(lines);
+  const { t0, reason } = await sendAsV2(t, `${vmUrl}/api/v1/write`);
   t.diagnostic(`VictoriaMetrics answered a 2.0 request: ${reason}`);
   let count = 0;
   await waitFor('all samples exported', async () => {
@@ -73,18 +81,7 @@ test('Prometheus 2.42 receiver: 2.0 falls back to 1.0 and every sample is stored
   if (!requirePeer(t, PROMETHEUS, 'prometheus')) return;
   const prom = await startPrometheus('global: {}\n', ['--web.enable-remote-write-receiver']);
   t.after(() => prom.stop());
-  const { logger, lines } = capturingLogger();
-  const { rw, pipeline } = startQueues(
-    t,
-    `remote_write:\n  - url: ${prom.url}/api/v1/write\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {senders: 2, max_samples_per_send: 30}\n`,
-    undefined,
-    logger,
-  );
-  const t0 = Date.now() - 60_000;
-  send(pipeline, t0);
-  assert.ok((await Promise.all(rw.queues.map((q) => q.flush(15_000)))).every(Boolean), 'everything sent');
-  await rw.close();
-  const reason = fallbackReason(lines);
+  const { t0, reason } = await sendAsV2(t, `${prom.url}/api/v1/write`);
   t.diagnostic(`Prometheus 2.42 answered a 2.0 request: ${reason}`);
   type Matrix = { result: { values: [number, string][] }[] };
   let count = 0;
