@@ -1,7 +1,7 @@
 /**
  * Strict UTF-8 decoding for the files Tributary reads as text (configuration, file_sd): a byte
  * that is not UTF-8 is a precise error, as in Prometheus, rather than a U+FFFD that changes a
- * label value without a word.
+ * label value without a word. Exposition pages locate their first bad byte here too.
  */
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -42,8 +42,8 @@ export function decodeUtf8(bytes: Uint8Array): Utf8Result {
   };
 }
 
-/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
-function firstInvalidUtf8(b: Uint8Array): number {
+/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence (RFC 3629 table 3-7); the length when there is none. */
+export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i];

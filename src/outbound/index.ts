@@ -7,3 +7,4 @@
  */
 export { HttpClient, type HttpClientSettings } from './http-client.js';
 export { ACCEPT_HEADER, fetchPage, fetchStream, type BodyConsumer, type FetchResult, type FetchSpec, type StreamResult } from './fetch.js';
+export { shownUrl } from './shown-url.js';

@@ -23,6 +23,7 @@ import { readFile } from 'node:fs/promises';
 import { JWT_BEARER_GRANT, type OAuth2Config } from '../config/http-client.js';
 import { VERSION } from '../runtime/version.js';
 import { HttpClient } from './http-client.js';
+import { shownUrl } from './shown-url.js';
 
 /** golang.org/x/oauth2's expiryDelta: a token this close to its expiry is replaced. */
 export const EXPIRY_MARGIN_MS = 10_000;
@@ -271,14 +272,4 @@ function encodeForm(fields: readonly [string, string][]): string {
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([k, v]) => `${formEscape(k)}=${formEscape(v)}`)
     .join('&');
-}
-
-/** A token URL without user info or query, which may carry credentials. */
-function shownUrl(s: string): string {
-  try {
-    const u = new URL(s);
-    return u.origin + u.pathname;
-  } catch {
-    return '(invalid token_url)';
-  }
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
 import { DirInUseError, dirLocked, lockDir, type DirLock } from '../lock/dir-lock.js';
 import type { Logger } from '../log/logger.js';
+import { shownUrl } from '../outbound/index.js';
 
 export const QUEUES_SUBDIR = 'remotewrite';
 
@@ -24,10 +25,9 @@ export function queueDirName(config: Pick<RemoteWriteConfig, 'url' | 'name'>, oc
   return `${url.hostname.replace(/[^A-Za-z0-9.-]/g, '_')}-${hash}`;
 }
 
-/** The endpoint without userinfo and query, which may hold secrets. */
+/** The endpoint as logs and the `url` label show it (no userinfo or query: they may hold secrets). */
 export function describeUrl(config: Pick<RemoteWriteConfig, 'url'>): string {
-  const u = new URL(config.url);
-  return u.origin + u.pathname;
+  return shownUrl(config.url);
 }
 
 export { DirInUseError as QueueDirInUseError };

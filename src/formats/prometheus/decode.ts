@@ -6,6 +6,7 @@
  */
 
 import { isUtf8 } from 'node:buffer';
+import { firstInvalidUtf8 } from '../../model/utf8.js';
 import { ExpositionError } from './parser.js';
 
 /** The page as a string; throws ExpositionError when it is not valid UTF-8. */
@@ -15,42 +16,14 @@ export function decodeExposition(raw: Uint8Array): string {
   return buf.toString('utf8');
 }
 
-/** Finds the first byte that breaks UTF-8 (only on the error path). */
+/** Where the first byte that breaks UTF-8 is, as line and column in characters (only on the error path). */
 function invalidAt(buf: Buffer): ExpositionError {
+  const bad = firstInvalidUtf8(buf);
+  if (bad >= buf.length) return new ExpositionError(1, 1, 'invalid UTF-8');
+  const lineStart = bad === 0 ? 0 : buf.lastIndexOf(0x0a, bad - 1) + 1;
   let line = 1;
-  let lineStart = 0;
-  let chars = 0;
-  let i = 0;
-  while (i < buf.length) {
-    const b = buf[i];
-    if (b === 0x0a) {
-      line++;
-      lineStart = i + 1;
-      chars = 0;
-      i++;
-      continue;
-    }
-    const n = sequenceLength(buf, i);
-    if (n === 0) {
-      return new ExpositionError(line, chars + 1, `invalid UTF-8: byte 0x${b.toString(16).padStart(2, '0')} at offset ${i} (line offset ${i - lineStart})`);
-    }
-    i += n;
-    chars++;
-  }
-  return new ExpositionError(line, chars + 1, 'invalid UTF-8');
-}
-
-/** Length of the valid UTF-8 sequence at `i`, or 0 when there is none (RFC 3629 table 3-7). */
-function sequenceLength(buf: Buffer, i: number): number {
-  const b = buf[i];
-  if (b < 0x80) return 1;
-  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < buf.length && buf[i + k] >= lo && buf[i + k] <= hi;
-  if (b >= 0xc2 && b <= 0xdf) return cont(1) ? 2 : 0;
-  if (b === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-  if ((b >= 0xe1 && b <= 0xec) || b === 0xee || b === 0xef) return cont(1) && cont(2) ? 3 : 0;
-  if (b === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
-  if (b === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-  if (b >= 0xf1 && b <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  if (b === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
+  for (let i = buf.indexOf(0x0a); i !== -1 && i < lineStart; i = buf.indexOf(0x0a, i + 1)) line++;
+  // characters are code points, as the parser counts columns
+  const chars = [...buf.toString('utf8', lineStart, bad)].length;
+  return new ExpositionError(line, chars + 1, `invalid UTF-8: byte 0x${buf[bad].toString(16).padStart(2, '0')} at offset ${bad} (line offset ${bad - lineStart})`);
 }
