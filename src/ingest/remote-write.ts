@@ -18,7 +18,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseV2Request, parseWriteRequest, WireError, type DecodedSample } from '../formats/remotewrite/index.js';
-import { SnappyError, uncompress } from '../formats/snappy/index.js';
+import { SnappyError, SnappyTooLargeError, uncompress } from '../formats/snappy/index.js';
 import { BodyTooLargeError, readBody } from '../gateway/push/request-body.js';
 import type { Logger } from '../log/logger.js';
 import type { Labels } from '../model/labels.js';
@@ -100,8 +100,7 @@ export function registerRemoteWriteReceiver(server: HttpServer, opts: RemoteWrit
       try {
         raw = uncompress(body, opts.maxBodyBytes);
       } catch (err) {
-        const tooLarge = /exceeds the limit/.test((err as Error).message);
-        throw new Refusal(tooLarge ? 413 : 400, err instanceof SnappyError ? err.message : `snappy: ${(err as Error).message}`);
+        throw new Refusal(err instanceof SnappyTooLargeError ? 413 : 400, err instanceof SnappyError ? err.message : `snappy: ${(err as Error).message}`);
       }
       let got: Received;
       try {

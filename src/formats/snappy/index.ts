@@ -178,6 +178,11 @@ export class SnappyError extends Error {
   override name = 'SnappyError';
 }
 
+/** The block says it decompresses to more than the caller allows. */
+export class SnappyTooLargeError extends SnappyError {
+  override name = 'SnappyTooLargeError';
+}
+
 /**
  * Decompresses one snappy block, refusing (SnappyError) a declared length above `maxLength`
  * before allocating it, and any element that reads or writes out of bounds: a receiver's input
@@ -193,7 +198,7 @@ export function uncompress(src: Uint8Array, maxLength = Infinity, into?: Buffer)
     n += (c & 0x7f) * 2 ** shift;
     if (c < 0x80) break;
   }
-  if (n > maxLength) throw new SnappyError(`snappy: uncompressed length ${n} exceeds the limit of ${maxLength} bytes`);
+  if (n > maxLength) throw new SnappyTooLargeError(`snappy: uncompressed length ${n} exceeds the limit of ${maxLength} bytes`);
   const out = into !== undefined && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
   let op = 0;
   while (ip < src.length) {
