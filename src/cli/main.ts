@@ -12,7 +12,7 @@ import { resolveConfigIsolated } from '../config/isolated.js';
 import { LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DEFAULT_LISTEN_ADDRESS } from '../server/index.js';
 import { startRuntime, type Runtime } from '../runtime/runtime.js';
-import { VERSION } from '../runtime/version.js';
+import { VERSION } from '../common/version.js';
 
 const FLAGS = {
   config: { type: 'string' },
@@ -113,10 +113,11 @@ async function checkConfig(files: string[], values: Values): Promise<number> {
   if (files.length === 0) throw new UsageError('check-config needs a FILE');
   // a one-shot command: the loader runs here rather than in a child process
   const { loadConfigFile } = await import('../config/load.js');
+  const { fileSdProblems } = await import('../discovery/file-sd-check.js');
   let failed = false;
   for (const file of files) {
     try {
-      const { warnings } = await loadConfigFile(file, process.env, { checkFileSd: true });
+      const { warnings } = await loadConfigFile(file, process.env, { jobProblems: fileSdProblems });
       for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w)}\n`);
       process.stdout.write(`${file}: OK\n`);
     } catch (err) {

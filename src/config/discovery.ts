@@ -6,7 +6,7 @@
  */
 
 import * as z from 'zod';
-import { checkHttpClient, httpClientShape, normalizeHttpClient } from './http-client.js';
+import { checkHttpClient, httpClientShape, normalizeHttpClient } from './http-client-config.js';
 import { duration, httpUrl, labelSet, opaqueMapping, text, uint } from './fields.js';
 
 export const staticConfigSchema = z.strictObject({

@@ -50,3 +50,17 @@ export function formatPath(path: KeyPath): string {
   }
   return out;
 }
+
+/** What reading a user's text gives: its value, or every problem found, placed. */
+export type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: ConfigIssue[] };
+
+/** 1-based line and column of a UTF-16 offset, as the configuration loader counts them. */
+export function textPosition(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0 && nl < offset; nl = text.indexOf('\n', nl + 1)) {
+    line++;
+    lineStart = nl + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}

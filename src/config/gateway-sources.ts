@@ -9,7 +9,7 @@
  */
 
 import * as z from 'zod';
-import { checkHttpClient, httpClientShape, normalizeHttpClient } from './http-client.js';
+import { checkHttpClient, httpClientShape, normalizeHttpClient } from './http-client-config.js';
 import { AT_KEY, bool, duration, httpUrl, labelSet, nonEmptyText, size, textList, textMap } from './fields.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;

@@ -38,7 +38,7 @@ export type {
   BasicAuthConfig,
   AuthorizationConfig,
   OAuth2Config,
-} from './http-client.js';
+} from './http-client-config.js';
 export { DEFAULT_DATA_DIR } from './tributary.js';
 export type { ServerConfig, LogConfig } from './tributary.js';
 

@@ -21,9 +21,8 @@ import type { Env } from './env.js';
 import { ConfigError, formatPath } from './errors.js';
 import type { ConfigIssue, ConfigWarning, KeyPath } from './errors.js';
 import { describeValue } from './fields.js';
-import { compilePattern, expandPattern } from '../discovery/glob.js';
+import { compilePattern, expandPattern } from '../common/glob.js';
 import { decodeUtf8 } from '../model/utf8.js';
-import { fileSdProblems } from './file-sd-check.js';
 import { unimplementedKeyWarnings } from './unimplemented.js';
 import { resolveConfigPaths, resolveScrapeConfigPaths } from './paths.js';
 import { configSchema, configWarnings, scrapeConfigFileSchema, scrapeConfigWarnings } from './schema.js';
@@ -75,10 +74,10 @@ export async function loadConfigFile(path: string, env: Env = process.env, opts:
   const included = await loadScrapeConfigFiles(config, path, doc, env);
   config.scrape_configs.push(...included.jobs.map((j) => j.job));
   checkScrapeSources(config, doc);
-  if (opts.checkFileSd) {
+  if (opts.jobProblems) {
     const problems: ConfigIssue[] = [];
     for (const { job, at, doc: where } of [...mainJobs, ...included.jobs]) {
-      for (const p of await fileSdProblems(job)) problems.push(where.issueAt([...at, ...p.at], p.message));
+      for (const p of await opts.jobProblems(job)) problems.push(where.issueAt([...at, ...p.at], p.message));
     }
     if (problems.length > 0) throw new ConfigError(problems);
   }
@@ -87,10 +86,18 @@ export async function loadConfigFile(path: string, env: Env = process.env, opts:
 
 export interface LoadOptions {
   /**
-   * Also read the files `file_sd_configs` name and report what discovery would refuse in them
-   * (check-config, as promtool does; a running agent logs them and keeps their last good groups).
+   * Checks beyond the file, run on every job once it loaded: check-config passes discovery's
+   * file_sd check here (the files a job names, read as discovery would, as promtool does; a
+   * running agent logs such problems and keeps the last good groups), which config cannot
+   * import, being below discovery.
    */
-  readonly checkFileSd?: boolean;
+  readonly jobProblems?: (job: ScrapeConfig) => Promise<JobProblem[]>;
+}
+
+export interface JobProblem {
+  /** Within the job, e.g. `file_sd_configs[k].files[m]`. */
+  readonly at: KeyPath;
+  readonly message: string;
 }
 
 /** A gateway `scrape` source must name a job of the configuration (from any of its files). */

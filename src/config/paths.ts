@@ -13,7 +13,7 @@
  */
 
 import { isAbsolute, resolve } from 'node:path';
-import type { HttpClientConfig } from './http-client.js';
+import type { HttpClientConfig } from './http-client-config.js';
 import type { AccessSchemaOutput } from './access.js';
 import type { ScrapeConfig, TributaryConfig } from './schema.js';
 

@@ -9,41 +9,19 @@
 
 import * as z from 'zod';
 import { compileAnchoredRegex } from './regex.js';
+import { DEFAULT_REGEX, DEFAULT_REPLACEMENT, DEFAULT_SEPARATOR, RELABEL_ACTIONS, type RelabelAction } from './relabel-actions.js';
 import { SelectorSyntaxError, SeriesSelector } from './selector.js';
 import { text, textList, textMap, uint } from './fields.js';
 
-export const PROMETHEUS_RELABEL_ACTIONS = [
-  'replace',
-  'keep',
-  'drop',
-  'keepequal',
-  'dropequal',
-  'hashmod',
-  'labelmap',
-  'labeldrop',
-  'labelkeep',
-  'lowercase',
-  'uppercase',
-] as const;
-
-export const VMAGENT_RELABEL_ACTIONS = [
-  'replace_all',
-  'labelmap_all',
-  'keep_if_equal',
-  'drop_if_equal',
-  'keep_if_contains',
-  'drop_if_contains',
-  'keep_metrics',
-  'drop_metrics',
-  'graphite',
-] as const;
-
-export const RELABEL_ACTIONS = [...PROMETHEUS_RELABEL_ACTIONS, ...VMAGENT_RELABEL_ACTIONS] as const;
-export type RelabelAction = (typeof RELABEL_ACTIONS)[number];
-
-export const DEFAULT_SEPARATOR = ';';
-export const DEFAULT_REGEX = '(.*)';
-export const DEFAULT_REPLACEMENT = '$1';
+export {
+  DEFAULT_REGEX,
+  DEFAULT_REPLACEMENT,
+  DEFAULT_SEPARATOR,
+  PROMETHEUS_RELABEL_ACTIONS,
+  RELABEL_ACTIONS,
+  VMAGENT_RELABEL_ACTIONS,
+  type RelabelAction,
+} from './relabel-actions.js';
 
 const stringOrList = z.union([z.string(), z.array(z.string())], {
   error: 'expected a string or a list of strings',

@@ -8,8 +8,9 @@
  */
 
 import * as z from 'zod';
+import { UNSUPPORTED_REMOTE_WRITE_AUTH } from '../outbound/client-settings.js';
 import { formatPath, type KeyPath } from './errors.js';
-import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient, oauth2Warnings } from './http-client.js';
+import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient, oauth2Warnings } from './http-client-config.js';
 import { relabelConfigsSchema } from './relabel.js';
 import { AT_KEY, bool, duration, httpUrl, labelSet, opaqueMapping, size, text, textMap, uint } from './fields.js';
 
@@ -57,8 +58,6 @@ export const metadataConfigSchema = z.strictObject({
 /** Remote write 1.0 and 2.0 message types, as Prometheus names them. */
 export const PROTOBUF_MESSAGES = ['prometheus.WriteRequest', 'io.prometheus.write.v2.Request'] as const;
 
-/** Cloud authentication kinds Tributary does not implement (sigv4 it does). */
-export const UNSUPPORTED_REMOTE_WRITE_AUTH = ['azuread', 'google_iam'] as const;
 const CLOUD_AUTH = ['sigv4', ...UNSUPPORTED_REMOTE_WRITE_AUTH] as const;
 
 /** prometheus/common's SigV4Config. */

@@ -1,17 +1,18 @@
-/** Child-process entry of isolated.ts: resolves the configuration it is sent and sends back the outcome. */
+/** Child-process entry of isolated.ts: resolves the configuration (or reads the rule list) it is sent and sends back the outcome. */
 
 import { ConfigError } from './errors.js';
-import { resolveConfig, type ConfigSources } from './resolve.js';
-import type { ResolverAnswer } from './isolated.js';
+import { readRulesText } from './relabel-rules-text.js';
+import { resolveConfig } from './resolve.js';
+import type { ResolverAnswer, ResolverQuestion } from './isolated.js';
 
-process.once('message', (sources: ConfigSources) => {
-  void answer(sources);
+process.once('message', (question: ResolverQuestion) => {
+  void answer(question);
 });
 
-async function answer(sources: ConfigSources): Promise<void> {
+async function answer(question: ResolverQuestion): Promise<void> {
   let a: ResolverAnswer;
   try {
-    a = { ok: true, resolved: await resolveConfig(sources) };
+    a = 'rules' in question ? { ok: true, rules: readRulesText(question.rules) } : { ok: true, resolved: await resolveConfig(question.config) };
   } catch (err) {
     a = err instanceof ConfigError ? { ok: false, issues: [...err.issues] } : { ok: false, message: (err as Error).message };
   }

@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { isLegacyLabelName } from '../model/names.js';
 import type { KeyPath } from './errors.js';
 import { formatDuration } from './duration.js';
-import { normalizeHttpClient, oauth2Warnings } from './http-client.js';
+import { normalizeHttpClient, oauth2Warnings } from './http-client-config.js';
 import { UNSUPPORTED_SD_KINDS } from './discovery.js';
 import { remoteWriteAuthWarnings, remoteWriteConfigSchema } from './remote-write.js';
 import {
@@ -69,7 +69,7 @@ export const IGNORED_SECTIONS = {
 
 /**
  * Prometheus' rule for these patterns: wildcards only in the last path component, so that a
- * pattern is one directory to list (see discovery/glob.ts).
+ * pattern is one directory to list (see common/glob.ts).
  */
 const scrapeConfigFilePattern = z.string().refine((p) => /^[^*?]*(?:[*?][^/]*)?$/.test(p), {
   error: (iss) =>

@@ -13,7 +13,7 @@ import {
   checkHttpClient,
   httpClientShape,
   tlsConfigSchema,
-} from './http-client.js';
+} from './http-client-config.js';
 import { relabelConfigsSchema } from './relabel.js';
 import { AT_KEY, bool, duration, float, nonEmptyText, opaqueMapping, size, text, textList, uint } from './fields.js';
 
@@ -296,17 +296,5 @@ export const scrapeConfigSchema = z
     }
   })
   .transform(foldVmagentKeys);
-
-/**
- * What is wrong with a target address as written (file_sd targets, checked by `check-config`).
- * A URL or `host:port/path` is fine: vmagent takes its scheme and path (scrape/target.ts
- * splitAddress), so only an empty host or whitespace is refused.
- */
-export function targetAddressProblem(t: string): string | undefined {
-  if (/\s/.test(t)) return `${JSON.stringify(t)} is not a valid target address: it contains whitespace`;
-  const host = t.replace(/^https?:\/\//, '').split('/')[0];
-  if (host === '') return `${JSON.stringify(t)} is not a valid target address: no host`;
-  return undefined;
-}
 
 export type RawScrapeConfig = z.output<typeof scrapeConfigSchema>;

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FileSdConfig } from '../config/discovery.js';
 import type { Logger } from '../log/logger.js';
-import { compilePattern, expandPattern, type FilePattern } from './glob.js';
+import { compilePattern, expandPattern, type FilePattern } from '../common/glob.js';
 import { groupsFromDocument } from './group-document.js';
 import { jsonErrorPosition } from './json-position.js';
 import { decodeUtf8 } from '../model/utf8.js';

@@ -19,7 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseV2Request, parseWriteRequest, WireError, type DecodedSample } from '../formats/remotewrite/index.js';
 import { SnappyError, SnappyTooLargeError, uncompress } from '../formats/snappy/index.js';
-import { BodyTooLargeError, readBody } from '../gateway/push/request-body.js';
+import { BodyTooLargeError, readBody } from '../server/request-body.js';
 import type { Logger } from '../log/logger.js';
 import type { Labels } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';

@@ -9,14 +9,14 @@
 import { createGunzip, type Gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import type { Http1Pool } from './http1.js';
-import type { HttpClient } from './http-client.js';
-import { VERSION } from '../runtime/version.js';
+import type { HttpClient } from './configured-client.js';
+import { MAX_REDIRECTS, REDIRECT_STATUSES } from './policy.js';
+import { USER_AGENT } from '../common/version.js';
 
 export const ACCEPT_HEADER =
   'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,' +
   'text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
 
-const USER_AGENT = `Tributary/${VERSION}`;
 const ERROR_EXCERPT_CHARS = 200;
 
 export interface FetchSpec {
@@ -214,9 +214,9 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
         {
           onHeaders(statusCode, h) {
             const location = h.get('location');
-            if (spec.client.followRedirects && REDIRECT_CODES.has(statusCode) && location !== undefined) {
+            if (spec.client.followRedirects && REDIRECT_STATUSES.has(statusCode) && location !== undefined) {
               call.abort();
-              if (redirects >= MAX_REDIRECTIONS) return fail(`fetching ${spec.shownUrl}: more than ${MAX_REDIRECTIONS} redirects`);
+              if (redirects >= MAX_REDIRECTS) return fail(`fetching ${spec.shownUrl}: more than ${MAX_REDIRECTS} redirects`);
               let next: URL;
               try {
                 next = new URL(location, url);
@@ -295,8 +295,6 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
   });
 }
 
-const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTIONS = 10;
 
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 

@@ -3,7 +3,7 @@
  * a proxy: keep-alive connections per origin, every socket reading into one shared 64 KiB
  * buffer (net's `onread`), and a response parser for the status line, headers and the three
  * body framings (content-length, chunked, until close). TLS, proxies and HTTP/2 go through
- * undici (http-client.ts).
+ * undici (configured-client.ts).
  *
  * Why not undici here: its per-read buffers and per-request objects are given back only by a
  * full GC, so at a few hundred scrapes a second the agent's RSS was two to three times what the
@@ -12,6 +12,7 @@
  */
 
 import { connect, type Socket } from 'node:net';
+import { KEEP_ALIVE_MS } from './policy.js';
 
 export type ResponseHeaders = ReadonlyMap<string, string>;
 
@@ -40,8 +41,6 @@ export interface Http1Call {
   resume(): void;
 }
 
-/** Connections idle longer than this are closed; exporters are scraped far more often. */
-const KEEP_ALIVE_MS = 5 * 60_000;
 /** Status line and headers; a longer head is not an exporter's answer. */
 export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;

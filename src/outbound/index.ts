@@ -5,6 +5,15 @@
  * header, gzip, timeouts covering the whole body, a decompressed-size limit, and a streaming
  * form that hands the body to a parser chunk by chunk.
  */
-export { HttpClient, type HttpClientSettings } from './http-client.js';
+export { HttpClient } from './configured-client.js';
+export {
+  JWT_BEARER_GRANT,
+  UNSUPPORTED_REMOTE_WRITE_AUTH,
+  type AuthorizationSettings,
+  type BasicAuthSettings,
+  type HttpClientSettings,
+  type OAuth2Settings,
+  type TlsSettings,
+} from './client-settings.js';
 export { ACCEPT_HEADER, fetchPage, fetchStream, type BodyConsumer, type FetchResult, type FetchSpec, type StreamResult } from './fetch.js';
 export { shownUrl } from './shown-url.js';

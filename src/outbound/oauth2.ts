@@ -20,9 +20,9 @@
 
 import { createSign, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { JWT_BEARER_GRANT, type OAuth2Config } from '../config/http-client.js';
-import { VERSION } from '../runtime/version.js';
-import { HttpClient } from './http-client.js';
+import { JWT_BEARER_GRANT, type OAuth2Settings } from './client-settings.js';
+import { USER_AGENT } from '../common/version.js';
+import { HttpClient } from './configured-client.js';
 import { shownUrl } from './shown-url.js';
 
 /** golang.org/x/oauth2's expiryDelta: a token this close to its expiry is replaced. */
@@ -54,7 +54,7 @@ export class OAuth2TokenSource {
   /** Token requests sent, for tests and the curious. */
   requests = 0;
 
-  constructor(private readonly config: OAuth2Config) {
+  constructor(private readonly config: OAuth2Settings) {
     this.http = new HttpClient({
       tls_config: config.tls_config,
       proxy_url: config.proxy_url,
@@ -146,7 +146,7 @@ export class OAuth2TokenSource {
     const headers: Record<string, string | string[]> = {
       ...(await this.http.headers()),
       'content-type': 'application/x-www-form-urlencoded',
-      'user-agent': `Tributary/${VERSION}`,
+      'user-agent': USER_AGENT,
     };
     if (style === 'header') {
       headers['authorization'] = 'Basic ' + Buffer.from(`${formEscape(c.client_id)}:${formEscape(secret)}`).toString('base64');

@@ -11,18 +11,8 @@
  */
 
 import type { Dispatcher } from 'undici';
-import type { AuthorizationConfig, BasicAuthConfig, TlsConfig } from '../config/http-client.js';
-import { readSecret, tlsOptions } from './http-client.js';
-
-export interface ProxyClientSettings {
-  readonly proxy_authorization?: Omit<AuthorizationConfig, 'type'> & { type?: string | undefined };
-  readonly proxy_basic_auth?: BasicAuthConfig;
-  readonly proxy_bearer_token?: string;
-  readonly proxy_bearer_token_file?: string;
-  readonly proxy_tls_config?: TlsConfig;
-  readonly proxy_headers?: readonly string[];
-  readonly proxy_connect_header?: Readonly<Record<string, readonly string[]>> | undefined;
-}
+import type { ProxyClientSettings } from './client-settings.js';
+import { readSecret, tlsOptions } from './configured-client.js';
 
 type ConnectHeaders = Record<string, string | string[]>;
 

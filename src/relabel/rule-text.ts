@@ -5,12 +5,8 @@
  */
 
 import { Document, stringify, visit } from 'yaml';
-import {
-  DEFAULT_REGEX,
-  DEFAULT_REPLACEMENT,
-  DEFAULT_SEPARATOR,
-  type RelabelConfig,
-} from '../config/relabel.js';
+import type { RelabelConfig } from '../config/relabel.js';
+import { DEFAULT_REGEX, DEFAULT_REPLACEMENT, DEFAULT_SEPARATOR } from '../config/relabel-actions.js';
 
 /** The rule as a plain object without its defaults; `action` is always there. */
 export function compactRule(rule: RelabelConfig): Record<string, unknown> {

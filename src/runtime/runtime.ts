@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { ProcessCollector, Registry } from '../selfmetrics/index.js';
 import { AccessRule, HttpServer, Readiness, registerCoreRoutes, type Handler, type ServerTlsOptions } from '../server/index.js';
 import { PageRegistry, registerIndexPage } from '../ui/index.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../common/version.js';
 import { SELF_SCRAPE_JOB, selfScrapeTarget } from '../config/self-scrape.js';
 import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { SinkFanout } from '../pipeline/index.js';

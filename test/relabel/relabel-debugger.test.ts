@@ -19,13 +19,15 @@ import {
 } from '../../src/relabel/index.js';
 import {
   readLabels,
-  readRules,
+  readRules as readRulesIsolated,
   type Read,
   registerRelabelDebugPages,
   RELABEL_DEBUG_MAX_INPUT_BYTES,
   relabelDebugHref,
 } from '../../src/relabel/debugger/index.js';
 import type { ConfigIssue } from '../../src/config/errors.js';
+// the rule reader itself, in this process (the pages run it in the resolver's child)
+import { readRulesText as readRules } from '../../src/config/relabel-rules-text.js';
 import type { PageRegistry } from '../../src/ui/index.js';
 import { withPageServer } from '../helpers/page-server.js';
 import { PROMETHEUS_RELABEL_CASES } from '../helpers/relabel-cases.js';
@@ -232,6 +234,14 @@ test('rule errors carry the line, column and key path', () => {
   assert.match(first('action: keep\n').message, /expected a list, got a mapping/);
   const empty = readRules('');
   assert.ok(empty.ok && empty.value.length === 0);
+});
+
+test('the debugger reads rules in the resolver child exactly as in process', async () => {
+  const text = '- action: keep\n  source_labels: [a]\n  regexp: x\n';
+  assert.deepEqual(await readRulesIsolated(text), readRules(text));
+  const good = '- source_labels: [a]\n  target_label: b\n';
+  assert.deepEqual(await readRulesIsolated(good), readRules(good));
+  assert.deepEqual(await readRulesIsolated('  \n'), { ok: true, value: [] });
 });
 
 // ---------------------------------------------------------------- the pages over HTTP

@@ -14,7 +14,7 @@ import { decodeExposition } from '../../formats/prometheus/decode.js';
 import { parseFamilies } from '../../formats/prometheus/families.js';
 import { ExpositionError } from '../../formats/prometheus/parser.js';
 import { normalizePushed } from './pushgateway-families.js';
-import { BodyTooLargeError, readBody } from './request-body.js';
+import { BodyTooLargeError, readBody } from '../../server/request-body.js';
 
 export type PushBodyFormat = 'text' | 'openmetrics' | 'protobuf';
 

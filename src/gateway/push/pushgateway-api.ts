@@ -28,7 +28,7 @@ import { pushMetrics, type PushErrorReason } from './push-metrics.js';
 import { applyGroupingLabels } from './pushed-text.js';
 import { parsePushBody, PushBodyError, pushBodyFormat, readPushBody } from './push-body.js';
 import { registerPushgatewayJson } from './pushgateway-json.js';
-import { BodyTooLargeError } from './request-body.js';
+import { BodyTooLargeError } from '../../server/request-body.js';
 
 export interface PushgatewayApiOptions {
   store: AppStore;

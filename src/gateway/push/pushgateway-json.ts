@@ -15,7 +15,7 @@ import type { Logger } from '../../log/logger.js';
 import type { Handler, HttpServer } from '../../server/http-server.js';
 import { sampleGroup } from '../../formats/prometheus/order.js';
 import { formatGoFloat } from '../../formats/protobuf/gofloat.js';
-import { VERSION } from '../../runtime/version.js';
+import { VERSION } from '../../common/version.js';
 import { PUSH_FAILURE_TIME, PUSH_TIME, shownFamilies, type AppStore, type PushedApp } from './app-store.js';
 import { blankLabelsOf } from './pushgateway-families.js';
 

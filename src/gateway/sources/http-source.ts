@@ -9,7 +9,7 @@
 import type { HttpSourceConfig } from '../../config/gateway-sources.js';
 import type { Logger } from '../../log/logger.js';
 import type { GatewaySource, ScrapeContext, SourceKind, SourceSnapshot } from '../source.js';
-import { HttpClient } from '../../outbound/http-client.js';
+import { HttpClient } from '../../outbound/index.js';
 import { fetchPage } from '../../outbound/fetch.js';
 import { PageState, formatOfContentType, type OnFailure } from './page-state.js';
 import { Poller } from './poller.js';

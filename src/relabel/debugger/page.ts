@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigIssue } from '../../config/errors.js';
 import { formatIssue } from '../../config/errors.js';
 import type { RelabelConfig } from '../../config/relabel.js';
-import { BodyTooLargeError, readBody } from '../../gateway/push/request-body.js';
+import { BodyTooLargeError, readBody } from '../../server/request-body.js';
 import type { Labels } from '../../model/labels.js';
 import type { HttpServer } from '../../server/http-server.js';
 import { requestedForm, sendHtml, sendJson, sendText } from '../../server/respond.js';
@@ -109,7 +109,7 @@ export async function serveRelabelDebug(req: IncomingMessage, res: ServerRespons
     return;
   }
   const labels = readLabels(labelsText ?? '');
-  const rules = readRules(rulesText ?? '');
+  const rules = await readRules(rulesText ?? '');
   const run = labels.ok && rules.ok ? runRelabelDebug(mode, labels.value, rules.value) : undefined;
   if (form === 'json') {
     if (run === undefined) sendJson(res, 400, { status: 'error', errors: [...issuesOf(labels), ...issuesOf(rules)].map(issueJson) });

@@ -6,22 +6,16 @@
  * groups stay), so they are checked here rather than at load.
  */
 
-import { compilePattern, expandPattern } from '../discovery/glob.js';
-import { readGroups } from '../discovery/file-sd.js';
-import { ADDRESS_LABEL } from '../discovery/target-group.js';
+import { compilePattern, expandPattern } from '../common/glob.js';
+import type { JobProblem } from '../config/load.js';
+import type { ScrapeConfig } from '../config/schema.js';
 import { isLegacyLabelName } from '../model/names.js';
-import type { KeyPath } from './errors.js';
-import type { ScrapeConfig } from './schema.js';
-import { targetAddressProblem } from './scrape.js';
+import { readGroups } from './file-sd.js';
+import { ADDRESS_LABEL } from './target-group.js';
 
-export interface FileSdProblem {
-  /** Within the job: `file_sd_configs[k].files[m]`, the pattern that matched the file. */
-  readonly at: KeyPath;
-  readonly message: string;
-}
-
-export async function fileSdProblems(job: ScrapeConfig): Promise<FileSdProblem[]> {
-  const problems: FileSdProblem[] = [];
+/** Passed to the loader as its `jobProblems` (LoadOptions) by `check-config`. */
+export async function fileSdProblems(job: ScrapeConfig): Promise<JobProblem[]> {
+  const problems: JobProblem[] = [];
   for (const [k, sd] of job.file_sd_configs.entries()) {
     for (const [m, pattern] of sd.files.entries()) {
       const at = ['file_sd_configs', k, 'files', m];
@@ -49,4 +43,16 @@ export async function fileSdProblems(job: ScrapeConfig): Promise<FileSdProblem[]
     }
   }
   return problems;
+}
+
+/**
+ * What is wrong with a target address as written (file_sd targets, checked by `check-config`).
+ * A URL or `host:port/path` is fine: vmagent takes its scheme and path (scrape/target.ts
+ * splitAddress), so only an empty host or whitespace is refused.
+ */
+export function targetAddressProblem(t: string): string | undefined {
+  if (/\s/.test(t)) return `${JSON.stringify(t)} is not a valid target address: it contains whitespace`;
+  const host = t.replace(/^https?:\/\//, '').split('/')[0];
+  if (host === '') return `${JSON.stringify(t)} is not a valid target address: no host`;
+  return undefined;
 }

@@ -18,28 +18,12 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Agent, Dispatcher } from 'undici';
-import type { HttpClientConfig, TlsConfig } from '../config/http-client.js';
-import { UNSUPPORTED_REMOTE_WRITE_AUTH } from '../config/remote-write.js';
+import { UNSUPPORTED_REMOTE_WRITE_AUTH, type HttpClientSettings, type TlsSettings } from './client-settings.js';
 import { Http1Pool } from './http1.js';
+import { KEEP_ALIVE_MS, MAX_REDIRECTS } from './policy.js';
 import { OAuth2TokenSource } from './oauth2.js';
-import { SigV4Signer, type SigV4Config } from './sigv4.js';
-import { proxyAgentOptions, type ProxyClientSettings } from './proxy.js';
-
-/** The client keys this module acts on; gateway sources, discovery and scrape jobs all carry them. */
-export type HttpClientSettings = Pick<
-  HttpClientConfig,
-  'basic_auth' | 'authorization' | 'tls_config' | 'follow_redirects' | 'enable_http2' | 'http_headers' | 'proxy_connect_header'
-> & {
-  readonly proxy_url?: string | undefined;
-  readonly disable_keepalive?: boolean;
-  /** vmagent's `headers`, lower-case names: sent in place of any value of the same header. */
-  readonly override_headers?: Readonly<Record<string, string>> | undefined;
-  readonly oauth2?: HttpClientConfig['oauth2'];
-  /** Remote write only: request signing and the cloud authentication kinds. */
-  readonly sigv4?: SigV4Config | undefined;
-  readonly azuread?: unknown;
-  readonly google_iam?: unknown;
-} & ProxyClientSettings;
+import { SigV4Signer } from './sigv4.js';
+import { proxyAgentOptions } from './proxy.js';
 
 const TLS_VERSION: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
   TLS10: 'TLSv1',
@@ -48,9 +32,6 @@ const TLS_VERSION: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> =
   TLS13: 'TLSv1.3',
 };
 
-/** Connections idle longer than this are closed; exporters are scraped far more often. */
-const KEEP_ALIVE_MS = 5 * 60_000;
-const MAX_REDIRECTIONS = 10;
 
 export class HttpClient {
   private dispatcher: Promise<Dispatcher> | undefined;
@@ -126,7 +107,7 @@ export class HttpClient {
         })
       : new Agent(options);
     this.agent = agent;
-    return this.config.follow_redirects ? agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })) : agent;
+    return this.config.follow_redirects ? agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })) : agent;
   }
 
   /** Authentication and configured headers; throws when a credentials file cannot be read. */
@@ -199,7 +180,7 @@ async function readTlsFile(path: string, what: string): Promise<Buffer> {
 
 type ConnectOptions = Agent.Options['connect'] & object;
 
-export async function tlsOptions(t: TlsConfig | undefined): Promise<ConnectOptions> {
+export async function tlsOptions(t: TlsSettings | undefined): Promise<ConnectOptions> {
   if (!t) return {};
   const opts: Record<string, unknown> = {};
   if (t.ca) opts.ca = t.ca;

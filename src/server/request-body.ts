@@ -1,7 +1,8 @@
 /**
- * Reading a pushed request body with a size cap: a declared Content-Length over the cap is
- * refused before a byte is read, and a chunked body is cut as soon as it passes the cap, so a
- * pusher cannot make the gateway buffer more than the cap.
+ * Reading a request body with a size cap (pushes, received remote write, the relabel
+ * debugger's form): a declared Content-Length over the cap is refused before a byte is read,
+ * and a chunked body is cut as soon as it passes the cap, so a client cannot make the server
+ * buffer more than the cap.
  */
 
 import type { IncomingMessage } from 'node:http';

@@ -7,11 +7,10 @@
  */
 
 import * as z from 'zod';
+import { JWT_BEARER_GRANT } from '../outbound/client-settings.js';
 import { AT_KEY, bool, nonEmptyText, text, textList, textMap, urlProblem } from './fields.js';
 
 export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
-/** OAuth 2.0's JWT-bearer grant (RFC 7523), which newer prometheus/common offers besides client_credentials. */
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 export const tlsConfigSchema = z
   .strictObject({

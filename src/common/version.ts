@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findVersion(): string {
-  // dist/runtime/ in a build, dist-test/src/runtime/ under test: walk up to the package root.
+  // dist/common/ in a build, dist-test/src/common/ under test: walk up to the package root.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     try {
@@ -23,3 +23,6 @@ function findVersion(): string {
 }
 
 export const VERSION = findVersion();
+
+/** Every outbound request's User-Agent (scrapes, remote write, oauth2 tokens, HTTP SD). */
+export const USER_AGENT = `Tributary/${VERSION}`;
