@@ -364,7 +364,9 @@ class Connection {
     if (status === 101) return this.protocolError('the server switched protocols');
     if (status === 204 || status === 304) this.state = State.Done;
     else if (te !== undefined) {
-      if (!/(?:^|,)\s*chunked\s*$/i.test(te)) return this.protocolError(`unsupported transfer-encoding ${te}`);
+      // Only chunked alone, as Go's net/http (vmagent, Prometheus) accepts: a coding before it
+      // (`gzip, chunked`) would leave the body still encoded once the chunks are undone.
+      if (te.trim().toLowerCase() !== 'chunked') return this.protocolError(`unsupported transfer-encoding ${JSON.stringify(te)}: only chunked is decoded`);
       this.state = State.ChunkSize;
       this.line = '';
     } else if (cl !== undefined) {

@@ -192,7 +192,13 @@ test('bad answers are errors that say what was wrong, and never reach the next r
     ['HTTP/1.1 200 OK\r\nno colon here\r\n\r\n', /malformed header line: "no colon here"/],
     ['HTTP/1.1 200 OK\r\ncontent-length: 1e3\r\n\r\n', /bad content-length "1e3"/],
     ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', /bad chunk size "zz"/],
-    ['HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n', /unsupported transfer-encoding gzip/],
+    ['HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n', /unsupported transfer-encoding "gzip": only chunked is decoded/],
+    // a coding under the chunks would reach the parser still encoded: refused, as Go's client does
+    [
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n' + `${gzipSync('up 1\n').length.toString(16)}\r\n` + gzipSync('up 1\n').toString('latin1') + '\r\n0\r\n\r\n',
+      /unsupported transfer-encoding "gzip, chunked": only chunked is decoded/,
+    ],
+    ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', /unsupported transfer-encoding "chunked, chunked"/],
     [`HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(MAX_HEAD_BYTES)}\r\n\r\n`, new RegExp(`response head over ${MAX_HEAD_BYTES} bytes`)],
   ];
   for (const [answer, message] of bad) {
