@@ -1,8 +1,9 @@
 /**
  * The running process: loads the configuration, builds the self-metrics registry, the HTTP
- * server with its core routes and pages, and tears them down in order on shutdown. Later parts
- * (gateway sources, scrape manager, remote-write queues) are started here too, between
- * configuration and listening, so that `/ready` only turns true once they are.
+ * server with its core routes and pages, and tears them down in order on shutdown or when a
+ * later part fails to start (one list of closers). Later parts (gateway sources, scrape
+ * manager, remote-write queues) are started here too, between configuration and listening,
+ * so that `/ready` only turns true once they are.
  */
 
 import { resolve } from 'node:path';
@@ -20,7 +21,7 @@ import { SinkFanout } from '../pipeline/index.js';
 import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
-import { startRemoteWrite, type RemoteWriteChange, type RunningRemoteWrite } from '../remotewrite/index.js';
+import { startRemoteWrite, type RemoteWriteChange } from '../remotewrite/index.js';
 import { registerRemoteWriteReceiver } from '../ingest/index.js';
 
 export interface RuntimeOptions {
@@ -87,6 +88,42 @@ export function restartMessage(section: string): string {
   return `${section} changed; takes effect after a restart`;
 }
 
+/**
+ * What the process started, closed in reverse order of starting: on a stop, and when a later
+ * part fails to start (then with no grace: nothing was served yet). One list for every way
+ * out, so a part added later is closed on all of them. Parts are registered so that reverse
+ * order is shutdown order: readiness off first, then the listener (requests in flight finish),
+ * the scrapes (their last batches still reach remote write), remote write (flushes to disk),
+ * the gateway, the process metrics.
+ */
+class Closers {
+  private readonly parts: { readonly name: string; readonly close: (graceMs: number) => unknown }[] = [];
+
+  add(name: string, close: (graceMs: number) => unknown): void {
+    this.parts.push({ name, close });
+  }
+
+  /** Closes every part, even after one fails; rejects with the first failure once all are done. */
+  async closeAll(graceMs: number, log: Logger): Promise<void> {
+    let first: unknown;
+    for (const part of this.parts.splice(0).reverse()) {
+      try {
+        await part.close(graceMs);
+      } catch (err) {
+        log.error('closing a part failed', { part: part.name, err: err as Error });
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
+  /** After a failed start: closes what was started, then rethrows the failure (a close's own failure is only logged). */
+  async failed(err: unknown, log: Logger): Promise<never> {
+    await this.closeAll(0, log).catch(() => {});
+    throw err;
+  }
+}
+
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.logger;
   const resolved = opts.resolved ?? (await resolveConfigIsolated(opts));
@@ -104,35 +141,37 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     minVersion: tlsConfig.min_version,
   };
 
-  const registry = new Registry({ logger: log.child({ component: 'selfmetrics' }) });
-  const processCollector = new ProcessCollector({ version: VERSION });
-  registry.register(processCollector);
-  const configLoaded = registry.gauge({
-    name: 'tributary_config_last_reload_successful',
-    help: 'Whether the last configuration load succeeded (1) or not (0).',
-  });
-  const configLoadedAt = registry.gauge({
-    name: 'tributary_config_last_reload_success_timestamp_seconds',
-    help: 'Time of the last successful configuration load, in seconds since the epoch.',
-  });
-  configLoaded.set(1);
-  configLoadedAt.set(Date.now() / 1000);
-  const reloads = registry.counter({
-    name: 'tributary_config_reloads_total',
-    help: 'Configuration reloads (SIGHUP, POST /-/reload), by result.',
-    labelNames: ['result'],
-  });
-
-  const server = new HttpServer({ registry, logger: log, tls, access });
-  const readiness = new Readiness();
-  const pages = new PageRegistry();
-  const pipeline = new SinkFanout((err) => log.error('a sample consumer failed on a batch', { err: err as Error }));
-  const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline, dataDir: config.server.data_dir });
-  // before the scrapes start, so the first batches already have somewhere to go
-  const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
-  let remoteWrite: RunningRemoteWrite;
+  const closers = new Closers();
   try {
-    remoteWrite = startRemoteWrite(config.remote_write, {
+    const registry = new Registry({ logger: log.child({ component: 'selfmetrics' }) });
+    const processCollector = new ProcessCollector({ version: VERSION });
+    closers.add('process metrics', () => processCollector.close());
+    registry.register(processCollector);
+    const configLoaded = registry.gauge({
+      name: 'tributary_config_last_reload_successful',
+      help: 'Whether the last configuration load succeeded (1) or not (0).',
+    });
+    const configLoadedAt = registry.gauge({
+      name: 'tributary_config_last_reload_success_timestamp_seconds',
+      help: 'Time of the last successful configuration load, in seconds since the epoch.',
+    });
+    configLoaded.set(1);
+    configLoadedAt.set(Date.now() / 1000);
+    const reloads = registry.counter({
+      name: 'tributary_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP, POST /-/reload), by result.',
+      labelNames: ['result'],
+    });
+
+    const server = new HttpServer({ registry, logger: log, tls, access });
+    const readiness = new Readiness();
+    const pages = new PageRegistry();
+    const pipeline = new SinkFanout((err) => log.error('a sample consumer failed on a batch', { err: err as Error }));
+    const gateway = await startGateway(config.gateway, { registry, logger: log, server, pages, pipeline, dataDir: config.server.data_dir });
+    closers.add('gateway', () => gateway.close());
+    const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
+    // before the scrapes start, so the first batches already have somewhere to go
+    const remoteWrite = startRemoteWrite(config.remote_write, {
       pipeline,
       registry,
       logger: log,
@@ -141,131 +180,118 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       options: config.remote_write_options,
       metadata: () => scrape.metadata(),
     });
-  } catch (err) {
-    await gateway.close();
-    processCollector.close();
-    throw err;
-  }
-  // On the embedded defaults the self-scrape waits for the bound address (below).
-  const selfScrape = opts.configFile === undefined;
-  if (!selfScrape) scrape.apply(config.scrape_configs);
-  const receiver = config.remote_write_options.receiver;
-  if (receiver.enabled) registerRemoteWriteReceiver(server, { sink: pipeline, registry, logger: log, maxBodyBytes: receiver.max_body_bytes });
-  registerScrapePages(server, pages, scrape);
-  registerRelabelDebugPages(server, pages);
+    // a stop flushes what is queued (remote write's own timeout); a failed start does not wait
+    closers.add('remote write', (graceMs) => (graceMs === 0 ? remoteWrite.close(0) : remoteWrite.close()));
+    closers.add('scrape', () => scrape.close());
+    // On the embedded defaults the self-scrape waits for the bound address (below).
+    const selfScrape = opts.configFile === undefined;
+    if (!selfScrape) scrape.apply(config.scrape_configs);
+    const receiver = config.remote_write_options.receiver;
+    if (receiver.enabled) registerRemoteWriteReceiver(server, { sink: pipeline, registry, logger: log, maxBodyBytes: receiver.max_body_bytes });
+    registerScrapePages(server, pages, scrape);
+    registerRelabelDebugPages(server, pages);
 
-  const reload = async (): Promise<ReloadResult> => {
-    if (opts.configFile === undefined) {
-      return { ok: false, error: 'started on the embedded defaults: there is no configuration file to reload' };
-    }
-    let next: ResolvedConfig;
-    try {
-      next = await resolveConfigIsolated(opts);
-    } catch (err) {
-      const error = err instanceof ConfigError ? err.message : `${opts.configFile}: ${(err as Error).message}`;
-      configLoaded.set(0);
-      reloads.labels('failure').inc();
-      log.error('configuration reload failed; the running configuration stays', { err: error });
-      return { ok: false, error };
-    }
-    for (const w of next.warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
-    let remoteWriteChange: RemoteWriteChange;
-    try {
-      remoteWriteChange = await remoteWrite.apply(next.config.remote_write, next.config.global.external_labels, next.config.remote_write_options);
-    } catch (err) {
-      configLoaded.set(0);
-      reloads.labels('failure').inc();
-      const error = `remote_write: ${(err as Error).message}`;
-      log.error('configuration reload failed: remote write could not take the new configuration', { err: error });
-      return { ok: false, error };
-    }
-    const summary = scrape.apply(next.config.scrape_configs);
-    // Compared with what the process runs with, not with the last file read: a reverted
-    // change is no longer a difference.
-    const restartNeeded = RESTART_SECTIONS.filter((section) => JSON.stringify(next.config[section]) !== JSON.stringify(config[section]));
-    for (const section of restartNeeded) log.warn(restartMessage(section), { section });
-    configLoaded.set(1);
-    configLoadedAt.set(Date.now() / 1000);
-    reloads.labels('success').inc();
-    log.info('configuration reloaded', {
-      started: summary.started.join(','),
-      changed: summary.changed.join(','),
-      stopped: summary.stopped.join(','),
-      kept: summary.kept.length,
-      remote_write_started: remoteWriteChange.started.join(','),
-      remote_write_changed: remoteWriteChange.changed.join(','),
-      remote_write_stopped: remoteWriteChange.stopped.join(','),
+    const reload = async (): Promise<ReloadResult> => {
+      if (opts.configFile === undefined) {
+        return { ok: false, error: 'started on the embedded defaults: there is no configuration file to reload' };
+      }
+      let next: ResolvedConfig;
+      try {
+        next = await resolveConfigIsolated(opts);
+      } catch (err) {
+        const error = err instanceof ConfigError ? err.message : `${opts.configFile}: ${(err as Error).message}`;
+        configLoaded.set(0);
+        reloads.labels('failure').inc();
+        log.error('configuration reload failed; the running configuration stays', { err: error });
+        return { ok: false, error };
+      }
+      for (const w of next.warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
+      let remoteWriteChange: RemoteWriteChange;
+      try {
+        remoteWriteChange = await remoteWrite.apply(next.config.remote_write, next.config.global.external_labels, next.config.remote_write_options);
+      } catch (err) {
+        configLoaded.set(0);
+        reloads.labels('failure').inc();
+        const error = `remote_write: ${(err as Error).message}`;
+        log.error('configuration reload failed: remote write could not take the new configuration', { err: error });
+        return { ok: false, error };
+      }
+      const summary = scrape.apply(next.config.scrape_configs);
+      // Compared with what the process runs with, not with the last file read: a reverted
+      // change is no longer a difference.
+      const restartNeeded = RESTART_SECTIONS.filter((section) => JSON.stringify(next.config[section]) !== JSON.stringify(config[section]));
+      for (const section of restartNeeded) log.warn(restartMessage(section), { section });
+      configLoaded.set(1);
+      configLoadedAt.set(Date.now() / 1000);
+      reloads.labels('success').inc();
+      log.info('configuration reloaded', {
+        started: summary.started.join(','),
+        changed: summary.changed.join(','),
+        stopped: summary.stopped.join(','),
+        kept: summary.kept.length,
+        remote_write_started: remoteWriteChange.started.join(','),
+        remote_write_changed: remoteWriteChange.changed.join(','),
+        remote_write_stopped: remoteWriteChange.stopped.join(','),
+      });
+      return { ok: true, ...summary, remoteWrite: remoteWriteChange, restartNeeded: restartNeeded.map(restartMessage) };
+    };
+    const reloadRoute: Handler = async (_req, res) => {
+      const r = await reload();
+      res.writeHead(r.ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(
+        r.ok
+          ? `configuration reloaded\n${r.restartNeeded.map((m) => `warning: ${m}\n`).join('')}`
+          : `configuration reload failed; the running configuration stays:\n${r.error}\n`,
+      );
+    };
+    server.post('/-/reload', reloadRoute);
+    server.route('PUT', '/-/reload', reloadRoute);
+    registerCoreRoutes(server, { registry, readiness, metrics: !gateway.servesMetrics });
+    registerIndexPage(server, {
+      pages,
+      version: VERSION,
+      configFile: opts.configFile === undefined ? undefined : resolve(opts.configFile),
     });
-    return { ok: true, ...summary, remoteWrite: remoteWriteChange, restartNeeded: restartNeeded.map(restartMessage) };
-  };
-  const reloadRoute: Handler = async (_req, res) => {
-    const r = await reload();
-    res.writeHead(r.ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(
-      r.ok
-        ? `configuration reloaded\n${r.restartNeeded.map((m) => `warning: ${m}\n`).join('')}`
-        : `configuration reload failed; the running configuration stays:\n${r.error}\n`,
-    );
-  };
-  server.post('/-/reload', reloadRoute);
-  server.route('PUT', '/-/reload', reloadRoute);
-  registerCoreRoutes(server, { registry, readiness, metrics: !gateway.servesMetrics });
-  registerIndexPage(server, {
-    pages,
-    version: VERSION,
-    configFile: opts.configFile === undefined ? undefined : resolve(opts.configFile),
-  });
 
 
-  let address: string;
-  try {
-    address = await server.listen(config.server.listen);
+    const address = await server.listen(config.server.listen);
+    closers.add('http server', (graceMs) => server.close(graceMs));
+    if (selfScrape) {
+      const target = selfScrapeTarget(address);
+      scrape.apply(
+        config.scrape_configs.map((c) =>
+          c.job_name === SELF_SCRAPE_JOB ? { ...c, static_configs: [{ targets: [target], labels: {} }] } : c,
+        ),
+      );
+    }
+    readiness.setReady();
+    closers.add('readiness', () => readiness.setNotReady('shutting down'));
+    log.info('Tributary started', {
+      version: VERSION,
+      listen: address,
+      scheme: server.scheme,
+      access: access === undefined ? 'open' : 'protected',
+      config: opts.configFile ?? 'embedded defaults',
+      data_dir: config.server.data_dir,
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      address,
+      config,
+      registry,
+      server,
+      pages,
+      gateway,
+      pipeline,
+      scrape,
+      reload,
+      close(graceMs = 10_000) {
+        closing ??= closers.closeAll(graceMs, log);
+        return closing;
+      },
+    };
   } catch (err) {
-    await scrape.close();
-    await remoteWrite.close(0);
-    await gateway.close();
-    processCollector.close();
-    throw err;
+    return closers.failed(err, log);
   }
-  if (selfScrape) {
-    const target = selfScrapeTarget(address);
-    scrape.apply(
-      config.scrape_configs.map((c) =>
-        c.job_name === SELF_SCRAPE_JOB ? { ...c, static_configs: [{ targets: [target], labels: {} }] } : c,
-      ),
-    );
-  }
-  readiness.setReady();
-  log.info('Tributary started', {
-    version: VERSION,
-    listen: address,
-    scheme: server.scheme,
-    access: access === undefined ? 'open' : 'protected',
-    config: opts.configFile ?? 'embedded defaults',
-    data_dir: config.server.data_dir,
-  });
-
-  let closing: Promise<void> | undefined;
-  return {
-    address,
-    config,
-    registry,
-    server,
-    pages,
-    gateway,
-    pipeline,
-    scrape,
-    reload,
-    close(graceMs = 10_000) {
-      closing ??= (async () => {
-        readiness.setNotReady('shutting down');
-        await server.close(graceMs);
-        await scrape.close();
-        await remoteWrite.close();
-        await gateway.close();
-        processCollector.close();
-      })();
-      return closing;
-    },
-  };
 }
