@@ -18,9 +18,11 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SRC = join(ROOT, 'src');
 
-/** Modules that may hold zod: the configuration, and check-config's file_sd check (loaded by the CLI on demand). */
-const MAY_LOAD_ZOD = (file: string): boolean =>
-  file.startsWith('config/') || file.startsWith('cli/') || file === 'cli.ts' || file === 'discovery/file-sd-check.ts';
+/**
+ * Modules that may hold zod: the configuration, and check-config's file_sd check, which the
+ * CLI loads (with the loader) only for `check-config`. The CLI itself must not.
+ */
+const MAY_LOAD_ZOD = (file: string): boolean => file.startsWith('config/') || file === 'discovery/file-sd-check.ts';
 
 interface Import {
   readonly spec: string;

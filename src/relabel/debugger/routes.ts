@@ -1,6 +1,7 @@
 /**
- * The relabel debugger's routes and index entries. The pages themselves (rule parsing with the
- * configuration schema, YAML) are loaded on the first request, not by every agent at start.
+ * The relabel debugger's routes and index entries. The pages themselves (rules written back as
+ * YAML) are loaded on the first request, not by every agent at start; the rules typed in are
+ * read in the configuration resolver's child process (input.ts), so the schema never is.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
