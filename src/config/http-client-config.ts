@@ -7,10 +7,9 @@
  */
 
 import * as z from 'zod';
-import { JWT_BEARER_GRANT } from '../outbound/client-settings.js';
+import { JWT_BEARER_GRANT, TLS_VERSIONS } from '../outbound/client-settings.js';
 import { AT_KEY, bool, nonEmptyText, text, textList, textMap, urlProblem } from './fields.js';
 
-export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
 
 export const tlsConfigSchema = z
   .strictObject({

@@ -14,6 +14,10 @@ export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** Cloud authentication kinds Tributary does not implement (sigv4 it does): a client refuses to send. */
 export const UNSUPPORTED_REMOTE_WRITE_AUTH = ['azuread', 'google_iam'] as const;
 
+/** `tls_config`'s version names, Go's crypto/tls spelling as prometheus/common reads them. */
+export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+
 export interface TlsSettings {
   readonly ca?: string | undefined;
   readonly ca_file?: string | undefined;
@@ -23,8 +27,8 @@ export interface TlsSettings {
   readonly key_file?: string | undefined;
   readonly server_name?: string | undefined;
   readonly insecure_skip_verify?: boolean | undefined;
-  readonly min_version?: 'TLS10' | 'TLS11' | 'TLS12' | 'TLS13' | undefined;
-  readonly max_version?: 'TLS10' | 'TLS11' | 'TLS12' | 'TLS13' | undefined;
+  readonly min_version?: TlsVersion | undefined;
+  readonly max_version?: TlsVersion | undefined;
   readonly next_protos?: readonly string[] | undefined;
 }
 

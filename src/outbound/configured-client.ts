@@ -18,14 +18,14 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Agent, Dispatcher } from 'undici';
-import { UNSUPPORTED_REMOTE_WRITE_AUTH, type HttpClientSettings, type TlsSettings } from './client-settings.js';
+import { UNSUPPORTED_REMOTE_WRITE_AUTH, type HttpClientSettings, type TlsSettings, type TlsVersion } from './client-settings.js';
 import { Http1Pool } from './http1.js';
 import { KEEP_ALIVE_MS, MAX_REDIRECTS } from './policy.js';
 import { OAuth2TokenSource } from './oauth2.js';
 import { SigV4Signer } from './sigv4.js';
 import { proxyAgentOptions } from './proxy.js';
 
-const TLS_VERSION: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
+const TLS_VERSION: Record<TlsVersion, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
   TLS10: 'TLSv1',
   TLS11: 'TLSv1.1',
   TLS12: 'TLSv1.2',

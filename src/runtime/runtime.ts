@@ -97,18 +97,18 @@ export function restartMessage(section: string): string {
  * the gateway, the process metrics.
  */
 class Closers {
-  private readonly parts: { readonly name: string; readonly close: (graceMs: number) => unknown }[] = [];
+  private readonly parts: { readonly name: string; readonly close: (how: Shutdown) => unknown }[] = [];
 
-  add(name: string, close: (graceMs: number) => unknown): void {
+  add(name: string, close: (how: Shutdown) => unknown): void {
     this.parts.push({ name, close });
   }
 
   /** Closes every part, even after one fails; rejects with the first failure once all are done. */
-  async closeAll(graceMs: number, log: Logger): Promise<void> {
+  async closeAll(how: Shutdown, log: Logger): Promise<void> {
     let first: unknown;
     for (const part of this.parts.splice(0).reverse()) {
       try {
-        await part.close(graceMs);
+        await part.close(how);
       } catch (err) {
         log.error('closing a part failed', { part: part.name, err: err as Error });
         first ??= err;
@@ -119,9 +119,16 @@ class Closers {
 
   /** After a failed start: closes what was started, then rethrows the failure (a close's own failure is only logged). */
   async failed(err: unknown, log: Logger): Promise<never> {
-    await this.closeAll(0, log).catch(() => {});
+    await this.closeAll({ graceMs: 0, failedStart: true }, log).catch(() => {});
     throw err;
   }
+}
+
+interface Shutdown {
+  /** How long requests in flight may take to finish. */
+  readonly graceMs: number;
+  /** A start that failed: nothing was served, so nothing waits (remote write spills to disk at once). */
+  readonly failedStart: boolean;
 }
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
@@ -180,8 +187,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       options: config.remote_write_options,
       metadata: () => scrape.metadata(),
     });
-    // a stop flushes what is queued (remote write's own timeout); a failed start does not wait
-    closers.add('remote write', (graceMs) => (graceMs === 0 ? remoteWrite.close(0) : remoteWrite.close()));
+    // a stop tries to send what is queued first (remote write's own timeout)
+    closers.add('remote write', (how) => (how.failedStart ? remoteWrite.close(0) : remoteWrite.close()));
     closers.add('scrape', () => scrape.close());
     // On the embedded defaults the self-scrape waits for the bound address (below).
     const selfScrape = opts.configFile === undefined;
@@ -255,7 +262,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
 
     const address = await server.listen(config.server.listen);
-    closers.add('http server', (graceMs) => server.close(graceMs));
+    closers.add('http server', (how) => server.close(how.graceMs));
     if (selfScrape) {
       const target = selfScrapeTarget(address);
       scrape.apply(
@@ -287,7 +294,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       scrape,
       reload,
       close(graceMs = 10_000) {
-        closing ??= closers.closeAll(graceMs, log);
+        closing ??= closers.closeAll({ graceMs, failedStart: false }, log);
         return closing;
       },
     };

@@ -65,8 +65,8 @@ test('a start that fails half-way closes what it started: the process exits by i
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = await new Promise<number | null | 'hung'>((resolve) => {
-    // the queues' own close waits are 0 here, so a process with nothing left open ends at once
-    const timer = setTimeout(() => resolve('hung'), 20_000);
+    // the first agent's stop tries its dead receiver for remote write's 5 s, then nothing is left open
+    const timer = setTimeout(() => resolve('hung'), 45_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve(code);
