@@ -40,10 +40,15 @@ export async function resolveConfigIsolated(sources: ConfigSources): Promise<Res
   return a.resolved;
 }
 
+/** The rule list being read now: one child at a time, however many debugger requests come at once. */
+let rulesTurn: Promise<unknown> = Promise.resolve();
+
 /** As relabel-rules-text.ts' `readRulesText`, in the child; an empty text needs no child. */
 export async function readRulesIsolated(text: string): Promise<Read<RelabelConfig[]>> {
   if (text.trim() === '') return { ok: true, value: [] };
-  const a = await ask({ rules: text });
+  const turn = rulesTurn.then(() => ask({ rules: text }));
+  rulesTurn = turn.catch(() => {});
+  const a = await turn;
   if (!('rules' in a)) throw new Error('the configuration resolver answered another question');
   return a.rules;
 }

@@ -32,7 +32,6 @@ const TLS_VERSION: Record<TlsVersion, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3
   TLS13: 'TLSv1.3',
 };
 
-
 export class HttpClient {
   private dispatcher: Promise<Dispatcher> | undefined;
   private agent: Dispatcher | undefined;

@@ -295,7 +295,6 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
   });
 }
 
-
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 function isStaleConnection(err: Error): boolean {

@@ -120,10 +120,14 @@ test('on-scrape: the scrape signal bounds the fetch', async () => {
   const slow = await serve((_req, res) => setTimeout(() => res.end(PAGE), 2000));
   const s = source({ url: slow.url });
   const started = Date.now();
-  const snap = await s.snapshot(ctx('', AbortSignal.timeout(150)));
+  // Held here until the end: a timeout signal reachable only through AbortSignal.any() may be
+  // collected before it fires (nodejs/node#57736), and the scrape would wait for the server.
+  const scrapeSignal = AbortSignal.timeout(150);
+  const snap = await s.snapshot(ctx('', scrapeSignal));
   assert.ok(Date.now() - started < 1500);
   assert.equal(snap.ok, false);
   assert.match(snap.error ?? '', /scrape aborted/);
+  assert.ok(scrapeSignal.aborted);
 });
 
 test('non-2xx: error names status, URL and a body excerpt; on-scrape shows no data', async () => {

@@ -242,6 +242,9 @@ test('the debugger reads rules in the resolver child exactly as in process', asy
   const good = '- source_labels: [a]\n  target_label: b\n';
   assert.deepEqual(await readRulesIsolated(good), readRules(good));
   assert.deepEqual(await readRulesIsolated('  \n'), { ok: true, value: [] });
+  // requests at once take turns in the child, each answered with its own rules
+  const texts = [good, text, '- action: drop\n  regex: a(\n', '- target_label: x\n  replacement: y\n'];
+  assert.deepEqual(await Promise.all(texts.map(readRulesIsolated)), texts.map(readRules));
 });
 
 // ---------------------------------------------------------------- the pages over HTTP
