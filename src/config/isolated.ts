@@ -9,7 +9,7 @@
  * the same schema, so that the agent never holds it.
  */
 
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { ConfigError, type ConfigIssue, type Read } from './errors.js';
 import type { RelabelConfig } from './relabel.js';
 import type { ConfigSources, ResolvedConfig } from './resolve.js';
@@ -40,28 +40,81 @@ export async function resolveConfigIsolated(sources: ConfigSources): Promise<Res
   return a.resolved;
 }
 
-/** The rule list being read now: one child at a time, however many debugger requests come at once. */
+/**
+ * How long the rule reader's child waits for the next rule list: a debugging session sends
+ * many in a row, and a child's start (Node, the schema library) costs most of a second.
+ */
+const RULES_CHILD_IDLE_MS = 60_000;
+
+/** The relabel debugger's reader: one child, asked one rule list at a time, ended when idle. */
+let rulesChild: ChildProcess | undefined;
+let rulesIdle: NodeJS.Timeout | undefined;
 let rulesTurn: Promise<unknown> = Promise.resolve();
 
 /** As relabel-rules-text.ts' `readRulesText`, in the child; an empty text needs no child. */
 export async function readRulesIsolated(text: string): Promise<Read<RelabelConfig[]>> {
   if (text.trim() === '') return { ok: true, value: [] };
-  const turn = rulesTurn.then(() => ask({ rules: text }));
+  const turn = rulesTurn.then(() => askRules(text));
   rulesTurn = turn.catch(() => {});
-  const a = await turn;
-  if (!('rules' in a)) throw new Error('the configuration resolver answered another question');
-  return a.rules;
+  return turn;
+}
+
+function askRules(text: string): Promise<Read<RelabelConfig[]>> {
+  return new Promise((resolve, reject) => {
+    clearTimeout(rulesIdle);
+    if (rulesChild === undefined || !rulesChild.connected) {
+      const started = forkResolver();
+      started.once('exit', () => {
+        if (rulesChild === started) rulesChild = undefined;
+      });
+      rulesChild = started;
+    }
+    const child = rulesChild;
+    // held only while a question is out: an idle reader must not keep the agent from exiting
+    child.ref();
+    child.channel?.ref();
+    const done = (): void => {
+      child.off('message', onAnswer);
+      child.off('error', onError);
+      child.off('exit', onExit);
+      child.unref();
+      child.channel?.unref();
+      rulesIdle = setTimeout(() => child.connected && child.disconnect(), RULES_CHILD_IDLE_MS).unref();
+    };
+    const onAnswer = (a: ResolverAnswer): void => {
+      done();
+      if (a.ok && 'rules' in a) resolve(a.rules);
+      else reject(new Error(a.ok ? 'the configuration resolver answered another question' : 'issues' in a ? new ConfigError(a.issues).message : a.message));
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      done();
+      reject(new Error(`the configuration resolver exited with ${signal ?? `code ${code}`}`));
+    };
+    child.once('message', onAnswer);
+    child.once('error', onError);
+    child.once('exit', onExit);
+    child.send({ rules: text } satisfies ResolverQuestion);
+  });
+}
+
+/** A resolver child: asked one configuration, or any number of rule lists until disconnected. */
+function forkResolver(): ChildProcess {
+  // no inherited V8 flags (an inspector port would clash); the environment is the parent's,
+  // for %{ENV} references in the file
+  return fork(new URL('./resolve-child.js', import.meta.url), [], {
+    serialization: 'advanced',
+    execArgv: [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 function ask(question: ResolverQuestion): Promise<ResolverAnswer & { ok: true }> {
   return new Promise((resolve, reject) => {
-    // no inherited V8 flags (an inspector port would clash); the environment is the parent's,
-    // for %{ENV} references in the file
-    const child = fork(new URL('./resolve-child.js', import.meta.url), [], {
-      serialization: 'advanced',
-      execArgv: [],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = forkResolver();
     let answered = false;
     child.once('message', (a: ResolverAnswer) => {
       answered = true;

@@ -6,6 +6,7 @@
  * the vmagent aliases' modes, and the size limit.
  */
 import { test } from 'node:test';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { relabelConfigsSchema, type RelabelConfig } from '../../src/config/relabel.js';
 import { Labels } from '../../src/model/labels.js';
@@ -245,6 +246,30 @@ test('the debugger reads rules in the resolver child exactly as in process', asy
   // requests at once take turns in the child, each answered with its own rules
   const texts = [good, text, '- action: drop\n  regex: a(\n', '- target_label: x\n  replacement: y\n'];
   assert.deepEqual(await Promise.all(texts.map(readRulesIsolated)), texts.map(readRules));
+});
+
+test('the rule reader child is kept between reads, yet an agent that read rules still exits by itself', async () => {
+  const script = `
+    import { readRulesIsolated } from '${new URL('../../src/config/isolated.js', import.meta.url).href}';
+    let t = performance.now();
+    await readRulesIsolated('- action: drop\\n');
+    const first = performance.now() - t;
+    t = performance.now();
+    const r = await readRulesIsolated('- target_label: x\\n');
+    console.log(r.ok, first, performance.now() - t);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise<number | null | 'hung'>((resolve) => {
+    const timer = setTimeout(() => resolve('hung'), 30_000);
+    child.on('exit', (c) => (clearTimeout(timer), resolve(c)));
+  });
+  if (code === 'hung') child.kill('SIGKILL');
+  assert.equal(code, 0, `the process did not end by itself: ${out}`);
+  const [ok, first, second] = out.trim().split(' ');
+  assert.equal(ok, 'true');
+  // a second read goes to the waiting child: no new Node process with the schema to start
+  assert.ok(Number(second) < Number(first) / 4, `the first read took ${first} ms, the second ${second} ms`);
 });
 
 // ---------------------------------------------------------------- the pages over HTTP
