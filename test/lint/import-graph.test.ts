@@ -26,7 +26,10 @@ const MAY_LOAD_ZOD = (file: string): boolean => file.startsWith('config/') || fi
 
 interface Import {
   readonly spec: string;
-  /** `import type`, `export type`, or every name marked `type`: erased from the JS. */
+  /**
+   * `import type` / `export type`: erased from the JS. Not `import { type A }`: under
+   * verbatimModuleSyntax that stays as `import {} from`, which still loads the module.
+   */
   readonly typeOnly: boolean;
   /** `import('…')`: loaded when first needed, not with the importer. */
   readonly dynamic: boolean;
@@ -37,16 +40,7 @@ export function importsOf(text: string): Import[] {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   const out: Import[] = [];
   const statement = /^(import|export)\s+(type\s+)?([\w$*\s{},]*?)\s*from\s*['"]([^'"]+)['"]/gm;
-  for (const m of code.matchAll(statement)) {
-    const names = m[3];
-    const braces = /\{([^}]*)\}/.exec(names);
-    const allTyped =
-      braces !== null &&
-      !/^[\s,]*[\w$]/.test(names.slice(0, names.indexOf('{'))) &&
-      braces[1].split(',').every((n) => n.trim() === '' || /^type\s/.test(n.trim())) &&
-      braces[1].trim() !== '';
-    out.push({ spec: m[4], typeOnly: m[2] !== undefined || allTyped, dynamic: false });
-  }
+  for (const m of code.matchAll(statement)) out.push({ spec: m[4], typeOnly: m[2] !== undefined, dynamic: false });
   for (const m of code.matchAll(/^import\s*['"]([^'"]+)['"]/gm)) out.push({ spec: m[1], typeOnly: false, dynamic: false });
   for (const m of code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push({ spec: m[1], typeOnly: false, dynamic: true });
   return out;
@@ -182,7 +176,7 @@ test('the checks see a planted violation', () => {
   assert.deepEqual(valueClosure('log/logger.ts', planted).get('zod'), ['log/logger.ts', 'scrape/scrape-loop.ts', 'config/schema.ts', 'zod']);
   assert.equal(valueClosure('model/labels.ts', planted).get('zod'), undefined, 'a type-only import loads nothing');
   assert.deepEqual(
-    importsOf("import { type A, type B } from './a.js';\nimport C, { type D } from './c.js';\n// import x from './commented.js';\n").map((i) => i.typeOnly),
-    [true, false],
+    importsOf("import type { A } from './a.js';\nimport { type B } from './b.js';\nexport type { C } from './c.js';\n// import x from './commented.js';\n").map((i) => [i.spec, i.typeOnly]),
+    [['./a.js', true], ['./b.js', false], ['./c.js', true]],
   );
 });
