@@ -54,7 +54,7 @@ interface Reading {
 export async function measureSeriesMemory(setting: string, fixture: string): Promise<void> {
   const gc = collector();
   const urls = SETTINGS[setting];
-  const series = readFileSync(fixture, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith("#")).length * MULT * TARGETS;
+  const series = readFileSync(fixture, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')).length * MULT * TARGETS;
   const farm = await startExporterFarm([String(TARGETS), '--page', fixture, String(MULT)]);
   let requests = 0;
   const servers = urls.map(() =>
