@@ -12,6 +12,7 @@
  */
 
 import type { ExpositionParser } from '../formats/prometheus/parser.js';
+import { compactColumns } from '../model/columns.js';
 import { fnv1a32 } from '../model/hash.js';
 import { attachExportingClashes, attachMissing } from '../model/attach-labels.js';
 import { Labels, LabelsBuilder } from '../model/labels.js';
@@ -77,21 +78,12 @@ class LineTable {
 
   /** Keeps only the lines `keep` accepts; returns each old id's new one (-1: gone). */
   retain(keep: (id: number) => boolean): Int32Array {
-    const n = this.lines.length;
-    const moved = new Int32Array(n);
-    let j = 0;
-    for (let i = 0; i < n; i++) {
-      if (!keep(i)) {
-        moved[i] = -1;
-        continue;
-      }
-      moved[i] = j;
-      this.lines[j] = this.lines[i];
-      this.series[j] = this.series[i];
-      this.seenAt[j] = this.seenAt[i];
-      this.flags[j] = this.flags[i];
-      j++;
-    }
+    const { moved, left: j } = compactColumns(this.lines.length, keep, (from, to) => {
+      this.lines[to] = this.lines[from];
+      this.series[to] = this.series[from];
+      this.seenAt[to] = this.seenAt[from];
+      this.flags[to] = this.flags[from];
+    });
     this.lines.length = j;
     this.series.length = j;
     let cap = 32;

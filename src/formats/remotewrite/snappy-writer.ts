@@ -19,6 +19,7 @@
  */
 
 import { putCopy, putLiteralTag } from '../snappy/index.js';
+import { compactColumns } from '../../model/columns.js';
 import type { Labels } from '../../model/labels.js';
 import { putVarint, varintSize } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
@@ -132,21 +133,12 @@ class SeriesCodes {
     this.periodFrom = now;
     const keep = this.period;
     this.period = (this.period % 255) + 1;
-    const n = this.series.length;
-    const moved = new Int32Array(n);
-    let j = 0;
-    for (let i = 0; i < n; i++) {
-      if (this.written[i] !== keep) {
-        moved[i] = -1;
-        continue;
-      }
-      moved[i] = j;
-      this.series[j] = this.series[i];
-      this.nextCode[j] = this.nextCode[i];
-      this.next[j] = this.next[i];
-      this.written[j] = keep;
-      j++;
-    }
+    const { moved, left: j } = compactColumns(this.series.length, (id) => this.written[id] === keep, (from, to) => {
+      this.series[to] = this.series[from];
+      this.nextCode[to] = this.nextCode[from];
+      this.next[to] = this.next[from];
+      this.written[to] = keep;
+    });
     this.series.length = j;
     this.nextCode.length = j;
     for (let i = 0; i < j; i++) {
@@ -204,13 +196,14 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
     return this.op - LENGTH_ROOM;
   }
 
-  reset(): void {
+  /** Starts a new request; `now` (ms, a test's clock) decides whether unwritten series are forgotten. */
+  reset(now = Date.now()): void {
     this.op = LENGTH_ROOM;
     this.rawSize = 0;
     this.samples = 0;
     this.prev = -1;
     this.prevTs = NaN;
-    this.codes.maybeForget(Date.now());
+    this.codes.maybeForget(now);
   }
 
   /** Series whose codes this writer keeps. */
