@@ -19,6 +19,7 @@ const SUITES: Record<string, [module: string, call: string]> = {
   gateway: ['gateway.js', 'runGatewayBench()'],
   scrape: ['scrape.js', `runScrapeBench(${page})`],
   remotewrite: ['remotewrite.js', 'runRemoteWriteBench()'],
+  'series-memory': ['series-memory.js', `runSeriesMemoryBench(${page})`],
 };
 
 const chosen = process.argv.slice(2);

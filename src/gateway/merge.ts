@@ -27,7 +27,8 @@
  * whose version did not change costs nothing; the page is a concatenation of those buffers.
  */
 
-import { Labels, METRIC_NAME } from '../model/labels.js';
+import { Labels, LabelsBuilder } from '../model/labels.js';
+import { attachExportingClashes } from '../model/attach-labels.js';
 import type { PageLayout, PageValues } from '../model/frame.js';
 import { formatSeconds, formatValue, PageWriter, SeriesTextCache, type FamilyMeta } from '../formats/prometheus/writer.js';
 import { expositionOrder, sampleGroup } from '../formats/prometheus/order.js';
@@ -105,7 +106,7 @@ interface LabelledSource {
   readonly layout: PageLayout;
   readonly labelKey: string;
   /** Backend label set → labelled set, for this label configuration; survives layouts. */
-  readonly relabelled: WeakMap<Labels, Labels>;
+  readonly labelledOf: WeakMap<Labels, Labels>;
   readonly families: Map<string, LabelledFamily>;
   /** The families as an OpenMetrics page shows them, when that differs (`_created` gauges joined to their family). */
   readonly omFamilies?: Map<string, LabelledFamily>;
@@ -333,9 +334,10 @@ export class PageMerger {
     const prev = this.labelled.get(c.id);
     if (prev && prev.layout === layout && prev.labelKey === labelKey) return prev;
     // Series that kept their Labels object (the source's parse cache) keep their labelling.
-    const relabelled = prev && prev.labelKey === labelKey ? prev.relabelled : new WeakMap<Labels, Labels>();
-    const added: [string, string][] = Object.entries(c.staticLabels);
-    if (c.sourceLabel) added.push([c.sourceLabel.name, c.sourceLabel.value]);
+    const labelledOf = prev && prev.labelKey === labelKey ? prev.labelledOf : new WeakMap<Labels, Labels>();
+    const pairs: [string, string][] = Object.entries(c.staticLabels);
+    if (c.sourceLabel) pairs.push([c.sourceLabel.name, c.sourceLabel.value]);
+    const added = Labels.fromPairs(pairs);
     const collected = new Map<string, { meta: FamilyMeta; series: Labels[]; index: number[]; seen: Set<string> }>();
     let duplicates = 0;
     for (const f of layout.families) {
@@ -348,11 +350,11 @@ export class PageMerger {
       }
       for (let j = 0; j < f.series.length; j++) {
         const backend = f.series[j];
-        let labels = added.length === 0 && c.blankLabels === undefined ? backend : relabelled.get(backend);
+        let labels = added.size === 0 && c.blankLabels === undefined ? backend : labelledOf.get(backend);
         if (labels === undefined) {
-          labels = relabel(backend, added);
+          labels = addLabelsExportingClashes(backend, added);
           if (c.blankLabels !== undefined) labels = withBlankLabels(labels, c.blankLabels);
-          relabelled.set(backend, labels);
+          labelledOf.set(backend, labels);
         }
         if (entry.seen.has(labels.key)) {
           duplicates++;
@@ -384,7 +386,7 @@ export class PageMerger {
       omFamilies.delete(created);
       omFamilies.set(name, labelledFamily(e.meta, [...e.series, ...g.series], [...e.index, ...g.index]));
     }
-    const src: LabelledSource = { serial: ++serials, layout, labelKey, relabelled, families, ...(omFamilies ? { omFamilies } : {}), duplicates };
+    const src: LabelledSource = { serial: ++serials, layout, labelKey, labelledOf, families, ...(omFamilies ? { omFamilies } : {}), duplicates };
     this.labelled.set(c.id, src);
     return src;
   }
@@ -647,27 +649,13 @@ function withBlankLabels(labels: Labels, names: readonly string[]): Labels {
   return kv === undefined ? labels : Labels.fromSortedFlat(kv);
 }
 
+const attachScratch = new LabelsBuilder();
+
 /**
- * Adds `added` to a label set; a backend label of the same name is kept as
- * `exported_<name>` (prefixed again while that name is taken too), as Prometheus does for
- * honor_labels: false.
+ * A backend's series with a source's labels attached (model/attach-labels.ts, the scrape's
+ * rule for honor_labels: false): a backend label of the same name is kept as `exported_<name>`.
  */
-export function relabel(labels: Labels, added: readonly (readonly [string, string])[]): Labels {
-  const kv = labels.kv;
-  const out: [string, string][] = [];
-  const taken = new Set<string>();
-  for (let i = 0; i < kv.length; i += 2) taken.add(kv[i]);
-  for (let i = 0; i < kv.length; i += 2) {
-    const n = kv[i];
-    if (n !== METRIC_NAME && added.some(([a]) => a === n)) {
-      let renamed = 'exported_' + n;
-      while (taken.has(renamed) || added.some(([a]) => a === renamed)) renamed = 'exported_' + renamed;
-      taken.add(renamed);
-      out.push([renamed, kv[i + 1]]);
-    } else {
-      out.push([n, kv[i + 1]]);
-    }
-  }
-  for (const pair of added) out.push([pair[0], pair[1]]);
-  return Labels.fromPairs(out);
+export function addLabelsExportingClashes(labels: Labels, added: Labels): Labels {
+  attachExportingClashes(attachScratch.reset(labels), added);
+  return attachScratch.build();
 }

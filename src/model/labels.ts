@@ -17,22 +17,17 @@ export class Labels {
   private pairs: readonly string[] | undefined;
   /**
    * The set's packed form (labels-packed.ts: remote write's protobuf labels, one byte per
-   * character), set by remote write's encoder, by `pack` or by `key`, whose value it is: a
-   * series is encoded once, not once per sample. A string rather than a Uint8Array because a
-   * small typed array costs an ArrayBuffer, a backing store and two heap objects — several
-   * times the bytes it holds.
+   * character), computed the first time `key` is asked for, whose value it is: a series is
+   * encoded once, not once per sample. A string rather than a Uint8Array because a small typed
+   * array costs an ArrayBuffer, a backing store and two heap objects — several times the bytes
+   * it holds. The set's only lazily filled fields are this and the hash, both its own
+   * identity; what a consumer keeps per series (a writer's codes, a scrape's per-line state)
+   * it keeps in tables of its own, so that any number of consumers can each keep their own.
    */
-  encoded: string | undefined = undefined;
-  /**
-   * Remote write's compressed form of this series' record head when it follows `wirePrev` in a
-   * request, kept by formats/remotewrite/snappy-writer.ts: a series mostly follows the same one.
-   */
-  wirePrev: Labels | undefined = undefined;
-  wireCode: string | undefined = undefined;
+  private encoded: string | undefined = undefined;
   private cachedHash = 0;
 
-  /** Subclasses (a scrape's per-line series) pass pairs already sorted, as `fromSortedFlat`. */
-  protected constructor(kv: readonly string[]) {
+  private constructor(kv: readonly string[]) {
     this.pairs = kv;
   }
 
@@ -248,8 +243,7 @@ export class LabelsBuilder {
     return this.kv.length === 0 ? Labels.EMPTY : Labels.fromSortedFlat(this.sortedPairs());
   }
 
-  /** A sorted copy of the pairs, for a subclass of `Labels` that is built from them. */
-  sortedPairs(): string[] {
+  private sortedPairs(): string[] {
     const kv = this.kv.slice();
     if (!this.sorted) {
       // insertion sort by pairs: a handful of labels, mostly in order

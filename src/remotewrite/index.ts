@@ -75,15 +75,14 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
   let timers: NodeJS.Timeout[] = [];
 
   const plan = (next: readonly RemoteWriteConfig[]) => {
-    // the series cache keeps one predecessor per series: the first URL that wants it owns it
-    const owner = next.findIndex((c) => c.queue_config.compression === 'fast');
     const seen = new Map<string, number>();
-    return next.map((c, i) => {
+    return next.map((c) => {
       const id = `${c.name ?? ''}\n${c.url}`;
       const occurrence = seen.get(id) ?? 0;
       seen.set(id, occurrence + 1);
       const dir = queueDirName(c, occurrence);
-      return { config: c, dir, owns: i === owner, key: JSON.stringify([dir, i === owner, c]) };
+      // every `compression: fast` URL's senders keep their own series codes (snappy-writer.ts)
+      return { config: c, dir, owns: c.queue_config.compression === 'fast', key: JSON.stringify([dir, c]) };
     });
   };
   const build = (p: ReturnType<typeof plan>[number]): QueueSlot => ({

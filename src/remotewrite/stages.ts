@@ -6,6 +6,7 @@
  */
 
 import type { RelabelConfig } from '../config/relabel.js';
+import { attachMissing } from '../model/attach-labels.js';
 import { Labels, LabelsBuilder } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';
 import { CachedRelabeler, Relabeler, type LabelsProcessor } from '../relabel/index.js';
@@ -13,14 +14,13 @@ import { CachedRelabeler, Relabeler, type LabelsProcessor } from '../relabel/ind
 /** Adds the labels a series does not have itself (Prometheus' rule for external labels). */
 class AddMissingLabels implements LabelsProcessor {
   private readonly lb = new LabelsBuilder();
-  constructor(private readonly extra: readonly [string, string][]) {}
+  constructor(private readonly extra: Labels) {}
   process(labels: Labels): Labels {
     let missing = false;
-    for (const [n] of this.extra) if (labels.get(n) === undefined) missing = true;
+    for (let i = 0; i < this.extra.size && !missing; i++) missing = labels.get(this.extra.name(i)) === undefined;
     if (!missing) return labels;
-    const lb = this.lb.reset(labels);
-    for (const [n, v] of this.extra) if (lb.get(n) === undefined) lb.set(n, v);
-    return lb.build();
+    attachMissing(this.lb.reset(labels), this.extra);
+    return this.lb.build();
   }
 }
 
@@ -47,8 +47,9 @@ export function compileStages(stages: readonly Stage[]): LabelsProcessor | undef
     if ('relabel' in s) {
       if (s.relabel.length > 0) steps.push(Relabeler.compile(s.relabel));
     } else {
-      const extra = Object.entries(s.addLabels).filter(([, v]) => v !== '');
-      if (extra.length > 0) steps.push(new AddMissingLabels(extra));
+      // an empty value is no label (Labels drops it)
+      const extra = Labels.fromRecord(s.addLabels);
+      if (extra.size > 0) steps.push(new AddMissingLabels(extra));
     }
   }
   if (steps.length === 0) return undefined;

@@ -286,7 +286,7 @@ export class ScrapeLoop {
       let ts = start;
       if (honorTimestamps && p.timestamp !== undefined) {
         ts = p.timestamp;
-        ref.markTimestamped();
+        cache.markTimestamped();
       }
       if (limiter === undefined || limiter.admit(ref)) batch.append(ref, p.value, ts);
     }, job.fallbackProtocol, this.scrapes % METADATA_EVERY === 0 ? job.metadata : undefined);
@@ -421,7 +421,7 @@ export class ScrapeLoop {
     this.duplicatesLogged = true;
     this.job.log.warn('Duplicate sample for timestamp: the page has the same series more than once; the first value is kept', {
       target: this.target.shownUrl,
-      series: this.cache.firstDuplicate?.line ?? '',
+      series: this.cache.firstDuplicate ?? '',
       duplicates: count,
     });
   }

@@ -12,102 +12,104 @@
  */
 
 import type { ExpositionParser } from '../formats/prometheus/parser.js';
+import { compactColumns } from '../model/columns.js';
 import { fnv1a32 } from '../model/hash.js';
+import { attachExportingClashes, attachMissing } from '../model/attach-labels.js';
 import { Labels, LabelsBuilder } from '../model/labels.js';
 import type { Relabeler } from '../relabel/index.js';
 
 const DROPPED = 1;
 const TIMESTAMPED = 2;
 
-/**
- * One line of the target's page as it was last seen, and the series it becomes: the same
- * object every scrape while the line lives, passed on as the sample's `Labels`. One object
- * rather than a record pointing at a label set, because a target's series are held for as
- * long as it is scraped and a second object per series was a tenth of the heap.
- */
-export class SeriesRef extends Labels {
-  /** Scrape number in which the series last had a sample; minus it, less one, once marked stale then. */
-  seenAt = -1;
-  private flags: number;
-
-  /** `kv` null: metric relabeling dropped the line. */
-  constructor(
-    /** The raw `name{labels}` text, copied out of the page so the page can be collected. */
-    readonly line: string,
-    kv: readonly string[] | null,
-  ) {
-    super(kv ?? []);
-    this.flags = kv === null ? DROPPED : 0;
-  }
-
-  /** Metric relabeling dropped the line: it has no series. */
-  get dropped(): boolean {
-    return (this.flags & DROPPED) !== 0;
-  }
-
-  /** The page gave it a timestamp (honored): Prometheus writes no staleness marker for it. */
-  get explicitTimestamp(): boolean {
-    return (this.flags & TIMESTAMPED) !== 0;
-  }
-
-  markTimestamped(): void {
-    this.flags |= TIMESTAMPED;
-  }
-}
-
 /** Per process, so a page cannot be written to make its lines collide. */
 const LINE_SEED = (Math.random() * 0x100000000) >>> 0;
 
 /**
- * A target's lines by their text, open addressing over one array: half the memory of a Map,
- * whose entries are three slots plus a bucket. Asked only when a line is not where the last
- * page had it.
+ * A target's lines as they were last seen, and the series each becomes: parallel columns
+ * indexed by a line's id (dense, in the order lines were first seen), and an open-addressing
+ * index of ids by line text. Columns rather than an object per line, because a target's lines
+ * are held for as long as it is scraped: an object per line (or a line object that was also
+ * its `Labels`) cost a header and pointer slots per series, and a second object per series was
+ * a tenth of the heap. The index is asked only when a line is not where the last page had it.
  */
 class LineTable {
-  private slots: (SeriesRef | undefined)[] = new Array<SeriesRef | undefined>(16);
-  private mask = 15;
-  size = 0;
+  /** The raw `name{labels}` text, copied out of the page so the page can be collected. */
+  lines: string[] = [];
+  /** The series the line becomes; `Labels.EMPTY` when metric relabeling dropped it (flag DROPPED). */
+  series: Labels[] = [];
+  /** Scrape number in which the line last had a sample; minus it, less one, once marked stale then. */
+  seenAt = new Int32Array(16);
+  flags = new Uint8Array(16);
+  /** Ids + 1 by the line's hash; 0 is an empty slot. At most half full, so probes stay short. */
+  private index = new Int32Array(32);
+  private mask = 31;
 
-  get(line: string): SeriesRef | undefined {
-    const slots = this.slots;
+  get size(): number {
+    return this.lines.length;
+  }
+
+  /** The line's id, or -1. */
+  find(line: string): number {
+    const index = this.index;
     for (let i = fnv1a32(line, LINE_SEED) & this.mask; ; i = (i + 1) & this.mask) {
-      const r = slots[i];
-      if (r === undefined || r.line === line) return r;
+      const id = index[i] - 1;
+      if (id < 0 || this.lines[id] === line) return id;
     }
   }
 
-  /** Adds a ref whose line is not in the table. */
-  add(ref: SeriesRef): void {
-    // at most half full, so probes stay short
-    if ((this.size + 1) * 2 > this.slots.length) this.rebuild(this.slots.length * 2, () => true);
-    this.place(ref);
-    this.size++;
+  /** Adds a line not in the table; returns its id. */
+  add(line: string, series: Labels | undefined): number {
+    const id = this.lines.length;
+    if (id === this.seenAt.length) {
+      const cap = id + (id >> 1);
+      this.seenAt = grownInts(this.seenAt, cap);
+      const flags = new Uint8Array(cap);
+      flags.set(this.flags);
+      this.flags = flags;
+    }
+    this.lines.push(line);
+    this.series.push(series ?? Labels.EMPTY);
+    this.seenAt[id] = -1;
+    this.flags[id] = series === undefined ? DROPPED : 0;
+    if ((id + 1) * 2 > this.index.length) this.reindex(this.index.length * 2);
+    else this.place(id);
+    return id;
   }
 
-  /** Keeps only the refs `keep` accepts. */
-  retain(keep: (ref: SeriesRef) => boolean): void {
-    let n = 16;
-    while (n < this.size * 2) n *= 2;
-    this.rebuild(n, keep);
+  /** Keeps only the lines `keep` accepts; returns each old id's new one (-1: gone). */
+  retain(keep: (id: number) => boolean): Int32Array {
+    const { moved, left: j } = compactColumns(this.lines.length, keep, (from, to) => {
+      this.lines[to] = this.lines[from];
+      this.series[to] = this.series[from];
+      this.seenAt[to] = this.seenAt[from];
+      this.flags[to] = this.flags[from];
+    });
+    this.lines.length = j;
+    this.series.length = j;
+    let cap = 32;
+    while (cap < j * 2) cap *= 2;
+    this.reindex(cap);
+    return moved;
   }
 
-  private rebuild(capacity: number, keep: (ref: SeriesRef) => boolean): void {
-    const old = this.slots;
-    this.slots = new Array<SeriesRef | undefined>(capacity);
+  private reindex(capacity: number): void {
+    this.index = new Int32Array(capacity);
     this.mask = capacity - 1;
-    this.size = 0;
-    for (const r of old) {
-      if (r === undefined || !keep(r)) continue;
-      this.place(r);
-      this.size++;
-    }
+    for (let id = 0; id < this.lines.length; id++) this.place(id);
   }
 
-  private place(ref: SeriesRef): void {
-    let i = fnv1a32(ref.line, LINE_SEED) & this.mask;
-    while (this.slots[i] !== undefined) i = (i + 1) & this.mask;
-    this.slots[i] = ref;
+  private place(id: number): void {
+    let i = fnv1a32(this.lines[id], LINE_SEED) & this.mask;
+    while (this.index[i] !== 0) i = (i + 1) & this.mask;
+    this.index[i] = id + 1;
   }
+}
+
+/** A copy of `a` with room for `n` entries. */
+function grownInts(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a.subarray(0, Math.min(a.length, n)));
+  return b;
 }
 
 export interface SeriesRules {
@@ -121,8 +123,6 @@ export interface SeriesRules {
 }
 
 export class LimitError extends Error {}
-
-const EXPORTED = 'exported_';
 
 /**
  * A flat copy of a string. Slices of a page keep the whole page alive in V8 (a sliced string
@@ -185,31 +185,32 @@ export class LinePool {
 const linePool = new LinePool();
 
 export class SeriesCache {
-  private readonly byLine = new LineTable();
+  private readonly table = new LineTable();
   private readonly lb = new LabelsBuilder();
   private iteration = 0;
   /**
-   * Lines in the order the last successful scrape had them. Pages keep their order from
-   * scrape to scrape, so line i is usually the entry at i: comparing two strings costs less
-   * than hashing a fresh one and probing a map whose entries are scattered over the heap. The
-   * same list says which series the last scrape wrote (the kept ones), for staleness.
+   * Ids of the lines in the order the last successful scrape had them. Pages keep their order
+   * from scrape to scrape, so line i is usually the entry at i: comparing two strings costs
+   * less than hashing a fresh one and probing an index. The same list says which series the
+   * last scrape wrote (the kept ones), for staleness.
    */
-  private order: SeriesRef[] = [];
-  private nextOrder: SeriesRef[] = [];
-  // Both arrays are reused from scrape to scrape, filled up to these lengths: emptying and
-  // regrowing them was a quarter of what a scrape allocated.
+  private order = new Int32Array(16);
+  private nextOrder = new Int32Array(16);
+  // Both lists are reused from scrape to scrape, filled up to these lengths.
   private orderLen = 0;
   private nextLen = 0;
   /** The kept series of `order` were written and not yet marked stale (false after a failure). */
   private orderLive = false;
   /** Series a predecessor loop had (across a reload), to mark stale if this loop never sees them. */
   private inherited: Labels[] = [];
+  /** The id `lookup` last returned the series of. */
+  private last = -1;
   /** Lines first seen this scrape that passed relabeling (Prometheus' scrape_series_added). */
   added = 0;
   /** Kept lines of this scrape that repeated an earlier line of the page. */
   duplicates = 0;
-  /** The first of them, for the log. */
-  firstDuplicate: SeriesRef | undefined;
+  /** The first of them (its line), for the log. */
+  firstDuplicate: string | undefined;
 
   constructor(
     private readonly targetLabels: Labels,
@@ -231,28 +232,38 @@ export class SeriesCache {
    * value). Throws LimitError for a series that breaks a label limit: Prometheus fails the
    * whole scrape then.
    */
-  lookup(p: ExpositionParser): SeriesRef | undefined | null {
+  lookup(p: ExpositionParser): Labels | undefined | null {
     const key = p.seriesKey();
+    const t = this.table;
     const at = this.nextLen;
-    let ref: SeriesRef | undefined = at < this.orderLen ? this.order[at] : undefined;
-    if (ref === undefined || ref.line !== key) {
-      ref = this.byLine.get(key);
-      if (ref === undefined) {
-        ref = this.resolve(linePool.share(key), p);
-        this.byLine.add(ref);
-        if (!ref.dropped) this.added++;
+    let id = at < this.orderLen ? this.order[at] : -1;
+    if (id < 0 || t.lines[id] !== key) {
+      id = t.find(key);
+      if (id < 0) {
+        const series = this.resolve(p);
+        id = t.add(linePool.share(key), series);
+        if (series !== undefined) this.added++;
       }
     }
-    if (ref.seenAt === this.iteration) {
+    const dropped = (t.flags[id] & DROPPED) !== 0;
+    if (t.seenAt[id] === this.iteration) {
       // Not recorded in the order again: a page of one line repeated millions of times must
       // cost one entry, not one per line (the order list is kept from scrape to scrape).
-      if (ref.dropped) return undefined;
-      if (this.duplicates++ === 0) this.firstDuplicate = ref;
+      if (dropped) return undefined;
+      if (this.duplicates++ === 0) this.firstDuplicate = t.lines[id];
       return null;
     }
-    ref.seenAt = this.iteration;
-    this.nextOrder[this.nextLen++] = ref;
-    return ref.dropped ? undefined : ref;
+    t.seenAt[id] = this.iteration;
+    if (at === this.nextOrder.length) this.nextOrder = grownInts(this.nextOrder, 2 * at);
+    this.nextOrder[at] = id;
+    this.nextLen = at + 1;
+    this.last = id;
+    return dropped ? undefined : t.series[id];
+  }
+
+  /** The page gave the line `lookup` last returned a timestamp (honored): Prometheus writes no staleness marker for it. */
+  markTimestamped(): void {
+    this.table.flags[this.last] |= TIMESTAMPED;
   }
 
   /**
@@ -262,11 +273,10 @@ export class SeriesCache {
    * not kept, so a page far over its limit cannot fill the cache.
    */
   passes(p: ExpositionParser): boolean {
-    const key = p.seriesKey();
-    const ref = this.byLine.get(key);
-    if (ref !== undefined) return !ref.dropped;
+    const id = this.table.find(p.seriesKey());
+    if (id >= 0) return (this.table.flags[id] & DROPPED) === 0;
     if (this.rules.relabeler === undefined) return true;
-    return !this.resolve(key, p).dropped;
+    return this.resolve(p, false) !== undefined;
   }
 
   /**
@@ -277,44 +287,51 @@ export class SeriesCache {
    */
   finish(ok: boolean, staleWithTimestamps: boolean, emitStale: (labels: Labels) => void): void {
     const it = this.iteration;
+    const t = this.table;
     if (this.orderLive) {
       const order = this.order;
       // a series marked now gets this (negative) scrape number, so a line the page had twice
       // gets one marker; negative, it never reads as seen
       const marked = -it - 1;
       for (let i = 0; i < this.orderLen; i++) {
-        const r = order[i];
-        if (r.dropped || r.seenAt === marked || (ok && r.seenAt === it)) continue;
-        if (staleWithTimestamps || !r.explicitTimestamp) emitStale(r);
-        r.seenAt = marked;
+        const id = order[i];
+        const flags = t.flags[id];
+        const seenAt = t.seenAt[id];
+        if ((flags & DROPPED) !== 0 || seenAt === marked || (ok && seenAt === it)) continue;
+        if (staleWithTimestamps || (flags & TIMESTAMPED) === 0) emitStale(t.series[id]);
+        t.seenAt[id] = marked;
       }
     }
     if (this.inherited.length > 0) {
       const seen = new Set<string>();
-      if (ok) for (let i = 0; i < this.nextLen; i++) if (!this.nextOrder[i].dropped) seen.add(this.nextOrder[i].key);
+      if (ok) {
+        for (let i = 0; i < this.nextLen; i++) {
+          const id = this.nextOrder[i];
+          if ((t.flags[id] & DROPPED) === 0) seen.add(t.series[id].key);
+        }
+      }
       for (const l of this.inherited) if (!seen.has(l.key)) emitStale(l);
       this.inherited = [];
     }
     this.orderLive = ok;
-    if (!ok) {
-      // what a failed page left in the unused list is not held until the next success
-      if (this.nextOrder.length > this.orderLen) this.nextOrder.length = this.orderLen;
-      return;
-    }
-    // cut what an earlier, longer page left behind, so forgotten series are not held
-    this.nextOrder.length = this.nextLen;
+    if (!ok) return;
     const last = this.order;
     this.order = this.nextOrder;
     this.orderLen = this.nextLen;
-    this.nextOrder = last;
+    // what an earlier, much longer page needed is not kept
+    this.nextOrder = last.length > 4 * this.orderLen + 64 ? new Int32Array(this.orderLen + 16) : last;
     this.sweep();
   }
 
   /** Everything the last scrape had: the loop marks it stale when its target goes away. */
   live(): Labels[] {
     if (!this.orderLive) return [];
-    const out = new Set<SeriesRef>();
-    for (let i = 0; i < this.orderLen; i++) if (!this.order[i].dropped) out.add(this.order[i]);
+    const t = this.table;
+    const out = new Set<Labels>();
+    for (let i = 0; i < this.orderLen; i++) {
+      const id = this.order[i];
+      if ((t.flags[id] & DROPPED) === 0) out.add(t.series[id]);
+    }
     return [...out];
   }
 
@@ -324,42 +341,26 @@ export class SeriesCache {
   }
 
   get size(): number {
-    return this.byLine.size;
+    return this.table.size;
   }
 
-  private resolve(key: string, p: ExpositionParser): SeriesRef {
+  /**
+   * The series of the parser's current line: its labels with the target's attached (the
+   * honor_labels rule, model/attach-labels.ts), after metric relabeling; undefined when
+   * relabeling dropped it. `keep`: it is held across scrapes (packed), not only looked at.
+   */
+  private resolve(p: ExpositionParser, keep = true): Labels | undefined {
     const lb = this.lb.reset(p.labels());
-    const t = this.targetLabels;
-    if (this.rules.honorLabels) {
-      for (let i = 0; i < t.size; i++) if (lb.get(t.name(i)) === undefined) lb.set(t.name(i), t.value(i));
-    } else {
-      let clashes: [string, string][] | undefined;
-      for (let i = 0; i < t.size; i++) {
-        const name = t.name(i);
-        const exposed = lb.get(name);
-        if (exposed !== undefined) (clashes ??= []).push([name, exposed]);
-        lb.set(name, t.value(i));
-      }
-      // Prometheus renames shorter names first and prefixes again while the name is taken
-      if (clashes) {
-        clashes.sort((a, b) => a[0].length - b[0].length || (a[0] < b[0] ? -1 : 1));
-        for (const [name, value] of clashes) {
-          let renamed = name;
-          do renamed = EXPORTED + renamed;
-          while (lb.get(renamed) !== undefined);
-          lb.set(renamed, value);
-        }
-      }
-    }
-    if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return new SeriesRef(key, null);
-    const kv = lb.sortedPairs();
-    if (kv.length === 0) return new SeriesRef(key, null);
-    // not interned: packed below, the pairs (slices of the page) are dropped and nothing pins it
-    const ref = new SeriesRef(key, kv);
-    this.checkLimits(ref);
-    // held for as long as the line lives: packed, it costs about half
-    ref.pack();
-    return ref;
+    if (this.rules.honorLabels) attachMissing(lb, this.targetLabels);
+    else attachExportingClashes(lb, this.targetLabels);
+    if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return undefined;
+    const series = lb.build();
+    if (series.size === 0) return undefined;
+    this.checkLimits(series);
+    // held for as long as the line lives: packed, it costs about half, and the pairs (slices
+    // of the page) are let go; not interned, so nothing else pins it
+    if (keep) series.pack();
+    return series;
   }
 
   private checkLimits(labels: Labels): void {
@@ -388,9 +389,13 @@ export class SeriesCache {
   /** Forgets lines not seen in the last two scrapes, once they are a third of the cache. */
   private sweep(): void {
     const live = this.orderLen;
-    if (this.byLine.size <= live + (live >> 1) + 64) return;
+    const t = this.table;
+    if (t.size <= live + (live >> 1) + 64) return;
     const keepFrom = this.iteration - 1;
-    const inOrder = new Set(this.order);
-    this.byLine.retain((r) => inOrder.has(r) || r.seenAt >= keepFrom);
+    const inOrder = new Uint8Array(t.size);
+    for (let i = 0; i < live; i++) inOrder[this.order[i]] = 1;
+    const moved = t.retain((id) => inOrder[id] === 1 || t.seenAt[id] >= keepFrom);
+    for (let i = 0; i < live; i++) this.order[i] = moved[this.order[i]];
+    this.last = -1;
   }
 }

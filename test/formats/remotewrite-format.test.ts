@@ -61,8 +61,7 @@ test('an ordinary NaN is not a staleness marker; labels are encoded once per Lab
   assert.equal(s1.samples[0].stale, false);
   assert.ok(Number.isNaN(s1.samples[0].value));
   assert.equal(s2.samples[0].stale, true);
-  assert.ok(labels.encoded !== undefined);
-  assert.equal(labels.encoded, encodeLabels(labels));
+  assert.equal(labels.key, encodeLabels(labels), "the series' key is its encoded labels");
 });
 
 test('metadata round trip', () => {

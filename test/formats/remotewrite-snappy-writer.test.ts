@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { uncompressSync } from 'snappy';
 import { WriteRequestWriter } from '../../src/formats/remotewrite/index.js';
-import { SnappyWriteRequestWriter } from '../../src/formats/remotewrite/snappy-writer.js';
+import { SnappyWriteRequestWriter, seriesCodeCounts } from '../../src/formats/remotewrite/snappy-writer.js';
 import { Labels } from '../../src/model/labels.js';
 import { SampleBatch } from '../../src/model/samples.js';
 import { rng } from '../helpers/seeded-random.js';
@@ -55,14 +55,46 @@ test('snappy writer: scrape after scrape of the same series, codes built then re
     plain.reset();
     plain.append(batch);
     assert.ok(packed.length < plain.size / 3, `compresses: ${packed.length} of ${plain.size} bytes`);
-    const now = series.map((s) => s.wireCode);
+    const now = series.map((s, i) => (i === 0 ? undefined : w.codeAfter(series[i - 1], s)));
     // every series but the request's first has a code; the same predecessor keeps the same one
     assert.equal(now.filter((c) => c !== undefined).length, series.length - 1);
     if (scrape > 0) assert.ok(now.every((c, i) => c === codes[i]), `scrape ${scrape} reused every code`);
     codes = now;
   }
+  assert.equal(w.seriesKept, series.length);
   // the same series of both targets share one code string: their differences are copied
-  assert.ok(series[10].wireCode === series[310].wireCode, 'one code shared by two targets');
+  assert.ok(codes[10] !== undefined && codes[10] === codes[310], 'one code shared by two targets');
+});
+
+test('snappy writer: series not written for 5 minutes are forgotten, the others keep their codes', () => {
+  const series = [...nodePage('10.0.0.1:9100', 300), ...nodePage('10.0.0.2:9100', 300)];
+  const w = new SnappyWriteRequestWriter(64);
+  const scrape = (n: number, at: number, now: number) => {
+    const batch = new SampleBatch(n);
+    for (let i = 0; i < n; i++) batch.append(series[i], at + i, at);
+    w.reset(now);
+    for (let i = 0; i < n; i++) w.appendOne(batch, i);
+    const back = Buffer.from(uncompressSync(w.finish()) as Buffer);
+    plain.reset();
+    plain.append(batch);
+    assert.ok(back.equals(plain.bytes()), 'decompresses to the plain writer\'s request');
+  };
+  const t0 = Date.now();
+  scrape(600, 1_700_000_000_000, t0);
+  assert.equal(w.seriesKept, 600);
+  // the first target goes on, the second is gone: within 5 minutes nothing is forgotten
+  scrape(300, 1_700_000_015_000, t0 + 60_000);
+  scrape(300, 1_700_000_030_000, t0 + 5 * 60_000 + 1);
+  assert.equal(w.seriesKept, 600, 'a period ends: what was written in it is kept');
+  const before = seriesCodeCounts.built;
+  scrape(300, 1_700_000_045_000, t0 + 10 * 60_000 + 2);
+  assert.equal(w.seriesKept, 300, "the second target's series are forgotten");
+  assert.equal(seriesCodeCounts.built - before, 0, 'the rest kept their codes');
+  assert.equal(w.codeAfter(series[299], series[300]), undefined);
+  assert.ok(w.codeAfter(series[298], series[299]) !== undefined);
+  // a forgotten series written again gets an entry and a code again
+  scrape(600, 1_700_000_060_000, t0 + 10 * 60_000 + 3);
+  assert.equal(w.seriesKept, 600);
 });
 
 test('snappy writer: random orders, timestamps, values and labels', () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { parseFamilies } from '../../src/formats/prometheus/families.js';
-import { PageMerger, relabel, type Contribution } from '../../src/gateway/merge.js';
+import { PageMerger, addLabelsExportingClashes, type Contribution } from '../../src/gateway/merge.js';
 import { EMPTY_SNAPSHOT, nextVersion } from '../../src/gateway/source.js';
 import { Labels } from '../../src/model/labels.js';
 import { frameFromFamilies } from '../../src/model/frame.js';
@@ -57,7 +57,20 @@ test('a backend label colliding with the source or a static label is kept as exp
   const a = contribution('a', 'm{exporter_name="inner",team="x",exported_team="y"} 1\n', { static: { team: 'ops' } });
   const { page } = render(new PageMerger(), [a], TEXT);
   assert.equal(page, '# TYPE m untyped\nm{exported_exported_team="x",exported_exporter_name="inner",exported_team="y",exporter_name="a",team="ops"} 1\n');
-  assert.deepEqual(relabel(Labels.fromRecord({ __name__: 'x', job: 'j' }), [['job', 'k']]).toRecord(), { __name__: 'x', exported_job: 'j', job: 'k' });
+  assert.deepEqual(addLabelsExportingClashes(Labels.fromRecord({ __name__: 'x', job: 'j' }), Labels.fromRecord({ job: 'k' })).toRecord(), {
+    __name__: 'x',
+    exported_job: 'j',
+    job: 'k',
+  });
+});
+
+test('exported_ renaming as a scrape does it: shorter names first, and an empty static label is no label', () => {
+  // team is renamed before exported_team (Prometheus sorts the clashes by length): each takes the next free name
+  const both = contribution('a', 'm{team="x",exported_team="y"} 1\n', { static: { team: 'ops', exported_team: 'ext' }, label: null });
+  assert.equal(render(new PageMerger(), [both], TEXT).page, '# TYPE m untyped\nm{exported_exported_exported_team="y",exported_exported_team="x",exported_team="ext",team="ops"} 1\n');
+  // a static label with an empty value neither replaces the backend's label nor renames it
+  const blank = contribution('b', 'm{team="x"} 1\n', { static: { team: '' }, label: null });
+  assert.equal(render(new PageMerger(), [blank], TEXT).page, '# TYPE m untyped\nm{team="x"} 1\n');
 });
 
 test('series identical after labelling are exposed once (first source kept) and counted', () => {

@@ -5,21 +5,21 @@
  * series is mostly the series written before it, and that its timestamp is usually the same.
  *
  * A record is `0x0a len labels 0x12 sl 0x09 value 0x10 timestamp` (writer.ts). Its header and
- * labels (the "head") are kept on the series as snappy elements (`Labels.wireCode`) that
- * reproduce them from the head of the record written before it (`Labels.wirePrev`): computed
- * once by a small LZ matcher, then copied as they are while the series keeps following the same
- * predecessor — as it does on every scrape of the same target, in the same order. The sample
- * is copied from the predecessor's where their bytes agree for 4 or more: the timestamp, the
- * tags, often a value's zero bytes or the whole value.
+ * labels (the "head") are kept, in the writer's own table (`SeriesCodes`), as snappy elements
+ * that reproduce them from the head of the record written before it: computed once by a small
+ * LZ matcher, then copied as they are while the series keeps following the same predecessor —
+ * as it does on every scrape of the same target, in the same order. The sample is copied from
+ * the predecessor's where their bytes agree for 4 or more: the timestamp, the tags, often a
+ * value's zero bytes or the whole value.
  * The code's offsets depend on the two records' sample lengths, so the code ends with one
  * character naming them; a different pair rebuilds it.
  *
- * One writer per series may own the cache (the first remote-write URL): another, whose records
- * follow other predecessors, would rebuild it on every sample. The others use writer.ts and
- * formats/snappy's `compress`, which give the same bytes once decompressed.
+ * The codes are the writer's, not the series': each writer (each remote-write URL's sender)
+ * keeps its own, since the records of two URLs follow different predecessors.
  */
 
 import { putCopy, putLiteralTag } from '../snappy/index.js';
+import { compactColumns } from '../../model/columns.js';
 import type { Labels } from '../../model/labels.js';
 import { putVarint, varintSize } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
@@ -47,14 +47,139 @@ let codeScratch = Buffer.allocUnsafe(4096);
 const codes = new Map<string, string>();
 const MAX_CODES = 50_000;
 
+/**
+ * Codes built by every writer of the process: how a test sees each writer use its table (every
+ * record but a request's first is written from a code, reused unless one was built).
+ */
+export const seriesCodeCounts = { built: 0 };
+
+/** A writer forgets the series it has not written for this long (a removed target's). */
+const FORGET_AFTER_MS = 5 * 60_000;
+
+/**
+ * A writer's record-head codes, by series. Entries are parallel columns indexed by an id
+ * (dense, in the order series were first written, which is about the order they are written
+ * in), found by series through an index of ids by the series' hash. A code sits on the entry of
+ * the series it follows: y's entry holds the series written after y last time and the code
+ * that writes its head after y's record, so a series that follows the same one as last time
+ * is found without a lookup. Columns rather than an object per series (or fields on `Labels`,
+ * which one writer alone could use): about 23 bytes a series (bench/series-memory.ts), where
+ * the two fields cost 16 on every series, written or not.
+ */
+class SeriesCodes {
+  /** The series of each entry. */
+  series: Labels[] = [];
+  /** The entry written after this one last time, or -1. */
+  next = new Int32Array(16);
+  /** The code that writes `next`'s head after this entry's record, or ''. */
+  nextCode: string[] = [];
+  /** The period (1–255, cycling) in which the entry was last written. */
+  private written = new Uint8Array(16);
+  private period = 1;
+  private periodFrom = Date.now();
+  /** Ids + 1 by the series' hash; 0 is an empty slot. At most half full. */
+  private index = new Int32Array(32);
+  private shift = 27;
+
+  /** Marks the entry as written now. */
+  touch(id: number): void {
+    this.written[id] = this.period;
+  }
+
+  /** The series' entry, added when it has none. */
+  idOf(x: Labels): number {
+    const slot = this.slotOf(x);
+    const id = this.index[slot] - 1;
+    return id >= 0 ? id : this.add(x, slot);
+  }
+
+  /** The series' entry, or -1. */
+  find(x: Labels): number {
+    return this.index[this.slotOf(x)] - 1;
+  }
+
+  /** The index slot that holds the series' entry, or the empty one where it would go. */
+  private slotOf(x: Labels): number {
+    const index = this.index;
+    const mask = index.length - 1;
+    for (let i = Math.imul(x.hash, 0x9e3779b1) >>> this.shift; ; i = (i + 1) & mask) {
+      const id = index[i] - 1;
+      if (id < 0 || this.series[id] === x) return i;
+    }
+  }
+
+  private add(x: Labels, slot: number): number {
+    const id = this.series.length;
+    if (id === this.next.length) {
+      const cap = id + (id >> 1);
+      const next = new Int32Array(cap);
+      next.set(this.next);
+      this.next = next;
+      const written = new Uint8Array(cap);
+      written.set(this.written);
+      this.written = written;
+    }
+    this.series.push(x);
+    this.nextCode.push('');
+    this.next[id] = -1;
+    this.written[id] = this.period;
+    if ((id + 1) * 2 > this.index.length) this.reindex(this.index.length * 2);
+    else this.index[slot] = id + 1;
+    return id;
+  }
+
+  /**
+   * Between requests: once a period has passed, forgets the entries not written in it (what
+   * points to them is cleared), so a writer holds only the series it still writes.
+   */
+  maybeForget(now: number): void {
+    if (now - this.periodFrom < FORGET_AFTER_MS) return;
+    this.periodFrom = now;
+    const keep = this.period;
+    this.period = (this.period % 255) + 1;
+    const { moved, left: j } = compactColumns(this.series.length, (id) => this.written[id] === keep, (from, to) => {
+      this.series[to] = this.series[from];
+      this.nextCode[to] = this.nextCode[from];
+      this.next[to] = this.next[from];
+      this.written[to] = keep;
+    });
+    this.series.length = j;
+    this.nextCode.length = j;
+    for (let i = 0; i < j; i++) {
+      const to = this.next[i] < 0 ? -1 : moved[this.next[i]];
+      this.next[i] = to;
+      if (to < 0) this.nextCode[i] = '';
+    }
+    let cap = 32;
+    while (cap < j * 2) cap *= 2;
+    this.reindex(cap);
+  }
+
+  get size(): number {
+    return this.series.length;
+  }
+
+  private reindex(capacity: number): void {
+    this.index = new Int32Array(capacity);
+    this.shift = 32 - Math.log2(capacity);
+    const mask = capacity - 1;
+    for (let id = 0; id < this.series.length; id++) {
+      let i = Math.imul(this.series[id].hash, 0x9e3779b1) >>> this.shift;
+      while (this.index[i] !== 0) i = (i + 1) & mask;
+      this.index[i] = id + 1;
+    }
+  }
+}
+
 export class SnappyWriteRequestWriter implements RequestEncoder {
   private out: Buffer;
   private op = LENGTH_ROOM;
   /** Bytes the request will have once decompressed. */
   private rawSize = 0;
   samples = 0;
-  /** The last record written, or undefined at the start of a request. */
-  private prev: Labels | undefined = undefined;
+  private readonly codes = new SeriesCodes();
+  /** The entry of the last record written, or -1 at the start of a request. */
+  private prev = -1;
   private prevSampleLen = 0;
   private prevTs = NaN;
   private prevTsSize = 0;
@@ -75,12 +200,27 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
     return this.op - LENGTH_ROOM;
   }
 
-  reset(): void {
+  /** Starts a new request; `now` (ms, a test's clock) decides whether unwritten series are forgotten. */
+  reset(now = Date.now()): void {
     this.op = LENGTH_ROOM;
     this.rawSize = 0;
     this.samples = 0;
-    this.prev = undefined;
+    this.prev = -1;
     this.prevTs = NaN;
+    this.codes.maybeForget(now);
+  }
+
+  /** Series whose codes this writer keeps. */
+  get seriesKept(): number {
+    return this.codes.size;
+  }
+
+  /** The code kept for `x` after `y` (tests: what the writer holds). */
+  codeAfter(y: Labels, x: Labels): string | undefined {
+    const c = this.codes;
+    const from = c.find(y);
+    const to = from < 0 ? -1 : c.next[from];
+    return to >= 0 && c.series[to] === x ? c.nextCode[from] : undefined;
   }
 
   /** Appends sample `i` of `batch` as one TimeSeries. */
@@ -97,13 +237,16 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
     // the worst a head's code takes (short literals between copies of 4 bytes in 5: 7 bytes for
     // 5) plus the sample's literal and copy
     this.ensure(2 * headLen + 40);
+    const c = this.codes;
     const y = this.prev;
     const out = this.out;
     let op = this.op;
     const cur = this.cur;
     const sampleBytes = this.putSample(batch, i, ts, sampleLen, cur);
-    if (y === undefined) {
+    let id: number;
+    if (y < 0) {
       // the first record of a request has nothing to copy from: one literal, sample included
+      id = c.idOf(x);
       op = putLiteralTag(recordLen, out, op);
       out[op++] = 0x0a;
       op = putVarint(out, op, seriesLen);
@@ -112,17 +255,21 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
       op += sampleBytes;
     } else {
       const cond = (this.prevSampleLen - 11) * 10 + (sampleLen - 11);
-      let code = x.wirePrev === y ? x.wireCode : undefined;
+      id = c.next[y];
+      let code: string | undefined;
+      if (id >= 0 && c.series[id] === x) code = c.nextCode[y];
+      else id = c.idOf(x);
       if (code === undefined || code.charCodeAt(code.length - 1) !== cond) {
-        code = buildHeadCode(y.key, this.prevSampleLen, key, seriesLen, cond);
+        code = buildHeadCode(c.series[y].key, this.prevSampleLen, key, seriesLen, cond);
         const known = codes.get(code);
         if (known !== undefined) code = known;
         else {
           if (codes.size >= MAX_CODES) codes.clear();
           codes.set(code, code);
         }
-        x.wirePrev = y;
-        x.wireCode = code;
+        c.next[y] = id;
+        c.nextCode[y] = code;
+        seriesCodeCounts.built++;
       }
       // the trailing condition character is written too, and overwritten by what follows
       const n = code.length;
@@ -134,10 +281,11 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
           ? this.putSampleDiff(op, cur, sampleBytes, recordLen)
           : putLiteralBytes(this.sample, cur, cur + sampleBytes, out, op);
     }
+    c.touch(id);
     this.op = op;
     this.rawSize += recordLen;
     this.samples++;
-    this.prev = x;
+    this.prev = id;
     this.prevSampleLen = sampleLen;
     this.prevTs = ts;
     this.prevTsSize = tsSize;
