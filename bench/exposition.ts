@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { compare, type Contender } from './harness.js';
-import { Entry, ExpositionParser } from '../src/formats/prometheus/parser.js';
+import { Entry, newExpositionParser } from '../src/formats/prometheus/parser.js';
 import { parseFamilies } from '../src/formats/prometheus/families.js';
 import { SeriesTextCache, writeExposition } from '../src/formats/prometheus/writer.js';
 
@@ -28,7 +28,7 @@ export function runExpositionBench(fixture: string): void {
   const samples = families.reduce((n, f) => n + f.metrics.length, 0);
 
   const pull = (withLabels: boolean) => () => {
-    const p = new ExpositionParser(text, { format: 'prometheus' });
+    const p = newExpositionParser(text, { format: 'prometheus' });
     let acc = 0;
     for (let e = p.next(); e !== Entry.End; e = p.next()) {
       if (e === Entry.Series) {

@@ -6,5 +6,5 @@
  * form that hands the body to a parser chunk by chunk.
  */
 export { HttpClient, type HttpClientSettings } from './http-client.js';
-export { ACCEPT_HEADER, fetchPage, fetchStream, type BodyConsumer, type FetchResult, type FetchSpec, type StreamResult } from './fetch.js';
+export { fetchPage, fetchStream, type BodyConsumer, type FetchResult, type FetchSpec, type StreamResult } from './fetch.js';
 export { shownUrl } from './shown-url.js';
