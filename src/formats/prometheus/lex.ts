@@ -104,10 +104,11 @@ export function isWord(s: string, p: number, a: number, b: number, c: number, d:
 
 /**
  * Unescapes \\, \n and (where `quotes`) \" in s[start, end). Other escapes are an error when
- * `strict` (OpenMetrics) and otherwise kept verbatim, as Prometheus keeps them; `strict` makes
- * the error for a position.
+ * `strict` (OpenMetrics: the parser, which makes the error for a position) and otherwise kept
+ * verbatim, as Prometheus keeps them. (A parser, not a closure: an arrow function capturing
+ * `this` would make its caller allocate a context on every call, taken branch or not.)
  */
-export function unescape(s: string, start: number, end: number, quotes: boolean, strict?: (pos: number, detail: string) => Error): string {
+export function unescape(s: string, start: number, end: number, quotes: boolean, strict?: { errorAt(pos: number, detail: string): Error }): string {
   const raw = s.slice(start, end);
   if (raw.indexOf('\\') < 0) return raw;
   let out = '';
@@ -120,7 +121,7 @@ export function unescape(s: string, start: number, end: number, quotes: boolean,
       out += raw.slice(last, i) + rep;
       last = i + 2;
     } else if (strict) {
-      throw strict(start + i, `invalid escape sequence "\\${e ?? ''}": expected \\\\, \\" or \\n`);
+      throw strict.errorAt(start + i, `invalid escape sequence "\\${e ?? ''}": expected \\\\, \\" or \\n`);
     }
     i++;
   }

@@ -15,6 +15,7 @@ import { Labels } from '../../model/labels.js';
 import type { Exemplar } from '../../model/family.js';
 import {
   CLASS,
+  METRIC_START,
   Entry,
   HASH,
   isWord,
@@ -132,7 +133,7 @@ export class OpenMetricsParser extends LineParser {
     if (kind === Entry.Help) {
       this.helpStart = p;
       this.helpEnd = end;
-      this.helpDecoded = this.backslashes.within(p, end) ? unescape(s, p, end, true, (at, detail) => this.errorAt(at, detail)) : undefined;
+      this.helpDecoded = this.backslashes.within(p, end) ? unescape(s, p, end, true, this) : undefined;
     } else {
       const word = s.slice(p, end);
       if (kind === Entry.Type) {
@@ -166,13 +167,21 @@ export class OpenMetricsParser extends LineParser {
     const s = this.text;
     const le = this.lineEnd;
     if (le === s.length) return false; // no newline: the exact parser says so
-    let p = this.fastKey(start, le);
+    // the series key, written out here rather than called: see LineParser.labelSetEnd
+    const c = s.charCodeAt(start);
+    if (c >= 128 || !(CLASS[c] & METRIC_START)) return false;
+    let sp = s.indexOf(' ', start);
+    if (sp < 0 || sp > le) return false;
+    const br = this.braces.from(start);
+    this.nameStart = start;
+    this.nameEnd = br < sp ? br : sp;
+    let p = br < sp ? this.labelSetEnd(br, le) : sp;
     if (p < 0) return false;
     this.seriesEnd = p;
     if (s.charCodeAt(p) !== SPACE) return false;
     p++;
     if (s.charCodeAt(p) === LBRACE) return false; // "name {labels}": the exact parser refuses it
-    let sp = s.indexOf(' ', p);
+    sp = s.indexOf(' ', p);
     if (sp < 0 || sp > le) sp = le;
     if (sp === p) return false;
     const v = parseNumber(s, p, sp);

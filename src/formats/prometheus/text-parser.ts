@@ -12,6 +12,8 @@
 
 import {
   CharSeeker,
+  CLASS,
+  METRIC_START,
   Entry,
   HASH,
   isWord,
@@ -154,14 +156,22 @@ export class TextParser extends LineParser {
     const s = this.text;
     const le = this.lineEnd;
     if (this.tabs.within(start, le)) return false;
-    let p = this.fastKey(start, le);
+    // the series key, written out here rather than called: see LineParser.labelSetEnd
+    const c = s.charCodeAt(start);
+    if (c >= 128 || !(CLASS[c] & METRIC_START)) return false;
+    let sp = s.indexOf(' ', start);
+    if (sp < 0 || sp > le) return false;
+    const br = this.braces.from(start);
+    this.nameStart = start;
+    this.nameEnd = br < sp ? br : sp;
+    let p = br < sp ? this.labelSetEnd(br, le) : sp;
     if (p < 0) return false;
     this.seriesEnd = p;
     if (s.charCodeAt(p) !== SPACE) return false;
     p++;
     while (s.charCodeAt(p) === SPACE) p++;
     if (s.charCodeAt(p) === LBRACE) return false; // "name {labels}": the exact parser takes it
-    let sp = s.indexOf(' ', p);
+    sp = s.indexOf(' ', p);
     if (sp < 0 || sp > le) sp = le;
     if (sp === p) return false;
     const v = parseNumber(s, p, sp);
