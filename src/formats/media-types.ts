@@ -16,6 +16,8 @@ export const MEDIA_OPENMETRICS = 'application/openmetrics-text';
 export const MEDIA_PROTOBUF = 'application/vnd.google.protobuf';
 export const MEDIA_HTML = 'text/html';
 export const MEDIA_JSON = 'application/json';
+/** HTML form fields, as OAuth2 token requests send them. */
+export const MEDIA_FORM = 'application/x-www-form-urlencoded';
 /** Remote write's protobuf messages (1.0 and, with a `proto` parameter, 2.0). */
 export const MEDIA_REMOTE_WRITE = 'application/x-protobuf';
 
