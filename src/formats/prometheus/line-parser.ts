@@ -19,6 +19,7 @@ import {
   COMMA,
   Entry,
   EQUALS,
+  HASH,
   ExpositionError,
   LABEL_CHAR,
   LABEL_START,
@@ -99,10 +100,20 @@ export abstract class LineParser implements ExpositionParser {
 
   /** The next entry's line, from `pos`; throws ExpositionError for a bad line. */
   protected abstract step(): Entry;
-  /** The common series line with native searches; false sends it to `parseSeriesExact`. */
+  /** The common series line with native searches; false sends it to the exact parser (`parseSeriesExact`). */
   protected abstract fastSeries(start: number): boolean;
-  /** A series line character by character: accepts it or throws its precise error. */
-  protected abstract parseSeriesExact(start: number): Entry;
+  /** The blank(s) between two fields at `p`, or the error naming `what` was expected; returns the position after them. */
+  protected abstract expectSeparator(p: number, what: string): number;
+  /** The blank(s) before an exemplar after the timestamp, if any: the position after them. */
+  protected abstract optionalSeparator(p: number): number;
+  /** A blank after the value with nothing after it, at `p` (the line end): allowed or an error. */
+  protected abstract trailingBlank(p: number): void;
+  /** The timestamp at `p`; returns the position after it. */
+  protected abstract parseTimestamp(p: number): number;
+  /** ` # {labels} value [timestamp]` at "#" (`p`); returns the position after it. */
+  protected abstract parseExemplar(p: number): number;
+  /** Ends the line at `p`, or the error saying what stands there instead. */
+  protected abstract endLine(p: number): void;
 
   /** Whether "# EOF" has been read (OpenMetrics). */
   get sawEof(): boolean {
@@ -500,11 +511,32 @@ export abstract class LineParser implements ExpositionParser {
     throw this.errorAt(this.seriesStart, `duplicate label name ${JSON.stringify(name)}`);
   }
 
+  /** A series line character by character: accepts it or throws its precise error. */
+  private parseSeriesExact(start: number): Entry {
+    const s = this.text;
+    let p = this.parseSeriesName(start);
+    p = this.expectSeparator(p, 'the value');
+    p = this.parseValueField(p);
+    if (s.charCodeAt(p) !== NL && p < s.length) {
+      p = this.expectSeparator(p, 'the timestamp');
+      const c = s.charCodeAt(p);
+      if (c === NL || p >= s.length) this.trailingBlank(p);
+      else if (c === HASH) p = this.parseExemplar(p);
+      else {
+        p = this.parseTimestamp(p);
+        const q = this.optionalSeparator(p);
+        if (q > p && s.charCodeAt(q) === HASH) p = this.parseExemplar(q);
+      }
+    }
+    this.endLine(p);
+    return Entry.Series;
+  }
+
   /**
    * `name`, `name{labels}` or `{"name", labels}` at `start`, exactly; returns the position after
    * it and sets the series key's end.
    */
-  protected parseSeriesName(start: number): number {
+  private parseSeriesName(start: number): number {
     const s = this.text;
     let p = start;
     const c = s.charCodeAt(p);

@@ -79,13 +79,21 @@ export class OpenMetricsParser extends LineParser {
   }
 
   /** Exactly one space. */
-  private expectSeparator(p: number, what: string): number {
+  protected expectSeparator(p: number, what: string): number {
     if (this.text.charCodeAt(p) !== SPACE) throw this.errorAt(p, `expected a space before ${what}, got ${this.describe(p)}`);
     return p + 1;
   }
 
+  protected optionalSeparator(p: number): number {
+    return this.text.charCodeAt(p) === SPACE ? p + 1 : p;
+  }
+
+  protected trailingBlank(p: number): void {
+    throw this.errorAt(p - 1, 'unexpected blank at the end of the line: a blank must be followed by a timestamp or an exemplar');
+  }
+
   /** Ends a line at `p`: a newline, which even the last line needs. */
-  private endLine(p: number): void {
+  protected endLine(p: number): void {
     const s = this.text;
     const c = s.charCodeAt(p);
     if (c === NL) this.pos = p + 1;
@@ -203,31 +211,8 @@ export class OpenMetricsParser extends LineParser {
     return true;
   }
 
-  protected parseSeriesExact(start: number): Entry {
-    const s = this.text;
-    let p = this.parseSeriesName(start);
-    p = this.expectSeparator(p, 'the value');
-    p = this.parseValueField(p);
-    const c2 = s.charCodeAt(p);
-    if (c2 === NL || p >= s.length) {
-      this.endLine(p);
-      return Entry.Series;
-    }
-    p = this.expectSeparator(p, 'the timestamp');
-    const c3 = s.charCodeAt(p);
-    if (c3 === NL || p >= s.length) throw this.errorAt(p - 1, 'unexpected blank at the end of the line: a blank must be followed by a timestamp or an exemplar');
-    if (c3 === HASH) {
-      p = this.parseExemplar(p);
-    } else {
-      p = this.parseTimestamp(p);
-      if (s.charCodeAt(p) === SPACE && s.charCodeAt(p + 1) === HASH) p = this.parseExemplar(p + 1);
-    }
-    this.endLine(p);
-    return Entry.Series;
-  }
-
   /** Seconds since the epoch at `p`, possibly fractional; returns the position after them. */
-  private parseTimestamp(p: number): number {
+  protected parseTimestamp(p: number): number {
     const s = this.text;
     const start = p;
     p = this.fieldEnd(p);
@@ -238,7 +223,7 @@ export class OpenMetricsParser extends LineParser {
   }
 
   /** ` # {labels} value [timestamp]` after a sample; `p` is at "#". */
-  private parseExemplar(p: number): number {
+  protected parseExemplar(p: number): number {
     const s = this.text;
     const open = s.charCodeAt(p + 1) === SPACE ? p + 2 : -1;
     if (open < 0 || s.charCodeAt(open) !== LBRACE) throw this.errorAt(p, 'expected "# {" to start an exemplar');

@@ -75,14 +75,21 @@ export class TextParser extends LineParser {
   }
 
   /** One or more spaces or tabs. */
-  private expectSeparator(p: number, what: string): number {
+  protected expectSeparator(p: number, what: string): number {
     const c = this.text.charCodeAt(p);
     if (c !== SPACE && c !== TAB) throw this.errorAt(p, `expected a space before ${what}, got ${this.describe(p)}`);
     return this.skipBlanks(p);
   }
 
+  protected optionalSeparator(p: number): number {
+    return this.skipBlanks(p);
+  }
+
+  /** Trailing blanks are allowed: `endLine` skips them. */
+  protected trailingBlank(): void {}
+
   /** Ends a line at `p`, after trailing blanks: a newline or the end of input. */
-  private endLine(p: number): void {
+  protected endLine(p: number): void {
     const s = this.text;
     p = this.skipBlanks(p);
     const c = s.charCodeAt(p);
@@ -197,31 +204,8 @@ export class TextParser extends LineParser {
     return true;
   }
 
-  protected parseSeriesExact(start: number): Entry {
-    const s = this.text;
-    let p = this.parseSeriesName(start);
-    p = this.expectSeparator(p, 'the value');
-    p = this.parseValueField(p);
-    const c2 = s.charCodeAt(p);
-    if (c2 === NL || p >= s.length) {
-      this.endLine(p);
-      return Entry.Series;
-    }
-    p = this.expectSeparator(p, 'the timestamp');
-    const c3 = s.charCodeAt(p);
-    if (c3 === HASH) {
-      p = this.skipExemplar(p);
-    } else if (c3 !== NL && p < s.length) {
-      p = this.parseTimestamp(p);
-      const q = this.skipBlanks(p);
-      if (q > p && s.charCodeAt(q) === HASH) p = this.skipExemplar(q);
-    }
-    this.endLine(p);
-    return Entry.Series;
-  }
-
   /** Integer milliseconds since the epoch at `p`; returns the position after them. */
-  private parseTimestamp(p: number): number {
+  protected parseTimestamp(p: number): number {
     const s = this.text;
     const start = p;
     p = this.fieldEnd(p);
@@ -239,7 +223,7 @@ export class TextParser extends LineParser {
    * on): refusing the line would cut a bucket out of a histogram, so it is checked as strictly
    * as in OpenMetrics and then dropped, and blanks may be spaces or tabs.
    */
-  private skipExemplar(p: number): number {
+  protected parseExemplar(p: number): number {
     const s = this.text;
     const after = s.charCodeAt(p + 1);
     const open = after === SPACE || after === TAB ? this.skipBlanks(p + 1) : -1;
