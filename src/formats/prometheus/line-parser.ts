@@ -479,25 +479,34 @@ export abstract class LineParser implements ExpositionParser {
     return p;
   }
 
-  /** Checks a label name the fast pass took without looking at its characters. */
+  /**
+   * Checks a label name the fast pass took without looking at its characters. Runs for every
+   * label of a series first seen, so the errors are built elsewhere: a smaller body the engine
+   * inlines into `labels()`.
+   */
   private checkLabelName(i: number): void {
     const s = this.text;
     const start = this.labelPos[i * 4];
     const end = this.labelPos[i * 4 + 1];
     if (start < 0) return; // quoted: the exact parser checked it
     const c = s.charCodeAt(start);
-    if (c >= 128 || !(CLASS[c] & LABEL_START)) throw this.errorAt(start, `expected a label name, got ${this.describe(start)}`);
+    if (c >= 128 || !(CLASS[c] & LABEL_START)) throw this.badLabelName(start, start);
     for (let q = start + 1; q < end; q++) {
       const d = s.charCodeAt(q);
-      if (d >= 128 || !(CLASS[d] & LABEL_CHAR)) {
-        // the exact parser skips the blanks the format allows, then expects "="
-        const at = d === SPACE || d === TAB ? this.labelBlanks(q) : q;
-        throw this.errorAt(at, `expected "=" after label name, got ${this.describe(at)}`);
-      }
+      if (d >= 128 || !(CLASS[d] & LABEL_CHAR)) throw this.badLabelName(start, q);
     }
     if (end - start === 8 && s.startsWith(METRIC_NAME, start)) {
       throw this.errorAt(start, 'label "__name__" must not be set in the labels; write the metric name instead');
     }
+  }
+
+  /** The error the exact parser would give for the label name at `start`, bad at `q`. */
+  private badLabelName(start: number, q: number): ExpositionError {
+    if (q === start) return this.errorAt(start, `expected a label name, got ${this.describe(start)}`);
+    // the exact parser skips the blanks the format allows, then expects "="
+    const d = this.text.charCodeAt(q);
+    const at = d === SPACE || d === TAB ? this.labelBlanks(q) : q;
+    return this.errorAt(at, `expected "=" after label name, got ${this.describe(at)}`);
   }
 
   /** Reports a repeated label name at its second occurrence on the line. */
