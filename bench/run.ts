@@ -5,27 +5,31 @@
  * the exposition suite than alone). `npm run bench -- gateway` runs only the named suites.
  */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { NODE_EXPORTER_PAGE } from './fixtures.js';
 
-const fixtures = fileURLToPath(new URL('../../bench/fixtures/', import.meta.url));
-const page = JSON.stringify(fixtures + 'node_exporter.txt');
+const page = JSON.stringify(NODE_EXPORTER_PAGE);
 
-/** Suite → module and the call that runs it. */
+/**
+ * Suite → module (relative to this file: end-to-end suites here, micro-benchmarks beside
+ * their code as `src/<area>/*.bench.ts`) and the call that runs it. One line per suite.
+ */
 const SUITES: Record<string, [module: string, call: string]> = {
-  exposition: ['exposition.js', `runExpositionBench(${page})`],
-  protobuf: ['protobuf.js', `runProtobufBench(${page})`],
-  relabel: ['relabel.js', 'runRelabelBench()'],
-  regex: ['regex.js', 'runRegexBench()'],
-  gateway: ['gateway.js', 'runGatewayBench()'],
-  scrape: ['scrape.js', `runScrapeBench(${page})`],
-  remotewrite: ['remotewrite.js', 'runRemoteWriteBench()'],
-  'series-memory': ['series-memory.js', `runSeriesMemoryBench(${page})`],
+  exposition: ['../src/formats/prometheus/exposition.bench.js', `runExpositionBench(${page})`],
+  'text-parser': ['../src/formats/prometheus/text-parser.bench.js', `runTextParserBench(${page})`],
+  'openmetrics-parser': ['../src/formats/prometheus/openmetrics-parser.bench.js', `runOpenMetricsParserBench(${page})`],
+  protobuf: ['../src/formats/protobuf/protobuf.bench.js', `runProtobufBench(${page})`],
+  relabel: ['../src/relabel/relabel.bench.js', 'runRelabelBench()'],
+  regex: ['../src/config/regex.bench.js', 'runRegexBench()'],
+  gateway: ['./gateway.js', 'runGatewayBench()'],
+  scrape: ['./scrape.js', `runScrapeBench(${page})`],
+  remotewrite: ['../src/remotewrite/remotewrite.bench.js', 'runRemoteWriteBench()'],
+  'series-memory': ['./series-memory.js', `runSeriesMemoryBench(${page})`],
 };
 
 const chosen = process.argv.slice(2);
 for (const [name, [module, call]] of Object.entries(SUITES)) {
   if (chosen.length > 0 && !chosen.includes(name)) continue;
-  const url = new URL(`./${module}`, import.meta.url).href;
+  const url = new URL(module, import.meta.url).href;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(url)}); await m.${call};`], { stdio: 'inherit' });
   if (r.status !== 0) process.exitCode = 1;
 }

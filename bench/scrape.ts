@@ -17,7 +17,7 @@ import type { SampleSink } from '../src/pipeline/index.js';
 import { ScrapeManager } from '../src/scrape/index.js';
 import { Registry } from '../src/selfmetrics/registry.js';
 import { startExporterFarm } from './harness.js';
-import { RULES } from './relabel.js';
+import { RULES } from './fixtures.js';
 
 class CountingSink implements SampleSink {
   samples = 0;

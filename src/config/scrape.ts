@@ -15,16 +15,11 @@ import {
   tlsConfigSchema,
 } from './http-client-config.js';
 import { relabelConfigsSchema } from './relabel.js';
+import { SCRAPE_PROTOCOLS, type ScrapeProtocol } from '../formats/media-types.js';
 import { AT_KEY, bool, duration, float, nonEmptyText, opaqueMapping, size, text, textList, uint } from './fields.js';
 
-export const SCRAPE_PROTOCOLS = [
-  'PrometheusProto',
-  'OpenMetricsText0.0.1',
-  'OpenMetricsText1.0.0',
-  'PrometheusText0.0.4',
-  'PrometheusText1.0.0',
-] as const;
-export type ScrapeProtocol = (typeof SCRAPE_PROTOCOLS)[number];
+// the protocol names live beside the media types they stand for
+export { SCRAPE_PROTOCOLS, type ScrapeProtocol };
 
 export const DEFAULT_SCRAPE_PROTOCOLS: readonly ScrapeProtocol[] = [
   'OpenMetricsText1.0.0',

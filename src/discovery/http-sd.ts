@@ -10,6 +10,7 @@ import type { HttpSdConfig } from '../config/discovery.js';
 import { fetchPage, HttpClient } from '../outbound/index.js';
 import type { Logger } from '../log/logger.js';
 import { groupsFromDocument } from './group-document.js';
+import { MEDIA_JSON } from '../formats/media-types.js';
 import { Refresher } from './refresher.js';
 import type { Discoverer, TargetGroup, UpdateHandler } from './target-group.js';
 
@@ -57,7 +58,7 @@ export class HttpDiscoverer implements Discoverer {
         shownUrl: this.shownUrl,
         client: this.client,
         headers: { ...(await this.client.headers()), 'x-prometheus-refresh-interval-seconds': String(intervalMs / 1000) },
-        accept: 'application/json',
+        accept: MEDIA_JSON,
         timeoutMs: intervalMs,
         timeoutHeader: null,
         maxBodyBytes: MAX_DOCUMENT_BYTES,
@@ -68,7 +69,7 @@ export class HttpDiscoverer implements Discoverer {
     if (!res.ok) throw new Error(res.error);
     const contentType = res.contentType ?? '';
     if (!JSON_CONTENT_TYPE.test(contentType.trim())) {
-      throw new Error(`unsupported Content-Type ${JSON.stringify(contentType)} from ${this.shownUrl}; expected application/json`);
+      throw new Error(`unsupported Content-Type ${JSON.stringify(contentType)} from ${this.shownUrl}; expected ${MEDIA_JSON}`);
     }
     const text = res.body.toString('utf8');
     let doc: unknown;

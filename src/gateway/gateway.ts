@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
-import { negotiateExposition } from '../formats/prometheus/negotiate.js';
+import { negotiateExposition } from '../formats/media-types.js';
 import type { Registry, Gauge } from '../selfmetrics/registry.js';
 import type { Handler, HttpServer } from '../server/http-server.js';
 import { headerValue, sendExposition } from '../server/core-routes.js';

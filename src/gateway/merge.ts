@@ -32,7 +32,7 @@ import { attachExportingClashes } from '../model/attach-labels.js';
 import type { PageLayout, PageValues } from '../model/frame.js';
 import { formatSeconds, formatValue, PageWriter, SeriesTextCache, type FamilyMeta } from '../formats/prometheus/writer.js';
 import { expositionOrder, sampleGroup } from '../formats/prometheus/order.js';
-import type { TextFormat } from '../formats/prometheus/negotiate.js';
+import type { TextFormat } from '../formats/media-types.js';
 import type { SourceSnapshot } from './source.js';
 
 /** One source's part of a page. */

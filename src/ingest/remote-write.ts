@@ -26,6 +26,7 @@ import { SampleBatch } from '../model/samples.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
 import type { HttpServer } from '../server/index.js';
+import { CONTENT_TYPE_PLAIN, MEDIA_REMOTE_WRITE } from '../formats/media-types.js';
 
 export const REMOTE_WRITE_PATH = '/api/v1/write';
 /** The `job` the pipeline's consumers see received samples under. */
@@ -82,7 +83,7 @@ export function registerRemoteWriteReceiver(server: HttpServer, opts: RemoteWrit
     let version: Version | 'unknown' = 'unknown';
     const answer = (status: number, text: string, headers: Record<string, string> = {}): void => {
       requests.labels(version, String(status)).inc();
-      res.writeHead(status, { ...headers, ...(text ? { 'content-type': 'text/plain; charset=utf-8' } : {}) });
+      res.writeHead(status, { ...headers, ...(text ? { 'content-type': CONTENT_TYPE_PLAIN } : {}) });
       res.end(text ? text + '\n' : undefined);
     };
     try {
@@ -165,7 +166,7 @@ export function messageVersion(contentType: string | undefined): Version {
   // no Content-Type: a 1.0 sender that left it out (1.0 receivers never checked it)
   if (contentType === undefined || contentType.trim() === '') return '1.0';
   const [type, ...params] = contentType.split(';').map((p) => p.trim());
-  if (type.toLowerCase() !== 'application/x-protobuf') throw new Refusal(415, `Content-Type must be application/x-protobuf (got ${JSON.stringify(contentType)})`);
+  if (type.toLowerCase() !== MEDIA_REMOTE_WRITE) throw new Refusal(415, `Content-Type must be ${MEDIA_REMOTE_WRITE} (got ${JSON.stringify(contentType)})`);
   let proto = V1_PROTO;
   for (const p of params) {
     const eq = p.indexOf('=');

@@ -12,10 +12,7 @@ import type { Http1Pool } from './http1.js';
 import type { HttpClient } from './configured-client.js';
 import { MAX_REDIRECTS, REDIRECT_STATUSES } from './policy.js';
 import { USER_AGENT } from '../common/version.js';
-
-export const ACCEPT_HEADER =
-  'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,' +
-  'text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+import { DEFAULT_ACCEPT } from '../formats/media-types.js';
 
 const ERROR_EXCERPT_CHARS = 200;
 
@@ -200,7 +197,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
     // Ours are defaults: a header the client is configured to send (vmagent's `headers` may
     // name User-Agent, Accept-Encoding, Host, the timeout) replaces ours, whatever its case.
     const headers: Record<string, string | string[]> = {
-      accept: spec.accept ?? ACCEPT_HEADER,
+      accept: spec.accept ?? DEFAULT_ACCEPT,
       'accept-encoding': spec.compression === false ? 'identity' : 'gzip',
       'user-agent': USER_AGENT,
     };

@@ -15,5 +15,5 @@ export {
   type OAuth2Settings,
   type TlsSettings,
 } from './client-settings.js';
-export { ACCEPT_HEADER, fetchPage, fetchStream, type BodyConsumer, type FetchResult, type FetchSpec, type StreamResult } from './fetch.js';
+export { fetchPage, fetchStream, type BodyConsumer, type FetchResult, type FetchSpec, type StreamResult } from './fetch.js';
 export { shownUrl } from './shown-url.js';

@@ -22,6 +22,7 @@ import { createSign, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { JWT_BEARER_GRANT, type OAuth2Settings } from './client-settings.js';
 import { USER_AGENT } from '../common/version.js';
+import { MEDIA_FORM, MEDIA_TEXT, mediaTypeOf } from '../formats/media-types.js';
 import { HttpClient } from './configured-client.js';
 import { shownUrl } from './shown-url.js';
 
@@ -145,7 +146,7 @@ export class OAuth2TokenSource {
     const fields = [...form];
     const headers: Record<string, string | string[]> = {
       ...(await this.http.headers()),
-      'content-type': 'application/x-www-form-urlencoded',
+      'content-type': MEDIA_FORM,
       'user-agent': USER_AGENT,
     };
     if (style === 'header') {
@@ -217,11 +218,11 @@ function base64url(s: string): string {
 
 /** A token endpoint's answer: JSON, or a form for the servers (GitHub's once) that send one. */
 export function parseTokenResponse(text: string, contentType: string, where: string): Token {
-  const media = contentType.split(';', 1)[0].trim().toLowerCase();
+  const media = mediaTypeOf(contentType);
   let accessToken: string;
   let type: string;
   let expiresIn: number;
-  if (media === 'application/x-www-form-urlencoded' || media === 'text/plain') {
+  if (media === MEDIA_FORM || media === MEDIA_TEXT) {
     const vals = new URLSearchParams(text);
     accessToken = vals.get('access_token') ?? '';
     type = vals.get('token_type') ?? '';

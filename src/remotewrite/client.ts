@@ -14,6 +14,7 @@ import { HttpClient } from '../outbound/index.js';
 import type { Http1Pool } from '../outbound/http1.js';
 import type { CounterChild, HistogramChild } from '../selfmetrics/registry.js';
 import { USER_AGENT } from '../common/version.js';
+import { MEDIA_REMOTE_WRITE } from '../formats/media-types.js';
 import { classifyNetworkError, OUTAGE_SUMMARY_MS, RESPONSE_EXCERPT_BYTES, type OutageLog } from './failures.js';
 import { ProtocolChoice, V2Converter, type MetadataIndex } from './protocol.js';
 
@@ -31,7 +32,7 @@ export interface SendCounters {
 export type SendOutcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly retryAfterMs?: number };
 
 const DONE: SendOutcome = { kind: 'done' };
-const V1_HEADERS = { 'content-type': 'application/x-protobuf', 'x-prometheus-remote-write-version': '0.1.0' };
+const V1_HEADERS = { 'content-type': MEDIA_REMOTE_WRITE, 'x-prometheus-remote-write-version': '0.1.0' };
 const V2_HEADERS = { 'content-type': V2_CONTENT_TYPE, 'x-prometheus-remote-write-version': V2_VERSION_HEADER };
 export const SAMPLES_WRITTEN_HEADER = 'x-prometheus-remote-write-samples-written';
 

@@ -23,6 +23,7 @@ import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
 import { startRemoteWrite, type RemoteWriteChange } from '../remotewrite/index.js';
 import { registerRemoteWriteReceiver } from '../ingest/index.js';
+import { CONTENT_TYPE_PLAIN } from '../formats/media-types.js';
 
 export interface RuntimeOptions {
   /** Configuration file; the embedded defaults when absent. */
@@ -244,7 +245,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     };
     const reloadRoute: Handler = async (_req, res) => {
       const r = await reload();
-      res.writeHead(r.ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' });
+      res.writeHead(r.ok ? 200 : 400, { 'content-type': CONTENT_TYPE_PLAIN });
       res.end(
         r.ok
           ? `configuration reloaded\n${r.restartNeeded.map((m) => `warning: ${m}\n`).join('')}`

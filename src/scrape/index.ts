@@ -11,6 +11,6 @@ export { ScrapeManager, DEFAULT_BODY_SIZE_LIMIT, type ScrapeManagerDeps } from '
 export { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
 export { ScrapeLoop, nextScrapeTime, type JobContext } from './scrape-loop.js';
 export { targetsFromGroup, type ScrapeTarget, type PopulateResult } from './target.js';
-export { acceptHeader } from './page-reader.js';
+export { acceptHeader } from '../formats/media-types.js';
 export { targetId } from './status.js';
 export type { ScrapeStatusSource, ScrapePoolStatus, ActiveTargetStatus, DroppedTargetStatus, TargetHealth } from './status.js';

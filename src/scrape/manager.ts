@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { SampleSink } from '../pipeline/index.js';
 import { Relabeler } from '../relabel/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
-import { acceptHeader } from './page-reader.js';
+import { acceptHeader } from '../formats/media-types.js';
 import type { JobContext, JobCounters } from './scrape-loop.js';
 import type { SeriesRules } from './series-cache.js';
 import { MetadataStore } from './metadata.js';

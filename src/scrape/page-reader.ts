@@ -8,9 +8,8 @@
  */
 
 import { isAscii } from 'node:buffer';
-import type { ScrapeProtocol } from '../config/scrape.js';
-import { Entry, ExpositionParser } from '../formats/prometheus/parser.js';
-import type { TextFormat } from '../formats/prometheus/negotiate.js';
+import { Entry, newExpositionParser, type ExpositionParser } from '../formats/prometheus/parser.js';
+import { formatOfProtocol, mediaTypeOf, textFormatOf, type ScrapeProtocol, type TextFormat } from '../formats/media-types.js';
 import type { BodyConsumer } from '../outbound/fetch.js';
 
 /** Called for every sample line; reads the parser's current entry. Throwing ends the scrape. */
@@ -18,33 +17,6 @@ export type SeriesHandler = (p: ExpositionParser) => void;
 
 export interface MetadataObserver {
   observe(e: Entry, p: ExpositionParser): void;
-}
-
-const PROTOCOL_HEADERS: Readonly<Record<ScrapeProtocol, string>> = {
-  PrometheusProto: 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited',
-  'PrometheusText0.0.4': 'text/plain;version=0.0.4',
-  'PrometheusText1.0.0': 'text/plain;version=1.0.0;escaping=allow-utf-8',
-  'OpenMetricsText0.0.1': 'application/openmetrics-text;version=0.0.1',
-  'OpenMetricsText1.0.0': 'application/openmetrics-text;version=1.0.0',
-};
-
-/**
- * Prometheus' Accept header for a job's scrape_protocols, in order of preference with falling
- * q values and `*\/*` last. The protobuf format is left out: Tributary cannot parse it, and a
- * target offering it would otherwise choose it.
- */
-export function acceptHeader(protocols: readonly ScrapeProtocol[]): string {
-  const usable = protocols.filter((p) => p !== 'PrometheusProto');
-  let weight = usable.length + 1;
-  const parts = usable.map((p) => `${PROTOCOL_HEADERS[p]};q=0.${weight--}`);
-  parts.push(`*/*;q=0.${weight}`);
-  return parts.join(',');
-}
-
-export function formatOfProtocol(p: ScrapeProtocol): TextFormat | undefined {
-  if (p.startsWith('OpenMetrics')) return 'openmetrics';
-  if (p.startsWith('PrometheusText')) return 'prometheus';
-  return undefined;
 }
 
 export class PageReader implements BodyConsumer {
@@ -69,10 +41,10 @@ export class PageReader implements BodyConsumer {
 
   begin(contentType: string | undefined): void {
     this.started = true;
-    const mediaType = (contentType ?? '').split(';')[0].trim().toLowerCase();
-    if (mediaType === 'application/openmetrics-text') this.format = 'openmetrics';
-    else if (mediaType === 'text/plain') this.format = 'prometheus';
+    const format = textFormatOf(contentType);
+    if (format !== undefined) this.format = format;
     else {
+      const mediaType = mediaTypeOf(contentType);
       // No Content-Type at all: Prometheus 2 and vmagent read the page as text, and so does
       // Tributary unless fallback_scrape_protocol says otherwise. A type that is there but
       // foreign (an HTML login page) is refused unless a fallback is set, as in Prometheus 3:
@@ -147,7 +119,7 @@ export class PageReader implements BodyConsumer {
   }
 
   private parsePiece(text: string, final: boolean): void {
-    const p = new ExpositionParser(text, {
+    const p = newExpositionParser(text, {
       format: this.format,
       startLine: this.lines,
       final,

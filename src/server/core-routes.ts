@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { negotiateExposition, parseQualityList } from '../formats/prometheus/negotiate.js';
+import { negotiateExposition, parseQualityList } from '../formats/media-types.js';
 import { writeExposition } from '../formats/prometheus/writer.js';
 import type { Registry } from '../selfmetrics/registry.js';
 import type { Handler, HttpServer } from './http-server.js';

@@ -6,8 +6,8 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { acceptsMediaType, CONTENT_TYPE_HTML, CONTENT_TYPE_JSON, CONTENT_TYPE_PLAIN, MEDIA_HTML, MEDIA_JSON } from '../formats/media-types.js';
 
-const TEXT_TYPE = 'text/plain; charset=utf-8';
 const HTML_CSP = [
   "default-src 'none'",
   "style-src 'unsafe-inline'",
@@ -26,19 +26,19 @@ export function sendBody(res: ServerResponse, status: number, contentType: strin
 }
 
 export function sendText(res: ServerResponse, status: number, text: string): void {
-  sendBody(res, status, TEXT_TYPE, text);
+  sendBody(res, status, CONTENT_TYPE_PLAIN, text);
 }
 
 /** Sends a complete HTML document; status pages always reflect the present, so no caching. */
 export function sendHtml(res: ServerResponse, status: number, document: string): void {
   res.setHeader('Content-Security-Policy', HTML_CSP);
   res.setHeader('Cache-Control', 'no-store');
-  sendBody(res, status, 'text/html; charset=utf-8', document);
+  sendBody(res, status, CONTENT_TYPE_HTML, document);
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.setHeader('Cache-Control', 'no-store');
-  sendBody(res, status, 'application/json; charset=utf-8', JSON.stringify(value) + '\n');
+  sendBody(res, status, CONTENT_TYPE_JSON, JSON.stringify(value) + '\n');
 }
 
 export type ResponseForm = 'html' | 'json' | 'text';
@@ -53,7 +53,7 @@ export function requestedForm(req: IncomingMessage): ResponseForm {
   const asked = url.searchParams.get('format');
   if (asked === 'json' || asked === 'text' || asked === 'html') return asked;
   const accept = String(req.headers.accept ?? '');
-  if (accept.includes('application/json')) return 'json';
-  if (accept.includes('text/html')) return 'html';
+  if (acceptsMediaType(accept, MEDIA_JSON)) return 'json';
+  if (acceptsMediaType(accept, MEDIA_HTML)) return 'html';
   return 'text';
 }

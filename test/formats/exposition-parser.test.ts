@@ -11,8 +11,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rng } from '../helpers/seeded-random.js';
 import { parseFamilies, type ParsedPage } from '../../src/formats/prometheus/families.js';
-import { Entry, ExpositionError, ExpositionParser } from '../../src/formats/prometheus/parser.js';
-import type { TextFormat } from '../../src/formats/prometheus/negotiate.js';
+import { Entry, ExpositionError, newExpositionParser } from '../../src/formats/prometheus/parser.js';
+import type { TextFormat } from '../../src/formats/media-types.js';
 import type { MetricFamily } from '../../src/model/family.js';
 
 const TEXT: TextFormat = 'prometheus';
@@ -677,7 +677,7 @@ test('text format: a bucket line with an exemplar keeps its sample, strict and l
 
 test('text format: the pull parser reads past an exemplar (after the value or the timestamp); exemplar() stays undefined', () => {
   for (const lazyLabels of [false, true]) {
-    const p = new ExpositionParser(TEXT_HISTOGRAM_WITH_EXEMPLARS, { format: TEXT, lazyLabels });
+    const p = newExpositionParser(TEXT_HISTOGRAM_WITH_EXEMPLARS, { format: TEXT, lazyLabels });
     const seen: [string, number, number | undefined, unknown][] = [];
     for (let e = p.next(); e !== Entry.End; e = p.next()) {
       if (e !== Entry.Series) continue;
@@ -1266,7 +1266,7 @@ test('lenient mode: an OpenMetrics page with blank lines and text-format habits 
 // ---------------------------------------------------------------- pull parser API
 
 test('pull parser: entries, series key, value, timestamp and metadata accessors', () => {
-  const p = new ExpositionParser(
+  const p = newExpositionParser(
     '# HELP a_total Help \\n text.\n# TYPE a_total counter\na_total{x="1",y="\\"q\\""} 3 1000\n# plain\n\nb 2.5\n',
     { format: TEXT },
   );
@@ -1296,7 +1296,7 @@ test('pull parser: entries, series key, value, timestamp and metadata accessors'
 });
 
 test('pull parser: OpenMetrics UNIT and exemplar accessors', () => {
-  const p = new ExpositionParser('# UNIT a_seconds seconds\n# TYPE a_seconds counter\na_seconds_total 1 # {t="x"} 2 3\n# EOF\n', { format: OM });
+  const p = newExpositionParser('# UNIT a_seconds seconds\n# TYPE a_seconds counter\na_seconds_total 1 # {t="x"} 2 3\n# EOF\n', { format: OM });
   assert.equal(p.next(), Entry.Unit);
   assert.equal(p.unit(), 'seconds');
   assert.equal(p.metricName(), 'a_seconds');
@@ -1318,7 +1318,7 @@ test('pull parser: errors are ExpositionErrors with a position, from next() or f
     ['a 1\nb{c="1",c="2"} 2\n', 2, 9, /duplicate/],
     ['a 1\nb{1="1"} 2\n', 2, 3, /label name/],
   ] as const) {
-    const p = new ExpositionParser(page, { format: TEXT });
+    const p = newExpositionParser(page, { format: TEXT });
     let err: unknown;
     try {
       for (let e = p.next(); e !== Entry.End; e = p.next()) if (e === Entry.Series) p.labels();
@@ -1332,7 +1332,7 @@ test('pull parser: errors are ExpositionErrors with a position, from next() or f
 });
 
 test('pull parser: lenient next() skips bad lines and counts them', () => {
-  const p = new ExpositionParser('a 1\nb{ 2\nc 3\n', { format: TEXT, lenient: true });
+  const p = newExpositionParser('a 1\nb{ 2\nc 3\n', { format: TEXT, lenient: true });
   const keys: string[] = [];
   for (let e = p.next(); e !== Entry.End; e = p.next()) if (e === Entry.Series) keys.push(p.seriesKey());
   assert.deepEqual(keys, ['a', 'c']);
@@ -1534,7 +1534,7 @@ test('fuzz: the valid pages themselves parse strictly', () => {
  */
 function readSeries(page: string, format: TextFormat, lazyLabels: boolean): string[] {
   const out: string[] = [];
-  const p = new ExpositionParser(page, { format, lazyLabels });
+  const p = newExpositionParser(page, { format, lazyLabels });
   try {
     for (let e = p.next(); e !== Entry.End; e = p.next()) {
       if (e === Entry.Series) out.push(`${p.seriesKey()} ${p.labels().key} ${p.value} ${p.timestamp}`);

@@ -18,7 +18,7 @@ import {
   CONTENT_TYPE_TEXT_004,
   negotiateExposition,
   type NegotiatedFormat,
-} from '../../src/formats/prometheus/negotiate.js';
+} from '../../src/formats/media-types.js';
 import { Labels } from '../../src/model/labels.js';
 import type { MetricFamily, MetricPoint, MetricType } from '../../src/model/family.js';
 

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { Entry, ExpositionParser } from '../../src/formats/prometheus/parser.js';
+import { Entry, newExpositionParser } from '../../src/formats/prometheus/parser.js';
 import { LabelsBuilder } from '../../src/model/labels.js';
 import { Relabeler } from '../../src/relabel/index.js';
 import { startScraping, scrapeConfigs, waitFor } from '../helpers/scrape-harness.js';
@@ -52,7 +52,7 @@ ${RULES}`;
   const relabeler = Relabeler.compile(scrapeConfigs(yaml)[0].metric_relabel_configs);
   let lines = 0;
   let kept = 0;
-  const p = new ExpositionParser(pageText, { format: 'prometheus' });
+  const p = newExpositionParser(pageText, { format: 'prometheus' });
   const lb = new LabelsBuilder();
   for (let e = p.next(); e !== Entry.End; e = p.next()) {
     if (e !== Entry.Series) continue;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { Entry, ExpositionParser } from '../../src/formats/prometheus/parser.js';
+import { Entry, newExpositionParser } from '../../src/formats/prometheus/parser.js';
 import { PageReader } from '../../src/scrape/page-reader.js';
 import { acceptHeader, nextScrapeTime } from '../../src/scrape/index.js';
 import { selfMetricValue, startScraping, startTarget, waitFor, type RecordedSample } from '../helpers/scrape-harness.js';
@@ -275,7 +275,7 @@ test('target relabeling: per-target path, params, scheme and interval; dropped t
 test('page reader: pieces cut anywhere parse like the whole page, errors keep page line numbers', () => {
   const page = readNodeExporterPage();
   const whole: string[] = [];
-  const p = new ExpositionParser(page, { format: 'prometheus' });
+  const p = newExpositionParser(page, { format: 'prometheus' });
   for (let e = p.next(); e !== Entry.End; e = p.next()) if (e === Entry.Series) whole.push(`${p.seriesKey()} ${p.value}`);
   const rng = seededRandom(7);
   const bytes = Buffer.from(page);

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Entry, ExpositionParser } from '../../src/formats/prometheus/parser.js';
+import { Entry, newExpositionParser } from '../../src/formats/prometheus/parser.js';
 import { Labels, type LabelsBuilder } from '../../src/model/labels.js';
 import { SeriesCache, type SeriesRules } from '../../src/scrape/series-cache.js';
 
@@ -17,7 +17,7 @@ function scrape(cache: SeriesCache, page: string, ok = true) {
   const written: Labels[] = [];
   let nulls = 0;
   cache.begin();
-  const p = new ExpositionParser(page, { format: 'prometheus', lazyLabels: true });
+  const p = newExpositionParser(page, { format: 'prometheus', lazyLabels: true });
   for (let e = p.next(); e !== Entry.End; e = p.next()) {
     if (e !== Entry.Series) continue;
     const l = cache.lookup(p);

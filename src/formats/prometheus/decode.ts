@@ -7,7 +7,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import { firstInvalidUtf8 } from '../../model/utf8.js';
-import { ExpositionError } from './parser.js';
+import { ExpositionError } from './lex.js';
 
 /** The page as a string; throws ExpositionError when it is not valid UTF-8. */
 export function decodeExposition(raw: Uint8Array): string {

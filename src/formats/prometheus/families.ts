@@ -18,7 +18,7 @@ import {
   type MetricPoint,
   type MetricType,
 } from '../../model/family.js';
-import { Entry, ExpositionError, ExpositionParser, type ParserOptions } from './parser.js';
+import { Entry, ExpositionError, newExpositionParser, type ExpositionParser, type ParserOptions } from './parser.js';
 
 /**
  * Raw series text → label set, kept across the pages of one source: a series seen in the
@@ -82,7 +82,7 @@ interface FamilyState {
 
 /** Parses a whole page into families, in page order. */
 export function parseFamilies(text: string, opts: FamilyParseOptions): ParsedPage {
-  const parser = new ExpositionParser(text, opts);
+  const parser = newExpositionParser(text, opts);
   const cache = opts.cache;
   const trace = opts.trace;
   const om = opts.format === 'openmetrics';

@@ -13,8 +13,8 @@
 import type { MetricFamily } from '../../model/family.js';
 import { frameFromFamilies, type PageFrame, type PageLayout } from '../../model/frame.js';
 import { parseFamilies, SeriesLabelsCache, type PageTrace } from './families.js';
-import type { TextFormat } from './negotiate.js';
-import { parseIntegerMs, parseNumber, parseSecondsAsMs, type ExpositionError } from './parser.js';
+import type { TextFormat } from '../media-types.js';
+import { parseIntegerMs, parseNumber, parseSecondsAsMs, type ExpositionError } from './lex.js';
 
 export interface ParsedFrame {
   frame: PageFrame;

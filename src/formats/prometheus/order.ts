@@ -10,7 +10,7 @@
 
 import { METRIC_NAME, type Labels } from '../../model/labels.js';
 import type { MetricType } from '../../model/family.js';
-import { parseNumber } from './parser.js';
+import { parseNumber } from './lex.js';
 
 /** Rank of a sample within its group, by its name's suffix; the number breaks ties (le, quantile). */
 interface SortKey {

@@ -16,7 +16,7 @@
 import { METRIC_NAME, type Labels } from '../../model/labels.js';
 import type { Exemplar, MetricFamily } from '../../model/family.js';
 import { escapeToLegacyName, isLegacyLabelName, isLegacyMetricName } from '../../model/names.js';
-import type { TextFormat } from './negotiate.js';
+import type { TextFormat } from '../media-types.js';
 
 export interface WriteOptions {
   format: TextFormat;

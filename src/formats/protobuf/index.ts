@@ -13,4 +13,4 @@ export { writeProtobufFamilies } from './writer.js';
 export { formatGoFloat, parseGoFloat } from './gofloat.js';
 
 /** The Content-Type of a delimited MetricFamily body, as client_golang sends it. */
-export const CONTENT_TYPE_PROTOBUF_DELIMITED = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+export { CONTENT_TYPE_PROTOBUF_DELIMITED } from '../media-types.js';

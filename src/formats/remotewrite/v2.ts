@@ -23,10 +23,11 @@
 import type { MetricType } from '../../model/family.js';
 import { Labels } from '../../model/labels.js';
 import { putVarint, varintSize } from '../../model/labels-packed.js';
+import { MEDIA_REMOTE_WRITE } from '../media-types.js';
 import { Reader, readSample, TYPE_BY_NUMBER, WireError, type DecodedSample } from './parser.js';
 import { grownBuffer, grownInts, METADATA_TYPES, putNegativeTimestamp, timestampSize, type MetricMetadata } from './writer.js';
 
-export const V2_CONTENT_TYPE = 'application/x-protobuf;proto=io.prometheus.write.v2.Request';
+export const V2_CONTENT_TYPE = `${MEDIA_REMOTE_WRITE};proto=io.prometheus.write.v2.Request`;
 export const V2_VERSION_HEADER = '2.0.0';
 
 /** What the 2.0 metadata of a series holds. */

@@ -23,7 +23,7 @@ import { lockDir, type DirLock } from '../../lock/dir-lock.js';
 import type { Logger } from '../../log/logger.js';
 import type { Counter, Registry } from '../../selfmetrics/registry.js';
 import { formatValue } from '../../formats/prometheus/writer.js';
-import { parseNumber } from '../../formats/prometheus/parser.js';
+import { parseNumber } from '../../formats/prometheus/lex.js';
 import type { AppStore, PushedApp, PushProtocol } from './app-store.js';
 
 export const APPS_SUBDIR = join('gateway', 'apps');

@@ -10,6 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { gunzip } from 'node:zlib';
 import type { MetricFamily } from '../../model/family.js';
+import { isDelimitedProtobuf, textFormatOf } from '../../formats/media-types.js';
 import { decodeExposition } from '../../formats/prometheus/decode.js';
 import { parseFamilies } from '../../formats/prometheus/families.js';
 import { ExpositionError } from '../../formats/prometheus/parser.js';
@@ -36,15 +37,8 @@ export class PushBodyError extends Error {
  * the Pushgateway; anything that is neither protobuf nor OpenMetrics is read as text.
  */
 export function pushBodyFormat(contentType: string | undefined): PushBodyFormat {
-  const [media, ...params] = (contentType ?? '').split(';').map((p) => p.trim());
-  const type = media.toLowerCase();
-  if (type === 'application/openmetrics-text') return 'openmetrics';
-  if (type !== 'application/vnd.google.protobuf') return 'text';
-  const p = new Map(params.map((kv) => {
-    const eq = kv.indexOf('=');
-    return [kv.slice(0, eq).trim().toLowerCase(), kv.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')] as const;
-  }));
-  return p.get('proto') === 'io.prometheus.client.MetricFamily' && p.get('encoding') === 'delimited' ? 'protobuf' : 'text';
+  if (textFormatOf(contentType) === 'openmetrics') return 'openmetrics';
+  return isDelimitedProtobuf(contentType) ? 'protobuf' : 'text';
 }
 
 /** The request body, decompressed; both the sent and the decompressed size are capped. */

@@ -6,7 +6,7 @@
  */
 
 import { parseFamilies } from '../../formats/prometheus/families.js';
-import type { TextFormat } from '../../formats/prometheus/negotiate.js';
+import type { TextFormat } from '../../formats/media-types.js';
 import { LabelsBuilder } from '../../model/labels.js';
 import type { MetricFamily } from '../../model/family.js';
 

@@ -16,6 +16,7 @@ import type { Handler, HttpServer } from '../../server/http-server.js';
 import { sampleGroup } from '../../formats/prometheus/order.js';
 import { formatGoFloat } from '../../formats/protobuf/gofloat.js';
 import { VERSION } from '../../common/version.js';
+import { MEDIA_JSON } from '../../formats/media-types.js';
 import { PUSH_FAILURE_TIME, PUSH_TIME, shownFamilies, type AppStore, type PushedApp } from './app-store.js';
 import { blankLabelsOf } from './pushgateway-families.js';
 
@@ -70,7 +71,7 @@ export function registerPushgatewayJson(server: HttpServer, opts: PushgatewayJso
 
 function sendApiJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, {
-    'content-type': 'application/json',
+    'content-type': MEDIA_JSON,
     'cache-control': 'no-cache, no-store, must-revalidate',
     'access-control-allow-origin': '*',
     'access-control-allow-headers': 'Accept, Authorization, Content-Type, Origin',

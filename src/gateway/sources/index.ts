@@ -18,7 +18,6 @@ export { FileSource } from './file-source.js';
 export { HttpSource } from './http-source.js';
 export { ScriptSource } from './script-source.js';
 export { ScrapeJobSource } from './scrape-job-source.js';
-export { ACCEPT_HEADER } from '../../outbound/fetch.js';
 
 /**
  * Starts the source `config` describes (polled and periodic sources begin at once). `scraped`

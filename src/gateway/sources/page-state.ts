@@ -7,7 +7,7 @@
  * page that is not valid UTF-8 is refused whole.
  */
 
-import type { TextFormat } from '../../formats/prometheus/negotiate.js';
+import { textFormatOf, type TextFormat } from '../../formats/media-types.js';
 import { decodeExposition } from '../../formats/prometheus/decode.js';
 import { FrameParser } from '../../formats/prometheus/frame-parser.js';
 import { ExpositionError } from '../../formats/prometheus/parser.js';
@@ -131,6 +131,5 @@ export function sniffFormat(raw: Buffer): TextFormat {
 
 /** The format a response's Content-Type names; anything but OpenMetrics is read as text 0.0.4. */
 export function formatOfContentType(contentType: string | undefined): TextFormat {
-  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  return type === 'application/openmetrics-text' ? 'openmetrics' : 'prometheus';
+  return textFormatOf(contentType) === 'openmetrics' ? 'openmetrics' : 'prometheus';
 }

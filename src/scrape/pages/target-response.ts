@@ -14,6 +14,7 @@
 
 import type { HttpServer } from '../../server/http-server.js';
 import { sendText } from '../../server/respond.js';
+import { CONTENT_TYPE_PLAIN } from '../../formats/media-types.js';
 import type { BodyConsumer } from '../../outbound/index.js';
 import type { ScrapeStatusSource } from '../status.js';
 
@@ -76,7 +77,7 @@ export function registerTargetResponse(server: HttpServer, status: ScrapeStatusS
       else if (!result.ok) sendText(res, 502, `the target did not answer with a page: ${result.error}\n`);
       else {
         res.statusCode = 200;
-        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.setHeader('Content-Type', CONTENT_TYPE_PLAIN);
         const shown = body.shown();
         res.setHeader('Content-Length', shown.length);
         res.end(shown);

@@ -9,16 +9,15 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
-import { compare, type Contender } from './harness.js';
-import { parseFamilies } from '../src/formats/prometheus/families.js';
-import { formatGoFloat, parseProtobufFamilies, writeProtobufFamilies } from '../src/formats/protobuf/index.js';
-import { Labels, METRIC_NAME } from '../src/model/labels.js';
-import type { MetricFamily, MetricPoint, MetricType } from '../src/model/family.js';
+import { compare, type Contender } from '../../../bench/harness.js';
+import { NODE_EXPORTER_PAGE } from '../../../bench/fixtures.js';
+import { parseFamilies } from '../prometheus/families.js';
+import { formatGoFloat, parseProtobufFamilies, writeProtobufFamilies } from './index.js';
+import { Labels, METRIC_NAME } from '../../model/labels.js';
+import type { MetricFamily, MetricPoint, MetricType } from '../../model/family.js';
 
-const DEFAULT_FIXTURE = fileURLToPath(new URL('../../bench/fixtures/node_exporter.txt', import.meta.url));
 
 /** The messages of client_model's metrics.proto that the body uses. */
 const METRICS_PROTO = `
@@ -140,7 +139,7 @@ function convert(f: PbFamily): MetricFamily {
   return family;
 }
 
-export function runProtobufBench(fixture: string = DEFAULT_FIXTURE): void {
+export function runProtobufBench(fixture: string = NODE_EXPORTER_PAGE): void {
   const body = writeProtobufFamilies(benchFamilies(fixture));
   const MF = protobuf.parse(METRICS_PROTO, { keepCase: true }).root.lookupType('io.prometheus.client.MetricFamily');
 

@@ -6,9 +6,9 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { compare, type Contender } from './harness.js';
-import { compileAnchoredRegex } from '../src/config/regex.js';
+import { compare, type Contender } from '../../bench/harness.js';
+import { NODE_EXPORTER_PAGE } from '../../bench/fixtures.js';
+import { compileAnchoredRegex } from './regex.js';
 
 /** Typical relabel regexes: a keep/drop alternation, prefix captures, a port strip, (?i), (.*). */
 export const PATTERNS = [
@@ -21,7 +21,7 @@ export const PATTERNS = [
 ];
 
 function values(): string[] {
-  const page = readFileSync(fileURLToPath(new URL('../../bench/fixtures/node_exporter.txt', import.meta.url)), 'utf8');
+  const page = readFileSync(NODE_EXPORTER_PAGE, 'utf8');
   const names = new Set<string>();
   for (const line of page.split('\n')) {
     const m = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);

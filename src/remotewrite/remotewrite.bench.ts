@@ -15,8 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
-import { compress, uncompress } from '../src/formats/snappy/index.js';
-import { parseConfigText } from '../src/config/index.js';
+import { compress, uncompress } from '../formats/snappy/index.js';
+import { parseConfigText } from '../config/index.js';
 import {
   CompressingWriteRequestWriter,
   SnappyWriteRequestWriter,
@@ -24,15 +24,15 @@ import {
   parseV2Request,
   parseWriteRequest,
   type RequestEncoder,
-} from '../src/formats/remotewrite/index.js';
-import { silentLogger } from '../src/log/logger.js';
-import { LabelsBuilder, type Labels } from '../src/model/labels.js';
-import { SampleBatch } from '../src/model/samples.js';
-import { SinkFanout } from '../src/pipeline/index.js';
-import { startRemoteWrite } from '../src/remotewrite/index.js';
-import { MetadataIndex, V2Converter } from '../src/remotewrite/protocol.js';
-import { Registry } from '../src/selfmetrics/registry.js';
-import { loadBenchSeries } from './relabel.js';
+} from '../formats/remotewrite/index.js';
+import { silentLogger } from '../log/logger.js';
+import { LabelsBuilder, type Labels } from '../model/labels.js';
+import { SampleBatch } from '../model/samples.js';
+import { SinkFanout } from '../pipeline/index.js';
+import { startRemoteWrite } from './index.js';
+import { MetadataIndex, V2Converter } from './protocol.js';
+import { Registry } from '../selfmetrics/registry.js';
+import { loadBenchSeries } from '../../bench/fixtures.js';
 
 const TARGETS = 100;
 const PER_REQUEST = 2_000;
