@@ -238,6 +238,11 @@ export class RemoteWriteClient {
   }
 
   private async postViaUndici(headers: Record<string, string | string[]>, body: Buffer, stop: AbortSignal): Promise<Answer | Error> {
+    // A timer of our own, not AbortSignal.timeout(): a timeout signal reachable only through
+    // AbortSignal.any() can be collected before it fires (nodejs/node#57736), and the POST would
+    // then wait on a silent receiver for ever.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException('remote_timeout exceeded', 'TimeoutError')), this.config.remote_timeout);
     try {
       const dispatcher = await this.http.get();
       const res = await dispatcher.request({
@@ -246,7 +251,7 @@ export class RemoteWriteClient {
         method: 'POST',
         headers,
         body,
-        signal: AbortSignal.any([stop, AbortSignal.timeout(this.config.remote_timeout)]),
+        signal: AbortSignal.any([stop, deadline.signal]),
       });
       const text = await res.body.text();
       const first = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h);
@@ -258,6 +263,8 @@ export class RemoteWriteClient {
       };
     } catch (err) {
       return err as Error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
