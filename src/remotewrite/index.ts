@@ -21,7 +21,7 @@ import { QUEUES_SUBDIR, describeUrl, queueDirName, removeUnconfiguredQueues } fr
 import { RemoteWriteRouter } from './router.js';
 
 export { RemoteWriteQueue } from './queue.js';
-export { DiskQueue, type DiskFs } from './disk-queue.js';
+export { DiskQueue, nodeDiskFs, type DiskFs } from './disk-queue.js';
 export { QueueDirInUseError, queueDirName } from './queue-dir.js';
 
 export interface RemoteWriteDeps {
@@ -67,7 +67,8 @@ interface QueueSlot {
   readonly queue: RemoteWriteQueue;
 }
 
-export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: RemoteWriteDeps): RunningRemoteWrite {
+/** Opens every URL's queue (QueueDirInUseError when another process holds one), then starts them. */
+export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: RemoteWriteDeps): Promise<RunningRemoteWrite> {
   const root = join(deps.dataDir, QUEUES_SUBDIR);
   const counters = queueCounters(deps.registry);
   let slots: QueueSlot[] = [];
@@ -86,13 +87,13 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
       return { config: c, dir, owns: i === owner, key: JSON.stringify([dir, i === owner, c]) };
     });
   };
-  const build = (p: ReturnType<typeof plan>[number]): QueueSlot => ({
-    key: p.key,
-    dir: p.dir,
-    config: p.config,
-    url: p.config.name || describeUrl(p.config),
-    queue: new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(p.config.name || describeUrl(p.config)), ownsSeriesCodes: p.owns, metadata: deps.metadata, fs: deps.diskFs }),
-  });
+  const build = async (p: ReturnType<typeof plan>[number]): Promise<QueueSlot> => {
+    const url = p.config.name || describeUrl(p.config);
+    const queue = new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(url), ownsSeriesCodes: p.owns, metadata: deps.metadata, fs: deps.diskFs });
+    await queue.open();
+    queue.start();
+    return { key: p.key, dir: p.dir, config: p.config, url, queue };
+  };
   const route = (externalLabels: Readonly<Record<string, string>>, options: RemoteWriteOptions) => {
     // detached and attached within one turn, so no batch goes to both routers or to neither
     detach();
@@ -119,9 +120,9 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
   const first = plan(configs);
   removeOthers(new Set(first.map((p) => p.dir)));
   try {
-    for (const p of first) slots.push(build(p));
+    for (const p of first) slots.push(await build(p));
   } catch (err) {
-    for (const s of slots) void s.queue.close(0);
+    await Promise.all(slots.map((s) => s.queue.close(0)));
     throw err;
   }
   route(deps.externalLabels, deps.options);
@@ -163,7 +164,7 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
             change.kept.push(kept.url);
             continue;
           }
-          const s = build(p);
+          const s = await build(p);
           built.push(s);
           (before.has(p.dir) ? change.changed : change.started).push(s.url);
         }
@@ -205,6 +206,11 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
     help: 'Bytes not yet sent: being gathered into a request (location="memory") or queued on disk, compressed (location="disk").',
     labelNames: ['url', 'location'],
   });
+  const diskErrors = byUrl(
+    'tributary_remotewrite_disk_errors_total',
+    'Disk-queue file operations that failed, by op: open, write (a short write too), fsync, read or close. The requests stay in memory meanwhile (past its bound: samples_dropped_total{reason="disk_full"}).',
+    ['op'],
+  );
   const age = r.gauge({
     name: 'tributary_remotewrite_oldest_queued_sample_age_seconds',
     help: 'How long ago the oldest sample not yet sent was queued (0: nothing waiting).',
@@ -226,5 +232,6 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
     pendingMemoryBytes: pending.labels(url, 'memory'),
     pendingDiskBytes: pending.labels(url, 'disk'),
     oldestAge: age.labels(url),
+    diskErrors: (op) => diskErrors.labels(url, op),
   });
 }

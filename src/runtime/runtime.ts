@@ -132,7 +132,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
   let remoteWrite: RunningRemoteWrite;
   try {
-    remoteWrite = startRemoteWrite(config.remote_write, {
+    remoteWrite = await startRemoteWrite(config.remote_write, {
       pipeline,
       registry,
       logger: log,
