@@ -111,14 +111,14 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
     });
     return router;
   };
-  const removeOthers = (keep: ReadonlySet<string>) => {
-    for (const gone of removeUnconfiguredQueues(root, keep)) {
+  const removeOthers = async (keep: ReadonlySet<string>) => {
+    for (const gone of await removeUnconfiguredQueues(root, keep)) {
       deps.logger.warn('removed the disk queue of a remote-write URL no longer configured', { ...gone });
     }
   };
 
   const first = plan(configs);
-  removeOthers(new Set(first.map((p) => p.dir)));
+  await removeOthers(new Set(first.map((p) => p.dir)));
   try {
     for (const p of first) slots.push(await build(p));
   } catch (err) {
@@ -175,7 +175,7 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
         const router = route(externalLabels, options);
         for (const [job, batch] of held) router?.write(job, batch);
       }
-      removeOthers(wantedDirs);
+      await removeOthers(wantedDirs);
       return change;
     },
     async close(timeoutMs = 5_000) {

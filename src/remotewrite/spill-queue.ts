@@ -140,7 +140,8 @@ export class SpillQueue {
         return record;
       }
     }
-    const entry = this.memory[0];
+    // past those sent while their spill runs (they leave memory when it ends)
+    const entry = this.memory.find((e) => !e.acked);
     this.out = entry && { from: 'memory', entry };
     return entry?.record;
   }
@@ -177,6 +178,9 @@ export class SpillQueue {
           this.spillAgain = -Infinity;
           await this.spillOnce(c);
         }
+      } catch (err) {
+        // the disk queue reports its errors in what it returns: this is a bug, not the disk
+        this.failed('write', err as Error);
       } finally {
         this.spilling = undefined;
       }
@@ -192,18 +196,25 @@ export class SpillQueue {
         const batch = this.memory.slice(0, n);
         for (const e of batch) e.writing = true;
         const { offsets, error } = await this.disk.append(batch.map((e) => e.record));
-        for (const e of batch) e.writing = false;
-        for (let i = 0; i < offsets.length; i++) {
+        // in one turn, before the sender can act on any of it: the written records leave memory
+        // (they are the first ones: nothing else removes a record being written), the one in
+        // flight is acknowledged on disk when sent, and those sent meanwhile are acknowledged
+        // there now — queued before any read the sender asks for next
+        const acks: Promise<void>[] = [];
+        for (let i = 0; i < batch.length; i++) {
           const e = batch[i];
+          e.writing = false;
+          if (i >= offsets.length) continue;
           this.memBytes -= e.record.payload.length;
-          // the sender has it (the disk was read to its end then): acknowledged on disk when sent
-          if (this.out?.from === 'memory' && this.out.entry === e) this.out = { from: 'disk', record: { ...e.record, offset: offsets[i] } };
-          if (e.acked) await this.disk.ack({ ...e.record, offset: offsets[i] });
+          const onDisk: QueuedRecord = { ...e.record, offset: offsets[i] };
+          if (this.out?.from === 'memory' && this.out.entry === e) this.out = { from: 'disk', record: onDisk };
+          if (e.acked) acks.push(this.disk.ack(onDisk));
         }
         this.memory.splice(0, offsets.length);
-        if (offsets.length > 0 && this.failure) this.failure.wrote = true;
         // sent while being written, and not written: done with
         for (let i = this.memory.length - 1; i >= 0; i--) if (this.memory[i].acked) this.removeAt(i);
+        if (offsets.length > 0 && this.failure) this.failure.wrote = true;
+        await Promise.all(acks);
         const dropped = this.disk.takeDrops();
         if (dropped.samples > 0) this.opts.events.dropped('queue_full', dropped.samples);
         if (error) this.failed(opOf(error), error);
