@@ -29,8 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
-import { queueDirName } from '../src/remotewrite/queue-dir.js';
-import { startExporterFarm } from './harness.js';
+import type { queueDirName as QueueDirName } from '../src/remotewrite/queue-dir.js';
 
 const PROBE_ENV = 'TRIBUTARY_LAG_PROBE';
 const PROBE_TICK_MS = 10;
@@ -164,6 +163,8 @@ async function metric(address: string, name: string, labels: string): Promise<nu
 
 /** One build through one scenario; resolves with its report lines. */
 async function runScenario(cli: string, s: Scenario, ports: number[], seconds: number): Promise<string> {
+  // imported here, not at the top: the probe loads this module into the measured process
+  const queueDirName: typeof QueueDirName = (await import('../src/remotewrite/queue-dir.js')).queueDirName;
   const dir = mkdtempSync(join(tmpdir(), 'tributary-queuelag-'));
   try {
     const url = `http://127.0.0.1:${await refusedPort()}/api/v1/write`;
@@ -251,6 +252,7 @@ export async function runQueueLagBench(): Promise<void> {
   const clis = (process.env.QUEUE_LAG_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url))).split(',');
   const seconds = Number(process.env.QUEUE_LAG_SECONDS ?? 90);
   const page = fileURLToPath(new URL('../../bench/fixtures/node_exporter.txt', import.meta.url));
+  const { startExporterFarm } = await import('./harness.js');
   const farm = await startExporterFarm([String(TARGETS), '--page', page]);
   try {
     console.log(`queue-lag: ${TARGETS} targets every 1s, receiver refusing, queue overflowing`);

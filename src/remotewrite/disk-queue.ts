@@ -8,17 +8,17 @@
  * On disk (one directory per URL):
  *   <20-digit offset>.seg   records, each `u32 length | u32 crc | u32 samples | f64 created-at ms |
  *                           payload` (little-endian; the CRC-32 covers samples, created-at and
- *   <offset>-<samples>.seg  payload); the name is the queue offset of its first byte. A segment
- *                           no longer written is renamed with its sample count, so reopening
- *                           reads no segment but the last; one without the count (a crash
- *                           during the rename, a queue of an older version) is counted at open
+ *                           payload); the name is the queue offset of its first byte
+ *   <offset>-<samples>.seg  a segment written no more, renamed with its sample count so that
+ *                           reopening reads no segment but the last; one without the count (a
+ *                           crash during the rename, a queue of an older version) is counted at open
  *   reader                  the offset of the next record to send: u64 little-endian and the
  *                           CRC-32 of those 8 bytes, rewritten in place (a write, not a new file
  *                           and a rename: that cost a millisecond a time on some filesystems)
  *
- * Crash safety: the records of an `append` reach the file in one `writev`, so once `append`
- * resolves they survive a `kill -9` of the process (the kernel has them); `sync` (fsync) makes
- * them survive a power loss too. The reader offset is saved by `sync`, so a crash re-sends at most
+ * Crash safety: the records of an `append` reach the file in `writev`s of whole records, so
+ * once `append` resolves they survive a `kill -9` of the process (the kernel has them); `sync`
+ * (fsync) makes them survive a power loss too. The reader offset is saved by `sync`, so a crash re-sends at most
  * what was acknowledged since (delivery is at least once). At open, the last segment is checked
  * record by record and cut at the first one that is incomplete or fails its checksum (a torn
  * write); a reader offset that is missing, unreadable or outside the segments falls back to the
