@@ -77,7 +77,7 @@ export async function measureSeriesMemory(setting: string, fixture: string): Pro
   const { config } = parseConfigText(yaml, 'bench.yml', {});
   const registry = new Registry();
   const pipeline = new SinkFanout(() => {});
-  const rw = startRemoteWrite(config.remote_write, { pipeline, registry, logger: silentLogger, dataDir, externalLabels: {}, options: config.remote_write_options });
+  const rw = await startRemoteWrite(config.remote_write, { pipeline, registry, logger: silentLogger, dataDir, externalLabels: {}, options: config.remote_write_options });
   const manager = new ScrapeManager({ sink: pipeline, logger: silentLogger, registry });
   const settle = async () => {
     for (const q of rw.queues) await q.flush(30_000);

@@ -1,32 +1,38 @@
 /**
  * A remote-write URL's persistent backlog: an append-only log of compressed requests in segment
  * files, read in order, never losing what was acknowledged as written and never failing to open.
+ * Every file operation is asynchronous and they run one at a time (a promise chain), so the
+ * event loop never waits on the disk: a 32 MiB segment dropped over the bound is unlinked, not
+ * read, because each segment's sample count is kept in memory.
  *
  * On disk (one directory per URL):
  *   <20-digit offset>.seg   records, each `u32 length | u32 crc | u32 samples | f64 created-at ms |
  *                           payload` (little-endian; the CRC-32 covers samples, created-at and
  *                           payload); the name is the queue offset of its first byte
+ *   <offset>-<samples>.seg  a segment written no more, renamed with its sample count so that
+ *                           reopening reads no segment but the last; one without the count (a
+ *                           crash during the rename, a queue of an older version) is counted at open
  *   reader                  the offset of the next record to send: u64 little-endian and the
  *                           CRC-32 of those 8 bytes, rewritten in place (a write, not a new file
  *                           and a rename: that cost a millisecond a time on some filesystems)
  *
- * Crash safety: each record is written with one `write`, so once `append` returns it survives a
- * `kill -9` of the process (the kernel has it); `sync` (fsync) makes it survive a power loss too.
- * The reader offset is saved by `sync`, so a crash re-sends at most what was acknowledged since
- * (delivery is at least once). At open, the last segment is
- * checked record by record and cut at the first one that is incomplete or fails its checksum
- * (a torn write); a reader offset that is missing, unreadable or outside the segments falls back
- * to the oldest record rather than failing. When the queue exceeds `maxBytes`, the oldest whole
- * segments are dropped (and counted) — never the one being written. A segment is deleted once
- * every record in it is acknowledged — the one being written too, when the queue is read to its
- * end (the next record then starts a new file at the same offset).
+ * Crash safety: the records of an `append` reach the file in `writev`s of whole records, so
+ * once `append` resolves they survive a `kill -9` of the process (the kernel has them); `sync`
+ * (fsync) makes them survive a power loss too. The reader offset is saved by `sync`, so a crash re-sends at most
+ * what was acknowledged since (delivery is at least once). At open, the last segment is checked
+ * record by record and cut at the first one that is incomplete or fails its checksum (a torn
+ * write); a reader offset that is missing, unreadable or outside the segments falls back to the
+ * oldest record rather than failing. When the queue exceeds `maxBytes`, the oldest whole segments
+ * are dropped (and counted) — never the one being written. A segment is deleted once every record
+ * in it is acknowledged — the one being written too, when the queue is read to its end (the next
+ * record then starts a new file at the same offset).
  *
  * A failing disk (ENOSPC, EIO: any error writing, syncing or opening the files) leaves the queue
- * as it was: `append` throws after cutting a partial record back off (a short write counts as
- * ENOSPC), so what is read stays framed; if even that cut fails, the file is given up for writing
- * and `load` ignores whatever lies past the next segment's start. Deleting a file that cannot be
- * deleted is retried at the next open. All file access goes through `DiskQueueOptions.fs`, so a
- * test can make any of it fail.
+ * as it was: `append` reports the error after cutting the partial records back off (a short write
+ * counts as ENOSPC), so what is read stays framed; if even that cut fails, the file is given up
+ * for writing and `open` ignores whatever lies past the next segment's start. Deleting a file
+ * that cannot be deleted is retried at the next open. All file access goes through
+ * `DiskQueueOptions.fs`, so a test can make any of it fail.
  */
 
 import * as nodeFs from 'node:fs';
@@ -35,27 +41,55 @@ import { crc32 } from 'node:zlib';
 
 const HEADER = 20;
 const READER_BYTES = 12;
-const SEGMENT_SUFFIX = '.seg';
+const SEGMENT_NAME = /^(\d{20})(?:-(\d+))?\.seg$/;
 const NAME_DIGITS = 20;
+/** Records per `writev` (IOV_MAX is 1024 on Linux; two buffers a record). */
+const RECORDS_PER_WRITE = 256;
+/** The chunk read at a time when a segment's samples are counted at open. */
+const COUNT_CHUNK = 1024 * 1024;
 const { O_APPEND, O_CREAT, O_RDWR, O_TRUNC, O_WRONLY } = nodeFs.constants;
 
-/** The file operations the queue uses (node:fs by default; a test substitutes failing ones). */
-export type DiskFs = Pick<
-  typeof nodeFs,
-  | 'closeSync'
-  | 'existsSync'
-  | 'fsync'
-  | 'fsyncSync'
-  | 'ftruncateSync'
-  | 'mkdirSync'
-  | 'openSync'
-  | 'readdirSync'
-  | 'readFileSync'
-  | 'readSync'
-  | 'rmSync'
-  | 'statSync'
-  | 'writeSync'
->;
+/** The file operations the queue uses, asynchronous and by descriptor (`nodeDiskFs`; a test substitutes failing ones). */
+export interface DiskFs {
+  open(path: string, flags: number, mode?: number): Promise<number>;
+  /** Writes `buffers` at the end (the file is opened with O_APPEND); resolves with the bytes written. */
+  writev(fd: number, buffers: readonly Buffer[]): Promise<number>;
+  /** Writes `buffer` at `position`; resolves with the bytes written. */
+  write(fd: number, buffer: Buffer, position: number): Promise<number>;
+  read(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
+  fsync(fd: number): Promise<void>;
+  ftruncate(fd: number, length: number): Promise<void>;
+  close(fd: number): Promise<void>;
+  readFile(path: string): Promise<Buffer>;
+  readdir(dir: string): Promise<string[]>;
+  stat(path: string): Promise<{ size: number }>;
+  mkdir(dir: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file; one already gone is not an error. */
+  unlink(path: string): Promise<void>;
+}
+
+const callback =
+  <T>(resolve: (v: T) => void, reject: (e: Error) => void) =>
+  (err: NodeJS.ErrnoException | null, v: T) =>
+    err ? reject(err) : resolve(v);
+
+/** node:fs, by descriptor, through libuv's thread pool. */
+export const nodeDiskFs: DiskFs = {
+  open: (path, flags, mode) => new Promise((res, rej) => nodeFs.open(path, flags, mode, callback(res, rej))),
+  writev: (fd, buffers) => new Promise((res, rej) => nodeFs.writev(fd, buffers as Buffer[], callback(res, rej))),
+  write: (fd, buffer, position) => new Promise((res, rej) => nodeFs.write(fd, buffer, 0, buffer.length, position, callback(res, rej))),
+  read: (fd, buffer, offset, length, position) => new Promise((res, rej) => nodeFs.read(fd, buffer, offset, length, position, callback(res, rej))),
+  fsync: (fd) => new Promise((res, rej) => nodeFs.fsync(fd, (err) => (err ? rej(err) : res()))),
+  ftruncate: (fd, length) => new Promise((res, rej) => nodeFs.ftruncate(fd, length, (err) => (err ? rej(err) : res()))),
+  close: (fd) => new Promise((res, rej) => nodeFs.close(fd, (err) => (err ? rej(err) : res()))),
+  readFile: (path) => new Promise((res, rej) => nodeFs.readFile(path, callback(res, rej))),
+  readdir: (dir) => new Promise((res, rej) => nodeFs.readdir(dir, callback(res, rej))),
+  stat: (path) => new Promise((res, rej) => nodeFs.stat(path, callback(res, rej))),
+  mkdir: (dir) => new Promise((res, rej) => nodeFs.mkdir(dir, { recursive: true }, (err) => (err ? rej(err) : res()))),
+  rename: (from, to) => new Promise((res, rej) => nodeFs.rename(from, to, (err) => (err ? rej(err) : res()))),
+  unlink: (path) => new Promise((res, rej) => nodeFs.unlink(path, (err) => (err && err.code !== 'ENOENT' ? rej(err) : res()))),
+};
 
 export interface DiskQueueOptions {
   /** Bytes on disk before the oldest segments are dropped. */
@@ -65,7 +99,7 @@ export interface DiskQueueOptions {
   readonly fs?: DiskFs;
 }
 
-/** What `append` throws for a short write: the file system took only part of the record. */
+/** What `append` reports for a short write: the file system took only part of the records. */
 export function shortWriteError(path: string, written: number, wanted: number): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(`ENOSPC: no space left on device, write (${written} of ${wanted} bytes) '${path}'`);
   err.code = 'ENOSPC';
@@ -74,13 +108,24 @@ export function shortWriteError(path: string, written: number, wanted: number): 
   return err;
 }
 
-export interface QueuedRecord {
-  /** Queue offset of the record (what `ack` moves past). */
-  readonly offset: number;
+/** A record to append. */
+export interface NewRecord {
   readonly payload: Buffer;
   readonly samples: number;
   /** When the record's first sample was queued, in ms since the epoch. */
   readonly createdAt: number;
+}
+
+export interface QueuedRecord extends NewRecord {
+  /** Queue offset of the record (what `ack` moves past). */
+  readonly offset: number;
+}
+
+/** What an `append` wrote: the offsets of the first records (all of them unless `error`). */
+export interface AppendResult {
+  readonly offsets: number[];
+  /** Why the rest were not written (the disk failed); they are not in the queue. */
+  readonly error?: Error;
 }
 
 export interface DropReport {
@@ -91,25 +136,37 @@ export interface DropReport {
 interface Segment {
   readonly start: number;
   size: number;
+  /** Samples in its records. */
+  samples: number;
+  /** Samples in its records before the reader (when the reader is inside it). */
+  readSamples: number;
+  /** The file's name (renamed with the sample count once the segment is written no more). */
+  name: string;
 }
 
 export class DiskQueue {
   private readonly segments: Segment[] = [];
+  /** Segments dropped over the bound whose files are still to be unlinked. */
+  private readonly overBound: Segment[] = [];
   private readonly segmentBytes: number;
   private writeFd: number | undefined;
   /** The segment being read, kept open between records. */
   private readFd: { start: number; fd: number } | undefined;
-  private readerOffset: number;
-  private readerSaved: number;
+  private readerOffset = 0;
+  private readerSaved = -1;
   private readerFd: number | undefined;
-  /** Appended to since the last `syncAsync`. */
+  /** Appended to since the last `sync`. */
   private dirty = false;
   private readonly readerBytes = Buffer.alloc(READER_BYTES);
-  /** Records dropped by `open` (torn tail) or by the size bound, since the last call to `takeDrops`. */
+  /** Records dropped at open (torn tail), by the size bound or as damaged, since the last call to `takeDrops`. */
   private drops = { bytes: 0, samples: 0 };
   /** The write offset while there is no segment (all of them were read and deleted). */
   private base = 0;
+  /** Bytes in segment files. */
+  private bytes = 0;
   private readonly fs: DiskFs;
+  /** The file operations, one after another. */
+  private chain: Promise<unknown> = Promise.resolve();
   /** Why `open` could not read or prepare everything (the queue still works with what it has). */
   openError: Error | undefined;
 
@@ -118,24 +175,29 @@ export class DiskQueue {
     private readonly opts: DiskQueueOptions,
   ) {
     this.segmentBytes = opts.segmentBytes ?? 32 * 1024 * 1024;
-    this.readerOffset = 0;
-    this.readerSaved = -1;
-    this.fs = opts.fs ?? nodeFs;
+    this.fs = opts.fs ?? nodeDiskFs;
   }
 
   /**
    * Opens (or creates) the queue in `dir`. Damage is repaired and reported, never thrown; a
    * disk that fails is reported in `openError`, and appending tries again (creating `dir`).
    */
-  static open(dir: string, opts: DiskQueueOptions): DiskQueue {
+  static async open(dir: string, opts: DiskQueueOptions): Promise<DiskQueue> {
     const q = new DiskQueue(dir, opts);
     try {
-      q.fs.mkdirSync(dir, { recursive: true });
-      q.load();
+      await q.fs.mkdir(dir);
+      await q.load();
     } catch (err) {
       q.openError = err as Error;
     }
     return q;
+  }
+
+  /** Runs `op` after every operation queued before it. */
+  private run<T>(op: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(op);
+    this.chain = p.catch(() => {});
+    return p;
   }
 
   /** Offset one past the last record. */
@@ -151,212 +213,244 @@ export class DiskQueue {
 
   /** Bytes in segment files. */
   get diskBytes(): number {
-    return this.segments.reduce((n, s) => n + s.size, 0);
+    return this.bytes;
   }
 
-  /** Appends a record; returns its offset. */
-  append(payload: Buffer, samples: number, createdAt = Date.now()): number {
-    const record = Buffer.allocUnsafe(HEADER + payload.length);
-    record.writeUInt32LE(payload.length, 0);
-    record.writeUInt32LE(samples, 8);
-    record.writeDoubleLE(createdAt, 12);
-    payload.copy(record, HEADER);
-    record.writeUInt32LE(recordCrc(record), 4);
+  /** Appends records in order; resolves with the offsets of those written before any failure. */
+  append(records: readonly NewRecord[]): Promise<AppendResult> {
+    return this.run(async () => {
+      const offsets: number[] = [];
+      let i = 0;
+      try {
+        while (i < records.length) i += await this.appendToSegment(records, i, offsets);
+      } catch (err) {
+        return { offsets, error: err as Error };
+      } finally {
+        this.enforceBound();
+        await this.unlinkDropped();
+      }
+      return { offsets };
+    });
+  }
+
+  /** Writes records from `from` on to the segment being written (a new one when it is full); returns how many. */
+  private async appendToSegment(records: readonly NewRecord[], from: number, offsets: number[]): Promise<number> {
     let seg = this.segments.at(-1);
-    if (!seg || this.writeFd === undefined || seg.size >= this.segmentBytes) seg = this.startSegment();
-    const offset = seg.start + seg.size;
+    if (!seg || this.writeFd === undefined || seg.size >= this.segmentBytes) seg = await this.startSegment();
+    const buffers: Buffer[] = [];
+    let bytes = 0;
+    let samples = 0;
+    let n = 0;
+    // at least one record, then as many as fit in the segment
+    while (from + n < records.length && n < RECORDS_PER_WRITE && (n === 0 || seg.size + bytes < this.segmentBytes)) {
+      const r = records[from + n];
+      const header = Buffer.allocUnsafe(HEADER);
+      header.writeUInt32LE(r.payload.length, 0);
+      header.writeUInt32LE(r.samples, 8);
+      header.writeDoubleLE(r.createdAt, 12);
+      header.writeUInt32LE(crc32(r.payload, crc32(header.subarray(8))), 4);
+      offsets.push(seg.start + seg.size + bytes);
+      buffers.push(header, r.payload);
+      bytes += HEADER + r.payload.length;
+      samples += r.samples;
+      n++;
+    }
     const fd = this.writeFd!;
     try {
-      const written = this.fs.writeSync(fd, record);
-      if (written < record.length) throw shortWriteError(this.path(seg), written, record.length);
+      const written = await this.fs.writev(fd, buffers);
+      if (written < bytes) throw shortWriteError(this.path(seg), written, bytes);
     } catch (err) {
-      this.cutBack(seg, fd);
+      offsets.length -= n;
+      await this.cutBack(seg, fd);
       // a segment whose only write failed holds nothing to send or acknowledge: left in place,
       // it would outlive the episode on a queue that keeps up from memory
-      if (seg.size === 0 && seg === this.segments.at(-1)) this.dropEmptyLast(seg);
+      if (seg.size === 0 && seg === this.segments.at(-1)) await this.dropEmptyLast(seg);
       throw err;
     }
-    seg.size += record.length;
+    seg.size += bytes;
+    seg.samples += samples;
+    this.bytes += bytes;
     this.dirty = true;
-    this.enforceBound();
-    return offset;
-  }
-
-  /** The next record, or undefined when everything was read. */
-  peek(): QueuedRecord | undefined {
-    for (;;) {
-      const seg = this.segmentAt(this.readerOffset);
-      if (!seg) return undefined;
-      const within = this.readerOffset - seg.start;
-      if (within >= seg.size) return undefined;
-      const record = this.readRecord(seg, within);
-      if (record) return record;
-      // a damaged record inside the queue (the disk's fault, or a file changed by hand): the
-      // rest of its segment cannot be framed, so it is skipped and counted, never fatal
-      this.drops.bytes += seg.size - within;
-      this.readerOffset = seg.start + seg.size;
-      if (seg === this.segments.at(-1)) {
-        seg.size = within;
-        this.readerOffset = seg.start + within;
-        if (this.writeFd !== undefined) this.cutBack(seg, this.writeFd);
-        return undefined;
-      }
-    }
+    return n;
   }
 
   /**
-   * Removes what lies past `seg.size` in the segment being written (a partial record). If that
+   * The next record, or undefined when everything was read. A record that cannot be framed (cut
+   * short, or failing its checksum: the disk's fault, or a file changed by hand) ends its segment:
+   * the rest of it is skipped and counted, and when it is the segment being written, the file is
+   * cut back to the last whole record.
+   */
+  readNextCuttingDamage(): Promise<QueuedRecord | undefined> {
+    return this.run(async () => {
+      for (;;) {
+        const seg = this.segmentAt(this.readerOffset);
+        if (!seg) return undefined;
+        const within = this.readerOffset - seg.start;
+        if (within >= seg.size) return undefined;
+        const record = await this.readRecord(seg, within);
+        if (record) return record;
+        // bytes only: how many samples the damaged records held cannot be told
+        this.drops.bytes += seg.size - within;
+        if (seg === this.segments.at(-1)) {
+          this.bytes -= seg.size - within;
+          seg.size = within;
+          seg.samples = seg.readSamples;
+          if (this.writeFd !== undefined) await this.cutBack(seg, this.writeFd);
+          return undefined;
+        }
+        this.readerOffset = seg.start + seg.size;
+      }
+    });
+  }
+
+  /**
+   * Removes what lies past `seg.size` in the segment being written (partial records). If that
    * fails too the file is written no more: the next record starts a new segment at `seg.size`,
    * and `load` reads this one only up to there.
    */
-  private cutBack(seg: Segment, fd: number): void {
+  private async cutBack(seg: Segment, fd: number): Promise<void> {
     try {
-      this.fs.ftruncateSync(fd, seg.size);
+      await this.fs.ftruncate(fd, seg.size);
     } catch {
-      this.closeWriter();
+      await this.closeWriter();
     }
   }
 
-  private dropEmptyLast(seg: Segment): void {
-    this.closeWriter();
-    if (this.readFd?.start === seg.start) this.closeReader();
+  private async dropEmptyLast(seg: Segment): Promise<void> {
+    await this.closeWriter();
+    if (this.readFd?.start === seg.start) await this.closeReader();
     this.segments.pop();
     try {
-      this.fs.rmSync(this.path(seg), { force: true });
+      await this.fs.unlink(this.path(seg));
     } catch {
       // an empty file at an offset no record has: `load` skips it, the next segment truncates it
     }
   }
 
-  private closeWriter(): void {
+  private async closeWriter(): Promise<void> {
     if (this.writeFd === undefined) return;
+    const fd = this.writeFd;
+    this.writeFd = undefined;
     try {
-      this.fs.closeSync(this.writeFd);
+      await this.fs.close(fd);
     } catch {
       // closing gives nothing back to the disk's state: the fd is gone either way
     }
-    this.writeFd = undefined;
   }
 
   /** The record at `within` in `seg`, or undefined when it is cut short or fails its checksum. */
-  private readRecord(seg: Segment, within: number): QueuedRecord | undefined {
+  private async readRecord(seg: Segment, within: number): Promise<QueuedRecord | undefined> {
     let fd: number;
     try {
-      fd = this.readFdFor(seg);
+      fd = await this.readFdFor(seg);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
     const header = Buffer.allocUnsafe(HEADER);
-    if (this.fs.readSync(fd, header, 0, HEADER, within) < HEADER) return undefined;
+    if ((await this.fs.read(fd, header, 0, HEADER, within)) < HEADER) return undefined;
     const len = header.readUInt32LE(0);
     if (within + HEADER + len > seg.size) return undefined;
-    const record = Buffer.allocUnsafe(HEADER + len);
-    header.copy(record);
-    if (this.fs.readSync(fd, record, HEADER, len, within + HEADER) < len || recordCrc(record) !== header.readUInt32LE(4)) return undefined;
-    return {
-      offset: this.readerOffset,
-      payload: record.subarray(HEADER),
-      samples: header.readUInt32LE(8),
-      createdAt: header.readDoubleLE(12),
-    };
+    const payload = Buffer.allocUnsafe(len);
+    if ((await this.fs.read(fd, payload, 0, len, within + HEADER)) < len) return undefined;
+    if (crc32(payload, crc32(header.subarray(8))) !== header.readUInt32LE(4)) return undefined;
+    return { offset: this.readerOffset, payload, samples: header.readUInt32LE(8), createdAt: header.readDoubleLE(12) };
   }
 
   /**
-   * Marks the record `peek` returned as sent; a finished segment is deleted — every one when
-   * the queue is read to its end. A record the size bound dropped while it was being sent moves
-   * nothing (the reader is already past it).
+   * Marks the record `readNextCuttingDamage` returned as sent; a finished segment is deleted —
+   * every one when the queue is read to its end. A record the size bound dropped while it was
+   * being sent moves nothing (the reader is already past it).
    */
-  ack(record: QueuedRecord): void {
-    const end = record.offset + HEADER + record.payload.length;
-    if (record.offset === this.readerOffset) this.readerOffset = end;
-    this.dropConsumed();
-    this.dropIfDrained();
+  ack(record: QueuedRecord): Promise<void> {
+    return this.run(async () => {
+      if (record.offset === this.readerOffset) {
+        this.readerOffset = record.offset + HEADER + record.payload.length;
+        const seg = this.segmentAt(record.offset);
+        if (seg) seg.readSamples += record.samples;
+      }
+      await this.dropConsumed();
+      await this.dropIfDrained();
+    });
   }
 
   /** Deletes the last segment too when every record was read: the next one starts a new file. */
-  private dropIfDrained(): void {
+  private async dropIfDrained(): Promise<void> {
     if (this.segments.length === 1 && this.readerOffset >= this.writeOffset) {
       this.base = this.writeOffset;
-      this.closeWriter();
-      this.removeOldest();
+      await this.closeWriter();
+      await this.removeOldest();
     }
-  }
-
-  /** `sync` without blocking the event loop on the fsync. */
-  syncAsync(): Promise<void> {
-    const fd = this.writeFd;
-    const dirty = this.dirty;
-    this.dirty = false;
-    return new Promise<void>((resolve, reject) => {
-      if (fd === undefined || !dirty) return resolve();
-      this.fs.fsync(fd, (err) => {
-        // EBADF when the segment was closed meanwhile: startSegment synced it before closing
-        // (or it was deleted, read to its end)
-        if (err && err.code !== 'EBADF') {
-          this.dirty = true;
-          reject(err);
-        } else resolve();
-      });
-    }).then(() => this.saveReader());
   }
 
   /** Deletes segments read to their end, except the one being written. */
-  private dropConsumed(): void {
+  private async dropConsumed(): Promise<void> {
     while (this.segments.length > 1 && this.readerOffset >= this.segments[0].start + this.segments[0].size) {
-      this.removeOldest();
+      await this.removeOldest();
     }
   }
 
-  private removeOldest(): Segment {
+  private async removeOldest(): Promise<void> {
     const done = this.segments.shift()!;
-    if (this.readFd?.start === done.start) this.closeReader();
+    this.bytes -= done.size;
+    if (this.readFd?.start === done.start) await this.closeReader();
     try {
-      this.fs.rmSync(this.path(done), { force: true });
+      await this.fs.unlink(this.path(done));
     } catch {
       // left behind: the next `load` finds it before the reader offset and deletes it then
     }
-    return done;
   }
 
-  private closeReader(): void {
+  private async closeReader(): Promise<void> {
     if (this.readFd === undefined) return;
+    const { fd } = this.readFd;
+    this.readFd = undefined;
     try {
-      this.fs.closeSync(this.readFd.fd);
+      await this.fs.close(fd);
     } catch {
       // a read-only descriptor: nothing to lose
     }
-    this.readFd = undefined;
   }
 
-  private readFdFor(seg: Segment): number {
+  private async readFdFor(seg: Segment): Promise<number> {
     if (this.readFd?.start !== seg.start) {
-      this.closeReader();
-      this.readFd = { start: seg.start, fd: this.fs.openSync(this.path(seg), 'r') };
+      await this.closeReader();
+      this.readFd = { start: seg.start, fd: await this.fs.open(this.path(seg), nodeFs.constants.O_RDONLY) };
     }
     return this.readFd.fd;
   }
 
-  /** Makes what was appended and acknowledged survive a crash. */
-  sync(): void {
-    if (this.writeFd !== undefined) this.fs.fsyncSync(this.writeFd);
-    this.dirty = false;
-    this.saveReader();
+  /** Makes what was appended and acknowledged survive a crash (fsync, then the reader offset saved). */
+  sync(): Promise<void> {
+    return this.run(() => this.syncNow());
   }
 
-  private saveReader(): void {
-    if (this.readerSaved !== this.readerOffset) {
-      const b = this.readerBytes;
-      b.writeBigUInt64LE(BigInt(this.readerOffset));
-      b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
-      // opened without truncating: rewriting 12 bytes in place needs no free space
-      this.readerFd ??= this.fs.openSync(join(this.dir, 'reader'), O_RDWR | O_CREAT, 0o644);
-      if (this.fs.writeSync(this.readerFd, b, 0, READER_BYTES, 0) < READER_BYTES) {
-        // a torn reader file fails its CRC at open: the queue then re-sends from its oldest record
-        throw shortWriteError(join(this.dir, 'reader'), 0, READER_BYTES);
+  private async syncNow(): Promise<void> {
+    if (this.writeFd !== undefined && this.dirty) {
+      this.dirty = false;
+      try {
+        await this.fs.fsync(this.writeFd);
+      } catch (err) {
+        this.dirty = true;
+        throw err;
       }
-      this.readerSaved = this.readerOffset;
     }
+    await this.saveReader();
+  }
+
+  private async saveReader(): Promise<void> {
+    if (this.readerSaved === this.readerOffset) return;
+    const offset = this.readerOffset;
+    const b = this.readerBytes;
+    b.writeBigUInt64LE(BigInt(offset));
+    b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
+    // opened without truncating: rewriting 12 bytes in place needs no free space
+    this.readerFd ??= await this.fs.open(join(this.dir, 'reader'), O_RDWR | O_CREAT, 0o644);
+    if ((await this.fs.write(this.readerFd, b, 0)) < READER_BYTES) {
+      // a torn reader file fails its CRC at open: the queue then re-sends from its oldest record
+      throw shortWriteError(join(this.dir, 'reader'), 0, READER_BYTES);
+    }
+    this.readerSaved = offset;
   }
 
   /** What was dropped (torn records at open, oldest data over the bound) since the last call. */
@@ -366,30 +460,32 @@ export class DiskQueue {
     return d;
   }
 
-  /** Closes the files; throws (after closing them) when the final sync fails. */
-  close(): void {
-    try {
-      this.sync();
-    } finally {
-      this.closeWriter();
-      this.closeReader();
-      if (this.readerFd !== undefined) {
-        try {
-          this.fs.closeSync(this.readerFd);
-        } catch {
-          // its last write already succeeded or failed in sync
-        }
+  /** Closes the files; rejects (after closing them) when the final sync fails. */
+  close(): Promise<void> {
+    return this.run(async () => {
+      try {
+        await this.syncNow();
+      } finally {
+        await this.closeWriter();
+        await this.closeReader();
+        const fd = this.readerFd;
+        this.readerFd = undefined;
+        if (fd !== undefined) await this.fs.close(fd).catch(() => {});
       }
-      this.readerFd = undefined;
-    }
+    });
   }
 
-  private load(): void {
-    const names = this.fs.readdirSync(this.dir).filter((n) => n.endsWith(SEGMENT_SUFFIX) && n.length === NAME_DIGITS + SEGMENT_SUFFIX.length);
-    for (const name of names.sort()) {
-      const start = Number(name.slice(0, NAME_DIGITS));
+  private async load(): Promise<void> {
+    const unnamed: Segment[] = [];
+    for (const name of (await this.fs.readdir(this.dir)).sort()) {
+      const m = SEGMENT_NAME.exec(name);
+      if (!m) continue;
+      const start = Number(m[1]);
       if (!Number.isSafeInteger(start)) continue;
-      this.segments.push({ start, size: this.fs.statSync(join(this.dir, name)).size });
+      const seg: Segment = { start, size: (await this.fs.stat(join(this.dir, name))).size, samples: Number(m[2] ?? 0), readSamples: 0, name };
+      if (this.segments.at(-1)?.start === start) continue; // the same offset twice: the first name wins
+      this.segments.push(seg);
+      if (m[2] === undefined) unnamed.push(seg);
     }
     // a segment holds nothing past the next one's start: bytes there are a record whose write
     // failed and could not be cut off. After a gap (a file lost) the later ones still count.
@@ -400,44 +496,86 @@ export class DiskQueue {
     const last = this.segments.at(-1);
     const onDisk = last?.size ?? 0;
     if (last) {
-      const valid = this.validLength(last);
+      const { valid, samples } = await this.scan(last, last.size, true);
       this.drops.bytes += last.size - valid;
       last.size = valid;
+      last.samples = samples;
     }
-    this.readerOffset = this.loadReader();
+    // counted once, then named with the count when next written no more (or read to its end)
+    for (const s of unnamed) if (s !== last) s.samples = (await this.scan(s, s.size, false)).samples;
+    this.bytes = this.segments.reduce((n, s) => n + s.size, 0);
+    this.readerOffset = await this.loadReader();
     this.readerSaved = this.readerOffset;
     if (!last) this.base = this.readerOffset;
+    const reading = this.segmentAt(this.readerOffset);
+    if (reading && this.readerOffset > reading.start) reading.readSamples = (await this.scan(reading, this.readerOffset - reading.start, false)).samples;
     // segments whose deletion failed or did not happen before a crash
-    this.dropConsumed();
-    this.dropIfDrained();
+    await this.dropConsumed();
+    await this.dropIfDrained();
     if (this.segments.length > 0 && last) {
+      // appended to again: a count in its name would go stale (and be believed were the rename at its next roll to fail)
+      if (last.name !== segmentName(last.start)) {
+        await this.fs.rename(this.path(last), join(this.dir, segmentName(last.start))).then(() => (last.name = segmentName(last.start)), () => {});
+      }
       // on a full disk this still works: appending needs space, opening does not
-      const fd = this.fs.openSync(this.path(last), O_WRONLY | O_APPEND);
+      const fd = await this.fs.open(this.path(last), O_WRONLY | O_APPEND);
       this.writeFd = fd;
-      if (last.size < onDisk) this.cutBack(last, fd);
+      if (last.size < onDisk) await this.cutBack(last, fd);
     }
   }
 
-  /** Bytes of `seg` that hold whole records with matching checksums. */
-  private validLength(seg: Segment): number {
-    const data = this.fs.readFileSync(this.path(seg));
+  /**
+   * Walks the records of `seg` up to `upTo` bytes, reading a megabyte at a time: the bytes of
+   * whole records (with matching checksums when `check`) and their samples.
+   */
+  private async scan(seg: Segment, upTo: number, check: boolean): Promise<{ valid: number; samples: number }> {
+    let fd: number;
+    try {
+      fd = await this.fs.open(this.path(seg), nodeFs.constants.O_RDONLY);
+    } catch (err) {
+      if (check) throw err;
+      return { valid: 0, samples: 0 }; // unreadable: its bytes are still counted
+    }
+    let buf = Buffer.allocUnsafe(COUNT_CHUNK);
+    let bufAt = 0;
+    let bufLen = 0;
+    /** Makes bytes [at, at + n) of the file readable in `buf`; false when the file is shorter. */
+    const have = async (at: number, n: number): Promise<boolean> => {
+      if (at >= bufAt && at + n <= bufAt + bufLen) return true;
+      if (buf.length < n) buf = Buffer.allocUnsafe(n);
+      bufAt = at;
+      bufLen = await this.fs.read(fd, buf, 0, Math.min(buf.length, upTo - at), at);
+      return bufLen >= n;
+    };
     let p = 0;
-    while (p + HEADER <= data.length) {
-      const len = data.readUInt32LE(p);
-      if (p + HEADER + len > data.length) break;
-      if (recordCrc(data.subarray(p, p + HEADER + len)) !== data.readUInt32LE(p + 4)) break;
-      p += HEADER + len;
+    let samples = 0;
+    try {
+      while (p + HEADER <= upTo && (await have(p, HEADER))) {
+        const h = p - bufAt;
+        const len = buf.readUInt32LE(h);
+        if (p + HEADER + len > upTo) break;
+        const recordSamples = buf.readUInt32LE(h + 8);
+        if (check) {
+          if (!(await have(p, HEADER + len))) break;
+          const r = p - bufAt;
+          if (crc32(buf.subarray(r + 8, r + HEADER + len)) !== buf.readUInt32LE(r + 4)) break;
+        }
+        samples += recordSamples;
+        p += HEADER + len;
+      }
+    } catch (err) {
+      if (check) throw err;
+    } finally {
+      await this.fs.close(fd).catch(() => {});
     }
-    return p;
+    return { valid: p, samples };
   }
 
-  private loadReader(): number {
+  private async loadReader(): Promise<number> {
     const first = this.segments[0];
     const oldest = first ? first.start : 0;
-    const file = join(this.dir, 'reader');
-    if (!this.fs.existsSync(file)) return oldest;
     try {
-      const b = this.fs.readFileSync(file);
+      const b = await this.fs.readFile(join(this.dir, 'reader'));
       if (b.length !== READER_BYTES || crc32(b.subarray(0, 8)) !== b.readUInt32LE(8)) return oldest;
       const off = Number(b.readBigUInt64LE(0));
       // with no segment, every record up to it was sent and deleted: new ones go on from there
@@ -446,60 +584,73 @@ export class DiskQueue {
       if (off < oldest || off > this.writeOffset) return oldest;
       return off;
     } catch {
-      return oldest;
+      return oldest; // missing or unreadable
     }
   }
 
   /** Opens a new segment at the write offset; throws, changing nothing, when the disk fails. */
-  private startSegment(): Segment {
+  private async startSegment(): Promise<Segment> {
+    const prev = this.segments.at(-1);
     if (this.writeFd !== undefined) {
       const fd = this.writeFd;
       this.writeFd = undefined;
       try {
-        this.fs.fsyncSync(fd);
+        if (this.dirty) await this.fs.fsync(fd);
+        this.dirty = false;
       } finally {
-        this.fs.closeSync(fd);
+        await this.fs.close(fd).catch(() => {});
       }
     }
-    const seg: Segment = { start: this.writeOffset, size: 0 };
+    if (prev && prev.size > 0) await this.nameWithCount(prev);
+    const seg: Segment = { start: this.writeOffset, size: 0, samples: 0, readSamples: 0, name: '' };
+    seg.name = segmentName(seg.start);
     // an empty last segment (its only write failed) is the file the new one reuses
     if (this.segments.at(-1)?.size === 0) this.segments.pop();
-    this.fs.mkdirSync(this.dir, { recursive: true });
+    await this.fs.mkdir(this.dir);
     // truncated: any bytes left at this offset belong to no record
-    this.writeFd = this.fs.openSync(this.path(seg), O_WRONLY | O_APPEND | O_CREAT | O_TRUNC, 0o644);
+    this.writeFd = await this.fs.open(this.path(seg), O_WRONLY | O_APPEND | O_CREAT | O_TRUNC, 0o644);
     this.segments.push(seg);
-    this.dropConsumed();
+    await this.dropConsumed();
     return seg;
   }
 
+  /** Renames a segment written no more so that its name holds its sample count. */
+  private async nameWithCount(seg: Segment): Promise<void> {
+    const name = segmentName(seg.start, seg.samples);
+    if (seg.name === name) return;
+    try {
+      await this.fs.rename(this.path(seg), join(this.dir, name));
+      seg.name = name;
+    } catch {
+      // still found at open, where it is counted
+    }
+  }
+
+  /** Drops the oldest segments while over the bound (their files are unlinked by `unlinkDropped`). */
   private enforceBound(): void {
-    while (this.diskBytes > this.opts.maxBytes && this.segments.length > 1) {
+    while (this.bytes > this.opts.maxBytes && this.segments.length > 1) {
       const oldest = this.segments[0];
-      const unread = Math.max(0, oldest.start + oldest.size - Math.max(this.readerOffset, oldest.start));
+      const from = Math.max(this.readerOffset, oldest.start);
+      const unread = Math.max(0, oldest.start + oldest.size - from);
       if (unread > 0) {
         this.drops.bytes += unread;
-        this.drops.samples += this.countSamples(oldest, Math.max(this.readerOffset, oldest.start));
+        this.drops.samples += oldest.samples - (this.readerOffset > oldest.start ? oldest.readSamples : 0);
       }
-      this.removeOldest();
+      this.segments.shift();
+      this.bytes -= oldest.size;
+      this.overBound.push(oldest);
       if (this.readerOffset < this.segments[0].start) this.readerOffset = this.segments[0].start;
     }
   }
 
-  /** Samples in the records of `seg` from offset `from` on (for the drop count). */
-  private countSamples(seg: Segment, from: number): number {
-    let data: Buffer;
-    try {
-      data = this.fs.readFileSync(this.path(seg));
-    } catch {
-      return 0; // unreadable: its bytes are still counted
+  private async unlinkDropped(): Promise<void> {
+    while (this.overBound.length > 0) {
+      const seg = this.overBound.shift()!;
+      if (this.readFd?.start === seg.start) await this.closeReader();
+      await this.fs.unlink(this.path(seg)).catch(() => {
+        // left behind: before the reader offset at the next open, deleted then
+      });
     }
-    let p = from - seg.start;
-    let n = 0;
-    while (p + HEADER <= data.length) {
-      n += data.readUInt32LE(p + 8);
-      p += HEADER + data.readUInt32LE(p);
-    }
-    return n;
   }
 
   /** The segment holding `offset`; the last one when the offset is its end (nothing to read). */
@@ -517,11 +668,10 @@ export class DiskQueue {
   }
 
   private path(seg: Segment): string {
-    return join(this.dir, String(seg.start).padStart(NAME_DIGITS, '0') + SEGMENT_SUFFIX);
+    return join(this.dir, seg.name);
   }
 }
 
-/** CRC-32 of a record's samples, created-at and payload (everything after the checksum). */
-function recordCrc(record: Buffer): number {
-  return crc32(record.subarray(8));
+function segmentName(start: number, samples?: number): string {
+  return String(start).padStart(NAME_DIGITS, '0') + (samples === undefined ? '' : `-${samples}`) + '.seg';
 }

@@ -21,7 +21,7 @@ import { QUEUES_SUBDIR, describeUrl, queueDirName, removeUnconfiguredQueues } fr
 import { RemoteWriteRouter } from './router.js';
 
 export { RemoteWriteQueue } from './queue.js';
-export { DiskQueue, type DiskFs } from './disk-queue.js';
+export { DiskQueue, nodeDiskFs, type DiskFs } from './disk-queue.js';
 export { QueueDirInUseError, queueDirName } from './queue-dir.js';
 
 export interface RemoteWriteDeps {
@@ -67,7 +67,8 @@ interface QueueSlot {
   readonly queue: RemoteWriteQueue;
 }
 
-export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: RemoteWriteDeps): RunningRemoteWrite {
+/** Opens every URL's queue (QueueDirInUseError when another process holds one), then starts them. */
+export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: RemoteWriteDeps): Promise<RunningRemoteWrite> {
   const root = join(deps.dataDir, QUEUES_SUBDIR);
   const counters = queueCounters(deps.registry);
   let slots: QueueSlot[] = [];
@@ -81,17 +82,16 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
       const occurrence = seen.get(id) ?? 0;
       seen.set(id, occurrence + 1);
       const dir = queueDirName(c, occurrence);
-      // every `compression: fast` URL's senders keep their own series codes (snappy-writer.ts)
-      return { config: c, dir, owns: c.queue_config.compression === 'fast', key: JSON.stringify([dir, c]) };
+      return { config: c, dir, key: JSON.stringify([dir, c]) };
     });
   };
-  const build = (p: ReturnType<typeof plan>[number]): QueueSlot => ({
-    key: p.key,
-    dir: p.dir,
-    config: p.config,
-    url: p.config.name || describeUrl(p.config),
-    queue: new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(p.config.name || describeUrl(p.config)), ownsSeriesCodes: p.owns, metadata: deps.metadata, fs: deps.diskFs }),
-  });
+  const build = async (p: ReturnType<typeof plan>[number]): Promise<QueueSlot> => {
+    const url = p.config.name || describeUrl(p.config);
+    const queue = new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(url), metadata: deps.metadata, fs: deps.diskFs });
+    await queue.open();
+    queue.start();
+    return { key: p.key, dir: p.dir, config: p.config, url, queue };
+  };
   const route = (externalLabels: Readonly<Record<string, string>>, options: RemoteWriteOptions) => {
     // detached and attached within one turn, so no batch goes to both routers or to neither
     detach();
@@ -109,18 +109,18 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
     });
     return router;
   };
-  const removeOthers = (keep: ReadonlySet<string>) => {
-    for (const gone of removeUnconfiguredQueues(root, keep)) {
+  const removeOthers = async (keep: ReadonlySet<string>) => {
+    for (const gone of await removeUnconfiguredQueues(root, keep)) {
       deps.logger.warn('removed the disk queue of a remote-write URL no longer configured', { ...gone });
     }
   };
 
   const first = plan(configs);
-  removeOthers(new Set(first.map((p) => p.dir)));
+  await removeOthers(new Set(first.map((p) => p.dir)));
   try {
-    for (const p of first) slots.push(build(p));
+    for (const p of first) slots.push(await build(p));
   } catch (err) {
-    for (const s of slots) void s.queue.close(0);
+    await Promise.all(slots.map((s) => s.queue.close(0)));
     throw err;
   }
   route(deps.externalLabels, deps.options);
@@ -162,7 +162,7 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
             change.kept.push(kept.url);
             continue;
           }
-          const s = build(p);
+          const s = await build(p);
           built.push(s);
           (before.has(p.dir) ? change.changed : change.started).push(s.url);
         }
@@ -173,7 +173,7 @@ export function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: Re
         const router = route(externalLabels, options);
         for (const [job, batch] of held) router?.write(job, batch);
       }
-      removeOthers(wantedDirs);
+      await removeOthers(wantedDirs);
       return change;
     },
     async close(timeoutMs = 5_000) {
@@ -204,6 +204,11 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
     help: 'Bytes not yet sent: being gathered into a request (location="memory") or queued on disk, compressed (location="disk").',
     labelNames: ['url', 'location'],
   });
+  const diskErrors = byUrl(
+    'tributary_remotewrite_disk_errors_total',
+    'Disk-queue file operations that failed, by op: open, write (a short write too), fsync, read or close. The requests stay in memory meanwhile (past its bound: samples_dropped_total{reason="disk_full"}).',
+    ['op'],
+  );
   const age = r.gauge({
     name: 'tributary_remotewrite_oldest_queued_sample_age_seconds',
     help: 'How long ago the oldest sample not yet sent was queued (0: nothing waiting).',
@@ -225,5 +230,6 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
     pendingMemoryBytes: pending.labels(url, 'memory'),
     pendingDiskBytes: pending.labels(url, 'disk'),
     oldestAge: age.labels(url),
+    diskErrors: (op) => diskErrors.labels(url, op),
   });
 }

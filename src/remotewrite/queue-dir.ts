@@ -7,7 +7,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
 import { DirInUseError, dirLocked, lockDir, type DirLock } from '../lock/dir-lock.js';
@@ -64,32 +65,41 @@ export interface RemovedQueue {
   readonly bytes: number;
 }
 
-/** Removes queue directories under `root` other than `keep`, unless another process holds them. */
-export function removeUnconfiguredQueues(root: string, keep: ReadonlySet<string>): RemovedQueue[] {
-  if (!existsSync(root)) return [];
+/**
+ * Removes queue directories under `root` other than `keep`, unless another process holds them.
+ * Asynchronous: a removed URL's queue may be a gigabyte of segments, removed at a reload while
+ * scraping goes on.
+ */
+export async function removeUnconfiguredQueues(root: string, keep: ReadonlySet<string>): Promise<RemovedQueue[]> {
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch {
+    return []; // no queue yet
+  }
   const removed: RemovedQueue[] = [];
-  for (const name of readdirSync(root)) {
+  for (const name of names) {
     const dir = join(root, name);
-    if (keep.has(name) || !statSync(dir).isDirectory()) continue;
+    if (keep.has(name) || !(await stat(dir)).isDirectory()) continue;
     if (dirLocked(dir)) continue;
     let url = '';
     try {
-      url = readFileSync(join(dir, 'url'), 'utf8').trim();
+      url = (await readFile(join(dir, 'url'), 'utf8')).trim();
     } catch {
       // not one of ours, or damaged: still a stale queue
     }
-    const bytes = directoryBytes(dir);
-    rmSync(dir, { recursive: true, force: true });
+    const bytes = await directoryBytes(dir);
+    await rm(dir, { recursive: true, force: true });
     removed.push({ dir, url, bytes });
   }
   return removed;
 }
 
-function directoryBytes(dir: string): number {
+async function directoryBytes(dir: string): Promise<number> {
   let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    n += e.isDirectory() ? directoryBytes(p) : statSync(p).size;
+    n += e.isDirectory() ? await directoryBytes(p) : (await stat(p)).size;
   }
   return n;
 }

@@ -5,11 +5,12 @@
  * in timestamp order however many requests are in flight. Each shard gathers a compressed
  * WriteRequest (`compression: fast`: snappy written as it encodes, from per-series cached
  * records; `small`: encoded, then compressed whole) until it holds `max_samples_per_send`
- * samples or has gathered for half a `batch_send_deadline`, and keeps it in memory; the shard's
- * sender sends one request at a time, the disk queue's records first.
+ * samples or has gathered for half a `batch_send_deadline`, and pushes it to the shard's
+ * SpillQueue (spill-queue.ts: memory in front of the disk queue); the shard's sender sends one
+ * request at a time, the oldest first.
  *
  * Records still unsent (the one in flight too) when three quarters of `batch_send_deadline`
- * old are written to the shard's disk queue, so no sample is held only in memory for longer than
+ * old are spilled to the shard's disk queue, so no sample is held only in memory for longer than
  * `batch_send_deadline` — the most a `kill -9` loses — a slow or dead receiver costs disk
  * rather than memory, and a restart sends what was queued; a receiver that keeps up costs no
  * disk writes. Failures: 5xx, 429 and network errors are retried with exponential backoff
@@ -17,14 +18,19 @@
  * dropped and counted. An outage is logged once, summarised every minute, and its end logged
  * (failures.ts). Requests are queued as 1.0 whatever the URL is sent (protocol.ts).
  *
- * A disk that fails (ENOSPC, EIO: any error writing, syncing or opening the queue's files) stops
- * nothing: the records stay in memory up to MAX_MEMORY_BYTES per sender, and past it the oldest
- * are dropped and counted (`reason="disk_full"`). The first failure of an episode is logged with
- * the path and errno; the disk is tried again every batch_send_deadline, and the episode ends
- * (logged, with what it dropped) once a record was written and synced.
+ * A disk that fails (ENOSPC, EIO: any error opening, writing, syncing or reading the queue's
+ * files) stops nothing: the spill queue keeps the records in memory up to MAX_MEMORY_BYTES per
+ * sender and drops the oldest past it (`reason="disk_full"`). Every error is counted by operation
+ * (`tributary_remotewrite_disk_errors_total{op}`); the senders share one disk, so a failure is an
+ * episode of the queue's: its first error is logged with the operation, path and errno, and its
+ * end (with what every sender dropped) once each failing sender wrote and synced again.
+ *
+ * Lifecycle: the constructor touches no file and starts no timer; `open` takes the directory's
+ * lock (QueueDirInUseError when another process holds it) and opens the shards' spill queues,
+ * `start` starts the senders and the timer, `close` stops them.
  */
 
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
 import {
@@ -41,8 +47,9 @@ import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
 import { RemoteWriteClient, type SendCounters, type SendOutcome } from './client.js';
 import { OutageLog } from './failures.js';
 import { MetadataIndex } from './protocol.js';
-import { DiskQueue, type DiskFs, type QueuedRecord } from './disk-queue.js';
+import type { DiskFs } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
+import { SpillQueue, type DiskOp, type SpillRecord } from './spill-queue.js';
 import { applyStages, compileStages } from './stages.js';
 
 const DROPPED_AS_TOO_OLD: SendOutcome = { kind: 'done' };
@@ -54,6 +61,7 @@ export interface QueueCounters extends SendCounters {
   readonly pendingMemoryBytes: GaugeChild;
   readonly pendingDiskBytes: GaugeChild;
   readonly oldestAge: GaugeChild;
+  readonly diskErrors: (op: DiskOp) => CounterChild;
 }
 
 export interface QueueOptions {
@@ -61,12 +69,6 @@ export interface QueueOptions {
   readonly dir: string;
   readonly logger: Logger;
   readonly counters: QueueCounters;
-  /**
-   * Encode with formats/remotewrite/snappy-writer.ts, whose per-series cache only one queue may
-   * own (startRemoteWrite gives it to the first with `compression: fast`); the others compress
-   * each request whole.
-   */
-  readonly ownsSeriesCodes?: boolean;
   /** The scrapes' metric metadata, attached to series sent as remote write 2.0. */
   readonly metadata?: () => readonly MetricMetadata[];
   /** The disk queues' file operations (a test makes them fail). */
@@ -76,34 +78,19 @@ export interface QueueOptions {
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
 const SHARD_DIR = /^s(\d{2})$/;
 
-/** A sealed request not yet on disk. */
-interface MemoryRecord {
-  readonly payload: Buffer;
-  readonly samples: number;
-  readonly createdAt: number;
-}
-
 class Shard {
   /** When the first sample of the request being gathered arrived. */
   startedAt = 0;
-  /** When the oldest record not yet acknowledged was created (0: none). */
+  /** When the request being sent was created (0: none). */
   headCreatedAt = 0;
-  /** Sealed requests, oldest first, that are neither sent nor on disk yet. */
-  memory: MemoryRecord[] = [];
-  memoryBytes = 0;
-  /** The memory record being sent; if a spill wrote it to disk meanwhile, its disk offset. */
-  sending: MemoryRecord | undefined;
-  sendingOffset = -1;
   wake: (() => void) | undefined;
   loop: Promise<void> = Promise.resolve();
-  /** While the disk fails: since when, samples dropped, whether a record was written since the last failure. */
-  diskFailure: { since: number; dropped: number; wrote: boolean } | undefined;
-  /** When a failing disk is tried again. */
-  diskRetryAt = 0;
+  /** Its spill and sync of the last tick are still running. */
+  ticking = false;
 
   constructor(
     readonly dir: string,
-    readonly disk: DiskQueue,
+    readonly queue: SpillQueue,
     /** Takes no new samples; removed once sent. */
     readonly retired: boolean,
     readonly writer: RequestEncoder,
@@ -122,18 +109,18 @@ export class RemoteWriteQueue implements SampleSink {
   private readonly stages: LabelsProcessor | undefined;
   private readonly scratch = new SampleBatch(1024);
   private readonly shards: Shard[] = [];
-  /** The shards that take new samples: the first `senders`. */
-  private readonly active: Shard[];
+  /** The shards that take new samples: the first `senders` (none before `open`). */
+  private active: Shard[] = [];
   private readonly maxSamples: number;
   /** batch_send_deadline: how long a sample may be held only in memory. */
   private readonly deadline: number;
-  private readonly ticker: NodeJS.Timeout;
+  private ticker: NodeJS.Timeout | undefined;
   private closed = false;
   /** The disk fails for some senders: since when, how many, what the recovered ones dropped. */
   private diskEpisode: { since: number; shards: number; dropped: number } | undefined;
   private readonly stop = new AbortController();
   private readonly log: Logger;
-  private readonly unlock: () => void;
+  private unlock: () => void = () => {};
   private readonly outage: OutageLog;
 
   constructor(
@@ -145,17 +132,37 @@ export class RemoteWriteQueue implements SampleSink {
     this.outage = new OutageLog(this.log, () => this.oldestAgeSeconds());
     const metadata = opts.metadata && config.metadata_config.send ? new MetadataIndex(opts.metadata) : undefined;
     this.client = new RemoteWriteClient(config, opts.counters, this.log, { outage: this.outage, metadata });
-    const q = config.queue_config;
-    this.maxSamples = q.max_samples_per_send;
+    this.maxSamples = config.queue_config.max_samples_per_send;
+    this.deadline = config.queue_config.batch_send_deadline;
     this.stages = compileStages([{ addLabels: config.labels }, { relabel: config.write_relabel_configs }]);
-    this.unlock = lockQueueDir(opts.dir, config, this.log);
-    this.openShards(q.senders, q.max_disk_usage);
+  }
+
+  /**
+   * Takes the queue's directory and opens its shards' spill queues. Throws QueueDirInUseError
+   * when another process holds the directory (nothing is left open then); a disk that fails is
+   * logged and counted, and the queue runs from memory.
+   */
+  async open(): Promise<void> {
+    try {
+      this.unlock = lockQueueDir(this.opts.dir, this.config, this.log);
+      const q = this.config.queue_config;
+      await this.openShards(q.senders, q.max_disk_usage);
+    } catch (err) {
+      await Promise.all(this.shards.map((s) => s.queue.close()));
+      this.shards.length = 0;
+      this.unlock();
+      await this.client.close();
+      throw err;
+    }
     this.active = this.shards.filter((s) => !s.retired);
+    this.updateGauges();
+  }
+
+  /** Starts the senders and the timer that seals, spills and syncs. */
+  start(): void {
     for (const s of this.shards) s.loop = this.run(s);
-    this.deadline = q.batch_send_deadline;
     this.ticker = setInterval(() => this.tick(), this.deadline / 4);
     this.ticker.unref();
-    this.updateGauges();
   }
 
   write(_job: string, batch: SampleBatch): void {
@@ -181,7 +188,7 @@ export class RemoteWriteQueue implements SampleSink {
     for (let i = 0; i < metadata.length; i += perRequest) {
       w.reset();
       for (const m of metadata.slice(i, i + perRequest)) w.appendMetadata(m);
-      this.keep(shard, w.finish(), 0, Date.now());
+      shard.queue.push({ payload: w.finish(), samples: 0, createdAt: Date.now() });
     }
     shard.notify();
   }
@@ -190,7 +197,7 @@ export class RemoteWriteQueue implements SampleSink {
   async flush(timeoutMs = 10_000): Promise<boolean> {
     for (const s of this.active) this.seal(s);
     const deadline = Date.now() + timeoutMs;
-    while (this.shards.some((s) => s.disk.pendingBytes > 0 || s.memory.length > 0)) {
+    while (this.shards.some((s) => !s.queue.empty)) {
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -211,26 +218,24 @@ export class RemoteWriteQueue implements SampleSink {
     await Promise.all(this.shards.map((s) => s.loop));
     for (const s of this.shards) {
       // the disk's last chance: what it does not take now is lost, so counted and logged
-      s.diskRetryAt = 0;
-      this.spill(s, Infinity);
-      this.dropFromMemory(s, 0);
-      try {
-        s.disk.close();
-      } catch (err) {
-        this.diskFailed(s, err);
-      }
+      const lost = await s.queue.close();
+      if (lost > 0) this.log.error('stopping with the disk queue unwritable: samples not sent are lost', { dir: s.dir, samples: lost });
     }
     this.unlock();
     await this.client.close();
   }
 
-  private openShards(senders: number, maxDiskUsage: number): void {
-    const existing = existsSync(this.opts.dir)
-      ? readdirSync(this.opts.dir)
-          .map((n) => SHARD_DIR.exec(n))
-          .filter((m) => m !== null)
-          .map((m) => Number(m[1]))
-      : [];
+  private async openShards(senders: number, maxDiskUsage: number): Promise<void> {
+    let names: string[] = [];
+    try {
+      names = await readdir(this.opts.dir);
+    } catch {
+      // none yet, or a disk that fails: the spill queues find out and say so
+    }
+    const existing = names
+      .map((n) => SHARD_DIR.exec(n))
+      .filter((m) => m !== null)
+      .map((m) => Number(m[1]));
     const count = Math.max(senders, ...existing.map((i) => i + 1));
     const perShard = Math.floor(maxDiskUsage / senders);
     // small segments under a small bound, so dropping the oldest one drops a small part
@@ -239,106 +244,53 @@ export class RemoteWriteQueue implements SampleSink {
       const retired = i >= senders;
       if (retired && !existing.includes(i)) continue;
       const dir = join(this.opts.dir, `s${String(i).padStart(2, '0')}`);
-      const disk = DiskQueue.open(dir, { maxBytes: perShard, segmentBytes, fs: this.opts.fs });
-      if (disk.openError) {
-        this.log.error('cannot open all of the disk queue; it is kept in memory and the disk tried again', { dir, ...errorFields(disk.openError) });
+      const { queue, report } = await SpillQueue.open({
+        dir,
+        maxDiskBytes: perShard,
+        segmentBytes,
+        maxMemoryBytes: MAX_MEMORY_BYTES,
+        retryMs: this.deadline,
+        fs: this.opts.fs,
+        events: {
+          dropped: (reason, samples) => this.opts.counters.dropped(reason).inc(samples),
+          diskFailed: (op, err, first) => this.diskFailed(dir, op, err, first),
+          diskRecovered: (dropped) => this.diskRecovered(dropped),
+        },
+      });
+      if (report.tornBytes > 0) {
+        this.log.warn('the disk queue had a damaged last record (an unclean stop); it was cut off', { dir, bytes: report.tornBytes });
       }
-      const torn = disk.takeDrops();
-      if (torn.bytes > 0) {
-        this.log.warn('the disk queue had a damaged last record (an unclean stop); it was cut off', { dir, bytes: torn.bytes });
-      }
-      if (disk.pendingBytes > 0) this.log.info('sending what was queued before the restart', { dir, bytes: disk.pendingBytes });
-      const writer = this.opts.ownsSeriesCodes ? new SnappyWriteRequestWriter(64 * 1024) : new CompressingWriteRequestWriter(64 * 1024);
-      this.shards.push(new Shard(dir, disk, retired, writer));
+      if (report.pendingBytes > 0) this.log.info('sending what was queued before the restart', { dir, bytes: report.pendingBytes });
+      // `fast`: snappy-writer.ts, whose series codes each sender keeps for itself
+      const writer = this.config.queue_config.compression === 'fast' ? new SnappyWriteRequestWriter(64 * 1024) : new CompressingWriteRequestWriter(64 * 1024);
+      this.shards.push(new Shard(dir, queue, retired, writer));
     }
   }
 
   private seal(shard: Shard): void {
     const w = shard.writer;
     if (w.samples === 0) return;
-    this.keep(shard, w.finish(), w.samples, shard.startedAt);
+    shard.queue.push({ payload: w.finish(), samples: w.samples, createdAt: shard.startedAt });
     w.reset();
     shard.notify();
   }
 
-  private keep(shard: Shard, payload: Buffer, samples: number, createdAt: number): void {
-    shard.memory.push({ payload, samples, createdAt });
-    shard.memoryBytes += payload.length;
-    // a burst bigger than this goes to disk at once rather than at the next tick
-    if (shard.memoryBytes > MAX_MEMORY_BYTES) this.spill(shard, Infinity);
-  }
-
   /**
-   * Writes the memory records created before `cutoff` to disk, oldest first — the one being
-   * sent too, since its send may fail or outlast the process; the sender then acknowledges it
-   * there (it is the disk's next record: the sender only takes memory records once the disk is
-   * read to its end).
+   * A disk error, counted. The senders share one disk, so an episode is the queue's: logged
+   * when its first sender fails, ended (and logged, with what every sender dropped) when the
+   * last one has written again.
    */
-  private spill(shard: Shard, cutoff: number): void {
-    let n = 0;
-    if (shard.diskFailure === undefined || Date.now() >= shard.diskRetryAt) {
-      try {
-        while (n < shard.memory.length && shard.memory[n].createdAt < cutoff) {
-          const r = shard.memory[n];
-          const offset = shard.disk.append(r.payload, r.samples, r.createdAt);
-          n++;
-          if (r === shard.sending) shard.sendingOffset = offset;
-          shard.memoryBytes -= r.payload.length;
-        }
-        if (n > 0 && shard.diskFailure) shard.diskFailure.wrote = true;
-      } catch (err) {
-        this.diskFailed(shard, err);
-      }
-    }
-    if (n > 0) {
-      shard.memory.splice(0, n);
-      const dropped = shard.disk.takeDrops();
-      if (dropped.samples > 0) this.opts.counters.dropped('queue_full').inc(dropped.samples);
-    }
-    if (shard.diskFailure) this.dropFromMemory(shard, MAX_MEMORY_BYTES);
-  }
-
-  /** Drops the oldest memory records (not the one being sent) until at most `bound` bytes are left. */
-  private dropFromMemory(shard: Shard, bound: number): void {
-    let samples = 0;
-    let records = 0;
-    for (let i = 0; shard.memoryBytes > bound && i < shard.memory.length; ) {
-      const r = shard.memory[i];
-      // the sender takes it off the front when its send ends
-      if (r === shard.sending) {
-        i++;
-        continue;
-      }
-      shard.memory.splice(i, 1);
-      shard.memoryBytes -= r.payload.length;
-      samples += r.samples;
-      records++;
-    }
-    if (records === 0) return;
-    this.opts.counters.dropped('disk_full').inc(samples);
-    if (shard.diskFailure) shard.diskFailure.dropped += samples;
-    if (bound === 0) this.log.error('stopping with the disk queue unwritable: samples not sent are lost', { dir: shard.dir, samples });
-  }
-
-  /**
-   * A disk error: the disk is tried again after batch_send_deadline. The senders share one
-   * disk, so an episode is the queue's: logged when its first sender fails, ended (and logged,
-   * with what every sender dropped) when the last one has written again.
-   */
-  private diskFailed(shard: Shard, err: unknown): void {
-    shard.diskRetryAt = Date.now() + this.deadline;
-    if (shard.diskFailure) {
-      shard.diskFailure.wrote = false;
-      return;
-    }
-    shard.diskFailure = { since: Date.now(), dropped: 0, wrote: false };
+  private diskFailed(dir: string, op: DiskOp, err: Error, first: boolean): void {
+    this.opts.counters.diskErrors(op).inc();
+    if (!first) return;
     if (this.diskEpisode !== undefined) {
       this.diskEpisode.shards++;
       return;
     }
     this.diskEpisode = { since: Date.now(), shards: 1, dropped: 0 };
     this.log.error('the disk queue fails; unsent data is kept in memory (the oldest dropped past its bound) and the disk tried again', {
-      dir: shard.dir,
+      dir,
+      op,
       ...errorFields(err),
       memory_bound_bytes: MAX_MEMORY_BYTES,
       retry_seconds: this.deadline / 1000,
@@ -346,13 +298,10 @@ export class RemoteWriteQueue implements SampleSink {
   }
 
   /** A sender's disk works again: a record was written and synced since its last failure. */
-  private diskRecovered(shard: Shard): void {
-    const f = shard.diskFailure;
-    if (!f?.wrote) return;
-    shard.diskFailure = undefined;
+  private diskRecovered(dropped: number): void {
     const e = this.diskEpisode;
     if (e === undefined) return;
-    e.dropped += f.dropped;
+    e.dropped += dropped;
     if (--e.shards > 0) return;
     this.diskEpisode = undefined;
     this.log.info('the disk queue is written again', {
@@ -367,7 +316,8 @@ export class RemoteWriteQueue implements SampleSink {
    * records unsent for three quarters of it go to disk and are synced — so no sample is kept
    * only in memory for longer than batch_send_deadline, which bounds what a `kill -9` loses.
    * A sealed record gets at least a tick for its sender before it is written: a receiver that
-   * keeps up is sent nearly everything before it would be.
+   * keeps up is sent nearly everything before it would be. The file work runs in the
+   * background; a shard whose previous tick's work is still running (a slow disk) skips this one.
    */
   private tick(): void {
     const now = Date.now();
@@ -375,11 +325,12 @@ export class RemoteWriteQueue implements SampleSink {
     for (const s of this.active) if (s.writer.samples > 0 && s.startedAt <= sealBefore) this.seal(s);
     const spillBefore = now - (this.deadline * 3) / 4;
     for (const s of this.shards) {
-      this.spill(s, spillBefore + 1);
-      s.disk.syncAsync().then(
-        () => this.diskRecovered(s),
-        (err: unknown) => this.diskFailed(s, err),
-      );
+      if (s.ticking) continue;
+      s.ticking = true;
+      void s.queue
+        .spill(spillBefore + 1)
+        .then(() => (this.closed ? undefined : s.queue.sync()))
+        .finally(() => (s.ticking = false));
     }
     this.updateGauges();
     this.outage.tick();
@@ -389,8 +340,8 @@ export class RemoteWriteQueue implements SampleSink {
     let memory = 0;
     let disk = 0;
     for (const s of this.shards) {
-      memory += s.writer.size + s.memoryBytes;
-      disk += s.disk.pendingBytes;
+      memory += s.writer.size + s.queue.memoryBytes;
+      disk += s.queue.diskBytes;
     }
     const c = this.opts.counters;
     c.pendingMemoryBytes.set(memory);
@@ -402,8 +353,8 @@ export class RemoteWriteQueue implements SampleSink {
   private oldestAgeSeconds(): number {
     let oldest = Infinity;
     for (const s of this.shards) {
-      if (s.disk.pendingBytes > 0 && s.headCreatedAt > 0) oldest = Math.min(oldest, s.headCreatedAt);
-      else if (s.memory.length > 0) oldest = Math.min(oldest, s.memory[0].createdAt);
+      if (s.queue.diskBytes > 0 && s.headCreatedAt > 0) oldest = Math.min(oldest, s.headCreatedAt);
+      else if (s.queue.oldestInMemory > 0) oldest = Math.min(oldest, s.queue.oldestInMemory);
       else if (s.writer.samples > 0) oldest = Math.min(oldest, s.startedAt);
     }
     return oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
@@ -415,18 +366,13 @@ export class RemoteWriteQueue implements SampleSink {
     const ageLimit = this.config.queue_config.sample_age_limit;
     let backoff = minBackoff;
     while (!signal.aborted) {
-      // the disk holds the older records: it is read to its end before memory is
-      let rec: QueuedRecord | MemoryRecord | undefined;
+      let rec: SpillRecord | undefined;
       try {
-        rec = shard.disk.peek();
-      } catch (err) {
-        this.diskFailed(shard, err);
+        rec = await shard.queue.next();
+      } catch {
+        // counted and logged through the spill queue's events; the disk is read again later
         await sleep(maxBackoff, signal);
         continue;
-      }
-      if (rec === undefined && shard.memory.length > 0) {
-        rec = shard.sending = shard.memory[0];
-        shard.sendingOffset = -1;
       }
       if (rec === undefined) {
         shard.headCreatedAt = 0;
@@ -442,8 +388,6 @@ export class RemoteWriteQueue implements SampleSink {
       } else {
         outcome = await this.client.send(rec.payload, rec.samples, signal);
       }
-      const fromMemory = shard.sending === rec;
-      shard.sending = undefined;
       if (signal.aborted) return;
       if (outcome.kind === 'retry') {
         this.opts.counters.retries.inc();
@@ -454,20 +398,15 @@ export class RemoteWriteQueue implements SampleSink {
         continue;
       }
       backoff = minBackoff;
-      if (!fromMemory) shard.disk.ack(rec as QueuedRecord);
-      else if (shard.sendingOffset >= 0) shard.disk.ack({ ...rec, offset: shard.sendingOffset });
-      else {
-        shard.memory.shift();
-        shard.memoryBytes -= rec.payload.length;
-      }
+      await shard.queue.ack();
       this.updateGauges();
     }
   }
 
-  private retire(shard: Shard): void {
+  private async retire(shard: Shard): Promise<void> {
+    await shard.queue.close();
     try {
-      shard.disk.close();
-      rmSync(shard.dir, { recursive: true, force: true });
+      await rm(shard.dir, { recursive: true, force: true });
     } catch (err) {
       // sent to its end: what is left on disk is only files, removed at a later start
       this.log.warn('cannot remove a retired shard directory', { dir: shard.dir, ...errorFields(err) });

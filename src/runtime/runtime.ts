@@ -179,7 +179,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     closers.add('gateway', () => gateway.close());
     const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
     // before the scrapes start, so the first batches already have somewhere to go
-    const remoteWrite = startRemoteWrite(config.remote_write, {
+    const remoteWrite = await startRemoteWrite(config.remote_write, {
       pipeline,
       registry,
       logger: log,

@@ -157,7 +157,7 @@ function batchOf(n: number, from = 0): SampleBatch {
 test('2.0 sender: the spec headers, samples grouped, the written count read (fewer written: counted)', async (t) => {
   const r = await v2Receiver((req, n) => ({ status: 204, headers: { 'x-prometheus-remote-write-samples-written': n === 1 ? '8' : String(10) } }));
   t.after(() => r.close());
-  const { rw, pipeline, registry } = startQueues(
+  const { rw, pipeline, registry } = await startQueues(
     t,
     `remote_write:\n  - url: ${r.url}\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {senders: 1}\n`,
   );
@@ -185,7 +185,7 @@ for (const [name, refuse] of [
     const r = await v2Receiver((req) => (isV2(req) ? (v2Requests++, refuse) : { status: 204 }));
     t.after(() => r.close());
     const { logger, lines } = capturingLogger();
-    const { rw, pipeline } = startQueues(
+    const { rw, pipeline } = await startQueues(
       t,
       `remote_write:\n  - url: ${r.url}\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {senders: 1, max_samples_per_send: 10}\n`,
       undefined,

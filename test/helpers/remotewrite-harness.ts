@@ -53,7 +53,7 @@ export function capturingLogger(level: 'debug' | 'info' = 'info') {
   return { logger, lines };
 }
 
-export function startQueues(
+export async function startQueues(
   t: { after(fn: () => void): void },
   yaml: string,
   dataDir = mkdtempSync(join(tmpdir(), 'tributary-rw-')),
@@ -63,7 +63,7 @@ export function startQueues(
   const { config } = parseConfigText(yaml, 'rw.yml');
   const registry = new Registry();
   const pipeline = new SinkFanout(() => {});
-  const rw = startRemoteWrite(config.remote_write, {
+  const rw = await startRemoteWrite(config.remote_write, {
     pipeline,
     registry,
     logger,

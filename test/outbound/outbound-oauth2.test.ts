@@ -197,7 +197,7 @@ test('remote write with oauth2: a refused token is retried, the data kept and th
   t.after(() => tokens.close());
   const r = await receiver((_n, req) => ({ status: tokens.authorized(req) ? 204 : 401 }));
   t.after(() => r.close());
-  const { rw, pipeline } = startQueues(
+  const { rw, pipeline } = await startQueues(
     t,
     `remote_write:
   - url: ${r.url}

@@ -67,7 +67,7 @@ test('remote write to an http URL through a proxy that refuses CONNECT: absolute
   const proxyUrl = new URL(proxy.url);
   proxyUrl.username = 'rw';
   proxyUrl.password = 'secret';
-  const { rw, pipeline, registry } = startQueues(t, `remote_write:
+  const { rw, pipeline, registry } = await startQueues(t, `remote_write:
   - url: ${r.url}
     proxy_url: ${proxyUrl.href}
     queue_config: {senders: 1, min_backoff: 10ms, max_backoff: 40ms, batch_send_deadline: 100ms}

@@ -139,7 +139,7 @@ test('remote write with sigv4: every request signed (service aps, body hash) and
     return { status: problem ? 403 : 204 };
   });
   t.after(() => r.close());
-  const { rw, pipeline } = startQueues(
+  const { rw, pipeline } = await startQueues(
     t,
     `remote_write:
   - url: ${r.url}
@@ -165,7 +165,7 @@ test('a wrong sigv4 secret is refused by the receiver: the check above is not a 
     return { status: problem ? 403 : 204 };
   });
   t.after(() => r.close());
-  const { rw, pipeline } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    sigv4: {region: eu-central-1, access_key: AKIDTEST, secret_key: not-the-secret}\n`);
+  const { rw, pipeline } = await startQueues(t, `remote_write:\n  - url: ${r.url}\n    sigv4: {region: eu-central-1, access_key: AKIDTEST, secret_key: not-the-secret}\n`);
   pipeline.write('job', batchOf(3));
   await rw.close();
   assert.ok(problems.length > 0 && problems.every((p) => p === 'signature mismatch'), problems.join());
@@ -229,7 +229,7 @@ test('check-config prints the cloud auth warnings; at run time their URL is sent
   assert.match(out, /remote_write\[1\]\.google_iam/);
   assert.match(out, /remote_write\[2\]\.sigv4\.role_arn/);
 
-  const { rw, pipeline } = startQueues(t, CLOUD_YAML(r.url));
+  const { rw, pipeline } = await startQueues(t, CLOUD_YAML(r.url));
   pipeline.write('job', batchOf(3));
   await new Promise((res) => setTimeout(res, 500));
   await rw.close();

@@ -21,7 +21,7 @@ import { Logger } from '../../src/log/logger.js';
 import { Labels } from '../../src/model/labels.js';
 import { SampleBatch } from '../../src/model/samples.js';
 import { SinkFanout } from '../../src/pipeline/index.js';
-import { DiskQueue, startRemoteWrite, type DiskFs } from '../../src/remotewrite/index.js';
+import { DiskQueue, nodeDiskFs, startRemoteWrite, type DiskFs } from '../../src/remotewrite/index.js';
 import { Registry } from '../../src/selfmetrics/index.js';
 import { startAgent } from '../helpers/cli-process.js';
 import { stopProcess } from '../helpers/prometheus-peer.js';
@@ -67,14 +67,14 @@ function fillerBatch(from: number, n: number): SampleBatch {
   return b;
 }
 
-function startQueue(t: TestContext, url: string, dataDir: string, logger: Logger, diskFs?: DiskFs) {
+async function startQueue(t: TestContext, url: string, dataDir: string, logger: Logger, diskFs?: DiskFs) {
   const { config } = parseConfigText(
     `remote_write:\n  - url: ${url}\n    queue_config: {senders: 1, max_samples_per_send: 500, batch_send_deadline: 1s, min_backoff: 50ms, max_backoff: 200ms}\n`,
     'rw.yml',
   );
   const registry = new Registry();
   const pipeline = new SinkFanout(() => {});
-  const rw = startRemoteWrite(config.remote_write, {
+  const rw = await startRemoteWrite(config.remote_write, {
     pipeline,
     registry,
     logger,
@@ -85,7 +85,8 @@ function startQueue(t: TestContext, url: string, dataDir: string, logger: Logger
   });
   t.after(() => rw.close(0));
   const dropped = (reason: string) => selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url, reason }) ?? 0;
-  return { rw, pipeline, dropped };
+  const diskErrors = (op: string) => selfMetricValue(registry, 'tributary_remotewrite_disk_errors_total', { url, op }) ?? 0;
+  return { rw, pipeline, dropped, diskErrors };
 }
 
 const segments = (dir: string): string[] =>
@@ -100,7 +101,7 @@ test('a full disk: kept in memory, the oldest dropped as disk_full, logged once;
   t.after(() => r.close());
   const filler = fillDisk(mnt, 256 * 1024);
   const { logger, lines } = memoryLogger();
-  const { rw, pipeline, dropped } = startQueue(t, r.url, join(mnt, 'data'), logger);
+  const { rw, pipeline, dropped } = await startQueue(t, r.url, join(mnt, 'data'), logger);
   const failures = () => lines.filter((l) => l.includes('the disk queue fails'));
 
   // ~10 MiB of requests: past the free 256 KiB and past the 4 MiB kept in memory
@@ -134,81 +135,83 @@ test('a full disk: kept in memory, the oldest dropped as disk_full, logged once;
   assert.equal(lines.filter((l) => l.includes('level=error')).length, 1, 'no other error logged');
 });
 
-test('EIO: a failing write or open leaves the queue framed; a cut that fails too gives the file up, and reopening reads every record', (t) => {
+test('EIO: a failing write or open leaves the queue framed; a cut that fails too gives the file up, and reopening reads every record', async (t) => {
   const dir = fs.mkdtempSync(join(tmpdir(), 'tributary-eio-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const eio = (syscall: string): NodeJS.ErrnoException => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall });
   const fail = { write: false, shortWrite: false, truncate: false, open: false };
   const faulty: DiskFs = {
-    ...fs,
-    writeSync: ((fd: number, buf: Buffer, ...rest: unknown[]) => {
-      if (fail.shortWrite) {
-        // part of the record reaches the file, as when the disk fills mid-write
-        return fs.writeSync(fd, buf.subarray(0, 7));
-      }
+    ...nodeDiskFs,
+    writev: async (fd, buffers) => {
+      // part of the records reaches the file, as when the disk fills mid-write
+      if (fail.shortWrite) return nodeDiskFs.writev(fd, [Buffer.concat(buffers).subarray(0, 7)]);
       if (fail.write) throw eio('write');
-      return (fs.writeSync as (...a: unknown[]) => number)(fd, buf, ...rest);
-    }) as typeof fs.writeSync,
-    ftruncateSync: ((fd: number, len?: number) => {
+      return nodeDiskFs.writev(fd, buffers);
+    },
+    ftruncate: async (fd, len) => {
       if (fail.truncate) throw eio('ftruncate');
-      fs.ftruncateSync(fd, len);
-    }) as typeof fs.ftruncateSync,
-    openSync: ((path: fs.PathLike, ...rest: unknown[]) => {
+      return nodeDiskFs.ftruncate(fd, len);
+    },
+    open: async (path, flags, mode) => {
       if (fail.open) throw eio('open');
-      return (fs.openSync as (...a: unknown[]) => number)(path, ...rest);
-    }) as typeof fs.openSync,
+      return nodeDiskFs.open(path, flags, mode);
+    },
   };
   const payload = (i: number) => Buffer.from(`record ${i} `.repeat(5));
-  const q = DiskQueue.open(dir, { maxBytes: 1 << 30, segmentBytes: 300, fs: faulty });
+  const q = await DiskQueue.open(dir, { maxBytes: 1 << 30, segmentBytes: 300, fs: faulty });
   let next = 0;
   const kept: number[] = [];
-  const append = (to = q) => {
-    to.append(payload(next), 1);
+  const write = async (to: DiskQueue, i: number) => {
+    const { error } = await to.append([{ payload: payload(i), samples: 1, createdAt: 0 }]);
+    if (error) throw error;
+  };
+  const append = async (to = q) => {
+    await write(to, next);
     kept.push(next++);
   };
-  for (let i = 0; i < 5; i++) append();
+  for (let i = 0; i < 5; i++) await append();
   fail.write = true;
-  assert.throws(() => q.append(payload(99), 1), /EIO/);
+  await assert.rejects(write(q, 99), /EIO/);
   fail.write = false;
   fail.shortWrite = true;
-  assert.throws(() => q.append(payload(98), 1), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC', 'a short write is a full disk');
+  await assert.rejects(write(q, 98), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC', 'a short write is a full disk');
   fail.shortWrite = false;
-  append();
+  await append();
   // a short write whose cut fails as well: that file is written no more
   fail.shortWrite = fail.truncate = true;
-  assert.throws(() => q.append(payload(97), 1), /ENOSPC/);
+  await assert.rejects(write(q, 97), /ENOSPC/);
   fail.shortWrite = fail.truncate = false;
   fail.open = true;
-  assert.throws(() => q.append(payload(96), 1), /EIO/, 'the next segment cannot be opened');
+  await assert.rejects(write(q, 96), /EIO/, 'the next segment cannot be opened');
   fail.open = false;
-  for (let i = 0; i < 8; i++) append();
-  const read = (d: DiskQueue) => {
+  for (let i = 0; i < 8; i++) await append();
+  const read = async (d: DiskQueue) => {
     const out: string[] = [];
-    for (let rec = d.peek(); rec; rec = d.peek()) {
+    for (let rec = await d.readNextCuttingDamage(); rec; rec = await d.readNextCuttingDamage()) {
       out.push(rec.payload.toString());
-      d.ack(rec);
+      await d.ack(rec);
     }
     return out;
   };
   const expected = kept.map((i) => payload(i).toString());
-  assert.deepEqual(read(q), expected, 'only the records whose append returned, in order');
-  q.close();
+  assert.deepEqual(await read(q), expected, 'only the records whose append returned, in order');
+  await q.close();
   assert.deepEqual(segments(dir), [], 'read to the end: every segment deleted');
 
   // the same failures, then a reopen instead of a read
   next = 0;
   kept.length = 0;
-  const q2 = DiskQueue.open(dir, { maxBytes: 1 << 30, segmentBytes: 300, fs: faulty });
-  for (let i = 0; i < 3; i++) append(q2);
+  const q2 = await DiskQueue.open(dir, { maxBytes: 1 << 30, segmentBytes: 300, fs: faulty });
+  for (let i = 0; i < 3; i++) await append(q2);
   fail.shortWrite = fail.truncate = true;
-  assert.throws(() => q2.append(payload(97), 1));
+  await assert.rejects(write(q2, 97));
   fail.shortWrite = fail.truncate = false;
-  for (let i = 0; i < 3; i++) append(q2);
-  q2.close();
-  const q3 = DiskQueue.open(dir, { maxBytes: 1 << 30, segmentBytes: 300 });
+  for (let i = 0; i < 3; i++) await append(q2);
+  await q2.close();
+  const q3 = await DiskQueue.open(dir, { maxBytes: 1 << 30, segmentBytes: 300 });
   assert.equal(q3.takeDrops().bytes, 0, 'nothing to cut: the bytes past the next segment start are not read');
-  assert.deepEqual(read(q3), kept.map((i) => payload(i).toString()));
-  q3.close();
+  assert.deepEqual(await read(q3), kept.map((i) => payload(i).toString()));
+  await q3.close();
 });
 
 test('EIO on every write and fsync of the queue, the reader position too: the sender goes on from memory, counts what it drops, logs once', async (t) => {
@@ -216,21 +219,21 @@ test('EIO on every write and fsync of the queue, the reader position too: the se
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let broken: 'write' | 'fsync' | undefined = 'write';
   const faulty: DiskFs = {
-    ...fs,
-    writeSync: ((...a: unknown[]) => {
-      if (broken === 'write') throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
-      return (fs.writeSync as (...a: unknown[]) => number)(...a);
-    }) as typeof fs.writeSync,
-    fsync: ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
-      if (broken !== undefined) cb(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
-      else fs.fsync(fd, cb);
-    }) as typeof fs.fsync,
+    ...nodeDiskFs,
+    writev: async (fd, buffers) => {
+      if (broken === 'write') throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', syscall: 'write' });
+      return nodeDiskFs.writev(fd, buffers);
+    },
+    fsync: async (fd) => {
+      if (broken !== undefined) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' });
+      return nodeDiskFs.fsync(fd);
+    },
   };
   let up = false;
   const r = await receiver(() => ({ status: up ? 204 : 503 }));
   t.after(() => r.close());
   const { logger, lines } = memoryLogger();
-  const { rw, pipeline, dropped } = startQueue(t, r.url, dir, logger, faulty);
+  const { rw, pipeline, dropped, diskErrors } = await startQueue(t, r.url, dir, logger, faulty);
   let written = 0;
   for (; written < 150_000; written += 500) pipeline.write('job', fillerBatch(written, 500));
   await waitFor('dropped as disk_full', () => dropped('disk_full') > 0, 10_000);
@@ -242,6 +245,9 @@ test('EIO on every write and fsync of the queue, the reader position too: the se
   await sleep(3_000);
   const recovered = () => lines.some((l) => l.includes('the disk queue is written again'));
   assert.ok(!recovered(), 'not recovered while fsync fails');
+  assert.ok(diskErrors('write') > 0, 'the failed writes counted');
+  const fsyncErrors = diskErrors('fsync');
+  assert.ok(fsyncErrors >= 2, `every failed fsync counted, not only the episode's first (${fsyncErrors})`);
   broken = undefined;
   for (const end = written + 5_000; written < end; written += 500) pipeline.write('job', fillerBatch(written, 500));
   await waitFor('the recovery logged', recovered, 10_000);

@@ -29,7 +29,7 @@ const fastRetries = 'queue_config: {senders: 1, min_backoff: 10ms, max_backoff: 
 test('dead receiver (closed port): one line saying "refused", no line per retry; requests counted as refused', async (t) => {
   const url = `http://127.0.0.1:${await freePort()}/api/v1/write`;
   const { logger, lines } = capturingLogger();
-  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${url}\n    ${fastRetries}\n`, undefined, logger);
+  const { rw, pipeline, registry } = await startQueues(t, `remote_write:\n  - url: ${url}\n    ${fastRetries}\n`, undefined, logger);
   pipeline.write('job', batchOf(5));
   await waitFor('ten refused attempts', () => selfMetricValue(registry, 'tributary_remotewrite_requests_total', { url, code: 'refused' }) >= 10, 15_000);
   await rw.close(0);
@@ -44,7 +44,7 @@ test('500 then 204: the failure is logged with status and body, then the recover
   const r = await receiver((n) => (n <= 3 ? { status: 500 } : { status: 204 }));
   t.after(() => r.close());
   const { logger, lines } = capturingLogger();
-  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    ${fastRetries}\n`, undefined, logger);
+  const { rw, pipeline, registry } = await startQueues(t, `remote_write:\n  - url: ${r.url}\n    ${fastRetries}\n`, undefined, logger);
   pipeline.write('job', batchOf(5));
   await waitFor('delivered', () => selfMetricValue(registry, 'tributary_remotewrite_samples_sent_total', { url: r.url }) === 5, 10_000);
   await rw.close();
@@ -107,7 +107,7 @@ test('requests_total by kind of failure: timeout, reset, tls', async (t) => {
     // TLS spoken to a plain HTTP server: the handshake fails
     tls: plain.url.replace('http:', 'https:'),
   };
-  const { rw, pipeline, registry } = startQueues(
+  const { rw, pipeline, registry } = await startQueues(
     t,
     `remote_write:\n${Object.values(urls)
       .map((u) => `  - url: ${u}\n    remote_timeout: 300ms\n    ${fastRetries}\n`)
@@ -124,7 +124,7 @@ test('requests_total by kind of failure: timeout, reset, tls', async (t) => {
 test('a 400 answer: the request counted as sent bytes, its samples as dropped', async (t) => {
   const r = await receiver(() => ({ status: 400 }));
   t.after(() => r.close());
-  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    ${fastRetries}\n`);
+  const { rw, pipeline, registry } = await startQueues(t, `remote_write:\n  - url: ${r.url}\n    ${fastRetries}\n`);
   pipeline.write('job', batchOf(4));
   await waitFor('refused', () => selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url: r.url, reason: 'http_400' }) === 4, 10_000);
   assert.ok(selfMetricValue(registry, 'tributary_remotewrite_bytes_sent_total', { url: r.url }) > 20, 'bytes sent counted');
@@ -148,7 +148,7 @@ test('a receiver that refuses every request (400): one line, not one per request
   const r = await receiver(() => ({ status: 400 }));
   t.after(() => r.close());
   const { logger, lines } = capturingLogger();
-  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, max_samples_per_send: 2}\n`, undefined, logger);
+  const { rw, pipeline, registry } = await startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, max_samples_per_send: 2}\n`, undefined, logger);
   for (let i = 0; i < 5; i++) pipeline.write('job', batchOf(4));
   await waitFor('all refused', () => selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url: r.url, reason: 'http_400' }) === 20, 10_000);
   await rw.close(0);

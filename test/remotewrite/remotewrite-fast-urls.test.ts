@@ -21,7 +21,7 @@ test('two fast URLs: each keeps its own series codes and sends byte-correct requ
   const bodies: Buffer[][] = [[], []];
   const receivers = [await receiver((_n, _r, body) => (bodies[0].push(body), { status: 204 })), await receiver((_n, _r, body) => (bodies[1].push(body), { status: 204 }))];
   t.after(() => Promise.all(receivers.map((r) => r.close())));
-  const { rw, pipeline } = startQueues(
+  const { rw, pipeline } = await startQueues(
     t,
     `remote_write:
   - url: ${receivers[0].url}

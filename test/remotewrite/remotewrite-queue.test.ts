@@ -32,7 +32,7 @@ function batchOf(n: number, from = 0): SampleBatch {
 test('batches of max_samples_per_send with the spec headers, in order, external labels and write relabeling applied', async (t) => {
   const r = await receiver(() => ({ status: 204 }));
   t.after(() => r.close());
-  const { rw, pipeline } = startQueues(t, `global:
+  const { rw, pipeline } = await startQueues(t, `global:
   external_labels: {site: lab, i: 'never-overrides'}
 remote_write:
   - url: ${r.url}
@@ -61,7 +61,7 @@ test('5xx is retried (Retry-After honoured) until accepted; nothing is lost or r
     return n <= 2 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 204 };
   });
   t.after(() => r.close());
-  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1}\n`);
+  const { rw, pipeline, registry } = await startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1}\n`);
   pipeline.write('job', batchOf(10));
   // the receiver records a request before it answers: the counters move once the answer is in
   await waitFor('accepted after two refusals', () => selfMetricValue(registry, 'tributary_remotewrite_samples_sent_total', { url: r.url }) === 10, 10_000);
@@ -78,7 +78,7 @@ test('sample_age_limit: data that waited too long for a refusing receiver is dro
   const t0 = Date.now();
   const r = await receiver(() => (Date.now() - t0 < 2600 ? { status: 503 } : { status: 204 }));
   t.after(() => r.close());
-  const { rw, pipeline, registry } = startQueues(
+  const { rw, pipeline, registry } = await startQueues(
     t,
     `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, batch_send_deadline: 100ms, min_backoff: 100ms, max_backoff: 300ms, sample_age_limit: 1500ms}\n`,
   );
@@ -94,7 +94,7 @@ test('sample_age_limit: data that waited too long for a refusing receiver is dro
 test('a 400 is dropped and counted, never retried; later requests go on', async (t) => {
   const r = await receiver((n) => ({ status: n === 1 ? 400 : 204 }));
   t.after(() => r.close());
-  const { rw, pipeline, registry } = startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1}\n`);
+  const { rw, pipeline, registry } = await startQueues(t, `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1}\n`);
   pipeline.write('job', batchOf(5));
   await rw.queues[0].flush();
   pipeline.write('job', batchOf(5, 5));
@@ -139,7 +139,7 @@ test('several senders in parallel keep each series in timestamp order', async (t
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/write`;
-  const { rw, pipeline } = startQueues(t, `remote_write:\n  - url: ${url}\n    queue_config: {senders: 4, max_samples_per_send: 20}\n`);
+  const { rw, pipeline } = await startQueues(t, `remote_write:\n  - url: ${url}\n    queue_config: {senders: 4, max_samples_per_send: 20}\n`);
   const series = Array.from({ length: 20 }, (_, i) => Labels.fromRecord({ __name__: 'ordered', s: String(i) }));
   for (let round = 0; round < 40; round++) {
     const b = new SampleBatch(20);
@@ -162,7 +162,7 @@ test('a receiver that is down: the queue is kept on disk across a restart and se
   const r = await receiver(() => ({ status: up ? 204 : 503, headers: { 'retry-after': '0' } }));
   t.after(() => r.close());
   const yaml = `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 2, max_samples_per_send: 50}\n`;
-  const first = startQueues(t, yaml);
+  const first = await startQueues(t, yaml);
   for (let i = 0; i < 10; i++) first.pipeline.write('job', batchOf(30, i * 30));
   assert.equal(await first.rw.queues[0].flush(300), false, 'nothing can be sent while the receiver is down');
   // what waited half a batch_send_deadline unsent is on disk
@@ -173,7 +173,7 @@ test('a receiver that is down: the queue is kept on disk across a restart and se
   await new Promise((res) => setTimeout(res, 200));
   assert.equal(r.got.length, 0);
   up = true;
-  const second = startQueues(t, yaml, first.dataDir);
+  const second = await startQueues(t, yaml, first.dataDir);
   assert.ok(await second.rw.queues[0].flush(15_000), 'the queued backlog is sent after the restart');
   await second.rw.close();
   const by = arrivals(r.got);
@@ -186,7 +186,7 @@ test('a full disk queue drops the oldest data, counted; the newest is sent', asy
   let up = false;
   const r = await receiver(() => ({ status: up ? 204 : 503, headers: { 'retry-after': '0' } }));
   t.after(() => r.close());
-  const { rw, pipeline, registry } = startQueues(
+  const { rw, pipeline, registry } = await startQueues(
     t,
     `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, max_samples_per_send: 500, max_disk_usage: 1MiB}\n`,
   );
@@ -216,12 +216,12 @@ test('queues of URLs no longer configured are removed; a queue in use by another
   const a = await receiver(() => ({ status: 503 }));
   const b = await receiver(() => ({ status: 204 }));
   t.after(() => Promise.all([a.close(), b.close()]));
-  const first = startQueues(t, `remote_write:\n  - url: ${a.url}\n`);
+  const first = await startQueues(t, `remote_write:\n  - url: ${a.url}\n`);
   first.pipeline.write('job', batchOf(10));
   const dirA = join(first.dataDir, 'remotewrite', queueDirName({ url: a.url }));
   assert.ok(existsSync(dirA));
   await first.rw.close(0);
-  const second = startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir);
+  const second = await startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir);
   assert.ok(!existsSync(dirA), 'the old URL\'s queue is gone');
   assert.ok(existsSync(join(first.dataDir, 'remotewrite', queueDirName({ url: b.url }))));
   await second.rw.close();
@@ -230,13 +230,13 @@ test('queues of URLs no longer configured are removed; a queue in use by another
   const holder = spawn('flock', ['--nonblock', join(dirB, 'lock'), 'sleep', '30'], { stdio: 'ignore' });
   t.after(() => holder.kill());
   await waitFor('the lock held', () => spawnSync('flock', ['--nonblock', join(dirB, 'lock'), 'true']).status === 1, 30_000);
-  assert.throws(() => startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir), QueueDirInUseError);
+  await assert.rejects(startQueues(t, `remote_write:\n  - url: ${b.url}\n`, first.dataDir), QueueDirInUseError);
 });
 
 test('global relabeling and labels, then per-URL labels and write relabeling; shard_by_url with replicas', async (t) => {
   const rs = await Promise.all([0, 1, 2].map(() => receiver(() => ({ status: 204 }))));
   t.after(() => Promise.all(rs.map((r) => r.close())));
-  const { rw, pipeline } = startQueues(
+  const { rw, pipeline } = await startQueues(
     t,
     `global:
   external_labels: {site: lab}
@@ -284,7 +284,7 @@ test('a dead URL and a URL that never answers do not slow delivery to a healthy 
   const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}/write`;
   await new Promise<void>((r) => dead.close(() => r()));
 
-  const { rw, pipeline, registry } = startQueues(
+  const { rw, pipeline, registry } = await startQueues(
     t,
     `remote_write:
   - url: ${deadUrl}
@@ -316,7 +316,7 @@ test('a dead URL and a URL that never answers do not slow delivery to a healthy 
 test('compression fast and small: the same samples to every URL (a second fast one too), small requests fewer bytes', async (t) => {
   const receivers = [await receiver(() => ({ status: 204 })), await receiver(() => ({ status: 204 })), await receiver(() => ({ status: 204 }))];
   t.after(() => Promise.all(receivers.map((r) => r.close())));
-  const { rw, pipeline } = startQueues(t, `remote_write:
+  const { rw, pipeline } = await startQueues(t, `remote_write:
   - url: ${receivers[0].url}
     queue_config: {senders: 2}
   - url: ${receivers[1].url}
@@ -353,7 +353,7 @@ test('compression fast and small: the same samples to every URL (a second fast o
 test('one URL in two unnamed entries (as Prometheus allows): each has a queue of its own and delivers everything', async (t) => {
   const r = await receiver(() => ({ status: 204 }));
   t.after(() => r.close());
-  const { rw, pipeline } = startQueues(t, `remote_write:
+  const { rw, pipeline } = await startQueues(t, `remote_write:
   - url: ${r.url}
     write_relabel_configs: [{target_label: via, replacement: a}]
   - url: ${r.url}

@@ -42,7 +42,7 @@ function fallbackReason(lines: Record<string, unknown>[]): string {
  */
 async function sendAsV2(t: TestContext, url: string): Promise<{ t0: number; reason: string }> {
   const { logger, lines } = capturingLogger();
-  const { rw, pipeline } = startQueues(
+  const { rw, pipeline } = await startQueues(
     t,
     `remote_write:\n  - url: ${url}\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {senders: 2, max_samples_per_send: 30}\n`,
     undefined,
