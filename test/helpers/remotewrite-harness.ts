@@ -13,7 +13,7 @@ import { parseConfigText } from '../../src/config/index.js';
 import { parseWriteRequest, type DecodedWriteRequest } from '../../src/formats/remotewrite/index.js';
 import { Logger, silentLogger } from '../../src/log/logger.js';
 import { SinkFanout } from '../../src/pipeline/index.js';
-import { startRemoteWrite } from '../../src/remotewrite/index.js';
+import { startRemoteWrite, type DiskFs } from '../../src/remotewrite/index.js';
 import { Registry } from '../../src/selfmetrics/index.js';
 
 export interface Received {
@@ -58,6 +58,7 @@ export async function startQueues(
   yaml: string,
   dataDir = mkdtempSync(join(tmpdir(), 'tributary-rw-')),
   logger: Logger = silentLogger,
+  diskFs?: DiskFs,
 ) {
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const { config } = parseConfigText(yaml, 'rw.yml');
@@ -70,6 +71,7 @@ export async function startQueues(
     dataDir,
     externalLabels: config.global.external_labels,
     options: config.remote_write_options,
+    diskFs,
   });
   return { rw, pipeline, registry, dataDir };
 }

@@ -15,17 +15,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uncompressSync } from 'snappy';
-import { parseConfigText } from '../../src/config/index.js';
 import { parseWriteRequest } from '../../src/formats/remotewrite/index.js';
 import { Logger } from '../../src/log/logger.js';
 import { Labels } from '../../src/model/labels.js';
 import { SampleBatch } from '../../src/model/samples.js';
-import { SinkFanout } from '../../src/pipeline/index.js';
-import { DiskQueue, nodeDiskFs, startRemoteWrite, type DiskFs } from '../../src/remotewrite/index.js';
-import { Registry } from '../../src/selfmetrics/index.js';
+import { DiskQueue, nodeDiskFs, type DiskFs } from '../../src/remotewrite/index.js';
 import { startAgent } from '../helpers/cli-process.js';
 import { stopProcess } from '../helpers/prometheus-peer.js';
-import { receiver } from '../helpers/remotewrite-harness.js';
+import { receiver, startQueues } from '../helpers/remotewrite-harness.js';
 import { selfMetricValue, startTarget, waitFor } from '../helpers/scrape-harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -68,21 +65,8 @@ function fillerBatch(from: number, n: number): SampleBatch {
 }
 
 async function startQueue(t: TestContext, url: string, dataDir: string, logger: Logger, diskFs?: DiskFs) {
-  const { config } = parseConfigText(
-    `remote_write:\n  - url: ${url}\n    queue_config: {senders: 1, max_samples_per_send: 500, batch_send_deadline: 1s, min_backoff: 50ms, max_backoff: 200ms}\n`,
-    'rw.yml',
-  );
-  const registry = new Registry();
-  const pipeline = new SinkFanout(() => {});
-  const rw = await startRemoteWrite(config.remote_write, {
-    pipeline,
-    registry,
-    logger,
-    dataDir,
-    externalLabels: {},
-    options: config.remote_write_options,
-    diskFs,
-  });
+  const yaml = `remote_write:\n  - url: ${url}\n    queue_config: {senders: 1, max_samples_per_send: 500, batch_send_deadline: 1s, min_backoff: 50ms, max_backoff: 200ms}\n`;
+  const { rw, pipeline, registry } = await startQueues(t, yaml, dataDir, logger, diskFs);
   t.after(() => rw.close(0));
   const dropped = (reason: string) => selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url, reason }) ?? 0;
   const diskErrors = (op: string) => selfMetricValue(registry, 'tributary_remotewrite_disk_errors_total', { url, op }) ?? 0;
