@@ -44,7 +44,7 @@ export const queueConfigSchema = z.strictObject({
   /**
    * `fast`: each series' compressed record is cached across scrapes (formats/remotewrite/
    * snappy-writer.ts) — less CPU, larger requests; `small`: each request is compressed whole.
-   * Only the first `fast` URL gets the cache: the others compress whole requests.
+   * Every `fast` URL has its own cache (one table per sender).
    */
   compression: z.enum(['fast', 'small']).default('fast'),
 });
