@@ -453,6 +453,17 @@ export class DiskQueue {
     this.readerSaved = offset;
   }
 
+  /**
+   * Drops the oldest segments while over the bound: at open, a queue left by a process with a
+   * larger `max_disk_usage` is brought under this one's before anything new is written.
+   */
+  trim(): Promise<void> {
+    return this.run(async () => {
+      this.enforceBound();
+      await this.unlinkDropped();
+    });
+  }
+
   /** What was dropped (torn records at open, oldest data over the bound) since the last call. */
   takeDrops(): DropReport {
     const d = this.drops;

@@ -19,6 +19,7 @@ import type { DiskFs } from './disk-queue.js';
 import { RemoteWriteQueue, type QueueCounters } from './queue.js';
 import { QUEUES_SUBDIR, describeUrl, queueDirName, removeUnconfiguredQueues } from './queue-dir.js';
 import { RemoteWriteRouter } from './router.js';
+import { DISK_OPS } from './spill-queue.js';
 
 export { RemoteWriteQueue } from './queue.js';
 export { DiskQueue, nodeDiskFs, type DiskFs } from './disk-queue.js';
@@ -220,16 +221,21 @@ function queueCounters(r: Registry): (url: string) => QueueCounters {
     labelNames: ['url'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   });
-  return (url) => ({
-    samplesSent: samples.labels(url),
-    bytesSent: bytes.labels(url),
-    requests: (code) => requests.labels(url, code),
-    retries: retries.labels(url),
-    dropped: (reason) => dropped.labels(url, reason),
-    sendDuration: duration.labels(url),
-    pendingMemoryBytes: pending.labels(url, 'memory'),
-    pendingDiskBytes: pending.labels(url, 'disk'),
-    oldestAge: age.labels(url),
-    diskErrors: (op) => diskErrors.labels(url, op),
-  });
+  return (url) => {
+    // at 0 from the start, so that an alert on increase() sees the first one
+    for (const op of DISK_OPS) diskErrors.labels(url, op);
+    for (const reason of ['queue_full', 'disk_full', 'too_old']) dropped.labels(url, reason);
+    return {
+      samplesSent: samples.labels(url),
+      bytesSent: bytes.labels(url),
+      requests: (code) => requests.labels(url, code),
+      retries: retries.labels(url),
+      dropped: (reason) => dropped.labels(url, reason),
+      sendDuration: duration.labels(url),
+      pendingMemoryBytes: pending.labels(url, 'memory'),
+      pendingDiskBytes: pending.labels(url, 'disk'),
+      oldestAge: age.labels(url),
+      diskErrors: (op) => diskErrors.labels(url, op),
+    };
+  };
 }

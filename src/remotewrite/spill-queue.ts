@@ -20,7 +20,8 @@ import { DiskQueue, type DiskFs, type NewRecord, type QueuedRecord } from './dis
 export type SpillRecord = NewRecord;
 
 /** The disk operation that failed, as `tributary_remotewrite_disk_errors_total{op}` names it. */
-export type DiskOp = 'open' | 'write' | 'fsync' | 'read' | 'close';
+export const DISK_OPS = ['open', 'write', 'fsync', 'read', 'close'] as const;
+export type DiskOp = (typeof DISK_OPS)[number];
 
 export interface SpillEvents {
   /** Samples given up: over the disk bound (`queue_full`), or over the memory bound while the disk fails (`disk_full`). */
@@ -87,6 +88,9 @@ export class SpillQueue {
     const q = new SpillQueue(disk, opts);
     if (disk.openError) q.failed('open', disk.openError);
     const torn = disk.takeDrops();
+    await disk.trim();
+    const overBound = disk.takeDrops();
+    if (overBound.samples > 0) opts.events.dropped('queue_full', overBound.samples);
     return { queue: q, report: { tornBytes: torn.bytes, pendingBytes: disk.pendingBytes, error: disk.openError } };
   }
 

@@ -371,3 +371,15 @@ test('one URL in two unnamed entries (as Prometheus allows): each has a queue of
     );
   }
 });
+
+test('the failure counters are there at 0 from the start, so an alert on increase() sees the first one', async (t) => {
+  const url = 'http://127.0.0.1:1/api/v1/write';
+  const { rw, registry } = await startQueues(t, `remote_write:\n  - url: ${url}\n`);
+  t.after(() => rw.close(0));
+  for (const op of ['open', 'write', 'fsync', 'read', 'close']) {
+    assert.equal(selfMetricValue(registry, 'tributary_remotewrite_disk_errors_total', { url, op }), 0, op);
+  }
+  for (const reason of ['queue_full', 'disk_full', 'too_old']) {
+    assert.equal(selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url, reason }), 0, reason);
+  }
+});

@@ -182,3 +182,24 @@ test('a failing disk: the queue goes on from memory, drops the oldest past its b
   assert.equal(left.at(-1), 30);
   await q.close();
 });
+
+test('reopened under a smaller max_disk_usage: the oldest segments are dropped at open (counted as queue_full), not at the next write', async (t) => {
+  const d = dir(t);
+  const first = await SpillQueue.open(options(d, recorder().events, { maxMemoryBytes: 0 }));
+  for (let i = 0; i < 40; i++) first.queue.push(request(i, 1000));
+  await first.queue.spill(Number.POSITIVE_INFINITY);
+  await first.queue.close();
+  assert.ok(segments(d).length >= 8, segments(d).join());
+
+  const { seen, events } = recorder();
+  const { queue: q } = await SpillQueue.open(options(d, events, { maxDiskBytes: 8192 }));
+  assert.ok(q.diskBytes <= 8192 + 4096, `pending ${q.diskBytes} bytes under a bound of 8192`);
+  const kept = await drain(q);
+  const droppedSamples = seen.dropped.get('queue_full') ?? 0;
+  assert.ok(droppedSamples > 0, 'the dropped samples are counted');
+  // each request i holds i + 1 samples: what was kept and what was counted add up to all of them
+  assert.equal(kept.reduce((n, i) => n + i + 1, 0) + droppedSamples, (40 * 41) / 2);
+  assert.deepEqual(kept, kept.slice().sort((a, b) => a - b), 'the newest are kept, in order');
+  assert.equal(kept.at(-1), 39);
+  await q.close();
+});
