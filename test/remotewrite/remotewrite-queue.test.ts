@@ -7,16 +7,13 @@
 
 import { test } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { uncompressSync } from 'snappy';
 import { parseWriteRequest } from '../../src/formats/remotewrite/index.js';
-import { parseConfigText } from '../../src/config/index.js';
-import { silentLogger } from '../../src/log/logger.js';
 import { Labels } from '../../src/model/labels.js';
 import { SampleBatch } from '../../src/model/samples.js';
 import { QueueDirInUseError, queueDirName } from '../../src/remotewrite/index.js';

@@ -64,7 +64,7 @@ test('VictoriaMetrics (Debian): 2.0 falls back to 1.0 and every sample is stored
   t.after(() => stopProcess(vm));
   const vmUrl = `http://127.0.0.1:${port}`;
   await waitFor('VictoriaMetrics up', () => fetch(`${vmUrl}/health`).then((r) => r.ok, () => false), 20_000);
-  const { t0, reason } = await sendAsV2(t, `${vmUrl}/api/v1/write`);
+  const { reason } = await sendAsV2(t, `${vmUrl}/api/v1/write`);
   t.diagnostic(`VictoriaMetrics answered a 2.0 request: ${reason}`);
   let count = 0;
   await waitFor('all samples exported', async () => {

@@ -9,8 +9,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { createServer, type IncomingMessage } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Entry, newExpositionParser } from '../../src/formats/prometheus/parser.js';
 import { PageReader } from '../../src/scrape/page-reader.js';
 import { acceptHeader, nextScrapeTime } from '../../src/scrape/index.js';

@@ -12,7 +12,6 @@ import { formatIssue } from '../../config/errors.js';
 import type { RelabelConfig } from '../../config/relabel.js';
 import { BodyTooLargeError, readBody } from '../../server/request-body.js';
 import type { Labels } from '../../model/labels.js';
-import type { HttpServer } from '../../server/http-server.js';
 import { requestedForm, sendHtml, sendJson, sendText } from '../../server/respond.js';
 import { type Html, html } from '../../ui/html.js';
 import { labelChanges, labelChips } from '../../ui/labels.js';
