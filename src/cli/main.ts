@@ -13,12 +13,18 @@ import { LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '
 import { DEFAULT_LISTEN_ADDRESS } from '../server/index.js';
 import { startRuntime, type Runtime } from '../runtime/runtime.js';
 import { VERSION } from '../common/version.js';
+import { INGEST_HTTP_PROTOCOLS } from '../config/ingest-protocols.js';
 
 const FLAGS = {
   config: { type: 'string' },
   listen: { type: 'string' },
   'data-dir': { type: 'string' },
   'remote-write-url': { type: 'string', multiple: true },
+  'ingest-http': { type: 'string', multiple: true },
+  'influx-listen-address': { type: 'string' },
+  'graphite-listen-address': { type: 'string' },
+  'opentsdb-listen-address': { type: 'string' },
+  'opentsdb-http-listen-address': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -38,6 +44,12 @@ Flags (every subcommand; flags override the configuration file):
   --listen HOST:PORT        HTTP listen address (default ${DEFAULT_LISTEN_ADDRESS}; [::1]:PORT for IPv6)
   --data-dir DIR            directory for persistent state (default ./data)
   --remote-write-url URL    send to this remote-write URL; repeat for several
+  --ingest-http LIST        accept pushes on the HTTP listener: all, or some of
+                            ${INGEST_HTTP_PROTOCOLS.join(',')}
+  --influx-listen-address HOST:PORT    Influx line protocol over TCP and UDP (vmagent -influxListenAddr)
+  --graphite-listen-address HOST:PORT  Graphite plaintext over TCP and UDP (vmagent -graphiteListenAddr)
+  --opentsdb-listen-address HOST:PORT  OpenTSDB telnet put over TCP and UDP, HTTP /api/put on the same TCP port
+  --opentsdb-http-listen-address HOST:PORT  OpenTSDB HTTP /api/put (vmagent -opentsdbHTTPListenAddr)
   --log-level LEVEL         ${LOG_LEVELS.join(', ')} (default info)
   --log-format FORMAT       ${LOG_FORMATS.join(', ')} (default logfmt)
   -h, --help                show this help
@@ -54,6 +66,11 @@ type Values = {
   listen?: string;
   'data-dir'?: string;
   'remote-write-url'?: string[];
+  'ingest-http'?: string[];
+  'influx-listen-address'?: string;
+  'graphite-listen-address'?: string;
+  'opentsdb-listen-address'?: string;
+  'opentsdb-http-listen-address'?: string;
   'log-level'?: string;
   'log-format'?: string;
   help?: boolean;
@@ -141,6 +158,13 @@ async function run(values: Values): Promise<number | undefined> {
       listen: values.listen,
       dataDir: values['data-dir'],
       remoteWriteUrls: values['remote-write-url'],
+      ingest: {
+        http: values['ingest-http'],
+        influxListenAddress: values['influx-listen-address'],
+        graphiteListenAddress: values['graphite-listen-address'],
+        opentsdbListenAddress: values['opentsdb-listen-address'],
+        opentsdbHttpListenAddress: values['opentsdb-http-listen-address'],
+      },
     };
     const resolved = await resolveConfigIsolated(opts);
     logger = new Logger(level ?? resolved.config.log.level, format ?? resolved.config.log.format);

@@ -11,6 +11,7 @@ import * as z from 'zod';
 import { isValidUtf8Name } from '../model/names.js';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
+import { parseListenAddress } from '../server/listen-address.js';
 
 /**
  * A scalar field read by `parse`, which throws an `Error` whose message is the complaint.
@@ -138,3 +139,12 @@ export function urlProblem(s: string, schemes: readonly string[]): string | unde
   if (url.hostname === '') return `URL ${JSON.stringify(s)} has no host`;
   return undefined;
 }
+
+/** Checked with the server's own parser, so an address that loads is one the server can read. */
+export const listenAddress = z.string().superRefine((s, ctx) => {
+  try {
+    parseListenAddress(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});

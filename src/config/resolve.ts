@@ -9,6 +9,8 @@ import type { ConfigWarning } from './errors.js';
 import { loadConfigFile } from './load.js';
 import { remoteWriteConfigSchema } from './remote-write.js';
 import type { TributaryConfig } from './schema.js';
+import { INGEST_HTTP_PROTOCOLS, type IngestHttpProtocol } from './ingest-protocols.js';
+import { parseListenAddress } from '../server/listen-address.js';
 
 /** Where the configuration comes from: a file or the defaults, and the flags that override it. */
 export interface ConfigSources {
@@ -20,6 +22,17 @@ export interface ConfigSources {
   readonly dataDir?: string | undefined;
   /** Added to `remote_write` as plain entries. */
   readonly remoteWriteUrls?: readonly string[] | undefined;
+  /** Override `ingest.*` (flags for quick use of a push protocol). */
+  readonly ingest?: IngestFlags | undefined;
+}
+
+export interface IngestFlags {
+  /** Protocols whose HTTP paths are turned on (`all` for every one). */
+  readonly http?: readonly string[] | undefined;
+  readonly influxListenAddress?: string | undefined;
+  readonly graphiteListenAddress?: string | undefined;
+  readonly opentsdbListenAddress?: string | undefined;
+  readonly opentsdbHttpListenAddress?: string | undefined;
 }
 
 export interface ResolvedConfig {
@@ -39,5 +52,36 @@ export async function resolveConfig(opts: ConfigSources): Promise<ResolvedConfig
     if (!parsed.success) throw new Error(`--remote-write-url ${JSON.stringify(url)}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     config.remote_write.push(parsed.data);
   }
+  applyIngestFlags(config, opts.ingest);
   return { config, warnings: loaded.warnings };
+}
+
+function applyIngestFlags(config: TributaryConfig, flags: IngestFlags | undefined): void {
+  if (flags === undefined) return;
+  const ingest = config.ingest;
+  for (const item of flags.http ?? []) {
+    for (const name of item.split(',').map((n) => n.trim()).filter((n) => n !== '')) {
+      if (name === 'all') {
+        for (const p of INGEST_HTTP_PROTOCOLS) ingest[p].http = true;
+        continue;
+      }
+      if (!(INGEST_HTTP_PROTOCOLS as readonly string[]).includes(name)) {
+        throw new Error(`--ingest-http ${JSON.stringify(name)}: expected all or some of ${INGEST_HTTP_PROTOCOLS.join(', ')}`);
+      }
+      ingest[name as IngestHttpProtocol].http = true;
+    }
+  }
+  const address = (flag: string, value: string | undefined): string | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      parseListenAddress(value);
+    } catch (err) {
+      throw new Error(`--${flag}: ${(err as Error).message}`);
+    }
+    return value;
+  };
+  ingest.influx.listen_address = address('influx-listen-address', flags.influxListenAddress) ?? ingest.influx.listen_address;
+  ingest.graphite.listen_address = address('graphite-listen-address', flags.graphiteListenAddress) ?? ingest.graphite.listen_address;
+  ingest.opentsdb.listen_address = address('opentsdb-listen-address', flags.opentsdbListenAddress) ?? ingest.opentsdb.listen_address;
+  ingest.opentsdb.http_listen_address = address('opentsdb-http-listen-address', flags.opentsdbHttpListenAddress) ?? ingest.opentsdb.http_listen_address;
 }

@@ -7,23 +7,15 @@
 
 import * as z from 'zod';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
-import { DEFAULT_LISTEN_ADDRESS, parseListenAddress } from '../server/listen-address.js';
+import { DEFAULT_LISTEN_ADDRESS } from '../server/listen-address.js';
 import { CLIENT_AUTH_MODES, TLS_MIN_VERSIONS, effectiveClientAuth } from '../server/tls.js';
 import { accessSchema } from './access.js';
 import { gatewayConfigSchema } from './gateway.js';
-import { AT_KEY, bool, labelSet, nonEmptyText, size, uint } from './fields.js';
+import { ingestConfigSchema } from './ingest.js';
+import { AT_KEY, bool, labelSet, listenAddress, nonEmptyText, size, uint } from './fields.js';
 import { relabelConfigsSchema } from './relabel.js';
 
 export const DEFAULT_DATA_DIR = './data';
-
-/** Checked with the server's own parser, so an address that loads is one the server can read. */
-const listenAddress = z.string().superRefine((s, ctx) => {
-  try {
-    parseListenAddress(s);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
 
 /** HTTPS for the listener; relative file paths are relative to the configuration file. */
 export const serverTlsConfigSchema = z
@@ -91,6 +83,7 @@ export const tributarySections = {
   server: serverConfigSchema.prefault({}),
   log: logConfigSchema.prefault({}),
   gateway: gatewayConfigSchema.prefault({}),
+  ingest: ingestConfigSchema.prefault({}),
 };
 
 export type ServerConfig = z.output<typeof serverConfigSchema>;

@@ -7,6 +7,13 @@ export interface SampleSink {
    * a slow consumer must buffer, not block; the batch is only valid during the call.
    */
   write(job: string, batch: SampleBatch): void;
+  /**
+   * True when what is written now could not be kept (remote write: a queue whose disk is at its
+   * bound would push its oldest data out). Producers that can make their sender wait — push
+   * ingestion answers 429, a TCP listener stops reading — ask before they accept; scrapes cannot
+   * wait and write anyway (the queue then counts what it drops).
+   */
+  overloaded?(): boolean;
 }
 
 /**
@@ -26,6 +33,11 @@ export class SinkFanout implements SampleSink {
     return () => {
       this.consumers = this.consumers.filter((c) => c !== consumer);
     };
+  }
+
+  overloaded(): boolean {
+    for (const c of this.consumers) if (c.overloaded?.()) return true;
+    return false;
   }
 
   write(job: string, batch: SampleBatch): void {

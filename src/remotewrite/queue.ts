@@ -165,6 +165,12 @@ export class RemoteWriteQueue implements SampleSink {
     this.ticker.unref();
   }
 
+  /** A sender's queue is at its bound: more now would push its oldest data out. */
+  overloaded(): boolean {
+    for (const s of this.active) if (s.queue.full) return true;
+    return false;
+  }
+
   write(_job: string, batch: SampleBatch): void {
     if (this.closed) return;
     const source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;

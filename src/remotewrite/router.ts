@@ -34,6 +34,11 @@ export class RemoteWriteRouter implements SampleSink {
     this.hashLabels = [...options.shard_by_url_labels].sort();
   }
 
+  overloaded(): boolean {
+    for (const s of this.sinks) if (s.overloaded?.()) return true;
+    return false;
+  }
+
   write(job: string, batch: SampleBatch): void {
     const source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
     if (source.length === 0) return;

@@ -104,6 +104,15 @@ export class SpillQueue {
     return this.disk.pendingBytes;
   }
 
+  /**
+   * The next records would push the oldest out: the disk is within a segment of its bound, or,
+   * the disk failing, memory is near its own.
+   */
+  get full(): boolean {
+    if (this.failure !== undefined) return this.memBytes >= this.opts.maxMemoryBytes * 0.9;
+    return this.disk.diskBytes + this.memBytes >= this.opts.maxDiskBytes - this.opts.segmentBytes;
+  }
+
   /** Nothing waits, in memory or on disk. */
   get empty(): boolean {
     return this.memory.length === 0 && this.disk.pendingBytes === 0;

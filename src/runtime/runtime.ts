@@ -22,7 +22,7 @@ import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
 import { startRemoteWrite, type RemoteWriteChange } from '../remotewrite/index.js';
-import { registerRemoteWriteReceiver } from '../ingest/index.js';
+import { registerRemoteWriteReceiver, startIngest, type RunningIngest } from '../ingest/index.js';
 import { CONTENT_TYPE_PLAIN } from '../formats/media-types.js';
 
 export interface RuntimeOptions {
@@ -64,6 +64,8 @@ export interface Runtime {
   /** Where scraped samples flow; consumers attach here. */
   readonly pipeline: SinkFanout;
   readonly scrape: ScrapeManager;
+  /** Push ingestion (its TCP/UDP listeners' addresses). */
+  readonly ingest: RunningIngest;
   /**
    * Re-reads the configuration file and applies what Prometheus applies on reload: scrape jobs
    * (unchanged jobs keep running untouched), `global` (external labels included) and the
@@ -82,7 +84,7 @@ export interface Runtime {
  * rule and the data directory, the logger every part was built with, and the gateway's sources
  * and sockets. Everything else is applied on reload.
  */
-const RESTART_SECTIONS = ['server', 'log', 'gateway'] as const;
+const RESTART_SECTIONS = ['server', 'log', 'gateway', 'ingest'] as const;
 
 /** The message for a restart section that differs; also the reload response's line. */
 export function restartMessage(section: string): string {
@@ -196,6 +198,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     if (!selfScrape) scrape.apply(config.scrape_configs);
     const receiver = config.remote_write_options.receiver;
     if (receiver.enabled) registerRemoteWriteReceiver(server, { sink: pipeline, registry, logger: log, maxBodyBytes: receiver.max_body_bytes });
+    // after remote write, so a stop closes the listeners before the queues flush
+    const ingest = await startIngest(config.ingest, { server, sink: pipeline, registry, logger: log });
+    closers.add('ingest', () => ingest.close());
     registerScrapePages(server, pages, scrape);
     registerRelabelDebugPages(server, pages);
 
@@ -293,6 +298,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       gateway,
       pipeline,
       scrape,
+      ingest,
       reload,
       close(graceMs = 10_000) {
         closing ??= closers.closeAll({ graceMs, failedStart: false }, log);

@@ -1,0 +1,96 @@
+/**
+ * The `ingest:` section: push protocols vmagent accepts, each off until turned on. `http: true`
+ * mounts a protocol's paths on the main listener (vmagent's paths, so a client needs only a new
+ * address); `listen_address` opens a TCP and UDP listener of its own (vmagent's
+ * `-influxListenAddr`, `-graphiteListenAddr`, `-opentsdbListenAddr`). Limits are vmagent's
+ * defaults. Every accepted sample goes through global relabeling to every remote-write URL.
+ */
+
+import * as z from 'zod';
+import { accessSchema } from './access.js';
+import { bool, duration, listenAddress as address, size, uint } from './fields.js';
+
+const MiB = 1024 * 1024;
+
+const bodyLimit = (def: number) => size.refine((n) => n >= 1024, 'must be at least 1KiB').default(def);
+const lineLimit = (def: number) => size.refine((n) => n >= 64, 'must be at least 64B').default(def);
+
+export const ingestConfigSchema = z.strictObject({
+  /** vmagent's -maxLabelsPerTimeseries; a series with more is refused (counted, quoted in the answer), not cut. */
+  max_labels_per_series: uint.refine((n) => n >= 1, 'must be at least 1').default(30),
+  /** Guards the ingestion HTTP paths; the server's rule when absent. */
+  access: accessSchema.optional(),
+  /** `POST /api/v1/write`: Prometheus remote write 1.0 and 2.0 (snappy; zstd too). */
+  remote_write: z
+    .strictObject({
+      http: bool.default(false),
+      max_body_bytes: bodyLimit(32 * MiB),
+    })
+    .prefault({}),
+  /** Influx line protocol: /write, /influx/write, /api/v2/write, /influx/api/v2/write, /query, /ping. */
+  influx: z
+    .strictObject({
+      http: bool.default(false),
+      listen_address: address.optional(),
+      max_body_bytes: bodyLimit(32 * MiB),
+      max_line_bytes: lineLimit(256 * 1024),
+      measurement_field_separator: z.string().default('_'),
+      skip_single_field: bool.default(false),
+      skip_measurement: bool.default(false),
+      /** The label the `db` query arg becomes (unless a tag of that name exists); empty: none. */
+      db_label: z.string().default('db'),
+      /** What `/query` answers to `SHOW DATABASES`. */
+      database_names: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  /** Graphite plaintext over TCP and UDP. */
+  graphite: z
+    .strictObject({
+      listen_address: address.optional(),
+      max_line_bytes: lineLimit(256 * 1024),
+      sanitize_metric_name: bool.default(false),
+      trim_timestamp: duration.default(1000),
+    })
+    .prefault({}),
+  /** OpenTSDB: telnet `put` over TCP and UDP (the TCP port also answers HTTP /api/put), and HTTP /api/put. */
+  opentsdb: z
+    .strictObject({
+      http: bool.default(false),
+      listen_address: address.optional(),
+      http_listen_address: address.optional(),
+      max_body_bytes: bodyLimit(32 * MiB),
+      max_line_bytes: lineLimit(256 * 1024),
+      trim_timestamp: duration.default(1000),
+      http_trim_timestamp: duration.default(1),
+    })
+    .prefault({}),
+  /** /api/v1/import (JSON lines), /api/v1/import/csv, /api/v1/import/prometheus. */
+  import: z
+    .strictObject({
+      http: bool.default(false),
+      max_body_bytes: bodyLimit(32 * MiB),
+      max_line_bytes: lineLimit(10 * MiB),
+    })
+    .prefault({}),
+  /** DataDog: /datadog/api/v1/series, /datadog/api/v2/series, /datadog/api/v1/validate. */
+  datadog: z
+    .strictObject({
+      http: bool.default(false),
+      max_body_bytes: bodyLimit(64 * MiB),
+      sanitize_metric_name: bool.default(true),
+    })
+    .prefault({}),
+  /** OTLP/HTTP: /opentelemetry/v1/metrics (also /opentelemetry/api/v1/push), protobuf or JSON. */
+  opentelemetry: z
+    .strictObject({
+      http: bool.default(false),
+      max_body_bytes: bodyLimit(32 * MiB),
+      /** Names as Prometheus' OTLP translator makes them (units, `_total`); false keeps them as sent, sanitized. */
+      prometheus_naming: bool.default(true),
+      /** Delta sums and histograms: refused with a reason (`reject`), or added up per series into cumulative values. */
+      delta_temporality: z.enum(['reject', 'cumulative']).default('reject'),
+    })
+    .prefault({}),
+});
+
+export type IngestConfig = z.output<typeof ingestConfigSchema>;
