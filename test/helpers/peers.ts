@@ -29,6 +29,10 @@ export const CHROMIUM_ARGS = [
 export const CURL = '/usr/bin/curl';
 /** Debian's python3 with Debian's prometheus_client (not a pyenv python on PATH). */
 export const PYTHON3 = '/usr/bin/python3';
+/** collectd (Debian collectd-core): a real Graphite and OpenTSDB sender. */
+export const COLLECTD = '/usr/sbin/collectd';
+/** OpenBSD netcat, as users send line protocols by hand. */
+export const NC = '/usr/bin/nc';
 
 /** Returns true when `path` exists; otherwise fails (CI) or skips (elsewhere) the test. */
 export function requirePeer(t: TestContext, path: string, debianPackage: string): boolean {
