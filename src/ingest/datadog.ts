@@ -14,7 +14,7 @@
 
 import type { ServerResponse } from 'node:http';
 import { DatadogBodyError, DatadogParser } from '../formats/datadog/parser.js';
-import { readMetricPayload } from '../formats/datadog/proto.js';
+import { MetricPayloadReader } from '../formats/datadog/proto.js';
 import type { IngestContext, IngestProtocol } from './context.js';
 import type { IngestCall } from './http.js';
 import { describeRefusals } from './ingester.js';
@@ -45,6 +45,7 @@ export const datadog: IngestProtocol = {
     const c = ctx.config.datadog;
     if (!c.http) return [];
     const parser = new DatadogParser({ sanitizeMetricName: c.sanitize_metric_name });
+    const payloads = new MetricPayloadReader(parser);
     const ingester = ctx.ingester('datadog');
     const series = (path: string, parse: (call: IngestCall, body: Buffer) => void, accepted: string) =>
       ctx.http.add({
@@ -71,7 +72,7 @@ export const datadog: IngestProtocol = {
     series(DATADOG_V1_SERIES, (call, body) => parser.v1(body, call.rows), '{"status":"ok"}');
     series(
       DATADOG_V2_SERIES,
-      (call, body) => (isProtobuf(call.req.headers['content-type']) ? readMetricPayload(parser, body, call.rows) : parser.v2(body, call.rows)),
+      (call, body) => (isProtobuf(call.req.headers['content-type']) ? payloads.read(body, call.rows) : parser.v2(body, call.rows)),
       '{"errors":[]}',
     );
     const stub = (path: string, status: number, body: string) => {

@@ -17,7 +17,7 @@ import { startRuntime } from '../../src/runtime/runtime.js';
 import { tempDataDir } from '../helpers/fixtures.js';
 import { waitFor } from '../helpers/scrape-harness.js';
 import { DatadogParser } from '../../src/formats/datadog/parser.js';
-import { readMetricPayload } from '../../src/formats/datadog/proto.js';
+import { MetricPayloadReader } from '../../src/formats/datadog/proto.js';
 import type { Labels } from '../../src/model/labels.js';
 import type { SampleBatch } from '../../src/model/samples.js';
 
@@ -147,7 +147,7 @@ test('datadog protobuf: the decoder reads MetricPayload as protobufjs encodes it
   const body = Buffer.from(MetricPayload.encode(msg).finish());
   const got: [string, number, number][] = [];
   const now = Date.now();
-  readMetricPayload(new DatadogParser({ sanitizeMetricName: false }), body, {
+  new MetricPayloadReader(new DatadogParser({ sanitizeMetricName: false })).read(body, {
     now,
     sample: (l, v, ts) => void got.push([l.toString(), v, ts]),
     invalid: (_line, reason) => assert.fail(reason),

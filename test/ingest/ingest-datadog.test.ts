@@ -16,7 +16,7 @@ import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 import { rng } from '../helpers/seeded-random.js';
 import { DatadogBodyError, DatadogParser, sanitizeMetricName } from '../../src/formats/datadog/parser.js';
-import { encodeMetricPayload, readMetricPayload } from '../../src/formats/datadog/proto.js';
+import { encodeMetricPayload, MetricPayloadReader } from '../../src/formats/datadog/proto.js';
 import type { RowSink } from '../../src/formats/rows/index.js';
 import type { Labels } from '../../src/model/labels.js';
 import type { SampleBatch } from '../../src/model/samples.js';
@@ -255,6 +255,7 @@ function mutate(src: Buffer, rand: () => number): Buffer {
 
 test('datadog fuzz: mutated v1, v2 and protobuf bodies never throw out of the parser nor hang', () => {
   const parser = new DatadogParser({ sanitizeMetricName: true });
+  const reader = new MetricPayloadReader(parser);
   const rand = rng(18);
   const v1 = Buffer.from(JSON.stringify({ series: [{ metric: 'a.b', host: 'h', device: 'd', tags: ['k:v', 'x', 'host:y'], points: [[T, 1], [T + 1, 2.5]] }, { metric: 'c', points: [[0, -1]] }] }));
   const v2 = Buffer.from(JSON.stringify({ series: [{ metric: 'a.b', type: 3, tags: ['k:v'], resources: [{ type: 'host', name: 'h' }], points: [{ timestamp: T, value: 1 }] }] }));
@@ -272,7 +273,7 @@ test('datadog fuzz: mutated v1, v2 and protobuf bodies never throw out of the pa
       try {
         if (kind === 'v1') parser.v1(body, out);
         else if (kind === 'v2') parser.v2(body, out);
-        else readMetricPayload(parser, body, out);
+        else reader.read(body, out);
       } catch (err) {
         if (!(err instanceof DatadogBodyError)) throw new Error(`${kind} threw on ${body.toString('base64')}: ${(err as Error).stack}`);
         out.bad++;

@@ -10,7 +10,7 @@
 import { compare, type Contender } from '../../../bench/harness.js';
 import type { RowSink } from '../rows/index.js';
 import { DatadogParser } from './parser.js';
-import { encodeMetricPayload, readMetricPayload, type PayloadSeries } from './proto.js';
+import { encodeMetricPayload, MetricPayloadReader, type PayloadSeries } from './proto.js';
 
 const SERIES = 1000;
 const T = 1_700_000_000;
@@ -42,6 +42,7 @@ function v2Body(s: PayloadSeries[]): Buffer {
 
 export function runDatadogBench(): void {
   const parser = new DatadogParser({ sanitizeMetricName: false });
+  const reader = new MetricPayloadReader(parser);
   let count = 0;
   const sink: RowSink = {
     now: T * 1000,
@@ -62,7 +63,7 @@ export function runDatadogBench(): void {
       { name: 'JSON.parse alone (v1 body)', run: () => JSON.parse(v1.toString('utf8')) as unknown },
       { name: 'v1 JSON', run: () => parser.v1(v1, sink) },
       { name: 'v2 JSON', run: () => parser.v2(v2, sink) },
-      { name: 'v2 protobuf (agent)', run: () => readMetricPayload(parser, pb, sink) },
+      { name: 'v2 protobuf (agent)', run: () => reader.read(pb, sink) },
     ];
     const sizes: Record<string, number> = { 'JSON.parse alone (v1 body)': v1.length, 'v1 JSON': v1.length, 'v2 JSON': v2.length, 'v2 protobuf (agent)': pb.length };
     count = 0;

@@ -146,6 +146,14 @@ export class DatadogParser {
     if (e !== undefined && e.metric === h.metric && e.host === h.host && e.device === h.device && same(e.tags, h.tags) && same(e.res, h.res)) {
       return e.labels;
     }
+    const labels = this.build(h, out, series);
+    // copied: the protobuf decoder reuses its arrays
+    if (labels !== undefined) this.cache.set(key, { labels, metric: h.metric, host: h.host, device: h.device, res: h.res.slice(), tags: h.tags.slice() });
+    return labels;
+  }
+
+  /** The series' labels, uncached (for a reader that caches by a key of its own); undefined when refused. */
+  build(h: SeriesHead, out: RowSink, series: number): Labels | undefined {
     const lb = this.lb.reset();
     lb.set(METRIC_NAME, this.opts.sanitizeMetricName ? sanitizeMetricName(h.metric) : h.metric);
     if (h.host !== '') lb.set('host', h.host);
@@ -163,10 +171,7 @@ export class DatadogParser {
       out.invalid(0, `series ${series + 1}: empty metric name`, 'syntax');
       return undefined;
     }
-    const labels = lb.build();
-    // copied: the protobuf decoder reuses its arrays
-    this.cache.set(key, { labels, metric: h.metric, host: h.host, device: h.device, res: h.res.slice(), tags: h.tags.slice() });
-    return labels;
+    return lb.build();
   }
 }
 

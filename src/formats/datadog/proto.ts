@@ -12,12 +12,13 @@
  *       MetricType type = 5; string unit = 6; string source_type_name = 7; int64 interval = 8; ...
  *     }
  *
- * Decoded by hand, a series at a time, into the parser's series path (naming, cache, refusals):
- * points are read straight from the bytes into the sink, no object per point. A malformed series
+ * Decoded by hand, a series at a time, named by the parser's rules: points are read straight
+ * from the bytes into the sink, no object per point. A malformed series
  * is refused alone; a malformed payload around the series stops the decoding there (what came
  * before is kept). The encoder is for tests and the benchmark.
  */
 
+import { KeyedLabels } from '../../model/keyed-labels.js';
 import type { RowSink } from '../rows/index.js';
 import { DatadogBodyError, type DatadogParser, type SeriesHead } from './parser.js';
 
@@ -88,94 +89,142 @@ class Reader {
   }
 }
 
-/** Scratch a series is decoded into (reused; the parser copies what it keeps). */
+/** Scratch a series is decoded into on a cache miss (reused; the parser copies what it keeps). */
 class Scratch implements SeriesHead {
   metric = '';
   host = '';
   device = '';
   res: string[] = [];
   tags: string[] = [];
-  /** Byte ranges of the point messages, start and end pairs. */
-  points: number[] = [];
 }
 
-/** Reads a `MetricPayload` into `out` through `parser`. Throws `DatadogBodyError` when not even the first series can be found. */
-export function readMetricPayload(parser: DatadogParser, body: Buffer, out: RowSink): void {
-  const r = new Reader(body, 0, body.length);
-  const s = new Scratch();
-  const now = Math.floor(out.now / 1000);
-  let index = 0;
-  while (r.pos < r.end) {
-    let start: number;
-    let end: number;
-    try {
-      const key = r.varint();
-      if (key >>> 3 !== 1 || (key & 7) !== LEN) {
-        r.skip(key & 7);
-        continue;
+/**
+ * Reads `MetricPayload` bodies into a sink through the parser's naming. A series' cache key is
+ * the raw bytes of its fields other than the points (resources, metric, tags; type, unit and the
+ * rest too, as the agent sends them alike every flush): each field is self-delimiting, so equal
+ * bytes are an equal series, and a series seen before costs no string decoding at all.
+ */
+export class MetricPayloadReader {
+  private readonly cache = new KeyedLabels();
+  private readonly scratch = new Scratch();
+  /** Byte ranges of the current series' point messages, start and end pairs. */
+  private readonly points: number[] = [];
+
+  constructor(private readonly parser: DatadogParser) {}
+
+  /** Throws `DatadogBodyError` when not even the first series can be found. */
+  read(body: Buffer, out: RowSink): void {
+    const r = new Reader(body, 0, body.length);
+    const now = Math.floor(out.now / 1000);
+    let index = 0;
+    while (r.pos < r.end) {
+      let start: number;
+      let end: number;
+      try {
+        const key = r.varint();
+        if (key >>> 3 !== 1 || (key & 7) !== LEN) {
+          r.skip(key & 7);
+          continue;
+        }
+        end = r.len();
+        start = r.pos;
+        r.pos = end;
+      } catch (err) {
+        const why = `the protobuf MetricPayload is malformed after ${index} series: ${(err as Error).message}`;
+        if (index === 0) throw new DatadogBodyError(why);
+        out.invalid(0, why, 'syntax');
+        return;
       }
-      end = r.len();
-      start = r.pos;
-      r.pos = end;
+      this.series(body, start, end, index++, now, out);
+    }
+  }
+
+  private series(buf: Buffer, start: number, end: number, index: number, now: number, out: RowSink): void {
+    const pts = this.points;
+    pts.length = 0;
+    let key = '';
+    const r = new Reader(buf, start, end);
+    try {
+      let seg = start;
+      while (r.pos < r.end) {
+        const at = r.pos;
+        const k = r.varint();
+        if (k === ((4 << 3) | LEN)) {
+          const fend = r.len();
+          if (at > seg) key += buf.toString('latin1', seg, at);
+          pts.push(r.pos, fend);
+          r.pos = fend;
+          seg = fend;
+        } else r.skip(k & 7);
+      }
+      if (end > seg) key += buf.toString('latin1', seg, end);
     } catch (err) {
-      const why = `the protobuf MetricPayload is malformed after ${index} series: ${(err as Error).message}`;
-      if (index === 0) throw new DatadogBodyError(why);
-      out.invalid(0, why, 'syntax');
+      out.invalid(0, `series ${index + 1}: malformed protobuf: ${(err as Error).message}`, 'syntax');
       return;
     }
-    series(parser, body, start, end, s, index++, now, out);
+    if (pts.length === 0) return;
+    let labels = this.cache.get(key);
+    if (labels === undefined) {
+      let head: Scratch;
+      try {
+        head = this.head(buf, start, end);
+      } catch (err) {
+        out.invalid(0, `series ${index + 1}: malformed protobuf: ${(err as Error).message}`, 'syntax');
+        return;
+      }
+      labels = this.parser.build(head, out, index);
+      if (labels === undefined) return;
+      this.cache.set(key, labels);
+    }
+    for (let j = 0; j < pts.length; j += 2) {
+      const p = new Reader(buf, pts[j], pts[j + 1]);
+      let value = 0;
+      let ts = 0;
+      try {
+        while (p.pos < p.end) {
+          const k = p.varint();
+          if (k === ((1 << 3) | I64)) {
+            if (p.pos + 8 > p.end) throw new ProtoError('truncated value');
+            value = buf.readDoubleLE(p.pos);
+            p.pos += 8;
+          } else if (k === ((2 << 3) | VARINT)) ts = p.int64();
+          else p.skip(k & 7);
+        }
+      } catch (err) {
+        out.invalid(0, `series ${index + 1} (${JSON.stringify(labels.metricName)}) point ${j / 2 + 1}: malformed protobuf: ${(err as Error).message}`, 'syntax');
+        continue;
+      }
+      // a double is taken as it is (NaN and infinities too, which JSON cannot carry)
+      const ms = ts > 0 ? ts * 1000 : now * 1000;
+      if (ms > Number.MAX_SAFE_INTEGER) {
+        out.invalid(0, `series ${index + 1} (${JSON.stringify(labels.metricName)}) point ${j / 2 + 1}: timestamp ${ts} out of range`, 'value');
+        continue;
+      }
+      out.sample(labels, value, ms);
+    }
   }
-}
 
-function series(parser: DatadogParser, buf: Buffer, start: number, end: number, s: Scratch, index: number, now: number, out: RowSink): void {
-  s.metric = '';
-  s.res.length = 0;
-  s.tags.length = 0;
-  s.points.length = 0;
-  const r = new Reader(buf, start, end);
-  try {
+  /** The series' identity decoded (a miss: the fields were checked by the first pass). */
+  private head(buf: Buffer, start: number, end: number): Scratch {
+    const s = this.scratch;
+    s.metric = '';
+    s.res.length = 0;
+    s.tags.length = 0;
+    const r = new Reader(buf, start, end);
     while (r.pos < r.end) {
-      const key = r.varint();
-      const field = key >>> 3;
-      const wire = key & 7;
-      if (wire !== LEN || field < 1 || field > 4) {
-        r.skip(wire);
+      const k = r.varint();
+      const field = k >>> 3;
+      if ((k & 7) !== LEN || field < 1 || field > 3) {
+        r.skip(k & 7);
         continue;
       }
       const fend = r.len();
       if (field === 2) s.metric = buf.toString('utf8', r.pos, fend);
       else if (field === 3) s.tags.push(buf.toString('utf8', r.pos, fend));
-      else if (field === 4) s.points.push(r.pos, fend);
       else resource(new Reader(buf, r.pos, fend), s.res);
       r.pos = fend;
     }
-  } catch (err) {
-    out.invalid(0, `series ${index + 1}${s.metric === '' ? '' : ` (${JSON.stringify(s.metric)})`}: malformed protobuf: ${(err as Error).message}`, 'syntax');
-    return;
-  }
-  if (s.points.length === 0) return;
-  const labels = parser.labels(s, out, index);
-  if (labels === undefined) return;
-  const pts = s.points;
-  for (let j = 0; j < pts.length; j += 2) {
-    const p = new Reader(buf, pts[j], pts[j + 1]);
-    let value = 0;
-    let ts = 0;
-    try {
-      while (p.pos < p.end) {
-        const key = p.varint();
-        if (key === ((1 << 3) | I64)) {
-          if (p.pos + 8 > p.end) throw new ProtoError('truncated value');
-          value = buf.readDoubleLE(p.pos);
-          p.pos += 8;
-        } else if (key === ((2 << 3) | VARINT)) ts = p.int64();
-        else p.skip(key & 7);
-      }
-    } catch (err) {
-      out.invalid(0, `series ${index + 1} (${JSON.stringify(s.metric)}) point ${j / 2 + 1}: malformed protobuf: ${(err as Error).message}`, 'syntax');
-      continue;
-    }
-    parser.point(labels, ts, value, now, out, index, s.metric, j / 2);
+    return s;
   }
 }
 
