@@ -286,6 +286,77 @@ test('datadog fuzz: mutated v1, v2 and protobuf bodies never throw out of the pa
   assert.ok(Date.now() - started < 60_000, 'no hang');
 });
 
+/** Everything a parse hands its sink, for comparing two parses. */
+function recordingSink(now: number): RowSink & { got: string[] } {
+  return {
+    now,
+    got: [],
+    sample(labels, value, ts) {
+      this.got.push(`${labels.toString()} ${value} ${ts}`);
+    },
+    invalid(line, reason, fault) {
+      this.got.push(`refused ${line} ${fault ?? 'syntax'}: ${reason}`);
+    },
+  };
+}
+
+/** Whether the body was JSON at all (mutations should give both kinds). */
+function compareV1Paths(body: Buffer, fast: DatadogParser, slow: DatadogParser): 'valid' | 'invalid' {
+  const now = 1_700_000_123_456;
+  const a = recordingSink(now);
+  const b = recordingSink(now);
+  let errA: string | undefined;
+  let errB: string | undefined;
+  try {
+    fast.v1(body, a);
+  } catch (err) {
+    if (!(err instanceof DatadogBodyError)) throw err;
+    errA = err.message;
+  }
+  try {
+    slow.v1Slow(body, b);
+  } catch (err) {
+    if (!(err instanceof DatadogBodyError)) throw err;
+    errB = err.message;
+  }
+  assert.deepEqual([errA === undefined, a.got], [errB === undefined, b.got], `fast and slow paths differ on ${JSON.stringify(body.toString('latin1'))}`);
+  try {
+    JSON.parse(body.toString('utf8'));
+    return 'valid';
+  } catch {
+    return 'invalid';
+  }
+}
+
+test('datadog v1 fast path: the byte scan gives what JSON.parse gives, on odd but valid bodies and on mutated ones', () => {
+  const fast = new DatadogParser({ sanitizeMetricName: false });
+  const slow = new DatadogParser({ sanitizeMetricName: false });
+  const odd = [
+    '{"series":[{"metric":"a","\\u0070oints":[[1700000000,1]],"points":[[1700000000,2]]}]}',
+    '{"series":[{"metric":"a","metric":"b","host":"h","points":[[1700000000,2]]}]}',
+    '{"series":[{"metric":"a","points":[[1700000000,2]],"points":[[1700000001,3]]}]}',
+    '{"series":[{"metric":"a"}],"series":[{"metric":"b","points":[[1700000000,1]]}]}',
+    ' \n{ "series" : [ { "points" : [ [ 1700000000.25 , -0.5 ] , [1700000001,1e3,7] ] , "metric" : "ws\\"q\\u00e9" , "tags" : [ "a:b" , "c" ] } ] } \n',
+    '{"series":[{"metric":"nums","points":[[1700000000,123456789012345678],[1700000000,0.1],[1700000000,1.7976931348623157e308],[1700000000,1e400],[1700000000,-0],[1700000000,5e-324],[1700000000.0000001,0.30000000000000004]]}]}',
+    '{"series":[{"metric":"x","points":null},{"metric":"y","points":[]},{"metric":"z","type":{"a":[1,{"b":null}],"c":true},"points":[[0,1]]}]}',
+    '{"series":[{"metric":5,"points":[]},{"metric":"","points":[[1700000000,1]]},{"metric":"","points":[]},{"points":[[1700000000,1]]}]}',
+    '{"series":[{"metric":"a","points":[[1700000000,1]]}],"other":[1,2,{"x":"y"}]}',
+    '{"series":null}',
+    '{}',
+    '[]',
+    '{"series":[{"metric":"a","points":[[1700000000,1]]},]}',
+    '{"series":[{"metric":"a","points":[[1700000000,"1"]]}]}',
+  ];
+  for (const text of odd) compareV1Paths(Buffer.from(text), fast, slow);
+  assert.equal(fast.scannedBodies, 8, 'the valid odd bodies without duplicate or escaped keys take the fast path');
+  const rand = rng(1879);
+  const base = Buffer.from(JSON.stringify({ series: [{ metric: 'a.b', host: 'h', device: 'd', tags: ['k:v', 'x', 'host:y', ':z'], points: [[T, 1], [T + 1.5, 2.5e3]] }, { metric: 'c', tags: [], points: [[0, -1]] }, { metric: '', points: [[T, 1]] }] }));
+  const taken = { valid: 0, invalid: 0 };
+  for (let i = 0; i < 4000; i++) taken[compareV1Paths(mutate(base, rand), fast, slow)]++;
+  assert.ok(taken.valid > 50 && taken.invalid > 50, JSON.stringify(taken));
+  assert.ok(fast.scannedBodies > 50 + 8, `fast path taken ${fast.scannedBodies} times`);
+});
+
 test('datadog fuzz over HTTP: mutated bodies get 202 or 400, never 500, and the server stays up', async (t) => {
   const { post } = await start(t);
   const rand = rng(7);

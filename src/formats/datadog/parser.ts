@@ -14,13 +14,16 @@
  * zero or negative means now. `type`, `interval`, `unit` are not used (vmagent neither).
  *
  * A malformed series is refused on its own and the request's other series kept (vmagent refuses the
- * whole request). A series sent again costs one lookup: the cache is keyed by its name, host,
- * device, resources and tags in the order sent (order decides which of two same-named tags wins).
+ * whole request). A series sent again costs one lookup: v1 bodies go through the byte scan of
+ * scan.ts, keyed by the series' raw text without its points, and fall back to JSON.parse (here)
+ * for what the scan does not take; v2 JSON is keyed by its name, resources and tags in the order
+ * sent (order decides which of two same-named tags wins).
  */
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
-import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
+import { Labels, LabelsBuilder, METRIC_NAME } from '../../model/labels.js';
 import type { RowSink } from '../rows/index.js';
+import { V1Scan } from './scan.js';
 
 export interface DatadogOptions {
   readonly sanitizeMetricName: boolean;
@@ -56,14 +59,75 @@ export interface SeriesHead {
   tags: readonly string[];
 }
 
+/** A v1 series head refused: the text after `series N`; `always`, or only when it has points. */
+interface HeadRefusal {
+  readonly text: string;
+  readonly always: boolean;
+}
+
 export class DatadogParser {
   private readonly cache = new KeyedLabels<Entry>();
+  /** v1 series by the raw text of their object without the points (the fast path's key). */
+  private readonly raw = new KeyedLabels<Labels | HeadRefusal>();
+  private readonly scan = new V1Scan();
   private readonly lb = new LabelsBuilder();
+  /** v1 bodies the fast path took (the tests check it is the one taken). */
+  scannedBodies = 0;
 
   constructor(private readonly opts: DatadogOptions) {}
 
   /** A v1 body (decoded bytes). Throws `DatadogBodyError` when none of it can be read. */
   v1(body: Buffer, out: RowSink): void {
+    if (this.scan.scan(body)) {
+      this.scannedBodies++;
+      this.scanned(body, out);
+    } else this.v1Slow(body, out);
+  }
+
+  /** The scan's series into `out`: labels by the raw head text, points from the scan's arrays. */
+  private scanned(buf: Buffer, out: RowSink): void {
+    const sc = this.scan;
+    const b = sc.bounds;
+    const now = nowSeconds(out);
+    for (let i = 0; i < sc.series; i++) {
+      const o = b[4 * i];
+      const ps = b[4 * i + 1];
+      const pe = b[4 * i + 2];
+      const oe = b[4 * i + 3];
+      // no raw NUL is valid JSON, so the cut is unambiguous
+      const key = ps < 0 ? buf.toString('latin1', o, oe) : buf.toString('latin1', o, ps) + '\0' + buf.toString('latin1', pe, oe);
+      let r = this.raw.get(key);
+      if (r === undefined) {
+        r = this.rawHead(ps < 0 ? buf.toString('utf8', o, oe) : buf.toString('utf8', o, ps) + '0' + buf.toString('utf8', pe, oe));
+        this.raw.set(key, r);
+      }
+      const count = sc.pointCount[i];
+      if (!(r instanceof Labels)) {
+        if (r.always || count > 0) out.invalid(0, `series ${i + 1}${r.text}`, 'syntax');
+        continue;
+      }
+      const first = sc.firstPoint[i];
+      for (let j = 0; j < count; j++) this.point(r, sc.ts[first + j], sc.values[first + j], now, out, i, r.metricName, j);
+    }
+  }
+
+  /** A series' head (its object with the points cut out) decoded and named, or why it is refused. */
+  private rawHead(text: string): Labels | HeadRefusal {
+    let s: Record<string, unknown>;
+    try {
+      s = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      return { text: `: ${(err as Error).message}`, always: true };
+    }
+    const h: SeriesHead = { metric: '', host: '', device: '', res: NONE, tags: NONE };
+    const bad = readHead(s, h, false);
+    if (bad !== undefined) return { text: `${metricOf(s)}: ${bad}`, always: true };
+    const labels = this.build(h);
+    return typeof labels === 'string' ? { text: `: ${labels}`, always: false } : labels;
+  }
+
+  /** A v1 body through JSON.parse: what the scan gives up on, with the reason for each refusal (public: the fast path is tested against it). */
+  v1Slow(body: Buffer, out: RowSink): void {
     const list = seriesList(body);
     const now = nowSeconds(out);
     const head: SeriesHead = { metric: '', host: '', device: '', res: NONE, tags: NONE };
@@ -146,14 +210,18 @@ export class DatadogParser {
     if (e !== undefined && e.metric === h.metric && e.host === h.host && e.device === h.device && same(e.tags, h.tags) && same(e.res, h.res)) {
       return e.labels;
     }
-    const labels = this.build(h, out, series);
+    const labels = this.build(h);
+    if (typeof labels === 'string') {
+      out.invalid(0, `series ${series + 1}: ${labels}`, 'syntax');
+      return undefined;
+    }
     // copied: the protobuf decoder reuses its arrays
-    if (labels !== undefined) this.cache.set(key, { labels, metric: h.metric, host: h.host, device: h.device, res: h.res.slice(), tags: h.tags.slice() });
+    this.cache.set(key, { labels, metric: h.metric, host: h.host, device: h.device, res: h.res.slice(), tags: h.tags.slice() });
     return labels;
   }
 
-  /** The series' labels, uncached (for a reader that caches by a key of its own); undefined when refused. */
-  build(h: SeriesHead, out: RowSink, series: number): Labels | undefined {
+  /** The series' labels, uncached (for a reader that caches by a key of its own), or why it has none. */
+  build(h: SeriesHead): Labels | string {
     const lb = this.lb.reset();
     lb.set(METRIC_NAME, this.opts.sanitizeMetricName ? sanitizeMetricName(h.metric) : h.metric);
     if (h.host !== '') lb.set('host', h.host);
@@ -167,10 +235,7 @@ export class DatadogParser {
       if (name === 'host') name = 'exported_host';
       lb.set(name, colon < 0 ? NO_LABEL_VALUE : tag.slice(colon + 1));
     }
-    if (lb.get(METRIC_NAME) === undefined) {
-      out.invalid(0, `series ${series + 1}: empty metric name`, 'syntax');
-      return undefined;
-    }
+    if (lb.get(METRIC_NAME) === undefined) return 'empty metric name';
     return lb.build();
   }
 }
@@ -252,9 +317,12 @@ function nowSeconds(out: RowSink): number {
   return Math.floor(out.now / 1000);
 }
 
+function metricOf(s: unknown): string {
+  return typeof s === 'object' && s !== null && typeof (s as { metric?: unknown }).metric === 'string' ? ` (${short((s as { metric: string }).metric)})` : '';
+}
+
 function refuse(out: RowSink, i: number, s: unknown, reason: string): void {
-  const metric = typeof s === 'object' && s !== null && typeof (s as { metric?: unknown }).metric === 'string' ? ` (${short((s as { metric: string }).metric)})` : '';
-  out.invalid(0, `series ${i + 1}${metric}: ${reason}`, 'syntax');
+  out.invalid(0, `series ${i + 1}${metricOf(s)}: ${reason}`, 'syntax');
 }
 
 function refusePoint(out: RowSink, series: number, metric: string, index: number, reason: string, fault: 'syntax' | 'value'): void {

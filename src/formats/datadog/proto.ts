@@ -172,8 +172,12 @@ export class MetricPayloadReader {
         out.invalid(0, `series ${index + 1}: malformed protobuf: ${(err as Error).message}`, 'syntax');
         return;
       }
-      labels = this.parser.build(head, out, index);
-      if (labels === undefined) return;
+      const built = this.parser.build(head);
+      if (typeof built === 'string') {
+        out.invalid(0, `series ${index + 1}: ${built}`, 'syntax');
+        return;
+      }
+      labels = built;
       this.cache.set(key, labels);
     }
     for (let j = 0; j < pts.length; j += 2) {
