@@ -107,7 +107,7 @@ export class DatadogParser {
         continue;
       }
       const first = sc.firstPoint[i];
-      for (let j = 0; j < count; j++) this.point(r, sc.ts[first + j], sc.values[first + j], now, out, i, r.metricName, j);
+      for (let j = 0; j < count; j++) this.point(r, sc.ts[first + j], sc.values[first + j], now, out, i, j);
     }
   }
 
@@ -150,10 +150,10 @@ export class DatadogParser {
       for (let j = 0; j < points.length; j++) {
         const p = points[j] as unknown;
         if (!Array.isArray(p) || p.length < 2) {
-          refusePoint(out, i, head.metric, j, 'expected [timestamp, value]', 'syntax');
+          refusePoint(out, i, labels.metricName, j, 'expected [timestamp, value]', 'syntax');
           continue;
         }
-        this.point(labels, p[0], p[1], now, out, i, head.metric, j);
+        this.point(labels, p[0], p[1], now, out, i, j);
       }
     }
   }
@@ -182,24 +182,24 @@ export class DatadogParser {
       for (let j = 0; j < points.length; j++) {
         const p = points[j] as { timestamp?: unknown; value?: unknown } | null;
         if (typeof p !== 'object' || p === null || Array.isArray(p)) {
-          refusePoint(out, i, head.metric, j, 'expected {"timestamp", "value"}', 'syntax');
+          refusePoint(out, i, labels.metricName, j, 'expected {"timestamp", "value"}', 'syntax');
           continue;
         }
-        this.point(labels, p.timestamp ?? 0, p.value, now, out, i, head.metric, j);
+        this.point(labels, p.timestamp ?? 0, p.value, now, out, i, j);
       }
     }
   }
 
   /** One sample; `ts` in seconds (0 or less: now). */
-  point(labels: Labels, ts: unknown, value: unknown, nowSec: number, out: RowSink, series: number, metric: string, index: number): void {
+  point(labels: Labels, ts: unknown, value: unknown, nowSec: number, out: RowSink, series: number, index: number): void {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      return refusePoint(out, series, metric, index, `invalid value ${short(value)}`, 'value');
+      return refusePoint(out, series, labels.metricName, index, `invalid value ${short(value)}`, 'value');
     }
     if (typeof ts !== 'number' || !Number.isFinite(ts)) {
-      return refusePoint(out, series, metric, index, `invalid timestamp ${short(ts)}`, 'value');
+      return refusePoint(out, series, labels.metricName, index, `invalid timestamp ${short(ts)}`, 'value');
     }
     const ms = ts > 0 ? Math.trunc(ts * 1000) : nowSec * 1000;
-    if (ms > MAX_TIMESTAMP_MS) return refusePoint(out, series, metric, index, `timestamp ${ts} out of range`, 'value');
+    if (ms > MAX_TIMESTAMP_MS) return refusePoint(out, series, labels.metricName, index, `timestamp ${ts} out of range`, 'value');
     out.sample(labels, value, ms);
   }
 
