@@ -301,20 +301,22 @@ function recordingSink(now: number): RowSink & { got: string[] } {
 }
 
 /** Whether the body was JSON at all (mutations should give both kinds). */
-function compareV1Paths(body: Buffer, fast: DatadogParser, slow: DatadogParser): 'valid' | 'invalid' {
+function compareJsonPaths(body: Buffer, fast: DatadogParser, slow: DatadogParser, v2 = false): 'valid' | 'invalid' {
   const now = 1_700_000_123_456;
   const a = recordingSink(now);
   const b = recordingSink(now);
   let errA: string | undefined;
   let errB: string | undefined;
   try {
-    fast.v1(body, a);
+    if (v2) fast.v2(body, a);
+    else fast.v1(body, a);
   } catch (err) {
     if (!(err instanceof DatadogBodyError)) throw err;
     errA = err.message;
   }
   try {
-    slow.v1Slow(body, b);
+    if (v2) slow.v2Slow(body, b);
+    else slow.v1Slow(body, b);
   } catch (err) {
     if (!(err instanceof DatadogBodyError)) throw err;
     errB = err.message;
@@ -347,14 +349,35 @@ test('datadog v1 fast path: the byte scan gives what JSON.parse gives, on odd bu
     '{"series":[{"metric":"a","points":[[1700000000,1]]},]}',
     '{"series":[{"metric":"a","points":[[1700000000,"1"]]}]}',
   ];
-  for (const text of odd) compareV1Paths(Buffer.from(text), fast, slow);
+  for (const text of odd) compareJsonPaths(Buffer.from(text), fast, slow);
   assert.equal(fast.scannedBodies, 8, 'the valid odd bodies without duplicate or escaped keys take the fast path');
   const rand = rng(1879);
   const base = Buffer.from(JSON.stringify({ series: [{ metric: 'a.b', host: 'h', device: 'd', tags: ['k:v', 'x', 'host:y', ':z'], points: [[T, 1], [T + 1.5, 2.5e3]] }, { metric: 'c', tags: [], points: [[0, -1]] }, { metric: '', points: [[T, 1]] }] }));
   const taken = { valid: 0, invalid: 0 };
-  for (let i = 0; i < 4000; i++) taken[compareV1Paths(mutate(base, rand), fast, slow)]++;
+  for (let i = 0; i < 4000; i++) taken[compareJsonPaths(mutate(base, rand), fast, slow)]++;
   assert.ok(taken.valid > 50 && taken.invalid > 50, JSON.stringify(taken));
   assert.ok(fast.scannedBodies > 50 + 8, `fast path taken ${fast.scannedBodies} times`);
+});
+
+test('datadog v2 JSON fast path: the byte scan gives what JSON.parse gives', () => {
+  const fast = new DatadogParser({ sanitizeMetricName: true });
+  const slow = new DatadogParser({ sanitizeMetricName: true });
+  const odd = [
+    '{"series":[{"metric":"a","points":[{"value":1,"timestamp":1700000000},{"timestamp":null,"value":2},{"value":3,"extra":[1]}],"resources":[{"type":"host","name":"h"},{"name":"x"}],"tags":["k:v","host:z"]}]}',
+    '{"series":[{"metric":"a","points":[{"timestamp":1700000000}]}]}',
+    '{"series":[{"metric":"a","points":[{"timestamp":1700000000,"value":1,"value":2}]}]}',
+    '{"series":[{"metric":"a","points":[{}]}]}',
+    '{"series":[{"metric":"a","resources":"host","points":[{"timestamp":1700000000,"value":1}]}]}',
+    '{"series":[{"metric":"a b!c","type":3,"unit":"s","points":[{"timestamp":1700000000.5,"value":1e-3}]}]}',
+  ];
+  for (const text of odd) compareJsonPaths(Buffer.from(text), fast, slow, true);
+  assert.equal(fast.scannedBodies, 3);
+  const rand = rng(2);
+  const base = Buffer.from(JSON.stringify({ series: [{ metric: 'a.b', type: 3, tags: ['k:v', 'x'], resources: [{ type: 'host', name: 'h' }], points: [{ timestamp: T, value: 1 }, { timestamp: T + 1, value: -2.5 }] }, { metric: 'c', points: [{ value: 4 }] }] }));
+  const taken = { valid: 0, invalid: 0 };
+  for (let i = 0; i < 3000; i++) taken[compareJsonPaths(mutate(base, rand), fast, slow, true)]++;
+  assert.ok(taken.valid > 50 && taken.invalid > 50, JSON.stringify(taken));
+  assert.ok(fast.scannedBodies > 50, `fast path taken ${fast.scannedBodies} times`);
 });
 
 test('datadog fuzz over HTTP: mutated bodies get 202 or 400, never 500, and the server stays up', async (t) => {

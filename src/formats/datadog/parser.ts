@@ -14,16 +14,16 @@
  * zero or negative means now. `type`, `interval`, `unit` are not used (vmagent neither).
  *
  * A malformed series is refused on its own and the request's other series kept (vmagent refuses the
- * whole request). A series sent again costs one lookup: v1 bodies go through the byte scan of
+ * whole request). A series sent again costs one lookup: JSON bodies go through the byte scan of
  * scan.ts, keyed by the series' raw text without its points, and fall back to JSON.parse (here)
- * for what the scan does not take; v2 JSON is keyed by its name, resources and tags in the order
- * sent (order decides which of two same-named tags wins).
+ * for what the scan does not take, keyed then by name, host, device, resources and tags in the
+ * order sent (order decides which of two same-named tags wins).
  */
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../../model/labels.js';
 import type { RowSink } from '../rows/index.js';
-import { V1Scan } from './scan.js';
+import { SeriesScan } from './scan.js';
 
 export interface DatadogOptions {
   readonly sanitizeMetricName: boolean;
@@ -67,9 +67,10 @@ interface HeadRefusal {
 
 export class DatadogParser {
   private readonly cache = new KeyedLabels<Entry>();
-  /** v1 series by the raw text of their object without the points (the fast path's key). */
+  /** v1 and v2 JSON series by the raw text of their object without the points (the fast path's key). */
   private readonly raw = new KeyedLabels<Labels | HeadRefusal>();
-  private readonly scan = new V1Scan();
+  private readonly rawV2 = new KeyedLabels<Labels | HeadRefusal>();
+  private readonly scan = new SeriesScan();
   private readonly lb = new LabelsBuilder();
   /** v1 bodies the fast path took (the tests check it is the one taken). */
   scannedBodies = 0;
@@ -80,13 +81,22 @@ export class DatadogParser {
   v1(body: Buffer, out: RowSink): void {
     if (this.scan.scan(body)) {
       this.scannedBodies++;
-      this.scanned(body, out);
+      this.scanned(body, out, false);
     } else this.v1Slow(body, out);
   }
 
+  /** A v2 JSON body (decoded bytes). Throws `DatadogBodyError` when none of it can be read. */
+  v2(body: Buffer, out: RowSink): void {
+    if (this.scan.scan(body, true)) {
+      this.scannedBodies++;
+      this.scanned(body, out, true);
+    } else this.v2Slow(body, out);
+  }
+
   /** The scan's series into `out`: labels by the raw head text, points from the scan's arrays. */
-  private scanned(buf: Buffer, out: RowSink): void {
+  private scanned(buf: Buffer, out: RowSink, v2: boolean): void {
     const sc = this.scan;
+    const cache = v2 ? this.rawV2 : this.raw;
     const b = sc.bounds;
     const now = nowSeconds(out);
     for (let i = 0; i < sc.series; i++) {
@@ -96,10 +106,10 @@ export class DatadogParser {
       const oe = b[4 * i + 3];
       // no raw NUL is valid JSON, so the cut is unambiguous
       const key = ps < 0 ? buf.toString('latin1', o, oe) : buf.toString('latin1', o, ps) + '\0' + buf.toString('latin1', pe, oe);
-      let r = this.raw.get(key);
+      let r = cache.get(key);
       if (r === undefined) {
-        r = this.rawHead(ps < 0 ? buf.toString('utf8', o, oe) : buf.toString('utf8', o, ps) + '0' + buf.toString('utf8', pe, oe));
-        this.raw.set(key, r);
+        r = this.rawHead(ps < 0 ? buf.toString('utf8', o, oe) : buf.toString('utf8', o, ps) + '0' + buf.toString('utf8', pe, oe), v2);
+        cache.set(key, r);
       }
       const count = sc.pointCount[i];
       if (!(r instanceof Labels)) {
@@ -112,7 +122,7 @@ export class DatadogParser {
   }
 
   /** A series' head (its object with the points cut out) decoded and named, or why it is refused. */
-  private rawHead(text: string): Labels | HeadRefusal {
+  private rawHead(text: string, v2: boolean): Labels | HeadRefusal {
     let s: Record<string, unknown>;
     try {
       s = JSON.parse(text) as Record<string, unknown>;
@@ -120,7 +130,7 @@ export class DatadogParser {
       return { text: `: ${(err as Error).message}`, always: true };
     }
     const h: SeriesHead = { metric: '', host: '', device: '', res: NONE, tags: NONE };
-    const bad = readHead(s, h, false);
+    const bad = readHead(s, h, v2);
     if (bad !== undefined) return { text: `${metricOf(s)}: ${bad}`, always: true };
     const labels = this.build(h);
     return typeof labels === 'string' ? { text: `: ${labels}`, always: false } : labels;
@@ -158,8 +168,8 @@ export class DatadogParser {
     }
   }
 
-  /** A v2 JSON body (decoded bytes). Throws `DatadogBodyError` when none of it can be read. */
-  v2(body: Buffer, out: RowSink): void {
+  /** A v2 JSON body through JSON.parse (public: the fast path is tested against it). */
+  v2Slow(body: Buffer, out: RowSink): void {
     const list = seriesList(body);
     const now = nowSeconds(out);
     const head: SeriesHead = { metric: '', host: '', device: '', res: NONE, tags: NONE };

@@ -1,5 +1,6 @@
 /**
- * The fast path for v1 bodies (`{"series":[{..., "points":[[ts,v],...]}]}`): one pass over the
+ * The fast path for v1 bodies (`{"series":[{..., "points":[[ts,v],...]}]}`, and v2 JSON's
+ * `"points":[{"timestamp":ts,"value":v}]` alike): one pass over the
  * bytes that checks the JSON and records, per series, where its `points` value sits and the
  * points themselves as numbers — no object per series or per point. A series' cache key is its
  * object's raw text with the points cut out; the text is decoded (JSON.parse of that small head)
@@ -31,7 +32,7 @@ class GiveUp extends Error {}
 const GIVE_UP = new GiveUp();
 
 /** What a scan found; reused from body to body. */
-export class V1Scan {
+export class SeriesScan {
   /** Per series: object start, points value start, points value end, object end (-1, -1 without points). */
   bounds: number[] = [];
   /** Per series: its first point's index and count. */
@@ -46,8 +47,12 @@ export class V1Scan {
   private pos = 0;
   private end = 0;
 
-  /** Scans `buf`; false when the body needs the slow path. */
-  scan(buf: Buffer): boolean {
+  /** v2 points: `{"timestamp": ts, "value": v}` rather than `[ts, v]`. */
+  private v2 = false;
+
+  /** Scans `buf` (a v1 body, or v2 JSON); false when the body needs the slow path. */
+  scan(buf: Buffer, v2 = false): boolean {
+    this.v2 = v2;
     this.buf = buf;
     this.pos = 0;
     this.end = buf.length;
@@ -166,28 +171,74 @@ export class V1Scan {
     }
     for (;;) {
       this.ws();
-      this.expect(LBRACKET);
-      this.ws();
-      const ts = this.number();
-      this.ws();
-      this.expect(COMMA);
-      this.ws();
-      const v = this.number();
-      this.ws();
-      // more numbers in a point are ignored, as vmagent's [2]float64 does
-      while (this.peek() === COMMA) {
-        this.pos++;
-        this.ws();
-        this.number();
-        this.ws();
-      }
-      this.expect(RBRACKET);
-      this.push(ts, v);
+      if (this.v2) this.pointObject();
+      else this.pointPair();
       this.ws();
       const n = this.next();
       if (n === RBRACKET) return;
       if (n !== COMMA) throw GIVE_UP;
     }
+  }
+
+  /** v2: `{"timestamp": ts, "value": v}`, in any order, other members skipped; a missing timestamp is now (0). */
+  private pointObject(): void {
+    this.expect(LBRACE);
+    let ts = 0;
+    let v = 0;
+    let sawTs = false;
+    let sawValue = false;
+    this.ws();
+    if (this.peek() !== RBRACE) {
+      for (;;) {
+        this.ws();
+        if (this.peek() !== QUOTE) throw GIVE_UP;
+        this.keyStart = this.pos + 1;
+        this.string();
+        this.keyEnd = this.pos - 1;
+        for (let p = this.keyStart; p < this.keyEnd; p++) if (this.buf[p] === BACKSLASH) throw GIVE_UP;
+        this.ws();
+        this.expect(COLON);
+        this.ws();
+        if (this.isKey('timestamp')) {
+          if (sawTs) throw GIVE_UP;
+          sawTs = true;
+          if (this.peek() === 0x6e) this.literal('null');
+          else ts = this.number();
+        } else if (this.isKey('value')) {
+          if (sawValue) throw GIVE_UP;
+          sawValue = true;
+          v = this.number();
+        } else this.value();
+        this.ws();
+        const c = this.next();
+        if (c === RBRACE) break;
+        if (c !== COMMA) throw GIVE_UP;
+      }
+    } else this.pos++;
+    // without a value the slow path says so
+    if (!sawValue) throw GIVE_UP;
+    this.push(ts, v);
+  }
+
+  /** v1: `[ts, v]`. */
+  private pointPair(): void {
+    this.expect(LBRACKET);
+    this.ws();
+    const ts = this.number();
+    this.ws();
+    this.expect(COMMA);
+    this.ws();
+    const v = this.number();
+    this.ws();
+    // more numbers in a point are ignored, as vmagent's [2]float64 does
+    while (this.peek() === COMMA) {
+      this.pos++;
+      this.ws();
+      this.number();
+      this.ws();
+    }
+    this.expect(RBRACKET);
+    this.push(ts, v);
   }
 
   private push(ts: number, v: number): void {
