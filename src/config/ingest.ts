@@ -72,12 +72,17 @@ export const ingestConfigSchema = z.strictObject({
       max_line_bytes: lineLimit(10 * MiB),
     })
     .prefault({}),
-  /** DataDog: /datadog/api/v1/series, /datadog/api/v2/series, /datadog/api/v1/validate. */
+  /**
+   * DataDog: /datadog/api/v1/series, /datadog/api/v2/series (JSON, or the agent's protobuf), and
+   * the agent's /datadog/api/v1/validate, check_run, metadata and /datadog/intake answered as vmagent.
+   * `sanitize_metric_name`: DataDog's naming rules for metric names, as newer vmagents' (default on
+   * there); off by default as vmagent 1.79.5, which has no such flag and keeps names as sent.
+   */
   datadog: z
     .strictObject({
       http: bool.default(false),
       max_body_bytes: bodyLimit(64 * MiB),
-      sanitize_metric_name: bool.default(true),
+      sanitize_metric_name: bool.default(false),
     })
     .prefault({}),
   /** OTLP/HTTP: /opentelemetry/v1/metrics (also /opentelemetry/api/v1/push), protobuf or JSON. */
