@@ -190,3 +190,27 @@ test('fuzz: mutated 1.0 and 2.0 requests never throw anything but a WireError an
     }
   }
 });
+
+test('series cache: labels split around a sample, or in another order, are the same series; a different series is not', () => {
+  const field = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag, body.length]), body]);
+  const label = (n: string, v: string) => field(0x0a, Buffer.concat([field(0x0a, Buffer.from(n)), field(0x12, Buffer.from(v))]));
+  const sample = (v: number, ts: number) => {
+    const b = Buffer.alloc(9);
+    b[0] = 0x09;
+    b.writeDoubleLE(v, 1);
+    return field(0x12, Buffer.concat([b, Buffer.from([0x10, ts])]));
+  };
+  const series = (...parts: Buffer[]) => field(0x0a, Buffer.concat(parts));
+  const rx = new WriteRequestReceiver(100);
+  const got: Labels[] = [];
+  const sink = { sample: (l: Labels) => void got.push(l), stale: () => {}, invalid: () => assert.fail('no refusal') };
+  rx.v1(series(label('__name__', 'a'), label('k', 'v'), sample(1, 1)), sink);
+  rx.v1(series(label('__name__', 'a'), sample(2, 2), label('k', 'v')), sink);
+  rx.v1(series(label('__name__', 'a'), sample(3, 3), label('k', 'v')), sink);
+  rx.v1(series(label('k', 'v'), label('__name__', 'a'), sample(4, 4)), sink);
+  rx.v1(series(label('__name__', 'a'), label('k', 'w'), sample(5, 5)), sink);
+  assert.deepEqual(got.map((l) => l.toString()), ['a{k="v"}', 'a{k="v"}', 'a{k="v"}', 'a{k="v"}', 'a{k="w"}']);
+  assert.equal(got[1], got[2], 'split labels: cached under their gathered bytes');
+  assert.equal(got[0], got[1], 'gathered split labels are the bytes of the contiguous ones');
+  assert.notEqual(got[4], got[0]);
+});
