@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
+import { parseConfigText } from '../../src/config/index.js';
 import { WriteRequestWriter, type MetricMetadata } from '../../src/formats/remotewrite/index.js';
 import { WriteRequestReceiver } from '../../src/formats/remotewrite/receive.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -139,6 +140,14 @@ test('remote_write_options.receiver.enabled still turns it on, with its max_body
   const post = (body: Buffer) => fetch(`http://${rt.address}/api/v1/write`, { method: 'POST', body, headers: { 'content-encoding': 'snappy' } }).then((r) => r.status);
   assert.equal(await post(compressSync(writeRequest([[{ __name__: 'a' }, 1, 1]]))), 204);
   assert.equal(await post(Buffer.alloc(3000)), 413);
+});
+
+test('the old key loads with a deprecation warning naming the new one; the new key loads without', () => {
+  const old = parseConfigText(`remote_write_options:\n  receiver: {enabled: true}\n`, 'old.yml');
+  const w = old.warnings.filter((x) => x.path === 'remote_write_options.receiver.enabled');
+  assert.equal(w.length, 1);
+  assert.match(w[0].message, /deprecated: use ingest\.remote_write\.http/);
+  assert.deepEqual(parseConfigText(`ingest:\n  remote_write: {http: true, max_body_bytes: 1MiB}\n`, 'new.yml').warnings, []);
 });
 
 test('429 with Retry-After while the remote-write queue is full (a dead receiver, a tiny disk bound); nothing taken then', async (t) => {

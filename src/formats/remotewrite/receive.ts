@@ -17,7 +17,6 @@ import type { Labels } from '../../model/labels.js';
 import { LabelsBuilder } from '../../model/labels.js';
 import type { MetricType } from '../../model/family.js';
 import { isStaleNaNBits } from '../../model/samples.js';
-import type { RowFault } from '../rows/index.js';
 import { Reader, readLabel, readMetadata, TYPE_BY_NUMBER, WireError } from './parser.js';
 import type { MetricMetadata } from './writer.js';
 
@@ -26,7 +25,7 @@ export interface ReceiveSink {
   sample(labels: Labels, value: number, timestampMs: number): void;
   /** A staleness marker, passed on by its exact bits. */
   stale(labels: Labels, timestampMs: number): void;
-  invalid(line: number, reason: string, fault?: RowFault): void;
+  invalid(line: number, reason: string): void;
 }
 
 export interface ReceiveSummary {
