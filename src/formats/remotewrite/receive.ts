@@ -363,5 +363,6 @@ function hashBytes(view: DataView, start: number, end: number): number {
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) | 0;
+  // 30 bits: a small integer to V8 (a Map key it need not box)
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
