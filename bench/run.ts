@@ -24,6 +24,7 @@ const SUITES: Record<string, [module: string, call: string]> = {
   gateway: ['./gateway.js', 'runGatewayBench()'],
   scrape: ['./scrape.js', `runScrapeBench(${page})`],
   remotewrite: ['../src/remotewrite/remotewrite.bench.js', 'runRemoteWriteBench()'],
+  'remotewrite-receive': ['../src/formats/remotewrite/receive.bench.js', 'runRemoteWriteReceiveBench()'],
   'series-memory': ['./series-memory.js', `runSeriesMemoryBench(${page})`],
   'queue-lag': ['./queue-lag.js', 'runQueueLagBench()'],
 };

@@ -72,6 +72,11 @@ export const pushListenerSchema = z
     idle_timeout: duration.default(0),
     /** Bytes one message (a JSON object, a Cap'n Proto message) may carry; defaults to `push.max_body_bytes`. */
     max_bytes: size.optional(),
+    /**
+     * Also send the apps pushed here into the pipeline — global relabeling and every remote-write
+     * URL, job `push` — labelled as on the gateway page; staleness markers when an app goes.
+     */
+    remote_write: bool.default(false),
   })
   .superRefine((l, ctx) => {
     if ((l.tcp === undefined) === (l.unix === undefined)) {
@@ -104,6 +109,8 @@ export const pushConfigSchema = z.strictObject({
       enable_admin_api: bool.default(false),
       /** Who may push, delete and read the push API; open when left out. */
       access: accessSchema.optional(),
+      /** Also send the groups pushed here into the pipeline (as a listener's `remote_write`). */
+      remote_write: bool.default(false),
     })
     .prefault({}),
   listeners: z

@@ -306,6 +306,8 @@ export function configWarnings(config: TributaryConfig): SchemaWarning[] {
     warnings.push(...remoteWriteAuthWarnings(w, ['remote_write', i]));
     if (w.send_exemplars) warnings.push({ path: ['remote_write', i, 'send_exemplars'], message: 'exemplars are not sent yet' });
   });
+  if (config.remote_write_options.receiver.enabled)
+    warnings.push({ path: ['remote_write_options', 'receiver', 'enabled'], message: 'deprecated: use ingest.remote_write.http (this key still turns remote write in on, with its max_body_bytes)' });
   return warnings;
 }
 

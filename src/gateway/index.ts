@@ -22,7 +22,7 @@ export interface GatewayDeps {
   logger: Logger;
   server: HttpServer;
   pages: PageRegistry;
-  /** Where scrape jobs' samples flow; needed when a source has `scrape:`. */
+  /** Where scrape jobs' samples flow (needed when a source has `scrape:`), and pushes with `remote_write: true` go. */
   pipeline?: SinkFanout;
   /** Extra sources (besides the configured ones), e.g. for tests and benchmarks. */
   sources?: readonly ConfiguredSource[];
@@ -58,6 +58,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     logger: log,
     registry: deps.registry,
     ...(deps.dataDir !== undefined ? { dataDir: deps.dataDir } : {}),
+    ...(deps.pipeline !== undefined ? { pipeline: deps.pipeline, sourceLabelName: config.source_label } : {}),
     ...(pushRule ? { protect: (h: Handler) => protect(pushRule, h) } : {}),
     reserved: {
       reservedName: (name) =>

@@ -8,6 +8,7 @@
  */
 
 import type { IngestConfig } from '../config/ingest.js';
+import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import type { Logger } from '../log/logger.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { Registry } from '../selfmetrics/registry.js';
@@ -15,14 +16,15 @@ import { AccessRule, protect, type HttpServer } from '../server/index.js';
 import type { Closable, IngestContext, IngestProtocol } from './context.js';
 import { datadog } from './datadog.js';
 import { graphite } from './graphite.js';
+import { remoteWrite, type RemoteWriteIn } from './remote-write.js';
 import { IngestHttp } from './http.js';
 import { Ingester, IngestMetrics } from './ingester.js';
 
-export { registerRemoteWriteReceiver, REMOTE_WRITE_PATH, RECEIVED_JOB, type RemoteWriteReceiverOptions } from './remote-write.js';
+export { REMOTE_WRITE_PATH, RECEIVED_JOB, withReceiverAlias } from './remote-write.js';
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [graphite, datadog];
+const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog];
 
 export interface IngestDeps {
   readonly server: HttpServer;
@@ -34,6 +36,8 @@ export interface IngestDeps {
 export interface RunningIngest {
   /** Addresses of the TCP/UDP listeners by protocol (bound ports, for `:0`). */
   readonly listeners: ReadonlyMap<string, string[]>;
+  /** Metric metadata received (remote write in), for remote write to send on beside the scrapes'. */
+  metadata(): MetricMetadata[];
   close(): Promise<void>;
 }
 
@@ -74,5 +78,6 @@ export async function startIngest(config: IngestConfig, deps: IngestDeps): Promi
     const addrs = s.parts.flatMap((p) => ('address' in p && typeof p.address === 'string' ? [p.address] : []));
     if (addrs.length > 0) listeners.set(s.name, addrs);
   }
-  return { listeners, close };
+  const received = started.flatMap((s) => s.parts.filter((p): p is RemoteWriteIn => 'metadata' in p && typeof p.metadata === 'function'));
+  return { listeners, metadata: () => received.flatMap((r) => r.metadata()), close };
 }

@@ -1,14 +1,18 @@
 /**
- * `POST /api/v1/write`: a Prometheus remote-write receiver, 1.0 and 2.0, whose samples take the
- * path scraped samples take (the pipeline's SinkFanout, so remote write's router and queues,
- * and any gateway consumer): timestamps as received, staleness markers by their exact bits.
+ * `POST /api/v1/write`: Prometheus remote write in, 1.0 and 2.0 — Tributary as a remote-write
+ * proxy (`ingest.remote_write.http`, or the older `remote_write_options.receiver.enabled`).
+ * The shared ingest path does the rest as for every push protocol: tenant twins
+ * `/insert/<t>/prometheus/api/v1/write`, `extra_label`, 429 while the remote-write queues are
+ * full, the body decoded under the cap (snappy as one block, or zstd as vmagent also takes),
+ * `tributary_ingest_*{protocol="remote_write"}`. Samples keep their timestamps; staleness
+ * markers pass through by their exact bits; 1.0 metadata (and 2.0's per-series metadata) joins
+ * what remote write sends on (`metadata()`, read by the runtime beside the scrapes' metadata).
  *
  * The message is chosen by Content-Type, as the 2.0 spec says: `application/x-protobuf` with no
  * `proto` parameter or `proto=prometheus.WriteRequest` is 1.0, `proto=io.prometheus.write.v2.Request`
- * is 2.0; any other type or proto is 415, so that a 2.0 sender falls back. The body must be
- * snappy (block format; 415 for another Content-Encoding), at most `max_body_bytes` both
- * compressed and decompressed (413). Malformed input is 400 with the byte offset and what was
- * wrong. Accepted: 204, with 2.0's `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written`.
+ * is 2.0; any other type or proto is 415, so that a 2.0 sender falls back. Malformed input is 400
+ * with the byte offset and what was wrong. Accepted: 204, with 2.0's
+ * `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written`.
  *
  * What Tributary cannot carry is never dropped silently: native histogram samples make the
  * request a 400 (the float samples beside them are written, and the headers say how many, as
@@ -16,157 +20,122 @@
  * a 2.0 series' created timestamp is not kept (Tributary has no place for it).
  */
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseV2Request, parseWriteRequest, WireError, type DecodedSample } from '../formats/remotewrite/index.js';
-import { SnappyError, SnappyTooLargeError, uncompress } from '../formats/snappy/index.js';
-import { BodyTooLargeError, readBody } from '../server/request-body.js';
-import type { Logger } from '../log/logger.js';
-import type { Labels } from '../model/labels.js';
-import { SampleBatch } from '../model/samples.js';
-import type { SampleSink } from '../pipeline/index.js';
-import type { Registry } from '../selfmetrics/registry.js';
-import type { HttpServer } from '../server/index.js';
+import type { IngestConfig } from '../config/ingest.js';
 import { CONTENT_TYPE_PLAIN, MEDIA_REMOTE_WRITE } from '../formats/media-types.js';
+import { WireError, type MetricMetadata } from '../formats/remotewrite/index.js';
+import { WriteRequestReceiver, type ReceiveSummary } from '../formats/remotewrite/receive.js';
+import type { Closable, IngestContext, IngestProtocol } from './context.js';
+import { IngestRefusal } from './http.js';
+import { describeRefusals } from './ingester.js';
 
 export const REMOTE_WRITE_PATH = '/api/v1/write';
-/** The `job` the pipeline's consumers see received samples under. */
+/** The protocol name, and the `job` the pipeline's consumers see received samples under. */
 export const RECEIVED_JOB = 'remote_write';
 const V1_PROTO = 'prometheus.WriteRequest';
 const V2_PROTO = 'io.prometheus.write.v2.Request';
-/** Received series are interned up to this many, so a series sent again is the same object. */
-const MAX_INTERNED = 100_000;
-
-export interface RemoteWriteReceiverOptions {
-  readonly sink: SampleSink;
-  readonly registry: Registry;
-  readonly logger: Logger;
-  readonly maxBodyBytes: number;
-}
+/** Families whose received metadata is kept for remote write (the most recently received). */
+const MAX_METADATA_FAMILIES = 20_000;
 
 type Version = '1.0' | '2.0';
 
-interface Received {
-  readonly series: { labels: Labels; samples: DecodedSample[]; histograms: number; exemplars: number }[];
+/** The receiver started: what to close, and the metadata received (by family, latest first kept). */
+export interface RemoteWriteIn extends Closable {
+  metadata(): MetricMetadata[];
 }
 
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export const remoteWrite: IngestProtocol = {
+  name: RECEIVED_JOB,
+  async start(ctx: IngestContext) {
+    const c = ctx.config.remote_write;
+    if (!c.http) return [];
+    const ingester = ctx.ingester(RECEIVED_JOB);
+    const log = ingester.log;
+    // kept from the standalone receiver: tests and the README name them, and the version split
+    // and what was dropped have no place in tributary_ingest_*
+    const samples = ctx.registry.counter({
+      name: 'tributary_remote_write_received_samples_total',
+      help: 'Samples received on /api/v1/write and handed to the pipeline, by protocol version.',
+      labelNames: ['version'],
+    });
+    const dropped = ctx.registry.counter({
+      name: 'tributary_remote_write_received_dropped_total',
+      help: 'Received items Tributary cannot carry, by kind: histogram (native histogram samples; the request is answered 400) or exemplar.',
+      labelNames: ['kind'],
+    });
+    const receiver = new WriteRequestReceiver();
+    const metadata = new Map<string, MetricMetadata>();
+    let toldExemplars = false;
 
-export function registerRemoteWriteReceiver(server: HttpServer, opts: RemoteWriteReceiverOptions): void {
-  const log = opts.logger.child({ component: 'remote_write_receiver' });
-  const requests = opts.registry.counter({
-    name: 'tributary_remote_write_received_requests_total',
-    help: 'Remote-write requests received on /api/v1/write, by protocol version ("unknown" before it is known) and answer.',
-    labelNames: ['version', 'code'],
-  });
-  const samples = opts.registry.counter({
-    name: 'tributary_remote_write_received_samples_total',
-    help: 'Samples received on /api/v1/write and handed to the pipeline.',
-    labelNames: ['version'],
-  });
-  const dropped = opts.registry.counter({
-    name: 'tributary_remote_write_received_dropped_total',
-    help: 'Received items Tributary cannot carry, by kind: histogram (native histogram samples; the request is answered 400) or exemplar.',
-    labelNames: ['kind'],
-  });
-  const interned = new Map<string, Labels>();
-  const batch = new SampleBatch(1024);
-  let toldExemplars = false;
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let version: Version | 'unknown' = 'unknown';
-    const answer = (status: number, text: string, headers: Record<string, string> = {}): void => {
-      requests.labels(version, String(status)).inc();
-      res.writeHead(status, { ...headers, ...(text ? { 'content-type': CONTENT_TYPE_PLAIN } : {}) });
-      res.end(text ? text + '\n' : undefined);
-    };
-    try {
-      version = messageVersion(req.headers['content-type']);
-      const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-      if (encoding !== 'snappy') throw new Refusal(415, `Content-Encoding must be snappy (got ${JSON.stringify(encoding)})`);
-      let body: Buffer;
-      try {
-        body = await readBody(req, opts.maxBodyBytes);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) res.setHeader('connection', 'close');
-        throw err instanceof BodyTooLargeError ? new Refusal(413, err.message) : err;
-      }
-      let raw: Buffer;
-      try {
-        raw = uncompress(body, opts.maxBodyBytes);
-      } catch (err) {
-        throw new Refusal(err instanceof SnappyTooLargeError ? 413 : 400, err instanceof SnappyError ? err.message : `snappy: ${(err as Error).message}`);
-      }
-      let got: Received;
-      try {
-        got = version === '2.0' ? { series: parseV2Request(raw) } : { series: parseWriteRequest(raw).timeseries };
-      } catch (err) {
-        if (err instanceof WireError) throw new Refusal(400, `${version === '2.0' ? V2_PROTO : V1_PROTO}: ${err.message}`);
-        throw err;
-      }
-      batch.reset();
-      let histograms = 0;
-      let exemplars = 0;
-      for (let i = 0; i < got.series.length; i++) {
-        const s = got.series[i];
-        if (s.labels.size === 0) throw new Refusal(400, `series ${i} has no labels`);
-        histograms += s.histograms;
-        exemplars += s.exemplars;
-        if (s.samples.length === 0) continue;
-        const labels = intern(interned, s.labels);
-        for (const x of s.samples) {
-          if (x.stale) batch.appendStale(labels, x.timestampMs);
-          else batch.append(labels, x.value, x.timestampMs);
+    ctx.http.add({
+      paths: [REMOTE_WRITE_PATH],
+      ingester,
+      maxBodyBytes: c.max_body_bytes,
+      encodings: ['snappy', 'zstd'],
+      read: async ({ req, res, body, rows }) => {
+        const version = messageVersion(req.headers['content-type']);
+        const raw = await collect(body);
+        let got: ReceiveSummary;
+        try {
+          got = version === '2.0' ? receiver.v2(raw, rows) : receiver.v1(raw, rows);
+        } catch (err) {
+          if (!(err instanceof WireError)) throw err;
+          // what came before the fault is kept (nothing accepted is lost); the sender is told
+          const s = rows.finish();
+          samples.labels(version).inc(s.rows);
+          throw new IngestRefusal(400, `${version === '2.0' ? V2_PROTO : V1_PROTO}: ${err.message}${s.rows > 0 ? ` (${s.rows} samples before it written)` : ''}`);
         }
-      }
-      if (batch.length > 0) opts.sink.write(RECEIVED_JOB, batch);
-      samples.labels(version).inc(batch.length);
-      const written: Record<string, string> =
-        version === '2.0'
-          ? {
-              'x-prometheus-remote-write-samples-written': String(batch.length),
-              'x-prometheus-remote-write-histograms-written': '0',
-              'x-prometheus-remote-write-exemplars-written': '0',
-            }
-          : {};
-      if (exemplars > 0) {
-        dropped.labels('exemplar').inc(exemplars);
-        if (!toldExemplars) log.warn('received exemplars are dropped: Tributary does not carry exemplars (counted in tributary_remote_write_received_dropped_total)');
-        toldExemplars = true;
-      }
-      if (histograms > 0) {
-        dropped.labels('histogram').inc(histograms);
-        answer(400, `${histograms} native histogram samples not written: Tributary does not carry native histograms; ${batch.length} float samples written`, written);
-        return;
-      }
-      answer(204, '', written);
-    } catch (err) {
-      if (err instanceof Refusal) {
-        log.debug('remote-write request refused', { status: err.status, err: err.message });
-        answer(err.status, err.message);
-        return;
-      }
-      log.error('remote-write request failed', { err: err as Error });
-      if (!res.headersSent) answer(500, 'internal error');
-    } finally {
-      batch.reset();
-    }
-  };
-  server.post(REMOTE_WRITE_PATH, handle);
+        for (const m of got.metadata) {
+          metadata.delete(m.family);
+          if (metadata.size >= MAX_METADATA_FAMILIES) metadata.delete(metadata.keys().next().value!);
+          metadata.set(m.family, m);
+        }
+        const s = rows.finish();
+        samples.labels(version).inc(s.rows);
+        if (got.exemplars > 0) {
+          dropped.labels('exemplar').inc(got.exemplars);
+          if (!toldExemplars) log.warn('received exemplars are dropped: Tributary does not carry exemplars (counted in tributary_remote_write_received_dropped_total)');
+          toldExemplars = true;
+        }
+        const headers: Record<string, string> =
+          version === '2.0'
+            ? {
+                'x-prometheus-remote-write-samples-written': String(s.rows),
+                'x-prometheus-remote-write-histograms-written': '0',
+                'x-prometheus-remote-write-exemplars-written': '0',
+              }
+            : {};
+        const problems: string[] = [];
+        if (got.histograms > 0) {
+          dropped.labels('histogram').inc(got.histograms);
+          problems.push(`${got.histograms} native histogram samples not written: Tributary does not carry native histograms; ${s.rows} float samples written`);
+        }
+        if (s.invalid > 0) problems.push(describeRefusals(s));
+        if (problems.length === 0 && version === '1.0') return; // the glue's 204
+        res.writeHead(problems.length > 0 ? 400 : 204, { ...headers, ...(problems.length > 0 ? { 'content-type': CONTENT_TYPE_PLAIN } : {}) });
+        res.end(problems.length > 0 ? problems.join('\n') + '\n' : undefined);
+      },
+    });
+    const running: RemoteWriteIn = {
+      metadata: () => [...metadata.values()],
+      close: async () => {},
+    };
+    return [running];
+  },
+};
+
+/** Whole body: protobuf is not streamed (the glue's cap bounds it). */
+async function collect(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const b of body) parts.push(b);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
 
-/** The message a Content-Type names; a Refusal(415) for anything but the two remote-write messages. */
+/** The message a Content-Type names; an IngestRefusal(415) for anything but the two remote-write messages. */
 export function messageVersion(contentType: string | undefined): Version {
   // no Content-Type: a 1.0 sender that left it out (1.0 receivers never checked it)
   if (contentType === undefined || contentType.trim() === '') return '1.0';
   const [type, ...params] = contentType.split(';').map((p) => p.trim());
-  if (type.toLowerCase() !== MEDIA_REMOTE_WRITE) throw new Refusal(415, `Content-Type must be ${MEDIA_REMOTE_WRITE} (got ${JSON.stringify(contentType)})`);
+  if (type.toLowerCase() !== MEDIA_REMOTE_WRITE) throw new IngestRefusal(415, `Content-Type must be ${MEDIA_REMOTE_WRITE} (got ${JSON.stringify(contentType)})`);
   let proto = V1_PROTO;
   for (const p of params) {
     const eq = p.indexOf('=');
@@ -174,14 +143,15 @@ export function messageVersion(contentType: string | undefined): Version {
   }
   if (proto === V1_PROTO) return '1.0';
   if (proto === V2_PROTO) return '2.0';
-  throw new Refusal(415, `unsupported proto ${JSON.stringify(proto)}: this receiver takes ${V1_PROTO} and ${V2_PROTO}`);
+  throw new IngestRefusal(415, `unsupported proto ${JSON.stringify(proto)}: this receiver takes ${V1_PROTO} and ${V2_PROTO}`);
 }
 
-function intern(map: Map<string, Labels>, labels: Labels): Labels {
-  const key = labels.key;
-  const found = map.get(key);
-  if (found !== undefined) return found;
-  if (map.size >= MAX_INTERNED) map.clear();
-  map.set(key, labels);
-  return labels;
+/**
+ * The `ingest:` section with the older `remote_write_options.receiver` folded in: `enabled`
+ * turns the receiver on as `ingest.remote_write.http` does; its `max_body_bytes` applies when
+ * only the old key turns it on (with both on, the ingest one).
+ */
+export function withReceiverAlias(ingest: IngestConfig, receiver: { readonly enabled: boolean; readonly max_body_bytes: number }): IngestConfig {
+  if (!receiver.enabled || ingest.remote_write.http) return ingest;
+  return { ...ingest, remote_write: { ...ingest.remote_write, http: true, max_body_bytes: receiver.max_body_bytes } };
 }

@@ -22,7 +22,7 @@ import { ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
 import { startRemoteWrite, type RemoteWriteChange } from '../remotewrite/index.js';
-import { registerRemoteWriteReceiver, startIngest, type RunningIngest } from '../ingest/index.js';
+import { startIngest, withReceiverAlias, type RunningIngest } from '../ingest/index.js';
 import { CONTENT_TYPE_PLAIN } from '../formats/media-types.js';
 
 export interface RuntimeOptions {
@@ -181,6 +181,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     closers.add('gateway', () => gateway.close());
     const scrape = new ScrapeManager({ sink: pipeline, logger: log, registry });
     // before the scrapes start, so the first batches already have somewhere to go
+    let ingestRef: RunningIngest | undefined;
     const remoteWrite = await startRemoteWrite(config.remote_write, {
       pipeline,
       registry,
@@ -188,7 +189,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       dataDir: config.server.data_dir,
       externalLabels: config.global.external_labels,
       options: config.remote_write_options,
-      metadata: () => scrape.metadata(),
+      // what remote write in received joins what the scrapes found (ingest starts below)
+      metadata: () => (ingestRef === undefined ? scrape.metadata() : [...scrape.metadata(), ...ingestRef.metadata()]),
     });
     // a stop tries to send what is queued first (remote write's own timeout)
     closers.add('remote write', (how) => (how.failedStart ? remoteWrite.close(0) : remoteWrite.close()));
@@ -196,10 +198,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     // On the embedded defaults the self-scrape waits for the bound address (below).
     const selfScrape = opts.configFile === undefined;
     if (!selfScrape) scrape.apply(config.scrape_configs);
-    const receiver = config.remote_write_options.receiver;
-    if (receiver.enabled) registerRemoteWriteReceiver(server, { sink: pipeline, registry, logger: log, maxBodyBytes: receiver.max_body_bytes });
     // after remote write, so a stop closes the listeners before the queues flush
-    const ingest = await startIngest(config.ingest, { server, sink: pipeline, registry, logger: log });
+    const ingest = await startIngest(withReceiverAlias(config.ingest, config.remote_write_options.receiver), { server, sink: pipeline, registry, logger: log });
+    ingestRef = ingest;
     closers.add('ingest', () => ingest.close());
     registerScrapePages(server, pages, scrape);
     registerRelabelDebugPages(server, pages);

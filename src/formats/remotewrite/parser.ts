@@ -188,7 +188,7 @@ export function readSample(s: Reader): DecodedSample {
   return sample;
 }
 
-function readMetadata(r: Reader): MetricMetadata {
+export function readMetadata(r: Reader): MetricMetadata {
   let type: MetricType = 'unknown';
   let family = '';
   let help: string | undefined;

@@ -52,6 +52,8 @@ export interface PushedApp {
   /** The last push that was refused, kept for /apps; the payload before it stays exposed. */
   readonly lastError?: string;
   readonly lastErrorMs?: number;
+  /** Pushed where `remote_write: true`: its samples also go into the pipeline (push-pipeline.ts). */
+  readonly remoteWrite?: boolean;
 }
 
 export interface PushRequest {
@@ -65,6 +67,8 @@ export interface PushRequest {
   ttlMs: number;
   /** 'replace': the whole app (PUT, sockets); 'merge': only the families named in the push (POST). */
   mode: 'replace' | 'merge';
+  /** The listener's or path's `remote_write` switch. */
+  remoteWrite?: boolean;
 }
 
 export interface AppStoreLimits {
@@ -163,6 +167,7 @@ export class AppStore {
         failureTimeMs: prev?.failureTimeMs ?? 0,
         updatedMs: at,
         ttlMs: req.ttlMs,
+        ...(req.remoteWrite ? { remoteWrite: true } : {}),
       },
       prev,
       req.droppedLines ?? 0,
@@ -349,6 +354,7 @@ export class AppStore {
         failureTimeMs: at,
         updatedMs: prev?.updatedMs ?? at,
         ttlMs: prev?.ttlMs ?? req.ttlMs,
+        ...(prev?.remoteWrite ? { remoteWrite: true } : {}),
         lastError: error,
         lastErrorMs: at,
       },

@@ -14,6 +14,8 @@ import { AppStore, type AppStoreOptions } from './app-store.js';
 import { AppPersistence, APPS_SUBDIR } from './persistence.js';
 import { registerPushgatewayRoutes } from './pushgateway-api.js';
 import { SocketListener, type SocketAddress } from './socket-listener.js';
+import { PushPipeline } from './push-pipeline.js';
+import type { SampleSink } from '../../pipeline/sink.js';
 
 export interface PushIngestionDeps {
   /** Where the Pushgateway routes go (when `http.enabled`); routes must be added before it listens. */
@@ -28,12 +30,17 @@ export interface PushIngestionDeps {
   reserved?: AppStoreOptions;
   /** For tests: the store's clock. */
   now?: () => number;
+  /** The pipeline, for listeners and the API with `remote_write: true`. */
+  pipeline?: SampleSink;
+  /** The gateway's `source_label`, which pushed series carry into the pipeline as on the page. */
+  sourceLabelName?: string;
 }
 
 export class PushIngestion {
   readonly store: AppStore;
   readonly listeners: readonly SocketListener[];
   private readonly persistence: AppPersistence | undefined;
+  private readonly toPipeline: PushPipeline | undefined;
 
   constructor(config: PushConfig, deps: PushIngestionDeps) {
     this.store = new AppStore({ maxApps: config.max_apps, maxSeries: config.max_series }, deps.now, deps.reserved);
@@ -48,6 +55,7 @@ export class PushIngestion {
         defaultTtlMs: httpTtl,
         maxBodyBytes: config.max_body_bytes,
         adminApi: config.http.enable_admin_api,
+        remoteWrite: config.http.remote_write,
         ...(deps.protect ? { protect: deps.protect } : {}),
         // The Pushgateway's flags that have a counterpart here, under its names.
         flags: {
@@ -60,6 +68,8 @@ export class PushIngestion {
         },
       });
     }
+    const anyRemoteWrite = (config.http.enabled && config.http.remote_write) || config.listeners.some((l) => l.remote_write);
+    if (anyRemoteWrite && deps.pipeline !== undefined) this.toPipeline = new PushPipeline(this.store, deps.pipeline, deps.sourceLabelName ?? '');
     this.listeners = config.listeners.map(
       (l) =>
         new SocketListener({
@@ -70,6 +80,7 @@ export class PushIngestion {
           logger: deps.logger,
           registry: deps.registry,
           ttlMs: l.ttl ?? config.default_ttl,
+          remoteWrite: l.remote_write,
           maxBytes: l.max_bytes ?? config.max_body_bytes,
           maxConnections: l.max_connections,
           maxPendingConnections: l.max_pending_connections,
@@ -98,6 +109,7 @@ export class PushIngestion {
   /** Stops the listeners, then saves what changed. */
   async close(): Promise<void> {
     await Promise.all(this.listeners.map((l) => l.close()));
+    this.toPipeline?.close();
     await this.persistence?.close();
   }
 }

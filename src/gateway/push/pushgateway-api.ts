@@ -39,6 +39,8 @@ export interface PushgatewayApiOptions {
   maxBodyBytes: number;
   /** Serve `PUT /api/v1/admin/wipe`. */
   adminApi?: boolean;
+  /** Groups pushed here also go into the pipeline (remote write). */
+  remoteWrite?: boolean;
   /** Access control around every route of the API. */
   protect?: (handler: Handler) => Handler;
   /** Settings shown by `/api/v1/status` as the Pushgateway shows its flags. */
@@ -79,7 +81,7 @@ export function registerPushgatewayRoutes(server: HttpServer, opts: PushgatewayA
       }
     }
 
-    const request = { key: group.key, name: group.job, groupingLabels: group.labels, protocol: 'pushgateway' as const, origin: `HTTP push from ${peer}`, ttlMs };
+    const request = { key: group.key, name: group.job, groupingLabels: group.labels, protocol: 'pushgateway' as const, origin: `HTTP push from ${peer}`, ttlMs, ...(opts.remoteWrite ? { remoteWrite: true } : {}) };
     let families;
     try {
       const body = await readPushBody(req, opts.maxBodyBytes);

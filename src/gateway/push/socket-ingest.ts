@@ -21,6 +21,8 @@ export interface SocketIngestContext {
   /** Listener address or path plus peer, for /apps. */
   origin: string;
   ttlMs: number;
+  /** The listener's `remote_write` switch. */
+  remoteWrite?: boolean;
 }
 
 /** Returns whether the payload was stored. */
@@ -48,6 +50,7 @@ export function ingestWireMessage(msg: WireMessage, ctx: SocketIngestContext): b
       droppedLines: parsed.dropped,
       ttlMs: ctx.ttlMs,
       mode: 'replace',
+      ...(ctx.remoteWrite ? { remoteWrite: true } : {}),
     });
   } catch (err) {
     if (err instanceof PushInvalidError) return refuse('invalid', err.message);

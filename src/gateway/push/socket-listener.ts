@@ -85,6 +85,8 @@ export interface SocketListenerOptions {
   registry: Registry;
   /** TTL of apps pushed here; 0 = kept until replaced. */
   ttlMs: number;
+  /** Apps pushed here also go into the pipeline (remote write). */
+  remoteWrite?: boolean;
   /** Bytes per message (a JSON top-level value, a Cap'n Proto frame). */
   maxBytes: number;
   /** Connections read at once; more wait, unread, for a slot. */
@@ -337,6 +339,7 @@ export class SocketListener {
       protocol: this.opts.format,
       origin: `${this.address()} from ${c.peer}`,
       ttlMs: this.opts.ttlMs,
+      ...(this.opts.remoteWrite ? { remoteWrite: true } : {}),
     };
     const emit = (msg: WireMessage): void => {
       c.messages++;

@@ -1,0 +1,368 @@
+/**
+ * Remote write received: a 1.0 `WriteRequest` or a 2.0 `Request` (after snappy/zstd) walked in
+ * place and handed to a row sink sample by sample — no object per sample, no `DecodedSeries`
+ * tree — with the per-series cache every push protocol has. In 1.0 a series' `Label` fields are
+ * the bytes `Labels.key` is made of (labels-packed.ts), so the raw bytes of a TimeSeries' label
+ * fields are its cache key: a series sent again costs a hash and a compare of its label bytes in
+ * place, and comes out as the same `Labels` object (which the relabel and remote-write caches
+ * key on). 2.0 numbers its strings per request, so there the key is the resolved label text.
+ *
+ * What the receiver cannot carry is counted, not dropped in silence: native histogram samples
+ * and exemplars (the glue answers for them), a 2.0 created timestamp (ignored). Malformed
+ * protobuf throws a `WireError` (byte offset and what was wrong); rows handed out before it stay.
+ */
+
+import { KeyedLabels } from '../../model/keyed-labels.js';
+import type { Labels } from '../../model/labels.js';
+import { LabelsBuilder } from '../../model/labels.js';
+import type { MetricType } from '../../model/family.js';
+import { isStaleNaNBits } from '../../model/samples.js';
+import { Reader, readLabel, readMetadata, TYPE_BY_NUMBER, WireError } from './parser.js';
+import type { MetricMetadata } from './writer.js';
+
+/** Where received samples go (an ingest `IngestRequest`). */
+export interface ReceiveSink {
+  sample(labels: Labels, value: number, timestampMs: number): void;
+  /** A staleness marker, passed on by its exact bits. */
+  stale(labels: Labels, timestampMs: number): void;
+  invalid(line: number, reason: string): void;
+}
+
+export interface ReceiveSummary {
+  /** Native histogram samples (not carried). */
+  histograms: number;
+  exemplars: number;
+  /** 1.0's `metadata`, and 2.0's per-series metadata by family name. */
+  metadata: MetricMetadata[];
+}
+
+/** Series remembered per version (a sender's whole series set, as vmagent's per-series cache). */
+const MAX_SERIES = 200_000;
+
+export class WriteRequestReceiver {
+  private readonly v1Series: SeriesByBytes;
+  private readonly v2Series: KeyedLabels;
+  private readonly lb = new LabelsBuilder();
+  private scratch = Buffer.alloc(256);
+
+  constructor(maxSeries = MAX_SERIES) {
+    this.v1Series = new SeriesByBytes(maxSeries);
+    this.v2Series = new KeyedLabels(maxSeries);
+  }
+
+  /** A 1.0 `WriteRequest`. */
+  v1(bytes: Uint8Array, out: ReceiveSink): ReceiveSummary {
+    const sum: ReceiveSummary = { histograms: 0, exemplars: 0, metadata: [] };
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const r = new Reader(bytes, 0, bytes.length);
+    let n = 0;
+    while (!r.done) {
+      const key = r.varint();
+      if (key === 0x0a) {
+        const end = r.enter();
+        this.v1Series1(buf, view, r.pos, end, n++, out, sum);
+        r.pos = end;
+      } else if (key === 0x1a) sum.metadata.push(readMetadata(r.sub()));
+      else skipField(r, key);
+    }
+    return sum;
+  }
+
+  private v1Series1(buf: Buffer, view: DataView, start: number, end: number, n: number, out: ReceiveSink, sum: ReceiveSummary): void {
+    const r = new Reader(buf, start, end);
+    // pass 1: where the labels are (nearly always one run at the start), what else there is
+    let labelStart = -1;
+    let labelEnd = -1;
+    let split = false;
+    let samples = 0;
+    while (!r.done) {
+      const at = r.pos;
+      const key = r.varint();
+      if (key === 0x0a) {
+        if (labelStart < 0) labelStart = at;
+        else if (labelEnd !== at) split = true;
+        skipLen(r);
+        labelEnd = r.pos;
+      } else if (key === 0x12) {
+        skipLen(r);
+        samples++;
+      } else if (key === 0x1a) {
+        skipLen(r);
+        sum.exemplars++;
+      } else if (key === 0x22) {
+        skipLen(r);
+        sum.histograms++;
+      } else skipField(r, key);
+    }
+    if (samples === 0) return;
+    if (labelStart < 0) return out.invalid(0, `series ${n} has no labels`);
+    let kb: DataView = view;
+    let ks = labelStart;
+    let ke = labelEnd;
+    if (split) {
+      // labels interleaved with other fields (no sender does this): their bytes gathered first
+      let len = 0;
+      r.pos = start;
+      while (!r.done) {
+        const at = r.pos;
+        const key = r.varint();
+        skipField(r, key);
+        if (key === 0x0a) {
+          if (this.scratch.length < len + (r.pos - at)) this.scratch = Buffer.concat([this.scratch.subarray(0, len), Buffer.alloc(2 * (len + r.pos - at))]);
+          len += buf.copy(this.scratch, len, at, r.pos);
+        }
+      }
+      kb = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+      ks = 0;
+      ke = len;
+    }
+    const h = hashBytes(kb, ks, ke);
+    let labels = this.v1Series.get(kb, ks, ke, h);
+    if (labels === undefined) {
+      const lb = this.lb.reset();
+      r.pos = start;
+      while (!r.done) {
+        const key = r.varint();
+        if (key === 0x0a) {
+          const [name, value] = readLabel(r.sub());
+          lb.set(name, value);
+        } else skipField(r, key);
+      }
+      labels = lb.build();
+      if (labels.size === 0) return out.invalid(0, `series ${n} has no labels`);
+      this.v1Series.set(kb, ks, ke, h, labels);
+    }
+    // pass 2: the samples
+    r.pos = start;
+    while (!r.done) {
+      const key = r.varint();
+      if (key === 0x12) {
+        const e = r.enter();
+        readSampleInto(r, e, buf, view, labels, out);
+        r.pos = e;
+      } else skipField(r, key);
+    }
+  }
+
+  /** A 2.0 `Request`; refs are checked against the symbol table (WireError otherwise). */
+  v2(bytes: Uint8Array, out: ReceiveSink): ReceiveSummary {
+    const sum: ReceiveSummary = { histograms: 0, exemplars: 0, metadata: [] };
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const r = new Reader(bytes, 0, bytes.length);
+    const symbols: string[] = [];
+    const series: number[] = [];
+    while (!r.done) {
+      const key = r.varint();
+      if (key === 0x22) symbols.push(r.text());
+      else if (key === 0x2a) {
+        const e = r.enter();
+        series.push(r.pos, e);
+        r.pos = e;
+      } else if (key >>> 3 >= 1 && key >>> 3 <= 3) throw new WireError(r.pos, `field ${key >>> 3} is reserved in io.prometheus.write.v2.Request: is this a 1.0 WriteRequest?`);
+      else skipField(r, key);
+    }
+    if (symbols.length > 0 && symbols[0] !== '') throw new WireError(0, 'symbols[0] must be the empty string');
+    const refs: number[] = [];
+    const seenFamilies = new Set<string>();
+    for (let i = 0; i < series.length; i += 2) {
+      const start = series[i];
+      const sr = new Reader(buf, start, series[i + 1]);
+      refs.length = 0;
+      let samples = 0;
+      let meta: { type: MetricType; help: string; unit: string } | undefined;
+      while (!sr.done) {
+        const key = sr.varint();
+        if (key === 0x0a) {
+          const e = sr.enter();
+          while (sr.pos < e) refs.push(sr.varint());
+          sr.leave(e);
+        } else if (key === 0x08) refs.push(sr.varint());
+        else if (key === 0x12) (skipLen(sr), samples++);
+        else if (key === 0x1a) (skipLen(sr), sum.histograms++);
+        else if (key === 0x22) (skipLen(sr), sum.exemplars++);
+        else if (key === 0x2a) meta = readV2Metadata(sr.sub(), symbols);
+        else skipField(sr, key);
+      }
+      if (refs.length % 2 !== 0) throw new WireError(start, `labels_refs has ${refs.length} entries, not a multiple of 2`);
+      let cacheKey = '';
+      for (let j = 0; j < refs.length; j++) {
+        const s = symbol(symbols, refs[j], start);
+        if ((j & 1) === 0 && s === '') throw new WireError(start, `labels_refs[${j}] names the empty string as a label name`);
+        cacheKey += s.length + ':' + s;
+      }
+      if (samples === 0) continue;
+      let labels = this.v2Series.get(cacheKey);
+      if (labels === undefined) {
+        const lb = this.lb.reset();
+        for (let j = 0; j < refs.length; j += 2) lb.set(symbols[refs[j]], symbols[refs[j + 1]]);
+        labels = lb.build();
+        if (labels.size === 0) {
+          out.invalid(0, `series ${i >> 1} has no labels`);
+          continue;
+        }
+        this.v2Series.set(cacheKey, labels);
+      }
+      if (meta !== undefined) {
+        const family = labels.metricName;
+        if (family !== '' && !seenFamilies.has(family)) {
+          seenFamilies.add(family);
+          sum.metadata.push({ type: meta.type, family, ...(meta.help ? { help: meta.help } : {}), ...(meta.unit ? { unit: meta.unit } : {}) });
+        }
+      }
+      sr.pos = start;
+      while (!sr.done) {
+        const key = sr.varint();
+        if (key === 0x12) {
+          const e = sr.enter();
+          readSampleInto(sr, e, buf, view, labels, out);
+          sr.pos = e;
+        } else skipField(sr, key);
+      }
+    }
+    return sum;
+  }
+}
+
+/** Past a length-delimited field, without the Reader `Reader.skip` makes for it. */
+function skipLen(r: Reader): void {
+  r.pos = r.enter();
+}
+
+function skipField(r: Reader, key: number): void {
+  if ((key & 7) === 2) r.pos = r.enter();
+  else r.skip(key & 7);
+}
+
+/** A `Sample` (the same in 1.0 and 2.0) of `r` up to `end`, handed on. */
+function readSampleInto(r: Reader, end: number, buf: Buffer, view: DataView, labels: Labels, out: ReceiveSink): void {
+  let value = 0;
+  let ts = 0;
+  let stale = false;
+  while (r.pos < end) {
+    const k = r.varint();
+    if (k === 0x09) {
+      if (r.pos + 8 > end) throw new WireError(r.pos, 'truncated sample value');
+      stale = isStaleNaNBits(buf, r.pos);
+      value = view.getFloat64(r.pos, true);
+      r.pos += 8;
+    } else if (k === 0x10) ts = r.int64();
+    else skipField(r, k);
+  }
+  if (r.pos !== end) throw new WireError(end, 'field runs past the end of its message');
+  if (stale) out.stale(labels, ts);
+  else out.sample(labels, value, ts);
+}
+
+function readV2Metadata(r: Reader, symbols: readonly string[]): { type: MetricType; help: string; unit: string } {
+  const at = r.pos;
+  let type: MetricType = 'unknown';
+  let help = '';
+  let unit = '';
+  while (!r.done) {
+    const key = r.varint();
+    if (key === 0x08) type = TYPE_BY_NUMBER.get(r.varint()) ?? 'unknown';
+    else if (key === 0x18) help = symbol(symbols, r.varint(), at);
+    else if (key === 0x20) unit = symbol(symbols, r.varint(), at);
+    else skipField(r, key);
+  }
+  return { type, help, unit };
+}
+
+function symbol(symbols: readonly string[], ref: number, at: number): string {
+  const s = symbols[ref];
+  if (s === undefined) throw new WireError(at, `symbol reference ${ref} is beyond the ${symbols.length} symbols of the request`);
+  return s;
+}
+
+/**
+ * 1.0 series by the bytes of their `Label` fields, hashed and compared in place four bytes at a
+ * time: no string is made of them per sample (a string key — `KeyedLabels` — cost a copy, V8's
+ * hash of ~140 characters and a compare: 40% of the warm path, see receive.bench.ts). Bounded
+ * and generational as `KeyedLabels`: new entries go into a young map, which becomes the old one
+ * at half the bound (the old one dropped); a hit in the old map is promoted.
+ */
+interface ByteEntry {
+  readonly words: Int32Array;
+  readonly len: number;
+  readonly labels: Labels;
+  next: ByteEntry | undefined;
+}
+
+class SeriesByBytes {
+  private readonly half: number;
+  private young = new Map<number, ByteEntry>();
+  private old = new Map<number, ByteEntry>();
+
+  constructor(maxEntries: number) {
+    this.half = Math.max(1, Math.floor(maxEntries / 2));
+  }
+
+  get(view: DataView, start: number, end: number, h: number): Labels | undefined {
+    for (let e = this.young.get(h); e !== undefined; e = e.next) if (same(e, view, start, end)) return e.labels;
+    for (let e = this.old.get(h); e !== undefined; e = e.next) {
+      if (same(e, view, start, end)) {
+        this.put(h, { words: e.words, len: e.len, labels: e.labels, next: undefined });
+        return e.labels;
+      }
+    }
+    return undefined;
+  }
+
+  set(view: DataView, start: number, end: number, h: number, labels: Labels): void {
+    const len = end - start;
+    const words = new Int32Array((len + 3) >>> 2);
+    const full = len >>> 2;
+    for (let i = 0; i < full; i++) words[i] = view.getInt32(start + 4 * i, true);
+    if ((len & 3) !== 0) words[full] = tailWord(view, start + 4 * full, end);
+    this.put(h, { words, len, labels, next: undefined });
+  }
+
+  private put(h: number, e: ByteEntry): void {
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    e.next = this.young.get(h);
+    this.young.set(h, e);
+  }
+}
+
+function same(e: ByteEntry, view: DataView, start: number, end: number): boolean {
+  if (e.len !== end - start) return false;
+  const w = e.words;
+  const full = e.len >>> 2;
+  for (let i = 0; i < full; i++) if (w[i] !== view.getInt32(start + 4 * i, true)) return false;
+  return (e.len & 3) === 0 || w[full] === tailWord(view, start + 4 * full, end);
+}
+
+/** The last one to three bytes as a little-endian word. */
+function tailWord(view: DataView, p: number, end: number): number {
+  let v = 0;
+  for (let s = 0; p < end; p++, s += 8) v |= view.getUint8(p) << s;
+  return v;
+}
+
+/** murmur3's 32-bit mix over the bytes, a word at a time. */
+function hashBytes(view: DataView, start: number, end: number): number {
+  let h = end - start;
+  let p = start;
+  for (; p + 4 <= end; p += 4) {
+    let k = Math.imul(view.getInt32(p, true), 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= k;
+    h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+  }
+  if (p < end) {
+    let k = Math.imul(tailWord(view, p, end), 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= k;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  // 30 bits: a small integer to V8 (a Map key it need not box)
+  return (h ^ (h >>> 16)) & 0x3fffffff;
+}
