@@ -11,6 +11,7 @@ import type { ServerResponse } from 'node:http';
 import { InfluxParser, InfluxSeries, parsePrecision } from '../formats/influx/parser.js';
 import { CONTENT_TYPE_JSON } from '../formats/media-types.js';
 import { LineSplitter } from '../formats/rows/index.js';
+import { describeRefusals } from './ingester.js';
 import type { IngestContext, IngestProtocol, Closable } from './context.js';
 import { startLineListener } from './listeners.js';
 
@@ -39,13 +40,16 @@ export const influx: IngestProtocol = {
         // vmagent answers every method on these paths; clients POST
         methods: ['POST', 'PUT', 'GET'],
         encodings: ['identity', 'gzip', 'deflate', 'zstd'],
-        read: async ({ url, body, rows }) => {
+        read: async ({ url, body, rows, res }) => {
           const q = url.searchParams;
           let db = q.get('db') ?? '';
           if (db === '' && c.bucket_as_db && V2_PATHS.has(url.pathname.replace(/^\/insert\/[^/]+(?:\/prometheus)?/, ''))) db = q.get('bucket') ?? '';
           const splitter = new LineSplitter(new InfluxParser(series, db, parsePrecision(q.get('precision'))), c.max_line_bytes);
           for await (const chunk of body) splitter.push(chunk, rows);
           splitter.end(rows);
+          // the glue's finish() after this one only finds an empty batch
+          const summary = rows.finish();
+          if (summary.invalid > 0) answerRefusals(res, describeRefusals(summary));
         },
       });
       const databases = JSON.stringify({
@@ -77,3 +81,15 @@ export const influx: IngestProtocol = {
     return parts;
   },
 };
+
+/**
+ * Refused lines answered as InfluxDB answers them: 400 with a JSON `error` (v1) and `message`
+ * (v2) that says "partial write: unable to parse". Telegraf's v1 output reads that JSON and, on
+ * those words, drops the batch; on a plain-text 400 it would send the whole batch again and
+ * again, its good lines (already kept here) with it.
+ */
+function answerRefusals(res: ServerResponse, text: string): void {
+  const message = `partial write: unable to parse ${text}`;
+  res.writeHead(400, { 'content-type': CONTENT_TYPE_JSON });
+  res.end(JSON.stringify({ code: 'invalid', error: message, message }) + '\n');
+}
