@@ -420,55 +420,115 @@ function parseBool(buf: Buffer, s: number, e: number): number {
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
 
+// Go's math.Pow10 tables: the same literals give the same doubles, so the products are Go's
+const POW10_TAB = [
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27,
+  1e28, 1e29, 1e30, 1e31,
+];
+const POW10_POS32 = [1e0, 1e32, 1e64, 1e96, 1e128, 1e160, 1e192, 1e224, 1e256, 1e288];
+const POW10_NEG32 = [1e-0, 1e-32, 1e-64, 1e-96, 1e-128, 1e-160, 1e-192, 1e-224, 1e-256, 1e-288, 1e-320];
+
+function goPow10(n: number): number {
+  if (n >= 0) return n <= 308 ? POW10_POS32[n >> 5] * POW10_TAB[n & 31] : Infinity;
+  n = -n;
+  return n <= 323 ? POW10_NEG32[n >> 5] / POW10_TAB[n & 31] : 0;
+}
+
+const isDigit = (c: number) => c >= D0 && c <= D9;
+
 /**
- * A float as `[+-]digits[.digits][e[+-]digits]`, `.5`, `5.`, or inf/infinity/nan in any case;
- * undefined when it is none. Up to 15 significant digits without an exponent the value is an
- * exact integer divided by an exact power of ten — correctly rounded, so the same double as
- * Number() gives — without making a string.
+ * A float field as vmagent reads it (fastjson's `fastfloat.ParseBestEffort`), double for
+ * double: up to 15 mantissa digits the value is the integer over a power of ten (correctly
+ * rounded), longer ones go to the exact parse (`strconv.ParseFloat`), and an exponent
+ * multiplies by Go's `math.Pow10` — which can land one unit in the last place away from the
+ * nearest double (`7.66E+15` is 7659999999999999 there), and is reproduced so that both
+ * agents store the same value. Undefined where vmagent would store 0 for text it cannot read;
+ * the forms it misreads as 0 although they are numbers (`+5`, `.5`, `5.`) are taken as numbers.
  */
 export function parseFloatBytes(buf: Buffer, s: number, e: number): number | undefined {
-  let p = s;
-  let neg = false;
-  if (p < e && (buf[p] === MINUS || buf[p] === PLUS)) {
-    neg = buf[p] === MINUS;
-    p++;
+  if (s === e) return undefined;
+  let i = s;
+  const minus = buf[i] === MINUS;
+  if (minus && ++i === e) return undefined;
+  const j = i;
+  let d = 0;
+  for (; i < e && isDigit(buf[i]); i++) {
+    d = d * 10 + (buf[i] - D0);
+    if (i + 1 - s > 18) return exactFloat(buf, s, e);
   }
-  let mant = 0;
-  let digits = 0;
-  let frac = 0;
-  let dot = false;
-  let i = p;
-  for (; i < e; i++) {
-    const c = buf[i];
-    if (c >= D0 && c <= D9) {
-      mant = mant * 10 + (c - D0);
-      digits++;
-      if (dot) frac++;
-    } else if (c === DOT && !dot) dot = true;
-    else break;
-  }
-  if (i === e && digits > 0 && digits <= 15) {
-    const v = frac === 0 ? mant : mant / POW10[frac];
-    return neg ? -v : v;
-  }
-  if (digits === 0) {
+  if (i === j) {
+    let p = i;
+    if (buf[p] === PLUS) p++;
     const len = e - p;
     if (len === 3 || len === 8) {
       const w = buf.toString('latin1', p, e).toLowerCase();
-      if (w === 'inf' || w === 'infinity') return neg ? -Infinity : Infinity;
+      if (w === 'inf' || w === 'infinity') return minus ? -Infinity : Infinity;
       if (w === 'nan') return NaN;
     }
-    return undefined;
+    return lenientFloat(buf, s, e);
   }
-  if (i < e) {
-    if (buf[i] !== 0x65 && buf[i] !== 0x45) return undefined;
+  // float64(d) of the exact integer: the digits loop is exact only up to 15 digits
+  let f = i - j <= 15 ? d : Number(buf.toString('latin1', j, i));
+  if (i === e) return minus ? -f : f;
+  if (buf[i] === DOT) {
+    if (++i === e) return lenientFloat(buf, s, e);
+    const k = i;
+    for (; i < e && isDigit(buf[i]); i++) {
+      d = d * 10 + (buf[i] - D0);
+      if (i + 1 - j >= 17) return exactFloat(buf, s, e);
+    }
+    if (i > k) f = d / POW10[i - k];
+    if (i === e) return minus ? -f : f;
+  }
+  if (buf[i] === 0x65 || buf[i] === 0x45) {
+    if (++i === e) return undefined;
+    let expMinus = false;
+    if (buf[i] === PLUS || buf[i] === MINUS) {
+      expMinus = buf[i] === MINUS;
+      if (++i === e) return undefined;
+    }
+    const k = i;
+    let exp = 0;
+    for (; i < e && isDigit(buf[i]); i++) {
+      exp = exp * 10 + (buf[i] - D0);
+      if (exp > 300) return exactFloat(buf, s, e);
+    }
+    if (i === k || i < e) return undefined;
+    f *= goPow10(expMinus ? -exp : exp);
+    return minus ? -f : f;
+  }
+  return undefined;
+}
+
+/** `[+-]?digits[.digits][e[+-]digits]` (also `.5`, `5.`): whether the text is a plain decimal float. */
+function decimalSyntax(buf: Buffer, s: number, e: number): boolean {
+  let i = s;
+  if (i < e && (buf[i] === MINUS || buf[i] === PLUS)) i++;
+  let digits = 0;
+  while (i < e && isDigit(buf[i])) i++, digits++;
+  if (i < e && buf[i] === DOT) {
+    i++;
+    while (i < e && isDigit(buf[i])) i++, digits++;
+  }
+  if (digits === 0) return false;
+  if (i < e && (buf[i] === 0x65 || buf[i] === 0x45)) {
     i++;
     if (i < e && (buf[i] === MINUS || buf[i] === PLUS)) i++;
-    const expStart = i;
-    while (i < e && buf[i] >= D0 && buf[i] <= D9) i++;
-    if (i === expStart || i < e) return undefined;
+    const k = i;
+    while (i < e && isDigit(buf[i])) i++;
+    if (i === k) return false;
   }
-  return Number(buf.toString('latin1', s, e));
+  return i === e;
+}
+
+/** strconv.ParseFloat on a decimal: correctly rounded, ±Inf past the range; undefined when not a decimal. */
+function exactFloat(buf: Buffer, s: number, e: number): number | undefined {
+  return decimalSyntax(buf, s, e) ? Number(buf.toString('latin1', s, e)) : undefined;
+}
+
+/** What vmagent misreads as 0 although it is a number (`+5`, `.5`, `5.`, `5.e3`...): its value. */
+function lenientFloat(buf: Buffer, s: number, e: number): number | undefined {
+  return exactFloat(buf, s, e);
 }
 
 /** `-?digits` (`digits` when unsigned) within int64 (uint64); undefined otherwise. */
