@@ -181,15 +181,21 @@ export class InfluxParser implements LineFormat {
     const sh = this.shared;
     let p = sp + 1;
     while (p < end && buf[p] === SPACE) p++;
-    // fields end at the first space outside quotes; commas outside quotes separate them
+    // fields end at the first space outside quotes; commas outside quotes separate them; a field's
+    // key ends at its first unescaped `=`, quotes or not (vmagent's nextUnescapedChar)
     let n = 0;
     let fieldStart = p;
+    let eq = -1;
     let inQuote = false;
     let fieldsEnd = end;
     for (let i = p; i < end; i++) {
       const c = buf[i];
       if (c === BS) {
         i++;
+        continue;
+      }
+      if (c === EQ) {
+        if (eq < 0) eq = i;
         continue;
       }
       if (c === QUOTE) {
@@ -199,15 +205,16 @@ export class InfluxParser implements LineFormat {
       if (inQuote) continue;
       if (c === COMMA) {
         if (n === sh.keyStart.length) sh.grow();
-        this.field(buf, fieldStart, i, n++);
+        this.field(buf, fieldStart, eq, i, n++);
         fieldStart = i + 1;
+        eq = -1;
       } else if (c === SPACE) {
         fieldsEnd = i;
         break;
       }
     }
     if (n === sh.keyStart.length) sh.grow();
-    this.field(buf, fieldStart, Math.min(fieldsEnd, end), n++);
+    this.field(buf, fieldStart, eq, Math.min(fieldsEnd, end), n++);
 
     p = fieldsEnd < end ? fieldsEnd + 1 : end;
     while (p < end && buf[p] === SPACE) p++;
@@ -282,17 +289,8 @@ export class InfluxParser implements LineFormat {
     return { measurement: unescape(buf, start, measurementEnd), pairs, fieldKeys: [], fieldLabels: [], single: undefined };
   }
 
-  /** Field `j` in [s, e): `key=value`; the key's bounds and the value land in the shared scratch arrays. */
-  private field(buf: Buffer, s: number, e: number, j: number): void {
-    let eq = -1;
-    for (let i = s; i < e; i++) {
-      const c = buf[i];
-      if (c === BS) i++;
-      else if (c === EQ) {
-        eq = i;
-        break;
-      }
-    }
+  /** Field `j` in [s, e): `key=value` with its first unescaped `=` at `eq` (-1: none); the key's bounds and the value land in the shared scratch arrays. */
+  private field(buf: Buffer, s: number, eq: number, e: number, j: number): void {
     if (eq < 0) throw new LineError(`field ${quote(buf, s, e)} has no value: expected name=value`);
     if (eq === s) throw new LineError(`a field has an empty name in ${quote(buf, s, e)}`);
     const sh = this.shared;
