@@ -88,6 +88,10 @@ test('influx: the same lines over HTTP, TCP and UDP give the same series in stor
   await postBoth(sbs, '/write?precision=u', `p_u x=1 ${ts.us}`);
   await postBoth(sbs, '/write?precision=us', `p_us x=1 ${ts.us}`);
   await postBoth(sbs, '/write?precision=ns', `p_ns x=1 ${ts.ns}`);
+  // sub-millisecond parts past the half: truncated (Go's integer division), not rounded
+  await postBoth(sbs, '/write?precision=ns', `trunc_ns x=1 ${ts.ms}999999`);
+  await postBoth(sbs, '/write?precision=us', `trunc_us x=1 ${ts.ms}999`);
+  await postBoth(sbs, '/write', `trunc_auto x=1 ${ts.ms}999999`);
   await postBoth(sbs, '/write?precision=m', `p_m x=1 ${ts.m}`);
   await postBoth(sbs, '/write?precision=h', `p_h x=1 ${ts.h}`);
   await postBoth(sbs, '/write', `auto_s x=1 ${ts.s}\nauto_ms x=1 ${ts.ms}\nauto_us x=1 ${ts.us}\nauto_ns x=1 ${ts.ns}`);
@@ -114,6 +118,9 @@ test('influx: the same lines over HTTP, TCP and UDP give the same series in stor
   );
   assert.deepEqual(got, want.filter((s) => s.metric.__name__ !== 'quoted_note'));
   assert.ok(got.some((s) => s.metric.__name__ === 'tcp_x') && got.some((s) => s.metric.__name__ === 'udp_x'));
+  // no db query arg: no db label (vmagent has no default db)
+  assert.deepEqual(want.find((s) => s.metric.__name__ === 'p_ms_x')?.metric, { __name__: 'p_ms_x' });
+  for (const name of ['trunc_ns_x', 'trunc_us_x', 'trunc_auto_x']) assert.deepEqual(want.find((s) => s.metric.__name__ === name)?.timestamps, [ts.ms], name);
   assert.ok(got.some((s) => key(s) === JSON.stringify({ __name__: 'cpu_usage_user', cpu: 'cpu-total', db: 'telegraf', host: 'web-1' }) && s.values.length === 2));
 });
 
