@@ -27,6 +27,7 @@ const SUITES: Record<string, [module: string, call: string]> = {
   'remotewrite-receive': ['../src/formats/remotewrite/receive.bench.js', 'runRemoteWriteReceiveBench()'],
   'series-memory': ['./series-memory.js', `runSeriesMemoryBench(${page})`],
   'queue-lag': ['./queue-lag.js', 'runQueueLagBench()'],
+  'influx-parser': ['../src/formats/influx/influx.bench.js', 'runInfluxBench()'],
 };
 
 /** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows). */

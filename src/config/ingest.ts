@@ -27,7 +27,11 @@ export const ingestConfigSchema = z.strictObject({
       max_body_bytes: bodyLimit(32 * MiB),
     })
     .prefault({}),
-  /** Influx line protocol: /write, /influx/write, /api/v2/write, /influx/api/v2/write, /query, /ping. */
+  /**
+   * Influx line protocol: /write, /influx/write, /api/v2/write, /influx/api/v2/write (`db`, `precision`;
+   * `bucket` with bucket_as_db), /query and /influx/query (SHOW DATABASES), /ping and /influx/ping;
+   * TCP and UDP on listen_address. Names and limits as vmagent's -influx* flags.
+   */
   influx: z
     .strictObject({
       http: bool.default(false),
@@ -39,8 +43,12 @@ export const ingestConfigSchema = z.strictObject({
       skip_measurement: bool.default(false),
       /** The label the `db` query arg becomes (unless a tag of that name exists); empty: none. */
       db_label: z.string().default('db'),
-      /** What `/query` answers to `SHOW DATABASES`. */
+      /** What `/query` answers to `SHOW DATABASES` (vmagent's -influx.databaseNames; `_internal` when empty, as vmagent). */
       database_names: z.array(z.string()).default([]),
+      /** vmagent's -influxTrimTimestamp: timestamps cut to a multiple of this (1ms: whole milliseconds only). */
+      trim_timestamp: duration.default(1),
+      /** On the v2 paths, a `bucket` query arg stands for `db` when there is no `db` (vmagent 1.79 ignores `bucket`). */
+      bucket_as_db: bool.default(false),
     })
     .prefault({}),
   /** Graphite plaintext over TCP and UDP. */

@@ -18,13 +18,14 @@ import { datadog } from './datadog.js';
 import { graphite } from './graphite.js';
 import { remoteWrite, type RemoteWriteIn } from './remote-write.js';
 import { IngestHttp } from './http.js';
+import { influx } from './influx.js';
 import { Ingester, IngestMetrics } from './ingester.js';
 
 export { REMOTE_WRITE_PATH, RECEIVED_JOB, withReceiverAlias } from './remote-write.js';
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog];
+const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx];
 
 export interface IngestDeps {
   readonly server: HttpServer;

@@ -51,6 +51,8 @@ export interface SideBySideOptions {
   readonly vmagentFlags?: readonly string[];
   /** YAML merged into Tributary's `ingest:` section (as `key: value` lines, indented two spaces). */
   readonly tributaryIngest?: string;
+  /** More keys of Tributary's `ingest.influx` block (flow-map entries: `skip_single_field: true`), already set there. */
+  readonly tributaryInflux?: string;
 }
 
 export const DEFAULT_MATCH = '{__name__=~".+"}';
@@ -126,7 +128,7 @@ remote_write:
     queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}
 ingest:
   remote_write: {http: true}
-  influx: {http: true, listen_address: 127.0.0.1:${tp.influx}}
+  influx: {http: true, listen_address: 127.0.0.1:${tp.influx}${opts.tributaryInflux ? ', ' + opts.tributaryInflux : ''}}
   graphite: {listen_address: 127.0.0.1:${tp.graphite}}
   opentsdb: {http: true, listen_address: 127.0.0.1:${tp.opentsdb}, http_listen_address: 127.0.0.1:${tp.opentsdbHttp}}
   import: {http: true}
