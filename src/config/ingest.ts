@@ -89,6 +89,8 @@ export const ingestConfigSchema = z.strictObject({
       prometheus_naming: bool.default(true),
       /** Delta sums and histograms: refused with a reason (`reject`), or added up per series into cumulative values. */
       delta_temporality: z.enum(['reject', 'cumulative']).default('reject'),
+      /** Scope name, version, schema URL and attributes as `otel_scope_*` labels (Prometheus' `promote_scope_metadata`, off there too). */
+      promote_scope_metadata: bool.default(false),
     })
     .prefault({}),
 });
