@@ -75,8 +75,16 @@ function sdk(t: TestContext, base: string, proto: boolean, opts: { delta?: boole
     readers: [reader],
     views: opts.exponential ? [{ instrumentName: opts.exponential, aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM, options: { maxSize: 160 } } }] : [],
   });
-  t.after(() => provider.shutdown().catch(() => undefined));
-  return { meter: provider.getMeter('shop-meter', '1.2.3'), flush: () => reader.forceFlush() };
+  // shut down before Tributary closes (call `close` at the end of the test): the last export into
+  // a closed port would be retried with backoff for seconds
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await provider.shutdown().catch(() => undefined);
+  };
+  t.after(close);
+  return { meter: provider.getMeter('shop-meter', '1.2.3'), flush: () => reader.forceFlush(), close };
 }
 
 const JOB = 'job="shop/checkout"';
@@ -86,7 +94,7 @@ for (const proto of [false, true]) {
   const kind = proto ? 'protobuf' : 'JSON';
   test(`OTLP/HTTP ${kind} from the OpenTelemetry JS SDK: counters, up-down counters, histograms, gauges, resource attributes`, async (t) => {
     const { rt, sink, base } = await start(t);
-    const { meter, flush } = sdk(t, base, proto);
+    const { meter, flush, close } = sdk(t, base, proto);
     const requests = meter.createCounter('http.server.requests', { unit: '{request}' });
     requests.add(3, { 'http.method': 'GET', 'http.status_code': 200 });
     requests.add(1, { 'http.method': 'POST', 'http.status_code': 500 });
@@ -140,12 +148,13 @@ for (const proto of [false, true]) {
     const again = sink.samples.find((s) => s.labels.toString().includes('http_method="GET"'))!;
     assert.equal(again.value, 5);
     assert.equal(again.labels, first.get(again.labels.toString()), 'a series sent again is the same Labels object');
+    await close();
   });
 }
 
 test('OTLP exponential histogram from the SDK: classic cumulative buckets at the exponential boundaries, +Inf = count', async (t) => {
   const { sink, base } = await start(t);
-  const { meter, flush } = sdk(t, base, true, { exponential: 'rpc.duration' });
+  const { meter, flush, close } = sdk(t, base, true, { exponential: 'rpc.duration' });
   const h = meter.createHistogram('rpc.duration', { unit: 'ms' });
   const values = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89];
   for (const v of values) h.record(v);
@@ -168,12 +177,13 @@ test('OTLP exponential histogram from the SDK: classic cumulative buckets at the
   const sum = sink.samples.find((s) => s.labels.metricName === 'rpc_duration_milliseconds_sum')!;
   assert.equal(sum.value, values.reduce((a, b) => a + b, 0));
   assert.equal(sink.samples.find((s) => s.labels.metricName === 'rpc_duration_milliseconds_count')!.value, values.length);
+  await close();
 });
 
 test('OTLP delta temporality: refused by default (counted as unsupported, said in partial_success), added up with delta_temporality: cumulative', async (t) => {
   {
     const { rt, sink, base } = await start(t);
-    const { meter, flush } = sdk(t, base, false, { delta: true });
+    const { meter, flush, close } = sdk(t, base, false, { delta: true });
     meter.createCounter('jobs.done').add(3, { queue: 'a' });
     meter.createObservableGauge('temp', { unit: 'Cel' }).addCallback((r) => r.observe(21.5));
     await flush();
@@ -189,10 +199,11 @@ test('OTLP delta temporality: refused by default (counted as unsupported, said i
     const answer = (await r.json()) as { partialSuccess: { rejectedDataPoints: string; errorMessage: string } };
     assert.equal(answer.partialSuccess.rejectedDataPoints, '1');
     assert.match(answer.partialSuccess.errorMessage, /metric "d": delta temporality is not supported/);
+    await close();
   }
   {
     const { sink, base } = await start(t, '{http: true, delta_temporality: cumulative}');
-    const { meter, flush } = sdk(t, base, true, { delta: true });
+    const { meter, flush, close } = sdk(t, base, true, { delta: true });
     const c = meter.createCounter('jobs.done');
     const h = meter.createHistogram('job.size', { unit: 'By', advice: { explicitBucketBoundaries: [10, 100] } });
     c.add(3, { queue: 'a' });
@@ -212,12 +223,13 @@ test('OTLP delta temporality: refused by default (counted as unsupported, said i
       [`job_size_bytes_sum{${INST}, ${JOB}}`]: 555,
       [`job_size_bytes_count{${INST}, ${JOB}}`]: 3,
     });
+    await close();
   }
 });
 
 test('OTLP with prometheus_naming: false keeps names as sent (sanitized), and promote_scope_metadata adds otel_scope_* labels', async (t) => {
   const { sink, base } = await start(t, '{http: true, prometheus_naming: false, promote_scope_metadata: true}');
-  const { meter, flush } = sdk(t, base, false);
+  const { meter, flush, close } = sdk(t, base, false);
   meter.createCounter('http.server.requests', { unit: '{request}' }).add(2);
   meter.createObservableGauge('process.memory.usage', { unit: 'By' }).addCallback((r) => r.observe(7));
   await flush();
@@ -225,6 +237,7 @@ test('OTLP with prometheus_naming: false keeps names as sent (sanitized), and pr
     [`http_server_requests{${INST}, ${JOB}, otel_scope_name="shop-meter", otel_scope_version="1.2.3"}`]: 2,
     [`process_memory_usage{${INST}, ${JOB}, otel_scope_name="shop-meter", otel_scope_version="1.2.3"}`]: 7,
   });
+  await close();
 });
 
 /** One request in OTLP/JSON, also sent as protobuf (encoded by protobufjs) to check both decoders agree. */
