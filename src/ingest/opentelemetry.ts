@@ -33,17 +33,22 @@ export const OTLP_PATHS = ['/opentelemetry/v1/metrics', '/opentelemetry/api/v1/p
  * reader of the counter sees as a reset (rate() takes it as one).
  */
 export class DeltaSums implements DeltaTable {
-  private readonly totals = new KeyedLabels<{ v: number }>(400_000);
+  private readonly totals = new KeyedLabels<object>(400_000);
 
   add(series: Labels, delta: number): number {
-    const key = series.key;
-    let t = this.totals.get(key);
-    if (t === undefined) {
-      t = { v: 0 };
-      this.totals.set(key, t);
-    }
+    const t = this.slot(series, () => ({ v: 0 }));
     t.v += delta;
     return t.v;
+  }
+
+  slot<T extends object>(series: Labels, make: () => T): T {
+    const key = series.key;
+    let t = this.totals.get(key) as T | undefined;
+    if (t === undefined) {
+      t = make();
+      this.totals.set(key, t);
+    }
+    return t;
   }
 }
 

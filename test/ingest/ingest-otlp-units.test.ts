@@ -28,6 +28,7 @@ import type { Labels } from '../../src/model/labels.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startRuntime } from '../../src/runtime/runtime.js';
 import { tempDataDir } from '../helpers/fixtures.js';
+import { DeltaSums } from '../../src/ingest/opentelemetry.js';
 
 test('metric names as Prometheus OTLP translator makes them (UnderscoreEscapingWithSuffixes)', () => {
   const cases: [name: string, unit: string, kind: OtlpNameKind, want: string][] = [
@@ -249,6 +250,36 @@ test('exponential histogram with negative, zero and positive buckets: classic bu
   }
 });
 
+test('delta exponential histograms added up at the lowest scale seen: counts moved to the coarser buckets, never split', () => {
+  const point = (scale: number, offset: number, counts: number[], zero: number) => ({
+    timeUnixNano: '1700000000000000000',
+    count: String(counts.reduce((a, b) => a + b, 0) + zero),
+    sum: 10,
+    scale,
+    zeroCount: String(zero),
+    positive: { offset, bucketCounts: counts.map(String) },
+  });
+  const req = (p: object) => ({
+    resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'lat', exponentialHistogram: { aggregationTemporality: 1, dataPoints: [p] } }] }] }],
+  });
+  const conv = new OtlpConverter({ prometheusNaming: true, promoteScope: false, delta: new DeltaSums() });
+  const rows = new Rows();
+  // scale 1: buckets 2 and 3 are (2, 2.83] and (2.83, 4]; then scale 0: bucket 2 is (4, 8]
+  decodeOtlpProtobuf(encodeOtlpRequest(req(point(1, 2, [1, 2], 1))), conv, rows);
+  rows.out.length = 0;
+  decodeOtlpProtobuf(encodeOtlpRequest(req(point(0, 2, [5], 0))), conv, rows);
+  const ts = 1700000000000;
+  assert.deepEqual(rows.out, [
+    `lat_bucket{le="0"} 1 ${ts}`,
+    // scale 1's buckets 2 and 3 are scale 0's bucket 1, (2, 4]
+    `lat_bucket{le="4"} 4 ${ts}`,
+    `lat_bucket{le="8"} 9 ${ts}`,
+    `lat_bucket{le="+Inf"} 9 ${ts}`,
+    `lat_sum{} 20 ${ts}`,
+    `lat_count{} 9 ${ts}`,
+  ]);
+});
+
 /** Small deterministic PRNG so a failure can be replayed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -302,7 +333,7 @@ test('fuzz: mutated protobuf and JSON bodies never throw anything but a decode e
   const bodies = [encodeOtlpRequest(docs[0]), encodeOtlpRequest(small)];
   const jsonBodies = [Buffer.from(JSON.stringify(small))];
   const rand = rng(42);
-  const conv = new OtlpConverter({ prometheusNaming: true, promoteScope: true, delta: { add: (_l, v) => v } });
+  const conv = new OtlpConverter({ prometheusNaming: true, promoteScope: true, delta: new DeltaSums() });
   let decoded = 0;
   let failed = 0;
   const started = Date.now();

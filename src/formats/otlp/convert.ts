@@ -35,6 +35,92 @@ export interface OtlpSink extends RowSink {
 export interface DeltaTable {
   /** Adds `delta` to the series' total and returns the total. */
   add(series: Labels, delta: number): number;
+  /** A series' state of another shape (an exponential histogram's buckets), made on first use. */
+  slot<T extends object>(series: Labels, make: () => T): T;
+}
+
+/** Most buckets an added-up exponential histogram keeps per sign (the SDK's default max size): past that it halves its scale. */
+const MAX_EXP_BUCKETS = 160;
+const MIN_EXP_SCALE = -10;
+
+function downscale(m: Map<number, number>, shift: number): Map<number, number> {
+  if (shift <= 0) return m;
+  const d = 2 ** shift;
+  const out = new Map<number, number>();
+  for (const [i, c] of m) {
+    const j = Math.floor(i / d);
+    out.set(j, (out.get(j) ?? 0) + c);
+  }
+  return out;
+}
+
+function spanOf(m: Map<number, number>): number {
+  if (m.size === 0) return 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const i of m.keys()) {
+    if (i < lo) lo = i;
+    if (i > hi) hi = i;
+  }
+  return hi - lo + 1;
+}
+
+/**
+ * A delta exponential histogram added up: its buckets by index at the lowest scale its deltas
+ * had (a bucket at scale s is exactly two at s+1, so counts are moved, never split).
+ */
+export class ExpTotals {
+  scale = Infinity;
+  count = 0;
+  sum = 0;
+  zeroCount = 0;
+  zeroThreshold = 0;
+  pos = new Map<number, number>();
+  neg = new Map<number, number>();
+
+  add(count: number, sum: number, scale: number, zeroCount: number, zeroThreshold: number, posOffset: number, pos: ArrayLike<number>, np: number, negOffset: number, neg: ArrayLike<number>, nn: number): void {
+    if (scale < this.scale) {
+      if (this.scale !== Infinity) {
+        this.pos = downscale(this.pos, this.scale - scale);
+        this.neg = downscale(this.neg, this.scale - scale);
+      }
+      this.scale = scale;
+    }
+    const d = 2 ** (scale - this.scale);
+    for (let k = 0; k < np; k++) {
+      if (pos[k] === 0) continue;
+      const j = Math.floor((posOffset + k) / d);
+      this.pos.set(j, (this.pos.get(j) ?? 0) + pos[k]);
+    }
+    for (let k = 0; k < nn; k++) {
+      if (neg[k] === 0) continue;
+      const j = Math.floor((negOffset + k) / d);
+      this.neg.set(j, (this.neg.get(j) ?? 0) + neg[k]);
+    }
+    this.count += count;
+    this.sum += sum;
+    this.zeroCount += zeroCount;
+    if (zeroThreshold > this.zeroThreshold) this.zeroThreshold = zeroThreshold;
+    while (this.scale > MIN_EXP_SCALE && (spanOf(this.pos) > MAX_EXP_BUCKETS || spanOf(this.neg) > MAX_EXP_BUCKETS)) {
+      this.pos = downscale(this.pos, 1);
+      this.neg = downscale(this.neg, 1);
+      this.scale--;
+    }
+  }
+
+  /** Buckets from the lowest index to the highest, empty ones between included: [offset, counts]. */
+  dense(m: Map<number, number>): [number, number[]] {
+    if (m.size === 0) return [0, []];
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const i of m.keys()) {
+      if (i < lo) lo = i;
+      if (i > hi) hi = i;
+    }
+    const out = new Array<number>(hi - lo + 1).fill(0);
+    for (const [i, c] of m) out[i - lo] = c;
+    return [lo, out];
+  }
 }
 
 export interface OtlpOptions {
@@ -152,7 +238,7 @@ export class OtlpConverter {
   private readonly metrics = new KeyedLabels<MetricInfo>(100_000);
   private readonly points = new KeyedLabels<PointSeries>();
   /** `le` texts of exponential buckets, by scale and index. */
-  private readonly expLe = new KeyedLabels<string>(50_000);
+  private readonly expLe = new Map<number, string>();
   private readonly lb = new LabelsBuilder();
   private nextId = 1;
 
@@ -384,31 +470,63 @@ export class OtlpConverter {
   ): void {
     this.touch(ts);
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
-    const delta = s.metric.delta;
+    if (!s.metric.delta) {
+      this.emitExp(s, ts, count, sum, hasSum, scale, zeroCount, zeroThreshold, posOffset, pos, np, negOffset, neg, nn, stale, out);
+      return;
+    }
+    // deltas are added up as exponential buckets, not per `le` series: the SDK picks a new scale
+    // every interval, so the boundaries of two deltas seldom agree
+    const t = this.opts.delta!.slot(s.count!, () => new ExpTotals());
+    if (!stale) t.add(count, sum, scale, zeroCount, zeroThreshold, posOffset, pos, np, negOffset, neg, nn);
+    const [po, pa] = t.dense(t.pos);
+    const [no, na] = t.dense(t.neg);
+    this.emitExp(s, ts, t.count, t.sum, hasSum || t.sum !== 0, t.scale, t.zeroCount, t.zeroThreshold, po, pa, pa.length, no, na, na.length, stale, out);
+  }
+
+  private emitExp(
+    s: PointSeries,
+    ts: number,
+    count: number,
+    sum: number,
+    hasSum: boolean,
+    scale: number,
+    zeroCount: number,
+    zeroThreshold: number,
+    posOffset: number,
+    pos: ArrayLike<number>,
+    np: number,
+    negOffset: number,
+    neg: ArrayLike<number>,
+    nn: number,
+    stale: boolean,
+    out: OtlpSink,
+  ): void {
     let cum = 0;
     // negative buckets from the most negative: bucket i holds [-base^(i+1), -base^i)
     for (let k = nn - 1; k >= 0; k--) {
       cum += neg[k];
-      this.emit(out, this.expBucket(s, scale, negOffset + k - 1, true), cum, ts, stale, delta);
+      this.emit(out, this.expBucket(s, scale, negOffset + k - 1, true), cum, ts, stale, false);
     }
     cum += zeroCount;
-    this.emit(out, this.bucketAt(s, formatFloat(zeroThreshold)), cum, ts, stale, delta);
+    this.emit(out, this.bucketAt(s, formatFloat(zeroThreshold)), cum, ts, stale, false);
     for (let k = 0; k < np; k++) {
       cum += pos[k];
-      this.emit(out, this.expBucket(s, scale, posOffset + k, false), cum, ts, stale, delta);
+      this.emit(out, this.expBucket(s, scale, posOffset + k, false), cum, ts, stale, false);
     }
-    this.emit(out, s.inf!, count, ts, stale, delta);
-    if (hasSum) this.emit(out, s.main, sum, ts, stale, delta);
-    this.emit(out, s.count!, count, ts, stale, delta);
+    this.emit(out, s.inf!, count, ts, stale, false);
+    if (hasSum) this.emit(out, s.main, sum, ts, stale, false);
+    this.emit(out, s.count!, count, ts, stale, false);
   }
 
   /** The `_bucket` at the upper boundary of exponential bucket `index` (negated for the negative range). */
   private expBucket(s: PointSeries, scale: number, index: number, negative: boolean): Labels {
-    const key = `${scale}:${negative ? '-' : ''}${index}`;
+    // a number key: no string made per bucket per point
+    const key = (index * 2 + (negative ? 1 : 0)) * 64 + (scale + 16);
     let le = this.expLe.get(key);
     if (le === undefined) {
       const b = expBucketBound(scale, index);
       le = formatFloat(negative ? -b : b);
+      if (this.expLe.size >= 100_000) this.expLe.clear();
       this.expLe.set(key, le);
     }
     return this.bucketAt(s, le);
