@@ -165,9 +165,11 @@ class ScopeInfo {
 }
 
 class MetricInfo {
+  /** Its points' series by their attributes' raw bytes (valid while `generation` is the converter's). */
+  readonly points = new Map<string, PointSeries>();
+  generation = 0;
+
   constructor(
-    /** The prefix of its points' cache keys. */
-    readonly prefix: string,
     readonly name: string,
     readonly type: OtlpMetricType,
     /** Why its points are refused, or '' when they are taken. */
@@ -232,11 +234,20 @@ export function expBucketBound(scale: number, index: number): number {
   return scale <= 0 ? Math.pow(2, (index + 1) * Math.pow(2, -scale)) : Math.pow(2, (index + 1) / Math.pow(2, scale));
 }
 
+/** Point series cached before all are dropped and made again (as `KeyedLabels`' default). */
+const MAX_POINT_SERIES = 200_000;
+
 export class OtlpConverter {
   private readonly resources = new KeyedLabels<ResourceInfo>(20_000);
   private readonly scopes = new KeyedLabels<ScopeInfo>(20_000);
   private readonly metrics = new KeyedLabels<MetricInfo>(100_000);
-  private readonly points = new KeyedLabels<PointSeries>();
+  /**
+   * Points' series are kept per metric (a lookup by the attribute bytes alone, no key built per
+   * point); all of them are dropped together once `MAX_POINT_SERIES` new ones were made since the
+   * last drop, so churning series cannot grow the cache without bound.
+   */
+  private pointSeries = 0;
+  private generation = 1;
   /** `le` texts of exponential buckets, by scale and index. */
   private readonly expLe = new Map<number, string>();
   private readonly lb = new LabelsBuilder();
@@ -330,18 +341,17 @@ export class OtlpConverter {
   private makeMetric(name: string, unit: string, type: OtlpMetricType, temporality: number, monotonic: boolean): MetricInfo {
     const kind: OtlpNameKind = type === 'sum' ? (monotonic ? 'counter' : 'updown') : type;
     const prom = metricName(name, unit, kind, this.opts.prometheusNaming);
-    const prefix = `${this.nextId++}\x00`;
     const quoted = JSON.stringify(name);
-    if (prom === '') return new MetricInfo(prefix, '', type, `metric ${quoted}: no valid Prometheus name is left of it`, false);
+    if (prom === '') return new MetricInfo('', type, `metric ${quoted}: no valid Prometheus name is left of it`, false);
     const temporal = type === 'sum' || type === 'histogram' || type === 'exphistogram';
     if (temporal && temporality !== TEMPORALITY_CUMULATIVE) {
-      if (temporality !== TEMPORALITY_DELTA) return new MetricInfo(prefix, prom, type, `metric ${quoted}: aggregation temporality ${temporality} is neither delta nor cumulative`, false);
+      if (temporality !== TEMPORALITY_DELTA) return new MetricInfo(prom, type, `metric ${quoted}: aggregation temporality ${temporality} is neither delta nor cumulative`, false);
       if (this.opts.delta === undefined) {
-        return new MetricInfo(prefix, prom, type, `metric ${quoted}: delta temporality is not supported (send cumulative, or set ingest.opentelemetry.delta_temporality: cumulative)`, false);
+        return new MetricInfo(prom, type, `metric ${quoted}: delta temporality is not supported (send cumulative, or set ingest.opentelemetry.delta_temporality: cumulative)`, false);
       }
-      return new MetricInfo(prefix, prom, type, '', true);
+      return new MetricInfo(prom, type, '', true);
     }
-    return new MetricInfo(prefix, prom, type, '', false);
+    return new MetricInfo(prom, type, '', false);
   }
 
   /** One refused data point of the current metric. */
@@ -356,7 +366,13 @@ export class OtlpConverter {
 
   /** The series of a point whose attributes are `key` (raw bytes), when seen before. */
   series(key: string): PointSeries | undefined {
-    return this.points.get(this.metric!.prefix + key);
+    const m = this.metric!;
+    if (m.generation !== this.generation) {
+      m.points.clear();
+      m.generation = this.generation;
+      return undefined;
+    }
+    return m.points.get(key);
   }
 
   newSeries(key: string, attrs: Attr[]): PointSeries {
@@ -375,7 +391,15 @@ export class OtlpConverter {
       s.count = withName(base, m.name + '_count');
       if (m.type !== 'summary') s.inf = withName(base, m.name + '_bucket', 'le', '+Inf');
     }
-    this.points.set(m.prefix + key, s);
+    if (++this.pointSeries > MAX_POINT_SERIES) {
+      this.pointSeries = 0;
+      this.generation++;
+    }
+    if (m.generation !== this.generation) {
+      m.points.clear();
+      m.generation = this.generation;
+    }
+    m.points.set(key, s);
     return s;
   }
 
