@@ -62,6 +62,7 @@ export const opentelemetry: IngestProtocol = {
     const conv = new OtlpConverter({
       prometheusNaming: c.prometheus_naming,
       promoteScope: c.promote_scope_metadata,
+      promoteResourceAttributes: c.promote_resource_attributes,
       delta: c.delta_temporality === 'cumulative' ? new DeltaSums() : undefined,
     });
     ctx.http.add({

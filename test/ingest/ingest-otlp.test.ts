@@ -227,15 +227,15 @@ test('OTLP delta temporality: refused by default (counted as unsupported, said i
   }
 });
 
-test('OTLP with prometheus_naming: false keeps names as sent (sanitized), and promote_scope_metadata adds otel_scope_* labels', async (t) => {
-  const { sink, base } = await start(t, '{http: true, prometheus_naming: false, promote_scope_metadata: true}');
+test('OTLP with prometheus_naming: false keeps names as sent (sanitized); promote_scope_metadata and promote_resource_attributes add labels', async (t) => {
+  const { sink, base } = await start(t, '{http: true, prometheus_naming: false, promote_scope_metadata: true, promote_resource_attributes: [deployment.environment]}');
   const { meter, flush, close } = sdk(t, base, false);
   meter.createCounter('http.server.requests', { unit: '{request}' }).add(2);
   meter.createObservableGauge('process.memory.usage', { unit: 'By' }).addCallback((r) => r.observe(7));
   await flush();
   assert.deepEqual(sink.last((n) => n !== 'target_info'), {
-    [`http_server_requests{${INST}, ${JOB}, otel_scope_name="shop-meter", otel_scope_version="1.2.3"}`]: 2,
-    [`process_memory_usage{${INST}, ${JOB}, otel_scope_name="shop-meter", otel_scope_version="1.2.3"}`]: 7,
+    [`http_server_requests{deployment_environment="test", ${INST}, ${JOB}, otel_scope_name="shop-meter", otel_scope_version="1.2.3"}`]: 2,
+    [`process_memory_usage{deployment_environment="test", ${INST}, ${JOB}, otel_scope_name="shop-meter", otel_scope_version="1.2.3"}`]: 7,
   });
   await close();
 });

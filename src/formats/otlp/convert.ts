@@ -128,6 +128,8 @@ export interface OtlpOptions {
   readonly prometheusNaming: boolean;
   /** Scope name, version, schema URL and attributes as `otel_scope_*` labels. */
   readonly promoteScope: boolean;
+  /** Resource attributes also set on every series of the resource (not over a point's own attribute of the same name). */
+  readonly promoteResourceAttributes?: readonly string[];
   /** Delta sums and histograms are added up here; refused when absent. */
   readonly delta?: DeltaTable;
 }
@@ -153,6 +155,8 @@ class ResourceInfo {
     readonly id: number,
     /** `job`, `instance` (set over the point's own attributes, as Prometheus does). */
     readonly identity: readonly string[],
+    /** Promoted resource attributes, as flat label pairs (set under the point's own attributes). */
+    readonly promoted: readonly string[],
     readonly targetInfo: Labels | undefined,
   ) {}
 }
@@ -289,8 +293,18 @@ export class OtlpConverter {
       else if (!IDENTIFYING.has(a[0])) rest.push(a);
     }
     const identity: string[] = [];
-    if (name !== undefined) identity.push('job', ns !== undefined && ns !== '' ? `${ns}/${name}` : name);
-    if (inst !== undefined) identity.push('instance', inst);
+    if (name !== undefined && name !== '') identity.push('job', ns !== undefined && ns !== '' ? `${ns}/${name}` : name);
+    if (inst !== undefined && inst !== '') identity.push('instance', inst);
+    const promoted: string[] = [];
+    const wanted = this.opts.promoteResourceAttributes;
+    if (wanted !== undefined && wanted.length > 0) {
+      const lb = this.lb.reset();
+      this.setAttrs(
+        lb,
+        rest.filter((a) => wanted.includes(a[0])),
+      );
+      lb.forEach((n, v) => promoted.push(n, v));
+    }
     let targetInfo: Labels | undefined;
     // as Prometheus: only with attributes beyond the identifying ones, and with job or instance to join on
     if (rest.length > 0 && identity.length > 0) {
@@ -300,7 +314,7 @@ export class OtlpConverter {
       lb.set(METRIC_NAME, 'target_info');
       targetInfo = lb.build();
     }
-    return new ResourceInfo(this.nextId++, identity, targetInfo);
+    return new ResourceInfo(this.nextId++, identity, promoted, targetInfo);
   }
 
   /** Enters a scope; `key` its raw bytes. Only read when scope labels are promoted. */
@@ -379,6 +393,8 @@ export class OtlpConverter {
     const m = this.metric!;
     const lb = this.lb.reset();
     this.setAttrs(lb, attrs);
+    const pr = this.resource!.promoted;
+    for (let i = 0; i < pr.length; i += 2) if (lb.get(pr[i]) === undefined) lb.set(pr[i], pr[i + 1]);
     const id = this.resource!.identity;
     for (let i = 0; i < id.length; i += 2) lb.set(id[i], id[i + 1]);
     const sc = this.scope?.labels;
