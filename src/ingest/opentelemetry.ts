@@ -59,12 +59,15 @@ export const opentelemetry: IngestProtocol = {
   async start(ctx: IngestContext) {
     const c = ctx.config.opentelemetry;
     if (!c.http) return [];
-    const conv = new OtlpConverter({
+    const opts = {
       prometheusNaming: c.prometheus_naming,
       promoteScope: c.promote_scope_metadata,
       promoteResourceAttributes: c.promote_resource_attributes,
       delta: c.delta_temporality === 'cumulative' ? new DeltaSums() : undefined,
-    });
+    };
+    // one converter per encoding: their caches are keyed by raw protobuf bytes and by JSON text, which must not meet
+    const protoConv = new OtlpConverter(opts);
+    const jsonConv = new OtlpConverter(opts);
     ctx.http.add({
       paths: OTLP_PATHS,
       ingester: ctx.ingester('opentelemetry'),
@@ -81,8 +84,8 @@ export const opentelemetry: IngestProtocol = {
         const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
         let fault: string | undefined;
         try {
-          if (json) decodeOtlpJson(buf, conv, rows);
-          else decodeOtlpProtobuf(buf, conv, rows);
+          if (json) decodeOtlpJson(buf, jsonConv, rows);
+          else decodeOtlpProtobuf(buf, protoConv, rows);
         } catch (err) {
           if (!(err instanceof WireError || err instanceof OtlpJsonError)) throw err;
           fault = err.message;

@@ -280,6 +280,38 @@ test('delta exponential histograms added up at the lowest scale seen: counts mov
   ]);
 });
 
+test('an exponential histogram with more buckets than an SDK sends is halved in scale until it fits (bounded series per point)', () => {
+  const counts = Array.from({ length: 1000 }, () => '1');
+  const doc = {
+    resourceMetrics: [
+      {
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name: 'wide',
+                exponentialHistogram: {
+                  aggregationTemporality: 2,
+                  dataPoints: [{ timeUnixNano: '1700000000000000000', count: '1000', sum: 1, scale: 8, positive: { offset: -500, bucketCounts: counts } }],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+  const rows = new Rows();
+  decodeOtlpProtobuf(encodeOtlpRequest(doc), new OtlpConverter({ prometheusNaming: true, promoteScope: false }), rows);
+  const buckets = rows.out.filter((l) => l.startsWith('wide_bucket'));
+  assert.ok(buckets.length <= 160 + 2, `${buckets.length} buckets`);
+  assert.ok(buckets.length > 50, `${buckets.length} buckets: as many as fit, not fewer`);
+  const values = buckets.map((l) => Number(l.split(' ')[1]));
+  for (let i = 1; i < values.length; i++) assert.ok(values[i] >= values[i - 1]);
+  assert.equal(values.at(-2), 1000, 'the last finite bucket holds every count');
+  assert.equal(values.at(-1), 1000);
+});
+
 /** Small deterministic PRNG so a failure can be replayed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;

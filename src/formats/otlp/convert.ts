@@ -511,7 +511,17 @@ export class OtlpConverter {
     this.touch(ts);
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
     if (!s.metric.delta) {
-      this.emitExp(s, ts, count, sum, hasSum, scale, zeroCount, zeroThreshold, posOffset, pos, np, negOffset, neg, nn, stale, out);
+      if (np <= MAX_EXP_BUCKETS && nn <= MAX_EXP_BUCKETS) {
+        this.emitExp(s, ts, count, sum, hasSum, scale, zeroCount, zeroThreshold, posOffset, pos, np, negOffset, neg, nn, stale, out);
+        return;
+      }
+      // more buckets than an SDK sends (160 by default): halved in scale until they fit, so a
+      // point cannot make a series per bucket without bound
+      const t = new ExpTotals();
+      t.add(count, sum, scale, zeroCount, zeroThreshold, posOffset, pos, np, negOffset, neg, nn);
+      const [po, pa] = t.dense(t.pos);
+      const [no, na] = t.dense(t.neg);
+      this.emitExp(s, ts, count, sum, hasSum, t.scale, zeroCount, zeroThreshold, po, pa, pa.length, no, na, na.length, stale, out);
       return;
     }
     // deltas are added up as exponential buckets, not per `le` series: the SDK picks a new scale
@@ -576,6 +586,8 @@ export class OtlpConverter {
     const m = (s.byText ??= new Map());
     let l = m.get(le);
     if (l === undefined) {
+      // boundaries come and go as the scale changes: keep those of the last few
+      if (m.size >= 4 * MAX_EXP_BUCKETS) m.clear();
       l = withName(s.base, s.metric.name + '_bucket', 'le', le);
       m.set(le, l);
     }
