@@ -4,15 +4,17 @@
  * a resource (by its raw bytes) is turned into `job`/`instance` and its `target_info` once, a
  * metric's name normalized once, and a data point's attributes (by their raw bytes) into the
  * `Labels` of every series the point makes (a histogram's `_bucket{le}`s, `_sum`, `_count`)
- * once; a point sent again costs one map lookup and no allocation.
+ * once; a point sent again costs one lookup by its attribute bytes, and no labels are built.
  *
  * - gauge → gauge; sum: monotonic → counter `<name>_total`, non-monotonic → gauge;
  * - histogram → `_bucket{le}` (cumulative, `+Inf` = count), `_sum` (when sent), `_count`;
  * - exponential histogram → classic buckets, one per exponential bucket at its upper boundary
  *   (negative buckets, the zero bucket at `le=<zero_threshold>`, positive buckets, `+Inf`): no
- *   count moves to another bucket, so nothing is lost but the resolution between boundaries;
+ *   count moves to another bucket, so nothing is lost but the resolution between boundaries
+ *   (a point with more than an SDK's 160 buckets a side is first halved in scale until it fits);
  * - summary → `{quantile}`, `_sum`, `_count`;
- * - delta sums and histograms: refused (`unsupported`), or added up per series in a `DeltaTable`;
+ * - delta sums and histograms: refused (`unsupported`), or added up per series in a `DeltaTable`
+ *   (exponential ones as exponential buckets at the lowest scale seen, `ExpTotals`);
  * - a point flagged NO_RECORDED_VALUE → a staleness marker on each of its series;
  * - resource `service.namespace/service.name` → `job`, `service.instance.id` → `instance`, the
  *   other resource attributes on `target_info` (value 1 at the resource's latest point);
@@ -144,8 +146,6 @@ export type OtlpMetricType = 'gauge' | 'sum' | 'histogram' | 'exphistogram' | 's
 
 /** An attribute as a label would carry it: its key and its value as text. */
 export type Attr = readonly [key: string, value: string];
-
-const IDENTIFYING = new Set(['service.name', 'service.namespace', 'service.instance.id']);
 
 class ResourceInfo {
   /** The latest timestamp of its points in the request being read, for `target_info`. */
@@ -290,7 +290,7 @@ export class OtlpConverter {
       if (a[0] === 'service.name') name = a[1];
       else if (a[0] === 'service.namespace') ns = a[1];
       else if (a[0] === 'service.instance.id') inst = a[1];
-      else if (!IDENTIFYING.has(a[0])) rest.push(a);
+      else rest.push(a);
     }
     const identity: string[] = [];
     if (name !== undefined && name !== '') identity.push('job', ns !== undefined && ns !== '' ? `${ns}/${name}` : name);
@@ -299,10 +299,7 @@ export class OtlpConverter {
     const wanted = this.opts.promoteResourceAttributes;
     if (wanted !== undefined && wanted.length > 0) {
       const lb = this.lb.reset();
-      this.setAttrs(
-        lb,
-        rest.filter((a) => wanted.includes(a[0])),
-      );
+      this.setAttrs(lb, rest.filter((a) => wanted.includes(a[0])));
       lb.forEach((n, v) => promoted.push(n, v));
     }
     let targetInfo: Labels | undefined;
