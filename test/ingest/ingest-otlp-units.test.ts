@@ -144,6 +144,16 @@ test('metric names without suffixes (prometheus_naming: false): only invalid cha
 
 test('label names from attribute keys (Prometheus 2.x/3.x default sanitization)', () => {
   const cases: [string, string][] = [
+    // Prometheus' normalize_label_test.go (the 2.x/3.x default: runs of `_` kept)
+    ['', ''],
+    ['label:with:colons', 'label_with_colons'],
+    ['LabelWithCapitalLetters', 'LabelWithCapitalLetters'],
+    ['label!with&special$chars)', 'label_with_special_chars_'],
+    ['label_with_foreign_characters_字符', 'label_with_foreign_characters___'],
+    ['label.with.dots', 'label_with_dots'],
+    ['123label', 'key_123label'],
+    ['_label_starting_with_underscore', 'key_label_starting_with_underscore'],
+    ['__label_starting_with_2underscores', '__label_starting_with_2underscores'],
     ['http.method', 'http_method'],
     ['123invalid', 'key_123invalid'],
     ['_private', 'key_private'],
