@@ -322,11 +322,11 @@ export class OtlpConverter {
     if (s === undefined) {
       const { name, version, schemaUrl, attrs } = scope();
       const labels: string[] = [];
-      for (const [k, v] of attrs) {
-        const n = labelName(k);
-        if (n !== '') labels.push('otel_scope_' + n, v);
+      // as Prometheus: only a named scope, its attributes first so that name and version win
+      if (name !== '') {
+        for (const [k, v] of attrs) labels.push(labelName('otel_scope_' + k), v);
+        labels.push('otel_scope_name', name, 'otel_scope_version', version, 'otel_scope_schema_url', schemaUrl);
       }
-      labels.push('otel_scope_name', name, 'otel_scope_version', version, 'otel_scope_schema_url', schemaUrl);
       s = new ScopeInfo(this.nextId++, labels);
       this.scopes.set(key, s);
     }
