@@ -91,7 +91,7 @@ export const ingestConfigSchema = z.strictObject({
       delta_temporality: z.enum(['reject', 'cumulative']).default('reject'),
       /** Scope name, version, schema URL and attributes as `otel_scope_*` labels (Prometheus' `promote_scope_metadata`, off there too). */
       promote_scope_metadata: bool.default(false),
-      /** Resource attributes set as labels on every series of their resource too (Prometheus' `promote_resource_attributes`); they stay on `target_info`. */
+      /** Resource attributes set as labels on every series of their resource too (Prometheus' `promote_resource_attributes`; `*` for all, as VictoriaMetrics does); they stay on `target_info`. */
       promote_resource_attributes: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),

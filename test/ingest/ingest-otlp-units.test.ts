@@ -322,6 +322,26 @@ test('an exponential histogram with more buckets than an SDK sends is halved in 
   assert.equal(values.at(-1), 1000);
 });
 
+test('promote_resource_attributes: listed ones (or * for all) on every series, never over a point attribute; job/instance win over both', () => {
+  const str = (k: string, v: string) => ({ key: k, value: { stringValue: v } });
+  const doc = {
+    resourceMetrics: [
+      {
+        resource: { attributes: [str('service.name', 'svc'), str('k8s.pod.name', 'p-1'), str('region', 'eu'), str('zone', 'a')] },
+        scopeMetrics: [{ metrics: [{ name: 'm', gauge: { dataPoints: [{ timeUnixNano: '1700000000000000000', asDouble: 1, attributes: [str('zone', 'b'), str('job', 'mine')] }] } }] }],
+      },
+    ],
+  };
+  const run = (promote: string[]) => {
+    const rows = new Rows();
+    decodeOtlpJson(Buffer.from(JSON.stringify(doc)), new OtlpConverter({ prometheusNaming: true, promoteScope: false, promoteResourceAttributes: promote }), rows);
+    return rows.out[0];
+  };
+  assert.equal(run([]), 'm{job="svc", zone="b"} 1 1700000000000');
+  assert.equal(run(['region']), 'm{job="svc", region="eu", zone="b"} 1 1700000000000');
+  assert.equal(run(['*']), 'm{job="svc", k8s_pod_name="p-1", region="eu", zone="b"} 1 1700000000000');
+});
+
 /** Small deterministic PRNG so a failure can be replayed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;

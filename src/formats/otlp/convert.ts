@@ -130,7 +130,7 @@ export interface OtlpOptions {
   readonly prometheusNaming: boolean;
   /** Scope name, version, schema URL and attributes as `otel_scope_*` labels. */
   readonly promoteScope: boolean;
-  /** Resource attributes also set on every series of the resource (not over a point's own attribute of the same name). */
+  /** Resource attributes also set on every series of the resource (not over a point's own attribute of the same name); `*`: all. */
   readonly promoteResourceAttributes?: readonly string[];
   /** Delta sums and histograms are added up here; refused when absent. */
   readonly delta?: DeltaTable;
@@ -299,7 +299,8 @@ export class OtlpConverter {
     const wanted = this.opts.promoteResourceAttributes;
     if (wanted !== undefined && wanted.length > 0) {
       const lb = this.lb.reset();
-      this.setAttrs(lb, rest.filter((a) => wanted.includes(a[0])));
+      const all = wanted.includes('*');
+      this.setAttrs(lb, all ? rest : rest.filter((a) => wanted.includes(a[0])));
       lb.forEach((n, v) => promoted.push(n, v));
     }
     let targetInfo: Labels | undefined;
