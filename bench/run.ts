@@ -19,6 +19,7 @@ const SUITES: Record<string, [module: string, call: string]> = {
   'openmetrics-parser': ['../src/formats/prometheus/openmetrics-parser.bench.js', `runOpenMetricsParserBench(${page})`],
   protobuf: ['../src/formats/protobuf/protobuf.bench.js', `runProtobufBench(${page})`],
   'datadog-parser': ['../src/formats/datadog/datadog.bench.js', 'runDatadogBench()'],
+  'otlp-parser': ['../src/formats/otlp/otlp.bench.js', 'runOtlpBench()'],
   relabel: ['../src/relabel/relabel.bench.js', 'runRelabelBench()'],
   regex: ['../src/config/regex.bench.js', 'runRegexBench()'],
   gateway: ['./gateway.js', 'runGatewayBench()'],

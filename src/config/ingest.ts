@@ -102,6 +102,10 @@ export const ingestConfigSchema = z.strictObject({
       prometheus_naming: bool.default(true),
       /** Delta sums and histograms: refused with a reason (`reject`), or added up per series into cumulative values. */
       delta_temporality: z.enum(['reject', 'cumulative']).default('reject'),
+      /** Scope name, version, schema URL and attributes as `otel_scope_*` labels (Prometheus' `promote_scope_metadata`, off there too). */
+      promote_scope_metadata: bool.default(false),
+      /** Resource attributes set as labels on every series of their resource too (Prometheus' `promote_resource_attributes`; `*` for all, as VictoriaMetrics does); they stay on `target_info`. */
+      promote_resource_attributes: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
 });

@@ -17,6 +17,7 @@ import type { Closable, IngestContext, IngestProtocol } from './context.js';
 import { datadog } from './datadog.js';
 import { graphite } from './graphite.js';
 import { remoteWrite, type RemoteWriteIn } from './remote-write.js';
+import { opentelemetry } from './opentelemetry.js';
 import { IngestHttp } from './http.js';
 import { influx } from './influx.js';
 import { Ingester, IngestMetrics } from './ingester.js';
@@ -25,7 +26,7 @@ export { REMOTE_WRITE_PATH, RECEIVED_JOB, withReceiverAlias } from './remote-wri
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx];
+const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx, opentelemetry];
 
 export interface IngestDeps {
   readonly server: HttpServer;
