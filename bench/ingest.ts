@@ -14,7 +14,7 @@
  *
  *   npm run bench:ingest -- [--protocols remote_write,influx,graphite,jsonl] [--series 10000]
  *     [--rounds 100] [--warmup 20] [--concurrency 4] [--agents vmagent,tributary] [--repeat 1]
- *     [--node-flags "--max-semi-space-size=2 --heap-growing-percent=20"] [--json]
+ *     [--node-flags="--max-semi-space-size=2 --heap-growing-percent=20"] [--cli dist/cli.js] [--json]
  *
  * Quote ratios from one run, not absolute figures: the machines are shared and noisy.
  */
@@ -46,6 +46,8 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     repeat: { type: 'string', default: '1' },
     'node-flags': { type: 'string', default: NPM_START_NODE_FLAGS },
+    /** Another build of Tributary (e.g. a branch's, built elsewhere) instead of this repository's dist/cli.js. */
+    cli: { type: 'string', default: CLI },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -191,7 +193,7 @@ remote_write:
   for (const yaml of variants) {
     writeFileSync(file, yaml);
     const flags = opt['node-flags'].split(' ').filter(Boolean);
-    const proc = spawn(process.execPath, [...flags, CLI, '--config', file, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [...flags, opt.cli, '--config', file, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
     try {
@@ -312,7 +314,7 @@ function ratioLine(protocol: Protocol, v: Measured | undefined, t: Measured | un
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} not found: npm run build first`);
+  if (!existsSync(opt.cli)) throw new Error(`${opt.cli} not found: npm run build first`);
   if (agents.includes('vmagent') && !existsSync(VMAGENT)) throw new Error(`${VMAGENT} not found: apt-get install victoria-metrics`);
   const work = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
   const sinkChild = lineChild(['sink']);
