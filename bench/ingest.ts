@@ -14,7 +14,8 @@
  *
  *   npm run bench:ingest -- [--protocols remote_write,influx,graphite,jsonl] [--series 10000]
  *     [--rounds 100] [--warmup 20] [--concurrency 4] [--agents vmagent,tributary[,label=other/cli.js]] [--repeat 1]
- *     [--node-flags="--max-semi-space-size=2 --heap-growing-percent=20"] [--cli dist/cli.js] [--json]
+ *     [--node-flags="--max-semi-space-size=2 --heap-growing-percent=20"] [--cli dist/cli.js]
+ *     [--queue-config "{max_samples_per_send: 10000}"] [--json]
  *
  * `--repeat N` runs the agents N times in turn and reports each one's least disturbed run (the
  * most samples per CPU-second; the highest peak RSS of all); `--agents` may name other builds
@@ -52,6 +53,8 @@ const { values: opt } = parseArgs({
     'node-flags': { type: 'string', default: NPM_START_NODE_FLAGS },
     /** Another build of Tributary (e.g. a branch's, built elsewhere) instead of this repository's dist/cli.js. */
     cli: { type: 'string', default: CLI },
+    /** Tributary's `queue_config` for the sink, as YAML flow (e.g. `{max_samples_per_send: 10000}`, vmagent's block size). */
+    'queue-config': { type: 'string' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -197,7 +200,7 @@ async function startTributary(spec: AgentSpec, protocol: Protocol, sink: string,
   const base = `server: {listen: 127.0.0.1:${http}, data_dir: ${join(work, 'tributary')}}
 remote_write:
   - url: ${sink}/${spec.name}/api/v1/write
-`;
+${opt['queue-config'] ? `    queue_config: ${opt['queue-config']}\n` : ''}`;
   const ingest = `ingest:
   remote_write: {http: true}
   influx: {http: true}
