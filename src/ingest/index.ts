@@ -15,13 +15,14 @@ import { AccessRule, protect, type HttpServer } from '../server/index.js';
 import type { Closable, IngestContext, IngestProtocol } from './context.js';
 import { graphite } from './graphite.js';
 import { IngestHttp } from './http.js';
+import { opentsdb } from './opentsdb.js';
 import { Ingester, IngestMetrics } from './ingester.js';
 
 export { registerRemoteWriteReceiver, REMOTE_WRITE_PATH, RECEIVED_JOB, type RemoteWriteReceiverOptions } from './remote-write.js';
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [graphite];
+const PROTOCOLS: readonly IngestProtocol[] = [graphite, opentsdb];
 
 export interface IngestDeps {
   readonly server: HttpServer;
