@@ -18,6 +18,8 @@ const SUITES: Record<string, [module: string, call: string]> = {
   'text-parser': ['../src/formats/prometheus/text-parser.bench.js', `runTextParserBench(${page})`],
   'openmetrics-parser': ['../src/formats/prometheus/openmetrics-parser.bench.js', `runOpenMetricsParserBench(${page})`],
   protobuf: ['../src/formats/protobuf/protobuf.bench.js', `runProtobufBench(${page})`],
+  'graphite-parser': ['../src/formats/graphite/graphite.bench.js', 'runGraphiteParserBench()'],
+  'opentsdb-parser': ['../src/formats/opentsdb/opentsdb.bench.js', 'runOpenTsdbParserBench()'],
   relabel: ['../src/relabel/relabel.bench.js', 'runRelabelBench()'],
   regex: ['../src/config/regex.bench.js', 'runRegexBench()'],
   gateway: ['./gateway.js', 'runGatewayBench()'],

@@ -47,6 +47,13 @@ function isNumberChar(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x2b || c === 0x65 || c === 0x45;
 }
 
+/** The key's bytes are `word` (ASCII). */
+function keyIs(buf: Buffer, start: number, len: number, word: string): boolean {
+  if (len !== word.length) return false;
+  for (let i = 0; i < len; i++) if (buf[start + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
 /** 3 letters at p equal `word` (lowercase) in any case. */
 function fold3(buf: Buffer, p: number, end: number, word: string): boolean {
   return end - p >= 3 && (buf[p] | 0x20) === word.charCodeAt(0) && (buf[p + 1] | 0x20) === word.charCodeAt(1) && (buf[p + 2] | 0x20) === word.charCodeAt(2);
@@ -153,22 +160,22 @@ export class OpenTsdbJsonParser {
         this.value(0);
         // keys are compared as sent; an escaped spelling of a known key is another key, as in fastjson
         if (!kEscaped) {
-          if (kLen === 6 && metric < 0 && buf.toString('latin1', kStart, kStart + 6) === 'metric') {
+          if (metric < 0 && keyIs(buf, kStart, kLen, 'metric')) {
             metric = this.start;
             metricEnd = this.stop;
             metricKind = this.kind;
             metricEscaped = this.escaped;
-          } else if (kLen === 9 && tsStart < 0 && buf.toString('latin1', kStart, kStart + 9) === 'timestamp') {
+          } else if (tsStart < 0 && keyIs(buf, kStart, kLen, 'timestamp')) {
             tsStart = this.start;
             tsEnd = this.stop;
             tsKind = this.kind;
             tsEscaped = this.escaped;
-          } else if (kLen === 5 && vStart < 0 && buf.toString('latin1', kStart, kStart + 5) === 'value') {
+          } else if (vStart < 0 && keyIs(buf, kStart, kLen, 'value')) {
             vStart = this.start;
             vEnd = this.stop;
             vKind = this.kind;
             vEscaped = this.escaped;
-          } else if (kLen === 4 && tagsStart < 0 && buf.toString('latin1', kStart, kStart + 4) === 'tags') {
+          } else if (tagsStart < 0 && keyIs(buf, kStart, kLen, 'tags')) {
             tagsStart = at;
             tagsEnd = this.pos;
             tagsKind = this.kind;
