@@ -79,6 +79,8 @@ export const opentsdb: IngestProtocol = {
             socket.unshift(first);
             // after the line listener has let go of the socket's data events
             setImmediate(() => {
+              // the line listener would end the socket on the client's FIN, before the answer
+              socket.removeAllListeners('end');
               switched.emit('connection', socket);
               socket.resume();
             });

@@ -235,3 +235,19 @@ test('opentsdb JSON fuzz: mutated bodies never throw or hang; a syntax error rea
   }
   assert.ok(Date.now() - started < 60_000);
 });
+
+test('opentsdb HTTP on the telnet port: a client that half-closes after its request still gets the answer', async (t) => {
+  const { sink, telnet } = await start(t);
+  const { connect } = await import('node:net');
+  const body = `{"metric":"half.closed","timestamp":${T},"value":1}`;
+  const answer = await new Promise<string>((resolve, reject) => {
+    let got = '';
+    const s = connect(telnet, '127.0.0.1', () => s.end(`POST /api/put HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
+    s.on('data', (c: Buffer) => (got += c.toString()));
+    s.once('close', () => resolve(got));
+    s.once('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 204/);
+  await waitFor('the sample', () => sink.samples.length >= 1, 5_000);
+  assert.equal(sink.samples[0].labels.toString(), '{"half.closed"}');
+});
