@@ -19,8 +19,8 @@
  * The `name[;tags]` bytes are the series key: a series sent again costs one lookup.
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
+import { ByteKeyedLabels } from '../rows/byte-keyed.js';
 import { parseGoFloat } from '../rows/go-float.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 
@@ -36,7 +36,7 @@ export interface GraphiteOptions {
 }
 
 export class GraphiteParser implements LineFormat {
-  private readonly series = new KeyedLabels();
+  private readonly series = new ByteKeyedLabels<Labels>();
   private readonly lb = new LabelsBuilder();
 
   constructor(private readonly opts: GraphiteOptions) {}
@@ -65,13 +65,12 @@ export class GraphiteParser implements LineFormat {
     let ts = seconds * 1000;
     const trim = this.opts.trimTimestampMs;
     if (trim > 1000) ts -= ts % trim;
-    const key = buf.toString('latin1', start, nameEnd);
-    let labels = this.series.get(key);
+    let labels = this.series.get(buf, start, nameEnd);
     if (labels === undefined) {
       const made = this.labels(buf.toString('utf8', start, nameEnd));
       if (typeof made === 'string') return out.invalid(lineNo, made);
       labels = made;
-      this.series.set(key, labels);
+      this.series.set(buf, start, nameEnd, 0, 0, labels);
     }
     out.sample(labels, value, ts);
   }

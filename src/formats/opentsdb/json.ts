@@ -15,8 +15,8 @@
  * vmagent; the raw bytes of `metric` and `tags` are the series key of a per-series cache.
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
+import { ByteKeyedLabels } from '../rows/byte-keyed.js';
 import { parseGoFloat } from '../rows/go-float.js';
 import type { RowSink } from '../rows/index.js';
 import { openTsdbTimestamp } from './parser.js';
@@ -64,7 +64,7 @@ const Kind = { Object: 0, Array: 1, String: 2, Number: 3, Literal: 4 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
 
 export class OpenTsdbJsonParser {
-  private readonly series = new KeyedLabels();
+  private readonly series = new ByteKeyedLabels<Labels>(QUOTE);
   private readonly lb = new LabelsBuilder();
   private buf: Buffer = Buffer.alloc(0);
   private end = 0;
@@ -198,13 +198,15 @@ export class OpenTsdbJsonParser {
     const tsMs = openTsdbTimestamp(ts, out.now, this.opts.trimTimestampMs, 1);
     if (tsMs === undefined) return out.invalid(0, `element ${n}: "timestamp" ${this.quote(tsStart, tsEnd)} out of range`, 'value');
     if (tagsStart >= 0 && tagsKind !== Kind.Object) return out.invalid(0, `element ${n}: "tags" is not an object`);
-    const key = tagsStart < 0 ? buf.toString('latin1', metric, metricEnd) : buf.toString('latin1', metric, metricEnd) + '\u0000' + buf.toString('latin1', tagsStart, tagsEnd);
-    let labels = this.series.get(key);
+    // the key: the metric's bytes and the tags object's as sent
+    const t0 = tagsStart < 0 ? 0 : tagsStart;
+    const t1 = tagsStart < 0 ? 0 : tagsEnd;
+    let labels = this.series.get(buf, metric, metricEnd, t0, t1);
     if (labels === undefined) {
       const made = this.labels(metric, metricEnd, metricEscaped, tagsStart);
       if (typeof made === 'string') return out.invalid(0, `element ${n}: ${made}`);
       labels = made;
-      this.series.set(key, labels);
+      this.series.set(buf, metric, metricEnd, t0, t1, labels);
     }
     out.sample(labels, value, tsMs);
   }

@@ -16,8 +16,8 @@
  * The metric and tag bytes are the series key: a series sent again costs one lookup.
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
+import { ByteKeyedLabels } from '../rows/byte-keyed.js';
 import { parseGoFloat } from '../rows/go-float.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 
@@ -47,7 +47,7 @@ export function openTsdbTimestamp(ts: number, nowMs: number, trimMs: number, tri
 }
 
 export class OpenTsdbTelnetParser implements LineFormat {
-  private readonly series = new KeyedLabels();
+  private readonly series = new ByteKeyedLabels<Labels>(SPACE);
   private readonly lb = new LabelsBuilder();
 
   constructor(private readonly opts: OpenTsdbOptions) {}
@@ -73,13 +73,12 @@ export class OpenTsdbTelnetParser implements LineFormat {
     if (ts === undefined) return out.invalid(lineNo, `timestamp ${quote(buf, tsStart, tsEnd)} out of range`, 'value');
     p = valueEnd < end ? valueEnd + 1 : end;
     // the key: metric and tags as sent, with what lies between them left out
-    const key = p < end ? buf.toString('latin1', metricStart, metricEnd) + ' ' + buf.toString('latin1', p, end) : buf.toString('latin1', metricStart, metricEnd);
-    let labels = this.series.get(key);
+    let labels = this.series.get(buf, metricStart, metricEnd, p, end);
     if (labels === undefined) {
       const made = this.labels(buf, metricStart, metricEnd, p, end);
       if (typeof made === 'string') return out.invalid(lineNo, made);
       labels = made;
-      this.series.set(key, labels);
+      this.series.set(buf, metricStart, metricEnd, p, end, labels);
     }
     out.sample(labels, value, ts);
   }
