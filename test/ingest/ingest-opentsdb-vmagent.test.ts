@@ -2,11 +2,13 @@
  * OpenTSDB side by side with vmagent 1.79.5: the same telnet `put` lines over TCP, and the same
  * `/api/put` bodies over HTTP (on the telnet port and on the HTTP port of its own), to both,
  * each into its own VictoriaMetrics; the stored series, values and timestamps are the same.
- * The one deliberate difference checked too: telnet timestamps in milliseconds.
+ * The one deliberate difference checked too: telnet timestamps in milliseconds. And Graphite and
+ * OpenTSDB datagrams over UDP.
  */
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { gzipSync } from 'node:zlib';
 import { startSideBySide, type Agent } from '../helpers/ingest-peers.js';
 import { assertNowStamped, sendTcp, settledExports } from '../helpers/tsdb-peers.js';
@@ -123,4 +125,22 @@ test('opentsdb HTTP /api/put: the same bodies give the same series in storage as
   assert.ok(want.length >= 13, `vmagent stored ${want.length} series`);
   assert.deepEqual(got, want);
   assert.ok(!want.some((s) => ['h.bad', 'h.syntax', 'h.tail', 'h.tagsnull'].includes(s.metric.__name__)));
+});
+
+test('graphite and opentsdb telnet over UDP: the same datagrams give the same series as vmagent', { timeout: 120_000 }, async (t) => {
+  const sbs = await startSideBySide(t);
+  if (!sbs) return;
+  const T = Math.floor(Date.now() / 1000) - 60;
+  const udp = createSocket('udp4');
+  t.after(() => udp.close());
+  const send = (port: number, text: string) => new Promise<void>((resolve, reject) => udp.send(text, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  const graphite = `udp.g.one 1 ${T}\nudp.g.tags;a=b;c= 2 ${T}\n bad 3 ${T}\nudp.g.two 4 ${T}.5`;
+  const tsdb = `put udp.o.one ${T} 1 host=a\nput udp.o.bad ${T} x\nput udp.o.two ${T} 2 a= b=c`;
+  for (const a of [sbs.vmagent, sbs.tributary]) {
+    await send(a.ports.graphite, graphite);
+    await send(a.ports.opentsdb, tsdb);
+  }
+  const [want, got] = await settledExports(sbs, 5);
+  assert.equal(want.length, 5);
+  assert.deepEqual(got, want);
 });
