@@ -73,7 +73,7 @@ export const opentsdb: IngestProtocol = {
           maxLineBytes: c.max_line_bytes,
           takeOver: (socket, first) => {
             // vmagent switches on the first byte ('p' for put, anything else HTTP); an HTTP
-            // method is uppercase, so other text stays telnet and is answered line by line
+            // method is uppercase, so other text stays telnet and is read line by line
             if (!(first[0] >= 0x41 && first[0] <= 0x5a)) return false;
             socket.pause();
             socket.unshift(first);
