@@ -20,6 +20,8 @@ const SUITES: Record<string, [module: string, call: string]> = {
   protobuf: ['../src/formats/protobuf/protobuf.bench.js', `runProtobufBench(${page})`],
   'datadog-parser': ['../src/formats/datadog/datadog.bench.js', 'runDatadogBench()'],
   'otlp-parser': ['../src/formats/otlp/otlp.bench.js', 'runOtlpBench()'],
+  'graphite-parser': ['../src/formats/graphite/graphite.bench.js', 'runGraphiteParserBench()'],
+  'opentsdb-parser': ['../src/formats/opentsdb/opentsdb.bench.js', 'runOpenTsdbParserBench()'],
   relabel: ['../src/relabel/relabel.bench.js', 'runRelabelBench()'],
   regex: ['../src/config/regex.bench.js', 'runRegexBench()'],
   gateway: ['./gateway.js', 'runGatewayBench()'],

@@ -56,7 +56,9 @@ export const ingestConfigSchema = z.strictObject({
     .strictObject({
       listen_address: address.optional(),
       max_line_bytes: lineLimit(256 * 1024),
+      /** Later vmagent's -graphite.sanitizeMetricName (1.79 has none): `a..b` → `a.b`, `[^a-zA-Z0-9:_.]` → `_`. */
       sanitize_metric_name: bool.default(false),
+      /** -graphiteTrimTimestamp: timestamps are whole seconds; a longer duration trims them further. */
       trim_timestamp: duration.default(1000),
     })
     .prefault({}),
@@ -66,9 +68,12 @@ export const ingestConfigSchema = z.strictObject({
       http: bool.default(false),
       listen_address: address.optional(),
       http_listen_address: address.optional(),
+      /** -opentsdbhttp.maxInsertRequestSize: an /api/put body (decoded) is read whole up to this. */
       max_body_bytes: bodyLimit(32 * MiB),
       max_line_bytes: lineLimit(256 * 1024),
+      /** -opentsdbTrimTimestamp: telnet timestamps trimmed to this when over 1s. */
       trim_timestamp: duration.default(1000),
+      /** -opentsdbhttpTrimTimestamp: /api/put timestamps trimmed to this when over 1ms. */
       http_trim_timestamp: duration.default(1),
     })
     .prefault({}),

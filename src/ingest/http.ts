@@ -59,14 +59,33 @@ export class IngestHttp {
   private readonly byPath = new Map<string, Map<string, (req: IncomingMessage, res: ServerResponse, tenant?: Record<string, string>) => Promise<void>>>();
   private tenantRouted = false;
 
+  /**
+   * `server`: the main listener, whose router gets the routes. Without one, the routes are only
+   * served through `serve`, by a listener of the protocol's own (OpenTSDB's HTTP ports).
+   */
   constructor(
-    private readonly server: HttpServer,
+    private readonly server: HttpServer | undefined,
     private readonly protect?: (handler: Handler) => Handler,
   ) {}
 
   /** Registers a plain route (a GET such as `/ping`) under the ingestion access rule. */
   plain(method: string, path: string, handler: Handler): void {
+    if (this.server === undefined) throw new Error('plain routes need the main listener');
     this.server.route(method, path, this.guard(handler));
+  }
+
+  /** Answers a request of a listener of its own: the routes added here (and their tenant twins), else 404/405. */
+  async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const methods = this.byPath.get(path);
+    const handle = methods?.get(req.method ?? 'GET');
+    if (handle !== undefined) return this.guard((rq, rs) => handle(rq, rs))(req, res);
+    if (methods === undefined && path.startsWith(TENANT_PREFIX) && this.byPath.size > 0) return this.guard((rq, rs) => this.tenantRoute(rq, rs))(req, res);
+    if (methods !== undefined) res.setHeader('allow', [...methods.keys()].join(', '));
+    res.writeHead(methods === undefined ? 404 : 405, { 'content-type': CONTENT_TYPE_PLAIN });
+    res.end(methods === undefined ? '404 page not found\n' : '405 method not allowed\n');
   }
 
   add(route: IngestRoute): void {
@@ -74,13 +93,13 @@ export class IngestHttp {
     for (const path of route.paths) {
       for (const method of methods) {
         const handle = (req: IncomingMessage, res: ServerResponse, tenant?: Record<string, string>) => this.handle(route, req, res, tenant);
-        this.server.route(method, path, this.guard((req, res) => handle(req, res)));
+        this.server?.route(method, path, this.guard((req, res) => handle(req, res)));
         let m = this.byPath.get(path);
         if (m === undefined) this.byPath.set(path, (m = new Map()));
         m.set(method, handle);
       }
     }
-    if (!this.tenantRouted) {
+    if (!this.tenantRouted && this.server !== undefined) {
       this.tenantRouted = true;
       for (const method of ['POST', 'PUT', 'GET']) this.server.routePrefix(method, TENANT_PREFIX, this.guard((req, res) => this.tenantRoute(req, res)));
     }

@@ -20,13 +20,14 @@ import { remoteWrite, type RemoteWriteIn } from './remote-write.js';
 import { opentelemetry } from './opentelemetry.js';
 import { IngestHttp } from './http.js';
 import { influx } from './influx.js';
+import { opentsdb } from './opentsdb.js';
 import { Ingester, IngestMetrics } from './ingester.js';
 
 export { REMOTE_WRITE_PATH, RECEIVED_JOB, withReceiverAlias } from './remote-write.js';
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx, opentelemetry];
+const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx, opentelemetry, opentsdb];
 
 export interface IngestDeps {
   readonly server: HttpServer;

@@ -14,6 +14,9 @@ import { startRuntime } from '../../src/runtime/runtime.js';
 import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 import type { Labels } from '../../src/model/labels.js';
+import { GraphiteParser } from '../../src/formats/graphite/parser.js';
+import { LineSplitter } from '../../src/formats/rows/index.js';
+import { rng } from '../helpers/seeded-random.js';
 import type { SampleBatch } from '../../src/model/samples.js';
 
 /** Every sample the pipeline got, with its Labels object (identity matters: caches key on it). */
@@ -64,4 +67,64 @@ test('graphite over UDP: a datagram of lines; no timestamp means now', async (t)
   assert.equal(sink.samples[0].labels.toString(), '{"udp.metric"}');
   assert.equal(sink.samples[0].value, 42);
   assert.ok(sink.samples[0].timestampMs >= Math.floor(before / 1000) * 1000 && sink.samples[0].timestampMs <= Date.now());
+});
+
+/** Mutations of valid lines: bytes flipped, inserted, deleted, separators and specials spliced in. */
+function mutate(rand: () => number, text: string, specials: readonly string[]): Buffer {
+  const bytes = [...Buffer.from(text)];
+  const n = 1 + Math.floor(rand() * 6);
+  for (let k = 0; k < n; k++) {
+    const at = Math.floor(rand() * (bytes.length + 1));
+    const op = rand();
+    if (op < 0.25) bytes[at] = Math.floor(rand() * 256);
+    else if (op < 0.45) bytes.splice(at, 1 + Math.floor(rand() * 4));
+    else if (op < 0.75) bytes.splice(at, 0, ...Buffer.from(specials[Math.floor(rand() * specials.length)]));
+    else bytes.splice(at, 0, ...bytes.slice(Math.floor(rand() * bytes.length), Math.floor(rand() * bytes.length)));
+  }
+  return Buffer.from(bytes);
+}
+
+test('graphite fuzz: mutated lines never throw or hang, and chunking does not change what is read', () => {
+  const rand = rng(18);
+  const base = 'a.b.c 1.5 1700000000\nx;k=v;k2=v2 -2e3 1700000000.5\nn;; nan -1\ns\t\t7\t1700000001  \r\n';
+  const specials = [' ', '\t', ';', '=', '\n', '\r', '-', '.', 'e', '+', 'inf', 'nan', '0', '9'.repeat(30), ';=;', '\u00e4', '\x00'];
+  const started = Date.now();
+  for (let i = 0; i < 3000; i++) {
+    const input = mutate(rand, base, specials);
+    const runs: string[][] = [];
+    for (const chunked of [false, true]) {
+      const parser = new GraphiteParser({ trimTimestampMs: 1000, sanitizeMetricName: i % 2 === 0 });
+      const seen: string[] = [];
+      const sink = {
+        now: 1_800_000_000_000,
+        sample(labels: Labels, value: number, ts: number) {
+          assert.equal(typeof value, 'number');
+          assert.ok(Number.isInteger(ts), `timestamp ${ts}`);
+          seen.push(`${labels.toString()} ${value} ${ts}`);
+        },
+        invalid(line: number, reason: string) {
+          assert.ok(line >= 1 && reason.length > 0);
+          seen.push(`invalid ${line}`);
+        },
+      };
+      const splitter = new LineSplitter(parser, 256);
+      if (chunked) for (let p = 0; p < input.length; p += 3) splitter.push(input.subarray(p, p + 3), sink);
+      else splitter.push(input, sink);
+      splitter.end(sink);
+      runs.push(seen);
+    }
+    assert.deepEqual(runs[1], runs[0], `input ${JSON.stringify(input.toString('latin1'))}`);
+  }
+  assert.ok(Date.now() - started < 60_000);
+});
+
+test('graphite: sanitize_metric_name collapses dots and replaces what Prometheus names do not allow', () => {
+  const parser = new GraphiteParser({ trimTimestampMs: 1000, sanitizeMetricName: true });
+  const got: string[] = [];
+  const sink = { now: 0, sample: (l: Labels) => void got.push(l.metricName), invalid: () => assert.fail('refused') };
+  for (const line of ['a..b...c 1 1700000000', 'disk-used/sda%x;dev=sda 1 1700000000', 'ok:name_1.x 1 1700000000']) {
+    const b = Buffer.from(line);
+    parser.line(b, 0, b.length, 1, sink);
+  }
+  assert.deepEqual(got, ['a.b.c', 'disk_used_sda_x', 'ok:name_1.x']);
 });
