@@ -13,7 +13,7 @@
  * not available.
  *
  *   npm run bench:ingest -- [--protocols remote_write,influx,graphite,jsonl] [--series 10000]
- *     [--rounds 100] [--warmup 20] [--concurrency 4] [--agents vmagent,tributary[,label=other/cli.js]] [--repeat 1]
+ *     [--rounds 100] [--warmup 20] [--concurrency 4] [--agents vmagent,tributary[,label=other/cli.js]] [--repeat 3]
  *     [--node-flags="--max-semi-space-size=2 --heap-growing-percent=20"] [--cli dist/cli.js]
  *     [--queue-config "{max_samples_per_send: 10000}"] [--json]
  *
@@ -49,7 +49,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '100' },
     warmup: { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '4' },
-    repeat: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '3' },
     'node-flags': { type: 'string', default: NPM_START_NODE_FLAGS },
     /** Another build of Tributary (e.g. a branch's, built elsewhere) instead of this repository's dist/cli.js. */
     cli: { type: 'string', default: CLI },
