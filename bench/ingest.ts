@@ -9,7 +9,8 @@
  * every payload built before the clock starts) sends a warm-up, then the measured rounds as
  * fast as the agent takes them over a few connections; the clock stops when the sink holds
  * every sample sent. Per agent: its CPU time (utime+stime of /proc/<pid>/stat, all threads)
- * over that window, and its peak RSS (VmHWM). A protocol an agent answers 404 is reported as
+ * over that window, its peak RSS (VmHWM) and its peak anonymous RSS (RssAnon, sampled: RSS
+ * without the mapped binary and libraries). A protocol an agent answers 404 is reported as
  * not available.
  *
  *   npm run bench:ingest -- [--protocols remote_write,influx,graphite,jsonl] [--series 10000]
