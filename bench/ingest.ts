@@ -9,11 +9,12 @@
  * every payload built before the clock starts) sends a warm-up, then the measured rounds as
  * fast as the agent takes them over a few connections; the clock stops when the sink holds
  * every sample sent. Per agent: its CPU time (utime+stime of /proc/<pid>/stat, all threads)
- * over that window, and its peak RSS (VmHWM). A protocol an agent answers 404 is reported as
+ * over that window, its peak RSS (VmHWM) and its peak anonymous RSS (RssAnon, sampled: RSS
+ * without the mapped binary and libraries). A protocol an agent answers 404 is reported as
  * not available.
  *
  *   npm run bench:ingest -- [--protocols remote_write,influx,graphite,jsonl] [--series 10000]
- *     [--rounds 100] [--warmup 20] [--concurrency 4] [--agents vmagent,tributary[,label=other/cli.js]] [--repeat 1]
+ *     [--rounds 100] [--warmup 20] [--concurrency 4] [--agents vmagent,tributary[,label=other/cli.js]] [--repeat 3]
  *     [--node-flags="--max-semi-space-size=2 --heap-growing-percent=20"] [--cli dist/cli.js]
  *     [--queue-config "{max_samples_per_send: 10000}"] [--json]
  *
@@ -49,7 +50,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '100' },
     warmup: { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '4' },
-    repeat: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '3' },
     'node-flags': { type: 'string', default: NPM_START_NODE_FLAGS },
     /** Another build of Tributary (e.g. a branch's, built elsewhere) instead of this repository's dist/cli.js. */
     cli: { type: 'string', default: CLI },
@@ -238,6 +239,8 @@ interface Measured {
   cpu_s?: number;
   samples_per_cpu_s?: number;
   peak_rss_mb?: number;
+  /** Peak RssAnon while measured (sampled every 100 ms): RSS without the mapped binary and libraries. */
+  peak_anon_mb?: number;
   retried?: number;
   error?: string;
 }
@@ -271,6 +274,7 @@ async function measure(protocol: Protocol, spec: AgentSpec, gen: ReturnType<type
     gen.proc.stdin!.write(JSON.stringify(cmd) + '\n');
     return (await gen.next()) as unknown as SendResult;
   };
+  let sampler: NodeJS.Timeout | undefined;
   try {
     const base = await sinkCount(sink, name);
     say(`${protocol} ${name}: warm-up`);
@@ -279,6 +283,16 @@ async function measure(protocol: Protocol, spec: AgentSpec, gen: ReturnType<type
     if (warm.error) return { protocol, agent: name, error: warm.error };
     const warmed = await drained(sink, name, base + warm.samples);
     const pid = agent.proc.pid!;
+    // anonymous memory (heap, buffers) apart from the mapped binary and libraries, sampled: the
+    // kernel keeps no peak of it
+    let anon = statusKb(pid, 'RssAnon');
+    sampler = setInterval(() => {
+      try {
+        anon = Math.max(anon, statusKb(pid, 'RssAnon'));
+      } catch {
+        // exited: the run reports it
+      }
+    }, 100);
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
     say(`${protocol} ${name}: measuring`);
@@ -287,6 +301,8 @@ async function measure(protocol: Protocol, spec: AgentSpec, gen: ReturnType<type
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(pid) - cpu0;
     const hwm = statusKb(pid, 'VmHWM') / 1024;
+    clearInterval(sampler);
+    anon = Math.max(anon, statusKb(pid, 'RssAnon'));
     if (r.error) return { protocol, agent: name, error: r.error };
     return {
       protocol,
@@ -298,9 +314,11 @@ async function measure(protocol: Protocol, spec: AgentSpec, gen: ReturnType<type
       cpu_s: round(cpu, 2),
       samples_per_cpu_s: Math.round(got / cpu),
       peak_rss_mb: round(hwm, 1),
+      peak_anon_mb: round(anon / 1024, 1),
       retried: r.retried,
     };
   } finally {
+    clearInterval(sampler);
     await agent.stop();
   }
 }
@@ -314,7 +332,7 @@ function line(m: Measured): string {
   if (m.error !== undefined) return `${head} ${m.error}`;
   return (
     `${head} ${fmt(m.samples_per_s!).padStart(10)} samples/s  ${m.cpu_s!.toFixed(2).padStart(6)} CPU-s  ` +
-    `${fmt(m.samples_per_cpu_s!).padStart(10)} samples/CPU-s  peak RSS ${m.peak_rss_mb!.toFixed(1).padStart(6)} MB` +
+    `${fmt(m.samples_per_cpu_s!).padStart(10)} samples/CPU-s  peak RSS ${m.peak_rss_mb!.toFixed(1).padStart(6)} MB (anon ${m.peak_anon_mb!.toFixed(1)})` +
     `  (${fmt(m.samples!)} samples, delivered ${m.delivered!.toFixed(3)}${m.retried ? `, ${m.retried} retried 429` : ''})`
   );
 }
@@ -342,7 +360,11 @@ function best(runs: readonly Measured[]): Measured {
   const ok = runs.filter((m) => m.samples_per_cpu_s !== undefined);
   if (ok.length === 0) return runs[runs.length - 1];
   const top = ok.reduce((a, b) => (b.samples_per_cpu_s! > a.samples_per_cpu_s! ? b : a));
-  return { ...top, peak_rss_mb: Math.max(...ok.map((m) => m.peak_rss_mb!)), samples_per_s: Math.max(...ok.map((m) => m.samples_per_s!)) };
+  return {
+    ...top,
+    peak_rss_mb: Math.max(...ok.map((m) => m.peak_rss_mb!)),
+    peak_anon_mb: Math.max(...ok.map((m) => m.peak_anon_mb!)),
+    samples_per_s: Math.max(...ok.map((m) => m.samples_per_s!)) };
 }
 
 async function main(): Promise<void> {
