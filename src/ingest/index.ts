@@ -14,6 +14,7 @@ import type { Registry } from '../selfmetrics/registry.js';
 import { AccessRule, protect, type HttpServer } from '../server/index.js';
 import type { Closable, IngestContext, IngestProtocol } from './context.js';
 import { graphite } from './graphite.js';
+import { vmImport } from './import.js';
 import { IngestHttp } from './http.js';
 import { Ingester, IngestMetrics } from './ingester.js';
 
@@ -21,7 +22,7 @@ export { registerRemoteWriteReceiver, REMOTE_WRITE_PATH, RECEIVED_JOB, type Remo
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [graphite];
+const PROTOCOLS: readonly IngestProtocol[] = [graphite, vmImport];
 
 export interface IngestDeps {
   readonly server: HttpServer;

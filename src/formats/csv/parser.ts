@@ -1,0 +1,228 @@
+/**
+ * CSV import (`/api/v1/import/csv?format=...`) in vmagent's syntax: the `format` query arg
+ * describes columns as `<pos>:<type>:<context>` — `metric:<name>` (a value column, several per
+ * row allowed), `label:<name>`, `time:<unix_s|unix_ms|unix_ns|rfc3339|custom:<Go layout>>`
+ * (at most one) — and columns it does not name are ignored. Each line gives one sample per
+ * metric column, all with the line's labels and time (now without a time column, or for 0).
+ * As vmagent 1.79: fields may be quoted (`""` inside for a quote), an empty label value means
+ * no label, and a line with an empty or bad value, a bad time, or fewer columns than the format
+ * names is refused whole (reported with its line number).
+ */
+
+import { KeyedLabels } from '../../model/keyed-labels.js';
+import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
+import type { LineFormat, RowSink } from '../rows/index.js';
+import { GoLayout, GoLayoutError, RFC3339 } from './go-time.js';
+
+/** vmagent's limit on `<column_pos>`. */
+const MAX_COLUMNS = 64 * 1024;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+
+type ParseTime = (s: string) => number;
+
+export interface CsvColumn {
+  readonly metric?: string;
+  readonly label?: string;
+  readonly time?: ParseTime;
+}
+
+/** A `format` argument that is not one; the message names the entry (400). */
+export class CsvFormatError extends Error {}
+
+/** The columns of a `format` query arg, by position (0-based; undefined: ignored). */
+export function parseCsvFormat(spec: string): (CsvColumn | undefined)[] {
+  const cols: (CsvColumn | undefined)[] = [];
+  let hasMetric = false;
+  let hasTime = false;
+  const entries = spec.split(',');
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
+    const n = i + 1;
+    const a = splitN(entry, ':', 3);
+    if (a.length !== 3) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: expected <column_pos>:<column_type>:<extension>`);
+    if (!/^\+?\d+$/.test(a[0])) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: <column_pos> ${JSON.stringify(a[0])} is not a number`);
+    const pos = Number(a[0]);
+    if (pos < 1) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: <column_pos> cannot be smaller than 1`);
+    if (pos > MAX_COLUMNS) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: <column_pos> cannot be bigger than ${MAX_COLUMNS}`);
+    let col: CsvColumn;
+    switch (a[1]) {
+      case 'time':
+        if (hasTime) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: a second time column`);
+        col = { time: timeParser(a[2], n, entry) };
+        hasTime = true;
+        break;
+      case 'label':
+        if (a[2] === '') throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: the label name cannot be empty`);
+        col = { label: a[2] };
+        break;
+      case 'metric':
+        if (a[2] === '') throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: the metric name cannot be empty`);
+        col = { metric: a[2] };
+        hasMetric = true;
+        break;
+      default:
+        throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: unknown <column_type> ${JSON.stringify(a[1])}; allowed: time, metric, label`);
+    }
+    if (cols[pos - 1] !== undefined) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: column ${pos} is described twice`);
+    while (cols.length < pos) cols.push(undefined);
+    cols[pos - 1] = col;
+  }
+  if (!hasMetric) throw new CsvFormatError(`format ${JSON.stringify(spec)}: no 'metric' column`);
+  return cols;
+}
+
+function splitN(s: string, sep: string, n: number): string[] {
+  const out: string[] = [];
+  let rest = s;
+  while (out.length < n - 1) {
+    const i = rest.indexOf(sep);
+    if (i < 0) break;
+    out.push(rest.slice(0, i));
+    rest = rest.slice(i + 1);
+  }
+  out.push(rest);
+  return out;
+}
+
+const INT = /^-?\d+$/;
+
+function timeParser(fmt: string, n: number, entry: string): ParseTime {
+  const bad = (s: string, unit: string): never => {
+    throw new Error(`cannot parse timestamp ${JSON.stringify(s)}: expected an integer in ${unit}`);
+  };
+  switch (fmt) {
+    case 'unix_s':
+      return (s) => (INT.test(s) ? Number(s) * 1000 : bad(s, 'seconds'));
+    case 'unix_ms':
+      return (s) => (INT.test(s) ? Number(s) : bad(s, 'milliseconds'));
+    case 'unix_ns':
+      // digits, not a double: nanoseconds pass 2^53; truncated toward zero as Go's integer division
+      return (s) => {
+        if (!INT.test(s)) return bad(s, 'nanoseconds');
+        const neg = s[0] === '-';
+        const digits = neg ? s.slice(1) : s;
+        const ms = digits.length > 6 ? Number(digits.slice(0, -6)) : 0;
+        return neg ? -ms : ms;
+      };
+    case 'rfc3339':
+      return layoutParser(RFC3339, n, entry);
+    default:
+      if (fmt.startsWith('custom:')) return layoutParser(fmt.slice('custom:'.length), n, entry);
+      throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: unknown time format ${JSON.stringify(fmt)}; supported: unix_s, unix_ms, unix_ns, rfc3339, custom:<Go layout>`);
+  }
+}
+
+function layoutParser(layout: string, n: number, entry: string): ParseTime {
+  let l: GoLayout;
+  try {
+    l = new GoLayout(layout);
+  } catch (err) {
+    if (err instanceof GoLayoutError) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: ${err.message}`);
+    throw err;
+  }
+  return (s) => l.parse(s);
+}
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const SPECIAL = /^[+-]?(?:inf|infinity|nan)$/i;
+
+function parseValue(s: string): number | undefined {
+  if (NUMBER.test(s)) return Number(s);
+  if (SPECIAL.test(s)) {
+    const l = s.toLowerCase();
+    return l.endsWith('nan') ? NaN : l.startsWith('-') ? -Infinity : Infinity;
+  }
+  return undefined;
+}
+
+export class CsvParser implements LineFormat {
+  private readonly series = new KeyedLabels();
+  private readonly lb = new LabelsBuilder();
+  private readonly labelCols: number[] = [];
+  private readonly metricCols: number[] = [];
+  /** Per line: the fields of the columns the format names. */
+  private readonly fields: string[];
+  private readonly values: number[] = [];
+
+  constructor(private readonly cols: readonly (CsvColumn | undefined)[]) {
+    this.fields = new Array<string>(cols.length).fill('');
+    cols.forEach((c, i) => {
+      if (c?.label !== undefined) this.labelCols.push(i);
+      if (c?.metric !== undefined) this.metricCols.push(i);
+    });
+  }
+
+  line(buf: Buffer, start: number, end: number, lineNo: number, out: RowSink): void {
+    const { cols, fields } = this;
+    // the columns as vmagent's scanner cuts them: a trailing comma ends the line, it opens no empty column
+    let p = start;
+    let n = 0;
+    while (p < end) {
+      let field: string;
+      if (buf[p] === QUOTE) {
+        let q = p + 1;
+        let escaped = false;
+        for (;;) {
+          const c = buf.indexOf(QUOTE, q);
+          if (c < 0 || c >= end) return out.invalid(lineNo, `missing closing quote in the field at column ${p - start + 1}`);
+          if (c + 1 < end && buf[c + 1] === QUOTE) {
+            escaped = true;
+            q = c + 2;
+            continue;
+          }
+          if (c + 1 < end && buf[c + 1] !== COMMA) return out.invalid(lineNo, `missing comma after the quoted field at column ${p - start + 1}`);
+          field = buf.toString('utf8', p + 1, c);
+          if (escaped) field = field.replaceAll('""', '"');
+          p = c + 2;
+          break;
+        }
+      } else {
+        let c = buf.indexOf(COMMA, p);
+        if (c < 0 || c > end) c = end;
+        field = n < cols.length ? buf.toString('utf8', p, c) : '';
+        p = c + 1;
+      }
+      if (n < cols.length) fields[n] = field;
+      n++;
+    }
+    if (n < cols.length) return out.invalid(lineNo, `missing columns: got ${n}, the format names ${cols.length}`);
+    let ts = 0;
+    const values = this.values;
+    values.length = 0;
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i];
+      if (c === undefined) continue;
+      if (c.time !== undefined) {
+        try {
+          ts = c.time(fields[i]);
+        } catch (err) {
+          return out.invalid(lineNo, (err as Error).message, 'value');
+        }
+        if (!Number.isFinite(ts)) return out.invalid(lineNo, `timestamp ${JSON.stringify(fields[i])} out of range`, 'value');
+      } else if (c.metric !== undefined) {
+        const v = parseValue(fields[i]);
+        if (v === undefined) {
+          return out.invalid(lineNo, `cannot parse the value of ${JSON.stringify(c.metric)} (column ${i + 1}) from ${JSON.stringify(fields[i])}`, 'value');
+        }
+        values.push(v);
+      }
+    }
+    if (ts === 0) ts = out.now;
+    let labelKey = '';
+    for (const i of this.labelCols) labelKey += fields[i] + '\u0001';
+    for (let k = 0; k < this.metricCols.length; k++) {
+      const col = this.metricCols[k];
+      const key = `${col}\u0000${labelKey}`;
+      let labels = this.series.get(key);
+      if (labels === undefined) {
+        const lb = this.lb.reset();
+        for (const i of this.labelCols) lb.set(cols[i]!.label!, fields[i]);
+        lb.set(METRIC_NAME, cols[col]!.metric!);
+        labels = lb.build() as Labels;
+        this.series.set(key, labels);
+      }
+      out.sample(labels, values[k], ts);
+    }
+  }
+}
