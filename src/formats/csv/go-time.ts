@@ -238,8 +238,9 @@ function compile(layout: string): Chunk[] {
       let j = i + 1;
       while (j < layout.length && layout[j] === d) j++;
       if (j < layout.length && layout[j] >= '0' && layout[j] <= '9') {
-        lit += layout.slice(i, j);
-        i = j;
+        // not a fraction (".002"): the dot is text, what follows is read afresh
+        lit += c;
+        i++;
       } else {
         push({ kind: 'frac', digits: j - i - 1, optional: d === '9' });
         i = j;
