@@ -23,6 +23,7 @@ const SUITES: Record<string, [module: string, call: string]> = {
   gateway: ['./gateway.js', 'runGatewayBench()'],
   scrape: ['./scrape.js', `runScrapeBench(${page})`],
   remotewrite: ['../src/remotewrite/remotewrite.bench.js', 'runRemoteWriteBench()'],
+  'import-parser': ['../src/formats/jsonline/jsonline.bench.js', 'runJsonLineBench()'],
   'series-memory': ['./series-memory.js', `runSeriesMemoryBench(${page})`],
   'queue-lag': ['./queue-lag.js', 'runQueueLagBench()'],
 };

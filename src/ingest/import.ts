@@ -8,7 +8,7 @@
 
 import { CsvFormatError, CsvParser, parseCsvFormat } from '../formats/csv/parser.js';
 import { JsonLineParser } from '../formats/jsonline/parser.js';
-import { PrometheusImportLines } from '../formats/prometheus/import-lines.js';
+import { PrometheusImportLines } from '../formats/prometheus-import/parser.js';
 import { LineSplitter, type LineFormat } from '../formats/rows/index.js';
 import { KeyedLabels } from '../model/keyed-labels.js';
 import type { IngestContext, IngestProtocol } from './context.js';

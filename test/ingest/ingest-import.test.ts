@@ -14,7 +14,7 @@ import { CsvFormatError, CsvParser, parseCsvFormat } from '../../src/formats/csv
 import { GoLayout, GoLayoutError } from '../../src/formats/csv/go-time.js';
 import { JsonLineParser } from '../../src/formats/jsonline/parser.js';
 import { jsonLine } from '../../src/formats/jsonline/writer.js';
-import { PrometheusImportLines } from '../../src/formats/prometheus/import-lines.js';
+import { PrometheusImportLines } from '../../src/formats/prometheus-import/parser.js';
 import { LineSplitter, type LineFormat, type RowSink } from '../../src/formats/rows/index.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { KeyedLabels } from '../../src/model/keyed-labels.js';

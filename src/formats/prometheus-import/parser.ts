@@ -13,7 +13,7 @@
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import type { Labels } from '../../model/labels.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
-import { Entry, ExpositionError, newExpositionParser } from './parser.js';
+import { Entry, ExpositionError, newExpositionParser } from '../prometheus/parser.js';
 
 /** Text gathered before it is parsed: large enough that a parser per piece costs nothing. */
 const PIECE_BYTES = 64 * 1024;
