@@ -18,6 +18,9 @@ export const IMPORT_PATH = '/api/v1/import';
 export const IMPORT_CSV_PATH = '/api/v1/import/csv';
 export const IMPORT_PROMETHEUS_PATH = '/api/v1/import/prometheus';
 
+/** vmagent takes any method on these paths; POST and PUT are what clients send. */
+const methods = ['POST', 'PUT'];
+
 /** CSV parsers kept by `format` argument (each has its series cache); past this many the map starts again. */
 const MAX_CSV_FORMATS = 32;
 
@@ -51,6 +54,7 @@ export const vmImport: IngestProtocol = {
       paths: [IMPORT_PATH],
       ingester: ctx.ingester('jsonline'),
       maxBodyBytes,
+      methods,
       read: async (call) => void (await readLines(call, json, maxLineBytes)),
     });
 
@@ -59,6 +63,7 @@ export const vmImport: IngestProtocol = {
       paths: [IMPORT_CSV_PATH],
       ingester: ctx.ingester('csv'),
       maxBodyBytes,
+      methods,
       read: async (call) => {
         const spec = call.url.searchParams.get('format') ?? '';
         let parser = csvParsers.get(spec);
@@ -81,6 +86,7 @@ export const vmImport: IngestProtocol = {
       paths: [IMPORT_PROMETHEUS_PATH],
       ingester: ctx.ingester('prometheus_import'),
       maxBodyBytes,
+      methods,
       read: async (call) => {
         const lines = new PrometheusImportLines(promSeries, defaultTimestamp(call.url));
         try {

@@ -393,7 +393,9 @@ test('http: /api/v1/import — 204; a bad line → 400 quoting its number, the g
   assert.equal((await post('/insert/3:4/api/v1/import', good)).status, 204);
   assert.equal(sink.samples[10].labels.get('vm_project_id'), '4');
 
-  assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_rows_total', { protocol: 'jsonline' }), 12);
+  const put = await fetch(`http://${rt.address}/api/v1/import`, { method: 'PUT', body: good });
+  assert.equal(put.status, 204);
+  assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_rows_total', { protocol: 'jsonline' }), 14);
   assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_rows_invalid_total', { protocol: 'jsonline', reason: 'syntax' }), 1);
   assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_requests_total', { protocol: 'jsonline', code: '400' }), 1);
 });

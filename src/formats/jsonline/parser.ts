@@ -8,8 +8,10 @@
  * drops the label).
  *
  * Speed: the line is scanned as bytes, once. The `metric` object's raw bytes are the series key
- * (`KeyedLabels`), so a series sent again costs one lookup and its labels are decoded (by
- * JSON.parse, which knows every escape) only the first time. Numbers are read in place: an
+ * (hashed while they are scanned, confirmed by a native compare: no key string is made), so a
+ * series sent again costs one lookup and its labels are decoded (by JSON.parse, which knows
+ * every escape) only the first time. Anything unusual — escaped keys, unknown keys with nested
+ * values, bare or quoted special values — is read by the same scanner on a slower branch. Numbers are read in place: an
  * integer mantissa of at most 15 digits with a power of ten up to 22 is exact in a double
  * (Clinger's fast path); anything longer goes to `Number()`.
  */
