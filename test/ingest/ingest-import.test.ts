@@ -454,3 +454,20 @@ test('http: a body over max_body_bytes is 413', async (t) => {
   const r = await post('/api/v1/import', line.repeat(100));
   assert.equal(r.status, 413);
 });
+
+test('fuzz over HTTP: mutated bodies on the three paths are answered 204 or 400, never 500, and the server goes on', async (t) => {
+  const { rt, post } = await start(t);
+  const random = rng(1806);
+  const bodies: [string, string][] = [
+    ['/api/v1/import', '{"metric":{"__name__":"f","k":"v"},"values":[1,+Inf,2.5],"timestamps":[1700000000000,1700000000001,1700000000002]}\n'],
+    ['/api/v1/import/csv?format=1:label:t,2:metric:a,3:time:rfc3339', 'x,1,2023-11-14T22:13:20Z\n"y""z",2.5,2023-11-14T22:13:20.5+01:00\n'],
+    ['/api/v1/import/prometheus?timestamp=1700000000000', '# TYPE f counter\nf{a="b"} 1\nf{a="c\\n"} 2 1700000000000\n'],
+  ];
+  for (let i = 0; i < 60; i++) {
+    const [path, seed] = bodies[i % bodies.length];
+    const r = await post(path, mutate(random, seed.repeat(1 + (i % 4))));
+    assert.ok(r.status === 204 || r.status === 400, `${path}: ${r.status} ${r.text}`);
+  }
+  assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_requests_total', { protocol: 'jsonline', code: '500' }), 0);
+  assert.equal((await post('/api/v1/import', bodies[0][1])).status, 204);
+});
