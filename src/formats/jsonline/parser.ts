@@ -8,15 +8,16 @@
  * drops the label).
  *
  * Speed: the line is scanned as bytes, once. The `metric` object's raw bytes are the series key
- * (hashed while they are scanned, confirmed by a native compare: no key string is made), so a
- * series sent again costs one lookup and its labels are decoded (by JSON.parse, which knows
- * every escape) only the first time. Anything unusual — escaped keys, unknown keys with nested
- * values, bare or quoted special values — is read by the same scanner on a slower branch. Numbers are read in place: an
- * integer mantissa of at most 15 digits with a power of ten up to 22 is exact in a double
- * (Clinger's fast path); anything longer goes to `Number()`.
+ * (`KeyedLabels`, looked up by the bytes up to the first "}" before the object's structure is
+ * read at all), so a series sent again costs one lookup, and its labels are decoded (by
+ * JSON.parse, which knows every escape) only the first time. A line shaped exactly as the
+ * export writes it is read without the general loop over keys; anything unusual — escaped or
+ * unknown keys, nested values, bare or quoted special values — by the same scanner on slower
+ * branches. Numbers are read in place: an integer mantissa of at most 15 digits with a power of
+ * ten up to 22 is exact in a double (Clinger's fast path); anything longer goes to `Number()`.
  */
 
-import { DEFAULT_KEYED_LABELS_ENTRIES } from '../../model/keyed-labels.js';
+import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, type Labels } from '../../model/labels.js';
 import type { LineFormat, RowFault, RowSink } from '../rows/index.js';
 
@@ -58,7 +59,7 @@ function isSpace(c: number): boolean {
 }
 
 export class JsonLineParser implements LineFormat {
-  private readonly series = new BytesKeyedLabels();
+  private readonly series = new KeyedLabels();
   private readonly lb = new LabelsBuilder();
   private values: Float64Array<ArrayBuffer> = new Float64Array(64);
   private timestamps: Float64Array<ArrayBuffer> = new Float64Array(64);
@@ -91,6 +92,8 @@ export class JsonLineParser implements LineFormat {
 
   /** The line's series, its samples left in `values` and `timestamps`. */
   private parse(): Labels {
+    const exact = this.exportShaped();
+    if (exact !== undefined) return exact;
     this.skipSpace();
     if (this.pos >= this.end) throw new LineError('empty line');
     this.expect(LBRACE, 'a JSON object');
@@ -132,6 +135,38 @@ export class JsonLineParser implements LineFormat {
     return labels;
   }
 
+  /**
+   * The line exactly as `/api/v1/export` (and writer.ts) writes it —
+   * `{"metric":{...},"values":[...],"timestamps":[...]}` with no blank between the parts — read
+   * without the general loop over keys; undefined (and the position back at the start) for
+   * any other shape, which the general loop then reads, errors included.
+   */
+  private exportShaped(): Labels | undefined {
+    const { buf, end } = this;
+    const start = this.pos;
+    if (end - start < 40 || !bytesAre(buf, start, '{"metric":{')) return undefined;
+    try {
+      this.pos = start + 10;
+      const labels = this.metric();
+      if (!bytesAre(buf, this.pos, ',"values":[')) return this.restart(start);
+      this.pos += 10;
+      this.numbers(false);
+      if (!bytesAre(buf, this.pos, ',"timestamps":[')) return this.restart(start);
+      this.pos += 14;
+      this.numbers(true);
+      if (this.pos !== end - 1 || buf[this.pos] !== RBRACE || this.nValues !== this.nTimestamps || this.nValues === 0) return this.restart(start);
+      return labels;
+    } catch (err) {
+      if (!(err instanceof LineError)) throw err;
+      return this.restart(start);
+    }
+  }
+
+  private restart(start: number): undefined {
+    this.pos = start;
+    return undefined;
+  }
+
   /** A top-level key, compared as bytes: the three that matter without making a string. */
   private topKey(): number {
     const { buf, end } = this;
@@ -154,45 +189,50 @@ export class JsonLineParser implements LineFormat {
 
   /**
    * The end of the object at `pos` found by bytes alone — strings skipped, nothing decoded —
-   * for the `metric` object, whose text is only a cache key when the series is known.
+   * for a `metric` object not seen before.
    */
-  private skipObjectRaw(): number {
+  private skipObjectRaw(): void {
     const { buf, end } = this;
     let p = this.pos;
     let depth = 0;
-    // FNV-1a of the bytes, taken on the way: the series cache's hash
-    let h = 0x811c9dc5;
     while (p < end) {
       const c = buf[p++];
-      h = Math.imul(h ^ c, 0x01000193);
       if (c === QUOTE) {
-        while (p < end && buf[p] !== QUOTE) {
-          if (buf[p] === BACKSLASH) h = Math.imul(h ^ buf[p++], 0x01000193);
-          h = Math.imul(h ^ buf[p++], 0x01000193);
-        }
+        while (p < end && buf[p] !== QUOTE) p += buf[p] === BACKSLASH ? 2 : 1;
         if (p >= end) throw new LineError(`unterminated string in \`metric\``);
-        h = Math.imul(h ^ buf[p++], 0x01000193);
+        p++;
       } else if (c === LBRACE || c === LBRACKET) depth++;
       else if (c === RBRACE || c === RBRACKET) {
         if (--depth === 0) {
           this.pos = p;
-          return h;
+          return;
         }
       }
     }
     throw new LineError('unexpected end of line in `metric`');
   }
 
-  /** The `metric` object: its raw bytes are the key of a cache of decoded label sets. */
+  /**
+   * The `metric` object: its raw bytes are the key of a cache of decoded label sets. A known
+   * series is found without reading the object's structure: the bytes up to the first "}" are
+   * looked up as they are — were that "}" inside a string, those bytes would not be a whole
+   * object, and only whole objects are ever cached, so a hit is the object.
+   */
   private metric(): Labels {
+    const { buf } = this;
     const start = this.pos;
     if (this.peek() !== LBRACE) throw new LineError('`metric` must be an object');
-    const hash = this.skipObjectRaw();
-    let labels = this.series.get(hash, this.buf, start, this.pos);
-    if (labels === undefined) {
-      labels = this.decodeLabels(start, this.pos);
-      this.series.set(hash, this.buf, start, this.pos, labels);
+    const close = buf.indexOf(RBRACE, start);
+    if (close >= 0 && close < this.end) {
+      const labels = this.series.get(buf.toString('latin1', start, close + 1));
+      if (labels !== undefined) {
+        this.pos = close + 1;
+        return labels;
+      }
     }
+    this.skipObjectRaw();
+    const labels = this.decodeLabels(start, this.pos);
+    this.series.set(buf.toString('latin1', start, this.pos), labels);
     return labels;
   }
 
@@ -447,53 +487,6 @@ export class JsonLineParser implements LineFormat {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-interface CacheEntry {
-  readonly key: Buffer;
-  readonly labels: Labels;
-  readonly next: CacheEntry | undefined;
-}
-
-/**
- * `KeyedLabels` keyed by bytes rather than a string: the hash is taken while the `metric`
- * object is scanned anyway, and a hit is confirmed by a native compare of the bytes, so a known
- * series makes no string at all (making and hashing a 150-byte key string was a third of a line's
- * cost). Generational as `KeyedLabels`: a full young map becomes the old one, the old one goes.
- */
-class BytesKeyedLabels {
-  private readonly half = DEFAULT_KEYED_LABELS_ENTRIES / 2;
-  private young = new Map<number, CacheEntry>();
-  private old = new Map<number, CacheEntry>();
-  private youngSize = 0;
-
-  get(hash: number, buf: Buffer, start: number, end: number): Labels | undefined {
-    const len = end - start;
-    for (let e = this.young.get(hash); e !== undefined; e = e.next) {
-      if (e.key.length === len && buf.compare(e.key, 0, len, start, end) === 0) return e.labels;
-    }
-    for (let e = this.old.get(hash); e !== undefined; e = e.next) {
-      if (e.key.length === len && buf.compare(e.key, 0, len, start, end) === 0) {
-        this.put(hash, e.key, e.labels);
-        return e.labels;
-      }
-    }
-    return undefined;
-  }
-
-  set(hash: number, buf: Buffer, start: number, end: number, labels: Labels): void {
-    this.put(hash, Buffer.from(buf.subarray(start, end)), labels);
-  }
-
-  private put(hash: number, key: Buffer, labels: Labels): void {
-    if (this.youngSize >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
-      this.youngSize = 0;
-    }
-    this.young.set(hash, { key, labels, next: this.young.get(hash) });
-    this.youngSize++;
-  }
-}
 
 function bytesAre(buf: Buffer, at: number, word: string): boolean {
   for (let i = 0; i < word.length; i++) if (buf[at + i] !== word.charCodeAt(i)) return false;
