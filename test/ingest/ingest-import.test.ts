@@ -83,6 +83,11 @@ test('jsonline: series, values, timestamps; the same metric bytes give the same 
   assert.equal(r.samples[14].labels.has('e'), false);
   assert.equal(r.samples[14].value, 123456789012345678901234);
   assert.equal(r.samples[14].ts, -5);
+  // a "}" inside a label value: still one series, one Labels object
+  const braces = feed(p, '{"metric":{"__name__":"b","v":"x}y"},"values":[1],"timestamps":[1]}\n'.repeat(3));
+  assert.equal(braces.samples.length, 3);
+  assert.equal(braces.samples[0].labels.get('v'), 'x}y');
+  assert.equal(braces.samples[2].labels, braces.samples[0].labels);
 });
 
 test('jsonline: numbers are read exactly (the fast path agrees with Number())', () => {

@@ -231,8 +231,13 @@ export class JsonLineParser implements LineFormat {
       }
     }
     this.skipObjectRaw();
-    const labels = this.decodeLabels(start, this.pos);
-    this.series.set(buf.toString('latin1', start, this.pos), labels);
+    // a "}" inside a label value: the whole object may still be known
+    const key = buf.toString('latin1', start, this.pos);
+    let labels = this.series.get(key);
+    if (labels === undefined) {
+      labels = this.decodeLabels(start, this.pos);
+      this.series.set(key, labels);
+    }
     return labels;
   }
 
