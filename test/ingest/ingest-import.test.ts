@@ -301,6 +301,34 @@ test('prometheus import: every sample line, its timestamp or the default; bad li
   assert.equal(r2.samples[0].labels, r.samples[2].labels);
 });
 
+test('prometheus import: a known series is read without the parser, and anything unusual about its line still is', () => {
+  const series = new KeyedLabels();
+  const first = feed(new PrometheusImportLines(series, 5), 'k{a="é",b="x} y"} 1\nplain 2\n');
+  assert.deepEqual(first.bad, []);
+  const r = feed(
+    new PrometheusImportLines(series, 5),
+    ['k{a="é",b="x} y"} 3 77', 'plain 4', 'plain\t5', 'plain  6', 'plain x', 'plain 7 1 2', 'new{z="1"} 8', 'plain 9', '# TYPE plain gauge', '# HELP anything at all'].join('\n'),
+  );
+  assert.deepEqual(
+    r.flat,
+    [
+      ['k{a="é", b="x} y"}', 3, 77],
+      ['plain{}', 4, 5],
+      ['plain{}', 5, 5],
+      ['plain{}', 6, 5],
+      ['new{z="1"}', 8, 5],
+      ['plain{}', 9, 5],
+    ],
+  );
+  assert.equal(r.samples[0].labels, first.samples[0].labels);
+  assert.equal(r.samples[1].labels, first.samples[1].labels);
+  assert.equal(r.samples[5].labels, first.samples[1].labels);
+  assert.deepEqual(
+    r.bad.map((b) => b.line),
+    [5, 6],
+  );
+});
+
 test('prometheus import: line numbers stay right across pieces of a large body', () => {
   const lines: string[] = [];
   for (let i = 0; i < 20000; i++) lines.push(i % 5000 === 4999 ? `broken{ ${i}` : `m{i="${i % 10}"} ${i}`);

@@ -2,21 +2,34 @@
  * Prometheus text pushed to `/api/v1/import/prometheus`: lines from a `LineSplitter` gathered
  * into pieces of about 64 KiB and each piece read by the exposition parser (lenient: a bad line
  * is reported with its line number and the rest kept). Every sample line is a sample of its
- * own series — histogram buckets, `_sum`, `_count` as they are written; HELP and TYPE lines
- * are read and dropped, as vmagent drops them. A line without a timestamp gets the request's
- * default (vmagent's `timestamp` query arg, integer milliseconds), else now.
+ * own series — histogram buckets, `_sum`, `_count` as they are written; comment lines (HELP and
+ * TYPE included) are dropped unread, as vmagent drops them. A line without a timestamp gets the
+ * request's default (vmagent's `timestamp` query arg, integer milliseconds), else now.
  *
- * The series cache is shared between requests (`seriesKey()`, the raw `name{labels}` text, is
- * its key), so a series pushed again costs a lookup, not a build of its labels.
+ * The series cache is shared between requests (the raw `name{labels}` text is its key), and a
+ * sample line of a series in it is read without the parser at all (`known`): a series pushed
+ * again costs a lookup and a number parse.
  */
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import type { Labels } from '../../model/labels.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
+import { parseIntegerMs, parseNumber } from '../prometheus/lex.js';
 import { Entry, ExpositionError, newExpositionParser } from '../prometheus/parser.js';
 
 /** Text gathered before it is parsed: large enough that a parser per piece costs nothing. */
 const PIECE_BYTES = 64 * 1024;
+/** Lines skipped (read by `known`) after which a new piece starts rather than empty lines filling the gap. */
+const MAX_GAP = 64;
+const HASH = 0x23;
+const SPACE = 0x20;
+const TAB = 0x09;
+const RBRACE = 0x7d;
+
+/** The UTF-8 bytes of `s` read as latin1: a new flat string, equal to `s` when it is ASCII. */
+function latin1Key(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
 
 export class PrometheusImportLines implements LineFormat {
   private lines: string[] = [];
@@ -31,13 +44,52 @@ export class PrometheusImportLines implements LineFormat {
   ) {}
 
   line(buf: Buffer, start: number, end: number, lineNo: number, out: RowSink): void {
+    if (this.known(buf, start, end, out)) return;
+    if (this.lines.length > 0 && lineNo - this.lastLine > MAX_GAP) this.flush(out);
     if (this.lines.length === 0) this.firstLine = lineNo;
-    // the splitter leaves out empty lines: keep them, so the parser counts lines as the body does
+    // lines not gathered (empty, or read by `known`): kept as empty ones, so the parser counts lines as the body does
     else for (let n = this.lastLine + 1; n < lineNo; n++) this.lines.push('');
     this.lines.push(buf.toString('utf8', start, end));
     this.lastLine = lineNo;
     this.bytes += end - start;
     if (this.bytes >= PIECE_BYTES) this.flush(out);
+  }
+
+  /**
+   * A sample line of a known series, read without the exposition parser: `name{labels} value
+   * [timestamp]` with single spaces. The series part is taken up to the first "}" (or the first
+   * space when there are no labels) and looked up as it is: only whole series texts the parser
+   * accepted are ever cached, so a hit is the series — a "}" inside a label value just misses.
+   * Anything else (comments, tabs, unknown series, a bad value) goes to the parser.
+   */
+  private known(buf: Buffer, start: number, end: number, out: RowSink): boolean {
+    const c = buf[start];
+    // HELP, TYPE and other comments: dropped unread, as vmagent drops them
+    if (c === HASH) return true;
+    if (c === SPACE || c === TAB) return false;
+    let keyEnd = buf.indexOf(RBRACE, start);
+    if (keyEnd >= 0 && keyEnd < end) keyEnd++;
+    else {
+      keyEnd = buf.indexOf(SPACE, start);
+      if (keyEnd < 0 || keyEnd >= end) return false;
+    }
+    if (buf[keyEnd] !== SPACE) return false;
+    const labels = this.series.get(buf.toString('latin1', start, keyEnd));
+    if (labels === undefined) return false;
+    const rest = buf.toString('latin1', keyEnd + 1, end);
+    const sp = rest.indexOf(' ');
+    const value = parseNumber(rest, 0, sp < 0 ? rest.length : sp);
+    if (value === undefined) return false;
+    let ts = this.defaultTimestampMs !== 0 ? this.defaultTimestampMs : out.now;
+    if (sp >= 0) {
+      const t = parseIntegerMs(rest, sp + 1, rest.length);
+      if (t === undefined) return false;
+      ts = t;
+    }
+    // lines gathered before this one first: a series' samples stay in the order they came
+    if (this.lines.length > 0) this.flush(out);
+    out.sample(labels, value, ts);
+    return true;
   }
 
   /** Parses what is gathered; call once more when the body has ended. */
@@ -53,7 +105,9 @@ export class PrometheusImportLines implements LineFormat {
       const e = p.next();
       if (e === Entry.End) break;
       if (e !== Entry.Series) continue;
-      const key = p.seriesKey();
+      // the cache's keys are the series' bytes read as latin1, as `known` reads them — and a
+      // fresh string, not a slice of the whole piece, which the cache would keep alive
+      const key = latin1Key(p.seriesKey());
       let labels: Labels | undefined = this.series.get(key);
       if (labels === undefined) {
         try {
