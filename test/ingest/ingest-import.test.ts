@@ -241,6 +241,37 @@ test('csv: rows, quoted fields, several metric columns, refused lines as vmagent
   assert.match(r.bad[5].reason, /missing comma after the quoted field/);
 });
 
+test('csv: the series cache — label columns apart or together, quoted or not — never mixes rows up', () => {
+  const apart = new CsvParser(parseCsvFormat('1:label:a,2:metric:m,3:label:b'));
+  const r = feed(apart, ['x\u0001,1,y', 'x,2,\u0001y', 'x,3,y', 'x\u0001,4,y'].join('\n'));
+  assert.deepEqual(
+    r.samples.map((s) => [s.labels.get('a'), s.labels.get('b'), s.value]),
+    [
+      ['x\u0001', 'y', 1],
+      ['x', '\u0001y', 2],
+      ['x', 'y', 3],
+      ['x\u0001', 'y', 4],
+    ],
+  );
+  assert.equal(r.samples[3].labels, r.samples[0].labels);
+  const together = new CsvParser(parseCsvFormat('1:label:a,2:label:b,3:metric:m,4:metric:n'));
+  const t = feed(together, ['"x,y",z,1,2', 'x,"y,z",3,4', '"x,y",z,5,6', '"q""",,7,8'].join('\n'));
+  assert.deepEqual(
+    t.samples.map((s) => [s.labels.toString(), s.value]),
+    [
+      ['m{a="x,y", b="z"}', 1],
+      ['n{a="x,y", b="z"}', 2],
+      ['m{a="x", b="y,z"}', 3],
+      ['n{a="x", b="y,z"}', 4],
+      ['m{a="x,y", b="z"}', 5],
+      ['n{a="x,y", b="z"}', 6],
+      ['m{a="q\\""}', 7],
+      ['n{a="q\\""}', 8],
+    ],
+  );
+  assert.equal(t.samples[4].labels, t.samples[0].labels);
+});
+
 test('csv: time formats — unix_ms, unix_ns, rfc3339, custom Go layouts; no time column means now', () => {
   const one = (fmt: string, text: string) => feed(new CsvParser(parseCsvFormat(`1:metric:m,2:time:${fmt}`)), `1,${text}`);
   assert.equal(one('unix_ms', '1700000000123').samples[0].ts, 1700000000123);

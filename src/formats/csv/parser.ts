@@ -7,6 +7,11 @@
  * As vmagent 1.79: fields may be quoted (`""` inside for a quote), an empty label value means
  * no label, and a line with an empty or bad value, a bad time, or fewer columns than the format
  * names is refused whole (reported with its line number).
+ *
+ * Speed: a row's fields are found as byte spans, and only the values and the time are made into
+ * strings; the label fields' raw bytes (one span when the label columns are next to each other)
+ * are the key of a cache holding the row's series, one per metric column, so a row of known
+ * series costs one lookup.
  */
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
@@ -137,53 +142,64 @@ function parseValue(s: string): number | undefined {
 }
 
 export class CsvParser implements LineFormat {
-  private readonly series = new KeyedLabels();
+  /** Per row's labels: the series of each metric column, in column order. */
+  private readonly series = new KeyedLabels<readonly Labels[]>();
   private readonly lb = new LabelsBuilder();
   private readonly labelCols: number[] = [];
   private readonly metricCols: number[] = [];
-  /** Per line: the fields of the columns the format names. */
-  private readonly fields: string[];
+  /** The label columns are next to each other (no other named column between them): their raw bytes are the key. */
+  private readonly labelRun: boolean;
+  /** Per line, per named column: where its field is (start, end) and whether it was quoted with `""` inside (1). */
+  private readonly spans: Int32Array;
   private readonly values: number[] = [];
 
   constructor(private readonly cols: readonly (CsvColumn | undefined)[]) {
-    this.fields = new Array<string>(cols.length).fill('');
+    this.spans = new Int32Array(cols.length * 3);
     cols.forEach((c, i) => {
       if (c?.label !== undefined) this.labelCols.push(i);
       if (c?.metric !== undefined) this.metricCols.push(i);
     });
+    const l = this.labelCols;
+    this.labelRun = l.length > 0 && l.every((c, k) => k === 0 || cols.slice(l[k - 1] + 1, c).every((x) => x === undefined));
   }
 
   line(buf: Buffer, start: number, end: number, lineNo: number, out: RowSink): void {
-    const { cols, fields } = this;
+    const { cols, spans } = this;
     // the columns as vmagent's scanner cuts them: a trailing comma ends the line, it opens no empty column
     let p = start;
     let n = 0;
     while (p < end) {
-      let field: string;
+      let fs: number;
+      let fe: number;
+      let escaped = 0;
       if (buf[p] === QUOTE) {
         let q = p + 1;
-        let escaped = false;
         for (;;) {
           const c = buf.indexOf(QUOTE, q);
           if (c < 0 || c >= end) return out.invalid(lineNo, `missing closing quote in the field at column ${p - start + 1}`);
           if (c + 1 < end && buf[c + 1] === QUOTE) {
-            escaped = true;
+            escaped = 1;
             q = c + 2;
             continue;
           }
           if (c + 1 < end && buf[c + 1] !== COMMA) return out.invalid(lineNo, `missing comma after the quoted field at column ${p - start + 1}`);
-          field = buf.toString('utf8', p + 1, c);
-          if (escaped) field = field.replaceAll('""', '"');
+          fs = p + 1;
+          fe = c;
           p = c + 2;
           break;
         }
       } else {
         let c = buf.indexOf(COMMA, p);
         if (c < 0 || c > end) c = end;
-        field = n < cols.length ? buf.toString('utf8', p, c) : '';
+        fs = p;
+        fe = c;
         p = c + 1;
       }
-      if (n < cols.length) fields[n] = field;
+      if (n < cols.length) {
+        spans[n * 3] = fs;
+        spans[n * 3 + 1] = fe;
+        spans[n * 3 + 2] = escaped;
+      }
       n++;
     }
     if (n < cols.length) return out.invalid(lineNo, `missing columns: got ${n}, the format names ${cols.length}`);
@@ -192,37 +208,59 @@ export class CsvParser implements LineFormat {
     values.length = 0;
     for (let i = 0; i < cols.length; i++) {
       const c = cols[i];
-      if (c === undefined) continue;
+      if (c === undefined || c.label !== undefined) continue;
+      const text = this.field(buf, i);
       if (c.time !== undefined) {
         try {
-          ts = c.time(fields[i]);
+          ts = c.time(text);
         } catch (err) {
           return out.invalid(lineNo, (err as Error).message, 'value');
         }
-        if (!Number.isFinite(ts)) return out.invalid(lineNo, `timestamp ${JSON.stringify(fields[i])} out of range`, 'value');
-      } else if (c.metric !== undefined) {
-        const v = parseValue(fields[i]);
-        if (v === undefined) {
-          return out.invalid(lineNo, `cannot parse the value of ${JSON.stringify(c.metric)} (column ${i + 1}) from ${JSON.stringify(fields[i])}`, 'value');
-        }
+        if (!Number.isFinite(ts)) return out.invalid(lineNo, `timestamp ${JSON.stringify(text)} out of range`, 'value');
+      } else {
+        const v = parseValue(text);
+        if (v === undefined) return out.invalid(lineNo, `cannot parse the value of ${JSON.stringify(c.metric)} (column ${i + 1}) from ${JSON.stringify(text)}`, 'value');
         values.push(v);
       }
     }
     if (ts === 0) ts = out.now;
-    let labelKey = '';
-    for (const i of this.labelCols) labelKey += fields[i] + '\u0001';
-    for (let k = 0; k < this.metricCols.length; k++) {
-      const col = this.metricCols[k];
-      const key = `${col}\u0000${labelKey}`;
-      let labels = this.series.get(key);
-      if (labels === undefined) {
+    const key = this.key(buf);
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = this.metricCols.map((col) => {
         const lb = this.lb.reset();
-        for (const i of this.labelCols) lb.set(cols[i]!.label!, fields[i]);
+        for (const i of this.labelCols) lb.set(cols[i]!.label!, this.field(buf, i));
         lb.set(METRIC_NAME, cols[col]!.metric!);
-        labels = lb.build() as Labels;
-        this.series.set(key, labels);
-      }
-      out.sample(labels, values[k], ts);
+        return lb.build();
+      });
+      this.series.set(key, series);
     }
+    for (let k = 0; k < series.length; k++) out.sample(series[k], values[k], ts);
+  }
+
+  /** A named column's field, unquoted. */
+  private field(buf: Buffer, i: number): string {
+    const s = this.spans;
+    const text = buf.toString('utf8', s[i * 3], s[i * 3 + 1]);
+    return s[i * 3 + 2] === 1 ? text.replaceAll('""', '"') : text;
+  }
+
+  /** The row's label fields as one string: the raw bytes of the run of label columns when they are next to each other. */
+  private key(buf: Buffer): string {
+    const l = this.labelCols;
+    if (l.length === 0) return '';
+    const s = this.spans;
+    if (this.labelRun) {
+      // from the first field's first byte to the last one's last, quotes and commas included
+      const first = l[0] * 3;
+      const last = l[l.length - 1] * 3;
+      const from = s[first] > 0 && buf[s[first] - 1] === QUOTE ? s[first] - 1 : s[first];
+      const to = buf[s[last + 1]] === QUOTE ? s[last + 1] + 1 : s[last + 1];
+      return buf.toString('latin1', from, to);
+    }
+    // each field with its length: no field's bytes can pass for a separator
+    let key = '';
+    for (const i of l) key += `${s[i * 3 + 1] - s[i * 3]}:${buf.toString('latin1', s[i * 3], s[i * 3 + 1])}`;
+    return key;
   }
 }
