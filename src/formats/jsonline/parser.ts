@@ -149,12 +149,33 @@ export class JsonLineParser implements LineFormat {
       this.pos = start + 10;
       const labels = this.metric();
       if (!bytesAre(buf, this.pos, ',"values":[')) return this.restart(start);
-      this.pos += 10;
-      this.numbers(false);
+      this.pos += 11;
+      // numbers and commas only: a blank, a special value or anything else is the general loop's
+      let n = 0;
+      for (;;) {
+        const v = this.number(false);
+        if (v === undefined) return this.restart(start);
+        if (n === this.values.length) this.values = grow(this.values);
+        this.values[n++] = v;
+        const c = buf[this.pos++];
+        if (c === RBRACKET) break;
+        if (c !== COMMA) return this.restart(start);
+      }
+      this.nValues = n;
       if (!bytesAre(buf, this.pos, ',"timestamps":[')) return this.restart(start);
-      this.pos += 14;
-      this.numbers(true);
-      if (this.pos !== end - 1 || buf[this.pos] !== RBRACE || this.nValues !== this.nTimestamps || this.nValues === 0) return this.restart(start);
+      this.pos += 15;
+      n = 0;
+      for (;;) {
+        const v = this.number(true);
+        if (v === undefined) return this.restart(start);
+        if (n === this.timestamps.length) this.timestamps = grow(this.timestamps);
+        this.timestamps[n++] = v;
+        const c = buf[this.pos++];
+        if (c === RBRACKET) break;
+        if (c !== COMMA) return this.restart(start);
+      }
+      this.nTimestamps = n;
+      if (this.pos !== end - 1 || buf[this.pos] !== RBRACE || this.nValues !== this.nTimestamps) return this.restart(start);
       return labels;
     } catch (err) {
       if (!(err instanceof LineError)) throw err;
