@@ -106,6 +106,24 @@ test('jsonline: numbers are read exactly (the fast path agrees with Number())', 
   );
 });
 
+test('jsonline: the export-shaped path and the general loop read the same lines alike', () => {
+  const random = rng(99);
+  const tokens = ['1', '-2.5', '1e3', '+Inf', '-Inf', 'NaN', 'null', '"NaN"', '0.000001', '123456789012345678', '1.', 'x', '', '1.5e'];
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const n = 1 + Math.floor(random() * 4);
+    const vs = Array.from({ length: n }, () => tokens[Math.floor(random() * tokens.length)]);
+    const ts = Array.from({ length: n + (random() < 0.1 ? 1 : 0) }, () => (random() < 0.1 ? '1.5' : String(Math.floor(random() * 1e13))));
+    lines.push(`{"metric":{"__name__":"m${i % 7}","k":"${i % 3}"},"values":[${vs.join(',')}],"timestamps":[${ts.join(',')}]}`);
+  }
+  const fast = feed(new JsonLineParser(), lines.join('\n'));
+  // a blank after the first brace sends every line to the general loop
+  const general = feed(new JsonLineParser(), lines.map((l) => `{ ${l.slice(1)}`).join('\n'));
+  assert.deepEqual(fast.flat, general.flat);
+  assert.deepEqual(fast.bad, general.bad.map((b) => ({ ...b, reason: b.reason.replace(/column (\d+)/, (_, c: string) => `column ${Number(c) - 1}`) })));
+  assert.ok(fast.samples.length > 1000 && fast.bad.length > 100);
+});
+
 test('jsonline: refused lines name the line and the reason; the good lines around them are kept', () => {
   const p = new JsonLineParser();
   const ok = '{"metric":{"__name__":"ok"},"values":[1],"timestamps":[1]}';
