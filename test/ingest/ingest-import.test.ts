@@ -124,6 +124,28 @@ test('jsonline: the export-shaped path and the general loop read the same lines 
   assert.ok(fast.samples.length > 1000 && fast.bad.length > 100);
 });
 
+test('jsonline: the guess by line number from the request before never gives a line the wrong series', () => {
+  const p = new JsonLineParser();
+  const a = '{"metric":{"__name__":"m","k":"a"},"values":[1],"timestamps":[1]}';
+  const b = '{"metric":{"__name__":"m","k":"b"},"values":[2],"timestamps":[2]}';
+  const c = '{"metric":{"__name__":"m","k":"c}"},"values":[3],"timestamps":[3]}';
+  const first = feed(p, [a, b, c].join('\n'));
+  const again = feed(p, [a, b, c].join('\n'));
+  const swapped = feed(p, [b, a, c, a].join('\n'));
+  assert.deepEqual(
+    swapped.flat,
+    [
+      ['m{k="b"}', 2, 2],
+      ['m{k="a"}', 1, 1],
+      ['m{k="c}"}', 3, 3],
+      ['m{k="a"}', 1, 1],
+    ],
+  );
+  for (let i = 0; i < 3; i++) assert.equal(again.samples[i].labels, first.samples[i].labels);
+  assert.equal(swapped.samples[0].labels, first.samples[1].labels);
+  assert.equal(swapped.samples[3].labels, first.samples[0].labels);
+});
+
 test('jsonline: refused lines name the line and the reason; the good lines around them are kept', () => {
   const p = new JsonLineParser();
   const ok = '{"metric":{"__name__":"ok"},"values":[1],"timestamps":[1]}';
