@@ -8,9 +8,8 @@
 
 import { CsvFormatError, CsvParser, parseCsvFormat } from '../formats/csv/parser.js';
 import { JsonLineParser } from '../formats/jsonline/parser.js';
-import { PrometheusImportLines } from '../formats/prometheus-import/parser.js';
+import { PrometheusImportCache, PrometheusImportLines } from '../formats/prometheus-import/parser.js';
 import { LineSplitter, type LineFormat } from '../formats/rows/index.js';
-import { KeyedLabels } from '../model/keyed-labels.js';
 import type { IngestContext, IngestProtocol } from './context.js';
 import { IngestRefusal, type IngestCall } from './http.js';
 
@@ -81,14 +80,14 @@ export const vmImport: IngestProtocol = {
       },
     });
 
-    const promSeries = new KeyedLabels();
+    const promCache = new PrometheusImportCache();
     ctx.http.add({
       paths: [IMPORT_PROMETHEUS_PATH],
       ingester: ctx.ingester('prometheus_import'),
       maxBodyBytes,
       methods,
       read: async (call) => {
-        const lines = new PrometheusImportLines(promSeries, defaultTimestamp(call.url));
+        const lines = new PrometheusImportLines(promCache, defaultTimestamp(call.url));
         try {
           await readLines(call, lines, maxLineBytes);
         } finally {

@@ -14,10 +14,9 @@ import { CsvFormatError, CsvParser, parseCsvFormat } from '../../src/formats/csv
 import { GoLayout, GoLayoutError } from '../../src/formats/csv/go-time.js';
 import { JsonLineParser } from '../../src/formats/jsonline/parser.js';
 import { jsonLine } from '../../src/formats/jsonline/writer.js';
-import { PrometheusImportLines } from '../../src/formats/prometheus-import/parser.js';
+import { PrometheusImportCache, PrometheusImportLines } from '../../src/formats/prometheus-import/parser.js';
 import { LineSplitter, type LineFormat, type RowSink } from '../../src/formats/rows/index.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { KeyedLabels } from '../../src/model/keyed-labels.js';
 import { Labels } from '../../src/model/labels.js';
 import type { SampleBatch } from '../../src/model/samples.js';
 import { startRuntime } from '../../src/runtime/runtime.js';
@@ -342,7 +341,7 @@ test('go layouts: as time.Parse reads them', () => {
 // ---- Prometheus text
 
 test('prometheus import: every sample line, its timestamp or the default; bad lines with their numbers', () => {
-  const series = new KeyedLabels();
+  const series = new PrometheusImportCache();
   const text = [
     '# HELP h_seconds a histogram',
     '# TYPE h_seconds histogram',
@@ -373,7 +372,7 @@ test('prometheus import: every sample line, its timestamp or the default; bad li
 });
 
 test('prometheus import: a known series is read without the parser, and anything unusual about its line still is', () => {
-  const series = new KeyedLabels();
+  const series = new PrometheusImportCache();
   const first = feed(new PrometheusImportLines(series, 5), 'k{a="é",b="x} y"} 1\nplain 2\n');
   assert.deepEqual(first.bad, []);
   const r = feed(
@@ -400,10 +399,28 @@ test('prometheus import: a known series is read without the parser, and anything
   );
 });
 
+test('prometheus import: the guess by line number from the request before never gives a line the wrong series', () => {
+  const cache = new PrometheusImportCache();
+  const first = feed(new PrometheusImportLines(cache, 5), 'm{k="a"} 1\nm{k="b"} 2\nm 3\n');
+  const swapped = feed(new PrometheusImportLines(cache, 5), 'm{k="b"} 2\nm 3\nm{k="a"} 1\nm{k="a"} 4\n');
+  assert.deepEqual(
+    swapped.flat,
+    [
+      ['m{k="b"}', 2, 5],
+      ['m{}', 3, 5],
+      ['m{k="a"}', 1, 5],
+      ['m{k="a"}', 4, 5],
+    ],
+  );
+  assert.equal(swapped.samples[0].labels, first.samples[1].labels);
+  assert.equal(swapped.samples[2].labels, first.samples[0].labels);
+  assert.equal(swapped.samples[1].labels, first.samples[2].labels);
+});
+
 test('prometheus import: line numbers stay right across pieces of a large body', () => {
   const lines: string[] = [];
   for (let i = 0; i < 20000; i++) lines.push(i % 5000 === 4999 ? `broken{ ${i}` : `m{i="${i % 10}"} ${i}`);
-  const r = feed(new PrometheusImportLines(new KeyedLabels(), 0), lines.join('\n'), 1 << 20, 1000);
+  const r = feed(new PrometheusImportLines(new PrometheusImportCache(), 0), lines.join('\n'), 1 << 20, 1000);
   assert.equal(r.samples.length, 19996);
   assert.deepEqual(
     r.bad.map((b) => b.line),
@@ -437,7 +454,7 @@ test('fuzz: the three parsers never throw on mutated input, and finish', () => {
     ],
     [() => new CsvParser(parseCsvFormat('1:label:t,2:metric:a,3:metric:b,4:time:rfc3339')), 'x,1,2,2023-11-14T22:13:20Z\n"q""x",3,4,2023-11-14T22:13:20.5+01:00\n'],
     [() => new CsvParser(parseCsvFormat('1:metric:a,2:time:custom:Jan _2 2006 3:04:05.000PM -0700')), '5,Nov 14 2023 10:13:20.250PM +0100\n'],
-    [() => new PrometheusImportLines(new KeyedLabels(), 0), '# TYPE m counter\nm{a="b",c="d\\n"} 1 1700000000000\nx 2\n'],
+    [() => new PrometheusImportLines(new PrometheusImportCache(), 0), '# TYPE m counter\nm{a="b",c="d\\n"} 1 1700000000000\nx 2\n'],
   ];
   const random = rng(18);
   const until = Date.now() + 4000;

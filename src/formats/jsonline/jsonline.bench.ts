@@ -8,9 +8,8 @@
 
 import { compare, type Contender } from '../../../bench/harness.js';
 import { Labels } from '../../model/labels.js';
-import { KeyedLabels } from '../../model/keyed-labels.js';
 import { CsvParser, parseCsvFormat } from '../csv/parser.js';
-import { PrometheusImportLines } from '../prometheus-import/parser.js';
+import { PrometheusImportCache, PrometheusImportLines } from '../prometheus-import/parser.js';
 import { LineSplitter, type LineFormat, type RowSink } from '../rows/index.js';
 import { JsonLineParser } from './parser.js';
 import { jsonLine } from './writer.js';
@@ -67,7 +66,7 @@ export function runJsonLineBench(): void {
   const promBody = Buffer.from(prom.join('\n') + '\n');
   const warm = new JsonLineParser();
   const csvParser = new CsvParser(parseCsvFormat('1:label:name,2:label:instance,3:label:mode,4:label:cpu,5:metric:m,6:time:unix_ms'));
-  const promSeries = new KeyedLabels();
+  const promSeries = new PrometheusImportCache();
   const contenders: [Contender, number, number][] = [
     [{ name: 'jsonline push, series known', run: () => run(warm, pushBody) }, pushBody.length, 2000],
     [{ name: 'jsonline push, cold parser', run: () => run(new JsonLineParser(), pushBody) }, pushBody.length, 2000],

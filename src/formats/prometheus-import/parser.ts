@@ -6,9 +6,9 @@
  * TYPE included) are dropped unread, as vmagent drops them. A line without a timestamp gets the
  * request's default (vmagent's `timestamp` query arg, integer milliseconds), else now.
  *
- * The series cache is shared between requests (the raw `name{labels}` text is its key), and a
- * sample line of a series in it is read without the parser at all (`known`): a series pushed
- * again costs a lookup and a number parse.
+ * The series cache is shared between requests (`PrometheusImportCache`), and a sample line of
+ * a series in it is read without the parser at all (`known`): a series pushed again costs a
+ * lookup — or, in the same place as in the request before, a byte compare — and a number parse.
  */
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
@@ -31,6 +31,36 @@ function latin1Key(s: string): string {
   return Buffer.from(s, 'utf8').toString('latin1');
 }
 
+/** A known series: its labels, and its text's bytes (for the guess by line). */
+interface Series {
+  readonly key: Buffer;
+  readonly labels: Labels;
+}
+
+/** Lines of a request whose series is guessed from the request before (beyond, the cache alone). */
+const MAX_GUESSED_LINES = 100_000;
+
+/**
+ * What requests share: the series cache (the raw `name{labels}` text as latin1 its key), and
+ * the series each line number had in the request before — a client pushing the same series in
+ * the same order each time is answered by a byte compare, without making a key string.
+ */
+export class PrometheusImportCache {
+  readonly series = new KeyedLabels<Series>();
+  private readonly byLine: (Series | undefined)[] = [];
+
+  guessed(lineNo: number): Series | undefined {
+    return lineNo < MAX_GUESSED_LINES ? this.byLine[lineNo] : undefined;
+  }
+
+  guess(lineNo: number, s: Series): void {
+    if (lineNo >= MAX_GUESSED_LINES) return;
+    const g = this.byLine;
+    while (g.length < lineNo) g.push(undefined);
+    g[lineNo] = s;
+  }
+}
+
 export class PrometheusImportLines implements LineFormat {
   private lines: string[] = [];
   private firstLine = 0;
@@ -39,12 +69,12 @@ export class PrometheusImportLines implements LineFormat {
 
   /** `defaultTimestampMs`: for lines without a timestamp; 0 means now. */
   constructor(
-    private readonly series: KeyedLabels,
+    private readonly cache: PrometheusImportCache,
     private readonly defaultTimestampMs: number,
   ) {}
 
   line(buf: Buffer, start: number, end: number, lineNo: number, out: RowSink): void {
-    if (this.known(buf, start, end, out)) return;
+    if (this.known(buf, start, end, lineNo, out)) return;
     if (this.lines.length > 0 && lineNo - this.lastLine > MAX_GAP) this.flush(out);
     if (this.lines.length === 0) this.firstLine = lineNo;
     // lines not gathered (empty, or read by `known`): kept as empty ones, so the parser counts lines as the body does
@@ -62,7 +92,7 @@ export class PrometheusImportLines implements LineFormat {
    * accepted are ever cached, so a hit is the series — a "}" inside a label value just misses.
    * Anything else (comments, tabs, unknown series, a bad value) goes to the parser.
    */
-  private known(buf: Buffer, start: number, end: number, out: RowSink): boolean {
+  private known(buf: Buffer, start: number, end: number, lineNo: number, out: RowSink): boolean {
     const c = buf[start];
     // HELP, TYPE and other comments: dropped unread, as vmagent drops them
     if (c === HASH) return true;
@@ -74,8 +104,15 @@ export class PrometheusImportLines implements LineFormat {
       if (keyEnd < 0 || keyEnd >= end) return false;
     }
     if (buf[keyEnd] !== SPACE) return false;
-    const labels = this.series.get(buf.toString('latin1', start, keyEnd));
-    if (labels === undefined) return false;
+    const { cache } = this;
+    let known = cache.guessed(lineNo);
+    const len = keyEnd - start;
+    if (known === undefined || known.key.length !== len || buf.compare(known.key, 0, len, start, keyEnd) !== 0) {
+      known = cache.series.get(buf.toString('latin1', start, keyEnd));
+      if (known === undefined) return false;
+      cache.guess(lineNo, known);
+    }
+    const labels = known.labels;
     const rest = buf.toString('latin1', keyEnd + 1, end);
     const sp = rest.indexOf(' ');
     const value = parseNumber(rest, 0, sp < 0 ? rest.length : sp);
@@ -108,19 +145,20 @@ export class PrometheusImportLines implements LineFormat {
       // the cache's keys are the series' bytes read as latin1, as `known` reads them — and a
       // fresh string, not a slice of the whole piece, which the cache would keep alive
       const key = latin1Key(p.seriesKey());
-      let labels: Labels | undefined = this.series.get(key);
-      if (labels === undefined) {
+      let known = this.cache.series.get(key);
+      if (known === undefined) {
         try {
           // names are checked here, not by the fast pass of next()
-          labels = p.labels();
+          known = { key: Buffer.from(key, 'latin1'), labels: p.labels() };
         } catch (err) {
           if (!(err instanceof ExpositionError)) throw err;
           out.invalid(err.line, `column ${err.column}: ${err.detail}`);
           continue;
         }
-        this.series.set(key, labels);
+        this.cache.series.set(key, known);
       }
-      out.sample(labels, p.value, p.timestamp ?? ts);
+      this.cache.guess(p.line, known);
+      out.sample(known.labels, p.value, p.timestamp ?? ts);
     }
     for (const err of p.errors) out.invalid(err.line, `column ${err.column}: ${err.detail}`);
     for (let i = p.errors.length; i < p.dropped; i++) out.invalid(0, 'a bad line (only the first ones of a piece are quoted)');
