@@ -1,6 +1,7 @@
 /**
  * The import parsers alone, in rows (samples) per CPU-second: JSON lines as a client pushes them
- * again and again (series known: a lookup per line), the same lines to a cold parser (every
+ * again and again (series known, in the same order: a byte compare per line), the same series in
+ * another order each time (a cache lookup per line), the same lines to a cold parser (every
  * series decoded), an export-shaped body (few series, many samples a line), and JSON.parse of the
  * same lines as the floor a JSON-based reader could not go under; the CSV and Prometheus-text
  * import parsers on the same samples.
@@ -55,6 +56,10 @@ export function runJsonLineBench(): void {
     prom.push(`${l.get('__name__')}{cpu="${l.get('cpu')}",instance="${l.get('instance')}",job="node",mode="${l.get('mode')}"} ${v} ${ts}`);
   }
   const pushBody = Buffer.from(push.join('\n') + '\n');
+  // the same series in another order each time: the guess by line number always wrong, the cache hit
+  const shuffled = (k: number) => Buffer.from(push.map((_, i) => push[(i * k) % push.length]).join('\n') + '\n');
+  const [shufA, shufB] = [shuffled(7), shuffled(13)];
+  const reordered = new JsonLineParser();
   // an export: 200 series of 100 samples each
   const exp: string[] = [];
   for (let i = 0; i < 200; i++) {
@@ -69,6 +74,7 @@ export function runJsonLineBench(): void {
   const promSeries = new PrometheusImportCache();
   const contenders: [Contender, number, number][] = [
     [{ name: 'jsonline push, series known', run: () => run(warm, pushBody) }, pushBody.length, 2000],
+    [{ name: 'jsonline push, known, another order', run: () => run(reordered, shufA) + run(reordered, shufB) }, pushBody.length * 2, 4000],
     [{ name: 'jsonline push, cold parser', run: () => run(new JsonLineParser(), pushBody) }, pushBody.length, 2000],
     [{ name: 'jsonline export (100 samples a line)', run: () => run(warm, exportBody) }, exportBody.length, 20000],
     [{ name: 'JSON.parse of the push lines (floor)', run: () => pushBody.toString().split('\n').map((l) => (l === '' ? null : JSON.parse(l))) }, pushBody.length, 2000],
