@@ -11,7 +11,7 @@ import { JsonLineParser } from '../formats/jsonline/parser.js';
 import { PrometheusImportCache, PrometheusImportLines } from '../formats/prometheus-import/parser.js';
 import { LineSplitter, type LineFormat } from '../formats/rows/index.js';
 import type { IngestContext, IngestProtocol } from './context.js';
-import { IngestRefusal, type IngestCall } from './http.js';
+import { IngestRefusal, type BodyEncoding, type IngestCall } from './http.js';
 
 export const IMPORT_PATH = '/api/v1/import';
 export const IMPORT_CSV_PATH = '/api/v1/import/csv';
@@ -19,6 +19,11 @@ export const IMPORT_PROMETHEUS_PATH = '/api/v1/import/prometheus';
 
 /** vmagent takes any method on these paths; POST and PUT are what clients send. */
 const methods = ['POST', 'PUT'];
+/**
+ * Bodies that decode as they stream (vmagent takes gzip alone); not snappy, whose block is
+ * decoded whole — an import body can be gigabytes.
+ */
+const encodings: BodyEncoding[] = ['identity', 'gzip', 'deflate', 'zstd'];
 
 /** CSV parsers kept by `format` argument (each has its series cache); past this many the map starts again. */
 const MAX_CSV_FORMATS = 32;
@@ -54,6 +59,7 @@ export const vmImport: IngestProtocol = {
       ingester: ctx.ingester('jsonline'),
       maxBodyBytes,
       methods,
+      encodings,
       read: async (call) => void (await readLines(call, json, maxLineBytes)),
     });
 
@@ -63,6 +69,7 @@ export const vmImport: IngestProtocol = {
       ingester: ctx.ingester('csv'),
       maxBodyBytes,
       methods,
+      encodings,
       read: async (call) => {
         const spec = call.url.searchParams.get('format') ?? '';
         let parser = csvParsers.get(spec);
@@ -86,6 +93,7 @@ export const vmImport: IngestProtocol = {
       ingester: ctx.ingester('prometheus_import'),
       maxBodyBytes,
       methods,
+      encodings,
       read: async (call) => {
         const lines = new PrometheusImportLines(promCache, defaultTimestamp(call.url));
         try {

@@ -16,6 +16,7 @@
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
+import { ByteFinder } from '../jsonline/finder.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 import { GoLayout, GoLayoutError, RFC3339 } from './go-time.js';
 
@@ -152,6 +153,8 @@ export class CsvParser implements LineFormat {
   /** Per line, per named column: where its field is (start, end) and whether it was quoted with `""` inside (1). */
   private readonly spans: Int32Array;
   private readonly values: number[] = [];
+  private readonly quotes = new ByteFinder(QUOTE);
+  private readonly commas = new ByteFinder(COMMA);
 
   constructor(private readonly cols: readonly (CsvColumn | undefined)[]) {
     this.spans = new Int32Array(cols.length * 3);
@@ -175,8 +178,8 @@ export class CsvParser implements LineFormat {
       if (buf[p] === QUOTE) {
         let q = p + 1;
         for (;;) {
-          const c = buf.indexOf(QUOTE, q);
-          if (c < 0 || c >= end) return out.invalid(lineNo, `missing closing quote in the field at column ${p - start + 1}`);
+          const c = this.quotes.find(buf, q, end);
+          if (c < 0) return out.invalid(lineNo, `missing closing quote in the field at column ${p - start + 1}`);
           if (c + 1 < end && buf[c + 1] === QUOTE) {
             escaped = 1;
             q = c + 2;
@@ -189,8 +192,8 @@ export class CsvParser implements LineFormat {
           break;
         }
       } else {
-        let c = buf.indexOf(COMMA, p);
-        if (c < 0 || c > end) c = end;
+        let c = this.commas.find(buf, p, end);
+        if (c < 0) c = end;
         fs = p;
         fe = c;
         p = c + 1;

@@ -22,6 +22,7 @@
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, type Labels } from '../../model/labels.js';
 import type { LineFormat, RowFault, RowSink } from '../rows/index.js';
+import { ByteFinder } from './finder.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -77,6 +78,8 @@ export class JsonLineParser implements LineFormat {
    * than making and hashing a key string. A wrong guess only sends the line to the cache.
    */
   private readonly byLine: (Series | undefined)[] = [];
+  private readonly braces = new ByteFinder(RBRACE);
+  private readonly quotes = new ByteFinder(QUOTE);
   private lineNo = 0;
   private readonly lb = new LabelsBuilder();
   private values: Float64Array<ArrayBuffer> = new Float64Array(64);
@@ -262,8 +265,8 @@ export class JsonLineParser implements LineFormat {
     const { buf, lineNo } = this;
     const start = this.pos;
     if (this.peek() !== LBRACE) throw new LineError('`metric` must be an object');
-    const close = buf.indexOf(RBRACE, start);
-    if (close >= 0 && close < this.end) {
+    const close = this.braces.find(buf, start, this.end);
+    if (close >= 0) {
       const guess = lineNo < MAX_GUESSED_LINES ? this.byLine[lineNo] : undefined;
       const len = close + 1 - start;
       if (guess !== undefined && guess.key.length === len && buf.compare(guess.key, 0, len, start, close + 1) === 0) {
@@ -451,8 +454,8 @@ export class JsonLineParser implements LineFormat {
     let p = start + 1;
     let escaped = false;
     for (;;) {
-      const q = buf.indexOf(QUOTE, p);
-      if (q < 0 || q >= end) throw new LineError(`unterminated string at column ${this.col(start)}`);
+      const q = this.quotes.find(buf, p, end);
+      if (q < 0) throw new LineError(`unterminated string at column ${this.col(start)}`);
       let bs = 0;
       for (let k = q - 1; k > start && buf[k] === BACKSLASH; k--) bs++;
       if (bs > 0) escaped = true;

@@ -13,6 +13,7 @@
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import type { Labels } from '../../model/labels.js';
+import { ByteFinder } from '../jsonline/finder.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 import { parseIntegerMs, parseNumber } from '../prometheus/lex.js';
 import { Entry, ExpositionError, newExpositionParser } from '../prometheus/parser.js';
@@ -47,6 +48,8 @@ const MAX_GUESSED_LINES = 100_000;
  */
 export class PrometheusImportCache {
   readonly series = new KeyedLabels<Series>();
+  readonly braces = new ByteFinder(RBRACE);
+  readonly spaces = new ByteFinder(SPACE);
   private readonly byLine: (Series | undefined)[] = [];
 
   guessed(lineNo: number): Series | undefined {
@@ -97,11 +100,11 @@ export class PrometheusImportLines implements LineFormat {
     // HELP, TYPE and other comments: dropped unread, as vmagent drops them
     if (c === HASH) return true;
     if (c === SPACE || c === TAB) return false;
-    let keyEnd = buf.indexOf(RBRACE, start);
-    if (keyEnd >= 0 && keyEnd < end) keyEnd++;
+    let keyEnd = this.cache.braces.find(buf, start, end);
+    if (keyEnd >= 0) keyEnd++;
     else {
-      keyEnd = buf.indexOf(SPACE, start);
-      if (keyEnd < 0 || keyEnd >= end) return false;
+      keyEnd = this.cache.spaces.find(buf, start, end);
+      if (keyEnd < 0) return false;
     }
     if (buf[keyEnd] !== SPACE) return false;
     const { cache } = this;
