@@ -8,10 +8,11 @@
  * no label, and a line with an empty or bad value, a bad time, or fewer columns than the format
  * names is refused whole (reported with its line number).
  *
- * Speed: a row's fields are found as byte spans, and only the values and the time are made into
- * strings; the label fields' raw bytes (one span when the label columns are next to each other)
- * are the key of a cache holding the row's series, one per metric column, so a row of known
- * series costs one lookup.
+ * Speed: a row's fields are found as byte spans; plain numbers (values, unix times) are read
+ * from the bytes, anything else through a string. The label fields' raw bytes (one span when the
+ * label columns are next to each other) are the key of a cache holding the row's series, one per
+ * metric column, so a row of known series costs one lookup — or a byte compare, when its line
+ * had the same labels in the request before.
  */
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
@@ -31,6 +32,8 @@ export interface CsvColumn {
   readonly metric?: string;
   readonly label?: string;
   readonly time?: ParseTime;
+  /** For unix_s, unix_ms, unix_ns: milliseconds per unit, read from the bytes without `time`. */
+  readonly unixMs?: number;
 }
 
 /** A `format` argument that is not one; the message names the entry (400). */
@@ -55,7 +58,7 @@ export function parseCsvFormat(spec: string): (CsvColumn | undefined)[] {
     switch (a[1]) {
       case 'time':
         if (hasTime) throw new CsvFormatError(`format entry #${n} ${JSON.stringify(entry)}: a second time column`);
-        col = { time: timeParser(a[2], n, entry) };
+        col = { time: timeParser(a[2], n, entry), unixMs: a[2] === 'unix_s' ? 1000 : a[2] === 'unix_ms' ? 1 : a[2] === 'unix_ns' ? 1e-6 : undefined };
         hasTime = true;
         break;
       case 'label':
@@ -142,9 +145,53 @@ function parseValue(s: string): number | undefined {
   return undefined;
 }
 
+/** A row's series (one per metric column) and its label run's raw bytes. */
+interface Row {
+  readonly raw: Buffer;
+  readonly series: readonly Labels[];
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Lines of a request whose series is guessed from the request before (beyond, the cache alone). */
+const MAX_GUESSED_LINES = 100_000;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * `-?digits[.digits]` of at most 15 digits, exactly (the digits are an integer a double holds,
+ * divided by a power of ten it holds too), or undefined for anything else — which the text
+ * path then reads or refuses. `integer`: no fraction (a time column).
+ */
+function plainNumber(buf: Buffer, start: number, end: number, integer: boolean): number | undefined {
+  let p = start;
+  const neg = buf[p] === MINUS;
+  if (neg) p++;
+  if (p === end || end - p > 16) return undefined;
+  let v = 0;
+  let frac = -1;
+  for (; p < end; p++) {
+    const c = buf[p];
+    if (c === DOT && frac < 0 && !integer) frac = p;
+    else if (c >= 0x30 && c <= 0x39) v = v * 10 + (c - 0x30);
+    else return undefined;
+  }
+  const first = start + (neg ? 1 : 0);
+  if (frac < 0) {
+    if (end - first > 15) return undefined;
+  } else {
+    const digits = end - frac - 1;
+    if (digits === 0 || frac === first || end - first - 1 > 15) return undefined;
+    v /= POW10[digits];
+  }
+  return neg ? -v : v;
+}
+
 export class CsvParser implements LineFormat {
   /** Per row's labels: the series of each metric column, in column order. */
-  private readonly series = new KeyedLabels<readonly Labels[]>();
+  private readonly series = new KeyedLabels<Row>();
+  /** The rows of the request before, by line number (only for a run of label columns, whose raw bytes compare). */
+  private readonly byLine: (Row | undefined)[] = [];
   private readonly lb = new LabelsBuilder();
   private readonly labelCols: number[] = [];
   private readonly metricCols: number[] = [];
@@ -212,6 +259,15 @@ export class CsvParser implements LineFormat {
     for (let i = 0; i < cols.length; i++) {
       const c = cols[i];
       if (c === undefined || c.label !== undefined) continue;
+      // the common numbers straight from the bytes; the rest (and every error) from the text
+      const fast = spans[i * 3 + 2] === 0 ? plainNumber(buf, spans[i * 3], spans[i * 3 + 1], c.time !== undefined) : undefined;
+      if (fast !== undefined) {
+        if (c.time === undefined) values.push(fast);
+        else if (c.unixMs === 1000) ts = fast * 1000;
+        else if (c.unixMs === 1) ts = fast;
+        else if (c.unixMs !== undefined) ts = Math.trunc(fast / 1e6);
+      }
+      if (fast !== undefined && (c.time === undefined || c.unixMs !== undefined)) continue;
       const text = this.field(buf, i);
       if (c.time !== undefined) {
         try {
@@ -227,18 +283,48 @@ export class CsvParser implements LineFormat {
       }
     }
     if (ts === 0) ts = out.now;
+    const series = this.rowSeries(buf, lineNo);
+    for (let k = 0; k < series.length; k++) out.sample(series[k], values[k], ts);
+  }
+
+  /** The series of the row's metric columns: guessed from the same line of the request before, else the cache, else made. */
+  private rowSeries(buf: Buffer, lineNo: number): readonly Labels[] {
+    const guess = this.labelRun && lineNo < MAX_GUESSED_LINES ? this.byLine[lineNo] : undefined;
+    if (guess !== undefined) {
+      const [from, to] = this.run(buf);
+      const len = to - from;
+      if (guess.raw.length === len && buf.compare(guess.raw, 0, len, from, to) === 0) return guess.series;
+    }
     const key = this.key(buf);
-    let series = this.series.get(key);
-    if (series === undefined) {
-      series = this.metricCols.map((col) => {
+    let known = this.series.get(key);
+    if (known === undefined) {
+      const { cols } = this;
+      const series = this.metricCols.map((col) => {
         const lb = this.lb.reset();
         for (const i of this.labelCols) lb.set(cols[i]!.label!, this.field(buf, i));
         lb.set(METRIC_NAME, cols[col]!.metric!);
         return lb.build();
       });
-      this.series.set(key, series);
+      known = { raw: this.labelRun ? Buffer.from(key, 'latin1') : EMPTY, series };
+      this.series.set(key, known);
     }
-    for (let k = 0; k < series.length; k++) out.sample(series[k], values[k], ts);
+    if (this.labelRun && lineNo < MAX_GUESSED_LINES) {
+      const g = this.byLine;
+      while (g.length < lineNo) g.push(undefined);
+      g[lineNo] = known;
+    }
+    return known.series;
+  }
+
+  /** Where the run of label fields starts and ends in the line, quotes included. */
+  private run(buf: Buffer): [number, number] {
+    const s = this.spans;
+    const l = this.labelCols;
+    const first = l[0] * 3;
+    const last = l[l.length - 1] * 3;
+    const from = s[first] > 0 && buf[s[first] - 1] === QUOTE ? s[first] - 1 : s[first];
+    const to = buf[s[last + 1]] === QUOTE ? s[last + 1] + 1 : s[last + 1];
+    return [from, to];
   }
 
   /** A named column's field, unquoted. */
@@ -255,10 +341,7 @@ export class CsvParser implements LineFormat {
     const s = this.spans;
     if (this.labelRun) {
       // from the first field's first byte to the last one's last, quotes and commas included
-      const first = l[0] * 3;
-      const last = l[l.length - 1] * 3;
-      const from = s[first] > 0 && buf[s[first] - 1] === QUOTE ? s[first] - 1 : s[first];
-      const to = buf[s[last + 1]] === QUOTE ? s[last + 1] + 1 : s[last + 1];
+      const [from, to] = this.run(buf);
       return buf.toString('latin1', from, to);
     }
     // each field with its length: no field's bytes can pass for a separator
