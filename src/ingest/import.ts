@@ -28,11 +28,10 @@ const encodings: BodyEncoding[] = ['identity', 'gzip', 'deflate', 'zstd'];
 /** CSV parsers kept by `format` argument (each has its series cache); past this many the map starts again. */
 const MAX_CSV_FORMATS = 32;
 
-async function readLines(call: IngestCall, format: LineFormat, maxLineBytes: number): Promise<LineSplitter> {
+async function readLines(call: IngestCall, format: LineFormat, maxLineBytes: number): Promise<void> {
   const splitter = new LineSplitter(format, maxLineBytes);
   for await (const chunk of call.body) splitter.push(chunk, call.rows);
   splitter.end(call.rows);
-  return splitter;
 }
 
 /** vmagent's `timestamp` query arg: integer milliseconds; absent or 0 means now. */
@@ -60,7 +59,7 @@ export const vmImport: IngestProtocol = {
       maxBodyBytes,
       methods,
       encodings,
-      read: async (call) => void (await readLines(call, json, maxLineBytes)),
+      read: (call) => readLines(call, json, maxLineBytes),
     });
 
     const csvParsers = new Map<string, CsvParser>();
