@@ -28,9 +28,11 @@ const SUITES: Record<string, [module: string, call: string]> = {
   scrape: ['./scrape.js', `runScrapeBench(${page})`],
   remotewrite: ['../src/remotewrite/remotewrite.bench.js', 'runRemoteWriteBench()'],
   'remotewrite-receive': ['../src/formats/remotewrite/receive.bench.js', 'runRemoteWriteReceiveBench()'],
+  'import-parser': ['../src/formats/jsonline/jsonline.bench.js', 'runJsonLineBench()'],
   'series-memory': ['./series-memory.js', `runSeriesMemoryBench(${page})`],
   'queue-lag': ['./queue-lag.js', 'runQueueLagBench()'],
   'influx-parser': ['../src/formats/influx/influx.bench.js', 'runInfluxBench()'],
+  'keyed-labels': ['../src/model/keyed-labels.bench.js', 'runKeyedLabelsBench()'],
 };
 
 /** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows). */

@@ -77,11 +77,16 @@ export const ingestConfigSchema = z.strictObject({
       http_trim_timestamp: duration.default(1),
     })
     .prefault({}),
-  /** /api/v1/import (JSON lines), /api/v1/import/csv, /api/v1/import/prometheus. */
+  /**
+   * /api/v1/import (JSON lines), /api/v1/import/csv, /api/v1/import/prometheus. Bodies stream
+   * (only a line is held), so the body cap is large — an export being moved between storages
+   * is gigabytes, and vmagent has none; lines are held whole, so they have a cap of their own
+   * (vmagent's -import.maxLineLen is 100MiB).
+   */
   import: z
     .strictObject({
       http: bool.default(false),
-      max_body_bytes: bodyLimit(32 * MiB),
+      max_body_bytes: bodyLimit(4096 * MiB),
       max_line_bytes: lineLimit(10 * MiB),
     })
     .prefault({}),

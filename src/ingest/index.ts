@@ -18,6 +18,7 @@ import { datadog } from './datadog.js';
 import { graphite } from './graphite.js';
 import { remoteWrite, type RemoteWriteIn } from './remote-write.js';
 import { opentelemetry } from './opentelemetry.js';
+import { vmImport } from './import.js';
 import { IngestHttp } from './http.js';
 import { influx } from './influx.js';
 import { opentsdb } from './opentsdb.js';
@@ -27,7 +28,7 @@ export { REMOTE_WRITE_PATH, RECEIVED_JOB, withReceiverAlias } from './remote-wri
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx, opentelemetry, opentsdb];
+const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx, opentelemetry, opentsdb, vmImport];
 
 export interface IngestDeps {
   readonly server: HttpServer;
