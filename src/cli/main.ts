@@ -56,7 +56,8 @@ Flags (every subcommand; flags override the configuration file):
   -v, --version             print the version
 
 Endpoints: / (status page), /metrics, /health, /ready, /targets, /api/v1/targets,
-/service-discovery, /relabel-debug, POST /-/reload.
+/service-discovery, /relabel-debug, POST /-/reload; push paths (/api/v1/write, /write, /api/v1/import,
+/datadog/..., /opentelemetry/v1/metrics) when turned on in the ingest: section or by --ingest-http.
 Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish); a second one exits at once;
 SIGHUP reloads the configuration file (an invalid one is refused and the running one stays).
 `;
