@@ -135,6 +135,7 @@ export class IngestHttp {
       res.writeHead(status, { ...headers, ...(text ? { 'content-type': CONTENT_TYPE_PLAIN } : {}) });
       res.end(text ? text + '\n' : undefined);
     };
+    let rows: IngestRequest | undefined;
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const extra = { ...extraLabels(url), ...tenant };
@@ -144,7 +145,7 @@ export class IngestHttp {
         throw new IngestRefusal(429, 'the remote-write queues are full; retry later', { 'retry-after': String(RETRY_AFTER_SECONDS) });
       }
       const encoding = bodyEncoding(req, route.encodings ?? ALL_ENCODINGS);
-      const rows = ing.begin(extra);
+      rows = ing.begin(extra);
       const body = decodedBody(req, encoding, route.maxBodyBytes);
       await route.read({ req, res, url, body, rows });
       const summary = rows.finish();
@@ -155,9 +156,12 @@ export class IngestHttp {
       if (summary.invalid > 0) answer(400, describeRefusals(summary));
       else answer(route.success ?? 204, '');
     } catch (err) {
+      // rows read before a fault (a body past its cap, corrupt compression) were accepted: they
+      // go on, and the sender is told how many, so that nothing is either lost or silently kept
+      const before = rows?.finish().rows ?? 0;
       if (err instanceof IngestRefusal) {
         if (err.status === 413) res.setHeader('connection', 'close');
-        answer(err.status, err.message, err.headers);
+        answer(err.status, before > 0 ? `${err.message}; the ${before} rows before it were accepted` : err.message, err.headers);
         return;
       }
       ing.log.error('push request failed', { path: req.url, err: err as Error });

@@ -204,3 +204,25 @@ test('a series with more labels than max_labels_per_series is refused (too_many_
   assert.match(r2.text, /has 4 labels, more than max_labels_per_series \(3\)/);
   assert.equal(selfMetricValue(s.registry, 'tributary_ingest_rows_invalid_total', { protocol: 'simple', reason: 'too_many_labels' }), 1);
 });
+
+test('a body that passes the cap as it streams: 413, and the rows read before it are handed on and said', async (t) => {
+  const s = await setup(t, 4096);
+  const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(`${s.url}/simple/write`, { method: 'POST' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    // chunked, no Content-Length: the cap is found while reading
+    for (let i = 0; i < 20; i++) req.write('a 1\n'.repeat(100));
+    req.end();
+  });
+  assert.equal(r.status, 413);
+  const m = /the (\d+) rows before it were accepted/.exec(r.text);
+  assert.ok(m, r.text);
+  const handed = s.batches.reduce((n, b) => n + b.values.length, 0);
+  assert.equal(handed, Number(m[1]));
+  assert.ok(handed > 0 && handed <= 1024);
+  assert.equal(selfMetricValue(s.registry, 'tributary_ingest_rows_total', { protocol: 'simple' }), handed);
+});
