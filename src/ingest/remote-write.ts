@@ -79,10 +79,9 @@ export const remoteWrite: IngestProtocol = {
           got = version === '2.0' ? receiver.v2(raw, rows) : receiver.v1(raw, rows);
         } catch (err) {
           if (!(err instanceof WireError)) throw err;
-          // what came before the fault is kept (nothing accepted is lost); the sender is told
-          const s = rows.finish();
-          samples.labels(version).inc(s.rows);
-          throw new IngestRefusal(400, `${version === '2.0' ? V2_PROTO : V1_PROTO}: ${err.message}${s.rows > 0 ? ` (${s.rows} samples before it written)` : ''}`);
+          // what came before the fault is kept (nothing accepted is lost); the glue tells the sender how many
+          samples.labels(version).inc(rows.finish().rows);
+          throw new IngestRefusal(400, `${version === '2.0' ? V2_PROTO : V1_PROTO}: ${err.message}`);
         }
         for (const m of got.metadata) {
           metadata.delete(m.family);

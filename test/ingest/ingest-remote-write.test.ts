@@ -113,7 +113,7 @@ test('a series without labels is a refused row (400 naming it), the others kept;
   assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_rows_invalid_total', { protocol: 'remote_write', reason: 'syntax' }), 1);
   const truncated = await post('/api/v1/write', compressSync(Buffer.concat([good, Buffer.from([0x0a, 0x40, 0x0a])])));
   assert.equal(truncated.status, 400);
-  assert.match(truncated.text, /^prometheus\.WriteRequest: byte \d+: .*\(1 samples before it written\)$/);
+  assert.match(truncated.text, /^prometheus\.WriteRequest: byte \d+: .*; the 1 rows before it were accepted$/);
 });
 
 test('metadata of a 1.0 request is sent on to the remote-write URLs beside the samples', async (t) => {
