@@ -54,6 +54,8 @@ test('graphite: the same lines give the same series in storage as vmagent', { ti
     `num.tiny 1e-400 ${now}`,
     `num.long 12345678901234567890.5 ${now}`,
     `num.longfrac 0.12345678901234567890 ${now}`,
+    // a sign and 18 digits reach fastfloat's hand-over to strconv, which takes the bare trailing dot
+    `num.longneg -226604510361008328. ${now}`,
     // refused by both: leading blank, blank after the value, extra fields, numbers outside the grammar
     ` bad.lead 1 ${now}`,
     `bad.trailv 2 `,
@@ -62,6 +64,8 @@ test('graphite: the same lines give the same series in storage as vmagent', { ti
     `bad.hex 0x10 ${now}`,
     `bad.dot .5 ${now}`,
     `bad.dot2 5. ${now}`,
+    `bad.dot18 226604510361008328. ${now}`,
+    `bad.dot17neg -22660451036100832. ${now}`,
     `bad.under 1_000 ${now}`,
     `bad.exp 1e ${now}`,
     `bad.tsplus 1 +${now}`,

@@ -15,7 +15,6 @@ import { startRuntime } from '../../src/runtime/runtime.js';
 import { OpenTsdbJsonParser } from '../../src/formats/opentsdb/json.js';
 import { OpenTsdbTelnetParser } from '../../src/formats/opentsdb/parser.js';
 import { LineSplitter } from '../../src/formats/rows/index.js';
-import { ByteKeyedLabels } from '../../src/formats/rows/byte-keyed.js';
 import type { Labels } from '../../src/model/labels.js';
 import type { SampleBatch } from '../../src/model/samples.js';
 import { tempDataDir } from '../helpers/fixtures.js';
@@ -251,29 +250,4 @@ test('opentsdb HTTP on the telnet port: a client that half-closes after its requ
   assert.match(answer, /^HTTP\/1\.1 204/);
   await waitFor('the sample', () => sink.samples.length >= 1, 5_000);
   assert.equal(sink.samples[0].labels.toString(), '{"half.closed"}');
-});
-
-test('the byte-keyed series cache agrees with a Map of the same keys, across growth and generations', () => {
-  const rand = rng(77);
-  const cache = new ByteKeyedLabels<number>(0x20, 2000);
-  const model = new Map<string, number>();
-  const alphabet = 'ab= .\u0000x';
-  for (let i = 0; i < 20_000; i++) {
-    const k1 = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('').replaceAll(' ', '_');
-    const k2 = rand() < 0.5 ? '' : Array.from({ length: Math.floor(rand() * 6) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
-    const text = `xx${k1}yy${k2}zz`;
-    const buf = Buffer.from(text, 'latin1');
-    const [s1, e1, s2, e2] = [2, 2 + k1.length, 4 + k1.length, 4 + k1.length + k2.length];
-    const key = k2 === '' ? k1 : `${k1} ${k2}`;
-    const got = cache.get(buf, s1, e1, s2, e2);
-    const want = model.get(key);
-    // the cache may have forgotten an old key (generations); it never answers a wrong value
-    if (got !== undefined) assert.equal(got, want, `key ${JSON.stringify(key)}`);
-    if (got === undefined) {
-      const v = want ?? i;
-      model.set(key, v);
-      cache.set(buf, s1, e1, s2, e2, v);
-    }
-  }
-  assert.ok(cache.size <= 2000);
 });

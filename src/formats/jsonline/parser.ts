@@ -22,7 +22,7 @@
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, type Labels } from '../../model/labels.js';
 import type { LineFormat, RowFault, RowSink } from '../rows/index.js';
-import { ByteFinder } from './finder.js';
+import { ByteFinder } from '../rows/finder.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
