@@ -7,8 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSideBySide } from '../helpers/ingest-peers.js';
-import { assertNowStamped, sendTcp, settledExports } from '../helpers/tsdb-peers.js';
+import { assertNowStamped, sendTcp, startSideBySide } from '../helpers/ingest-peers.js';
 
 test('graphite: the same lines give the same series in storage as vmagent', { timeout: 120_000 }, async (t) => {
   const sbs = await startSideBySide(t);
@@ -73,7 +72,7 @@ test('graphite: the same lines give the same series in storage as vmagent', { ti
     `bad.space;a=b c 1 ${now}`,
   ].join('\n') + '\n';
   await Promise.all([sendTcp(sbs.vmagent.ports.graphite, lines), sendTcp(sbs.tributary.ports.graphite, lines)]);
-  const [want, got] = await settledExports(sbs, 30);
+  const [want, got] = await sbs.settle(30);
   assert.ok(want.length >= 30, `vmagent stored ${want.length} series`);
   assert.deepEqual(got, want);
   assert.ok(!want.some((s) => s.metric.__name__.startsWith('bad.')), 'the refused lines are refused by vmagent too');
@@ -84,7 +83,7 @@ test('graphite: lines without a timestamp, or with 0 or -1, are stamped now by b
   if (!sbs) return;
   const lines = ['now.missing 1', 'now.minus1 2 -1', 'now.zero 3 0', 'now.fracneg 4 -1.5', 'now.tags;a=b 5', 'now.tab\t6'].join('\n') + '\n';
   await Promise.all([sendTcp(sbs.vmagent.ports.graphite, lines), sendTcp(sbs.tributary.ports.graphite, lines)]);
-  const [want, got] = await settledExports(sbs, 6);
+  const [want, got] = await sbs.settle(6);
   assert.equal(want.length, 6);
   assertNowStamped(got, want);
 });

@@ -110,6 +110,23 @@ export class SeriesScan {
     }
   }
 
+  /** An array's elements, after its `[`, through its `]`. */
+  private elements(element: () => void): void {
+    this.ws();
+    if (this.peek() === RBRACKET) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      element();
+      this.ws();
+      const n = this.next();
+      if (n === RBRACKET) return;
+      if (n !== COMMA) throw GIVE_UP;
+    }
+  }
+
   private isKey(name: string): boolean {
     if (this.keyEnd - this.keyStart !== name.length) return false;
     for (let i = 0; i < name.length; i++) if (this.buf[this.keyStart + i] !== name.charCodeAt(i)) return false;
@@ -123,19 +140,7 @@ export class SeriesScan {
       return;
     }
     this.expect(LBRACKET);
-    this.ws();
-    if (this.peek() === RBRACKET) {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      this.seriesObject();
-      this.ws();
-      const n = this.next();
-      if (n === RBRACKET) return;
-      if (n !== COMMA) throw GIVE_UP;
-    }
+    this.elements(() => this.seriesObject());
   }
 
   private seriesObject(): void {
@@ -164,20 +169,7 @@ export class SeriesScan {
       return;
     }
     this.expect(LBRACKET);
-    this.ws();
-    if (this.peek() === RBRACKET) {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      if (this.v2) this.pointObject();
-      else this.pointPair();
-      this.ws();
-      const n = this.next();
-      if (n === RBRACKET) return;
-      if (n !== COMMA) throw GIVE_UP;
-    }
+    this.elements(this.v2 ? () => this.pointObject() : () => this.pointPair());
   }
 
   /** v2: `{"timestamp": ts, "value": v}`, in any order, other members skipped; a missing timestamp is now (0). */
@@ -263,19 +255,7 @@ export class SeriesScan {
       this.members(() => this.value());
     } else if (c === LBRACKET) {
       this.pos++;
-      this.ws();
-      if (this.peek() === RBRACKET) {
-        this.pos++;
-        return;
-      }
-      for (;;) {
-        this.ws();
-        this.value();
-        this.ws();
-        const n = this.next();
-        if (n === RBRACKET) return;
-        if (n !== COMMA) throw GIVE_UP;
-      }
+      this.elements(() => this.value());
     } else if (c === 0x74) this.literal('true');
     else if (c === 0x66) this.literal('false');
     else if (c === 0x6e) this.literal('null');
