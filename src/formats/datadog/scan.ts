@@ -92,16 +92,7 @@ export class SeriesScan {
       return;
     }
     for (;;) {
-      this.ws();
-      if (this.peek() !== QUOTE) throw GIVE_UP;
-      this.keyStart = this.pos + 1;
-      this.string();
-      this.keyEnd = this.pos - 1;
-      // an escaped key could spell "points" or "series" unseen
-      for (let p = this.keyStart; p < this.keyEnd; p++) if (this.buf[p] === BACKSLASH) throw GIVE_UP;
-      this.ws();
-      this.expect(COLON);
-      this.ws();
+      this.key();
       member();
       this.ws();
       const c = this.next();
@@ -110,21 +101,18 @@ export class SeriesScan {
     }
   }
 
-  /** An array's elements, after its `[`, through its `]`. */
-  private elements(element: () => void): void {
+  /** A member's key (into keyStart..keyEnd) and its colon, blanks around them skipped. */
+  private key(): void {
     this.ws();
-    if (this.peek() === RBRACKET) {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      element();
-      this.ws();
-      const n = this.next();
-      if (n === RBRACKET) return;
-      if (n !== COMMA) throw GIVE_UP;
-    }
+    if (this.peek() !== QUOTE) throw GIVE_UP;
+    this.keyStart = this.pos + 1;
+    this.string();
+    this.keyEnd = this.pos - 1;
+    // an escaped key could spell "points" or "series" unseen
+    for (let p = this.keyStart; p < this.keyEnd; p++) if (this.buf[p] === BACKSLASH) throw GIVE_UP;
+    this.ws();
+    this.expect(COLON);
+    this.ws();
   }
 
   private isKey(name: string): boolean {
@@ -140,7 +128,19 @@ export class SeriesScan {
       return;
     }
     this.expect(LBRACKET);
-    this.elements(() => this.seriesObject());
+    this.ws();
+    if (this.peek() === RBRACKET) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      this.seriesObject();
+      this.ws();
+      const n = this.next();
+      if (n === RBRACKET) return;
+      if (n !== COMMA) throw GIVE_UP;
+    }
   }
 
   private seriesObject(): void {
@@ -169,7 +169,20 @@ export class SeriesScan {
       return;
     }
     this.expect(LBRACKET);
-    this.elements(this.v2 ? () => this.pointObject() : () => this.pointPair());
+    this.ws();
+    if (this.peek() === RBRACKET) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      if (this.v2) this.pointObject();
+      else this.pointPair();
+      this.ws();
+      const n = this.next();
+      if (n === RBRACKET) return;
+      if (n !== COMMA) throw GIVE_UP;
+    }
   }
 
   /** v2: `{"timestamp": ts, "value": v}`, in any order, other members skipped; a missing timestamp is now (0). */
@@ -182,15 +195,7 @@ export class SeriesScan {
     this.ws();
     if (this.peek() !== RBRACE) {
       for (;;) {
-        this.ws();
-        if (this.peek() !== QUOTE) throw GIVE_UP;
-        this.keyStart = this.pos + 1;
-        this.string();
-        this.keyEnd = this.pos - 1;
-        for (let p = this.keyStart; p < this.keyEnd; p++) if (this.buf[p] === BACKSLASH) throw GIVE_UP;
-        this.ws();
-        this.expect(COLON);
-        this.ws();
+        this.key();
         if (this.isKey('timestamp')) {
           if (sawTs) throw GIVE_UP;
           sawTs = true;
@@ -255,7 +260,19 @@ export class SeriesScan {
       this.members(() => this.value());
     } else if (c === LBRACKET) {
       this.pos++;
-      this.elements(() => this.value());
+      this.ws();
+      if (this.peek() === RBRACKET) {
+        this.pos++;
+        return;
+      }
+      for (;;) {
+        this.ws();
+        this.value();
+        this.ws();
+        const n = this.next();
+        if (n === RBRACKET) return;
+        if (n !== COMMA) throw GIVE_UP;
+      }
     } else if (c === 0x74) this.literal('true');
     else if (c === 0x66) this.literal('false');
     else if (c === 0x6e) this.literal('null');
