@@ -20,7 +20,7 @@
  * order sent (order decides which of two same-named tags wins).
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
+import { BytesKeyedLabels, KeyedLabels } from '../../model/keyed-labels.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../../model/labels.js';
 import type { RowSink } from '../rows/index.js';
 import { SeriesScan } from './scan.js';
@@ -68,8 +68,8 @@ interface HeadRefusal {
 export class DatadogParser {
   private readonly cache = new KeyedLabels<Entry>();
   /** v1 and v2 JSON series by the raw text of their object without the points (the fast path's key). */
-  private readonly raw = new KeyedLabels<Labels | HeadRefusal>();
-  private readonly rawV2 = new KeyedLabels<Labels | HeadRefusal>();
+  private readonly raw = new BytesKeyedLabels<Labels | HeadRefusal>();
+  private readonly rawV2 = new BytesKeyedLabels<Labels | HeadRefusal>();
   private readonly scan = new SeriesScan();
   private readonly lb = new LabelsBuilder();
   /** v1 bodies the fast path took (the tests check it is the one taken). */
@@ -104,12 +104,12 @@ export class DatadogParser {
       const ps = b[4 * i + 1];
       const pe = b[4 * i + 2];
       const oe = b[4 * i + 3];
-      // no raw NUL is valid JSON, so the cut is unambiguous
-      const key = ps < 0 ? buf.toString('latin1', o, oe) : buf.toString('latin1', o, ps) + '\0' + buf.toString('latin1', pe, oe);
-      let r = cache.get(key);
+      // the key: the series object's bytes around its points (a pair of ranges is not the same key as one range)
+      let r = ps < 0 ? cache.get(buf, o, oe) : cache.getPair(buf, o, ps, pe, oe);
       if (r === undefined) {
         r = this.rawHead(ps < 0 ? buf.toString('utf8', o, oe) : buf.toString('utf8', o, ps) + '0' + buf.toString('utf8', pe, oe), v2);
-        cache.set(key, r);
+        if (ps < 0) cache.set(buf, o, oe, r);
+        else cache.setPair(buf, o, ps, pe, oe, r);
       }
       const count = sc.pointCount[i];
       if (!(r instanceof Labels)) {
