@@ -2,12 +2,15 @@
  * Micro-benchmark plumbing shared by `npm run bench` suites: interleaved rounds so that load
  * from other processes hits every contender alike, CPU time (user+system) rather than wall
  * time, and the best round reported, which is the least disturbed one; and the exporter farm
- * the suites that scrape run in a child process.
+ * the suites that scrape run in a child process; the counting sink and line feeding of the push
+ * parsers' suites.
  */
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { Labels } from '../src/model/labels.js';
+import { LineSplitter, type LineFormat, type RowSink } from '../src/formats/rows/index.js';
 
 export interface Contender {
   name: string;
@@ -64,4 +67,40 @@ export async function startExporterFarm(args: string[]): Promise<{ ports: number
   });
   const [line] = (await once(farm.stdout, 'data')) as [Buffer];
   return { ports: JSON.parse(line.toString()) as number[], stop: () => farm.kill() };
+}
+
+/**
+ * The sink of the push parsers' micro-benchmarks (rows, OTLP, remote write): it only counts, so
+ * the figures are the parser's cost, not the pipeline's. `sum` keeps the values alive.
+ */
+export class CountingSink {
+  rows = 0;
+  invalidRows = 0;
+  sum = 0;
+
+  constructor(readonly now = Date.now()) {}
+
+  sample(_labels: Labels, value: number, ts: number): void {
+    this.rows++;
+    this.sum += value + (ts & 0);
+  }
+
+  stale(): void {
+    this.rows++;
+  }
+
+  invalid(): void {
+    this.invalidRows++;
+  }
+}
+
+/**
+ * `input` through a line splitter over `format` into `sink` as a request or a connection hands
+ * it over: in `chunkBytes` chunks (a Buffer) or in the chunks given.
+ */
+export function pushLines(format: LineFormat, input: Buffer | readonly Buffer[], sink: RowSink, maxLineBytes = 256 * 1024, chunkBytes = 64 * 1024): void {
+  const splitter = new LineSplitter(format, maxLineBytes);
+  if (Buffer.isBuffer(input)) for (let p = 0; p < input.length; p += chunkBytes) splitter.push(input.subarray(p, Math.min(input.length, p + chunkBytes)), sink);
+  else for (const c of input) splitter.push(c, sink);
+  splitter.end(sink);
 }

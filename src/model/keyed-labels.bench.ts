@@ -2,7 +2,8 @@
  * The per-series cache of every push parser, hit path: 10,000 series looked up by their raw
  * bytes as they lie in a received chunk — Graphite names (about 40 bytes), JSON-lines `metric`
  * objects (about 90) and remote write's label fields (about 100) — through `KeyedLabels` (a string
- * of the bytes, then a Map) and `BytesKeyedLabels` (the bytes in place).
+ * of the bytes, then a Map) and `BytesKeyedLabels` (the bytes in place, as one range and as a pair
+ * of ranges — OpenTSDB's metric and tags — split in the middle).
  */
 
 import { compare, type Contender } from '../../bench/harness.js';
@@ -33,7 +34,10 @@ export function runKeyedLabelsBench(): void {
     const buf = Buffer.from(text, 'latin1');
     const byString = new KeyedLabels<number>();
     const byBytes = new BytesKeyedLabels<number>();
+    const byPair = new BytesKeyedLabels<number>();
+    const mids = starts.map((s, i) => s + ((ends[i] - s) >> 1));
     for (let i = 0; i < SERIES; i++) {
+      byPair.setPair(buf, starts[i], mids[i], mids[i] + 1, ends[i], i);
       byString.set(buf.toString('latin1', starts[i], ends[i]), i);
       byBytes.set(buf, starts[i], ends[i], i);
     }
@@ -51,6 +55,14 @@ export function runKeyedLabelsBench(): void {
         run: () => {
           let n = 0;
           for (let i = 0; i < SERIES; i++) n += byBytes.get(buf, starts[i], ends[i])!;
+          return n;
+        },
+      },
+      {
+        name: 'BytesKeyedLabels (pair of ranges)',
+        run: () => {
+          let n = 0;
+          for (let i = 0; i < SERIES; i++) n += byPair.getPair(buf, starts[i], mids[i], mids[i] + 1, ends[i])!;
           return n;
         },
       },

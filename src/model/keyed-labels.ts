@@ -6,40 +6,66 @@
  *
  * Bounded and generational, as the relabel cache: new keys go into a young map; when it holds
  * `maxEntries / 2` it becomes the old map and the previous old map is dropped whole. A hit in
- * the old map is promoted, so series pushed every interval stay and vanished ones go.
+ * the old map is promoted, so series pushed every interval stay and vanished ones go. One
+ * class of this file per way of holding keys (a string, bytes in place); `Generations` is that
+ * policy, once.
  */
 
 import type { Labels } from './labels.js';
 
 export const DEFAULT_KEYED_LABELS_ENTRIES = 200_000;
 
-export class KeyedLabels<V = Labels> {
+/**
+ * The generational policy both caches below share: `room()` before a key goes into the young
+ * generation turns the young one into the old one (dropping the previous old one whole) once it
+ * holds half the bound.
+ */
+abstract class Generations<T extends { readonly size: number }> {
   private readonly half: number;
-  private young = new Map<string, V>();
-  private old = new Map<string, V>();
+  protected young: T;
+  protected old: T;
 
-  constructor(maxEntries = DEFAULT_KEYED_LABELS_ENTRIES) {
+  constructor(maxEntries: number) {
     this.half = Math.max(1, Math.floor(maxEntries / 2));
+    this.young = this.fresh();
+    this.old = this.fresh();
+  }
+
+  protected abstract fresh(): T;
+
+  /** The generation a new key goes into. */
+  protected room(): T {
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = this.fresh();
+    }
+    return this.young;
+  }
+
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+}
+
+export class KeyedLabels<V = Labels> extends Generations<Map<string, V>> {
+  constructor(maxEntries = DEFAULT_KEYED_LABELS_ENTRIES) {
+    super(maxEntries);
+  }
+
+  protected fresh(): Map<string, V> {
+    return new Map<string, V>();
   }
 
   get(key: string): V | undefined {
     const v = this.young.get(key);
     if (v !== undefined) return v;
     const o = this.old.get(key);
-    if (o !== undefined) this.set(key, o);
+    if (o !== undefined) this.room().set(key, o);
     return o;
   }
 
   set(key: string, value: V): void {
-    if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(key, value);
-  }
-
-  get size(): number {
-    return this.young.size + this.old.size;
+    this.room().set(key, value);
   }
 }
 
@@ -48,47 +74,62 @@ export class KeyedLabels<V = Labels> {
  * a hit makes no string and no garbage, and hashes four bytes at a step where a string key is
  * first copied and then hashed a character at a time — two to four times as fast on the 40- to
  * 100-byte keys of pushed series (Graphite names, Influx series, remote write's label bytes).
- * Same policy as `KeyedLabels`: two generations, a hit in the old one promoted.
+ *
+ * A key may also be two ranges of one buffer (`getPair`/`setPair`: OpenTSDB's metric and tags,
+ * with the timestamp and value between them left out): the pair, not their concatenation, is the
+ * key — the length of the first range is kept beside the key's bytes, so `ab`+`c` and `a`+`bc`
+ * differ and no separator byte has to be one the format never sends. A pair with an empty
+ * second range is the same key as its first range alone.
  */
-export class BytesKeyedLabels<V = Labels> {
-  private readonly half: number;
-  private young = new BytesTable<V>();
-  private old = new BytesTable<V>();
+export class BytesKeyedLabels<V = Labels> extends Generations<BytesTable<V>> {
   // a DataView of the ArrayBuffer under the bytes last looked up, for reading them four at a time
   private ab: ArrayBufferLike | undefined;
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   constructor(maxEntries = DEFAULT_KEYED_LABELS_ENTRIES) {
-    this.half = Math.max(1, Math.floor(maxEntries / 2));
+    super(maxEntries);
+  }
+
+  protected fresh(): BytesTable<V> {
+    return new BytesTable<V>();
   }
 
   get(buf: Uint8Array, start: number, end: number): V | undefined {
     const view = this.viewOf(buf);
     const at = buf.byteOffset + start;
-    const h = hashBytes(view, at, end - start);
-    const v = this.young.find(h, view, at, end - start);
+    const n = end - start;
+    const h = hashBytes(view, at, n);
+    const v = this.young.find(h, view, at, n, at, 0);
     if (v !== undefined) return v;
-    const o = this.old.find(h, view, at, end - start);
-    if (o !== undefined) this.insert(h, view, at, end - start, o);
+    const o = this.old.find(h, view, at, n, at, 0);
+    if (o !== undefined) this.room().put(h, view, at, n, at, 0, o);
     return o;
   }
 
   set(buf: Uint8Array, start: number, end: number, value: V): void {
     const view = this.viewOf(buf);
     const at = buf.byteOffset + start;
-    this.insert(hashBytes(view, at, end - start), view, at, end - start, value);
+    this.room().put(hashBytes(view, at, end - start), view, at, end - start, at, 0, value);
   }
 
-  get size(): number {
-    return this.young.size + this.old.size;
+  /** The value under the pair of ranges `buf[s1..e1)`, `buf[s2..e2)`. */
+  getPair(buf: Uint8Array, s1: number, e1: number, s2: number, e2: number): V | undefined {
+    const view = this.viewOf(buf);
+    const at1 = buf.byteOffset + s1;
+    const at2 = buf.byteOffset + s2;
+    const h = hashPair(view, at1, e1 - s1, at2, e2 - s2);
+    const v = this.young.find(h, view, at1, e1 - s1, at2, e2 - s2);
+    if (v !== undefined) return v;
+    const o = this.old.find(h, view, at1, e1 - s1, at2, e2 - s2);
+    if (o !== undefined) this.room().put(h, view, at1, e1 - s1, at2, e2 - s2, o);
+    return o;
   }
 
-  private insert(h: number, view: DataView, at: number, n: number, value: V): void {
-    if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new BytesTable<V>();
-    }
-    this.young.put(h, view, at, n, value);
+  setPair(buf: Uint8Array, s1: number, e1: number, s2: number, e2: number, value: V): void {
+    const view = this.viewOf(buf);
+    const at1 = buf.byteOffset + s1;
+    const at2 = buf.byteOffset + s2;
+    this.room().put(hashPair(view, at1, e1 - s1, at2, e2 - s2), view, at1, e1 - s1, at2, e2 - s2, value);
   }
 
   private viewOf(buf: Uint8Array): DataView {
@@ -100,7 +141,16 @@ export class BytesKeyedLabels<V = Labels> {
   }
 }
 
-/** Open addressing (linear probing, at most half full); keys copied into one growing arena. */
+/** A pair's hash; with an empty second range, its first range's alone (the same key). */
+function hashPair(view: DataView, at1: number, n1: number, at2: number, n2: number): number {
+  const h = mixBytes(view, at1, n1, n1);
+  return finish(n2 === 0 ? h : mixBytes(view, at2, n2, h ^ n2));
+}
+
+/**
+ * Open addressing (linear probing, at most half full); keys copied into one growing arena, a
+ * key of two ranges as their bytes one after the other with the first one's length beside it.
+ */
 class BytesTable<V> {
   size = 0;
   private mask = 255;
@@ -108,34 +158,27 @@ class BytesTable<V> {
   /** Where a slot's key starts in the arena; -1: empty. */
   private offsets = new Int32Array(256).fill(-1);
   private lengths = new Int32Array(256);
+  /** The length of the key's first range (its whole length for a key of one range). */
+  private firsts = new Int32Array(256);
   private values: (V | undefined)[] = new Array<V | undefined>(256);
   private arena = new Uint8Array(4096);
   private arenaView = new DataView(this.arena.buffer);
   private used = 0;
 
-  find(h: number, view: DataView, at: number, n: number): V | undefined {
-    const { offsets, hashes, lengths, mask } = this;
-    let i = h & mask;
-    for (;;) {
-      const o = offsets[i];
-      if (o < 0) return undefined;
-      if (hashes[i] === h && lengths[i] === n && sameBytes(this.arenaView, o, view, at, n)) return this.values[i];
-      i = (i + 1) & mask;
-    }
+  /** The value under the key `n1` bytes at `at1` then `n2` bytes at `at2` (`n2` may be 0). */
+  find(h: number, view: DataView, at1: number, n1: number, at2: number, n2: number): V | undefined {
+    const i = this.slotOf(h, view, at1, n1, at2, n2);
+    return this.offsets[i] < 0 ? undefined : this.values[i];
   }
 
   /** Sets the key's value, adding the key when absent. */
-  put(h: number, view: DataView, at: number, n: number, value: V): void {
-    let i = h & this.mask;
-    for (;;) {
-      const o = this.offsets[i];
-      if (o < 0) break;
-      if (this.hashes[i] === h && this.lengths[i] === n && sameBytes(this.arenaView, o, view, at, n)) {
-        this.values[i] = value;
-        return;
-      }
-      i = (i + 1) & this.mask;
+  put(h: number, view: DataView, at1: number, n1: number, at2: number, n2: number, value: V): void {
+    let i = this.slotOf(h, view, at1, n1, at2, n2);
+    if (this.offsets[i] >= 0) {
+      this.values[i] = value;
+      return;
     }
+    const n = n1 + n2;
     if ((this.size + 1) * 2 > this.offsets.length) {
       this.grow();
       i = h & this.mask;
@@ -147,22 +190,46 @@ class BytesTable<V> {
       this.arena = arena;
       this.arenaView = new DataView(arena.buffer);
     }
-    this.arena.set(new Uint8Array(view.buffer, at, n), this.used);
+    this.arena.set(new Uint8Array(view.buffer, at1, n1), this.used);
+    if (n2 > 0) this.arena.set(new Uint8Array(view.buffer, at2, n2), this.used + n1);
     this.offsets[i] = this.used;
     this.lengths[i] = n;
+    this.firsts[i] = n1;
     this.hashes[i] = h;
     this.values[i] = value;
     this.used += n;
     this.size++;
   }
 
+  /** The key's slot, or the empty slot where it would go. */
+  private slotOf(h: number, view: DataView, at1: number, n1: number, at2: number, n2: number): number {
+    const { offsets, hashes, lengths, firsts, mask, arenaView } = this;
+    const n = n1 + n2;
+    let i = h & mask;
+    for (;;) {
+      const o = offsets[i];
+      if (o < 0) return i;
+      if (
+        hashes[i] === h &&
+        lengths[i] === n &&
+        firsts[i] === n1 &&
+        sameBytes(arenaView, o, view, at1, n1) &&
+        (n2 === 0 || sameBytes(arenaView, o + n1, view, at2, n2))
+      ) {
+        return i;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
   private grow(): void {
-    const { hashes, offsets, lengths, values } = this;
+    const { hashes, offsets, lengths, firsts, values } = this;
     const cap = offsets.length * 2;
     this.mask = cap - 1;
     this.hashes = new Int32Array(cap);
     this.offsets = new Int32Array(cap).fill(-1);
     this.lengths = new Int32Array(cap);
+    this.firsts = new Int32Array(cap);
     this.values = new Array<V | undefined>(cap);
     for (let j = 0; j < offsets.length; j++) {
       if (offsets[j] < 0) continue;
@@ -171,6 +238,7 @@ class BytesTable<V> {
       this.offsets[i] = offsets[j];
       this.hashes[i] = hashes[j];
       this.lengths[i] = lengths[j];
+      this.firsts[i] = firsts[j];
       this.values[i] = values[j];
     }
   }
@@ -191,7 +259,11 @@ function sameBytes(a: DataView, ao: number, b: DataView, bo: number, n: number):
  * then MurmurHash3's finalizer so that the low bits a table indexes by depend on every byte.
  */
 export function hashBytes(view: DataView, at: number, n: number): number {
-  let h = n;
+  return finish(mixBytes(view, at, n, n));
+}
+
+/** The bytes mixed into `h`, the two lanes folded together: a hash before its finalizer (a pair's first range chains into its second). */
+function mixBytes(view: DataView, at: number, n: number, h: number): number {
   let g = 0x2545f491;
   const end = at + n;
   let p = at;
@@ -201,8 +273,16 @@ export function hashBytes(view: DataView, at: number, n: number): number {
     h ^= h >>> 15;
     g ^= g >>> 13;
   }
+  if (p + 4 <= end) {
+    h = Math.imul(h ^ view.getUint32(p, true), 0x9e3779b1);
+    h ^= h >>> 15;
+    p += 4;
+  }
   for (; p < end; p++) h = Math.imul(h ^ view.getUint8(p), 0x9e3779b1);
-  h ^= Math.imul(g, 0xc2b2ae3d);
+  return h ^ Math.imul(g, 0xc2b2ae3d);
+}
+
+function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -5,10 +5,13 @@
  *
  * Tributary runs in-process (startRuntime) with every ingest protocol on; vmagent runs as the
  * real binary with the matching listeners. `settle` waits until both storages hold what was
- * sent (their series and sample counts stop changing).
+ * sent (their series and sample counts stop changing) and returns both exports. Also here: the
+ * tolerant export reader, lines over TCP, and comparing series each agent stamped "now".
  */
 
 import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,8 +45,11 @@ export interface SideBySide {
   readonly vmagent: Agent;
   readonly tributary: Agent;
   readonly runtime: Runtime;
-  /** Waits until both storages stop changing (and hold at least `minSeries` series each). */
-  settle(minSeries?: number, match?: string): Promise<void>;
+  /**
+   * Waits until both storages stop changing (and hold at least `minSeries` series each);
+   * their exports then: `[vmagent's, Tributary's]`.
+   */
+  settle(minSeries?: number, match?: string): Promise<[ExportedSeries[], ExportedSeries[]]>;
 }
 
 export interface SideBySideOptions {
@@ -68,24 +74,55 @@ async function startStorage(t: TestContext, dir: string): Promise<string> {
   return url;
 }
 
-async function exportFrom(storage: string, match = DEFAULT_MATCH): Promise<ExportedSeries[]> {
+/**
+ * `/api/v1/export` of a storage, sorted by labels, a series' samples by time. VictoriaMetrics
+ * writes `+Inf`, `-Inf` and `NaN` bare there (not JSON): they are read as the numbers.
+ */
+export async function exportSeries(storage: string, match = DEFAULT_MATCH): Promise<ExportedSeries[]> {
   await fetch(`${storage}/internal/force_flush`).catch(() => undefined);
   const r = await fetch(`${storage}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`);
   if (!r.ok) throw new Error(`export from ${storage}: ${r.status} ${await r.text()}`);
   const out: ExportedSeries[] = [];
   for (const line of (await r.text()).split('\n')) {
     if (line.trim() === '') continue;
-    const s = JSON.parse(line) as ExportedSeries;
+    const fixed = line.replace(/"values":\[([^\]]*)\]/, (_m, vs: string) => `"values":[${vs.split(',').map((v) => (/^[+-]?Inf$|^NaN$/.test(v) ? JSON.stringify(v) : v)).join(',')}]`);
+    const s = JSON.parse(fixed) as { metric: Record<string, string>; values: (number | string | null)[]; timestamps: number[] };
     const metric = Object.fromEntries(Object.entries(s.metric).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    // (anything else as exported: a staleness marker is `null`)
+    const values = s.values.map((v) => (typeof v !== 'string' ? v : v === 'NaN' ? NaN : v.startsWith('-') ? -Infinity : Infinity));
     // export gives a series' samples in time order already; keep pairs together when sorting anyway
-    const pairs = s.timestamps.map((ts, i) => [ts, s.values[i]] as const).sort((a, b) => a[0] - b[0]);
-    out.push({ metric, timestamps: pairs.map((p) => p[0]), values: pairs.map((p) => p[1]) });
+    const pairs = s.timestamps.map((ts, i) => [ts, values[i]] as const).sort((a, b) => a[0] - b[0]);
+    out.push({ metric, timestamps: pairs.map((p) => p[0]), values: pairs.map((p) => p[1] as number) });
   }
   return out.sort((a, b) => {
     const ka = JSON.stringify(a.metric);
     const kb = JSON.stringify(b.metric);
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
+}
+
+/** Writes `text` on a fresh TCP connection and closes it; resolves once the peer closed too. */
+export function sendTcp(port: number, text: string | Buffer, host = '127.0.0.1'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, host, () => s.end(text));
+    s.resume();
+    s.once('close', () => resolve());
+    s.once('error', reject);
+  });
+}
+
+/** Series stamped "now" by each agent: the same names and values, timestamps a few seconds apart at most. */
+export function assertNowStamped(got: ExportedSeries[], want: ExportedSeries[], slackMs = 5_000): void {
+  assert.deepEqual(
+    got.map((s) => [s.metric, s.values]),
+    want.map((s) => [s.metric, s.values]),
+  );
+  for (let i = 0; i < got.length; i++) {
+    for (let k = 0; k < got[i].timestamps.length; k++) {
+      assert.ok(Math.abs(got[i].timestamps[k] - want[i].timestamps[k]) <= slackMs, `${JSON.stringify(got[i].metric)}: ${got[i].timestamps[k]} vs ${want[i].timestamps[k]}`);
+      assert.equal(got[i].timestamps[k] % 1000, 0, 'now is whole seconds, as vmagent');
+    }
+  }
 }
 
 /**
@@ -144,7 +181,7 @@ ${opts.tributaryIngest ?? ''}`,
     http,
     ports,
     storage,
-    export: (match) => exportFrom(storage, match),
+    export: (match) => exportSeries(storage, match),
   });
   const sides = {
     vmagent: agent('vmagent', `http://127.0.0.1:${vp.http}`, vp, vmStorage),
@@ -156,11 +193,13 @@ ${opts.tributaryIngest ?? ''}`,
     async settle(minSeries = 1, match = DEFAULT_MATCH) {
       let last = '';
       let same = 0;
+      let result: [ExportedSeries[], ExportedSeries[]] = [[], []];
       await waitFor(
         'both storages to settle',
         async () => {
           await new Promise((r) => setTimeout(r, 300));
-          const [a, b] = await Promise.all([sides.vmagent.export(match), sides.tributary.export(match)]);
+          result = await Promise.all([sides.vmagent.export(match), sides.tributary.export(match)]);
+          const [a, b] = result;
           const shape = JSON.stringify([a.length, b.length, a.reduce((n, s) => n + s.values.length, 0), b.reduce((n, s) => n + s.values.length, 0)]);
           same = shape === last ? same + 1 : 0;
           last = shape;
@@ -168,6 +207,7 @@ ${opts.tributaryIngest ?? ''}`,
         },
         30_000,
       );
+      return result;
     },
   };
 }

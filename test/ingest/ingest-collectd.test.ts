@@ -12,11 +12,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSideBySide, type ExportedSeries } from '../helpers/ingest-peers.js';
+import { exportSeries, startSideBySide, type ExportedSeries } from '../helpers/ingest-peers.js';
 import { COLLECTD, requirePeer } from '../helpers/peers.js';
 import { stopProcess } from '../helpers/prometheus-peer.js';
 import { waitFor } from '../helpers/scrape-harness.js';
-import { exportSeries, settledExports } from '../helpers/tsdb-peers.js';
 
 /** The collectd host name: its dots become `_` in Graphite paths (EscapeCharacter), and stay in write_tsdb's `fqdn` tag. */
 const HOST = 'tributary.test';
@@ -114,7 +113,7 @@ test('collectd write_graphite and write_tsdb into Tributary: collectd names, the
     throw new Error(`${(err as Error).message}; collectd said:\n${collectd.log()}`);
   }
   await stopProcess(collectd.proc);
-  const [want, got] = await settledExports(sbs, wanted.length);
+  const [want, got] = await sbs.settle(wanted.length);
 
   for (const name of GRAPHITE_NAMES) {
     const s = got.find((x) => x.metric.__name__ === name);

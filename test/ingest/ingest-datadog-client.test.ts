@@ -8,34 +8,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { client, v1, v2 } from '@datadog/datadog-api-client';
 import protobuf from 'protobufjs';
-import { silentLogger } from '../../src/log/logger.js';
-import { startRuntime } from '../../src/runtime/runtime.js';
-import { tempDataDir } from '../helpers/fixtures.js';
 import { waitFor } from '../helpers/scrape-harness.js';
 import { DatadogParser } from '../../src/formats/datadog/parser.js';
 import { MetricPayloadReader } from '../../src/formats/datadog/proto.js';
-import type { Labels } from '../../src/model/labels.js';
-import type { SampleBatch } from '../../src/model/samples.js';
-
-class Samples {
-  readonly samples: { labels: Labels; value: number; timestampMs: number }[] = [];
-  write(_job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], timestampMs: b.timestamps[i] });
-  }
-}
+import { startIngest } from '../helpers/ingest-harness.js';
 
 async function start(t: import('node:test').TestContext) {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  datadog: {http: true}\n`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
+  const { rt, sink } = await startIngest(t, `ingest:\n  datadog: {http: true}\n`);
   const configuration = client.createConfiguration({
     authMethods: { apiKeyAuth: 'fake-api-key' },
     baseServer: new client.ServerConfiguration(`http://${rt.address}/datadog`, {}),

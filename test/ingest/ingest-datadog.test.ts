@@ -7,38 +7,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
-import { silentLogger } from '../../src/log/logger.js';
-import { startRuntime } from '../../src/runtime/runtime.js';
-import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 import { rng } from '../helpers/seeded-random.js';
 import { DatadogBodyError, DatadogParser, sanitizeMetricName } from '../../src/formats/datadog/parser.js';
 import { encodeMetricPayload, MetricPayloadReader } from '../../src/formats/datadog/proto.js';
 import type { RowSink } from '../../src/formats/rows/index.js';
-import type { Labels } from '../../src/model/labels.js';
-import type { SampleBatch } from '../../src/model/samples.js';
-
-class Samples {
-  readonly samples: { labels: Labels; value: number; timestampMs: number }[] = [];
-  write(_job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], timestampMs: b.timestamps[i] });
-  }
-  rows(): [string, number, number][] {
-    return this.samples.map((s) => [s.labels.toString(), s.value, s.timestampMs]);
-  }
-}
+import { startIngest } from '../helpers/ingest-harness.js';
 
 async function start(t: import('node:test').TestContext, datadog = '{http: true}') {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  datadog: ${datadog}\n`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
+  const { rt, sink } = await startIngest(t, `ingest:\n  datadog: ${datadog}\n`);
   const base = `http://${rt.address}`;
   const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
     fetch(base + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });

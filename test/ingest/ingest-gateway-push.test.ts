@@ -8,34 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { silentLogger } from '../../src/log/logger.js';
-import type { Labels } from '../../src/model/labels.js';
-import type { SampleBatch } from '../../src/model/samples.js';
-import { startRuntime } from '../../src/runtime/runtime.js';
-import { tempDataDir } from '../helpers/fixtures.js';
 import { receiver } from '../helpers/remotewrite-harness.js';
 import { waitFor } from '../helpers/scrape-harness.js';
-
-class Samples {
-  readonly samples: { labels: Labels; value: number; stale: boolean; timestampMs: number; job: string }[] = [];
-  write(job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], stale: b.isStale(i), timestampMs: b.timestamps[i], job });
-  }
-  of(job: string) {
-    return this.samples.filter((s) => s.job === job);
-  }
-}
+import { startIngest } from '../helpers/ingest-harness.js';
 
 async function start(t: import('node:test').TestContext, push: string, extra = '') {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ngateway:\n  push:\n    persistence: false\n${push}\n${extra}`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
+  const { rt, sink } = await startIngest(t, `gateway:\n  push:\n    persistence: false\n${push}\n${extra}`);
   return { rt, sink };
 }
 

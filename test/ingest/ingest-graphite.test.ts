@@ -7,36 +7,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { silentLogger } from '../../src/log/logger.js';
-import { startRuntime } from '../../src/runtime/runtime.js';
-import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 import type { Labels } from '../../src/model/labels.js';
 import { GraphiteParser } from '../../src/formats/graphite/parser.js';
 import { LineSplitter } from '../../src/formats/rows/index.js';
 import { rng } from '../helpers/seeded-random.js';
-import type { SampleBatch } from '../../src/model/samples.js';
+import { mutate, startIngest, listenerPort } from '../helpers/ingest-harness.js';
 
 /** Every sample the pipeline got, with its Labels object (identity matters: caches key on it). */
-class Samples {
-  readonly samples: { labels: Labels; value: number; timestampMs: number; job: string }[] = [];
-  write(job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], timestampMs: b.timestamps[i], job });
-  }
-}
 
 async function start(t: import('node:test').TestContext) {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  graphite: {listen_address: 127.0.0.1:0}\n`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
-  const [host, port] = rt.ingest.listeners.get('graphite')![0].split(/:(?=\d+$)/);
-  return { rt, sink, host, port: Number(port) };
+  const { rt, sink } = await startIngest(t, `ingest:\n  graphite: {listen_address: 127.0.0.1:0}\n`);
+  return { rt, sink, host: '127.0.0.1', port: listenerPort(rt, 'graphite') };
 }
 
 test('graphite over TCP: names, tags, timestamps; a bad line is counted and the rest kept', async (t) => {
@@ -68,21 +50,6 @@ test('graphite over UDP: a datagram of lines; no timestamp means now', async (t)
   assert.equal(sink.samples[0].value, 42);
   assert.ok(sink.samples[0].timestampMs >= Math.floor(before / 1000) * 1000 && sink.samples[0].timestampMs <= Date.now());
 });
-
-/** Mutations of valid lines: bytes flipped, inserted, deleted, separators and specials spliced in. */
-function mutate(rand: () => number, text: string, specials: readonly string[]): Buffer {
-  const bytes = [...Buffer.from(text)];
-  const n = 1 + Math.floor(rand() * 6);
-  for (let k = 0; k < n; k++) {
-    const at = Math.floor(rand() * (bytes.length + 1));
-    const op = rand();
-    if (op < 0.25) bytes[at] = Math.floor(rand() * 256);
-    else if (op < 0.45) bytes.splice(at, 1 + Math.floor(rand() * 4));
-    else if (op < 0.75) bytes.splice(at, 0, ...Buffer.from(specials[Math.floor(rand() * specials.length)]));
-    else bytes.splice(at, 0, ...bytes.slice(Math.floor(rand() * bytes.length), Math.floor(rand() * bytes.length)));
-  }
-  return Buffer.from(bytes);
-}
 
 test('graphite fuzz: mutated lines never throw or hang, and chunking does not change what is read', () => {
   const rand = rng(18);

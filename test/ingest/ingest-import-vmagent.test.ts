@@ -10,11 +10,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { JsonLineParser } from '../../src/formats/jsonline/parser.js';
 import { jsonLine } from '../../src/formats/jsonline/writer.js';
 import { Labels } from '../../src/model/labels.js';
-import { LineSplitter, type RowSink } from '../../src/formats/rows/index.js';
-import { startSideBySide, type Agent, type SideBySide } from '../helpers/ingest-peers.js';
+import { exportSeries, startSideBySide, type Agent, type ExportedSeries, type SideBySide } from '../helpers/ingest-peers.js';
 import { waitFor } from '../helpers/scrape-harness.js';
 
 async function both(sbs: SideBySide, path: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<number[]> {
@@ -22,54 +20,16 @@ async function both(sbs: SideBySide, path: string, body: string | Buffer, header
   return Promise.all([send(sbs.vmagent), send(sbs.tributary)]);
 }
 
-/**
- * A storage's series, read with Tributary's own JSON-lines parser: the export writes `+Inf`,
- * `-Inf` and `NaN` bare, which JSON.parse (and so the shared helper's export) cannot read.
- */
-async function exportOf(storage: string, match: string): Promise<string[]> {
-  await fetch(`${storage}/internal/force_flush`).catch(() => undefined);
-  const r = await fetch(`${storage}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`);
-  if (!r.ok) throw new Error(`export from ${storage}: ${r.status} ${await r.text()}`);
-  const bySeries = new Map<string, [number, number][]>();
-  const rows: RowSink = {
-    now: 0,
-    sample: (labels, value, ts) => {
-      const key = labels.toString();
-      let s = bySeries.get(key);
-      if (s === undefined) bySeries.set(key, (s = []));
-      s.push([ts, value]);
-    },
-    invalid: (line, reason) => {
-      throw new Error(`export line ${line}: ${reason}`);
-    },
-  };
-  const sp = new LineSplitter(new JsonLineParser(), 1 << 30);
-  sp.push(Buffer.from(await r.arrayBuffer()), rows);
-  sp.end(rows);
-  return [...bySeries]
-    .map(([k, samples]) => `${k} ${samples.sort((a, b) => a[0] - b[0]).map(([ts, v]) => `${v}@${ts}`).join(' ')}`)
-    .sort();
-}
-
+/** Both storages, settled, hold the same series under `match` (at least `minSeries`). */
 async function compare(sbs: SideBySide, match: string, minSeries: number): Promise<void> {
-  let last = '';
-  let same = 0;
-  let sides: [string[], string[]] = [[], []];
-  await waitFor(
-    `both storages to settle for ${match}`,
-    async () => {
-      await new Promise((r) => setTimeout(r, 300));
-      sides = await Promise.all([exportOf(sbs.vmagent.storage, match), exportOf(sbs.tributary.storage, match)]);
-      const shape = JSON.stringify(sides.map((x) => x.join('\n').length));
-      same = shape === last ? same + 1 : 0;
-      last = shape;
-      return sides[0].length >= minSeries && sides[1].length >= minSeries && same >= 3;
-    },
-    30_000,
-  );
-  const [want, got] = sides;
+  const [want, got] = await sbs.settle(minSeries, match);
   assert.ok(want.length >= minSeries, `vmagent stored ${want.length} series`);
   assert.deepEqual(got, want);
+}
+
+/** The series with their metric names' prefix `from` made `to`. */
+function renamed(series: ExportedSeries[], from: string, to: string): ExportedSeries[] {
+  return series.map((x) => ({ ...x, metric: { ...x.metric, __name__: x.metric.__name__.replace(from, to) } }));
 }
 
 test('import paths: the same bodies give the same series in storage as vmagent; an export imported again is the same', { timeout: 170_000 }, async (t) => {
@@ -201,23 +161,19 @@ test('import paths: the same bodies give the same series in storage as vmagent; 
     const settled = await waitFor(
       'the round trip to settle',
       async () => {
-        const [want, got] = await Promise.all([exportOf(sbs.vmagent.storage, '{__name__=~"rv_.*"}'), exportOf(sbs.tributary.storage, '{__name__=~"rt_.*"}')]);
-        const shape = got.join('\n');
+        const [want, got] = await Promise.all([exportSeries(sbs.vmagent.storage, '{__name__=~"rv_.*"}'), exportSeries(sbs.tributary.storage, '{__name__=~"rt_.*"}')]);
+        const shape = JSON.stringify(got);
         const done = got.length === 50 && shape === last;
         last = shape;
-        return done && [want.map((x) => x.replace(/^rv_/, 'rt_')), got];
+        return done && [renamed(want, 'rv_', 'rt_'), got];
       },
       30_000,
     );
     assert.deepEqual(settled[1], settled[0]);
     // and values the decimals hold exactly come back as the first storage exported them
-    const first = await exportOf(sbs.vmagent.storage, '{__name__=~"rt_.*"}');
+    const first = await exportSeries(sbs.vmagent.storage, '{__name__=~"rt_.*"}');
     // (the series' first three samples: i, i + 0.5, -i * 1e6; the last two may be i / 3 and 1e-9 * i)
-    const exact = (rows: string[]) =>
-      rows.map((r) => {
-        const parts = r.split(' ');
-        return parts.slice(0, parts.length - 2).join(' ');
-      });
+    const exact = (rows: ExportedSeries[]) => rows.map((r) => ({ ...r, values: r.values.slice(0, 3), timestamps: r.timestamps.slice(0, 3) }));
     assert.equal(first.length, 50);
     assert.deepEqual(exact(settled[1]), exact(first));
   });

@@ -18,11 +18,11 @@ import { PrometheusImportCache, PrometheusImportLines } from '../../src/formats/
 import { LineSplitter, type LineFormat, type RowSink } from '../../src/formats/rows/index.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { Labels } from '../../src/model/labels.js';
-import type { SampleBatch } from '../../src/model/samples.js';
 import { startRuntime } from '../../src/runtime/runtime.js';
 import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue } from '../helpers/scrape-harness.js';
 import { rng } from '../helpers/seeded-random.js';
+import { startIngest } from '../helpers/ingest-harness.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -537,21 +537,8 @@ test('fuzz: the three parsers never throw on mutated input, and finish', () => {
 
 // ---- over HTTP into the pipeline
 
-class Samples {
-  readonly samples: { labels: Labels; value: number; timestampMs: number; job: string }[] = [];
-  write(job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], timestampMs: b.timestamps[i], job });
-  }
-}
-
 async function start(t: import('node:test').TestContext, extra = '') {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  import: {http: true${extra}}\n`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
+  const { rt, sink } = await startIngest(t, `ingest:\n  import: {http: true${extra}}\n`);
   const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
     fetch(`http://${rt.address}${path}`, { method: 'POST', body, headers }).then(async (r) => ({ status: r.status, text: await r.text() }));
   return { rt, sink, post };

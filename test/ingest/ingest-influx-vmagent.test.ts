@@ -11,18 +11,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { startSideBySide, type Agent, type ExportedSeries, type SideBySide } from '../helpers/ingest-peers.js';
+import { sendTcp, startSideBySide, type Agent, type ExportedSeries, type SideBySide } from '../helpers/ingest-peers.js';
 import { rng } from '../helpers/seeded-random.js';
-
-function sendTcp(port: number, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.end(text));
-    s.once('close', () => resolve());
-    s.once('error', reject);
-  });
-}
 
 function sendUdp(port: number, text: string): Promise<void> {
   return new Promise((resolve, reject) => {

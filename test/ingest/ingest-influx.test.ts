@@ -10,44 +10,23 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { silentLogger } from '../../src/log/logger.js';
-import { startRuntime } from '../../src/runtime/runtime.js';
-import { InfluxParser, InfluxSeries, parseFloatBytes, type InfluxOptions } from '../../src/formats/influx/parser.js';
+import { InfluxParser, InfluxSeries, type InfluxOptions } from '../../src/formats/influx/parser.js';
+import { parseGoFloatLenient as parseFloatBytes } from '../../src/formats/rows/go-float.js';
 import { LineSplitter, type RowSink } from '../../src/formats/rows/index.js';
 import type { Labels } from '../../src/model/labels.js';
-import type { SampleBatch } from '../../src/model/samples.js';
-import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 import { rng } from '../helpers/seeded-random.js';
+import { startIngest, listenerPort } from '../helpers/ingest-harness.js';
 
 /** Every sample the pipeline got, with its Labels object (identity matters: caches key on it). */
-class Samples {
-  readonly samples: { labels: Labels; value: number; timestampMs: number; job: string }[] = [];
-  write(job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], timestampMs: b.timestamps[i], job });
-  }
-  /** `series value ts` lines, sorted. */
-  lines(): string[] {
-    return this.samples.map((s) => `${s.labels.toString()} ${s.value} ${s.timestampMs}`).sort();
-  }
-}
 
 /** Tributary with the Influx paths on (and its TCP/UDP listener), `influx` merged into the block. */
 async function start(t: TestContext, influx = '') {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  influx: {http: true, listen_address: 127.0.0.1:0${influx ? ', ' + influx : ''}}\n`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
-  const [host, port] = rt.ingest.listeners.get('influx')![0].split(/:(?=\d+$)/);
+  const { rt, sink } = await startIngest(t, `ingest:\n  influx: {http: true, listen_address: 127.0.0.1:0${influx ? ', ' + influx : ''}}\n`);
   const base = `http://${rt.address}`;
   const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) => fetch(base + path, { method: 'POST', body, headers });
-  return { rt, sink, host, port: Number(port), base, post };
+  return { rt, sink, host: '127.0.0.1', port: listenerPort(rt, 'influx'), base, post };
 }
 
 test('influx /write: names, tags, escapes, value types, db; a series sent again is the same Labels object', async (t) => {

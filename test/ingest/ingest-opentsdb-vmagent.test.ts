@@ -10,8 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { gzipSync } from 'node:zlib';
-import { startSideBySide, type Agent } from '../helpers/ingest-peers.js';
-import { assertNowStamped, sendTcp, settledExports } from '../helpers/tsdb-peers.js';
+import { assertNowStamped, sendTcp, startSideBySide, type Agent } from '../helpers/ingest-peers.js';
 
 test('opentsdb telnet: the same put lines give the same series in storage as vmagent', { timeout: 120_000 }, async (t) => {
   const sbs = await startSideBySide(t);
@@ -49,7 +48,7 @@ test('opentsdb telnet: the same put lines give the same series in storage as vma
     `version`,
   ].join('\n') + '\n';
   await Promise.all([sendTcp(sbs.vmagent.ports.opentsdb, lines), sendTcp(sbs.tributary.ports.opentsdb, lines)]);
-  const [want, got] = await settledExports(sbs, 17);
+  const [want, got] = await sbs.settle(17);
   assert.ok(want.length >= 17, `vmagent stored ${want.length} series`);
   assert.deepEqual(got, want);
   assert.ok(!want.some((s) => s.metric.__name__.startsWith('bad.')));
@@ -61,11 +60,11 @@ test('opentsdb telnet: a timestamp of 0 is now for both; milliseconds are kept h
   const T = Math.floor(Date.now() / 1000) - 60;
   const lines = `put now.zero 0 1 a=b\nput now.zerofrac 0.5 2\n`;
   await Promise.all([sendTcp(sbs.vmagent.ports.opentsdb, lines), sendTcp(sbs.tributary.ports.opentsdb, lines)]);
-  const [want, got] = await settledExports(sbs, 2);
+  const [want, got] = await sbs.settle(2);
   assertNowStamped(got, want);
   const ms = `put ms.stamp ${T}123 3 a=b\n`;
   await Promise.all([sendTcp(sbs.vmagent.ports.opentsdb, ms), sendTcp(sbs.tributary.ports.opentsdb, ms)]);
-  const [want2, got2] = await settledExports(sbs, 2);
+  const [want2, got2] = await sbs.settle(2);
   assert.equal(want2.length, 2, 'vmagent 1.79.5 multiplies the milliseconds by 1000: storage drops the sample');
   const kept = got2.find((s) => s.metric.__name__ === 'ms.stamp');
   assert.deepEqual(kept?.timestamps, [T * 1000 + 123]);
@@ -121,7 +120,7 @@ test('opentsdb HTTP /api/put: the same bodies give the same series in storage as
     if (vs === 400) assert.equal(ts, 400, `body ${i}`);
     else assert.ok(ts === 204 || ts === 400, `body ${i}: ${ts}`);
   }
-  const [want, got] = await settledExports(sbs, 13);
+  const [want, got] = await sbs.settle(13);
   assert.ok(want.length >= 13, `vmagent stored ${want.length} series`);
   assert.deepEqual(got, want);
   assert.ok(!want.some((s) => ['h.bad', 'h.syntax', 'h.tail', 'h.tagsnull'].includes(s.metric.__name__)));
@@ -140,7 +139,7 @@ test('graphite and opentsdb telnet over UDP: the same datagrams give the same se
     await send(a.ports.graphite, graphite);
     await send(a.ports.opentsdb, tsdb);
   }
-  const [want, got] = await settledExports(sbs, 5);
+  const [want, got] = await sbs.settle(5);
   assert.equal(want.length, 5);
   assert.deepEqual(got, want);
 });

@@ -7,46 +7,19 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { silentLogger } from '../../src/log/logger.js';
-import { startRuntime } from '../../src/runtime/runtime.js';
 import { OpenTsdbJsonParser } from '../../src/formats/opentsdb/json.js';
 import { OpenTsdbTelnetParser } from '../../src/formats/opentsdb/parser.js';
 import { LineSplitter } from '../../src/formats/rows/index.js';
-import { ByteKeyedLabels } from '../../src/formats/rows/byte-keyed.js';
 import type { Labels } from '../../src/model/labels.js';
-import type { SampleBatch } from '../../src/model/samples.js';
-import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 import { rng } from '../helpers/seeded-random.js';
-import { sendTcp } from '../helpers/tsdb-peers.js';
-
-class Samples {
-  readonly samples: { labels: Labels; value: number; timestampMs: number; job: string }[] = [];
-  write(job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], timestampMs: b.timestamps[i], job });
-  }
-  rows(): [string, number, number][] {
-    return this.samples.map((s) => [s.labels.toString(), s.value, s.timestampMs]);
-  }
-}
+import { sendTcp } from '../helpers/ingest-peers.js';
+import { mutate, startIngest, listenerPort } from '../helpers/ingest-harness.js';
 
 async function start(t: TestContext, extra = '') {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(
-    file,
-    `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  opentsdb: {http: true, listen_address: 127.0.0.1:0, http_listen_address: 127.0.0.1:0${extra}}\n`,
-  );
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
-  const [httpAddr, telnetAddr] = rt.ingest.listeners.get('opentsdb')!;
-  const port = (a: string) => Number(a.split(/:(?=\d+$)/)[1]);
-  return { rt, sink, telnet: port(telnetAddr), http: port(httpAddr), main: rt.address };
+  const { rt, sink } = await startIngest(t, `ingest:\n  opentsdb: {http: true, listen_address: 127.0.0.1:0, http_listen_address: 127.0.0.1:0${extra}}\n`);
+  return { rt, sink, telnet: listenerPort(rt, 'opentsdb', 1), http: listenerPort(rt, 'opentsdb', 0), main: rt.address };
 }
 
 const T = 1_700_000_000;
@@ -155,21 +128,6 @@ test('opentsdb: the telnet port stays telnet for anything but an uppercase first
   assert.deepEqual(sink.rows().map((r) => r[0]).sort(), ['{"after.version"}', '{"leading.blank"}']);
 });
 
-/** Mutations of valid input: bytes flipped, inserted, deleted, specials and slices spliced in. */
-function mutate(rand: () => number, text: string, specials: readonly string[]): Buffer {
-  const bytes = [...Buffer.from(text)];
-  const n = 1 + Math.floor(rand() * 6);
-  for (let k = 0; k < n; k++) {
-    const at = Math.floor(rand() * (bytes.length + 1));
-    const op = rand();
-    if (op < 0.25) bytes[at] = Math.floor(rand() * 256);
-    else if (op < 0.45) bytes.splice(at, 1 + Math.floor(rand() * 4));
-    else if (op < 0.75) bytes.splice(at, 0, ...Buffer.from(specials[Math.floor(rand() * specials.length)]));
-    else bytes.splice(at, 0, ...bytes.slice(Math.floor(rand() * bytes.length), Math.floor(rand() * bytes.length)));
-  }
-  return Buffer.from(bytes);
-}
-
 function checkingSink(seen: string[]) {
   return {
     now: 1_800_000_000_000,
@@ -251,29 +209,4 @@ test('opentsdb HTTP on the telnet port: a client that half-closes after its requ
   assert.match(answer, /^HTTP\/1\.1 204/);
   await waitFor('the sample', () => sink.samples.length >= 1, 5_000);
   assert.equal(sink.samples[0].labels.toString(), '{"half.closed"}');
-});
-
-test('the byte-keyed series cache agrees with a Map of the same keys, across growth and generations', () => {
-  const rand = rng(77);
-  const cache = new ByteKeyedLabels<number>(0x20, 2000);
-  const model = new Map<string, number>();
-  const alphabet = 'ab= .\u0000x';
-  for (let i = 0; i < 20_000; i++) {
-    const k1 = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('').replaceAll(' ', '_');
-    const k2 = rand() < 0.5 ? '' : Array.from({ length: Math.floor(rand() * 6) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
-    const text = `xx${k1}yy${k2}zz`;
-    const buf = Buffer.from(text, 'latin1');
-    const [s1, e1, s2, e2] = [2, 2 + k1.length, 4 + k1.length, 4 + k1.length + k2.length];
-    const key = k2 === '' ? k1 : `${k1} ${k2}`;
-    const got = cache.get(buf, s1, e1, s2, e2);
-    const want = model.get(key);
-    // the cache may have forgotten an old key (generations); it never answers a wrong value
-    if (got !== undefined) assert.equal(got, want, `key ${JSON.stringify(key)}`);
-    if (got === undefined) {
-      const v = want ?? i;
-      model.set(key, v);
-      cache.set(buf, s1, e1, s2, e2, v);
-    }
-  }
-  assert.ok(cache.size <= 2000);
 });

@@ -8,53 +8,17 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MeterProvider, PeriodicExportingMetricReader, AggregationType } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPMetricExporter as JsonExporter, AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { silentLogger } from '../../src/log/logger.js';
-import { startRuntime } from '../../src/runtime/runtime.js';
-import { tempDataDir } from '../helpers/fixtures.js';
 import { selfMetricValue } from '../helpers/scrape-harness.js';
-import type { Labels } from '../../src/model/labels.js';
-import type { SampleBatch } from '../../src/model/samples.js';
 import { encodeOtlpRequest, otlpType } from '../../src/formats/otlp/otlp.bench.js';
-
-interface Got {
-  labels: Labels;
-  value: number;
-  timestampMs: number;
-  stale: boolean;
-}
-
-/** Every sample the pipeline got. */
-class Samples {
-  readonly samples: Got[] = [];
-  write(_job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], timestampMs: b.timestamps[i], stale: b.isStale(i) });
-  }
-  /** The last value of each series, by `Labels.toString()`. */
-  last(filter: (name: string) => boolean = () => true): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const s of this.samples) if (filter(s.labels.metricName)) out[s.labels.toString()] = s.value;
-    return out;
-  }
-  clear(): void {
-    this.samples.length = 0;
-  }
-}
+import { startIngest } from '../helpers/ingest-harness.js';
 
 async function start(t: TestContext, otel = '{http: true}') {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  opentelemetry: ${otel}\n`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
+  const { rt, sink } = await startIngest(t, `ingest:\n  opentelemetry: ${otel}\n`);
   return { rt, sink, base: `http://${rt.address}` };
 }
 

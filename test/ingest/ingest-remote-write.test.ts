@@ -22,6 +22,7 @@ import { tempDataDir } from '../helpers/fixtures.js';
 import { receiver } from '../helpers/remotewrite-harness.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 import { rng as seededRandom } from '../helpers/seeded-random.js';
+import { startIngest } from '../helpers/ingest-harness.js';
 
 type Row = [Record<string, string>, number | 'stale', number];
 
@@ -38,21 +39,8 @@ function writeRequest(rows: Row[], metadata: MetricMetadata[] = []): Buffer {
   return Buffer.from(w.bytes());
 }
 
-class Samples {
-  readonly samples: { labels: Labels; value: number; stale: boolean; timestampMs: number; job: string }[] = [];
-  write(job: string, b: SampleBatch): void {
-    for (let i = 0; i < b.length; i++) this.samples.push({ labels: b.series[i], value: b.values[i], stale: b.isStale(i), timestampMs: b.timestamps[i], job });
-  }
-}
-
 async function start(t: import('node:test').TestContext, extra = '') {
-  const dir = tempDataDir();
-  const file = join(dir, 'tributary.yml');
-  writeFileSync(file, `server: {listen: 127.0.0.1:0, data_dir: ${dir}}\ningest:\n  remote_write: {http: true}\n${extra}`);
-  const rt = await startRuntime({ configFile: file, logger: silentLogger });
-  t.after(() => rt.close(0));
-  const sink = new Samples();
-  rt.pipeline.add(sink);
+  const { rt, sink } = await startIngest(t, `ingest:\n  remote_write: {http: true}\n${extra}`);
   const post = async (path: string, body: Buffer, headers: Record<string, string> = {}) => {
     const res = await fetch(`http://${rt.address}${path}`, { method: 'POST', body, headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf', ...headers } });
     return { status: res.status, text: (await res.text()).trim(), headers: res.headers };

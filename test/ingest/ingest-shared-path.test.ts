@@ -76,6 +76,33 @@ test('BytesKeyedLabels keeps what is looked up again and forgets the rest (two g
   assert.ok(cache.size <= 100);
 });
 
+test('BytesKeyedLabels pairs of ranges (OpenTSDB metric + tags) agree with a Map of the pairs, across growth and generations', () => {
+  const rand = rng(77);
+  const cache = new BytesKeyedLabels<number>(2000);
+  const model = new Map<string, number>();
+  const alphabet = 'ab= .\u0000x';
+  for (let i = 0; i < 20_000; i++) {
+    const k1 = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+    const k2 = rand() < 0.5 ? '' : Array.from({ length: Math.floor(rand() * 6) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+    const text = `xx${k1}yy${k2}zz`;
+    const buf = Buffer.from(text, 'latin1');
+    const [s1, e1, s2, e2] = [2, 2 + k1.length, 4 + k1.length, 4 + k1.length + k2.length];
+    // the pair is the key, not the concatenation: `ab`+`c` and `a`+`bc` differ; an empty second range is the first alone
+    const key = k2 === '' ? k1 : JSON.stringify([k1, k2]);
+    const got = cache.getPair(buf, s1, e1, s2, e2);
+    const want = model.get(key);
+    // the cache may have forgotten an old key (generations); it never answers a wrong value
+    if (got !== undefined) assert.equal(got, want, `key ${JSON.stringify(key)}`);
+    if (k2 === '') assert.equal(cache.get(buf, s1, e1), got);
+    if (got === undefined) {
+      const v = want ?? i;
+      model.set(key, v);
+      cache.setPair(buf, s1, e1, s2, e2, v);
+    }
+  }
+  assert.ok(cache.size <= 2000);
+});
+
 test('hashBytes spreads similar keys (no more than a few in any of 4096 buckets)', () => {
   const buckets = new Uint16Array(4096);
   for (let i = 0; i < 4096; i++) {

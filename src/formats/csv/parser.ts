@@ -17,7 +17,7 @@
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
-import { ByteFinder } from '../jsonline/finder.js';
+import { ByteFinder } from '../rows/finder.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 import { GoLayout, GoLayoutError, RFC3339 } from './go-time.js';
 

@@ -20,7 +20,7 @@
  * order sent (order decides which of two same-named tags wins).
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
+import { BytesKeyedLabels, KeyedLabels } from '../../model/keyed-labels.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../../model/labels.js';
 import type { RowSink } from '../rows/index.js';
 import { SeriesScan } from './scan.js';
@@ -68,8 +68,8 @@ interface HeadRefusal {
 export class DatadogParser {
   private readonly cache = new KeyedLabels<Entry>();
   /** v1 and v2 JSON series by the raw text of their object without the points (the fast path's key). */
-  private readonly raw = new KeyedLabels<Labels | HeadRefusal>();
-  private readonly rawV2 = new KeyedLabels<Labels | HeadRefusal>();
+  private readonly raw = new BytesKeyedLabels<Labels | HeadRefusal>();
+  private readonly rawV2 = new BytesKeyedLabels<Labels | HeadRefusal>();
   private readonly scan = new SeriesScan();
   private readonly lb = new LabelsBuilder();
   /** v1 bodies the fast path took (the tests check it is the one taken). */
@@ -104,12 +104,12 @@ export class DatadogParser {
       const ps = b[4 * i + 1];
       const pe = b[4 * i + 2];
       const oe = b[4 * i + 3];
-      // no raw NUL is valid JSON, so the cut is unambiguous
-      const key = ps < 0 ? buf.toString('latin1', o, oe) : buf.toString('latin1', o, ps) + '\0' + buf.toString('latin1', pe, oe);
-      let r = cache.get(key);
+      // the key: the series object's bytes around its points (a pair of ranges is not the same key as one range)
+      let r = ps < 0 ? cache.get(buf, o, oe) : cache.getPair(buf, o, ps, pe, oe);
       if (r === undefined) {
         r = this.rawHead(ps < 0 ? buf.toString('utf8', o, oe) : buf.toString('utf8', o, ps) + '0' + buf.toString('utf8', pe, oe), v2);
-        cache.set(key, r);
+        if (ps < 0) cache.set(buf, o, oe, r);
+        else cache.setPair(buf, o, ps, pe, oe, r);
       }
       const count = sc.pointCount[i];
       if (!(r instanceof Labels)) {
@@ -138,12 +138,22 @@ export class DatadogParser {
 
   /** A v1 body through JSON.parse: what the scan gives up on, with the reason for each refusal (public: the fast path is tested against it). */
   v1Slow(body: Buffer, out: RowSink): void {
+    this.slow(body, out, false);
+  }
+
+  /** A v2 JSON body through JSON.parse (public: the fast path is tested against it). */
+  v2Slow(body: Buffer, out: RowSink): void {
+    this.slow(body, out, true);
+  }
+
+  /** The series of a v1 (points `[timestamp, value]`) or v2 (points `{"timestamp", "value"}`) body. */
+  private slow(body: Buffer, out: RowSink, v2: boolean): void {
     const list = seriesList(body);
     const now = nowSeconds(out);
     const head: SeriesHead = { metric: '', host: '', device: '', res: NONE, tags: NONE };
     for (let i = 0; i < list.length; i++) {
       const s = list[i] as Record<string, unknown>;
-      const bad = readHead(s, head, false);
+      const bad = readHead(s, head, v2);
       if (bad !== undefined) {
         refuse(out, i, s, bad);
         continue;
@@ -159,43 +169,20 @@ export class DatadogParser {
       if (labels === undefined) continue;
       for (let j = 0; j < points.length; j++) {
         const p = points[j] as unknown;
-        if (!Array.isArray(p) || p.length < 2) {
-          refusePoint(out, i, labels.metricName, j, 'expected [timestamp, value]', 'syntax');
-          continue;
+        if (!v2) {
+          if (!Array.isArray(p) || p.length < 2) {
+            refusePoint(out, i, labels.metricName, j, 'expected [timestamp, value]', 'syntax');
+            continue;
+          }
+          this.point(labels, p[0], p[1], now, out, i, j);
+        } else {
+          if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+            refusePoint(out, i, labels.metricName, j, 'expected {"timestamp", "value"}', 'syntax');
+            continue;
+          }
+          const q = p as { timestamp?: unknown; value?: unknown };
+          this.point(labels, q.timestamp ?? 0, q.value, now, out, i, j);
         }
-        this.point(labels, p[0], p[1], now, out, i, j);
-      }
-    }
-  }
-
-  /** A v2 JSON body through JSON.parse (public: the fast path is tested against it). */
-  v2Slow(body: Buffer, out: RowSink): void {
-    const list = seriesList(body);
-    const now = nowSeconds(out);
-    const head: SeriesHead = { metric: '', host: '', device: '', res: NONE, tags: NONE };
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i] as Record<string, unknown>;
-      const bad = readHead(s, head, true);
-      if (bad !== undefined) {
-        refuse(out, i, s, bad);
-        continue;
-      }
-      const points = s.points;
-      if (points === undefined || points === null) continue;
-      if (!Array.isArray(points)) {
-        refuse(out, i, s, '"points" is not an array');
-        continue;
-      }
-      if (points.length === 0) continue;
-      const labels = this.labels(head, out, i);
-      if (labels === undefined) continue;
-      for (let j = 0; j < points.length; j++) {
-        const p = points[j] as { timestamp?: unknown; value?: unknown } | null;
-        if (typeof p !== 'object' || p === null || Array.isArray(p)) {
-          refusePoint(out, i, labels.metricName, j, 'expected {"timestamp", "value"}', 'syntax');
-          continue;
-        }
-        this.point(labels, p.timestamp ?? 0, p.value, now, out, i, j);
       }
     }
   }

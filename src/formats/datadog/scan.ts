@@ -92,22 +92,27 @@ export class SeriesScan {
       return;
     }
     for (;;) {
-      this.ws();
-      if (this.peek() !== QUOTE) throw GIVE_UP;
-      this.keyStart = this.pos + 1;
-      this.string();
-      this.keyEnd = this.pos - 1;
-      // an escaped key could spell "points" or "series" unseen
-      for (let p = this.keyStart; p < this.keyEnd; p++) if (this.buf[p] === BACKSLASH) throw GIVE_UP;
-      this.ws();
-      this.expect(COLON);
-      this.ws();
+      this.key();
       member();
       this.ws();
       const c = this.next();
       if (c === RBRACE) return;
       if (c !== COMMA) throw GIVE_UP;
     }
+  }
+
+  /** A member's key (into keyStart..keyEnd) and its colon, blanks around them skipped. */
+  private key(): void {
+    this.ws();
+    if (this.peek() !== QUOTE) throw GIVE_UP;
+    this.keyStart = this.pos + 1;
+    this.string();
+    this.keyEnd = this.pos - 1;
+    // an escaped key could spell "points" or "series" unseen
+    for (let p = this.keyStart; p < this.keyEnd; p++) if (this.buf[p] === BACKSLASH) throw GIVE_UP;
+    this.ws();
+    this.expect(COLON);
+    this.ws();
   }
 
   private isKey(name: string): boolean {
@@ -190,15 +195,7 @@ export class SeriesScan {
     this.ws();
     if (this.peek() !== RBRACE) {
       for (;;) {
-        this.ws();
-        if (this.peek() !== QUOTE) throw GIVE_UP;
-        this.keyStart = this.pos + 1;
-        this.string();
-        this.keyEnd = this.pos - 1;
-        for (let p = this.keyStart; p < this.keyEnd; p++) if (this.buf[p] === BACKSLASH) throw GIVE_UP;
-        this.ws();
-        this.expect(COLON);
-        this.ws();
+        this.key();
         if (this.isKey('timestamp')) {
           if (sawTs) throw GIVE_UP;
           sawTs = true;

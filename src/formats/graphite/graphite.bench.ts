@@ -5,29 +5,12 @@
  * each round: every name parsed into labels), and with tags (`name;k=v;k2=v2`).
  */
 
-import { compare, type Contender } from '../../../bench/harness.js';
-import type { Labels } from '../../model/labels.js';
-import { LineSplitter, type RowSink } from '../rows/index.js';
+import { compare, CountingSink, pushLines, type Contender } from '../../../bench/harness.js';
 import { GraphiteParser } from './parser.js';
 
 const ROWS = 10_000;
 const SERIES = 1_000;
 const CHUNK = 64 * 1024;
-
-/** A sink that only counts (the parser's cost, not the pipeline's). */
-export class CountingSink implements RowSink {
-  readonly now = Date.now();
-  rows = 0;
-  invalidRows = 0;
-  sum = 0;
-  sample(_labels: Labels, value: number, ts: number): void {
-    this.rows++;
-    this.sum += value + ts;
-  }
-  invalid(): void {
-    this.invalidRows++;
-  }
-}
 
 function payload(tagged: boolean): Buffer[] {
   const ts = Math.floor(Date.now() / 1000);
@@ -46,9 +29,7 @@ function payload(tagged: boolean): Buffer[] {
 
 function run(parser: GraphiteParser, chunks: Buffer[]): number {
   const sink = new CountingSink();
-  const splitter = new LineSplitter(parser, 256 * 1024);
-  for (const c of chunks) splitter.push(c, sink);
-  splitter.end(sink);
+  pushLines(parser, chunks, sink);
   if (sink.rows !== ROWS) throw new Error(`read ${sink.rows} rows of ${ROWS}`);
   return sink.sum;
 }

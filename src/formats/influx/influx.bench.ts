@@ -6,9 +6,7 @@
  * a payload with escapes and quoted string fields (the slower paths).
  */
 
-import { compare, type Contender } from '../../../bench/harness.js';
-import type { Labels } from '../../model/labels.js';
-import { LineSplitter, type RowSink } from '../rows/index.js';
+import { compare, CountingSink, pushLines, type Contender } from '../../../bench/harness.js';
 import { InfluxParser, InfluxSeries, type InfluxOptions } from './parser.js';
 
 const OPTS: InfluxOptions = { measurementFieldSeparator: '_', skipSingleField: false, skipMeasurement: false, dbLabel: 'db', trimTimestampMs: 1 };
@@ -43,26 +41,11 @@ export function telegrafPayload(hosts: number, escapes = false): { text: string;
   return { text: lines.join('\n') + '\n', samples };
 }
 
-class Count implements RowSink {
-  readonly now = 1700000000000;
-  n = 0;
-  bad = 0;
-  sample(_l: Labels, v: number, ts: number): void {
-    this.n += v === v ? 1 : 0;
-    this.n += ts & 0;
-  }
-  invalid(): void {
-    this.bad++;
-  }
-}
-
 function run(buf: Buffer, series: InfluxSeries): number {
-  const out = new Count();
-  const split = new LineSplitter(new InfluxParser(series, 'telegraf', 'auto'), 256 * 1024);
-  for (let p = 0; p < buf.length; p += CHUNK) split.push(buf.subarray(p, Math.min(buf.length, p + CHUNK)), out);
-  split.end(out);
-  if (out.bad > 0) throw new Error(`${out.bad} lines refused`);
-  return out.n;
+  const out = new CountingSink(1700000000000);
+  pushLines(new InfluxParser(series, 'telegraf', 'auto'), buf, out, 256 * 1024, CHUNK);
+  if (out.invalidRows > 0) throw new Error(`${out.invalidRows} lines refused`);
+  return out.rows;
 }
 
 export function runInfluxBench(): void {

@@ -7,35 +7,21 @@
  * import parsers on the same samples.
  */
 
-import { compare, type Contender } from '../../../bench/harness.js';
+import { compare, CountingSink, pushLines, type Contender } from '../../../bench/harness.js';
 import { Labels } from '../../model/labels.js';
 import { CsvParser, parseCsvFormat } from '../csv/parser.js';
 import { PrometheusImportCache, PrometheusImportLines } from '../prometheus-import/parser.js';
-import { LineSplitter, type LineFormat, type RowSink } from '../rows/index.js';
+import { type LineFormat } from '../rows/index.js';
 import { JsonLineParser } from './parser.js';
 import { jsonLine } from './writer.js';
 
-class Count implements RowSink {
-  readonly now = 1_700_000_000_000;
-  n = 0;
-  sum = 0;
-  sample(_l: Labels, v: number): void {
-    this.n++;
-    this.sum += v;
-  }
-  invalid(): void {
-    throw new Error('benchmark input refused');
-  }
-}
-
 function run(format: LineFormat, body: Buffer): number {
-  const out = new Count();
-  const sp = new LineSplitter(format, 1 << 24);
+  const out = new CountingSink(1_700_000_000_000);
   // as a request arrives: 64 KiB chunks
-  for (let i = 0; i < body.length; i += 65536) sp.push(body.subarray(i, i + 65536), out);
-  sp.end(out);
+  pushLines(format, body, out, 1 << 24);
   if (format instanceof PrometheusImportLines) format.flush(out);
-  return out.n;
+  if (out.invalidRows > 0) throw new Error('benchmark input refused');
+  return out.rows;
 }
 
 function series(i: number): Labels {

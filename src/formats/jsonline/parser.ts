@@ -8,7 +8,7 @@
  * drops the label).
  *
  * Speed: the line is scanned as bytes, once. The `metric` object's raw bytes are the series key
- * (`KeyedLabels`, looked up by the bytes up to the first "}" before the object's structure is
+ * (`BytesKeyedLabels`, looked up by the bytes up to the first "}" before the object's structure is
  * read at all), so a series sent again costs one lookup, and its labels are decoded (by
  * JSON.parse, which knows every escape) only the first time; before that lookup, the series the
  * same line number had in the request before is tried with a byte compare, which is what an
@@ -19,10 +19,10 @@
  * ten up to 22 is exact in a double (Clinger's fast path); anything longer goes to `Number()`.
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
+import { BytesKeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, type Labels } from '../../model/labels.js';
 import type { LineFormat, RowFault, RowSink } from '../rows/index.js';
-import { ByteFinder } from './finder.js';
+import { ByteFinder } from '../rows/finder.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -71,7 +71,7 @@ function isSpace(c: number): boolean {
 }
 
 export class JsonLineParser implements LineFormat {
-  private readonly series = new KeyedLabels<Series>();
+  private readonly series = new BytesKeyedLabels<Series>();
   /**
    * The series of each line of the request before, by line number: an agent pushes the same
    * series in the same order each time, and a byte compare against the line's guess costs less
@@ -273,7 +273,7 @@ export class JsonLineParser implements LineFormat {
         this.pos = close + 1;
         return guess.labels;
       }
-      const known = this.series.get(buf.toString('latin1', start, close + 1));
+      const known = this.series.get(buf, start, close + 1);
       if (known !== undefined) {
         this.pos = close + 1;
         this.guess(lineNo, known);
@@ -282,11 +282,10 @@ export class JsonLineParser implements LineFormat {
     }
     this.skipObjectRaw();
     // a "}" inside a label value: the whole object may still be known
-    const key = buf.toString('latin1', start, this.pos);
-    let known = this.series.get(key);
+    let known = this.series.get(buf, start, this.pos);
     if (known === undefined) {
       known = { key: Buffer.from(buf.subarray(start, this.pos)), labels: this.decodeLabels(start, this.pos) };
-      this.series.set(key, known);
+      this.series.set(buf, start, this.pos, known);
     }
     this.guess(lineNo, known);
     return known.labels;

@@ -16,7 +16,7 @@
  */
 
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
-import { ByteKeyedLabels } from '../rows/byte-keyed.js';
+import { BytesKeyedLabels } from '../../model/keyed-labels.js';
 import { parseGoFloat } from '../rows/go-float.js';
 import type { RowSink } from '../rows/index.js';
 import { openTsdbTimestamp } from './parser.js';
@@ -64,7 +64,7 @@ const Kind = { Object: 0, Array: 1, String: 2, Number: 3, Literal: 4 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
 
 export class OpenTsdbJsonParser {
-  private readonly series = new ByteKeyedLabels<Labels>(QUOTE);
+  private readonly series = new BytesKeyedLabels<Labels>();
   private readonly lb = new LabelsBuilder();
   private buf: Buffer = Buffer.alloc(0);
   private end = 0;
@@ -201,12 +201,12 @@ export class OpenTsdbJsonParser {
     // the key: the metric's bytes and the tags object's as sent
     const t0 = tagsStart < 0 ? 0 : tagsStart;
     const t1 = tagsStart < 0 ? 0 : tagsEnd;
-    let labels = this.series.get(buf, metric, metricEnd, t0, t1);
+    let labels = this.series.getPair(buf, metric, metricEnd, t0, t1);
     if (labels === undefined) {
       const made = this.labels(metric, metricEnd, metricEscaped, tagsStart);
       if (typeof made === 'string') return out.invalid(0, `element ${n}: ${made}`);
       labels = made;
-      this.series.set(buf, metric, metricEnd, t0, t1, labels);
+      this.series.setPair(buf, metric, metricEnd, t0, t1, labels);
     }
     out.sample(labels, value, tsMs);
   }

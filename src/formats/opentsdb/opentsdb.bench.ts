@@ -4,9 +4,7 @@
  * arrays of the same rows; each with the per-series cache warm (the usual case) and cold.
  */
 
-import { compare, type Contender } from '../../../bench/harness.js';
-import { CountingSink } from '../graphite/graphite.bench.js';
-import { LineSplitter } from '../rows/index.js';
+import { compare, CountingSink, pushLines, type Contender } from '../../../bench/harness.js';
 import { OpenTsdbJsonParser } from './json.js';
 import { OpenTsdbTelnetParser } from './parser.js';
 
@@ -29,9 +27,7 @@ function rows(): { metric: string; tags: Record<string, string>; value: number }
 
 function telnetRun(parser: OpenTsdbTelnetParser, chunks: Buffer[]): number {
   const sink = new CountingSink();
-  const splitter = new LineSplitter(parser, 256 * 1024);
-  for (const c of chunks) splitter.push(c, sink);
-  splitter.end(sink);
+  pushLines(parser, chunks, sink);
   if (sink.rows !== ROWS) throw new Error(`read ${sink.rows} rows of ${ROWS}`);
   return sink.sum;
 }

@@ -17,7 +17,7 @@
  */
 
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
-import { ByteKeyedLabels } from '../rows/byte-keyed.js';
+import { BytesKeyedLabels } from '../../model/keyed-labels.js';
 import { parseGoFloat } from '../rows/go-float.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 
@@ -47,7 +47,7 @@ export function openTsdbTimestamp(ts: number, nowMs: number, trimMs: number, tri
 }
 
 export class OpenTsdbTelnetParser implements LineFormat {
-  private readonly series = new ByteKeyedLabels<Labels>(SPACE);
+  private readonly series = new BytesKeyedLabels<Labels>();
   private readonly lb = new LabelsBuilder();
 
   constructor(private readonly opts: OpenTsdbOptions) {}
@@ -73,12 +73,12 @@ export class OpenTsdbTelnetParser implements LineFormat {
     if (ts === undefined) return out.invalid(lineNo, `timestamp ${quote(buf, tsStart, tsEnd)} out of range`, 'value');
     p = valueEnd < end ? valueEnd + 1 : end;
     // the key: metric and tags as sent, with what lies between them left out
-    let labels = this.series.get(buf, metricStart, metricEnd, p, end);
+    let labels = this.series.getPair(buf, metricStart, metricEnd, p, end);
     if (labels === undefined) {
       const made = this.labels(buf, metricStart, metricEnd, p, end);
       if (typeof made === 'string') return out.invalid(lineNo, made);
       labels = made;
-      this.series.set(buf, metricStart, metricEnd, p, end, labels);
+      this.series.setPair(buf, metricStart, metricEnd, p, end, labels);
     }
     out.sample(labels, value, ts);
   }

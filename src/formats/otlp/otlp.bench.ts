@@ -11,9 +11,8 @@
 
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
-import { compare, type Contender } from '../../../bench/harness.js';
-import type { Labels } from '../../model/labels.js';
-import { decodeOtlpJson, decodeOtlpProtobuf, OtlpConverter, type OtlpSink } from './index.js';
+import { compare, CountingSink, type Contender } from '../../../bench/harness.js';
+import { decodeOtlpJson, decodeOtlpProtobuf, OtlpConverter } from './index.js';
 
 /** opentelemetry-proto's metrics/v1, common/v1, resource/v1 and the metrics service request, as protobufjs reads them. */
 export const OTLP_METRICS_PROTO = `
@@ -137,39 +136,21 @@ export function benchRequest(timeNs = '1700000000000000000'): object {
   return { resourceMetrics: [{ resource, scopeMetrics: [{ scope: { name: 'bench', version: '1.0' }, metrics }] }] };
 }
 
-/** Counts what it gets, keeps nothing. */
-class CountingSink implements OtlpSink {
-  readonly now = 1700000000000;
-  samples = 0;
-  refused = 0;
-  sum = 0;
-  sample(_l: Labels, value: number): void {
-    this.samples++;
-    this.sum += value;
-  }
-  stale(): void {
-    this.samples++;
-  }
-  invalid(): void {
-    this.refused++;
-  }
-}
-
 export function runOtlpBench(): void {
   const doc = benchRequest();
   const body = encodeOtlpRequest(doc);
   const jsonBody = Buffer.from(JSON.stringify(doc));
   const T = otlpType('ExportMetricsServiceRequest');
   const conv = new OtlpConverter({ prometheusNaming: true, promoteScope: false });
-  const sink = new CountingSink();
+  const sink = new CountingSink(1700000000000);
   decodeOtlpProtobuf(body, conv, sink);
-  const jsink = new CountingSink();
+  const jsink = new CountingSink(1700000000000);
   decodeOtlpJson(jsonBody, new OtlpConverter({ prometheusNaming: true, promoteScope: false }), jsink);
-  assert.equal(sink.refused, 0);
-  assert.equal(jsink.samples, sink.samples);
+  assert.equal(sink.invalidRows, 0);
+  assert.equal(jsink.rows, sink.rows);
   assert.equal(jsink.sum, sink.sum);
   const points = 40 * 25 + 20 * 25 + 8 * 25;
-  const samples = sink.samples;
+  const samples = sink.rows;
   const jconv = new OtlpConverter({ prometheusNaming: true, promoteScope: false });
   const contenders: Contender[] = [
     { name: 'protobufjs decode (no conversion)', run: () => T.decode(body) },

@@ -13,7 +13,7 @@
 
 import { KeyedLabels } from '../../model/keyed-labels.js';
 import type { Labels } from '../../model/labels.js';
-import { ByteFinder } from '../jsonline/finder.js';
+import { ByteFinder } from '../rows/finder.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 import { parseIntegerMs, parseNumber } from '../prometheus/lex.js';
 import { Entry, ExpositionError, newExpositionParser } from '../prometheus/parser.js';

@@ -7,11 +7,11 @@
  */
 
 import assert from 'node:assert/strict';
-import { compare } from '../../../bench/harness.js';
+import { compare, CountingSink } from '../../../bench/harness.js';
 import { Labels } from '../../model/labels.js';
 import { SampleBatch } from '../../model/samples.js';
 import { parseWriteRequest } from './parser.js';
-import { WriteRequestReceiver, type ReceiveSink } from './receive.js';
+import { WriteRequestReceiver } from './receive.js';
 import { WriteRequestWriter } from './writer.js';
 
 const SERIES = 2000;
@@ -35,25 +35,12 @@ function body(): Buffer {
   return Buffer.from(w.bytes());
 }
 
-class Counting implements ReceiveSink {
-  n = 0;
-  sum = 0;
-  sample(_l: Labels, v: number): void {
-    this.n++;
-    this.sum += v;
-  }
-  stale(): void {
-    this.n++;
-  }
-  invalid(): void {}
-}
-
 export function runRemoteWriteReceiveBench(): void {
   const raw = body();
   const warm = new WriteRequestReceiver();
-  const out = new Counting();
+  const out = new CountingSink();
   warm.v1(raw, out);
-  assert.equal(out.n, SERIES);
+  assert.equal(out.rows, SERIES);
   const interned = new Map<string, Labels>();
   const contenders = [
     { name: 'receiver, per-series cache warm', run: () => warm.v1(raw, out) },

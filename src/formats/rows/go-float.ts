@@ -1,11 +1,14 @@
 /**
  * Numbers as vmagent 1.79 reads them in its line protocols (Graphite, OpenTSDB telnet and the
- * OpenTSDB JSON values): fastjson's `fastfloat.Parse`, over bytes, without making a string for
- * the common forms. Its grammar is narrower than JavaScript's `Number` — no leading `+` on a
+ * OpenTSDB JSON values, Influx float fields): fastjson's `fastfloat.Parse`/`ParseBestEffort`,
+ * over bytes, without making a string for the common forms. The one implementation for every
+ * push format that reads numbers as vmagent does. Its grammar is narrower than JavaScript's `Number` — no leading `+` on a
  * number, no `.5`, no `5.`, no hex, no surrounding spaces; `inf`, `infinity` and `nan` in any
  * case, with an optional sign — and its arithmetic is reproduced too (a mantissa of up to 15
  * digits divided by a power of ten, then multiplied by Go's `math.Pow10`), so the same text
- * gives the same double as the reference, bit for bit.
+ * gives the same double as the reference, bit for bit (`7.66E+15` is 7659999999999999 there).
+ * Where fastfloat hands over to `strconv.ParseFloat` is reproduced as well: an integer part
+ * reaching index 18 of the text (the sign counts), a mantissa of 17 digits, an exponent over 300.
  */
 
 const DOT = 0x2e;
@@ -44,8 +47,9 @@ function equalsFold(buf: Buffer, start: number, end: number, word: string): bool
 }
 
 /**
- * Go's strconv.ParseFloat for a decimal that starts with digits: where fastfloat hands over
- * (more than 18 integer digits, a mantissa of 16 digits or more, an exponent over 300).
+ * Go's strconv.ParseFloat on a decimal (`[+-]digits[.digits][e[+-]digits]`, `.5` and `5.` too):
+ * correctly rounded, ±Inf past the range; undefined for anything else. Where fastfloat hands
+ * over, and the lenient forms' value.
  */
 function strconvDecimal(buf: Buffer, start: number, end: number): number | undefined {
   let i = start;
@@ -71,8 +75,13 @@ function strconvDecimal(buf: Buffer, start: number, end: number): number | undef
   return Number(buf.toString('latin1', start, end));
 }
 
-/** The number in buf[start, end) as vmagent reads it; undefined when vmagent refuses it. */
-export function parseGoFloat(buf: Buffer, start: number, end: number): number | undefined {
+/**
+ * The number in buf[start, end) as vmagent reads it; undefined when vmagent refuses it.
+ * `lenient`: the forms vmagent's `ParseBestEffort` misreads as 0 although they are numbers
+ * (`+5`, `.5`, `5.`, `+.5e3`) are taken at their value (Influx fields: storing 0 for them would
+ * lose the number silently); without it they are refused, as fastfloat's `Parse` refuses them.
+ */
+export function parseGoFloat(buf: Buffer, start: number, end: number, lenient = false): number | undefined {
   if (start >= end) return undefined;
   let i = start;
   const minus = buf[i] === MINUS;
@@ -82,25 +91,27 @@ export function parseGoFloat(buf: Buffer, start: number, end: number): number | 
   while (i < end && isDigit(buf[i])) {
     d = d * 10 + (buf[i] - ZERO);
     i++;
-    if (i - j > 18) return strconvDecimal(buf, start, end);
+    if (i - start > 18) return strconvDecimal(buf, start, end);
   }
   if (i === j) {
     // no digits: only inf, infinity or nan (after one optional '+') are numbers
-    if (buf[i] === PLUS) i++;
-    if (equalsFold(buf, i, end, 'inf') || equalsFold(buf, i, end, 'infinity')) return minus ? -Infinity : Infinity;
-    if (equalsFold(buf, i, end, 'nan')) return NaN;
-    return undefined;
+    let p = i;
+    if (buf[p] === PLUS) p++;
+    if (equalsFold(buf, p, end, 'inf') || equalsFold(buf, p, end, 'infinity')) return minus ? -Infinity : Infinity;
+    if (equalsFold(buf, p, end, 'nan')) return NaN;
+    return lenient ? strconvDecimal(buf, start, end) : undefined;
   }
   // Go converts the exact 64-bit integer once; a double stops being exact past 15 digits
   let f = i - j > 15 ? Number(buf.toString('latin1', j, i)) : d;
   if (i === end) return minus ? -f : f;
   if (buf[i] === DOT) {
-    if (++i >= end) return undefined;
+    if (++i >= end) return lenient ? (minus ? -f : f) : undefined;
     const k = i;
     while (i < end && isDigit(buf[i])) {
+      // up to 16 digits `d` is Go's uint64 rounded once (the last step is the only inexact one)
       d = d * 10 + (buf[i] - ZERO);
       i++;
-      if (i - j >= 16) return strconvDecimal(buf, start, end);
+      if (i - j >= 17) return strconvDecimal(buf, start, end);
     }
     // without fraction digits the integer part stands (it may be past 15 digits: not in `d`)
     if (i > k) f = d / POW10[i - k];
@@ -125,4 +136,9 @@ export function parseGoFloat(buf: Buffer, start: number, end: number): number | 
     if (i === end) return minus ? -f : f;
   }
   return undefined;
+}
+
+/** `parseGoFloat(…, lenient)`: an Influx float field's value. */
+export function parseGoFloatLenient(buf: Buffer, start: number, end: number): number | undefined {
+  return parseGoFloat(buf, start, end, true);
 }
