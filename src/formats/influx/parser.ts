@@ -11,10 +11,10 @@
  *
  * Per-series cache: the raw `measurement,tags` bytes (per `db`) are the key of one entry, which
  * holds the `Labels` of each of the series' fields, found by the field's raw key bytes — a line
- * seen before costs one map lookup plus a byte comparison per field, and allocates one key string.
+ * seen before costs one lookup of its bytes in place plus a byte comparison per field, and allocates nothing.
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
+import { BytesKeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 
@@ -88,7 +88,7 @@ const MAX_DBS = 64;
  * `db`) and the scratch arrays of one line (lines are parsed synchronously, one at a time).
  */
 export class InfluxSeries {
-  private readonly byDb = new Map<string, KeyedLabels<SeriesEntry>>();
+  private readonly byDb = new Map<string, BytesKeyedLabels<SeriesEntry>>();
   readonly lb = new LabelsBuilder();
   /** Per field of the line being parsed: raw key bounds, value, and whether it is a skipped string. */
   keyStart = new Int32Array(16);
@@ -98,11 +98,11 @@ export class InfluxSeries {
 
   constructor(readonly opts: InfluxOptions) {}
 
-  cache(db: string): KeyedLabels<SeriesEntry> {
+  cache(db: string): BytesKeyedLabels<SeriesEntry> {
     let c = this.byDb.get(db);
     if (c === undefined) {
       if (this.byDb.size >= MAX_DBS) this.byDb.clear();
-      c = new KeyedLabels<SeriesEntry>();
+      c = new BytesKeyedLabels<SeriesEntry>();
       this.byDb.set(db, c);
     }
     return c;
@@ -136,7 +136,7 @@ class LineError {
 
 /** One request's (or connection's) parser: its `db` and precision over the shared series state. */
 export class InfluxParser implements LineFormat {
-  private readonly series: KeyedLabels<SeriesEntry>;
+  private readonly series: BytesKeyedLabels<SeriesEntry>;
   private readonly opts: InfluxOptions;
 
   constructor(
@@ -171,11 +171,10 @@ export class InfluxParser implements LineFormat {
       } else if (c === COMMA && comma < 0) comma = i;
     }
     if (sp < 0) throw new LineError(`no fields: expected "measurement[,tag=value...] field=value[,...] [timestamp]" in ${quote(buf, start, end)}`);
-    const key = buf.toString('latin1', start, sp);
-    let entry = this.series.get(key);
+    let entry = this.series.get(buf, start, sp);
     if (entry === undefined) {
       entry = this.newSeries(buf, start, comma < 0 ? sp : comma, sp);
-      this.series.set(key, entry);
+      this.series.set(buf, start, sp, entry);
     }
 
     const sh = this.shared;
