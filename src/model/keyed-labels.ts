@@ -65,6 +65,8 @@ export class BytesKeyedLabels<V = Labels> {
   get(buf: Uint8Array, start: number, end: number): V | undefined {
     const view = this.viewOf(buf);
     const at = buf.byteOffset + start;
+    const next = this.young.predicted(view, at, end - start);
+    if (next !== undefined) return next;
     const h = hashBytes(view, at, end - start);
     const v = this.young.find(h, view, at, end - start);
     if (v !== undefined) return v;
@@ -100,9 +102,17 @@ export class BytesKeyedLabels<V = Labels> {
   }
 }
 
-/** Open addressing (linear probing, at most half full); keys copied into one growing arena. */
+/**
+ * Open addressing (linear probing, at most half full); keys copied into one growing arena. Each
+ * slot also remembers the slot looked up after it last time: senders repeat their series in the
+ * same order, so the next key is usually that one — compared in place, with no hash and no probe
+ * into a table that has outgrown the caches.
+ */
 class BytesTable<V> {
   size = 0;
+  /** Per slot, the slot found after it last time (-1: none); the slot found last. */
+  private after = new Int32Array(256).fill(-1);
+  private last = -1;
   private mask = 255;
   private hashes = new Int32Array(256);
   /** Where a slot's key starts in the arena; -1: empty. */
@@ -113,15 +123,32 @@ class BytesTable<V> {
   private arenaView = new DataView(this.arena.buffer);
   private used = 0;
 
+  /** The value of the key when it is the one found after the last key last time; otherwise undefined. */
+  predicted(view: DataView, at: number, n: number): V | undefined {
+    if (this.last < 0) return undefined;
+    const i = this.after[this.last];
+    if (i < 0 || this.lengths[i] !== n || !sameBytes(this.arenaView, this.offsets[i], view, at, n)) return undefined;
+    this.last = i;
+    return this.values[i];
+  }
+
   find(h: number, view: DataView, at: number, n: number): V | undefined {
     const { offsets, hashes, lengths, mask } = this;
     let i = h & mask;
     for (;;) {
       const o = offsets[i];
       if (o < 0) return undefined;
-      if (hashes[i] === h && lengths[i] === n && sameBytes(this.arenaView, o, view, at, n)) return this.values[i];
+      if (hashes[i] === h && lengths[i] === n && sameBytes(this.arenaView, o, view, at, n)) {
+        this.follows(i);
+        return this.values[i];
+      }
       i = (i + 1) & mask;
     }
+  }
+
+  private follows(i: number): void {
+    if (this.last >= 0) this.after[this.last] = i;
+    this.last = i;
   }
 
   /** Sets the key's value, adding the key when absent. */
@@ -132,6 +159,7 @@ class BytesTable<V> {
       if (o < 0) break;
       if (this.hashes[i] === h && this.lengths[i] === n && sameBytes(this.arenaView, o, view, at, n)) {
         this.values[i] = value;
+        this.follows(i);
         return;
       }
       i = (i + 1) & this.mask;
@@ -154,6 +182,7 @@ class BytesTable<V> {
     this.values[i] = value;
     this.used += n;
     this.size++;
+    this.follows(i);
   }
 
   private grow(): void {
@@ -164,6 +193,9 @@ class BytesTable<V> {
     this.offsets = new Int32Array(cap).fill(-1);
     this.lengths = new Int32Array(cap);
     this.values = new Array<V | undefined>(cap);
+    // slots move: what followed what is learnt again
+    this.after = new Int32Array(cap).fill(-1);
+    this.last = -1;
     for (let j = 0; j < offsets.length; j++) {
       if (offsets[j] < 0) continue;
       let i = hashes[j] & this.mask;
