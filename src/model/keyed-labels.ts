@@ -56,6 +56,7 @@ export class BytesKeyedLabels<V = Labels> {
   private old = new BytesTable<V>();
   // a DataView of the ArrayBuffer under the bytes last looked up, for reading them four at a time
   private ab: ArrayBufferLike | undefined;
+  private buf: Uint8Array | undefined;
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   constructor(maxEntries = DEFAULT_KEYED_LABELS_ENTRIES) {
@@ -94,6 +95,9 @@ export class BytesKeyedLabels<V = Labels> {
   }
 
   private viewOf(buf: Uint8Array): DataView {
+    // the same chunk as last time (a parser's lines of one chunk): `.buffer` is not free to read
+    if (buf === this.buf) return this.view;
+    this.buf = buf;
     if (buf.buffer !== this.ab) {
       this.ab = buf.buffer;
       this.view = new DataView(buf.buffer);
