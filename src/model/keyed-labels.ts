@@ -84,6 +84,7 @@ export class KeyedLabels<V = Labels> extends Generations<Map<string, V>> {
 export class BytesKeyedLabels<V = Labels> extends Generations<BytesTable<V>> {
   // a DataView of the ArrayBuffer under the bytes last looked up, for reading them four at a time
   private ab: ArrayBufferLike | undefined;
+  private buf: Uint8Array | undefined;
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   constructor(maxEntries = DEFAULT_KEYED_LABELS_ENTRIES) {
@@ -98,6 +99,8 @@ export class BytesKeyedLabels<V = Labels> extends Generations<BytesTable<V>> {
     const view = this.viewOf(buf);
     const at = buf.byteOffset + start;
     const n = end - start;
+    const next = this.young.predicted(view, at, n);
+    if (next !== undefined) return next;
     const h = hashBytes(view, at, n);
     const v = this.young.find(h, view, at, n, at, 0);
     if (v !== undefined) return v;
@@ -133,6 +136,9 @@ export class BytesKeyedLabels<V = Labels> extends Generations<BytesTable<V>> {
   }
 
   private viewOf(buf: Uint8Array): DataView {
+    // the same chunk as last time (a parser's lines of one chunk): `.buffer` is not free to read
+    if (buf === this.buf) return this.view;
+    this.buf = buf;
     if (buf.buffer !== this.ab) {
       this.ab = buf.buffer;
       this.view = new DataView(buf.buffer);
@@ -150,9 +156,15 @@ function hashPair(view: DataView, at1: number, n1: number, at2: number, n2: numb
 /**
  * Open addressing (linear probing, at most half full); keys copied into one growing arena, a
  * key of two ranges as their bytes one after the other with the first one's length beside it.
+ * Each slot also remembers the slot looked up after it last time: senders repeat their series in
+ * the same order, so the next key is usually that one — compared in place, with no hash and no
+ * probe into a table that has outgrown the caches.
  */
 class BytesTable<V> {
   size = 0;
+  /** Per slot, the slot found after it last time (-1: none); the slot found last. */
+  private after = new Int32Array(256).fill(-1);
+  private last = -1;
   private mask = 255;
   private hashes = new Int32Array(256);
   /** Where a slot's key starts in the arena; -1: empty. */
@@ -165,10 +177,26 @@ class BytesTable<V> {
   private arenaView = new DataView(this.arena.buffer);
   private used = 0;
 
+  /** The value of the (one-range) key when it is the one found after the last key last time; otherwise undefined. */
+  predicted(view: DataView, at: number, n: number): V | undefined {
+    if (this.last < 0) return undefined;
+    const i = this.after[this.last];
+    if (i < 0 || this.lengths[i] !== n || this.firsts[i] !== n || !sameBytes(this.arenaView, this.offsets[i], view, at, n)) return undefined;
+    this.last = i;
+    return this.values[i];
+  }
+
   /** The value under the key `n1` bytes at `at1` then `n2` bytes at `at2` (`n2` may be 0). */
   find(h: number, view: DataView, at1: number, n1: number, at2: number, n2: number): V | undefined {
     const i = this.slotOf(h, view, at1, n1, at2, n2);
-    return this.offsets[i] < 0 ? undefined : this.values[i];
+    if (this.offsets[i] < 0) return undefined;
+    this.follows(i);
+    return this.values[i];
+  }
+
+  private follows(i: number): void {
+    if (this.last >= 0) this.after[this.last] = i;
+    this.last = i;
   }
 
   /** Sets the key's value, adding the key when absent. */
@@ -176,6 +204,7 @@ class BytesTable<V> {
     let i = this.slotOf(h, view, at1, n1, at2, n2);
     if (this.offsets[i] >= 0) {
       this.values[i] = value;
+      this.follows(i);
       return;
     }
     const n = n1 + n2;
@@ -199,6 +228,7 @@ class BytesTable<V> {
     this.values[i] = value;
     this.used += n;
     this.size++;
+    this.follows(i);
   }
 
   /** The key's slot, or the empty slot where it would go. */
@@ -231,6 +261,9 @@ class BytesTable<V> {
     this.lengths = new Int32Array(cap);
     this.firsts = new Int32Array(cap);
     this.values = new Array<V | undefined>(cap);
+    // slots move: what followed what is learnt again
+    this.after = new Int32Array(cap).fill(-1);
+    this.last = -1;
     for (let j = 0; j < offsets.length; j++) {
       if (offsets[j] < 0) continue;
       let i = hashes[j] & this.mask;

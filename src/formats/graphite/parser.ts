@@ -20,7 +20,7 @@
  */
 
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
-import { ByteKeyedLabels } from '../rows/byte-keyed.js';
+import { BytesKeyedLabels } from '../../model/keyed-labels.js';
 import { parseGoFloat } from '../rows/go-float.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
 
@@ -36,7 +36,7 @@ export interface GraphiteOptions {
 }
 
 export class GraphiteParser implements LineFormat {
-  private readonly series = new ByteKeyedLabels<Labels>();
+  private readonly series = new BytesKeyedLabels<Labels>();
   private readonly lb = new LabelsBuilder();
 
   constructor(private readonly opts: GraphiteOptions) {}
@@ -70,7 +70,7 @@ export class GraphiteParser implements LineFormat {
       const made = this.labels(buf.toString('utf8', start, nameEnd));
       if (typeof made === 'string') return out.invalid(lineNo, made);
       labels = made;
-      this.series.set(buf, start, nameEnd, 0, 0, labels);
+      this.series.set(buf, start, nameEnd, labels);
     }
     out.sample(labels, value, ts);
   }

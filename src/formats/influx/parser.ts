@@ -11,12 +11,13 @@
  *
  * Per-series cache: the raw `measurement,tags` bytes (per `db`) are the key of one entry, which
  * holds the `Labels` of each of the series' fields, found by the field's raw key bytes — a line
- * seen before costs one map lookup plus a byte comparison per field, and allocates one key string.
+ * seen before costs one lookup of its bytes in place plus a byte comparison per field, and allocates nothing.
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
+import { BytesKeyedLabels } from '../../model/keyed-labels.js';
 import { LabelsBuilder, METRIC_NAME, type Labels } from '../../model/labels.js';
 import type { LineFormat, RowSink } from '../rows/index.js';
+import { parseGoFloatLenient as parseFloatBytes } from '../rows/go-float.js';
 
 const SPACE = 0x20;
 const COMMA = 0x2c;
@@ -25,10 +26,11 @@ const BS = 0x5c;
 const QUOTE = 0x22;
 const HASH = 0x23;
 const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
 const D0 = 0x30;
 const D9 = 0x39;
+/** The bytes the line's scans stop at (space, comma, `=`, quote, backslash): 1. */
+const SPECIAL = new Uint8Array(256);
+for (const c of [SPACE, COMMA, EQ, QUOTE, BS]) SPECIAL[c] = 1;
 
 export interface InfluxOptions {
   /** vmagent's -influxMeasurementFieldSeparator. */
@@ -88,7 +90,7 @@ const MAX_DBS = 64;
  * `db`) and the scratch arrays of one line (lines are parsed synchronously, one at a time).
  */
 export class InfluxSeries {
-  private readonly byDb = new Map<string, KeyedLabels<SeriesEntry>>();
+  private readonly byDb = new Map<string, BytesKeyedLabels<SeriesEntry>>();
   readonly lb = new LabelsBuilder();
   /** Per field of the line being parsed: raw key bounds, value, and whether it is a skipped string. */
   keyStart = new Int32Array(16);
@@ -98,11 +100,11 @@ export class InfluxSeries {
 
   constructor(readonly opts: InfluxOptions) {}
 
-  cache(db: string): KeyedLabels<SeriesEntry> {
+  cache(db: string): BytesKeyedLabels<SeriesEntry> {
     let c = this.byDb.get(db);
     if (c === undefined) {
       if (this.byDb.size >= MAX_DBS) this.byDb.clear();
-      c = new KeyedLabels<SeriesEntry>();
+      c = new BytesKeyedLabels<SeriesEntry>();
       this.byDb.set(db, c);
     }
     return c;
@@ -136,7 +138,7 @@ class LineError {
 
 /** One request's (or connection's) parser: its `db` and precision over the shared series state. */
 export class InfluxParser implements LineFormat {
-  private readonly series: KeyedLabels<SeriesEntry>;
+  private readonly series: BytesKeyedLabels<SeriesEntry>;
   private readonly opts: InfluxOptions;
 
   constructor(
@@ -164,6 +166,8 @@ export class InfluxParser implements LineFormat {
     let comma = -1;
     for (let i = start; i < end; i++) {
       const c = buf[i];
+      // most bytes are none of the few that matter: one table look-up passes them
+      if (SPECIAL[c] === 0) continue;
       if (c === BS) i++;
       else if (c === SPACE) {
         sp = i;
@@ -171,11 +175,10 @@ export class InfluxParser implements LineFormat {
       } else if (c === COMMA && comma < 0) comma = i;
     }
     if (sp < 0) throw new LineError(`no fields: expected "measurement[,tag=value...] field=value[,...] [timestamp]" in ${quote(buf, start, end)}`);
-    const key = buf.toString('latin1', start, sp);
-    let entry = this.series.get(key);
+    let entry = this.series.get(buf, start, sp);
     if (entry === undefined) {
       entry = this.newSeries(buf, start, comma < 0 ? sp : comma, sp);
-      this.series.set(key, entry);
+      this.series.set(buf, start, sp, entry);
     }
 
     const sh = this.shared;
@@ -190,6 +193,7 @@ export class InfluxParser implements LineFormat {
     let fieldsEnd = end;
     for (let i = p; i < end; i++) {
       const c = buf[i];
+      if (SPECIAL[c] === 0) continue;
       if (c === BS) {
         i++;
         continue;
@@ -340,7 +344,7 @@ export class InfluxParser implements LineFormat {
       const digits = e - p;
       let ok = digits > 0;
       for (let i = p; i < e && ok; i++) ok = buf[i] >= D0 && buf[i] <= D9;
-      if (!ok || digits > 19 || (digits === 19 && buf.toString('latin1', p, e) > (neg ? '9223372036854775808' : '9223372036854775807'))) {
+      if (!ok || digits > 19 || (digits === 19 && aboveDigits(buf, p, neg ? INT64_MIN_DIGITS : INT64_MAX_DIGITS))) {
         throw new LineError(`invalid timestamp ${quote(buf, s, e)}: expected an integer (int64)`, 'value');
       }
       if (digits === 1 && buf[p] === D0) ts = nowIn(prec, now);
@@ -363,6 +367,18 @@ export class InfluxParser implements LineFormat {
     if (trim > 1) ts -= ts % trim;
     return ts;
   }
+}
+
+const INT64_MAX_DIGITS = '9223372036854775807';
+const INT64_MIN_DIGITS = '9223372036854775808';
+
+/** Whether the digits at `p` (as many as `max` has) are above `max`: a string compare, without the string. */
+function aboveDigits(buf: Buffer, p: number, max: string): boolean {
+  for (let i = 0; i < max.length; i++) {
+    const d = buf[p + i] - max.charCodeAt(i);
+    if (d !== 0) return d > 0;
+  }
+  return false;
 }
 
 /** Now, in ms, for a line without a timestamp: cut to the unit when the precision is coarser than ms. */
@@ -414,119 +430,6 @@ function parseBool(buf: Buffer, s: number, e: number): number {
     default:
       return -1;
   }
-}
-
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
-
-// Go's math.Pow10 tables: the same literals give the same doubles, so the products are Go's
-const POW10_TAB = [
-  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27,
-  1e28, 1e29, 1e30, 1e31,
-];
-const POW10_POS32 = [1e0, 1e32, 1e64, 1e96, 1e128, 1e160, 1e192, 1e224, 1e256, 1e288];
-const POW10_NEG32 = [1e-0, 1e-32, 1e-64, 1e-96, 1e-128, 1e-160, 1e-192, 1e-224, 1e-256, 1e-288, 1e-320];
-
-function goPow10(n: number): number {
-  if (n >= 0) return n <= 308 ? POW10_POS32[n >> 5] * POW10_TAB[n & 31] : Infinity;
-  n = -n;
-  return n <= 323 ? POW10_NEG32[n >> 5] / POW10_TAB[n & 31] : 0;
-}
-
-const isDigit = (c: number) => c >= D0 && c <= D9;
-
-/**
- * A float field as vmagent reads it (fastjson's `fastfloat.ParseBestEffort`), double for
- * double: up to 15 mantissa digits the value is the integer over a power of ten (correctly
- * rounded), longer ones go to the exact parse (`strconv.ParseFloat`), and an exponent
- * multiplies by Go's `math.Pow10` — which can land one unit in the last place away from the
- * nearest double (`7.66E+15` is 7659999999999999 there), and is reproduced so that both
- * agents store the same value. Undefined where vmagent would store 0 for text it cannot read;
- * the forms it misreads as 0 although they are numbers (`+5`, `.5`, `5.`) are taken as numbers.
- */
-export function parseFloatBytes(buf: Buffer, s: number, e: number): number | undefined {
-  if (s === e) return undefined;
-  let i = s;
-  const minus = buf[i] === MINUS;
-  if (minus && ++i === e) return undefined;
-  const j = i;
-  let d = 0;
-  for (; i < e && isDigit(buf[i]); i++) {
-    d = d * 10 + (buf[i] - D0);
-    if (i + 1 - s > 18) return exactFloat(buf, s, e);
-  }
-  if (i === j) {
-    let p = i;
-    if (buf[p] === PLUS) p++;
-    const len = e - p;
-    if (len === 3 || len === 8) {
-      const w = buf.toString('latin1', p, e).toLowerCase();
-      if (w === 'inf' || w === 'infinity') return minus ? -Infinity : Infinity;
-      if (w === 'nan') return NaN;
-    }
-    return lenientFloat(buf, s, e);
-  }
-  // float64(d) of the exact integer: the digits loop is exact only up to 15 digits
-  let f = i - j <= 15 ? d : Number(buf.toString('latin1', j, i));
-  if (i === e) return minus ? -f : f;
-  if (buf[i] === DOT) {
-    if (++i === e) return lenientFloat(buf, s, e);
-    const k = i;
-    for (; i < e && isDigit(buf[i]); i++) {
-      d = d * 10 + (buf[i] - D0);
-      if (i + 1 - j >= 17) return exactFloat(buf, s, e);
-    }
-    if (i > k) f = d / POW10[i - k];
-    if (i === e) return minus ? -f : f;
-  }
-  if (buf[i] === 0x65 || buf[i] === 0x45) {
-    if (++i === e) return undefined;
-    let expMinus = false;
-    if (buf[i] === PLUS || buf[i] === MINUS) {
-      expMinus = buf[i] === MINUS;
-      if (++i === e) return undefined;
-    }
-    const k = i;
-    let exp = 0;
-    for (; i < e && isDigit(buf[i]); i++) {
-      exp = exp * 10 + (buf[i] - D0);
-      if (exp > 300) return exactFloat(buf, s, e);
-    }
-    if (i === k || i < e) return undefined;
-    f *= goPow10(expMinus ? -exp : exp);
-    return minus ? -f : f;
-  }
-  return undefined;
-}
-
-/** `[+-]?digits[.digits][e[+-]digits]` (also `.5`, `5.`): whether the text is a plain decimal float. */
-function decimalSyntax(buf: Buffer, s: number, e: number): boolean {
-  let i = s;
-  if (i < e && (buf[i] === MINUS || buf[i] === PLUS)) i++;
-  let digits = 0;
-  while (i < e && isDigit(buf[i])) i++, digits++;
-  if (i < e && buf[i] === DOT) {
-    i++;
-    while (i < e && isDigit(buf[i])) i++, digits++;
-  }
-  if (digits === 0) return false;
-  if (i < e && (buf[i] === 0x65 || buf[i] === 0x45)) {
-    i++;
-    if (i < e && (buf[i] === MINUS || buf[i] === PLUS)) i++;
-    const k = i;
-    while (i < e && isDigit(buf[i])) i++;
-    if (i === k) return false;
-  }
-  return i === e;
-}
-
-/** strconv.ParseFloat on a decimal: correctly rounded, ±Inf past the range; undefined when not a decimal. */
-function exactFloat(buf: Buffer, s: number, e: number): number | undefined {
-  return decimalSyntax(buf, s, e) ? Number(buf.toString('latin1', s, e)) : undefined;
-}
-
-/** What vmagent misreads as 0 although it is a number (`+5`, `.5`, `5.`, `5.e3`...): its value. */
-function lenientFloat(buf: Buffer, s: number, e: number): number | undefined {
-  return exactFloat(buf, s, e);
 }
 
 /** `-?digits` (`digits` when unsigned) within int64 (uint64); undefined otherwise. */

@@ -12,7 +12,7 @@
  * protobuf throws a `WireError` (byte offset and what was wrong); rows handed out before it stay.
  */
 
-import { KeyedLabels } from '../../model/keyed-labels.js';
+import { BytesKeyedLabels, KeyedLabels } from '../../model/keyed-labels.js';
 import type { Labels } from '../../model/labels.js';
 import { LabelsBuilder } from '../../model/labels.js';
 import type { MetricType } from '../../model/family.js';
@@ -40,13 +40,13 @@ export interface ReceiveSummary {
 const MAX_SERIES = 200_000;
 
 export class WriteRequestReceiver {
-  private readonly v1Series: SeriesByBytes;
+  private readonly v1Series: BytesKeyedLabels;
   private readonly v2Series: KeyedLabels;
   private readonly lb = new LabelsBuilder();
   private scratch = Buffer.alloc(256);
 
   constructor(maxSeries = MAX_SERIES) {
-    this.v1Series = new SeriesByBytes(maxSeries);
+    this.v1Series = new BytesKeyedLabels(maxSeries);
     this.v2Series = new KeyedLabels(maxSeries);
   }
 
@@ -70,6 +70,7 @@ export class WriteRequestReceiver {
   }
 
   private v1Series1(buf: Buffer, view: DataView, start: number, end: number, n: number, out: ReceiveSink, sum: ReceiveSummary): void {
+    if (this.v1Plain(buf, view, start, end, out)) return;
     const r = new Reader(buf, start, end);
     // pass 1: where the labels are (nearly always one run at the start), what else there is
     let labelStart = -1;
@@ -97,7 +98,7 @@ export class WriteRequestReceiver {
     }
     if (samples === 0) return;
     if (labelStart < 0) return out.invalid(0, `series ${n} has no labels`);
-    let kb: DataView = view;
+    let kb: Buffer = buf;
     let ks = labelStart;
     let ke = labelEnd;
     if (split) {
@@ -113,12 +114,11 @@ export class WriteRequestReceiver {
           len += buf.copy(this.scratch, len, at, r.pos);
         }
       }
-      kb = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+      kb = this.scratch;
       ks = 0;
       ke = len;
     }
-    const h = hashBytes(kb, ks, ke);
-    let labels = this.v1Series.get(kb, ks, ke, h);
+    let labels = this.v1Series.get(kb, ks, ke);
     if (labels === undefined) {
       const lb = this.lb.reset();
       r.pos = start;
@@ -131,7 +131,7 @@ export class WriteRequestReceiver {
       }
       labels = lb.build();
       if (labels.size === 0) return out.invalid(0, `series ${n} has no labels`);
-      this.v1Series.set(kb, ks, ke, h, labels);
+      this.v1Series.set(kb, ks, ke, labels);
     }
     // pass 2: the samples
     r.pos = start;
@@ -143,6 +143,39 @@ export class WriteRequestReceiver {
         r.pos = e;
       } else skipField(r, key);
     }
+  }
+
+  /**
+   * The series as every sender lays it out — labels (each under 128 bytes), then samples (each
+   * under 128 bytes), nothing else — read in one walk of one-byte lengths, with the labels
+   * found by their bytes; false (nothing handed out) for any other layout, which the general
+   * walk then reads. Half a series' cost was the general walk's varints and second pass.
+   */
+  private v1Plain(buf: Buffer, view: DataView, start: number, end: number, out: ReceiveSink): boolean {
+    let p = start;
+    while (p < end && buf[p] === 0x0a) {
+      const len = buf[p + 1];
+      if (len >= 0x80) return false;
+      p += 2 + len;
+    }
+    const labelEnd = p;
+    if (labelEnd === start || labelEnd >= end) return false;
+    for (let q = labelEnd; q < end; ) {
+      if (buf[q] !== 0x12) return false;
+      const len = buf[q + 1];
+      if (len >= 0x80) return false;
+      q += 2 + len;
+      if (q > end) return false;
+    }
+    const labels = this.v1Series.get(buf, start, labelEnd);
+    if (labels === undefined) return false;
+    const r = new Reader(buf, labelEnd, end);
+    while (r.pos < end) {
+      const e = r.pos + 2 + buf[r.pos + 1];
+      r.pos += 2;
+      readSampleInto(r, e, buf, view, labels, out);
+    }
+    return true;
   }
 
   /** A 2.0 `Request`; refs are checked against the symbol table (WireError otherwise). */
@@ -274,95 +307,4 @@ function symbol(symbols: readonly string[], ref: number, at: number): string {
   const s = symbols[ref];
   if (s === undefined) throw new WireError(at, `symbol reference ${ref} is beyond the ${symbols.length} symbols of the request`);
   return s;
-}
-
-/**
- * 1.0 series by the bytes of their `Label` fields, hashed and compared in place four bytes at a
- * time: no string is made of them per sample (a string key — `KeyedLabels` — cost a copy, V8's
- * hash of ~140 characters and a compare: 40% of the warm path, see receive.bench.ts). Bounded
- * and generational as `KeyedLabels`: new entries go into a young map, which becomes the old one
- * at half the bound (the old one dropped); a hit in the old map is promoted.
- */
-interface ByteEntry {
-  readonly words: Int32Array;
-  readonly len: number;
-  readonly labels: Labels;
-  next: ByteEntry | undefined;
-}
-
-class SeriesByBytes {
-  private readonly half: number;
-  private young = new Map<number, ByteEntry>();
-  private old = new Map<number, ByteEntry>();
-
-  constructor(maxEntries: number) {
-    this.half = Math.max(1, Math.floor(maxEntries / 2));
-  }
-
-  get(view: DataView, start: number, end: number, h: number): Labels | undefined {
-    for (let e = this.young.get(h); e !== undefined; e = e.next) if (same(e, view, start, end)) return e.labels;
-    for (let e = this.old.get(h); e !== undefined; e = e.next) {
-      if (same(e, view, start, end)) {
-        this.put(h, { words: e.words, len: e.len, labels: e.labels, next: undefined });
-        return e.labels;
-      }
-    }
-    return undefined;
-  }
-
-  set(view: DataView, start: number, end: number, h: number, labels: Labels): void {
-    const len = end - start;
-    const words = new Int32Array((len + 3) >>> 2);
-    const full = len >>> 2;
-    for (let i = 0; i < full; i++) words[i] = view.getInt32(start + 4 * i, true);
-    if ((len & 3) !== 0) words[full] = tailWord(view, start + 4 * full, end);
-    this.put(h, { words, len, labels, next: undefined });
-  }
-
-  private put(h: number, e: ByteEntry): void {
-    if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    e.next = this.young.get(h);
-    this.young.set(h, e);
-  }
-}
-
-function same(e: ByteEntry, view: DataView, start: number, end: number): boolean {
-  if (e.len !== end - start) return false;
-  const w = e.words;
-  const full = e.len >>> 2;
-  for (let i = 0; i < full; i++) if (w[i] !== view.getInt32(start + 4 * i, true)) return false;
-  return (e.len & 3) === 0 || w[full] === tailWord(view, start + 4 * full, end);
-}
-
-/** The last one to three bytes as a little-endian word. */
-function tailWord(view: DataView, p: number, end: number): number {
-  let v = 0;
-  for (let s = 0; p < end; p++, s += 8) v |= view.getUint8(p) << s;
-  return v;
-}
-
-/** murmur3's 32-bit mix over the bytes, a word at a time. */
-function hashBytes(view: DataView, start: number, end: number): number {
-  let h = end - start;
-  let p = start;
-  for (; p + 4 <= end; p += 4) {
-    let k = Math.imul(view.getInt32(p, true), 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    h ^= k;
-    h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
-  }
-  if (p < end) {
-    let k = Math.imul(tailWord(view, p, end), 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    h ^= k;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  // 30 bits: a small integer to V8 (a Map key it need not box)
-  return (h ^ (h >>> 16)) & 0x3fffffff;
 }

@@ -253,6 +253,12 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
       op += out.write(key, op, 'latin1');
       for (let j = 0; j < sampleBytes; j++) out[op + j] = this.sample[cur + j];
       op += sampleBytes;
+    } else if (sampleLen === this.prevSampleLen && c.series[y] === x && headLen >= MIN_MATCH) {
+      // the series again (several points of a series in a row): its head is the last record's,
+      // one copy, with no code — and the code of what follows it stays where it is
+      id = y;
+      op = putCopy(recordLen, headLen, out, op);
+      op = this.putSampleDiff(op, cur, sampleBytes, recordLen);
     } else {
       const cond = (this.prevSampleLen - 11) * 10 + (sampleLen - 11);
       id = c.next[y];
@@ -327,29 +333,25 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
 
   /**
    * The sample as runs of bytes equal to the predecessor's (copies from one record back: the
-   * timestamp, often the tags and a value's zero bytes, or all of it) and literals between them.
+   * timestamp, often the tags and a value's zero bytes, or all of it) around a literal.
    */
   private putSampleDiff(op: number, cur: number, n: number, recordLen: number): number {
+    // the bytes that change are the value's low ones: a common prefix (the tags, a value's
+    // equal low bytes), a literal, a common suffix (the value's exponent, the timestamp)
     const b = this.sample;
     const prev = SLOT - cur;
     const out = this.out;
-    let literalFrom = 0;
-    let k = 0;
-    while (k < n) {
-      if (b[cur + k] !== b[prev + k]) {
-        k++;
-        continue;
-      }
-      let e = k + 1;
-      while (e < n && b[cur + e] === b[prev + e]) e++;
-      if (e - k >= MIN_MATCH) {
-        if (literalFrom < k) op = putLiteralBytes(b, cur + literalFrom, cur + k, out, op);
-        op = putCopy(recordLen, e - k, out, op);
-        literalFrom = e;
-      }
-      k = e;
-    }
-    return literalFrom < n ? putLiteralBytes(b, cur + literalFrom, cur + n, out, op) : op;
+    let s = 0;
+    while (s < n && b[cur + s] === b[prev + s]) s++;
+    if (s === n) return putCopy(recordLen, n, out, op);
+    let e = n;
+    while (e > s && b[cur + e - 1] === b[prev + e - 1]) e--;
+    if (s >= MIN_MATCH) op = putCopy(recordLen, s, out, op);
+    else s = 0;
+    if (n - e < MIN_MATCH) e = n;
+    op = putLiteralTag(e - s, out, op);
+    for (let j = s; j < e; j++) out[op++] = b[cur + j];
+    return e < n ? putCopy(recordLen, n - e, out, op) : op;
   }
 
   private ensure(n: number): void {

@@ -200,6 +200,8 @@ export function uncompress(src: Uint8Array, maxLength = Infinity, into?: Buffer)
   }
   if (n > maxLength) throw new SnappyTooLargeError(`snappy: uncompressed length ${n} exceeds the limit of ${maxLength} bytes`);
   const out = into !== undefined && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
+  const ov = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const sv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   let op = 0;
   while (ip < src.length) {
     const tag = src[ip++];
@@ -215,9 +217,14 @@ export function uncompress(src: Uint8Array, maxLength = Infinity, into?: Buffer)
       }
       len += 1;
       if (ip + len > src.length || op + len > n) throw new SnappyError('snappy: literal out of bounds');
-      // short literals are most of them: a loop beats a subarray and a native call
-      if (len <= 32) for (let k = 0; k < len; k++) out[op++] = src[ip++];
-      else {
+      // short literals are most of them: a loop (four bytes a step) beats a subarray and a native call
+      if (len <= 64) {
+        let k = 0;
+        for (; k + 4 <= len; k += 4) ov.setInt32(op + k, sv.getInt32(ip + k, true), true);
+        for (; k < len; k++) out[op + k] = src[ip + k];
+        ip += len;
+        op += len;
+      } else {
         out.set(src.subarray(ip, ip + len), op);
         ip += len;
         op += len;
@@ -242,8 +249,17 @@ export function uncompress(src: Uint8Array, maxLength = Infinity, into?: Buffer)
       ip += 4;
     }
     if (offset === 0 || offset > op || op + len > n) throw new SnappyError('snappy: copy out of bounds');
-    if (offset >= len && len > 32) {
+    // a native copy beats any loop from about 16 bytes on (most copies in a request are
+    // 33–64 bytes of labels)
+    if (offset >= len && len > 16) {
       out.copyWithin(op, op - offset, op - offset + len);
+      op += len;
+    } else if (offset >= 4) {
+      // four bytes a step: each step's source lies wholly before it, overlapping or not
+      const from = op - offset;
+      let k = 0;
+      for (; k + 4 <= len; k += 4) ov.setInt32(op + k, ov.getInt32(from + k, true), true);
+      for (; k < len; k++) out[op + k] = out[from + k];
       op += len;
     } else {
       // overlapping copies repeat what they are writing: byte by byte
