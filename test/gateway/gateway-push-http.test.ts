@@ -270,3 +270,18 @@ test('the Pushgateway README examples in a row: the conflicting push is a 400, t
   r = await curl(['--data-binary', '@-', `${f.base}/metrics/job/some_job`], '# TYPE some_metric counter\nsome_metric{label="val1"} 42\n');
   assert.equal(r.status, 200, r.body);
 });
+
+test('a refused push in the same millisecond as the accepted one before it: last_push_successful false, as the Pushgateway says', async (t) => {
+  const f = await start();
+  t.after(() => f.close());
+  assert.equal((await fetch(`${f.base}/metrics/job/same_ms`, { method: 'PUT', body: 'z 1\n' })).status, 200);
+  // the clock does not move: both in one millisecond
+  assert.equal((await fetch(`${f.base}/metrics/job/same_ms`, { method: 'POST', body: 'z 1 1700000000000\n' })).status, 400);
+  const json = (await (await fetch(`${f.base}/api/v1/metrics`)).json()) as { data: { labels: Record<string, string>; last_push_successful: boolean }[] };
+  const group = json.data.find((g) => g.labels.job === 'same_ms');
+  assert.equal(group?.last_push_successful, false);
+  // and an accepted push after the refusal, in the same millisecond again: successful
+  assert.equal((await fetch(`${f.base}/metrics/job/same_ms`, { method: 'PUT', body: 'z 2\n' })).status, 200);
+  const again = (await (await fetch(`${f.base}/api/v1/metrics`)).json()) as typeof json;
+  assert.equal(again.data.find((g) => g.labels.job === 'same_ms')?.last_push_successful, true);
+});

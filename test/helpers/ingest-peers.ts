@@ -11,7 +11,6 @@
 
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +18,8 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/log/logger.js';
 import { startRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { requirePeer, VICTORIA_METRICS, VMAGENT } from './peers.js';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { freePort, stopProcess } from './prometheus-peer.js';
 import { waitFor } from './scrape-harness.js';
 
@@ -59,6 +60,34 @@ export interface SideBySideOptions {
   readonly tributaryIngest?: string;
   /** More keys of Tributary's `ingest.influx` block (flow-map entries: `skip_single_field: true`), already set there. */
   readonly tributaryInflux?: string;
+}
+
+/** `n` distinct ports, each free a moment ago for both TCP and UDP (the push listeners bind both). */
+async function freePorts(n: number): Promise<number[]> {
+  const held: { tcp: NetServer; udp: UdpSocket }[] = [];
+  try {
+    while (held.length < n) {
+      const tcp = createNetServer();
+      await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+      const { port } = tcp.address() as AddressInfo;
+      const udp = createSocket('udp4');
+      const ok = await new Promise<boolean>((r) => {
+        udp.once('error', () => r(false));
+        udp.bind(port, '127.0.0.1', () => r(true));
+      });
+      if (ok) held.push({ tcp, udp });
+      else {
+        udp.close();
+        tcp.close();
+      }
+    }
+    return held.map((h) => (h.tcp.address() as AddressInfo).port);
+  } finally {
+    for (const h of held) {
+      h.udp.close();
+      await new Promise<void>((r) => h.tcp.close(() => r()));
+    }
+  }
 }
 
 export const DEFAULT_MATCH = '{__name__=~".+"}';
@@ -135,27 +164,42 @@ export async function startSideBySide(t: TestContext, opts: SideBySideOptions = 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [vmStorage, trStorage] = await Promise.all([startStorage(t, join(dir, 'vm-a')), startStorage(t, join(dir, 'vm-b'))]);
 
-  const vp = { http: await freePort(), influx: await freePort(), graphite: await freePort(), opentsdb: await freePort(), opentsdbHttp: await freePort() };
-  const vmagent: ChildProcess = spawn(
-    VMAGENT,
-    [
-      `-httpListenAddr=127.0.0.1:${vp.http}`,
-      `-influxListenAddr=127.0.0.1:${vp.influx}`,
-      `-graphiteListenAddr=127.0.0.1:${vp.graphite}`,
-      `-opentsdbListenAddr=127.0.0.1:${vp.opentsdb}`,
-      `-opentsdbHTTPListenAddr=127.0.0.1:${vp.opentsdbHttp}`,
-      `-remoteWrite.url=${vmStorage}/api/v1/write`,
-      `-remoteWrite.tmpDataPath=${join(dir, 'vmagent')}`,
-      '-remoteWrite.flushInterval=200ms',
-      '-loggerLevel=ERROR',
-      ...(opts.vmagentFlags ?? []),
-    ],
-    { stdio: 'ignore' },
-  );
-  t.after(() => stopProcess(vmagent));
-  await waitFor('vmagent up', () => fetch(`http://127.0.0.1:${vp.http}/health`).then((r) => r.ok, () => false), 20_000);
+  // a port free a moment ago may be taken by the time vmagent binds it (TCP and UDP, five of
+  // them, on a busy machine): it exits then, and is started again on other ports
+  let vp: Agent['ports'] & { http: number } = { http: 0, influx: 0, graphite: 0, opentsdb: 0, opentsdbHttp: 0 };
+  for (let attempt = 1; ; attempt++) {
+    const [http, influx, graphite, opentsdb, opentsdbHttp] = await freePorts(5);
+    vp = { http, influx, graphite, opentsdb, opentsdbHttp };
+    const vmagent: ChildProcess = spawn(
+      VMAGENT,
+      [
+        `-httpListenAddr=127.0.0.1:${vp.http}`,
+        `-influxListenAddr=127.0.0.1:${vp.influx}`,
+        `-graphiteListenAddr=127.0.0.1:${vp.graphite}`,
+        `-opentsdbListenAddr=127.0.0.1:${vp.opentsdb}`,
+        `-opentsdbHTTPListenAddr=127.0.0.1:${vp.opentsdbHttp}`,
+        `-remoteWrite.url=${vmStorage}/api/v1/write`,
+        `-remoteWrite.tmpDataPath=${join(dir, 'vmagent')}`,
+        '-remoteWrite.flushInterval=200ms',
+        '-loggerLevel=ERROR',
+        ...(opts.vmagentFlags ?? []),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    vmagent.stderr!.on('data', (c: Buffer) => void (stderr = (stderr + c.toString()).slice(-2000)));
+    t.after(() => stopProcess(vmagent));
+    const up = await waitFor<'up' | 'exited'>(
+      'vmagent up',
+      () => (vmagent.exitCode !== null ? 'exited' : fetch(`http://127.0.0.1:${vp.http}/health`).then((r) => (r.ok ? ('up' as const) : false), () => false)),
+      40_000,
+    );
+    if (up === 'up') break;
+    if (attempt === 3) throw new Error(`vmagent exited at start three times; last stderr:\n${stderr}`);
+  }
 
-  const tp = { influx: await freePort(), graphite: await freePort(), opentsdb: await freePort(), opentsdbHttp: await freePort() };
+  const [influx, graphite, opentsdb, opentsdbHttp] = await freePorts(4);
+  const tp = { influx, graphite, opentsdb, opentsdbHttp };
   const file = join(dir, 'tributary.yml');
   writeFileSync(
     file,

@@ -15,10 +15,10 @@
 import { BytesKeyedLabels, KeyedLabels } from '../../model/keyed-labels.js';
 import type { Labels } from '../../model/labels.js';
 import { LabelsBuilder } from '../../model/labels.js';
-import type { MetricType } from '../../model/family.js';
 import { isStaleNaNBits } from '../../model/samples.js';
-import { Reader, readLabel, readMetadata, TYPE_BY_NUMBER, WireError } from './parser.js';
+import { Reader, readLabel, readMetadata, WireError } from './parser.js';
 import type { MetricMetadata } from './writer.js';
+import { readV2Metadata, symbol, type SeriesMetadata } from './v2.js';
 
 /** Where received samples go (an ingest `IngestRequest`). */
 export interface ReceiveSink {
@@ -204,7 +204,7 @@ export class WriteRequestReceiver {
       const sr = new Reader(buf, start, series[i + 1]);
       refs.length = 0;
       let samples = 0;
-      let meta: { type: MetricType; help: string; unit: string } | undefined;
+      let meta: SeriesMetadata | undefined;
       while (!sr.done) {
         const key = sr.varint();
         if (key === 0x0a) {
@@ -241,7 +241,7 @@ export class WriteRequestReceiver {
         const family = labels.metricName;
         if (family !== '' && !seenFamilies.has(family)) {
           seenFamilies.add(family);
-          sum.metadata.push({ type: meta.type, family, ...(meta.help ? { help: meta.help } : {}), ...(meta.unit ? { unit: meta.unit } : {}) });
+          sum.metadata.push({ ...meta, family });
         }
       }
       sr.pos = start;
@@ -288,23 +288,3 @@ function readSampleInto(r: Reader, end: number, buf: Buffer, view: DataView, lab
   else out.sample(labels, value, ts);
 }
 
-function readV2Metadata(r: Reader, symbols: readonly string[]): { type: MetricType; help: string; unit: string } {
-  const at = r.pos;
-  let type: MetricType = 'unknown';
-  let help = '';
-  let unit = '';
-  while (!r.done) {
-    const key = r.varint();
-    if (key === 0x08) type = TYPE_BY_NUMBER.get(r.varint()) ?? 'unknown';
-    else if (key === 0x18) help = symbol(symbols, r.varint(), at);
-    else if (key === 0x20) unit = symbol(symbols, r.varint(), at);
-    else skipField(r, key);
-  }
-  return { type, help, unit };
-}
-
-function symbol(symbols: readonly string[], ref: number, at: number): string {
-  const s = symbols[ref];
-  if (s === undefined) throw new WireError(at, `symbol reference ${ref} is beyond the ${symbols.length} symbols of the request`);
-  return s;
-}

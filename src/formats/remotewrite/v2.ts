@@ -357,7 +357,8 @@ function readV2Series(r: Reader, symbols: readonly string[]): DecodedV2Series {
   return out;
 }
 
-function readV2Metadata(r: Reader, symbols: readonly string[]): SeriesMetadata {
+/** A 2.0 series' `Metadata` message (its strings by reference into the request's symbols). */
+export function readV2Metadata(r: Reader, symbols: readonly string[]): SeriesMetadata {
   const at = r.pos;
   let type: MetricType = 'unknown';
   let help = '';
@@ -372,7 +373,7 @@ function readV2Metadata(r: Reader, symbols: readonly string[]): SeriesMetadata {
   return { type, ...(help ? { help } : {}), ...(unit ? { unit } : {}) };
 }
 
-function symbol(symbols: readonly string[], ref: number, at: number): string {
+export function symbol(symbols: readonly string[], ref: number, at: number): string {
   const s = symbols[ref];
   if (s === undefined) throw new WireError(at, `symbol reference ${ref} is beyond the ${symbols.length} symbols of the request`);
   return s;

@@ -163,7 +163,8 @@ export class AppStore {
         origin: req.origin,
         families,
         familyTimes,
-        pushTimeMs: at,
+        // never before a refusal it follows (which may have been put a millisecond ahead, below)
+        pushTimeMs: prev !== undefined && at < prev.failureTimeMs ? prev.failureTimeMs : at,
         failureTimeMs: prev?.failureTimeMs ?? 0,
         updatedMs: at,
         ttlMs: req.ttlMs,
@@ -351,7 +352,9 @@ export class AppStore {
         families: prev?.families ?? [],
         familyTimes: prev?.familyTimes ?? new Map(),
         pushTimeMs: prev?.pushTimeMs ?? 0,
-        failureTimeMs: at,
+        // after a push in the same millisecond, still later than it: last_push_successful is
+        // read off the order of the two times, as the Pushgateway reads its nanosecond ones
+        failureTimeMs: prev !== undefined && at <= prev.pushTimeMs ? prev.pushTimeMs + 1 : at,
         updatedMs: prev?.updatedMs ?? at,
         ttlMs: prev?.ttlMs ?? req.ttlMs,
         ...(prev?.remoteWrite ? { remoteWrite: true } : {}),
