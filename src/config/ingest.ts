@@ -9,6 +9,7 @@
 import * as z from 'zod';
 import { accessSchema } from './access.js';
 import { bool, duration, listenAddress as address, size, uint } from './fields.js';
+import { parseListenAddress } from '../server/listen-address.js';
 
 const MiB = 1024 * 1024;
 
@@ -118,6 +119,27 @@ export const ingestConfigSchema = z.strictObject({
       promote_resource_attributes: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
-});
+})
+  .superRefine((c, ctx) => {
+    // two listeners on one address would load and then fail at start; said here, with both keys
+    const listeners: [string[], string | undefined][] = [
+      [['influx', 'listen_address'], c.influx.listen_address],
+      [['graphite', 'listen_address'], c.graphite.listen_address],
+      [['opentsdb', 'listen_address'], c.opentsdb.listen_address],
+      [['opentsdb', 'http_listen_address'], c.opentsdb.http_listen_address],
+    ];
+    const seen = new Map<string, string[]>();
+    for (const [path, address] of listeners) {
+      if (address === undefined) continue;
+      const { host, port } = parseListenAddress(address);
+      // port 0 asks the system for a free port: never a clash
+      if (port === 0) continue;
+      const key = `${host ?? '*'}:${port}`;
+      const other = seen.get(key) ?? [...seen.entries()].find(([k]) => k.endsWith(`:${port}`) && (k.startsWith('*:') || key.startsWith('*:')))?.[1];
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path, message: `${address} is also ingest.${other.join('.')}'s address: each listener needs its own port` });
+      } else seen.set(key, path);
+    }
+  });
 
 export type IngestConfig = z.output<typeof ingestConfigSchema>;

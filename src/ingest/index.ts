@@ -72,7 +72,14 @@ export async function startIngest(config: IngestConfig, deps: IngestDeps): Promi
     for (const s of started.splice(0).reverse()) for (const p of s.parts) await p.close().catch(() => {});
   };
   try {
-    for (const p of PROTOCOLS) started.push({ name: p.name, parts: await p.start(ctx) });
+    for (const p of PROTOCOLS) {
+      try {
+        started.push({ name: p.name, parts: await p.start(ctx) });
+      } catch (err) {
+        // which section's listener it was: two protocols may share a port by mistake
+        throw new Error(`ingest.${p.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
   } catch (err) {
     await close();
     throw err;

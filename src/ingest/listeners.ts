@@ -87,7 +87,11 @@ function serveConnection(socket: Socket, opts: LineListenerOptions): void {
   const splitter = new LineSplitter(opts.format(), opts.maxLineBytes);
   let first = true;
   let refused = 0;
-  let paused: NodeJS.Timeout | undefined;
+  let ended = false;
+  let waiting: NodeJS.Timeout | undefined;
+  // a chunk that arrived while the queues were full: taken once they drain (the socket is paused
+  // meanwhile, so it is at most one per connection)
+  const held: Buffer[] = [];
   socket.setNoDelay(true);
   const report = (rows: IngestRequest) => {
     const s = rows.finish();
@@ -96,38 +100,63 @@ function serveConnection(socket: Socket, opts: LineListenerOptions): void {
       refused += s.invalid;
     }
   };
-  const resumeWhenDrained = () => {
-    paused = setTimeout(() => {
-      if (ing.overloaded()) return resumeWhenDrained();
-      paused = undefined;
-      socket.resume();
-    }, OVERLOAD_POLL_MS);
-  };
-  socket.on('data', (chunk: Buffer) => {
+  const take = (chunk: Buffer): boolean => {
     if (first) {
       first = false;
       if (opts.takeOver?.(socket, chunk)) {
         socket.removeAllListeners('data');
-        return;
+        socket.removeAllListeners('end');
+        return false;
       }
     }
     const rows = ing.begin();
     splitter.push(chunk, rows);
     report(rows);
-    if (ing.overloaded() && paused === undefined) {
-      socket.pause();
-      resumeWhenDrained();
-    }
-  });
-  socket.on('end', () => {
+    return true;
+  };
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
     const rows = ing.begin();
     splitter.end(rows);
     report(rows);
     socket.end();
+  };
+  const wait = () => {
+    socket.pause();
+    waiting ??= setTimeout(() => {
+      waiting = undefined;
+      drain();
+    }, OVERLOAD_POLL_MS);
+  };
+  const drain = () => {
+    while (held.length > 0) {
+      if (ing.overloaded()) return wait();
+      if (!take(held.shift()!)) return;
+    }
+    if (ended) finish();
+    else socket.resume();
+  };
+  // checked before anything is read, so that no connection gets even one chunk past a full queue
+  if (ing.overloaded()) wait();
+  socket.on('data', (chunk: Buffer) => {
+    if (held.length > 0 || ing.overloaded()) {
+      held.push(chunk);
+      wait();
+      return;
+    }
+    take(chunk);
+  });
+  // the end of a connection whose last chunk is held (the socket closes on its own then): the
+  // held bytes were read, so they are still taken once the queues drain
+  socket.on('end', () => {
+    ended = true;
+    if (held.length === 0) finish();
   });
   socket.on('error', (err) => ing.log.debug('connection error', { remote: socket.remoteAddress, err }));
   socket.once('close', () => {
-    clearTimeout(paused);
+    if (held.length === 0) clearTimeout(waiting);
     ing.counted('tcp');
   });
 }

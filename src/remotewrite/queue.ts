@@ -118,6 +118,8 @@ export class RemoteWriteQueue implements SampleSink {
   private closed = false;
   /** The disk fails for some senders: since when, how many, what the recovered ones dropped. */
   private diskEpisode: { since: number; shards: number; dropped: number } | undefined;
+  /** Samples a full queue dropped since the last log line about it. */
+  private fullDrops: { samples: number; loggedAt: number } | undefined;
   private readonly stop = new AbortController();
   private readonly log: Logger;
   private unlock: () => void = () => {};
@@ -258,7 +260,7 @@ export class RemoteWriteQueue implements SampleSink {
         retryMs: this.deadline,
         fs: this.opts.fs,
         events: {
-          dropped: (reason, samples) => this.opts.counters.dropped(reason).inc(samples),
+          dropped: (reason, samples) => this.dropped(reason, samples),
           diskFailed: (op, err, first) => this.diskFailed(dir, op, err, first),
           diskRecovered: (dropped) => this.diskRecovered(dropped),
         },
@@ -286,6 +288,23 @@ export class RemoteWriteQueue implements SampleSink {
    * when its first sender fails, ended (and logged, with what every sender dropped) when the
    * last one has written again.
    */
+  /**
+   * Samples given up for room are counted; those a full queue drops (`queue_full`) are also said
+   * in the log at most once a minute, with how many since the last line, so that a queue at its
+   * bound is never a silent loss (`disk_full` drops are said by the disk episode's own lines).
+   */
+  private dropped(reason: 'queue_full' | 'disk_full', samples: number): void {
+    this.opts.counters.dropped(reason).inc(samples);
+    if (reason !== 'queue_full') return;
+    const d = (this.fullDrops ??= { samples: 0, loggedAt: 0 });
+    d.samples += samples;
+    const now = Date.now();
+    if (now - d.loggedAt < 60_000) return;
+    this.log.warn('the queue is at its max_disk_usage: its oldest data is dropped to make room (tributary_remotewrite_samples_dropped_total{reason="queue_full"})', { dropped: d.samples });
+    d.loggedAt = now;
+    d.samples = 0;
+  }
+
   private diskFailed(dir: string, op: DiskOp, err: Error, first: boolean): void {
     this.opts.counters.diskErrors(op).inc();
     if (!first) return;

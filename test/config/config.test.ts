@@ -780,3 +780,17 @@ test('label names valid only under UTF-8 names load with a warning (promtool 2.x
   const legacyOk = parseConfigText('scrape_configs:\n  - job_name: j\n    static_configs: [{targets: ["h:1"], labels: {ok: y}}]\n', 'p.yml');
   assert.deepEqual(legacyOk.warnings, []);
 });
+
+test('ingest: two listeners on one port are refused at load, naming both keys; port 0 and distinct ports load', () => {
+  oneIssue(yaml('ingest:', '  influx: {listen_address: 127.0.0.1:12010}', '  graphite:', '    listen_address: 127.0.0.1:12010'), {
+    line: 4,
+    path: 'ingest.graphite.listen_address',
+    message: /also ingest\.influx\.listen_address's address/,
+  });
+  oneIssue(yaml('ingest:', '  opentsdb: {listen_address: ":4242", http_listen_address: "127.0.0.1:4242"}'), {
+    line: 2,
+    path: 'ingest.opentsdb.http_listen_address',
+  });
+  const ok = load(yaml('ingest:', '  influx: {listen_address: 127.0.0.1:0}', '  graphite: {listen_address: 127.0.0.1:0}', '  opentsdb: {listen_address: 127.0.0.1:4242, http_listen_address: 127.0.0.1:4243}'));
+  assert.equal(ok.config.ingest.opentsdb.http_listen_address, '127.0.0.1:4243');
+});

@@ -226,3 +226,35 @@ test('a body that passes the cap as it streams: 413, and the rows read before it
   assert.ok(handed > 0 && handed <= 1024);
   assert.equal(selfMetricValue(s.registry, 'tributary_ingest_rows_total', { protocol: 'simple' }), handed);
 });
+
+test('TCP while the queues are full: nothing is read from a new connection or a busy one until they drain, then every line arrives', async (t) => {
+  const { startLineListener } = await import('../../src/ingest/listeners.js');
+  const { connect } = await import('node:net');
+  const registry = new Registry({ logger: silentLogger });
+  const got: number[] = [];
+  const overloaded = { now: true };
+  const sink = {
+    write(_job: string, b: SampleBatch) {
+      for (let i = 0; i < b.length; i++) got.push(b.values[i]);
+    },
+    overloaded: () => overloaded.now,
+  };
+  const ingester = new Ingester({ protocol: 'simple', sink, metrics: new IngestMetrics(registry), logger: silentLogger, maxLabelsPerSeries: 30 });
+  const listener = await startLineListener({ address: '127.0.0.1:0', ingester, format: () => simple, maxLineBytes: 1024, udp: false });
+  t.after(() => listener.close());
+  const port = Number(listener.address.split(':').at(-1));
+  const lines = Array.from({ length: 300 }, (_, i) => `m ${i}\n`).join('');
+  const clients = await Promise.all(
+    Array.from({ length: 20 }, () => new Promise<import('node:net').Socket>((resolve) => {
+      const c = connect(port, '127.0.0.1', () => resolve(c));
+    })),
+  );
+  for (const c of clients) c.end(lines);
+  await new Promise((r) => setTimeout(r, 1_200));
+  assert.equal(got.length, 0, 'nothing taken while the queues are full');
+  overloaded.now = false;
+  const deadline = Date.now() + 10_000;
+  while (got.length < 20 * 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(got.length, 20 * 300, 'every line of every connection once they drain');
+  for (const c of clients) c.destroy();
+});

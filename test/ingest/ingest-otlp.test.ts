@@ -333,3 +333,14 @@ test('OTLP answers: 400 with a google.rpc.Status for an undecodable body (what c
   assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_requests_total', { protocol: 'opentelemetry', code: '415' }), 1);
   assert.equal(selfMetricValue(rt.registry, 'tributary_ingest_requests_total', { protocol: 'opentelemetry', code: '200' }), 2);
 });
+
+test('OTLP/JSON of the wrong shape (a repeated field that is not an array) is a 400, not an empty success', async (t) => {
+  const { base } = await start(t);
+  for (const body of ['{"resourceMetrics":5}', '{"resourceMetrics":[{"scopeMetrics":{"metrics":[]}}]}']) {
+    const r = await fetch(`${base}/opentelemetry/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(r.status, 400, body);
+    assert.match(await r.text(), /expected an array/);
+  }
+  const empty = await fetch(`${base}/opentelemetry/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(empty.status, 200, 'an empty request is still a valid one');
+});

@@ -17,7 +17,7 @@ import { parseWriteRequest } from '../../src/formats/remotewrite/index.js';
 import { Labels } from '../../src/model/labels.js';
 import { SampleBatch } from '../../src/model/samples.js';
 import { QueueDirInUseError, queueDirName } from '../../src/remotewrite/index.js';
-import { receiver, startQueues, type Received } from '../helpers/remotewrite-harness.js';
+import { receiver, startQueues, type Received, capturingLogger } from '../helpers/remotewrite-harness.js';
 import { selfMetricValue, waitFor } from '../helpers/scrape-harness.js';
 
 function batchOf(n: number, from = 0): SampleBatch {
@@ -179,13 +179,16 @@ test('a receiver that is down: the queue is kept on disk across a restart and se
   for (const ts of by.values()) assert.ok(ts.every((x, i) => i === 0 || x > ts[i - 1]), 'in order');
 });
 
-test('a full disk queue drops the oldest data, counted; the newest is sent', async (t) => {
+test('a full disk queue drops the oldest data, counted and said in the log; the newest is sent', async (t) => {
   let up = false;
   const r = await receiver(() => ({ status: up ? 204 : 503, headers: { 'retry-after': '0' } }));
   t.after(() => r.close());
+  const { logger, lines } = capturingLogger();
   const { rw, pipeline, registry } = await startQueues(
     t,
     `remote_write:\n  - url: ${r.url}\n    queue_config: {senders: 1, max_samples_per_send: 500, max_disk_usage: 1MiB}\n`,
+    undefined,
+    logger,
   );
   // random label values compress poorly: a few MiB of requests for a 1 MiB queue
   const written = 60_000;
@@ -197,6 +200,10 @@ test('a full disk queue drops the oldest data, counted; the newest is sent', asy
   const droppedNow = () => selfMetricValue(registry, 'tributary_remotewrite_samples_dropped_total', { url: r.url, reason: 'queue_full' }) ?? 0;
   // the requests go to disk at the next tick, where the oldest are dropped
   await waitFor('samples dropped and counted', () => droppedNow() > written / 4, 5_000);
+  const said = lines.filter((l) => String(l.msg).includes('its oldest data is dropped'));
+  assert.equal(said.length, 1, 'said once (at most once a minute)');
+  assert.equal(said[0].level, 'warn');
+  assert.ok(Number(said[0].dropped) > 0);
   await rw.queues[0].flush(600);
   const dropped = droppedNow();
   const onDisk = selfMetricValue(registry, 'tributary_remotewrite_pending_bytes', { url: r.url, location: 'disk' }) ?? Infinity;

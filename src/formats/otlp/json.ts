@@ -22,9 +22,12 @@ function field(o: Obj, camel: string, snake?: string): unknown {
   return v !== undefined || snake === undefined ? v : o[snake];
 }
 
+/** A repeated field: absent (or null) is empty; anything but an array is not OTLP (the whole request is refused). */
 function list(o: Obj, camel: string, snake?: string): unknown[] {
   const v = field(o, camel, snake);
-  return Array.isArray(v) ? v : [];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new OtlpJsonError(`${camel}: expected an array, got ${JSON.stringify(v).slice(0, 40)}`);
+  return v;
 }
 
 /** A point's field that is not what it should be. */
