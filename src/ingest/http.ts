@@ -13,7 +13,7 @@ import { createGunzip, createInflate } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { CONTENT_TYPE_PLAIN } from '../formats/media-types.js';
 import { SnappyError, SnappyTooLargeError, uncompress } from '../formats/snappy/index.js';
-import { BodyTooLargeError, readBody, type Handler, type HttpServer } from '../server/index.js';
+import { answerContinueItself, BodyTooLargeError, readBody, type Handler, type HttpServer } from '../server/index.js';
 import { describeRefusals, RETRY_AFTER_SECONDS, type IngestRequest, type Ingester } from './ingester.js';
 
 export type BodyEncoding = 'identity' | 'gzip' | 'deflate' | 'zstd' | 'snappy';
@@ -56,7 +56,8 @@ export interface IngestRoute {
 const TENANT_PREFIX = '/insert/';
 
 export class IngestHttp {
-  private readonly byPath = new Map<string, Map<string, (req: IncomingMessage, res: ServerResponse, tenant?: Record<string, string>) => Promise<void>>>();
+  /** `sendsContinue`: the request came through the main listener, which leaves `100 Continue` to the route (Node sends it on a listener of its own). */
+  private readonly byPath = new Map<string, Map<string, (req: IncomingMessage, res: ServerResponse, tenant?: Record<string, string>, sendsContinue?: boolean) => Promise<void>>>();
   private tenantRouted = false;
 
   /**
@@ -92,8 +93,8 @@ export class IngestHttp {
     const methods = route.methods ?? ['POST'];
     for (const path of route.paths) {
       for (const method of methods) {
-        const handle = (req: IncomingMessage, res: ServerResponse, tenant?: Record<string, string>) => this.handle(route, req, res, tenant);
-        this.server?.route(method, path, this.guard((req, res) => handle(req, res)));
+        const handle = (req: IncomingMessage, res: ServerResponse, tenant?: Record<string, string>, sendsContinue = false) => this.handle(route, req, res, tenant, sendsContinue);
+        this.server?.route(method, path, answerContinueItself(this.guard((req, res) => handle(req, res, undefined, true))));
         let m = this.byPath.get(path);
         if (m === undefined) this.byPath.set(path, (m = new Map()));
         m.set(method, handle);
@@ -101,7 +102,7 @@ export class IngestHttp {
     }
     if (!this.tenantRouted && this.server !== undefined) {
       this.tenantRouted = true;
-      for (const method of ['POST', 'PUT', 'GET']) this.server.routePrefix(method, TENANT_PREFIX, this.guard((req, res) => this.tenantRoute(req, res)));
+      for (const method of ['POST', 'PUT', 'GET']) this.server.routePrefix(method, TENANT_PREFIX, answerContinueItself(this.guard((req, res) => this.tenantRoute(req, res, true))));
     }
   }
 
@@ -109,7 +110,7 @@ export class IngestHttp {
     return this.protect ? this.protect(handler) : handler;
   }
 
-  private async tenantRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async tenantRoute(req: IncomingMessage, res: ServerResponse, sendsContinue = false): Promise<void> {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -124,10 +125,10 @@ export class IngestHttp {
       res.end(tenant === undefined ? `invalid tenant in ${path}: expected /insert/<accountID>[:<projectID>]/...\n` : '404 page not found\n');
       return;
     }
-    await handle(req, res, tenant);
+    await handle(req, res, tenant, sendsContinue);
   }
 
-  private async handle(route: IngestRoute, req: IncomingMessage, res: ServerResponse, tenant?: Record<string, string>): Promise<void> {
+  private async handle(route: IngestRoute, req: IncomingMessage, res: ServerResponse, tenant: Record<string, string> | undefined, sendsContinue: boolean): Promise<void> {
     const ing = route.ingester;
     const answer = (status: number, text: string, headers: Record<string, string> = {}) => {
       ing.counted(String(status));
@@ -145,6 +146,8 @@ export class IngestHttp {
         throw new IngestRefusal(429, 'the remote-write queues are full; retry later', { 'retry-after': String(RETRY_AFTER_SECONDS) });
       }
       const encoding = bodyEncoding(req, route.encodings ?? ALL_ENCODINGS);
+      // refusals above come before the client sends its body; from here on it is wanted
+      if (sendsContinue && /100-continue/i.test(req.headers.expect ?? '')) res.writeContinue();
       rows = ing.begin(extra);
       const body = decodedBody(req, encoding, route.maxBodyBytes);
       await route.read({ req, res, url, body, rows });

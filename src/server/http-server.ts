@@ -25,6 +25,18 @@ import { type ClientAuth, type ServerTlsOptions, answerPlainHttp, effectiveClien
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
+const answersContinue = new WeakSet<Handler>();
+
+/**
+ * Marks a route's handler as one that answers `Expect: 100-continue` itself — `res.writeContinue()`
+ * once it wants the body — so that a request it refuses (429 while the queues are full, 415) is
+ * refused before the client uploads the body. Other handlers get the 100 at once, as Node gives it.
+ */
+export function answerContinueItself(handler: Handler): Handler {
+  answersContinue.add(handler);
+  return handler;
+}
+
 export interface HttpServerOptions {
   /** Where `tributary_http_*` metrics are registered. */
   registry: Registry;
@@ -86,7 +98,7 @@ export class HttpServer {
       // Timeouts are enforced by this sweep; the default 30 s would let them overrun by as much.
       connectionsCheckingInterval: 2_000,
     };
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res, false);
     if (this.tls === undefined) {
       this.server = createServer(httpOptions, onRequest);
       this.server.on('connection', (socket: Socket) => this.track(socket));
@@ -117,6 +129,9 @@ export class HttpServer {
         this.logger.debug('TLS handshake failed', { remote: socket.remoteAddress, err });
       });
     }
+    // with a listener here Node no longer sends 100 Continue by itself: onRequest does, unless
+    // the route answers it itself
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
   }
 
   /** `https` when serving TLS. */
@@ -283,7 +298,7 @@ export class HttpServer {
     return this.closing;
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     const startedAt = performance.now();
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (this.closing) res.setHeader('Connection', 'close');
@@ -328,6 +343,7 @@ export class HttpServer {
       sendText(res, 405, '405 method not allowed\n');
       return;
     }
+    if (expectsContinue && !answersContinue.has(handler)) res.writeContinue();
     void this.invoke(this.guard(handler), req, res, path);
   }
 

@@ -5,7 +5,7 @@
  * client asked for), and the core endpoints /metrics, /health and /ready. Pages and APIs of
  * other parts register their routes on the same `HttpServer`.
  */
-export { HttpServer } from './http-server.js';
+export { HttpServer, answerContinueItself } from './http-server.js';
 export type { Handler, HttpServerOptions } from './http-server.js';
 export {
   DEFAULT_LISTEN_ADDRESS,

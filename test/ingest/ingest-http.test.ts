@@ -258,3 +258,35 @@ test('TCP while the queues are full: nothing is read from a new connection or a 
   assert.equal(got.length, 20 * 300, 'every line of every connection once they drain');
   for (const c of clients) c.destroy();
 });
+
+test('Expect: 100-continue: a refused push is answered before the body is sent (no 100); an accepted one gets its 100, then its answer', async (t) => {
+  const s = await setup(t);
+  const { connect } = await import('node:net');
+  const port = Number(new URL(s.url).port);
+  /** Sends the head only; resolves with what came back within 600 ms, then the body is sent. */
+  const exchange = (body: string) =>
+    new Promise<{ before: string; after: string }>((resolve, reject) => {
+      const c = connect(port, '127.0.0.1');
+      let got = '';
+      c.on('data', (d) => (got += d.toString()));
+      c.on('error', reject);
+      c.write(`POST /simple/write HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+      setTimeout(() => {
+        const before = got;
+        if (!c.destroyed) c.write(body);
+        setTimeout(() => {
+          c.destroy();
+          resolve({ before, after: got });
+        }, 400);
+      }, 600);
+    });
+  s.overloaded.now = true;
+  const refused = await exchange('a 1\n');
+  assert.match(refused.before, /^HTTP\/1\.1 429 /, 'the 429 comes before any body is sent');
+  assert.doesNotMatch(refused.before, /100 Continue/);
+  s.overloaded.now = false;
+  const ok = await exchange('a 1\n');
+  assert.match(ok.before, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+  assert.match(ok.after, /HTTP\/1\.1 204 /);
+  assert.equal(s.batches.flatMap((b) => b.values).length, 1);
+});

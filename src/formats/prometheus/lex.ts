@@ -25,7 +25,12 @@ export class ExpositionError extends Error {
     readonly column: number,
     readonly detail: string,
   ) {
+    // a bad line is the input's fault, never a bug to trace: no stack is captured, which was most
+    // of what a refused line cost (7 µs against 0.4 for a good one) in lenient parsing
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`line ${line}, column ${column}: ${detail}`);
+    Error.stackTraceLimit = limit;
     this.name = 'ExpositionError';
   }
 }
