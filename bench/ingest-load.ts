@@ -11,6 +11,10 @@
  *   on each `send` command read from stdin, sends a range of rounds to an agent as fast as the
  *   agent takes them over `concurrency` connections, and answers one JSON line on stdout.
  *
+ * - `floor`: Node.js taking the load and doing nothing with it — the bodies read and answered
+ *   204, the Graphite bytes read and discarded: what any agent on this runtime pays before it
+ *   parses a byte (bench/ingest.ts reports it beside the agents with `--agents …,floor`).
+ *
  * The payloads stand for what real senders push: remote write as Prometheus sends it (2,000
  * series per snappy WriteRequest), Influx lines of five fields as Telegraf batches them (1,000
  * lines per POST /write), Graphite plaintext over TCP (as collectd's write_graphite, 64 KiB
@@ -18,7 +22,7 @@
  */
 
 import { createServer as createHttpServer, request, Agent, type IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { compressSync, uncompressSync } from 'snappy';
 import { decompress as zstdDecompress } from 'fzstd';
@@ -349,6 +353,25 @@ function runSink(): void {
   });
 }
 
+function runFloor(): void {
+  const http = createHttpServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  http.keepAliveTimeout = 60_000;
+  const tcp = createTcpServer((s) => s.on('data', () => {}));
+  http.listen(0, '127.0.0.1', () =>
+    tcp.listen(0, '127.0.0.1', () => {
+      const ports = { port: (http.address() as { port: number }).port, graphite: (tcp.address() as { port: number }).port };
+      process.stdout.write(JSON.stringify(ports) + '\n');
+    }),
+  );
+}
+
 const role = process.argv[2];
-if (role === 'sink') runSink();
+if (role === 'floor') runFloor();
+else if (role === 'sink') runSink();
 else if (role === 'gen') await runGenerator(process.argv.slice(3));

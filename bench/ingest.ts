@@ -18,6 +18,11 @@
  *     [--node-flags="--max-semi-space-size=2 --heap-growing-percent=20"] [--cli dist/cli.js]
  *     [--queue-config "{max_samples_per_send: 10000}"] [--json]
  *
+ * `--agents …,floor` adds Node.js itself as a yardstick: a process (run with Tributary's node
+ * flags) that reads the same requests and answers them, parsing nothing and sending nothing —
+ * the CPU and memory every agent on this runtime pays before its own work. Its ratio line is
+ * what vmagent's figures leave to an agent written on Node.
+ *
  * `--repeat N` runs the agents N times in turn and reports each one's least disturbed run (the
  * most samples per CPU-second; the highest peak RSS of all); `--agents` may name other builds
  * of Tributary (`before=/tmp/old/dist/cli.js`) to measure a change beside vmagent.
@@ -71,7 +76,8 @@ const protocols = opt.protocols.split(',').filter(Boolean) as Protocol[];
 const agents = opt.agents.split(',').filter(Boolean).map((spec): AgentSpec => {
   const eq = spec.indexOf('=');
   if (eq > 0) return { name: spec.slice(0, eq), cli: spec.slice(eq + 1) };
-  if (spec !== 'vmagent' && spec !== 'tributary') throw new Error(`--agents: ${spec}: expected vmagent, tributary or label=path/to/cli.js`);
+  if (spec === 'floor') return { name: spec, cli: undefined, floor: true };
+  if (spec !== 'vmagent' && spec !== 'tributary') throw new Error(`--agents: ${spec}: expected vmagent, tributary, floor or label=path/to/cli.js`);
   return { name: spec, cli: spec === 'tributary' ? opt.cli : undefined };
 });
 for (const p of protocols) if (!PROTOCOLS.includes(p)) throw new Error(`--protocols: unknown ${p} (${PROTOCOLS.join(', ')})`);
@@ -81,8 +87,10 @@ type AgentName = string;
 
 interface AgentSpec {
   readonly name: AgentName;
-  /** Tributary's cli.js; undefined for vmagent. */
+  /** Tributary's cli.js; undefined for vmagent and the floor. */
   readonly cli: string | undefined;
+  /** Node.js reading and answering the load, nothing more (bench/ingest-load.ts `floor`). */
+  readonly floor?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,8 +144,8 @@ function stop(p: ChildProcess): Promise<void> {
 }
 
 /** A child that prints one JSON line when ready; its next lines are read with `next()`. */
-function lineChild(args: string[]): { proc: ChildProcess; next: () => Promise<Record<string, unknown>> } {
-  const proc = spawn(process.execPath, [LOAD, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+function lineChild(args: string[], nodeFlags: string[] = []): { proc: ChildProcess; next: () => Promise<Record<string, unknown>> } {
+  const proc = spawn(process.execPath, [...nodeFlags, LOAD, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const rl: Interface = createInterface({ input: proc.stdout! });
   const waiting: ((l: string) => void)[] = [];
   const lines: string[] = [];
@@ -189,6 +197,12 @@ async function startVmagent(protocol: Protocol, sink: string, work: string): Pro
   );
   await waitFor('vmagent up', httpOk(`http://127.0.0.1:${http}/health`), 30_000, proc);
   return { name: 'vmagent', proc, target: targetOf(protocol, `http://127.0.0.1:${http}`, graphite), stop: () => stop(proc) };
+}
+
+async function startFloor(protocol: Protocol): Promise<RunningAgent> {
+  const child = lineChild(['floor'], opt['node-flags'].split(' ').filter(Boolean));
+  const { port, graphite } = (await child.next()) as { port: number; graphite: number };
+  return { name: 'floor', proc: child.proc, target: targetOf(protocol, `http://127.0.0.1:${port}`, graphite), stop: () => stop(child.proc) };
 }
 
 /**
@@ -268,7 +282,9 @@ async function drained(sink: string, agent: AgentName, want: number): Promise<nu
 async function measure(protocol: Protocol, spec: AgentSpec, gen: ReturnType<typeof lineChild>, sink: string, work: string): Promise<Measured> {
   const name = spec.name;
   mkdirSync(work, { recursive: true });
-  const agent = spec.cli === undefined ? await startVmagent(protocol, sink, work) : await startTributary(spec, protocol, sink, work);
+  const agent = spec.floor ? await startFloor(protocol) : spec.cli === undefined ? await startVmagent(protocol, sink, work) : await startTributary(spec, protocol, sink, work);
+  // the floor delivers nothing: its window ends when the generator's last request is answered
+  const settled = (want: number) => (spec.floor ? Promise.resolve(want) : drained(sink, name, want));
   const send = async (from: number, to: number): Promise<SendResult> => {
     const cmd: SendCommand = { target: agent.target, from, to };
     gen.proc.stdin!.write(JSON.stringify(cmd) + '\n');
@@ -281,7 +297,7 @@ async function measure(protocol: Protocol, spec: AgentSpec, gen: ReturnType<type
     const warm = await send(0, WARMUP);
     if (warm.notFound) return { protocol, agent: name, error: 'not available' };
     if (warm.error) return { protocol, agent: name, error: warm.error };
-    const warmed = await drained(sink, name, base + warm.samples);
+    const warmed = await settled(base + warm.samples);
     const pid = agent.proc.pid!;
     // anonymous memory (heap, buffers) apart from the mapped binary and libraries, sampled: the
     // kernel keeps no peak of it
@@ -297,7 +313,7 @@ async function measure(protocol: Protocol, spec: AgentSpec, gen: ReturnType<type
     const t0 = performance.now();
     say(`${protocol} ${name}: measuring`);
     const r = await send(WARMUP, WARMUP + ROUNDS);
-    const got = (await drained(sink, name, warmed + r.samples)) - warmed;
+    const got = (await settled(warmed + r.samples)) - warmed;
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(pid) - cpu0;
     const hwm = statusKb(pid, 'VmHWM') / 1024;
@@ -333,7 +349,9 @@ function line(m: Measured): string {
   return (
     `${head} ${fmt(m.samples_per_s!).padStart(10)} samples/s  ${m.cpu_s!.toFixed(2).padStart(6)} CPU-s  ` +
     `${fmt(m.samples_per_cpu_s!).padStart(10)} samples/CPU-s  peak RSS ${m.peak_rss_mb!.toFixed(1).padStart(6)} MB (anon ${m.peak_anon_mb!.toFixed(1)})` +
-    `  (${fmt(m.samples!)} samples, delivered ${m.delivered!.toFixed(3)}${m.retried ? `, ${m.retried} retried 429` : ''})`
+    (m.agent === 'floor'
+      ? `  (${fmt(m.samples!)} samples read and answered, nothing parsed or sent)`
+      : `  (${fmt(m.samples!)} samples, delivered ${m.delivered!.toFixed(3)}${m.retried ? `, ${m.retried} retried 429` : ''})`)
   );
 }
 
@@ -369,7 +387,7 @@ function best(runs: readonly Measured[]): Measured {
 
 async function main(): Promise<void> {
   for (const a of agents) if (a.cli !== undefined && !existsSync(a.cli)) throw new Error(`${a.cli} not found: npm run build first`);
-  if (agents.some((a) => a.cli === undefined) && !existsSync(VMAGENT)) throw new Error(`${VMAGENT} not found: apt-get install victoria-metrics`);
+  if (agents.some((a) => a.name === 'vmagent') && !existsSync(VMAGENT)) throw new Error(`${VMAGENT} not found: apt-get install victoria-metrics`);
   const work = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
   const sinkChild = lineChild(['sink']);
   const children: ChildProcess[] = [sinkChild.proc];
@@ -403,7 +421,7 @@ async function main(): Promise<void> {
       const results = new Map([...runs].map(([name, ms]) => [name, best(ms)]));
       for (const m of results.values()) console.log(line(m));
       for (const a of agents) {
-        if (a.cli === undefined) continue;
+        if (a.name === 'vmagent') continue;
         const ratio = ratioLine(protocol, results.get('vmagent'), results.get(a.name));
         if (ratio) console.log(ratio);
       }

@@ -206,6 +206,11 @@ export class DiskQueue {
     return last ? last.start + last.size : this.base;
   }
 
+  /** The offset of the next record to read (the oldest not acknowledged). */
+  get nextOffset(): number {
+    return this.readerOffset;
+  }
+
   /** Bytes waiting to be read. */
   get pendingBytes(): number {
     return this.writeOffset - this.readerOffset;

@@ -8,7 +8,10 @@
  * Memory records go to disk when `spill` is asked for (the owner's timer, for those older than a
  * cutoff) or at once when memory passes `maxMemoryBytes`; the writes run in the background, one
  * spill at a time, so a request handed to the sender may be written meanwhile — it is then
- * acknowledged on disk. A disk that fails (ENOSPC, EIO: writing, syncing, opening or reading)
+ * acknowledged on disk. A spilled request keeps its bytes in memory while they fit in a
+ * quarter of `maxMemoryBytes` (`readBack`): the disk copy is for a crash, and a sender that is
+ * merely behind — a push flat out, a receiver that was slow for a moment — sends the records
+ * it spilled without reading them back. A disk that fails (ENOSPC, EIO: writing, syncing, opening or reading)
  * stops nothing: records stay in memory up to `maxMemoryBytes`, past that the oldest are dropped
  * (counted as `disk_full`), and the disk is tried again after `retryMs`; the failure ends once a
  * record was written and synced. What it drops and each disk error go to `SpillEvents`.
@@ -70,6 +73,9 @@ export interface SpillOpenReport {
 export class SpillQueue {
   private readonly memory: MemoryEntry[] = [];
   private memBytes = 0;
+  /** Spilled records still held in memory, by ascending disk offset, and their bytes. */
+  private readonly readBack: QueuedRecord[] = [];
+  private readBackBytes = 0;
   private out: Out | undefined;
   /** The spill running now, and whether another was asked for meanwhile (with its cutoff). */
   private spilling: Promise<void> | undefined;
@@ -141,9 +147,9 @@ export class SpillQueue {
    */
   async next(): Promise<SpillRecord | undefined> {
     if (this.disk.pendingBytes > 0) {
-      let record: QueuedRecord | undefined;
+      let record = this.fromReadBack(this.disk.nextOffset);
       try {
-        record = await this.disk.readNextCuttingDamage();
+        record ??= await this.disk.readNextCuttingDamage();
       } catch (err) {
         this.failed('read', err as Error);
         throw err;
@@ -164,7 +170,11 @@ export class SpillQueue {
     const out = this.out;
     this.out = undefined;
     if (out === undefined) return;
-    if (out.from === 'disk') return this.disk.ack(out.record);
+    if (out.from === 'disk') {
+      await this.disk.ack(out.record);
+      this.fromReadBack(this.disk.nextOffset);
+      return;
+    }
     const { entry } = out;
     if (entry.writing) {
       entry.acked = true;
@@ -222,6 +232,7 @@ export class SpillQueue {
           const onDisk: QueuedRecord = { ...e.record, offset: offsets[i] };
           if (this.out?.from === 'memory' && this.out.entry === e) this.out = { from: 'disk', record: onDisk };
           if (e.acked) acks.push(this.disk.ack(onDisk));
+          else this.keepForReadBack(onDisk);
         }
         this.memory.splice(0, offsets.length);
         // sent while being written, and not written: done with
@@ -234,6 +245,22 @@ export class SpillQueue {
       }
     }
     if (this.failure) this.dropFromMemory(this.opts.maxMemoryBytes);
+  }
+
+  /** A spilled record the disk would read next at `offset`, from memory; those before it are done with. */
+  private fromReadBack(offset: number): QueuedRecord | undefined {
+    const kept = this.readBack;
+    let n = 0;
+    while (n < kept.length && kept[n].offset < offset) this.readBackBytes -= kept[n++].payload.length;
+    if (n > 0) kept.splice(0, n);
+    return kept[0]?.offset === offset ? kept[0] : undefined;
+  }
+
+  private keepForReadBack(record: QueuedRecord): void {
+    if (this.readBackBytes + record.payload.length > this.opts.maxMemoryBytes / 4) return;
+    // a gap (one not kept) is harmless: the disk is read there, and what follows is found again
+    this.readBack.push(record);
+    this.readBackBytes += record.payload.length;
   }
 
   /** fsync and the reader offset saved: what was written and acknowledged survives a crash. */
@@ -261,6 +288,8 @@ export class SpillQueue {
     if (this.failure) this.failure.retryAt = 0;
     await this.spill(Infinity);
     const dropped = this.dropFromMemory(0, true);
+    this.readBack.length = 0;
+    this.readBackBytes = 0;
     try {
       await this.disk.close();
     } catch (err) {

@@ -203,3 +203,34 @@ test('reopened under a smaller max_disk_usage: the oldest segments are dropped a
   assert.equal(kept.at(-1), 39);
   await q.close();
 });
+
+test('spilled requests are sent from memory while they fit the read-back bound; past it the disk is read, in the same order', async (t) => {
+  const d = dir(t);
+  const { events } = recorder();
+  let reads = 0;
+  const fs: DiskFs = { ...nodeDiskFs, read: (...args) => (reads++, nodeDiskFs.read(...args)) };
+  // read-back holds a quarter of memory's 4000 bytes: ten requests of 100
+  const { queue: q } = await SpillQueue.open(options(d, events, { maxMemoryBytes: 4000, fs }));
+  for (let i = 0; i < 8; i++) q.push(request(i));
+  await q.spill(Infinity);
+  assert.equal(q.memoryBytes, 0, 'all of them were written');
+  assert.equal(segments(d).length > 0, true);
+  assert.deepEqual(await drain(q), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(reads, 0, 'none was read back from disk');
+
+  for (let i = 8; i < 30; i++) q.push(request(i));
+  await q.spill(Infinity);
+  assert.deepEqual(await drain(q), Array.from({ length: 22 }, (_, k) => 8 + k));
+  assert.ok(reads > 0, 'those past the bound were read from disk');
+  assert.ok(q.empty);
+  await q.close();
+
+  // what was spilled and not acknowledged is still on disk for a restart
+  const again = await SpillQueue.open(options(d, events));
+  for (let i = 30; i < 33; i++) again.queue.push(request(i));
+  await again.queue.spill(Infinity);
+  await again.queue.close();
+  const reopened = await SpillQueue.open(options(d, events));
+  assert.deepEqual(await drain(reopened.queue), [30, 31, 32]);
+  await reopened.queue.close();
+});
