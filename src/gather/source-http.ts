@@ -20,7 +20,7 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 /** Bytes read ahead of the consumer before the transport is paused. */
 const HIGH_WATER = 1024 * 1024;
 /** Enough of an error page to show. */
-const ERROR_BODY_CHARS = 2_000;
+const ERROR_BODY_CHARS = 8_192;
 /** Bodies read whole (JSON answers of the query API) are capped: a preview or a count is not gigabytes. */
 export const MAX_JSON_BYTES = 512 * 1024 * 1024;
 
@@ -281,12 +281,14 @@ export async function statusError(res: SourceResponse, shown: string): Promise<S
   } catch {
     // not JSON: the text as it is
   }
-  return classified(res.status, `HTTP ${res.status} from ${shown}: ${excerpt(message)}`);
+  // classified on the whole text: VictoriaMetrics names the limit after a long preamble
+  return classified(res.status, `HTTP ${res.status} from ${shown}: ${excerpt(message)}`, message);
 }
 
 function excerpt(text: string): string {
   const t = text.replace(/\s+/g, ' ').trim();
-  return t.length > 500 ? `${t.slice(0, 500)}…` : t;
+  // VictoriaMetrics puts the cause last, after the request and the filters
+  return t.length > 600 ? `${t.slice(0, 200)} … ${t.slice(-400)}` : t;
 }
 
 const TOO_MANY = [
@@ -303,8 +305,8 @@ const TOO_MANY = [
 ];
 
 /** The kind of a failed answer: limits and timeouts first (they make an export split its batch). */
-export function classified(status: number | undefined, message: string): SourceError {
-  const m = message.toLowerCase();
+export function classified(status: number | undefined, message: string, detail = message): SourceError {
+  const m = detail.toLowerCase();
   let kind: SourceErrorKind;
   if (TOO_MANY.some((s) => m.includes(s))) kind = 'too_many_series';
   else if (m.includes('timeout exceeded') || m.includes('query timed out') || m.includes('deadline exceeded') || m.includes('maxqueryduration') || status === 504)

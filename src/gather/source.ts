@@ -121,7 +121,9 @@ abstract class BaseSource implements Source {
       if (bad !== undefined) return { ok: false, error: bad };
       return { ok: true, series: await this.countSeries(selection.selectors, startMs, endMs) };
     } catch (err) {
-      if (err instanceof SourceError && (err.kind === 'http' || err.kind === 'not_found' || err.kind === 'too_many_series')) return { ok: false, error: err.message };
+      // the selection is fine, only too large to count: the export splits its batches then
+      if (err instanceof SourceError && err.kind === 'too_many_series') return { ok: true, error: err.message };
+      if (err instanceof SourceError && (err.kind === 'http' || err.kind === 'not_found')) return { ok: false, error: err.message };
       throw err;
     }
   }
