@@ -125,19 +125,6 @@ export function matrixLine(s: MatrixSeries, startMs: number, endMs: number): str
   return `{"metric":${metricJson(Labels.fromRecord(s.metric))},"values":[${vs}],"timestamps":[${ts}]}\n`;
 }
 
-/** A matrix series as a preview sample, its samples in `[startMs, endMs)`. */
-export function matrixSample(s: MatrixSeries, startMs: number, endMs: number): SeriesSample {
-  const values: number[] = [];
-  const timestamps: number[] = [];
-  for (const [t, v] of s.values) {
-    const ms = promTimeMs(t);
-    if (ms < startMs || ms >= endMs) continue;
-    values.push(promValue(v));
-    timestamps.push(ms);
-  }
-  return { metric: s.metric, values, timestamps };
-}
-
 /** An export line parsed (bare `NaN`, `+Inf`, `-Inf` read as the numbers). */
 export function parseExportLine(line: string): SeriesSample {
   const fixed = line.replace(/"values":\[([^\]]*)\]/, (_m, vs: string) =>

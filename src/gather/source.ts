@@ -35,7 +35,7 @@ import {
 } from './types.js';
 import { normalizeSourceUrl } from './source-url.js';
 import { clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
-import { ArrayObjectScanner, matrixLine, matrixSample, parseExportLine, wholeLines, type MatrixSeries } from './source-lines.js';
+import { ArrayObjectScanner, matrixLine, parseExportLine, wholeLines, type MatrixSeries } from './source-lines.js';
 import { validateConnection } from './source-validate.js';
 
 export { normalizeSourceUrl } from './source-url.js';

@@ -360,7 +360,8 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
         })(),
         'canceled',
       );
-      assert.ok(got > 0 && got < 20_000_000, `${got} bytes before the abort`);
+      // the whole export is over 10 MB: the first chunk came long before its end
+      assert.ok(got > 0 && got < 1024 * 1024, `${got} bytes before the abort`);
       assert.match(e.message, /canceled/);
     } finally {
       await src.close();
