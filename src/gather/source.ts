@@ -34,7 +34,7 @@ import {
   type ValidateResult,
 } from './types.js';
 import { normalizeSourceUrl } from './source-url.js';
-import { clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
+import { classified, clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
 import { ArrayObjectScanner, matrixLine, parseExportLine, wholeLines, type MatrixSeries } from './source-lines.js';
 import { validateConnection } from './source-validate.js';
 
@@ -46,6 +46,8 @@ export const COMPONENTS_QUERY = (windowMs: number): string =>
 
 /** Largest window one Prometheus range-vector query or one query_range request covers. */
 const CHUNK_MS = 3_600_000;
+/** Export lines gathered into chunks of about this many bytes. */
+const MIN_CHUNK = 64 * 1024;
 /** Prometheus refuses more points than this per series in one query_range. */
 const MAX_POINTS = 10_000;
 
@@ -140,19 +142,31 @@ abstract class BaseSource implements Source {
     let from = Math.ceil(startMs / stepMs) * stepMs;
     while (from < endMs) {
       const to = Math.min(endMs, from + Math.floor(span / stepMs) * stepMs);
-      const r = await this.http.json<VectorAnswer>(
-        this.api('/api/v1/query_range'),
-        this.params({ query, start: sec(from), end: sec(to - 1), step: `${stepMs / 1000}s` }),
-        { signal },
-      );
-      const lines: string[] = [];
-      for (const s of r.result) {
-        const l = matrixLine(s as MatrixSeries, from, to);
-        if (l !== undefined) lines.push(l);
-      }
-      if (lines.length > 0) yield Buffer.from(lines.join(''));
+      const params = this.params({ query, start: sec(from), end: sec(to - 1), step: `${stepMs / 1000}s` });
+      yield* linesOf(this.matrix('/api/v1/query_range', params, signal), from, to, undefined);
       from = to;
     }
+  }
+
+  /**
+   * The series of a matrix answer one by one as it streams in: a batch's answer is never held
+   * whole, however many series it has.
+   */
+  protected async *matrix(path: string, params: URLSearchParams, signal: AbortSignal): AsyncGenerator<MatrixSeries> {
+    const url = this.api(path);
+    const res = await this.http.request(url, params, { signal });
+    if (res.status < 200 || res.status > 299) throw await statusError(res, url);
+    const pending: string[] = [];
+    const scanner = new ArrayObjectScanner((json) => void pending.push(json), 2);
+    let head = '';
+    for await (const chunk of res.body) {
+      if (head.length < 512) head += chunk.toString('utf8', 0, Math.min(chunk.length, 512));
+      scanner.push(chunk);
+      for (const json of pending) yield JSON.parse(json) as MatrixSeries;
+      pending.length = 0;
+    }
+    if (!/"status"\s*:\s*"success"/.test(head)) throw classified(res.status, `${url}: ${head.slice(0, 300)}`);
+    if (!/"resultType"\s*:\s*"matrix"/.test(head)) throw new SourceError('http', `${url}: the answer is not a matrix: ${head.slice(0, 300)}`);
   }
 
   protected async queryRangeSample(query: string, stepMs: number, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
@@ -322,24 +336,36 @@ class PrometheusSource extends BaseSource {
   private async *rangeVectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
     for (let from = startMs; from < endMs; ) {
       const to = Math.min(endMs, from + CHUNK_MS);
-      const seen = new Set<string>();
+      // overlapping selectors: a series is written once (one selector needs no memory of them)
+      const seen = selectors.length > 1 ? new Set<string>() : undefined;
       for (const sel of selectors) {
         // at to − 1 ms, a window of (to − from) ms reaches back to from − 1 (2.x, closed) or from (3.x, open): the filter keeps [from, to)
-        const r = await this.http.json<VectorAnswer>(this.api('/api/v1/query'), this.params({ query: `${sel}[${to - from}ms]`, time: sec(to - 1) }), { signal });
-        if (r.resultType !== 'matrix') throw new SourceError('http', `${JSON.stringify(sel)}: the server answered a ${r.resultType}, not a matrix`);
-        const lines: string[] = [];
-        for (const s of r.result) {
-          const key = metricJson(Labels.fromRecord(s.metric));
-          if (seen.has(key)) continue;
-          seen.add(key);
-          const l = matrixLine(s as MatrixSeries, from, to);
-          if (l !== undefined) lines.push(l);
-        }
-        if (lines.length > 0) yield Buffer.from(lines.join(''));
+        const params = this.params({ query: `${sel}[${to - from}ms]`, time: sec(to - 1) });
+        yield* linesOf(this.matrix('/api/v1/query', params, signal), from, to, seen);
       }
       from = to;
     }
   }
+}
+
+/** Export lines of matrix series in `[startMs, endMs)`, in chunks of about MIN_CHUNK bytes; series in `seen` skipped (and added). */
+async function* linesOf(series: AsyncIterable<MatrixSeries>, startMs: number, endMs: number, seen: Set<string> | undefined): AsyncGenerator<Buffer> {
+  let out = '';
+  for await (const s of series) {
+    if (seen !== undefined) {
+      const key = metricJson(Labels.fromRecord(s.metric));
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    const line = matrixLine(s, startMs, endMs);
+    if (line === undefined) continue;
+    out += line;
+    if (out.length >= MIN_CHUNK) {
+      yield Buffer.from(out);
+      out = '';
+    }
+  }
+  if (out.length > 0) yield Buffer.from(out);
 }
 
 /** Jobs and components from per-(job, instance) series counts. */
