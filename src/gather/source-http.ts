@@ -46,6 +46,26 @@ export function clientSettings(c: ConnectionConfig, userInfo?: { username: strin
   return base;
 }
 
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** What is wrong with a connection's auth settings (that would only fail later, less clearly), or undefined. */
+export function authProblem(c: ConnectionConfig): string | undefined {
+  const a = c.auth;
+  if (a === undefined || a.type === 'none') return undefined;
+  if (a.type === 'basic') {
+    if (a.username.includes(':')) return 'basic auth: the username must not contain ":"';
+    if (!HEADER_VALUE.test(a.username) || !HEADER_VALUE.test(a.password)) return 'basic auth: the username or password holds a line break or control character';
+  } else if (a.type === 'bearer') {
+    if (a.token.trim() === '') return 'bearer auth: the token is empty';
+    if (!HEADER_VALUE.test(a.token)) return 'bearer auth: the token holds a line break or control character';
+  } else if (a.type === 'header') {
+    if (!HEADER_NAME.test(a.name)) return `custom header: ${JSON.stringify(a.name)} is not an HTTP header name`;
+    if (!HEADER_VALUE.test(a.value)) return `custom header ${a.name}: the value holds a line break or control character`;
+  }
+  return undefined;
+}
+
 export class SourceHttp {
   private readonly client: HttpClient;
 

@@ -8,7 +8,7 @@
 
 import { SourceError, type ConnectionConfig, type SourceErrorKind, type SourceInfo, type ValidateAttempt, type ValidateResult } from './types.js';
 import { normalizeSourceUrl, type SourceUrl } from './source-url.js';
-import { clientSettings, DEFAULT_TIMEOUT_MS, readText, SourceHttp, statusError } from './source-http.js';
+import { authProblem, clientSettings, DEFAULT_TIMEOUT_MS, readText, SourceHttp, statusError } from './source-http.js';
 
 /** A failed validation's kind, for openSource's SourceError. */
 export interface Validated extends ValidateResult {
@@ -30,7 +30,10 @@ export async function validateConnection(c: ConnectionConfig): Promise<Validated
     const e = err as SourceError;
     return { ok: false, attempts: [], error: e.message, hint: 'check the URL: http(s)://host:port, with /select/<tenant>/prometheus for a vmselect', kind: 'http' };
   }
+  const badAuth = authProblem(c);
+  if (badAuth !== undefined) return { ok: false, attempts: [], error: badAuth, hint: 'check the authentication settings', kind: 'auth' };
   const timeoutMs = c.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) return { ok: false, attempts: [], error: `timeout ${timeoutMs} ms: want a positive number of milliseconds`, hint: 'check the timeout', kind: 'http' };
   const http = new SourceHttp(clientSettings(c, url.userInfo), timeoutMs);
   const attempts: ValidateAttempt[] = [];
   const probe = async (target: string, params?: URLSearchParams, record = true): Promise<Probe> => {

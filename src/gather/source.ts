@@ -34,7 +34,7 @@ import {
   type ValidateResult,
 } from './types.js';
 import { normalizeSourceUrl } from './source-url.js';
-import { classified, clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
+import { authProblem, classified, clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
 import { ArrayObjectScanner, matrixLine, parseExportLine, wholeLines, type MatrixSeries } from './source-lines.js';
 import { validateConnection } from './source-validate.js';
 
@@ -67,6 +67,8 @@ export async function openSource(c: ConnectionConfig, info?: SourceInfo): Promis
     found = v.source;
   }
   const url = normalizeSourceUrl(c.url, c.tenant);
+  const badAuth = authProblem(c);
+  if (badAuth !== undefined) throw new SourceError('auth', badAuth);
   const http = new SourceHttp(clientSettings(c, url.userInfo), c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return found.exportApi ? new VictoriaMetricsSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS) : new PrometheusSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
