@@ -205,17 +205,42 @@ class VictoriaMetricsSource extends BaseSource {
 
   async discover(startMs: number, endMs: number): Promise<DiscoverResult> {
     const w = endMs - startMs;
-    const [components, counts] = await Promise.all([
-      this.instant(COMPONENTS_QUERY(w), endMs - 1),
-      this.instant(`count by (job, instance) (last_over_time({__name__=~".+"}[${w}ms]))`, endMs - 1),
-    ]);
+    const components = await this.instant(COMPONENTS_QUERY(w), endMs - 1);
     const componentOf = new Map<string, string>();
     for (const r of components.result) {
       const job = r.metric.job ?? '';
       if (!componentOf.has(job) && r.metric.vm_component) componentOf.set(job, r.metric.vm_component);
     }
-    const perInstance = counts.result.map((r) => ({ job: r.metric.job ?? '', instance: r.metric.instance ?? '', series: Number(r.value?.[1] ?? 0) }));
-    return summarize(perInstance, componentOf);
+    try {
+      const counts = await this.instant(`count by (job, instance) (last_over_time({__name__=~".+"}[${w}ms]))`, endMs - 1);
+      const perInstance = counts.result.map((r) => ({ job: r.metric.job ?? '', instance: r.metric.instance ?? '', series: Number(r.value?.[1] ?? 0) }));
+      return summarize(perInstance, componentOf);
+    } catch (err) {
+      if (!(err instanceof SourceError) || err.kind !== 'too_many_series') throw err;
+    }
+    return { ...summarize(await this.estimatedCounts(startMs, endMs), componentOf), estimated: true };
+  }
+
+  /**
+   * Per job and instance series counts when counting them over the range is beyond the server's
+   * series limit (a large installation): the jobs of the range (label values), and per job the
+   * TSDB statistics of the range's last day, by instance — what VictoriaMetrics keeps without
+   * touching the series one by one.
+   */
+  private async estimatedCounts(startMs: number, endMs: number): Promise<{ job: string; instance: string; series: number }[]> {
+    const jobs = await this.http.json<string[]>(this.api('/api/v1/label/job/values'), new URLSearchParams({ start: sec(startMs), end: sec(endMs - 1) }));
+    const date = new Date(endMs - 1).toISOString().slice(0, 10);
+    const out: { job: string; instance: string; series: number }[] = [];
+    for (const job of jobs) {
+      const stats = await this.http.json<{ totalSeries?: number; seriesCountByFocusLabelValue?: { name: string; value: number }[] }>(
+        this.api('/api/v1/status/tsdb'),
+        new URLSearchParams({ 'match[]': `{job=${JSON.stringify(job)}}`, focusLabel: 'instance', topN: '100000', date }),
+      );
+      const byInstance = stats.seriesCountByFocusLabelValue ?? [];
+      if (byInstance.length === 0) out.push({ job, instance: '', series: stats.totalSeries ?? 0 });
+      else for (const i of byInstance) out.push({ job, instance: i.name, series: i.value });
+    }
+    return out;
   }
 
   async sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {

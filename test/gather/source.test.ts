@@ -205,6 +205,7 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
           .sort((a, b) => (a.job < b.job ? -1 : 1));
         assert.deepEqual([...d.jobs].sort((a, b) => (a.job < b.job ? -1 : 1)), want, flavour);
         assert.equal(d.totalSeries, peers.dataset.series.length);
+        assert.equal(d.estimated, undefined, 'counted, not estimated');
         const node = d.components.find((c) => c.component === 'unknown');
         assert.ok(node, 'jobs without vm_app_version are component unknown');
         if (flavour === 'vm') {
