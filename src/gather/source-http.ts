@@ -26,6 +26,8 @@ export const MAX_JSON_BYTES = 512 * 1024 * 1024;
 
 export interface SourceResponse {
   readonly status: number;
+  /** A redirect's target (redirects are not followed: validation names the URL to use instead). */
+  readonly location?: string;
   readonly body: AsyncIterable<Buffer>;
 }
 
@@ -38,7 +40,7 @@ export interface RequestOptions {
 export function clientSettings(c: ConnectionConfig, userInfo?: { username: string; password: string }): HttpClientSettings {
   const a = c.auth;
   const tls = c.tls && (c.tls.ca !== undefined || c.tls.insecureSkipVerify) ? { ca: c.tls.ca, insecure_skip_verify: c.tls.insecureSkipVerify ?? false } : undefined;
-  const base = { follow_redirects: true, enable_http2: false, tls_config: tls };
+  const base = { follow_redirects: false, enable_http2: false, tls_config: tls };
   if (a?.type === 'basic') return { ...base, basic_auth: { username: a.username, password: a.password } };
   if (a?.type === 'bearer') return { ...base, authorization: { type: 'Bearer', credentials: a.token } };
   if (a?.type === 'header') return { ...base, override_headers: { [a.name.toLowerCase()]: a.value } };
@@ -165,11 +167,11 @@ export class SourceHttp {
       };
 
       const events = {
-        start: (status: number): void => {
+        start: (status: number, location: string | undefined): void => {
           if (failure !== undefined) return;
           started = true;
           arm();
-          resolve({ status, body: iterate() });
+          resolve({ status, location, body: iterate() });
         },
         data: (chunk: Buffer, copy: boolean): void => {
           if (failure !== undefined || ended) return;
@@ -198,7 +200,7 @@ export class SourceHttp {
         const call = pool.request(
           { method: post ? 'POST' : 'GET', path: target.pathname + target.search, headers, body },
           {
-            onHeaders: (status) => events.start(status),
+            onHeaders: (status, h) => events.start(status, h.get('location')),
             onData: (c) => events.data(c, true),
             onEnd: () => events.end(),
             onError: (err) => events.error(err),
@@ -224,7 +226,10 @@ export class SourceHttp {
                   controller = c;
                   if (failure !== undefined) c.abort(new Error('request ended'));
                 },
-                onResponseStart: (_c, status) => events.start(status),
+                onResponseStart: (_c, status, h) => {
+                  const location = h['location'];
+                  events.start(status, Array.isArray(location) ? location[0] : location);
+                },
                 onResponseData: (_c, chunk) => events.data(chunk, false),
                 onResponseEnd: () => events.end(),
                 onResponseError: (_c, err) => events.error(err),
@@ -302,7 +307,8 @@ export async function statusError(res: SourceResponse, shown: string): Promise<S
     // not JSON: the text as it is
   }
   // classified on the whole text: VictoriaMetrics names the limit after a long preamble
-  return classified(res.status, `HTTP ${res.status} from ${shown}: ${excerpt(message)}`, message);
+  const moved = res.location !== undefined ? ` (redirected to ${shownUrl(res.location)})` : '';
+  return classified(res.status, `HTTP ${res.status} from ${shown}${moved}: ${excerpt(message)}`, message);
 }
 
 function excerpt(text: string): string {

@@ -116,7 +116,8 @@ function versionFromMetricsPage(text: string): string | undefined {
   if (line === null) return undefined;
   const short = /short_version="([^"]*)"/.exec(line[1])?.[1];
   const full = /(?:^|,\s*)version="([^"]*)"/.exec(line[1])?.[1];
-  return versionOf(short, full);
+  // only the storage's own page: a vmauth or proxy in front answers /metrics with its own version
+  return /^(victoria-metrics|vmselect)-/.test(full ?? '') ? versionOf(short, full) : undefined;
 }
 
 function versionOf(short: string | undefined, full: string | undefined): string | undefined {
@@ -138,6 +139,9 @@ export function hintFor(e: SourceError, c: ConnectionConfig, url: SourceUrl): st
   if (TLS_TROUBLE.test(m)) return "the server's certificate is not trusted: give the CA certificate (PEM) that signed it, or skip TLS verification";
   if (/wrong version number|EPROTO|packet length too long/i.test(m)) return 'the server does not speak TLS on this port: use http://';
   if (/HTTP request to an HTTPS server/i.test(m)) return 'the server speaks TLS on this port: use https://';
+  const moved = /\(redirected to ([^)\s]+)\)/.exec(m);
+  // the redirect of an API request: the base is what to type
+  if (moved !== null) return `the server redirects to ${moved[1].replace(/\/api\/v1\/.*$/, '')}: use that URL`;
   if (e.kind === 'network') {
     if (/ECONNREFUSED/.test(m)) return 'nothing listens there: check the host and port (VictoriaMetrics 8428, vmselect 8481, vmauth 8427, Prometheus 9090)';
     if (/ENOTFOUND|EAI_AGAIN/.test(m)) return 'the host name does not resolve: check the host';

@@ -10,6 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openSource, validateSource } from '../../src/gather/source.js';
 import { SourceError, type Selection, type Source } from '../../src/gather/types.js';
@@ -366,6 +367,45 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
       assert.match(e.message, /canceled/);
     } finally {
       await src.close();
+    }
+  });
+
+  test('version from vm_app_version (the storage\'s own component first); a redirect is named in the hint', async () => {
+    const stub = createHttpServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/old/api/v1/query') {
+        res.writeHead(301, { location: `http://127.0.0.1:${(stub.address() as AddressInfo).port}/api/v1/query` });
+        return res.end();
+      }
+      if (path === '/api/v1/query') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(
+          JSON.stringify({
+            status: 'success',
+            data: {
+              resultType: 'vector',
+              result: [
+                { metric: { __name__: 'vm_app_version', job: 'st', version: 'vmstorage-20230902-003338-tags-v1.93.3-cluster-0-g1' }, value: [1, '1'] },
+                { metric: { __name__: 'vm_app_version', job: 'vm', version: 'victoria-metrics-20230902-003338-tags-v1.93.4-0-gabc' }, value: [1, '1'] },
+              ],
+            },
+          }),
+        );
+      }
+      if (path === '/api/v1/export') return res.end();
+      res.writeHead(404).end('404 page not found');
+    });
+    await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+    try {
+      const v = await validateSource({ url });
+      assert.deepEqual(v.source, { flavour: 'victoriametrics-single', version: 'v1.93.4', apiBase: url, exportApi: true });
+      const moved = await validateSource({ url: `${url}/old` });
+      assert.equal(moved.ok, false);
+      assert.equal(moved.attempts[0].status, 301);
+      assert.equal(moved.hint, `the server redirects to ${url}: use that URL`);
+    } finally {
+      await new Promise<void>((r) => stub.close(() => r()));
     }
   });
 });
