@@ -13,6 +13,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openSource, validateSource } from '../../src/gather/source.js';
+import { clientSettings, SourceHttp } from '../../src/gather/source-http.js';
+import { wholeLines } from '../../src/gather/source-lines.js';
+import { request as httpRequest } from 'node:http';
 import { SourceError, type Selection, type Source } from '../../src/gather/types.js';
 import {
   datasetSlice,
@@ -406,6 +409,61 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
       assert.equal(moved.hint, `the server redirects to ${url}: use that URL`);
     } finally {
       await new Promise<void>((r) => stub.close(() => r()));
+    }
+  });
+
+  test('gzip: asked for when compression is on, decompressed as it streams, equal to the plain export', async () => {
+    // a recording proxy: what encoding did the server answer with?
+    const encodings: (string | undefined)[] = [];
+    const proxy = createHttpServer((req, res) => {
+      const t = new URL(peers.vm.url);
+      const up = httpRequest({ hostname: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        encodings.push(r.headers['content-encoding']);
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const params = new URLSearchParams({ 'match[]': '{job="node"}', start: String(peers.dataset.startMs / 1000), end: String((peers.dataset.endMs - 1) / 1000) });
+    const read = async (compression: boolean): Promise<string> => {
+      const http = new SourceHttp(clientSettings({ url }), 10_000, compression);
+      try {
+        const res = await http.request(`${url}/api/v1/export`, params);
+        assert.equal(res.status, 200);
+        let text = '';
+        for await (const c of wholeLines(res.body)) text += c.toString();
+        return text;
+      } finally {
+        await http.close();
+      }
+    };
+    try {
+      const zipped = await read(true);
+      const plain = await read(false);
+      assert.deepEqual(encodings, ['gzip', undefined]);
+      assert.ok(plain.length > 1_000_000);
+      // (VictoriaMetrics' series order differs between two exports)
+      assert.equal(zipped.length, plain.length);
+      assert.deepEqual(parseExportLines(zipped), datasetSlice(peers.dataset, peers.dataset.startMs, peers.dataset.endMs, (m) => m.job === 'node'));
+      // an abort in the middle of a gzip body
+      const http = new SourceHttp(clientSettings({ url }), 10_000, true);
+      try {
+        const ac = new AbortController();
+        const res = await http.request(`${url}/api/v1/export`, params, { signal: ac.signal });
+        await rejectsKind(
+          (async () => {
+            for await (const _ of res.body) ac.abort();
+          })(),
+          'canceled',
+        );
+      } finally {
+        await http.close();
+      }
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
     }
   });
 });
