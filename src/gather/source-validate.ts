@@ -83,17 +83,25 @@ export async function validateConnection(c: ConnectionConfig): Promise<Validated
       const info: SourceInfo = { flavour: url.clusterPath ? 'victoriametrics-cluster' : 'victoriametrics-single', version: version ?? 'unknown', apiBase: base, exportApi: true };
       return { ok: true, source: info, attempts };
     }
+    // no export API: Prometheus (its build info names a revision and Go version; VictoriaMetrics
+    // answers {} or a made-up Prometheus version for Grafana), or VictoriaMetrics behind a
+    // vmauth that routes the query API only — read then with range-vector queries too
     const build = await probe(`${base}/api/v1/status/buildinfo`);
-    let promVersion: string | undefined;
+    let data: { version?: unknown; revision?: unknown; goVersion?: unknown } = {};
     if (build.ok) {
       try {
-        const v = (JSON.parse(build.text ?? '') as { data?: { version?: unknown } }).data?.version;
-        if (typeof v === 'string' && v !== '') promVersion = v;
+        data = (JSON.parse(build.text ?? '') as { data?: typeof data }).data ?? {};
       } catch {
-        // no version then
+        // not Prometheus' answer
       }
     }
-    return { ok: true, source: { flavour: 'prometheus', version: promVersion ?? 'unknown', apiBase: base, exportApi: false }, attempts };
+    const prometheus = typeof data.version === 'string' && data.version !== '' && (data.revision !== undefined || data.goVersion !== undefined);
+    if (!prometheus && (version !== undefined || (build.ok && data.version === undefined))) {
+      const flavour = url.clusterPath ? 'victoriametrics-cluster' : 'victoriametrics-single';
+      return { ok: true, source: { flavour, version: version ?? 'unknown', apiBase: base, exportApi: false }, attempts };
+    }
+    const promVersion = typeof data.version === 'string' && data.version !== '' ? data.version : 'unknown';
+    return { ok: true, source: { flavour: 'prometheus', version: promVersion, apiBase: base, exportApi: false }, attempts };
   } finally {
     await http.close();
   }

@@ -70,7 +70,7 @@ export async function openSource(c: ConnectionConfig, info?: SourceInfo): Promis
   const badAuth = authProblem(c);
   if (badAuth !== undefined) throw new SourceError('auth', badAuth);
   const http = new SourceHttp(clientSettings(c, url.userInfo), c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  return found.exportApi ? new VictoriaMetricsSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS) : new PrometheusSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return found.flavour !== 'prometheus' ? new VictoriaMetricsSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS) : new PrometheusSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
 /** Seconds with ms decimals, as both APIs read times. */
@@ -171,6 +171,21 @@ abstract class BaseSource implements Source {
     if (!/"resultType"\s*:\s*"matrix"/.test(head)) throw new SourceError('http', `${url}: the answer is not a matrix: ${head.slice(0, 300)}`);
   }
 
+  /** Raw samples in `[startMs, endMs)` by range-vector instant queries, an hour at most each. */
+  protected async *rangeVectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+    for (let from = startMs; from < endMs; ) {
+      const to = Math.min(endMs, from + CHUNK_MS);
+      // overlapping selectors: a series is written once (one selector needs no memory of them)
+      const seen = selectors.length > 1 ? new Set<string>() : undefined;
+      for (const sel of selectors) {
+        // at to − 1 ms, a window of (to − from) ms reaches back to from − 1 (2.x, closed) or from (3.x, open): the filter keeps [from, to)
+        const params = this.params({ query: `${sel}[${to - from}ms]`, time: sec(to - 1) });
+        yield* linesOf(this.matrix('/api/v1/query', params, signal), from, to, seen);
+      }
+      from = to;
+    }
+  }
+
   protected async queryRangeSample(query: string, stepMs: number, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
     const ac = new AbortController();
     const out = new Map<string, SeriesSample>();
@@ -247,21 +262,26 @@ class VictoriaMetricsSource extends BaseSource {
     if ('query' in selection) return this.queryRangeSample(selection.query, selection.stepMs, startMs, endMs, limit);
     const bad = checkSelectors(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
-    const out: SeriesSample[] = [];
-    if (limit <= 0) return out;
+    const out = new Map<string, SeriesSample>();
+    if (limit <= 0) return [];
     const ac = new AbortController();
     try {
       outer: for await (const chunk of this.exportLines(selection, startMs, endMs, ac.signal)) {
         for (const line of chunk.toString('utf8').split('\n')) {
           if (line === '') continue;
-          out.push(parseExportLine(line));
-          if (out.length >= limit) break outer;
+          const s = parseExportLine(line);
+          const key = metricJson(Labels.fromRecord(s.metric));
+          const had = out.get(key);
+          // range-vector reads (no export API) give a series once per hour of the range
+          if (had !== undefined) out.set(key, { metric: had.metric, values: [...had.values, ...s.values], timestamps: [...had.timestamps, ...s.timestamps] });
+          else if (out.size < limit) out.set(key, s);
+          else if (this.info.exportApi) break outer;
         }
       }
     } finally {
       ac.abort();
     }
-    return out;
+    return [...out.values()];
   }
 
   async *exportLines(selection: Selection, startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
@@ -271,6 +291,11 @@ class VictoriaMetricsSource extends BaseSource {
     }
     const bad = checkSelectors(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
+    if (!this.info.exportApi) {
+      // a vmauth that routes the query API only: raw samples as from Prometheus
+      yield* this.rangeVectorLines(selection.selectors, startMs, endMs, signal);
+      return;
+    }
     if (endMs <= startMs) return;
     const params = new URLSearchParams();
     for (const s of selection.selectors) params.append('match[]', s);
@@ -357,21 +382,6 @@ class PrometheusSource extends BaseSource {
     const bad = checkSelectors(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
     yield* this.rangeVectorLines(selection.selectors, startMs, endMs, signal);
-  }
-
-  /** Raw samples in `[startMs, endMs)` by range-vector instant queries, an hour at most each. */
-  private async *rangeVectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
-    for (let from = startMs; from < endMs; ) {
-      const to = Math.min(endMs, from + CHUNK_MS);
-      // overlapping selectors: a series is written once (one selector needs no memory of them)
-      const seen = selectors.length > 1 ? new Set<string>() : undefined;
-      for (const sel of selectors) {
-        // at to − 1 ms, a window of (to − from) ms reaches back to from − 1 (2.x, closed) or from (3.x, open): the filter keeps [from, to)
-        const params = this.params({ query: `${sel}[${to - from}ms]`, time: sec(to - 1) });
-        yield* linesOf(this.matrix('/api/v1/query', params, signal), from, to, seen);
-      }
-      from = to;
-    }
   }
 }
 

@@ -466,4 +466,43 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
       await new Promise<void>((r) => proxy.close(() => r()));
     }
   });
+
+  test('VictoriaMetrics behind a proxy without the export API: found as VictoriaMetrics, read exactly with range-vector queries', async () => {
+    const proxy = createHttpServer((req, res) => {
+      if ((req.url ?? '').startsWith('/api/v1/export')) {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        return res.end(`missing route for ${JSON.stringify(req.url)}`);
+      }
+      const t = new URL(peers.vm.url);
+      const up = httpRequest({ hostname: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const v = await validateSource({ url });
+      assert.deepEqual(v.source, { flavour: 'victoriametrics-single', version: 'unknown', apiBase: url, exportApi: false });
+      const src = await openSource({ url }, v.source);
+      try {
+        const { startMs, endMs } = peers.dataset;
+        const keep = (m: Readonly<Record<string, string>>): boolean => m.job === 'vmselect';
+        const { text } = await collect(src, { selectors: ['{job="vmselect"}'] }, startMs, endMs, 25 * 60_000);
+        assert.deepEqual(parseExportLines(text), datasetSlice(peers.dataset, startMs, endMs, keep));
+        const d = await src.discover(startMs, endMs);
+        assert.deepEqual(d.jobs.find((j) => j.job === 'vmselect'), { job: 'vmselect', component: 'vmselect', instances: 2, series: peers.dataset.jobs.find((j) => j.job === 'vmselect')!.series });
+        // a preview over more than an hour: each series whole, though read an hour at a time
+        const sample = await src.sample({ selectors: ['up'] }, startMs, endMs, 2);
+        assert.equal(sample.length, 2);
+        for (const s of sample) assert.equal(s.timestamps.length, (endMs - startMs) / peers.dataset.stepMs);
+      } finally {
+        await src.close();
+      }
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
 });
