@@ -9,6 +9,7 @@
  * `SourceError` of the right kind with the server's own words.
  */
 
+import { X509Certificate } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
@@ -41,7 +42,8 @@ export interface RequestOptions {
 /** The client settings a connection calls for: its auth as headers, its TLS choices. */
 export function clientSettings(c: ConnectionConfig, userInfo?: { username: string; password: string }): HttpClientSettings {
   const a = c.auth;
-  const tls = c.tls && (c.tls.ca !== undefined || c.tls.insecureSkipVerify) ? { ca: c.tls.ca, insecure_skip_verify: c.tls.insecureSkipVerify ?? false } : undefined;
+  const ca = c.tls?.ca !== undefined && c.tls.ca.trim() !== '' ? c.tls.ca : undefined;
+  const tls = ca !== undefined || c.tls?.insecureSkipVerify ? { ca, insecure_skip_verify: c.tls?.insecureSkipVerify ?? false } : undefined;
   const base = { follow_redirects: false, enable_http2: false, tls_config: tls };
   if (a?.type === 'basic') return { ...base, basic_auth: { username: a.username, password: a.password } };
   if (a?.type === 'bearer') return { ...base, authorization: { type: 'Bearer', credentials: a.token } };
@@ -53,8 +55,15 @@ export function clientSettings(c: ConnectionConfig, userInfo?: { username: strin
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-/** What is wrong with a connection's auth settings (that would only fail later, less clearly), or undefined. */
-export function authProblem(c: ConnectionConfig): string | undefined {
+/** What is wrong with a connection's auth or TLS settings (that would only fail later, less clearly), or undefined. */
+export function connectionProblem(c: ConnectionConfig): string | undefined {
+  if (c.tls?.ca !== undefined && c.tls.ca.trim() !== '') {
+    try {
+      new X509Certificate(c.tls.ca);
+    } catch (err) {
+      return `TLS: the CA is not a PEM certificate (-----BEGIN CERTIFICATE-----…): ${(err as Error).message}`;
+    }
+  }
   const a = c.auth;
   if (a === undefined || a.type === 'none') return undefined;
   if (a.type === 'basic') {

@@ -8,7 +8,7 @@
 
 import { SourceError, type ConnectionConfig, type SourceErrorKind, type SourceInfo, type ValidateAttempt, type ValidateResult } from './types.js';
 import { normalizeSourceUrl, type SourceUrl } from './source-url.js';
-import { authProblem, clientSettings, DEFAULT_TIMEOUT_MS, readText, SourceHttp, statusError } from './source-http.js';
+import { connectionProblem, clientSettings, DEFAULT_TIMEOUT_MS, readText, SourceHttp, statusError } from './source-http.js';
 
 /** A failed validation's kind, for openSource's SourceError. */
 export interface Validated extends ValidateResult {
@@ -30,8 +30,8 @@ export async function validateConnection(c: ConnectionConfig): Promise<Validated
     const e = err as SourceError;
     return { ok: false, attempts: [], error: e.message, hint: 'check the URL: http(s)://host:port, with /select/<tenant>/prometheus for a vmselect', kind: 'http' };
   }
-  const badAuth = authProblem(c);
-  if (badAuth !== undefined) return { ok: false, attempts: [], error: badAuth, hint: 'check the authentication settings', kind: 'auth' };
+  const problem = connectionProblem(c);
+  if (problem !== undefined) return { ok: false, attempts: [], error: problem, hint: problem.startsWith('TLS') ? 'give the CA certificate as PEM' : 'check the authentication settings', kind: problem.startsWith('TLS') ? 'http' : 'auth' };
   const timeoutMs = c.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(timeoutMs > 0)) return { ok: false, attempts: [], error: `timeout ${timeoutMs} ms: want a positive number of milliseconds`, hint: 'check the timeout', kind: 'http' };
   const http = new SourceHttp(clientSettings(c, url.userInfo), timeoutMs);

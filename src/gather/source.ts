@@ -5,11 +5,12 @@
  *
  * Raw samples: VictoriaMetrics streams `/api/v1/export` (its `end` is inclusive, so it is asked
  * for `end − 1 ms`; `start`/`end` go as seconds with three decimals, which it reads to the ms),
- * handed on in chunks of whole lines as they arrive. Prometheus has no export API: a range-vector
+ * handed on in chunks of whole lines as they arrive. Prometheus has no export API (nor has a
+ * VictoriaMetrics behind a vmauth that routes only the query API): a range-vector
  * instant query `<selector>[<window>ms]` at `end − 1 ms` returns every raw sample of the window,
  * kept when in `[start, end)` — exact on both sides of Prometheus 3's change (2.x windows are
  * closed on the left, 3.x open), one query per selector and at most an hour each (its answer is
- * JSON, read whole), series met twice (overlapping selectors) written once. Staleness markers
+ * JSON, read series by series as it streams), series met twice (overlapping selectors) written once. Staleness markers
  * are not returned by queries: a Prometheus export holds none (the export API of VictoriaMetrics
  * passes its own on). A query (`{query, stepMs}`) is evaluated with `query_range` on the
  * absolute grid of its step (a batch boundary never moves a point), in both flavours.
@@ -34,7 +35,7 @@ import {
   type ValidateResult,
 } from './types.js';
 import { normalizeSourceUrl } from './source-url.js';
-import { authProblem, classified, clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
+import { connectionProblem, classified, clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
 import { ArrayObjectScanner, matrixLine, parseExportLine, wholeLines, type MatrixSeries } from './source-lines.js';
 import { validateConnection } from './source-validate.js';
 
@@ -67,8 +68,8 @@ export async function openSource(c: ConnectionConfig, info?: SourceInfo): Promis
     found = v.source;
   }
   const url = normalizeSourceUrl(c.url, c.tenant);
-  const badAuth = authProblem(c);
-  if (badAuth !== undefined) throw new SourceError('auth', badAuth);
+  const problem = connectionProblem(c);
+  if (problem !== undefined) throw new SourceError(problem.startsWith('TLS') ? 'http' : 'auth', problem);
   const http = new SourceHttp(clientSettings(c, url.userInfo), c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return found.flavour !== 'prometheus' ? new VictoriaMetricsSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS) : new PrometheusSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }

@@ -65,6 +65,9 @@ test('auth settings that could not go out are refused before any request, saying
     assert.deepEqual(r.attempts, []);
     await assert.rejects(openSource({ url: 'http://127.0.0.1:1', auth }, { flavour: 'prometheus', version: 'x', apiBase: 'http://127.0.0.1:1', exportApi: false }), (e: unknown) => e instanceof SourceError && e.kind === 'auth' && re.test(e.message));
   }
+  const ca = await validateSource({ url: 'https://127.0.0.1:1', tls: { ca: 'not a certificate' } });
+  assert.match(ca.error ?? '', /TLS: the CA is not a PEM certificate/);
+  assert.deepEqual(ca.attempts, []);
   const t = await validateSource({ url: 'http://127.0.0.1:1', timeoutMs: 0 });
   assert.match(t.error ?? '', /timeout 0 ms/);
 });
