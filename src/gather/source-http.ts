@@ -377,7 +377,14 @@ export function classified(status: number | undefined, message: string, detail =
   const m = detail.toLowerCase();
   let kind: SourceErrorKind;
   if (TOO_MANY.some((s) => m.includes(s))) kind = 'too_many_series';
-  else if (m.includes('timeout exceeded') || m.includes('query timed out') || m.includes('deadline exceeded') || m.includes('maxqueryduration') || status === 504)
+  else if (
+    m.includes('timeout exceeded') ||
+    m.includes('query timed out') ||
+    m.includes('deadline exceeded') ||
+    m.includes('maxqueryduration') ||
+    status === 504 ||
+    (status === 503 && /time(d)? ?out/.test(m))
+  )
     kind = 'timeout';
   else if (status === 401 || status === 403 || m.includes('cannot find the provided auth token') || m.includes('missing `authorization`') || m.includes('unauthorized'))
     kind = 'auth';

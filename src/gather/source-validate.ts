@@ -140,7 +140,7 @@ const TLS_TROUBLE = /certificate|self[- ]signed|unable to verify|CERT_|DEPTH_ZER
 export function hintFor(e: SourceError, c: ConnectionConfig, url: SourceUrl): string {
   const m = e.message;
   if (e.kind === 'auth') {
-    return c.auth === undefined || c.auth.type === 'none'
+    return (c.auth === undefined || c.auth.type === 'none') && url.userInfo === undefined
       ? 'the source wants credentials: choose basic auth, a bearer token or a header'
       : 'the credentials were refused: check the username and password, the token or the header';
   }

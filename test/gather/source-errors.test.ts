@@ -15,6 +15,8 @@ test('server error texts map to the kinds an export acts on', () => {
     [422, 'query processing would load too many samples into memory in query execution', 'too_many_series'],
     [503, 'query timed out in expression evaluation', 'timeout'],
     [504, 'Gateway Timeout', 'timeout'],
+    [503, 'upstream request timeout', 'timeout'],
+    [503, 'Service Unavailable', 'http'],
     [401, 'Unauthorized', 'auth'],
     [403, 'forbidden', 'auth'],
     [400, 'cannot find the provided auth token "Bearer x" in config', 'auth'],
