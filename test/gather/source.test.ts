@@ -144,6 +144,10 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
     const header = await validateSource({ url, auth: { type: 'header', name: 'Authorization', value: 'Bearer tok-123' } });
     assert.equal(header.ok, true, JSON.stringify(header));
 
+    const inUrl = await validateSource({ url: url.replace('http://', 'http://support:s3cret@') });
+    assert.equal(inUrl.ok, true, JSON.stringify(inUrl));
+    assert.ok(!JSON.stringify(inUrl).includes('s3cret'), 'credentials typed into the URL are not shown');
+
     const wrong = await validateSource({ url, auth: { type: 'basic', username: 'support', password: 'nope' } });
     assert.equal(wrong.ok, false);
     assert.match(wrong.hint ?? '', /credentials were refused/);
