@@ -47,6 +47,8 @@ export const COMPONENTS_QUERY = (windowMs: number): string =>
 
 /** Largest window one Prometheus range-vector query or one query_range request covers. */
 const CHUNK_MS = 3_600_000;
+/** Preview queries in flight at once (Prometheus: one per series). */
+const SAMPLE_CONCURRENCY = 4;
 /** Export lines gathered into chunks of about this many bytes. */
 const MIN_CHUNK = 64 * 1024;
 /** Prometheus refuses more points than this per series in one query_range. */
@@ -119,8 +121,7 @@ abstract class BaseSource implements Source {
       if ('query' in selection) {
         if (selection.query.trim() === '') return { ok: false, error: 'the query is empty' };
         if (!(selection.stepMs > 0)) return { ok: false, error: `step ${selection.stepMs} ms: want a positive step` };
-        const r = await this.instant(selection.query, endMs - 1);
-        return { ok: true, series: r.resultType === 'vector' || r.resultType === 'matrix' ? r.result.length : 1 };
+        return { ok: true, series: await this.queryCount(selection.query, endMs - 1) };
       }
       const bad = checkSelectors(selection.selectors);
       if (bad !== undefined) return { ok: false, error: bad };
@@ -156,6 +157,13 @@ abstract class BaseSource implements Source {
    * whole, however many series it has.
    */
   protected async *matrix(path: string, params: URLSearchParams, signal: AbortSignal): AsyncGenerator<MatrixSeries> {
+    const kind = { resultType: '' };
+    yield* this.results(path, params, signal, kind);
+    if (kind.resultType !== 'matrix') throw new SourceError('http', `${this.api(path)}: the answer is a ${kind.resultType}, not a matrix`);
+  }
+
+  /** The result series of a query answer as it streams in; `kind.resultType` is set once it is read. */
+  private async *results(path: string, params: URLSearchParams, signal: AbortSignal, kind: { resultType: string }): AsyncGenerator<MatrixSeries> {
     const url = this.api(path);
     const res = await this.http.request(url, params, { signal });
     if (res.status < 200 || res.status > 299) throw await statusError(res, url);
@@ -169,7 +177,15 @@ abstract class BaseSource implements Source {
       pending.length = 0;
     }
     if (!/"status"\s*:\s*"success"/.test(head)) throw classified(res.status, `${url}: ${head.slice(0, 300)}`);
-    if (!/"resultType"\s*:\s*"matrix"/.test(head)) throw new SourceError('http', `${url}: the answer is not a matrix: ${head.slice(0, 300)}`);
+    kind.resultType = /"resultType"\s*:\s*"(\w+)"/.exec(head)?.[1] ?? 'unknown';
+  }
+
+  /** How many series a query's instant answer has (a scalar or string: 1), counted as it streams. */
+  protected async queryCount(query: string, timeMs: number): Promise<number> {
+    const kind = { resultType: '' };
+    let n = 0;
+    for await (const _ of this.results('/api/v1/query', this.params({ query, time: sec(timeMs) }), new AbortController().signal, kind)) n++;
+    return kind.resultType === 'vector' || kind.resultType === 'matrix' ? n : 1;
   }
 
   /** Raw samples in `[startMs, endMs)` by range-vector instant queries, an hour at most each. */
@@ -361,17 +377,29 @@ class PrometheusSource extends BaseSource {
       picked.push(m);
       return picked.length < limit;
     });
-    const out: SeriesSample[] = [];
-    for (const m of picked) {
-      const exact = `{${Object.entries(m)
-        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-        .join(',')}}`;
-      const samples: SeriesSample[] = [];
-      for await (const chunk of this.rangeVectorLines([exact], startMs, endMs, new AbortController().signal)) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') samples.push(parseExportLine(line));
+    // one query per series, a few at a time (a remote Prometheus answers each in a round trip)
+    const out: SeriesSample[] = new Array(picked.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < picked.length; i = next++) {
+        const m = picked[i];
+        const exact = `{${Object.entries(m)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(',')}}`;
+        const values: number[] = [];
+        const timestamps: number[] = [];
+        for await (const chunk of this.rangeVectorLines([exact], startMs, endMs, new AbortController().signal)) {
+          for (const line of chunk.toString('utf8').split('\n')) {
+            if (line === '') continue;
+            const s = parseExportLine(line);
+            values.push(...s.values);
+            timestamps.push(...s.timestamps);
+          }
+        }
+        out[i] = { metric: m, values, timestamps };
       }
-      out.push({ metric: m, values: samples.flatMap((s) => s.values), timestamps: samples.flatMap((s) => s.timestamps) });
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(SAMPLE_CONCURRENCY, picked.length) }, worker));
     return out;
   }
 

@@ -244,6 +244,8 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
         assert.equal(broken.ok, false, url);
         assert.match(broken.error ?? '', /HTTP 4\d\d.*(missing closing|parse|regexp)/i);
         assert.deepEqual(await src.validateQuery({ query: 'sum(up)', stepMs: 60_000 }, startMs, endMs), { ok: true, series: 1 });
+        assert.deepEqual(await src.validateQuery({ query: 'sum by (job) (up)', stepMs: 60_000 }, startMs, endMs), { ok: true, series: 4 });
+        assert.deepEqual(await src.validateQuery({ query: 'time()', stepMs: 60_000 }, startMs, endMs), { ok: true, series: 1 });
         const q = await src.validateQuery({ query: 'sum(up', stepMs: 60_000 }, startMs, endMs);
         assert.equal(q.ok, false);
         assert.match(q.error ?? '', /parse|unexpected|unclosed/i);
