@@ -156,6 +156,9 @@ export class SourceHttp {
       const iterate = async function* (): AsyncGenerator<Buffer> {
         try {
           for (;;) {
+            // an abort after the body arrived whole still stops the reader at once
+            if (signal?.aborted && failure === undefined) failure = new SourceError('canceled', `canceled while reading ${shown}`);
+            if (failure !== undefined) throw failure;
             if (queue.length > 0) {
               const c = queue.shift()!;
               queued -= c.length;
@@ -167,7 +170,6 @@ export class SourceHttp {
               yield c;
               continue;
             }
-            if (failure !== undefined) throw failure;
             if (ended) return;
             await new Promise<void>((r) => (waiting = r));
           }
