@@ -337,16 +337,18 @@ export class ExportManager implements ExportJobs {
       job.state = 'running';
       job.abort = new AbortController();
       this.emit(job);
-      job.running = this.run(job).finally(() => {
+      job.running = this.run(job).then((final) => {
         this.runningCount--;
         job.running = undefined;
         job.abort = undefined;
+        // announced only now: a listener that resumes at once finds the job stopped
+        this.finish(job, final);
         this.pump();
       });
     }
   }
 
-  private async run(job: Job): Promise<void> {
+  private async run(job: Job): Promise<ExportState> {
     const signal = (job.abort as AbortController).signal;
     let source: Source | undefined;
     let fh: FileHandle | undefined;
@@ -394,19 +396,18 @@ export class ExportManager implements ExportJobs {
       job.current = undefined;
       await rm(job.dir, { recursive: true, force: true });
       this.opts.log?.info('gather: export completed', { id: job.id, path: written.path, sha256: written.sha256, series: job.series.size, samples: job.samples });
-      this.finish(job, 'completed');
+      return 'completed';
     } catch (err) {
       if (fh) await fh.close().catch(() => undefined);
       const canceled = err instanceof Canceled || signal.aborted;
       job.current = undefined;
       if (canceled) {
         job.error = this.closed ? 'interrupted: Tributary stopped' : undefined;
-        this.finish(job, this.closed ? 'interrupted' : 'canceled');
-      } else {
-        job.error = (err as Error).message;
-        this.opts.log?.error('gather: export failed', { id: job.id, err: job.error });
-        this.finish(job, 'failed');
+        return this.closed ? 'interrupted' : 'canceled';
       }
+      job.error = (err as Error).message;
+      this.opts.log?.error('gather: export failed', { id: job.id, err: job.error });
+      return 'failed';
     } finally {
       await source?.close().catch(() => undefined);
     }

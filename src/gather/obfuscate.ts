@@ -113,8 +113,7 @@ export class Obfuscator {
 
   /** The series with the rules applied: a new object, keys in their original order. */
   metric(m: Readonly<Record<string, string>>): Record<string, string> {
-    // no prototype: a label named `__proto__` is a label like any other
-    const out = Object.create(null) as Record<string, string>;
+    const out: Record<string, string> = {};
     const on = this.cfg.enabled;
     if (on) {
       // the rule labels first: their originals are then known to the rest of this series
@@ -125,11 +124,15 @@ export class Obfuscator {
     for (const k of Object.keys(m)) {
       if (this.drop.has(k)) continue;
       const v = m[k];
-      if (!on || k === '__name__' || typeof v !== 'string') out[k] = v;
-      else if (k === 'instance' && this.cfg.instance) out[k] = this.instanceValue(v);
-      else if (k === 'job' && this.cfg.job) out[k] = this.jobValue(v);
-      else if (this.chosen.has(k)) out[k] = this.labelValue(k, v);
-      else out[k] = this.otherValue(v);
+      let o: string;
+      if (!on || k === '__name__' || typeof v !== 'string') o = v;
+      else if (k === 'instance' && this.cfg.instance) o = this.instanceValue(v);
+      else if (k === 'job' && this.cfg.job) o = this.jobValue(v);
+      else if (this.chosen.has(k)) o = this.labelValue(k, v);
+      else o = this.otherValue(v);
+      // a label named `__proto__` is a label like any other, not the object's prototype
+      if (k === '__proto__') Object.defineProperty(out, k, { value: o, enumerable: true, writable: true, configurable: true });
+      else out[k] = o;
     }
     return out;
   }

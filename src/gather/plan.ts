@@ -58,10 +58,10 @@ export function planBatches(startMs: number, endMs: number, windowMs?: number): 
   return out;
 }
 
-/** `90s` → `1m30s`, as the flags take durations. */
+/** `90000` → `1m30s`, as the flags take durations (not whole seconds: `29999ms`). */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  let s = Math.round(ms / 1000);
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  let s = ms / 1000;
   const parts: string[] = [];
   for (const [unit, n] of [['h', 3600], ['m', 60], ['s', 1]] as const) {
     if (s >= n) {
