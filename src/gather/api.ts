@@ -347,6 +347,7 @@ function iso(ms: number | undefined): string | undefined {
 /** A job's status as the API answers it (vmgather's field names where it has them). */
 export function statusJson(s: ExportStatus, outputDir: string): Json {
   const r = s.result;
+  const active = s.state === 'running' || s.state === 'pending';
   let download: string | undefined;
   if (r !== undefined) {
     const rel = relative(outputDir, r.path);
@@ -362,8 +363,8 @@ export function statusJson(s: ExportStatus, outputDir: string): Json {
     samples: s.samples,
     series: s.series,
     average_batch_seconds: s.averageBatchSeconds,
-    eta_seconds: s.etaSeconds ?? null,
-    eta: s.etaSeconds === undefined ? null : iso(Date.now() + s.etaSeconds * 1000),
+    eta_seconds: active && s.etaSeconds !== undefined ? s.etaSeconds : null,
+    eta: active && s.etaSeconds !== undefined ? iso(Date.now() + s.etaSeconds * 1000) : null,
     current_range:
       s.currentRange === undefined
         ? null
