@@ -289,6 +289,7 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
   }
 
   const sourceModule = (await import(SOURCE_MODULE)) as SourceModule;
+  if (req !== undefined && req.obfuscation.enabled && req.obfuscation.job) req = { ...req, jobComponents: await jobComponents(sourceModule, req) };
   const jobs = new ExportManager({ stagingDir: stagingOf(v), outputDir, openSource: (c) => sourceModule.openSource(c), log });
   await jobs.open();
   const progress = new Progress(process.stderr);
@@ -346,6 +347,25 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
   }
   process.stdout.write(`${path}\nsha256 ${r.sha256}\n${r.series} series, ${r.samples} samples, ${r.bytes} bytes\n`);
   return 0;
+}
+
+/**
+ * The VictoriaMetrics component of each job (discovery), so that jobs are named
+ * `<component>-job-<n>`; a source that cannot tell leaves them `unknown-job-<n>`.
+ */
+async function jobComponents(mod: SourceModule, req: ExportRequest): Promise<Record<string, string>> {
+  let source: Source | undefined;
+  try {
+    source = await mod.openSource(req.connection);
+    const found = await source.discover(req.startMs, req.endMs);
+    return Object.fromEntries(found.jobs.map((j) => [j.job, j.component]));
+  } catch (err) {
+    // the export itself reports an unreachable source; here it only costs the component names
+    process.stderr.write(`jobs not discovered (${(err as Error).message}): obfuscated jobs are named unknown-job-<n>\n`);
+    return {};
+  } finally {
+    await source?.close().catch(() => undefined);
+  }
 }
 
 /** A bar redrawn in place on a terminal; a line per completed batch otherwise. */
