@@ -159,7 +159,11 @@ export class Obfuscator {
     return out;
   }
 
-  /** The rewritten bytes of the `metric` object at `raw[start, end)`, from the cache when met before. */
+  /**
+   * The rewritten bytes of the `metric` object at `raw[start, end)`, from the cache when met
+   * before: the same Buffer object for as long as the cache holds it (the export counts series
+   * by that identity before it falls back to the bytes).
+   */
   metricBytes(raw: Buffer, start: number, end: number): Buffer {
     const key = raw.toString('latin1', start, end);
     let hit = this.cache.get(key);
