@@ -7,7 +7,12 @@
  * ratio (bar: ≥ 0.7), and Tributary's peak RSS (VmHWM) for the range and for a 10× longer one
  * (memory must stay flat: the export streams).
  *
- *   npm run bench:gather -- [--series 1000] [--hours 4] [--step 15s] [--repeat 2] [--json]
+ * Two gather runs are measured: with the automatic batch window (1 min for ranges up to 6 h: a
+ * request per minute of data, each paying VictoriaMetrics' per-request cost, which grows with
+ * the number of series and dwarfs the rest on short windows) and with `--window` (default 1h:
+ * what gather itself costs beside the one request curl makes).
+ *
+ *   npm run bench:gather -- [--series 10000] [--hours 1] [--step 15s] [--window 1h] [--repeat 2] [--json]
  *
  * Quote the ratio from one run, not absolute figures: the machines are shared and noisy.
  */
@@ -28,8 +33,9 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 
 const { values: opt } = parseArgs({
   options: {
-    series: { type: 'string', default: '1000' },
-    hours: { type: 'string', default: '4' },
+    series: { type: 'string', default: '10000' },
+    hours: { type: 'string', default: '1' },
+    window: { type: 'string', default: '1h' },
     step: { type: 'string', default: '15' },
     repeat: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
@@ -111,10 +117,10 @@ async function curlRun(url: string, startMs: number, endMs: number, dir: string)
   return { seconds, bytes };
 }
 
-async function gatherRun(url: string, startMs: number, endMs: number, dir: string): Promise<{ seconds: number; peakRss: number; samples: number; zipBytes: number }> {
+async function gatherRun(url: string, startMs: number, endMs: number, dir: string, window?: string): Promise<{ seconds: number; peakRss: number; samples: number; zipBytes: number }> {
   const out = join(dir, 'bundle.zip');
   const data = join(dir, 'data');
-  const args = [CLI, 'gather', '--url', url, '--from', String(startMs / 1000), '--to', String(endMs / 1000), '--match', MATCH, '--obfuscate', 'instance,job,team', '-o', out, '--data-dir', data];
+  const args = [CLI, 'gather', '--url', url, '--from', String(startMs / 1000), '--to', String(endMs / 1000), '--match', MATCH, '--obfuscate', 'instance,job,team', '-o', out, '--data-dir', data, ...(window ? ['--batch-window', window] : [])];
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -154,34 +160,39 @@ async function main(): Promise<void> {
     process.stderr.write(`${total} samples imported\n`);
     // a warm-up of both, then the measured rounds; the best of each (least disturbed)
     await curlRun(vm.url, smallStart, endMs, dir);
-    await gatherRun(vm.url, smallStart, endMs, dir);
+    await gatherRun(vm.url, smallStart, endMs, dir, opt.window);
     let curlBest = Infinity;
-    let gatherBest = Infinity;
+    let curlBytes = 0;
+    const best = { auto: Infinity, window: Infinity };
     let rssSmall = 0;
     let samplesSmall = 0;
     let zipBytes = 0;
-    let curlBytes = 0;
     for (let i = 0; i < REPEAT; i++) {
       const c = await curlRun(vm.url, smallStart, endMs, dir);
       curlBest = Math.min(curlBest, c.seconds);
       curlBytes = c.bytes;
-      const g = await gatherRun(vm.url, smallStart, endMs, dir);
-      gatherBest = Math.min(gatherBest, g.seconds);
+      const g = await gatherRun(vm.url, smallStart, endMs, dir, opt.window);
+      best.window = Math.min(best.window, g.seconds);
       rssSmall = Math.max(rssSmall, g.peakRss);
       samplesSmall = g.samples;
       zipBytes = g.zipBytes;
+      const a = await gatherRun(vm.url, smallStart, endMs, dir);
+      best.auto = Math.min(best.auto, a.seconds);
+      rssSmall = Math.max(rssSmall, a.peakRss);
     }
     if (samplesSmall !== small) process.stderr.write(`note: gather exported ${samplesSmall} samples, ${small} were imported for the range\n`);
-    const big = await gatherRun(vm.url, bigStart, endMs, dir);
+    const big = await gatherRun(vm.url, bigStart, endMs, dir, opt.window);
     const curlRate = samplesSmall / curlBest;
-    const gatherRate = samplesSmall / gatherBest;
-    const ratio = gatherRate / curlRate;
+    const rate = (s: number) => samplesSmall / s;
+    const ratio = rate(best.window) / curlRate;
+    const ratioAuto = rate(best.auto) / curlRate;
     const result = {
       series: SERIES,
       rangeHours: HOURS,
       samples: samplesSmall,
       curl: { seconds: curlBest, samplesPerSecond: Math.round(curlRate), bytes: curlBytes },
-      gather: { seconds: gatherBest, samplesPerSecond: Math.round(gatherRate), zipBytes, peakRssBytes: rssSmall },
+      gather: { window: opt.window, seconds: best.window, samplesPerSecond: Math.round(rate(best.window)), zipBytes, peakRssBytes: rssSmall },
+      gatherAutoWindow: { seconds: best.auto, samplesPerSecond: Math.round(rate(best.auto)), ratio: Number(ratioAuto.toFixed(3)) },
       ratio: Number(ratio.toFixed(3)),
       bar: 0.7,
       tenfold: { rangeHours: 10 * HOURS, samples: big.samples, seconds: big.seconds, samplesPerSecond: Math.round(big.samples / big.seconds), peakRssBytes: big.peakRss },
@@ -189,13 +200,14 @@ async function main(): Promise<void> {
     if (opt.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else {
       const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+      const sps = (s: number) => `${Math.round(rate(s)).toLocaleString('en')} samples/s`;
       process.stdout.write(
         [
           `range ${HOURS} h, ${SERIES} series, ${samplesSmall} samples (obfuscation: instance, job, team)`,
-          `  curl /api/v1/export   ${curlBest.toFixed(2)} s  ${Math.round(curlRate).toLocaleString('en')} samples/s  (${mb(curlBytes)} of lines)`,
-          `  tributary gather      ${gatherBest.toFixed(2)} s  ${Math.round(gatherRate).toLocaleString('en')} samples/s  (ZIP ${mb(zipBytes)}), peak RSS ${mb(rssSmall)}`,
-          `  ratio ${ratio.toFixed(2)} (bar 0.70: ${ratio >= 0.7 ? 'met' : 'NOT met'})`,
-          `range ${10 * HOURS} h (10×): ${big.samples} samples in ${big.seconds.toFixed(2)} s, peak RSS ${mb(big.peakRss)} (${(big.peakRss / rssSmall).toFixed(2)}× the 1× range)`,
+          `  curl /api/v1/export           ${curlBest.toFixed(2)} s  ${sps(curlBest)}  (${mb(curlBytes)} of lines)`,
+          `  gather --batch-window ${opt.window.padEnd(7)} ${best.window.toFixed(2)} s  ${sps(best.window)}  (ZIP ${mb(zipBytes)})  ratio ${ratio.toFixed(2)} (bar 0.70: ${ratio >= 0.7 ? 'met' : 'NOT met'})`,
+          `  gather, automatic window     ${best.auto.toFixed(2)} s  ${sps(best.auto)}  ratio ${ratioAuto.toFixed(2)}`,
+          `  peak RSS ${mb(rssSmall)}; range ${10 * HOURS} h (10×, --batch-window ${opt.window}): ${big.samples} samples in ${big.seconds.toFixed(2)} s, peak RSS ${mb(big.peakRss)} (${(big.peakRss / rssSmall).toFixed(2)}×)`,
           '',
         ].join('\n'),
       );

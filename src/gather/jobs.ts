@@ -478,7 +478,9 @@ export class ExportManager implements ExportJobs {
     const ob = job.obfuscator;
     const rewrite = ob.active;
     // lines are copied into one buffer and written from it: no allocation per line
+    // two buffers in turn: one fills while the other is written (fresh ones would cost page faults)
     let out = Buffer.allocUnsafe(WRITE_CHUNK);
+    let spare = Buffer.allocUnsafe(WRITE_CHUNK);
     let used = 0;
     let written = 0;
     let samples = 0;
@@ -490,16 +492,20 @@ export class ExportManager implements ExportJobs {
       if (used === 0) return;
       // one write in flight while the next buffer fills
       if (writing) await writing;
-      const piece = out.subarray(0, used);
-      writing = fh.write(piece, 0, used, job.partialBytes + written);
+      writing = fh.write(out, 0, used, job.partialBytes + written);
       written += used;
-      out = Buffer.allocUnsafe(Math.max(WRITE_CHUNK, out.length));
+      [out, spare] = [spare, out];
       used = 0;
     };
     const room = async (n: number) => {
       if (used + n <= out.length) return;
       await flush();
-      if (n > out.length) out = Buffer.allocUnsafe(n);
+      if (n > out.length) {
+        // a line longer than the buffer: both grow to hold it
+        if (writing) await writing;
+        out = Buffer.allocUnsafe(n);
+        spare = Buffer.allocUnsafe(n);
+      }
     };
     const count = (metric: Buffer, metricStart: number, metricEnd: number, line: Buffer, after: number) => {
       samples += countSamples(line, after);
