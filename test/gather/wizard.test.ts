@@ -18,7 +18,7 @@ import { startGatherServer } from '../../src/gather/server.js';
 import { openSource, validateSource } from '../../src/gather/source.js';
 import type { ConnectionConfig } from '../../src/gather/types.js';
 import { Logger } from '../../src/log/logger.js';
-import { gatherPeersMissing, makeDataset, startVictoriaMetrics, type RunningPeer } from '../helpers/gather-peers.js';
+import { gatherPeersMissing, makeDataset, startClusterStandIn, startVictoriaMetrics, type RunningPeer } from '../helpers/gather-peers.js';
 import { CHROMIUM, CHROMIUM_ARGS, requirePeer } from '../helpers/peers.js';
 import { ApiFakeSource, okValidate } from './api-fakes.js';
 import { unzipBundle } from './unzip.js';
@@ -32,6 +32,7 @@ test('the wizard, end to end in Chromium: connect, discover, choose, preview, ob
   mkdirSync(SHOTS, { recursive: true });
   const dataset = makeDataset({ hours: 2 });
   const vm: RunningPeer = await startVictoriaMetrics(dataset);
+  const cluster: RunningPeer = await startClusterStandIn(vm.url);
   const root = mkdtempSync(join(tmpdir(), 'gather-wizard-'));
   const logs: string[] = [];
   const log = new Logger('debug', 'logfmt', { write: (l) => void logs.push(l) });
@@ -76,7 +77,15 @@ test('the wizard, end to end in Chromium: connect, discover, choose, preview, ob
     await page.getByRole('button', { name: 'Test connection' }).click();
     await page.locator('#url-error').filter({ hasText: /scheme ftp is not supported/ }).waitFor();
     assert.equal(await page.getByLabel('Source URL').getAttribute('aria-invalid'), 'true');
-    // the real one
+    // a vmselect's root: the hint, and a button that uses the URL that answered
+    await page.getByLabel('Source URL').fill(cluster.url);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await problem.filter({ hasText: /Hint: vmselect requires \/select\/<tenant>\/prometheus/ }).waitFor();
+    await shot(page, '01-connect-hint');
+    await page.getByRole('button', { name: `Use ${cluster.url}/select/0/prometheus` }).click();
+    await page.locator('#validate-ok').filter({ hasText: 'Connected: VictoriaMetrics cluster' }).waitFor();
+    assert.equal(await page.getByLabel('Source URL').inputValue(), `${cluster.url}/select/0/prometheus`);
+    // the single node itself, for the rest
     await page.getByLabel('Source URL').fill(vm.url);
     await page.getByRole('button', { name: 'Test connection' }).click();
     const ok = page.locator('#validate-ok');
@@ -181,6 +190,7 @@ test('the wizard, end to end in Chromium: connect, discover, choose, preview, ob
     await browser.close();
     await server.close();
     await jobs.close();
+    await cluster.stop();
     await vm.stop();
   }
 });

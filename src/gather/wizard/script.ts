@@ -157,7 +157,7 @@ export const WIZARD_JS = String.raw`'use strict';
       el('thead', null, [el('tr', null, [el('th', { text: 'URL tried' }), el('th', { text: 'Result' })])]),
       el('tbody', null, attempts.map(function (a) {
         return el('tr', null, [el('td', null, [el('code', { text: a.url })]),
-          el('td', { className: a.ok ? 'ok' : 'bad', text: a.ok ? 'answered' + (a.status ? ' (' + a.status + ')' : '') : (a.status ? 'HTTP ' + a.status + ': ' : '') + (a.error || 'failed') })]);
+          el('td', { className: a.ok ? 'ok' : 'bad', text: a.ok ? 'answered' + (a.status ? ' (' + a.status + ')' : '') : (a.status && !/^HTTP /.test(a.error || '') ? 'HTTP ' + a.status + ': ' : '') + (a.error || 'failed') })]);
       }))
     ]);
   }
@@ -184,9 +184,13 @@ export const WIZARD_JS = String.raw`'use strict';
         unlock('discover');
       } else {
         state.valid = null;
+        // an attempt that worked (vmselect's /select/<tenant>/prometheus under a root URL): one click uses it
+        var worked = d.attempts.filter(function (a) { return a.ok; })[0];
+        var suggested = worked ? worked.url.replace(/\/api\/v1\/.*$/, '') : null;
         out.appendChild(el('div', { className: 'problem', id: 'validate-problem' }, [
           el('p', null, [el('strong', { text: 'Could not connect: ' + (d.error || 'no URL answered') })]),
           d.hint ? el('p', { text: 'Hint: ' + d.hint }) : null,
+          suggested && suggested !== $('url').value.trim().replace(/\/+$/, '') ? el('p', null, [el('button', { type: 'button', text: 'Use ' + suggested, onclick: function () { $('url').value = suggested; connectionChanged(); validate(); } })]) : null,
           attemptsTable(d.attempts)
         ]));
       }
