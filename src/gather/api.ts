@@ -19,7 +19,8 @@
  *   attempts: [{url, ok, status, error}], hint, error}` (200 whether or not it is valid)
  * - `POST /api/discover {connection, time_range?: {start, end}}` (default: the last hour) →
  *   `{flavour, version, components: [{component, jobs, job_count, instance_count,
- *   metrics_count_estimate}], jobs: [{job, component, instance_count, metrics_count_estimate}], total_series}`
+ *   metrics_count_estimate}], jobs: [{job, component, instance_count, metrics_count_estimate}], total_series,
+ *   estimated}` (estimated: the counts come from the source's per-day statistics)
  * - the selection, in sample / export: `jobs` (+ `job_components`), `components` (resolved by
  *   discovery), `selector` (one or a list) or `query` + `step_seconds`
  * - `POST /api/validate-query {connection, time_range?, selector | query, step_seconds?}` → `{valid, error, series}`
@@ -432,6 +433,7 @@ function discoverJson(d: DiscoverResult, source: Source): Json {
     })),
     jobs: d.jobs.map((j) => ({ job: j.job, component: j.component, instance_count: j.instances, metrics_count_estimate: j.series })),
     total_series: d.totalSeries,
+    estimated: d.estimated === true,
   };
 }
 

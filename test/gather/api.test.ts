@@ -192,6 +192,7 @@ test('discover, validate-query: the source is asked, its answer reshaped, and it
       assert.deepEqual(d.json.components[0], { component: 'vmstorage', jobs: ['vmstorage-prod'], job_count: 1, instance_count: 3, metrics_count_estimate: 6 });
       assert.deepEqual(d.json.jobs[1], { job: 'node', component: 'unknown', instance_count: 1, metrics_count_estimate: 1 });
       assert.equal(d.json.total_series, 7);
+      assert.equal(d.json.estimated, false);
       assert.equal(d.json.flavour, 'victoriametrics-single');
       const q = await s.post('/api/validate-query', { connection: CONN, time_range: RANGE, selector: '{job="node"}' });
       assert.deepEqual(q.json, { valid: true, error: null, series: 1 });

@@ -229,7 +229,7 @@ export const WIZARD_JS = String.raw`'use strict';
           return el('tr', null, [el('td', { text: c.component }), el('td', { className: 'num', text: fmtNum(c.job_count) }),
             el('td', { className: 'num', text: fmtNum(c.instance_count) }), el('td', { className: 'num', text: fmtNum(c.metrics_count_estimate) })]);
         });
-        out.appendChild(el('p', { id: 'discover-summary', text: 'Found ' + d.components.length + ' component(s), ' + d.jobs.length + ' job(s) and about ' + fmtNum(d.total_series) + ' series between ' + fmtTime(state.range.startMs) + ' and ' + fmtTime(state.range.endMs) + '.' }));
+        out.appendChild(el('p', { id: 'discover-summary', text: 'Found ' + d.components.length + ' component(s), ' + d.jobs.length + ' job(s) and about ' + fmtNum(d.total_series) + ' series between ' + fmtTime(state.range.startMs) + ' and ' + fmtTime(state.range.endMs) + '.' + (d.estimated ? ' (The source has too many series to count over the range: the counts are estimates from its daily statistics.)' : '') }));
         if (d.jobs.length === 0) { out.appendChild(el('p', { className: 'problem', text: 'No series in this range: choose a longer or another time range.' })); return; }
         out.appendChild(el('table', { className: 'data', id: 'components-table' }, [
           el('thead', null, [el('tr', null, [el('th', { text: 'Component' }), el('th', { className: 'num', text: 'Jobs' }), el('th', { className: 'num', text: 'Instances' }), el('th', { className: 'num', text: 'Series' })])]),
