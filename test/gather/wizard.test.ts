@@ -18,7 +18,7 @@ import { startGatherServer } from '../../src/gather/server.js';
 import { openSource, validateSource } from '../../src/gather/source.js';
 import type { ConnectionConfig } from '../../src/gather/types.js';
 import { Logger } from '../../src/log/logger.js';
-import { gatherPeersMissing, makeDataset, startClusterStandIn, startVictoriaMetrics, type RunningPeer } from '../helpers/gather-peers.js';
+import { gatherPeersMissing, makeDataset, startClusterStandIn, startTlsProxy, startVictoriaMetrics, type RunningPeer } from '../helpers/gather-peers.js';
 import { CHROMIUM, CHROMIUM_ARGS, requirePeer } from '../helpers/peers.js';
 import { ApiFakeSource, okValidate } from './api-fakes.js';
 import { unzipBundle } from './unzip.js';
@@ -33,6 +33,7 @@ test('the wizard, end to end in Chromium: connect, discover, choose, preview, ob
   const dataset = makeDataset({ hours: 2 });
   const vm: RunningPeer = await startVictoriaMetrics(dataset);
   const cluster: RunningPeer = await startClusterStandIn(vm.url);
+  const tls = await startTlsProxy(vm.url);
   const root = mkdtempSync(join(tmpdir(), 'gather-wizard-'));
   const logs: string[] = [];
   const log = new Logger('debug', 'logfmt', { write: (l) => void logs.push(l) });
@@ -85,6 +86,17 @@ test('the wizard, end to end in Chromium: connect, discover, choose, preview, ob
     await page.getByRole('button', { name: `Use ${cluster.url}/select/0/prometheus` }).click();
     await page.locator('#validate-ok').filter({ hasText: 'Connected: VictoriaMetrics cluster' }).waitFor();
     assert.equal(await page.getByLabel('Source URL').inputValue(), `${cluster.url}/select/0/prometheus`);
+    // https with its own CA: refused until the CA file is uploaded
+    await page.getByLabel('Source URL').fill(tls.url);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await problem.waitFor();
+    await page.getByLabel('CA certificate (PEM file, optional)').setInputFiles({ name: 'ca.pem', mimeType: 'application/x-pem-file', buffer: Buffer.from(tls.caPem) });
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.locator('#validate-ok').filter({ hasText: 'Connected: VictoriaMetrics single node' }).waitFor();
+    assert.match(await page.locator('#validate-ok').innerText(), new RegExp(`API base: ${tls.url.replace(/[.]/g, '\\.')}`));
+    await page.getByLabel('CA certificate (PEM file, optional)').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+    await page.locator('#ca-file-error').filter({ hasText: 'This is not a PEM certificate (no BEGIN CERTIFICATE line).' }).waitFor();
+    await page.getByLabel('CA certificate (PEM file, optional)').setInputFiles([]);
     // the single node itself, for the rest
     await page.getByLabel('Source URL').fill(vm.url);
     await page.getByRole('button', { name: 'Test connection' }).click();
@@ -190,6 +202,7 @@ test('the wizard, end to end in Chromium: connect, discover, choose, preview, ob
     await browser.close();
     await server.close();
     await jobs.close();
+    await tls.stop();
     await cluster.stop();
     await vm.stop();
   }
