@@ -230,11 +230,13 @@ test('the wizard shows an export at work (progress, time left), cancels it, resu
     connections.push(c);
     return new ApiFakeSource({ delayMs: 250 });
   };
+  const logs: string[] = [];
+  const log = new Logger('debug', 'logfmt', { write: (l) => void logs.push(l) });
   const start = async () => {
     const sessions = new ObfuscationSessions();
-    const jobs = new ExportManager({ ...dirs, openSource: openFake, sessions });
+    const jobs = new ExportManager({ ...dirs, openSource: openFake, sessions, log });
     await jobs.open();
-    const server = await startGatherServer({ listen: '127.0.0.1:0', nextFreePort: false, outputDir: dirs.outputDir, jobs, sessions, openSource: openFake, validate: okValidate });
+    const server = await startGatherServer({ listen: '127.0.0.1:0', nextFreePort: false, outputDir: dirs.outputDir, jobs, sessions, openSource: openFake, validate: okValidate, log });
     return { jobs, server, close: async () => (await server.close(), await jobs.close()) };
   };
   let running = await start();
@@ -309,6 +311,7 @@ test('the wizard shows an export at work (progress, time left), cancels it, resu
     await download.saveAs(saved);
     assert.equal(createHash('sha256').update(readFileSync(saved)).digest('hex'), sha);
     assert.equal(unzipBundle(saved).metrics.split('\n').filter(Boolean).length > 0, true);
+    assert.ok(logs.length > 0 && !logs.join('').includes(password), 'the password typed in the wizard is in no log line');
   } finally {
     await browser.close();
     await running.close();
