@@ -1,0 +1,171 @@
+/**
+ * The bundle an export ends in: a ZIP (yazl, streamed; ZIP64 past 4 GiB) holding
+ * `metrics.jsonl` (the export lines as staged, already obfuscated), `metadata.json` and
+ * `README.txt`, written under a temporary name in the output folder and renamed when whole, its
+ * SHA-256 computed from the bytes as they are written (never read back).
+ */
+
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createRequire } from 'node:module';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import yazl from 'yazl';
+import { VERSION } from '../common/version.js';
+import type { ExportResult, Selection } from './types.js';
+
+// yazl checksums every byte with buffer-crc32, a table loop in JavaScript (~70 MB/s, as much
+// time as the deflate itself); node:zlib's crc32 is native. Same function, same results.
+{
+  const fromYazl = createRequire(createRequire(import.meta.url).resolve('yazl'));
+  const bufferCrc32 = fromYazl('buffer-crc32') as { unsigned: (buf: Buffer, previous?: number) => number };
+  bufferCrc32.unsigned = (buf: Buffer, previous?: number) => zlibCrc32(buf, previous ?? 0);
+}
+
+export interface BundleInfo {
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly components: readonly string[];
+  /** As they appear in the bundle: obfuscated when obfuscation is on. */
+  readonly jobs: readonly string[];
+  readonly series: number;
+  readonly samples: number;
+  readonly obfuscated: boolean;
+  /** What was obfuscated and dropped: rule and label names, never values. */
+  readonly obfuscation: { readonly instance: boolean; readonly job: boolean; readonly labels: readonly string[]; readonly drop: readonly string[] };
+  readonly selection: Selection;
+  /** `victoriametrics-single`, `prometheus`, ... */
+  readonly sourceFlavour?: string;
+  readonly sourceVersion?: string;
+}
+
+/** Deflate level: 1 compresses export lines nearly as well as 6 (they repeat), at several times the speed. */
+export const DEFAULT_COMPRESSION_LEVEL = 1;
+
+/** `tributary-gather_<id>_<YYYYMMDD_HHMMSS>.zip` (UTC). */
+export function bundleFileName(id: string, at: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}_${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
+  return `tributary-gather_${id}_${stamp}.zip`;
+}
+
+export function metadataJson(info: BundleInfo): string {
+  const selection =
+    'query' in info.selection ? { mode: 'query', query: info.selection.query, stepMs: info.selection.stepMs } : { mode: 'selectors', selectors: info.selection.selectors };
+  return (
+    JSON.stringify(
+      {
+        exportId: info.id,
+        createdAt: info.createdAt.toISOString(),
+        timeRange: { start: new Date(info.startMs).toISOString(), end: new Date(info.endMs).toISOString(), startMs: info.startMs, endMs: info.endMs },
+        components: info.components,
+        jobs: info.jobs,
+        seriesCount: info.series,
+        samplesCount: info.samples,
+        obfuscated: info.obfuscated,
+        obfuscation: info.obfuscated ? info.obfuscation : { drop: info.obfuscation.drop },
+        selection,
+        source: info.sourceFlavour ? { flavour: info.sourceFlavour, version: info.sourceVersion ?? 'unknown' } : undefined,
+        tool: 'tributary gather',
+        toolVersion: VERSION,
+        format: 'VictoriaMetrics JSON lines (/api/v1/export), one series per line',
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+export function readmeText(info: BundleInfo): string {
+  const lines = [
+    'Tributary gather bundle',
+    '=======================',
+    '',
+    `This ZIP holds metrics exported by Tributary ${VERSION} (tributary gather) for troubleshooting.`,
+    '',
+    `Export id:   ${info.id}`,
+    `Created:     ${info.createdAt.toISOString()}`,
+    `Time range:  ${new Date(info.startMs).toISOString()} to ${new Date(info.endMs).toISOString()} (end excluded)`,
+    `Series:      ${info.series}`,
+    `Samples:     ${info.samples}`,
+    `Components:  ${info.components.length > 0 ? info.components.join(', ') : '-'}`,
+    `Jobs:        ${info.jobs.length > 0 ? info.jobs.join(', ') : '-'}`,
+    '',
+    'Files:',
+    '  metrics.jsonl   one series per line in VictoriaMetrics export format:',
+    '                  {"metric":{"__name__":...,...},"values":[...],"timestamps":[ms,...]}',
+    '  metadata.json   what was exported, when, counts, and whether it is obfuscated',
+    '  README.txt      this file',
+    '',
+  ];
+  if (info.obfuscated) {
+    const what = [info.obfuscation.instance ? 'instance (hosts became 777.777.x.y, ports kept)' : '', info.obfuscation.job ? 'job (became <component>-job-<n>)' : '']
+      .filter((s) => s !== '')
+      .concat(info.obfuscation.labels.map((l) => `${l} (became ${l}-<n>)`));
+    lines.push(
+      'Obfuscation: ON. Identifying label values were replaced before they were written:',
+      ...what.map((w) => `  - ${w}`),
+      '  Any other label carrying one of those original values was replaced by the same stand-in.',
+      'The mapping from original to stand-in values is NOT part of this bundle: it stays with the',
+      'exporting side, so the recipient cannot reverse it.',
+    );
+  } else {
+    lines.push('Obfuscation: OFF. Label values are as the source stored them.');
+  }
+  if (info.obfuscation.drop.length > 0) lines.push(`Dropped labels: ${info.obfuscation.drop.join(', ')}`);
+  lines.push(
+    '',
+    'Import into VictoriaMetrics:',
+    '  unzip tributary-gather_*.zip metrics.jsonl',
+    "  curl -X POST -H 'Content-Type: application/jsonl' --data-binary @metrics.jsonl http://<victoriametrics>:8428/api/v1/import",
+    '(cluster: http://<vminsert>:8480/insert/<tenant>/prometheus/api/v1/import), or vmimporter.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Writes the bundle from the staged lines at `metricsPath` into `outputDir`; resolves with
+ * where it is and its SHA-256. A failure leaves no bundle (the temporary file is removed).
+ */
+export async function writeBundle(
+  metricsPath: string,
+  outputDir: string,
+  info: BundleInfo,
+  opts: { compressionLevel?: number; signal?: AbortSignal } = {},
+): Promise<Omit<ExportResult, 'series' | 'samples'>> {
+  const name = bundleFileName(info.id, info.createdAt);
+  const path = join(outputDir, name);
+  const tmp = join(outputDir, `.${name}.tmp-${process.pid}`);
+  const zip = new yazl.ZipFile();
+  const mtime = info.createdAt;
+  const level = opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+  const size = (await stat(metricsPath)).size;
+  zip.addReadStream(createReadStream(metricsPath, { highWaterMark: 1 << 20 }), 'metrics.jsonl', { mtime, compressionLevel: level, size });
+  zip.addBuffer(Buffer.from(metadataJson(info)), 'metadata.json', { mtime });
+  zip.addBuffer(Buffer.from(readmeText(info)), 'README.txt', { mtime });
+  zip.end();
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  try {
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+    await pipeline(zip.outputStream, tap, out, { signal: opts.signal });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return { path, bytes, sha256: hash.digest('hex') };
+}

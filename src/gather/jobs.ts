@@ -1,0 +1,872 @@
+/**
+ * Gather's export jobs: each export reads its range batch by batch from a `Source`, rewrites
+ * every line through its `Obfuscator` as it streams, appends it to a staging file and, when every
+ * batch is in, hands the file to `bundle.ts`. At most `maxRunning` (3) run at once; the rest wait.
+ *
+ * Durability: a job's staging folder `<stagingDir>/<id>/` holds `metrics.partial.jsonl` (only
+ * obfuscated lines when obfuscation is on) and `state.json` (the request without secrets, the
+ * batches and how many are done, the partial file's length after the last completed batch, the
+ * counts and the obfuscator's map). A batch's lines are appended, the file fsynced, then
+ * state.json replaced (temp + rename): killed at any moment, the job resumes from its last
+ * completed batch, the partial file cut back to the length state.json records.
+ *
+ * A batch the source answers with a timeout or a too-many-series refusal is split — in halves by
+ * time down to 1 s, then (series selectors) one part per job — rather than failing the export;
+ * other errors are retried with backoff before the job fails with the error in words.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log/logger.js';
+import { writeBundle } from './bundle.js';
+import { isObfuscatorState, metricSpan, ObfuscationSessions, Obfuscator, type ObfuscatorState } from './obfuscate.js';
+import { planBatches } from './plan.js';
+import {
+  SECRET,
+  SourceError,
+  withoutSecrets,
+  type ConnectionConfig,
+  type ExportJobs,
+  type ExportRequest,
+  type ExportResult,
+  type ExportState,
+  type ExportStatus,
+  type Selection,
+  type Source,
+} from './types.js';
+
+const PARTIAL = 'metrics.partial.jsonl';
+const STATE = 'state.json';
+/** Batches shorter than this are not split by time any more. */
+const MIN_SPLIT_MS = 1000;
+/** Retries of a batch failing for other reasons than size, with these waits. */
+const RETRY_DELAYS_MS = [1000, 3000, 9000];
+/** Written to the staging file in pieces of about this size. */
+const WRITE_CHUNK = 1 << 20;
+const ID_RE = /^[0-9a-f]{16}$/;
+
+/** One request of an export: a time window, and for a split by job, the job it is narrowed to. */
+export interface WorkItem {
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Narrowed to series of this job (`""`: series without a job label). */
+  readonly job?: string;
+  /** Its share of the whole export (for progress); the shares of all items add up to 1. */
+  readonly weight: number;
+}
+
+/** state.json. */
+interface SavedState {
+  readonly version: 1;
+  readonly id: string;
+  readonly request: ExportRequest;
+  /** Whether the request had secrets that were not written (a resume after a restart needs them). */
+  readonly hadSecrets: boolean;
+  readonly createdAt: number;
+  readonly work: readonly WorkItem[];
+  readonly done: number;
+  readonly partialBytes: number;
+  readonly samples: number;
+  readonly batchSeconds: number;
+  readonly obfuscator: ObfuscatorState;
+}
+
+interface Job {
+  readonly id: string;
+  readonly dir: string;
+  request: ExportRequest;
+  readonly hadSecrets: boolean;
+  readonly createdAt: number;
+  state: ExportState;
+  work: WorkItem[];
+  done: number;
+  partialBytes: number;
+  samples: number;
+  /** Obfuscated `metric` objects met (as latin1 strings): the series count. */
+  series: Set<string>;
+  /** The rewritten `metric` Buffers (the obfuscator's cached ones) already counted: a lookup without a key string. */
+  seenMetrics: WeakSet<Buffer>;
+  /** Jobs as they appear in the bundle. */
+  jobs: Set<string>;
+  batchSeconds: number;
+  batchesTimed: number;
+  obfuscator: Obfuscator;
+  current?: { startMs: number; endMs: number };
+  error?: string;
+  result?: ExportResult;
+  startedAt: number;
+  finishedAt?: number;
+  needsCredentials: boolean;
+  abort?: AbortController;
+  /** Settles when the running attempt has ended (its files closed). */
+  running?: Promise<void>;
+  forgetTimer?: NodeJS.Timeout;
+}
+
+export interface ExportManagerOptions {
+  stagingDir: string;
+  outputDir: string;
+  openSource: (c: ConnectionConfig) => Promise<Source>;
+  sessions?: ObfuscationSessions;
+  log?: Logger;
+  maxRunning?: number;
+  keepFinishedMs?: number;
+  /** Deflate level of the bundle (default bundle.ts's). */
+  compressionLevel?: number;
+  /** Requests of one export in flight at once: the current batch's and those of the next (default 3). */
+  requestsInFlight?: number;
+  /** Waits between retries (tests shorten them). */
+  retryDelaysMs?: readonly number[];
+}
+
+function hasSecrets(c: ConnectionConfig): boolean {
+  return c.auth !== undefined && c.auth.type !== 'none';
+}
+
+function secretsMissing(c: ConnectionConfig): boolean {
+  const a = c.auth;
+  if (a === undefined || a.type === 'none') return false;
+  return (a.type === 'basic' ? a.password : a.type === 'bearer' ? a.token : a.value) === SECRET;
+}
+
+/** A series selector narrowed to one job: `m{a="b"}` → `m{a="b",job="j"}`, `m` → `m{job="j"}`. */
+export function withJobMatcher(selector: string, job: string): string {
+  const s = selector.trim();
+  const m = `job=${JSON.stringify(job)}`;
+  if (s.endsWith('}')) {
+    const open = s.lastIndexOf('{');
+    const inner = s.slice(open + 1, -1).trim();
+    return `${s.slice(0, open)}{${inner === '' ? m : `${inner.replace(/,\s*$/, '')},${m}`}}`;
+  }
+  return `${s}{${m}}`;
+}
+
+function itemSelection(sel: Selection, item: WorkItem): Selection {
+  if (item.job === undefined || !('selectors' in sel)) return sel;
+  return { selectors: sel.selectors.map((s) => withJobMatcher(s, item.job as string)) };
+}
+
+/** The number of samples of an export line: the commas of its `timestamps` array, plus one. */
+function countSamples(line: Buffer, from: number): number {
+  let i = line.indexOf('"timestamps":[', from);
+  if (i < 0) return 0;
+  i += 14;
+  const close = line.indexOf(0x5d, i);
+  if (close < 0 || close === i) return 0;
+  let n = 1;
+  for (let c = line.indexOf(0x2c, i); c >= 0 && c < close; c = line.indexOf(0x2c, c + 1)) n++;
+  return n;
+}
+
+function jobOf(metric: Buffer): string | undefined {
+  try {
+    const m = JSON.parse(metric.toString('utf8')) as Record<string, unknown>;
+    return typeof m.job === 'string' ? m.job : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+class Canceled extends Error {}
+
+export class ExportManager implements ExportJobs {
+  private readonly jobs = new Map<string, Job>();
+  private readonly listeners = new Set<(s: ExportStatus) => void>();
+  private readonly queue: string[] = [];
+  private readonly maxRunning: number;
+  private readonly keepFinishedMs: number;
+  private readonly retryDelays: readonly number[];
+  private runningCount = 0;
+  private readonly ahead: number;
+  private closed = false;
+
+  constructor(private readonly opts: ExportManagerOptions) {
+    this.maxRunning = opts.maxRunning ?? 3;
+    this.keepFinishedMs = opts.keepFinishedMs ?? 30 * 60_000;
+    this.retryDelays = opts.retryDelaysMs ?? RETRY_DELAYS_MS;
+    this.ahead = Math.max(1, opts.requestsInFlight ?? 3);
+  }
+
+  /** Finds the jobs a stop or a crash left in the staging folder: each is `interrupted`, resumable. */
+  async open(): Promise<void> {
+    await mkdir(this.opts.stagingDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.opts.outputDir, { recursive: true });
+    for (const entry of await readdir(this.opts.stagingDir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !ID_RE.test(entry.name) || this.jobs.has(entry.name)) continue;
+      const dir = join(this.opts.stagingDir, entry.name);
+      let saved: SavedState;
+      try {
+        saved = JSON.parse(await readFile(join(dir, STATE), 'utf8')) as SavedState;
+        if (saved.version !== 1 || saved.id !== entry.name || !isObfuscatorState(saved.obfuscator) || !Array.isArray(saved.work)) throw new Error('unexpected shape');
+      } catch (err) {
+        this.opts.log?.warn('gather: staging folder without a readable state, left alone', { dir, err: (err as Error).message });
+        continue;
+      }
+      const job = this.fromSaved(saved, dir);
+      // the series and jobs counted so far are not in state.json: they are read back from the staged lines
+      await this.recount(job);
+      job.state = 'interrupted';
+      job.needsCredentials = saved.hadSecrets;
+      job.error = 'interrupted by a restart of Tributary';
+      this.jobs.set(job.id, job);
+      this.opts.log?.info('gather: interrupted export found', { id: job.id, batchesDone: job.done, batchesTotal: job.work.length });
+    }
+  }
+
+  start(req: ExportRequest): ExportStatus {
+    if (this.closed) throw new Error('export jobs are closing');
+    const work = planBatches(req.startMs, req.endMs, req.batchWindowMs);
+    let obfuscator: Obfuscator;
+    if (req.obfuscationSession !== undefined) {
+      const session = this.opts.sessions?.get(req.obfuscationSession);
+      if (session === undefined) throw new Error(`obfuscation session ${JSON.stringify(req.obfuscationSession)} is unknown or expired: preview again`);
+      obfuscator = new Obfuscator(req.obfuscation, req.jobComponents, session.state());
+    } else obfuscator = new Obfuscator(req.obfuscation, req.jobComponents);
+    const id = randomBytes(8).toString('hex');
+    const range = req.endMs - req.startMs;
+    const now = Date.now();
+    const job: Job = {
+      id,
+      dir: join(this.opts.stagingDir, id),
+      request: req,
+      hadSecrets: hasSecrets(req.connection),
+      createdAt: now,
+      state: 'pending',
+      work: work.map((b) => ({ ...b, weight: (b.endMs - b.startMs) / range })),
+      done: 0,
+      partialBytes: 0,
+      samples: 0,
+      series: new Set(),
+      seenMetrics: new WeakSet(),
+      jobs: new Set(),
+      batchSeconds: 0,
+      batchesTimed: 0,
+      obfuscator,
+      startedAt: now,
+      needsCredentials: false,
+    };
+    this.jobs.set(id, job);
+    this.enqueue(job);
+    return this.statusOf(job);
+  }
+
+  status(id: string): ExportStatus | undefined {
+    const job = this.jobs.get(id);
+    return job && this.statusOf(job);
+  }
+
+  list(): ExportStatus[] {
+    return [...this.jobs.values()].map((j) => this.statusOf(j));
+  }
+
+  /** The request of a job, without secrets (the CLI's `--resume` reads its URL from it). */
+  request(id: string): ExportRequest | undefined {
+    const job = this.jobs.get(id);
+    return job && { ...job.request, connection: withoutSecrets(job.request.connection) };
+  }
+
+  cancel(id: string): ExportStatus | undefined {
+    const job = this.jobs.get(id);
+    if (job === undefined) return undefined;
+    if (job.state === 'pending') {
+      const i = this.queue.indexOf(id);
+      if (i >= 0) this.queue.splice(i, 1);
+      this.finish(job, 'canceled');
+    } else if (job.state === 'running') {
+      job.abort?.abort();
+    }
+    return this.statusOf(job);
+  }
+
+  resume(id: string, connection?: ConnectionConfig): ExportStatus {
+    const job = this.jobs.get(id);
+    if (job === undefined) throw new Error(`no export ${JSON.stringify(id)} (finished exports are forgotten after ${Math.round(this.keepFinishedMs / 60_000)} minutes)`);
+    if (job.state === 'pending' || job.state === 'running') return this.statusOf(job);
+    if (job.state === 'completed') throw new Error(`export ${id} is already completed`);
+    if (connection !== undefined) job.request = { ...job.request, connection };
+    if (secretsMissing(job.request.connection)) {
+      job.needsCredentials = true;
+      throw new Error(`export ${id}: its credentials were not kept across the restart; give them again to resume`);
+    }
+    if (job.running !== undefined) throw new Error(`export ${id} is still stopping; try again in a moment`);
+    if (job.forgetTimer) clearTimeout(job.forgetTimer);
+    job.needsCredentials = false;
+    job.error = undefined;
+    job.finishedAt = undefined;
+    this.enqueue(job);
+    return this.statusOf(job);
+  }
+
+  onChange(listener: (s: ExportStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops every running export where it is (each resumable from its last completed batch). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.length = 0;
+    const waits: Promise<void>[] = [];
+    for (const job of this.jobs.values()) {
+      if (job.forgetTimer) clearTimeout(job.forgetTimer);
+      if (job.state === 'running') {
+        job.abort?.abort();
+        if (job.running) waits.push(job.running);
+      }
+    }
+    await Promise.all(waits);
+  }
+
+  private enqueue(job: Job): void {
+    job.state = 'pending';
+    this.queue.push(job.id);
+    this.emit(job);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.runningCount < this.maxRunning && this.queue.length > 0) {
+      const job = this.jobs.get(this.queue.shift() as string);
+      if (job === undefined || job.state !== 'pending') continue;
+      this.runningCount++;
+      job.state = 'running';
+      job.abort = new AbortController();
+      this.emit(job);
+      job.running = this.run(job).then((final) => {
+        this.runningCount--;
+        job.running = undefined;
+        job.abort = undefined;
+        // announced only now: a listener that resumes at once finds the job stopped
+        this.finish(job, final);
+        this.pump();
+      });
+    }
+  }
+
+  private async run(job: Job): Promise<ExportState> {
+    const signal = (job.abort as AbortController).signal;
+    let source: Source | undefined;
+    let fh: FileHandle | undefined;
+    try {
+      await mkdir(job.dir, { recursive: true, mode: 0o700 });
+      const partial = join(job.dir, PARTIAL);
+      fh = await open(partial, 'a+', 0o600);
+      // what a kill left after the last completed batch is cut off
+      await fh.truncate(job.partialBytes);
+      await this.save(job);
+      source = await this.opts.openSource(job.request.connection);
+      if (signal.aborted) throw new Canceled();
+      const ahead = new Ahead(source, job, signal, this.ahead);
+      try {
+        while (job.done < job.work.length) {
+          if (signal.aborted) throw new Canceled();
+          await this.runItem(job, ahead, fh, signal);
+        }
+      } finally {
+        ahead.clear();
+      }
+      await fh.close();
+      fh = undefined;
+      const req = job.request;
+      const components = new Set<string>();
+      const comp = req.jobComponents ?? {};
+      const originals = req.obfuscation.enabled && req.obfuscation.job ? Object.keys(job.obfuscator.state().jobs) : [...job.jobs];
+      for (const j of originals) if (comp[j] !== undefined) components.add(comp[j]);
+      const written = await writeBundle(
+        partial,
+        this.opts.outputDir,
+        {
+          id: job.id,
+          createdAt: new Date(),
+          startMs: req.startMs,
+          endMs: req.endMs,
+          components: [...components].sort(),
+          jobs: [...job.jobs].sort(),
+          series: job.series.size,
+          samples: job.samples,
+          obfuscated: req.obfuscation.enabled,
+          obfuscation: { instance: req.obfuscation.instance, job: req.obfuscation.job, labels: req.obfuscation.labels, drop: req.obfuscation.drop },
+          selection: req.selection,
+          sourceFlavour: source.info.flavour,
+          sourceVersion: source.info.version,
+        },
+        { compressionLevel: this.opts.compressionLevel, signal },
+      );
+      job.result = { ...written, series: job.series.size, samples: job.samples };
+      job.current = undefined;
+      await rm(job.dir, { recursive: true, force: true });
+      this.opts.log?.info('gather: export completed', { id: job.id, path: written.path, sha256: written.sha256, series: job.series.size, samples: job.samples });
+      return 'completed';
+    } catch (err) {
+      if (fh) await fh.close().catch(() => undefined);
+      const canceled = err instanceof Canceled || signal.aborted;
+      job.current = undefined;
+      if (canceled) {
+        job.error = this.closed ? 'interrupted: Tributary stopped' : undefined;
+        return this.closed ? 'interrupted' : 'canceled';
+      }
+      job.error = (err as Error).message;
+      this.opts.log?.error('gather: export failed', { id: job.id, err: job.error });
+      return 'failed';
+    } finally {
+      await source?.close().catch(() => undefined);
+    }
+  }
+
+  /** Runs the next work item: done (appended and recorded), split, or thrown. */
+  private async runItem(job: Job, ahead: Ahead, fh: FileHandle, signal: AbortSignal): Promise<void> {
+    const source = ahead.source;
+    const item = job.work[job.done];
+    job.current = { startMs: item.startMs, endMs: item.endMs };
+    this.emit(job);
+    const began = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fetch = ahead.take();
+        try {
+          await this.fetchItem(job, fetch, fh);
+        } finally {
+          fetch.discard();
+        }
+        break;
+      } catch (err) {
+        // the requests ahead were for the batches as they stood: a split or a retry starts them again
+        ahead.clear();
+        if (signal.aborted) throw new Canceled();
+        const split = err instanceof SourceError && (err.kind === 'timeout' || err.kind === 'too_many_series') ? await this.split(job, source, item, signal) : undefined;
+        if (split !== undefined) {
+          this.opts.log?.info('gather: batch split', { id: job.id, why: (err as Error).message, parts: split.length });
+          job.work.splice(job.done, 1, ...split);
+          await this.save(job);
+          return;
+        }
+        // an empty-job part the source refuses (`{job=""}` alone is not a valid selector) holds no series
+        if (item.job === '' && err instanceof SourceError && err.kind === 'http' && err.status === 400) break;
+        const final = !(err instanceof SourceError) || err.kind === 'auth' || err.kind === 'not_found' || attempt >= this.retryDelays.length;
+        const range = `${new Date(item.startMs).toISOString()}–${new Date(item.endMs).toISOString()}`;
+        if (final) throw new Error(`batch ${range}${item.job !== undefined ? ` (job ${JSON.stringify(item.job)})` : ''}: ${(err as Error).message}`);
+        this.opts.log?.warn('gather: batch failed, retrying', { id: job.id, range, err: (err as Error).message, attempt: attempt + 1 });
+        await sleep(this.retryDelays[attempt], signal);
+        if (signal.aborted) throw new Canceled();
+      }
+    }
+    job.done++;
+    job.batchSeconds += (performance.now() - began) / 1000;
+    job.batchesTimed++;
+    await fh.sync();
+    await this.save(job);
+    this.emit(job);
+  }
+
+  /**
+   * Reads one item into the staging file. On a failure, what it appended is cut off and the
+   * counts go back to where they were, so a retry or split starts clean.
+   */
+  private async fetchItem(job: Job, fetch: Prefetch, fh: FileHandle): Promise<void> {
+    const ob = job.obfuscator;
+    const rewrite = ob.active;
+    // lines are copied into one buffer and written from it: no allocation per line
+    // two buffers in turn: one fills while the other is written (fresh ones would cost page faults)
+    let out = Buffer.allocUnsafe(WRITE_CHUNK);
+    let spare = Buffer.allocUnsafe(WRITE_CHUNK);
+    let used = 0;
+    let written = 0;
+    let samples = 0;
+    const added: string[] = [];
+    const addedJobs: string[] = [];
+    let rest: Buffer | undefined;
+    let writing: Promise<unknown> | undefined;
+    const flush = async () => {
+      if (used === 0) return;
+      // one write in flight while the next buffer fills
+      if (writing) await writing;
+      writing = fh.write(out, 0, used, job.partialBytes + written);
+      written += used;
+      [out, spare] = [spare, out];
+      used = 0;
+    };
+    const room = async (n: number) => {
+      if (used + n <= out.length) return;
+      await flush();
+      if (n > out.length) {
+        // a line longer than the buffer: both grow to hold it
+        if (writing) await writing;
+        out = Buffer.allocUnsafe(n);
+        spare = Buffer.allocUnsafe(n);
+      }
+    };
+    const count = (metric: Buffer, metricStart: number, metricEnd: number, line: Buffer, after: number) => {
+      samples += countSamples(line, after);
+      if (job.seenMetrics.has(metric)) return;
+      const key = metric.toString('latin1', metricStart, metricEnd);
+      job.seenMetrics.add(metric);
+      if (job.series.has(key)) return;
+      job.series.add(key);
+      added.push(key);
+      const j = jobOf(metric.subarray(metricStart, metricEnd));
+      if (j !== undefined && !job.jobs.has(j)) {
+        job.jobs.add(j);
+        addedJobs.push(j);
+      }
+    };
+    const take = async (raw: Buffer) => {
+      let end = raw.length;
+      while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
+      if (end === 0) return;
+      const span = metricSpan(raw);
+      if (span === undefined || !rewrite) {
+        const line = rewrite ? ob.line(raw.subarray(0, end)) : raw.subarray(0, end);
+        const sp = rewrite ? metricSpan(line) : span;
+        if (sp !== undefined) count(line, sp.start, sp.end, line, sp.end);
+        await room(line.length + 1);
+        used += line.copy(out, used);
+        out[used++] = 0x0a;
+        return;
+      }
+      const metric = ob.metricBytes(raw, span.start, span.end);
+      count(metric, 0, metric.length, raw, span.end);
+      await room(end - (span.end - span.start) + metric.length + 1);
+      used += raw.copy(out, used, 0, span.start);
+      used += metric.copy(out, used);
+      used += raw.copy(out, used, span.end, end);
+      out[used++] = 0x0a;
+    };
+    try {
+      for await (const chunk of fetch.take()) {
+        let from = 0;
+        let buf = chunk;
+        if (rest !== undefined) {
+          buf = Buffer.concat([rest, chunk]);
+          rest = undefined;
+        }
+        for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, from)) {
+          await take(buf.subarray(from, nl + 1));
+          from = nl + 1;
+        }
+        if (from < buf.length) rest = buf.subarray(from);
+      }
+      if (rest !== undefined) await take(rest);
+      await flush();
+      if (writing) await writing;
+    } catch (err) {
+      if (writing) await writing.catch(() => undefined);
+      for (const k of added) job.series.delete(k);
+      for (const j of addedJobs) job.jobs.delete(j);
+      job.seenMetrics = new WeakSet();
+      await fh.truncate(job.partialBytes);
+      throw err;
+    }
+    job.partialBytes += written;
+    job.samples += samples;
+  }
+
+  /** The parts a too-big item is split into, or undefined when it cannot be split further. */
+  private async split(job: Job, source: Source, item: WorkItem, signal: AbortSignal): Promise<WorkItem[] | undefined> {
+    const len = item.endMs - item.startMs;
+    if (len > MIN_SPLIT_MS) {
+      const mid = item.startMs + Math.max(MIN_SPLIT_MS, Math.floor(len / 2 / MIN_SPLIT_MS) * MIN_SPLIT_MS);
+      if (mid < item.endMs) {
+        const w1 = (item.weight * (mid - item.startMs)) / len;
+        return [
+          { ...item, endMs: mid, weight: w1 },
+          { ...item, startMs: mid, weight: item.weight - w1 },
+        ];
+      }
+    }
+    if (item.job !== undefined || !('selectors' in job.request.selection)) return undefined;
+    let names = Object.keys(job.request.jobComponents ?? {});
+    if (names.length === 0) {
+      try {
+        names = (await source.discover(item.startMs, item.endMs)).jobs.map((j) => j.job);
+      } catch (err) {
+        if (signal.aborted) throw new Canceled();
+        this.opts.log?.warn('gather: jobs not discovered for a split', { id: job.id, err: (err as Error).message });
+        return undefined;
+      }
+    }
+    names = [...new Set(names)].filter((n) => n !== '').sort();
+    if (names.length === 0) return undefined;
+    const parts = [...names, ''];
+    return parts.map((j) => ({ ...item, job: j, weight: item.weight / parts.length }));
+  }
+
+  /** Replaces state.json at once: a kill leaves the old one or the new one, never a mix. */
+  private async save(job: Job): Promise<void> {
+    const saved: SavedState = {
+      version: 1,
+      id: job.id,
+      request: { ...job.request, connection: withoutSecrets(job.request.connection) },
+      hadSecrets: job.hadSecrets,
+      createdAt: job.createdAt,
+      work: job.work,
+      done: job.done,
+      partialBytes: job.partialBytes,
+      samples: job.samples,
+      batchSeconds: job.batchSeconds,
+      obfuscator: job.obfuscator.state(),
+    };
+    const tmp = join(job.dir, `${STATE}.tmp`);
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(saved));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(job.dir, STATE));
+  }
+
+  private fromSaved(saved: SavedState, dir: string): Job {
+    const job: Job = {
+      id: saved.id,
+      dir,
+      request: saved.request,
+      hadSecrets: saved.hadSecrets,
+      createdAt: saved.createdAt,
+      state: 'interrupted',
+      work: [...saved.work],
+      done: saved.done,
+      partialBytes: saved.partialBytes,
+      samples: saved.samples,
+      series: new Set(),
+      seenMetrics: new WeakSet(),
+      jobs: new Set(),
+      batchSeconds: saved.batchSeconds,
+      batchesTimed: saved.done,
+      obfuscator: new Obfuscator(saved.request.obfuscation, saved.request.jobComponents, saved.obfuscator),
+      startedAt: saved.createdAt,
+      needsCredentials: false,
+    };
+    return job;
+  }
+
+  /** Rebuilds the series and job sets from the staged lines up to the recorded length. */
+  private async recount(job: Job): Promise<void> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(join(job.dir, PARTIAL), 'r');
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let pos = 0;
+      let rest: Buffer | undefined;
+      while (pos < job.partialBytes) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, job.partialBytes - pos), pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        let data = buf.subarray(0, bytesRead);
+        if (rest) data = Buffer.concat([rest, data]);
+        let from = 0;
+        for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, from)) {
+          const line = data.subarray(from, nl);
+          from = nl + 1;
+          const span = metricSpan(line);
+          if (span === undefined) continue;
+          const metric = line.subarray(span.start, span.end);
+          const key = metric.toString('latin1');
+          if (!job.series.has(key)) {
+            job.series.add(key);
+            const j = jobOf(metric);
+            if (j !== undefined) job.jobs.add(j);
+          }
+        }
+        rest = from < data.length ? Buffer.from(data.subarray(from)) : undefined;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private finish(job: Job, state: ExportState): void {
+    job.state = state;
+    job.finishedAt = Date.now();
+    this.emit(job);
+    if (job.forgetTimer) clearTimeout(job.forgetTimer);
+    if (this.closed) return;
+    job.forgetTimer = setTimeout(() => {
+      if (job.state === 'pending' || job.state === 'running') return;
+      this.jobs.delete(job.id);
+      void rm(job.dir, { recursive: true, force: true });
+    }, this.keepFinishedMs);
+    job.forgetTimer.unref();
+  }
+
+  private statusOf(job: Job): ExportStatus {
+    let progress = 0;
+    for (let i = 0; i < job.done; i++) progress += job.work[i].weight;
+    if (job.state === 'completed') progress = 1;
+    const avg = job.batchesTimed > 0 ? job.batchSeconds / job.batchesTimed : 0;
+    const remaining = job.work.length - job.done;
+    return {
+      id: job.id,
+      state: job.state,
+      batchesDone: job.done,
+      batchesTotal: job.work.length,
+      progress: Math.min(1, Math.max(0, progress)),
+      samples: job.samples,
+      series: job.series.size,
+      averageBatchSeconds: avg,
+      etaSeconds: job.state === 'completed' ? 0 : job.batchesTimed > 0 ? avg * remaining : undefined,
+      currentRange: job.current ? { ...job.current } : undefined,
+      error: job.error,
+      result: job.result,
+      startedAt: job.startedAt,
+      finishedAt: job.finishedAt,
+      needsCredentials: job.needsCredentials || undefined,
+    };
+  }
+
+  private emit(job: Job): void {
+    if (this.listeners.size === 0) return;
+    const s = this.statusOf(job);
+    for (const l of this.listeners) {
+      try {
+        l(s);
+      } catch (err) {
+        this.opts.log?.warn('gather: status listener failed', { err: (err as Error).message });
+      }
+    }
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** The requests of the current batch and the next ones, in flight at once (`depth` in all). */
+class Ahead {
+  private readonly fetches = new Map<number, Prefetch>();
+  private readonly budget = { bytes: 0, waiters: new Set<() => void>() };
+
+  constructor(
+    readonly source: Source,
+    private readonly job: Job,
+    private readonly signal: AbortSignal,
+    private readonly depth: number,
+  ) {}
+
+  /** The current batch's request, and the next ones started. */
+  take(): Prefetch {
+    const job = this.job;
+    for (let i = job.done; i < Math.min(job.work.length, job.done + this.depth); i++) {
+      if (!this.fetches.has(i)) {
+        const item = job.work[i];
+        this.fetches.set(i, new Prefetch(this.source, itemSelection(job.request.selection, item), item, this.signal, this.budget));
+      }
+    }
+    const head = this.fetches.get(job.done) as Prefetch;
+    this.fetches.delete(job.done);
+    return head;
+  }
+
+  clear(): void {
+    for (const f of this.fetches.values()) f.discard();
+    this.fetches.clear();
+  }
+}
+
+/** Bytes the requests running ahead of the current batch may hold, together. */
+const AHEAD_BUDGET = 32 << 20;
+
+/**
+ * One batch's request, started before its turn: the source's per-request cost (VictoriaMetrics
+ * spends tens of milliseconds on each export before its first byte) overlaps the writing of the
+ * batches before it. Its chunks wait in memory, all such requests together within
+ * `AHEAD_BUDGET`; the current batch's request never waits (its chunks are taken as they come).
+ */
+class Prefetch {
+  private readonly chunks: Buffer[] = [];
+  private done = false;
+  private error: unknown;
+  private wake: (() => void) | undefined;
+  private readonly ctrl = new AbortController();
+  /** Taken by the writer: it no longer waits for the budget. */
+  private head = false;
+
+  constructor(
+    source: Source,
+    selection: Selection,
+    readonly item: WorkItem,
+    parent: AbortSignal,
+    private readonly budget: { bytes: number; waiters: Set<() => void> },
+  ) {
+    const abort = () => this.ctrl.abort();
+    parent.addEventListener('abort', abort, { once: true });
+    void this.pull(source, selection, parent).finally(() => parent.removeEventListener('abort', abort));
+  }
+
+  private async pull(source: Source, selection: Selection, parent: AbortSignal): Promise<void> {
+    try {
+      for await (const chunk of source.exportLines(selection, this.item.startMs, this.item.endMs, this.ctrl.signal)) {
+        this.chunks.push(chunk);
+        this.budget.bytes += chunk.length;
+        this.signal();
+        while (!this.head && this.budget.bytes > AHEAD_BUDGET && !this.ctrl.signal.aborted) {
+          await new Promise<void>((resolve) => {
+            this.budget.waiters.add(resolve);
+            this.ctrl.signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+        }
+      }
+    } catch (err) {
+      this.error = parent.aborted ? new Canceled() : err;
+    }
+    this.done = true;
+    this.signal();
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private release(n: number): void {
+    this.budget.bytes -= n;
+    if (this.budget.bytes <= AHEAD_BUDGET) {
+      const ws = [...this.budget.waiters];
+      this.budget.waiters.clear();
+      for (const w of ws) w();
+    }
+  }
+
+  /** The batch's chunks as they arrive; throws what the request threw, after the chunks before it. */
+  async *take(): AsyncGenerator<Buffer> {
+    this.head = true;
+    this.release(0);
+    for (;;) {
+      const c = this.chunks.shift();
+      if (c !== undefined) {
+        this.release(c.length);
+        yield c;
+        continue;
+      }
+      if (this.done) {
+        if (this.error !== undefined) throw this.error;
+        return;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** Stops the request and gives its memory back. */
+  discard(): void {
+    this.ctrl.abort();
+    let n = 0;
+    for (const c of this.chunks) n += c.length;
+    this.chunks.length = 0;
+    this.release(n);
+  }
+}
