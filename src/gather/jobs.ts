@@ -16,7 +16,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { writeBundle } from './bundle.js';
@@ -743,7 +743,6 @@ export class ExportManager implements ExportJobs {
   }
 }
 
-const NEWLINE = Buffer.from('\n');
 
 /** The requests of the current batch and the next ones, in flight at once (`depth` in all). */
 class Ahead {
