@@ -95,11 +95,15 @@ export class ApiFakeSource implements Source {
     if (this.o.fail) throw this.o.fail;
     if (this.o.delayMs) {
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, this.o.delayMs);
-        signal.addEventListener('abort', () => {
+        const onAbort = (): void => {
           clearTimeout(t);
           reject(new SourceError('canceled', 'canceled'));
-        });
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, this.o.delayMs);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
     const lines: string[] = [];

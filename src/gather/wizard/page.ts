@@ -14,6 +14,7 @@ export function renderWizardPage(version: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Gather · Tributary</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/wizard.css">
 <script src="/wizard.js" defer></script>
 </head>

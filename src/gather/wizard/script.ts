@@ -170,7 +170,7 @@ export const WIZARD_JS = String.raw`'use strict';
       if (d.valid) {
         state.valid = d;
         out.appendChild(el('div', { className: 'success', id: 'validate-ok' }, [
-          el('p', null, [el('strong', { text: 'Connected: ' + flavourName(d.flavour) + ' ' + d.version })]),
+          el('p', null, [el('strong', { text: 'Connected: ' + flavourName(d.flavour) + (d.version && d.version !== 'unknown' ? ' ' + d.version : ' (version unknown)') })]),
           el('p', null, ['API base: ', el('code', { text: d.api_base })]),
           el('p', { className: 'muted', text: d.export_api ? 'Raw samples are read with /api/v1/export.' : 'No /api/v1/export here: raw samples are read with range queries at the raw step.' })
         ]));
@@ -276,7 +276,7 @@ export const WIZARD_JS = String.raw`'use strict';
       d.jobs.filter(function (j) { return j.component === c.component; }).forEach(function (j) {
         var jid = 'job-' + (n++);
         rows.push(el('tr', null, [
-          el('td', { style: 'padding-left: 2rem' }, [el('span', { className: 'check' }, [
+          el('td', { className: 'indent' }, [el('span', { className: 'check' }, [
             el('input', { type: 'checkbox', id: jid, checked: true, 'data-job': j.job, 'data-of': c.component }), el('label', { for: jid, text: 'Job ' + j.job })])]),
           el('td', { className: 'num', text: fmtNum(j.instance_count) }), el('td', { className: 'num', text: fmtNum(j.metrics_count_estimate) })]));
       });

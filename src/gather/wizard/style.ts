@@ -50,6 +50,7 @@ button[disabled] { opacity: .5; cursor: not-allowed; }
 table.data { border-collapse: collapse; width: 100%; margin: .5rem 0; }
 table.data th, table.data td { padding: .3rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 table.data th { background: var(--head); font-weight: 600; }
+table.data td.indent { padding-left: 2rem; }
 table.data .num { text-align: right; font-variant-numeric: tabular-nums; }
 .scroll { overflow-x: auto; }
 .chips { display: flex; flex-wrap: wrap; gap: .2rem .3rem; }
