@@ -3,8 +3,9 @@
  * refusal, previews obfuscated with the session the export continues, downloads confined to
  * the output folder (`..`, encoded `..`, absolute paths, symlinks out refused), the file system
  * endpoints refused to a caller that is not on loopback, and no secret in the log. The export
- * jobs are the real ones (jobs.ts) writing real bundles; the source is a fake here (and the
- * real VictoriaMetrics in api-real.test.ts).
+ * jobs are the real ones (jobs.ts) writing real bundles; the source is a fake in most tests, and
+ * the real one (source.ts) against a real VictoriaMetrics — behind the cluster-path stand-in with
+ * vmauth's basic auth, and behind a TLS proxy with its own CA — in the last.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,8 @@ import { isLoopbackAddress, quoteLabelValue, resolveDownload } from '../../src/g
 import { startGatherServer } from '../../src/gather/server.js';
 import { SourceError } from '../../src/gather/types.js';
 import { VERSION } from '../../src/common/version.js';
+import { openSource, validateSource } from '../../src/gather/source.js';
+import { datasetSlice, gatherPeersMissing, makeDataset, parseExportLines, startClusterStandIn, startTlsProxy, startVictoriaMetrics } from '../helpers/gather-peers.js';
 import { ApiFakeSource, BASE_MS, HOSTS, startTestServer, waitForExport, type TestServer } from './api-fakes.js';
 import { unzipBundle } from './unzip.js';
 
@@ -545,3 +548,78 @@ function rawRequest(host: string, port: number, method: string, path: string, he
     req.end(body);
   });
 }
+
+test('against a real VictoriaMetrics: cluster paths behind vmauth, TLS with an uploaded CA, discovery, an obfuscated preview, an exact export', async (t) => {
+  const missing = gatherPeersMissing();
+  if (missing !== undefined) return t.skip(missing);
+  const dataset = makeDataset({ hours: 1 });
+  const vm = await startVictoriaMetrics(dataset);
+  const password = 'vmauth-pw-real-9921';
+  const cluster = await startClusterStandIn(vm.url, { users: [{ username: 'support', password }] });
+  const tls = await startTlsProxy(vm.url);
+  const s = await startTestServer({ openSource: (c) => openSource(c), validate: validateSource });
+  try {
+    const range = { start: new Date(dataset.startMs).toISOString(), end: new Date(dataset.endMs).toISOString() };
+    const wrong = await s.post('/api/validate', { connection: { url: cluster.url, auth: { type: 'basic', username: 'support', password: 'not-the-password-55' } } });
+    assert.equal(wrong.status, 200);
+    assert.equal(wrong.json.valid, false);
+    assert.ok(wrong.json.attempts.length >= 1 && wrong.json.attempts.every((a: { ok: boolean }) => !a.ok), 'every attempt listed, none worked');
+    assert.ok(typeof wrong.json.error === 'string' && wrong.json.error.length > 0);
+    assert.ok(!JSON.stringify(wrong.json).includes('not-the-password-55'));
+
+    const root = await s.post('/api/validate', { connection: { url: cluster.url, auth: { type: 'basic', username: 'support', password } } });
+    assert.equal(root.json.valid, false, 'the root of a vmselect is not its API');
+    assert.match(root.json.hint, /^vmselect requires \/select\/<tenant>\/prometheus/);
+    assert.deepEqual(
+      root.json.attempts.map((a: { url: string; ok: boolean }) => [a.url.replace(cluster.url, ''), a.ok]),
+      [['/api/v1/query?query=vm_app_version', false], ['/select/0/prometheus/api/v1/query?query=vm_app_version', true]],
+      'every URL tried, in order',
+    );
+    const conn = { url: cluster.url, tenant_id: '0', auth: { type: 'basic', username: 'support', password } };
+    const ok = await s.post('/api/validate', { connection: conn });
+    assert.equal(ok.json.valid, true, JSON.stringify(ok.json));
+    assert.equal(ok.json.flavour, 'victoriametrics-cluster');
+    assert.equal(ok.json.api_base, `${cluster.url}/select/0/prometheus`);
+    assert.equal(ok.json.export_api, true);
+
+    const noCa = await s.post('/api/validate', { connection: { url: tls.url } });
+    assert.equal(noCa.json.valid, false, 'a certificate of an unknown CA is refused');
+    const withCa = await s.post('/api/validate', { connection: { url: tls.url, ca_pem: tls.caPem } });
+    assert.equal(withCa.json.valid, true, JSON.stringify(withCa.json));
+    const skip = await s.post('/api/validate', { connection: { url: tls.url, skip_tls_verify: true } });
+    assert.equal(skip.json.valid, true);
+
+    const d = await s.post('/api/discover', { connection: conn, time_range: range });
+    assert.equal(d.status, 200, JSON.stringify(d.json));
+    assert.deepEqual(
+      d.json.jobs.map((j: { job: string; component: string; metrics_count_estimate: number }) => [j.job, j.component, j.metrics_count_estimate]).sort(),
+      dataset.jobs.map((j) => [j.job, j.component, j.series]).sort(),
+    );
+    assert.equal(d.json.total_series, dataset.series.length);
+
+    const p = await s.post('/api/sample', { connection: conn, time_range: range, jobs: ['node', 'vmselect'], job_components: { node: 'unknown', vmselect: 'vmselect' }, obfuscation: OBF, limit: 50 });
+    assert.equal(p.status, 200, JSON.stringify(p.json));
+    assert.equal(p.json.count, 50);
+    const text = JSON.stringify(p.json.samples);
+    for (const h of dataset.hosts) assert.ok(!text.includes(h), `host ${h} not in the preview`);
+    for (const v of dataset.labels.pod) assert.ok(!text.includes(v), `pod ${v} not in the preview`);
+
+    const started = await s.post('/api/export/start', { connection: conn, time_range: range, jobs: ['node'], batch_window_seconds: 600 });
+    assert.equal(started.status, 202, JSON.stringify(started.json));
+    const done = await waitForExport(s, started.json.job_id, 120_000);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    const bundle = unzipBundle(done.result.archive_path);
+    const want = datasetSlice(dataset, dataset.startMs, dataset.endMs, (m) => m.job === 'node');
+    assert.deepEqual(parseExportLines(bundle.metrics), want, 'every series and sample of the job, exactly');
+    assert.equal(done.result.samples, want.reduce((n, x) => n + x.values.length, 0));
+    const dl = await fetch(s.url + done.result.download_url);
+    assert.equal(createHash('sha256').update(Buffer.from(await dl.arrayBuffer())).digest('hex'), done.result.sha256);
+    const logs = s.logs.join('');
+    assert.ok(!logs.includes(password) && !logs.includes('not-the-password-55'), 'no password in the log');
+  } finally {
+    await s.close();
+    await tls.stop();
+    await cluster.stop();
+    await vm.stop();
+  }
+});

@@ -506,7 +506,7 @@ export const WIZARD_JS = String.raw`'use strict';
       box.appendChild(el('h2', { text: 'Unfinished exports' }));
       box.appendChild(el('ul', null, left.map(function (j) {
         return el('li', null, [j.job_id + ': ' + j.state + ', ' + j.completed_batches + ' of ' + j.total_batches + ' batches' + (j.needs_credentials ? ' (needs the connection again)' : '') + ' ',
-          el('button', { type: 'button', text: 'Resume export ' + j.job_id, onclick: function () { state.exportObfuscated = true; resumeExport(j.job_id); } })]);
+          el('button', { type: 'button', text: 'Resume export ' + j.job_id, onclick: function () { state.exportObfuscated = null; resumeExport(j.job_id); } })]);
       })));
       unlock('export');
     });
@@ -522,7 +522,7 @@ export const WIZARD_JS = String.raw`'use strict';
     $('download-sha256').textContent = r.sha256;
     $('download-series').textContent = fmtNum(r.series);
     $('download-samples').textContent = fmtNum(r.samples);
-    $('download-obfuscated').textContent = state.exportObfuscated ? 'yes' : 'no';
+    $('download-obfuscated').textContent = state.exportObfuscated === null ? 'as set when the export started (metadata.json in the bundle says)' : state.exportObfuscated ? 'yes' : 'no';
   }
 
   // ---- wiring
