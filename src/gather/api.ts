@@ -1,6 +1,7 @@
 /**
  * The gather wizard's REST API under `/api/…`, with vmgather's paths: health, config, validate,
- * validate-query, discover, sample (the preview), export start/status/cancel/resume/list,
+ * validate-query, discover, sample (the preview), export start/status/cancel/resume/list (and
+ * vmgather's legacy synchronous `POST /api/export`),
  * download (only regular files inside the output folder), and fs list/check (loopback callers
  * only). Request bodies are JSON in snake_case (vmgather's field names where it has them),
  * read under a size cap and checked by hand: a wrong field is named with why it is wrong, as
@@ -35,6 +36,7 @@ import {
   type Selection,
   type SeriesSample,
   type Source,
+  SECRET,
   SourceError,
   type ValidateResult,
 } from './types.js';
@@ -477,6 +479,8 @@ type ApiHandler = (req: IncomingMessage, res: ServerResponse, scope: RequestScop
 
 export class GatherApi {
   private readonly log: Logger;
+  /** Job id → the secrets of its connection, so that an error the source quoted them in is never answered with them. */
+  private readonly jobSecrets = new Map<string, string[]>();
   /** Session id → the settings it was opened with: an export may continue only a matching one. */
   private readonly sessionKeys = new Map<string, string>();
 
@@ -494,9 +498,10 @@ export class GatherApi {
     r('POST', '/api/validate-query', (req, res, s) => this.validateQuery(req, res, s));
     r('POST', '/api/discover', (req, res, s) => this.discover(req, res, s));
     r('POST', '/api/sample', (req, res, s) => this.sample(req, res, s));
+    r('POST', '/api/export', (req, res, s) => this.exportSync(req, res, s));
     r('POST', '/api/export/start', (req, res, s) => this.exportStart(req, res, s));
     r('GET', '/api/export/status', async (req, res) => this.exportStatus(req, res));
-    r('GET', '/api/export/list', async (_req, res) => sendJson(res, 200, { jobs: this.opts.jobs.list().map((s) => statusJson(s, this.opts.outputDir)) }));
+    r('GET', '/api/export/list', async (_req, res) => sendJson(res, 200, { jobs: this.opts.jobs.list().map((s) => this.statusOut(s)) }));
     r('POST', '/api/export/cancel', (req, res) => this.exportCancel(req, res));
     r('POST', '/api/export/resume', (req, res, s) => this.exportResume(req, res, s));
     r('GET', '/api/download', (req, res) => this.download(req, res));
@@ -548,11 +553,7 @@ export class GatherApi {
   }
 
   private describeError(err: unknown, scope: RequestScope): { status: number; message: string; field?: string; kind?: string } {
-    const redact = (m: string): string => {
-      let out = m;
-      for (const s of scope.secrets) if (s.length > 0) out = out.split(s).join('<secret>');
-      return out;
-    };
+    const redact = (m: string): string => redactAll(m, scope.secrets);
     if (err instanceof ApiError) return { status: err.status, message: redact(err.message), field: err.field };
     if (err instanceof BodyTooLargeError) return { status: 413, message: err.message };
     if (err instanceof SourceError) {
@@ -603,12 +604,7 @@ export class GatherApi {
     onlyKnown(o, '', ['connection']);
     const connection = parseConnection(o.connection, 'connection', scope);
     const r = await this.opts.validate(connection);
-    const redact = (m: string | undefined): string | null => {
-      if (m === undefined) return null;
-      let out = m;
-      for (const s of scope.secrets) out = out.split(s).join('<secret>');
-      return out;
-    };
+    const redact = (m: string | undefined): string | null => (m === undefined ? null : redactAll(m, scope.secrets));
     sendJson(res, 200, {
       valid: r.ok,
       flavour: r.source?.flavour ?? null,
@@ -711,7 +707,38 @@ export class GatherApi {
   }
 
   private async exportStart(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
-    const o = await this.body(req);
+    const status = await this.startExport(await this.body(req), scope);
+    sendJson(res, 202, this.statusOut(status));
+  }
+
+  /**
+   * vmgather's legacy synchronous export: starts a job and answers when it has ended (200 with
+   * the result, 502 with the error). A client that goes away leaves the job running: it can
+   * be followed with `/api/export/status` and resumed like any other.
+   */
+  private async exportSync(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
+    const started = await this.startExport(await this.body(req), scope);
+    const final = await new Promise<ExportStatus>((resolve) => {
+      const settled = (s: ExportStatus | undefined): boolean => s !== undefined && s.state !== 'pending' && s.state !== 'running';
+      const off = this.opts.jobs.onChange((s) => {
+        if (s.id === started.id && settled(s)) {
+          off();
+          resolve(s);
+        }
+      });
+      // it may have ended before the listener was in place
+      const now = this.opts.jobs.status(started.id);
+      if (settled(now)) {
+        off();
+        resolve(now!);
+      }
+      res.once('close', off);
+    });
+    const body = this.statusOut(final);
+    sendJson(res, final.state === 'completed' ? 200 : 502, final.state === 'completed' ? body : { ...body, error: `export ${final.state}: ${typeof body.error === 'string' ? body.error : 'no reason given'}` });
+  }
+
+  private async startExport(o: Json, scope: RequestScope): Promise<ExportStatus> {
     onlyKnown(o, '', [
       'connection',
       'time_range',
@@ -763,8 +790,23 @@ export class GatherApi {
     } catch (err) {
       throw new ApiError(409, `cannot start the export: ${(err as Error).message}`);
     }
+    this.rememberJobSecrets(status.id, scope);
     this.log.info('export started', { job: status.id, start: iso(startMs), end: iso(endMs), obfuscated: obfuscation.enabled });
-    sendJson(res, 202, statusJson(status, this.opts.outputDir));
+    return status;
+  }
+
+  private statusOut(s: ExportStatus): Json {
+    const out = statusJson(s, this.opts.outputDir);
+    const secrets = this.jobSecrets.get(s.id);
+    if (secrets !== undefined && typeof out.error === 'string') out.error = redactAll(out.error, secrets);
+    return out;
+  }
+
+  private rememberJobSecrets(id: string, scope: RequestScope): void {
+    if (scope.secrets.length === 0) return;
+    this.jobSecrets.set(id, [...new Set([...(this.jobSecrets.get(id) ?? []), ...scope.secrets])]);
+    // jobs are kept 30 minutes; a wizard starts a handful
+    if (this.jobSecrets.size > 1000) this.jobSecrets.delete(this.jobSecrets.keys().next().value!);
   }
 
   private jobIdOf(v: unknown, field: string): ExportStatus {
@@ -777,7 +819,7 @@ export class GatherApi {
   private exportStatus(req: IncomingMessage, res: ServerResponse): void {
     const id = new URL(req.url ?? '/', 'http://x').searchParams.get('id');
     if (id === null) throw bad('id', 'missing: /api/export/status?id=<job_id>');
-    sendJson(res, 200, statusJson(this.jobIdOf(id, 'id'), this.opts.outputDir));
+    sendJson(res, 200, this.statusOut(this.jobIdOf(id, 'id')));
   }
 
   private async exportCancel(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -786,7 +828,7 @@ export class GatherApi {
     const s = this.jobIdOf(o.job_id, 'job_id');
     if (s.state !== 'pending' && s.state !== 'running') throw new ApiError(409, `job ${s.id} is not running (${s.state})`, 'job_id');
     const after = this.opts.jobs.cancel(s.id) ?? s;
-    sendJson(res, 200, statusJson(after, this.opts.outputDir));
+    sendJson(res, 200, this.statusOut(after));
   }
 
   private async exportResume(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
@@ -806,7 +848,8 @@ export class GatherApi {
     } catch (err) {
       throw new ApiError(409, `cannot resume: ${(err as Error).message}`, 'job_id');
     }
-    sendJson(res, 202, statusJson(after, this.opts.outputDir));
+    this.rememberJobSecrets(after.id, scope);
+    sendJson(res, 202, this.statusOut(after));
   }
 
   private async download(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -873,6 +916,13 @@ export class GatherApi {
       sendJson(res, 200, { path, exists: false, is_dir: false, writable: false, can_create: canCreate });
     }
   }
+}
+
+/** `text` with every occurrence of each secret replaced by `<secret>`. */
+function redactAll(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length > 0) out = out.split(s).join(SECRET);
+  return out;
 }
 
 function dropLabels(metric: Readonly<Record<string, string>>, drop: readonly string[]): Record<string, string> {

@@ -20,7 +20,16 @@ import { startGatherServer } from '../../src/gather/server.js';
 import { SourceError } from '../../src/gather/types.js';
 import { VERSION } from '../../src/common/version.js';
 import { openSource, validateSource } from '../../src/gather/source.js';
-import { datasetSlice, gatherPeersMissing, makeDataset, parseExportLines, startClusterStandIn, startTlsProxy, startVictoriaMetrics } from '../helpers/gather-peers.js';
+import {
+  datasetSlice,
+  gatherPeersMissing,
+  makeDataset,
+  parseExportLines,
+  startClusterStandIn,
+  startPrometheusWith,
+  startTlsProxy,
+  startVictoriaMetrics,
+} from '../helpers/gather-peers.js';
 import { ApiFakeSource, BASE_MS, HOSTS, startTestServer, waitForExport, type TestServer } from './api-fakes.js';
 import { unzipBundle } from './unzip.js';
 
@@ -218,6 +227,14 @@ test('source failures answer 502/504 with the kind, the secret replaced, and the
       const logs = s.logs.join('');
       assert.match(logs, /gather API request failed/, 'the failure is logged');
       assert.ok(!logs.includes(secret), 'the token is not in the log');
+      // an export whose source quotes the token: the API's answers (and the job's status) do not
+      const sync = await s.post('/api/export', { connection: conn, time_range: RANGE, jobs: ['node'] });
+      assert.equal(sync.status, 502);
+      assert.equal(sync.json.state, 'failed');
+      assert.match(sync.json.error, /^export failed: .*<secret>/);
+      assert.ok(!sync.json.error.includes(secret));
+      const status = await s.get(`/api/export/status?id=${sync.json.job_id}`);
+      assert.ok(status.json.error.includes('<secret>') && !status.json.error.includes(secret));
     },
     { source: () => new ApiFakeSource({ fail: new SourceError('auth', `401 for token ${secret}`, 401) }) },
   );
@@ -318,6 +335,12 @@ test('export: start, status, list, download of the bundle with its SHA-256; comp
       list.json.jobs.map((j: { job_id: string }) => j.job_id),
       [started.json.job_id],
     );
+    // vmgather's legacy synchronous export answers when the bundle is written
+    const sync = await s.post('/api/export', { connection: CONN, time_range: RANGE, jobs: ['node'] });
+    assert.equal(sync.status, 200);
+    assert.equal(sync.json.state, 'completed');
+    assert.equal(sync.json.samples, 20);
+    assert.equal(sync.json.result.sha256, createHash('sha256').update(readFileSync(sync.json.result.archive_path)).digest('hex'));
     const unknownComponent = await s.post('/api/export/start', { connection: CONN, time_range: RANGE, components: ['vminsert'] });
     assert.deepEqual([unknownComponent.status, unknownComponent.json.field], [400, 'components']);
     assert.match(unknownComponent.json.error, /no job of vminsert has series/);
@@ -621,5 +644,34 @@ test('against a real VictoriaMetrics: cluster paths behind vmauth, TLS with an u
     await tls.stop();
     await cluster.stop();
     await vm.stop();
+  }
+});
+
+test('against a real Prometheus: found as Prometheus (no export API), discovered, exported exactly through the API', async (t) => {
+  const missing = gatherPeersMissing();
+  if (missing !== undefined) return t.skip(missing);
+  const dataset = makeDataset({ hours: 1 });
+  const prom = await startPrometheusWith(dataset);
+  const s = await startTestServer({ openSource: (c) => openSource(c), validate: validateSource });
+  try {
+    const range = { start: new Date(dataset.startMs).toISOString(), end: new Date(dataset.endMs).toISOString() };
+    const conn = { url: prom.url };
+    const v = await s.post('/api/validate', { connection: conn });
+    assert.equal(v.json.valid, true, JSON.stringify(v.json));
+    assert.equal(v.json.flavour, 'prometheus');
+    assert.equal(v.json.export_api, false);
+    const d = await s.post('/api/discover', { connection: conn, time_range: range });
+    assert.deepEqual(
+      d.json.jobs.map((j: { job: string; metrics_count_estimate: number }) => [j.job, j.metrics_count_estimate]).sort(),
+      dataset.jobs.map((j) => [j.job, j.series]).sort(),
+    );
+    const started = await s.post('/api/export/start', { connection: conn, time_range: range, jobs: ['vmagent-k8s'], obfuscation: { enabled: false } });
+    const done = await waitForExport(s, started.json.job_id, 120_000);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    const want = datasetSlice(dataset, dataset.startMs, dataset.endMs, (m) => m.job === 'vmagent-k8s');
+    assert.deepEqual(parseExportLines(unzipBundle(done.result.archive_path).metrics), want);
+  } finally {
+    await s.close();
+    await prom.stop();
   }
 });
