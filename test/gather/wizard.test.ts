@@ -289,3 +289,63 @@ test('the wizard shows an export at work (progress, time left), cancels it, resu
     await running.close();
   }
 });
+
+test('the wizard with a series selector and obfuscation turned off: the preview and the bundle hold the series as they are, less the dropped label', async (t) => {
+  if (!requirePeer(t, CHROMIUM, 'chromium')) return;
+  mkdirSync(SHOTS, { recursive: true });
+  const root = mkdtempSync(join(tmpdir(), 'gather-wizard-selector-'));
+  const openFake = async () => new ApiFakeSource();
+  const sessions = new ObfuscationSessions();
+  const jobs = new ExportManager({ stagingDir: join(root, 'staging'), outputDir: join(root, 'out'), openSource: openFake, sessions });
+  await jobs.open();
+  const server = await startGatherServer({ listen: '127.0.0.1:0', nextFreePort: false, outputDir: join(root, 'out'), jobs, sessions, openSource: openFake, validate: okValidate });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+    await page.goto(server.url);
+    await page.getByLabel('Source URL').fill('http://vm.example:8428');
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByRole('button', { name: 'Next: discover' }).click();
+    await page.getByLabel('Custom range').check();
+    await page.getByLabel('From (UTC)').fill('2026-01-01T00:00');
+    await page.getByLabel('To (UTC)').fill('2026-01-01T00:05');
+    await page.getByLabel('Series selector').check();
+    await page.getByLabel('Selector or query').fill('{job="node"}');
+    await page.getByRole('button', { name: 'Check', exact: true }).click();
+    await page.locator('#discover-summary').filter({ hasText: 'Valid: matches about 1 series in the range.' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, '02-discover-selector.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Next: choose' }).click();
+    assert.equal(await page.locator('#choose-list').innerText(), 'Series selector: {job="node"}');
+    await page.getByRole('button', { name: 'Next: preview' }).click();
+    await page.locator('#preview-result').filter({ hasText: /^Obfuscated 1 series shown\./ }).waitFor();
+    await page.getByRole('button', { name: 'Next: obfuscate' }).click();
+    await page.getByLabel('Obfuscate identifying labels').uncheck();
+    assert.ok(await page.getByLabel('Obfuscate datacenter', { exact: true }).isDisabled(), 'labels cannot be obfuscated with obfuscation off');
+    await page.getByLabel('Drop datacenter', { exact: true }).check();
+    // the preview follows by itself
+    await page.locator('#obf-preview').filter({ hasText: /^Not obfuscated 1 series shown\./ }).waitFor();
+    await page.locator('#obf-preview').filter({ hasNotText: 'datacenter=' }).waitFor();
+    const shown = await page.locator('#obf-preview tbody').innerText();
+    assert.match(shown, /instance=db-1\.corp\.example:9100/);
+    assert.match(shown, /job=node/);
+    await page.getByRole('button', { name: 'Next: export' }).click();
+    assert.match(await page.locator('#export-summary').innerText(), /Obfuscation\s+off\s+Dropped labels\s+datacenter/);
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.locator('#export-state').filter({ hasText: 'Export complete.' }).waitFor();
+    await page.getByRole('button', { name: 'Next: download' }).click();
+    assert.equal(await page.locator('#download-obfuscated').innerText(), 'no');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /^Download / }).click()]);
+    const saved = join(root, 'plain.zip');
+    await download.saveAs(saved);
+    const bundle = unzipBundle(saved);
+    const lines = bundle.metrics.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { metric: Record<string, string>; values: number[] });
+    // one line per 30 s batch (the automatic window of a 5-minute range), all of the one series
+    assert.deepEqual([...new Set(lines.map((l) => JSON.stringify(l.metric)))], [JSON.stringify({ __name__: 'node_load1', instance: 'db-1.corp.example:9100', job: 'node' })]);
+    assert.equal(lines.reduce((n, l) => n + l.values.length, 0), 10);
+    assert.equal(bundle.metadata.obfuscated, false);
+  } finally {
+    await browser.close();
+    await server.close();
+    await jobs.close();
+  }
+});

@@ -21,6 +21,9 @@ export const WIZARD_JS = String.raw`'use strict';
     session: null,
     labelNames: [],
     previewed: false,
+    previewKey: null,
+    previewSeq: 0,
+    refreshTimer: null,
     jobId: null,
     poll: null,
     config: null,
@@ -109,6 +112,8 @@ export const WIZARD_JS = String.raw`'use strict';
       if (best) target = FIELDS[best];
     }
     var line = target ? $(target + '-error') : null;
+    // a field of another step is out of sight: the error goes where the person is looking
+    if (line && line.closest('section').hidden) line = null;
     if (!line) line = $(fallback);
     line.textContent = message;
     if (target && $(target)) $(target).setAttribute('aria-invalid', 'true');
@@ -343,10 +348,13 @@ export const WIZARD_JS = String.raw`'use strict';
     if (!sel) return;
     var body = Object.assign({ connection: connection(), time_range: timeRange(), obfuscation: obfuscation(), limit: 20 }, sel);
     if (state.session && body.obfuscation.enabled) body.obfuscation_session = state.session;
+    var key = previewKey(sel), seq = ++state.previewSeq;
     busy(busyId, true);
     clearErrors('obfuscate');
     api('POST', '/api/sample', body).then(function (r) {
       busy(busyId, false);
+      // an answer overtaken by a later request is not shown: the table and the session stay together
+      if (seq !== state.previewSeq) return;
       clear(out);
       if (!r.ok) {
         if (target === 'obf-preview') showError(r.data, 'obfuscation-error');
@@ -358,6 +366,7 @@ export const WIZARD_JS = String.raw`'use strict';
       d.label_names.forEach(function (n) { if (state.labelNames.indexOf(n) < 0) state.labelNames.push(n); });
       state.labelNames.sort();
       state.previewed = true;
+      state.previewKey = key;
       out.appendChild(el('p', null, [
         el('span', { className: d.obfuscated ? 'badge' : 'badge off', text: d.obfuscated ? 'Obfuscated' : 'Not obfuscated' }),
         ' ' + d.count + ' series shown' + (d.count === 0 ? ': the selection has no series in the range.' : '.')
@@ -375,6 +384,8 @@ export const WIZARD_JS = String.raw`'use strict';
       if (state.step === 'obfuscate') renderLabels();
     });
   }
+  /** What a preview was made with: an export continues its session only with the same. */
+  function previewKey(sel) { return JSON.stringify([sel, obfuscation()]); }
   function renderLabels() {
     var box = $('obf-labels');
     var names = state.labelNames.filter(function (n) { return n !== 'instance' && n !== 'job'; });
@@ -399,6 +410,9 @@ export const WIZARD_JS = String.raw`'use strict';
     var on = $('obf-enabled').checked;
     $('obf-options').hidden = !on;
     Array.prototype.forEach.call(document.querySelectorAll('#obf-labels input[data-obfuscate]'), function (b) { b.disabled = !on; });
+    // the preview follows the settings by itself, a moment after the last change
+    if (state.refreshTimer) clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(function () { state.refreshTimer = null; loadPreview('obf-preview', 'obf-busy'); }, 600);
   }
 
   // ---- step 6: export
@@ -423,6 +437,10 @@ export const WIZARD_JS = String.raw`'use strict';
     clearErrors('export');
     var sel = selection(), bw = batchWindow();
     if (!sel || bw === null) { $('export-error').textContent = 'Go back to step 3 (Choose): the selection is not complete.'; return; }
+    if (obfuscation().enabled && state.previewKey !== previewKey(sel)) {
+      $('export-error').textContent = 'The selection or the obfuscation settings changed after the last preview: refresh the preview in step 5 (Obfuscate), so that the export uses the replacements you saw.';
+      return;
+    }
     var body = Object.assign({ connection: connection(), time_range: timeRange(), obfuscation: obfuscation(), batch_window_seconds: bw }, sel);
     if (body.obfuscation.enabled && state.session) body.obfuscation_session = state.session;
     state.exportObfuscated = body.obfuscation.enabled;
