@@ -87,6 +87,8 @@ test('the wizard, end to end in Chromium: connect, discover, choose, preview, ob
 
     // 2. discover over the last 6 hours
     await page.getByRole('button', { name: 'Next: discover' }).click();
+    assert.ok(!(await page.getByLabel('From (UTC)').isVisible()), 'the custom range is shown only when chosen');
+    assert.ok(!(await page.getByLabel('Selector or query').isVisible()), 'the selector field is shown only in selector mode');
     await page.getByLabel('Last 6 hours').check();
     await page.getByRole('button', { name: 'Discover', exact: true }).click();
     const summary = page.locator('#discover-summary');

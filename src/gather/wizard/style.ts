@@ -10,6 +10,8 @@ export const WIZARD_CSS = `
 @media (prefers-color-scheme: dark) { :root { --fg: #e4e7ea; --muted: #9aa5b1; --bg: #16191c;
   --line: #333a41; --accent: #6ea8fe; --head: #1e2227; --ok: #56d364; --bad: #ff7b72; --warn: #d29922; } }
 * { box-sizing: border-box; }
+/* what a step hides stays hidden whatever display its class gives it */
+[hidden] { display: none !important; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 header { display: flex; flex-wrap: wrap; align-items: baseline; gap: .25rem 1.5rem; padding: .6rem 1.25rem;
   background: var(--head); border-bottom: 1px solid var(--line); }
