@@ -11,6 +11,35 @@
  * request only (an export's job keeps it while it runs: jobs.ts). Nothing here logs a
  * connection; an error that quotes a secret has it replaced by `<secret>` before it is logged
  * or answered.
+ *
+ * Shapes (times: RFC 3339 strings or Unix ms; every POST body is `application/json`):
+ * - `connection`: `{url, tenant_id?, api_base_path?, auth?: {type: none|basic|bearer|header,
+ *   username, password, token, header_name, header_value}, skip_tls_verify?, ca_pem?, timeout_seconds?}`
+ * - `POST /api/validate {connection}` → `{valid, flavour, version, api_base, export_api,
+ *   attempts: [{url, ok, status, error}], hint, error}` (200 whether or not it is valid)
+ * - `POST /api/discover {connection, time_range?: {start, end}}` (default: the last hour) →
+ *   `{flavour, version, components: [{component, jobs, job_count, instance_count,
+ *   metrics_count_estimate}], jobs: [{job, component, instance_count, metrics_count_estimate}], total_series}`
+ * - the selection, in sample / export: `jobs` (+ `job_components`), `components` (resolved by
+ *   discovery), `selector` (one or a list) or `query` + `step_seconds`
+ * - `POST /api/validate-query {connection, time_range?, selector | query, step_seconds?}` → `{valid, error, series}`
+ * - `POST /api/sample {connection, time_range?, <selection>, obfuscation?, obfuscation_session?,
+ *   limit? (1–200, 20)}` → `{samples: [{metric_name, labels, value, timestamp, points}], count,
+ *   label_names, obfuscated, obfuscation_session}`; `obfuscation`: `{enabled, obfuscate_instance,
+ *   obfuscate_job, custom_labels, drop_labels}`
+ * - `POST /api/export/start {connection, time_range, <selection>, obfuscation?,
+ *   obfuscation_session?, batch_window_seconds? (30–86400 or "auto")}` → 202 and the status;
+ *   `POST /api/export` the same, answered when the job has ended
+ * - status (`GET /api/export/status?id=`, `/api/export/list` → `{jobs}`, cancel and resume
+ *   `{job_id, connection?}`): `{job_id, state, total_batches, completed_batches, progress,
+ *   samples (= metrics_processed), series, average_batch_seconds, eta_seconds, eta,
+ *   current_range, error, needs_credentials, started_at, completed_at, result: {archive_path,
+ *   archive_name, archive_size_bytes, sha256, series, samples, download_url}}`
+ * - `GET /api/download?path=` (relative to the output folder, or absolute inside it),
+ *   `GET /api/fs/list?path=` → `{path, parent, entries: [{name, path, is_dir}], truncated}`,
+ *   `POST /api/fs/check {path}` → `{path, exists, is_dir, writable, can_create}`
+ * - errors: `{error, field?, kind?}` with 400 (a field), 403, 404, 409 (a job's state), 413
+ *   (body over 1 MiB), 415 (not JSON), 502 (the source failed; `kind` says how), 504 (it timed out)
  */
 
 import { constants as fsConstants } from 'node:fs';
@@ -557,7 +586,7 @@ export class GatherApi {
     if (err instanceof ApiError) return { status: err.status, message: redact(err.message), field: err.field };
     if (err instanceof BodyTooLargeError) return { status: 413, message: err.message };
     if (err instanceof SourceError) {
-      const status = err.kind === 'timeout' ? 504 : err.kind === 'canceled' ? 499 : 502;
+      const status = err.kind === 'timeout' ? 504 : 502;
       return { status, message: redact(`source: ${err.message}`), kind: err.kind };
     }
     return { status: 500, message: redact(`internal error: ${err instanceof Error ? err.message : String(err)}`) };
