@@ -36,6 +36,9 @@ export const HELP = `Tributary ${VERSION} — metrics agent and gateway
 Usage:
   tributary [run] [flags]            start Tributary (the default subcommand)
   tributary check-config FILE...     validate configuration files; exit 0 when all are valid, 1 otherwise
+  tributary gather [flags]           export series from VictoriaMetrics or Prometheus into an obfuscated
+                                     ZIP bundle: the web wizard, or one export with --url
+                                     (tributary gather --help; its flags are its own)
   tributary help                     show this help
   tributary version                  print the version
 
@@ -102,6 +105,11 @@ function choice<T extends string>(flag: string, value: string | undefined, allow
 
 /** Runs the command line; resolves with the exit code (undefined: keep running until signalled). */
 export async function main(argv: string[]): Promise<number | undefined> {
+  // gather has flags of its own (parsed there): the shared ones mean nothing to it
+  if (argv[0] === 'gather') {
+    const { gatherMain } = await import('./gather.js');
+    return gatherMain(argv.slice(1));
+  }
   let cmd;
   try {
     cmd = parse(argv);

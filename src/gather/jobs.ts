@@ -85,6 +85,8 @@ interface Job {
   samples: number;
   /** Obfuscated `metric` objects met (as latin1 strings): the series count. */
   series: Set<string>;
+  /** The rewritten `metric` Buffers (the obfuscator's cached ones) already counted: a lookup without a key string. */
+  seenMetrics: WeakSet<Buffer>;
   /** Jobs as they appear in the bundle. */
   jobs: Set<string>;
   batchSeconds: number;
@@ -112,6 +114,8 @@ export interface ExportManagerOptions {
   keepFinishedMs?: number;
   /** Deflate level of the bundle (default bundle.ts's). */
   compressionLevel?: number;
+  /** Requests of one export in flight at once: the current batch's and those of the next (default 3). */
+  requestsInFlight?: number;
   /** Waits between retries (tests shorten them). */
   retryDelaysMs?: readonly number[];
 }
@@ -185,12 +189,14 @@ export class ExportManager implements ExportJobs {
   private readonly keepFinishedMs: number;
   private readonly retryDelays: readonly number[];
   private runningCount = 0;
+  private readonly ahead: number;
   private closed = false;
 
   constructor(private readonly opts: ExportManagerOptions) {
     this.maxRunning = opts.maxRunning ?? 3;
     this.keepFinishedMs = opts.keepFinishedMs ?? 30 * 60_000;
     this.retryDelays = opts.retryDelaysMs ?? RETRY_DELAYS_MS;
+    this.ahead = Math.max(1, opts.requestsInFlight ?? 3);
   }
 
   /** Finds the jobs a stop or a crash left in the staging folder: each is `interrupted`, resumable. */
@@ -243,6 +249,7 @@ export class ExportManager implements ExportJobs {
       partialBytes: 0,
       samples: 0,
       series: new Set(),
+      seenMetrics: new WeakSet(),
       jobs: new Set(),
       batchSeconds: 0,
       batchesTimed: 0,
@@ -361,9 +368,14 @@ export class ExportManager implements ExportJobs {
       await this.save(job);
       source = await this.opts.openSource(job.request.connection);
       if (signal.aborted) throw new Canceled();
-      while (job.done < job.work.length) {
-        if (signal.aborted) throw new Canceled();
-        await this.runItem(job, source, fh, signal);
+      const ahead = new Ahead(source, job, signal, this.ahead);
+      try {
+        while (job.done < job.work.length) {
+          if (signal.aborted) throw new Canceled();
+          await this.runItem(job, ahead, fh, signal);
+        }
+      } finally {
+        ahead.clear();
       }
       await fh.close();
       fh = undefined;
@@ -414,16 +426,24 @@ export class ExportManager implements ExportJobs {
   }
 
   /** Runs the next work item: done (appended and recorded), split, or thrown. */
-  private async runItem(job: Job, source: Source, fh: FileHandle, signal: AbortSignal): Promise<void> {
+  private async runItem(job: Job, ahead: Ahead, fh: FileHandle, signal: AbortSignal): Promise<void> {
+    const source = ahead.source;
     const item = job.work[job.done];
     job.current = { startMs: item.startMs, endMs: item.endMs };
     this.emit(job);
     const began = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.fetchItem(job, source, fh, item, signal);
+        const fetch = ahead.take();
+        try {
+          await this.fetchItem(job, fetch, fh);
+        } finally {
+          fetch.discard();
+        }
         break;
       } catch (err) {
+        // the requests ahead were for the batches as they stood: a split or a retry starts them again
+        ahead.clear();
         if (signal.aborted) throw new Canceled();
         const split = err instanceof SourceError && (err.kind === 'timeout' || err.kind === 'too_many_series') ? await this.split(job, source, item, signal) : undefined;
         if (split !== undefined) {
@@ -454,52 +474,77 @@ export class ExportManager implements ExportJobs {
    * Reads one item into the staging file. On a failure, what it appended is cut off and the
    * counts go back to where they were, so a retry or split starts clean.
    */
-  private async fetchItem(job: Job, source: Source, fh: FileHandle, item: WorkItem, signal: AbortSignal): Promise<void> {
+  private async fetchItem(job: Job, fetch: Prefetch, fh: FileHandle): Promise<void> {
     const ob = job.obfuscator;
     const rewrite = ob.active;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // lines are copied into one buffer and written from it: no allocation per line
+    // two buffers in turn: one fills while the other is written (fresh ones would cost page faults)
+    let out = Buffer.allocUnsafe(WRITE_CHUNK);
+    let spare = Buffer.allocUnsafe(WRITE_CHUNK);
+    let used = 0;
     let written = 0;
     let samples = 0;
     const added: string[] = [];
     const addedJobs: string[] = [];
     let rest: Buffer | undefined;
+    let writing: Promise<unknown> | undefined;
     const flush = async () => {
-      if (pendingBytes === 0) return;
-      const bufs = pending;
-      pending = [];
-      const n = pendingBytes;
-      pendingBytes = 0;
-      await fh.writev(bufs, job.partialBytes + written);
-      written += n;
+      if (used === 0) return;
+      // one write in flight while the next buffer fills
+      if (writing) await writing;
+      writing = fh.write(out, 0, used, job.partialBytes + written);
+      written += used;
+      [out, spare] = [spare, out];
+      used = 0;
     };
-    const take = (raw: Buffer) => {
-      if (raw.length === 0 || (raw.length === 1 && raw[0] === 0x0a)) return;
-      const out = rewrite ? ob.line(raw) : raw;
-      const span = metricSpan(out);
-      if (span !== undefined) {
-        samples += countSamples(out, span.end);
-        const metric = out.subarray(span.start, span.end);
-        const key = metric.toString('latin1');
-        if (!job.series.has(key)) {
-          job.series.add(key);
-          added.push(key);
-          const j = jobOf(metric);
-          if (j !== undefined && !job.jobs.has(j)) {
-            job.jobs.add(j);
-            addedJobs.push(j);
-          }
-        }
+    const room = async (n: number) => {
+      if (used + n <= out.length) return;
+      await flush();
+      if (n > out.length) {
+        // a line longer than the buffer: both grow to hold it
+        if (writing) await writing;
+        out = Buffer.allocUnsafe(n);
+        spare = Buffer.allocUnsafe(n);
       }
-      pending.push(out);
-      pendingBytes += out.length;
-      if (out[out.length - 1] !== 0x0a) {
-        pending.push(NEWLINE);
-        pendingBytes++;
+    };
+    const count = (metric: Buffer, metricStart: number, metricEnd: number, line: Buffer, after: number) => {
+      samples += countSamples(line, after);
+      if (job.seenMetrics.has(metric)) return;
+      const key = metric.toString('latin1', metricStart, metricEnd);
+      job.seenMetrics.add(metric);
+      if (job.series.has(key)) return;
+      job.series.add(key);
+      added.push(key);
+      const j = jobOf(metric.subarray(metricStart, metricEnd));
+      if (j !== undefined && !job.jobs.has(j)) {
+        job.jobs.add(j);
+        addedJobs.push(j);
       }
+    };
+    const take = async (raw: Buffer) => {
+      let end = raw.length;
+      while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
+      if (end === 0) return;
+      const span = metricSpan(raw);
+      if (span === undefined || !rewrite) {
+        const line = rewrite ? ob.line(raw.subarray(0, end)) : raw.subarray(0, end);
+        const sp = rewrite ? metricSpan(line) : span;
+        if (sp !== undefined) count(line, sp.start, sp.end, line, sp.end);
+        await room(line.length + 1);
+        used += line.copy(out, used);
+        out[used++] = 0x0a;
+        return;
+      }
+      const metric = ob.metricBytes(raw, span.start, span.end);
+      count(metric, 0, metric.length, raw, span.end);
+      await room(end - (span.end - span.start) + metric.length + 1);
+      used += raw.copy(out, used, 0, span.start);
+      used += metric.copy(out, used);
+      used += raw.copy(out, used, span.end, end);
+      out[used++] = 0x0a;
     };
     try {
-      for await (const chunk of source.exportLines(itemSelection(job.request.selection, item), item.startMs, item.endMs, signal)) {
+      for await (const chunk of fetch.take()) {
         let from = 0;
         let buf = chunk;
         if (rest !== undefined) {
@@ -507,17 +552,19 @@ export class ExportManager implements ExportJobs {
           rest = undefined;
         }
         for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, from)) {
-          take(buf.subarray(from, nl + 1));
+          await take(buf.subarray(from, nl + 1));
           from = nl + 1;
         }
         if (from < buf.length) rest = buf.subarray(from);
-        if (pendingBytes >= WRITE_CHUNK) await flush();
       }
-      if (rest !== undefined) take(rest);
+      if (rest !== undefined) await take(rest);
       await flush();
+      if (writing) await writing;
     } catch (err) {
+      if (writing) await writing.catch(() => undefined);
       for (const k of added) job.series.delete(k);
       for (const j of addedJobs) job.jobs.delete(j);
+      job.seenMetrics = new WeakSet();
       await fh.truncate(job.partialBytes);
       throw err;
     }
@@ -594,6 +641,7 @@ export class ExportManager implements ExportJobs {
       partialBytes: saved.partialBytes,
       samples: saved.samples,
       series: new Set(),
+      seenMetrics: new WeakSet(),
       jobs: new Set(),
       batchSeconds: saved.batchSeconds,
       batchesTimed: saved.done,
@@ -696,3 +744,129 @@ export class ExportManager implements ExportJobs {
 }
 
 const NEWLINE = Buffer.from('\n');
+
+/** The requests of the current batch and the next ones, in flight at once (`depth` in all). */
+class Ahead {
+  private readonly fetches = new Map<number, Prefetch>();
+  private readonly budget = { bytes: 0, waiters: new Set<() => void>() };
+
+  constructor(
+    readonly source: Source,
+    private readonly job: Job,
+    private readonly signal: AbortSignal,
+    private readonly depth: number,
+  ) {}
+
+  /** The current batch's request, and the next ones started. */
+  take(): Prefetch {
+    const job = this.job;
+    for (let i = job.done; i < Math.min(job.work.length, job.done + this.depth); i++) {
+      if (!this.fetches.has(i)) {
+        const item = job.work[i];
+        this.fetches.set(i, new Prefetch(this.source, itemSelection(job.request.selection, item), item, this.signal, this.budget));
+      }
+    }
+    const head = this.fetches.get(job.done) as Prefetch;
+    this.fetches.delete(job.done);
+    return head;
+  }
+
+  clear(): void {
+    for (const f of this.fetches.values()) f.discard();
+    this.fetches.clear();
+  }
+}
+
+/** Bytes the requests running ahead of the current batch may hold, together. */
+const AHEAD_BUDGET = 32 << 20;
+
+/**
+ * One batch's request, started before its turn: the source's per-request cost (VictoriaMetrics
+ * spends tens of milliseconds on each export before its first byte) overlaps the writing of the
+ * batches before it. Its chunks wait in memory, all such requests together within
+ * `AHEAD_BUDGET`; the current batch's request never waits (its chunks are taken as they come).
+ */
+class Prefetch {
+  private readonly chunks: Buffer[] = [];
+  private done = false;
+  private error: unknown;
+  private wake: (() => void) | undefined;
+  private readonly ctrl = new AbortController();
+  /** Taken by the writer: it no longer waits for the budget. */
+  private head = false;
+
+  constructor(
+    source: Source,
+    selection: Selection,
+    readonly item: WorkItem,
+    parent: AbortSignal,
+    private readonly budget: { bytes: number; waiters: Set<() => void> },
+  ) {
+    const abort = () => this.ctrl.abort();
+    parent.addEventListener('abort', abort, { once: true });
+    void this.pull(source, selection, parent).finally(() => parent.removeEventListener('abort', abort));
+  }
+
+  private async pull(source: Source, selection: Selection, parent: AbortSignal): Promise<void> {
+    try {
+      for await (const chunk of source.exportLines(selection, this.item.startMs, this.item.endMs, this.ctrl.signal)) {
+        this.chunks.push(chunk);
+        this.budget.bytes += chunk.length;
+        this.signal();
+        while (!this.head && this.budget.bytes > AHEAD_BUDGET && !this.ctrl.signal.aborted) {
+          await new Promise<void>((resolve) => {
+            this.budget.waiters.add(resolve);
+            this.ctrl.signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+        }
+      }
+    } catch (err) {
+      this.error = parent.aborted ? new Canceled() : err;
+    }
+    this.done = true;
+    this.signal();
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private release(n: number): void {
+    this.budget.bytes -= n;
+    if (this.budget.bytes <= AHEAD_BUDGET) {
+      const ws = [...this.budget.waiters];
+      this.budget.waiters.clear();
+      for (const w of ws) w();
+    }
+  }
+
+  /** The batch's chunks as they arrive; throws what the request threw, after the chunks before it. */
+  async *take(): AsyncGenerator<Buffer> {
+    this.head = true;
+    this.release(0);
+    for (;;) {
+      const c = this.chunks.shift();
+      if (c !== undefined) {
+        this.release(c.length);
+        yield c;
+        continue;
+      }
+      if (this.done) {
+        if (this.error !== undefined) throw this.error;
+        return;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** Stops the request and gives its memory back. */
+  discard(): void {
+    this.ctrl.abort();
+    let n = 0;
+    for (const c of this.chunks) n += c.length;
+    this.chunks.length = 0;
+    this.release(n);
+  }
+}

@@ -103,6 +103,11 @@ export class Obfuscator {
       for (const [c, n] of Object.entries(state.jobCounters)) this.jobCounters.set(c, n);
       for (const [l, m] of Object.entries(state.labels)) this.labelMaps.set(l, new Map(Object.entries(m)));
       for (const [v, o] of Object.entries(state.values)) this.anyValue.set(v, o);
+    } else if (cfg.enabled && cfg.job) {
+      // the jobs discovery found are named up front, in sorted order: the names do not hang on the
+      // order the source happens to send series in, and a label carrying a job name is caught
+      // before the job itself is met
+      for (const j of Object.keys(this.jobComponents).sort()) this.jobValue(j);
     }
   }
 
@@ -154,7 +159,11 @@ export class Obfuscator {
     return out;
   }
 
-  /** The rewritten bytes of the `metric` object at `raw[start, end)`, from the cache when met before. */
+  /**
+   * The rewritten bytes of the `metric` object at `raw[start, end)`, from the cache when met
+   * before: the same Buffer object for as long as the cache holds it (the export counts series
+   * by that identity before it falls back to the bytes).
+   */
   metricBytes(raw: Buffer, start: number, end: number): Buffer {
     const key = raw.toString('latin1', start, end);
     let hit = this.cache.get(key);
