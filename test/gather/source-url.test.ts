@@ -21,6 +21,7 @@ test('URL forms map to the API base, the tenant and the cluster path', () => {
     ['http://prom:9090/api/v1/query', undefined, 'http://prom:9090', undefined, false],
     ['http://proxy:80/monitoring//', undefined, 'http://proxy/monitoring', undefined, false],
     ['http://prom:9090', '', 'http://prom:9090', undefined, false],
+    ['http://vmselect:8481/select/multitenant/prometheus', undefined, 'http://vmselect:8481/select/multitenant/prometheus', 'multitenant', true],
   ];
   for (const [url, tenant, base, t, cluster] of cases) {
     const got = normalizeSourceUrl(url, tenant);
@@ -46,4 +47,24 @@ test('bad URLs and tenants are refused with what is wrong', () => {
   for (const [url, tenant, re] of bad) {
     assert.throws(() => normalizeSourceUrl(url, tenant), (e: unknown) => e instanceof SourceError && re.test(e.message), `${url}`);
   }
+});
+
+test('auth settings that could not go out are refused before any request, saying which', async () => {
+  const { validateSource, openSource } = await import('../../src/gather/source.js');
+  const cases: [NonNullable<Parameters<typeof validateSource>[0]['auth']>, RegExp][] = [
+    [{ type: 'header', name: 'X Bad', value: 'v' }, /"X Bad" is not an HTTP header name/],
+    [{ type: 'header', name: 'X-Token', value: 'a\r\nInjected: 1' }, /custom header X-Token: the value holds a line break/],
+    [{ type: 'basic', username: 'a:b', password: 'p' }, /username must not contain ":"/],
+    [{ type: 'bearer', token: '  ' }, /token is empty/],
+  ];
+  for (const [auth, re] of cases) {
+    // a port nothing listens on: an attempt would show up as a network error
+    const r = await validateSource({ url: 'http://127.0.0.1:1', auth });
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? '', re);
+    assert.deepEqual(r.attempts, []);
+    await assert.rejects(openSource({ url: 'http://127.0.0.1:1', auth }, { flavour: 'prometheus', version: 'x', apiBase: 'http://127.0.0.1:1', exportApi: false }), (e: unknown) => e instanceof SourceError && e.kind === 'auth' && re.test(e.message));
+  }
+  const t = await validateSource({ url: 'http://127.0.0.1:1', timeoutMs: 0 });
+  assert.match(t.error ?? '', /timeout 0 ms/);
 });
