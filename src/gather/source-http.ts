@@ -20,12 +20,14 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 /** Bytes read ahead of the consumer before the transport is paused. */
 const HIGH_WATER = 1024 * 1024;
 /** Enough of an error page to show. */
-const ERROR_BODY_CHARS = 2_000;
+const ERROR_BODY_CHARS = 8_192;
 /** Bodies read whole (JSON answers of the query API) are capped: a preview or a count is not gigabytes. */
 export const MAX_JSON_BYTES = 512 * 1024 * 1024;
 
 export interface SourceResponse {
   readonly status: number;
+  /** A redirect's target (redirects are not followed: validation names the URL to use instead). */
+  readonly location?: string;
   readonly body: AsyncIterable<Buffer>;
 }
 
@@ -38,12 +40,32 @@ export interface RequestOptions {
 export function clientSettings(c: ConnectionConfig, userInfo?: { username: string; password: string }): HttpClientSettings {
   const a = c.auth;
   const tls = c.tls && (c.tls.ca !== undefined || c.tls.insecureSkipVerify) ? { ca: c.tls.ca, insecure_skip_verify: c.tls.insecureSkipVerify ?? false } : undefined;
-  const base = { follow_redirects: true, enable_http2: false, tls_config: tls };
+  const base = { follow_redirects: false, enable_http2: false, tls_config: tls };
   if (a?.type === 'basic') return { ...base, basic_auth: { username: a.username, password: a.password } };
   if (a?.type === 'bearer') return { ...base, authorization: { type: 'Bearer', credentials: a.token } };
   if (a?.type === 'header') return { ...base, override_headers: { [a.name.toLowerCase()]: a.value } };
   if (userInfo !== undefined) return { ...base, basic_auth: userInfo };
   return base;
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** What is wrong with a connection's auth settings (that would only fail later, less clearly), or undefined. */
+export function authProblem(c: ConnectionConfig): string | undefined {
+  const a = c.auth;
+  if (a === undefined || a.type === 'none') return undefined;
+  if (a.type === 'basic') {
+    if (a.username.includes(':')) return 'basic auth: the username must not contain ":"';
+    if (!HEADER_VALUE.test(a.username) || !HEADER_VALUE.test(a.password)) return 'basic auth: the username or password holds a line break or control character';
+  } else if (a.type === 'bearer') {
+    if (a.token.trim() === '') return 'bearer auth: the token is empty';
+    if (!HEADER_VALUE.test(a.token)) return 'bearer auth: the token holds a line break or control character';
+  } else if (a.type === 'header') {
+    if (!HEADER_NAME.test(a.name)) return `custom header: ${JSON.stringify(a.name)} is not an HTTP header name`;
+    if (!HEADER_VALUE.test(a.value)) return `custom header ${a.name}: the value holds a line break or control character`;
+  }
+  return undefined;
 }
 
 export class SourceHttp {
@@ -145,11 +167,11 @@ export class SourceHttp {
       };
 
       const events = {
-        start: (status: number): void => {
+        start: (status: number, location: string | undefined): void => {
           if (failure !== undefined) return;
           started = true;
           arm();
-          resolve({ status, body: iterate() });
+          resolve({ status, location, body: iterate() });
         },
         data: (chunk: Buffer, copy: boolean): void => {
           if (failure !== undefined || ended) return;
@@ -178,7 +200,7 @@ export class SourceHttp {
         const call = pool.request(
           { method: post ? 'POST' : 'GET', path: target.pathname + target.search, headers, body },
           {
-            onHeaders: (status) => events.start(status),
+            onHeaders: (status, h) => events.start(status, h.get('location')),
             onData: (c) => events.data(c, true),
             onEnd: () => events.end(),
             onError: (err) => events.error(err),
@@ -204,7 +226,10 @@ export class SourceHttp {
                   controller = c;
                   if (failure !== undefined) c.abort(new Error('request ended'));
                 },
-                onResponseStart: (_c, status) => events.start(status),
+                onResponseStart: (_c, status, h) => {
+                  const location = h['location'];
+                  events.start(status, Array.isArray(location) ? location[0] : location);
+                },
                 onResponseData: (_c, chunk) => events.data(chunk, false),
                 onResponseEnd: () => events.end(),
                 onResponseError: (_c, err) => events.error(err),
@@ -281,12 +306,15 @@ export async function statusError(res: SourceResponse, shown: string): Promise<S
   } catch {
     // not JSON: the text as it is
   }
-  return classified(res.status, `HTTP ${res.status} from ${shown}: ${excerpt(message)}`);
+  // classified on the whole text: VictoriaMetrics names the limit after a long preamble
+  const moved = res.location !== undefined ? ` (redirected to ${shownUrl(res.location)})` : '';
+  return classified(res.status, `HTTP ${res.status} from ${shown}${moved}: ${excerpt(message)}`, message);
 }
 
 function excerpt(text: string): string {
   const t = text.replace(/\s+/g, ' ').trim();
-  return t.length > 500 ? `${t.slice(0, 500)}…` : t;
+  // VictoriaMetrics puts the cause last, after the request and the filters
+  return t.length > 600 ? `${t.slice(0, 200)} … ${t.slice(-400)}` : t;
 }
 
 const TOO_MANY = [
@@ -303,8 +331,8 @@ const TOO_MANY = [
 ];
 
 /** The kind of a failed answer: limits and timeouts first (they make an export split its batch). */
-export function classified(status: number | undefined, message: string): SourceError {
-  const m = message.toLowerCase();
+export function classified(status: number | undefined, message: string, detail = message): SourceError {
+  const m = detail.toLowerCase();
   let kind: SourceErrorKind;
   if (TOO_MANY.some((s) => m.includes(s))) kind = 'too_many_series';
   else if (m.includes('timeout exceeded') || m.includes('query timed out') || m.includes('deadline exceeded') || m.includes('maxqueryduration') || status === 504)

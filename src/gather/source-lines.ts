@@ -125,19 +125,6 @@ export function matrixLine(s: MatrixSeries, startMs: number, endMs: number): str
   return `{"metric":${metricJson(Labels.fromRecord(s.metric))},"values":[${vs}],"timestamps":[${ts}]}\n`;
 }
 
-/** A matrix series as a preview sample, its samples in `[startMs, endMs)`. */
-export function matrixSample(s: MatrixSeries, startMs: number, endMs: number): SeriesSample {
-  const values: number[] = [];
-  const timestamps: number[] = [];
-  for (const [t, v] of s.values) {
-    const ms = promTimeMs(t);
-    if (ms < startMs || ms >= endMs) continue;
-    values.push(promValue(v));
-    timestamps.push(ms);
-  }
-  return { metric: s.metric, values, timestamps };
-}
-
 /** An export line parsed (bare `NaN`, `+Inf`, `-Inf` read as the numbers). */
 export function parseExportLine(line: string): SeriesSample {
   const fixed = line.replace(/"values":\[([^\]]*)\]/, (_m, vs: string) =>
@@ -155,23 +142,27 @@ export function parseExportLine(line: string): SeriesSample {
 }
 
 /**
- * Hands out the top-level objects inside a JSON answer's `"data":[…]` array as they stream in:
- * for answers whose array elements are flat objects (the series API's label sets), without
- * holding the whole answer. `onObject` gets each element's JSON text.
+ * Hands out the objects of one array of a JSON answer as they stream in, without holding the
+ * whole answer: the array opened at `arrayDepth` (1: the series API's `"data":[…]`; 2: a query's
+ * `"data":{"result":[…]}`). `onObject` gets each element's JSON text.
  */
 export class ArrayObjectScanner {
   private depth = 0;
   private inString = false;
   private escaped = false;
+  private inArray = false;
   private current: Buffer[] = [];
   private startAt = -1;
-  private seenArray = false;
 
-  constructor(private readonly onObject: (json: string) => void) {}
+  constructor(
+    private readonly onObject: (json: string) => void,
+    private readonly arrayDepth = 1,
+  ) {}
 
   push(chunk: Buffer): void {
+    const elementDepth = this.arrayDepth + 1;
     // an element cut by the previous chunk goes on from this chunk's first byte
-    this.startAt = this.depth >= 3 ? 0 : -1;
+    this.startAt = this.inArray && this.depth > elementDepth ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i];
       if (this.inString) {
@@ -182,13 +173,13 @@ export class ArrayObjectScanner {
       }
       if (b === 0x22) this.inString = true;
       else if (b === 0x7b || b === 0x5b) {
-        // `[` of the data array at depth 1 (inside the envelope): its elements are depth 2
-        if (b === 0x5b && this.depth === 1) this.seenArray = true;
+        if (b === 0x5b && this.depth === this.arrayDepth) this.inArray = true;
+        else if (b === 0x7b && this.inArray && this.depth === elementDepth) this.startAt = i;
         this.depth++;
-        if (this.depth === 3 && this.seenArray && b === 0x7b) this.startAt = i;
       } else if (b === 0x7d || b === 0x5d) {
         this.depth--;
-        if (this.depth === 2 && this.seenArray && b === 0x7d && this.startAt >= 0) {
+        if (b === 0x5d && this.depth === this.arrayDepth) this.inArray = false;
+        else if (b === 0x7d && this.inArray && this.depth === elementDepth && this.startAt >= 0) {
           this.current.push(chunk.subarray(this.startAt, i + 1));
           this.onObject(Buffer.concat(this.current).toString('utf8'));
           this.current = [];
@@ -196,6 +187,6 @@ export class ArrayObjectScanner {
         }
       }
     }
-    if (this.startAt >= 0 && this.depth >= 3) this.current.push(Buffer.from(chunk.subarray(this.startAt)));
+    if (this.startAt >= 0 && this.depth > elementDepth) this.current.push(Buffer.from(chunk.subarray(this.startAt)));
   }
 }

@@ -20,14 +20,15 @@ export interface SourceUrl {
   readonly userInfo?: { readonly username: string; readonly password: string };
 }
 
-const TENANT = /^\d+(:\d+)?$/;
+/** `accountID[:projectID]`, or `multitenant` (a vmselect reading every tenant, VictoriaMetrics 1.104+). */
+const TENANT = /^(\d+(:\d+)?|multitenant)$/;
 
 /** Throws SourceError(kind `http`) with what is wrong with the URL or the tenant. */
 export function normalizeSourceUrl(raw: string, tenant?: string): SourceUrl {
   const typed = raw.trim();
   if (typed === '') throw new SourceError('http', 'the source URL is empty: give e.g. http://victoriametrics:8428 or http://prometheus:9090');
   if (tenant !== undefined && tenant.trim() !== '' && !TENANT.test(tenant.trim())) {
-    throw new SourceError('http', `tenant ${JSON.stringify(tenant)} is not a VictoriaMetrics tenant: want accountID or accountID:projectID (digits), e.g. 0 or 42:1`);
+    throw new SourceError('http', `tenant ${JSON.stringify(tenant)} is not a VictoriaMetrics tenant: want accountID or accountID:projectID (digits), e.g. 0 or 42:1, or multitenant`);
   }
   // a bare host:port is what people type most often
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(typed) ? typed : `http://${typed}`;
@@ -53,7 +54,7 @@ export function normalizeSourceUrl(raw: string, tenant?: string): SourceUrl {
   if (select !== null) {
     const t = select[2];
     if (!TENANT.test(t)) {
-      throw new SourceError('http', `${JSON.stringify(raw)}: tenant ${JSON.stringify(t)} in /select/<tenant>/prometheus is not accountID or accountID:projectID (digits)`);
+      throw new SourceError('http', `${JSON.stringify(raw)}: tenant ${JSON.stringify(t)} in /select/<tenant>/prometheus is not accountID or accountID:projectID (digits) or multitenant`);
     }
     return { apiBase: `${origin}${select[1]}/select/${t}/prometheus`, tenant: t, clusterPath: true, userInfo };
   }

@@ -8,7 +8,7 @@
 
 import { SourceError, type ConnectionConfig, type SourceErrorKind, type SourceInfo, type ValidateAttempt, type ValidateResult } from './types.js';
 import { normalizeSourceUrl, type SourceUrl } from './source-url.js';
-import { clientSettings, DEFAULT_TIMEOUT_MS, readText, SourceHttp, statusError } from './source-http.js';
+import { authProblem, clientSettings, DEFAULT_TIMEOUT_MS, readText, SourceHttp, statusError } from './source-http.js';
 
 /** A failed validation's kind, for openSource's SourceError. */
 export interface Validated extends ValidateResult {
@@ -30,7 +30,10 @@ export async function validateConnection(c: ConnectionConfig): Promise<Validated
     const e = err as SourceError;
     return { ok: false, attempts: [], error: e.message, hint: 'check the URL: http(s)://host:port, with /select/<tenant>/prometheus for a vmselect', kind: 'http' };
   }
+  const badAuth = authProblem(c);
+  if (badAuth !== undefined) return { ok: false, attempts: [], error: badAuth, hint: 'check the authentication settings', kind: 'auth' };
   const timeoutMs = c.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) return { ok: false, attempts: [], error: `timeout ${timeoutMs} ms: want a positive number of milliseconds`, hint: 'check the timeout', kind: 'http' };
   const http = new SourceHttp(clientSettings(c, url.userInfo), timeoutMs);
   const attempts: ValidateAttempt[] = [];
   const probe = async (target: string, params?: URLSearchParams, record = true): Promise<Probe> => {
@@ -113,7 +116,8 @@ function versionFromMetricsPage(text: string): string | undefined {
   if (line === null) return undefined;
   const short = /short_version="([^"]*)"/.exec(line[1])?.[1];
   const full = /(?:^|,\s*)version="([^"]*)"/.exec(line[1])?.[1];
-  return versionOf(short, full);
+  // only the storage's own page: a vmauth or proxy in front answers /metrics with its own version
+  return /^(victoria-metrics|vmselect)-/.test(full ?? '') ? versionOf(short, full) : undefined;
 }
 
 function versionOf(short: string | undefined, full: string | undefined): string | undefined {
@@ -135,6 +139,9 @@ export function hintFor(e: SourceError, c: ConnectionConfig, url: SourceUrl): st
   if (TLS_TROUBLE.test(m)) return "the server's certificate is not trusted: give the CA certificate (PEM) that signed it, or skip TLS verification";
   if (/wrong version number|EPROTO|packet length too long/i.test(m)) return 'the server does not speak TLS on this port: use http://';
   if (/HTTP request to an HTTPS server/i.test(m)) return 'the server speaks TLS on this port: use https://';
+  const moved = /\(redirected to ([^)\s]+)\)/.exec(m);
+  // the redirect of an API request: the base is what to type
+  if (moved !== null) return `the server redirects to ${moved[1].replace(/\/api\/v1\/.*$/, '')}: use that URL`;
   if (e.kind === 'network') {
     if (/ECONNREFUSED/.test(m)) return 'nothing listens there: check the host and port (VictoriaMetrics 8428, vmselect 8481, vmauth 8427, Prometheus 9090)';
     if (/ENOTFOUND|EAI_AGAIN/.test(m)) return 'the host name does not resolve: check the host';

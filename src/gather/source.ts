@@ -34,8 +34,8 @@ import {
   type ValidateResult,
 } from './types.js';
 import { normalizeSourceUrl } from './source-url.js';
-import { clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
-import { ArrayObjectScanner, matrixLine, matrixSample, parseExportLine, wholeLines, type MatrixSeries } from './source-lines.js';
+import { authProblem, classified, clientSettings, DEFAULT_TIMEOUT_MS, SourceHttp, statusError } from './source-http.js';
+import { ArrayObjectScanner, matrixLine, parseExportLine, wholeLines, type MatrixSeries } from './source-lines.js';
 import { validateConnection } from './source-validate.js';
 
 export { normalizeSourceUrl } from './source-url.js';
@@ -46,6 +46,8 @@ export const COMPONENTS_QUERY = (windowMs: number): string =>
 
 /** Largest window one Prometheus range-vector query or one query_range request covers. */
 const CHUNK_MS = 3_600_000;
+/** Export lines gathered into chunks of about this many bytes. */
+const MIN_CHUNK = 64 * 1024;
 /** Prometheus refuses more points than this per series in one query_range. */
 const MAX_POINTS = 10_000;
 
@@ -65,6 +67,8 @@ export async function openSource(c: ConnectionConfig, info?: SourceInfo): Promis
     found = v.source;
   }
   const url = normalizeSourceUrl(c.url, c.tenant);
+  const badAuth = authProblem(c);
+  if (badAuth !== undefined) throw new SourceError('auth', badAuth);
   const http = new SourceHttp(clientSettings(c, url.userInfo), c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return found.exportApi ? new VictoriaMetricsSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS) : new PrometheusSource(found, http, c.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
@@ -121,7 +125,9 @@ abstract class BaseSource implements Source {
       if (bad !== undefined) return { ok: false, error: bad };
       return { ok: true, series: await this.countSeries(selection.selectors, startMs, endMs) };
     } catch (err) {
-      if (err instanceof SourceError && (err.kind === 'http' || err.kind === 'not_found' || err.kind === 'too_many_series')) return { ok: false, error: err.message };
+      // the selection is fine, only too large to count: the export splits its batches then
+      if (err instanceof SourceError && err.kind === 'too_many_series') return { ok: true, error: err.message };
+      if (err instanceof SourceError && (err.kind === 'http' || err.kind === 'not_found')) return { ok: false, error: err.message };
       throw err;
     }
   }
@@ -138,19 +144,31 @@ abstract class BaseSource implements Source {
     let from = Math.ceil(startMs / stepMs) * stepMs;
     while (from < endMs) {
       const to = Math.min(endMs, from + Math.floor(span / stepMs) * stepMs);
-      const r = await this.http.json<VectorAnswer>(
-        this.api('/api/v1/query_range'),
-        this.params({ query, start: sec(from), end: sec(to - 1), step: `${stepMs / 1000}s` }),
-        { signal },
-      );
-      const lines: string[] = [];
-      for (const s of r.result) {
-        const l = matrixLine(s as MatrixSeries, from, to);
-        if (l !== undefined) lines.push(l);
-      }
-      if (lines.length > 0) yield Buffer.from(lines.join(''));
+      const params = this.params({ query, start: sec(from), end: sec(to - 1), step: `${stepMs / 1000}s` });
+      yield* linesOf(this.matrix('/api/v1/query_range', params, signal), from, to, undefined);
       from = to;
     }
+  }
+
+  /**
+   * The series of a matrix answer one by one as it streams in: a batch's answer is never held
+   * whole, however many series it has.
+   */
+  protected async *matrix(path: string, params: URLSearchParams, signal: AbortSignal): AsyncGenerator<MatrixSeries> {
+    const url = this.api(path);
+    const res = await this.http.request(url, params, { signal });
+    if (res.status < 200 || res.status > 299) throw await statusError(res, url);
+    const pending: string[] = [];
+    const scanner = new ArrayObjectScanner((json) => void pending.push(json), 2);
+    let head = '';
+    for await (const chunk of res.body) {
+      if (head.length < 512) head += chunk.toString('utf8', 0, Math.min(chunk.length, 512));
+      scanner.push(chunk);
+      for (const json of pending) yield JSON.parse(json) as MatrixSeries;
+      pending.length = 0;
+    }
+    if (!/"status"\s*:\s*"success"/.test(head)) throw classified(res.status, `${url}: ${head.slice(0, 300)}`);
+    if (!/"resultType"\s*:\s*"matrix"/.test(head)) throw new SourceError('http', `${url}: the answer is not a matrix: ${head.slice(0, 300)}`);
   }
 
   protected async queryRangeSample(query: string, stepMs: number, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
@@ -187,17 +205,42 @@ class VictoriaMetricsSource extends BaseSource {
 
   async discover(startMs: number, endMs: number): Promise<DiscoverResult> {
     const w = endMs - startMs;
-    const [components, counts] = await Promise.all([
-      this.instant(COMPONENTS_QUERY(w), endMs - 1),
-      this.instant(`count by (job, instance) (last_over_time({__name__=~".+"}[${w}ms]))`, endMs - 1),
-    ]);
+    const components = await this.instant(COMPONENTS_QUERY(w), endMs - 1);
     const componentOf = new Map<string, string>();
     for (const r of components.result) {
       const job = r.metric.job ?? '';
       if (!componentOf.has(job) && r.metric.vm_component) componentOf.set(job, r.metric.vm_component);
     }
-    const perInstance = counts.result.map((r) => ({ job: r.metric.job ?? '', instance: r.metric.instance ?? '', series: Number(r.value?.[1] ?? 0) }));
-    return summarize(perInstance, componentOf);
+    try {
+      const counts = await this.instant(`count by (job, instance) (last_over_time({__name__=~".+"}[${w}ms]))`, endMs - 1);
+      const perInstance = counts.result.map((r) => ({ job: r.metric.job ?? '', instance: r.metric.instance ?? '', series: Number(r.value?.[1] ?? 0) }));
+      return summarize(perInstance, componentOf);
+    } catch (err) {
+      if (!(err instanceof SourceError) || err.kind !== 'too_many_series') throw err;
+    }
+    return { ...summarize(await this.estimatedCounts(startMs, endMs), componentOf), estimated: true };
+  }
+
+  /**
+   * Per job and instance series counts when counting them over the range is beyond the server's
+   * series limit (a large installation): the jobs of the range (label values), and per job the
+   * TSDB statistics of the range's last day, by instance — what VictoriaMetrics keeps without
+   * touching the series one by one.
+   */
+  private async estimatedCounts(startMs: number, endMs: number): Promise<{ job: string; instance: string; series: number }[]> {
+    const jobs = await this.http.json<string[]>(this.api('/api/v1/label/job/values'), new URLSearchParams({ start: sec(startMs), end: sec(endMs - 1) }));
+    const date = new Date(endMs - 1).toISOString().slice(0, 10);
+    const out: { job: string; instance: string; series: number }[] = [];
+    for (const job of jobs) {
+      const stats = await this.http.json<{ totalSeries?: number; seriesCountByFocusLabelValue?: { name: string; value: number }[] }>(
+        this.api('/api/v1/status/tsdb'),
+        new URLSearchParams({ 'match[]': `{job=${JSON.stringify(job)}}`, focusLabel: 'instance', topN: '100000', date }),
+      );
+      const byInstance = stats.seriesCountByFocusLabelValue ?? [];
+      if (byInstance.length === 0) out.push({ job, instance: '', series: stats.totalSeries ?? 0 });
+      else for (const i of byInstance) out.push({ job, instance: i.name, series: i.value });
+    }
+    return out;
   }
 
   async sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
@@ -320,24 +363,36 @@ class PrometheusSource extends BaseSource {
   private async *rangeVectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
     for (let from = startMs; from < endMs; ) {
       const to = Math.min(endMs, from + CHUNK_MS);
-      const seen = new Set<string>();
+      // overlapping selectors: a series is written once (one selector needs no memory of them)
+      const seen = selectors.length > 1 ? new Set<string>() : undefined;
       for (const sel of selectors) {
         // at to − 1 ms, a window of (to − from) ms reaches back to from − 1 (2.x, closed) or from (3.x, open): the filter keeps [from, to)
-        const r = await this.http.json<VectorAnswer>(this.api('/api/v1/query'), this.params({ query: `${sel}[${to - from}ms]`, time: sec(to - 1) }), { signal });
-        if (r.resultType !== 'matrix') throw new SourceError('http', `${JSON.stringify(sel)}: the server answered a ${r.resultType}, not a matrix`);
-        const lines: string[] = [];
-        for (const s of r.result) {
-          const key = metricJson(Labels.fromRecord(s.metric));
-          if (seen.has(key)) continue;
-          seen.add(key);
-          const l = matrixLine(s as MatrixSeries, from, to);
-          if (l !== undefined) lines.push(l);
-        }
-        if (lines.length > 0) yield Buffer.from(lines.join(''));
+        const params = this.params({ query: `${sel}[${to - from}ms]`, time: sec(to - 1) });
+        yield* linesOf(this.matrix('/api/v1/query', params, signal), from, to, seen);
       }
       from = to;
     }
   }
+}
+
+/** Export lines of matrix series in `[startMs, endMs)`, in chunks of about MIN_CHUNK bytes; series in `seen` skipped (and added). */
+async function* linesOf(series: AsyncIterable<MatrixSeries>, startMs: number, endMs: number, seen: Set<string> | undefined): AsyncGenerator<Buffer> {
+  let out = '';
+  for await (const s of series) {
+    if (seen !== undefined) {
+      const key = metricJson(Labels.fromRecord(s.metric));
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    const line = matrixLine(s, startMs, endMs);
+    if (line === undefined) continue;
+    out += line;
+    if (out.length >= MIN_CHUNK) {
+      yield Buffer.from(out);
+      out = '';
+    }
+  }
+  if (out.length > 0) yield Buffer.from(out);
 }
 
 /** Jobs and components from per-(job, instance) series counts. */

@@ -92,6 +92,11 @@ export interface DiscoverResult {
   readonly components: readonly { readonly component: string; readonly jobs: number; readonly instances: number; readonly series: number }[];
   readonly jobs: readonly DiscoveredJob[];
   readonly totalSeries: number;
+  /**
+   * Series counts are estimates: counting them over the range hit the source's series limit, so
+   * they come from its per-day statistics (VictoriaMetrics `/api/v1/status/tsdb`, the range's last day).
+   */
+  readonly estimated?: boolean;
 }
 
 /** What is exported: series selectors (raw samples) or one query (evaluated at `stepMs`). */

@@ -303,10 +303,10 @@ export async function startVictoriaMetrics(d: Dataset, opts: VictoriaMetricsOpti
     // the import is asynchronous in part: wait until every series is searchable
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const q = new URLSearchParams({ query: 'count(last_over_time({__name__=~".+"}[1y]))', time: String(d.endMs / 1000) });
-      const c = (await (await fetch(`${url}/api/v1/query?${q}`)).json()) as { data: { result: { value: [number, string] }[] } };
-      if (Number(c.data.result[0]?.value[1] ?? 0) === d.series.length) break;
-      if (Date.now() > deadline) throw new Error(`VictoriaMetrics holds ${c.data.result[0]?.value[1]} of ${d.series.length} series`);
+      // (not a count query: a test may start it with -search.maxUniqueTimeseries below the dataset)
+      const c = (await (await fetch(`${url}/api/v1/series/count`)).json()) as { data: number[] };
+      if (c.data[0] === d.series.length) break;
+      if (Date.now() > deadline) throw new Error(`VictoriaMetrics holds ${c.data[0]} of ${d.series.length} series`);
       await fetch(`${url}/internal/force_flush`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -317,8 +317,8 @@ export async function startVictoriaMetrics(d: Dataset, opts: VictoriaMetricsOpti
   return { url, log, stop };
 }
 
-/** A Prometheus whose TSDB holds `d` (blocks built by promtool), no scrape targets. */
-export async function startPrometheusWith(d: Dataset): Promise<RunningPeer> {
+/** A Prometheus whose TSDB holds `d` (blocks built by promtool), no scrape targets; `flags` e.g. `--query.max-samples=1000`. */
+export async function startPrometheusWith(d: Dataset, flags: readonly string[] = []): Promise<RunningPeer> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-gather-prom-'));
   const data = join(dir, 'data');
   const stopDir = (): void => rmSync(dir, { recursive: true, force: true });
@@ -338,6 +338,7 @@ export async function startPrometheusWith(d: Dataset): Promise<RunningPeer> {
     '--storage.tsdb.retention.time=30d',
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
+    ...flags,
   ]);
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
@@ -485,9 +486,9 @@ export interface GatherPeers {
 }
 
 /** VictoriaMetrics and Prometheus with the same dataset, started side by side. */
-export async function startGatherPeers(opts: DatasetOptions & { vm?: VictoriaMetricsOptions } = {}): Promise<GatherPeers> {
+export async function startGatherPeers(opts: DatasetOptions & { vm?: VictoriaMetricsOptions; promFlags?: readonly string[] } = {}): Promise<GatherPeers> {
   const dataset = makeDataset(opts);
-  const [vm, prom] = await Promise.allSettled([startVictoriaMetrics(dataset, opts.vm), startPrometheusWith(dataset)]);
+  const [vm, prom] = await Promise.allSettled([startVictoriaMetrics(dataset, opts.vm), startPrometheusWith(dataset, opts.promFlags)]);
   if (vm.status === 'rejected' || prom.status === 'rejected') {
     if (vm.status === 'fulfilled') await vm.value.stop();
     if (prom.status === 'fulfilled') await prom.value.stop();
