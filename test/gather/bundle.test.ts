@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { VERSION } from '../../src/common/version.js';
 import { bundleFileName, writeBundle, type BundleInfo } from '../../src/gather/bundle.js';
 import { requirePeer } from '../helpers/peers.js';
-import { UNZIP, unzipBundle } from './bundle-unzip.js';
+import { UNZIP, unzipBundle } from './unzip.js';
 
 const INFO: BundleInfo = {
   id: '0123456789abcdef',

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CLI } from '../helpers/cli-process.js';
 import { datasetSlice, gatherPeersMissing, parseExportLines, startGatherPeers, type GatherPeers } from '../helpers/gather-peers.js';
-import { unzipBundle } from './bundle-unzip.js';
+import { unzipBundle } from './unzip.js';
 
 let peers: GatherPeers | undefined;
 let missing: string | undefined;

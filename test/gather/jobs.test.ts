@@ -8,7 +8,7 @@ import { ObfuscationSessions } from '../../src/gather/obfuscate.js';
 import { planBatches, batchWindowProblem, autoBatchWindow } from '../../src/gather/plan.js';
 import type { ExportRequest, ExportStatus, ObfuscationConfig } from '../../src/gather/types.js';
 import { FAKE_BASE_MS, FakeSource, type FakeOptions } from './jobs-fake-source.js';
-import { seriesOf, unzipBundle } from './bundle-unzip.js';
+import { seriesOf, unzipBundle } from './unzip.js';
 
 const OFF: ObfuscationConfig = { enabled: false, instance: false, job: false, labels: [], drop: [] };
 const ON: ObfuscationConfig = { enabled: true, instance: true, job: true, labels: ['team'], drop: ['dc'] };
