@@ -202,8 +202,11 @@ test('after a restart a job is interrupted, needs its credentials, and resumes t
   const partial = readFileSync(join(d.stagingDir, st.id, 'metrics.partial.jsonl'), 'utf8');
   for (const s of fake.series) for (const v of [s.job, s.instance, s.instance.split(':')[0], s.team, s.dc]) assert.ok(!partial.includes(`"${v}"`), `${v} staged in plaintext`);
 
+  // a kill leaves the bundle that was being written as a temporary file: a restart removes it
+  assert.equal(readdirSync(d.outputDir).filter((f) => f.includes('.tmp-')).length, 1);
   const fresh = new FakeSource();
   const m2 = await manager(fresh, {}, d);
+  assert.deepEqual(readdirSync(d.outputDir), []);
   const found = m2.status(st.id);
   assert.equal(found?.state, 'interrupted');
   assert.equal(found?.needsCredentials, true);
