@@ -140,7 +140,8 @@ export function withJobMatcher(selector: string, job: string): string {
   const s = selector.trim();
   const m = `job=${JSON.stringify(job)}`;
   if (s.endsWith('}')) {
-    const open = s.lastIndexOf('{');
+    // the first "{": a metric name has none, a label value after it may
+    const open = s.indexOf('{');
     const inner = s.slice(open + 1, -1).trim();
     return `${s.slice(0, open)}{${inner === '' ? m : `${inner.replace(/,\s*$/, '')},${m}`}}`;
   }

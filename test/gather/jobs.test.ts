@@ -68,6 +68,7 @@ test('plan: auto windows by range, custom within 30s-24h, aligned [start,end) ba
   assert.equal(withJobMatcher('up', 'a'), 'up{job="a"}');
   assert.equal(withJobMatcher('up{x="1"} ', 'a"b'), 'up{x="1",job="a\\"b"}');
   assert.equal(withJobMatcher('{}', ''), '{job=""}');
+  assert.equal(withJobMatcher('m{a="{x}"}', 'j'), 'm{a="{x}",job="j"}');
 });
 
 test('an export runs its batches in order into a bundle holding every series and value', async () => {
