@@ -289,8 +289,14 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
   }
 
   const sourceModule = (await import(SOURCE_MODULE)) as SourceModule;
-  if (req !== undefined && req.obfuscation.enabled && req.obfuscation.job) req = { ...req, jobComponents: await jobComponents(sourceModule, req) };
-  const jobs = new ExportManager({ stagingDir: stagingOf(v), outputDir, openSource: (c) => sourceModule.openSource(c), log });
+  let info: SourceInfo | undefined;
+  if (req !== undefined && req.obfuscation.enabled && req.obfuscation.job) {
+    const found = await jobComponents(sourceModule, req);
+    info = found.info;
+    req = { ...req, jobComponents: found.components };
+  }
+  // validated once: the export's source is opened with what discovery's validation found
+  const jobs = new ExportManager({ stagingDir: stagingOf(v), outputDir, openSource: (c) => sourceModule.openSource(c, info), log });
   await jobs.open();
   const progress = new Progress(process.stderr);
   let id: string;
@@ -353,16 +359,16 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
  * The VictoriaMetrics component of each job (discovery), so that jobs are named
  * `<component>-job-<n>`; a source that cannot tell leaves them `unknown-job-<n>`.
  */
-async function jobComponents(mod: SourceModule, req: ExportRequest): Promise<Record<string, string>> {
+async function jobComponents(mod: SourceModule, req: ExportRequest): Promise<{ components: Record<string, string>; info?: SourceInfo }> {
   let source: Source | undefined;
   try {
     source = await mod.openSource(req.connection);
     const found = await source.discover(req.startMs, req.endMs);
-    return Object.fromEntries(found.jobs.map((j) => [j.job, j.component]));
+    return { components: Object.fromEntries(found.jobs.map((j) => [j.job, j.component])), info: source.info };
   } catch (err) {
     // the export itself reports an unreachable source; here it only costs the component names
     process.stderr.write(`jobs not discovered (${(err as Error).message}): obfuscated jobs are named unknown-job-<n>\n`);
-    return {};
+    return { components: {}, info: source?.info };
   } finally {
     await source?.close().catch(() => undefined);
   }

@@ -2,14 +2,16 @@
  * The bundle an export ends in: a ZIP (yazl, streamed; ZIP64 past 4 GiB) holding
  * `metrics.jsonl` (the export lines as staged, already obfuscated), `metadata.json` and
  * `README.txt`, written under a temporary name in the output folder and renamed when whole, its
- * SHA-256 computed from the bytes as they are written (never read back).
+ * SHA-256 computed from the bytes as they are written (never read back). An export feeds its
+ * lines in as it stages them (`BundleWriter`), so the deflate runs beside the export, not after.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import { crc32 as zlibCrc32 } from 'node:zlib';
@@ -52,6 +54,11 @@ export function bundleFileName(id: string, at: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}_${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
   return `tributary-gather_${id}_${stamp}.zip`;
+}
+
+/** What the temporary files of an export's bundle start with (a crash may leave one: `open()` removes them). */
+export function tempPrefix(id: string): string {
+  return `.tributary-gather_${id}.tmp-`;
 }
 
 export function metadataJson(info: BundleInfo): string {
@@ -130,8 +137,80 @@ export function readmeText(info: BundleInfo): string {
 }
 
 /**
- * Writes the bundle from the staged lines at `metricsPath` into `outputDir`; resolves with
- * where it is and its SHA-256. A failure leaves no bundle (the temporary file is removed).
+ * A bundle being written: `metrics.jsonl` takes its bytes as they come (`write`), deflated by
+ * node:zlib off the main thread while the export goes on; `finish` adds `metadata.json` and
+ * `README.txt` and renames the file into place; `abort` leaves nothing behind.
+ */
+export class BundleWriter {
+  readonly path: string;
+  private readonly tmp: string;
+  private readonly zip = new yazl.ZipFile();
+  private readonly metrics = new PassThrough({ highWaterMark: 4 << 20 });
+  private readonly hash = createHash('sha256');
+  private bytes = 0;
+  private readonly written: Promise<void>;
+  private failed: unknown;
+
+  constructor(
+    outputDir: string,
+    readonly id: string,
+    readonly createdAt: Date,
+    compressionLevel = DEFAULT_COMPRESSION_LEVEL,
+  ) {
+    const name = bundleFileName(id, createdAt);
+    this.path = join(outputDir, name);
+    this.tmp = join(outputDir, `${tempPrefix(id)}${createdAt.getTime()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    this.zip.addReadStream(this.metrics, 'metrics.jsonl', { mtime: createdAt, compressionLevel });
+    const tap = new Transform({
+      transform: (chunk: Buffer, _enc, cb) => {
+        this.hash.update(chunk);
+        this.bytes += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    this.written = pipeline(this.zip.outputStream, tap, createWriteStream(this.tmp, { flags: 'wx', mode: 0o644 }));
+    this.written.catch((err: unknown) => {
+      this.failed = err;
+      // a writer waiting for room is let go; its next write throws
+      this.metrics.emit('drain');
+    });
+  }
+
+  /** Appends to metrics.jsonl; resolves when there is room for more (the deflate keeps up). */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
+    if (!this.metrics.write(chunk)) await once(this.metrics, 'drain');
+    if (this.failed !== undefined) throw this.failed;
+  }
+
+  async finish(info: BundleInfo): Promise<Omit<ExportResult, 'series' | 'samples'>> {
+    try {
+      this.metrics.end();
+      const mtime = this.createdAt;
+      this.zip.addBuffer(Buffer.from(metadataJson(info)), 'metadata.json', { mtime });
+      this.zip.addBuffer(Buffer.from(readmeText(info)), 'README.txt', { mtime });
+      this.zip.end();
+      await this.written;
+      await rename(this.tmp, this.path);
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    return { path: this.path, bytes: this.bytes, sha256: this.hash.digest('hex') };
+  }
+
+  async abort(): Promise<void> {
+    this.metrics.destroy();
+    (this.zip.outputStream as Readable).destroy();
+    await this.written.catch(() => undefined);
+    await rm(this.tmp, { force: true });
+  }
+}
+
+/**
+ * Writes the bundle from the staged lines at `metricsPath` into `outputDir` (an export resumed
+ * after a stop: its earlier batches are on disk only); resolves with where it is and its
+ * SHA-256. A failure leaves no bundle.
  */
 export async function writeBundle(
   metricsPath: string,
@@ -139,33 +218,12 @@ export async function writeBundle(
   info: BundleInfo,
   opts: { compressionLevel?: number; signal?: AbortSignal } = {},
 ): Promise<Omit<ExportResult, 'series' | 'samples'>> {
-  const name = bundleFileName(info.id, info.createdAt);
-  const path = join(outputDir, name);
-  const tmp = join(outputDir, `.${name}.tmp-${process.pid}`);
-  const zip = new yazl.ZipFile();
-  const mtime = info.createdAt;
-  const level = opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
-  const size = (await stat(metricsPath)).size;
-  zip.addReadStream(createReadStream(metricsPath, { highWaterMark: 1 << 20 }), 'metrics.jsonl', { mtime, compressionLevel: level, size });
-  zip.addBuffer(Buffer.from(metadataJson(info)), 'metadata.json', { mtime });
-  zip.addBuffer(Buffer.from(readmeText(info)), 'README.txt', { mtime });
-  zip.end();
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const w = new BundleWriter(outputDir, info.id, info.createdAt, opts.compressionLevel);
   try {
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-    await pipeline(zip.outputStream, tap, out, { signal: opts.signal });
-    await rename(tmp, path);
+    for await (const chunk of createReadStream(metricsPath, { highWaterMark: 1 << 20, signal: opts.signal })) await w.write(chunk as Buffer);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await w.abort();
     throw err;
   }
-  return { path, bytes, sha256: hash.digest('hex') };
+  return w.finish(info);
 }

@@ -16,10 +16,10 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { writeBundle } from './bundle.js';
+import { BundleWriter, tempPrefix, writeBundle, type BundleInfo } from './bundle.js';
 import { isObfuscatorState, metricSpan, ObfuscationSessions, Obfuscator, type ObfuscatorState } from './obfuscate.js';
 import { planBatches } from './plan.js';
 import {
@@ -102,6 +102,11 @@ interface Job {
   /** Settles when the running attempt has ended (its files closed). */
   running?: Promise<void>;
   forgetTimer?: NodeJS.Timeout;
+  /**
+   * The bundle written as the export goes (a run from the first batch, no batch failed in it):
+   * finishing it is the last step. Otherwise the bundle is made from the staged lines at the end.
+   */
+  live?: BundleWriter;
 }
 
 export interface ExportManagerOptions {
@@ -135,7 +140,8 @@ export function withJobMatcher(selector: string, job: string): string {
   const s = selector.trim();
   const m = `job=${JSON.stringify(job)}`;
   if (s.endsWith('}')) {
-    const open = s.lastIndexOf('{');
+    // the first "{": a metric name has none, a label value after it may
+    const open = s.indexOf('{');
     const inner = s.slice(open + 1, -1).trim();
     return `${s.slice(0, open)}{${inner === '' ? m : `${inner.replace(/,\s*$/, '')},${m}`}}`;
   }
@@ -221,6 +227,8 @@ export class ExportManager implements ExportJobs {
       job.needsCredentials = saved.hadSecrets;
       job.error = 'interrupted by a restart of Tributary';
       this.jobs.set(job.id, job);
+      // the bundle it was writing when it stopped is made again when it completes
+      for (const f of await readdir(this.opts.outputDir)) if (f.startsWith(tempPrefix(job.id))) await rm(join(this.opts.outputDir, f), { force: true });
       this.opts.log?.info('gather: interrupted export found', { id: job.id, batchesDone: job.done, batchesTotal: job.work.length });
     }
   }
@@ -367,6 +375,7 @@ export class ExportManager implements ExportJobs {
       await fh.truncate(job.partialBytes);
       await this.save(job);
       source = await this.opts.openSource(job.request.connection);
+      if (job.done === 0 && job.partialBytes === 0) job.live = new BundleWriter(this.opts.outputDir, job.id, new Date(), this.opts.compressionLevel);
       if (signal.aborted) throw new Canceled();
       const ahead = new Ahead(source, job, signal, this.ahead);
       try {
@@ -384,26 +393,24 @@ export class ExportManager implements ExportJobs {
       const comp = req.jobComponents ?? {};
       const originals = req.obfuscation.enabled && req.obfuscation.job ? Object.keys(job.obfuscator.state().jobs) : [...job.jobs];
       for (const j of originals) if (comp[j] !== undefined) components.add(comp[j]);
-      const written = await writeBundle(
-        partial,
-        this.opts.outputDir,
-        {
-          id: job.id,
-          createdAt: new Date(),
-          startMs: req.startMs,
-          endMs: req.endMs,
-          components: [...components].sort(),
-          jobs: [...job.jobs].sort(),
-          series: job.series.size,
-          samples: job.samples,
-          obfuscated: req.obfuscation.enabled,
-          obfuscation: { instance: req.obfuscation.instance, job: req.obfuscation.job, labels: req.obfuscation.labels, drop: req.obfuscation.drop },
-          selection: req.selection,
-          sourceFlavour: source.info.flavour,
-          sourceVersion: source.info.version,
-        },
-        { compressionLevel: this.opts.compressionLevel, signal },
-      );
+      const live = job.live;
+      job.live = undefined;
+      const info: BundleInfo = {
+        id: job.id,
+        createdAt: live?.createdAt ?? new Date(),
+        startMs: req.startMs,
+        endMs: req.endMs,
+        components: [...components].sort(),
+        jobs: [...job.jobs].sort(),
+        series: job.series.size,
+        samples: job.samples,
+        obfuscated: req.obfuscation.enabled,
+        obfuscation: { instance: req.obfuscation.instance, job: req.obfuscation.job, labels: req.obfuscation.labels, drop: req.obfuscation.drop },
+        selection: req.selection,
+        sourceFlavour: source.info.flavour,
+        sourceVersion: source.info.version,
+      };
+      const written = live ? await live.finish(info) : await writeBundle(partial, this.opts.outputDir, info, { compressionLevel: this.opts.compressionLevel, signal });
       job.result = { ...written, series: job.series.size, samples: job.samples };
       job.current = undefined;
       await rm(job.dir, { recursive: true, force: true });
@@ -411,6 +418,7 @@ export class ExportManager implements ExportJobs {
       return 'completed';
     } catch (err) {
       if (fh) await fh.close().catch(() => undefined);
+      await this.dropLive(job);
       const canceled = err instanceof Canceled || signal.aborted;
       job.current = undefined;
       if (canceled) {
@@ -493,6 +501,14 @@ export class ExportManager implements ExportJobs {
       // one write in flight while the next buffer fills
       if (writing) await writing;
       writing = fh.write(out, 0, used, job.partialBytes + written);
+      if (job.live !== undefined) {
+        try {
+          await job.live.write(Buffer.from(out.subarray(0, used)));
+        } catch (err) {
+          this.opts.log?.warn('gather: bundle not written as the export goes; made at the end instead', { id: job.id, err: (err as Error).message });
+          await this.dropLive(job);
+        }
+      }
       written += used;
       [out, spare] = [spare, out];
       used = 0;
@@ -565,6 +581,8 @@ export class ExportManager implements ExportJobs {
       for (const k of added) job.series.delete(k);
       for (const j of addedJobs) job.jobs.delete(j);
       job.seenMetrics = new WeakSet();
+      // what the bundle was given of this batch cannot be taken back: it is made from the staged lines instead
+      await this.dropLive(job);
       await fh.truncate(job.partialBytes);
       throw err;
     }
@@ -600,6 +618,12 @@ export class ExportManager implements ExportJobs {
     if (names.length === 0) return undefined;
     const parts = [...names, ''];
     return parts.map((j) => ({ ...item, job: j, weight: item.weight / parts.length }));
+  }
+
+  private async dropLive(job: Job): Promise<void> {
+    const live = job.live;
+    job.live = undefined;
+    await live?.abort();
   }
 
   /** Replaces state.json at once: a kill leaves the old one or the new one, never a mix. */
@@ -743,7 +767,6 @@ export class ExportManager implements ExportJobs {
   }
 }
 
-const NEWLINE = Buffer.from('\n');
 
 /** The requests of the current batch and the next ones, in flight at once (`depth` in all). */
 class Ahead {

@@ -77,12 +77,13 @@ function originals(p: GatherPeers): string[] {
   return [...d.hosts, ...d.jobs.flatMap((j) => [j.job, ...j.instances]), ...d.labels.datacenter];
 }
 
-test('vm: with obfuscation on, no original host, instance, job or chosen label value is anywhere in metrics.jsonl', async (t) => {
+for (const which of ['vm', 'prom'] as const) {
+  test(`${which}: with obfuscation on, no original host, instance, job or chosen label value is anywhere in metrics.jsonl`, async (t) => {
   if (missing) return t.skip(missing);
   const p = peers as GatherPeers;
   const dir = mkdtempSync(join(tmpdir(), 'gather-cli-'));
   const out = join(dir, 'b.zip');
-  const r = await gather(['--url', p.vm.url, ...range(p), '--obfuscate', 'instance,job', '--obfuscate', 'datacenter', '--drop', 'pod', '-o', out, '--data-dir', join(dir, 'data')]);
+  const r = await gather(['--url', p[which].url, ...range(p), '--obfuscate', 'instance,job', '--obfuscate', 'datacenter', '--drop', 'pod', '-o', out, '--data-dir', join(dir, 'data')]);
   assert.equal(r.code, 0, r.stderr);
   const z = unzipBundle(out);
   for (const v of originals(p)) assert.ok(!z.metrics.includes(`"${v}"`), `${v} is in the bundle`);
@@ -91,12 +92,18 @@ test('vm: with obfuscation on, no original host, instance, job or chosen label v
   assert.equal(got.length, p.dataset.series.length, 'as many series: the map is one to one');
   assert.equal(z.metadata.samplesCount, p.dataset.samples);
   const jobs = z.metadata.jobs as string[];
-  // discovery named the components: node (no vm_app_version) is unknown, never its name
-  assert.deepEqual([...jobs].sort(), ['unknown-job-1', 'vmagent-job-1', 'vmselect-job-1', 'vmstorage-job-1']);
-  assert.deepEqual(z.metadata.components, ['unknown', 'vmagent', 'vmselect', 'vmstorage']);
+  if (which === 'vm') {
+    // discovery named the components: node (no vm_app_version) is unknown, never its name
+    assert.deepEqual([...jobs].sort(), ['unknown-job-1', 'vmagent-job-1', 'vmselect-job-1', 'vmstorage-job-1']);
+    assert.deepEqual(z.metadata.components, ['unknown', 'vmagent', 'vmselect', 'vmstorage']);
+  } else {
+    // Prometheus has no components: every job is unknown-job-<n>, never its name
+    assert.deepEqual([...jobs].sort(), ['unknown-job-1', 'unknown-job-2', 'unknown-job-3', 'unknown-job-4']);
+  }
   assert.ok(got.every((s) => /^777\.777\.\d+\.\d+:\d+$/.test(s.metric.instance)));
   assert.ok(got.every((s) => /^datacenter-\d$/.test(s.metric.datacenter)));
 });
+}
 
 test('vm: a run SIGKILLed mid-export and resumed with --resume gives the bundle an uninterrupted run gives', async (t) => {
   if (missing) return t.skip(missing);
@@ -171,4 +178,29 @@ test('usage errors exit 2 with the problem in words', async () => {
   const r4 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '-o', join(tmpdir(), 'x.zip'), '--data-dir', mkdtempSync(join(tmpdir(), 'g-'))]);
   assert.equal(r4.code, 1, 'an unreachable source is a failure, not a usage error');
   assert.match(r4.stderr, /tributary gather: /);
+});
+
+test('without --url the wizard starts on 127.0.0.1 (8080 or the next free port), prints its URL, and stops on SIGTERM', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gather-wizard-'));
+  const child = spawn(process.execPath, [CLI, 'gather', '--no-browser', '--data-dir', join(dir, 'data'), '--output-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL in: ${out}`)), 15_000);
+    child.stdout.on('data', () => {
+      const m = /wizard: (http:\/\/127\.0\.0\.1:(\d+)\/)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        assert.ok(Number(m[2]) >= 8080, 'the default port or one after it');
+        resolve(m[1]);
+      }
+    });
+  });
+  const health = await fetch(`${url}api/health`);
+  assert.equal(health.status, 200);
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, out);
+  assert.match(out, /running exports are interrupted \(resumable\)/);
 });

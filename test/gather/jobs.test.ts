@@ -7,7 +7,7 @@ import { ExportManager, withJobMatcher } from '../../src/gather/jobs.js';
 import { ObfuscationSessions } from '../../src/gather/obfuscate.js';
 import { planBatches, batchWindowProblem, autoBatchWindow } from '../../src/gather/plan.js';
 import type { ExportRequest, ExportStatus, ObfuscationConfig } from '../../src/gather/types.js';
-import { FAKE_BASE_MS, FakeSource, type FakeOptions } from './fake-source.js';
+import { FAKE_BASE_MS, FakeSource, type FakeOptions } from './jobs-fake-source.js';
 import { seriesOf, unzipBundle } from './unzip.js';
 
 const OFF: ObfuscationConfig = { enabled: false, instance: false, job: false, labels: [], drop: [] };
@@ -68,6 +68,7 @@ test('plan: auto windows by range, custom within 30s-24h, aligned [start,end) ba
   assert.equal(withJobMatcher('up', 'a'), 'up{job="a"}');
   assert.equal(withJobMatcher('up{x="1"} ', 'a"b'), 'up{x="1",job="a\\"b"}');
   assert.equal(withJobMatcher('{}', ''), '{job=""}');
+  assert.equal(withJobMatcher('m{a="{x}"}', 'j'), 'm{a="{x}",job="j"}');
 });
 
 test('an export runs its batches in order into a bundle holding every series and value', async () => {
@@ -202,8 +203,11 @@ test('after a restart a job is interrupted, needs its credentials, and resumes t
   const partial = readFileSync(join(d.stagingDir, st.id, 'metrics.partial.jsonl'), 'utf8');
   for (const s of fake.series) for (const v of [s.job, s.instance, s.instance.split(':')[0], s.team, s.dc]) assert.ok(!partial.includes(`"${v}"`), `${v} staged in plaintext`);
 
+  // a kill leaves the bundle that was being written as a temporary file: a restart removes it
+  assert.equal(readdirSync(d.outputDir).filter((f) => f.includes('.tmp-')).length, 1);
   const fresh = new FakeSource();
   const m2 = await manager(fresh, {}, d);
+  assert.deepEqual(readdirSync(d.outputDir), []);
   const found = m2.status(st.id);
   assert.equal(found?.state, 'interrupted');
   assert.equal(found?.needsCredentials, true);

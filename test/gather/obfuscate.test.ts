@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { metricSpan, ObfuscationSessions, Obfuscator, splitInstance } from '../../src/gather/obfuscate.js';
 import type { ObfuscationConfig } from '../../src/gather/types.js';
-import { fakeSeries } from './fake-source.js';
+import { fakeSeries } from './jobs-fake-source.js';
 
 const ALL: ObfuscationConfig = { enabled: true, instance: true, job: true, labels: ['team'], drop: [] };
 
