@@ -116,6 +116,14 @@ abstract class BaseSource implements Source {
     return this.http.json<T>(this.api('/api/v1/query'), this.params({ query, time: sec(timeMs) }), { signal });
   }
 
+  async labelValues(label: string, selection: Selection, startMs: number, endMs: number): Promise<string[]> {
+    if (!('selectors' in selection)) return [];
+    const params = new URLSearchParams({ start: sec(startMs), end: sec(endMs - 1) });
+    for (const s of selection.selectors) params.append('match[]', s);
+    const values = await this.http.json<string[]>(this.api(`/api/v1/label/${encodeURIComponent(label)}/values`), params);
+    return [...new Set(values)].sort();
+  }
+
   async validateQuery(selection: Selection, startMs: number, endMs: number): Promise<{ ok: boolean; error?: string; series?: number }> {
     try {
       if ('query' in selection) {
