@@ -9,14 +9,14 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/duration.js';
 import { ExportManager } from '../gather/jobs.js';
 import { ObfuscationSessions } from '../gather/obfuscate.js';
 import { batchWindowProblem, formatDuration } from '../gather/plan.js';
-import type { AuthConfig, ConnectionConfig, ExportJobs, ExportRequest, ExportStatus, ObfuscationConfig, Selection, Source, SourceInfo, ValidateResult } from '../gather/types.js';
+import { selectorsProblem, type AuthConfig, type ConnectionConfig, type ExportRequest, type ExportStatus, type ObfuscationConfig, type Selection, type Source, type SourceInfo } from '../gather/types.js';
 import { LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '../log/logger.js';
 
 const FLAGS = {
@@ -87,22 +87,8 @@ type Values = { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K] extends { type: 'b
 export class GatherUsageError extends Error {}
 
 /** What source.ts and server.ts export (their modules are loaded when needed; the wizard's only in wizard mode). */
-interface SourceModule {
-  validateSource(c: ConnectionConfig): Promise<ValidateResult>;
-  openSource(c: ConnectionConfig, info?: SourceInfo): Promise<Source>;
-}
-interface ServerModule {
-  startGatherServer(opts: {
-    listen: string;
-    nextFreePort: boolean;
-    outputDir: string;
-    jobs: ExportJobs;
-    sessions: ObfuscationSessions;
-    openSource: (c: ConnectionConfig) => Promise<Source>;
-    validate: (c: ConnectionConfig) => Promise<ValidateResult>;
-    log?: Logger;
-  }): Promise<{ url: string; close(): Promise<void> }>;
-}
+type SourceModule = typeof import('../gather/source.js');
+type ServerModule = typeof import('../gather/server.js');
 // Named apart from the import call so that each loads only in the mode that needs it.
 const SOURCE_MODULE = '../gather/source.js';
 const SERVER_MODULE = '../gather/server.js';
@@ -205,6 +191,8 @@ function selectionOf(v: Values): Selection {
   if (v.step !== undefined) throw new GatherUsageError('--step goes with --query');
   const selectors = (v.match ?? ['{__name__=~".+"}']).map((s) => s.trim());
   if (selectors.some((s) => s === '')) throw new GatherUsageError('--match: empty selector');
+  const problem = selectorsProblem(selectors);
+  if (problem !== undefined) throw new GatherUsageError(`--match: ${problem}`);
   return { selectors };
 }
 
@@ -258,7 +246,15 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
       outputDir = dirname(output);
       if (!existsSync(outputDir)) throw new GatherUsageError(`-o ${v.output}: folder ${outputDir} does not exist`);
       if (!output.endsWith('.zip')) throw new GatherUsageError(`-o ${v.output}: a bundle is a .zip file`);
+      // a bundle is not written over: the one there may be the last copy of someone's export
+      if (existsSync(output)) throw new GatherUsageError(`-o ${v.output}: the file exists; remove it or name another`);
     }
+  }
+  // a folder that cannot take the bundle is said now, not after the whole export has run
+  const unwritable = await writableProblem(outputDir);
+  if (unwritable !== undefined) {
+    process.stderr.write(`tributary gather: ${unwritable}\n`);
+    return 1;
   }
   let req: ExportRequest | undefined;
   if (v.resume === undefined) {
@@ -352,6 +348,7 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
     path = output;
   }
   process.stdout.write(`${path}\nsha256 ${r.sha256}\n${r.series} series, ${r.samples} samples, ${r.bytes} bytes\n`);
+  if (r.series === 0) process.stderr.write('tributary gather: warning: no series matched the selection over the range: the bundle is empty\n');
   return 0;
 }
 
@@ -406,6 +403,8 @@ async function wizard(v: Values, log: Logger): Promise<number> {
   }
   const outputDir = resolve(v['output-dir'] ?? '.');
   if (!existsSync(outputDir) || !statSync(outputDir).isDirectory()) throw new GatherUsageError(`--output-dir ${outputDir}: not a folder`);
+  const unwritable = await writableProblem(outputDir);
+  if (unwritable !== undefined) throw new GatherUsageError(`--output-dir: ${unwritable}`);
   const sessions = new ObfuscationSessions();
   const sourceModule = (await import(SOURCE_MODULE)) as SourceModule;
   const serverModule = (await import(SERVER_MODULE)) as ServerModule;
@@ -415,6 +414,7 @@ async function wizard(v: Values, log: Logger): Promise<number> {
     listen: v.listen ?? '127.0.0.1:8080',
     nextFreePort: v.listen === undefined,
     outputDir,
+    stagingDir: stagingOf(v),
     jobs,
     sessions,
     openSource: (c) => sourceModule.openSource(c),
@@ -437,6 +437,19 @@ async function wizard(v: Values, log: Logger): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** Why bundles cannot be written in `dir` (a file is made there and removed), or undefined. */
+async function writableProblem(dir: string): Promise<string | undefined> {
+  const probe = join(dir, `.tributary-gather-probe-${process.pid}`);
+  try {
+    await writeFile(probe, 'probe');
+    return undefined;
+  } catch (err) {
+    return `cannot write bundles in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
+  }
 }
 
 /** Opens the wizard in the desktop's browser when there is one; its absence is no error. */

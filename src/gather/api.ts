@@ -87,7 +87,7 @@ export const MAX_FS_ENTRIES = 1000;
 export interface PreviewObfuscator {
   metric(m: Record<string, string>): Record<string, string>;
   /** Numbers the originals the source lists up front, as the export does (obfuscate.ts). */
-  seedFrom?(source: Pick<Source, 'labelValues'>, selection: Selection, startMs: number, endMs: number): Promise<void>;
+  seedFrom?(source: Pick<Source, 'labelValues'>, startMs: number, endMs: number): Promise<void>;
 }
 
 /** The obfuscation sessions the preview opens and the export continues (obfuscate.ts' `ObfuscationSessions`). */
@@ -725,12 +725,14 @@ export class GatherApi {
         fresh = true;
       }
     }
-    const raw = await this.withSource(connection, async (s) => {
+    const found = await this.withSource(connection, async (s) => {
       // a new map numbers what the range holds first, so the preview shows the stand-ins the export will write
-      if (fresh) await session!.obfuscator.seedFrom?.(s, resolved.selection, startMs, endMs);
-      return s.sample(resolved.selection, startMs, endMs, limit);
+      if (fresh) await session!.obfuscator.seedFrom?.(s, startMs, endMs);
+      // every label of the selection may be chosen, not only those of the series shown
+      return { samples: await s.sample(resolved.selection, startMs, endMs, limit), labelNames: await s.labelNames(resolved.selection, startMs, endMs) };
     });
-    const names = new Set<string>();
+    const names = new Set<string>(found.labelNames);
+    const raw = found.samples;
     for (const r of raw) for (const k of Object.keys(r.metric)) if (k !== '__name__') names.add(k);
     const shown = raw.map((r) => {
       const metric = session !== undefined ? session.obfuscator.metric({ ...r.metric }) : dropLabels(r.metric, obfuscation.drop);

@@ -62,8 +62,15 @@ export function tempPrefix(id: string): string {
 }
 
 export function metadataJson(info: BundleInfo): string {
-  const selection =
-    'query' in info.selection ? { mode: 'query', query: info.selection.query, stepMs: info.selection.stepMs } : { mode: 'selectors', selectors: info.selection.selectors };
+  // selectors and queries name original label values (`{job="payments"}`): with obfuscation on
+  // the bundle says only what kind of selection it was
+  const selection = info.obfuscated
+    ? 'query' in info.selection
+      ? { mode: 'query', stepMs: info.selection.stepMs, withheld: 'the query is not included: obfuscation is on' }
+      : { mode: 'selectors', count: info.selection.selectors.length, withheld: 'the selectors are not included: obfuscation is on' }
+    : 'query' in info.selection
+      ? { mode: 'query', query: info.selection.query, stepMs: info.selection.stepMs }
+      : { mode: 'selectors', selectors: info.selection.selectors };
   return (
     JSON.stringify(
       {

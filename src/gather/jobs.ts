@@ -377,7 +377,7 @@ export class ExportManager implements ExportJobs {
       await fh.truncate(job.partialBytes);
       await this.save(job);
       source = await this.opts.openSource(job.request.connection);
-      if (job.done === 0 && job.partialBytes === 0) await job.obfuscator.seedFrom(source, job.request.selection, job.request.startMs, job.request.endMs);
+      if (job.done === 0 && job.partialBytes === 0) await job.obfuscator.seedFrom(source, job.request.startMs, job.request.endMs);
       if (job.done === 0 && job.partialBytes === 0) job.live = new BundleWriter(this.opts.outputDir, job.id, new Date(), this.opts.compressionLevel);
       if (signal.aborted) throw new Canceled();
       const ahead = new Ahead(source, job, signal, this.ahead);
@@ -425,7 +425,7 @@ export class ExportManager implements ExportJobs {
       const canceled = err instanceof Canceled || signal.aborted;
       job.current = undefined;
       if (canceled) {
-        job.error = this.closed ? 'interrupted: Tributary stopped' : undefined;
+        job.error = this.closed ? 'Tributary stopped' : undefined;
         return this.closed ? 'interrupted' : 'canceled';
       }
       // a source's error may quote what it was sent: credentials never reach the status or the log

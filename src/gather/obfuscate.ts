@@ -130,13 +130,19 @@ export class Obfuscator {
     this.cache.clear();
   }
 
-  /** `seed` with the values the source lists for the rule labels that are on, over the range; a query selection lists none. */
-  async seedFrom(source: Pick<Source, 'labelValues'>, selection: Selection, startMs: number, endMs: number): Promise<void> {
-    if (!this.cfg.enabled || !('selectors' in selection)) return;
-    const labels = [...(this.cfg.instance ? ['instance'] : []), ...(this.cfg.job ? ['job'] : []), ...this.chosen];
+  /**
+   * `seed` with the values the source holds for the rule labels that are on, over the range — in
+   * every series, not only the selection's: a host exported from another job (a blackbox
+   * `target`, an `exported_instance`) is then known as an original too.
+   */
+  async seedFrom(source: Pick<Source, 'labelValues'>, startMs: number, endMs: number): Promise<void> {
+    if (!this.cfg.enabled) return;
+    const everything: Selection = { selectors: [] };
+    const labels = [...(this.cfg.instance ? ['instance', 'exported_instance'] : []), ...(this.cfg.job ? ['job', 'exported_job'] : []), ...this.chosen];
     const values: Record<string, string[]> = {};
-    for (const l of labels) values[l] = await source.labelValues(l, selection, startMs, endMs);
-    this.seed({ instance: values.instance, job: values.job, labels: values });
+    for (const l of labels) values[l] = await source.labelValues(l, everything, startMs, endMs);
+    const both = (a: string, b: string) => [...new Set([...(values[a] ?? []), ...(values[b] ?? [])])];
+    this.seed({ instance: both('instance', 'exported_instance'), job: both('job', 'exported_job'), labels: values });
   }
 
   /** Whether lines are rewritten at all (obfuscation on, or labels to drop). */
@@ -152,6 +158,8 @@ export class Obfuscator {
       // the rule labels first: their originals are then known to the rest of this series
       if (this.cfg.instance && typeof m.instance === 'string') this.instanceValue(m.instance);
       if (this.cfg.job && typeof m.job === 'string') this.jobValue(m.job);
+      if (this.cfg.instance && typeof m.exported_instance === 'string') this.instanceValue(m.exported_instance);
+      if (this.cfg.job && typeof m.exported_job === 'string') this.jobValue(m.exported_job);
       for (const l of this.chosen) if (typeof m[l] === 'string') this.labelValue(l, m[l]);
     }
     for (const k of Object.keys(m)) {
@@ -159,8 +167,9 @@ export class Obfuscator {
       const v = m[k];
       let o: string;
       if (!on || k === '__name__' || typeof v !== 'string') o = v;
-      else if (k === 'instance' && this.cfg.instance) o = this.instanceValue(v);
-      else if (k === 'job' && this.cfg.job) o = this.jobValue(v);
+      // `exported_*`: the target's own label kept beside the scrape's (honor_labels: false)
+      else if ((k === 'instance' || k === 'exported_instance') && this.cfg.instance) o = this.instanceValue(v);
+      else if ((k === 'job' || k === 'exported_job') && this.cfg.job) o = this.jobValue(v);
       else if (this.chosen.has(k)) o = this.labelValue(k, v);
       else o = this.otherValue(v);
       // a label named `__proto__` is a label like any other, not the object's prototype

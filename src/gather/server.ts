@@ -70,6 +70,8 @@ export async function startGatherServer(opts: GatherServerOptions): Promise<Gath
     const host = parsed.host === undefined || parsed.host === '0.0.0.0' || parsed.host === '::' ? '127.0.0.1' : parsed.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
     log.info('gather wizard ready', { url });
+    // the wizard has no login of its own: whoever reaches it can use it to read any source it can reach
+    if (!loopbackOnly) log.warn('the gather wizard listens beyond this machine: anyone who can reach it can export through it and download bundles (only the fs endpoints stay loopback-only)', { listen: address });
     return { url, close: () => server.close(5_000) };
   }
   throw lastError instanceof Error ? lastError : new Error(`cannot listen on ${opts.listen}`);

@@ -25,6 +25,7 @@ import { Labels } from '../model/labels.js';
 import { metricJson } from '../formats/jsonline/writer.js';
 import {
   SourceError,
+  selectorsProblem,
   type ConnectionConfig,
   type DiscoverResult,
   type DiscoveredJob,
@@ -81,16 +82,6 @@ function sec(ms: number): string {
   return (ms / 1000).toFixed(3);
 }
 
-const SELECTOR = /^\s*([a-zA-Z_:][a-zA-Z0-9_:.]*\s*)?(\{[\s\S]*\})?\s*$/;
-
-function checkSelectors(selectors: readonly string[]): string | undefined {
-  if (selectors.length === 0) return 'no series selector given';
-  for (const s of selectors) {
-    if (s.trim() === '' || !SELECTOR.test(s)) return `${JSON.stringify(s)} is not a series selector (metric{label="value",…}); use query mode for an expression`;
-  }
-  return undefined;
-}
-
 interface VectorAnswer {
   readonly resultType: string;
   readonly result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
@@ -116,6 +107,13 @@ abstract class BaseSource implements Source {
     return this.http.json<T>(this.api('/api/v1/query'), this.params({ query, time: sec(timeMs) }), { signal });
   }
 
+  async labelNames(selection: Selection, startMs: number, endMs: number): Promise<string[]> {
+    const params = new URLSearchParams({ start: sec(startMs), end: sec(endMs - 1) });
+    if ('selectors' in selection) for (const s of selection.selectors) params.append('match[]', s);
+    const names = await this.http.json<string[]>(this.api('/api/v1/labels'), params);
+    return [...new Set(names)].filter((n) => n !== '__name__').sort();
+  }
+
   async labelValues(label: string, selection: Selection, startMs: number, endMs: number): Promise<string[]> {
     if (!('selectors' in selection)) return [];
     const params = new URLSearchParams({ start: sec(startMs), end: sec(endMs - 1) });
@@ -131,7 +129,7 @@ abstract class BaseSource implements Source {
         if (!(selection.stepMs > 0)) return { ok: false, error: `step ${selection.stepMs} ms: want a positive step` };
         return { ok: true, series: await this.queryCount(selection.query, endMs - 1) };
       }
-      const bad = checkSelectors(selection.selectors);
+      const bad = selectorsProblem(selection.selectors);
       if (bad !== undefined) return { ok: false, error: bad };
       return { ok: true, series: await this.countSeries(selection.selectors, startMs, endMs) };
     } catch (err) {
@@ -273,7 +271,7 @@ class VictoriaMetricsSource extends BaseSource {
 
   async sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
     if ('query' in selection) return this.queryRangeSample(selection.query, selection.stepMs, startMs, endMs, limit);
-    const bad = checkSelectors(selection.selectors);
+    const bad = selectorsProblem(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
     // range-vector reads (no export API) give a series once per hour of the range: read on
     return collectSeries((signal) => this.exportLines(selection, startMs, endMs, signal), limit, this.info.exportApi);
@@ -284,7 +282,7 @@ class VictoriaMetricsSource extends BaseSource {
       yield* this.queryRangeLines(selection.query, selection.stepMs, startMs, endMs, signal);
       return;
     }
-    const bad = checkSelectors(selection.selectors);
+    const bad = selectorsProblem(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
     if (!this.info.exportApi) {
       // a vmauth that routes the query API only: raw samples as from Prometheus
@@ -347,7 +345,7 @@ class PrometheusSource extends BaseSource {
 
   async sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
     if ('query' in selection) return this.queryRangeSample(selection.query, selection.stepMs, startMs, endMs, limit);
-    const bad = checkSelectors(selection.selectors);
+    const bad = selectorsProblem(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
     if (limit <= 0) return [];
     const picked: Record<string, string>[] = [];
@@ -386,7 +384,7 @@ class PrometheusSource extends BaseSource {
       yield* this.queryRangeLines(selection.query, selection.stepMs, startMs, endMs, signal);
       return;
     }
-    const bad = checkSelectors(selection.selectors);
+    const bad = selectorsProblem(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
     yield* this.rangeVectorLines(selection.selectors, startMs, endMs, signal);
   }

@@ -128,6 +128,17 @@ export interface DiscoverResult {
 /** What is exported: series selectors (raw samples) or one query (evaluated at `stepMs`). */
 export type Selection = { readonly selectors: readonly string[] } | { readonly query: string; readonly stepMs: number };
 
+const SELECTOR = /^\s*([a-zA-Z_:][a-zA-Z0-9_:.]*\s*)?(\{[\s\S]*\})?\s*$/;
+
+/** Why `selectors` cannot be series selectors (a shape check: the source's parser has the last word), or undefined. */
+export function selectorsProblem(selectors: readonly string[]): string | undefined {
+  if (selectors.length === 0) return 'no series selector given';
+  for (const s of selectors) {
+    if (s.trim() === '' || !SELECTOR.test(s)) return `${JSON.stringify(s)} is not a series selector (metric{label="value",…}); use query mode for an expression`;
+  }
+  return undefined;
+}
+
 /** One series of a preview, as parsed (the export itself streams lines). */
 export interface SeriesSample {
   readonly metric: Readonly<Record<string, string>>;
@@ -162,6 +173,8 @@ export interface Source {
    * hang on the order the source sends series in.
    */
   labelValues(label: string, selection: Selection, startMs: number, endMs: number): Promise<string[]>;
+  /** The label names of the selection's series over the range, sorted (every series' for a query selection): what may be obfuscated or dropped. */
+  labelNames(selection: Selection, startMs: number, endMs: number): Promise<string[]>;
   /** At most `limit` series of the selection over the range, parsed (the preview). */
   sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]>;
   /**

@@ -66,6 +66,12 @@ export class ApiFakeSource implements Source {
     return { ok: true, series: this.matching(selection).length };
   }
 
+  async labelNames(selection: Selection): Promise<string[]> {
+    this.calls.push('labelNames');
+    if (this.o.fail) throw this.o.fail;
+    return [...new Set(this.matching(selection).flatMap((m) => Object.keys(m)))].filter((n) => n !== '__name__').sort();
+  }
+
   async labelValues(label: string, selection: Selection): Promise<string[]> {
     this.calls.push('labelValues');
     if (this.o.fail) throw this.o.fail;

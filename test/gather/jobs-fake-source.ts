@@ -70,6 +70,9 @@ export class FakeSource implements Source {
   async sample() {
     return [];
   }
+  async labelNames() {
+    return [...new Set(this.series.flatMap((m) => Object.keys(m)))].filter((n) => n !== '__name__').sort();
+  }
   async labelValues(label: string) {
     return [...new Set(this.series.flatMap((m) => (m[label] === undefined ? [] : [m[label]])))].sort();
   }

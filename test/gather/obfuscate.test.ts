@@ -136,20 +136,28 @@ test('seeded from the source\'s label values, stand-ins do not hang on the order
   const outputs: string[][] = [];
   for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0]]) {
     const o = new Obfuscator(ALL);
-    await o.seedFrom(source, { selectors: ['{__name__=~".+"}'] }, 0, 1);
+    await o.seedFrom(source, 0, 1);
     outputs.push(order.map((i) => o.line(line(series[i])).toString()).sort());
   }
   assert.deepEqual(outputs[1], outputs[0]);
   assert.deepEqual(outputs[2], outputs[0]);
   // hosts numbered in sorted order: alpha, mid, zeta
   const o = new Obfuscator(ALL);
-  await o.seedFrom(source, { selectors: ['{__name__=~".+"}'] }, 0, 1);
+  await o.seedFrom(source, 0, 1);
   const probe = o.metric(series[1]);
   assert.equal(probe.instance, '777.777.1.1:9100');
   assert.equal(probe.target, '777.777.1.3:9100', 'zeta met in another label before its own series');
   assert.equal(probe.scrape_job, probe.job === 'unknown-job-1' ? 'unknown-job-2' : 'unknown-job-1', 'the job name carried elsewhere is its stand-in');
   for (const text of outputs[0]) for (const original of ['zeta', 'alpha', 'mid', '"node"', 'blackbox', 'red', 'blue', 'green']) assert.ok(!text.includes(original), `${original} in ${text}`);
-  // a query selection lists nothing: the map is left as it is
-  const q = new Obfuscator(ALL);
-  await q.seedFrom({ labelValues: async () => assert.fail('not asked') }, { query: 'up', stepMs: 1000 }, 0, 1);
+});
+
+test('exported_instance and exported_job follow the instance and job rules, and are numbered from the whole source', async () => {
+  const o = new Obfuscator(ALL);
+  const listed: Record<string, string[]> = { instance: ['a:1'], exported_instance: ['only-exported:9100'], job: ['federate'], exported_job: ['inner'] };
+  await o.seedFrom({ labelValues: async (l, sel) => (assert.deepEqual(sel, { selectors: [] }), listed[l] ?? []) }, 0, 1);
+  const m = o.metric({ __name__: 'up', instance: 'a:1', job: 'federate', exported_instance: 'only-exported:9100', exported_job: 'inner', note: 'only-exported' });
+  assert.equal(m.instance, '777.777.1.1:1');
+  assert.equal(m.exported_instance, '777.777.1.2:9100');
+  assert.deepEqual([m.job, m.exported_job].sort(), ['unknown-job-1', 'unknown-job-2']);
+  assert.equal(m.note, '777.777.1.2', 'the host alone, carried in another label');
 });

@@ -229,6 +229,23 @@ describe('gather sources against VictoriaMetrics and Prometheus', { skip: missin
     }
   });
 
+  test('label names and values of a selection over the range, as the dataset has them, on both flavours', async () => {
+    const { startMs, endMs, series } = peers.dataset;
+    const vmselect = series.filter((s) => s.metric.job === 'vmselect');
+    const names = (xs: typeof series) => [...new Set(xs.flatMap((s) => Object.keys(s.metric)))].filter((n) => n !== '__name__').sort();
+    const values = (xs: typeof series, l: string) => [...new Set(xs.flatMap((s) => (s.metric[l] === undefined ? [] : [s.metric[l]])))].sort();
+    for (const url of [peers.vm.url, peers.prom.url]) {
+      const src = await openSource({ url });
+      try {
+        assert.deepEqual(await src.labelNames({ selectors: ['{job="vmselect"}'] }, startMs, endMs), names(vmselect), url);
+        assert.deepEqual(await src.labelValues('instance', { selectors: ['{job="vmselect"}'] }, startMs, endMs), values(vmselect, 'instance'), url);
+        assert.deepEqual(await src.labelValues('instance', { selectors: [] }, startMs, endMs), values(series, 'instance'), `${url}: every series`);
+      } finally {
+        await src.close();
+      }
+    }
+  });
+
   test('query checks: selectors counted over the range, parse errors in the server\'s words', async () => {
     const { startMs, endMs } = peers.dataset;
     const nodeSeries = peers.dataset.jobs.find((j) => j.job === 'node')!.series;
