@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -175,6 +175,19 @@ test('usage errors exit 2 with the problem in words', async () => {
   const r4 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '-o', join(tmpdir(), 'x.zip'), '--data-dir', mkdtempSync(join(tmpdir(), 'g-'))]);
   assert.equal(r4.code, 1, 'an unreachable source is a failure, not a usage error');
   assert.match(r4.stderr, /tributary gather: /);
+  const r5 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '--match', '{job=']);
+  assert.equal(r5.code, 2, 'a selector that cannot be one is refused before anything is asked of the source');
+  assert.match(r5.stderr, /--match: "\{job=" is not a series selector/);
+  const dir = mkdtempSync(join(tmpdir(), 'g-'));
+  writeFileSync(join(dir, 'there.zip'), 'a bundle of someone else');
+  const r6 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '-o', join(dir, 'there.zip')]);
+  assert.equal(r6.code, 2);
+  assert.match(r6.stderr, /there\.zip: the file exists/);
+  assert.equal(readFileSync(join(dir, 'there.zip'), 'utf8'), 'a bundle of someone else');
+  // /proc takes no files, not even root's
+  const r7 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '-o', '/proc/b.zip', '--data-dir', join(dir, 'data')]);
+  assert.equal(r7.code, 1);
+  assert.match(r7.stderr, /cannot write bundles in \/proc: E[A-Z]+/);
 });
 
 test('without --url the wizard starts on 127.0.0.1 (8080 or the next free port), prints its URL, and stops on SIGTERM', async () => {
