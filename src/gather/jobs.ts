@@ -43,7 +43,9 @@ const MIN_SPLIT_MS = 1000;
 /** Retries of a batch failing for other reasons than size, with these waits. */
 const RETRY_DELAYS_MS = [1000, 3000, 9000];
 /** Written to the staging file in pieces of about this size. */
-const WRITE_CHUNK = 256 << 10;
+const WRITE_CHUNK = 128 << 10;
+/** Appended to the staging file in one writev of about this many bytes. */
+const STAGE_CHUNK = 1 << 20;
 const ID_RE = /^[0-9a-f]{16}$/;
 
 /** One request of an export: a time window, and for a split by job, the job it is narrowed to. */
@@ -541,9 +543,9 @@ export class ExportManager implements ExportJobs {
   private async fetchItem(job: Job, fetch: Prefetch, fh: FileHandle): Promise<number> {
     const ob = job.obfuscator;
     const rewrite = ob.active;
-    // lines are copied into one buffer; when full it goes to the staging file and the bundle
-    // alike (no copy) and a fresh one is taken: 256 KiB ones come from the heap (1 MiB ones
-    // would be mapped afresh each time, page faults on every byte)
+    // lines are copied into one buffer; when full it goes to the bundle (no copy) and a fresh one
+    // is taken. 128 KiB: glibc hands larger ones out as fresh mappings, faulting in every page
+    // (more than the copy costs). The staging file gets them a few at a time, in one writev.
     let out = Buffer.allocUnsafe(WRITE_CHUNK);
     let used = 0;
     let written = 0;
@@ -552,23 +554,34 @@ export class ExportManager implements ExportJobs {
     const addedJobs: string[] = [];
     let rest: Buffer | undefined;
     let writing: Promise<unknown> | undefined;
-    const flush = async () => {
-      if (used === 0) return;
-      const full = out.subarray(0, used);
-      out = Buffer.allocUnsafe(WRITE_CHUNK);
-      used = 0;
-      // one write in flight while the next buffer fills
-      if (writing) await writing;
-      writing = fh.write(full, 0, full.length, job.partialBytes + written);
-      written += full.length;
-      if (job.live !== undefined) {
-        try {
-          await job.live.write(full);
-        } catch (err) {
-          this.opts.log?.warn('gather: bundle not written as the export goes; made at the end instead', { id: job.id, err: (err as Error).message });
-          await this.dropLive(job);
+    let toStage: Buffer[] = [];
+    let staged = 0;
+    const flush = async (last = false) => {
+      if (used > 0) {
+        const full = out.subarray(0, used);
+        out = Buffer.allocUnsafe(WRITE_CHUNK);
+        used = 0;
+        toStage.push(full);
+        staged += full.length;
+        if (job.live !== undefined) {
+          try {
+            await job.live.write(full);
+          } catch (err) {
+            this.opts.log?.warn('gather: bundle not written as the export goes; made at the end instead', { id: job.id, err: (err as Error).message });
+            await this.dropLive(job);
+          }
         }
       }
+      if (staged === 0 || (staged < STAGE_CHUNK && !last)) return;
+      // one write in flight while the next buffers fill
+      if (writing) await writing;
+      const n = staged;
+      writing = fh.writev(toStage, job.partialBytes + written).then((r) => {
+        if (r.bytesWritten !== n) throw new Error(`staging file: ${r.bytesWritten} of ${n} bytes written`);
+      });
+      written += n;
+      toStage = [];
+      staged = 0;
     };
     const count = (metric: Buffer, metricStart: number, metricEnd: number) => {
       if (job.seenMetrics.has(metric)) return;
@@ -647,7 +660,7 @@ export class ExportManager implements ExportJobs {
         await all(buf, end);
       }
       if (rest !== undefined) await all(rest, rest.length);
-      await flush();
+      await flush(true);
       if (writing) await writing;
     } catch (err) {
       if (writing) await writing.catch(() => undefined);

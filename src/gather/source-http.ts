@@ -28,10 +28,10 @@ const HIGH_WATER = 1024 * 1024;
  * one chunk (a view, never copied again) once the consumer asks or it holds `MIN_HANDOUT`. One
  * copy per byte and one queue entry per ~64 KiB instead of a Buffer per transport chunk (a few
  * KiB each: their allocation and collection were most of an export's main-thread time). Not
- * larger: glibc maps each allocation of 1 MiB afresh (page faults on every byte: six times the
- * cost of the copy), while 256 KiB ones come back from its heap.
+ * larger: glibc maps larger allocations afresh (page faults on every byte: at 1 MiB six times
+ * the cost of the copy), while 128 KiB ones mostly come back from its heap.
  */
-const SLAB = 256 * 1024;
+const SLAB = 128 * 1024;
 const MIN_HANDOUT = 64 * 1024;
 /** Enough of an error page to show. */
 const ERROR_BODY_CHARS = 8_192;
