@@ -104,6 +104,8 @@ interface Job {
   batchesTimed: number;
   obfuscator: Obfuscator;
   adaptive?: Adaptive;
+  /** The last state.json write, pending or settled (each waits for the one before). */
+  saving?: Promise<void>;
   current?: { startMs: number; endMs: number };
   error?: string;
   result?: ExportResult;
@@ -440,6 +442,7 @@ export class ExportManager implements ExportJobs {
       } finally {
         ahead.clear();
       }
+      await job.saving;
       await fh.close();
       fh = undefined;
       const req = job.request;
@@ -471,6 +474,7 @@ export class ExportManager implements ExportJobs {
       this.opts.log?.info('gather: export completed', { id: job.id, path: written.path, sha256: written.sha256, series: job.series.size, samples: job.samples });
       return 'completed';
     } catch (err) {
+      await job.saving?.catch(() => undefined);
       if (fh) await fh.close().catch(() => undefined);
       await this.dropLive(job);
       const canceled = err instanceof Canceled || signal.aborted;
@@ -494,6 +498,7 @@ export class ExportManager implements ExportJobs {
     job.current = { startMs: item.startMs, endMs: item.endMs };
     this.emit(job);
     const began = performance.now();
+    const samplesBefore = job.samples;
     let bytes = 0;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -530,9 +535,11 @@ export class ExportManager implements ExportJobs {
     job.done++;
     job.batchSeconds += seconds;
     job.batchesTimed++;
-    this.grow(job, item, seconds, bytes, ahead);
-    await fh.sync();
-    await this.save(job);
+    this.grow(job, item, seconds, job.samples - samplesBefore, bytes, ahead);
+    // made durable beside the next batch, not before it: the fsync of a batch's lines waits on
+    // the disk, and state.json (which names the batch done) is replaced only after it. Lines of
+    // the next batch appended meanwhile lie past the recorded length: a kill cuts them off.
+    this.persist(job, fh.sync());
     this.emit(job);
   }
 
@@ -682,19 +689,20 @@ export class ExportManager implements ExportJobs {
    * not yet requested are planned again at the wider window (those in flight stay as they are;
    * state.json records the batches as planned, so a resume reads exactly what is left).
    */
-  private grow(job: Job, item: WorkItem, seconds: number, bytes: number, ahead: Ahead): void {
+  private grow(job: Job, item: WorkItem, seconds: number, samples: number, bytes: number, ahead: Ahead): void {
     const a = job.adaptive;
     // a clipped or split batch says little about a whole window
     if (a === undefined || a.settled || item.job !== undefined || item.endMs - item.startMs < a.windowMs) return;
-    const next = growWindow(a.windowMs, seconds, bytes);
+    const next = growWindow(a.windowMs, seconds, samples, bytes);
     if (next === undefined) {
       a.settled = true;
       return;
     }
+    a.settled = next.settled;
     const from = ahead.unstarted();
     if (from >= job.work.length || job.work.slice(from).some((w) => w.job !== undefined)) return;
-    a.windowMs = next;
-    this.replan(job, from, next);
+    a.windowMs = next.windowMs;
+    this.replan(job, from, next.windowMs);
   }
 
   /** After a split by time, the window is the parts' length from then on (the source said no to more). */
@@ -751,22 +759,45 @@ export class ExportManager implements ExportJobs {
     await live?.abort();
   }
 
-  /** Replaces state.json at once: a kill leaves the old one or the new one, never a mix. */
-  private async save(job: Job): Promise<void> {
-    const saved: SavedState = {
+  /** Saves the job's state as it is now, after the saves before it (in order, never two at once). */
+  private save(job: Job): Promise<void> {
+    return this.persist(job, Promise.resolve());
+  }
+
+  /** The state as it is now, written once `before` (an fsync of the lines it counts) has settled. */
+  private persist(job: Job, before: Promise<void>): Promise<void> {
+    const saved = this.snapshot(job);
+    const prev = job.saving;
+    const p = (async () => {
+      await prev;
+      await before;
+      await this.writeState(job, saved);
+    })();
+    job.saving = p;
+    // awaited by the next save or by the run's end; a failure surfaces there
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private snapshot(job: Job): SavedState {
+    return {
       version: 1,
       id: job.id,
       request: { ...job.request, connection: withoutSecrets(job.request.connection) },
       hadSecrets: job.hadSecrets,
       createdAt: job.createdAt,
-      work: job.work,
+      work: [...job.work],
       done: job.done,
       partialBytes: job.partialBytes,
       samples: job.samples,
       batchSeconds: job.batchSeconds,
       obfuscator: job.obfuscator.state(),
-      ...(job.adaptive !== undefined ? { adaptive: job.adaptive } : {}),
+      ...(job.adaptive !== undefined ? { adaptive: { ...job.adaptive } } : {}),
     };
+  }
+
+  /** Replaces state.json at once: a kill leaves the old one or the new one, never a mix. */
+  private async writeState(job: Job, saved: SavedState): Promise<void> {
     const tmp = join(job.dir, `${STATE}.tmp`);
     const fh = await open(tmp, 'w', 0o600);
     try {
@@ -939,7 +970,7 @@ class Ahead {
 }
 
 /** Bytes the requests running ahead of the current batch may hold, together. */
-const AHEAD_BUDGET = 32 << 20;
+const AHEAD_BUDGET = 8 << 20;
 
 /**
  * One batch's request, started before its turn: the source's per-request cost (VictoriaMetrics

@@ -22,28 +22,34 @@ export function autoBatchWindow(rangeMs: number): number {
 }
 
 /**
- * An automatic window grows towards batches of about this many bytes: VictoriaMetrics spends
+ * An automatic window grows towards batches of about this many samples: VictoriaMetrics spends
  * some 0.2 s of CPU on each export request of 10k series whatever its window, so small batches
- * cost more in requests than in data; this size keeps a batch a few seconds long (a resume redoes
- * at most one) and far from the source's limits.
+ * cost more in requests than in data. Samples, not bytes, are projected: a line's labels cost
+ * the same in a short batch as in a long one. 16 M samples are ~300 MiB of export lines, a few
+ * seconds of the source's work (a resume redoes at most one batch).
  */
-export const GROW_BATCH_BYTES = 128 << 20;
+export const GROW_BATCH_SAMPLES = 16_000_000;
+/** And of at most this many bytes (series with long labels). */
+export const GROW_BATCH_BYTES = 512 << 20;
 /** A batch slower than this stops an automatic window from growing. */
 export const GROW_MAX_SECONDS = 5;
-/** At most this many times wider per step (the first batches are small probes). */
-const GROW_MAX_FACTOR = 64;
+/** At most this many times wider per step (a probe of a sparse stretch says little about the rest). */
+const GROW_MAX_FACTOR = 256;
 
 /**
- * The next automatic window after a whole batch of `windowMs` took `seconds` and `bytes`, or
- * undefined when it stays (slow, large enough, or at 24 h). Powers of two: the windows stay
- * multiples of the first, aligned as planBatches aligns them.
+ * The next automatic window after a whole batch of `windowMs` took `seconds` and held `samples`
+ * in `bytes`: undefined when it stays (slow, large enough, or at 24 h); `settled` when, by the
+ * same measure, the new window will not grow again (its batches may then be requested ahead).
+ * Powers of two: the windows stay multiples of the first, aligned as planBatches aligns them.
  */
-export function growWindow(windowMs: number, seconds: number, bytes: number): number | undefined {
+export function growWindow(windowMs: number, seconds: number, samples: number, bytes: number): { windowMs: number; settled: boolean } | undefined {
   if (seconds >= GROW_MAX_SECONDS) return undefined;
+  const fits = (f: number) => Math.max(samples, 1) * f <= GROW_BATCH_SAMPLES && bytes * f <= GROW_BATCH_BYTES;
   let factor = 1;
-  while (factor < GROW_MAX_FACTOR && windowMs * factor < MAX_BATCH_WINDOW_MS && Math.max(bytes, 1) * factor * 2 <= GROW_BATCH_BYTES) factor *= 2;
+  while (factor < GROW_MAX_FACTOR && windowMs * factor < MAX_BATCH_WINDOW_MS && fits(factor * 2)) factor *= 2;
   if (factor === 1) return undefined;
-  return Math.min(MAX_BATCH_WINDOW_MS, windowMs * factor);
+  const next = Math.min(MAX_BATCH_WINDOW_MS, windowMs * factor);
+  return { windowMs: next, settled: next >= MAX_BATCH_WINDOW_MS || !fits(factor * 2) };
 }
 
 /** Why a custom window is refused, or undefined when it is fine. */
