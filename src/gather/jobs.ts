@@ -538,7 +538,9 @@ export class ExportManager implements ExportJobs {
     this.grow(job, item, seconds, job.samples - samplesBefore, bytes, ahead);
     // made durable beside the next batch, not before it: the fsync of a batch's lines waits on
     // the disk, and state.json (which names the batch done) is replaced only after it. Lines of
-    // the next batch appended meanwhile lie past the recorded length: a kill cuts them off.
+    // the next batch appended meanwhile lie past the recorded length: a kill cuts them off. At
+    // most one batch waits so: a kill loses at most the batch finished last.
+    await job.saving;
     this.persist(job, fh.sync());
     this.emit(job);
   }
