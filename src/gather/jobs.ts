@@ -973,6 +973,8 @@ class Ahead {
 
 /** Bytes the requests running ahead of the current batch may hold, together. */
 const AHEAD_BUDGET = 8 << 20;
+/** Bytes the current batch's request may hold before the writer takes them. */
+const HEAD_HOLD = 4 << 20;
 
 /**
  * One batch's request, started before its turn: the source's per-request cost (VictoriaMetrics
@@ -982,6 +984,8 @@ const AHEAD_BUDGET = 8 << 20;
  */
 class Prefetch {
   private readonly chunks: Buffer[] = [];
+  /** Bytes of `chunks`. */
+  private held = 0;
   private done = false;
   private error: unknown;
   private wake: (() => void) | undefined;
@@ -1005,12 +1009,19 @@ class Prefetch {
     try {
       for await (const chunk of source.exportLines(selection, this.item.startMs, this.item.endMs, this.ctrl.signal)) {
         this.chunks.push(chunk);
+        this.held += chunk.length;
         this.budget.bytes += chunk.length;
         this.signal();
-        while (!this.head && this.budget.bytes > AHEAD_BUDGET && !this.ctrl.signal.aborted) {
+        // the current batch's request too waits while the writer is behind (a slow deflate or
+        // disk): the transport pauses instead of the batch piling up in memory
+        while ((this.head ? this.held > HEAD_HOLD : this.budget.bytes > AHEAD_BUDGET) && !this.ctrl.signal.aborted) {
           await new Promise<void>((resolve) => {
-            this.budget.waiters.add(resolve);
-            this.ctrl.signal.addEventListener('abort', () => resolve(), { once: true });
+            const done = () => {
+              this.ctrl.signal.removeEventListener('abort', done);
+              resolve();
+            };
+            this.budget.waiters.add(done);
+            this.ctrl.signal.addEventListener('abort', done, { once: true });
           });
         }
       }
@@ -1029,7 +1040,8 @@ class Prefetch {
 
   private release(n: number): void {
     this.budget.bytes -= n;
-    if (this.budget.bytes <= AHEAD_BUDGET) {
+    this.held -= n;
+    if (this.budget.bytes <= AHEAD_BUDGET || (this.head && this.held <= HEAD_HOLD)) {
       const ws = [...this.budget.waiters];
       this.budget.waiters.clear();
       for (const w of ws) w();
