@@ -219,7 +219,18 @@ function metricSpanAt(buf: Buffer, from: number, end: number): { start: number; 
   return span && { start: span.start + from, end: span.end + from };
 }
 
+const JOB_KEY = Buffer.from('"job":"');
+
+/** The `job` label of a `metric` object's JSON. */
 function jobOf(metric: Buffer): string | undefined {
+  // compact JSON (as VictoriaMetrics and JSON.stringify write it): `"job":"` can only be that
+  // key (a quote inside a value is escaped), and a value without escapes is its bytes
+  const at = metric.indexOf(JOB_KEY);
+  if (at >= 0) {
+    const from = at + JOB_KEY.length;
+    const end = metric.indexOf(0x22, from);
+    if (end >= 0 && metric.indexOf(0x5c, from) < 0) return metric.toString('utf8', from, end);
+  } else if (metric.indexOf('"job"') < 0) return undefined;
   try {
     const m = JSON.parse(metric.toString('utf8')) as Record<string, unknown>;
     return typeof m.job === 'string' ? m.job : undefined;
