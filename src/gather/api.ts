@@ -66,7 +66,7 @@ import {
   type Selection,
   type SeriesSample,
   type Source,
-  SECRET,
+  redactSecrets,
   SourceError,
   type ValidateResult,
 } from './types.js';
@@ -86,6 +86,8 @@ export const MAX_FS_ENTRIES = 1000;
 /** A preview's obfuscator, as the API uses it (obfuscate.ts' `Obfuscator`). */
 export interface PreviewObfuscator {
   metric(m: Record<string, string>): Record<string, string>;
+  /** Numbers the originals the source lists up front, as the export does (obfuscate.ts). */
+  seedFrom?(source: Pick<Source, 'labelValues'>, selection: Selection, startMs: number, endMs: number): Promise<void>;
 }
 
 /** The obfuscation sessions the preview opens and the export continues (obfuscate.ts' `ObfuscationSessions`). */
@@ -584,7 +586,7 @@ export class GatherApi {
   }
 
   private describeError(err: unknown, scope: RequestScope): { status: number; message: string; field?: string; kind?: string } {
-    const redact = (m: string): string => redactAll(m, scope.secrets);
+    const redact = (m: string): string => redactSecrets(m, scope.secrets);
     if (err instanceof ApiError) return { status: err.status, message: redact(err.message), field: err.field };
     if (err instanceof BodyTooLargeError) return { status: 413, message: err.message };
     if (err instanceof SourceError) {
@@ -635,7 +637,7 @@ export class GatherApi {
     onlyKnown(o, '', ['connection']);
     const connection = parseConnection(o.connection, 'connection', scope);
     const r = await this.opts.validate(connection);
-    const redact = (m: string | undefined): string | null => (m === undefined ? null : redactAll(m, scope.secrets));
+    const redact = (m: string | undefined): string | null => (m === undefined ? null : redactSecrets(m, scope.secrets));
     sendJson(res, 200, {
       valid: r.ok,
       flavour: r.source?.flavour ?? null,
@@ -711,6 +713,7 @@ export class GatherApi {
     jobComponents = jobComponents ?? resolved.jobComponents;
     // the session is settled before the source is read: a refused session costs no query
     let session: { id: string; obfuscator: PreviewObfuscator } | undefined;
+    let fresh = false;
     if (obfuscation.enabled) {
       const key = this.sessionKey(obfuscation, jobComponents);
       const existing = wantedSession === undefined ? undefined : this.opts.sessions.get(wantedSession);
@@ -719,9 +722,14 @@ export class GatherApi {
         // other settings (or a forgotten session): a new map, named by a new id the export continues
         session = this.opts.sessions.open(obfuscation, jobComponents);
         this.rememberSession(session.id, key);
+        fresh = true;
       }
     }
-    const raw = await this.withSource(connection, (s) => s.sample(resolved.selection, startMs, endMs, limit));
+    const raw = await this.withSource(connection, async (s) => {
+      // a new map numbers what the range holds first, so the preview shows the stand-ins the export will write
+      if (fresh) await session!.obfuscator.seedFrom?.(s, resolved.selection, startMs, endMs);
+      return s.sample(resolved.selection, startMs, endMs, limit);
+    });
     const names = new Set<string>();
     for (const r of raw) for (const k of Object.keys(r.metric)) if (k !== '__name__') names.add(k);
     const shown = raw.map((r) => {
@@ -829,7 +837,7 @@ export class GatherApi {
   private statusOut(s: ExportStatus): Json {
     const out = statusJson(s, this.opts.outputDir);
     const secrets = this.jobSecrets.get(s.id);
-    if (secrets !== undefined && typeof out.error === 'string') out.error = redactAll(out.error, secrets);
+    if (secrets !== undefined && typeof out.error === 'string') out.error = redactSecrets(out.error, secrets);
     return out;
   }
 
@@ -949,12 +957,6 @@ export class GatherApi {
   }
 }
 
-/** `text` with every occurrence of each secret replaced by `<secret>`. */
-function redactAll(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join(SECRET);
-  return out;
-}
 
 function dropLabels(metric: Readonly<Record<string, string>>, drop: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -25,6 +25,8 @@ import { autoBatchWindow, growWindow, MIN_BATCH_WINDOW_MS, planBatches } from '.
 import {
   SECRET,
   SourceError,
+  redactSecrets,
+  secretsOf,
   withoutSecrets,
   type ConnectionConfig,
   type ExportJobs,
@@ -442,6 +444,7 @@ export class ExportManager implements ExportJobs {
       await fh.truncate(job.partialBytes);
       await this.save(job);
       source = await this.opts.openSource(job.request.connection);
+      if (job.done === 0 && job.partialBytes === 0) await job.obfuscator.seedFrom(source, job.request.selection, job.request.startMs, job.request.endMs);
       if (job.done === 0 && job.partialBytes === 0) job.live = new BundleWriter(this.opts.outputDir, job.id, new Date(), this.opts.compressionLevel);
       if (signal.aborted) throw new Canceled();
       const ahead = new Ahead(source, job, signal, this.ahead);
@@ -494,7 +497,8 @@ export class ExportManager implements ExportJobs {
         job.error = this.closed ? 'interrupted: Tributary stopped' : undefined;
         return this.closed ? 'interrupted' : 'canceled';
       }
-      job.error = (err as Error).message;
+      // a source's error may quote what it was sent: credentials never reach the status or the log
+      job.error = redactSecrets((err as Error).message, secretsOf(job.request.connection));
       this.opts.log?.error('gather: export failed', { id: job.id, err: job.error });
       return 'failed';
     } finally {
@@ -1087,3 +1091,4 @@ class Prefetch {
     this.release(n);
   }
 }
+

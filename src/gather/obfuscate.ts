@@ -12,7 +12,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { ObfuscationConfig } from './types.js';
+import type { ObfuscationConfig, Selection, Source } from './types.js';
 
 /** What an obfuscator has handed out, as plain JSON (the job's staging state). */
 export interface ObfuscatorState {
@@ -109,6 +109,34 @@ export class Obfuscator {
       // before the job itself is met
       for (const j of Object.keys(this.jobComponents).sort()) this.jobValue(j);
     }
+  }
+
+  /**
+   * Numbers the originals the source lists for the rule labels before any series is met: hosts,
+   * jobs and chosen values, each in sorted order (after whatever the map holds already, e.g. a
+   * preview's). Two exports of the same data — one uninterrupted, one killed and resumed — then
+   * give every original the same stand-in, and a label carrying an original is caught in a
+   * series met before the original's own.
+   */
+  seed(values: { readonly instance?: readonly string[]; readonly job?: readonly string[]; readonly labels?: Readonly<Record<string, readonly string[]>> }): void {
+    if (!this.cfg.enabled) return;
+    if (this.cfg.instance && values.instance) {
+      const byHost = values.instance.map((v) => ({ v, host: splitInstance(v).host }));
+      byHost.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.v < b.v ? -1 : a.v > b.v ? 1 : 0));
+      for (const { v } of byHost) this.instanceValue(v);
+    }
+    if (this.cfg.job && values.job) for (const j of [...values.job].sort()) this.jobValue(j);
+    for (const l of this.chosen) for (const v of [...(values.labels?.[l] ?? [])].sort()) this.labelValue(l, v);
+    this.cache.clear();
+  }
+
+  /** `seed` with the values the source lists for the rule labels that are on, over the range; a query selection lists none. */
+  async seedFrom(source: Pick<Source, 'labelValues'>, selection: Selection, startMs: number, endMs: number): Promise<void> {
+    if (!this.cfg.enabled || !('selectors' in selection)) return;
+    const labels = [...(this.cfg.instance ? ['instance'] : []), ...(this.cfg.job ? ['job'] : []), ...this.chosen];
+    const values: Record<string, string[]> = {};
+    for (const l of labels) values[l] = await source.labelValues(l, selection, startMs, endMs);
+    this.seed({ instance: values.instance, job: values.job, labels: values });
   }
 
   /** Whether lines are rewritten at all (obfuscation on, or labels to drop). */

@@ -116,6 +116,14 @@ abstract class BaseSource implements Source {
     return this.http.json<T>(this.api('/api/v1/query'), this.params({ query, time: sec(timeMs) }), { signal });
   }
 
+  async labelValues(label: string, selection: Selection, startMs: number, endMs: number): Promise<string[]> {
+    if (!('selectors' in selection)) return [];
+    const params = new URLSearchParams({ start: sec(startMs), end: sec(endMs - 1) });
+    for (const s of selection.selectors) params.append('match[]', s);
+    const values = await this.http.json<string[]>(this.api(`/api/v1/label/${encodeURIComponent(label)}/values`), params);
+    return [...new Set(values)].sort();
+  }
+
   async validateQuery(selection: Selection, startMs: number, endMs: number): Promise<{ ok: boolean; error?: string; series?: number }> {
     try {
       if ('query' in selection) {
@@ -203,20 +211,8 @@ abstract class BaseSource implements Source {
     }
   }
 
-  protected async queryRangeSample(query: string, stepMs: number, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
-    const ac = new AbortController();
-    const out = new Map<string, SeriesSample>();
-    for await (const chunk of this.queryRangeLines(query, stepMs, startMs, endMs, ac.signal)) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line === '') continue;
-        const s = parseExportLine(line);
-        const key = metricJson(Labels.fromRecord(s.metric));
-        const had = out.get(key);
-        if (had !== undefined) out.set(key, { metric: had.metric, values: [...had.values, ...s.values], timestamps: [...had.timestamps, ...s.timestamps] });
-        else if (out.size < limit) out.set(key, s);
-      }
-    }
-    return [...out.values()];
+  protected queryRangeSample(query: string, stepMs: number, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]> {
+    return collectSeries((signal) => this.queryRangeLines(query, stepMs, startMs, endMs, signal), limit, false);
   }
 
   close(): Promise<void> {
@@ -279,26 +275,8 @@ class VictoriaMetricsSource extends BaseSource {
     if ('query' in selection) return this.queryRangeSample(selection.query, selection.stepMs, startMs, endMs, limit);
     const bad = checkSelectors(selection.selectors);
     if (bad !== undefined) throw new SourceError('http', bad);
-    const out = new Map<string, SeriesSample>();
-    if (limit <= 0) return [];
-    const ac = new AbortController();
-    try {
-      outer: for await (const chunk of this.exportLines(selection, startMs, endMs, ac.signal)) {
-        for (const line of chunk.toString('utf8').split('\n')) {
-          if (line === '') continue;
-          const s = parseExportLine(line);
-          const key = metricJson(Labels.fromRecord(s.metric));
-          const had = out.get(key);
-          // range-vector reads (no export API) give a series once per hour of the range
-          if (had !== undefined) out.set(key, { metric: had.metric, values: [...had.values, ...s.values], timestamps: [...had.timestamps, ...s.timestamps] });
-          else if (out.size < limit) out.set(key, s);
-          else if (this.info.exportApi) break outer;
-        }
-      }
-    } finally {
-      ac.abort();
-    }
-    return [...out.values()];
+    // range-vector reads (no export API) give a series once per hour of the range: read on
+    return collectSeries((signal) => this.exportLines(selection, startMs, endMs, signal), limit, this.info.exportApi);
   }
 
   async *exportLines(selection: Selection, startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
@@ -455,4 +433,31 @@ function summarize(perInstance: readonly { job: string; instance: string; series
     c.series += j.series;
   }
   return { components: [...comps.values()], jobs: list, totalSeries: list.reduce((n, j) => n + j.series, 0) };
+}
+
+/**
+ * At most `limit` series of a stream of export lines, parsed, the samples of a series met again
+ * joined to it; `stopWhenFull`: a series is never met again (the stream ends at the first new
+ * one past the limit).
+ */
+async function collectSeries(lines: (signal: AbortSignal) => AsyncIterable<Buffer>, limit: number, stopWhenFull: boolean): Promise<SeriesSample[]> {
+  const out = new Map<string, SeriesSample>();
+  if (limit <= 0) return [];
+  const ac = new AbortController();
+  try {
+    outer: for await (const chunk of lines(ac.signal)) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        const s = parseExportLine(line);
+        const key = metricJson(Labels.fromRecord(s.metric));
+        const had = out.get(key);
+        if (had !== undefined) out.set(key, { metric: had.metric, values: [...had.values, ...s.values], timestamps: [...had.timestamps, ...s.timestamps] });
+        else if (out.size < limit) out.set(key, s);
+        else if (stopWhenFull) break outer;
+      }
+    }
+  } finally {
+    ac.abort();
+  }
+  return [...out.values()];
 }

@@ -50,6 +50,32 @@ export function withoutSecrets(c: ConnectionConfig): ConnectionConfig {
 /** What stands for a secret that was not kept. */
 export const SECRET = '<secret>';
 
+/** The secrets a connection carries: its auth's, and a password written into its URL (as typed and decoded). */
+export function secretsOf(c: ConnectionConfig): string[] {
+  const out: string[] = [];
+  const a = c.auth;
+  if (a?.type === 'basic') out.push(a.password);
+  else if (a?.type === 'bearer') out.push(a.token);
+  else if (a?.type === 'header') out.push(a.value);
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/@]*?:([^/@]*)@/i.exec(c.url);
+  if (m !== null) {
+    out.push(m[1]);
+    try {
+      out.push(decodeURIComponent(m[1]));
+    } catch {
+      // a malformed escape: the raw form is all there is to hide
+    }
+  }
+  return out.filter((x) => x !== '' && x !== SECRET);
+}
+
+/** `text` with every occurrence of each secret replaced by `<secret>`: what an error may quote before it is shown or logged. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length > 0) out = out.split(s).join(SECRET);
+  return out;
+}
+
 export type Flavour = 'victoriametrics-single' | 'victoriametrics-cluster' | 'prometheus';
 
 /** What validation found: the kind of server, its version and the API base every later request uses. */
@@ -130,6 +156,12 @@ export interface Source {
   validateQuery(selection: Selection, startMs: number, endMs: number): Promise<{ readonly ok: boolean; readonly error?: string; readonly series?: number }>;
   /** Components, jobs, instances and series over the range. */
   discover(startMs: number, endMs: number): Promise<DiscoverResult>;
+  /**
+   * The values `label` takes in the selection's series over the range, sorted (selectors only;
+   * a query selection gives none). Obfuscation numbers them up front, so a stand-in does not
+   * hang on the order the source sends series in.
+   */
+  labelValues(label: string, selection: Selection, startMs: number, endMs: number): Promise<string[]>;
   /** At most `limit` series of the selection over the range, parsed (the preview). */
   sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]>;
   /**

@@ -66,6 +66,12 @@ export class ApiFakeSource implements Source {
     return { ok: true, series: this.matching(selection).length };
   }
 
+  async labelValues(label: string, selection: Selection): Promise<string[]> {
+    this.calls.push('labelValues');
+    if (this.o.fail) throw this.o.fail;
+    return [...new Set(this.matching(selection).flatMap((m) => (m[label] === undefined ? [] : [m[label]])))].sort();
+  }
+
   async discover(): Promise<DiscoverResult> {
     this.calls.push('discover');
     if (this.o.fail) throw this.o.fail;

@@ -128,43 +128,17 @@ test('vm: a run SIGKILLed mid-export and resumed with --resume gives the bundle 
   assert.equal(resumed.code, 0, resumed.stderr);
   const first = /^batch (\d+)\//m.exec(resumed.stderr)?.[1];
   assert.ok(Number(first) > Number(killedAt) - 1, `resumed from batch ${first}, killed after ${killedAt}`);
-  sameUpToStandIns(unzipBundle(join(dir, 'resumed.zip')).metrics, unzipBundle(join(dir, 'whole.zip')).metrics, ['instance', 'job', 'datacenter']);
+  // the same lines, stand-ins included: the map is numbered from the source's label values, not
+  // from the order series happen to arrive in, so two exports of the same data agree
+  const lines = (zip: string) => unzipBundle(join(dir, zip)).metrics.split('\n').filter(Boolean).sort();
+  const resumedLines = lines('resumed.zip');
+  assert.ok(resumedLines.length > 100);
+  assert.deepEqual(resumedLines, lines('whole.zip'));
   const a = unzipBundle(join(dir, 'resumed.zip')).metadata;
   const b = unzipBundle(join(dir, 'whole.zip')).metadata;
   assert.equal(a.seriesCount, b.seriesCount);
   assert.equal(a.samplesCount, b.samplesCount);
 });
-
-/**
- * Two obfuscated bundles hold the same series and values, their stand-ins differing at most by a
- * consistent renaming (VictoriaMetrics sends series in no fixed order, so two exports may number
- * hosts differently). A resumed export whose map changed at the resume point would split its
- * series in two (their labels differing before and after) and fail here.
- */
-function sameUpToStandIns(a: string, b: string, obfuscated: string[]): void {
-  const key = (m: Readonly<Record<string, string>>, ts: readonly number[]) =>
-    JSON.stringify(Object.entries(m).filter(([k]) => !obfuscated.includes(k)).sort()) + ts.join(',');
-  const sa = parseExportLines(a);
-  const sb = parseExportLines(b);
-  assert.equal(sa.length, sb.length, 'series');
-  const byKey = new Map(sa.map((s) => [key(s.metric, s.timestamps), s]));
-  assert.equal(byKey.size, sa.length, 'every series told apart without its stand-ins');
-  const forward = new Map<string, string>();
-  const backward = new Map<string, string>();
-  for (const s of sb) {
-    const other = byKey.get(key(s.metric, s.timestamps));
-    assert.ok(other, `no counterpart of ${JSON.stringify(s.metric)}`);
-    assert.deepEqual(s.values, other.values);
-    for (const l of obfuscated) {
-      const x: string = `${l}=${other.metric[l]}`;
-      const y: string = `${l}=${s.metric[l]}`;
-      assert.equal(forward.get(x) ?? y, y, `${x} maps to two stand-ins`);
-      assert.equal(backward.get(y) ?? x, x, `${y} maps from two stand-ins`);
-      forward.set(x, y);
-      backward.set(y, x);
-    }
-  }
-}
 
 test('usage errors exit 2 with the problem in words', async () => {
   const r1 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'yesterday', '--to', 'now']);

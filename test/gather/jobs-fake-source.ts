@@ -70,6 +70,9 @@ export class FakeSource implements Source {
   async sample() {
     return [];
   }
+  async labelValues(label: string) {
+    return [...new Set(this.series.flatMap((m) => (m[label] === undefined ? [] : [m[label]])))].sort();
+  }
   async close() {
     this.closed++;
   }

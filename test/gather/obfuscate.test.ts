@@ -123,3 +123,33 @@ test('sessions: an export continues the preview map; idle sessions expire; their
   assert.equal(s.get(a.id), undefined, 'the oldest went when a third was opened');
   assert.ok(s.get(b.id) && s.get(c.id));
 });
+
+test('seeded from the source\'s label values, stand-ins do not hang on the order series arrive in, and a label carrying an original is caught before the original\'s own series', async () => {
+  const series: Record<string, string>[] = [
+    { __name__: 'up', instance: 'zeta:9100', job: 'node', team: 'red' },
+    { __name__: 'probe', instance: 'alpha:9100', job: 'blackbox', team: 'blue', target: 'zeta:9100', scrape_job: 'node' },
+    { __name__: 'up', instance: 'mid:8080', job: 'blackbox', team: 'green' },
+  ];
+  const source = {
+    labelValues: async (label: string) => [...new Set(series.flatMap((m) => (m[label] === undefined ? [] : [m[label]])))],
+  };
+  const outputs: string[][] = [];
+  for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0]]) {
+    const o = new Obfuscator(ALL);
+    await o.seedFrom(source, { selectors: ['{__name__=~".+"}'] }, 0, 1);
+    outputs.push(order.map((i) => o.line(line(series[i])).toString()).sort());
+  }
+  assert.deepEqual(outputs[1], outputs[0]);
+  assert.deepEqual(outputs[2], outputs[0]);
+  // hosts numbered in sorted order: alpha, mid, zeta
+  const o = new Obfuscator(ALL);
+  await o.seedFrom(source, { selectors: ['{__name__=~".+"}'] }, 0, 1);
+  const probe = o.metric(series[1]);
+  assert.equal(probe.instance, '777.777.1.1:9100');
+  assert.equal(probe.target, '777.777.1.3:9100', 'zeta met in another label before its own series');
+  assert.equal(probe.scrape_job, probe.job === 'unknown-job-1' ? 'unknown-job-2' : 'unknown-job-1', 'the job name carried elsewhere is its stand-in');
+  for (const text of outputs[0]) for (const original of ['zeta', 'alpha', 'mid', '"node"', 'blackbox', 'red', 'blue', 'green']) assert.ok(!text.includes(original), `${original} in ${text}`);
+  // a query selection lists nothing: the map is left as it is
+  const q = new Obfuscator(ALL);
+  await q.seedFrom({ labelValues: async () => assert.fail('not asked') }, { query: 'up', stepMs: 1000 }, 0, 1);
+});
