@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { BundleWriter, tempPrefix, writeBundle, type BundleInfo } from './bundle.js';
 import { isObfuscatorState, metricSpan, ObfuscationSessions, Obfuscator, type ObfuscatorState } from './obfuscate.js';
-import { planBatches } from './plan.js';
+import { autoBatchWindow, growWindow, MIN_BATCH_WINDOW_MS, planBatches } from './plan.js';
 import {
   SECRET,
   SourceError,
@@ -45,7 +45,9 @@ const MIN_SPLIT_MS = 1000;
 /** Retries of a batch failing for other reasons than size, with these waits. */
 const RETRY_DELAYS_MS = [1000, 3000, 9000];
 /** Written to the staging file in pieces of about this size. */
-const WRITE_CHUNK = 1 << 20;
+const WRITE_CHUNK = 128 << 10;
+/** Appended to the staging file in one writev of about this many bytes. */
+const STAGE_CHUNK = 1 << 20;
 const ID_RE = /^[0-9a-f]{16}$/;
 
 /** One request of an export: a time window, and for a split by job, the job it is narrowed to. */
@@ -72,6 +74,15 @@ interface SavedState {
   readonly samples: number;
   readonly batchSeconds: number;
   readonly obfuscator: ObfuscatorState;
+  /** The automatic window as it stands (absent: a custom window, fixed). */
+  readonly adaptive?: Adaptive;
+}
+
+/** An automatic batch window: grown while batches come back small and quick, fixed once a batch had to be split. */
+interface Adaptive {
+  windowMs: number;
+  /** No more growing: it reached its bound, or a batch too big for the source was split. */
+  settled: boolean;
 }
 
 interface Job {
@@ -94,6 +105,9 @@ interface Job {
   batchSeconds: number;
   batchesTimed: number;
   obfuscator: Obfuscator;
+  adaptive?: Adaptive;
+  /** The last state.json write, pending or settled (each waits for the one before). */
+  saving?: Promise<void>;
   current?: { startMs: number; endMs: number };
   error?: string;
   result?: ExportResult;
@@ -155,19 +169,70 @@ function itemSelection(sel: Selection, item: WorkItem): Selection {
   return { selectors: sel.selectors.map((s) => withJobMatcher(s, item.job as string)) };
 }
 
-/** The number of samples of an export line: the commas of its `timestamps` array, plus one. */
-function countSamples(line: Buffer, from: number): number {
-  let i = line.indexOf('"timestamps":[', from);
-  if (i < 0) return 0;
-  i += 14;
-  const close = line.indexOf(0x5d, i);
-  if (close < 0 || close === i) return 0;
+const TIMESTAMPS = Buffer.from('"timestamps":[');
+const METRIC_HEAD = Buffer.from('{"metric":{');
+
+/** The number of samples of the export line `buf[from, end)`: the commas of its `timestamps` array, plus one. */
+function countSamples(buf: Buffer, from: number, end: number): number {
+  let i = buf.indexOf(TIMESTAMPS, from);
+  if (i < 0 || i >= end) return 0;
+  i += TIMESTAMPS.length;
+  const close = buf.indexOf(0x5d, i);
+  if (close < 0 || close >= end || close === i) return 0;
+  // millisecond timestamps of 2001–2286 are 13 digits: n of them take 14n-1 bytes, a comma
+  // every 14th — checked at each place (plain reads), else counted one by one
+  const len = close - i;
+  if ((len + 1) % 14 === 0) {
+    const n = (len + 1) / 14;
+    let ok = true;
+    for (let c = i + 13; c < close; c += 14) {
+      if (buf[c] !== 0x2c) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return n;
+  }
   let n = 1;
-  for (let c = line.indexOf(0x2c, i); c >= 0 && c < close; c = line.indexOf(0x2c, c + 1)) n++;
+  for (let c = buf.indexOf(0x2c, i); c >= 0 && c < close; c = buf.indexOf(0x2c, c + 1)) n++;
   return n;
 }
 
+/**
+ * Where the `metric` object of the line `buf[from, end)` is (absolute offsets), read in place:
+ * lines as VictoriaMetrics writes them (`{"metric":{`) are scanned here, others go through
+ * obfuscate.ts's `metricSpan`.
+ */
+function metricSpanAt(buf: Buffer, from: number, end: number): { start: number; end: number } | undefined {
+  if (end - from > METRIC_HEAD.length && buf.compare(METRIC_HEAD, 0, METRIC_HEAD.length, from, from + METRIC_HEAD.length) === 0) {
+    let inString = false;
+    for (let i = from + METRIC_HEAD.length; i < end; i++) {
+      const c = buf[i];
+      if (inString) {
+        if (c === 0x5c) i++;
+        else if (c === 0x22) inString = false;
+      } else if (c === 0x22) inString = true;
+      else if (c === 0x7d) return { start: from + METRIC_HEAD.length - 1, end: i + 1 };
+      else if (c === 0x7b) return undefined;
+    }
+    return undefined;
+  }
+  const span = metricSpan(buf.subarray(from, end));
+  return span && { start: span.start + from, end: span.end + from };
+}
+
+const JOB_KEY = Buffer.from('"job":"');
+
+/** The `job` label of a `metric` object's JSON. */
 function jobOf(metric: Buffer): string | undefined {
+  // compact JSON (as VictoriaMetrics and JSON.stringify write it): `"job":"` can only be that
+  // key (a quote inside a value is escaped), and a value without escapes is its bytes
+  const at = metric.indexOf(JOB_KEY);
+  if (at >= 0) {
+    const from = at + JOB_KEY.length;
+    const end = metric.indexOf(0x22, from);
+    if (end >= 0 && metric.indexOf(0x5c, from) < 0) return metric.toString('utf8', from, end);
+  } else if (metric.indexOf('"job"') < 0) return undefined;
   try {
     const m = JSON.parse(metric.toString('utf8')) as Record<string, unknown>;
     return typeof m.job === 'string' ? m.job : undefined;
@@ -237,7 +302,8 @@ export class ExportManager implements ExportJobs {
 
   start(req: ExportRequest): ExportStatus {
     if (this.closed) throw new Error('export jobs are closing');
-    const work = planBatches(req.startMs, req.endMs, req.batchWindowMs);
+    const adaptive = req.batchWindowMs === undefined ? { windowMs: autoBatchWindow(req.endMs - req.startMs), settled: false } : undefined;
+    const work = planBatches(req.startMs, req.endMs, adaptive?.windowMs ?? req.batchWindowMs);
     let obfuscator: Obfuscator;
     if (req.obfuscationSession !== undefined) {
       const session = this.opts.sessions?.get(req.obfuscationSession);
@@ -264,6 +330,7 @@ export class ExportManager implements ExportJobs {
       batchSeconds: 0,
       batchesTimed: 0,
       obfuscator,
+      adaptive,
       startedAt: now,
       needsCredentials: false,
     };
@@ -389,6 +456,7 @@ export class ExportManager implements ExportJobs {
       } finally {
         ahead.clear();
       }
+      await job.saving;
       await fh.close();
       fh = undefined;
       const req = job.request;
@@ -420,6 +488,7 @@ export class ExportManager implements ExportJobs {
       this.opts.log?.info('gather: export completed', { id: job.id, path: written.path, sha256: written.sha256, series: job.series.size, samples: job.samples });
       return 'completed';
     } catch (err) {
+      await job.saving?.catch(() => undefined);
       if (fh) await fh.close().catch(() => undefined);
       await this.dropLive(job);
       const canceled = err instanceof Canceled || signal.aborted;
@@ -444,11 +513,13 @@ export class ExportManager implements ExportJobs {
     job.current = { startMs: item.startMs, endMs: item.endMs };
     this.emit(job);
     const began = performance.now();
+    const samplesBefore = job.samples;
+    let bytes = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         const fetch = ahead.take();
         try {
-          await this.fetchItem(job, fetch, fh);
+          bytes = await this.fetchItem(job, fetch, fh);
         } finally {
           fetch.discard();
         }
@@ -461,6 +532,7 @@ export class ExportManager implements ExportJobs {
         if (split !== undefined) {
           this.opts.log?.info('gather: batch split', { id: job.id, why: (err as Error).message, parts: split.length });
           job.work.splice(job.done, 1, ...split);
+          this.settle(job, split);
           await this.save(job);
           return;
         }
@@ -474,11 +546,17 @@ export class ExportManager implements ExportJobs {
         if (signal.aborted) throw new Canceled();
       }
     }
+    const seconds = (performance.now() - began) / 1000;
     job.done++;
-    job.batchSeconds += (performance.now() - began) / 1000;
+    job.batchSeconds += seconds;
     job.batchesTimed++;
-    await fh.sync();
-    await this.save(job);
+    this.grow(job, item, seconds, job.samples - samplesBefore, bytes, ahead);
+    // made durable beside the next batch, not before it: the fsync of a batch's lines waits on
+    // the disk, and state.json (which names the batch done) is replaced only after it. Lines of
+    // the next batch appended meanwhile lie past the recorded length: a kill cuts them off. At
+    // most one batch waits so: a kill loses at most the batch finished last.
+    await job.saving;
+    this.persist(job, fh.sync());
     this.emit(job);
   }
 
@@ -486,13 +564,13 @@ export class ExportManager implements ExportJobs {
    * Reads one item into the staging file. On a failure, what it appended is cut off and the
    * counts go back to where they were, so a retry or split starts clean.
    */
-  private async fetchItem(job: Job, fetch: Prefetch, fh: FileHandle): Promise<void> {
+  private async fetchItem(job: Job, fetch: Prefetch, fh: FileHandle): Promise<number> {
     const ob = job.obfuscator;
     const rewrite = ob.active;
-    // lines are copied into one buffer and written from it: no allocation per line
-    // two buffers in turn: one fills while the other is written (fresh ones would cost page faults)
+    // lines are copied into one buffer; when full it goes to the bundle (no copy) and a fresh one
+    // is taken. 128 KiB: glibc hands larger ones out as fresh mappings, faulting in every page
+    // (more than the copy costs). The staging file gets them a few at a time, in one writev.
     let out = Buffer.allocUnsafe(WRITE_CHUNK);
-    let spare = Buffer.allocUnsafe(WRITE_CHUNK);
     let used = 0;
     let written = 0;
     let samples = 0;
@@ -500,35 +578,36 @@ export class ExportManager implements ExportJobs {
     const addedJobs: string[] = [];
     let rest: Buffer | undefined;
     let writing: Promise<unknown> | undefined;
-    const flush = async () => {
-      if (used === 0) return;
-      // one write in flight while the next buffer fills
-      if (writing) await writing;
-      writing = fh.write(out, 0, used, job.partialBytes + written);
-      if (job.live !== undefined) {
-        try {
-          await job.live.write(Buffer.from(out.subarray(0, used)));
-        } catch (err) {
-          this.opts.log?.warn('gather: bundle not written as the export goes; made at the end instead', { id: job.id, err: (err as Error).message });
-          await this.dropLive(job);
+    let toStage: Buffer[] = [];
+    let staged = 0;
+    const flush = async (last = false) => {
+      if (used > 0) {
+        const full = out.subarray(0, used);
+        out = Buffer.allocUnsafe(WRITE_CHUNK);
+        used = 0;
+        toStage.push(full);
+        staged += full.length;
+        if (job.live !== undefined) {
+          try {
+            await job.live.write(full);
+          } catch (err) {
+            this.opts.log?.warn('gather: bundle not written as the export goes; made at the end instead', { id: job.id, err: (err as Error).message });
+            await this.dropLive(job);
+          }
         }
       }
-      written += used;
-      [out, spare] = [spare, out];
-      used = 0;
+      if (staged === 0 || (staged < STAGE_CHUNK && !last)) return;
+      // one write in flight while the next buffers fill
+      if (writing) await writing;
+      const n = staged;
+      writing = fh.writev(toStage, job.partialBytes + written).then((r) => {
+        if (r.bytesWritten !== n) throw new Error(`staging file: ${r.bytesWritten} of ${n} bytes written`);
+      });
+      written += n;
+      toStage = [];
+      staged = 0;
     };
-    const room = async (n: number) => {
-      if (used + n <= out.length) return;
-      await flush();
-      if (n > out.length) {
-        // a line longer than the buffer: both grow to hold it
-        if (writing) await writing;
-        out = Buffer.allocUnsafe(n);
-        spare = Buffer.allocUnsafe(n);
-      }
-    };
-    const count = (metric: Buffer, metricStart: number, metricEnd: number, line: Buffer, after: number) => {
-      samples += countSamples(line, after);
+    const count = (metric: Buffer, metricStart: number, metricEnd: number) => {
       if (job.seenMetrics.has(metric)) return;
       const key = metric.toString('latin1', metricStart, metricEnd);
       job.seenMetrics.add(metric);
@@ -541,44 +620,71 @@ export class ExportManager implements ExportJobs {
         addedJobs.push(j);
       }
     };
-    const take = async (raw: Buffer) => {
-      let end = raw.length;
-      while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
-      if (end === 0) return;
-      const span = metricSpan(raw);
-      if (span === undefined || !rewrite) {
-        const line = rewrite ? ob.line(raw.subarray(0, end)) : raw.subarray(0, end);
-        const sp = rewrite ? metricSpan(line) : span;
-        if (sp !== undefined) count(line, sp.start, sp.end, line, sp.end);
-        await room(line.length + 1);
-        used += line.copy(out, used);
-        out[used++] = 0x0a;
-        return;
+    /**
+     * Copies the lines of `buf[at, end)` (whole lines; the last may lack its newline) into `out`,
+     * rewritten, for as long as they fit; returns where it stopped. Synchronous and on the bytes
+     * in place: per line no allocation but the obfuscator's cache lookup.
+     */
+    const fill = (buf: Buffer, at: number, end: number): number => {
+      while (at < end) {
+        let nl = buf.indexOf(0x0a, at);
+        if (nl < 0 || nl >= end) nl = end;
+        let e = nl;
+        while (e > at && buf[e - 1] === 0x0d) e--;
+        if (e === at) {
+          at = nl + 1;
+          continue;
+        }
+        const span = metricSpanAt(buf, at, e);
+        if (span !== undefined && rewrite) {
+          const metric = ob.metricBytes(buf, span.start, span.end);
+          const size = e - at - (span.end - span.start) + metric.length + 1;
+          if (used + size > out.length) {
+            if (used > 0) return at;
+            out = Buffer.allocUnsafe(size);
+          }
+          used += buf.copy(out, used, at, span.start);
+          used += metric.copy(out, used);
+          used += buf.copy(out, used, span.end, e);
+          out[used++] = 0x0a;
+          samples += countSamples(buf, span.end, e);
+          count(metric, 0, metric.length);
+        } else {
+          // not an export line as VictoriaMetrics writes it, or nothing to rewrite
+          const line = rewrite ? ob.line(buf.subarray(at, e)) : buf.subarray(at, e);
+          if (used + line.length + 1 > out.length) {
+            if (used > 0) return at;
+            out = Buffer.allocUnsafe(line.length + 1);
+          }
+          const sp = rewrite ? metricSpan(line) : span === undefined ? undefined : { start: span.start - at, end: span.end - at };
+          used += line.copy(out, used);
+          out[used++] = 0x0a;
+          if (sp !== undefined) {
+            samples += countSamples(line, sp.end, line.length);
+            count(line, sp.start, sp.end);
+          }
+        }
+        at = nl + 1;
       }
-      const metric = ob.metricBytes(raw, span.start, span.end);
-      count(metric, 0, metric.length, raw, span.end);
-      await room(end - (span.end - span.start) + metric.length + 1);
-      used += raw.copy(out, used, 0, span.start);
-      used += metric.copy(out, used);
-      used += raw.copy(out, used, span.end, end);
-      out[used++] = 0x0a;
+      return at;
+    };
+    const all = async (buf: Buffer, end: number) => {
+      for (let at = fill(buf, 0, end); at < end; at = fill(buf, at, end)) await flush();
     };
     try {
       for await (const chunk of fetch.take()) {
-        let from = 0;
         let buf = chunk;
         if (rest !== undefined) {
           buf = Buffer.concat([rest, chunk]);
           rest = undefined;
         }
-        for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, from)) {
-          await take(buf.subarray(from, nl + 1));
-          from = nl + 1;
-        }
-        if (from < buf.length) rest = buf.subarray(from);
+        // sources hand out whole lines; a cut one waits for its end
+        const end = buf.lastIndexOf(0x0a) + 1;
+        if (end < buf.length) rest = buf.subarray(end);
+        await all(buf, end);
       }
-      if (rest !== undefined) await take(rest);
-      await flush();
+      if (rest !== undefined) await all(rest, rest.length);
+      await flush(true);
       if (writing) await writing;
     } catch (err) {
       if (writing) await writing.catch(() => undefined);
@@ -592,6 +698,46 @@ export class ExportManager implements ExportJobs {
     }
     job.partialBytes += written;
     job.samples += samples;
+    return written;
+  }
+
+  /**
+   * An automatic window grows after a whole batch of it came back small and quick: the batches
+   * not yet requested are planned again at the wider window (those in flight stay as they are;
+   * state.json records the batches as planned, so a resume reads exactly what is left).
+   */
+  private grow(job: Job, item: WorkItem, seconds: number, samples: number, bytes: number, ahead: Ahead): void {
+    const a = job.adaptive;
+    // a clipped or split batch says little about a whole window
+    if (a === undefined || a.settled || item.job !== undefined || item.endMs - item.startMs < a.windowMs) return;
+    const next = growWindow(a.windowMs, seconds, samples, bytes);
+    if (next === undefined) {
+      a.settled = true;
+      return;
+    }
+    a.settled = next.settled;
+    const from = ahead.unstarted();
+    if (from >= job.work.length || job.work.slice(from).some((w) => w.job !== undefined)) return;
+    a.windowMs = next.windowMs;
+    this.replan(job, from, next.windowMs);
+  }
+
+  /** After a split by time, the window is the parts' length from then on (the source said no to more). */
+  private settle(job: Job, parts: readonly WorkItem[]): void {
+    const a = job.adaptive;
+    if (a === undefined || parts[0].job !== undefined) return;
+    a.settled = true;
+    const len = parts[0].endMs - parts[0].startMs;
+    if (len >= a.windowMs) return;
+    a.windowMs = Math.max(MIN_BATCH_WINDOW_MS, len);
+    const from = job.done + parts.length;
+    if (from < job.work.length && job.work.slice(from).every((w) => w.job === undefined)) this.replan(job, from, a.windowMs);
+  }
+
+  private replan(job: Job, from: number, windowMs: number): void {
+    const range = job.request.endMs - job.request.startMs;
+    const batches = planBatches(job.work[from].startMs, job.request.endMs, windowMs);
+    job.work.splice(from, job.work.length - from, ...batches.map((b) => ({ ...b, weight: (b.endMs - b.startMs) / range })));
   }
 
   /** The parts a too-big item is split into, or undefined when it cannot be split further. */
@@ -630,21 +776,45 @@ export class ExportManager implements ExportJobs {
     await live?.abort();
   }
 
-  /** Replaces state.json at once: a kill leaves the old one or the new one, never a mix. */
-  private async save(job: Job): Promise<void> {
-    const saved: SavedState = {
+  /** Saves the job's state as it is now, after the saves before it (in order, never two at once). */
+  private save(job: Job): Promise<void> {
+    return this.persist(job, Promise.resolve());
+  }
+
+  /** The state as it is now, written once `before` (an fsync of the lines it counts) has settled. */
+  private persist(job: Job, before: Promise<void>): Promise<void> {
+    const saved = this.snapshot(job);
+    const prev = job.saving;
+    const p = (async () => {
+      await prev;
+      await before;
+      await this.writeState(job, saved);
+    })();
+    job.saving = p;
+    // awaited by the next save or by the run's end; a failure surfaces there
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private snapshot(job: Job): SavedState {
+    return {
       version: 1,
       id: job.id,
       request: { ...job.request, connection: withoutSecrets(job.request.connection) },
       hadSecrets: job.hadSecrets,
       createdAt: job.createdAt,
-      work: job.work,
+      work: [...job.work],
       done: job.done,
       partialBytes: job.partialBytes,
       samples: job.samples,
       batchSeconds: job.batchSeconds,
       obfuscator: job.obfuscator.state(),
+      ...(job.adaptive !== undefined ? { adaptive: { ...job.adaptive } } : {}),
     };
+  }
+
+  /** Replaces state.json at once: a kill leaves the old one or the new one, never a mix. */
+  private async writeState(job: Job, saved: SavedState): Promise<void> {
     const tmp = join(job.dir, `${STATE}.tmp`);
     const fh = await open(tmp, 'w', 0o600);
     try {
@@ -674,6 +844,7 @@ export class ExportManager implements ExportJobs {
       batchSeconds: saved.batchSeconds,
       batchesTimed: saved.done,
       obfuscator: new Obfuscator(saved.request.obfuscation, saved.request.jobComponents, saved.obfuscator),
+      adaptive: saved.adaptive !== undefined && Number.isInteger(saved.adaptive.windowMs) ? { windowMs: saved.adaptive.windowMs, settled: saved.adaptive.settled === true } : undefined,
       startedAt: saved.createdAt,
       needsCredentials: false,
     };
@@ -738,7 +909,9 @@ export class ExportManager implements ExportJobs {
     for (let i = 0; i < job.done; i++) progress += job.work[i].weight;
     if (job.state === 'completed') progress = 1;
     const avg = job.batchesTimed > 0 ? job.batchSeconds / job.batchesTimed : 0;
-    const remaining = job.work.length - job.done;
+    // by the range covered, not by batches: an automatic window's batches differ in length
+    let covered = 0;
+    for (let i = 0; i < job.done; i++) covered += job.work[i].weight;
     return {
       id: job.id,
       state: job.state,
@@ -748,7 +921,7 @@ export class ExportManager implements ExportJobs {
       samples: job.samples,
       series: job.series.size,
       averageBatchSeconds: avg,
-      etaSeconds: job.state === 'completed' ? 0 : job.batchesTimed > 0 ? avg * remaining : undefined,
+      etaSeconds: job.state === 'completed' ? 0 : job.batchesTimed > 0 && covered > 0 ? (job.batchSeconds / covered) * Math.max(0, 1 - covered) : undefined,
       currentRange: job.current ? { ...job.current } : undefined,
       error: job.error,
       result: job.result,
@@ -787,7 +960,9 @@ class Ahead {
   /** The current batch's request, and the next ones started. */
   take(): Prefetch {
     const job = this.job;
-    for (let i = job.done; i < Math.min(job.work.length, job.done + this.depth); i++) {
+    // while an automatic window still grows, the next batches wait for the current one's size
+    const depth = job.adaptive !== undefined && !job.adaptive.settled ? 1 : this.depth;
+    for (let i = job.done; i < Math.min(job.work.length, job.done + depth); i++) {
       if (!this.fetches.has(i)) {
         const item = job.work[i];
         this.fetches.set(i, new Prefetch(this.source, itemSelection(job.request.selection, item), item, this.signal, this.budget));
@@ -798,6 +973,13 @@ class Ahead {
     return head;
   }
 
+  /** The first batch whose request has not been started. */
+  unstarted(): number {
+    let n = this.job.done;
+    for (const i of this.fetches.keys()) n = Math.max(n, i + 1);
+    return n;
+  }
+
   clear(): void {
     for (const f of this.fetches.values()) f.discard();
     this.fetches.clear();
@@ -805,7 +987,9 @@ class Ahead {
 }
 
 /** Bytes the requests running ahead of the current batch may hold, together. */
-const AHEAD_BUDGET = 32 << 20;
+const AHEAD_BUDGET = 8 << 20;
+/** Bytes the current batch's request may hold before the writer takes them. */
+const HEAD_HOLD = 4 << 20;
 
 /**
  * One batch's request, started before its turn: the source's per-request cost (VictoriaMetrics
@@ -815,6 +999,8 @@ const AHEAD_BUDGET = 32 << 20;
  */
 class Prefetch {
   private readonly chunks: Buffer[] = [];
+  /** Bytes of `chunks`. */
+  private held = 0;
   private done = false;
   private error: unknown;
   private wake: (() => void) | undefined;
@@ -838,12 +1024,19 @@ class Prefetch {
     try {
       for await (const chunk of source.exportLines(selection, this.item.startMs, this.item.endMs, this.ctrl.signal)) {
         this.chunks.push(chunk);
+        this.held += chunk.length;
         this.budget.bytes += chunk.length;
         this.signal();
-        while (!this.head && this.budget.bytes > AHEAD_BUDGET && !this.ctrl.signal.aborted) {
+        // the current batch's request too waits while the writer is behind (a slow deflate or
+        // disk): the transport pauses instead of the batch piling up in memory
+        while ((this.head ? this.held > HEAD_HOLD : this.budget.bytes > AHEAD_BUDGET) && !this.ctrl.signal.aborted) {
           await new Promise<void>((resolve) => {
-            this.budget.waiters.add(resolve);
-            this.ctrl.signal.addEventListener('abort', () => resolve(), { once: true });
+            const done = () => {
+              this.ctrl.signal.removeEventListener('abort', done);
+              resolve();
+            };
+            this.budget.waiters.add(done);
+            this.ctrl.signal.addEventListener('abort', done, { once: true });
           });
         }
       }
@@ -862,7 +1055,8 @@ class Prefetch {
 
   private release(n: number): void {
     this.budget.bytes -= n;
-    if (this.budget.bytes <= AHEAD_BUDGET) {
+    this.held -= n;
+    if (this.budget.bytes <= AHEAD_BUDGET || (this.head && this.held <= HEAD_HOLD)) {
       const ws = [...this.budget.waiters];
       this.budget.waiters.clear();
       for (const w of ws) w();

@@ -1,6 +1,7 @@
 /**
  * An export's batches: the batch window (chosen by the range's length, or given within
- * 30 s – 24 h) and the aligned `[start, end)` windows the range is read in, one request each.
+ * 30 s – 24 h), how an automatic one grows, and the aligned `[start, end)` windows the range
+ * is read in, one request each.
  * Batches split further at run time (jobs.ts) when the source times out or refuses for too
  * many series; this module only says where the first cut lies.
  */
@@ -18,6 +19,38 @@ export function autoBatchWindow(rangeMs: number): number {
   if (rangeMs <= 15 * 60_000) return 30_000;
   if (rangeMs <= 6 * 3600_000) return 60_000;
   return 5 * 60_000;
+}
+
+/**
+ * An automatic window grows towards batches of about this many samples: VictoriaMetrics spends
+ * some 0.2 s of CPU on each export request of 10k series whatever its window, so small batches
+ * cost more in requests than in data (at 8 M samples the request's own cost is ~10% of the
+ * batch's). Samples, not bytes, are projected: a line's labels cost the same in a short batch as
+ * in a long one. 8 M samples are ~150 MiB of export lines, a second or two of the source's work;
+ * not more: a resume redoes at most one batch, and the fsync of the last one is not overlapped.
+ */
+export const GROW_BATCH_SAMPLES = 8_000_000;
+/** And of at most this many bytes (series with long labels). */
+export const GROW_BATCH_BYTES = 512 << 20;
+/** A batch slower than this stops an automatic window from growing. */
+export const GROW_MAX_SECONDS = 5;
+/** At most this many times wider per step (a probe of a sparse stretch says little about the rest). */
+const GROW_MAX_FACTOR = 256;
+
+/**
+ * The next automatic window after a whole batch of `windowMs` took `seconds` and held `samples`
+ * in `bytes`: undefined when it stays (slow, large enough, or at 24 h); `settled` when, by the
+ * same measure, the new window will not grow again (its batches may then be requested ahead).
+ * Powers of two: the windows stay multiples of the first, aligned as planBatches aligns them.
+ */
+export function growWindow(windowMs: number, seconds: number, samples: number, bytes: number): { windowMs: number; settled: boolean } | undefined {
+  if (seconds >= GROW_MAX_SECONDS) return undefined;
+  const fits = (f: number) => Math.max(samples, 1) * f <= GROW_BATCH_SAMPLES && bytes * f <= GROW_BATCH_BYTES;
+  let factor = 1;
+  while (factor < GROW_MAX_FACTOR && windowMs * factor < MAX_BATCH_WINDOW_MS && fits(factor * 2)) factor *= 2;
+  if (factor === 1) return undefined;
+  const next = Math.min(MAX_BATCH_WINDOW_MS, windowMs * factor);
+  return { windowMs: next, settled: next >= MAX_BATCH_WINDOW_MS || !fits(factor * 2) };
 }
 
 /** Why a custom window is refused, or undefined when it is fine. */

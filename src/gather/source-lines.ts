@@ -53,26 +53,58 @@ export class LineChunker {
   }
 }
 
-/** Whole-line chunks of `body`, gathered to at least MIN_CHUNK bytes where the body allows. */
+/**
+ * Whole-line chunks of `body`, gathered to at least MIN_CHUNK bytes where the body allows. The
+ * body's chunks must stay valid once handed out (source-http.ts hands out owned slabs): whole
+ * lines go on as views of them, and only a line cut between two chunks is copied, once, joined
+ * with its end (never the whole next chunk).
+ */
 export async function* wholeLines(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const lines = new LineChunker();
+  // the start of a line whose end has not come yet (views of earlier chunks)
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
   let held: Buffer[] = [];
   let heldBytes = 0;
   for await (const chunk of body) {
-    const out = lines.push(chunk);
-    if (out === undefined) continue;
-    held.push(out);
-    heldBytes += out.length;
+    let from = 0;
+    if (partialBytes > 0) {
+      const nl = chunk.indexOf(NL);
+      if (nl < 0) {
+        partial.push(chunk);
+        partialBytes += chunk.length;
+        continue;
+      }
+      partial.push(chunk.subarray(0, nl + 1));
+      held.push(Buffer.concat(partial, partialBytes + nl + 1));
+      heldBytes += partialBytes + nl + 1;
+      partial = [];
+      partialBytes = 0;
+      from = nl + 1;
+    }
+    const last = chunk.lastIndexOf(NL);
+    if (last >= from) {
+      held.push(chunk.subarray(from, last + 1));
+      heldBytes += last + 1 - from;
+      from = last + 1;
+    }
+    if (from < chunk.length) {
+      partial.push(chunk.subarray(from));
+      partialBytes = chunk.length - from;
+    }
     if (heldBytes >= MIN_CHUNK) {
-      yield held.length === 1 ? held[0] : Buffer.concat(held, heldBytes);
+      // a few large pieces go on as they are; many small ones are joined (fewer, larger writes)
+      if (held.length <= 4) yield* held;
+      else yield Buffer.concat(held, heldBytes);
       held = [];
       heldBytes = 0;
     }
   }
-  const rest = lines.end();
-  if (rest !== undefined) {
-    held.push(rest);
-    heldBytes += rest.length;
+  if (partialBytes > 0) {
+    const rest = Buffer.concat(partial, partialBytes);
+    if (rest.toString('latin1').trim() !== '') {
+      held.push(rest, Buffer.from('\n'));
+      heldBytes += rest.length + 1;
+    }
   }
   if (heldBytes > 0) yield held.length === 1 ? held[0] : Buffer.concat(held, heldBytes);
 }

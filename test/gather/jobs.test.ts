@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ExportManager, withJobMatcher } from '../../src/gather/jobs.js';
 import { ObfuscationSessions } from '../../src/gather/obfuscate.js';
-import { planBatches, batchWindowProblem, autoBatchWindow } from '../../src/gather/plan.js';
+import { planBatches, batchWindowProblem, autoBatchWindow, growWindow, GROW_BATCH_SAMPLES } from '../../src/gather/plan.js';
 import type { ExportRequest, ExportStatus, ObfuscationConfig } from '../../src/gather/types.js';
 import { FAKE_BASE_MS, FakeSource, type FakeOptions } from './jobs-fake-source.js';
 import { seriesOf, unzipBundle } from './unzip.js';
@@ -105,6 +105,58 @@ test('an export runs its batches in order into a bundle holding every series and
 function dirname(p: string) {
   return p.slice(0, p.lastIndexOf('/'));
 }
+
+test('plan: an automatic window grows by the projected samples of a whole batch, in powers of two, up to 24 h', () => {
+  // a 1 min probe of 40k samples: 128× (5.1 M) fits 16 M, 256× (10.2 M) too but its bytes do not
+  assert.deepEqual(growWindow(60_000, 0.3, 40_000, 2_400_000), { windowMs: 128 * 60_000, settled: true });
+  // few samples: the step is bounded (a sparse probe says little), and it may grow again
+  assert.deepEqual(growWindow(30_000, 0.1, 10, 1_000), { windowMs: 256 * 30_000, settled: false });
+  assert.equal(growWindow(60_000, 6, 10, 1_000), undefined, 'slow: stays');
+  assert.equal(growWindow(60_000, 0.1, GROW_BATCH_SAMPLES, 1_000), undefined, 'large enough: stays');
+  assert.deepEqual(growWindow(12 * 3600_000, 0.1, 10, 1_000), { windowMs: 24 * 3600_000, settled: true }, 'at most 24 h');
+  assert.equal(growWindow(24 * 3600_000, 0.1, 10, 1_000), undefined);
+});
+
+test('an automatic window starts at vmgather\'s and grows: few requests, every series and value, progress by range', async () => {
+  const fake = new FakeSource();
+  const m = await manager(fake);
+  const seen: ExportStatus[] = [];
+  m.onChange((s) => seen.push(s));
+  const req = request({ batchWindowMs: undefined, endMs: FAKE_BASE_MS + 3 * 3600_000 });
+  const st = m.start(req);
+  assert.equal(st.batchesTotal, 180, 'planned at 1 min first');
+  const done = await until(m, st.id, finished);
+  assert.equal(done.state, 'completed', done.error);
+  // the 1 min probe, then wide windows (aligned to their multiples: the first one clipped)
+  assert.equal(fake.requests[0].endMs - fake.requests[0].startMs, 60_000);
+  assert.ok(fake.requests.length <= 4, `${fake.requests.length} requests`);
+  assert.equal(done.batchesTotal, fake.requests.length);
+  for (let i = 1; i < fake.requests.length; i++) assert.equal(fake.requests[i].startMs, fake.requests[i - 1].endMs, 'contiguous');
+  assert.equal(fake.requests.at(-1)?.endMs, req.endMs);
+  const z = unzipBundle((done.result as { path: string }).path);
+  assert.deepEqual(seriesOf(z.metrics), seriesOf(fake.expected(req.startMs, req.endMs).join('\n')));
+  const running = seen.filter((s) => s.state === 'running' && s.batchesDone > 0);
+  for (let i = 1; i < running.length; i++) assert.ok(running[i].progress >= running[i - 1].progress);
+  assert.ok(running.every((s) => s.etaSeconds !== undefined));
+  await m.close();
+});
+
+test('an automatic window that grew into a timeout is split and stays at the parts\' length', async () => {
+  const fake = new FakeSource({ timeoutRangeMs: 20 * 60_000 });
+  const m = await manager(fake);
+  const req = request({ batchWindowMs: undefined, endMs: FAKE_BASE_MS + 3 * 3600_000 });
+  const st = m.start(req);
+  const done = await until(m, st.id, finished);
+  assert.equal(done.state, 'completed', done.error);
+  const z = unzipBundle((done.result as { path: string }).path);
+  assert.deepEqual(seriesOf(z.metrics), seriesOf(fake.expected(req.startMs, req.endMs).join('\n')));
+  // after the first refusals, no request asks for more than the source answered
+  const refused = fake.requests.filter((r) => r.endMs - r.startMs > 20 * 60_000).length;
+  assert.ok(refused >= 1 && refused <= 4, `${refused} refused requests`);
+  const last = fake.requests.findLastIndex((r) => r.endMs - r.startMs > 20 * 60_000);
+  assert.ok(fake.requests.length - last > 3, 'went on at the smaller window');
+  await m.close();
+});
 
 test('batches refused for too many series or timing out are split by time, then by job', async () => {
   for (const o of [{ maxRangeMs: 20_000 }, { timeoutRangeMs: 15_000 }, { needJob: true }] as FakeOptions[]) {
