@@ -67,7 +67,8 @@ Selection:
   --from T, --to T                RFC3339 (2026-01-02T15:04:05Z), Unix seconds, now, now-3h
   --match SELECTOR                series selector, repeatable (default {__name__=~".+"})
   --query Q --step D              one MetricsQL/PromQL query evaluated every D instead
-  --batch-window D                30s to 24h (default: 30s up to 15m, 1m up to 6h, else 5m)
+  --batch-window D                a fixed window, 30s to 24h (default automatic: 30s/1m/5m by range,
+                                  growing while batches come back quickly)
 Obfuscation:
   --obfuscate LIST                instance, job and label names, comma-separated, repeatable
   --drop LABEL                    remove this label from every series, repeatable
