@@ -143,7 +143,18 @@ abstract class BaseSource implements Source {
   protected abstract countSeries(selectors: readonly string[], startMs: number, endMs: number): Promise<number>;
   abstract discover(startMs: number, endMs: number): Promise<DiscoverResult>;
   abstract sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]>;
-  abstract exportLines(selection: Selection, startMs: number, endMs: number, signal: AbortSignal): AsyncIterable<Buffer>;
+  /** Raw samples of checked selectors over the range, as export lines (the flavour's way of reading them). */
+  protected abstract selectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncIterable<Buffer>;
+
+  async *exportLines(selection: Selection, startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+    if ('query' in selection) {
+      yield* this.queryRangeLines(selection.query, selection.stepMs, startMs, endMs, signal);
+      return;
+    }
+    const bad = selectorsProblem(selection.selectors);
+    if (bad !== undefined) throw new SourceError('http', bad);
+    yield* this.selectorLines(selection.selectors, startMs, endMs, signal);
+  }
 
   /** `query_range` of a query, as export lines, on the absolute grid of `stepMs`, chunk by chunk. */
   protected async *queryRangeLines(query: string, stepMs: number, startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
@@ -277,21 +288,15 @@ class VictoriaMetricsSource extends BaseSource {
     return collectSeries((signal) => this.exportLines(selection, startMs, endMs, signal), limit, this.info.exportApi);
   }
 
-  async *exportLines(selection: Selection, startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
-    if ('query' in selection) {
-      yield* this.queryRangeLines(selection.query, selection.stepMs, startMs, endMs, signal);
-      return;
-    }
-    const bad = selectorsProblem(selection.selectors);
-    if (bad !== undefined) throw new SourceError('http', bad);
+  protected async *selectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
     if (!this.info.exportApi) {
       // a vmauth that routes the query API only: raw samples as from Prometheus
-      yield* this.rangeVectorLines(selection.selectors, startMs, endMs, signal);
+      yield* this.rangeVectorLines(selectors, startMs, endMs, signal);
       return;
     }
     if (endMs <= startMs) return;
     const params = new URLSearchParams();
-    for (const s of selection.selectors) params.append('match[]', s);
+    for (const s of selectors) params.append('match[]', s);
     params.set('start', sec(startMs));
     params.set('end', sec(endMs - 1));
     const url = this.api('/api/v1/export');
@@ -379,14 +384,8 @@ class PrometheusSource extends BaseSource {
     return out;
   }
 
-  async *exportLines(selection: Selection, startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
-    if ('query' in selection) {
-      yield* this.queryRangeLines(selection.query, selection.stepMs, startMs, endMs, signal);
-      return;
-    }
-    const bad = selectorsProblem(selection.selectors);
-    if (bad !== undefined) throw new SourceError('http', bad);
-    yield* this.rangeVectorLines(selection.selectors, startMs, endMs, signal);
+  protected selectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+    return this.rangeVectorLines(selectors, startMs, endMs, signal);
   }
 }
 

@@ -101,6 +101,23 @@ export class SeriesScan {
     }
   }
 
+  /** The elements of an array whose `[` was read, each read by `element`, through its `]`. */
+  private elements(element: () => void): void {
+    this.ws();
+    if (this.peek() === RBRACKET) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      element();
+      this.ws();
+      const n = this.next();
+      if (n === RBRACKET) return;
+      if (n !== COMMA) throw GIVE_UP;
+    }
+  }
+
   /** A member's key (into keyStart..keyEnd) and its colon, blanks around them skipped. */
   private key(): void {
     this.ws();
@@ -128,19 +145,7 @@ export class SeriesScan {
       return;
     }
     this.expect(LBRACKET);
-    this.ws();
-    if (this.peek() === RBRACKET) {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      this.seriesObject();
-      this.ws();
-      const n = this.next();
-      if (n === RBRACKET) return;
-      if (n !== COMMA) throw GIVE_UP;
-    }
+    this.elements(() => this.seriesObject());
   }
 
   private seriesObject(): void {
@@ -169,20 +174,7 @@ export class SeriesScan {
       return;
     }
     this.expect(LBRACKET);
-    this.ws();
-    if (this.peek() === RBRACKET) {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      if (this.v2) this.pointObject();
-      else this.pointPair();
-      this.ws();
-      const n = this.next();
-      if (n === RBRACKET) return;
-      if (n !== COMMA) throw GIVE_UP;
-    }
+    this.elements(this.v2 ? () => this.pointObject() : () => this.pointPair());
   }
 
   /** v2: `{"timestamp": ts, "value": v}`, in any order, other members skipped; a missing timestamp is now (0). */
@@ -260,19 +252,7 @@ export class SeriesScan {
       this.members(() => this.value());
     } else if (c === LBRACKET) {
       this.pos++;
-      this.ws();
-      if (this.peek() === RBRACKET) {
-        this.pos++;
-        return;
-      }
-      for (;;) {
-        this.ws();
-        this.value();
-        this.ws();
-        const n = this.next();
-        if (n === RBRACKET) return;
-        if (n !== COMMA) throw GIVE_UP;
-      }
+      this.elements(() => this.value());
     } else if (c === 0x74) this.literal('true');
     else if (c === 0x66) this.literal('false');
     else if (c === 0x6e) this.literal('null');
