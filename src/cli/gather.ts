@@ -346,6 +346,8 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
   let path = r.path;
   if (output !== undefined && output !== path) {
     await rename(path, output);
+    // the export's own "completed" line named the bundle as the export wrote it
+    log.info('gather: bundle moved to -o', { id, from: path, to: output });
     path = output;
   }
   process.stdout.write(`${path}\nsha256 ${r.sha256}\n${r.series} series, ${r.samples} samples, ${r.bytes} bytes\n`);
@@ -361,8 +363,7 @@ async function jobComponents(mod: SourceModule, req: ExportRequest): Promise<{ c
   let source: Source | undefined;
   try {
     source = await mod.openSource(req.connection);
-    const found = await source.discover(req.startMs, req.endMs);
-    return { components: Object.fromEntries(found.jobs.map((j) => [j.job, j.component])), info: source.info };
+    return { components: await source.jobComponents(req.startMs, req.endMs), info: source.info };
   } catch (err) {
     // the export itself reports an unreachable source; here it only costs the component names
     process.stderr.write(`jobs not discovered (${(err as Error).message}): obfuscated jobs are named unknown-job-<n>\n`);

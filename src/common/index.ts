@@ -1,7 +1,9 @@
 /**
  * What every layer may use and no concern owns: Tributary's version (and the User-Agent built
- * from it) and the file-name patterns (`*`, `?` in the last component) that file_sd and
- * `scrape_config_files` share. Nothing here imports another folder of src/.
+ * from it), a pool of reusable buffers, and the file-name patterns (`*`, `?` in the last
+ * component) that file_sd and `scrape_config_files` share. Nothing here imports another folder
+ * of src/.
  */
 export { VERSION, USER_AGENT } from './version.js';
 export { compilePattern, expandPattern, type FilePattern } from './glob.js';
+export { BufferPool } from './buffer-pool.js';

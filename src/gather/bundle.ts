@@ -1,31 +1,18 @@
 /**
- * The bundle an export ends in: a ZIP (yazl, streamed; ZIP64 past 4 GiB) holding
+ * The bundle an export ends in: a ZIP (zip.ts, streamed; ZIP64 past 4 GiB) holding
  * `metrics.jsonl` (the export lines as staged, already obfuscated), `metadata.json` and
- * `README.txt`, written under a temporary name in the output folder and renamed when whole, its
- * SHA-256 computed from the bytes as they are written (never read back). An export feeds its
- * lines in as it stages them (`BundleWriter`), so the deflate runs beside the export, not after.
+ * `README.txt`, written under a temporary name in the output folder, fsynced and renamed when
+ * whole, its SHA-256 computed from the bytes as they are written (never read back). An export
+ * feeds its lines in as it stages them (`BundleWriter`), so the deflate runs beside the export,
+ * on several threads, not after it.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createRequire } from 'node:module';
-import { crc32 as zlibCrc32 } from 'node:zlib';
-import yazl from 'yazl';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { VERSION } from '../common/version.js';
 import type { ExportResult, Selection } from './types.js';
-
-// yazl checksums every byte with buffer-crc32, a table loop in JavaScript (~70 MB/s, as much
-// time as the deflate itself); node:zlib's crc32 is native. Same function, same results.
-{
-  const fromYazl = createRequire(createRequire(import.meta.url).resolve('yazl'));
-  const bufferCrc32 = fromYazl('buffer-crc32') as { unsigned: (buf: Buffer, previous?: number) => number };
-  bufferCrc32.unsigned = (buf: Buffer, previous?: number) => zlibCrc32(buf, previous ?? 0);
-}
+import { ZipWriter, type ZipEntryStream } from './zip.js';
 
 export interface BundleInfo {
   readonly id: string;
@@ -48,6 +35,8 @@ export interface BundleInfo {
 
 /** Bytes of the ZIP written at once. */
 const OUTPUT_CHUNK = 1 << 20;
+/** Bytes of staged lines read (and deflated) at once when a bundle is made from the staging file. */
+const READ_CHUNK = 2 << 20;
 
 /** Deflate level: 1 compresses export lines nearly as well as 6 (they repeat), at several times the speed. */
 export const DEFAULT_COMPRESSION_LEVEL = 1;
@@ -147,84 +136,108 @@ export function readmeText(info: BundleInfo): string {
 }
 
 /**
- * A bundle being written: `metrics.jsonl` takes its bytes as they come (`write`), deflated by
- * node:zlib off the main thread while the export goes on; `finish` adds `metadata.json` and
- * `README.txt` and renames the file into place; `abort` leaves nothing behind.
+ * A bundle being written: `metrics.jsonl` takes its bytes as they come (`write`), deflated off
+ * the main thread while the export goes on; `finish` adds `metadata.json` and `README.txt`, makes
+ * the file durable and renames it into place; `abort` leaves nothing behind.
  */
 export class BundleWriter {
   readonly path: string;
   private readonly tmp: string;
-  private readonly zip = new yazl.ZipFile();
-  private readonly metrics = new PassThrough({ highWaterMark: 4 << 20 });
   private readonly hash = createHash('sha256');
-  private bytes = 0;
-  private readonly written: Promise<void>;
-  private failed: unknown;
+  private readonly zip: ZipWriter;
+  private readonly file: Promise<FileHandle>;
+  private readonly metrics: Promise<ZipEntryStream>;
+  /** Archive bytes not yet written: gathered to OUTPUT_CHUNK (a write per deflated block cost more than the hashing). */
+  private pieces: Buffer[] = [];
+  private pendingBytes = 0;
+  private position = 0;
 
   constructor(
     outputDir: string,
     readonly id: string,
     readonly createdAt: Date,
-    compressionLevel = DEFAULT_COMPRESSION_LEVEL,
+    private readonly compressionLevel = DEFAULT_COMPRESSION_LEVEL,
   ) {
     const name = bundleFileName(id, createdAt);
     this.path = join(outputDir, name);
     this.tmp = join(outputDir, `${tempPrefix(id)}${createdAt.getTime()}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    this.zip.addReadStream(this.metrics, 'metrics.jsonl', { mtime: createdAt, compressionLevel });
-    // the deflate hands out 16 KiB pieces: gathered to 1 MiB before each write (a write per piece
-    // cost the main thread more than the hashing)
-    let pieces: Buffer[] = [];
-    let pending = 0;
-    const tap = new Transform({
-      transform: (chunk: Buffer, _enc, cb) => {
-        this.hash.update(chunk);
-        this.bytes += chunk.length;
-        pieces.push(chunk);
-        pending += chunk.length;
-        if (pending < OUTPUT_CHUNK) return cb();
-        const out = Buffer.concat(pieces, pending);
-        pieces = [];
-        pending = 0;
-        cb(null, out);
-      },
-      flush: (cb) => cb(null, pending > 0 ? Buffer.concat(pieces, pending) : undefined),
-    });
-    this.written = pipeline(this.zip.outputStream, tap, createWriteStream(this.tmp, { flags: 'wx', mode: 0o644 }));
-    this.written.catch((err: unknown) => {
-      this.failed = err;
-      // a writer waiting for room is let go; its next write throws
-      this.metrics.emit('drain');
-    });
+    this.file = open(this.tmp, 'wx', 0o644);
+    this.zip = new ZipWriter((piece) => this.output(piece));
+    this.metrics = this.file.then(() => this.zip.entry('metrics.jsonl', { mtime: createdAt, level: compressionLevel }));
+    // a failure is met by the next write or by finish; until then it is not unhandled
+    this.metrics.catch(() => undefined);
   }
 
-  /** Appends to metrics.jsonl; resolves when there is room for more (the deflate keeps up). */
-  async write(chunk: Buffer): Promise<void> {
-    if (this.failed !== undefined) throw this.failed;
-    if (!this.metrics.write(chunk)) await once(this.metrics, 'drain');
-    if (this.failed !== undefined) throw this.failed;
+  /**
+   * Appends to metrics.jsonl; resolves when there is room for more (the deflate keeps up).
+   * `chunk` is read until `release` is called.
+   */
+  async write(chunk: Buffer, release?: () => void): Promise<void> {
+    let metrics: ZipEntryStream;
+    try {
+      metrics = await this.metrics;
+    } catch (err) {
+      release?.();
+      throw err;
+    }
+    await metrics.write(chunk, release);
   }
 
   async finish(info: BundleInfo): Promise<Omit<ExportResult, 'series' | 'samples'>> {
     try {
-      this.metrics.end();
-      const mtime = this.createdAt;
-      this.zip.addBuffer(Buffer.from(metadataJson(info)), 'metadata.json', { mtime });
-      this.zip.addBuffer(Buffer.from(readmeText(info)), 'README.txt', { mtime });
-      this.zip.end();
-      await this.written;
+      await (await this.metrics).end();
+      const opts = { mtime: this.createdAt, level: this.compressionLevel };
+      await this.zip.add('metadata.json', Buffer.from(metadataJson(info)), opts);
+      await this.zip.add('README.txt', Buffer.from(readmeText(info)), opts);
+      await this.zip.finish();
+      await this.flush();
+      const fh = await this.file;
+      // durable before it is named as done: the staged lines it replaces are deleted next
+      await fh.sync();
+      await fh.close();
       await rename(this.tmp, this.path);
+      await syncDir(dirname(this.path));
     } catch (err) {
       await this.abort();
       throw err;
     }
-    return { path: this.path, bytes: this.bytes, sha256: this.hash.digest('hex') };
+    return { path: this.path, bytes: this.zip.bytes, sha256: this.hash.digest('hex') };
   }
 
   async abort(): Promise<void> {
-    this.metrics.destroy();
-    (this.zip.outputStream as Readable).destroy();
-    await this.written.catch(() => undefined);
+    this.zip.abort();
+    await this.file.then((fh) => fh.close()).catch(() => undefined);
     await rm(this.tmp, { force: true });
+  }
+
+  private async output(piece: Buffer): Promise<void> {
+    this.hash.update(piece);
+    this.pieces.push(piece);
+    this.pendingBytes += piece.length;
+    if (this.pendingBytes >= OUTPUT_CHUNK) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const pieces = this.pieces;
+    const n = this.pendingBytes;
+    this.pieces = [];
+    this.pendingBytes = 0;
+    const fh = await this.file;
+    const { bytesWritten } = await fh.writev(pieces, this.position);
+    if (bytesWritten !== n) throw new Error(`bundle: ${bytesWritten} of ${n} bytes written`);
+    this.position += n;
+  }
+}
+
+/** Makes a rename in `dir` durable (where the platform lets a folder be fsynced). */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch(() => undefined);
+  if (fh === undefined) return;
+  try {
+    await fh.sync().catch(() => undefined);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -240,11 +253,23 @@ export async function writeBundle(
   opts: { compressionLevel?: number; signal?: AbortSignal } = {},
 ): Promise<Omit<ExportResult, 'series' | 'samples'>> {
   const w = new BundleWriter(outputDir, info.id, info.createdAt, opts.compressionLevel);
+  let fh: FileHandle | undefined;
   try {
-    for await (const chunk of createReadStream(metricsPath, { highWaterMark: 1 << 20, signal: opts.signal })) await w.write(chunk as Buffer);
+    fh = await open(metricsPath, 'r');
+    for (let pos = 0; ; ) {
+      opts.signal?.throwIfAborted();
+      // a fresh buffer per block: the deflate reads it after this loop has moved on
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      await w.write(buf.subarray(0, bytesRead));
+    }
   } catch (err) {
     await w.abort();
     throw err;
+  } finally {
+    await fh?.close();
   }
   return w.finish(info);
 }

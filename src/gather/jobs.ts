@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BufferPool } from '../common/buffer-pool.js';
 import type { Logger } from '../log/logger.js';
 import { BundleWriter, tempPrefix, writeBundle, type BundleInfo } from './bundle.js';
 import { isObfuscatorState, metricSpan, ObfuscationSessions, Obfuscator, type ObfuscatorState } from './obfuscate.js';
@@ -44,10 +45,14 @@ const STATE = 'state.json';
 const MIN_SPLIT_MS = 1000;
 /** Retries of a batch failing for other reasons than size, with these waits. */
 const RETRY_DELAYS_MS = [1000, 3000, 9000];
-/** Written to the staging file in pieces of about this size. */
-const WRITE_CHUNK = 128 << 10;
-/** Appended to the staging file in one writev of about this many bytes. */
-const STAGE_CHUNK = 1 << 20;
+/**
+ * Lines are rewritten into buffers of this size, each then both a block of the bundle's deflate
+ * and a write of the staging file. Taken from `pool` and given back when both are done with it:
+ * a fresh 1 MiB buffer is mapped afresh by glibc (a page fault per 4 KiB, more than the copy).
+ */
+const WRITE_CHUNK = 1 << 20;
+/** Buffers kept for reuse (the most a job holds at once: the deflate's blocks and one staging write). */
+const POOL_BUFFERS = 16;
 const ID_RE = /^[0-9a-f]{16}$/;
 
 /** One request of an export: a time window, and for a split by job, the job it is narrowed to. */
@@ -264,6 +269,7 @@ export class ExportManager implements ExportJobs {
   private runningCount = 0;
   private readonly ahead: number;
   private closed = false;
+  private readonly pool = new BufferPool(WRITE_CHUNK, POOL_BUFFERS);
 
   constructor(private readonly opts: ExportManagerOptions) {
     this.maxRunning = opts.maxRunning ?? 3;
@@ -461,9 +467,10 @@ export class ExportManager implements ExportJobs {
       fh = undefined;
       const req = job.request;
       const components = new Set<string>();
-      const comp = req.jobComponents ?? {};
+      const comp = req.jobComponents;
       const originals = req.obfuscation.enabled && req.obfuscation.job ? Object.keys(job.obfuscator.state().jobs) : [...job.jobs];
-      for (const j of originals) if (comp[j] !== undefined) components.add(comp[j]);
+      // a job discovery found no component for is `unknown` (as discovery lists it)
+      if (comp !== undefined) for (const j of originals) components.add(Object.hasOwn(comp, j) ? comp[j] : 'unknown');
       const live = job.live;
       job.live = undefined;
       const info: BundleInfo = {
@@ -567,45 +574,49 @@ export class ExportManager implements ExportJobs {
   private async fetchItem(job: Job, fetch: Prefetch, fh: FileHandle): Promise<number> {
     const ob = job.obfuscator;
     const rewrite = ob.active;
-    // lines are copied into one buffer; when full it goes to the bundle (no copy) and a fresh one
-    // is taken. 128 KiB: glibc hands larger ones out as fresh mappings, faulting in every page
-    // (more than the copy costs). The staging file gets them a few at a time, in one writev.
-    let out = Buffer.allocUnsafe(WRITE_CHUNK);
+    // lines are copied into one buffer; when full it goes to the bundle's deflate and to the
+    // staging file (no copy), and the next is taken from the pool
+    const pool = this.pool;
+    let out = pool.take();
     let used = 0;
     let written = 0;
     let samples = 0;
     const added: string[] = [];
     const addedJobs: string[] = [];
     let rest: Buffer | undefined;
+    // one staging write in flight while the next buffer fills
     let writing: Promise<unknown> | undefined;
-    let toStage: Buffer[] = [];
-    let staged = 0;
-    const flush = async (last = false) => {
-      if (used > 0) {
-        const full = out.subarray(0, used);
-        out = Buffer.allocUnsafe(WRITE_CHUNK);
-        used = 0;
-        toStage.push(full);
-        staged += full.length;
-        if (job.live !== undefined) {
-          try {
-            await job.live.write(full);
-          } catch (err) {
-            this.opts.log?.warn('gather: bundle not written as the export goes; made at the end instead', { id: job.id, err: (err as Error).message });
-            await this.dropLive(job);
-          }
+    const flush = async () => {
+      if (used === 0) return;
+      const full = out.subarray(0, used);
+      const whole = out;
+      out = pool.take();
+      used = 0;
+      let holders = job.live !== undefined ? 2 : 1;
+      const release = () => {
+        if (--holders === 0) pool.give(whole);
+      };
+      if (job.live !== undefined) {
+        try {
+          await job.live.write(full, release);
+        } catch (err) {
+          this.opts.log?.warn('gather: bundle not written as the export goes; made at the end instead', { id: job.id, err: (err as Error).message });
+          await this.dropLive(job);
         }
       }
-      if (staged === 0 || (staged < STAGE_CHUNK && !last)) return;
-      // one write in flight while the next buffers fill
       if (writing) await writing;
-      const n = staged;
-      writing = fh.writev(toStage, job.partialBytes + written).then((r) => {
-        if (r.bytesWritten !== n) throw new Error(`staging file: ${r.bytesWritten} of ${n} bytes written`);
-      });
+      const n = full.length;
+      writing = fh.write(full, 0, n, job.partialBytes + written).then(
+        (r) => {
+          release();
+          if (r.bytesWritten !== n) throw new Error(`staging file: ${r.bytesWritten} of ${n} bytes written`);
+        },
+        (err: unknown) => {
+          release();
+          throw err;
+        },
+      );
       written += n;
-      toStage = [];
-      staged = 0;
     };
     const count = (metric: Buffer, metricStart: number, metricEnd: number) => {
       if (job.seenMetrics.has(metric)) return;
@@ -641,6 +652,7 @@ export class ExportManager implements ExportJobs {
           const size = e - at - (span.end - span.start) + metric.length + 1;
           if (used + size > out.length) {
             if (used > 0) return at;
+            pool.give(out);
             out = Buffer.allocUnsafe(size);
           }
           used += buf.copy(out, used, at, span.start);
@@ -654,6 +666,7 @@ export class ExportManager implements ExportJobs {
           const line = rewrite ? ob.line(buf.subarray(at, e)) : buf.subarray(at, e);
           if (used + line.length + 1 > out.length) {
             if (used > 0) return at;
+            pool.give(out);
             out = Buffer.allocUnsafe(line.length + 1);
           }
           const sp = rewrite ? metricSpan(line) : span === undefined ? undefined : { start: span.start - at, end: span.end - at };
@@ -684,8 +697,9 @@ export class ExportManager implements ExportJobs {
         await all(buf, end);
       }
       if (rest !== undefined) await all(rest, rest.length);
-      await flush(true);
+      await flush();
       if (writing) await writing;
+      pool.give(out);
     } catch (err) {
       if (writing) await writing.catch(() => undefined);
       for (const k of added) job.series.delete(k);

@@ -140,7 +140,8 @@ export class Obfuscator {
     const everything: Selection = { selectors: [] };
     const labels = [...(this.cfg.instance ? ['instance', 'exported_instance'] : []), ...(this.cfg.job ? ['job', 'exported_job'] : []), ...this.chosen];
     const values: Record<string, string[]> = {};
-    for (const l of labels) values[l] = await source.labelValues(l, everything, startMs, endMs);
+    const found = await Promise.all(labels.map((l) => source.labelValues(l, everything, startMs, endMs)));
+    labels.forEach((l, i) => (values[l] = found[i]));
     const both = (a: string, b: string) => [...new Set([...(values[a] ?? []), ...(values[b] ?? [])])];
     this.seed({ instance: both('instance', 'exported_instance'), job: both('job', 'exported_job'), labels: values });
   }

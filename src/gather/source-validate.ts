@@ -58,7 +58,7 @@ export async function validateConnection(c: ConnectionConfig): Promise<Validated
       const e = query.error!;
       let hint = hintFor(e, c, url);
       // a vmselect (or a vmauth routing only tenant paths) answers at its root with "unsupported path"
-      if (!url.clusterPath && url.tenant === undefined && (e.kind === 'http' || e.kind === 'not_found') && /unsupported path|missing route|404/i.test(e.message)) {
+      if (!url.clusterPath && url.tenant === undefined && (e.kind === 'http' || e.kind === 'not_found') && (e.status === 404 || /unsupported path|missing route/i.test(e.message))) {
         const tenant0 = `${base}/select/0/prometheus`;
         const retry = await probe(`${tenant0}/api/v1/query`, new URLSearchParams({ query: 'vm_app_version' }));
         hint = retry.ok

@@ -142,6 +142,7 @@ abstract class BaseSource implements Source {
 
   protected abstract countSeries(selectors: readonly string[], startMs: number, endMs: number): Promise<number>;
   abstract discover(startMs: number, endMs: number): Promise<DiscoverResult>;
+  abstract jobComponents(startMs: number, endMs: number): Promise<Record<string, string>>;
   abstract sample(selection: Selection, startMs: number, endMs: number, limit: number): Promise<SeriesSample[]>;
   /** Raw samples of checked selectors over the range, as export lines (the flavour's way of reading them). */
   protected abstract selectorLines(selectors: readonly string[], startMs: number, endMs: number, signal: AbortSignal): AsyncIterable<Buffer>;
@@ -240,14 +241,20 @@ class VictoriaMetricsSource extends BaseSource {
     return n;
   }
 
-  async discover(startMs: number, endMs: number): Promise<DiscoverResult> {
-    const w = endMs - startMs;
-    const components = await this.instant(COMPONENTS_QUERY(w), endMs - 1);
+  async jobComponents(startMs: number, endMs: number): Promise<Record<string, string>> {
+    const components = await this.instant(COMPONENTS_QUERY(endMs - startMs), endMs - 1);
     const componentOf = new Map<string, string>();
     for (const r of components.result) {
       const job = r.metric.job ?? '';
       if (!componentOf.has(job) && r.metric.vm_component) componentOf.set(job, r.metric.vm_component);
     }
+    // fromEntries: a job named `__proto__` is a key like any other
+    return Object.fromEntries(componentOf);
+  }
+
+  async discover(startMs: number, endMs: number): Promise<DiscoverResult> {
+    const w = endMs - startMs;
+    const componentOf = new Map(Object.entries(await this.jobComponents(startMs, endMs)));
     try {
       const counts = await this.instant(`count by (job, instance) (last_over_time({__name__=~".+"}[${w}ms]))`, endMs - 1);
       const perInstance = counts.result.map((r) => ({ job: r.metric.job ?? '', instance: r.metric.instance ?? '', series: Number(r.value?.[1] ?? 0) }));
@@ -333,6 +340,11 @@ class PrometheusSource extends BaseSource {
     let n = 0;
     await this.eachSeries(selectors, startMs, endMs, () => void n++);
     return n;
+  }
+
+  /** Prometheus has no components: its jobs are obfuscated as `unknown-job-<n>`. */
+  async jobComponents(): Promise<Record<string, string>> {
+    return {};
   }
 
   async discover(startMs: number, endMs: number): Promise<DiscoverResult> {

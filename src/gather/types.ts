@@ -167,6 +167,8 @@ export interface Source {
   validateQuery(selection: Selection, startMs: number, endMs: number): Promise<{ readonly ok: boolean; readonly error?: string; readonly series?: number }>;
   /** Components, jobs, instances and series over the range. */
   discover(startMs: number, endMs: number): Promise<DiscoverResult>;
+  /** Of `discover`, only each job's component (what names obfuscated jobs): none where the source does not tell. */
+  jobComponents(startMs: number, endMs: number): Promise<Record<string, string>>;
   /**
    * The values `label` takes in the selection's series over the range, sorted (selectors only;
    * a query selection gives none). Obfuscation numbers them up front, so a stand-in does not

@@ -78,6 +78,12 @@ export class ApiFakeSource implements Source {
     return [...new Set(this.matching(selection).flatMap((m) => (m[label] === undefined ? [] : [m[label]])))].sort();
   }
 
+  async jobComponents(): Promise<Record<string, string>> {
+    this.calls.push('jobComponents');
+    if (this.o.fail) throw this.o.fail;
+    return Object.fromEntries((await this.discover()).jobs.map((j) => [j.job, j.component]));
+  }
+
   async discover(): Promise<DiscoverResult> {
     this.calls.push('discover');
     if (this.o.fail) throw this.o.fail;

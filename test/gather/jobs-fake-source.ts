@@ -67,6 +67,9 @@ export class FakeSource implements Source {
     const jobs = [...new Set(this.series.map((s) => s.job))];
     return { components: [], jobs: jobs.map((job) => ({ job, component: 'unknown', instances: 1, series: 1 })), totalSeries: this.series.length };
   }
+  async jobComponents() {
+    return {};
+  }
   async sample() {
     return [];
   }
