@@ -9,9 +9,10 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fsProblem } from '../common/write-fully.js';
 import { parseDuration } from '../config/duration.js';
 import { ExportManager } from '../gather/jobs.js';
 import { ObfuscationSessions } from '../gather/obfuscate.js';
@@ -108,7 +109,12 @@ export function parseTime(flag: string, text: string, now = Date.now()): number 
     }
     return rel[1] === '-' ? now - d : now + d;
   }
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  if (/^\d+(\.\d+)?$/.test(t)) {
+    const ms = Math.round(Number(t) * 1000);
+    // 1796612460000 read as seconds is the year 58902: a range there exports nothing, quietly
+    if (ms > now + 366 * 86_400_000) throw new GatherUsageError(`--${flag} ${t}: more than a year ahead as Unix seconds (${t.length >= 13 ? 'milliseconds? ' : ''}give seconds, RFC3339 or now-<duration>)`);
+    return ms;
+  }
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(t)) {
     const ms = Date.parse(t);
     if (Number.isFinite(ms)) return ms;
@@ -252,7 +258,7 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
     }
   }
   // a folder that cannot take the bundle is said now, not after the whole export has run
-  const unwritable = await writableProblem(outputDir);
+  const unwritable = (await writableProblem(outputDir)) ?? (await writableProblem(stagingOf(v), 'the staging files (--data-dir)', true));
   if (unwritable !== undefined) {
     process.stderr.write(`tributary gather: ${unwritable}\n`);
     return 1;
@@ -268,7 +274,7 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
     if (v['batch-window'] !== undefined) {
       batchWindowMs = duration('batch-window', v['batch-window']);
       const p = batchWindowProblem(batchWindowMs);
-      if (p) throw new GatherUsageError(`--${p}`);
+      if (p) throw new GatherUsageError(`--batch-window ${v['batch-window']}: ${p.replace(/^batch window \S+: /, '')}`);
     }
     req = {
       connection: connectionOf(v.url as string, v, env),
@@ -321,7 +327,8 @@ async function oneShot(v: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<
     process.stderr.write(`tributary gather: ${(err as Error).message}\n`);
     return 1;
   }
-  process.stderr.write(`export ${id}\n`);
+  // a kill -9 prints nothing more: how to go on is said now
+  process.stderr.write(`export ${id}\nif it is interrupted, resume it with: tributary gather --resume ${id}${v['data-dir'] ? ` --data-dir ${v['data-dir']}` : ''}${v.output ? ` -o ${v.output}` : ''}\n`);
   let signals = 0;
   const stop = () => {
     if (++signals > 1) process.exit(1);
@@ -407,6 +414,8 @@ async function wizard(v: Values, log: Logger): Promise<number> {
   if (!existsSync(outputDir) || !statSync(outputDir).isDirectory()) throw new GatherUsageError(`--output-dir ${outputDir}: not a folder`);
   const unwritable = await writableProblem(outputDir);
   if (unwritable !== undefined) throw new GatherUsageError(`--output-dir: ${unwritable}`);
+  const noStaging = await writableProblem(stagingOf(v), 'the staging files', true);
+  if (noStaging !== undefined) throw new GatherUsageError(`--data-dir: ${noStaging}`);
   const sessions = new ObfuscationSessions();
   const sourceModule = (await import(SOURCE_MODULE)) as SourceModule;
   const serverModule = (await import(SERVER_MODULE)) as ServerModule;
@@ -442,13 +451,14 @@ async function wizard(v: Values, log: Logger): Promise<number> {
 }
 
 /** Why bundles cannot be written in `dir` (a file is made there and removed), or undefined. */
-async function writableProblem(dir: string): Promise<string | undefined> {
+async function writableProblem(dir: string, what = 'bundles', create = false): Promise<string | undefined> {
   const probe = join(dir, `.tributary-gather-probe-${process.pid}`);
   try {
+    if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFile(probe, 'probe');
     return undefined;
   } catch (err) {
-    return `cannot write bundles in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    return `cannot write ${what} in ${dir}: ${fsProblem(err)}`;
   } finally {
     await rm(probe, { force: true }).catch(() => undefined);
   }

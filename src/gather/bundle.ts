@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VERSION } from '../common/version.js';
+import { writeFully } from '../common/write-fully.js';
 import type { ExportResult, Selection } from './types.js';
 import { ZipWriter, type ZipEntryStream } from './zip.js';
 
@@ -223,9 +224,11 @@ export class BundleWriter {
     const n = this.pendingBytes;
     this.pieces = [];
     this.pendingBytes = 0;
-    const fh = await this.file;
-    const { bytesWritten } = await fh.writev(pieces, this.position);
-    if (bytesWritten !== n) throw new Error(`bundle: ${bytesWritten} of ${n} bytes written`);
+    try {
+      await writeFully(await this.file, pieces, this.position);
+    } catch (err) {
+      throw new Error(`bundle ${this.path}: ${(err as Error).message}`);
+    }
     this.position += n;
   }
 }

@@ -78,15 +78,16 @@ export class ParallelDeflate {
       ...(this.dictBytes > 0 ? { dictionary: this.dict.subarray(WINDOW - this.dictBytes) } : {}),
     };
     // the dictionary is copied when the stream is made, here: the ring may change right after
-    this.pending.push(
-      new Promise<Buffer[]>((resolve, reject) => {
-        deflateRaw(block, options, (err, out) => {
-          release?.();
-          if (err) reject(err);
-          else resolve([out]);
-        });
-      }),
-    );
+    const deflated = new Promise<Buffer[]>((resolve, reject) => {
+      deflateRaw(block, options, (err, out) => {
+        release?.();
+        if (err) reject(err);
+        else resolve([out]);
+      });
+    });
+    // `pump` meets a failure when this block's turn comes; until then it is not unhandled
+    deflated.catch(() => undefined);
+    this.pending.push(deflated);
     this.remember(block);
     this.pump();
     while (this.pending.length >= this.threads && this.failed === undefined) await new Promise<void>((r) => this.waiting.push(r));

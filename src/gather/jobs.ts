@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BufferPool } from '../common/buffer-pool.js';
+import { writeFully } from '../common/write-fully.js';
 import type { Logger } from '../log/logger.js';
 import { BundleWriter, tempPrefix, writeBundle, type BundleInfo } from './bundle.js';
 import { isObfuscatorState, metricSpan, ObfuscationSessions, Obfuscator, type ObfuscatorState } from './obfuscate.js';
@@ -606,16 +607,13 @@ export class ExportManager implements ExportJobs {
       }
       if (writing) await writing;
       const n = full.length;
-      writing = fh.write(full, 0, n, job.partialBytes + written).then(
-        (r) => {
-          release();
-          if (r.bytesWritten !== n) throw new Error(`staging file: ${r.bytesWritten} of ${n} bytes written`);
-        },
-        (err: unknown) => {
-          release();
-          throw err;
-        },
-      );
+      writing = writeFully(fh, [full], job.partialBytes + written).then(release, (err: unknown) => {
+        release();
+        throw new Error(`staging file ${join(job.dir, PARTIAL)}: ${(err as Error).message}`);
+      });
+      // met by the next flush or the batch's end; a failure meanwhile is not unhandled (it was: a
+      // full staging disk ended the process with a stack trace)
+      writing.catch(() => undefined);
       written += n;
     };
     const count = (metric: Buffer, metricStart: number, metricEnd: number) => {
@@ -797,6 +795,8 @@ export class ExportManager implements ExportJobs {
 
   /** The state as it is now, written once `before` (an fsync of the lines it counts) has settled. */
   private persist(job: Job, before: Promise<void>): Promise<void> {
+    // awaited below, after the saves before it: a failure meanwhile is not unhandled
+    before.catch(() => undefined);
     const saved = this.snapshot(job);
     const prev = job.saving;
     const p = (async () => {

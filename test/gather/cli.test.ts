@@ -146,6 +146,7 @@ test('vm: a run SIGKILLed mid-export and resumed with --resume gives the bundle 
   assert.equal(killed.code, null, 'killed');
   assert.ok(killedAt !== '');
   const id = /^export ([0-9a-f]{16})$/m.exec(killed.stderr)?.[1];
+  assert.match(killed.stderr, new RegExp(`^if it is interrupted, resume it with: tributary gather --resume ${id} --data-dir `, 'm'), 'the resume command is said before a kill can cut it off');
   assert.ok(id, killed.stderr);
   const resumed = await gather(['--resume', id, '-o', join(dir, 'resumed.zip'), '--data-dir', join(dir, 'd2')]);
   assert.equal(resumed.code, 0, resumed.stderr);
@@ -169,7 +170,7 @@ test('usage errors exit 2 with the problem in words', async () => {
   assert.match(r1.stderr, /--from "yesterday": expected RFC3339/);
   const r2 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '--batch-window', '10s']);
   assert.equal(r2.code, 2);
-  assert.match(r2.stderr, /--batch window 10s: must be between 30s and 24h/);
+  assert.match(r2.stderr, /--batch-window 10s: must be between 30s and 24h/);
   const r3 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '--obfuscate', 'a-b']);
   assert.match(r3.stderr, /label "a-b": not a label name/);
   const r4 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '-o', join(tmpdir(), 'x.zip'), '--data-dir', mkdtempSync(join(tmpdir(), 'g-'))]);
@@ -187,7 +188,14 @@ test('usage errors exit 2 with the problem in words', async () => {
   // /proc takes no files, not even root's
   const r7 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '-o', '/proc/b.zip', '--data-dir', join(dir, 'data')]);
   assert.equal(r7.code, 1);
-  assert.match(r7.stderr, /cannot write bundles in \/proc: E[A-Z]+/);
+  assert.match(r7.stderr, /cannot write bundles in \/proc: .*E[A-Z]+/);
+  const r8 = await gather(['--url', 'http://127.0.0.1:1', '--from', '1796612460000', '--to', '1796623260000', '-o', join(dir, 'ms.zip')]);
+  assert.equal(r8.code, 2, 'milliseconds read as seconds would be a range in the year 58902, exported empty');
+  assert.match(r8.stderr, /--from 1796612460000: more than a year ahead as Unix seconds \(milliseconds\?/);
+  // (not under /proc: node's recursive mkdir never returns there)
+  const r9 = await gather(['--url', 'http://127.0.0.1:1', '--from', 'now-1h', '--to', 'now', '-o', join(dir, 'b.zip'), '--data-dir', join(dir, 'there.zip', 'data')]);
+  assert.equal(r9.code, 1);
+  assert.match(r9.stderr, /cannot write the staging files \(--data-dir\) in .*there\.zip\/data\/gather-staging: not a folder \(ENOTDIR\)/);
 });
 
 test('without --url the wizard starts on 127.0.0.1 (8080 or the next free port), prints its URL, and stops on SIGTERM', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -297,4 +298,44 @@ test('a preview session\'s map is continued by the export; an unknown session is
   assert.equal(m.status(done.id), undefined, 'forgotten');
   assert.ok(existsSync((done.result as { path: string }).path), 'the bundle stays');
   await m.close();
+});
+
+test('a full staging disk fails the export in words, with no crash and no bundle left; on a roomier disk it resumes to the same content', async (t) => {
+  if (process.getuid?.() !== 0 && !process.env.CI) return t.skip('mounting a tmpfs needs root (the tests run as root in CI)');
+  // batches of more than one 1 MiB buffer: a write fails while the batch goes on
+  const big = { jobs: 30, instancesPerJob: 20, metricsPerInstance: 10 };
+  const ref = new FakeSource(big);
+  const mRef = await manager(ref);
+  const refDone = await until(mRef, mRef.start(request()).id, finished);
+  assert.equal(refDone.state, 'completed', refDone.error);
+  const refText = unzipBundle((refDone.result as { path: string }).path).metrics;
+  assert.ok(refText.length > 1 << 20, 'the export is larger than the disk');
+
+  const root = mkdtempSync(join(tmpdir(), 'gather-fulldisk-'));
+  const small = join(root, 'small');
+  mkdirSync(small);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', small], { encoding: 'utf8' });
+  assert.equal(m.status, 0, `mount a tmpfs: ${m.stderr}`);
+  t.after(() => {
+    if (spawnSync('umount', [small]).status !== 0) spawnSync('umount', ['-l', small]);
+  });
+  const d = { stagingDir: join(small, 'staging'), outputDir: join(root, 'out') };
+  const m1 = await manager(new FakeSource(big), {}, d);
+  const st = m1.start(request());
+  const failed = await until(m1, st.id, finished);
+  assert.equal(failed.state, 'failed');
+  assert.match(failed.error ?? '', /staging file .*metrics\.partial\.jsonl: ENOSPC: no space left on device/);
+  assert.deepEqual(readdirSync(d.outputDir), [], 'no bundle, no temporary file');
+  await m1.close();
+
+  // the staging folder moved to a disk with room: the export goes on from its last completed batch
+  const roomy = join(root, 'roomy');
+  cpSync(d.stagingDir, roomy, { recursive: true });
+  const fresh = new FakeSource(big);
+  const m2 = await manager(fresh, {}, { stagingDir: roomy, outputDir: d.outputDir });
+  m2.resume(st.id, request().connection);
+  const done = await until(m2, st.id, (s) => s.state === 'completed' || s.state === 'failed');
+  assert.equal(done.state, 'completed', done.error);
+  assert.deepEqual(seriesOf(unzipBundle((done.result as { path: string }).path).metrics), seriesOf(refText));
+  await Promise.all([m2.close(), mRef.close()]);
 });
