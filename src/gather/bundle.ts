@@ -10,6 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { BufferPool } from '../common/buffer-pool.js';
 import { VERSION } from '../common/version.js';
 import { writeFully } from '../common/write-fully.js';
 import type { ExportResult, Selection } from './types.js';
@@ -259,14 +260,15 @@ export async function writeBundle(
   let fh: FileHandle | undefined;
   try {
     fh = await open(metricsPath, 'r');
+    // the deflate reads a block after this loop has moved on: each buffer goes back when it is done
+    const pool = new BufferPool(READ_CHUNK, 8);
     for (let pos = 0; ; ) {
       opts.signal?.throwIfAborted();
-      // a fresh buffer per block: the deflate reads it after this loop has moved on
-      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      const buf = pool.take();
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      await w.write(buf.subarray(0, bytesRead));
+      await w.write(buf.subarray(0, bytesRead), () => pool.give(buf));
     }
   } catch (err) {
     await w.abort();

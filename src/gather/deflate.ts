@@ -41,7 +41,7 @@ export class ParallelDeflate {
   private readonly dict = Buffer.allocUnsafe(WINDOW);
   private dictBytes = 0;
   /** Blocks deflating or deflated, in input order; `pump` writes them out and drops them. */
-  private readonly pending: Promise<Buffer[]>[] = [];
+  private readonly pending: Promise<Buffer>[] = [];
   private pumping: Promise<void> | undefined;
   /** Pushes waiting for room: woken each time a block leaves `pending`. */
   private waiting: (() => void)[] = [];
@@ -78,11 +78,11 @@ export class ParallelDeflate {
       ...(this.dictBytes > 0 ? { dictionary: this.dict.subarray(WINDOW - this.dictBytes) } : {}),
     };
     // the dictionary is copied when the stream is made, here: the ring may change right after
-    const deflated = new Promise<Buffer[]>((resolve, reject) => {
+    const deflated = new Promise<Buffer>((resolve, reject) => {
       deflateRaw(block, options, (err, out) => {
         release?.();
         if (err) reject(err);
-        else resolve([out]);
+        else resolve(out);
       });
     });
     // `pump` meets a failure when this block's turn comes; until then it is not unhandled
@@ -98,7 +98,7 @@ export class ParallelDeflate {
   async end(): Promise<void> {
     if (this.ended) throw new Error('deflate: ended twice');
     this.ended = true;
-    this.pending.push(Promise.resolve([FINAL_BLOCK]));
+    this.pending.push(Promise.resolve(FINAL_BLOCK));
     this.pump();
     await this.pumping;
     if (this.failed !== undefined) throw this.failed;
@@ -132,15 +132,13 @@ export class ParallelDeflate {
     if (this.pumping !== undefined) return;
     this.pumping = (async () => {
       while (this.pending.length > 0) {
-        const pieces = await this.pending[0].catch((err: unknown) => {
+        const piece = await this.pending[0].catch((err: unknown) => {
           this.fail(err);
-          return [];
+          return undefined;
         });
-        if (this.failed === undefined) {
-          for (const p of pieces) {
-            this.outputBytes += p.length;
-            await this.opts.output(p).catch((err: unknown) => this.fail(err));
-          }
+        if (piece !== undefined && this.failed === undefined) {
+          this.outputBytes += piece.length;
+          await this.opts.output(piece).catch((err: unknown) => this.fail(err));
         }
         this.pending.shift();
         const woken = this.waiting;
