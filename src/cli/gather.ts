@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fsProblem } from '../common/write-fully.js';
 import { parseDuration } from '../config/duration.js';
+import { ImportJobs } from '../gather/import-jobs.js';
 import { ExportManager } from '../gather/jobs.js';
 import { ObfuscationSessions } from '../gather/obfuscate.js';
 import { batchWindowProblem, formatDuration } from '../gather/plan.js';
@@ -122,7 +123,7 @@ export function parseTime(flag: string, text: string, now = Date.now()): number 
   throw new GatherUsageError(`--${flag} ${JSON.stringify(text)}: expected RFC3339 (2026-01-02T15:04:05Z), Unix seconds, or now-<duration> (now-3h)`);
 }
 
-function duration(flag: string, text: string): number {
+export function duration(flag: string, text: string): number {
   try {
     return parseDuration(text);
   } catch (err) {
@@ -138,18 +139,32 @@ function readSecret(flag: string, file: string): string {
   }
 }
 
-function authOf(v: Values, env: NodeJS.ProcessEnv): AuthConfig | undefined {
+/** The connection flags gather and import share. */
+export interface ConnectionFlags {
+  readonly 'basic-auth-user'?: string;
+  readonly 'basic-auth-password-file'?: string;
+  readonly 'bearer-token-file'?: string;
+  readonly header?: string;
+  readonly tenant?: string;
+  readonly 'ca-file'?: string;
+  readonly 'insecure-skip-verify'?: boolean;
+  readonly timeout?: string;
+}
+
+/** Secrets from the environment: `$<prefix>_PASSWORD`, `_BEARER_TOKEN`, `_HEADER`. */
+export function authOf(v: ConnectionFlags, env: NodeJS.ProcessEnv, prefix = 'TRIBUTARY_GATHER'): AuthConfig | undefined {
   const given = [v['basic-auth-user'] !== undefined, v['bearer-token-file'] !== undefined, v.header !== undefined].filter(Boolean).length;
   if (given > 1) throw new GatherUsageError('--basic-auth-user, --bearer-token-file and --header exclude each other: give one');
   if (v['basic-auth-user'] !== undefined) {
-    const password = v['basic-auth-password-file'] !== undefined ? readSecret('basic-auth-password-file', v['basic-auth-password-file']) : env.TRIBUTARY_GATHER_PASSWORD;
-    if (password === undefined) throw new GatherUsageError('--basic-auth-user needs --basic-auth-password-file FILE (or $TRIBUTARY_GATHER_PASSWORD)');
+    const password = v['basic-auth-password-file'] !== undefined ? readSecret('basic-auth-password-file', v['basic-auth-password-file']) : env[`${prefix}_PASSWORD`];
+    if (password === undefined) throw new GatherUsageError(`--basic-auth-user needs --basic-auth-password-file FILE (or $${prefix}_PASSWORD)`);
     return { type: 'basic', username: v['basic-auth-user'], password };
   }
   if (v['basic-auth-password-file'] !== undefined) throw new GatherUsageError('--basic-auth-password-file needs --basic-auth-user');
   if (v['bearer-token-file'] !== undefined) return { type: 'bearer', token: readSecret('bearer-token-file', v['bearer-token-file']) };
-  if (env.TRIBUTARY_GATHER_BEARER_TOKEN) return { type: 'bearer', token: env.TRIBUTARY_GATHER_BEARER_TOKEN };
-  const header = v.header ?? env.TRIBUTARY_GATHER_HEADER;
+  const token = env[`${prefix}_BEARER_TOKEN`];
+  if (token) return { type: 'bearer', token };
+  const header = v.header ?? env[`${prefix}_HEADER`];
   if (header !== undefined) {
     const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s*(.*)$/.exec(header);
     if (!m) throw new GatherUsageError(`--header: expected 'Name: value', got a header without a valid name`);
@@ -158,7 +173,7 @@ function authOf(v: Values, env: NodeJS.ProcessEnv): AuthConfig | undefined {
   return undefined;
 }
 
-function connectionOf(url: string, v: Values, env: NodeJS.ProcessEnv): ConnectionConfig {
+export function connectionOf(url: string, v: ConnectionFlags, env: NodeJS.ProcessEnv, prefix = 'TRIBUTARY_GATHER'): ConnectionConfig {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -170,7 +185,7 @@ function connectionOf(url: string, v: Values, env: NodeJS.ProcessEnv): Connectio
   let ca: string | undefined;
   if (v['ca-file'] !== undefined) ca = readSecret('ca-file', v['ca-file']);
   const tls = ca !== undefined || v['insecure-skip-verify'] ? { ca, insecureSkipVerify: v['insecure-skip-verify'] } : undefined;
-  return { url, tenant: v.tenant, auth: authOf(v, env), tls, timeoutMs: v.timeout !== undefined ? duration('timeout', v.timeout) : undefined };
+  return { url, tenant: v.tenant, auth: authOf(v, env, prefix), tls, timeoutMs: v.timeout !== undefined ? duration('timeout', v.timeout) : undefined };
 }
 
 function obfuscationOf(v: Values): ObfuscationConfig {
@@ -421,7 +436,9 @@ async function wizard(v: Values, log: Logger): Promise<number> {
   const serverModule = (await import(SERVER_MODULE)) as ServerModule;
   const jobs = new ExportManager({ stagingDir: stagingOf(v), outputDir, openSource: (c) => sourceModule.openSource(c), sessions, log });
   await jobs.open();
+  const imports = new ImportJobs(resolve(v['data-dir'] ?? 'data'));
   const server = await serverModule.startGatherServer({
+    imports,
     listen: v.listen ?? '127.0.0.1:8080',
     nextFreePort: v.listen === undefined,
     outputDir,
@@ -441,6 +458,7 @@ async function wizard(v: Values, log: Logger): Promise<number> {
       process.stderr.write('stopping: running exports are interrupted (resumable)\n');
       void (async () => {
         await server.close();
+        await imports.close();
         await jobs.close();
         resolveExit(0);
       })();

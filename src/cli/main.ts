@@ -39,6 +39,9 @@ Usage:
   tributary gather [flags]           export series from VictoriaMetrics or Prometheus into an obfuscated
                                      ZIP bundle: the web wizard, or one export with --url
                                      (tributary gather --help; its flags are its own)
+  tributary import INPUT --url URL   load a gather/vmgather bundle or JSON lines into VictoriaMetrics or a
+                                     remote-write receiver: preflight, chunks, resume, verification
+                                     (tributary import --help; its flags are its own)
   tributary help                     show this help
   tributary version                  print the version
 
@@ -109,6 +112,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'gather') {
     const { gatherMain } = await import('./gather.js');
     return gatherMain(argv.slice(1));
+  }
+  if (argv[0] === 'import') {
+    const { importMain } = await import('./import.js');
+    return importMain(argv.slice(1));
   }
   let cmd;
   try {

@@ -55,6 +55,10 @@ import { type Logger, silentLogger } from '../log/logger.js';
 import type { HttpServer } from '../server/http-server.js';
 import { BodyTooLargeError, readBody } from '../server/request-body.js';
 import { sendJson } from '../server/respond.js';
+import { fsProblem } from '../common/write-fully.js';
+import type { ImportJob, ImportStatus, OutsidePolicy } from './import-job.js';
+import { UploadTooLarge, type ImportJobs } from './import-jobs.js';
+import type { ImportProtocol } from './import-target.js';
 import {
   type AuthConfig,
   type ConnectionConfig,
@@ -111,6 +115,8 @@ export interface GatherApiOptions {
    * host in `Host` (a page on another site cannot reach the API through DNS rebinding).
    */
   loopbackOnly?: boolean;
+  /** The Import tab's runs; without it `/api/import/*` answers 404. */
+  imports?: ImportJobs;
 }
 
 /** A request the API refuses: its status, the message, and the field at fault. */
@@ -540,6 +546,116 @@ export class GatherApi {
     r('GET', '/api/download', (req, res) => this.download(req, res));
     r('GET', '/api/fs/list', (req, res) => this.fsList(req, res), true);
     r('POST', '/api/fs/check', (req, res) => this.fsCheck(req, res), true);
+    r('POST', '/api/import/upload', (req, res) => this.importUpload(req, res));
+    r('POST', '/api/import/analyze', (req, res, s) => this.importStart(req, res, s, true));
+    r('POST', '/api/import/start', (req, res, s) => this.importStart(req, res, s, false));
+    r('GET', '/api/import/status', async (req, res) => {
+      const id = new URL(req.url ?? '/', 'http://x').searchParams.get('id') ?? '';
+      sendJson(res, 200, importStatusOut(id, this.importOf(id).status()));
+    });
+    r('GET', '/api/import/list', async (_req, res) => sendJson(res, 200, { imports: this.importsOrThrow().list().map((e) => importStatusOut(e.id, e.status)) }));
+    r('POST', '/api/import/cancel', (req, res) => this.importCancel(req, res));
+    r('POST', '/api/import/resume', (req, res, s) => this.importResume(req, res, s));
+    r('GET', '/api/import/profiles', async (_req, res) => sendJson(res, 200, { profiles: await this.importsOrThrow().profiles() }));
+  }
+
+  private importsOrThrow(): ImportJobs {
+    if (this.opts.imports === undefined) throw new ApiError(404, 'imports are not enabled on this server');
+    return this.opts.imports;
+  }
+
+  private importOf(id: string): ImportJob {
+    const job = this.importsOrThrow().get(id);
+    if (job === undefined) throw new ApiError(404, `no import ${JSON.stringify(id)} (finished ones are kept 30 minutes)`, 'import_id');
+    return job;
+  }
+
+  /** The body is the file itself (application/octet-stream), streamed to disk; `?name=` its name. */
+  private async importUpload(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const imports = this.importsOrThrow();
+    const type = mediaTypeOf(req.headers['content-type']);
+    if (type !== 'application/octet-stream') throw new ApiError(415, `send the file as application/octet-stream (got ${type === '' ? 'no Content-Type' : type})`);
+    const name = new URL(req.url ?? '/', 'http://x').searchParams.get('name') ?? 'upload';
+    const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
+    try {
+      const up = await imports.upload(req, name, declared);
+      sendJson(res, 201, { upload_id: basename(up.path), bytes: up.bytes });
+    } catch (err) {
+      if (err instanceof UploadTooLarge) throw new ApiError(413, err.message);
+      throw new ApiError(507, `the upload could not be stored: ${fsProblem(err)}`);
+    }
+  }
+
+  private importInputOf(req: IncomingMessage, v: unknown): string {
+    const o = objectAt(v, 'input');
+    onlyKnown(o, 'input', ['path', 'upload_id']);
+    if (o.upload_id !== undefined && o.upload_id !== null) {
+      const id = stringAt(o.upload_id, 'input.upload_id', { max: 200 });
+      if (!/^[0-9a-f]{12}-[A-Za-z0-9._-]+$/.test(id)) throw bad('input.upload_id', 'is not an upload id (as /api/import/upload answers)');
+      return join(this.importsOrThrow().uploadDir, id);
+    }
+    const path = stringAt(o.path, 'input.path');
+    if (path.includes('\0')) throw bad('input.path', 'contains a NUL byte');
+    // a path names a file of this machine: only its own user may have the server read one
+    if (!isLoopbackAddress(req.socket.remoteAddress)) throw new ApiError(403, 'input.path: files are read for loopback callers only; upload the file instead', 'input.path');
+    return resolve(path);
+  }
+
+  private async importStart(req: IncomingMessage, res: ServerResponse, scope: RequestScope, dryRun: boolean): Promise<void> {
+    const imports = this.importsOrThrow();
+    const o = await this.body(req);
+    onlyKnown(o, '', ['connection', 'input', 'protocol', 'query_url', 'retention_seconds', 'max_labels', 'skip_bad_lines', 'outside', 'shift_seconds', 'verify', 'restart', 'concurrency']);
+    const connection = parseConnection(o.connection, 'connection', scope);
+    const input = this.importInputOf(req, o.input);
+    const protocol = optionalString(o.protocol, 'protocol');
+    if (protocol !== undefined && protocol !== 'vm-import' && protocol !== 'remote-write') throw bad('protocol', `${JSON.stringify(protocol)}: want vm-import or remote-write`);
+    const outside = optionalString(o.outside, 'outside') ?? 'fail';
+    if (!['fail', 'drop', 'shift', 'keep'].includes(outside)) throw bad('outside', `${JSON.stringify(outside)}: want fail, drop, shift or keep`);
+    const queryUrl = optionalString(o.query_url, 'query_url', { empty: true });
+    const { id, status } = imports.start({
+      input,
+      target: {
+        ...connection,
+        protocol: protocol as ImportProtocol | undefined,
+        queryUrl: queryUrl === '' ? undefined : queryUrl,
+        retentionMs: o.retention_seconds === undefined || o.retention_seconds === null ? undefined : numberAt(o.retention_seconds, 'retention_seconds', 1, 1e11, ' s') * 1000,
+        maxLabels: o.max_labels === undefined || o.max_labels === null ? undefined : numberAt(o.max_labels, 'max_labels', 1, 100_000),
+      },
+      outside: outside as OutsidePolicy,
+      shiftMs: o.shift_seconds === undefined || o.shift_seconds === null ? undefined : numberAt(o.shift_seconds, 'shift_seconds', -1e11, 1e11, ' s') * 1000,
+      skipBadLines: boolAt(o.skip_bad_lines, 'skip_bad_lines', false),
+      verify: boolAt(o.verify, 'verify', true),
+      restart: boolAt(o.restart, 'restart', false),
+      concurrency: o.concurrency === undefined || o.concurrency === null ? undefined : numberAt(o.concurrency, 'concurrency', 1, 16),
+      dryRun,
+    });
+    sendJson(res, 202, importStatusOut(id, status));
+  }
+
+  private async importCancel(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = await this.body(req);
+    onlyKnown(o, '', ['import_id']);
+    const id = stringAt(o.import_id, 'import_id', { max: 64 });
+    const job = this.importOf(id);
+    const stage = job.status().stage;
+    if (['completed', 'failed', 'canceled', 'analyzed'].includes(stage)) throw new ApiError(409, `import ${id} is not running (${stage})`, 'import_id');
+    job.cancel();
+    sendJson(res, 200, importStatusOut(id, job.status()));
+  }
+
+  private async importResume(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
+    const o = await this.body(req);
+    onlyKnown(o, '', ['import_id', 'connection']);
+    const id = stringAt(o.import_id, 'import_id', { max: 64 });
+    this.importOf(id);
+    const connection = o.connection === undefined || o.connection === null ? undefined : parseConnection(o.connection, 'connection', scope);
+    let status: ImportStatus;
+    try {
+      status = this.importsOrThrow().resume(id, connection);
+    } catch (err) {
+      throw new ApiError(409, `cannot resume: ${(err as Error).message}`, 'import_id');
+    }
+    sendJson(res, 202, importStatusOut(id, status));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, h: ApiHandler, method: string, loopbackOnly: boolean): Promise<void> {
@@ -579,7 +695,8 @@ export class GatherApi {
     } else if (origin === 'null') {
       throw new ApiError(403, 'cross-origin request from an opaque origin refused');
     }
-    if (method === 'POST') {
+    // an upload is the file itself (its handler wants octet-stream, which a form of another site cannot send either)
+    if (method === 'POST' && req.url?.split('?')[0] !== '/api/import/upload') {
       const type = mediaTypeOf(req.headers['content-type']);
       if (type !== MEDIA_JSON) throw new ApiError(415, `send the body as ${MEDIA_JSON} (got ${type === '' ? 'no Content-Type' : type})`);
     }
@@ -972,6 +1089,79 @@ function fsError(err: unknown, path: string): ApiError {
   if (code === 'ENOTDIR') return new ApiError(400, `${path} is not a folder`, 'path');
   if (code === 'EACCES' || code === 'EPERM') return new ApiError(403, `${path}: permission denied`, 'path');
   return new ApiError(500, `${path}: ${(err as Error).message}`, 'path');
+}
+
+/** An import's status as the API answers it (snake_case, times in seconds). */
+export function importStatusOut(id: string, s: ImportStatus): Json {
+  const p = s.preflight;
+  const a = p?.analysis;
+  const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+  return {
+    import_id: id,
+    stage: s.stage,
+    bytes_done: s.bytesDone,
+    bytes_total: s.bytesTotal ?? null,
+    progress: s.bytesTotal ? Math.min(1, s.bytesDone / s.bytesTotal) : null,
+    lines_done: s.linesDone,
+    samples_imported: s.samplesSent,
+    samples_total: s.samplesTotal ?? null,
+    series_total: s.seriesTotal ?? null,
+    chunks_done: s.chunksDone,
+    retries: s.retries,
+    resumed_from: s.resumedFrom,
+    skipped_lines: s.skippedLines,
+    eta_seconds: s.etaSeconds ?? null,
+    last_error: s.lastError ?? null,
+    error: s.error ?? null,
+    stage_seconds: Object.fromEntries(Object.entries(s.stageMs).map(([k, v]) => [k, (v ?? 0) / 1000])),
+    preflight:
+      p === undefined || a === undefined
+        ? null
+        : {
+            target: {
+              write_url: p.target.writeUrl,
+              protocol: p.target.protocol,
+              flavour: p.target.flavour,
+              version: p.target.version,
+              tenant: p.target.tenant ?? null,
+              retention_seconds: p.target.retentionMs === undefined ? null : p.target.retentionMs / 1000,
+              retention_from: p.target.retentionFrom ?? null,
+              max_labels: p.target.maxLabels ?? null,
+              head_max_time: iso(p.target.headMaxMs),
+              out_of_order_window_seconds: p.target.oooWindowMs === undefined ? null : p.target.oooWindowMs / 1000,
+            },
+            input: { kind: p.input.kind, name: p.input.shown, lines_bytes: p.input.linesSize ?? null, metadata: p.input.metadata ?? null },
+            lines: a.lines,
+            bad_lines: a.badLines,
+            first_bad_lines: a.firstBad,
+            series: a.series,
+            samples: a.samples,
+            metric_names: a.metricNames,
+            start: iso(a.minMs),
+            end: iso(a.maxMs),
+            max_labels_per_series: a.maxLabelsPerSeries,
+            series_over_label_limit: a.seriesOverLabelLimit,
+            samples_too_old: a.samplesTooOld,
+            samples_too_new: a.samplesTooNew,
+            samples_inside: a.samplesInside,
+            oldest_accepted: iso(p.oldestMs),
+            newest_accepted: iso(p.newestMs),
+            suggested_shift_seconds: p.suggestedShiftMs === undefined ? null : p.suggestedShiftMs / 1000,
+            problems: p.problems,
+            warnings: p.warnings,
+          },
+    verification:
+      s.verification === undefined
+        ? null
+        : {
+            ok: s.verification.ok,
+            expected_series: s.verification.expectedSeries,
+            found_series: s.verification.foundSeries,
+            expected_samples: s.verification.expectedSamples,
+            found_samples: s.verification.foundSamples,
+            summary: s.verification.summary,
+          },
+  };
 }
 
 /** Registers the API on `server`. */

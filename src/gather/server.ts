@@ -11,6 +11,7 @@ import { Registry } from '../selfmetrics/registry.js';
 import { HttpServer } from '../server/http-server.js';
 import { formatListenAddress, parseListenAddress } from '../server/listen-address.js';
 import { type ObfuscationSessionStore, registerGatherApi } from './api.js';
+import type { ImportJobs } from './import-jobs.js';
 import type { ConnectionConfig, ExportJobs, Source, ValidateResult } from './types.js';
 import { registerWizardPage } from './wizard/index.js';
 
@@ -30,6 +31,8 @@ export interface GatherServerOptions {
   log?: Logger;
   /** Shown by `/api/config`. */
   stagingDir?: string;
+  /** The Import tab's runs (`/api/import/*`). */
+  imports?: ImportJobs;
 }
 
 export interface GatherServer {

@@ -11,7 +11,7 @@ import type { RemoteWriteConfig } from '../config/remote-write.js';
 import { V2_CONTENT_TYPE, V2_VERSION_HEADER } from '../formats/remotewrite/index.js';
 import type { Logger } from '../log/logger.js';
 import { HttpClient } from '../outbound/index.js';
-import type { Http1Pool } from '../outbound/http1.js';
+import { postBuffer, retryAfterMs } from '../outbound/post.js';
 import type { CounterChild, HistogramChild } from '../selfmetrics/registry.js';
 import { USER_AGENT } from '../common/version.js';
 import { MEDIA_REMOTE_WRITE } from '../formats/media-types.js';
@@ -35,6 +35,7 @@ const DONE: SendOutcome = { kind: 'done' };
 const V1_HEADERS = { 'content-type': MEDIA_REMOTE_WRITE, 'x-prometheus-remote-write-version': '0.1.0' };
 const V2_HEADERS = { 'content-type': V2_CONTENT_TYPE, 'x-prometheus-remote-write-version': V2_VERSION_HEADER };
 export const SAMPLES_WRITTEN_HEADER = 'x-prometheus-remote-write-samples-written';
+const PICKED = ['retry-after', SAMPLES_WRITTEN_HEADER];
 
 interface Answer {
   readonly status: number;
@@ -56,7 +57,6 @@ class Unprepared extends Error {}
 export class RemoteWriteClient {
   private readonly http: HttpClient;
   private readonly url: URL;
-  private readonly path: string;
   private readonly protocol: ProtocolChoice;
   private readonly v2: V2Converter | undefined;
   /** Refused requests (4xx) since the last line about them. */
@@ -70,7 +70,6 @@ export class RemoteWriteClient {
   ) {
     this.http = new HttpClient(config);
     this.url = new URL(config.url);
-    this.path = this.url.pathname + this.url.search;
     this.protocol = new ProtocolChoice(config.protobuf_message === 'io.prometheus.write.v2.Request', log);
     this.v2 = this.protocol.configuredV2 ? new V2Converter(opts.metadata) : undefined;
   }
@@ -187,85 +186,23 @@ export class RemoteWriteClient {
       return new Unprepared((err as Error).message);
     }
     const stopwatch = this.counters.sendDuration.startTimer();
-    const pool = this.http.pool(this.url);
-    let answer = pool ? await this.postViaPool(pool, headers, body, stop) : undefined;
-    if (answer === undefined || (!(answer instanceof Error) && answer.status >= 300 && answer.status < 400 && this.config.follow_redirects)) {
-      answer = await this.postViaUndici(headers, body, stop);
-    }
+    const got = await postBuffer(this.http, {
+      url: this.url,
+      headers,
+      body,
+      timeoutMs: this.config.remote_timeout,
+      stop,
+      pick: PICKED,
+      excerptBytes: RESPONSE_EXCERPT_BYTES,
+      followRedirects: this.config.follow_redirects,
+    });
+    const answer: Answer | Error = got instanceof Error ? got : { status: got.status, retryAfter: got.headers['retry-after'], samplesWritten: got.headers[SAMPLES_WRITTEN_HEADER], text: got.text };
     stopwatch();
     if (!(answer instanceof Error)) {
       this.counters.requests(String(answer.status)).inc();
       this.counters.bytesSent.inc(body.length);
     }
     return answer;
-  }
-
-  /** One POST over the plain-HTTP pool; an Error for network failures and the timeout. */
-  private postViaPool(pool: Http1Pool, headers: Record<string, string | string[]>, body: Buffer, stop: AbortSignal): Promise<Answer | Error> {
-    return new Promise((resolve) => {
-      let status = 0;
-      let retryAfterHeader: string | undefined;
-      let written: string | undefined;
-      let text = '';
-      const settle = (a: Answer | Error): void => {
-        clearTimeout(timer);
-        stop.removeEventListener('abort', onStop);
-        resolve(a);
-      };
-      const call = pool.request(
-        { method: 'POST', path: this.path, headers, body },
-        {
-          onHeaders(s, h) {
-            status = s;
-            retryAfterHeader = h.get('retry-after');
-            written = h.get(SAMPLES_WRITTEN_HEADER);
-          },
-          onData(chunk) {
-            if (text.length < RESPONSE_EXCERPT_BYTES) text += chunk.toString('utf8', 0, RESPONSE_EXCERPT_BYTES);
-          },
-          onEnd: () => settle({ status, retryAfter: retryAfterHeader, samplesWritten: written, text: text.slice(0, RESPONSE_EXCERPT_BYTES) }),
-          onError: (err) => settle(err),
-        },
-      );
-      const abort = (why: string): void => {
-        call.abort();
-        settle(new Error(why));
-      };
-      const timer = setTimeout(() => abort(`timeout after ${this.config.remote_timeout / 1000}s`), this.config.remote_timeout);
-      const onStop = (): void => abort('stopped');
-      stop.addEventListener('abort', onStop, { once: true });
-    });
-  }
-
-  private async postViaUndici(headers: Record<string, string | string[]>, body: Buffer, stop: AbortSignal): Promise<Answer | Error> {
-    // A timer of our own, not AbortSignal.timeout(): a timeout signal reachable only through
-    // AbortSignal.any() can be collected before it fires (nodejs/node#57736), and the POST would
-    // then wait on a silent receiver for ever.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new DOMException('remote_timeout exceeded', 'TimeoutError')), this.config.remote_timeout);
-    try {
-      const dispatcher = await this.http.get();
-      const res = await dispatcher.request({
-        origin: this.url.origin,
-        path: this.path,
-        method: 'POST',
-        headers,
-        body,
-        signal: AbortSignal.any([stop, deadline.signal]),
-      });
-      const text = await res.body.text();
-      const first = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h);
-      return {
-        status: res.statusCode,
-        retryAfter: first(res.headers['retry-after']),
-        samplesWritten: first(res.headers[SAMPLES_WRITTEN_HEADER]),
-        text: text.slice(0, RESPONSE_EXCERPT_BYTES),
-      };
-    } catch (err) {
-      return err as Error;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   close(): Promise<void> {
@@ -275,9 +212,5 @@ export class RemoteWriteClient {
 
 /** Retry-After in seconds or as an HTTP date, capped at MAX_RETRY_AFTER_MS. */
 export function retryAfter(s: string | undefined): number | undefined {
-  if (!s) return undefined;
-  const secs = Number(s);
-  if (Number.isFinite(secs)) return Math.max(0, Math.min(secs * 1000, MAX_RETRY_AFTER_MS));
-  const at = Date.parse(s);
-  return Number.isFinite(at) ? Math.max(0, Math.min(at - Date.now(), MAX_RETRY_AFTER_MS)) : undefined;
+  return retryAfterMs(s, MAX_RETRY_AFTER_MS);
 }

@@ -56,6 +56,12 @@ const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
 /** int64's range, as VictoriaMetrics' timestamps. */
 const MAX_TS = 9223372036854775807;
 
+/** Why `readLine` refused a line. */
+export interface LineFault {
+  readonly reason: string;
+  readonly fault: RowFault;
+}
+
 /** A line that is not what it should be; caught per line, never leaves the parser. */
 class LineError extends Error {
   constructor(
@@ -91,6 +97,40 @@ export class JsonLineParser implements LineFormat {
   private pos = 0;
   private end = 0;
   private lineBegin = 0;
+
+  /**
+   * One line read whole: its series (its samples then in `lineValues`/`lineTimestamps`, the
+   * first `lineSamples`, valid until the next call), or why it was refused. For callers that
+   * take a line's samples together rather than one call per sample.
+   */
+  readLine(buf: Buffer, start: number, end: number, lineNo: number): Labels | LineFault {
+    this.buf = buf;
+    this.lineBegin = start;
+    this.lineNo = lineNo;
+    this.pos = start;
+    this.end = end;
+    try {
+      return this.parse();
+    } catch (err) {
+      if (!(err instanceof LineError)) throw err;
+      this.nValues = 0;
+      return { reason: err.reason, fault: err.fault };
+    } finally {
+      this.buf = EMPTY;
+    }
+  }
+
+  get lineValues(): Float64Array {
+    return this.values;
+  }
+
+  get lineTimestamps(): Float64Array {
+    return this.timestamps;
+  }
+
+  get lineSamples(): number {
+    return this.nValues;
+  }
 
   line(buf: Buffer, start: number, end: number, lineNo: number, out: RowSink): void {
     this.buf = buf;
@@ -175,10 +215,8 @@ export class JsonLineParser implements LineFormat {
       // numbers and commas only: a blank, a special value or anything else is the general loop's
       let n = 0;
       for (;;) {
-        const v = this.number(false);
-        if (v === undefined) return this.restart(start);
         if (n === this.values.length) this.values = grow(this.values);
-        this.values[n++] = v;
+        if (!this.numberInto(false, this.values, n++)) return this.restart(start);
         const c = buf[this.pos++];
         if (c === RBRACKET) break;
         if (c !== COMMA) return this.restart(start);
@@ -188,10 +226,8 @@ export class JsonLineParser implements LineFormat {
       this.pos += 15;
       n = 0;
       for (;;) {
-        const v = this.number(true);
-        if (v === undefined) return this.restart(start);
         if (n === this.timestamps.length) this.timestamps = grow(this.timestamps);
-        this.timestamps[n++] = v;
+        if (!this.numberInto(true, this.timestamps, n++)) return this.restart(start);
         const c = buf[this.pos++];
         if (c === RBRACKET) break;
         if (c !== COMMA) return this.restart(start);
@@ -383,6 +419,17 @@ export class JsonLineParser implements LineFormat {
    * there is none; `integer`: an integer is required (a fraction or exponent is an error).
    */
   private number(integer: boolean): number | undefined {
+    return this.numberInto(integer, this.scratch, 0) ? this.scratch[0] : undefined;
+  }
+
+  private readonly scratch = new Float64Array(1);
+
+  /**
+   * A number at the position into `out[i]`; false (the position unmoved) when there is none
+   * there. Stored, not returned: a double returned from a call V8 does not inline is boxed, an
+   * allocation per value on the export-shaped fast path.
+   */
+  private numberInto(integer: boolean, out: Float64Array, i: number): boolean {
     const { buf, end } = this;
     const start = this.pos;
     let p = start;
@@ -395,7 +442,7 @@ export class JsonLineParser implements LineFormat {
     let mant = 0;
     while (p < end && buf[p] >= ZERO && buf[p] <= NINE) mant = mant * 10 + (buf[p++] - ZERO);
     let digits = p - digitsStart;
-    if (digits === 0) return undefined;
+    if (digits === 0) return false;
     let fracDigits = 0;
     let exp = 0;
     let plain = true;
@@ -422,23 +469,37 @@ export class JsonLineParser implements LineFormat {
     }
     if (p < end && isTokenChar(buf[p])) {
       // "0x10", "1_000", "5abc": not a number at all
-      return undefined;
+      return false;
     }
     this.pos = p;
     if (integer) {
       if (!plain) throw new LineError(`cannot parse timestamp ${JSON.stringify(buf.toString('latin1', start, p))}: expected integer milliseconds`, 'value');
-      if (digits <= 15) return neg ? -mant : mant;
+      if (digits <= 15) {
+        out[i] = neg ? -mant : mant;
+        return true;
+      }
       const v = Number(buf.toString('latin1', start, p));
       if (Math.abs(v) > MAX_TS) throw new LineError(`timestamp ${buf.toString('latin1', start, p)} out of range`, 'value');
-      return v;
+      out[i] = v;
+      return true;
     }
     if (digits <= 15) {
       const e = exp - fracDigits;
-      if (e === 0) return neg ? -mant : mant;
-      if (e > 0 && e <= 22) return neg ? -(mant * POW10[e]) : mant * POW10[e];
-      if (e < 0 && e >= -22) return neg ? -(mant / POW10[-e]) : mant / POW10[-e];
+      if (e === 0) {
+        out[i] = neg ? -mant : mant;
+        return true;
+      }
+      if (e > 0 && e <= 22) {
+        out[i] = neg ? -(mant * POW10[e]) : mant * POW10[e];
+        return true;
+      }
+      if (e < 0 && e >= -22) {
+        out[i] = neg ? -(mant / POW10[-e]) : mant / POW10[-e];
+        return true;
+      }
     }
-    return Number(buf.toString('latin1', start, p));
+    out[i] = Number(buf.toString('latin1', start, p));
+    return true;
   }
 
   /** A key without escapes fast; one with escapes through JSON.parse. */

@@ -124,6 +124,47 @@ export class WriteRequestWriter {
     this.pos = p;
   }
 
+  /**
+   * One TimeSeries holding samples `from`..`to` (exclusive) of `values`/`timestamps`, in the
+   * order given (receivers want them in time order: the caller sorts).
+   */
+  appendSeries(labels: Labels, values: ArrayLike<number>, timestamps: ArrayLike<number>, from = 0, to = values.length): void {
+    const lb = labels.key;
+    let samplesLen = 0;
+    for (let i = from; i < to; i++) {
+      const sampleLen = 1 + 8 + 1 + timestampSize(timestamps[i]);
+      samplesLen += 1 + varintSize(sampleLen) + sampleLen;
+    }
+    const seriesLen = lb.length + samplesLen;
+    this.ensure(1 + 5 + seriesLen);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = TAG_TIMESERIES;
+    p = putVarint(buf, p, seriesLen);
+    p += buf.write(lb, p, 'latin1');
+    for (let i = from; i < to; i++) {
+      const ts = timestamps[i];
+      buf[p++] = TAG_SAMPLE;
+      buf[p++] = 1 + 8 + 1 + timestampSize(ts);
+      buf[p++] = TAG_SAMPLE_VALUE;
+      this.view.setFloat64(p, values[i], true);
+      p += 8;
+      buf[p++] = TAG_SAMPLE_TIMESTAMP;
+      if (ts >= 0) {
+        let n = ts;
+        while (n >= 0x80) {
+          buf[p++] = (n & 0x7f) | 0x80;
+          n = Math.floor(n / 128);
+        }
+        buf[p++] = n;
+      } else {
+        p = putNegativeTimestamp(buf, p, ts);
+      }
+    }
+    this.pos = p;
+    this.samples += to - from;
+  }
+
   appendMetadata(m: MetricMetadata): void {
     const family = Buffer.from(m.family, 'utf8');
     const help = m.help ? Buffer.from(m.help, 'utf8') : undefined;

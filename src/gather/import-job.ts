@@ -1,0 +1,603 @@
+/**
+ * One import, from the first look at the input to the verdict of verification — what the CLI
+ * and the wizard's `/api/import/*` both run. Stages: `probing` the target, `analyzing` the whole
+ * input (every line checked before a byte is sent, so a bad line refuses the import instead of
+ * leaving half of it imported), `importing` in chunks of whole lines (several in flight to a
+ * VictoriaMetrics, one at a time to a remote-write receiver, which wants each series in time
+ * order), `verifying`. Retries 5xx, 429 and network errors with backoff until `retryForMs` of
+ * failing; a 4xx stops the import with the receiver's words.
+ *
+ * Resume: the offset just past the last chunk the target acknowledged (all before it too) is
+ * kept beside the input (`<input>.import-<key>.json`, or under the data folder when the input's
+ * folder is read-only), with the offset past the last chunk sent. A failed, cancelled or killed
+ * import started again with the same input, target and choices goes on from there; the chunks
+ * sent but not acknowledged are checked against the target first when it is VictoriaMetrics,
+ * which would keep a sample sent twice twice (a Prometheus TSDB takes the same sample again as a
+ * no-op).
+ */
+
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { countLines, openImportInput, lineChunks, InputError, type ImportInput, type LineChunk } from './import-input.js';
+import { BadLineError, ChunkEncoder, ImportAnalysis, type AnalysisReport, type TimePolicy } from './import-rows.js';
+import { ImportTarget, type TargetConfig, type TargetInfo } from './import-target.js';
+import { presentSamples, verifyImport, type VerifyResult } from './import-verify.js';
+import { SourceError } from './types.js';
+
+export type OutsidePolicy = 'fail' | 'drop' | 'shift' | 'keep';
+
+export interface ImportOptions {
+  readonly input: string;
+  readonly target: TargetConfig;
+  /** Samples outside what the target keeps: refuse the import (default), drop them, shift the whole input in time, or send them anyway. */
+  readonly outside?: OutsidePolicy;
+  /** With `shift`: by this much (ms); default the suggested offset. */
+  readonly shiftMs?: number;
+  readonly skipBadLines?: boolean;
+  readonly dryRun?: boolean;
+  readonly verify?: boolean;
+  /** Start over, ignoring a saved resume point. */
+  readonly restart?: boolean;
+  readonly chunkBytes?: number;
+  readonly concurrency?: number;
+  readonly retryForMs?: number;
+  /** Where resume points go when the input's folder cannot take them. */
+  readonly dataDir: string;
+}
+
+export type ImportStage = 'pending' | 'probing' | 'analyzing' | 'importing' | 'verifying' | 'completed' | 'failed' | 'canceled' | 'analyzed';
+
+export interface Preflight {
+  readonly target: TargetInfo;
+  readonly analysis: AnalysisReport;
+  /** The earliest and latest sample the target takes now (ms), where it says. */
+  readonly oldestMs?: number;
+  readonly newestMs?: number;
+  /** Move the whole input by this (ms) and every sample lands inside; undefined when none is needed or none fits. */
+  readonly suggestedShiftMs?: number;
+  /** What will go wrong, in words (bad lines, samples outside, labels over the limit, order). */
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
+  readonly input: { readonly kind: string; readonly shown: string; readonly linesSize?: number; readonly metadata?: Record<string, unknown> };
+}
+
+export interface ImportStatus {
+  readonly stage: ImportStage;
+  readonly bytesDone: number;
+  readonly bytesTotal?: number;
+  readonly linesDone: number;
+  readonly samplesSent: number;
+  readonly samplesTotal?: number;
+  readonly seriesTotal?: number;
+  readonly chunksDone: number;
+  readonly retries: number;
+  /** Where the import started (a resume: past 0). */
+  readonly resumedFrom: number;
+  readonly startedAt: number;
+  readonly etaSeconds?: number;
+  readonly lastError?: string;
+  readonly error?: string;
+  readonly preflight?: Preflight;
+  readonly verification?: VerifyResult;
+  readonly skippedLines: number;
+  /** Where the resume point is kept. */
+  readonly statePath?: string;
+  /** How long each stage took (ms), those finished or running. */
+  readonly stageMs: Readonly<Partial<Record<ImportStage, number>>>;
+}
+
+interface SavedState {
+  readonly version: 1;
+  readonly fileSize: number;
+  readonly mtimeMs: number;
+  readonly writeUrl: string;
+  ackedOffset: number;
+  ackedLine: number;
+  sentEnd: number;
+  samplesSent: number;
+  skippedLines: number;
+  updatedAt: string;
+}
+
+const TERMINAL: readonly ImportStage[] = ['completed', 'failed', 'canceled', 'analyzed'];
+const DEFAULT_CHUNK = 512 * 1024;
+/** The "sent" mark is moved this many chunks past the one being sent, so that it is written once per so many. */
+const SENT_AHEAD_CHUNKS = 8;
+/** Acknowledgements are written at most this often; a kill loses at most these, which a resume checks as sent. */
+const ACK_WRITE_MS = 200;
+const MAX_LINE = 64 << 20;
+/** Margin kept from the target's edges when shifting or dropping: an import takes time, retention moves on. */
+const EDGE_MARGIN_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+
+export class ImportJob {
+  private stage_: ImportStage = 'pending';
+  private stageStart = Date.now();
+  private readonly stageMs: Partial<Record<ImportStage, number>> = {};
+  private readonly abort = new AbortController();
+  private target: ImportTarget | undefined;
+  private input: ImportInput | undefined;
+  private preflight: Preflight | undefined;
+  private analysis: ImportAnalysis | undefined;
+  /** Samples of each chunk by its start, for chunks sent as they are (the analysis counted them). */
+  private readonly chunkSamples = new Map<number, number>();
+  private verification: VerifyResult | undefined;
+  private error: string | undefined;
+  private lastError: string | undefined;
+  private retries = 0;
+  private bytesDone = 0;
+  private linesDone = 0;
+  private samplesSent = 0;
+  private chunksDone = 0;
+  private skippedLines = 0;
+  private resumedFrom = 0;
+  private startedAt = Date.now();
+  private importStartedAt = 0;
+  private statePath: string | undefined;
+  private saved: SavedState | undefined;
+  private saving: Promise<void> = Promise.resolve();
+  private saveQueued = false;
+  private lastAckWrite = 0;
+
+  constructor(readonly options: ImportOptions) {}
+
+  private get stage(): ImportStage {
+    return this.stage_;
+  }
+
+  private set stage(s: ImportStage) {
+    const now = Date.now();
+    this.stageMs[this.stage_] = now - this.stageStart;
+    this.stageStart = now;
+    this.stage_ = s;
+  }
+
+  status(): ImportStatus {
+    const total = this.input?.linesSize;
+    const elapsed = (Date.now() - this.importStartedAt) / 1000;
+    const done = this.bytesDone - this.resumedFrom;
+    const eta = this.stage === 'importing' && total !== undefined && done > 0 && elapsed > 1 ? ((total - this.bytesDone) * elapsed) / done : undefined;
+    return {
+      stage: this.stage,
+      bytesDone: this.bytesDone,
+      bytesTotal: total,
+      linesDone: this.linesDone,
+      samplesSent: this.samplesSent,
+      samplesTotal: this.expectedSamples(),
+      seriesTotal: this.preflight?.analysis.series,
+      chunksDone: this.chunksDone,
+      retries: this.retries,
+      resumedFrom: this.resumedFrom,
+      startedAt: this.startedAt,
+      etaSeconds: eta,
+      lastError: this.lastError,
+      error: this.error,
+      preflight: this.preflight,
+      verification: this.verification,
+      skippedLines: this.skippedLines,
+      statePath: this.statePath,
+      stageMs: TERMINAL.includes(this.stage_) ? { ...this.stageMs } : { ...this.stageMs, [this.stage_]: Date.now() - this.stageStart },
+    };
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  get canceled(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** Runs to the end; the outcome is in `status()` (never throws). */
+  async run(): Promise<ImportStatus> {
+    try {
+      await this.runStages();
+    } catch (err) {
+      if (this.abort.signal.aborted) this.stage = 'canceled';
+      else {
+        this.stage = 'failed';
+        this.error = messageOf(err);
+      }
+    } finally {
+      await this.saving;
+      await this.target?.close();
+    }
+    return this.status();
+  }
+
+  private async runStages(): Promise<void> {
+    const o = this.options;
+    this.stage = 'probing';
+    this.input = await openImportInput(o.input);
+    this.target = new ImportTarget(o.target);
+    const info = await this.target.probe();
+    this.check();
+    this.stage = 'analyzing';
+    const pre = await this.analyze(info);
+    this.preflight = pre;
+    this.check();
+    if (o.dryRun) {
+      this.stage = 'analyzed';
+      return;
+    }
+    const refusal = this.refusal(pre);
+    if (refusal !== undefined) throw new InputError(refusal);
+    await this.upload(info);
+    this.check();
+    if (o.verify !== false) {
+      this.stage = 'verifying';
+      const a = pre.analysis;
+      const policy = this.policy();
+      const shift = policy.kind === 'shift' ? policy.byMs : 0;
+      const keys = policy.kind === 'drop' ? this.analysis!.insideKeys() : this.analysis!.allKeys();
+      const minMs = (policy.kind === 'drop' ? (a.minInsideMs ?? a.minMs ?? 0) : (a.minMs ?? 0)) + shift;
+      this.verification = await verifyImport(this.target, this.analysis!.names, keys, this.expectedSamples() ?? 0, minMs, (a.maxMs ?? 0) + shift, this.abort.signal);
+    }
+    this.stage = 'completed';
+  }
+
+  private check(): void {
+    if (this.abort.signal.aborted) throw new Error('canceled');
+  }
+
+  /** Samples the target should hold after the import. */
+  private expectedSamples(): number | undefined {
+    const a = this.preflight?.analysis;
+    if (a === undefined) return undefined;
+    return this.policy().kind === 'drop' ? a.samplesInside : a.samples;
+  }
+
+  private async analyze(info: TargetInfo): Promise<Preflight> {
+    const now = Date.now();
+    let oldest: number | undefined;
+    let newest: number | undefined;
+    if (info.retentionMs !== undefined) oldest = now - info.retentionMs;
+    if (info.headMaxMs !== undefined && info.toleranceMs !== undefined) oldest = Math.max(oldest ?? -Infinity, info.headMaxMs - info.toleranceMs);
+    if (info.futureMs !== undefined) newest = now + info.futureMs;
+    const analysis = new ImportAnalysis({ oldestMs: oldest, newestMs: newest, maxLabels: info.maxLabels });
+    this.analysis = analysis;
+    const input = this.input!;
+    for await (const c of lineChunks(input.bytes(), this.options.chunkBytes ?? DEFAULT_CHUNK, MAX_LINE, 0, 1, input.shown)) {
+      this.check();
+      const before = analysis.sampleCount;
+      analysis.add(c);
+      c.release?.();
+      // the upload cuts the same chunks (from 0, or from a chunk's end when resuming)
+      this.chunkSamples.set(c.start, analysis.sampleCount - before);
+      this.bytesDone = c.end;
+    }
+    this.bytesDone = 0;
+    const a = analysis.report();
+    const problems: string[] = [];
+    const warnings: string[] = [...info.notes];
+    const where = input.shown;
+    if (a.lines === 0 || a.samples === 0) problems.push(`${where}: no samples in it`);
+    if (a.badLines > 0) {
+      const first = a.firstBad.slice(0, 5).map((b) => `${where}:${b.line}: ${b.reason}`);
+      (this.options.skipBadLines ? warnings : problems).push(`${a.badLines} bad line(s)${this.options.skipBadLines ? ', skipped (--skip-bad-lines)' : ' (nothing is imported unless --skip-bad-lines)'}: ${first.join('; ')}`);
+    }
+    if (a.seriesOverLabelLimit > 0) warnings.push(`${a.seriesOverLabelLimit} series have more than ${info.maxLabels} labels (the most: ${a.maxLabelsPerSeries}); the target drops labels past its limit (-maxLabelsPerTimeseries)`);
+    const edge = info.headMaxMs !== undefined ? `older than ${iso(oldest!)} (the Prometheus head ends at ${iso(info.headMaxMs)} and takes samples at most ${dur(info.toleranceMs!)} older${info.oooWindowMs ? ', its out_of_order_time_window' : '; set storage.tsdb.out_of_order_time_window to take older ones'})` : `older than the target's retention (${info.retentionFrom ?? 'unknown'}: before ${oldest !== undefined ? iso(oldest) : '?'})`;
+    if (a.samplesTooOld > 0) problems.push(`${a.samplesTooOld} of ${a.samples} samples are ${edge}`);
+    if (a.samplesTooNew > 0) problems.push(`${a.samplesTooNew} samples are more than 2 days in the future (after ${iso(newest!)}); VictoriaMetrics refuses them`);
+    if (info.protocol === 'remote-write') {
+      if (a.samplesOutOfOrder > 0) warnings.push(`${a.samplesOutOfOrder} samples are not after their series' previous sample in the input; each request is sent in time order, but across requests a receiver refuses them as out of order`);
+      if (info.toleranceMs !== undefined && a.maxLagMs > info.toleranceMs) warnings.push(`the input is not in time order: a sample lies ${dur(a.maxLagMs)} behind one before it, more than the ${dur(info.toleranceMs)} the receiver takes behind its newest sample: such samples will be refused (out of bounds)`);
+    }
+    let suggested: number | undefined;
+    if ((a.samplesTooOld > 0 || a.samplesTooNew > 0) && a.minMs !== undefined && a.maxMs !== undefined) {
+      const hi = Math.min(newest ?? Infinity, now);
+      // a margin from the old edge (retention moves on while the import runs), smaller where the window is narrow
+      const lo = oldest === undefined ? -Infinity : oldest + Math.min(EDGE_MARGIN_MS, Math.max(0, hi - oldest) / 4);
+      // the latest sample lands in the last minute before now, in whole minutes (a step stays aligned); later only if the span needs it
+      let shift = Math.floor((hi - a.maxMs) / MINUTE_MS) * MINUTE_MS;
+      if (a.minMs + shift < lo) shift = Math.ceil((lo - a.minMs) / MINUTE_MS) * MINUTE_MS;
+      // not into the future: a dashboard of "now" would not show it, and retention keeps less than it seems
+      if (a.minMs + shift >= (oldest ?? -Infinity) && a.maxMs + shift <= hi) suggested = shift;
+    }
+    return {
+      target: info,
+      analysis: a,
+      oldestMs: oldest,
+      newestMs: newest,
+      suggestedShiftMs: suggested,
+      problems,
+      warnings,
+      input: { kind: input.kind, shown: input.shown, linesSize: input.linesSize, metadata: input.metadata },
+    };
+  }
+
+  /** Why the import may not start with these choices, or undefined. */
+  private refusal(pre: Preflight): string | undefined {
+    const a = pre.analysis;
+    if (a.samples === 0) return pre.problems[0];
+    if (a.badLines > 0 && !this.options.skipBadLines) return pre.problems.find((p) => p.includes('bad line'));
+    const outside = a.samplesTooOld + a.samplesTooNew;
+    const o = this.options.outside ?? 'fail';
+    if (outside > 0 && o === 'fail') {
+      const shift = pre.suggestedShiftMs !== undefined ? `, --outside shift (by ${dur(pre.suggestedShiftMs)}, the suggested offset)` : '';
+      return `${pre.problems.filter((p) => /older|future/.test(p)).join('; ')}. Choose --outside drop (import the ${a.samplesInside} samples inside)${shift}, or --outside keep (send them anyway)`;
+    }
+    if (o === 'shift') {
+      const by = this.options.shiftMs ?? pre.suggestedShiftMs;
+      if (by === undefined) return outside > 0 ? `no shift puts every sample inside what the target keeps (the input spans ${dur((a.maxMs ?? 0) - (a.minMs ?? 0))}); use --outside drop` : '--outside shift: every sample is inside already; give --shift to move them anyway';
+    }
+    return undefined;
+  }
+
+  private policy(): TimePolicy {
+    const o = this.options.outside ?? 'fail';
+    const pre = this.preflight;
+    if (o === 'shift') return { kind: 'shift', byMs: this.options.shiftMs ?? pre?.suggestedShiftMs ?? 0 };
+    if (o === 'drop') return { kind: 'drop', oldestMs: pre?.oldestMs, newestMs: pre?.newestMs };
+    if (this.options.shiftMs !== undefined) return { kind: 'shift', byMs: this.options.shiftMs };
+    return { kind: 'keep' };
+  }
+
+  private async upload(info: TargetInfo): Promise<void> {
+    const o = this.options;
+    const input = this.input!;
+    const target = this.target!;
+    const policy = this.policy();
+    await this.loadState(info);
+    const saved = this.saved!;
+    this.resumedFrom = saved.ackedOffset;
+    this.bytesDone = saved.ackedOffset;
+    this.samplesSent = saved.samplesSent;
+    this.skippedLines = saved.skippedLines;
+    this.stage = 'importing';
+    this.importStartedAt = Date.now();
+    const encoder = new ChunkEncoder(info.protocol === 'remote-write' ? 'remote-write' : 'jsonl', policy, o.skipBadLines ?? false);
+    const concurrency = Math.max(1, o.concurrency ?? (info.protocol === 'remote-write' ? 1 : 2));
+    // chunks sent before a stop but never acknowledged: what of them the target holds is left out
+    const uncertainEnd = info.flavour.startsWith('victoriametrics') ? saved.sentEnd : 0;
+    const uncertain: LineChunk[] = [];
+    let present: Map<string, Set<number>> | undefined;
+    const inFlight = new Set<Promise<void>>();
+    const done: { start: number; end: number; lines: number }[] = [];
+    let failure: unknown;
+    const chunks = lineChunks(input.bytes(saved.ackedOffset), o.chunkBytes ?? DEFAULT_CHUNK, MAX_LINE, saved.ackedOffset, saved.ackedLine, input.shown);
+    const pending: LineChunk[] = [];
+    const next = async (): Promise<LineChunk | undefined> => {
+      if (pending.length > 0) return pending.shift();
+      const r = await chunks.next();
+      return r.done ? undefined : r.value;
+    };
+    // the next chunks are read, encoded and marked as sent ahead, while others are on the
+    // wire: a target that answered is given its next request at once
+    interface Ready {
+      readonly chunk: LineChunk;
+      readonly body: Buffer;
+      readonly samples: number;
+      readonly skipped: number;
+      readonly lines: number;
+    }
+    const ready: Ready[] = [];
+    const ahead = concurrency + 1;
+    let produced = false;
+    let wakeConsumer: (() => void) | undefined;
+    let wakeProducer: (() => void) | undefined;
+    const wake = (): void => {
+      const w = wakeConsumer;
+      wakeConsumer = undefined;
+      w?.();
+    };
+    const producer = (async () => {
+      try {
+        for (;;) {
+          while (ready.length >= ahead && failure === undefined && !this.canceled) await new Promise<void>((r) => (wakeProducer = r));
+          if (failure !== undefined || this.canceled) return;
+          let chunk = await next();
+          if (chunk === undefined) return;
+          if (present === undefined && chunk.start < uncertainEnd) {
+            // every uncertain chunk gathered, then the target asked once which of their samples it has
+            uncertain.push(chunk);
+            while (chunk !== undefined && chunk.end < uncertainEnd) {
+              chunk = await next();
+              if (chunk !== undefined) uncertain.push(chunk);
+            }
+            present = await presentSamples(target, uncertain);
+            pending.push(...uncertain.slice(1));
+            chunk = uncertain[0];
+          }
+          const enc = encoder.encode(chunk, chunk.start < uncertainEnd ? present : undefined, this.chunkSamples.get(chunk.start));
+          const lines = countLines(chunk.buf);
+          if (enc.body !== chunk.buf) chunk.release?.();
+          if (chunk.end > saved.sentEnd) {
+            // marked a few chunks ahead: one write per few chunks; a resume checks those few
+            saved.sentEnd = Math.max(chunk.end, chunk.start + SENT_AHEAD_CHUNKS * (o.chunkBytes ?? DEFAULT_CHUNK));
+            await this.persist(true);
+          }
+          ready.push({ chunk, body: enc.body, samples: enc.samples, skipped: enc.skipped, lines });
+          wake();
+        }
+      } catch (err) {
+        failure ??= err;
+      } finally {
+        produced = true;
+        wake();
+      }
+    })();
+    for (;;) {
+      while (ready.length === 0 && !produced && failure === undefined && !this.canceled) await new Promise<void>((r) => (wakeConsumer = r));
+      if (failure !== undefined || this.canceled || ready.length === 0) break;
+      const item = ready.shift()!;
+      const w = wakeProducer;
+      wakeProducer = undefined;
+      w?.();
+      const p = this.sendWithRetry(item.body).then(
+        () => {
+          if (item.body === item.chunk.buf) item.chunk.release?.();
+          this.samplesSent += item.samples;
+          this.skippedLines += item.skipped;
+          this.chunksDone++;
+          done.push({ start: item.chunk.start, end: item.chunk.end, lines: item.lines });
+          this.advance(done);
+        },
+        (err) => {
+          failure ??= err;
+          wake();
+        },
+      );
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    const w = wakeProducer;
+    wakeProducer = undefined;
+    w?.();
+    await producer;
+    await Promise.all(inFlight);
+    // what was acknowledged is written whatever happens next
+    await this.persist(true);
+    if (failure !== undefined) throw failure;
+    this.check();
+    // complete: the resume point has done its work
+    if (this.statePath !== undefined) await rm(this.statePath, { force: true });
+  }
+
+  /** Moves the acknowledged offset over every chunk done in a row from it. */
+  private advance(done: { start: number; end: number; lines: number }[]): void {
+    const saved = this.saved!;
+    done.sort((a, b) => a.start - b.start);
+    while (done.length > 0 && done[0].start === saved.ackedOffset) {
+      const d = done.shift()!;
+      saved.ackedOffset = d.end;
+      saved.ackedLine += d.lines;
+    }
+    saved.samplesSent = this.samplesSent;
+    saved.skippedLines = this.skippedLines;
+    this.bytesDone = saved.ackedOffset;
+    this.linesDone = saved.ackedLine - 1;
+    if (Date.now() - this.lastAckWrite >= ACK_WRITE_MS) {
+      this.lastAckWrite = Date.now();
+      void this.persist(false);
+    }
+  }
+
+  private async sendWithRetry(body: Buffer): Promise<void> {
+    const target = this.target!;
+    const limit = this.options.retryForMs ?? 300_000;
+    let failingSince = 0;
+    let delay = 250;
+    for (;;) {
+      this.check();
+      const r = await target.send(body, this.abort.signal);
+      if (r.kind === 'ok') {
+        if (failingSince !== 0) this.lastError = undefined;
+        return;
+      }
+      this.check();
+      if (r.kind === 'refused') throw new SourceError('http', `${target.shown()} refused a chunk: ${r.status === 0 ? '' : `${r.status} `}${r.message}`, r.status);
+      this.lastError = r.reason;
+      const now = Date.now();
+      if (failingSince === 0) failingSince = now;
+      if (now - failingSince > limit) throw new SourceError('network', `${target.shown()}: failing for ${dur(now - failingSince)}: ${r.reason}`);
+      this.retries++;
+      const wait = r.retryAfterMs ?? delay * (0.5 + Math.random());
+      delay = Math.min(delay * 2, 30_000);
+      await sleep(wait, this.abort.signal);
+    }
+  }
+
+  private async loadState(info: TargetInfo): Promise<void> {
+    const o = this.options;
+    const input = this.input!;
+    const key = createHash('sha256')
+      .update(JSON.stringify([info.writeUrl, info.protocol, info.tenant ?? '', o.outside ?? 'fail', o.shiftMs ?? null, o.skipBadLines ?? false]))
+      .digest('hex')
+      .slice(0, 12);
+    const abs = resolve(o.input);
+    const beside = join(dirname(abs), `${basename(abs)}.import-${key}.json`);
+    const fallback = join(resolve(o.dataDir), 'import-state', `${createHash('sha256').update(abs).digest('hex').slice(0, 16)}-${key}.json`);
+    const fresh: SavedState = { version: 1, fileSize: input.fileSize, mtimeMs: input.mtimeMs, writeUrl: info.writeUrl, ackedOffset: 0, ackedLine: 1, sentEnd: 0, samplesSent: 0, skippedLines: 0, updatedAt: new Date().toISOString() };
+    this.saved = fresh;
+    for (const path of [beside, fallback]) {
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch {
+        continue;
+      }
+      this.statePath = path;
+      if (o.restart) return;
+      try {
+        const s = JSON.parse(text) as SavedState;
+        if (s.version === 1 && s.fileSize === input.fileSize && s.mtimeMs === input.mtimeMs && s.writeUrl === info.writeUrl) this.saved = s;
+      } catch {
+        // a torn file (a crash while it was written is ruled out by the rename): start over
+      }
+      return;
+    }
+    // where it can be written: beside the input, else the data folder
+    for (const path of [beside, fallback]) {
+      try {
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, JSON.stringify(fresh));
+        this.statePath = path;
+        return;
+      } catch {
+        // read-only: the next place
+      }
+    }
+    throw new InputError(`cannot keep the resume point beside ${o.input} nor in ${dirname(fallback)}: both are read-only`);
+  }
+
+  /** Writes the resume point (write and rename); `now` waits for it, otherwise writes coalesce. */
+  private persist(now: boolean): Promise<void> {
+    if (this.statePath === undefined || this.saved === undefined) return Promise.resolve();
+    if (!now) {
+      if (this.saveQueued) return this.saving;
+      this.saveQueued = true;
+    }
+    const path = this.statePath;
+    this.saving = this.saving.then(async () => {
+      this.saveQueued = false;
+      const s = { ...this.saved!, updatedAt: new Date().toISOString() };
+      const tmp = `${path}.tmp`;
+      try {
+        await writeFile(tmp, JSON.stringify(s));
+        await rename(tmp, path);
+      } catch (err) {
+        this.lastError = `cannot write the resume point ${path}: ${(err as Error).message}`;
+      }
+    });
+    return this.saving;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolveSleep) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolveSleep();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof BadLineError) return `line ${err.line}: ${err.reason}`;
+  return (err as Error).message;
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** `3d4h`, `12h`, `90s`: a duration for people. */
+export function dur(ms: number): string {
+  const neg = ms < 0;
+  let s = Math.round(Math.abs(ms) / 1000);
+  const d = Math.floor(s / 86_400);
+  s -= d * 86_400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const out = `${d ? `${d}d` : ''}${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!d && !h && !m) ? `${s}s` : ''}`;
+  return neg ? `-${out}` : out;
+}
