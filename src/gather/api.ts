@@ -39,6 +39,13 @@
  * - `GET /api/download?path=` (relative to the output folder, or absolute inside it),
  *   `GET /api/fs/list?path=` → `{path, parent, entries: [{name, path, is_dir}], truncated}`,
  *   `POST /api/fs/check {path}` → `{path, exists, is_dir, writable, can_create}`
+ * - imports (docs/IMPORT.md; import-jobs.ts): `POST /api/import/upload?name=` (the file as
+ *   `application/octet-stream`) → 201 `{upload_id, bytes}`; `POST /api/import/analyze` and
+ *   `/api/import/start` `{connection, input: {path} | {upload_id}, protocol?, query_url?,
+ *   retention_seconds?, max_labels?, skip_bad_lines?, outside?, shift_seconds?, verify?,
+ *   restart?, concurrency?}` → 202 and the status (`importStatusOut`); `GET
+ *   /api/import/status?id=`, `/api/import/list`, `/api/import/profiles`; `POST
+ *   /api/import/cancel|resume {import_id, connection?}`; `input.path` for loopback callers only
  * - errors: `{error, field?, kind?}` with 400 (a field), 403, 404, 409 (a job's state), 413
  *   (body over 1 MiB), 415 (not JSON), 502 (the source failed; `kind` says how), 504 (it timed out)
  */

@@ -180,7 +180,7 @@ export interface LineChunk {
  * `from` is, when resuming. Each byte is copied once, into buffers taken from a pool and given
  * back by `release`: fresh buffers of this size cost page faults, more than the copy.
  */
-export async function* lineChunks(src: AsyncIterable<Buffer>, target: number, maxLine: number, from = 0, firstLine = 1, shown = 'input'): AsyncGenerator<LineChunk> {
+export async function* lineChunks(src: AsyncIterable<Buffer> | Iterable<Buffer>, target: number, maxLine: number, from = 0, firstLine = 1, shown = 'input'): AsyncGenerator<LineChunk> {
   const pool = new BufferPool(2 * target, 32);
   let work = pool.take();
   let used = 0;

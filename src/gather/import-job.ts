@@ -397,7 +397,11 @@ export class ImportJob {
               chunk = await next();
               if (chunk !== undefined) uncertain.push(chunk);
             }
-            present = await presentSamples(target, uncertain);
+            try {
+              present = await presentSamples(target, uncertain);
+            } catch (err) {
+              throw new SourceError('http', `before going on, the samples of the ${uncertain.length} chunk(s) that were in flight when the import stopped are looked up in the target (VictoriaMetrics keeps a sample sent twice twice), and that failed: ${(err as Error).message}. Give --query-url (the query API, e.g. a vmselect's /select/<tenant>/prometheus) or start over with --restart`);
+            }
             pending.push(...uncertain.slice(1));
             chunk = uncertain[0];
           }
