@@ -230,7 +230,7 @@ export class ImportJob {
       const a = pre.analysis;
       const policy = this.policy();
       const shift = policy.kind === 'shift' ? policy.byMs : 0;
-      const keys = policy.kind === 'drop' ? this.analysis!.insideKeys() : this.analysis!.allKeys();
+      const keys = policy.kind === 'drop' ? this.analysis!.insideKeys() : this.analysis!.keptKeys();
       const minMs = (policy.kind === 'drop' ? (a.minInsideMs ?? a.minMs ?? 0) : (a.minMs ?? 0)) + shift;
       this.verification = await verifyImport(this.target, this.analysis!.names, keys, this.expectedSamples() ?? 0, minMs, (a.maxMs ?? 0) + shift, this.abort.signal);
     }
@@ -245,7 +245,7 @@ export class ImportJob {
   private expectedSamples(): number | undefined {
     const a = this.preflight?.analysis;
     if (a === undefined) return undefined;
-    return this.policy().kind === 'drop' ? a.samplesInside : a.samples;
+    return this.policy().kind === 'drop' ? a.samplesInside : a.samplesKept;
   }
 
   private async analyze(info: TargetInfo): Promise<Preflight> {
@@ -255,7 +255,7 @@ export class ImportJob {
     if (info.retentionMs !== undefined) oldest = now - info.retentionMs;
     if (info.headMaxMs !== undefined && info.toleranceMs !== undefined) oldest = Math.max(oldest ?? -Infinity, info.headMaxMs - info.toleranceMs);
     if (info.futureMs !== undefined) newest = now + info.futureMs;
-    const analysis = new ImportAnalysis({ oldestMs: oldest, newestMs: newest, maxLabels: info.maxLabels });
+    const analysis = new ImportAnalysis({ oldestMs: oldest, newestMs: newest, maxLabels: info.maxLabels, dropsNaN: info.protocol === 'vm-import' });
     this.analysis = analysis;
     const input = this.input!;
     for await (const c of lineChunks(input.bytes(), this.options.chunkBytes ?? DEFAULT_CHUNK, MAX_LINE, 0, 1, input.shown)) {
@@ -277,6 +277,7 @@ export class ImportJob {
       const first = a.firstBad.slice(0, 5).map((b) => `${where}:${b.line}: ${b.reason}`);
       (this.options.skipBadLines ? warnings : problems).push(`${a.badLines} bad line(s)${this.options.skipBadLines ? ', skipped (--skip-bad-lines)' : ' (nothing is imported unless --skip-bad-lines)'}: ${first.join('; ')}`);
     }
+    if (a.samplesNaN > 0) warnings.push(`${a.samplesNaN} samples are NaN: VictoriaMetrics stores no NaN value (it drops them at ingestion), so they are not counted as expected`);
     if (a.seriesOverLabelLimit > 0) warnings.push(`${a.seriesOverLabelLimit} series have more than ${info.maxLabels} labels (the most: ${a.maxLabelsPerSeries}); the target drops labels past its limit (-maxLabelsPerTimeseries)`);
     const edge = info.headMaxMs !== undefined ? `older than ${iso(oldest!)} (the Prometheus head ends at ${iso(info.headMaxMs)} and takes samples at most ${dur(info.toleranceMs!)} older${info.oooWindowMs ? ', its out_of_order_time_window' : '; set storage.tsdb.out_of_order_time_window to take older ones'})` : `older than the target's retention (${info.retentionFrom ?? 'unknown'}: before ${oldest !== undefined ? iso(oldest) : '?'})`;
     if (a.samplesTooOld > 0) problems.push(`${a.samplesTooOld} of ${a.samples} samples are ${edge}`);

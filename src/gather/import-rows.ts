@@ -60,6 +60,8 @@ export interface TargetLimits {
   readonly newestMs?: number;
   /** Labels per series (with `__name__`) the target keeps; beyond, it drops labels. */
   readonly maxLabels?: number;
+  /** The target stores no NaN value (VictoriaMetrics drops them at ingestion): they are not expected to arrive. */
+  readonly dropsNaN?: boolean;
 }
 
 export interface BadLine {
@@ -85,6 +87,11 @@ export interface AnalysisReport {
   /** Samples before `oldestMs` / after `newestMs`. */
   readonly samplesTooOld: number;
   readonly samplesTooNew: number;
+  /** NaN values, when the target drops them (they count nowhere below). */
+  readonly samplesNaN: number;
+  /** Series with at least one sample the target keeps, and those samples, wherever they lie in time. */
+  readonly seriesKept: number;
+  readonly samplesKept: number;
   /** Series with at least one sample inside both limits, and those samples. */
   readonly seriesInside: number;
   readonly samplesInside: number;
@@ -98,6 +105,8 @@ export interface AnalysisReport {
 
 interface SeriesState {
   last: number;
+  /** It has a sample the target keeps / one inside its limits. */
+  kept: boolean;
   inside: boolean;
 }
 
@@ -124,6 +133,8 @@ export class ImportAnalysis implements LineVisitor {
   private tooNew = 0;
   private samplesInside = 0;
   private seriesInside = 0;
+  private samplesNaN = 0;
+  private seriesKept = 0;
   private minInside = Infinity;
   private outOfOrder = 0;
   private latest = -Infinity;
@@ -140,7 +151,7 @@ export class ImportAnalysis implements LineVisitor {
     this.lines++;
     let s = this.series.get(labels);
     if (s === undefined) {
-      s = { last: -Infinity, inside: false };
+      s = { last: -Infinity, kept: false, inside: false };
       this.series.set(labels, s);
       const name = labels.get(METRIC_NAME);
       if (name !== undefined) this.names.add(name);
@@ -149,6 +160,7 @@ export class ImportAnalysis implements LineVisitor {
     }
     const oldest = this.limits.oldestMs ?? -Infinity;
     const newest = this.limits.newestMs ?? Infinity;
+    const dropsNaN = this.limits.dropsNaN === true;
     let last = s.last;
     let latest = this.latest;
     for (let i = 0; i < n; i++) {
@@ -159,9 +171,14 @@ export class ImportAnalysis implements LineVisitor {
       else last = t;
       if (t > latest) latest = t;
       else if (latest - t > this.maxLag) this.maxLag = latest - t;
+      if (dropsNaN && values[i] !== values[i]) this.samplesNaN++;
+      else if (!s.kept) {
+        s.kept = true;
+        this.seriesKept++;
+      }
       if (t < oldest) this.tooOld++;
       else if (t > newest) this.tooNew++;
-      else {
+      else if (!(dropsNaN && values[i] !== values[i])) {
         this.samplesInside++;
         if (t < this.minInside) this.minInside = t;
         if (!s.inside) {
@@ -173,7 +190,6 @@ export class ImportAnalysis implements LineVisitor {
     s.last = last;
     this.latest = latest;
     this.samples += n;
-    void values;
   }
 
   bad(lineNo: number, reason: string): void {
@@ -189,9 +205,10 @@ export class ImportAnalysis implements LineVisitor {
     return out;
   }
 
-  allKeys(): Set<string> {
+  /** The keys of the series with a sample the target keeps, wherever in time. */
+  keptKeys(): Set<string> {
     const out = new Set<string>();
-    for (const labels of this.series.keys()) out.add(labels.key);
+    for (const [labels, s] of this.series) if (s.kept) out.add(labels.key);
     return out;
   }
 
@@ -210,6 +227,9 @@ export class ImportAnalysis implements LineVisitor {
       seriesOverLabelLimit: this.overLimit,
       samplesTooOld: this.tooOld,
       samplesTooNew: this.tooNew,
+      samplesNaN: this.samplesNaN,
+      seriesKept: this.seriesKept,
+      samplesKept: this.samples - this.samplesNaN,
       seriesInside: this.seriesInside,
       samplesInside: this.samplesInside,
       minInsideMs: Number.isFinite(this.minInside) ? this.minInside : undefined,

@@ -204,6 +204,8 @@ export class ImportTarget {
           out.retentionFrom = `-retentionPeriod=${ret ?? '1 (default: 1 month)'}`;
         } else if (ret === undefined) notes.push("retention: a cluster's vmstorage keeps it, out of reach here; give --retention to check against it");
         out.maxLabels = labels !== undefined ? Number(labels) : 30;
+        const dedup = /^-dedup\.minScrapeInterval="?([^"\n]*)"?$/m.exec(page)?.[1];
+        if (dedup !== undefined && !/^0s?$/.test(dedup)) notes.push(`-dedup.minScrapeInterval=${dedup}: the target keeps one sample per ${dedup} of a series, so verification may count fewer than were sent`);
       } else {
         notes.push(`retention and labels per series: ${root ?? 'the server'}/flags did not answer; give --retention and --max-labels to check against them`);
       }

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CLI, runCli } from '../helpers/cli-process.js';
-import { gatherPeersMissing, makeDataset, parseExportLines, seriesKey, startVictoriaMetrics, type Dataset, type DatasetSeries, type RunningPeer } from '../helpers/gather-peers.js';
+import { gatherPeersMissing, makeDataset, parseExportLines, seriesKey, startTlsProxy, startVictoriaMetrics, type Dataset, type DatasetSeries, type RunningPeer } from '../helpers/gather-peers.js';
 import { VICTORIA_METRICS } from '../helpers/peers.js';
 import { freePort, PROMETHEUS, stopProcess } from '../helpers/prometheus-peer.js';
 import { unzipBundle, UNZIP } from './unzip.js';
@@ -73,9 +73,13 @@ async function emptyVm(flags: string[] = []): Promise<Server2> {
 
 /** An empty Prometheus with the remote-write receiver on, scraping nothing. */
 async function receivingPrometheus(): Promise<Server2> {
+  return receivingPrometheusOn(await freePort(), 'global:\n  scrape_interval: 1m\n');
+}
+
+/** As receivingPrometheus, on a port chosen before (its config may name it). */
+async function receivingPrometheusOn(port: number, config: string): Promise<Server2> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-import-prom-'));
-  writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1m\n');
-  const port = await freePort();
+  writeFileSync(join(dir, 'prometheus.yml'), config);
   const { child, log } = spawnLogged(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver', '--log.level=warn']);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/-/ready`, child, log);
@@ -198,6 +202,32 @@ describe('tributary import', { skip: missing }, () => {
     }
   });
 
+  test("a Prometheus with recent data: its head's window refuses older samples; an out-of-order window takes them", async () => {
+    for (const ooo of [undefined, '3h']) {
+      // it scrapes itself every second: its head ends now
+      const port = await freePort();
+      const config = `global:\n  scrape_interval: 1s\n${ooo ? `storage:\n  tsdb:\n    out_of_order_time_window: ${ooo}\n` : ''}scrape_configs:\n  - job_name: self\n    static_configs: [{targets: ['127.0.0.1:${port}']}]\n`;
+      const prom = await receivingPrometheusOn(port, config);
+      try {
+        for (let i = 0; i < 100; i++) {
+          const t = (await (await fetch(`${prom.url}/api/v1/status/tsdb`)).json()) as { data: { headStats: { numSeries: number } } };
+          if (t.data.headStats.numSeries > 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const r = await runCli(['import', bundle, '--url', prom.url, '--data-dir', join(dir, 'd11')]);
+        if (ooo === undefined) {
+          assert.equal(r.code, 1);
+          assert.match(r.stderr, /samples are older than [^ ]+ \(the Prometheus head ends at [^ ]+ and takes samples at most 1h older; set storage\.tsdb\.out_of_order_time_window/);
+        } else {
+          assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stdout, /: complete/);
+        }
+      } finally {
+        await prom.stop();
+      }
+    }
+  });
+
   test('killed with SIGKILL mid-way and run again: complete, no sample twice', async () => {
     const vm = await emptyVm();
     const copy = join(dir, 'killed.zip');
@@ -226,6 +256,25 @@ describe('tributary import', { skip: missing }, () => {
       // parseExportLines throws on a sample seen twice
       assert.deepEqual(await exportAll(vm.url), bundleSeries);
     } finally {
+      await vm.stop();
+    }
+  });
+
+  test('over TLS with the CA given: imported and verified; without it refused with the reason', async () => {
+    const vm = await emptyVm();
+    const proxy = await startTlsProxy(vm.url);
+    try {
+      const ca = join(dir, 'ca.pem');
+      writeFileSync(ca, proxy.caPem);
+      const untrusted = await runCli(['import', bundle, '--url', proxy.url, '--data-dir', join(dir, 'd10')]);
+      assert.equal(untrusted.code, 1);
+      assert.match(untrusted.stderr, /certificate/i);
+      const r = await runCli(['import', bundle, '--url', proxy.url, '--ca-file', ca, '--data-dir', join(dir, 'd10')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /: complete/);
+      assert.equal((await exportAll(vm.url)).length, d.series.length);
+    } finally {
+      await proxy.stop();
       await vm.stop();
     }
   });

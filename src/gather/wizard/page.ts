@@ -1,11 +1,153 @@
 /**
- * The gather wizard's document: seven steps (connect, discover, choose, preview, obfuscate,
- * export, download), one shown at a time, every control with a `<label for>` or button text so
- * that it can be used — and driven by tests — by role and name. The markup is static: values
- * from the source are put in by `script.ts` as text nodes, never as markup.
+ * The gather wizard's document: two tabs. Export: seven steps (connect, discover, choose,
+ * preview, obfuscate, export, download), one shown at a time. Import: a file (uploaded or a path
+ * on this machine), a target, the preflight and the import's progress, on one page. Every
+ * control has a `<label for>` or button text so that it can be used — and driven by tests — by
+ * role and name. The markup is static: values from the source, the input and the target are put
+ * in by `script.ts` as text nodes, never as markup. The Import tab's markup is a `<template>`,
+ * put into the page when the tab is first opened: until then the Export steps are the only
+ * controls of the page.
  */
 
 import { escapeHtml } from '../../ui/html.js';
+
+/** The Import tab: what to import, where to, the preflight, the run. */
+const IMPORT_MARKUP = `<section id="import" aria-labelledby="h-import">
+<h1 id="h-import">Import a bundle</h1>
+<p class="muted">Sends a gather or vmgather bundle (ZIP), or VictoriaMetrics JSON lines (plain or gzip'ed), to VictoriaMetrics (/api/v1/import) or a Prometheus remote-write receiver. The whole file is analyzed before a byte is sent; an import that stops can be resumed where it stopped.</p>
+<p class="problem" id="imp-disabled" hidden>Importing is not enabled on this server.</p>
+<div id="imp-form">
+<fieldset>
+<legend>What to import</legend>
+<div class="radios">
+<span class="check"><input type="radio" name="imp-source" id="imp-src-upload" value="upload" checked><label for="imp-src-upload">Upload a file from this browser</label></span>
+<span class="check"><input type="radio" name="imp-source" id="imp-src-path" value="path"><label for="imp-src-path">A file on the machine Tributary runs on</label></span>
+</div>
+<div id="imp-upload-box">
+<div class="field"><label for="imp-file">Bundle (.zip) or JSON lines (.jsonl, .jsonl.gz)</label><input id="imp-file" type="file" accept=".zip,.jsonl,.json,.gz,application/zip,application/gzip" aria-describedby="imp-file-error"><p class="error" id="imp-file-error" role="alert"></p></div>
+<div id="imp-upload" hidden>
+<label for="imp-upload-bar">Upload progress</label>
+<progress id="imp-upload-bar" max="1" value="0"></progress>
+<p id="imp-upload-state" role="status"></p>
+</div>
+</div>
+<div class="field" id="imp-path-box" hidden><label for="imp-path">File path on this machine (where Tributary runs)</label><input id="imp-path" type="text" placeholder="/var/tmp/tributary-gather.zip" aria-describedby="imp-path-error imp-path-note"><p class="muted" id="imp-path-note">Read by Tributary itself, without an upload; only for a browser on the same machine.</p><p class="error" id="imp-path-error" role="alert"></p></div>
+</fieldset>
+<fieldset>
+<legend>Target</legend>
+<div id="imp-recent" hidden></div>
+<div class="field">
+<label for="imp-url">Target URL</label>
+<input id="imp-url" type="url" placeholder="http://localhost:8428, http://vminsert:8480/insert/0/prometheus or http://prometheus:9090/api/v1/write" autocomplete="url" aria-describedby="imp-url-error">
+<p class="error" id="imp-url-error" role="alert"></p>
+</div>
+<div class="field">
+<label for="imp-tenant">Target tenant (VictoriaMetrics cluster, optional)</label>
+<input id="imp-tenant" type="text" placeholder="0 or 0:0" aria-describedby="imp-tenant-error">
+<p class="error" id="imp-tenant-error" role="alert"></p>
+</div>
+<div class="field">
+<label for="imp-auth-type">Target authentication</label>
+<select id="imp-auth-type">
+<option value="none">None</option>
+<option value="basic">Basic (user and password)</option>
+<option value="bearer">Bearer token</option>
+<option value="header">Custom header</option>
+</select>
+</div>
+<div class="imp-auth" data-imp-auth="basic" hidden>
+<div class="field"><label for="imp-username">Target username</label><input id="imp-username" type="text" autocomplete="off" aria-describedby="imp-username-error"><p class="error" id="imp-username-error" role="alert"></p></div>
+<div class="field"><label for="imp-password">Target password</label><input id="imp-password" type="password" autocomplete="off" aria-describedby="imp-password-error"><p class="error" id="imp-password-error" role="alert"></p></div>
+</div>
+<div class="imp-auth" data-imp-auth="bearer" hidden>
+<div class="field"><label for="imp-token">Target bearer token</label><input id="imp-token" type="password" autocomplete="off" aria-describedby="imp-token-error"><p class="error" id="imp-token-error" role="alert"></p></div>
+</div>
+<div class="imp-auth" data-imp-auth="header" hidden>
+<div class="field"><label for="imp-header-name">Target header name</label><input id="imp-header-name" type="text" placeholder="X-Api-Key" aria-describedby="imp-header-name-error"><p class="error" id="imp-header-name-error" role="alert"></p></div>
+<div class="field"><label for="imp-header-value">Target header value</label><input id="imp-header-value" type="password" autocomplete="off" aria-describedby="imp-header-value-error"><p class="error" id="imp-header-value-error" role="alert"></p></div>
+</div>
+<div class="field">
+<label for="imp-protocol">Protocol</label>
+<select id="imp-protocol" aria-describedby="imp-protocol-error">
+<option value="auto">Automatic (from the URL and what the target is)</option>
+<option value="vm-import">VictoriaMetrics import API (/api/v1/import)</option>
+<option value="remote-write">Prometheus remote write</option>
+</select>
+<p class="error" id="imp-protocol-error" role="alert"></p>
+</div>
+<fieldset>
+<legend>Target TLS (https:// only)</legend>
+<div class="field"><label for="imp-ca-file">Target CA certificate (PEM file, optional)</label><input id="imp-ca-file" type="file" accept=".pem,.crt,.cer,application/x-pem-file" aria-describedby="imp-ca-file-error"><p class="error" id="imp-ca-file-error" role="alert"></p></div>
+<div class="check"><input id="imp-skip-verify" type="checkbox"><label for="imp-skip-verify">Skip TLS certificate verification of the target (insecure)</label></div>
+</fieldset>
+<details id="imp-more">
+<summary>More target options</summary>
+<div class="field"><label for="imp-query-url">Query URL for verification (optional; a Prometheus API root)</label><input id="imp-query-url" type="url" placeholder="http://vmselect:8481/select/0/prometheus" aria-describedby="imp-query-url-error"><p class="error" id="imp-query-url-error" role="alert"></p></div>
+<div class="field"><label for="imp-retention">Target retention in days (where the target's own cannot be read)</label><input id="imp-retention" type="number" min="0.01" step="any" aria-describedby="imp-retention-error"><p class="error" id="imp-retention-error" role="alert"></p></div>
+<div class="field"><label for="imp-max-labels">Labels per series the target keeps (optional)</label><input id="imp-max-labels" type="number" min="1" max="100000" step="1" aria-describedby="imp-max-labels-error"><p class="error" id="imp-max-labels-error" role="alert"></p></div>
+</details>
+</fieldset>
+</div>
+<div class="actions">
+<button type="button" id="imp-analyze">Analyze</button>
+<span class="busy" id="imp-analyze-busy" role="status" hidden>Analyzing…</span>
+</div>
+<p class="error" id="imp-analyze-error" role="alert"></p>
+
+<div id="imp-preflight" hidden>
+<h2>Preflight</h2>
+<div id="imp-problems"></div>
+<div id="imp-warnings"></div>
+<dl class="facts" id="imp-facts"></dl>
+<div id="imp-choices">
+<fieldset id="imp-outside" hidden>
+<legend>Samples outside what the target keeps</legend>
+<p id="imp-outside-note"></p>
+<div class="radios radios-column">
+<span class="check"><input type="radio" name="imp-outside" id="imp-outside-drop" value="drop"><label for="imp-outside-drop" id="imp-outside-drop-label">Drop them</label></span>
+<span class="check"><input type="radio" name="imp-outside" id="imp-outside-shift" value="shift"><label for="imp-outside-shift" id="imp-outside-shift-label">Shift by the suggested offset</label></span>
+<span class="check"><input type="radio" name="imp-outside" id="imp-outside-custom" value="custom"><label for="imp-outside-custom">Shift by a custom offset</label></span>
+<span class="check"><input type="radio" name="imp-outside" id="imp-outside-keep" value="keep"><label for="imp-outside-keep">Send them anyway (the target may refuse or delete them)</label></span>
+</div>
+<div class="field" id="imp-shift-box" hidden><label for="imp-shift-hours">Custom shift in hours (negative moves the samples back in time)</label><input id="imp-shift-hours" type="number" step="any" aria-describedby="imp-shift-hours-error"><p class="error" id="imp-shift-hours-error" role="alert"></p></div>
+</fieldset>
+<fieldset id="imp-bad" hidden>
+<legend>Bad lines</legend>
+<div class="check"><input id="imp-skip-bad" type="checkbox"><label for="imp-skip-bad">Skip bad lines (and analyze again)</label></div>
+</fieldset>
+<div class="check"><input id="imp-verify" type="checkbox" checked><label for="imp-verify">Verify after the import (count what arrived with the target's query API)</label></div>
+<div class="check"><input id="imp-restart" type="checkbox"><label for="imp-restart">Start from the beginning (ignore a saved resume point of this file and target)</label></div>
+<div class="actions">
+<button type="button" id="imp-start" class="primary" disabled>Start import</button>
+<span class="muted" id="imp-stale" hidden>The file or the target changed since the analysis: analyze again.</span>
+</div>
+<p class="error" id="imp-start-error" role="alert"></p>
+</div>
+</div>
+
+<div id="imp-run" hidden>
+<h2>Import</h2>
+<label for="imp-bar">Import progress</label>
+<progress id="imp-bar" max="1" value="0"></progress>
+<p id="imp-state" role="status"></p>
+<dl class="facts">
+<dt>Stage</dt><dd id="imp-stage">–</dd>
+<dt>Data</dt><dd id="imp-bytes">–</dd>
+<dt>Samples</dt><dd id="imp-samples">–</dd>
+<dt>Series</dt><dd id="imp-series">–</dd>
+<dt>Time left</dt><dd id="imp-eta">–</dd>
+<dt>Retries</dt><dd id="imp-retries">–</dd>
+<dt id="imp-last-error-term" hidden>Last error (retrying)</dt><dd id="imp-last-error" class="warn" hidden></dd>
+</dl>
+<div class="actions">
+<button type="button" id="imp-cancel" hidden>Cancel import</button>
+<button type="button" id="imp-resume" hidden>Resume import</button>
+</div>
+<p class="error" id="imp-run-error" role="alert"></p>
+<div id="imp-result" aria-live="polite"></div>
+<div class="actions"><button type="button" id="imp-again" hidden>Import another file</button></div>
+</div>
+</section>`;
 
 export function renderWizardPage(version: string): string {
   return `<!DOCTYPE html>
@@ -21,8 +163,13 @@ export function renderWizardPage(version: string): string {
 <body>
 <header>
 <span class="brand">Tributary gather</span>
-<span class="muted">Export metrics from VictoriaMetrics or Prometheus into an obfuscated bundle · v${escapeHtml(version)}</span>
+<span class="muted">Export metrics from VictoriaMetrics or Prometheus into an obfuscated bundle, or import a bundle · v${escapeHtml(version)}</span>
 </header>
+<div class="tabs" role="tablist" aria-label="Export or import">
+<button type="button" role="tab" id="tab-export" aria-controls="panel-export" aria-selected="true">Export</button>
+<button type="button" role="tab" id="tab-import" aria-controls="panel-import" aria-selected="false" tabindex="-1">Import</button>
+</div>
+<div id="panel-export" role="tabpanel" aria-labelledby="tab-export">
 <nav aria-label="Steps">
 <ol id="steps">
 <li><button type="button" data-step="connect" aria-current="step">1. Connect</button></li>
@@ -202,7 +349,15 @@ export function renderWizardPage(version: string): string {
 <div class="actions"><button type="button" id="new-export">Start another export</button></div>
 </section>
 </main>
+</div>
+<div id="panel-import" role="tabpanel" aria-labelledby="tab-import" hidden>
+<main id="import-main"></main>
+</div>
+<template id="import-template">
+${IMPORT_MARKUP}
+</template>
 </body>
 </html>
 `;
 }
+

@@ -6,6 +6,11 @@
  * API obfuscated; the session it returns is sent back by later previews and by the export, so
  * the replacements seen are the replacements exported.
  *
+ * The Import tab (its markup a template put into the page when the tab is first opened) drives
+ * `/api/import/*`: a file uploaded with its progress (or a path on this machine), the preflight
+ * with the choices it calls for, then the import polled to its verdict. Its connection's
+ * secrets stay in the form and in memory: recent targets come from the server without them.
+ *
  * Kept free of backquotes and dollar-brace: the source is a TypeScript template string.
  */
 
@@ -547,6 +552,590 @@ export const WIZARD_JS = String.raw`'use strict';
     $('download-obfuscated').textContent = state.exportObfuscated === null ? 'as set when the export started (metadata.json in the bundle says)' : state.exportObfuscated ? 'yes' : 'no';
   }
 
+  // ---- tabs: Export | Import
+  function showTab(name) {
+    var isImport = name === 'import';
+    ['export', 'import'].forEach(function (t) {
+      var on = t === name;
+      var tab = $('tab-' + t);
+      tab.setAttribute('aria-selected', on ? 'true' : 'false');
+      tab.tabIndex = on ? 0 : -1;
+      $('panel-' + t).hidden = !on;
+    });
+    if (isImport) impOpen();
+    try { history.replaceState(null, '', isImport ? '#import' : location.pathname + location.search); } catch (e) { /* a file: page */ }
+    window.scrollTo(0, 0);
+  }
+
+  // ---- import tab
+  var imp = {
+    ready: false,
+    enabled: true,
+    caPem: '',
+    upload: null,
+    input: null,
+    preflight: null,
+    analyzedKey: null,
+    analyzeSeq: 0,
+    runId: null,
+    runSeq: 0,
+    runPolling: false,
+    runStage: null
+  };
+  var IMP_TERMINAL = ['completed', 'failed', 'canceled', 'analyzed'];
+  /** API field (longest prefix wins) → the Import tab's input whose error line shows it. */
+  var IMP_FIELDS = {
+    'connection.url': 'imp-url', 'connection.tenant_id': 'imp-tenant',
+    'connection.auth.username': 'imp-username', 'connection.auth.password': 'imp-password', 'connection.auth.token': 'imp-token',
+    'connection.auth.header_name': 'imp-header-name', 'connection.auth.header_value': 'imp-header-value',
+    'connection.ca_pem': 'imp-ca-file', 'input.path': 'imp-path', 'input.upload_id': 'imp-file', 'input': 'imp-file',
+    'protocol': 'imp-protocol', 'query_url': 'imp-query-url', 'retention_seconds': 'imp-retention', 'max_labels': 'imp-max-labels',
+    'shift_seconds': 'imp-shift-hours'
+  };
+  var IMP_STAGE_TEXT = {
+    pending: 'Starting…', probing: 'Checking the target…', analyzing: 'Analyzing the input…', importing: 'Importing…',
+    verifying: 'Verifying what arrived…', completed: 'Import complete.', failed: 'The import failed.', canceled: 'The import was canceled.', analyzed: 'Analyzed.'
+  };
+  var IMP_STAGES = ['probing', 'analyzing', 'importing', 'verifying'];
+
+  function fmtSize(n) {
+    if (n == null) return '–';
+    if (n < 1024) return n + ' B';
+    var units = ['KiB', 'MiB', 'GiB', 'TiB'], v = n, i = -1;
+    do { v /= 1024; i++; } while (v >= 1024 && i < units.length - 1);
+    return v.toFixed(v < 10 ? 2 : 1) + ' ' + units[i];
+  }
+  /** A shift in time, in days, hours and minutes, signed: +4 d 23 h. */
+  function fmtShift(sec) {
+    if (sec == null) return '–';
+    var sign = sec < 0 ? '−' : '+', s = Math.abs(sec), parts = [];
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), r = Math.round(s % 60);
+    if (d) parts.push(d + ' d');
+    if (h) parts.push(h + ' h');
+    if (m) parts.push(m + ' min');
+    if (r || parts.length === 0) parts.push(r + ' s');
+    return sign + parts.join(' ');
+  }
+  function fmtSpan(sec) {
+    if (sec == null) return '–';
+    if (sec % 86400 === 0) return (sec / 86400) + ' d';
+    if (sec >= 86400) return (sec / 86400).toFixed(1) + ' d';
+    if (sec % 3600 === 0) return (sec / 3600) + ' h';
+    return fmtDur(sec);
+  }
+  function isoShown(s) { return s ? fmtTime(Date.parse(s)) : '–'; }
+  function protocolName(p) { return { 'vm-import': 'VictoriaMetrics import API', 'remote-write': 'Prometheus remote write' }[p] || p; }
+  function flavourShown(f) { return f === 'unknown' ? 'unknown (not VictoriaMetrics or Prometheus, as far as it says)' : flavourName(f); }
+
+  function impClearErrors(scope) {
+    var root = scope ? $(scope) : $('import');
+    Array.prototype.forEach.call(root.querySelectorAll('.error'), function (p) { p.textContent = ''; });
+    Array.prototype.forEach.call(root.querySelectorAll('[aria-invalid]'), function (i) { i.removeAttribute('aria-invalid'); });
+  }
+  /** Shows the API's error next to its field, or in 'fallback' when that field is out of sight. */
+  function impShowError(data, fallback) {
+    var field = data && data.field, message = (data && data.error) || 'the request failed', target = null;
+    if (field) {
+      var best = '';
+      for (var k in IMP_FIELDS) if ((field === k || field.indexOf(k + '.') === 0 || field.indexOf(k + '[') === 0) && k.length > best.length) best = k;
+      if (best) target = IMP_FIELDS[best];
+    }
+    var line = target ? $(target + '-error') : null;
+    // a field folded away is unfolded; one out of sight (another kind of auth or input) is not used
+    var fold = line && line.closest('details');
+    if (fold && !fold.open) fold.open = true;
+    if (line && $(target).offsetParent === null) line = null;
+    if (!line) line = $(fallback);
+    line.textContent = message;
+    if (target && $(target)) $(target).setAttribute('aria-invalid', 'true');
+  }
+
+  function impConnection() {
+    var c = { url: $('imp-url').value.trim() };
+    var t = $('imp-tenant').value.trim();
+    if (t) c.tenant_id = t;
+    var type = $('imp-auth-type').value;
+    if (type === 'basic') c.auth = { type: 'basic', username: $('imp-username').value, password: $('imp-password').value };
+    else if (type === 'bearer') c.auth = { type: 'bearer', token: $('imp-token').value };
+    else if (type === 'header') c.auth = { type: 'header', header_name: $('imp-header-name').value.trim(), header_value: $('imp-header-value').value };
+    else c.auth = { type: 'none' };
+    if ($('imp-skip-verify').checked) c.skip_tls_verify = true;
+    if (imp.caPem) c.ca_pem = imp.caPem;
+    return c;
+  }
+  function impSourceMode() { return $('imp-src-path').checked ? 'path' : 'upload'; }
+  /** What identifies the input as chosen now (a file picked, or a path). */
+  function impInputKey() {
+    if (impSourceMode() === 'path') return 'path:' + $('imp-path').value.trim();
+    var f = $('imp-file').files[0];
+    return f ? 'file:' + f.name + ':' + f.size + ':' + f.lastModified : 'file:';
+  }
+  /** The request body the analysis and the import share, for an input already resolved. */
+  function impBody(input) {
+    var b = { connection: impConnection(), input: input };
+    var p = $('imp-protocol').value;
+    if (p !== 'auto') b.protocol = p;
+    var q = $('imp-query-url').value.trim();
+    if (q) b.query_url = q;
+    var ret = $('imp-retention').value.trim();
+    if (ret) b.retention_seconds = Math.round(Number(ret) * 86400);
+    var ml = $('imp-max-labels').value.trim();
+    if (ml) b.max_labels = Number(ml);
+    if ($('imp-skip-bad').checked) b.skip_bad_lines = true;
+    return b;
+  }
+  /** What the analysis was made with: an import starts only with the same (secrets included, in memory only). */
+  function impKey() { return JSON.stringify([impInputKey(), impBody(null)]); }
+  /** Checks what the browser can; false (with the errors shown) when something is missing. */
+  function impCheckForm() {
+    var ok = true;
+    if (!$('imp-url').value.trim()) { $('imp-url-error').textContent = 'Enter the URL of the target (VictoriaMetrics or a remote-write receiver).'; $('imp-url').setAttribute('aria-invalid', 'true'); ok = false; }
+    if (impSourceMode() === 'path') {
+      if (!$('imp-path').value.trim()) { $('imp-path-error').textContent = 'Enter the path of the file.'; $('imp-path').setAttribute('aria-invalid', 'true'); ok = false; }
+    } else if (!$('imp-file').files[0]) { $('imp-file-error').textContent = 'Choose the file to import.'; $('imp-file').setAttribute('aria-invalid', 'true'); ok = false; }
+    var ret = $('imp-retention').value.trim();
+    if (ret && !(Number(ret) > 0)) { $('imp-more').open = true; $('imp-retention-error').textContent = 'The retention is a number of days above 0.'; ok = false; }
+    var ml = $('imp-max-labels').value.trim();
+    if (ml && !(Number(ml) >= 1 && Number(ml) <= 100000 && Math.floor(Number(ml)) === Number(ml))) { $('imp-more').open = true; $('imp-max-labels-error').textContent = 'A whole number from 1 to 100000.'; ok = false; }
+    return ok;
+  }
+
+  // upload: started as soon as a file is picked, with its progress; the analysis waits for it
+  function impUpload(file) {
+    if (imp.upload && imp.upload.file === file) return imp.upload.promise;
+    if (imp.upload && imp.upload.xhr) imp.upload.xhr.abort();
+    var rec = { file: file, id: null, xhr: null };
+    $('imp-upload').hidden = false;
+    $('imp-upload-bar').value = 0;
+    $('imp-upload-state').textContent = 'Uploading ' + file.name + '…';
+    rec.promise = new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      rec.xhr = xhr;
+      xhr.open('POST', '/api/import/upload?name=' + encodeURIComponent(file.name));
+      xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+      xhr.upload.onprogress = function (e) {
+        if (imp.upload !== rec || !e.lengthComputable) return;
+        $('imp-upload-bar').value = e.total ? e.loaded / e.total : 0;
+        $('imp-upload-state').textContent = 'Uploading ' + file.name + '… ' + fmtSize(e.loaded) + ' of ' + fmtSize(e.total);
+      };
+      xhr.onload = function () {
+        rec.xhr = null;
+        var data;
+        try { data = JSON.parse(xhr.responseText); } catch (e) { data = { error: 'the server answered ' + xhr.status + ': ' + String(xhr.responseText).slice(0, 200) }; }
+        if (xhr.status === 201 && data.upload_id) {
+          rec.id = data.upload_id;
+          if (imp.upload === rec) { $('imp-upload-bar').value = 1; $('imp-upload-state').textContent = 'Uploaded ' + file.name + ' (' + fmtSize(data.bytes) + ').'; }
+          resolve({ ok: true, id: data.upload_id });
+        } else {
+          if (imp.upload === rec) { imp.upload = null; $('imp-upload-state').textContent = 'The upload failed.'; }
+          resolve({ ok: false, data: data });
+        }
+      };
+      xhr.onerror = function () {
+        rec.xhr = null;
+        if (imp.upload === rec) { imp.upload = null; $('imp-upload-state').textContent = 'The upload failed.'; }
+        resolve({ ok: false, data: { error: 'the upload failed: Tributary did not answer (is it still running?)' } });
+      };
+      xhr.onabort = function () { resolve({ ok: false, aborted: true, data: { error: 'the upload was replaced by another file' } }); };
+      xhr.send(file);
+    });
+    imp.upload = rec;
+    return rec.promise;
+  }
+  /** The input part of a request: { path } or { upload_id } once the upload is done; null with the error shown. */
+  function impInput() {
+    if (impSourceMode() === 'path') return Promise.resolve({ path: $('imp-path').value.trim() });
+    var f = $('imp-file').files[0];
+    return impUpload(f).then(function (u) {
+      if (u.ok) return { upload_id: u.id };
+      if (!u.aborted) { $('imp-file-error').textContent = u.data.error; $('imp-file').setAttribute('aria-invalid', 'true'); }
+      return null;
+    });
+  }
+
+  function impStatus(id) { return api('GET', '/api/import/status?id=' + encodeURIComponent(id)); }
+
+  // ---- import: analyze
+  function impAnalyze() {
+    impClearErrors();
+    if (!impCheckForm()) return;
+    var seq = ++imp.analyzeSeq;
+    if (!impRunActive()) { imp.runSeq++; imp.runPolling = false; imp.runId = null; imp.runStage = null; $('imp-run').hidden = true; }
+    imp.preflight = null;
+    imp.analyzedKey = null;
+    $('imp-preflight').hidden = true;
+    $('imp-start').disabled = true;
+    $('imp-analyze').disabled = true;
+    var key = impKey();
+    var note = $('imp-analyze-busy');
+    note.textContent = impSourceMode() === 'upload' && !(imp.upload && imp.upload.id && imp.upload.file === $('imp-file').files[0]) ? 'Uploading…' : 'Analyzing…';
+    busy('imp-analyze-busy', true);
+    var done = function () { if (seq !== imp.analyzeSeq) return false; busy('imp-analyze-busy', false); $('imp-analyze').disabled = false; return true; };
+    impInput().then(function (input) {
+      if (seq !== imp.analyzeSeq) return;
+      if (!input) { done(); return; }
+      imp.input = input;
+      note.textContent = 'Analyzing…';
+      api('POST', '/api/import/analyze', impBody(input)).then(function (r) {
+        if (seq !== imp.analyzeSeq) return;
+        if (!r.ok) { done(); impShowError(r.data, 'imp-analyze-error'); return; }
+        var poll = function (s) {
+          if (seq !== imp.analyzeSeq) return;
+          if (IMP_TERMINAL.indexOf(s.stage) < 0) {
+            note.textContent = IMP_STAGE_TEXT[s.stage] + (s.stage === 'analyzing' && s.progress != null ? ' ' + Math.round(s.progress * 100) + '%' : '');
+            setTimeout(function () {
+              impStatus(s.import_id).then(function (r2) {
+                if (seq !== imp.analyzeSeq) return;
+                if (!r2.ok) { done(); impShowError(r2.data, 'imp-analyze-error'); return; }
+                poll(r2.data);
+              });
+            }, 500);
+            return;
+          }
+          done();
+          if (s.stage !== 'analyzed' || !s.preflight) { $('imp-analyze-error').textContent = 'Could not analyze: ' + (s.error || 'the analysis ' + s.stage); return; }
+          imp.analyzedKey = key;
+          renderPreflight(s.preflight);
+        };
+        poll(r.data);
+      });
+    });
+  }
+
+  function renderPreflight(p) {
+    imp.preflight = p;
+    $('imp-preflight').hidden = false;
+    $('imp-stale').hidden = true;
+    var probs = clear($('imp-problems'));
+    if (p.problems.length) {
+      probs.appendChild(el('div', { className: 'problem', id: 'imp-problem-list', role: 'alert' }, [
+        el('strong', { text: p.problems.length === 1 ? 'A problem' : p.problems.length + ' problems' }),
+        el('ul', null, p.problems.map(function (t) { return el('li', { text: t }); }))]));
+    } else {
+      probs.appendChild(el('p', { className: 'success', id: 'imp-no-problem', text: 'No problem found: every sample can be imported as it is.' }));
+    }
+    var warns = clear($('imp-warnings'));
+    if (p.warnings.length) {
+      warns.appendChild(el('div', { className: 'warning', id: 'imp-warning-list' }, [
+        el('strong', { text: p.warnings.length === 1 ? 'A warning' : p.warnings.length + ' warnings' }),
+        el('ul', null, p.warnings.map(function (t) { return el('li', { text: t }); }))]));
+    }
+    var dl = clear($('imp-facts'));
+    var add = function (k, v, id) { if (v == null) return; dl.appendChild(el('dt', { text: k })); dl.appendChild(el('dd', { id: id, text: typeof v === 'string' ? v : null }, typeof v === 'string' ? null : [v])); };
+    var t = p.target, i = p.input;
+    add('Target', el('code', { text: t.write_url }), 'imp-f-target');
+    add('Target is', flavourShown(t.flavour) + (t.version && t.version !== 'unknown' ? ' ' + t.version : ''), 'imp-f-flavour');
+    add('Protocol', protocolName(t.protocol), 'imp-f-protocol');
+    if (t.tenant) add('Tenant', t.tenant, 'imp-f-tenant');
+    add('Retention', t.retention_seconds != null ? fmtSpan(t.retention_seconds) + (t.retention_from ? ' (' + t.retention_from + ')' : '') : 'unknown', 'imp-f-retention');
+    if (t.max_labels != null) add('Labels per series kept', fmtNum(t.max_labels), 'imp-f-max-labels');
+    if (t.head_max_time) add('Prometheus head ends at', isoShown(t.head_max_time), 'imp-f-head');
+    if (t.out_of_order_window_seconds) add('Out-of-order window', fmtSpan(t.out_of_order_window_seconds), 'imp-f-ooo');
+    // an upload is kept under its id: the name shown is the file's own
+    var shownName = imp.input && imp.input.upload_id ? i.name.replace(/^[0-9a-f]{12}-/, '') : i.name;
+    add('Input', shownName + ' (' + ({ bundle: 'bundle', jsonl: 'JSON lines', 'jsonl.gz': 'gzip\'ed JSON lines' }[i.kind] || i.kind) + (i.lines_bytes != null ? ', ' + fmtSize(i.lines_bytes) + ' of lines' : '') + ')', 'imp-f-input');
+    if (i.metadata) add('Bundle metadata', metadataShown(i.metadata), 'imp-f-metadata');
+    add('Lines', fmtNum(p.lines) + (p.bad_lines ? ', ' + fmtNum(p.bad_lines) + ' bad' : ''), 'imp-f-lines');
+    add('Series', fmtNum(p.series), 'imp-f-series');
+    add('Samples', fmtNum(p.samples), 'imp-f-samples');
+    add('Metric names', fmtNum(p.metric_names), 'imp-f-names');
+    add('Time range', p.start ? isoShown(p.start) + ' → ' + isoShown(p.end) : '–', 'imp-f-range');
+    add('Labels per series (most)', fmtNum(p.max_labels_per_series) + (p.series_over_label_limit ? ', ' + fmtNum(p.series_over_label_limit) + ' series over the limit' : ''), 'imp-f-labels');
+    add('Samples inside what the target keeps', fmtNum(p.samples_inside), 'imp-f-inside');
+    add('Samples too old', fmtNum(p.samples_too_old), 'imp-f-too-old');
+    add('Samples too new', fmtNum(p.samples_too_new), 'imp-f-too-new');
+    if (p.oldest_accepted || p.newest_accepted) add('The target takes samples', (p.oldest_accepted ? 'from ' + isoShown(p.oldest_accepted) : '') + (p.newest_accepted ? (p.oldest_accepted ? ' ' : '') + 'until ' + isoShown(p.newest_accepted) : ''), 'imp-f-accepted');
+    if (p.suggested_shift_seconds != null) add('Suggested shift', fmtShift(p.suggested_shift_seconds) + ' (' + fmtNum(p.suggested_shift_seconds) + ' s)', 'imp-f-shift');
+
+    var outside = p.samples_too_old + p.samples_too_new;
+    $('imp-outside').hidden = outside === 0;
+    if (outside > 0) {
+      $('imp-outside-note').textContent = fmtNum(outside) + ' of ' + fmtNum(p.samples) + ' samples lie outside what the target keeps' + (p.start ? ' (the input spans ' + isoShown(p.start) + ' → ' + isoShown(p.end) + ')' : '') + '. Choose what to do with them:';
+      $('imp-outside-drop').disabled = p.samples_inside === 0;
+      if (p.samples_inside === 0 && $('imp-outside-drop').checked) $('imp-outside-drop').checked = false;
+      $('imp-outside-drop-label').textContent = p.samples_inside === 0 ? 'Drop them (none is inside: nothing would be imported)' : 'Drop them (import the ' + fmtNum(p.samples_inside) + ' samples inside)';
+      var sh = p.suggested_shift_seconds;
+      $('imp-outside-shift').disabled = sh == null;
+      $('imp-outside-shift-label').textContent = sh != null ? 'Shift by the suggested offset, ' + fmtShift(sh) + ' (every sample moves by it)' : 'Shift by the suggested offset (none fits: the input spans more than the target keeps)';
+      if (sh == null && $('imp-outside-shift').checked) $('imp-outside-shift').checked = false;
+      if (!$('imp-shift-hours').value && sh != null) $('imp-shift-hours').value = String(Math.round(sh / 36) / 100);
+    }
+    $('imp-shift-box').hidden = !$('imp-outside-custom').checked || outside === 0;
+    $('imp-bad').hidden = !(p.bad_lines > 0 || $('imp-skip-bad').checked);
+    impUpdateStart();
+  }
+  /** The bundle's metadata.json: its plain values in a line each, the whole of it folded. */
+  function metadataShown(m) {
+    var rows = [];
+    Object.keys(m).forEach(function (k) {
+      var v = m[k];
+      if (v == null) return;
+      if (typeof v !== 'object') rows.push(k + ': ' + String(v));
+      else if (v.start && v.end && typeof v.start === 'string') rows.push(k + ': ' + v.start + ' → ' + v.end);
+      else if (Array.isArray(v) && v.every(function (x) { return typeof x !== 'object'; })) rows.push(k + ': ' + v.slice(0, 10).join(', ') + (v.length > 10 ? ', … (' + v.length + ')' : ''));
+    });
+    return el('div', null, [
+      el('ul', { className: 'plain' }, rows.slice(0, 12).map(function (r) { return el('li', { text: r }); })),
+      el('details', null, [el('summary', { text: 'metadata.json' }), el('pre', { text: JSON.stringify(m, null, 2) })])
+    ]);
+  }
+  function impOutsideChoice() {
+    var c = document.querySelector('input[name=imp-outside]:checked');
+    return c ? c.value : null;
+  }
+  function impRunActive() { return imp.runId !== null && imp.runStage !== null && IMP_TERMINAL.indexOf(imp.runStage) < 0; }
+  /** Start is offered for a fresh analysis with something to import, while no import runs. */
+  function impUpdateStart() {
+    var p = imp.preflight;
+    var fresh = p !== null && imp.analyzedKey === impKey();
+    $('imp-stale').hidden = p === null || fresh;
+    // after a completed import the same again would only duplicate it: analyze again or import another file
+    $('imp-start').disabled = !fresh || p.samples === 0 || (p.bad_lines > 0 && !$('imp-skip-bad').checked) || impRunActive() || imp.runStage === 'completed';
+    $('imp-analyze').disabled = impRunActive() || !imp.enabled;
+  }
+  function impFormChanged() {
+    if (imp.preflight) impUpdateStart();
+  }
+
+  // ---- import: run
+  function impStart() {
+    impClearErrors('imp-preflight');
+    var p = imp.preflight;
+    if (!p || imp.analyzedKey !== impKey()) { $('imp-start-error').textContent = 'The file or the target changed since the analysis: analyze again.'; return; }
+    var body = impBody(imp.input);
+    var outside = p.samples_too_old + p.samples_too_new;
+    if (outside > 0) {
+      var c = impOutsideChoice();
+      if (!c) { $('imp-start-error').textContent = 'Choose what to do with the ' + fmtNum(outside) + ' samples outside what the target keeps.'; return; }
+      if (c === 'custom') {
+        var h = $('imp-shift-hours').value.trim();
+        if (!h || isNaN(Number(h))) { $('imp-shift-hours-error').textContent = 'Enter the shift in hours (e.g. 96 or -2.5).'; $('imp-shift-hours').setAttribute('aria-invalid', 'true'); return; }
+        body.outside = 'shift';
+        body.shift_seconds = Math.round(Number(h) * 3600);
+      } else if (c === 'shift') {
+        body.outside = 'shift';
+        body.shift_seconds = p.suggested_shift_seconds;
+      } else body.outside = c;
+    } else body.outside = 'fail';
+    body.verify = $('imp-verify').checked;
+    if ($('imp-restart').checked) body.restart = true;
+    $('imp-start').disabled = true;
+    $('imp-analyze').disabled = true;
+    api('POST', '/api/import/start', body).then(function (r) {
+      if (!r.ok) { impUpdateStart(); impShowError(r.data, 'imp-start-error'); return; }
+      imp.runId = r.data.import_id;
+      clear($('imp-result'));
+      $('imp-run-error').textContent = '';
+      renderRun(r.data);
+      impPollRun();
+      // the connection is remembered (without its secrets) when the import starts
+      setTimeout(impLoadProfiles, 300);
+    });
+  }
+  function impPollRun() {
+    if (imp.runPolling) return;
+    imp.runPolling = true;
+    var seq = ++imp.runSeq, id = imp.runId;
+    var tick = function () {
+      setTimeout(function () {
+        if (seq !== imp.runSeq) return;
+        impStatus(id).then(function (r) {
+          if (seq !== imp.runSeq) return;
+          if (!r.ok) { imp.runPolling = false; $('imp-run-error').textContent = r.data.error; return; }
+          renderRun(r.data);
+          if (IMP_TERMINAL.indexOf(r.data.stage) < 0) tick();
+          else { imp.runPolling = false; impLoadProfiles(); }
+        });
+      }, 500);
+    };
+    tick();
+  }
+  function renderRun(s) {
+    imp.runStage = s.stage;
+    $('imp-run').hidden = false;
+    var active = IMP_TERMINAL.indexOf(s.stage) < 0;
+    var bar = $('imp-bar');
+    var frac = s.stage === 'completed' ? 1 : s.progress != null ? s.progress : s.bytes_total ? Math.min(1, s.bytes_done / s.bytes_total) : null;
+    if (frac == null) { if (active) bar.removeAttribute('value'); else bar.value = 0; bar.removeAttribute('aria-valuetext'); }
+    else { bar.value = frac; bar.setAttribute('aria-valuetext', Math.round(frac * 100) + '%'); }
+    var pct = frac != null && (s.stage === 'importing' || s.stage === 'analyzing') ? ' ' + Math.round(frac * 100) + '%' : '';
+    $('imp-state').textContent = IMP_STAGE_TEXT[s.stage] + pct;
+    $('imp-stage').textContent = s.stage + (s.resumed_from > 0 ? ' (resumed at ' + fmtSize(s.resumed_from) + ')' : '');
+    $('imp-bytes').textContent = (s.stage === 'analyzing' ? 'analyzed ' : '') + fmtSize(s.bytes_done) + (s.bytes_total != null ? ' of ' + fmtSize(s.bytes_total) : '');
+    $('imp-samples').textContent = fmtNum(s.samples_imported) + (s.samples_total != null ? ' of ' + fmtNum(s.samples_total) : '') + (s.skipped_lines ? ' (' + fmtNum(s.skipped_lines) + ' bad lines skipped)' : '');
+    $('imp-series').textContent = fmtNum(s.series_total);
+    $('imp-eta').textContent = s.stage === 'importing' && s.eta_seconds != null ? 'about ' + fmtDur(s.eta_seconds) : '–';
+    $('imp-retries').textContent = fmtNum(s.retries);
+    var retrying = !!s.last_error && active;
+    $('imp-last-error-term').hidden = !retrying;
+    $('imp-last-error').hidden = !retrying;
+    $('imp-last-error').textContent = retrying ? s.last_error : '';
+    $('imp-cancel').hidden = !active;
+    $('imp-resume').hidden = !(s.stage === 'failed' || s.stage === 'canceled');
+    $('imp-again').hidden = active;
+    $('imp-run-error').textContent = s.stage === 'failed' && s.error ? s.error : '';
+    var out = clear($('imp-result'));
+    if (s.stage === 'completed') {
+      var v = s.verification;
+      if (v) out.appendChild(el('div', { className: v.ok ? 'success' : 'problem', id: 'imp-verification' }, [
+        el('strong', { text: v.ok ? 'Verified: ' : 'Verification found a difference: ' }), v.summary]));
+      else out.appendChild(el('p', { className: 'muted', id: 'imp-verification', text: 'Not verified (verification was off).' }));
+    }
+    if (!active && s.stage_seconds) {
+      var dl = el('dl', { className: 'facts', id: 'imp-stage-times' }), total = 0;
+      IMP_STAGES.forEach(function (k) {
+        if (s.stage_seconds[k] == null) return;
+        total += s.stage_seconds[k];
+        dl.appendChild(el('dt', { text: k.charAt(0).toUpperCase() + k.slice(1) }));
+        dl.appendChild(el('dd', { text: fmtDur(s.stage_seconds[k]) }));
+      });
+      if (dl.firstChild) {
+        dl.appendChild(el('dt', { text: 'Total' }));
+        dl.appendChild(el('dd', { text: fmtDur(total) }));
+        out.appendChild(el('h3', { text: 'Time per stage' }));
+        out.appendChild(dl);
+      }
+    }
+    impUpdateStart();
+  }
+  function impCancel() {
+    $('imp-cancel').disabled = true;
+    api('POST', '/api/import/cancel', { import_id: imp.runId }).then(function (r) {
+      $('imp-cancel').disabled = false;
+      if (!r.ok) { $('imp-run-error').textContent = r.data.error; return; }
+      renderRun(r.data);
+      impPollRun();
+    });
+  }
+  function impResume() {
+    impClearErrors('imp-run');
+    if (!$('imp-url').value.trim()) { $('imp-run-error').textContent = 'Enter the target again above (its credentials are not kept), then resume.'; return; }
+    $('imp-resume').disabled = true;
+    api('POST', '/api/import/resume', { import_id: imp.runId, connection: impConnection() }).then(function (r) {
+      $('imp-resume').disabled = false;
+      if (!r.ok) {
+        if (r.data.field && r.data.field.indexOf('connection') === 0) impShowError(r.data, 'imp-run-error');
+        else $('imp-run-error').textContent = r.data.error;
+        return;
+      }
+      clear($('imp-result'));
+      renderRun(r.data);
+      impPollRun();
+    });
+  }
+  function impAgain() {
+    imp.runSeq++;
+    imp.runPolling = false;
+    imp.runId = null;
+    imp.runStage = null;
+    imp.preflight = null;
+    imp.analyzedKey = null;
+    $('imp-run').hidden = true;
+    $('imp-preflight').hidden = true;
+    Array.prototype.forEach.call(document.querySelectorAll('input[name=imp-outside]'), function (r) { r.checked = false; });
+    $('imp-shift-hours').value = '';
+    $('imp-skip-bad').checked = false;
+    $('imp-restart').checked = false;
+    impUpdateStart();
+    $('import').scrollIntoView();
+  }
+
+  // ---- import: recent targets (no secrets: those are typed again)
+  function impLoadProfiles() {
+    api('GET', '/api/import/profiles').then(function (r) {
+      var box = clear($('imp-recent'));
+      if (!r.ok) {
+        if (r.status === 404) { imp.enabled = false; $('imp-disabled').hidden = false; $('imp-disabled').textContent = r.data.error ? 'Importing is not enabled on this server (' + r.data.error + ').' : 'Importing is not enabled on this server.'; impUpdateStart(); }
+        box.hidden = true;
+        return;
+      }
+      var list = r.data.profiles || [];
+      box.hidden = list.length === 0;
+      if (list.length === 0) return;
+      box.className = 'recent';
+      box.appendChild(el('h3', { text: 'Recent targets' }));
+      box.appendChild(el('ul', { id: 'imp-recent-list' }, list.map(function (p) {
+        var details = [];
+        if (p.tenant) details.push('tenant ' + p.tenant);
+        if (p.protocol) details.push(protocolName(p.protocol));
+        details.push(p.authType === 'basic' ? 'basic auth as ' + p.username : p.authType === 'bearer' ? 'bearer token' : p.authType === 'header' ? 'header ' + p.headerName : 'no auth');
+        if (p.insecureSkipVerify) details.push('TLS not verified');
+        if (p.usedAt) details.push('used ' + isoShown(p.usedAt));
+        return el('li', null, [el('button', { type: 'button', text: 'Use ' + p.url, onclick: function () { impUseProfile(p); } }), ' ', el('span', { className: 'muted', text: details.join(' · ') })]);
+      })));
+    });
+  }
+  function impUseProfile(p) {
+    $('imp-url').value = p.url || '';
+    $('imp-tenant').value = p.tenant || '';
+    var type = ['none', 'basic', 'bearer', 'header'].indexOf(p.authType) >= 0 ? p.authType : 'none';
+    $('imp-auth-type').value = type;
+    impAuthShown();
+    $('imp-username').value = p.username || '';
+    $('imp-header-name').value = p.headerName || '';
+    ['imp-password', 'imp-token', 'imp-header-value'].forEach(function (id) { $(id).value = ''; });
+    $('imp-protocol').value = p.protocol === 'vm-import' || p.protocol === 'remote-write' ? p.protocol : 'auto';
+    $('imp-query-url').value = p.queryUrl || '';
+    if (p.queryUrl) $('imp-more').open = true;
+    $('imp-skip-verify').checked = !!p.insecureSkipVerify;
+    impClearErrors('imp-form');
+    impFormChanged();
+    var next = type === 'basic' ? 'imp-password' : type === 'bearer' ? 'imp-token' : type === 'header' ? 'imp-header-value' : 'imp-analyze';
+    $(next).focus();
+  }
+  function impAuthShown() {
+    var t = $('imp-auth-type').value;
+    Array.prototype.forEach.call(document.querySelectorAll('.imp-auth'), function (d) { d.hidden = d.getAttribute('data-imp-auth') !== t; });
+  }
+
+  /** Puts the tab's markup into the page and wires it, the first time the tab is opened. */
+  function impOpen() {
+    if (imp.ready) { impLoadProfiles(); return; }
+    imp.ready = true;
+    $('import-main').appendChild(document.importNode($('import-template').content, true));
+    var form = $('imp-form');
+    form.addEventListener('input', impFormChanged);
+    form.addEventListener('change', impFormChanged);
+    Array.prototype.forEach.call(document.querySelectorAll('input[name=imp-source]'), function (r) {
+      r.addEventListener('change', function () {
+        var path = impSourceMode() === 'path';
+        $('imp-upload-box').hidden = path;
+        $('imp-path-box').hidden = !path;
+      });
+    });
+    $('imp-file').addEventListener('change', function () {
+      $('imp-file-error').textContent = '';
+      $('imp-file').removeAttribute('aria-invalid');
+      var f = $('imp-file').files[0];
+      if (!f) { if (imp.upload && imp.upload.xhr) imp.upload.xhr.abort(); imp.upload = null; $('imp-upload').hidden = true; return; }
+      impUpload(f);
+    });
+    $('imp-auth-type').addEventListener('change', impAuthShown);
+    $('imp-ca-file').addEventListener('change', function () {
+      $('imp-ca-file-error').textContent = '';
+      imp.caPem = '';
+      var f = $('imp-ca-file').files[0];
+      if (!f) { impFormChanged(); return; }
+      if (f.size > 512 * 1024) { $('imp-ca-file-error').textContent = 'The file is larger than 512 KiB: not a CA certificate.'; return; }
+      f.text().then(function (t) {
+        if (t.indexOf('-----BEGIN CERTIFICATE-----') < 0) { $('imp-ca-file-error').textContent = 'This is not a PEM certificate (no BEGIN CERTIFICATE line).'; return; }
+        imp.caPem = t;
+        impFormChanged();
+      });
+    });
+    $('imp-url').addEventListener('keydown', function (e) { if (e.key === 'Enter') impAnalyze(); });
+    $('imp-analyze').addEventListener('click', impAnalyze);
+    Array.prototype.forEach.call(document.querySelectorAll('input[name=imp-outside]'), function (r) {
+      r.addEventListener('change', function () { $('imp-shift-box').hidden = !$('imp-outside-custom').checked; $('imp-start-error').textContent = ''; });
+    });
+    $('imp-skip-bad').addEventListener('change', impAnalyze);
+    $('imp-start').addEventListener('click', impStart);
+    $('imp-cancel').addEventListener('click', impCancel);
+    $('imp-resume').addEventListener('click', impResume);
+    $('imp-again').addEventListener('click', impAgain);
+    impLoadProfiles();
+  }
+
   // ---- wiring
   document.addEventListener('DOMContentLoaded', function () {
     Array.prototype.forEach.call(document.querySelectorAll('nav [data-step]'), function (b) { b.addEventListener('click', function () { show(b.getAttribute('data-step')); }); });
@@ -600,6 +1189,19 @@ export const WIZARD_JS = String.raw`'use strict';
     $('new-export').addEventListener('click', function () { state.jobId = null; state.result = null; $('to-download').disabled = true; $('export-progress').hidden = true; show('discover'); });
     api('GET', '/api/config').then(function (r) { if (r.ok) state.config = r.data; });
     listUnfinished();
+    // Export | Import: click, or the arrow keys on the tabs
+    ['export', 'import'].forEach(function (t) {
+      $('tab-' + t).addEventListener('click', function () { showTab(t); });
+      $('tab-' + t).addEventListener('keydown', function (e) {
+        if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight' && e.key !== 'Home' && e.key !== 'End') return;
+        e.preventDefault();
+        var other = t === 'export' ? 'import' : 'export';
+        var to = e.key === 'Home' ? 'export' : e.key === 'End' ? 'import' : other;
+        showTab(to);
+        $('tab-' + to).focus();
+      });
+    });
+    if (location.hash === '#import') showTab('import');
   });
 })();
 `;

@@ -67,4 +67,19 @@ progress { width: 100%; max-width: 40rem; height: 1.2rem; display: block; margin
 code { font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: .7rem; font-size: .85rem; border: 1px solid var(--ok); color: var(--ok); }
 .badge.off { border-color: var(--warn); color: var(--warn); }
+/* Export | Import */
+.tabs { display: flex; gap: .25rem; padding: .5rem 1.25rem 0; border-bottom: 1px solid var(--line); }
+.tabs [role=tab] { border: 1px solid transparent; border-bottom: 0; border-radius: .3rem .3rem 0 0; background: none; color: var(--accent);
+  padding: .35rem 1rem; margin-bottom: -1px; font-weight: 600; }
+.tabs [role=tab][aria-selected="true"] { border-color: var(--line); background: var(--bg); color: var(--fg); border-bottom: 1px solid var(--bg); }
+.tabs [role=tab]:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
+.radios-column { flex-direction: column; }
+.warning { padding: .5rem .75rem; border-left: 3px solid var(--warn); background: var(--head); white-space: pre-wrap; }
+.problem ul, .warning ul { margin: .3rem 0 0; padding-left: 1.25rem; }
+.recent ul { list-style: none; margin: .3rem 0 .75rem; padding: 0; }
+.recent li { margin: .2rem 0; }
+ul.plain { list-style: none; margin: 0; padding: 0; }
+details { margin: 0 0 1rem; }
+summary { cursor: pointer; color: var(--accent); margin-bottom: .5rem; }
+pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: var(--head); padding: .5rem; overflow-x: auto; max-height: 20rem; }
 `;
