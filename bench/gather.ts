@@ -29,19 +29,18 @@
  */
 
 import { spawn, execFile as execFileCb } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { cpuSeconds, fill, MATCH, runMeasured, startVm } from './victoria.js';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { open } from 'node:fs/promises';
 import { ParallelDeflate } from '../src/gather/deflate.js';
 import { DEFAULT_COMPRESSION_LEVEL } from '../src/gather/bundle.js';
 
 const execFile = promisify(execFileCb);
-const VM = '/usr/bin/victoria-metrics';
 const CURL = '/usr/bin/curl';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -68,17 +67,6 @@ const HOURS = Number(opt.hours);
 const STEP_MS = Number(String(opt.step).replace(/s$/, '')) * 1000;
 const REPEAT = Number(opt.repeat);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 /** `1h`, `30m`, `90s` in milliseconds. */
 function parseDurationMs(s: string): number {
   const m = /^(\d+)(h|m|s)$/.exec(s);
@@ -86,68 +74,8 @@ function parseDurationMs(s: string): number {
   return Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[m[2] as 'h' | 'm' | 's'];
 }
 
-/** CPU seconds (user + system) a process has spent so far, from /proc (0 once it is gone). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 let vmPid: number | undefined;
 
-async function startVm(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-gather-vm-'));
-  const child = spawn(VM, [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-retentionPeriod=100y', '-loggerLevel=ERROR', '-search.maxExportSeries=10000000'], { stdio: 'ignore' });
-  vmPid = child.pid;
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
-    if (i > 200) throw new Error('victoria-metrics did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** N series × the range, imported in pieces; returns the number of samples. */
-async function fill(url: string, startMs: number, endMs: number): Promise<number> {
-  let samples = 0;
-  const perSeries = Math.ceil((endMs - startMs) / STEP_MS);
-  // one line per series per hour of points keeps each request small
-  const chunkPoints = Math.ceil(3_600_000 / STEP_MS);
-  for (let from = 0; from < perSeries; from += chunkPoints) {
-    const lines: string[] = [];
-    for (let s = 0; s < SERIES; s++) {
-      const host = `node-${s % 50}.dc${s % 3}.customer.example`;
-      const metric = { __name__: `bench_metric_${s % 20}`, job: `job-${s % 10}`, instance: `${host}:${9100 + (s % 4)}`, team: `team-${s % 7}`, idx: String(s) };
-      const ts: number[] = [];
-      const vs: number[] = [];
-      for (let k = from; k < Math.min(perSeries, from + chunkPoints); k++) {
-        ts.push(startMs + k * STEP_MS);
-        vs.push(Math.round(Math.sin(k + s) * 1000) / 10);
-      }
-      samples += ts.length;
-      lines.push(JSON.stringify({ metric, values: vs, timestamps: ts }));
-    }
-    const r = await fetch(`${url}/api/v1/import`, { method: 'POST', body: lines.join('\n') + '\n' });
-    if (!r.ok) throw new Error(`import: ${r.status} ${await r.text()}`);
-  }
-  await fetch(`${url}/internal/force_flush`);
-  return samples;
-}
-
-const MATCH = '{__name__=~"bench_metric_.*"}';
 
 async function curlRun(url: string, startMs: number, endMs: number, dir: string): Promise<{ seconds: number; bytes: number; vmCpu: number }> {
   const out = join(dir, 'curl.jsonl');
@@ -167,26 +95,7 @@ async function gatherRun(url: string, startMs: number, endMs: number, dir: strin
   const data = join(dir, 'data');
   const args = [CLI, 'gather', '--url', url, '--from', String(startMs / 1000), '--to', String(endMs / 1000), '--match', MATCH, '--obfuscate', 'instance,job,team', '-o', out, '--data-dir', data, ...(window ? ['--batch-window', window] : [])];
   const vm0 = cpuSeconds(vmPid);
-  const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  let peakRss = 0;
-  let cpu = 0;
-  const poll = setInterval(() => {
-    cpu = Math.max(cpu, cpuSeconds(child.pid));
-    try {
-      const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (m) peakRss = Math.max(peakRss, Number(m[1]) * 1024);
-    } catch {
-      // exited
-    }
-  }, 20);
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  clearInterval(poll);
-  const seconds = (performance.now() - t0) / 1000;
+  const { code, stdout, stderr, seconds, cpu, peakRss } = await runMeasured(args);
   const vmCpu = cpuSeconds(vmPid) - vm0;
   if (code !== 0) throw new Error(`tributary gather exited ${code}: ${stderr}`);
   // a retried or split batch makes a slow run: said, so that the figure is not taken for the rule
@@ -199,7 +108,8 @@ async function gatherRun(url: string, startMs: number, endMs: number, dir: strin
 }
 
 async function main(): Promise<void> {
-  const vm = await startVm();
+  const vm = await startVm('bench-gather-vm-');
+  vmPid = vm.pid;
   const dir = mkdtempSync(join(tmpdir(), 'bench-gather-'));
   try {
     const endMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
@@ -207,7 +117,7 @@ async function main(): Promise<void> {
     const smallStart = endMs - HOURS * 3_600_000;
     const tenthStart = endMs - HOURS * 360_000;
     process.stderr.write(`filling VictoriaMetrics: ${SERIES} series × ${HOURS} h at ${STEP_MS / 1000} s...\n`);
-    const small = await fill(vm.url, smallStart, endMs);
+    const small = await fill(vm.url, smallStart, endMs, SERIES, STEP_MS);
     process.stderr.write(`${small} samples imported\n`);
     // a warm-up of both, then the measured rounds; the best of each (least disturbed)
     await gatherRun(vm.url, smallStart, endMs, dir);

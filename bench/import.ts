@@ -31,16 +31,15 @@
  * Quote the ratio from one run, not absolute figures: the machines are shared and noisy.
  */
 
-import { spawn, execFile as execFileCb, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, execFile as execFileCb } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { cpuSeconds, fill, MATCH, runMeasured, startVm } from './victoria.js';
 
 const execFile = promisify(execFileCb);
-const VM = '/usr/bin/victoria-metrics';
 const CURL = '/usr/bin/curl';
 const UNZIP = '/usr/bin/unzip';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,97 +61,6 @@ const STEP_MS = Number(String(opt.step).replace(/s$/, '')) * 1000;
 const REPEAT = Number(opt.repeat);
 if (!(SERIES > 0 && HOURS > 0 && STEP_MS > 0 && REPEAT >= 1)) throw new Error('--series, --hours, --step and --repeat must be positive');
 
-const MATCH = '{__name__=~"bench_metric_.*"}';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** CPU seconds (user + system) a process has spent so far, from /proc (0 once it is gone). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-interface Vm {
-  url: string;
-  pid: number | undefined;
-  stop: () => Promise<void>;
-}
-
-/** Servers still running, killed on the way out whatever happens (an interrupted run leaves none). */
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-
-async function startVm(): Promise<Vm> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-import-vm-'));
-  const child = spawn(VM, [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-retentionPeriod=100y', '-loggerLevel=ERROR', '-search.maxExportSeries=10000000'], { stdio: 'ignore' });
-  running.add(child);
-  const exited = new Promise((r) => child.once('exit', r));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
-    if (i > 200 || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error('victoria-metrics did not start');
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    pid: child.pid,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      running.delete(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** N series × the range, imported in pieces; returns the number of samples. */
-async function fill(url: string, startMs: number, endMs: number): Promise<number> {
-  let samples = 0;
-  const perSeries = Math.ceil((endMs - startMs) / STEP_MS);
-  // one line per series per hour of points keeps each request small
-  const chunkPoints = Math.ceil(3_600_000 / STEP_MS);
-  for (let from = 0; from < perSeries; from += chunkPoints) {
-    const lines: string[] = [];
-    for (let s = 0; s < SERIES; s++) {
-      const host = `node-${s % 50}.dc${s % 3}.customer.example`;
-      const metric = { __name__: `bench_metric_${s % 20}`, job: `job-${s % 10}`, instance: `${host}:${9100 + (s % 4)}`, team: `team-${s % 7}`, idx: String(s) };
-      const ts: number[] = [];
-      const vs: number[] = [];
-      for (let k = from; k < Math.min(perSeries, from + chunkPoints); k++) {
-        ts.push(startMs + k * STEP_MS);
-        vs.push(Math.round(Math.sin(k + s) * 1000) / 10);
-      }
-      samples += ts.length;
-      lines.push(JSON.stringify({ metric, values: vs, timestamps: ts }));
-    }
-    const r = await fetch(`${url}/api/v1/import`, { method: 'POST', body: lines.join('\n') + '\n' });
-    if (!r.ok) throw new Error(`import: ${r.status} ${await r.text()}`);
-  }
-  await fetch(`${url}/internal/force_flush`);
-  return samples;
-}
 
 /** A bundle of the range by `tributary gather` (no obfuscation); returns its samples. */
 async function gather(url: string, startMs: number, endMs: number, out: string, dataDir: string): Promise<number> {
@@ -189,7 +97,7 @@ interface CurlRun {
 }
 
 async function curlRun(jsonl: string, rangeMs: number, endMs: number, samples: number): Promise<CurlRun> {
-  const vm = await startVm();
+  const vm = await startVm('bench-import-vm-');
   try {
     const vm0 = cpuSeconds(vm.pid);
     const t0 = performance.now();
@@ -217,31 +125,12 @@ interface ImportRun {
 }
 
 async function importRun(bundle: string, rangeMs: number, endMs: number, samples: number, dir: string): Promise<ImportRun> {
-  const vm = await startVm();
+  const vm = await startVm('bench-import-vm-');
   const dataDir = mkdtempSync(join(dir, 'import-data-'));
   try {
     const args = [CLI, 'import', bundle, '--url', vm.url, '--verify', 'false', '--data-dir', dataDir];
     const vm0 = cpuSeconds(vm.pid);
-    const t0 = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    let peakRss = 0;
-    let cpu = 0;
-    const poll = setInterval(() => {
-      cpu = Math.max(cpu, cpuSeconds(child.pid));
-      try {
-        const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peakRss = Math.max(peakRss, Number(m[1]) * 1024);
-      } catch {
-        // exited
-      }
-    }, 20);
-    const code = await new Promise<number | null>((r) => child.on('close', r));
-    clearInterval(poll);
-    const seconds = (performance.now() - t0) / 1000;
+    const { code, stdout, stderr, seconds, cpu, peakRss } = await runMeasured(args);
     const vmCpu = cpuSeconds(vm.pid) - vm0;
     if (code !== 0) throw new Error(`tributary import exited ${code}: ${args.join(' ')}\n${stdout}${stderr}`);
     // a retried chunk or a preflight warning makes a slow or odd run: said, so that the figure is not taken for the rule
@@ -275,10 +164,10 @@ async function main(): Promise<void> {
     let samples: number;
     let smallSamples: number;
     {
-      const src = await startVm();
+      const src = await startVm('bench-import-vm-');
       try {
         process.stderr.write(`filling VictoriaMetrics: ${SERIES} series × ${HOURS} h at ${STEP_MS / 1000} s...\n`);
-        filled = await fill(src.url, endMs - rangeMs, endMs);
+        filled = await fill(src.url, endMs - rangeMs, endMs, SERIES, STEP_MS);
         process.stderr.write(`${filled} samples imported; gathering the bundles...\n`);
         samples = await gather(src.url, endMs - rangeMs, endMs, bundle, join(dir, 'gather-data'));
         smallSamples = await gather(src.url, endMs - smallRangeMs, endMs, smallBundle, join(dir, 'gather-data'));

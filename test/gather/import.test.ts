@@ -11,7 +11,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CLI, runCli } from '../helpers/cli-process.js';
-import { gatherPeersMissing, makeDataset, parseExportLines, seriesKey, startTlsProxy, startVictoriaMetrics, type Dataset, type DatasetSeries, type RunningPeer } from '../helpers/gather-peers.js';
+import { gatherPeersMissing, makeDataset, parseExportLines, seriesKey, spawnLogged, startTlsProxy, startVictoriaMetrics, waitUp, type Dataset, type DatasetSeries, type RunningPeer } from '../helpers/gather-peers.js';
 import { VICTORIA_METRICS } from '../helpers/peers.js';
 import { freePort, PROMETHEUS, stopProcess } from '../helpers/prometheus-peer.js';
 import { unzipBundle, UNZIP } from './unzip.js';
@@ -35,32 +35,12 @@ interface Server2 {
   stop(): Promise<void>;
 }
 
-async function waitFor(url: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`exited: ${log()}`);
-    if (await fetch(url).then((r) => r.status === 200, () => false)) return;
-    if (Date.now() > deadline) throw new Error(`not up: ${log()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function spawnLogged(bin: string, args: string[]): { child: ChildProcess; log: () => string } {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const keep = (c: Buffer): void => void (log = (log + c.toString()).slice(-20_000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { child, log: () => log };
-}
-
-/** An empty VictoriaMetrics single node. */
-async function emptyVm(flags: string[] = []): Promise<Server2> {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-import-vm-'));
-  const port = await freePort();
-  const { child, log } = spawnLogged(VICTORIA_METRICS, [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-loggerLevel=ERROR', '-search.disableCache', '-search.latencyOffset=0s', ...(flags.some((f) => f.startsWith('-retentionPeriod')) ? [] : ['-retentionPeriod=100y']), ...flags]);
+/** A server process on `port` with a data folder of its own, up once `ready` answers. */
+async function serve(bin: string, args: (dir: string) => string[], port: number, ready: string): Promise<Server2> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-import-peer-'));
+  const { child, log } = spawnLogged(bin, args(dir));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health`, child, log);
+  await waitUp(bin, `${url}${ready}`, child, log);
   return {
     url,
     log,
@@ -69,6 +49,13 @@ async function emptyVm(flags: string[] = []): Promise<Server2> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An empty VictoriaMetrics single node. */
+async function emptyVm(flags: string[] = []): Promise<Server2> {
+  const port = await freePort();
+  const retention = flags.some((f) => f.startsWith('-retentionPeriod')) ? [] : ['-retentionPeriod=100y'];
+  return serve(VICTORIA_METRICS, (dir) => [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-loggerLevel=ERROR', '-search.disableCache', '-search.latencyOffset=0s', ...retention, ...flags], port, '/health');
 }
 
 /** An empty Prometheus with the remote-write receiver on, scraping nothing. */
@@ -78,19 +65,15 @@ async function receivingPrometheus(): Promise<Server2> {
 
 /** As receivingPrometheus, on a port chosen before (its config may name it). */
 async function receivingPrometheusOn(port: number, config: string): Promise<Server2> {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-import-prom-'));
-  writeFileSync(join(dir, 'prometheus.yml'), config);
-  const { child, log } = spawnLogged(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver', '--log.level=warn']);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/-/ready`, child, log);
-  return {
-    url,
-    log,
-    stop: async () => {
-      await stopProcess(child);
-      rmSync(dir, { recursive: true, force: true });
+  return serve(
+    PROMETHEUS,
+    (dir) => {
+      writeFileSync(join(dir, 'prometheus.yml'), config);
+      return [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver', '--log.level=warn'];
     },
-  };
+    port,
+    '/-/ready',
+  );
 }
 
 /** Everything a VictoriaMetrics holds, as series (throws on a sample twice). */
@@ -135,6 +118,12 @@ function linesOf(requests: Recorded[]): string[] {
     .filter((r) => r.method === 'POST' && r.path.endsWith('/api/v1/import'))
     .flatMap((r) => r.body.toString().split('\n'))
     .filter((l) => l !== '');
+}
+
+/** A file of one line: one sample a minute ago. */
+function oneSample(path: string): string {
+  writeFileSync(path, `{"metric":{"__name__":"t"},"values":[1],"timestamps":[${Date.now() - 60_000}]}\n`);
+  return path;
 }
 
 function tmp(): string {
@@ -330,8 +319,7 @@ describe('tributary import', { skip: missing }, () => {
   test('tenants: /insert/<tenant>/prometheus paths and the X-Vm-* headers; basic auth', async () => {
     const rec = await recorder();
     try {
-      const small = join(dir, 'small.jsonl');
-      writeFileSync(small, '{"metric":{"__name__":"t"},"values":[1],"timestamps":[' + (Date.now() - 60_000) + ']}\n');
+      const small = oneSample(join(dir, 'small.jsonl'));
       const a = await runCli(['import', small, '--url', rec.url, '--tenant', '42:7', '--verify', 'false', '--retention', '30d', '--data-dir', join(dir, 'd6')]);
       assert.equal(a.code, 0, a.stderr);
       const post = rec.requests.filter((r) => r.method === 'POST');
@@ -376,8 +364,7 @@ describe('tributary import', { skip: missing }, () => {
   });
 
   test('5xx and 429 are retried; a 4xx stops with the receiver\'s words and keeps the resume point', async () => {
-    const small = join(dir, 'retry.jsonl');
-    writeFileSync(small, '{"metric":{"__name__":"t"},"values":[1],"timestamps":[' + (Date.now() - 60_000) + ']}\n');
+    const small = oneSample(join(dir, 'retry.jsonl'));
     const flaky = await recorder((_r, n) => (n === 0 ? [503, 'busy'] : n === 1 ? [429, 'slow down'] : [204, '']));
     try {
       const r = await runCli(['import', small, '--url', `${flaky.url}/api/v1/import`, '--verify', 'false', '--retention', '30d', '--data-dir', join(dir, 'd8')]);

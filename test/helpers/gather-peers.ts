@@ -251,7 +251,8 @@ export interface RunningPeer {
   stop(): Promise<void>;
 }
 
-function spawnLogged(bin: string, args: string[]): { child: ChildProcess; log: () => string } {
+/** A server process whose output is kept (its last 20 kB) for the error that says why it failed. */
+export function spawnLogged(bin: string, args: string[]): { child: ChildProcess; log: () => string } {
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (c: Buffer): void => void (log = (log + c.toString()).slice(-20_000));
@@ -260,7 +261,8 @@ function spawnLogged(bin: string, args: string[]): { child: ChildProcess; log: (
   return { child, log: () => log };
 }
 
-async function waitUp(what: string, url: string, child: ChildProcess, log: () => string, timeoutMs = 30_000): Promise<void> {
+/** Until `url` answers (below 500), or the process exits, or 30 s pass. */
+export async function waitUp(what: string, url: string, child: ChildProcess, log: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited ${child.exitCode}: ${log()}`);

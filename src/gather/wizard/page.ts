@@ -12,6 +12,12 @@
 import { escapeHtml } from '../../ui/html.js';
 
 /** The Import tab: what to import, where to, the preflight, the run. */
+/** The kinds of authentication, the same for a source and a target. */
+const AUTH_OPTIONS = `<option value="none">None</option>
+<option value="basic">Basic (user and password)</option>
+<option value="bearer">Bearer token</option>
+<option value="header">Custom header</option>`;
+
 const IMPORT_MARKUP = `<section id="import" aria-labelledby="h-import">
 <h1 id="h-import">Import a bundle</h1>
 <p class="muted">Sends a gather or vmgather bundle (ZIP), or VictoriaMetrics JSON lines (plain or gzip'ed), to VictoriaMetrics (/api/v1/import) or a Prometheus remote-write receiver. The whole file is analyzed before a byte is sent; an import that stops can be resumed where it stopped.</p>
@@ -49,10 +55,7 @@ const IMPORT_MARKUP = `<section id="import" aria-labelledby="h-import">
 <div class="field">
 <label for="imp-auth-type">Target authentication</label>
 <select id="imp-auth-type">
-<option value="none">None</option>
-<option value="basic">Basic (user and password)</option>
-<option value="bearer">Bearer token</option>
-<option value="header">Custom header</option>
+${AUTH_OPTIONS}
 </select>
 </div>
 <div class="imp-auth" data-imp-auth="basic" hidden>
@@ -200,10 +203,7 @@ export function renderWizardPage(version: string): string {
 <div class="field">
 <label for="auth-type">Authentication</label>
 <select id="auth-type">
-<option value="none">None</option>
-<option value="basic">Basic (user and password)</option>
-<option value="bearer">Bearer token</option>
-<option value="header">Custom header</option>
+${AUTH_OPTIONS}
 </select>
 </div>
 <div class="auth" data-auth="basic" hidden>
