@@ -440,7 +440,8 @@ export class JsonLineParser implements LineFormat {
     }
     const digitsStart = p;
     let mant = 0;
-    while (p < end && buf[p] >= ZERO && buf[p] <= NINE) mant = mant * 10 + (buf[p++] - ZERO);
+    // one unsigned compare per digit; past `end` only the line's own newline or the buffer's end (undefined) follow
+    for (let d = buf[p] - ZERO; d >>> 0 <= 9 && p < end; d = buf[++p] - ZERO) mant = mant * 10 + d;
     let digits = p - digitsStart;
     if (digits === 0) return false;
     let fracDigits = 0;
@@ -449,7 +450,7 @@ export class JsonLineParser implements LineFormat {
     if (p < end && buf[p] === DOT) {
       p++;
       const fs = p;
-      while (p < end && buf[p] >= ZERO && buf[p] <= NINE) mant = mant * 10 + (buf[p++] - ZERO);
+      for (let d = buf[p] - ZERO; d >>> 0 <= 9 && p < end; d = buf[++p] - ZERO) mant = mant * 10 + d;
       fracDigits = p - fs;
       if (fracDigits === 0) throw new LineError(`cannot parse ${integer ? 'timestamp' : 'value'} ${JSON.stringify(buf.toString('latin1', start, p))}: no digits after "."`, 'value');
       digits += fracDigits;
