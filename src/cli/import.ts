@@ -219,7 +219,7 @@ class Progress {
     const total = s.bytesTotal;
     const frac = total ? Math.min(1, s.bytesDone / total) : undefined;
     const eta = s.etaSeconds === undefined ? '?' : dur(s.etaSeconds * 1000);
-    const what = s.stage === 'analyzing' ? 'checking' : 'importing';
+    const what = s.stage === 'analyzing' ? 'checking' : s.passes > 1 ? `importing (pass ${s.pass + 1}/${s.passes})` : 'importing';
     const text = `${what} ${mib(s.bytesDone)}${total ? `/${mib(total)}` : ''} MiB${frac !== undefined ? ` ${(frac * 100).toFixed(1)}%` : ''}${s.stage === 'importing' ? ` series ${s.seriesTotal ?? '?'} samples ${s.samplesSent}/${s.samplesTotal ?? '?'} ETA ${eta}` : ''}${s.lastError ? ` (retrying: ${s.lastError})` : ''}`;
     if (this.out.isTTY) {
       const width = 30;

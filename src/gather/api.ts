@@ -1114,6 +1114,8 @@ export function importStatusOut(id: string, s: ImportStatus): Json {
     samples_total: s.samplesTotal ?? null,
     series_total: s.seriesTotal ?? null,
     chunks_done: s.chunksDone,
+    pass: s.pass,
+    passes: s.passes,
     retries: s.retries,
     resumed_from: s.resumedFrom,
     skipped_lines: s.skippedLines,

@@ -83,6 +83,9 @@ export interface ImportStatus {
   readonly skippedLines: number;
   /** Where the resume point is kept. */
   readonly statePath?: string;
+  /** The pass over the input (from 0) and how many there are: more than one for a remote-write import sent in time windows. */
+  readonly pass: number;
+  readonly passes: number;
   /** How long each stage took (ms), those finished or running. */
   readonly stageMs: Readonly<Partial<Record<ImportStage, number>>>;
 }
@@ -95,6 +98,8 @@ interface SavedState {
   ackedOffset: number;
   ackedLine: number;
   sentEnd: number;
+  /** The pass being made (an input sent in time windows: import-job's timeWindows). */
+  pass?: number;
   samplesSent: number;
   skippedLines: number;
   updatedAt: string;
@@ -110,6 +115,8 @@ const MAX_LINE = 64 << 20;
 /** Margin kept from the target's edges when shifting or dropping: an import takes time, retention moves on. */
 const EDGE_MARGIN_MS = 3_600_000;
 const MINUTE_MS = 60_000;
+/** How far behind its newest sample a Prometheus TSDB takes one (half a 2 h block), Mimir's and Thanos' alike. */
+const PROMETHEUS_TOLERANCE_MS = 3_600_000;
 
 export class ImportJob {
   private stage_: ImportStage = 'pending';
@@ -139,6 +146,8 @@ export class ImportJob {
   private saving: Promise<void> = Promise.resolve();
   private saveQueued = false;
   private lastAckWrite = 0;
+  private pass = 0;
+  private passes = 1;
 
   constructor(readonly options: ImportOptions) {}
 
@@ -177,6 +186,8 @@ export class ImportJob {
       verification: this.verification,
       skippedLines: this.skippedLines,
       statePath: this.statePath,
+      pass: this.pass,
+      passes: this.passes,
       stageMs: TERMINAL.includes(this.stage_) ? { ...this.stageMs } : { ...this.stageMs, [this.stage_]: Date.now() - this.stageStart },
     };
   }
@@ -284,7 +295,11 @@ export class ImportJob {
     if (a.samplesTooNew > 0) problems.push(`${a.samplesTooNew} samples are more than 2 days in the future (after ${iso(newest!)}); VictoriaMetrics refuses them`);
     if (info.protocol === 'remote-write') {
       if (a.samplesOutOfOrder > 0) warnings.push(`${a.samplesOutOfOrder} samples are not after their series' previous sample in the input; each request is sent in time order, but across requests a receiver refuses them as out of order`);
-      if (info.toleranceMs !== undefined && a.maxLagMs > info.toleranceMs) warnings.push(`the input is not in time order: a sample lies ${dur(a.maxLagMs)} behind one before it, more than the ${dur(info.toleranceMs)} the receiver takes behind its newest sample: such samples will be refused (out of bounds)`);
+      const tolerance = info.toleranceMs ?? PROMETHEUS_TOLERANCE_MS;
+      if (a.maxLagMs > tolerance / 2 && a.minMs !== undefined && a.maxMs !== undefined) {
+        const passes = Math.floor((a.maxMs - a.minMs) / (tolerance / 2)) + 1;
+        warnings.push(`the input is not in time order (a sample lies ${dur(a.maxLagMs)} behind one before it; the receiver takes samples at most ${dur(tolerance)} behind its newest): it is sent in ${passes} passes of ${dur(tolerance / 2)} of time each, every pass reading the whole input`);
+      }
     }
     let suggested: number | undefined;
     if ((a.samplesTooOld > 0 || a.samplesTooNew > 0) && a.minMs !== undefined && a.maxMs !== undefined) {
@@ -337,9 +352,6 @@ export class ImportJob {
   }
 
   private async upload(info: TargetInfo): Promise<void> {
-    const o = this.options;
-    const input = this.input!;
-    const target = this.target!;
     const policy = this.policy();
     await this.loadState(info);
     const saved = this.saved!;
@@ -349,7 +361,48 @@ export class ImportJob {
     this.skippedLines = saved.skippedLines;
     this.stage = 'importing';
     this.importStartedAt = Date.now();
-    const encoder = new ChunkEncoder(info.protocol === 'remote-write' ? 'remote-write' : 'jsonl', policy, o.skipBadLines ?? false);
+    const windows = this.timeWindows(info, policy);
+    this.passes = windows.length;
+    for (let pass = saved.pass ?? 0; pass < windows.length; pass++) {
+      this.pass = pass;
+      if (pass > 0 && saved.pass !== pass) {
+        // a pass done: the next reads the input from its start
+        saved.pass = pass;
+        saved.ackedOffset = 0;
+        saved.ackedLine = 1;
+        saved.sentEnd = 0;
+        this.bytesDone = 0;
+        await this.persist(true);
+      }
+      const encoder = new ChunkEncoder(info.protocol === 'remote-write' ? 'remote-write' : 'jsonl', policy, this.options.skipBadLines ?? false, windows[pass]);
+      await this.uploadPass(info, encoder);
+    }
+    this.check();
+    // complete: the resume point has done its work
+    if (this.statePath !== undefined) await rm(this.statePath, { force: true });
+  }
+
+  /**
+   * For a remote-write receiver, which takes samples only a little older than its newest: when
+   * the input goes back in time further than half of that, it is sent in passes of that width,
+   * each reading the whole input for its window, so that no request goes back more.
+   */
+  private timeWindows(info: TargetInfo, policy: TimePolicy): ({ from: number; to: number } | undefined)[] {
+    const a = this.preflight!.analysis;
+    if (info.protocol !== 'remote-write' || a.minMs === undefined || a.maxMs === undefined) return [undefined];
+    const width = (info.toleranceMs ?? PROMETHEUS_TOLERANCE_MS) / 2;
+    if (a.maxLagMs <= width) return [undefined];
+    const shift = policy.kind === 'shift' ? policy.byMs : 0;
+    const out: { from: number; to: number }[] = [];
+    for (let from = a.minMs + shift; from <= a.maxMs + shift; from += width) out.push({ from, to: from + width });
+    return out;
+  }
+
+  private async uploadPass(info: TargetInfo, encoder: ChunkEncoder): Promise<void> {
+    const o = this.options;
+    const input = this.input!;
+    const target = this.target!;
+    const saved = this.saved!;
     const concurrency = Math.max(1, o.concurrency ?? (info.protocol === 'remote-write' ? 1 : 2));
     // chunks sent before a stop but never acknowledged: what of them the target holds is left out
     const uncertainEnd = info.flavour.startsWith('victoriametrics') ? saved.sentEnd : 0;
@@ -458,8 +511,6 @@ export class ImportJob {
     await this.persist(true);
     if (failure !== undefined) throw failure;
     this.check();
-    // complete: the resume point has done its work
-    if (this.statePath !== undefined) await rm(this.statePath, { force: true });
   }
 
   /** Moves the acknowledged offset over every chunk done in a row from it. */

@@ -271,6 +271,8 @@ export class ChunkEncoder implements LineVisitor {
     private readonly encoding: Encoding,
     private readonly policy: TimePolicy,
     private readonly skipBad: boolean,
+    /** Only samples in `[from, to)` (after the policy's shift): one pass of an import in time order. */
+    private readonly window?: { readonly from: number; readonly to: number },
   ) {}
 
   /**
@@ -280,12 +282,12 @@ export class ChunkEncoder implements LineVisitor {
    */
   encode(chunk: LineChunk, present?: Map<string, Set<number>>, knownSamples?: number): EncodedChunk {
     // lines sent as they are, already checked by the preflight: not read again
-    if (this.encoding === 'jsonl' && this.policy.kind === 'keep' && present === undefined && knownSamples !== undefined && !this.skipBad) {
+    if (this.encoding === 'jsonl' && this.policy.kind === 'keep' && present === undefined && knownSamples !== undefined && !this.skipBad && this.window === undefined) {
       return { body: chunk.buf, samples: knownSamples, skipped: 0 };
     }
     this.parts = [];
     this.rawParts = [];
-    this.rawOnly = this.policy.kind === 'keep' && present === undefined;
+    this.rawOnly = this.policy.kind === 'keep' && present === undefined && this.window === undefined;
     this.samples = 0;
     this.skipped = 0;
     this.badFirst = undefined;
@@ -334,6 +336,7 @@ export class ChunkEncoder implements LineVisitor {
       if (p.kind === 'shift') t += p.byMs;
       else if (p.kind === 'drop' && ((p.oldestMs !== undefined && t < p.oldestMs) || (p.newestMs !== undefined && t > p.newestMs))) continue;
       // already in the target: counted as imported, not sent again
+      if (this.window !== undefined && (t < this.window.from || t >= this.window.to)) continue;
       if (present?.has(t)) {
         kept++;
         continue;

@@ -217,6 +217,24 @@ describe('tributary import', { skip: missing }, () => {
     }
   });
 
+  test('lines not in time order into Prometheus: sent in passes of half its window, every sample arrives', async () => {
+    const prom = await receivingPrometheus();
+    try {
+      // one line per series over 4 h (as a plain export of a long range writes them), in small requests
+      const f = join(dir, 'long.jsonl');
+      const minute = 60_000;
+      const end = Math.floor((Date.now() - 10 * minute) / minute) * minute;
+      const lines = Array.from({ length: 30 }, (_, s) => JSON.stringify({ metric: { __name__: 'long_range', s: String(s) }, values: Array.from({ length: 240 }, (_, k) => k + s), timestamps: Array.from({ length: 240 }, (_, k) => end - (239 - k) * minute) }));
+      writeFileSync(f, lines.join('\n') + '\n');
+      const r = await runCli(['import', f, '--url', prom.url, '--chunk-size', '8192', '--data-dir', join(dir, 'd12')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /it is sent in 8 passes of 30m of time each/);
+      assert.match(r.stdout, /verification: series 30 of 30, samples 7200 of 7200: complete/);
+    } finally {
+      await prom.stop();
+    }
+  });
+
   test('killed with SIGKILL mid-way and run again: complete, no sample twice', async () => {
     const vm = await emptyVm();
     const copy = join(dir, 'killed.zip');
