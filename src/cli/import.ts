@@ -95,8 +95,10 @@ export async function importMain(argv: string[], env: NodeJS.ProcessEnv = proces
   let input: string;
   try {
     let p;
+    // `--shift -1h`: a value starting with "-" is taken for a flag by parseArgs
+    const args = argv.map((a, i) => (argv[i - 1] === '--shift' && /^-\d/.test(a) ? `--shift=${a}` : a)).filter((a, i) => !(a === '--shift' && /^-\d/.test(argv[i + 1] ?? '')));
     try {
-      p = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+      p = parseArgs({ args, options: FLAGS, allowPositionals: true, strict: true });
     } catch (err) {
       throw new GatherUsageError((err as Error).message.split(/\.\s/)[0]);
     }
@@ -175,12 +177,12 @@ async function run(job: ImportJob): Promise<number> {
   progress.end();
   if (s.stage === 'analyzed') {
     const pre = s.preflight!;
-    process.stdout.write(pre.problems.length === 0 ? 'preflight: ready to import\n' : `preflight: ${pre.problems.length} problem(s):\n${pre.problems.map((p) => `  - ${p}\n`).join('')}`);
-    return pre.problems.length === 0 || (pre.problems.every((p) => /older|future/.test(p)) && job.options.outside !== 'fail' && job.options.outside !== undefined) ? 0 : 1;
+    process.stdout.write(pre.refusal === undefined ? `preflight: ready to import${pre.problems.length > 0 ? ` (with the choices made: ${pre.problems.join('; ')})` : ''}\n` : `preflight: not ready: ${pre.refusal}\n`);
+    return pre.refusal === undefined ? 0 : 1;
   }
   if (s.stage !== 'completed') {
     out.write(`tributary import: ${s.stage}${s.error ? `: ${s.error}` : ''}\n`);
-    if (s.bytesDone > 0 || s.resumedFrom > 0) out.write(`${s.bytesDone} bytes acknowledged by the target; run the same command again to go on from there\n`);
+    if (s.statePath !== undefined && (s.acknowledged > 0 || s.stage === 'canceled')) out.write(`${s.acknowledged} bytes of lines taken by the target (resume point: ${s.statePath}); run the same command again to go on from there\n`);
     return 1;
   }
   const took = (st: 'analyzing' | 'importing' | 'verifying') => ((s.stageMs[st] ?? 0) / 1000).toFixed(2);
@@ -198,7 +200,7 @@ function printPreflight(p: Preflight): void {
   const t = p.target;
   const lines = [
     `target: ${t.writeUrl} (${t.flavour}${t.version !== 'unknown' ? ` ${t.version}` : ''}, ${t.protocol})${t.tenant !== undefined ? ` tenant ${t.tenant}` : ''}`,
-    `input: ${p.input.shown} (${p.input.kind}): ${a.lines} lines, ${a.series} series, ${a.samples} samples${a.minMs !== undefined ? `, ${iso(a.minMs)} to ${iso(a.maxMs!)}` : ''}, at most ${a.maxLabelsPerSeries} labels per series`,
+    `input: ${p.input.shown} (${p.input.kind}): ${a.lines} lines, ${a.series} series, ${a.samples} samples${a.minMs !== undefined ? `, ${iso(a.minMs)} to ${iso(a.maxMs!)}${p.shiftedByMs !== undefined ? ` (shifted by ${dur(p.shiftedByMs)})` : ''}` : ''}, at most ${a.maxLabelsPerSeries} labels per series`,
   ];
   if (t.retentionMs !== undefined) lines.push(`target keeps: ${dur(t.retentionMs)} (${t.retentionFrom}), samples from ${iso(p.oldestMs!)}${p.newestMs !== undefined ? ` to ${iso(p.newestMs)}` : ''}`);
   if (p.suggestedShiftMs !== undefined) lines.push(`suggested shift: ${dur(p.suggestedShiftMs)} (--outside shift): the input would span ${iso(a.minMs! + p.suggestedShiftMs)} to ${iso(a.maxMs! + p.suggestedShiftMs)}`);

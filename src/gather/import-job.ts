@@ -23,7 +23,7 @@ import { countLines, openImportInput, lineChunks, InputError, type ImportInput, 
 import { BadLineError, ChunkEncoder, ImportAnalysis, type AnalysisReport, type TimePolicy } from './import-rows.js';
 import { ImportTarget, type TargetConfig, type TargetInfo } from './import-target.js';
 import { presentSamples, verifyImport, type VerifyResult } from './import-verify.js';
-import { SourceError } from './types.js';
+import { redactSecrets, secretsOf, SourceError } from './types.js';
 
 export type OutsidePolicy = 'fail' | 'drop' | 'shift' | 'keep';
 
@@ -54,6 +54,10 @@ export interface Preflight {
   /** The earliest and latest sample the target takes now (ms), where it says. */
   readonly oldestMs?: number;
   readonly newestMs?: number;
+  /** Every time of `analysis` is moved by this (a shift given, or the one a resumed import started with). */
+  readonly shiftedByMs?: number;
+  /** Why the import may not start with the choices made, or undefined: ready. */
+  readonly refusal?: string;
   /** Move the whole input by this (ms) and every sample lands inside; undefined when none is needed or none fits. */
   readonly suggestedShiftMs?: number;
   /** What will go wrong, in words (bad lines, samples outside, labels over the limit, order). */
@@ -72,6 +76,8 @@ export interface ImportStatus {
   readonly seriesTotal?: number;
   readonly chunksDone: number;
   readonly retries: number;
+  /** Bytes of lines the target has taken, all before them too: where a new run goes on (0 for none). */
+  readonly acknowledged: number;
   /** Where the import started (a resume: past 0). */
   readonly resumedFrom: number;
   readonly startedAt: number;
@@ -100,9 +106,20 @@ interface SavedState {
   sentEnd: number;
   /** The pass being made (an input sent in time windows: import-job's timeWindows). */
   pass?: number;
+  /** What the samples are moved by (0: not), fixed when the import starts: a resume goes on the same. */
+  shiftMs?: number;
   samplesSent: number;
   skippedLines: number;
   updatedAt: string;
+}
+
+/** A chunk the target took, waiting for those before it to be taken too. */
+interface Done {
+  readonly start: number;
+  readonly end: number;
+  readonly lines: number;
+  readonly samples: number;
+  readonly skipped: number;
 }
 
 const TERMINAL: readonly ImportStage[] = ['completed', 'failed', 'canceled', 'analyzed'];
@@ -146,10 +163,17 @@ export class ImportJob {
   private saving: Promise<void> = Promise.resolve();
   private saveQueued = false;
   private lastAckWrite = 0;
+  private statePlaces: string[] = [];
   private pass = 0;
   private passes = 1;
+  /** The shift the preflight's analysis applied. */
+  private analysisShift = 0;
 
-  constructor(readonly options: ImportOptions) {}
+  private readonly secrets: string[];
+
+  constructor(readonly options: ImportOptions) {
+    this.secrets = secretsOf(options.target);
+  }
 
   private get stage(): ImportStage {
     return this.stage_;
@@ -178,10 +202,12 @@ export class ImportJob {
       chunksDone: this.chunksDone,
       retries: this.retries,
       resumedFrom: this.resumedFrom,
+      acknowledged: this.saved?.ackedOffset ?? 0,
       startedAt: this.startedAt,
       etaSeconds: eta,
-      lastError: this.lastError,
-      error: this.error,
+      // a receiver may quote what it refused, credentials included: never shown
+      lastError: this.lastError === undefined ? undefined : redactSecrets(this.lastError, this.secrets),
+      error: this.error === undefined ? undefined : redactSecrets(this.error, this.secrets),
       preflight: this.preflight,
       verification: this.verification,
       skippedLines: this.skippedLines,
@@ -209,6 +235,13 @@ export class ImportJob {
       else {
         this.stage = 'failed';
         this.error = messageOf(err);
+        // refused before the target took anything (a wrong path, no permission): nothing to resume
+        const s = this.saved;
+        if (err instanceof SourceError && err.status !== undefined && err.status >= 400 && err.status < 500 && s !== undefined && s.ackedOffset === 0 && (s.pass ?? 0) === 0 && this.statePath !== undefined) {
+          await this.saving;
+          await rm(this.statePath, { force: true });
+          this.statePath = undefined;
+        }
       }
     } finally {
       await this.saving;
@@ -224,6 +257,8 @@ export class ImportJob {
     this.target = new ImportTarget(o.target);
     const info = await this.target.probe();
     this.check();
+    // the resume point first: an import going on is checked as one going on (below)
+    if (!o.dryRun) await this.loadState(info);
     this.stage = 'analyzing';
     const pre = await this.analyze(info);
     this.preflight = pre;
@@ -232,15 +267,14 @@ export class ImportJob {
       this.stage = 'analyzed';
       return;
     }
-    const refusal = this.refusal(pre);
-    if (refusal !== undefined) throw new InputError(refusal);
+    if (pre.refusal !== undefined) throw new InputError(pre.refusal);
     await this.upload(info);
     this.check();
     if (o.verify !== false) {
       this.stage = 'verifying';
       const a = pre.analysis;
       const policy = this.policy();
-      const shift = policy.kind === 'shift' ? policy.byMs : 0;
+      const shift = this.extraShift(policy);
       const keys = policy.kind === 'drop' ? this.analysis!.insideKeys() : this.analysis!.keptKeys();
       const minMs = (policy.kind === 'drop' ? (a.minInsideMs ?? a.minMs ?? 0) : (a.minMs ?? 0)) + shift;
       this.verification = await verifyImport(this.target, this.analysis!.names, keys, this.expectedSamples() ?? 0, minMs, (a.maxMs ?? 0) + shift, this.abort.signal);
@@ -264,9 +298,16 @@ export class ImportJob {
     let oldest: number | undefined;
     let newest: number | undefined;
     if (info.retentionMs !== undefined) oldest = now - info.retentionMs;
-    if (info.headMaxMs !== undefined && info.toleranceMs !== undefined) oldest = Math.max(oldest ?? -Infinity, info.headMaxMs - info.toleranceMs);
+    const saved = this.saved;
+    const resuming = saved !== undefined && (saved.ackedOffset > 0 || saved.sentEnd > 0 || (saved.pass ?? 0) > 0);
+    // going on with an import: the head's newest samples are its own, the rest comes after them
+    const headLimit = info.headMaxMs !== undefined && info.toleranceMs !== undefined && !resuming;
+    if (headLimit) oldest = Math.max(oldest ?? -Infinity, info.headMaxMs! - info.toleranceMs!);
     if (info.futureMs !== undefined) newest = now + info.futureMs;
-    const analysis = new ImportAnalysis({ oldestMs: oldest, newestMs: newest, maxLabels: info.maxLabels, dropsNaN: info.protocol === 'vm-import' });
+    // a shift given (or the one a resumed import was started with) is checked as it will land
+    const shift = this.shiftChosen() ?? 0;
+    this.analysisShift = shift;
+    const analysis = new ImportAnalysis({ oldestMs: oldest, newestMs: newest, maxLabels: info.maxLabels, dropsNaN: info.protocol === 'vm-import', shiftMs: shift });
     this.analysis = analysis;
     const input = this.input!;
     for await (const c of lineChunks(input.bytes(), this.options.chunkBytes ?? DEFAULT_CHUNK, MAX_LINE, 0, 1, input.shown)) {
@@ -290,9 +331,12 @@ export class ImportJob {
     }
     if (a.samplesNaN > 0) warnings.push(`${a.samplesNaN} samples are NaN: VictoriaMetrics stores no NaN value (it drops them at ingestion), so they are not counted as expected`);
     if (a.seriesOverLabelLimit > 0) warnings.push(`${a.seriesOverLabelLimit} series have more than ${info.maxLabels} labels (the most: ${a.maxLabelsPerSeries}); the target drops labels past its limit (-maxLabelsPerTimeseries)`);
-    const edge = info.headMaxMs !== undefined ? `older than ${iso(oldest!)} (the Prometheus head ends at ${iso(info.headMaxMs)} and takes samples at most ${dur(info.toleranceMs!)} older${info.oooWindowMs ? ', its out_of_order_time_window' : '; set storage.tsdb.out_of_order_time_window to take older ones'})` : `older than the target's retention (${info.retentionFrom ?? 'unknown'}: before ${oldest !== undefined ? iso(oldest) : '?'})`;
-    if (a.samplesTooOld > 0) problems.push(`${a.samplesTooOld} of ${a.samples} samples are ${edge}`);
-    if (a.samplesTooNew > 0) problems.push(`${a.samplesTooNew} samples are more than 2 days in the future (after ${iso(newest!)}); VictoriaMetrics refuses them`);
+    const shifted = shift !== 0 ? ` after the shift by ${dur(shift)}` : '';
+    const edge = headLimit ? `older than ${iso(oldest!)} (the Prometheus head ends at ${iso(info.headMaxMs)} and takes samples at most ${dur(info.toleranceMs!)} older${info.oooWindowMs ? ', its out_of_order_time_window' : '; set storage.tsdb.out_of_order_time_window to take older ones'})` : `older than the target's retention (${info.retentionFrom ?? 'unknown'}: before ${oldest !== undefined ? iso(oldest) : '?'})`;
+    if (a.samplesTooOld > 0) problems.push(`${a.samplesTooOld} of ${a.samples} samples are${shifted} ${edge}`);
+    if (a.samplesTooNew > 0) problems.push(`${a.samplesTooNew} samples are${shifted} more than 2 days in the future (after ${iso(newest!)}); VictoriaMetrics refuses them`);
+    if (a.maxMs !== undefined && a.maxMs > now && a.samplesTooNew === 0) warnings.push(`samples${shifted} reach ${dur(a.maxMs - now)} into the future (up to ${iso(a.maxMs)})`);
+    if (resuming && info.headMaxMs !== undefined) warnings.push(`going on with an import stopped at byte ${saved!.ackedOffset}: the Prometheus head's window is not checked (its newest samples are this import's)`);
     if (info.protocol === 'remote-write') {
       if (a.samplesOutOfOrder > 0) warnings.push(`${a.samplesOutOfOrder} samples are not after their series' previous sample in the input; each request is sent in time order, but across requests a receiver refuses them as out of order`);
       const tolerance = info.toleranceMs ?? PROMETHEUS_TOLERANCE_MS;
@@ -302,7 +346,7 @@ export class ImportJob {
       }
     }
     let suggested: number | undefined;
-    if ((a.samplesTooOld > 0 || a.samplesTooNew > 0) && a.minMs !== undefined && a.maxMs !== undefined) {
+    if (shift === 0 && (a.samplesTooOld > 0 || a.samplesTooNew > 0) && a.minMs !== undefined && a.maxMs !== undefined) {
       const hi = Math.min(newest ?? Infinity, now);
       // a margin from the old edge (retention moves on while the import runs), smaller where the window is narrow
       const lo = oldest === undefined ? -Infinity : oldest + Math.min(EDGE_MARGIN_MS, Math.max(0, hi - oldest) / 4);
@@ -312,16 +356,33 @@ export class ImportJob {
       // not into the future: a dashboard of "now" would not show it, and retention keeps less than it seems
       if (a.minMs + shift >= (oldest ?? -Infinity) && a.maxMs + shift <= hi) suggested = shift;
     }
-    return {
+    const pre: Preflight = {
       target: info,
       analysis: a,
       oldestMs: oldest,
       newestMs: newest,
+      shiftedByMs: shift !== 0 ? shift : undefined,
       suggestedShiftMs: suggested,
       problems,
       warnings,
       input: { kind: input.kind, shown: input.shown, linesSize: input.linesSize, metadata: input.metadata },
     };
+    return { ...pre, refusal: this.refusal(pre) };
+  }
+
+  /**
+   * The shift the samples are moved by before the preflight checks them: the one given, or the
+   * one a resumed import was started with (undefined: none, or the suggestion is still to come).
+   */
+  private shiftChosen(): number | undefined {
+    const saved = this.saved?.shiftMs;
+    if (saved !== undefined && saved !== 0) return saved;
+    return this.options.shiftMs;
+  }
+
+  /** What the import moves samples by beyond what the preflight already applied (the suggested shift). */
+  private extraShift(policy: TimePolicy): number {
+    return (policy.kind === 'shift' ? policy.byMs : 0) - this.analysisShift;
   }
 
   /** Why the import may not start with these choices, or undefined. */
@@ -329,15 +390,37 @@ export class ImportJob {
     const a = pre.analysis;
     if (a.samples === 0) return pre.problems[0];
     if (a.badLines > 0 && !this.options.skipBadLines) return pre.problems.find((p) => p.includes('bad line'));
+    const conflict = this.resumeConflict();
+    if (conflict !== undefined) return conflict;
     const outside = a.samplesTooOld + a.samplesTooNew;
     const o = this.options.outside ?? 'fail';
-    if (outside > 0 && o === 'fail') {
-      const shift = pre.suggestedShiftMs !== undefined ? `, --outside shift (by ${dur(pre.suggestedShiftMs)}, the suggested offset)` : '';
-      return `${pre.problems.filter((p) => /older|future/.test(p)).join('; ')}. Choose --outside drop (import the ${a.samplesInside} samples inside)${shift}, or --outside keep (send them anyway)`;
+    const outsideProblems = pre.problems.filter((p) => /older|future/.test(p)).join('; ');
+    if (outside > 0 && pre.shiftedByMs !== undefined && o !== 'keep' && o !== 'drop') {
+      return `${outsideProblems}. Choose another --shift, --outside drop (import the ${a.samplesInside} samples inside), or --outside keep (send them anyway)`;
     }
-    if (o === 'shift') {
-      const by = this.options.shiftMs ?? pre.suggestedShiftMs;
+    if (outside > 0 && o === 'fail') {
+      const choices = [
+        ...(a.samplesInside > 0 ? [`--outside drop (import the ${a.samplesInside} samples inside)`] : []),
+        ...(pre.suggestedShiftMs !== undefined ? [`--outside shift (by ${dur(pre.suggestedShiftMs)}, the suggested offset)`] : []),
+        '--outside keep (send them anyway)',
+      ];
+      return `${outsideProblems}. Choose ${choices.join(', or ')}`;
+    }
+    if (o === 'drop' && a.samplesInside === 0) return `${outsideProblems}: none is inside, so --outside drop would import nothing${pre.suggestedShiftMs !== undefined ? `; --outside shift moves them inside (by ${dur(pre.suggestedShiftMs)})` : ''}`;
+    if (o === 'shift' && pre.shiftedByMs === undefined) {
+      const by = pre.suggestedShiftMs;
       if (by === undefined) return outside > 0 ? `no shift puts every sample inside what the target keeps (the input spans ${dur((a.maxMs ?? 0) - (a.minMs ?? 0))}); use --outside drop` : '--outside shift: every sample is inside already; give --shift to move them anyway';
+    }
+    return undefined;
+  }
+
+  /** A resumed import asked to go on with other samples than it started with (another shift): refused, it would mix both. */
+  private resumeConflict(): string | undefined {
+    const saved = this.saved;
+    if (saved === undefined || saved.shiftMs === undefined || !(saved.ackedOffset > 0 || saved.sentEnd > 0 || (saved.pass ?? 0) > 0)) return undefined;
+    const asked = this.options.shiftMs;
+    if (asked !== undefined && asked !== saved.shiftMs) {
+      return `this import was started ${saved.shiftMs === 0 ? 'without a shift' : `shifted by ${dur(saved.shiftMs)}`} and stopped at byte ${saved.ackedOffset}: go on with ${saved.shiftMs === 0 ? 'no --shift' : `--shift ${dur(saved.shiftMs)}`}, or start over with --restart`;
     }
     return undefined;
   }
@@ -345,6 +428,9 @@ export class ImportJob {
   private policy(): TimePolicy {
     const o = this.options.outside ?? 'fail';
     const pre = this.preflight;
+    // a resumed import goes on as it started
+    const started = this.saved?.shiftMs;
+    if (started !== undefined && started !== 0) return { kind: 'shift', byMs: started };
     if (o === 'shift') return { kind: 'shift', byMs: this.options.shiftMs ?? pre?.suggestedShiftMs ?? 0 };
     if (o === 'drop') return { kind: 'drop', oldestMs: pre?.oldestMs, newestMs: pre?.newestMs };
     if (this.options.shiftMs !== undefined) return { kind: 'shift', byMs: this.options.shiftMs };
@@ -353,8 +439,12 @@ export class ImportJob {
 
   private async upload(info: TargetInfo): Promise<void> {
     const policy = this.policy();
-    await this.loadState(info);
     const saved = this.saved!;
+    await this.placeState();
+    if (saved.shiftMs === undefined) {
+      saved.shiftMs = policy.kind === 'shift' ? policy.byMs : 0;
+      await this.persist(true);
+    }
     this.resumedFrom = saved.ackedOffset;
     this.bytesDone = saved.ackedOffset;
     this.samplesSent = saved.samplesSent;
@@ -404,12 +494,15 @@ export class ImportJob {
     const target = this.target!;
     const saved = this.saved!;
     const concurrency = Math.max(1, o.concurrency ?? (info.protocol === 'remote-write' ? 1 : 2));
-    // chunks sent before a stop but never acknowledged: what of them the target holds is left out
-    const uncertainEnd = info.flavour.startsWith('victoriametrics') ? saved.sentEnd : 0;
+    // chunks sent before a stop but never acknowledged: what of them the target holds is left
+    // out (VictoriaMetrics would keep a sample twice, a Prometheus TSDB refuses one older than
+    // its series' newest as out of order)
+    const uncertainEnd = saved.sentEnd;
+    const shift = this.policy().kind === 'shift' ? (this.policy() as { byMs: number }).byMs : 0;
     const uncertain: LineChunk[] = [];
     let present: Map<string, Set<number>> | undefined;
     const inFlight = new Set<Promise<void>>();
-    const done: { start: number; end: number; lines: number }[] = [];
+    const done: Done[] = [];
     let failure: unknown;
     const chunks = lineChunks(input.bytes(saved.ackedOffset), o.chunkBytes ?? DEFAULT_CHUNK, MAX_LINE, saved.ackedOffset, saved.ackedLine, input.shown);
     const pending: LineChunk[] = [];
@@ -452,16 +545,15 @@ export class ImportJob {
               if (chunk !== undefined) uncertain.push(chunk);
             }
             try {
-              present = await presentSamples(target, uncertain);
+              present = await presentSamples(target, uncertain, shift);
             } catch (err) {
-              throw new SourceError('http', `before going on, the samples of the ${uncertain.length} chunk(s) that were in flight when the import stopped are looked up in the target (VictoriaMetrics keeps a sample sent twice twice), and that failed: ${(err as Error).message}. Give --query-url (the query API, e.g. a vmselect's /select/<tenant>/prometheus) or start over with --restart`);
+              throw new SourceError('http', `before going on, the samples of the ${uncertain.length} chunk(s) that were in flight when the import stopped are looked up in the target (VictoriaMetrics would keep a sample sent again twice, a Prometheus refuse it as out of order), and that failed: ${(err as Error).message}. Give --query-url (the query API, e.g. a vmselect's /select/<tenant>/prometheus) or start over with --restart`);
             }
             pending.push(...uncertain.slice(1));
             chunk = uncertain[0];
           }
           const enc = encoder.encode(chunk, chunk.start < uncertainEnd ? present : undefined, this.chunkSamples.get(chunk.start));
           const lines = countLines(chunk.buf);
-          if (enc.body !== chunk.buf) chunk.release?.();
           if (chunk.end > saved.sentEnd) {
             // marked a few chunks ahead: one write per few chunks; a resume checks those few
             saved.sentEnd = Math.max(chunk.end, chunk.start + SENT_AHEAD_CHUNKS * (o.chunkBytes ?? DEFAULT_CHUNK));
@@ -484,13 +576,14 @@ export class ImportJob {
       const w = wakeProducer;
       wakeProducer = undefined;
       w?.();
-      const p = this.sendWithRetry(item.body).then(
+      const p = this.sendWithRetry(item.chunk, item.body, encoder, shift).then(
         () => {
-          if (item.body === item.chunk.buf) item.chunk.release?.();
+          // kept until taken: a retry may have to encode it again
+          item.chunk.release?.();
           this.samplesSent += item.samples;
           this.skippedLines += item.skipped;
           this.chunksDone++;
-          done.push({ start: item.chunk.start, end: item.chunk.end, lines: item.lines });
+          done.push({ start: item.chunk.start, end: item.chunk.end, lines: item.lines, samples: item.samples, skipped: item.skipped });
           this.advance(done);
         },
         (err) => {
@@ -514,16 +607,17 @@ export class ImportJob {
   }
 
   /** Moves the acknowledged offset over every chunk done in a row from it. */
-  private advance(done: { start: number; end: number; lines: number }[]): void {
+  private advance(done: Done[]): void {
     const saved = this.saved!;
     done.sort((a, b) => a.start - b.start);
+    // what is written counts the chunks before the resume point only: the others are sent again
     while (done.length > 0 && done[0].start === saved.ackedOffset) {
       const d = done.shift()!;
       saved.ackedOffset = d.end;
       saved.ackedLine += d.lines;
+      saved.samplesSent += d.samples;
+      saved.skippedLines += d.skipped;
     }
-    saved.samplesSent = this.samplesSent;
-    saved.skippedLines = this.skippedLines;
     this.bytesDone = saved.ackedOffset;
     this.linesDone = saved.ackedLine - 1;
     if (Date.now() - this.lastAckWrite >= ACK_WRITE_MS) {
@@ -532,13 +626,29 @@ export class ImportJob {
     }
   }
 
-  private async sendWithRetry(body: Buffer): Promise<void> {
+  /**
+   * Sends a chunk until it is taken. After a failure that leaves open whether the target took
+   * it (a network error, a timeout, a 5xx) the chunk is encoded again without the samples the
+   * target turns out to hold: VictoriaMetrics would keep them twice, Prometheus refuse the
+   * request as out of order.
+   */
+  private async sendWithRetry(chunk: LineChunk, first: Buffer, encoder: ChunkEncoder, shift: number): Promise<void> {
     const target = this.target!;
     const limit = this.options.retryForMs ?? 300_000;
     let failingSince = 0;
     let delay = 250;
+    let body = first;
+    let unsure = false;
     for (;;) {
       this.check();
+      if (unsure) {
+        try {
+          body = encoder.encode(chunk, await presentSamples(target, [chunk], shift)).body;
+          unsure = false;
+        } catch (err) {
+          this.lastError = `cannot tell which samples of a chunk that failed arrived (${(err as Error).message}); sending it again as it is`;
+        }
+      }
       const r = await target.send(body, this.abort.signal);
       if (r.kind === 'ok') {
         if (failingSince !== 0) this.lastError = undefined;
@@ -547,6 +657,7 @@ export class ImportJob {
       this.check();
       if (r.kind === 'refused') throw new SourceError('http', `${target.shown()} refused a chunk: ${r.status === 0 ? '' : `${r.status} `}${r.message}`, r.status);
       this.lastError = r.reason;
+      if (r.status !== 429) unsure = true;
       const now = Date.now();
       if (failingSince === 0) failingSince = now;
       if (now - failingSince > limit) throw new SourceError('network', `${target.shown()}: failing for ${dur(now - failingSince)}: ${r.reason}`);
@@ -561,7 +672,7 @@ export class ImportJob {
     const o = this.options;
     const input = this.input!;
     const key = createHash('sha256')
-      .update(JSON.stringify([info.writeUrl, info.protocol, info.tenant ?? '', o.outside ?? 'fail', o.shiftMs ?? null, o.skipBadLines ?? false]))
+      .update(JSON.stringify([info.writeUrl, info.protocol, info.tenant ?? '']))
       .digest('hex')
       .slice(0, 12);
     const abs = resolve(o.input);
@@ -586,18 +697,24 @@ export class ImportJob {
       }
       return;
     }
-    // where it can be written: beside the input, else the data folder
-    for (const path of [beside, fallback]) {
+    // none yet: written where it can be once the import starts (statePlaces)
+    this.statePlaces = [beside, fallback];
+  }
+
+  /** Where the resume point goes, found when the import starts: beside the input, else the data folder. */
+  private async placeState(): Promise<void> {
+    if (this.statePath !== undefined) return;
+    for (const path of this.statePlaces) {
       try {
         await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, JSON.stringify(fresh));
+        await writeFile(path, JSON.stringify(this.saved));
         this.statePath = path;
         return;
       } catch {
         // read-only: the next place
       }
     }
-    throw new InputError(`cannot keep the resume point beside ${o.input} nor in ${dirname(fallback)}: both are read-only`);
+    throw new InputError(`cannot keep the resume point beside ${this.options.input} nor in ${dirname(this.statePlaces[1] ?? '.')}: both are read-only`);
   }
 
   /** Writes the resume point (write and rename); `now` waits for it, otherwise writes coalesce. */

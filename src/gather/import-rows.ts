@@ -62,6 +62,8 @@ export interface TargetLimits {
   readonly maxLabels?: number;
   /** The target stores no NaN value (VictoriaMetrics drops them at ingestion): they are not expected to arrive. */
   readonly dropsNaN?: boolean;
+  /** Every timestamp is moved by this before it is looked at (the import shifts them so). */
+  readonly shiftMs?: number;
 }
 
 export interface BadLine {
@@ -161,10 +163,11 @@ export class ImportAnalysis implements LineVisitor {
     const oldest = this.limits.oldestMs ?? -Infinity;
     const newest = this.limits.newestMs ?? Infinity;
     const dropsNaN = this.limits.dropsNaN === true;
+    const shift = this.limits.shiftMs ?? 0;
     let last = s.last;
     let latest = this.latest;
     for (let i = 0; i < n; i++) {
-      const t = timestamps[i];
+      const t = timestamps[i] + shift;
       if (t < this.minMs) this.minMs = t;
       if (t > this.maxMs) this.maxMs = t;
       if (t <= last) this.outOfOrder++;

@@ -53,7 +53,11 @@ export interface TargetInfo {
   readonly notes: readonly string[];
 }
 
-export type SendResult = { readonly kind: 'ok' } | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number } | { readonly kind: 'refused'; readonly status: number; readonly message: string };
+export type SendResult =
+  | { readonly kind: 'ok' }
+  /** `status`: the answer's, when there was one (none: a network error or a timeout). */
+  | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number; readonly status?: number }
+  | { readonly kind: 'refused'; readonly status: number; readonly message: string };
 
 const MONTH_MS = 31 * 86_400_000;
 const VM_FUTURE_MS = 2 * 86_400_000;
@@ -142,7 +146,8 @@ export class ImportTarget {
       // a server's root: what it is decides how it is written to
       const v = await validateConnection({ ...this.config, url: r.queryBase ?? this.config.url, tenant: undefined });
       if (!v.ok || v.source === undefined) {
-        throw new SourceError(v.kind ?? 'http', `${v.error ?? 'no answer'}${v.hint ? ` (${v.hint})` : ''}`);
+        const hint = targetHint(v.kind, v.error ?? '', this.config) ?? v.hint?.replace(/\bthe source\b/g, 'the target');
+        throw new SourceError(v.kind ?? 'http', `${v.error ?? 'no answer'}${hint ? ` (${hint})` : ''}`);
       }
       flavour = v.source.flavour;
       version = v.source.version;
@@ -193,22 +198,30 @@ export class ImportTarget {
     } else if (flavour.startsWith('victoriametrics') || this.info_?.protocol === 'vm-import') {
       out.futureMs = VM_FUTURE_MS;
       const origin = queryBase !== undefined ? new URL(queryBase).origin : undefined;
-      // a single node's /flags lists the flags set; what is missing has its default
+      // the flags of the server that answers: every flag with its value on its /metrics page
+      // (`flag{name=…, value=…, is_set=…}`); a vmauth or proxy in front answers with its own,
+      // which hold no retention — then it is unknown, not the default
       const root = flavour === 'victoriametrics-single' && queryBase !== undefined ? queryBase.replace(/\/prometheus$/, '') : origin;
-      const page = root !== undefined ? await this.text(`${root}/flags`) : undefined;
-      if (page !== undefined && /^-\w/m.test(page)) {
-        const ret = /^-retentionPeriod="?([^"\n]*)"?$/m.exec(page)?.[1];
-        const labels = /^-maxLabelsPerTimeseries="?(\d+)"?$/m.exec(page)?.[1];
-        if (flavour === 'victoriametrics-single') {
-          out.retentionMs = ret !== undefined ? vmRetention(ret) : MONTH_MS;
-          out.retentionFrom = `-retentionPeriod=${ret ?? '1 (default: 1 month)'}`;
-        } else if (ret === undefined) notes.push("retention: a cluster's vmstorage keeps it, out of reach here; give --retention to check against it");
-        out.maxLabels = labels !== undefined ? Number(labels) : 30;
-        const dedup = /^-dedup\.minScrapeInterval="?([^"\n]*)"?$/m.exec(page)?.[1];
-        if (dedup !== undefined && !/^0s?$/.test(dedup)) notes.push(`-dedup.minScrapeInterval=${dedup}: the target keeps one sample per ${dedup} of a series, so verification may count fewer than were sent`);
+      const page = root !== undefined ? await this.text(`${root}/metrics`) : undefined;
+      const flag = (name: string): { value: string; set: boolean } | undefined => {
+        const m = new RegExp(`^flag\\{name="${name.replace(/\./g, '\\.')}", value="([^"]*)", is_set="(true|false)"\\}`, 'm').exec(page ?? '');
+        return m === null ? undefined : { value: m[1], set: m[2] === 'true' };
+      };
+      const ret = flag('retentionPeriod');
+      if (ret !== undefined) {
+        out.retentionMs = vmRetention(ret.value);
+        out.retentionFrom = `-retentionPeriod=${ret.value}${ret.set ? '' : ' (not set: the default)'}`;
       } else {
-        notes.push(`retention and labels per series: ${root ?? 'the server'}/flags did not answer; give --retention and --max-labels to check against them`);
+        notes.push(
+          flavour === 'victoriametrics-cluster'
+            ? "retention: a cluster's vmstorage keeps it, out of reach through vminsert; give --retention to check against it"
+            : `retention: not on ${root ?? 'the server'}/metrics (a vmauth or proxy in front answers with its own); give --retention to check against it`,
+        );
       }
+      const labels = flag('maxLabelsPerTimeseries');
+      if (labels !== undefined) out.maxLabels = Number(labels.value);
+      const dedup = flag('dedup.minScrapeInterval');
+      if (dedup !== undefined && !/^0s?$/.test(dedup.value)) notes.push(`-dedup.minScrapeInterval=${dedup.value}: the target keeps one sample per ${dedup.value} of a series, so verification may count fewer than were sent`);
     }
     if (given.retentionMs !== undefined) {
       out.retentionMs = given.retentionMs;
@@ -251,7 +264,7 @@ export class ImportTarget {
     if (a instanceof Error) return { kind: 'retry', reason: this.redact(a.message) };
     if (a.status >= 200 && a.status < 300) return { kind: 'ok' };
     const message = this.redact(a.text.trim());
-    if (a.status >= 500 || a.status === 429) return { kind: 'retry', reason: `${a.status} ${message}`, retryAfterMs: retryAfterMs(a.headers['retry-after'], 300_000) };
+    if (a.status >= 500 || a.status === 429) return { kind: 'retry', reason: `${a.status} ${message}`, retryAfterMs: retryAfterMs(a.headers['retry-after'], 300_000), status: a.status };
     return { kind: 'refused', status: a.status, message };
   }
 
@@ -313,6 +326,20 @@ export class ImportTarget {
   async close(): Promise<void> {
     await Promise.all([this.client.close(), this.queries.close()]);
   }
+}
+
+/** What to change when a target's root did not answer as VictoriaMetrics or Prometheus (gather's hints speak of sources and vmselect). */
+function targetHint(kind: string | undefined, message: string, c: TargetConfig): string | undefined {
+  if (kind === 'auth') {
+    return c.auth === undefined || c.auth.type === 'none'
+      ? 'the target wants credentials: --basic-auth-user with --basic-auth-password-file, --bearer-token-file, or --header'
+      : 'the credentials were refused: check the user and password, the token or the header';
+  }
+  if (/ECONNREFUSED/.test(message)) return 'nothing listens there: check the host and port (VictoriaMetrics 8428, vminsert 8480, vmauth 8427, Prometheus 9090)';
+  if (kind === 'not_found' || /unsupported path|missing route/i.test(message)) {
+    return 'no import API here: give a VictoriaMetrics single node\'s root, a vminsert\'s /insert/<tenant>/prometheus, or a remote-write URL (…/api/v1/write, …/api/v1/push)';
+  }
+  return undefined;
 }
 
 /** snappy of an empty WriteRequest: one literal of length 0. */

@@ -55,20 +55,8 @@ async function countInTarget(target: ImportTarget, names: readonly string[], exp
   let series = 0;
   let samples = 0;
   const seen = new Set<string>();
-  const batches: string[][] = [[]];
-  let len = 0;
-  for (const n of names) {
-    const part = term(n, windowMs);
-    if (len + part.length > MAX_QUERY_CHARS && batches[batches.length - 1].length > 0) {
-      batches.push([]);
-      len = 0;
-    }
-    batches[batches.length - 1].push(part);
-    len += part.length + 4;
-  }
   const lb = new LabelsBuilder();
-  for (const b of batches) {
-    if (b.length === 0) continue;
+  for (const b of batched(names, (n) => term(n, windowMs))) {
     const text = await target.query('/api/v1/query', new URLSearchParams({ query: b.join(' or '), time: at, nocache: '1' }));
     const result = (JSON.parse(text) as { data?: { result?: { metric: Record<string, string>; value: [number, string] }[] } }).data?.result ?? [];
     for (const r of result) {
@@ -87,13 +75,29 @@ async function countInTarget(target: ImportTarget, names: readonly string[], exp
 /** The name kept in a label of its own: `or` matches series by their labels without `__name__`, and would drop one name's series that equal another's. */
 const NAME_LABEL = '__tributary_name__';
 
+/** One query's terms per batch, each query under MAX_QUERY_CHARS (one form POST). */
+function batched(names: readonly string[], term: (name: string) => string): string[][] {
+  const batches: string[][] = [[]];
+  let len = 0;
+  for (const n of names) {
+    const part = term(n);
+    if (len + part.length > MAX_QUERY_CHARS && batches[batches.length - 1].length > 0) {
+      batches.push([]);
+      len = 0;
+    }
+    batches[batches.length - 1].push(part);
+    len += part.length + 4;
+  }
+  return batches.filter((b) => b.length > 0);
+}
+
 function term(name: string, windowMs: number): string {
   const q = JSON.stringify(name);
   return `label_replace(count_over_time({__name__=${q}}[${windowMs}ms]),"${NAME_LABEL}",${q},"","")`;
 }
 
-/** The samples (timestamps by series key) the target already holds of the chunks' series in their range. */
-export async function presentSamples(target: ImportTarget, chunks: readonly LineChunk[]): Promise<Map<string, Set<number>>> {
+/** The samples (timestamps by series key, as sent: moved by `shiftMs`) the target already holds of the chunks' series in their range. */
+export async function presentSamples(target: ImportTarget, chunks: readonly LineChunk[], shiftMs = 0): Promise<Map<string, Set<number>>> {
   const series = new Map<string, Labels>();
   let min = Infinity;
   let max = -Infinity;
@@ -112,19 +116,41 @@ export async function presentSamples(target: ImportTarget, chunks: readonly Line
   }
   const out = new Map<string, Set<number>>();
   if (series.size === 0) return out;
+  // the target holds them as sent: shifted
+  min += shiftMs;
+  max += shiftMs;
   await target.flush();
-  const params = new URLSearchParams({ start: (min / 1000).toFixed(3), end: (max / 1000).toFixed(3) });
-  for (const labels of series.values()) params.append('match[]', selector(labels));
-  const text = await target.query('/api/v1/export', params);
-  const buf = Buffer.from(text);
-  new LineReader().read({ buf, start: 0, end: buf.length, firstLine: 1 }, {
-    line(_n, labels, _v, ts, n) {
-      let set = out.get(labels.key);
-      if (set === undefined) out.set(labels.key, (set = new Set()));
-      for (let i = 0; i < n; i++) set.add(ts[i]);
-    },
-    bad() {},
-  });
+  const add = (labels: Labels, ts: ArrayLike<number>, n: number): void => {
+    if (!series.has(labels.key)) return;
+    let set = out.get(labels.key);
+    if (set === undefined) out.set(labels.key, (set = new Set()));
+    for (let i = 0; i < n; i++) set.add(ts[i]);
+  };
+  if (target.info.flavour.startsWith('victoriametrics')) {
+    const params = new URLSearchParams({ start: (min / 1000).toFixed(3), end: (max / 1000).toFixed(3) });
+    for (const labels of series.values()) params.append('match[]', selector(labels));
+    const buf = Buffer.from(await target.query('/api/v1/export', params));
+    new LineReader().read({ buf, start: 0, end: buf.length, firstLine: 1 }, { line: (_n, labels, _v, ts, n) => add(labels, ts, n), bad() {} });
+    return out;
+  }
+  // no export API (Prometheus, Mimir, Thanos): the raw samples of the chunks' metric names over
+  // their range, by range-vector queries, names batched as in verification
+  const names = new Set<string>();
+  for (const labels of series.values()) names.add(labels.get('__name__') ?? '');
+  const windowMs = Math.max(1, max - min + 1);
+  const lb = new LabelsBuilder();
+  // range vectors do not combine with `or`: one selector with the names as alternatives
+  for (const batch of batched([...names], (n) => n.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&'))) {
+    const query = `{__name__=~${JSON.stringify(batch.join('|'))}}[${windowMs}ms]`;
+    const text = await target.query('/api/v1/query', new URLSearchParams({ query, time: (max / 1000).toFixed(3) }));
+    const result = (JSON.parse(text) as { data?: { result?: { metric: Record<string, string>; values?: [number, string][] }[] } }).data?.result ?? [];
+    for (const r of result) {
+      lb.reset();
+      for (const [k, v] of Object.entries(r.metric)) lb.set(k, v);
+      const ts = (r.values ?? []).map((p) => Math.round(p[0] * 1000));
+      add(lb.build(), ts, ts.length);
+    }
+  }
   return out;
 }
 

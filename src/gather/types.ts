@@ -54,7 +54,8 @@ export const SECRET = '<secret>';
 export function secretsOf(c: ConnectionConfig): string[] {
   const out: string[] = [];
   const a = c.auth;
-  if (a?.type === 'basic') out.push(a.password);
+  // a server may quote the Authorization header it refused (vmauth does): its base64 is a secret too
+  if (a?.type === 'basic') out.push(a.password, Buffer.from(`${a.username}:${a.password}`).toString('base64'));
   else if (a?.type === 'bearer') out.push(a.token);
   else if (a?.type === 'header') out.push(a.value);
   const m = /^[a-z][a-z0-9+.-]*:\/\/[^/@]*?:([^/@]*)@/i.exec(c.url);

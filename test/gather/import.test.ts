@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CLI, runCli } from '../helpers/cli-process.js';
@@ -124,6 +124,27 @@ function linesOf(requests: Recorded[]): string[] {
 function oneSample(path: string): string {
   writeFileSync(path, `{"metric":{"__name__":"t"},"values":[1],"timestamps":[${Date.now() - 60_000}]}\n`);
   return path;
+}
+
+/** Runs an import of `input` and kills it (SIGKILL) once the target has taken part of it. */
+async function killMidway(input: string, args: string[], name: string): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'import', input, ...args], { stdio: 'ignore' });
+  const folder = dirname(input);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const state = readdirSync(folder).find((f) => f.startsWith(`${name}.import-`) && f.endsWith('.json'));
+    let acked = 0;
+    try {
+      acked = state !== undefined ? ((JSON.parse(readFileSync(join(folder, state), 'utf8')) as { ackedOffset?: number }).ackedOffset ?? 0) : 0;
+    } catch {
+      // being replaced
+    }
+    if (acked > 100_000) break;
+    assert.ok(Date.now() < deadline && child.exitCode === null, 'the import ended before it could be killed');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
 }
 
 function tmp(): string {
@@ -240,19 +261,7 @@ describe('tributary import', { skip: missing }, () => {
     const copy = join(dir, 'killed.zip');
     writeFileSync(copy, readFileSync(bundle));
     try {
-      const args = [CLI, 'import', copy, '--url', vm.url, '--chunk-size', '8192', '--concurrency', '2', '--data-dir', join(dir, 'd3')];
-      const child = spawn(process.execPath, args, { stdio: 'ignore' });
-      // killed once the target has acknowledged part of it
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const state = readdirSync(dir).find((f) => f.startsWith('killed.zip.import-') && f.endsWith('.json'));
-        const acked = state !== undefined ? (JSON.parse(readFileSync(join(dir, state), 'utf8') || '{}') as { ackedOffset?: number }).ackedOffset ?? 0 : 0;
-        if (acked > 100_000) break;
-        assert.ok(Date.now() < deadline && child.exitCode === null, 'the import ended before it could be killed');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await killMidway(copy, ['--url', vm.url, '--chunk-size', '8192', '--concurrency', '2', '--data-dir', join(dir, 'd3')], 'killed.zip');
       const before = await exportAll(vm.url);
       const had = before.reduce((n, s) => n + s.timestamps.length, 0);
       assert.ok(had > 0 && had < d.samples, `part arrived before the kill (${had} of ${d.samples})`);
@@ -263,6 +272,50 @@ describe('tributary import', { skip: missing }, () => {
       // parseExportLines throws on a sample seen twice
       assert.deepEqual(await exportAll(vm.url), bundleSeries);
     } finally {
+      await vm.stop();
+    }
+  });
+
+  test('into Prometheus, killed with SIGKILL and run again: complete, nothing refused as out of order', async () => {
+    const prom = await receivingPrometheus();
+    const copy = join(dir, 'killed-rw.zip');
+    writeFileSync(copy, readFileSync(bundle));
+    try {
+      await killMidway(copy, ['--url', prom.url, '--chunk-size', '8192', '--data-dir', join(dir, 'd13')], 'killed-rw.zip');
+      const r = await runCli(['import', copy, '--url', prom.url, '--data-dir', join(dir, 'd13')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /resumed at byte \d+/);
+      assert.match(r.stdout, new RegExp(`verification: series ${d.series.length} of ${d.series.length}, samples ${d.samples} of ${d.samples}: complete`));
+    } finally {
+      await prom.stop();
+    }
+  });
+
+  test('a chunk whose answer timed out is not sent twice: what arrived is asked for first', async () => {
+    const vm = await emptyVm();
+    // answers the first import only after the client has given up on it (VictoriaMetrics took it)
+    let posts = 0;
+    const slow = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', async () => {
+        const up = await fetch(vm.url + (req.url ?? '/'), { method: req.method, headers: { 'content-type': String(req.headers['content-type'] ?? '') }, body: req.method === 'POST' ? Buffer.concat(parts) : undefined });
+        const body = Buffer.from(await up.arrayBuffer());
+        if (req.method === 'POST' && req.url?.endsWith('/api/v1/import') && posts++ === 0) await new Promise((r) => setTimeout(r, 2500));
+        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'text/plain' }).end(body);
+      });
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const r = await runCli(['import', bundle, '--url', url, '--timeout', '1s', '--concurrency', '1', '--data-dir', join(dir, 'd14')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /: complete/);
+      assert.ok(posts >= 2, 'the timed-out chunk was sent again');
+      // parseExportLines throws on a sample seen twice
+      assert.deepEqual(await exportAll(vm.url), bundleSeries);
+    } finally {
+      await new Promise<void>((r) => slow.close(() => r()));
       await vm.stop();
     }
   });
@@ -317,6 +370,10 @@ describe('tributary import', { skip: missing }, () => {
         const shiftable = join(dir, 'shift.jsonl');
         const start = Math.floor((now - 40 * hour) / 60_000) * 60_000;
         writeFileSync(shiftable, JSON.stringify({ metric: { __name__: 'shift_test' }, values: [1, 2, 3, 4, 5, 6], timestamps: [0, 1, 2, 3, 4, 5].map((k) => start + k * hour) }) + '\n');
+        // a shift given is checked as it lands: 10 h is not enough for 40 h old samples and a day's retention
+        const short = await runCli(['import', shiftable, '--url', vm2.url, '--shift', '10h', '--data-dir', join(dir, 'd5')]);
+        assert.equal(short.code, 1);
+        assert.match(short.stderr, /samples are after the shift by 10h older than the target's retention/);
         const r = await runCli(['import', shiftable, '--url', vm2.url, '--outside', 'shift', '--data-dir', join(dir, 'd5')]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stderr, /suggested shift: /);
@@ -358,6 +415,19 @@ describe('tributary import', { skip: missing }, () => {
     } finally {
       await rec.stop();
     }
+    // a server that quotes the Authorization header it refused (vmauth does): not shown either
+    const echo = await recorder((r) => [401, `cannot find the provided auth token ${JSON.stringify(r.headers.authorization)} in config`]);
+    try {
+      const pw = join(dir, 'pw2');
+      writeFileSync(pw, 'wrongpass\n');
+      const r = await runCli(['import', oneSample(join(dir, 'echo.jsonl')), '--url', `${echo.url}/insert/5/prometheus`, '--basic-auth-user', 'ops', '--basic-auth-password-file', pw, '--verify', 'false', '--data-dir', join(dir, 'd6')]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot find the provided auth token/);
+      assert.doesNotMatch(r.stderr + r.stdout, new RegExp(Buffer.from('ops:wrongpass').toString('base64')));
+      assert.doesNotMatch(r.stderr + r.stdout, /wrongpass/);
+    } finally {
+      await echo.stop();
+    }
   });
 
   test('remote write to any receiver: snappy 1.0 requests, each series in time order', async () => {
@@ -381,7 +451,7 @@ describe('tributary import', { skip: missing }, () => {
     }
   });
 
-  test('5xx and 429 are retried; a 4xx stops with the receiver\'s words and keeps the resume point', async () => {
+  test('5xx and 429 are retried; a 4xx stops with the receiver\'s words', async () => {
     const small = oneSample(join(dir, 'retry.jsonl'));
     const flaky = await recorder((_r, n) => (n === 0 ? [503, 'busy'] : n === 1 ? [429, 'slow down'] : [204, '']));
     try {
@@ -397,7 +467,9 @@ describe('tributary import', { skip: missing }, () => {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /refused a chunk: 400 cannot parse JSON line: bad thing/);
       assert.equal(linesOf(refusing.requests).length, 1, 'not retried');
-      assert.ok(readdirSync(dir).some((f) => f.startsWith('retry.jsonl.import-')), 'the resume point is kept');
+      // refused before the target took anything: nothing to resume, no resume point left behind
+      assert.ok(!readdirSync(dir).some((f) => f.startsWith('retry.jsonl.import-')), 'no resume point');
+      assert.doesNotMatch(r.stderr, /run the same command again/);
     } finally {
       await refusing.stop();
     }
@@ -456,7 +528,7 @@ describe('tributary import', { skip: missing }, () => {
       rec.requests.length = 0;
       r = await run(gz, '--dry-run');
       assert.equal(r.code, 1);
-      assert.match(r.stdout, /preflight: 1 problem/);
+      assert.match(r.stdout, /preflight: not ready: 1 bad line/);
       assert.equal(linesOf(rec.requests).length, 0);
     } finally {
       await rec.stop();
