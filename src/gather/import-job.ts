@@ -257,8 +257,9 @@ export class ImportJob {
     this.target = new ImportTarget(o.target);
     const info = await this.target.probe();
     this.check();
-    // the resume point first: an import going on is checked as one going on (below)
-    if (!o.dryRun) await this.loadState(info);
+    // the resume point first (read only: written once the import starts): an import going on is
+    // checked as one going on, a dry run too
+    await this.loadState(info);
     this.stage = 'analyzing';
     const pre = await this.analyze(info);
     this.preflight = pre;
@@ -465,7 +466,7 @@ export class ImportJob {
         await this.persist(true);
       }
       const encoder = new ChunkEncoder(info.protocol === 'remote-write' ? 'remote-write' : 'jsonl', policy, this.options.skipBadLines ?? false, windows[pass]);
-      await this.uploadPass(info, encoder);
+      await this.uploadPass(info, encoder, policy.kind === 'shift' ? policy.byMs : 0);
     }
     this.check();
     // complete: the resume point has done its work
@@ -482,13 +483,15 @@ export class ImportJob {
     if (info.protocol !== 'remote-write' || a.minMs === undefined || a.maxMs === undefined) return [undefined];
     const width = (info.toleranceMs ?? PROMETHEUS_TOLERANCE_MS) / 2;
     if (a.maxLagMs <= width) return [undefined];
-    const shift = policy.kind === 'shift' ? policy.byMs : 0;
+    // the analysis' times, moved as the samples will be
+    const shift = this.extraShift(policy);
     const out: { from: number; to: number }[] = [];
     for (let from = a.minMs + shift; from <= a.maxMs + shift; from += width) out.push({ from, to: from + width });
     return out;
   }
 
-  private async uploadPass(info: TargetInfo, encoder: ChunkEncoder): Promise<void> {
+  /** One pass over the input from the resume point; `shift`: what samples are moved by (the target holds them so). */
+  private async uploadPass(info: TargetInfo, encoder: ChunkEncoder, shift: number): Promise<void> {
     const o = this.options;
     const input = this.input!;
     const target = this.target!;
@@ -498,7 +501,6 @@ export class ImportJob {
     // out (VictoriaMetrics would keep a sample twice, a Prometheus TSDB refuses one older than
     // its series' newest as out of order)
     const uncertainEnd = saved.sentEnd;
-    const shift = this.policy().kind === 'shift' ? (this.policy() as { byMs: number }).byMs : 0;
     const uncertain: LineChunk[] = [];
     let present: Map<string, Set<number>> | undefined;
     const inFlight = new Set<Promise<void>>();
