@@ -187,7 +187,7 @@ async function run(job: ImportJob): Promise<number> {
   }
   const took = (st: 'analyzing' | 'importing' | 'verifying') => ((s.stageMs[st] ?? 0) / 1000).toFixed(2);
   out.write(`checked in ${took('analyzing')} s, imported in ${took('importing')} s${s.verification !== undefined ? `, verified in ${took('verifying')} s` : ''}\n`);
-  process.stdout.write(`imported ${s.samplesSent} samples of ${s.seriesTotal ?? '?'} series (${s.bytesDone} bytes of lines)${s.resumedFrom > 0 ? `, resumed at byte ${s.resumedFrom}` : ''}${s.skippedLines > 0 ? `, ${s.skippedLines} bad lines skipped` : ''}\n`);
+  process.stdout.write(`imported ${s.samplesSent} samples of ${s.seriesTotal ?? '?'} series (${s.bytesDone} bytes of lines)${s.resumedFrom > 0 ? `, resumed at byte ${s.resumedFrom}` : ''}${s.skippedLines > 0 ? `, ${s.skippedLines} bad lines skipped` : ''}${s.retries > 0 ? `, ${s.retries} requests sent again after a failure (what had arrived left out)` : ''}\n`);
   if (s.verification !== undefined) {
     process.stdout.write(`verification: ${s.verification.summary}\n`);
     if (!s.verification.ok) return 1;
@@ -213,6 +213,7 @@ function printPreflight(p: Preflight): void {
 class Progress {
   private drawn = false;
   private lastLine = 0;
+  private retries = 0;
 
   constructor(private readonly out: NodeJS.WriteStream) {}
 
@@ -223,6 +224,8 @@ class Progress {
     const eta = s.etaSeconds === undefined ? '?' : dur(s.etaSeconds * 1000);
     const what = s.stage === 'analyzing' ? 'checking' : s.passes > 1 ? `importing (pass ${s.pass + 1}/${s.passes})` : 'importing';
     const text = `${what} ${mib(s.bytesDone)}${total ? `/${mib(total)}` : ''} MiB${frac !== undefined ? ` ${(frac * 100).toFixed(1)}%` : ''}${s.stage === 'importing' ? ` series ${s.seriesTotal ?? '?'} samples ${s.samplesSent}/${s.samplesTotal ?? '?'} ETA ${eta}` : ''}${s.lastError ? ` (retrying: ${s.lastError})` : ''}`;
+    if (s.retries > this.retries && s.lastError !== undefined && !this.out.isTTY) this.out.write(`retrying a request (${s.retries} so far): ${s.lastError}\n`);
+    this.retries = s.retries;
     if (this.out.isTTY) {
       const width = 30;
       const filled = Math.round((frac ?? 0) * width);

@@ -397,7 +397,8 @@ export class ImportJob {
     const o = this.options.outside ?? 'fail';
     const outsideProblems = pre.problems.filter((p) => /older|future/.test(p)).join('; ');
     if (outside > 0 && pre.shiftedByMs !== undefined && o !== 'keep' && o !== 'drop') {
-      return `${outsideProblems}. Choose another --shift, --outside drop (import the ${a.samplesInside} samples inside), or --outside keep (send them anyway)`;
+      const resumed = this.saved?.shiftMs !== undefined && this.saved.shiftMs !== 0;
+      return `${outsideProblems}. ${resumed ? 'This import was started with that shift: start over with --restart and another one' : 'Give another --shift, or leave it out and let --outside shift suggest one'}, or send them anyway with --outside keep`;
     }
     if (outside > 0 && o === 'fail') {
       const choices = [

@@ -211,11 +211,11 @@ export class ImportTarget {
       if (ret !== undefined) {
         out.retentionMs = vmRetention(ret.value);
         out.retentionFrom = `-retentionPeriod=${ret.value}${ret.set ? '' : ' (not set: the default)'}`;
-      } else {
+      } else if (given.retentionMs === undefined) {
         notes.push(
           flavour === 'victoriametrics-cluster'
             ? "retention: a cluster's vmstorage keeps it, out of reach through vminsert; give --retention to check against it"
-            : `retention: not on ${root ?? 'the server'}/metrics (a vmauth or proxy in front answers with its own); give --retention to check against it`,
+            : `retention: not found on ${root ?? 'the server'}/metrics (not a VictoriaMetrics single node's own page: a vmauth or proxy in front, or a path before /api/v1/import); give --retention to check against it`,
         );
       }
       const labels = flag('maxLabelsPerTimeseries');
@@ -225,7 +225,7 @@ export class ImportTarget {
     }
     if (given.retentionMs !== undefined) {
       out.retentionMs = given.retentionMs;
-      out.retentionFrom = 'given (--retention)';
+      out.retentionFrom = '--retention';
     }
     if (given.maxLabels !== undefined) out.maxLabels = given.maxLabels;
     return out;
@@ -233,12 +233,13 @@ export class ImportTarget {
 
   /** Prometheus answers a remote write to a receiver that is off with 404: said before anything is read. */
   private async checkReceiver(): Promise<void> {
-    const r = await this.post(EMPTY_WRITE_REQUEST, 'remote-write', AbortSignal.timeout(this.timeoutMs));
+    // the POST has its own timeout: an aborted signal would read as a cancel
+    const r = await this.post(EMPTY_WRITE_REQUEST, 'remote-write', new AbortController().signal);
     if (r.kind === 'refused' && r.status === 404) {
       throw new SourceError('not_found', `${this.shown()}: 404 ${r.message.trim()}${/enable-remote-write-receiver/.test(r.message) ? '' : ' (a Prometheus needs --web.enable-remote-write-receiver)'}`, 404);
     }
     if (r.kind === 'refused' && (r.status === 401 || r.status === 403)) throw new SourceError('auth', `${this.shown()}: ${r.status} ${r.message.trim()}`, r.status);
-    if (r.kind === 'retry' && !/^5\d\d/.test(r.reason)) throw new SourceError('network', `${this.shown()}: ${r.reason}`);
+    if (r.kind === 'retry' && r.status === undefined) throw new SourceError(/timeout/.test(r.reason) ? 'timeout' : 'network', `${this.shown()}: ${r.reason} (an empty remote-write request, to see that the receiver is there)`);
   }
 
   /** One chunk; never throws. */
