@@ -32,12 +32,13 @@ export async function verifyImport(target: ImportTarget, names: Iterable<string>
   // what a storage took is searchable a moment later (VictoriaMetrics indexes new series
   // asynchronously): a count short of the input is asked again a few times before it stands
   let found = { series: 0, samples: 0 };
-  for (let attempt = 0; attempt < VERIFY_TRIES; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** Math.min(attempt, 3)));
+  const deadline = Date.now() + VERIFY_PATIENCE_MS;
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(4_000, 250 * 2 ** attempt)));
     if (signal?.aborted) break;
     await target.flush();
     found = await countInTarget(target, nameList, expected, minMs, maxMs);
-    if (found.series >= expected.size && found.samples >= expectedSamples) break;
+    if ((found.series >= expected.size && found.samples >= expectedSamples) || Date.now() > deadline) break;
   }
   const ok = found.series === expected.size && found.samples === expectedSamples;
   let summary = `series ${found.series} of ${expected.size}, samples ${found.samples} of ${expectedSamples}`;
@@ -47,7 +48,8 @@ export async function verifyImport(target: ImportTarget, names: Iterable<string>
   return { expectedSeries: expected.size, expectedSamples, foundSeries: found.series, foundSamples: found.samples, ok, summary };
 }
 
-const VERIFY_TRIES = 6;
+/** How long a count short of the input is asked again: a busy VictoriaMetrics takes seconds to index new series. */
+const VERIFY_PATIENCE_MS = 30_000;
 
 async function countInTarget(target: ImportTarget, names: readonly string[], expected: Set<string>, minMs: number, maxMs: number): Promise<{ series: number; samples: number }> {
   const windowMs = Math.max(1, maxMs - minMs + 1);

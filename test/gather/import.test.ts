@@ -178,7 +178,7 @@ describe('tributary import', { skip: missing }, () => {
     const vm = await emptyVm();
     try {
       const r = await runCli(['import', bundle, '--url', vm.url, '--data-dir', join(dir, 'd1')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stdout, new RegExp(`verification: series ${d.series.length} of ${d.series.length}, samples ${d.samples} of ${d.samples}: complete`));
       assert.match(r.stderr, /target: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/import \(victoriametrics-single/);
       assert.deepEqual(await exportAll(vm.url), bundleSeries);
@@ -193,7 +193,7 @@ describe('tributary import', { skip: missing }, () => {
     const prom = await receivingPrometheus();
     try {
       const r = await runCli(['import', bundle, '--url', prom.url, '--data-dir', join(dir, 'd2')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stderr, /\(prometheus 2\.42[^,]*, remote-write\)/);
       assert.match(r.stdout, /: complete/);
       const q = await fetch(`${prom.url}/api/v1/query?${new URLSearchParams({ query: `{__name__=~".+"}[${Math.ceil((d.endMs - d.startMs) / 1000) + 60}s]`, time: String(d.endMs / 1000) })}`);
@@ -229,7 +229,7 @@ describe('tributary import', { skip: missing }, () => {
           assert.equal(r.code, 1);
           assert.match(r.stderr, /samples are older than [^ ]+ \(the Prometheus head ends at [^ ]+ and takes samples at most 1h older; set storage\.tsdb\.out_of_order_time_window/);
         } else {
-          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.code, 0, r.stderr + r.stdout);
           assert.match(r.stdout, /: complete/);
         }
       } finally {
@@ -248,7 +248,7 @@ describe('tributary import', { skip: missing }, () => {
       const lines = Array.from({ length: 30 }, (_, s) => JSON.stringify({ metric: { __name__: 'long_range', s: String(s) }, values: Array.from({ length: 240 }, (_, k) => k + s), timestamps: Array.from({ length: 240 }, (_, k) => end - (239 - k) * minute) }));
       writeFileSync(f, lines.join('\n') + '\n');
       const r = await runCli(['import', f, '--url', prom.url, '--chunk-size', '8192', '--data-dir', join(dir, 'd12')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stderr, /it is sent in 8 passes of 30m of time each/);
       assert.match(r.stdout, /verification: series 30 of 30, samples 7200 of 7200: complete/);
     } finally {
@@ -266,7 +266,7 @@ describe('tributary import', { skip: missing }, () => {
       const had = before.reduce((n, s) => n + s.timestamps.length, 0);
       assert.ok(had > 0 && had < d.samples, `part arrived before the kill (${had} of ${d.samples})`);
       const r = await runCli(['import', copy, '--url', vm.url, '--data-dir', join(dir, 'd3')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /resumed at byte \d+/);
       assert.match(r.stdout, /: complete/);
       // parseExportLines throws on a sample seen twice
@@ -283,7 +283,7 @@ describe('tributary import', { skip: missing }, () => {
     try {
       await killMidway(copy, ['--url', prom.url, '--chunk-size', '8192', '--data-dir', join(dir, 'd13')], 'killed-rw.zip');
       const r = await runCli(['import', copy, '--url', prom.url, '--data-dir', join(dir, 'd13')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /resumed at byte \d+/);
       assert.match(r.stdout, new RegExp(`verification: series ${d.series.length} of ${d.series.length}, samples ${d.samples} of ${d.samples}: complete`));
     } finally {
@@ -309,7 +309,7 @@ describe('tributary import', { skip: missing }, () => {
     try {
       const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
       const r = await runCli(['import', bundle, '--url', url, '--timeout', '1s', '--concurrency', '1', '--data-dir', join(dir, 'd14')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /: complete/);
       assert.ok(posts >= 2, 'the timed-out chunk was sent again');
       // parseExportLines throws on a sample seen twice
@@ -330,7 +330,7 @@ describe('tributary import', { skip: missing }, () => {
       assert.equal(untrusted.code, 1);
       assert.match(untrusted.stderr, /certificate/i);
       const r = await runCli(['import', bundle, '--url', proxy.url, '--ca-file', ca, '--data-dir', join(dir, 'd10')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /: complete/);
       assert.equal((await exportAll(vm.url)).length, d.series.length);
     } finally {
@@ -375,7 +375,7 @@ describe('tributary import', { skip: missing }, () => {
         assert.equal(short.code, 1);
         assert.match(short.stderr, /samples are after the shift by 10h older than the target's retention/);
         const r = await runCli(['import', shiftable, '--url', vm2.url, '--outside', 'shift', '--data-dir', join(dir, 'd5')]);
-        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.code, 0, r.stderr + r.stdout);
         assert.match(r.stderr, /suggested shift: /);
         const [s] = await exportAll(vm2.url);
         assert.deepEqual(s.values, [1, 2, 3, 4, 5, 6]);
@@ -438,7 +438,7 @@ describe('tributary import', { skip: missing }, () => {
       // the same series on two lines, the later samples first: one TimeSeries per request, sorted
       writeFileSync(f, [JSON.stringify({ metric: { __name__: 'rw', a: 'b' }, values: [3, 4], timestamps: [t0 + 3000, t0 + 4000] }), JSON.stringify({ metric: { __name__: 'rw', a: 'b' }, values: [1, 2], timestamps: [t0 + 1000, t0 + 2000] })].join('\n') + '\n');
       const r = await runCli(['import', f, '--url', `${rec.url}/api/v1/push`, '--verify', 'false', '--data-dir', join(dir, 'd7')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       const posts = rec.requests.filter((q) => q.method === 'POST' && q.body.length > 1);
       assert.equal(posts.length, 1);
       assert.equal(posts[0].headers['content-encoding'], 'snappy');
@@ -456,7 +456,7 @@ describe('tributary import', { skip: missing }, () => {
     const flaky = await recorder((_r, n) => (n === 0 ? [503, 'busy'] : n === 1 ? [429, 'slow down'] : [204, '']));
     try {
       const r = await runCli(['import', small, '--url', `${flaky.url}/api/v1/import`, '--verify', 'false', '--retention', '30d', '--data-dir', join(dir, 'd8')]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.equal(linesOf(flaky.requests).length, 3, 'sent until taken');
       assert.match(r.stderr, /retrying a request \(\d so far\): (503 busy|429 slow down)/);
       assert.match(r.stdout, /2 requests sent again after a failure/);
@@ -513,7 +513,7 @@ describe('tributary import', { skip: missing }, () => {
       assert.equal(linesOf(rec.requests).length, 0, 'nothing sent from a bad input');
 
       r = await run(badLine, '--skip-bad-lines');
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /1 bad lines skipped/);
       assert.deepEqual(linesOf(rec.requests).map((l) => JSON.parse(l).metric.__name__), ['a', 'b', 'd']);
 
@@ -523,7 +523,7 @@ describe('tributary import', { skip: missing }, () => {
       writeFileSync(gz, gzipSync(readFileSync(badLine)));
       assert.equal(gunzipSync(readFileSync(gz)).length, readFileSync(badLine).length);
       r = await run(gz, '--skip-bad-lines');
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.equal(linesOf(rec.requests).length, 3);
 
       // --dry-run sends nothing
