@@ -214,17 +214,20 @@ class Progress {
   private drawn = false;
   private lastLine = 0;
   private retries = 0;
+  private stateProblem: string | undefined;
 
   constructor(private readonly out: NodeJS.WriteStream) {}
 
   update(s: ImportStatus): void {
-    if (s.stage !== 'importing' && s.stage !== 'analyzing') return;
     const total = s.bytesTotal;
     const frac = total ? Math.min(1, s.bytesDone / total) : undefined;
     const eta = s.etaSeconds === undefined ? '?' : dur(s.etaSeconds * 1000);
     const what = s.stage === 'analyzing' ? 'checking' : s.passes > 1 ? `importing (pass ${s.pass + 1}/${s.passes})` : 'importing';
     const text = `${what} ${mib(s.bytesDone)}${total ? `/${mib(total)}` : ''} MiB${frac !== undefined ? ` ${(frac * 100).toFixed(1)}%` : ''}${s.stage === 'importing' ? ` series ${s.seriesTotal ?? '?'} samples ${s.samplesSent}/${s.samplesTotal ?? '?'} ETA ${eta}` : ''}${s.lastError ? ` (retrying: ${s.lastError})` : ''}`;
     if (s.retries > this.retries && s.lastError !== undefined && !this.out.isTTY) this.out.write(`retrying a request (${s.retries} so far): ${s.lastError}\n`);
+    if (s.stateProblem !== undefined && s.stateProblem !== this.stateProblem) this.out.write(`${this.drawn ? '\n' : ''}warning: ${s.stateProblem}\n`);
+    this.stateProblem = s.stateProblem;
+    if (s.stage !== 'importing' && s.stage !== 'analyzing') return;
     this.retries = s.retries;
     if (this.out.isTTY) {
       const width = 30;

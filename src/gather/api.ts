@@ -1119,6 +1119,7 @@ export function importStatusOut(id: string, s: ImportStatus): Json {
     retries: s.retries,
     resumed_from: s.resumedFrom,
     acknowledged_bytes: s.acknowledged,
+    state_problem: s.stateProblem ?? null,
     skipped_lines: s.skippedLines,
     eta_seconds: s.etaSeconds ?? null,
     last_error: s.lastError ?? null,

@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fsProblem } from '../common/write-fully.js';
 import { countLines, openImportInput, lineChunks, InputError, type ImportInput, type LineChunk } from './import-input.js';
 import { BadLineError, ChunkEncoder, ImportAnalysis, type AnalysisReport, type TimePolicy } from './import-rows.js';
 import { ImportTarget, type TargetConfig, type TargetInfo } from './import-target.js';
@@ -89,6 +90,8 @@ export interface ImportStatus {
   readonly skippedLines: number;
   /** Where the resume point is kept. */
   readonly statePath?: string;
+  /** The last write of the resume point failed (a full disk): why. */
+  readonly stateProblem?: string;
   /** The pass over the input (from 0) and how many there are: more than one for a remote-write import sent in time windows. */
   readonly pass: number;
   readonly passes: number;
@@ -164,6 +167,7 @@ export class ImportJob {
   private saveQueued = false;
   private lastAckWrite = 0;
   private statePlaces: string[] = [];
+  private stateProblem: string | undefined;
   private pass = 0;
   private passes = 1;
   /** The shift the preflight's analysis applied. */
@@ -212,6 +216,7 @@ export class ImportJob {
       verification: this.verification,
       skippedLines: this.skippedLines,
       statePath: this.statePath,
+      stateProblem: this.stateProblem,
       pass: this.pass,
       passes: this.passes,
       stageMs: TERMINAL.includes(this.stage_) ? { ...this.stageMs } : { ...this.stageMs, [this.stage_]: Date.now() - this.stageStart },
@@ -735,8 +740,11 @@ export class ImportJob {
       try {
         await writeFile(tmp, JSON.stringify(s));
         await rename(tmp, path);
+        this.stateProblem = undefined;
       } catch (err) {
-        this.lastError = `cannot write the resume point ${path}: ${(err as Error).message}`;
+        await rm(tmp, { force: true }).catch(() => undefined);
+        // the import goes on (the target takes what it is sent), but a stop now could not be resumed: said
+        this.stateProblem = `cannot write the resume point ${path} (${fsProblem(err)}): if the import stops now it cannot go on from there`;
       }
     });
     return this.saving;

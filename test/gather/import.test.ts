@@ -11,8 +11,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -474,6 +474,38 @@ describe('tributary import', { skip: missing }, () => {
       assert.doesNotMatch(r.stderr, /run the same command again/);
     } finally {
       await refusing.stop();
+    }
+  });
+
+  test('the resume point on a full disk: said once, the import goes on and completes', async (t) => {
+    if (process.getuid?.() !== 0 && !process.env.CI) return t.skip('mounting a tmpfs needs root (the tests run as root in CI)');
+    const small = join(dir, 'fulldisk');
+    mkdirSync(small);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small], { encoding: 'utf8' });
+    assert.equal(m.status, 0, `mount a tmpfs: ${m.stderr}`);
+    t.after(() => {
+      if (spawnSync('umount', [small]).status !== 0) spawnSync('umount', ['-l', small]);
+    });
+    const input = join(small, 'lines.jsonl');
+    const at = Date.now() - 3_600_000;
+    writeFileSync(input, Array.from({ length: 400 }, (_, i) => JSON.stringify({ metric: { __name__: 'fd', i: String(i) }, values: [i], timestamps: [at] })).join('\n') + '\n');
+    // the disk fills once the import has begun (its resume point written): every later write fails
+    let filled = false;
+    const rec = await recorder(() => {
+      if (!filled) {
+        filled = true;
+        spawnSync('dd', ['if=/dev/zero', `of=${join(small, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
+      }
+      return [204, ''];
+    });
+    try {
+      const r = await runCli(['import', input, '--url', `${rec.url}/api/v1/import`, '--chunk-size', '4096', '--concurrency', '1', '--verify', 'false', '--retention', '30d', '--data-dir', join(dir, 'd15')]);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stderr, /warning: cannot write the resume point .*lines\.jsonl\.import-[0-9a-f]+\.json \(.*no space left.*\): if the import stops now it cannot go on from there/i);
+      assert.equal(r.stderr.match(/warning: cannot write the resume point/g)?.length, 1, 'said once');
+      assert.equal(linesOf(rec.requests).length, 400, 'every line delivered');
+    } finally {
+      await rec.stop();
     }
   });
 
