@@ -43,7 +43,8 @@
  *   `application/octet-stream`) → 201 `{upload_id, bytes}`; `POST /api/import/analyze` and
  *   `/api/import/start` `{connection, input: {path} | {upload_id}, protocol?, query_url?,
  *   retention_seconds?, max_labels?, skip_bad_lines?, outside?, shift_seconds?, verify?,
- *   restart?, concurrency?}` → 202 and the status (`importStatusOut`); `GET
+ *   restart?, concurrency?, analysis_id? (start: the analyze run whose reading of the file it may
+ *   take)}` → 202 and the status (`importStatusOut`); `GET
  *   /api/import/status?id=`, `/api/import/list`, `/api/import/profiles`; `POST
  *   /api/import/cancel|resume {import_id, connection?}`; `input.path` for loopback callers only
  * - errors: `{error, field?, kind?}` with 400 (a field), 403, 404, 409 (a job's state), 413
@@ -611,7 +612,10 @@ export class GatherApi {
   private async importStart(req: IncomingMessage, res: ServerResponse, scope: RequestScope, dryRun: boolean): Promise<void> {
     const imports = this.importsOrThrow();
     const o = await this.body(req);
-    onlyKnown(o, '', ['connection', 'input', 'protocol', 'query_url', 'retention_seconds', 'max_labels', 'skip_bad_lines', 'outside', 'shift_seconds', 'verify', 'restart', 'concurrency']);
+    onlyKnown(o, '', ['connection', 'input', 'protocol', 'query_url', 'retention_seconds', 'max_labels', 'skip_bad_lines', 'outside', 'shift_seconds', 'verify', 'restart', 'concurrency', 'analysis_id']);
+    // the analyze run this start follows: its reading of the file is taken when it still holds
+    const analysisId = dryRun ? undefined : optionalString(o.analysis_id, 'analysis_id', { max: 64 });
+    const reuse = analysisId === undefined ? undefined : this.importOf(analysisId);
     const connection = parseConnection(o.connection, 'connection', scope);
     const input = this.importInputOf(req, o.input);
     const protocol = optionalString(o.protocol, 'protocol');
@@ -635,6 +639,7 @@ export class GatherApi {
       restart: boolAt(o.restart, 'restart', false),
       concurrency: o.concurrency === undefined || o.concurrency === null ? undefined : numberAt(o.concurrency, 'concurrency', 1, 16),
       dryRun,
+      reuse,
     });
     sendJson(res, 202, importStatusOut(id, status));
   }
@@ -1120,6 +1125,7 @@ export function importStatusOut(id: string, s: ImportStatus): Json {
     resumed_from: s.resumedFrom,
     acknowledged_bytes: s.acknowledged,
     state_problem: s.stateProblem ?? null,
+    analysis_reused: s.analysisReused,
     skipped_lines: s.skippedLines,
     eta_seconds: s.etaSeconds ?? null,
     last_error: s.lastError ?? null,

@@ -21,7 +21,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsProblem } from '../common/write-fully.js';
 import { countLines, openImportInput, lineChunks, InputError, type ImportInput, type LineChunk } from './import-input.js';
-import { BadLineError, ChunkEncoder, ImportAnalysis, type AnalysisReport, type TimePolicy } from './import-rows.js';
+import { BadLineError, ChunkEncoder, ImportAnalysis, type AnalysisReport, type TargetLimits, type TimePolicy } from './import-rows.js';
 import { ImportTarget, type TargetConfig, type TargetInfo } from './import-target.js';
 import { presentSamples, verifyImport, type VerifyResult } from './import-verify.js';
 import { redactSecrets, secretsOf, SourceError } from './types.js';
@@ -45,6 +45,8 @@ export interface ImportOptions {
   readonly retryForMs?: number;
   /** Where resume points go when the input's folder cannot take them. */
   readonly dataDir: string;
+  /** A preflight run (`dryRun`) of the same input and target whose analysis may be taken instead of reading the input again. */
+  readonly reuse?: ImportJob;
 }
 
 export type ImportStage = 'pending' | 'probing' | 'analyzing' | 'importing' | 'verifying' | 'completed' | 'failed' | 'canceled' | 'analyzed';
@@ -92,6 +94,8 @@ export interface ImportStatus {
   readonly statePath?: string;
   /** The last write of the resume point failed (a full disk): why. */
   readonly stateProblem?: string;
+  /** The preflight took the analysis of an earlier run of the same input and target (`ImportOptions.reuse`) instead of reading it again. */
+  readonly analysisReused: boolean;
   /** The pass over the input (from 0) and how many there are: more than one for a remote-write import sent in time windows. */
   readonly pass: number;
   readonly passes: number;
@@ -134,6 +138,8 @@ const ACK_WRITE_MS = 200;
 const MAX_LINE = 64 << 20;
 /** Margin kept from the target's edges when shifting or dropping: an import takes time, retention moves on. */
 const EDGE_MARGIN_MS = 3_600_000;
+/** An analysis older than this is made again. */
+const REUSE_ANALYSIS_MS = 15 * 60_000;
 const MINUTE_MS = 60_000;
 /** How far behind its newest sample a Prometheus TSDB takes one (half a 2 h block), Mimir's and Thanos' alike. */
 const PROMETHEUS_TOLERANCE_MS = 3_600_000;
@@ -168,6 +174,9 @@ export class ImportJob {
   private lastAckWrite = 0;
   private statePlaces: string[] = [];
   private stateProblem: string | undefined;
+  private analysisReused = false;
+  /** What this run's analysis was made of, for `reusable`. */
+  private analyzed: { limits: TargetLimits; at: number; input: { path: string; fileSize: number; mtimeMs: number }; writeUrl: string; chunkBytes: number } | undefined;
   private pass = 0;
   private passes = 1;
   /** The shift the preflight's analysis applied. */
@@ -217,6 +226,7 @@ export class ImportJob {
       skippedLines: this.skippedLines,
       statePath: this.statePath,
       stateProblem: this.stateProblem,
+      analysisReused: this.analysisReused,
       pass: this.pass,
       passes: this.passes,
       stageMs: TERMINAL.includes(this.stage_) ? { ...this.stageMs } : { ...this.stageMs, [this.stage_]: Date.now() - this.stageStart },
@@ -313,19 +323,30 @@ export class ImportJob {
     // a shift given (or the one a resumed import was started with) is checked as it will land
     const shift = this.shiftChosen() ?? 0;
     this.analysisShift = shift;
-    const analysis = new ImportAnalysis({ oldestMs: oldest, newestMs: newest, maxLabels: info.maxLabels, dropsNaN: info.protocol === 'vm-import', shiftMs: shift });
-    this.analysis = analysis;
+    const limits: TargetLimits = { oldestMs: oldest, newestMs: newest, maxLabels: info.maxLabels, dropsNaN: info.protocol === 'vm-import', shiftMs: shift };
     const input = this.input!;
-    for await (const c of lineChunks(input.bytes(), this.options.chunkBytes ?? DEFAULT_CHUNK, MAX_LINE, 0, 1, input.shown)) {
-      this.check();
-      const before = analysis.sampleCount;
-      analysis.add(c);
-      c.release?.();
-      // the upload cuts the same chunks (from 0, or from a chunk's end when resuming)
-      this.chunkSamples.set(c.start, analysis.sampleCount - before);
-      this.bytesDone = c.end;
+    // the wizard's analyze step read the same file against the same target a moment ago: taken as it is
+    const earlier = this.options.reuse?.reusable(input, info, limits, now);
+    if (earlier !== undefined) {
+      this.analysisReused = true;
+      this.analysis = earlier.analysis;
+      for (const [k, v] of earlier.chunkSamples) this.chunkSamples.set(k, v);
+    } else {
+      const analysis = new ImportAnalysis(limits);
+      this.analysis = analysis;
+      for await (const c of lineChunks(input.bytes(), this.options.chunkBytes ?? DEFAULT_CHUNK, MAX_LINE, 0, 1, input.shown)) {
+        this.check();
+        const before = analysis.sampleCount;
+        analysis.add(c);
+        c.release?.();
+        // the upload cuts the same chunks (from 0, or from a chunk's end when resuming)
+        this.chunkSamples.set(c.start, analysis.sampleCount - before);
+        this.bytesDone = c.end;
+      }
+      this.analyzed = { limits, at: now, input: { path: resolve(input.path), fileSize: input.fileSize, mtimeMs: input.mtimeMs }, writeUrl: info.writeUrl, chunkBytes: this.options.chunkBytes ?? DEFAULT_CHUNK };
     }
     this.bytesDone = 0;
+    const analysis = this.analysis;
     const a = analysis.report();
     const problems: string[] = [];
     const warnings: string[] = [...info.notes];
@@ -374,6 +395,30 @@ export class ImportJob {
       input: { kind: input.kind, shown: input.shown, linesSize: input.linesSize, metadata: input.metadata },
     };
     return { ...pre, refusal: this.refusal(pre) };
+  }
+
+  /**
+   * This run's analysis for another run of the same input into the same target, when it was
+   * made a short while ago with the same limits (give or take the retention's edge, which moves
+   * with the clock): the wizard's import then does not read the file a second time.
+   */
+  reusable(input: ImportInput, info: TargetInfo, limits: TargetLimits, now: number): { analysis: ImportAnalysis; chunkSamples: ReadonlyMap<number, number> } | undefined {
+    const was = this.analyzed;
+    if (was === undefined || this.analysis === undefined || this.stage_ !== 'analyzed') return undefined;
+    const near = (a: number | undefined, b: number | undefined): boolean => (a === undefined ? b === undefined : b !== undefined && Math.abs(a - b) <= now - was.at + 1000);
+    const same =
+      now - was.at <= REUSE_ANALYSIS_MS &&
+      was.input.path === resolve(input.path) &&
+      was.input.fileSize === input.fileSize &&
+      was.input.mtimeMs === input.mtimeMs &&
+      was.writeUrl === info.writeUrl &&
+      was.chunkBytes === (this.options.chunkBytes ?? DEFAULT_CHUNK) &&
+      near(was.limits.oldestMs, limits.oldestMs) &&
+      near(was.limits.newestMs, limits.newestMs) &&
+      was.limits.maxLabels === limits.maxLabels &&
+      was.limits.dropsNaN === limits.dropsNaN &&
+      (was.limits.shiftMs ?? 0) === (limits.shiftMs ?? 0);
+    return same ? { analysis: this.analysis, chunkSamples: this.chunkSamples } : undefined;
   }
 
   /**

@@ -90,10 +90,11 @@ test('/api/import: upload, preflight, import, a refusal resumed, profiles withou
     assert.equal(target.lines.length, 0, 'a preflight sends nothing');
 
     // refused by the target: failed, with its words; then resumed under the same id once it takes them
-    const started = await call('POST', '/api/import/start', { connection, input, retention_seconds: 86400 * 30, verify: false });
+    const started = await call('POST', '/api/import/start', { connection, input, retention_seconds: 86400 * 30, verify: false, analysis_id: pre.json.import_id });
     assert.equal(started.status, 202);
     const id = started.json.import_id;
     const failed = await until(id, ['failed', 'completed']);
+    assert.equal(failed.analysis_reused, true, 'the analyze step read the file: not read again');
     assert.equal(failed.stage, 'failed');
     assert.match(failed.error, /400 no thanks/);
     assert.doesNotMatch(JSON.stringify(failed), /tok-123/);

@@ -795,6 +795,7 @@ export const WIZARD_JS = String.raw`'use strict';
           done();
           if (s.stage !== 'analyzed' || !s.preflight) { $('imp-analyze-error').textContent = 'Could not analyze: ' + (s.error || 'the analysis ' + s.stage); return; }
           imp.analyzedKey = key;
+          imp.analysisId = s.import_id;
           renderPreflight(s.preflight);
         };
         poll(r.data);
@@ -918,6 +919,8 @@ export const WIZARD_JS = String.raw`'use strict';
       } else body.outside = c;
     } else body.outside = 'fail';
     body.verify = $('imp-verify').checked;
+    // the file was read by the analysis just shown: the import takes that reading
+    if (imp.analysisId) body.analysis_id = imp.analysisId;
     if ($('imp-restart').checked) body.restart = true;
     $('imp-start').disabled = true;
     $('imp-analyze').disabled = true;
