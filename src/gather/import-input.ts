@@ -168,8 +168,9 @@ export interface LineChunk {
   /** Offsets in the uncompressed lines: [start, end). */
   readonly start: number;
   readonly end: number;
-  /** 1-based number of the chunk's first line. */
+  /** 1-based number of the chunk's first line, and how many lines it holds. */
   readonly firstLine: number;
+  readonly lines: number;
   /** Hands `buf`'s memory back for the chunks after it; `buf` is not to be read after. */
   readonly release?: () => void;
 }
@@ -215,14 +216,18 @@ export async function* lineChunks(src: AsyncIterable<Buffer> | Iterable<Buffer>,
         held.copy(work, 0, cut + 1, used);
         used = rest;
         const buf = held.subarray(0, cut + 1);
-        yield { buf, start: offset, end: offset + buf.length, firstLine: line, release: () => pool.give(held) };
-        line += countLines(buf);
+        const lines = countLines(buf);
+        yield { buf, start: offset, end: offset + buf.length, firstLine: line, lines, release: () => pool.give(held) };
+        line += lines;
         offset += buf.length;
       }
     }
   }
   // what is left may hold several lines, the last without its newline
-  if (used > 0) yield { buf: work.subarray(0, used), start: offset, end: offset + used, firstLine: line };
+  if (used > 0) {
+    const buf = work.subarray(0, used);
+    yield { buf, start: offset, end: offset + used, firstLine: line, lines: countLines(buf) };
+  }
 }
 
 /** Lines in `buf`, a last one without its newline included. */

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsProblem } from '../common/write-fully.js';
-import { countLines, openImportInput, lineChunks, InputError, type ImportInput, type LineChunk } from './import-input.js';
+import { openImportInput, lineChunks, InputError, type ImportInput, type LineChunk } from './import-input.js';
 import { BadLineError, ChunkEncoder, ImportAnalysis, type AnalysisReport, type TargetLimits, type TimePolicy } from './import-rows.js';
 import { ImportTarget, type TargetConfig, type TargetInfo } from './import-target.js';
 import { presentSamples, verifyImport, type VerifyResult } from './import-verify.js';
@@ -315,7 +315,7 @@ export class ImportJob {
     let newest: number | undefined;
     if (info.retentionMs !== undefined) oldest = now - info.retentionMs;
     const saved = this.saved;
-    const resuming = saved !== undefined && (saved.ackedOffset > 0 || saved.sentEnd > 0 || (saved.pass ?? 0) > 0);
+    const resuming = this.resuming;
     // going on with an import: the head's newest samples are its own, the rest comes after them
     const headLimit = info.headMaxMs !== undefined && info.toleranceMs !== undefined && !resuming;
     if (headLimit) oldest = Math.max(oldest ?? -Infinity, info.headMaxMs! - info.toleranceMs!);
@@ -466,10 +466,16 @@ export class ImportJob {
     return undefined;
   }
 
+  /** A resume point of an import that has sent something: this run goes on with it. */
+  private get resuming(): boolean {
+    const s = this.saved;
+    return s !== undefined && (s.ackedOffset > 0 || s.sentEnd > 0 || (s.pass ?? 0) > 0);
+  }
+
   /** A resumed import asked to go on with other samples than it started with (another shift): refused, it would mix both. */
   private resumeConflict(): string | undefined {
     const saved = this.saved;
-    if (saved === undefined || saved.shiftMs === undefined || !(saved.ackedOffset > 0 || saved.sentEnd > 0 || (saved.pass ?? 0) > 0)) return undefined;
+    if (saved === undefined || saved.shiftMs === undefined || !this.resuming) return undefined;
     const asked = this.options.shiftMs;
     if (asked !== undefined && asked !== saved.shiftMs) {
       return `this import was started ${saved.shiftMs === 0 ? 'without a shift' : `shifted by ${dur(saved.shiftMs)}`} and stopped at byte ${saved.ackedOffset}: go on with ${saved.shiftMs === 0 ? 'no --shift' : `--shift ${dur(saved.shiftMs)}`}, or start over with --restart`;
@@ -571,7 +577,6 @@ export class ImportJob {
       readonly body: Buffer;
       readonly samples: number;
       readonly skipped: number;
-      readonly lines: number;
     }
     const ready: Ready[] = [];
     const ahead = concurrency + 1;
@@ -606,13 +611,12 @@ export class ImportJob {
             chunk = uncertain[0];
           }
           const enc = encoder.encode(chunk, chunk.start < uncertainEnd ? present : undefined, this.chunkSamples.get(chunk.start));
-          const lines = countLines(chunk.buf);
           if (chunk.end > saved.sentEnd) {
             // marked a few chunks ahead: one write per few chunks; a resume checks those few
             saved.sentEnd = Math.max(chunk.end, chunk.start + SENT_AHEAD_CHUNKS * (o.chunkBytes ?? DEFAULT_CHUNK));
             await this.persist(true);
           }
-          ready.push({ chunk, body: enc.body, samples: enc.samples, skipped: enc.skipped, lines });
+          ready.push({ chunk, body: enc.body, samples: enc.samples, skipped: enc.skipped });
           wake();
         }
       } catch (err) {
@@ -636,7 +640,7 @@ export class ImportJob {
           this.samplesSent += item.samples;
           this.skippedLines += item.skipped;
           this.chunksDone++;
-          done.push({ start: item.chunk.start, end: item.chunk.end, lines: item.lines, samples: item.samples, skipped: item.skipped });
+          done.push({ start: item.chunk.start, end: item.chunk.end, lines: item.chunk.lines, samples: item.samples, skipped: item.skipped });
           this.advance(done);
         },
         (err) => {

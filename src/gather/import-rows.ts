@@ -23,7 +23,7 @@ export interface LineVisitor {
 export class LineReader {
   private readonly parser = new JsonLineParser();
 
-  read(chunk: LineChunk, v: LineVisitor): void {
+  read(chunk: Pick<LineChunk, 'buf' | 'firstLine'>, v: LineVisitor): void {
     const buf = chunk.buf;
     const parser = this.parser;
     let lineNo = chunk.firstLine;
@@ -267,6 +267,7 @@ export class ChunkEncoder implements LineVisitor {
   private samples = 0;
   private skipped = 0;
   private badFirst: BadLine | undefined;
+  private present: Map<string, Set<number>> | undefined;
   private readonly bySeries = new Map<Labels, { v: number[]; t: number[] }>();
   private readonly rw = new WriteRequestWriter(1 << 20);
 
@@ -284,13 +285,11 @@ export class ChunkEncoder implements LineVisitor {
    * that may have arrived before it stopped).
    */
   encode(chunk: LineChunk, present?: Map<string, Set<number>>, knownSamples?: number): EncodedChunk {
-    // lines sent as they are, already checked by the preflight: not read again
-    if (this.encoding === 'jsonl' && this.policy.kind === 'keep' && present === undefined && knownSamples !== undefined && !this.skipBad && this.window === undefined) {
-      return { body: chunk.buf, samples: knownSamples, skipped: 0 };
-    }
+    this.rawOnly = this.policy.kind === 'keep' && present === undefined && this.window === undefined;
+    // lines sent as they are, already checked and counted by the preflight: not read again
+    if (this.encoding === 'jsonl' && this.rawOnly && knownSamples !== undefined && !this.skipBad) return { body: chunk.buf, samples: knownSamples, skipped: 0 };
     this.parts = [];
     this.rawParts = [];
-    this.rawOnly = this.policy.kind === 'keep' && present === undefined && this.window === undefined;
     this.samples = 0;
     this.skipped = 0;
     this.badFirst = undefined;
@@ -312,8 +311,6 @@ export class ChunkEncoder implements LineVisitor {
     else body = Buffer.from(this.parts.length === 0 ? '' : this.parts.join('\n') + '\n');
     return { body, samples: this.samples, skipped: this.skipped };
   }
-
-  private present: Map<string, Set<number>> | undefined;
 
   line(_lineNo: number, labels: Labels, values: Float64Array, timestamps: Float64Array, n: number, raw: Buffer, start: number, end: number): void {
     const p = this.policy;
@@ -338,8 +335,8 @@ export class ChunkEncoder implements LineVisitor {
       let t = timestamps[i];
       if (p.kind === 'shift') t += p.byMs;
       else if (p.kind === 'drop' && ((p.oldestMs !== undefined && t < p.oldestMs) || (p.newestMs !== undefined && t > p.newestMs))) continue;
-      // already in the target: counted as imported, not sent again
       if (this.window !== undefined && (t < this.window.from || t >= this.window.to)) continue;
+      // already in the target: counted as imported, not sent again
       if (present?.has(t)) {
         kept++;
         continue;

@@ -65,6 +65,8 @@ const VM_FUTURE_MS = 2 * 86_400_000;
 const PROMETHEUS_HEAD_TOLERANCE_MS = 3_600_000;
 const PROMETHEUS_DEFAULT_RETENTION_MS = 15 * 86_400_000;
 const EXCERPT = 1024;
+/** A VictoriaMetrics cluster tenant an insert path takes: `accountID[:projectID]`. */
+const TENANT = /^\d+(:\d+)?$/;
 const REMOTE_WRITE_PATH = /\/(api\/v1\/(write|push|receive)|receive|push|write)$/;
 
 /** A target as configured: the write URL and its kind, before anything is asked of it. */
@@ -89,11 +91,11 @@ function resolveUrl(c: TargetConfig): Resolved {
   const path = u.pathname.replace(/\/+$/, '');
   const origin = u.origin;
   const tenant = c.tenant?.trim() === '' ? undefined : c.tenant?.trim();
-  if (tenant !== undefined && !/^\d+(:\d+)?$/.test(tenant)) throw new SourceError('http', `tenant ${JSON.stringify(tenant)}: want accountID or accountID:projectID (digits), e.g. 0 or 42:1`);
+  if (tenant !== undefined && !TENANT.test(tenant)) throw new SourceError('http', `tenant ${JSON.stringify(tenant)}: want accountID or accountID:projectID (digits), e.g. 0 or 42:1`);
   const insert = /^(.*)\/insert\/([^/]+)(\/prometheus)?(\/api\/v1\/import)?$/.exec(path);
   if (insert !== null) {
     const t = insert[2];
-    if (!/^\d+(:\d+)?$/.test(t)) throw new SourceError('http', `${c.url}: tenant ${JSON.stringify(t)} in /insert/<tenant>/ is not accountID or accountID:projectID`);
+    if (!TENANT.test(t)) throw new SourceError('http', `${c.url}: tenant ${JSON.stringify(t)} in /insert/<tenant>/ is not accountID or accountID:projectID`);
     if (tenant !== undefined && tenant !== t) throw new SourceError('http', `${c.url} names tenant ${t}, --tenant says ${tenant}`);
     return { protocol: 'vm-import', writeUrl: `${origin}${insert[1]}/insert/${t}/prometheus/api/v1/import`, queryBase: `${origin}${insert[1]}/select/${t}/prometheus`, tenant: t, cluster: true };
   }
@@ -195,7 +197,7 @@ export class ImportTarget {
       const head = tsdb?.headStats as { numSeries?: number; maxTime?: number } | undefined;
       if (head !== undefined && (head.numSeries ?? 0) > 0 && typeof head.maxTime === 'number' && head.maxTime > 0) out.headMaxMs = head.maxTime;
       if (tsdb === undefined) notes.push("the head's time range (/api/v1/status/tsdb) did not answer");
-    } else if (flavour.startsWith('victoriametrics') || this.info_?.protocol === 'vm-import') {
+    } else if (flavour.startsWith('victoriametrics')) {
       out.futureMs = VM_FUTURE_MS;
       const origin = queryBase !== undefined ? new URL(queryBase).origin : undefined;
       // the flags of the server that answers: every flag with its value on its /metrics page

@@ -132,7 +132,7 @@ export async function presentSamples(target: ImportTarget, chunks: readonly Line
     const params = new URLSearchParams({ start: (min / 1000).toFixed(3), end: (max / 1000).toFixed(3) });
     for (const labels of series.values()) params.append('match[]', selector(labels));
     const buf = Buffer.from(await target.query('/api/v1/export', params));
-    new LineReader().read({ buf, start: 0, end: buf.length, firstLine: 1 }, { line: (_n, labels, _v, ts, n) => add(labels, ts, n), bad() {} });
+    new LineReader().read({ buf, firstLine: 1 }, { line: (_n, labels, _v, ts, n) => add(labels, ts, n), bad() {} });
     return out;
   }
   // no export API (Prometheus, Mimir, Thanos): the raw samples of the chunks' metric names over
