@@ -23,7 +23,8 @@ import type { ConfigIssue, ConfigWarning, KeyPath } from './errors.js';
 import { describeValue } from './fields.js';
 import { compilePattern, expandPattern } from '../common/glob.js';
 import { decodeUtf8 } from '../model/utf8.js';
-import { unimplementedKeyWarnings } from './unimplemented.js';
+import { STREAM_AGGR_FILE_KEYS, unimplementedKeyWarnings } from './unimplemented.js';
+import { streamAggrFileSchema, type StreamAggrConfig } from './stream-aggr.js';
 import { resolveConfigPaths, resolveScrapeConfigPaths } from './paths.js';
 import { configSchema, configWarnings, scrapeConfigFileSchema, scrapeConfigWarnings } from './schema.js';
 import type { SchemaWarning, ScrapeConfig, TributaryConfig } from './schema.js';
@@ -37,6 +38,8 @@ export interface LoadedConfig {
 const MAIN_DOCUMENT = 'a mapping of sections (global, scrape_configs, ...)';
 /** Likewise for a file named by `scrape_config_files`. */
 const SCRAPE_CONFIG_FILE = 'a mapping with scrape_configs';
+/** Likewise for a stream aggregation file (`stream_aggr.config`). */
+const STREAM_AGGR_FILE = 'a list of stream aggregation rules';
 
 /**
  * Parses configuration text; `fileName` is only used in messages. Throws `ConfigError`.
@@ -54,6 +57,9 @@ export function parseConfigText(text: string, fileName: string, env: Env = proce
         'read only when the configuration is loaded from a file; ignored',
       ),
     );
+  }
+  for (const { section, at } of streamAggrSections(config)) {
+    if (section.config !== undefined) warnings.push(doc.issueAt([...at, 'config'], 'read only when the configuration is loaded from a file; ignored'));
   }
   checkScrapeSources(config, doc);
   return { config, warnings: sorted(warnings) };
@@ -73,6 +79,7 @@ export async function loadConfigFile(path: string, env: Env = process.env, opts:
   const mainJobs = config.scrape_configs.map((job, i) => ({ job, at: ['scrape_configs', i] as KeyPath, doc: doc as ValidatedDocument<unknown> }));
   const included = await loadScrapeConfigFiles(config, path, doc, env);
   config.scrape_configs.push(...included.jobs.map((j) => j.job));
+  const aggrWarnings = await loadStreamAggrFiles(config, doc, env);
   checkScrapeSources(config, doc);
   if (opts.jobProblems) {
     const problems: ConfigIssue[] = [];
@@ -81,7 +88,48 @@ export async function loadConfigFile(path: string, env: Env = process.env, opts:
     }
     if (problems.length > 0) throw new ConfigError(problems);
   }
-  return { config, warnings: [...warnings, ...included.warnings] };
+  return { config, warnings: [...warnings, ...included.warnings, ...aggrWarnings] };
+}
+
+/** Every stream aggregation section of the configuration, with its key path. */
+function streamAggrSections(config: TributaryConfig): { section: StreamAggrConfig; at: KeyPath }[] {
+  const out: { section: StreamAggrConfig; at: KeyPath }[] = [];
+  if (config.stream_aggr) out.push({ section: config.stream_aggr, at: ['stream_aggr'] });
+  config.remote_write.forEach((w, i) => {
+    if (w.stream_aggr) out.push({ section: w.stream_aggr, at: ['remote_write', i, 'stream_aggr'] });
+  });
+  return out;
+}
+
+/**
+ * The rules of the files `stream_aggr.config` names (globally and per URL), read as vmagent
+ * reads its -streamAggr.config and put before the section's inline `rules`; problems point into
+ * the file they are in, or at the `config` key when the file cannot be read.
+ */
+async function loadStreamAggrFiles(config: TributaryConfig, main: ValidatedDocument<TributaryConfig>, env: Env): Promise<ConfigWarning[]> {
+  const problems: ConfigIssue[] = [];
+  const warnings: ConfigWarning[] = [];
+  for (const { section, at } of streamAggrSections(config)) {
+    const file = section.config;
+    if (file === undefined) continue;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      problems.push(main.issueAt([...at, 'config'], `cannot read ${file}: ${(err as Error).message}`));
+      continue;
+    }
+    try {
+      const doc = validateDocument(decodeConfigText(bytes, file), file, env, streamAggrFileSchema, STREAM_AGGR_FILE, 'list');
+      section.rules = [...doc.value, ...section.rules];
+      warnings.push(...sorted([...doc.warnings, ...schemaWarnings(doc, unimplementedKeyWarnings(doc.raw, STREAM_AGGR_FILE_KEYS))]));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.issues);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return warnings;
 }
 
 export interface LoadOptions {
@@ -202,6 +250,7 @@ function validateDocument<T>(
   env: Env,
   schema: z.ZodType<T, unknown>,
   expected: string,
+  topLevel: 'mapping' | 'list' = 'mapping',
 ): ValidatedDocument<T> {
   const expansion = expandEnv(text, env);
   const lines = new LineCounter();
@@ -228,8 +277,8 @@ function validateDocument<T>(
   }
   if (early.length > 0) throw new ConfigError(sorted(early));
 
-  const data = doc.data === undefined ? {} : doc.data;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+  const data = doc.data === undefined ? (topLevel === 'list' ? [] : {}) : doc.data;
+  if (typeof data !== 'object' || data === null || Array.isArray(data) !== (topLevel === 'list')) {
     throw new ConfigError([atExpanded(0, [], `the file must hold ${expected}, not ${describeValue(data)}`)]);
   }
 

@@ -30,7 +30,11 @@ export function resolveConfigPaths(config: TributaryConfig, dir: string): void {
   if (config.rule_files) config.rule_files = config.rule_files.map(to);
   if (config.scrape_config_files) config.scrape_config_files = config.scrape_config_files.map(to);
   for (const job of config.scrape_configs) resolveScrapeConfigPaths(job, dir);
-  for (const w of config.remote_write) httpClientPaths(w, to);
+  for (const w of config.remote_write) {
+    httpClientPaths(w, to);
+    setPaths(w.stream_aggr, ['config'], to);
+  }
+  setPaths(config.stream_aggr, ['config'], to);
 
   const { server, gateway } = config;
   setPaths(server, ['data_dir'], to);

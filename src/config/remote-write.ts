@@ -12,6 +12,7 @@ import { UNSUPPORTED_REMOTE_WRITE_AUTH } from '../outbound/client-settings.js';
 import { formatPath, type KeyPath } from './errors.js';
 import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient, oauth2Warnings } from './http-client-config.js';
 import { relabelConfigsSchema } from './relabel.js';
+import { streamAggrSchema } from './stream-aggr.js';
 import { AT_KEY, bool, duration, httpUrl, labelSet, opaqueMapping, size, text, textMap, uint } from './fields.js';
 
 export const DEFAULT_MAX_DISK_USAGE = 1024 ** 3;
@@ -91,6 +92,8 @@ export const remoteWriteConfigSchema = z
     remote_timeout: duration.default(30_000),
     headers: textMap.default({}),
     write_relabel_configs: relabelConfigsSchema.default([]),
+    /** vmagent's -remoteWrite.streamAggr.*: aggregation and deduplication for this URL only, after its relabeling. */
+    stream_aggr: streamAggrSchema.optional(),
     send_exemplars: bool.default(false),
     send_native_histograms: bool.default(false),
     round_robin_dns: bool.default(false),

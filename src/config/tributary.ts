@@ -14,6 +14,7 @@ import { gatewayConfigSchema } from './gateway.js';
 import { ingestConfigSchema } from './ingest.js';
 import { AT_KEY, bool, labelSet, listenAddress, nonEmptyText, size, uint } from './fields.js';
 import { relabelConfigsSchema } from './relabel.js';
+import { streamAggrSchema } from './stream-aggr.js';
 
 export const DEFAULT_DATA_DIR = './data';
 
@@ -66,6 +67,13 @@ export const remoteWriteOptionsSchema = z.strictObject({
   shard_by_url_replicas: uint.refine((n) => n >= 1, 'must be at least 1').default(1),
   shard_by_url_labels: z.array(nonEmptyText).default([]),
   /**
+   * vmagent's cardinality limiter (-remoteWrite.maxHourlySeries / maxDailySeries): at most this
+   * many distinct series in any hour / day; samples of more are dropped, logged and counted.
+   * 0: no limit.
+   */
+  max_hourly_series: uint.default(0),
+  max_daily_series: uint.default(0),
+  /**
    * `POST /api/v1/write` (remote write 1.0 and 2.0, src/ingest/remote-write.ts): off by default,
    * as Prometheus' --web.enable-remote-write-receiver. `max_body_bytes` bounds the snappy body
    * and, separately, what it decompresses to (413 beyond).
@@ -80,6 +88,8 @@ export const remoteWriteOptionsSchema = z.strictObject({
 
 export const tributarySections = {
   remote_write_options: remoteWriteOptionsSchema.prefault({}),
+  /** vmagent's -streamAggr.*: aggregation and deduplication of every sample before it is routed to URLs. */
+  stream_aggr: streamAggrSchema.optional(),
   server: serverConfigSchema.prefault({}),
   log: logConfigSchema.prefault({}),
   gateway: gatewayConfigSchema.prefault({}),

@@ -79,7 +79,14 @@ const SCRAPE_KEYS: readonly UnimplementedKey[] = [
   { path: ['scrape_protocols'], message: PROTO, when: listing('PrometheusProto') },
 ];
 
+const WINDOWS = { message: 'aggregation windows are not supported; samples go to the interval they arrive in (as with enable_windows: false)', when: isTrue };
+
+/** The keys of a vmagent stream aggregation file (a list of rules). */
+export const STREAM_AGGR_FILE_KEYS: readonly UnimplementedKey[] = [{ path: ['*', 'enable_windows'], ...WINDOWS }];
+
 export const UNIMPLEMENTED_KEYS: readonly UnimplementedKey[] = [
+  { path: ['stream_aggr', 'rules', '*', 'enable_windows'], ...WINDOWS },
+  { path: ['remote_write', '*', 'stream_aggr', 'rules', '*', 'enable_windows'], ...WINDOWS },
   { path: ['global', 'query_log_file'], message: 'Tributary serves no queries; ignored', when: (v) => v !== '' },
   { path: ['global', 'evaluation_interval'], message: 'Tributary evaluates no rules; ignored' },
   { path: ['global', 'rule_query_offset'], message: 'Tributary evaluates no rules; ignored' },
@@ -109,9 +116,9 @@ export const UNIMPLEMENTED_KEYS: readonly UnimplementedKey[] = [
 ];
 
 /** The warnings for the keys of `UNIMPLEMENTED_KEYS` that `data` (a validated document) writes. */
-export function unimplementedKeyWarnings(data: unknown): SchemaWarning[] {
+export function unimplementedKeyWarnings(data: unknown, keys: readonly UnimplementedKey[] = UNIMPLEMENTED_KEYS): SchemaWarning[] {
   const warnings: SchemaWarning[] = [];
-  for (const key of UNIMPLEMENTED_KEYS) {
+  for (const key of keys) {
     for (const [path, value] of matches(data, key.path, [])) {
       if (value === undefined || value === null) continue;
       if (key.when && !key.when(value)) continue;
