@@ -20,6 +20,7 @@ const FLAGS = {
   listen: { type: 'string' },
   'data-dir': { type: 'string' },
   'remote-write-url': { type: 'string', multiple: true },
+  'stream-aggr-config': { type: 'string' },
   'ingest-http': { type: 'string', multiple: true },
   'influx-listen-address': { type: 'string' },
   'graphite-listen-address': { type: 'string' },
@@ -35,7 +36,8 @@ export const HELP = `Tributary ${VERSION} — metrics agent and gateway
 
 Usage:
   tributary [run] [flags]            start Tributary (the default subcommand)
-  tributary check-config FILE...     validate configuration files; exit 0 when all are valid, 1 otherwise
+  tributary check-config FILE...     validate configuration files (and vmagent stream aggregation files);
+                                     exit 0 when all are valid, 1 otherwise
   tributary gather [flags]           export series from VictoriaMetrics or Prometheus into an obfuscated
                                      ZIP bundle: the web wizard, or one export with --url
                                      (tributary gather --help; its flags are its own)
@@ -50,6 +52,8 @@ Flags (every subcommand; flags override the configuration file):
   --listen HOST:PORT        HTTP listen address (default ${DEFAULT_LISTEN_ADDRESS}; [::1]:PORT for IPv6)
   --data-dir DIR            directory for persistent state (default ./data)
   --remote-write-url URL    send to this remote-write URL; repeat for several
+  --stream-aggr-config FILE a vmagent stream aggregation file (vmagent -streamAggr.config) for the
+                            global stream_aggr section
   --ingest-http LIST        accept pushes on the HTTP listener: all, or some of
                             ${INGEST_HTTP_PROTOCOLS.join(',')}
   --influx-listen-address HOST:PORT    Influx line protocol over TCP and UDP (vmagent -influxListenAddr)
@@ -73,6 +77,7 @@ type Values = {
   listen?: string;
   'data-dir'?: string;
   'remote-write-url'?: string[];
+  'stream-aggr-config'?: string;
   'ingest-http'?: string[];
   'influx-listen-address'?: string;
   'graphite-listen-address'?: string;
@@ -143,14 +148,25 @@ export async function main(argv: string[]): Promise<number | undefined> {
 
 async function checkConfig(files: string[], values: Values): Promise<number> {
   if (values.config !== undefined) files = [values.config, ...files];
-  if (files.length === 0) throw new UsageError('check-config needs a FILE');
+  const aggrFile = values['stream-aggr-config'];
+  if (files.length === 0 && aggrFile === undefined) throw new UsageError('check-config needs a FILE');
   // a one-shot command: the loader runs here rather than in a child process
-  const { loadConfigFile } = await import('../config/load.js');
+  const { loadConfigFile, loadStreamAggrFile } = await import('../config/load.js');
   const { fileSdProblems } = await import('../discovery/file-sd-check.js');
+  // a file that is a YAML list is a vmagent stream aggregation file (its -streamAggr.config)
+  const load = async (file: string) => {
+    try {
+      return await loadConfigFile(file, process.env, { jobProblems: fileSdProblems, streamAggrConfig: file === values.config ? aggrFile : undefined });
+    } catch (err) {
+      if (err instanceof ConfigError && err.issues.length === 1 && / not a list$/.test(err.issues[0].message)) return loadStreamAggrFile(file);
+      throw err;
+    }
+  };
+  if (aggrFile !== undefined && values.config === undefined) files = [...files, aggrFile];
   let failed = false;
   for (const file of files) {
     try {
-      const { warnings } = await loadConfigFile(file, process.env, { jobProblems: fileSdProblems });
+      const { warnings } = await load(file);
       for (const w of warnings) process.stdout.write(`warning: ${formatIssue(w)}\n`);
       process.stdout.write(`${file}: OK\n`);
     } catch (err) {
@@ -174,6 +190,7 @@ async function run(values: Values): Promise<number | undefined> {
       listen: values.listen,
       dataDir: values['data-dir'],
       remoteWriteUrls: values['remote-write-url'],
+      streamAggrConfig: values['stream-aggr-config'],
       ingest: {
         http: values['ingest-http'],
         influxListenAddress: values['influx-listen-address'],

@@ -34,6 +34,7 @@ export async function resolveConfigIsolated(sources: ConfigSources): Promise<Res
     listen: sources.listen,
     dataDir: sources.dataDir,
     remoteWriteUrls: sources.remoteWriteUrls && [...sources.remoteWriteUrls],
+    streamAggrConfig: sources.streamAggrConfig,
     ingest: sources.ingest && { ...sources.ingest, http: sources.ingest.http && [...sources.ingest.http] },
   };
   const a = await ask({ config });

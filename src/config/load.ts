@@ -24,7 +24,7 @@ import { describeValue } from './fields.js';
 import { compilePattern, expandPattern } from '../common/glob.js';
 import { decodeUtf8 } from '../model/utf8.js';
 import { STREAM_AGGR_FILE_KEYS, unimplementedKeyWarnings } from './unimplemented.js';
-import { streamAggrFileSchema, type StreamAggrConfig } from './stream-aggr.js';
+import { streamAggrFileSchema, streamAggrSchema, type StreamAggrConfig } from './stream-aggr.js';
 import { resolveConfigPaths, resolveScrapeConfigPaths } from './paths.js';
 import { configSchema, configWarnings, scrapeConfigFileSchema, scrapeConfigWarnings } from './schema.js';
 import type { SchemaWarning, ScrapeConfig, TributaryConfig } from './schema.js';
@@ -79,6 +79,7 @@ export async function loadConfigFile(path: string, env: Env = process.env, opts:
   const mainJobs = config.scrape_configs.map((job, i) => ({ job, at: ['scrape_configs', i] as KeyPath, doc: doc as ValidatedDocument<unknown> }));
   const included = await loadScrapeConfigFiles(config, path, doc, env);
   config.scrape_configs.push(...included.jobs.map((j) => j.job));
+  if (opts.streamAggrConfig !== undefined) config.stream_aggr = { ...(config.stream_aggr ?? streamAggrSchema.parse({})), config: resolve(opts.streamAggrConfig) };
   const aggrWarnings = await loadStreamAggrFiles(config, doc, env);
   checkScrapeSources(config, doc);
   if (opts.jobProblems) {
@@ -140,6 +141,25 @@ export interface LoadOptions {
    * import, being below discovery.
    */
   readonly jobProblems?: (job: ScrapeConfig) => Promise<JobProblem[]>;
+  /** `--stream-aggr-config`: the global stream aggregation file, in place of the file's `stream_aggr.config`. */
+  readonly streamAggrConfig?: string;
+}
+
+/**
+ * A vmagent stream aggregation file on its own (`--stream-aggr-config` with the embedded
+ * defaults), as the global section's only rules. Throws ConfigError.
+ */
+export async function loadStreamAggrFile(file: string, env: Env = process.env): Promise<{ section: StreamAggrConfig; warnings: ConfigWarning[] }> {
+  const path = resolve(file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new ConfigError([{ file: path, line: 1, column: 1, path: '', message: `cannot read the stream aggregation file: ${(err as Error).message}` }]);
+  }
+  const doc = validateDocument(decodeConfigText(bytes, path), path, env, streamAggrFileSchema, STREAM_AGGR_FILE, 'list');
+  const section = { ...streamAggrSchema.parse({}), config: path, rules: doc.value };
+  return { section, warnings: sorted([...doc.warnings, ...schemaWarnings(doc, unimplementedKeyWarnings(doc.raw, STREAM_AGGR_FILE_KEYS))]) };
 }
 
 export interface JobProblem {

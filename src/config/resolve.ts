@@ -6,7 +6,7 @@
 
 import { defaultConfig } from './defaults.js';
 import type { ConfigWarning } from './errors.js';
-import { loadConfigFile } from './load.js';
+import { loadConfigFile, loadStreamAggrFile } from './load.js';
 import { remoteWriteConfigSchema } from './remote-write.js';
 import type { TributaryConfig } from './schema.js';
 import { INGEST_HTTP_PROTOCOLS, type IngestHttpProtocol } from './ingest-protocols.js';
@@ -22,6 +22,8 @@ export interface ConfigSources {
   readonly dataDir?: string | undefined;
   /** Added to `remote_write` as plain entries. */
   readonly remoteWriteUrls?: readonly string[] | undefined;
+  /** A vmagent stream aggregation file for the global `stream_aggr` section. */
+  readonly streamAggrConfig?: string | undefined;
   /** Override `ingest.*` (flags for quick use of a push protocol). */
   readonly ingest?: IngestFlags | undefined;
 }
@@ -42,8 +44,14 @@ export interface ResolvedConfig {
 
 /** Loads the configuration the sources point at, flags over file over defaults. */
 export async function resolveConfig(opts: ConfigSources): Promise<ResolvedConfig> {
-  const loaded = opts.configFile === undefined ? { config: defaultConfig(), warnings: [] } : await loadConfigFile(opts.configFile);
+  const loaded =
+    opts.configFile === undefined ? { config: defaultConfig(), warnings: [] as ConfigWarning[] } : await loadConfigFile(opts.configFile, process.env, { streamAggrConfig: opts.streamAggrConfig });
   const config = loaded.config;
+  if (opts.configFile === undefined && opts.streamAggrConfig !== undefined) {
+    const file = await loadStreamAggrFile(opts.streamAggrConfig);
+    config.stream_aggr = file.section;
+    loaded.warnings.push(...file.warnings);
+  }
   if (opts.listen !== undefined) config.server.listen = opts.listen;
   if (opts.dataDir !== undefined) config.server.data_dir = opts.dataDir;
   for (const url of opts.remoteWriteUrls ?? []) {

@@ -12,48 +12,9 @@ import { parseDuration } from './duration.js';
 import { AT_KEY, bool, duration, nonEmptyText, text, uint } from './fields.js';
 import { relabelConfigsSchema } from './relabel.js';
 import { SelectorSyntaxError, SeriesSelector } from './selector.js';
+import { parseOutput } from './stream-aggr-outputs.js';
 
-/** The outputs of vmagent's stream aggregation that take no argument. */
-export const PLAIN_OUTPUTS = [
-  'total',
-  'total_prometheus',
-  'increase',
-  'increase_prometheus',
-  'rate_sum',
-  'rate_avg',
-  'count_series',
-  'count_samples',
-  'unique_samples',
-  'sum_samples',
-  'last',
-  'min',
-  'max',
-  'avg',
-  'stddev',
-  'stdvar',
-  'histogram_bucket',
-] as const;
-
-export type PlainOutput = (typeof PLAIN_OUTPUTS)[number];
-export type OutputSpec = { readonly kind: PlainOutput } | { readonly kind: 'quantiles'; readonly phis: readonly number[]; readonly text: string };
-
-/** `quantiles(0.5, 0.99)` or one of PLAIN_OUTPUTS; throws with the complaint. */
-export function parseOutput(s: string): OutputSpec {
-  const t = s.trim();
-  if ((PLAIN_OUTPUTS as readonly string[]).includes(t)) return { kind: t as PlainOutput };
-  const m = /^quantiles\((.*)\)$/.exec(t);
-  if (m) {
-    const parts = m[1].split(',').map((p) => p.trim());
-    if (parts.length === 0 || parts.some((p) => p === '')) throw new Error(`${JSON.stringify(s)}: quantiles needs one or more numbers in 0..1, e.g. quantiles(0.5, 0.99)`);
-    const phis = parts.map((p) => {
-      const n = Number(p);
-      if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${JSON.stringify(s)}: ${JSON.stringify(p)} is not a number in 0..1`);
-      return n;
-    });
-    return { kind: 'quantiles', phis, text: t };
-  }
-  throw new Error(`unsupported output ${JSON.stringify(s)}; supported: ${[...PLAIN_OUTPUTS, 'quantiles(phi, ...)'].join(', ')}`);
-}
+export { PLAIN_OUTPUTS, parseOutput, type OutputSpec, type PlainOutput } from './stream-aggr-outputs.js';
 
 const selectorList = z.union([z.string(), z.array(z.string())], { error: 'expected a series selector or a list of them' });
 
@@ -168,8 +129,3 @@ export const streamAggrSchema = z
   });
 
 export type StreamAggrConfig = z.output<typeof streamAggrSchema>;
-
-/** True when the section asks for anything (rules, a file or deduplication). */
-export function streamAggrEnabled(s: StreamAggrConfig | undefined): s is StreamAggrConfig {
-  return s !== undefined && (s.rules.length > 0 || s.config !== undefined || s.dedup_interval > 0);
-}

@@ -9,6 +9,11 @@
 
 import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
+import type { StreamAggrConfig } from '../config/stream-aggr.js';
+import { streamAggrEnabled } from '../config/stream-aggr-outputs.js';
+import { lockDir } from '../lock/dir-lock.js';
+import { StreamAggregation, StreamAggrMetrics } from '../streamaggr/index.js';
+import { SeriesLimits } from './series-limits.js';
 import type { RemoteWriteOptions } from '../config/tributary.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import { SampleBatch } from '../model/samples.js';
@@ -32,6 +37,8 @@ export interface RemoteWriteDeps {
   readonly dataDir: string;
   readonly externalLabels: Readonly<Record<string, string>>;
   readonly options: RemoteWriteOptions;
+  /** The global `stream_aggr` section. */
+  readonly streamAggr?: StreamAggrConfig;
   /** The metric metadata to send (every `metadata_config.send_interval`). */
   readonly metadata?: () => MetricMetadata[];
   /** The disk queues' file operations (node:fs; a test makes them fail). */
@@ -46,7 +53,12 @@ export interface RunningRemoteWrite {
    * whose entry changed is stopped (what it holds goes to its disk queue) and started again on
    * the new entry, a removed URL's queue is stopped and its directory removed, as at start.
    */
-  apply(configs: readonly RemoteWriteConfig[], externalLabels: Readonly<Record<string, string>>, options: RemoteWriteOptions): Promise<RemoteWriteChange>;
+  apply(
+    configs: readonly RemoteWriteConfig[],
+    externalLabels: Readonly<Record<string, string>>,
+    options: RemoteWriteOptions,
+    streamAggr?: StreamAggrConfig,
+  ): Promise<RemoteWriteChange>;
   /** Queues what is gathered, sends for up to `timeoutMs`, then stops; the rest stays on disk. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -68,13 +80,60 @@ interface QueueSlot {
   readonly queue: RemoteWriteQueue;
 }
 
+/** Where the global stream aggregation keeps its state (and its lock). */
+export const STREAM_AGGR_SUBDIR = 'streamaggr';
+
 /** Opens every URL's queue (QueueDirInUseError when another process holds one), then starts them. */
 export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], deps: RemoteWriteDeps): Promise<RunningRemoteWrite> {
   const root = join(deps.dataDir, QUEUES_SUBDIR);
   const counters = queueCounters(deps.registry);
+  const aggrMetrics = new StreamAggrMetrics(deps.registry);
+  const limits = new SeriesLimits(deps.registry, deps.logger);
   let slots: QueueSlot[] = [];
   let detach = () => {};
   let timers: NodeJS.Timeout[] = [];
+  let router: RemoteWriteRouter | undefined;
+  /** While queues are swapped on a reload: what arrives meanwhile (true: an aggregation output, past the shared stages). */
+  let held: Array<[string, SampleBatch, boolean]> | undefined;
+  let global: { key: string; aggregation: StreamAggregation; release: () => void } | undefined;
+
+  const hold = (job: string, batch: SampleBatch, aggregated: boolean) => {
+    const copy = new SampleBatch(Math.max(1, batch.length));
+    for (let i = 0; i < batch.length; i++) copy.appendFrom(batch, i, batch.series[i]);
+    held!.push([job, copy, aggregated]);
+  };
+  const emitAggregated = (batch: SampleBatch) => {
+    if (held) hold('stream_aggr', batch, true);
+    else router?.distribute('stream_aggr', batch);
+  };
+  /** The global aggregation for `section`: kept when unchanged, else closed (its state written) and opened anew. */
+  const setGlobal = async (section: StreamAggrConfig | undefined) => {
+    const key = streamAggrEnabled(section) && slots.length > 0 ? JSON.stringify(section) : '';
+    if (streamAggrEnabled(section) && slots.length === 0) deps.logger.warn('stream_aggr is configured but there is no remote_write URL: nothing is aggregated');
+    if (key === (global?.key ?? '')) return;
+    if (global) {
+      await global.aggregation.close();
+      global.release();
+      global = undefined;
+    }
+    if (!key) return;
+    const dir = join(deps.dataDir, STREAM_AGGR_SUBDIR);
+    const lock = lockDir(dir, (pid) => `the stream aggregation state in ${dir} is in use by another process (pid ${pid})`);
+    const aggregation = new StreamAggregation(section!, {
+      scope: 'global',
+      stateFile: join(dir, 'global.json'),
+      logger: deps.logger,
+      metrics: aggrMetrics,
+      emit: emitAggregated,
+    });
+    try {
+      await aggregation.open();
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+    global = { key, aggregation, release: () => lock.release() };
+  };
 
   const plan = (next: readonly RemoteWriteConfig[]) => {
     const seen = new Map<string, number>();
@@ -88,7 +147,14 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
   };
   const build = async (p: ReturnType<typeof plan>[number]): Promise<QueueSlot> => {
     const url = p.config.name || describeUrl(p.config);
-    const queue = new RemoteWriteQueue(p.config, { dir: join(root, p.dir), logger: deps.logger, counters: counters(url), metadata: deps.metadata, fs: deps.diskFs });
+    const queue = new RemoteWriteQueue(p.config, {
+      dir: join(root, p.dir),
+      logger: deps.logger,
+      counters: counters(url),
+      metadata: deps.metadata,
+      fs: deps.diskFs,
+      aggrMetrics,
+    });
     await queue.open();
     queue.start();
     return { key: p.key, dir: p.dir, config: p.config, url, queue };
@@ -97,7 +163,8 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
     // detached and attached within one turn, so no batch goes to both routers or to neither
     detach();
     const queues = slots.map((s) => s.queue);
-    const router = queues.length > 0 ? new RemoteWriteRouter(queues, options, externalLabels) : undefined;
+    limits.configure(options);
+    router = queues.length > 0 ? new RemoteWriteRouter(queues, options, externalLabels, { limits, aggregation: global?.aggregation }) : undefined;
     detach = router ? deps.pipeline.add(router) : () => {};
     for (const t of timers) clearInterval(t);
     timers = slots.flatMap(({ config }, i) => {
@@ -120,6 +187,7 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
   await removeOthers(new Set(first.map((p) => p.dir)));
   try {
     for (const p of first) slots.push(await build(p));
+    await setGlobal(deps.streamAggr);
   } catch (err) {
     await Promise.all(slots.map((s) => s.queue.close(0)));
     throw err;
@@ -130,7 +198,7 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
     get queues() {
       return slots.map((s) => s.queue);
     },
-    async apply(next, externalLabels, options) {
+    async apply(next, externalLabels, options, streamAggr) {
       const wanted = plan(next);
       const byKey = new Map(slots.map((s) => [s.key, s]));
       const wantedKeys = new Set(wanted.map((p) => p.key));
@@ -138,19 +206,12 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
       const change: RemoteWriteChange = { started: [], changed: [], stopped: [], kept: [] };
       const leaving = slots.filter((s) => !wantedKeys.has(s.key));
       // Stopped before their successors start, since a changed entry reuses its directory (and
-      // lock); what the scrapes deliver meanwhile is held and then goes through the new router.
-      const held: Array<[string, SampleBatch]> = [];
-      if (leaving.length > 0) {
-        detach();
-        detach = deps.pipeline.add({
-          write(job, batch) {
-            const copy = new SampleBatch(Math.max(1, batch.length));
-            for (let i = 0; i < batch.length; i++) copy.appendFrom(batch, i, batch.series[i]);
-            held.push([job, copy]);
-          },
-        });
-        await Promise.all(leaving.map((s) => s.queue.close(0)));
-      }
+      // lock); what the scrapes (and the global aggregation) deliver meanwhile is held and then
+      // goes through the new router.
+      held = [];
+      detach();
+      detach = deps.pipeline.add({ write: (job, batch) => hold(job, batch, false) });
+      if (leaving.length > 0) await Promise.all(leaving.map((s) => s.queue.close(0)));
       for (const s of leaving) if (!wantedDirs.has(s.dir)) change.stopped.push(s.url);
       const before = new Set(slots.map((s) => s.dir));
       const built: QueueSlot[] = [];
@@ -171,8 +232,17 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
         // after a queue that cannot start, the unchanged ones not reached yet go on running
         for (const s of byKey.values()) if (wantedKeys.has(s.key)) built.push(s);
         slots = built;
-        const router = route(externalLabels, options);
-        for (const [job, batch] of held) router?.write(job, batch);
+        try {
+          await setGlobal(streamAggr);
+        } finally {
+          const r = route(externalLabels, options);
+          const waiting = held;
+          held = undefined;
+          for (const [job, batch, aggregated] of waiting) {
+            if (aggregated) r?.distribute(job, batch);
+            else r?.write(job, batch);
+          }
+        }
       }
       await removeOthers(wantedDirs);
       return change;
@@ -180,6 +250,8 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
     async close(timeoutMs = 5_000) {
       detach();
       for (const t of timers) clearInterval(t);
+      // before the queues: its last outputs go to them
+      await setGlobal(undefined);
       await Promise.all(slots.map((s) => s.queue.close(timeoutMs)));
     },
   };

@@ -51,6 +51,8 @@ import type { DiskFs } from './disk-queue.js';
 import { describeUrl, lockQueueDir } from './queue-dir.js';
 import { SpillQueue, type DiskOp, type SpillRecord } from './spill-queue.js';
 import { applyStages, compileStages } from './stages.js';
+import { streamAggrEnabled } from '../config/stream-aggr-outputs.js';
+import { StreamAggregation, type StreamAggrMetrics } from '../streamaggr/index.js';
 
 const DROPPED_AS_TOO_OLD: SendOutcome = { kind: 'done' };
 /** Compressed requests a sender holds in memory before writing them to disk (or dropping the oldest, when the disk fails). */
@@ -73,7 +75,12 @@ export interface QueueOptions {
   readonly metadata?: () => readonly MetricMetadata[];
   /** The disk queues' file operations (a test makes them fail). */
   readonly fs?: DiskFs;
+  /** Where this URL's stream aggregation (`stream_aggr`) counts. */
+  readonly aggrMetrics?: StreamAggrMetrics;
 }
+
+/** This URL's aggregation state, beside its shards in the queue's directory (and removed with it). */
+export const STREAM_AGGR_STATE = 'streamaggr.json';
 
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
 const SHARD_DIR = /^s(\d{2})$/;
@@ -108,6 +115,9 @@ export class RemoteWriteQueue implements SampleSink {
   private readonly client: RemoteWriteClient;
   private readonly stages: LabelsProcessor | undefined;
   private readonly scratch = new SampleBatch(1024);
+  private readonly passed = new SampleBatch(1024);
+  /** This URL's stream aggregation and deduplication, after its label stages. */
+  private aggregation: StreamAggregation | undefined;
   private readonly shards: Shard[] = [];
   /** The shards that take new samples: the first `senders` (none before `open`). */
   private active: Shard[] = [];
@@ -149,6 +159,17 @@ export class RemoteWriteQueue implements SampleSink {
       this.unlock = lockQueueDir(this.opts.dir, this.config, this.log);
       const q = this.config.queue_config;
       await this.openShards(q.senders, q.max_disk_usage);
+      const section = this.config.stream_aggr;
+      if (streamAggrEnabled(section)) {
+        this.aggregation = new StreamAggregation(section, {
+          scope: this.name,
+          stateFile: join(this.opts.dir, STREAM_AGGR_STATE),
+          logger: this.log,
+          metrics: this.opts.aggrMetrics,
+          emit: (batch) => this.append(batch),
+        });
+        await this.aggregation.open();
+      }
     } catch (err) {
       await Promise.all(this.shards.map((s) => s.queue.close()));
       this.shards.length = 0;
@@ -175,7 +196,14 @@ export class RemoteWriteQueue implements SampleSink {
 
   write(_job: string, batch: SampleBatch): void {
     if (this.closed) return;
-    const source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
+    let source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
+    if (this.aggregation) source = this.aggregation.process(source, this.passed);
+    this.append(source);
+  }
+
+  /** Samples past the label stages (and the aggregation) into the senders' requests. */
+  private append(source: SampleBatch): void {
+    if (this.closed) return;
     const shards = this.active;
     const n = shards.length;
     for (let i = 0; i < source.length; i++) {
@@ -218,6 +246,8 @@ export class RemoteWriteQueue implements SampleSink {
    */
   async close(timeoutMs = 5_000): Promise<void> {
     if (this.closed) return;
+    // its last outputs (flush_on_shutdown) and the samples it could not save go out with the rest
+    await this.aggregation?.close();
     await this.flush(timeoutMs);
     this.closed = true;
     clearInterval(this.ticker);

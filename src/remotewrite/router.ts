@@ -1,8 +1,10 @@
 /**
  * The stage every remote-write URL shares: global relabeling, external labels and global
- * labels (cached per series), then each series to every URL — or, with `shard_by_url`, to
+ * labels (cached per series), the series limits (max_hourly_series, max_daily_series), the
+ * global stream aggregation, then each series to every URL — or, with `shard_by_url`, to
  * `shard_by_url_replicas` consecutive URLs picked by a hash of its labels, so each URL stores
- * a share of the series (vmagent's -remoteWrite.shardByURL).
+ * a share of the series (vmagent's -remoteWrite.shardByURL). The aggregation's outputs enter
+ * at `distribute`, after the limits, as vmagent's do.
  */
 
 import type { RemoteWriteOptions } from '../config/tributary.js';
@@ -11,11 +13,21 @@ import type { Labels } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { LabelsProcessor } from '../relabel/index.js';
+import type { StreamAggregation } from '../streamaggr/index.js';
+import type { SeriesLimits } from './series-limits.js';
 import { applyStages, compileStages } from './stages.js';
+
+/** What the router runs besides its label stages, when configured. */
+export interface RouterStages {
+  readonly limits?: SeriesLimits;
+  readonly aggregation?: StreamAggregation;
+}
 
 export class RemoteWriteRouter implements SampleSink {
   private readonly stages: LabelsProcessor | undefined;
   private readonly scratch = new SampleBatch(1024);
+  private readonly limited = new SampleBatch(256);
+  private readonly passed = new SampleBatch(256);
   /** Per URL, the samples of one batch going to it (sharding only). */
   private readonly parts: SampleBatch[];
   private readonly replicas: number;
@@ -26,6 +38,7 @@ export class RemoteWriteRouter implements SampleSink {
     private readonly sinks: readonly SampleSink[],
     options: RemoteWriteOptions,
     externalLabels: Readonly<Record<string, string>>,
+    private readonly more: RouterStages = {},
   ) {
     this.stages = compileStages([{ relabel: options.relabel_configs }, { addLabels: externalLabels }, { addLabels: options.labels }]);
     const n = sinks.length;
@@ -40,7 +53,14 @@ export class RemoteWriteRouter implements SampleSink {
   }
 
   write(job: string, batch: SampleBatch): void {
-    const source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
+    let source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
+    if (this.more.limits?.enabled) source = this.more.limits.filter(source, this.limited);
+    if (this.more.aggregation) source = this.more.aggregation.process(source, this.passed);
+    this.distribute(job, source);
+  }
+
+  /** Samples past the shared stages to the URLs. */
+  distribute(job: string, source: SampleBatch): void {
     if (source.length === 0) return;
     const sinks = this.sinks;
     const n = sinks.length;

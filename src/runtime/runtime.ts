@@ -189,6 +189,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       dataDir: config.server.data_dir,
       externalLabels: config.global.external_labels,
       options: config.remote_write_options,
+      streamAggr: config.stream_aggr,
       // what remote write in received joins what the scrapes found (ingest starts below)
       metadata: () => (ingestRef === undefined ? scrape.metadata() : [...scrape.metadata(), ...ingestRef.metadata()]),
     });
@@ -222,7 +223,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       for (const w of next.warnings) log.warn(w.message, { where: formatIssue({ ...w, message: '' }).replace(/: $/, '') });
       let remoteWriteChange: RemoteWriteChange;
       try {
-        remoteWriteChange = await remoteWrite.apply(next.config.remote_write, next.config.global.external_labels, next.config.remote_write_options);
+        remoteWriteChange = await remoteWrite.apply(next.config.remote_write, next.config.global.external_labels, next.config.remote_write_options, next.config.stream_aggr);
       } catch (err) {
         configLoaded.set(0);
         reloads.labels('failure').inc();

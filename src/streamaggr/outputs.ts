@@ -7,7 +7,7 @@
  * handed in as `SampleContext`, since several outputs of a rule share it.
  */
 
-import type { OutputSpec } from '../config/stream-aggr.js';
+import type { OutputSpec } from '../config/stream-aggr-outputs.js';
 import { bucketOf, vmrange } from './vmrange.js';
 
 /** What the rule worked out for one sample of an input series. */

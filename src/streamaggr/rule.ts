@@ -19,7 +19,8 @@
 
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
-import { parseOutput, type StreamAggrConfig, type StreamAggrRule } from '../config/stream-aggr.js';
+import type { StreamAggrConfig, StreamAggrRule } from '../config/stream-aggr.js';
+import { parseOutput } from '../config/stream-aggr-outputs.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 import { unpackLabels } from '../model/labels-packed.js';
 import type { SampleBatch } from '../model/samples.js';

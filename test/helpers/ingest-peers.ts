@@ -92,7 +92,7 @@ async function freePorts(n: number): Promise<number[]> {
 
 export const DEFAULT_MATCH = '{__name__=~".+"}';
 
-async function startStorage(t: TestContext, dir: string): Promise<string> {
+export async function startStorage(t: TestContext, dir: string): Promise<string> {
   const port = await freePort();
   const vm = spawn(VICTORIA_METRICS, [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-retentionPeriod=100y', '-loggerLevel=ERROR', '-search.disableCache', '-search.latencyOffset=0s'], {
     stdio: 'ignore',
