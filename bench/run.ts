@@ -33,10 +33,12 @@ const SUITES: Record<string, [module: string, call: string]> = {
   'queue-lag': ['./queue-lag.js', 'runQueueLagBench()'],
   'influx-parser': ['../src/formats/influx/influx.bench.js', 'runInfluxBench()'],
   'keyed-labels': ['../src/model/keyed-labels.bench.js', 'runKeyedLabelsBench()'],
+  streamaggr: ['./streamaggr.js', 'runStreamAggrBench()'],
+  'streamaggr-engine': ['../src/streamaggr/streamaggr.bench.js', 'runStreamAggrEngineBench()'],
 };
 
-/** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows). */
-const ON_REQUEST = new Set(['queue-lag']);
+/** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows; streamaggr runs it four times). */
+const ON_REQUEST = new Set(['queue-lag', 'streamaggr']);
 
 const chosen = process.argv.slice(2);
 for (const [name, [module, call]] of Object.entries(SUITES)) {

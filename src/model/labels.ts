@@ -37,6 +37,14 @@ export class Labels {
   }
 
   /**
+   * The pairs without keeping them: a packed set is unpacked for this call only, so a reader
+   * that looks once (a stream aggregation rule placing a series) does not double its memory.
+   */
+  get kvTransient(): readonly string[] {
+    return this.pairs ?? unpackLabels(this.encoded!);
+  }
+
+  /**
    * Keeps only the packed form: for a series held across scrapes that is about half the memory
    * of the pairs array, and remote write sends it as it is. The hash is taken first, since the
    * sample path asks for it; anything else that reads the pairs unpacks them again.

@@ -17,15 +17,17 @@
  * deduplicator's samples are then passed on rather than lost.
  */
 
-import { mkdir, open as openFile, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open as openFile, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import type { StreamAggrConfig } from '../config/stream-aggr.js';
 import type { Logger } from '../log/logger.js';
 import type { Labels } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';
-import { Deduplicator, type SavedDedup } from './dedup.js';
+import { Deduplicator } from './dedup.js';
 import type { StreamAggrMetrics } from './metrics.js';
-import { RuleAggregator, type Route, type SavedRule } from './rule.js';
+import { NO_MATCH, ROUTE, RuleAggregator, type KeyIndex, type KeyRecord, type Route } from './rule.js';
+import { StateReader, StateWriter } from './state-codec.js';
 
 export interface StreamAggregationOptions {
   /** "global" or the remote-write URL's name: the `url` label of the self-metrics, and the logs'. */
@@ -42,16 +44,12 @@ export interface StreamAggregationOptions {
   readonly timers?: boolean;
 }
 
-interface SavedState {
-  version: 1;
-  savedAt: number;
-  rules: SavedRule[];
-  dedup: SavedDedup;
-}
+/** The state file's first bytes ("TSA", version 1). */
+const MAGIC = 0x01415354;
 
 export class StreamAggregation {
   readonly scope: string;
-  readonly rules: readonly RuleAggregator[];
+  private readonly ruleList: RuleAggregator[];
   private readonly dedup: Deduplicator | undefined;
   private readonly routes = new WeakMap<Labels, Route>();
   private readonly out = new SampleBatch(256);
@@ -64,6 +62,8 @@ export class StreamAggregation {
   private writing: Promise<void> | undefined;
   private writeFailing = false;
   private detachMetrics: () => void = () => {};
+  /** Per rule id, the generation of its key journal (a fresh journal is a new file). */
+  private readonly journalGen = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -74,10 +74,14 @@ export class StreamAggregation {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ stream_aggr: opts.scope });
     const now = this.now();
-    this.rules = section.rules.map((r) => new RuleAggregator(r, section, now));
+    this.ruleList = section.rules.map((r) => new RuleAggregator(r, section, now));
     this.dedup = this.rules.length === 0 && section.dedup_interval > 0 ? new Deduplicator(section.dedup_interval, now) : undefined;
     this.keepInput = section.keep_input;
     this.dropInput = section.drop_input;
+  }
+
+  get rules(): readonly RuleAggregator[] {
+    return this.ruleList;
   }
 
   get dedupItems(): number {
@@ -117,13 +121,13 @@ export class StreamAggregation {
       const labels = batch.series[i];
       let route = this.routes.get(labels);
       if (route === undefined) {
-        route = new Array(3 * n);
+        route = new Array<number>(ROUTE * n).fill(0);
         for (let k = 0; k < n; k++) rules[k].resolve(labels, route, k);
         this.routes.set(labels, route);
       }
       let matched = false;
       for (let k = 0; k < n; k++) {
-        if (route[3 * k] === null) continue;
+        if (route[ROUTE * k] === NO_MATCH) continue;
         matched = true;
         rules[k].push(labels, route, k, batch.values[i], batch.timestamps[i], batch.isStale(i), now);
       }
@@ -209,30 +213,78 @@ export class StreamAggregation {
     return this.writing;
   }
 
-  private snapshot(): SavedState {
+  /**
+   * The state file: magic, the time, each rule as a section of its own (length first, so one
+   * no longer configured is skipped: its id, its key journal's generation and record count,
+   * its state), the deduplicator's samples, and a CRC-32 of all before it. Taken in one
+   * synchronous step, so it is the state of one moment; with it, each rule's key records
+   * since the last write (or all of them, for a journal started afresh).
+   */
+  private snapshot(): { body: Buffer; journals: { rule: RuleAggregator; file: string; full: boolean; records: KeyRecord[] }[] } {
     const now = this.now();
-    return { version: 1, savedAt: now, rules: this.rules.map((r) => r.save(now)), dedup: this.dedup?.save() ?? [] };
+    const w = new StateWriter();
+    const journals: { rule: RuleAggregator; file: string; full: boolean; records: KeyRecord[] }[] = [];
+    w.u32(MAGIC);
+    w.f64(now);
+    w.u32(this.rules.length);
+    for (const r of this.rules) {
+      const keys = r.takeKeys();
+      let gen = this.journalGen.get(r.id) ?? 0;
+      if (keys.full) this.journalGen.set(r.id, ++gen);
+      journals.push({ rule: r, file: this.journalFile(r.id, gen), full: keys.full, records: keys.records });
+      const at = w.length;
+      w.u32(0);
+      w.latin1(r.id);
+      w.u32(gen);
+      w.u32(keys.count);
+      r.save(w, now);
+      w.patchU32(at, w.length - at - 4);
+    }
+    if (this.dedup) this.dedup.save(w);
+    else w.u32(0);
+    w.u32(crc32(w.bytes()));
+    return { body: w.bytes(), journals };
   }
 
+  private journalFile(id: string, gen: number): string {
+    return `${this.opts.stateFile}.${id}.${gen}.keys`;
+  }
+
+  /**
+   * Key journals first (appended and synced, or written afresh through a rename), then the state
+   * through a rename: the state on disk never refers to a record not on disk. Journals of other
+   * generations and rules go once a fresh one is in place.
+   */
   private async write(file: string): Promise<boolean> {
     const tmp = `${file}.tmp`;
+    let journals: ReturnType<StreamAggregation['snapshot']>['journals'] = [];
     try {
-      const body = JSON.stringify(this.snapshot());
+      const snap = this.snapshot();
+      journals = snap.journals;
       await mkdir(dirname(file), { recursive: true });
-      const fh = await openFile(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(body);
-        await fh.datasync();
-      } finally {
-        await fh.close();
+      let fresh = false;
+      for (const j of journals) {
+        if (!j.full && j.records.length === 0) continue;
+        fresh ||= j.full;
+        const body = encodeKeyRecords(j.records);
+        if (j.full) {
+          await writeSynced(`${j.file}.tmp`, body, 'w');
+          await rename(`${j.file}.tmp`, j.file);
+        } else {
+          await writeSynced(j.file, body, 'a');
+        }
       }
+      await writeSynced(tmp, snap.body, 'w');
       await rename(tmp, file);
+      if (fresh) await this.removeOldJournals(file);
       this.opts.metrics?.stateWrites.labels(this.scope, 'ok').inc();
-      this.opts.metrics?.stateBytes.labels(this.scope).set(Buffer.byteLength(body));
+      this.opts.metrics?.stateBytes.labels(this.scope).set(snap.body.length);
       if (this.writeFailing) this.log.info('the aggregation state is written again', { file });
       this.writeFailing = false;
       return true;
     } catch (err) {
+      // what was taken for the journals may not be on disk: each starts afresh next time
+      for (const j of journals) j.rule.journalFailed();
       this.opts.metrics?.stateWrites.labels(this.scope, 'error').inc();
       if (!this.writeFailing) this.log.error('cannot write the aggregation state; the last one written stays (a restart goes back to it)', { file, err: err as Error });
       this.writeFailing = true;
@@ -241,39 +293,96 @@ export class StreamAggregation {
     }
   }
 
+  private async removeOldJournals(file: string): Promise<void> {
+    const current = new Set(this.rules.map((r) => basename(this.journalFile(r.id, this.journalGen.get(r.id) ?? 0))));
+    const prefix = `${basename(file)}.`;
+    for (const name of await readdir(dirname(file)).catch(() => [] as string[])) {
+      if (name.startsWith(prefix) && name.endsWith('.keys') && !current.has(name)) await rm(join(dirname(file), name), { force: true }).catch(() => {});
+    }
+  }
+
   private async restore(file: string): Promise<void> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      bytes = await readFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error('cannot read the aggregation state; starting afresh', { file, err: err as Error });
       return;
     }
-    let state: SavedState;
+    const now = this.now();
+    const byId = new Map(this.rules.map((r) => [r.id, r]));
+    let restored = 0;
+    let others = 0;
+    let savedAt = 0;
     try {
-      state = JSON.parse(text) as SavedState;
-      if (state.version !== 1 || !Array.isArray(state.rules)) throw new Error('not a state file of this version');
+      if (bytes.length < 16 || crc32(bytes.subarray(0, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) throw new Error('checksum mismatch (a torn or damaged file)');
+      const r = new StateReader(bytes.subarray(0, bytes.length - 4));
+      if (r.u32() !== MAGIC) throw new Error('not a state file of this version');
+      savedAt = r.f64();
+      for (let n = r.u32(), i = 0; i < n; i++) {
+        const section = r.section(r.u32());
+        const rule = byId.get(section.latin1());
+        const gen = section.u32();
+        const count = section.u32();
+        if (rule === undefined) {
+          others++;
+          continue;
+        }
+        this.journalGen.set(rule.id, gen);
+        try {
+          rule.load(section, decodeKeyRecords(await readFile(this.journalFile(rule.id, gen)), count), now);
+          restored++;
+        } catch (err) {
+          // a rule half loaded is replaced by a fresh one: its state is lost, the others' not
+          this.ruleList[this.ruleList.indexOf(rule)] = new RuleAggregator(rule.rule, this.section, now);
+          this.log.error('the aggregation state of a rule cannot be read; it starts afresh', { file, rule: rule.rule.name ?? rule.id, err: err as Error });
+        }
+      }
+      if (this.dedup) this.dedup.load(r);
     } catch (err) {
       this.log.error('the aggregation state file is damaged; starting afresh', { file, err: err as Error });
       return;
     }
-    const now = this.now();
-    const byId = new Map(state.rules.map((r) => [r.id, r]));
-    let restored = 0;
-    for (const r of this.rules) {
-      const saved = byId.get(r.id);
-      if (saved === undefined) continue;
-      r.load(saved, now);
-      restored++;
-    }
-    if (this.dedup && state.dedup.length > 0) this.dedup.load(state.dedup);
-    const dropped = state.rules.length - restored;
     this.log.info('aggregation state restored', {
       file,
       rules: restored,
-      saved_ago_s: Math.round((now - state.savedAt) / 1000),
-      ...(dropped > 0 ? { rules_not_configured_any_more: dropped } : {}),
+      saved_ago_s: Math.round((now - savedAt) / 1000),
+      ...(others > 0 ? { rules_not_configured_any_more: others } : {}),
       ...(this.dedup ? { dedup_samples: this.dedup.size } : {}),
     });
   }
+}
+
+async function writeSynced(file: string, body: Buffer, flags: 'w' | 'a'): Promise<void> {
+  const fh = await openFile(file, flags, 0o600);
+  try {
+    await fh.writeFile(body);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Key journal records: kind (0 input series, 1 group), index, the packed label set. */
+function encodeKeyRecords(records: readonly KeyRecord[]): Buffer {
+  const w = new StateWriter();
+  for (const r of records) {
+    w.u32(r.group ? 1 : 0);
+    w.u32(r.index);
+    w.latin1(r.key);
+  }
+  return w.bytes();
+}
+
+/** The first `count` records of a journal (a later, torn tail is not read); the last record of an index wins. */
+function decodeKeyRecords(bytes: Buffer, count: number): KeyIndex {
+  const r = new StateReader(bytes);
+  const slots = new Map<number, string>();
+  const groups = new Map<number, string>();
+  for (let i = 0; i < count; i++) {
+    const group = r.u32() === 1;
+    const index = r.u32();
+    (group ? groups : slots).set(index, r.latin1());
+  }
+  return { slots, groups };
 }

@@ -9,9 +9,7 @@
 import { Labels } from '../model/labels.js';
 import { unpackLabels } from '../model/labels-packed.js';
 import type { SampleBatch } from '../model/samples.js';
-
-/** [packed labels, timestamp, value (null: the staleness marker)]. */
-export type SavedDedup = [string, number, number | null][];
+import type { StateReader, StateWriter } from './state-codec.js';
 
 export class Deduplicator {
   private readonly index = new Map<string, number>();
@@ -75,11 +73,23 @@ export class Deduplicator {
     this.stale = [];
   }
 
-  save(): SavedDedup {
-    return this.series.map((l, j) => [l.key, this.timestamps[j], this.stale[j] ? null : this.values[j]]);
+  save(w: StateWriter): void {
+    w.u32(this.series.length);
+    for (let j = 0; j < this.series.length; j++) {
+      w.latin1(this.series[j].key);
+      w.f64(this.timestamps[j]);
+      w.f64(this.values[j]);
+      w.u32(this.stale[j] ? 1 : 0);
+    }
   }
 
-  load(saved: SavedDedup): void {
-    for (const [key, ts, v] of saved) this.put(Labels.fromSortedFlat(unpackLabels(key)), v ?? NaN, ts, v === null);
+  load(r: StateReader): void {
+    for (let n = r.u32(), i = 0; i < n; i++) {
+      const labels = Labels.fromSortedFlat(unpackLabels(r.latin1()));
+      labels.pack();
+      const ts = r.f64();
+      const v = r.f64();
+      this.put(labels, v, ts, r.u32() === 1);
+    }
   }
 }

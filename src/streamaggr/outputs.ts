@@ -1,14 +1,56 @@
 /**
- * The outputs of a stream aggregation rule, one small class per output in a table (as the
- * relabel actions are): each keeps the state of one output series group — the samples' sum,
- * their count, the running total — takes the samples the rule routes to the group, and at a
- * flush says its value(s) and what it keeps for the next interval. Counter arithmetic (resets,
- * the first sample of a series, out-of-order samples) is done once per sample by the rule and
- * handed in as `SampleContext`, since several outputs of a rule share it.
+ * The outputs of a stream aggregation rule, as a table (as the relabel actions are): each
+ * output's name, what state it keeps per output group and what it needs per input series. An
+ * output group's numbers live in one Float64Array (each output at its offset), its sets,
+ * reservoirs and buckets beside it; one function per step — a sample in, a flush out, the state
+ * saved and read back — switches on the output, so the sample path is one monomorphic loop
+ * rather than a call per output object. Counter arithmetic (resets, a new series' first
+ * sample, out-of-order samples) is done once per sample by the rule and handed in as
+ * `SampleContext`, since several outputs of a rule share it.
  */
 
 import type { OutputSpec } from '../config/stream-aggr-outputs.js';
+import type { StateReader, StateWriter } from './state-codec.js';
 import { bucketOf, vmrange } from './vmrange.js';
+
+export const OP = {
+  total: 0,
+  total_prometheus: 1,
+  increase: 2,
+  increase_prometheus: 3,
+  rate_sum: 4,
+  rate_avg: 5,
+  count_series: 6,
+  count_samples: 7,
+  unique_samples: 8,
+  sum_samples: 9,
+  last: 10,
+  min: 11,
+  max: 12,
+  avg: 13,
+  stddev: 14,
+  stdvar: 15,
+  histogram_bucket: 16,
+  quantiles: 17,
+} as const;
+
+export interface OutputKind {
+  readonly op: number;
+  /** The last part of the output name (`…:1m_<suffix>`). */
+  readonly suffix: string;
+  /** Float64 slots per group. */
+  readonly slots: number;
+  /** Reads the counter arithmetic of SampleContext, kept per input series (total*, increase*, rate_*). */
+  readonly counter: boolean;
+  /** Filled by the rule's rate pass before a flush. */
+  readonly rate: boolean;
+  /** Counts input series (count_series). */
+  readonly series: boolean;
+  /** Keeps more than numbers per group (a set, a reservoir, buckets). */
+  readonly extra: boolean;
+  readonly phis?: readonly number[];
+  readonly phiLabels?: readonly string[];
+}
 
 /** What the rule worked out for one sample of an input series. */
 export interface SampleContext {
@@ -20,224 +62,186 @@ export interface SampleContext {
   firstInInterval: boolean;
 }
 
-/** Called once per output series at a flush; `label` is the extra label (quantile, vmrange). */
-export type Emit = (value: number, label?: string, labelValue?: string) => void;
+/** At a flush, once per output series; `label` is the extra label (quantile, vmrange). */
+export type Emit = (k: number, value: number, label?: string, labelValue?: string) => void;
 
-export interface OutputState {
-  add(v: number, ts: number, c: SampleContext): void;
-  /** Says the value(s) of the interval ending now and starts the next one. */
-  flush(emit: Emit): void;
-  /** True when the state outlives intervals (running totals): kept until the group is stale. */
-  readonly lasting: boolean;
-  save(): unknown;
-  load(saved: unknown): void;
-}
+const SLOTS: readonly number[] = [1, 1, 1, 1, 2, 2, 1, 1, 0, 2, 3, 2, 2, 2, 3, 3, 0, 1];
 
-export interface OutputKind {
-  /** The last part of the output name (`…:1m_<suffix>`). */
-  readonly suffix: string;
-  /** Needs per-input-series state (last values, series seen). */
-  readonly perInput: boolean;
-  /** Reads the counter arithmetic of SampleContext (total*, increase*, rate_*). */
-  readonly counter?: boolean;
-  /** Reads the rate pass the rule runs before a flush (`rate_sum`, `rate_avg`). */
-  readonly rate?: boolean;
-  create(): OutputState;
-}
-
-const num = (x: unknown): number => (typeof x === 'number' ? x : x === null ? NaN : Number(x));
-
-class Total implements OutputState {
-  readonly lasting: boolean;
-  private total = 0;
-  constructor(
-    private readonly prometheus: boolean,
-    private readonly reset: boolean,
-  ) {
-    this.lasting = !reset;
-  }
-  add(_v: number, _ts: number, c: SampleContext): void {
-    const d = this.prometheus ? c.deltaPrometheus : c.deltaFromZero;
-    if (d === d) {
-      this.total += d;
-      // past 2^53 a float counter stops counting (VictoriaMetrics starts it again at 0)
-      if (Math.abs(this.total) >= 2 ** 53) this.total = 0;
-    }
-  }
-  flush(emit: Emit): void {
-    emit(this.total);
-    if (this.reset) this.total = 0;
-  }
-  save(): unknown {
-    return this.total;
-  }
-  load(s: unknown): void {
-    this.total = num(s) || 0;
-  }
-}
-
-/** Receives the rule's rate pass: one rate per input series with two samples in reach. */
-export class RateState implements OutputState {
-  readonly lasting = false;
-  sum = 0;
-  series = 0;
-  constructor(private readonly avg: boolean) {}
-  add(): void {}
-  flush(emit: Emit): void {
-    if (this.series > 0) emit(this.avg ? this.sum / this.series : this.sum);
-    this.sum = 0;
-    this.series = 0;
-  }
-  save(): unknown {
-    return null;
-  }
-  load(): void {}
-}
-
-/** count_samples, sum_samples, min, max, avg, last, count_series: one number per interval. */
-class Simple implements OutputState {
-  readonly lasting = false;
-  private n = 0;
-  private acc = 0;
-  private ts = -Infinity;
-  constructor(private readonly op: 'count' | 'sum' | 'min' | 'max' | 'avg' | 'last' | 'series') {}
-  add(v: number, ts: number, c: SampleContext): void {
-    switch (this.op) {
-      case 'count':
-        this.acc++;
-        break;
-      case 'sum':
-      case 'avg':
-        this.acc += v;
-        break;
-      case 'min':
-        if (this.n === 0 || v < this.acc) this.acc = v;
-        break;
-      case 'max':
-        if (this.n === 0 || v > this.acc) this.acc = v;
-        break;
-      case 'last':
-        if (ts >= this.ts) {
-          this.acc = v;
-          this.ts = ts;
-        }
-        break;
-      case 'series':
-        if (c.firstInInterval) this.acc++;
-        break;
-    }
-    this.n++;
-  }
-  flush(emit: Emit): void {
-    if (this.n > 0) emit(this.op === 'avg' ? this.acc / this.n : this.acc);
-    this.n = 0;
-    this.acc = 0;
-    this.ts = -Infinity;
-  }
-  save(): unknown {
-    return this.n === 0 ? null : [this.n, this.acc, this.ts === -Infinity ? null : this.ts];
-  }
-  load(s: unknown): void {
-    if (!Array.isArray(s)) return;
-    this.n = num(s[0]);
-    this.acc = num(s[1]);
-    this.ts = s[2] === null ? -Infinity : num(s[2]);
-  }
-}
-
-/** stddev and stdvar: Welford's running mean and sum of squares, the population's variance. */
-class Variance implements OutputState {
-  readonly lasting = false;
-  private n = 0;
-  private mean = 0;
-  private m2 = 0;
-  constructor(private readonly sqrt: boolean) {}
-  add(v: number): void {
-    this.n++;
-    const d = v - this.mean;
-    this.mean += d / this.n;
-    this.m2 += d * (v - this.mean);
-  }
-  flush(emit: Emit): void {
-    if (this.n > 0) {
-      const variance = this.m2 / this.n;
-      emit(this.sqrt ? Math.sqrt(variance) : variance);
-    }
-    this.n = 0;
-    this.mean = 0;
-    this.m2 = 0;
-  }
-  save(): unknown {
-    return this.n === 0 ? null : [this.n, this.mean, this.m2];
-  }
-  load(s: unknown): void {
-    if (!Array.isArray(s)) return;
-    [this.n, this.mean, this.m2] = s.map(num);
-  }
-}
-
-class Unique implements OutputState {
-  readonly lasting = false;
-  private values = new Set<number>();
-  add(v: number): void {
-    this.values.add(v);
-  }
-  flush(emit: Emit): void {
-    if (this.values.size > 0) emit(this.values.size);
-    this.values.clear();
-  }
-  save(): unknown {
-    return this.values.size === 0 ? null : [...this.values];
-  }
-  load(s: unknown): void {
-    if (Array.isArray(s)) for (const v of s) this.values.add(num(v));
-  }
+export function outputKind(spec: OutputSpec): OutputKind {
+  const op = OP[spec.kind];
+  const base = {
+    op,
+    suffix: spec.kind,
+    slots: SLOTS[op],
+    counter: op <= OP.rate_avg,
+    rate: op === OP.rate_sum || op === OP.rate_avg,
+    series: op === OP.count_series,
+    extra: op === OP.unique_samples || op === OP.histogram_bucket || op === OP.quantiles,
+  };
+  if (spec.kind !== 'quantiles') return base;
+  // the label as Go's strconv.FormatFloat(φ, 'g', -1) writes it
+  return { ...base, phis: spec.phis, phiLabels: spec.phis.map((p) => String(p).replace(/e([+-])(\d)$/, 'e$10$2')) };
 }
 
 /** At most this many samples per group and interval are kept for quantiles; more are sampled. */
 export const MAX_QUANTILE_SAMPLES = 1000;
+const TWO_53 = 2 ** 53;
 
-/**
- * quantiles(φ…): the interval's samples (a uniform reservoir of MAX_QUANTILE_SAMPLES past that,
- * as VictoriaMetrics' histogram.Fast keeps), and its rule for the quantile: the sample nearest
- * rank φ·(n−1), no interpolation; φ 0 is the minimum and 1 the maximum.
- */
-class Quantiles implements OutputState {
-  readonly lasting = false;
-  private samples: number[] = [];
-  private seen = 0;
-  private readonly labels: string[];
-  constructor(private readonly phis: readonly number[]) {
-    this.labels = phis.map(String);
-  }
-  add(v: number): void {
-    this.seen++;
-    if (this.samples.length < MAX_QUANTILE_SAMPLES) this.samples.push(v);
-    else {
-      const j = Math.floor(Math.random() * this.seen);
-      if (j < MAX_QUANTILE_SAMPLES) this.samples[j] = v;
+/** One sample into output `k` (state at `f[o]…`, `x[k]`) of a group. */
+export function addSample(kind: OutputKind, f: Float64Array, o: number, x: unknown[], k: number, v: number, ts: number, c: SampleContext): void {
+  switch (kind.op) {
+    case OP.total:
+    case OP.increase:
+    case OP.total_prometheus:
+    case OP.increase_prometheus: {
+      const d = kind.op === OP.total || kind.op === OP.increase ? c.deltaFromZero : c.deltaPrometheus;
+      if (d === d) {
+        const t = f[o] + d;
+        // past 2^53 a float counter stops counting (VictoriaMetrics starts it again at 0)
+        f[o] = t >= TWO_53 || t <= -TWO_53 ? 0 : t;
+      }
+      return;
     }
-  }
-  flush(emit: Emit): void {
-    const a = this.samples;
-    if (a.length > 0) {
-      a.sort((x, y) => x - y);
-      for (let k = 0; k < this.phis.length; k++) emit(quantile(this.phis[k], a), 'quantile', this.labels[k]);
+    case OP.rate_sum:
+    case OP.rate_avg:
+      return;
+    case OP.count_series:
+      if (c.firstInInterval) f[o]++;
+      return;
+    case OP.count_samples:
+      f[o]++;
+      return;
+    case OP.sum_samples:
+    case OP.avg:
+      f[o] += v;
+      f[o + 1]++;
+      return;
+    case OP.last:
+      if (f[o + 2] === 0 || ts >= f[o + 1]) {
+        f[o] = v;
+        f[o + 1] = ts;
+      }
+      f[o + 2]++;
+      return;
+    case OP.min:
+      if (f[o + 1] === 0 || v < f[o]) f[o] = v;
+      f[o + 1]++;
+      return;
+    case OP.max:
+      if (f[o + 1] === 0 || v > f[o]) f[o] = v;
+      f[o + 1]++;
+      return;
+    case OP.stddev:
+    case OP.stdvar: {
+      // Welford: count, running mean, sum of squared differences
+      const n = ++f[o];
+      const d = v - f[o + 1];
+      f[o + 1] += d / n;
+      f[o + 2] += d * (v - f[o + 1]);
+      return;
     }
-    this.samples = [];
-    this.seen = 0;
-  }
-  save(): unknown {
-    return this.samples.length === 0 ? null : [this.seen, this.samples];
-  }
-  load(s: unknown): void {
-    if (!Array.isArray(s) || !Array.isArray(s[1])) return;
-    this.seen = num(s[0]);
-    this.samples = s[1].map(num);
+    case OP.unique_samples:
+      ((x[k] ??= new Set<number>()) as Set<number>).add(v);
+      return;
+    case OP.histogram_bucket: {
+      const b = bucketOf(v);
+      if (b === undefined) return;
+      const m = (x[k] ??= new Map<number, number>()) as Map<number, number>;
+      m.set(b, (m.get(b) ?? 0) + 1);
+      return;
+    }
+    case OP.quantiles: {
+      const a = (x[k] ??= []) as number[];
+      const seen = ++f[o];
+      // a uniform reservoir past MAX_QUANTILE_SAMPLES, as VictoriaMetrics' histogram.Fast
+      if (a.length < MAX_QUANTILE_SAMPLES) a.push(v);
+      else {
+        const j = Math.floor(Math.random() * seen);
+        if (j < MAX_QUANTILE_SAMPLES) a[j] = v;
+      }
+      return;
+    }
   }
 }
 
-/** φ-quantile of sorted `a` (not empty), VictoriaMetrics' nearest-rank rule. */
+/** Rate pass: one input series' rate into a rate output. */
+export function addRate(f: Float64Array, o: number, rate: number): void {
+  f[o] += rate;
+  f[o + 1]++;
+}
+
+/**
+ * Says output `k`'s value(s) for the interval ending now and starts the next one; running
+ * totals and histogram buckets carry on (they end with their group, when it goes stale).
+ */
+export function flushOutput(kind: OutputKind, f: Float64Array, o: number, x: unknown[], k: number, emit: Emit): void {
+  switch (kind.op) {
+    case OP.total:
+    case OP.total_prometheus:
+      emit(k, f[o]);
+      return;
+    case OP.increase:
+    case OP.increase_prometheus:
+      emit(k, f[o]);
+      f[o] = 0;
+      return;
+    case OP.rate_sum:
+    case OP.rate_avg:
+      if (f[o + 1] > 0) emit(k, kind.op === OP.rate_avg ? f[o] / f[o + 1] : f[o]);
+      f[o] = 0;
+      f[o + 1] = 0;
+      return;
+    case OP.count_series:
+    case OP.count_samples:
+      if (f[o] > 0) emit(k, f[o]);
+      f[o] = 0;
+      return;
+    case OP.sum_samples:
+    case OP.min:
+    case OP.max:
+    case OP.avg:
+      if (f[o + 1] > 0) emit(k, kind.op === OP.avg ? f[o] / f[o + 1] : f[o]);
+      f[o] = 0;
+      f[o + 1] = 0;
+      return;
+    case OP.last:
+      if (f[o + 2] > 0) emit(k, f[o]);
+      f[o + 2] = 0;
+      return;
+    case OP.stddev:
+    case OP.stdvar:
+      if (f[o] > 0) {
+        const variance = f[o + 2] / f[o];
+        emit(k, kind.op === OP.stddev ? Math.sqrt(variance) : variance);
+      }
+      f[o] = f[o + 1] = f[o + 2] = 0;
+      return;
+    case OP.unique_samples: {
+      const s = x[k] as Set<number> | undefined;
+      if (s && s.size > 0) emit(k, s.size);
+      x[k] = undefined;
+      return;
+    }
+    case OP.histogram_bucket: {
+      const m = x[k] as Map<number, number> | undefined;
+      if (!m) return;
+      for (const b of [...m.keys()].sort((p, q) => p - q)) emit(k, m.get(b)!, 'vmrange', vmrange(b));
+      return;
+    }
+    case OP.quantiles: {
+      const a = x[k] as number[] | undefined;
+      if (a && a.length > 0) {
+        a.sort((p, q) => p - q);
+        kind.phis!.forEach((phi, i) => emit(k, quantile(phi, a), 'quantile', kind.phiLabels![i]));
+      }
+      x[k] = undefined;
+      f[o] = 0;
+      return;
+    }
+  }
+}
+
+/** φ-quantile of sorted `a` (not empty), VictoriaMetrics' nearest-rank rule: no interpolation. */
 export function quantile(phi: number, a: readonly number[]): number {
   const n = a.length;
   if (phi <= 0) return a[0];
@@ -245,57 +249,44 @@ export function quantile(phi: number, a: readonly number[]): number {
   return a[Math.min(n - 1, Math.floor(phi * (n - 1) + 0.5))];
 }
 
-/**
- * histogram_bucket: how many samples fell in each vmrange bucket since the group appeared —
- * counters, as VictoriaMetrics' (never reset; gone with the group when it goes stale).
- */
-class HistogramBucket implements OutputState {
-  readonly lasting = true;
-  private counts = new Map<number, number>();
-  add(v: number): void {
-    const b = bucketOf(v);
-    if (b !== undefined) this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
-  }
-  flush(emit: Emit): void {
-    const buckets = [...this.counts.keys()].sort((x, y) => x - y);
-    for (const b of buckets) emit(this.counts.get(b)!, 'vmrange', vmrange(b));
-  }
-  save(): unknown {
-    return this.counts.size === 0 ? null : [...this.counts];
-  }
-  load(s: unknown): void {
-    if (Array.isArray(s)) for (const e of s) if (Array.isArray(e)) this.counts.set(num(e[0]), num(e[1]));
+/** The part of output `k`'s state outside the numbers (sets, reservoirs, buckets). */
+export function saveExtra(kind: OutputKind, x: unknown[], k: number, w: StateWriter): void {
+  switch (kind.op) {
+    case OP.unique_samples:
+    case OP.quantiles: {
+      const values = x[k] === undefined ? [] : [...(x[k] as Iterable<number>)];
+      w.u32(values.length);
+      w.f64s(values, values.length);
+      return;
+    }
+    case OP.histogram_bucket: {
+      const m = (x[k] as Map<number, number> | undefined) ?? new Map<number, number>();
+      w.u32(m.size);
+      for (const [b, n] of m) {
+        w.f64(b);
+        w.f64(n);
+      }
+      return;
+    }
   }
 }
 
-
-export function outputKind(spec: OutputSpec): OutputKind {
-  if (spec.kind === 'quantiles') {
-    const phis = spec.phis;
-    return { suffix: 'quantiles', perInput: false, create: () => new Quantiles(phis) };
+export function loadExtra(kind: OutputKind, x: unknown[], k: number, r: StateReader): void {
+  switch (kind.op) {
+    case OP.unique_samples:
+    case OP.quantiles: {
+      const values: number[] = new Array<number>(r.u32());
+      r.f64s(values, values.length);
+      if (values.length > 0) x[k] = kind.op === OP.quantiles ? values : new Set(values);
+      return;
+    }
+    case OP.histogram_bucket: {
+      const n = r.u32();
+      if (n === 0) return;
+      const m = new Map<number, number>();
+      for (let i = 0; i < n; i++) m.set(r.f64(), r.f64());
+      x[k] = m;
+      return;
+    }
   }
-  return PLAIN[spec.kind];
 }
-
-const plain = (suffix: string, create: () => OutputState, perInput = false): OutputKind => ({ suffix, perInput, create });
-const counter = (suffix: string, create: () => OutputState, rate = false): OutputKind => ({ suffix, perInput: true, counter: true, rate, create });
-
-const PLAIN: Record<Exclude<OutputSpec['kind'], 'quantiles'>, OutputKind> = {
-  total: counter('total', () => new Total(false, false)),
-  total_prometheus: counter('total_prometheus', () => new Total(true, false)),
-  increase: counter('increase', () => new Total(false, true)),
-  increase_prometheus: counter('increase_prometheus', () => new Total(true, true)),
-  rate_sum: counter('rate_sum', () => new RateState(false), true),
-  rate_avg: counter('rate_avg', () => new RateState(true), true),
-  count_series: plain('count_series', () => new Simple('series'), true),
-  count_samples: plain('count_samples', () => new Simple('count')),
-  unique_samples: plain('unique_samples', () => new Unique()),
-  sum_samples: plain('sum_samples', () => new Simple('sum')),
-  last: plain('last', () => new Simple('last')),
-  min: plain('min', () => new Simple('min')),
-  max: plain('max', () => new Simple('max')),
-  avg: plain('avg', () => new Simple('avg')),
-  stddev: plain('stddev', () => new Variance(true)),
-  stdvar: plain('stdvar', () => new Variance(false)),
-  histogram_bucket: plain('histogram_bucket', () => new HistogramBucket()),
-};

@@ -1,11 +1,12 @@
 /**
  * One stream aggregation rule at work: which series it takes (`match` on the labels as they
  * come, then `drop_input_labels` and `input_relabel_configs`), the output group each goes to
- * (`by` / `without`, `__name__` always kept), the state of its outputs per group, and the
- * per-input-series columns the counter outputs, `count_series` and deduplication need (last
- * value and timestamp, rate window, pending deduplicated sample). A flush emits each group's
- * outputs at the interval's end, named `<metric>:<interval>[_by_…][_without_…]_<output>` as
- * vmagent names them, then forgets the series and groups not seen for `staleness_interval`.
+ * (`by` / `without`, `__name__` kept unless `without` names it), the state of its outputs per
+ * group, and the per-input-series columns the counter outputs, `count_series` and
+ * deduplication need (last value and timestamp, rate window, pending deduplicated sample). A
+ * flush emits each group's outputs at the interval's end, named
+ * `<metric>:<interval>[_by_…][_without_…]_<output>` as vmagent names them, then forgets the
+ * series and groups not seen for `staleness_interval`.
  *
  * Time: samples go to the interval they arrive in (stream aggregation ignores their
  * timestamps, as vmagent's); timestamps matter for deduplication, `last`, counter order and
@@ -13,8 +14,8 @@
  * `no_align_flush_to_interval`, and an output's timestamp is its interval's end. Nothing here
  * reads the clock or sets a timer: the owner calls `advance(now)`.
  *
- * State the rule's owner writes to disk is `save()`'s; `load()` takes it back so a restart
- * neither loses the counts of the interval under way nor sees a false counter reset.
+ * `save` writes the rule's state in binary (state-codec.ts) and `load` takes it back, so a
+ * restart neither loses the counts of the interval under way nor sees a false counter reset.
  */
 
 import { createHash } from 'node:crypto';
@@ -25,7 +26,8 @@ import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 import { unpackLabels } from '../model/labels-packed.js';
 import type { SampleBatch } from '../model/samples.js';
 import { CachedRelabeler, Relabeler, SeriesSelector, type LabelsProcessor } from '../relabel/index.js';
-import { outputKind, RateState, type OutputKind, type OutputState, type SampleContext } from './outputs.js';
+import { addRate, addSample, flushOutput, loadExtra, outputKind, saveExtra, type Emit, type OutputKind, type SampleContext } from './outputs.js';
+import type { StateReader, StateWriter } from './state-codec.js';
 
 /** What the rule counts, for its self-metrics. */
 export interface RuleStats {
@@ -37,16 +39,21 @@ export interface RuleStats {
 }
 
 /**
- * A series' place in a rule, kept by the caller per incoming label set: `[group, slot, gen]`
- * at `3·k` for rule k. group `null`: the rule does not match; `false`: it matched but input
- * relabeling dropped the series (consumed, not aggregated).
+ * A series' place in the rules, kept by the caller per incoming label set: for rule k at
+ * `ROUTE·k`, its group's index and generation, its input slot and the slot's generation (a
+ * group or slot freed since is told by its generation). Group index NO_MATCH: the rule does
+ * not match; DROPPED: it matched but input relabeling dropped the series (consumed, not
+ * aggregated). Small integers only, so V8 keeps the array unboxed.
  */
-export type Route = (Group | null | false | number)[];
+export type Route = number[];
+export const ROUTE = 4;
+export const NO_MATCH = -1;
+const DROPPED = -2;
 
-export class Group {
-  dead = false;
-  deadline = 0;
-  readonly states: OutputState[];
+/** An output group: its labels and its state besides the numbers (those are in the rule's `gf`). */
+class Group {
+  /** Per output: its set, reservoir or buckets. */
+  readonly x: unknown[];
   /** Per output: its label set, or per extra label value (quantile, vmrange) one. */
   readonly names: (Labels | Map<string, Labels> | undefined)[];
 
@@ -54,14 +61,36 @@ export class Group {
     readonly key: string,
     /** The output labels before the name changes: the `by` labels, or all but `without`. */
     readonly labels: Labels,
-    kinds: readonly OutputKind[],
+    readonly index: number,
+    outputs: number,
   ) {
-    this.states = kinds.map((k) => k.create());
-    this.names = kinds.map(() => undefined);
+    this.x = new Array<unknown>(outputs);
+    this.names = new Array<Labels | Map<string, Labels> | undefined>(outputs);
   }
 }
 
+/**
+ * A label set the state file refers to by number: an input slot's or a group's. The records
+ * go to a journal beside the state file as series appear, so a state write carries only
+ * numbers (see aggregation.ts).
+ */
+export interface KeyRecord {
+  readonly group: boolean;
+  readonly index: number;
+  readonly key: string;
+}
+
+/** The journal read back: index → label set, for slots and for groups. */
+export interface KeyIndex {
+  readonly slots: ReadonlyMap<number, string>;
+  readonly groups: ReadonlyMap<number, string>;
+}
+
 const INITIAL_SLOTS = 64;
+const NO_EXTRA: unknown[] = [];
+/** Per-input-series values, those the outputs need, side by side per series (one cache line, not one per column). */
+const COLUMNS = ['seenAt', 'counted', 'lastValue', 'lastTs', 'rateStart', 'rateInc', 'dedupValue', 'dedupTs'] as const;
+type Column = (typeof COLUMNS)[number];
 
 export class RuleAggregator {
   readonly id: string;
@@ -69,7 +98,6 @@ export class RuleAggregator {
   readonly dedupMs: number;
   readonly stalenessMs: number;
   readonly flushOnShutdown: boolean;
-  readonly outputs: string;
   readonly stats: RuleStats = { matched: 0, output: 0, ignoredNaN: 0, ignoredOld: 0, outOfOrder: 0 };
   /** Start of the interval under way. */
   windowStart: number;
@@ -80,10 +108,14 @@ export class RuleAggregator {
   private keepFirstFrom: number;
 
   private readonly selectors: readonly SeriesSelector[];
-  private readonly drop: readonly string[];
+  private readonly drop: ReadonlySet<string>;
   private readonly inputRelabel: LabelsProcessor | undefined;
   private readonly outputRelabel: LabelsProcessor | undefined;
   private readonly kinds: readonly OutputKind[];
+  private readonly offsets: readonly number[];
+  private readonly groupSlots: number;
+  /** Some output keeps more than numbers (sets, reservoirs, buckets): the sample path reads the group object. */
+  private readonly hasExtra: boolean;
   private readonly suffixes: readonly string[];
   private readonly by: ReadonlySet<string> | undefined;
   private readonly without: ReadonlySet<string> | undefined;
@@ -92,29 +124,41 @@ export class RuleAggregator {
   private readonly perInput: boolean;
   private readonly counters: boolean;
   private readonly rates: boolean;
+  /** Where each column sits in a series' record of `data` (-1: not kept). */
+  private readonly at: Readonly<Record<Column, number>>;
+  private readonly stride: number;
   private readonly align: boolean;
   private readonly groups = new Map<string, Group>();
+  // per output group, by index: its numbers (`groupSlots` each, every output at its offset),
+  // when it goes stale, its generation; freed indexes are reused
+  private gCap = 0;
+  private gUsed = 0;
+  private readonly gFree: number[] = [];
+  private groupAt: (Group | undefined)[] = [];
+  private gf = new Float64Array(0);
+  private gDeadline = new Float64Array(0);
+  private gGen = new Int32Array(0);
   private readonly lb = new LabelsBuilder();
   private readonly ctx: SampleContext = { deltaFromZero: NaN, deltaPrometheus: NaN, firstInInterval: false };
+  /** Key records not yet taken for the journal; none while a full rewrite is due. */
+  private journal: KeyRecord[] = [];
+  /** Records in the journal file as of the last take. */
+  private journalCount = 0;
+  /** The next take writes every live key afresh (at start, after a failed write, when the journal grew). */
+  private journalFull = true;
 
-  // per input series, in columns (a slot per series; freed slots are reused, `gen` tells a
-  // route to a freed slot from one to its new owner)
+  // per input series a record of `stride` numbers in `data` (a slot per series; freed slots are
+  // reused, `gen` tells a route to a freed slot from one to its new owner)
   private cap = 0;
   private used = 0;
   private live = 0;
   private readonly free: number[] = [];
   private readonly byKey = new Map<string, number>();
   private slotKey: (string | undefined)[] = [];
-  private slotGroup: (Group | undefined)[] = [];
+  /** Per slot, its group's index (-1: none). */
+  private slotGroup = new Int32Array(0);
   private gen = new Int32Array(0);
-  private lastValue = new Float64Array(0);
-  private lastTs = new Float64Array(0);
-  private seenAt = new Float64Array(0);
-  private counted = new Float64Array(0);
-  private rateStart = new Float64Array(0);
-  private rateInc = new Float64Array(0);
-  private dedupValue = new Float64Array(0);
-  private dedupTs = new Float64Array(0);
+  private data = new Float64Array(0);
 
   constructor(
     readonly rule: StreamAggrRule,
@@ -130,12 +174,15 @@ export class RuleAggregator {
     this.keepNames = rule.keep_metric_names;
     const match = typeof rule.match === 'string' ? [rule.match] : (rule.match ?? []);
     this.selectors = match.map((m) => SeriesSelector.parse(m));
-    this.drop = rule.drop_input_labels ?? section.drop_input_labels;
+    const drop = rule.drop_input_labels ?? section.drop_input_labels;
+    this.drop = new Set(drop);
     this.inputRelabel = rule.input_relabel_configs.length > 0 ? Relabeler.compile(rule.input_relabel_configs) : undefined;
     this.outputRelabel = rule.output_relabel_configs.length > 0 ? new CachedRelabeler(Relabeler.compile(rule.output_relabel_configs)) : undefined;
-    const specs = rule.outputs.map(parseOutput);
-    this.kinds = specs.map(outputKind);
-    this.outputs = specs.map((s) => (s.kind === 'quantiles' ? s.text : s.kind)).join(',');
+    this.kinds = rule.outputs.map((o) => outputKind(parseOutput(o)));
+    let offset = 0;
+    this.offsets = this.kinds.map((k) => ((offset += k.slots), offset - k.slots));
+    this.groupSlots = offset;
+    this.hasExtra = this.kinds.some((k) => k.extra);
     if (rule.by.length > 0) this.by = new Set([METRIC_NAME, ...rule.by]);
     // `without: [__name__]` does drop the name: the outputs are then called `:<interval>_<output>`
     else if (rule.without.length > 0) this.without = new Set(rule.without);
@@ -144,11 +191,22 @@ export class RuleAggregator {
     if (named(rule.by).length > 0) suffix += `_by_${named(rule.by).join('_')}`;
     if (named(rule.without).length > 0) suffix += `_without_${named(rule.without).join('_')}`;
     this.suffixes = this.kinds.map((k) => `${suffix}_${k.suffix}`);
-    this.counters = this.kinds.some((k) => k.counter === true);
+    this.counters = this.kinds.some((k) => k.counter);
     this.rates = this.kinds.some((k) => k.rate);
-    this.perInput = this.dedupMs > 0 || this.kinds.some((k) => k.perInput);
+    const columns = new Set<Column>();
+    if (this.counters) columns.add('lastValue').add('lastTs');
+    if (this.rates) columns.add('rateStart').add('rateInc');
+    if (this.kinds.some((k) => k.series)) columns.add('counted');
+    if (this.dedupMs > 0) columns.add('dedupValue').add('dedupTs');
+    this.perInput = columns.size > 0;
+    if (this.perInput) columns.add('seenAt');
+    const at = {} as Record<Column, number>;
+    let stride = 0;
+    for (const c of COLUMNS) at[c] = columns.has(c) ? stride++ : -1;
+    this.at = at;
+    this.stride = stride;
     // the rule and what it inherits from its section: a state saved under another id is not this rule's
-    const effective = { ...rule, dedup_interval: this.dedupMs, ignore_old_samples: this.ignoreOld, drop_input_labels: this.drop };
+    const effective = { ...rule, dedup_interval: this.dedupMs, ignore_old_samples: this.ignoreOld, drop_input_labels: drop };
     this.id = createHash('sha256').update(JSON.stringify(effective)).digest('hex').slice(0, 16);
     this.windowStart = this.align ? Math.floor(now / this.intervalMs) * this.intervalMs : now;
     this.nextDedup = this.dedupMs > 0 ? this.dedupBoundaryAfter(now) : Infinity;
@@ -176,34 +234,82 @@ export class RuleAggregator {
     return this.groups.size;
   }
 
-  /** Fills `route[3k…3k+2]` for `labels`; false when the rule does not match them. */
+  /** Fills rule k's part of `route` for `labels`; false when the rule does not match them. */
   resolve(labels: Labels, route: Route, k: number): boolean {
-    const at = 3 * k;
-    if (this.selectors.length > 0 && !this.selectors.some((s) => s.matches((n) => labels.get(n)))) {
-      route[at] = null;
+    const at = ROUTE * k;
+    // read once here: a packed label set stays packed (kvTransient)
+    const kv = labels.kvTransient;
+    const get = (n: string) => {
+      for (let i = 0; i < kv.length; i += 2) if (kv[i] === n) return kv[i + 1];
+      return undefined;
+    };
+    if (this.selectors.length > 0 && !this.selectors.some((s) => s.matches(get))) {
+      route[at] = NO_MATCH;
       return false;
     }
-    let input: Labels | undefined = this.drop.length > 0 ? labels.without(...this.drop) : labels;
-    if (this.inputRelabel) input = this.inputRelabel.process(input);
-    if (input === undefined || input.size === 0) {
-      route[at] = false;
-      return true;
+    let input: Labels | undefined = labels;
+    let inputKv = kv;
+    if (this.drop.size > 0 || this.inputRelabel) {
+      const lb = this.lb.reset();
+      for (let i = 0; i < kv.length; i += 2) if (!this.drop.has(kv[i])) lb.set(kv[i], kv[i + 1]);
+      input = lb.build();
+      if (this.inputRelabel) input = this.inputRelabel.process(input);
+      if (input === undefined || input.size === 0) {
+        route[at] = DROPPED;
+        return true;
+      }
+      inputKv = input.kv;
     }
-    const out = this.outputLabels(input);
-    let group = this.groups.get(out.key);
-    if (group === undefined) {
-      group = new Group(out.key, out, this.kinds);
-      this.groups.set(group.key, group);
-    }
-    route[at] = group;
+    const out = this.outputLabels(input, inputKv);
+    const group = this.groups.get(out.key) ?? this.newGroup(out);
+    const gi = group.index;
+    route[at] = gi;
+    route[at + 1] = this.gGen[gi];
     if (this.perInput) {
-      const slot = this.slotFor(input.key, group);
-      route[at + 1] = slot;
-      route[at + 2] = this.gen[slot];
+      const slot = this.slotFor(input.key, gi);
+      route[at + 2] = slot;
+      route[at + 3] = this.gen[slot];
     } else {
-      route[at + 1] = -1;
+      route[at + 2] = -1;
     }
     return true;
+  }
+
+  private newGroup(labels: Labels, deadline = 0): Group {
+    labels.pack();
+    let gi = this.gFree.pop();
+    if (gi === undefined) {
+      gi = this.gUsed++;
+      if (gi >= this.gCap) this.growGroups(Math.max(16, this.gCap * 2));
+    }
+    const g = new Group(labels.key, labels, gi, this.kinds.length);
+    this.groups.set(g.key, g);
+    if (!this.journalFull) this.journal.push({ group: true, index: gi, key: g.key });
+    this.groupAt[gi] = g;
+    this.gf.fill(0, gi * this.groupSlots, (gi + 1) * this.groupSlots);
+    this.gDeadline[gi] = deadline;
+    return g;
+  }
+
+  private dropGroup(g: Group): void {
+    this.groups.delete(g.key);
+    this.groupAt[g.index] = undefined;
+    this.gGen[g.index]++;
+    this.gFree.push(g.index);
+  }
+
+  private growGroups(cap: number): void {
+    const gf = new Float64Array(cap * this.groupSlots);
+    gf.set(this.gf);
+    const deadline = new Float64Array(cap);
+    deadline.set(this.gDeadline);
+    const gen = new Int32Array(cap);
+    gen.set(this.gGen);
+    this.gf = gf;
+    this.gDeadline = deadline;
+    this.gGen = gen;
+    this.groupAt.length = cap;
+    this.gCap = cap;
   }
 
   /**
@@ -211,15 +317,15 @@ export class RuleAggregator {
    * resolve again when its group or slot went stale meanwhile).
    */
   push(raw: Labels, route: Route, k: number, v: number, ts: number, stale: boolean, now: number): void {
-    const at = 3 * k;
-    let group = route[at] as Group | false;
-    if (group === false) return;
-    let slot = route[at + 1] as number;
-    if (group.dead || (slot >= 0 && this.gen[slot] !== route[at + 2])) {
+    const at = ROUTE * k;
+    let gi = route[at];
+    if (gi === DROPPED) return;
+    let slot = route[at + 2];
+    if (this.gGen[gi] !== route[at + 1] || (slot >= 0 && this.gen[slot] !== route[at + 3])) {
       this.resolve(raw, route, k);
-      group = route[at] as Group | false;
-      if (group === false) return;
-      slot = route[at + 1] as number;
+      gi = route[at];
+      if (gi === DROPPED) return;
+      slot = route[at + 2];
     }
     this.stats.matched++;
     if (stale || v !== v) {
@@ -230,54 +336,61 @@ export class RuleAggregator {
       this.stats.ignoredOld++;
       return;
     }
-    group.deadline = now + this.stalenessMs;
+    this.gDeadline[gi] = now + this.stalenessMs;
     if (this.dedupMs > 0) {
-      this.seenAt[slot] = now;
-      const pts = this.dedupTs[slot];
+      const d = this.data;
+      const b = slot * this.stride;
+      d[b + this.at.seenAt] = now;
+      const pts = d[b + this.at.dedupTs];
       // VictoriaMetrics' choice among duplicates: the latest timestamp, then the larger value
-      if (pts !== pts || ts > pts || (ts === pts && v > this.dedupValue[slot])) {
-        this.dedupTs[slot] = ts;
-        this.dedupValue[slot] = v;
+      if (pts !== pts || ts > pts || (ts === pts && v > d[b + this.at.dedupValue])) {
+        d[b + this.at.dedupTs] = ts;
+        d[b + this.at.dedupValue] = v;
       }
       return;
     }
-    this.aggregate(group, slot, v, ts, now);
+    this.aggregate(gi, slot, v, ts, now);
   }
 
-  private aggregate(group: Group, slot: number, v: number, ts: number, now: number): void {
+  private aggregate(gi: number, slot: number, v: number, ts: number, now: number): void {
     const c = this.ctx;
     c.deltaFromZero = NaN;
     c.deltaPrometheus = NaN;
     c.firstInInterval = false;
     if (slot >= 0) {
-      this.seenAt[slot] = now;
-      if (this.counted[slot] !== this.windowStart) {
-        this.counted[slot] = this.windowStart;
+      const data = this.data;
+      const at = this.at;
+      const b = slot * this.stride;
+      data[b + at.seenAt] = now;
+      if (at.counted >= 0 && data[b + at.counted] !== this.windowStart) {
+        data[b + at.counted] = this.windowStart;
         c.firstInInterval = true;
       }
       if (this.counters) {
-        const lt = this.lastTs[slot];
+        const lt = data[b + at.lastTs];
         if (lt !== lt) {
           // a new series: counted from 0 by total/increase once the start's grace is over
           if (now >= this.keepFirstFrom) c.deltaFromZero = v;
-          this.lastValue[slot] = v;
-          this.lastTs[slot] = ts;
-          this.rateStart[slot] = ts;
+          data[b + at.lastValue] = v;
+          data[b + at.lastTs] = ts;
+          if (this.rates) data[b + at.rateStart] = ts;
         } else if (ts < lt) {
           this.stats.outOfOrder++;
         } else {
-          const last = this.lastValue[slot];
+          const last = data[b + at.lastValue];
           const d = v >= last ? v - last : v;
           c.deltaFromZero = d;
           c.deltaPrometheus = d;
-          this.rateInc[slot] += d;
-          this.lastValue[slot] = v;
-          this.lastTs[slot] = ts;
+          if (this.rates) data[b + at.rateInc] += d;
+          data[b + at.lastValue] = v;
+          data[b + at.lastTs] = ts;
         }
       }
     }
-    const states = group.states;
-    for (let i = 0; i < states.length; i++) states[i].add(v, ts, c);
+    const kinds = this.kinds;
+    const base = gi * this.groupSlots;
+    const x = this.hasExtra ? this.groupAt[gi]!.x : NO_EXTRA;
+    for (let k = 0; k < kinds.length; k++) addSample(kinds[k], this.gf, base + this.offsets[k], x, k, v, ts, c);
   }
 
   /**
@@ -308,39 +421,37 @@ export class RuleAggregator {
 
   private flushDedup(now: number): void {
     if (this.dedupMs <= 0) return;
+    const d = this.data;
     for (let s = 0; s < this.used; s++) {
-      const ts = this.dedupTs[s];
+      const b = s * this.stride;
+      const ts = d[b + this.at.dedupTs];
       if (ts !== ts) continue;
-      const group = this.slotGroup[s];
-      this.dedupTs[s] = NaN;
-      if (group === undefined || this.slotKey[s] === undefined) continue;
-      if (group.dead) continue;
-      this.aggregate(group, s, this.dedupValue[s], ts, now);
+      const gi = this.slotGroup[s];
+      d[b + this.at.dedupTs] = NaN;
+      if (gi < 0 || this.slotKey[s] === undefined) continue;
+      this.aggregate(gi, s, d[b + this.at.dedupValue], ts, now);
     }
   }
 
   private flush(end: number, now: number, out: SampleBatch, emit: boolean): void {
     if (this.rates) this.ratePass();
     const before = out.length;
-    for (const group of this.groups.values()) {
-      if (now > group.deadline) {
-        group.dead = true;
-        this.groups.delete(group.key);
+    let group: Group = undefined as unknown as Group;
+    const send: Emit = (k, value, label, labelValue) => {
+      if (!emit) return;
+      let labels: Labels | undefined = this.outputName(group, k, label, labelValue);
+      if (this.outputRelabel) labels = this.outputRelabel.process(labels);
+      if (labels !== undefined) out.append(labels, value, end);
+    };
+    const kinds = this.kinds;
+    for (const g of this.groups.values()) {
+      if (now > this.gDeadline[g.index]) {
+        this.dropGroup(g);
         continue;
       }
-      const states = group.states;
-      for (let k = 0; k < states.length; k++) {
-        const st = states[k];
-        if (!emit) {
-          st.flush(() => {});
-          continue;
-        }
-        st.flush((value, label, labelValue) => {
-          let labels: Labels | undefined = this.outputName(group, k, label, labelValue);
-          if (this.outputRelabel) labels = this.outputRelabel.process(labels);
-          if (labels !== undefined) out.append(labels, value, end);
-        });
-      }
+      group = g;
+      const base = g.index * this.groupSlots;
+      for (let k = 0; k < kinds.length; k++) flushOutput(kinds[k], this.gf, base + this.offsets[k], g.x, k, send);
     }
     this.stats.output += out.length - before;
     this.sweepSlots(now);
@@ -348,22 +459,21 @@ export class RuleAggregator {
 
   /** Each input series' rate since its last sample of the interval before, into its group's rate outputs. */
   private ratePass(): void {
+    const kinds = this.kinds;
+    const d = this.data;
+    const at = this.at;
     for (let s = 0; s < this.used; s++) {
-      const group = this.slotGroup[s];
-      if (group === undefined || group.dead || this.slotKey[s] === undefined) continue;
-      const start = this.rateStart[s];
-      const last = this.lastTs[s];
+      const gi = this.slotGroup[s];
+      if (gi < 0 || this.slotKey[s] === undefined) continue;
+      const b = s * this.stride;
+      const start = d[b + at.rateStart];
+      const last = d[b + at.lastTs];
       if (start === start && last > start) {
-        const rate = this.rateInc[s] / ((last - start) / 1000);
-        for (const st of group.states) {
-          if (st instanceof RateState) {
-            st.sum += rate;
-            st.series++;
-          }
-        }
+        const rate = d[b + at.rateInc] / ((last - start) / 1000);
+        for (let k = 0; k < kinds.length; k++) if (kinds[k].rate) addRate(this.gf, gi * this.groupSlots + this.offsets[k], rate);
       }
-      if (last === last) this.rateStart[s] = last;
-      this.rateInc[s] = 0;
+      if (last === last) d[b + at.rateStart] = last;
+      d[b + at.rateInc] = 0;
     }
   }
 
@@ -391,44 +501,51 @@ export class RuleAggregator {
     return lb;
   }
 
-  private outputLabels(input: Labels): Labels {
+  private outputLabels(input: Labels, kv: readonly string[]): Labels {
     if (this.by === undefined && this.without === undefined) return input;
     const lb = this.lb.reset();
-    for (let i = 0; i < input.size; i++) {
-      const n = input.name(i);
-      if (this.by ? this.by.has(n) : !this.without!.has(n)) lb.set(n, input.value(i));
+    for (let i = 0; i < kv.length; i += 2) {
+      const n = kv[i];
+      if (this.by ? this.by.has(n) : !this.without!.has(n)) lb.set(n, kv[i + 1]);
     }
     return lb.build();
   }
 
-  private slotFor(key: string, group: Group): number {
+  private slotFor(key: string, gi: number): number {
     let s = this.byKey.get(key);
     if (s === undefined) {
       s = this.free.pop() ?? this.used++;
       if (s >= this.cap) this.grow(Math.max(INITIAL_SLOTS, this.cap * 2));
       this.byKey.set(key, s);
       this.slotKey[s] = key;
+      if (!this.journalFull) this.journal.push({ group: false, index: s, key });
       this.gen[s]++;
-      this.lastTs[s] = NaN;
-      this.lastValue[s] = 0;
-      this.seenAt[s] = 0;
-      this.counted[s] = NaN;
-      this.rateStart[s] = NaN;
-      this.rateInc[s] = 0;
-      this.dedupTs[s] = NaN;
+      this.resetSlot(s);
       this.live++;
     }
-    this.slotGroup[s] = group;
+    this.slotGroup[s] = gi;
     return s;
   }
 
+  private resetSlot(s: number): void {
+    const b = s * this.stride;
+    // NaN: no value yet (no last sample, not counted in any interval, no rate start, no pending duplicate)
+    this.data.fill(NaN, b, b + this.stride);
+    this.data[b + this.at.seenAt] = 0;
+    if (this.at.lastValue >= 0) this.data[b + this.at.lastValue] = 0;
+    if (this.at.rateInc >= 0) this.data[b + this.at.rateInc] = 0;
+  }
+
   private sweepSlots(now: number): void {
+    const d = this.data;
+    const dedup = this.at.dedupTs;
     for (let s = 0; s < this.used; s++) {
       const key = this.slotKey[s];
-      if (key === undefined || this.seenAt[s] + this.stalenessMs >= now || this.dedupTs[s] === this.dedupTs[s]) continue;
+      const b = s * this.stride;
+      if (key === undefined || d[b + this.at.seenAt] + this.stalenessMs >= now || (dedup >= 0 && d[b + dedup] === d[b + dedup])) continue;
       this.byKey.delete(key);
       this.slotKey[s] = undefined;
-      this.slotGroup[s] = undefined;
+      this.slotGroup[s] = -1;
       this.gen[s]++;
       this.free.push(s);
       this.live--;
@@ -436,24 +553,16 @@ export class RuleAggregator {
   }
 
   private grow(cap: number): void {
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(cap);
-      b.set(a);
-      return b;
-    };
     const gen = new Int32Array(cap);
     gen.set(this.gen);
     this.gen = gen;
-    this.lastValue = f64(this.lastValue);
-    this.lastTs = f64(this.lastTs);
-    this.seenAt = f64(this.seenAt);
-    this.counted = f64(this.counted);
-    this.rateStart = f64(this.rateStart);
-    this.rateInc = f64(this.rateInc);
-    this.dedupValue = f64(this.dedupValue);
-    this.dedupTs = f64(this.dedupTs);
+    const data = new Float64Array(cap * this.stride);
+    data.set(this.data);
+    this.data = data;
     this.slotKey.length = cap;
-    this.slotGroup.length = cap;
+    const slotGroup = new Int32Array(cap);
+    slotGroup.set(this.slotGroup);
+    this.slotGroup = slotGroup;
     this.cap = cap;
   }
 
@@ -461,99 +570,132 @@ export class RuleAggregator {
     return this.align ? (Math.floor(now / this.dedupMs) + 1) * this.dedupMs : now + this.dedupMs;
   }
 
-  /** The state to write to disk: JSON-ready, label sets in their packed form. */
-  save(now: number): SavedRule {
-    const groups: SavedGroup[] = [];
-    const index = new Map<Group, number>();
-    for (const g of this.groups.values()) {
-      index.set(g, groups.length);
-      groups.push([g.key, g.deadline, g.states.map((s) => s.save())]);
+  /**
+   * The key records the next state refers to: those added since the last take, or all live
+   * ones (`full`: the journal starts again) when due. `count`: the records the journal holds
+   * after this take.
+   */
+  takeKeys(): { records: KeyRecord[]; full: boolean; count: number } {
+    if (!this.journalFull && this.journalCount + this.journal.length > 2 * (this.live + this.groups.size) + 10_000) this.journalFull = true;
+    if (!this.journalFull) {
+      const records = this.journal;
+      this.journal = [];
+      this.journalCount += records.length;
+      return { records, full: false, count: this.journalCount };
     }
-    const slots: SavedSlot[] = [];
+    const records: KeyRecord[] = [];
+    for (const g of this.groups.values()) records.push({ group: true, index: g.index, key: g.key });
     for (let s = 0; s < this.used; s++) {
       const key = this.slotKey[s];
-      const g = this.slotGroup[s];
-      if (key === undefined || g === undefined || !index.has(g)) continue;
-      slots.push([
-        key,
-        index.get(g)!,
-        this.lastValue[s],
-        nul(this.lastTs[s]),
-        this.seenAt[s],
-        nul(this.counted[s]),
-        nul(this.rateStart[s]),
-        this.rateInc[s],
-        nul(this.dedupTs[s]),
-        this.dedupValue[s],
-      ]);
+      if (key !== undefined) records.push({ group: false, index: s, key });
     }
-    return { id: this.id, savedAt: now, windowStart: this.windowStart, skip: this.skip, groups, slots };
+    this.journal = [];
+    this.journalCount = records.length;
+    this.journalFull = false;
+    return { records, full: true, count: records.length };
+  }
+
+  /** The journal file may not hold what was taken: the next take rewrites it. */
+  journalFailed(): void {
+    this.journalFull = true;
+    this.journal = [];
   }
 
   /**
-   * Takes back a saved state (of this rule: same id). Saved within the interval under way, it
-   * goes on as if never stopped; from an earlier interval, that interval is flushed at the next
-   * `advance` (its own end as timestamp) and series not seen for staleness_interval are gone.
-   * Either way the counters' last values carry over: no false reset, no first-sample grace.
+   * The state, for the file, label sets by their indexes (the journal has them): groups (index,
+   * deadline, numbers, sets), then live input series (index, group index, their values).
    */
-  load(saved: SavedRule, now: number): void {
-    for (const [key, deadline, states] of saved.groups) {
-      if (now > deadline) continue;
-      const labels = Labels.fromSortedFlat(unpackLabels(key));
-      const g = new Group(key, labels, this.kinds);
-      g.deadline = deadline;
-      states.forEach((s, k) => {
-        if (k < g.states.length) g.states[k].load(s);
-      });
-      this.groups.set(key, g);
+  save(w: StateWriter, now: number): void {
+    w.f64(now);
+    w.f64(this.windowStart);
+    w.u32(this.skip);
+    w.f64(this.keepFirstFrom);
+    w.u32(this.groupSlots);
+    w.u32(this.groups.size);
+    for (const g of this.groups.values()) {
+      w.u32(g.index);
+      w.f64(this.gDeadline[g.index]);
+      w.f64s(this.gf.subarray(g.index * this.groupSlots), this.groupSlots);
+      this.kinds.forEach((kind, k) => saveExtra(kind, g.x, k, w));
     }
-    const groups = saved.groups.map(([key]) => this.groups.get(key));
-    for (const [key, gi, lastValue, lastTs, seenAt, counted, rateStart, rateInc, dedupTs, dedupValue] of saved.slots) {
-      const g = groups[gi];
-      if (g === undefined || (seenAt + this.stalenessMs < now && dedupTs === null)) continue;
-      const s = this.slotFor(key, g);
-      this.lastValue[s] = lastValue;
-      this.lastTs[s] = num(lastTs);
-      this.seenAt[s] = seenAt;
-      this.counted[s] = num(counted);
-      this.rateStart[s] = num(rateStart);
-      this.rateInc[s] = rateInc;
-      this.dedupTs[s] = num(dedupTs);
-      this.dedupValue[s] = dedupValue;
+    w.u32(this.live);
+    w.u32(this.stride);
+    for (let s = 0; s < this.used; s++) {
+      if (this.slotKey[s] === undefined) continue;
+      w.u32(s);
+      w.u32(this.slotGroup[s] >>> 0);
+      w.f64s(this.data.subarray(s * this.stride, (s + 1) * this.stride), this.stride);
+    }
+  }
+
+  /**
+   * Takes back a saved state (read up to its id by the caller, who matched it to this rule).
+   * Saved within the interval under way, it goes on as if never stopped; from the interval just
+   * before, that one is flushed whole at the next `advance`; older, only what lasts across
+   * intervals (totals, buckets, counters' last values) is kept. Series not seen for
+   * staleness_interval are gone.
+   */
+  load(r: StateReader, keys: KeyIndex, now: number): void {
+    const savedAt = r.f64();
+    const windowStart = r.f64();
+    const skip = r.u32();
+    const keepFirstFrom = r.f64();
+    if (r.u32() !== this.groupSlots) throw new Error(`rule ${this.id}: the saved groups have another layout`);
+    /** The file's group index → this process's. */
+    const groups = new Map<number, number>();
+    const numbers = new Float64Array(this.groupSlots);
+    const extra: unknown[] = new Array<unknown>(this.kinds.length);
+    const keyOf = (map: ReadonlyMap<number, string>, index: number): string => {
+      const key = map.get(index);
+      if (key === undefined) throw new Error(`rule ${this.id}: index ${index} is not in the key journal`);
+      return key;
+    };
+    for (let n = r.u32(), i = 0; i < n; i++) {
+      const saved = r.u32();
+      const key = keyOf(keys.groups, saved);
+      const deadline = r.f64();
+      r.f64s(numbers, this.groupSlots);
+      this.kinds.forEach((kind, k) => loadExtra(kind, extra, k, r));
+      if (now > deadline) {
+        extra.fill(undefined);
+        continue;
+      }
+      const g = this.newGroup(Labels.fromSortedFlat(unpackLabels(key)), deadline);
+      this.gf.set(numbers, g.index * this.groupSlots);
+      for (let k = 0; k < extra.length; k++) g.x[k] = extra[k];
+      extra.fill(undefined);
+      groups.set(saved, g.index);
+    }
+    const n = r.u32();
+    const stride = r.u32();
+    if (n > 0 && stride !== this.stride) throw new Error(`rule ${this.id}: ${stride} values per series saved, ${this.stride} expected`);
+    const values = new Float64Array(stride);
+    const at = this.at;
+    for (let i = 0; i < n; i++) {
+      const key = keyOf(keys.slots, r.u32());
+      const gi = groups.get(r.u32()) ?? -1;
+      r.f64s(values, stride);
+      const pendingDedup = at.dedupTs >= 0 && values[at.dedupTs] === values[at.dedupTs];
+      if (gi < 0 || (values[at.seenAt] + this.stalenessMs < now && !pendingDedup)) continue;
+      // (the slot first: taking one may grow `data`)
+      const slot = this.slotFor(key, gi);
+      this.data.set(values, slot * this.stride);
     }
     const current = this.align ? Math.floor(now / this.intervalMs) * this.intervalMs : now;
-    if (saved.windowStart + this.intervalMs > current) {
+    if (windowStart + this.intervalMs > current) {
       // still the interval the state was saved in: nothing of it is partial
-      this.windowStart = saved.windowStart;
-      this.skip = saved.skip;
-    } else if (saved.windowStart + 2 * this.intervalMs > current) {
+      this.windowStart = windowStart;
+      this.skip = skip;
+    } else if (windowStart + 2 * this.intervalMs > current) {
       // the interval just ended while stopped: flushed whole at the next advance
-      this.windowStart = saved.windowStart;
-      this.skip = saved.skip;
+      this.windowStart = windowStart;
+      this.skip = skip;
     }
-    // a recent state knows every live series: one first seen now is new, not one seen before the stop
-    if (saved.savedAt + this.stalenessMs >= now) this.keepFirstFrom = Math.min(this.keepFirstFrom, now);
+    // A recent state knows every live series: the first-sample grace goes on as it was (ended,
+    // or ending when the uninterrupted run's would), not again from this start.
+    if (savedAt + this.stalenessMs >= now) this.keepFirstFrom = keepFirstFrom;
+    // this process numbers slots and groups its own way: the next journal starts afresh
+    this.journalFull = true;
+    this.journal = [];
   }
-}
-
-function nul(n: number): number | null {
-  return n === n ? n : null;
-}
-
-function num(n: number | null): number {
-  return n === null ? NaN : n;
-}
-
-/** [packed output labels, deadline, per output its state]. */
-type SavedGroup = [string, number, unknown[]];
-/** [packed input labels, group index, last value, last ts, seen at, counted in, rate start, rate increase, dedup ts, dedup value]. */
-type SavedSlot = [string, number, number, number | null, number, number | null, number | null, number, number | null, number];
-
-export interface SavedRule {
-  id: string;
-  savedAt: number;
-  windowStart: number;
-  skip: number;
-  groups: SavedGroup[];
-  slots: SavedSlot[];
 }

@@ -1,0 +1,112 @@
+/**
+ * The binary form of the aggregation state: numbers as little-endian float64 or uint32, label
+ * sets as their packed form's bytes (one byte per character, labels-packed.ts), written into
+ * one growing buffer and read back with bounds checked — a damaged file is an error, never a
+ * wrong state.
+ */
+
+export class StateWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+
+  u32(n: number): void {
+    this.room(4);
+    this.view.setUint32(this.length, n, true);
+    this.length += 4;
+  }
+
+  f64(n: number): void {
+    this.room(8);
+    this.view.setFloat64(this.length, n, true);
+    this.length += 8;
+  }
+
+  /** `n` values of `a` from 0, as raw float64. */
+  f64s(a: Float64Array | readonly number[], n: number): void {
+    this.room(8 * n);
+    if (a instanceof Float64Array && this.length % 8 === 0 && this.buf.byteOffset % 8 === 0) {
+      new Float64Array(this.buf.buffer, this.buf.byteOffset + this.length, n).set(a.subarray(0, n));
+    } else {
+      for (let i = 0; i < n; i++) this.view.setFloat64(this.length + 8 * i, a[i], true);
+    }
+    this.length += 8 * n;
+  }
+
+  /** A one-byte-per-character string (a packed label set), length first. */
+  latin1(s: string): void {
+    this.u32(s.length);
+    this.room(s.length);
+    this.length += this.buf.write(s, this.length, 'latin1');
+  }
+
+  /** Writes `n` at `at`, which must be written already (a length known only afterwards). */
+  patchU32(at: number, n: number): void {
+    this.view.setUint32(at, n, true);
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+export class StateReader {
+  private readonly view: DataView;
+  private at = 0;
+
+  constructor(private readonly buf: Buffer) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get done(): boolean {
+    return this.at >= this.buf.length;
+  }
+
+  /** The next `n` bytes as a reader of their own (a section that may be skipped). */
+  section(n: number): StateReader {
+    this.need(n);
+    const r = new StateReader(this.buf.subarray(this.at, this.at + n));
+    this.at += n;
+    return r;
+  }
+
+  private need(n: number): void {
+    if (this.at + n > this.buf.length) throw new Error(`the state ends early (at byte ${this.at}, ${n} more needed)`);
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.at, true);
+    this.at += 4;
+    return v;
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.at, true);
+    this.at += 8;
+    return v;
+  }
+
+  f64s(into: Float64Array | number[], n: number): void {
+    this.need(8 * n);
+    for (let i = 0; i < n; i++) into[i] = this.view.getFloat64(this.at + 8 * i, true);
+    this.at += 8 * n;
+  }
+
+  latin1(): string {
+    const n = this.u32();
+    this.need(n);
+    const s = this.buf.toString('latin1', this.at, this.at + n);
+    this.at += n;
+    return s;
+  }
+}

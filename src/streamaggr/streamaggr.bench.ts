@@ -1,0 +1,100 @@
+/**
+ * Stream aggregation cost per sample and memory per series, the engine alone: 101,400 series
+ * (the node_exporter fixture page twice — shard 0 and 1 — on 100 instances, label sets packed
+ * as the scrape cache keeps them) through each of the 5 rules of `npm run bench -- streamaggr`
+ * and through all 5 at once; a run is one scrape of every series (the clock 5 s on, a flush
+ * every 30 s included). Then the heap bytes per series all 5 rules hold, and the state file's
+ * size and the time and CPU to write it (the running agent writes it every
+ * state_write_interval).
+ */
+
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compare, type Contender } from '../../bench/harness.js';
+import { loadBenchSeries } from '../../bench/fixtures.js';
+import { streamAggrSchema } from '../config/stream-aggr.js';
+import { silentLogger } from '../log/logger.js';
+import { LabelsBuilder, type Labels } from '../model/labels.js';
+import { SampleBatch } from '../model/samples.js';
+import { StreamAggregation } from './aggregation.js';
+
+export const BENCH_RULES = [
+  { interval: '30s', by: ['__name__', 'shard'], outputs: ['sum_samples'] },
+  { interval: '30s', without: ['instance'], outputs: ['total'] },
+  { interval: '30s', without: ['instance'], outputs: ['increase'] },
+  { interval: '30s', by: ['__name__'], outputs: ['quantiles(0.5, 0.9, 0.99)'] },
+  { interval: '30s', without: ['instance'], outputs: ['histogram_bucket'] },
+];
+
+function series(): Labels[] {
+  const base = loadBenchSeries();
+  const out: Labels[] = [];
+  const lb = new LabelsBuilder();
+  for (let i = 0; i < 100; i++) {
+    for (const l of base) {
+      const s = lb.reset(l).set('instance', `10.0.${i >> 8}.${i & 255}:9100`).build();
+      s.pack();
+      out.push(s);
+    }
+  }
+  return out;
+}
+
+export async function runStreamAggrEngineBench(): Promise<void> {
+  const all = series();
+  const batch = new SampleBatch(all.length);
+  const pass = new SampleBatch(all.length);
+  let now = 1_800_000_000_000;
+  let counter = 0;
+  const fill = () => {
+    batch.reset();
+    counter++;
+    for (let i = 0; i < all.length; i++) batch.append(all[i], counter * 10 + (i & 7), now);
+  };
+  const make = (rules: object[], stateFile?: string) =>
+    new StreamAggregation(streamAggrSchema.parse({ keep_input: true, rules }), {
+      scope: 'bench',
+      logger: silentLogger,
+      timers: false,
+      now: () => now,
+      stateFile,
+      emit: () => {},
+    });
+  const run = (aggr: StreamAggregation) => () => {
+    now += 5_000;
+    aggr.advance(now);
+    fill();
+    return aggr.process(batch, pass).length;
+  };
+  const contenders: Contender[] = BENCH_RULES.map((r) => ({ name: `${r.outputs[0]}${r.by ? ` by ${r.by.join(',')}` : ` without ${r.without!.join(',')}`}`, run: run(make([r])) }));
+  const five = make(BENCH_RULES);
+  contenders.push({ name: 'all 5 rules', run: run(five) });
+  const results = compare(contenders, 5, 1_000);
+  console.log(`streamaggr engine: ${all.length.toLocaleString('en-US')} series per run (one scrape), 30 s intervals, keep_input (CPU time, best of 5 interleaved rounds)`);
+  for (const r of results) console.log(`  ${r.name.padEnd(34)} ${(r.nsPerRun / all.length).toFixed(0).padStart(6)} ns/sample`);
+
+  // memory and the state file, all 5 rules
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-aggr-bench-'));
+  try {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const file = join(dir, 'state');
+    const held = make(BENCH_RULES, file);
+    for (let i = 0; i < 7; i++) run(held)();
+    gc?.();
+    const after = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    await held.writeState();
+    const c = process.cpuUsage(c0);
+    const wrote = performance.now() - t0;
+    console.log(
+      `  heap held by 5 rules ${((after - before) / all.length).toFixed(0)} bytes/series${gc ? '' : ' (run node with --expose-gc for a clean figure)'}; ` +
+        `state ${(statSync(file).size / 1e6).toFixed(1)} MB written in ${wrote.toFixed(0)} ms (${((c.user + c.system) / 1000).toFixed(0)} ms CPU)`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
