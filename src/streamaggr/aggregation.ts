@@ -26,7 +26,7 @@ import type { Labels } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';
 import { Deduplicator } from './dedup.js';
 import type { StreamAggrMetrics } from './metrics.js';
-import { NO_MATCH, ROUTE, RuleAggregator, type KeyIndex, type KeyRecord, type Route } from './rule.js';
+import { NO_MATCH, ROUTE, RuleAggregator, type KeyIndex, type KeyRecord } from './rule.js';
 import { StateReader, StateWriter } from './state-codec.js';
 
 export interface StreamAggregationOptions {
@@ -51,7 +51,25 @@ export class StreamAggregation {
   readonly scope: string;
   private readonly ruleList: RuleAggregator[];
   private readonly dedup: Deduplicator | undefined;
-  private readonly routes = new WeakMap<Labels, Route>();
+  // Per incoming series (by its label set's key, a string the set computes once and keeps): an
+  // index into `routes` (ROUTE numbers per rule), and when it was last seen — a table of plain
+  // numbers, not an object per series, so the collector has next to nothing to trace.
+  private readonly seriesIndex = new Map<string, number>();
+  /**
+   * The series of the last batch that began with a given label set, in order: a scrape's batch
+   * comes with the same series in the same order every time, so a series is found by comparing
+   * one pointer at its position instead of a lookup by key (as the snappy writer finds its codes).
+   */
+  private readonly sequences = new WeakMap<Labels, { labels: Labels[]; index: Int32Array }>();
+  private seriesKeys: (string | undefined)[] = [];
+  private routes = new Int32Array(0);
+  private lastSeen = new Float64Array(0);
+  private seriesCap = 0;
+  private seriesUsed = 0;
+  private readonly seriesFree: number[] = [];
+  /** Series unseen this long are forgotten (their route is worked out again if they come back). */
+  private readonly forgetAfter: number;
+  private nextForget = 0;
   private readonly out = new SampleBatch(256);
   private readonly keepInput: boolean;
   private readonly dropInput: boolean;
@@ -62,6 +80,8 @@ export class StreamAggregation {
   private writing: Promise<void> | undefined;
   private writeFailing = false;
   private detachMetrics: () => void = () => {};
+  private readonly stateWriter = new StateWriter();
+  private readonly journalWriter = new StateWriter();
   /** Per rule id, the generation of its key journal (a fresh journal is a new file). */
   private readonly journalGen = new Map<string, number>();
   private closed = false;
@@ -76,6 +96,7 @@ export class StreamAggregation {
     const now = this.now();
     this.ruleList = section.rules.map((r) => new RuleAggregator(r, section, now));
     this.dedup = this.rules.length === 0 && section.dedup_interval > 0 ? new Deduplicator(section.dedup_interval, now) : undefined;
+    this.forgetAfter = Math.max(0, ...this.ruleList.map((r) => r.stalenessMs));
     this.keepInput = section.keep_input;
     this.dropInput = section.drop_input;
   }
@@ -106,7 +127,7 @@ export class StreamAggregation {
    * itself when the rules take none of it.
    */
   process(batch: SampleBatch, pass: SampleBatch): SampleBatch {
-    if (this.closed) return batch;
+    if (this.closed || batch.length === 0) return batch;
     if (this.dedup) {
       this.dedup.add(batch);
       pass.reset();
@@ -117,19 +138,28 @@ export class StreamAggregation {
     const now = this.now();
     // copied into `pass` only from the first sample that does not go on
     let copying = false;
+    const width = ROUTE * n;
+    const seq = this.sequenceOf(batch);
     for (let i = 0; i < batch.length; i++) {
       const labels = batch.series[i];
-      let route = this.routes.get(labels);
-      if (route === undefined) {
-        route = new Array<number>(ROUTE * n).fill(0);
-        for (let k = 0; k < n; k++) rules[k].resolve(labels, route, k);
-        this.routes.set(labels, route);
+      let si: number | undefined;
+      if (seq.labels[i] === labels && this.seriesKeys[(si = seq.index[i])] === labels.key) {
+        // the same series at the same place as last time (and not forgotten since)
+      } else {
+        const key = labels.key;
+        si = this.seriesIndex.get(key) ?? this.addSeries(key, labels);
+        seq.labels[i] = labels;
+        seq.index[i] = si;
       }
+      this.lastSeen[si] = now;
+      const routes = this.routes;
+      const base = si * width;
       let matched = false;
       for (let k = 0; k < n; k++) {
-        if (route[ROUTE * k] === NO_MATCH) continue;
+        const at = base + ROUTE * k;
+        if (routes[at] === NO_MATCH) continue;
         matched = true;
-        rules[k].push(labels, route, k, batch.values[i], batch.timestamps[i], batch.isStale(i), now);
+        rules[k].push(labels, routes, at, batch.values[i], batch.timestamps[i], batch.isStale(i), now);
       }
       const goesOn = matched ? this.keepInput : !this.dropInput;
       if (goesOn) {
@@ -141,6 +171,55 @@ export class StreamAggregation {
       }
     }
     return copying ? pass : batch;
+  }
+
+  private sequenceOf(batch: SampleBatch): { labels: Labels[]; index: Int32Array } {
+    const first = batch.series[0];
+    let seq = this.sequences.get(first);
+    if (seq === undefined || seq.index.length < batch.length) {
+      const index = new Int32Array(batch.length);
+      if (seq) index.set(seq.index);
+      seq = { labels: seq?.labels ?? [], index };
+      this.sequences.set(first, seq);
+    }
+    if (seq.labels.length > batch.length) seq.labels.length = batch.length;
+    return seq;
+  }
+
+  private addSeries(key: string, labels: Labels): number {
+    let si = this.seriesFree.pop();
+    if (si === undefined) {
+      si = this.seriesUsed++;
+      if (si >= this.seriesCap) {
+        const cap = Math.max(256, this.seriesCap * 2);
+        const routes = new Int32Array(cap * ROUTE * this.ruleList.length);
+        routes.set(this.routes);
+        const seen = new Float64Array(cap);
+        seen.set(this.lastSeen);
+        this.routes = routes;
+        this.lastSeen = seen;
+        this.seriesKeys.length = cap;
+        this.seriesCap = cap;
+      }
+    }
+    this.seriesIndex.set(key, si);
+    this.seriesKeys[si] = key;
+    const base = si * ROUTE * this.ruleList.length;
+    for (let k = 0; k < this.ruleList.length; k++) this.ruleList[k].resolve(labels, this.routes, base + ROUTE * k);
+    return si;
+  }
+
+  /** Forgets the series not seen for the longest staleness_interval of the rules. */
+  private forget(now: number): void {
+    if (now < this.nextForget) return;
+    this.nextForget = now + Math.min(this.forgetAfter, 60_000);
+    for (let si = 0; si < this.seriesUsed; si++) {
+      const key = this.seriesKeys[si];
+      if (key === undefined || this.lastSeen[si] + this.forgetAfter >= now) continue;
+      this.seriesIndex.delete(key);
+      this.seriesKeys[si] = undefined;
+      this.seriesFree.push(si);
+    }
   }
 
   /** Runs what is due at `now` (the timer calls it; tests call it with their clock). */
@@ -157,6 +236,7 @@ export class StreamAggregation {
         this.opts.metrics.flushDuration.labels(...this.opts.metrics.ruleLabels(this.scope, r, this.rules.indexOf(r))).observe((performance.now() - started) / 1000);
       }
     }
+    if (this.rules.length > 0) this.forget(now);
     if (this.opts.metrics) this.opts.metrics.syncSection(this);
     if (out.length > 0) this.opts.emit(out);
   }
@@ -222,7 +302,8 @@ export class StreamAggregation {
    */
   private snapshot(): { body: Buffer; journals: { rule: RuleAggregator; file: string; full: boolean; records: KeyRecord[] }[] } {
     const now = this.now();
-    const w = new StateWriter();
+    // one buffer for every write: a write is over before the next snapshot is taken
+    const w = this.stateWriter.reset();
     const journals: { rule: RuleAggregator; file: string; full: boolean; records: KeyRecord[] }[] = [];
     w.u32(MAGIC);
     w.f64(now);
@@ -266,12 +347,11 @@ export class StreamAggregation {
       for (const j of journals) {
         if (!j.full && j.records.length === 0) continue;
         fresh ||= j.full;
-        const body = encodeKeyRecords(j.records);
         if (j.full) {
-          await writeSynced(`${j.file}.tmp`, body, 'w');
+          await writeRecords(`${j.file}.tmp`, j.records, this.journalWriter, 'w');
           await rename(`${j.file}.tmp`, j.file);
         } else {
-          await writeSynced(j.file, body, 'a');
+          await writeRecords(j.file, j.records, this.journalWriter, 'a');
         }
       }
       await writeSynced(tmp, snap.body, 'w');
@@ -363,15 +443,28 @@ async function writeSynced(file: string, body: Buffer, flags: 'w' | 'a'): Promis
   }
 }
 
-/** Key journal records: kind (0 input series, 1 group), index, the packed label set. */
-function encodeKeyRecords(records: readonly KeyRecord[]): Buffer {
-  const w = new StateWriter();
-  for (const r of records) {
-    w.u32(r.group ? 1 : 0);
-    w.u32(r.index);
-    w.latin1(r.key);
+/** Below this a journal's records are written at once, above in pieces of it: the buffer stays small. */
+const JOURNAL_CHUNK = 1024 * 1024;
+
+/** Key journal records — kind (0 input series, 1 group), index, the packed label set — written and synced. */
+async function writeRecords(file: string, records: readonly KeyRecord[], w: StateWriter, flags: 'w' | 'a'): Promise<void> {
+  const fh = await openFile(file, flags, 0o600);
+  try {
+    w.reset();
+    for (const r of records) {
+      w.u32(r.group ? 1 : 0);
+      w.u32(r.index);
+      w.latin1(r.key);
+      if (w.length >= JOURNAL_CHUNK) {
+        await fh.write(w.bytes());
+        w.reset();
+      }
+    }
+    if (w.length > 0) await fh.write(w.bytes());
+    await fh.datasync();
+  } finally {
+    await fh.close();
   }
-  return w.bytes();
 }
 
 /** The first `count` records of a journal (a later, torn tail is not read); the last record of an index wins. */

@@ -39,14 +39,16 @@ export interface RuleStats {
 }
 
 /**
- * A series' place in the rules, kept by the caller per incoming label set: for rule k at
- * `ROUTE·k`, its group's index and generation, its input slot and the slot's generation (a
- * group or slot freed since is told by its generation). Group index NO_MATCH: the rule does
- * not match; DROPPED: it matched but input relabeling dropped the series (consumed, not
- * aggregated). Small integers only, so V8 keeps the array unboxed.
+ * A series' place in a rule, kept by the caller per incoming series in an Int32Array of its
+ * own: ROUTE numbers at `at` — its group's index and its input slot, each shifted left by 8
+ * over the low 8 bits of its generation (a group or slot freed since is told by its generation;
+ * a route lives no longer than a few reuses, so 8 bits tell them apart). NO_MATCH: the rule
+ * does not match; DROPPED: it matched but input relabeling dropped the series (consumed, not
+ * aggregated); a slot of -1: the rule keeps nothing per input series.
  */
-export type Route = number[];
-export const ROUTE = 4;
+export const ROUTE = 2;
+/** Groups and input series per rule fit in 23 bits beside their generation. */
+const MAX_INDEX = 1 << 23;
 export const NO_MATCH = -1;
 const DROPPED = -2;
 
@@ -234,9 +236,8 @@ export class RuleAggregator {
     return this.groups.size;
   }
 
-  /** Fills rule k's part of `route` for `labels`; false when the rule does not match them. */
-  resolve(labels: Labels, route: Route, k: number): boolean {
-    const at = ROUTE * k;
+  /** Fills the route at `at` for `labels`; false when the rule does not match them. */
+  resolve(labels: Labels, route: Int32Array, at: number): boolean {
     // read once here: a packed label set stays packed (kvTransient)
     const kv = labels.kvTransient;
     const get = (n: string) => {
@@ -263,14 +264,12 @@ export class RuleAggregator {
     const out = this.outputLabels(input, inputKv);
     const group = this.groups.get(out.key) ?? this.newGroup(out);
     const gi = group.index;
-    route[at] = gi;
-    route[at + 1] = this.gGen[gi];
+    route[at] = (gi << 8) | (this.gGen[gi] & 255);
     if (this.perInput) {
       const slot = this.slotFor(input.key, gi);
-      route[at + 2] = slot;
-      route[at + 3] = this.gen[slot];
+      route[at + 1] = (slot << 8) | (this.gen[slot] & 255);
     } else {
-      route[at + 2] = -1;
+      route[at + 1] = -1;
     }
     return true;
   }
@@ -279,6 +278,7 @@ export class RuleAggregator {
     labels.pack();
     let gi = this.gFree.pop();
     if (gi === undefined) {
+      if (this.gUsed >= MAX_INDEX) throw new Error(`stream aggregation rule ${this.rule.name ?? this.id}: more than ${MAX_INDEX} output groups`);
       gi = this.gUsed++;
       if (gi >= this.gCap) this.growGroups(Math.max(16, this.gCap * 2));
     }
@@ -316,17 +316,18 @@ export class RuleAggregator {
    * One sample of a series resolved into `route`; `raw` is its label set as it came (to
    * resolve again when its group or slot went stale meanwhile).
    */
-  push(raw: Labels, route: Route, k: number, v: number, ts: number, stale: boolean, now: number): void {
-    const at = ROUTE * k;
-    let gi = route[at];
-    if (gi === DROPPED) return;
-    let slot = route[at + 2];
-    if (this.gGen[gi] !== route[at + 1] || (slot >= 0 && this.gen[slot] !== route[at + 3])) {
-      this.resolve(raw, route, k);
-      gi = route[at];
-      if (gi === DROPPED) return;
-      slot = route[at + 2];
+  push(raw: Labels, route: Int32Array, at: number, v: number, ts: number, stale: boolean, now: number): void {
+    let g = route[at];
+    if (g === DROPPED) return;
+    let sl = route[at + 1];
+    if ((this.gGen[g >> 8] & 255) !== (g & 255) || (sl >= 0 && (this.gen[sl >> 8] & 255) !== (sl & 255))) {
+      this.resolve(raw, route, at);
+      g = route[at];
+      if (g === DROPPED) return;
+      sl = route[at + 1];
     }
+    const gi = g >> 8;
+    const slot = sl >> 8;
     this.stats.matched++;
     if (stale || v !== v) {
       this.stats.ignoredNaN++;
@@ -514,6 +515,7 @@ export class RuleAggregator {
   private slotFor(key: string, gi: number): number {
     let s = this.byKey.get(key);
     if (s === undefined) {
+      if (this.free.length === 0 && this.used >= MAX_INDEX) throw new Error(`stream aggregation rule ${this.rule.name ?? this.id}: more than ${MAX_INDEX} input series`);
       s = this.free.pop() ?? this.used++;
       if (s >= this.cap) this.grow(Math.max(INITIAL_SLOTS, this.cap * 2));
       this.byKey.set(key, s);
@@ -618,14 +620,11 @@ export class RuleAggregator {
       w.f64s(this.gf.subarray(g.index * this.groupSlots), this.groupSlots);
       this.kinds.forEach((kind, k) => saveExtra(kind, g.x, k, w));
     }
-    w.u32(this.live);
+    // the slots as they are in memory: each one's group (-1: free) and values
+    w.u32(this.used);
     w.u32(this.stride);
-    for (let s = 0; s < this.used; s++) {
-      if (this.slotKey[s] === undefined) continue;
-      w.u32(s);
-      w.u32(this.slotGroup[s] >>> 0);
-      w.f64s(this.data.subarray(s * this.stride, (s + 1) * this.stride), this.stride);
-    }
+    w.i32s(this.slotGroup, this.used);
+    w.f64s(this.data, this.used * this.stride);
   }
 
   /**
@@ -669,17 +668,20 @@ export class RuleAggregator {
     const n = r.u32();
     const stride = r.u32();
     if (n > 0 && stride !== this.stride) throw new Error(`rule ${this.id}: ${stride} values per series saved, ${this.stride} expected`);
-    const values = new Float64Array(stride);
+    const savedGroup = new Int32Array(n);
+    r.i32s(savedGroup, n);
+    const values = new Float64Array(n * stride);
+    r.f64s(values, n * stride);
     const at = this.at;
     for (let i = 0; i < n; i++) {
-      const key = keyOf(keys.slots, r.u32());
-      const gi = groups.get(r.u32()) ?? -1;
-      r.f64s(values, stride);
-      const pendingDedup = at.dedupTs >= 0 && values[at.dedupTs] === values[at.dedupTs];
-      if (gi < 0 || (values[at.seenAt] + this.stalenessMs < now && !pendingDedup)) continue;
+      if (savedGroup[i] < 0) continue;
+      const gi = groups.get(savedGroup[i]) ?? -1;
+      const b = i * stride;
+      const pendingDedup = at.dedupTs >= 0 && values[b + at.dedupTs] === values[b + at.dedupTs];
+      if (gi < 0 || (values[b + at.seenAt] + this.stalenessMs < now && !pendingDedup)) continue;
       // (the slot first: taking one may grow `data`)
-      const slot = this.slotFor(key, gi);
-      this.data.set(values, slot * this.stride);
+      const slot = this.slotFor(keyOf(keys.slots, i), gi);
+      this.data.set(values.subarray(b, b + stride), slot * this.stride);
     }
     const current = this.align ? Math.floor(now / this.intervalMs) * this.intervalMs : now;
     if (windowStart + this.intervalMs > current) {

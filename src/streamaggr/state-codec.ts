@@ -6,9 +6,15 @@
  */
 
 export class StateWriter {
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  private buf: Buffer;
+  private view: DataView;
   length = 0;
+
+  /** `size`: what it will probably hold (the last state's size), so that it seldom grows. */
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, size));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
 
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
@@ -41,11 +47,24 @@ export class StateWriter {
     this.length += 8 * n;
   }
 
+  /** `n` values of `a` from 0, as int32. */
+  i32s(a: Int32Array, n: number): void {
+    this.room(4 * n);
+    for (let i = 0; i < n; i++) this.view.setInt32(this.length + 4 * i, a[i], true);
+    this.length += 4 * n;
+  }
+
   /** A one-byte-per-character string (a packed label set), length first. */
   latin1(s: string): void {
     this.u32(s.length);
     this.room(s.length);
     this.length += this.buf.write(s, this.length, 'latin1');
+  }
+
+  /** Empty again, its buffer kept for the next state. */
+  reset(): this {
+    this.length = 0;
+    return this;
   }
 
   /** Writes `n` at `at`, which must be written already (a length known only afterwards). */
@@ -100,6 +119,12 @@ export class StateReader {
     this.need(8 * n);
     for (let i = 0; i < n; i++) into[i] = this.view.getFloat64(this.at + 8 * i, true);
     this.at += 8 * n;
+  }
+
+  i32s(into: Int32Array, n: number): void {
+    this.need(4 * n);
+    for (let i = 0; i < n; i++) into[i] = this.view.getInt32(this.at + 4 * i, true);
+    this.at += 4 * n;
   }
 
   latin1(): string {
