@@ -121,7 +121,7 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
     const lock = lockDir(dir, (pid) => `the stream aggregation state in ${dir} is in use by another process (pid ${pid})`);
     const aggregation = new StreamAggregation(section!, {
       scope: 'global',
-      stateFile: join(dir, 'global.json'),
+      stateFile: join(dir, 'global.state'),
       logger: deps.logger,
       metrics: aggrMetrics,
       emit: emitAggregated,

@@ -80,7 +80,7 @@ export interface QueueOptions {
 }
 
 /** This URL's aggregation state, beside its shards in the queue's directory (and removed with it). */
-export const STREAM_AGGR_STATE = 'streamaggr.json';
+export const STREAM_AGGR_STATE = 'streamaggr.state';
 
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
 const SHARD_DIR = /^s(\d{2})$/;

@@ -26,7 +26,7 @@ import type { Labels } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';
 import { Deduplicator } from './dedup.js';
 import type { StreamAggrMetrics } from './metrics.js';
-import { NO_MATCH, ROUTE, RuleAggregator, type KeyIndex, type KeyRecord } from './rule.js';
+import { NO_MATCH, ROUTE, RuleAggregator, UNRESOLVED, type KeyIndex, type KeyRecord, type SharedSeries } from './rule.js';
 import { StateReader, StateWriter } from './state-codec.js';
 
 export interface StreamAggregationOptions {
@@ -47,7 +47,7 @@ export interface StreamAggregationOptions {
 /** The state file's first bytes ("TSA", version 1). */
 const MAGIC = 0x01415354;
 
-export class StreamAggregation {
+export class StreamAggregation implements SharedSeries {
   readonly scope: string;
   private readonly ruleList: RuleAggregator[];
   private readonly dedup: Deduplicator | undefined;
@@ -94,7 +94,7 @@ export class StreamAggregation {
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ stream_aggr: opts.scope });
     const now = this.now();
-    this.ruleList = section.rules.map((r) => new RuleAggregator(r, section, now));
+    this.ruleList = section.rules.map((r) => new RuleAggregator(r, section, now, this));
     this.dedup = this.rules.length === 0 && section.dedup_interval > 0 ? new Deduplicator(section.dedup_interval, now) : undefined;
     this.forgetAfter = Math.max(0, ...this.ruleList.map((r) => r.stalenessMs));
     this.keepInput = section.keep_input;
@@ -157,7 +157,7 @@ export class StreamAggregation {
       let matched = false;
       for (let k = 0; k < n; k++) {
         const at = base + ROUTE * k;
-        if (routes[at] === NO_MATCH) continue;
+        if (routes[at] === NO_MATCH || (routes[at] === UNRESOLVED && !rules[k].resolve(labels, routes, at, si))) continue;
         matched = true;
         rules[k].push(labels, routes, at, batch.values[i], batch.timestamps[i], batch.isStale(i), now);
       }
@@ -186,7 +186,27 @@ export class StreamAggregation {
     return seq;
   }
 
+  keyAt(si: number): string | undefined {
+    return this.seriesKeys[si];
+  }
+
+  indexFor(key: string): number {
+    const found = this.seriesIndex.get(key);
+    if (found !== undefined) return found;
+    const si = this.takeIndex(key);
+    this.routes.fill(UNRESOLVED, si * ROUTE * this.ruleList.length, (si + 1) * ROUTE * this.ruleList.length);
+    this.lastSeen[si] = this.now();
+    return si;
+  }
+
   private addSeries(key: string, labels: Labels): number {
+    const si = this.takeIndex(key);
+    const base = si * ROUTE * this.ruleList.length;
+    for (let k = 0; k < this.ruleList.length; k++) this.ruleList[k].resolve(labels, this.routes, base + ROUTE * k, si);
+    return si;
+  }
+
+  private takeIndex(key: string): number {
     let si = this.seriesFree.pop();
     if (si === undefined) {
       si = this.seriesUsed++;
@@ -204,8 +224,6 @@ export class StreamAggregation {
     }
     this.seriesIndex.set(key, si);
     this.seriesKeys[si] = key;
-    const base = si * ROUTE * this.ruleList.length;
-    for (let k = 0; k < this.ruleList.length; k++) this.ruleList[k].resolve(labels, this.routes, base + ROUTE * k);
     return si;
   }
 
@@ -218,6 +236,7 @@ export class StreamAggregation {
       if (key === undefined || this.lastSeen[si] + this.forgetAfter >= now) continue;
       this.seriesIndex.delete(key);
       this.seriesKeys[si] = undefined;
+      for (const r of this.ruleList) r.release(si);
       this.seriesFree.push(si);
     }
   }
@@ -293,78 +312,82 @@ export class StreamAggregation {
     return this.writing;
   }
 
-  /**
-   * The state file: magic, the time, each rule as a section of its own (length first, so one
-   * no longer configured is skipped: its id, its key journal's generation and record count,
-   * its state), the deduplicator's samples, and a CRC-32 of all before it. Taken in one
-   * synchronous step, so it is the state of one moment; with it, each rule's key records
-   * since the last write (or all of them, for a journal started afresh).
-   */
-  private snapshot(): { body: Buffer; journals: { rule: RuleAggregator; file: string; full: boolean; records: KeyRecord[] }[] } {
-    const now = this.now();
-    // one buffer for every write: a write is over before the next snapshot is taken
-    const w = this.stateWriter.reset();
-    const journals: { rule: RuleAggregator; file: string; full: boolean; records: KeyRecord[] }[] = [];
-    w.u32(MAGIC);
-    w.f64(now);
-    w.u32(this.rules.length);
-    for (const r of this.rules) {
-      const keys = r.takeKeys();
-      let gen = this.journalGen.get(r.id) ?? 0;
-      if (keys.full) this.journalGen.set(r.id, ++gen);
-      journals.push({ rule: r, file: this.journalFile(r.id, gen), full: keys.full, records: keys.records });
-      const at = w.length;
-      w.u32(0);
-      w.latin1(r.id);
-      w.u32(gen);
-      w.u32(keys.count);
-      r.save(w, now);
-      w.patchU32(at, w.length - at - 4);
-    }
-    if (this.dedup) this.dedup.save(w);
-    else w.u32(0);
-    w.u32(crc32(w.bytes()));
-    return { body: w.bytes(), journals };
-  }
-
   private journalFile(id: string, gen: number): string {
     return `${this.opts.stateFile}.${id}.${gen}.keys`;
   }
 
   /**
-   * Key journals first (appended and synced, or written afresh through a rename), then the state
-   * through a rename: the state on disk never refers to a record not on disk. Journals of other
-   * generations and rules go once a fresh one is in place.
+   * The state file: magic and time, then each rule as a section of its own (its length first,
+   * so one no longer configured is skipped: its id, its key journal's generation and record
+   * count, its state), the deduplicator's samples, and a CRC-32 of all before it. Each rule's
+   * section is taken in one synchronous step (the state of one moment; rules are independent)
+   * and written before the next is taken, so the buffer holds one rule's state, not all. A
+   * rule's key records since the last write (or all of them, for a journal started afresh) are
+   * appended to its journal and synced first; the state replaces the last one by a rename, so it
+   * never refers to a record not on disk and a crash leaves the last whole state.
    */
   private async write(file: string): Promise<boolean> {
     const tmp = `${file}.tmp`;
-    let journals: ReturnType<StreamAggregation['snapshot']>['journals'] = [];
+    const taken: RuleAggregator[] = [];
+    let fresh = false;
+    let size = 0;
     try {
-      const snap = this.snapshot();
-      journals = snap.journals;
       await mkdir(dirname(file), { recursive: true });
-      let fresh = false;
-      for (const j of journals) {
-        if (!j.full && j.records.length === 0) continue;
-        fresh ||= j.full;
-        if (j.full) {
-          await writeRecords(`${j.file}.tmp`, j.records, this.journalWriter, 'w');
-          await rename(`${j.file}.tmp`, j.file);
-        } else {
-          await writeRecords(j.file, j.records, this.journalWriter, 'a');
+      const fh = await openFile(tmp, 'w', 0o600);
+      try {
+        let crc = 0;
+        const w = this.stateWriter;
+        const put = async () => {
+          const bytes = w.bytes();
+          crc = crc32(bytes, crc);
+          size += bytes.length;
+          await fh.write(bytes);
+        };
+        w.reset().u32(MAGIC);
+        w.f64(this.now());
+        w.u32(this.rules.length);
+        await put();
+        for (const r of this.rules) {
+          const keys = r.takeKeys();
+          taken.push(r);
+          let gen = this.journalGen.get(r.id) ?? 0;
+          if (keys.full) this.journalGen.set(r.id, ++gen);
+          w.reset().u32(0);
+          w.latin1(r.id);
+          w.u32(gen);
+          w.u32(keys.count);
+          r.save(w, this.now());
+          w.patchU32(0, w.length - 4);
+          const journal = this.journalFile(r.id, gen);
+          if (keys.full) {
+            fresh = true;
+            await writeRecords(`${journal}.tmp`, keys.records, this.journalWriter, 'w');
+            await rename(`${journal}.tmp`, journal);
+          } else if (keys.records.length > 0) {
+            await writeRecords(journal, keys.records, this.journalWriter, 'a');
+          }
+          await put();
         }
+        w.reset();
+        if (this.dedup) this.dedup.save(w);
+        else w.u32(0);
+        await put();
+        w.reset().u32(crc);
+        await fh.write(w.bytes());
+        await fh.datasync();
+      } finally {
+        await fh.close();
       }
-      await writeSynced(tmp, snap.body, 'w');
       await rename(tmp, file);
       if (fresh) await this.removeOldJournals(file);
       this.opts.metrics?.stateWrites.labels(this.scope, 'ok').inc();
-      this.opts.metrics?.stateBytes.labels(this.scope).set(snap.body.length);
+      this.opts.metrics?.stateBytes.labels(this.scope).set(size + 4);
       if (this.writeFailing) this.log.info('the aggregation state is written again', { file });
       this.writeFailing = false;
       return true;
     } catch (err) {
       // what was taken for the journals may not be on disk: each starts afresh next time
-      for (const j of journals) j.rule.journalFailed();
+      for (const r of taken) r.journalFailed();
       this.opts.metrics?.stateWrites.labels(this.scope, 'error').inc();
       if (!this.writeFailing) this.log.error('cannot write the aggregation state; the last one written stays (a restart goes back to it)', { file, err: err as Error });
       this.writeFailing = true;
@@ -414,7 +437,7 @@ export class StreamAggregation {
           restored++;
         } catch (err) {
           // a rule half loaded is replaced by a fresh one: its state is lost, the others' not
-          this.ruleList[this.ruleList.indexOf(rule)] = new RuleAggregator(rule.rule, this.section, now);
+          this.ruleList[this.ruleList.indexOf(rule)] = new RuleAggregator(rule.rule, this.section, now, this);
           this.log.error('the aggregation state of a rule cannot be read; it starts afresh', { file, rule: rule.rule.name ?? rule.id, err: err as Error });
         }
       }
@@ -430,16 +453,6 @@ export class StreamAggregation {
       ...(others > 0 ? { rules_not_configured_any_more: others } : {}),
       ...(this.dedup ? { dedup_samples: this.dedup.size } : {}),
     });
-  }
-}
-
-async function writeSynced(file: string, body: Buffer, flags: 'w' | 'a'): Promise<void> {
-  const fh = await openFile(file, flags, 0o600);
-  try {
-    await fh.writeFile(body);
-    await fh.datasync();
-  } finally {
-    await fh.close();
   }
 }
 

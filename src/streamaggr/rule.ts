@@ -47,6 +47,19 @@ export interface RuleStats {
  * aggregated); a slot of -1: the rule keeps nothing per input series.
  */
 export const ROUTE = 2;
+/** A route restored from a state before its series came again: worked out at its next sample. */
+export const UNRESOLVED = -3;
+
+/**
+ * The caller's table of incoming series (aggregation.ts), which rules whose input is the series
+ * as it comes (no drop_input_labels, no input_relabel_configs) share: their input slot is the
+ * series' index there, so they keep no index of their own.
+ */
+export interface SharedSeries {
+  keyAt(index: number): string | undefined;
+  /** The index of the series with this key, taken if none has it (a state being restored). */
+  indexFor(key: string): number;
+}
 /** Groups and input series per rule fit in 23 bits beside their generation. */
 const MAX_INDEX = 1 << 23;
 export const NO_MATCH = -1;
@@ -124,6 +137,8 @@ export class RuleAggregator {
   private readonly keepNames: boolean;
   private readonly ignoreOld: boolean;
   private readonly perInput: boolean;
+  /** Input slots are the shared series table's indexes. */
+  private readonly shared: boolean;
   private readonly counters: boolean;
   private readonly rates: boolean;
   /** Where each column sits in a series' record of `data` (-1: not kept). */
@@ -166,6 +181,7 @@ export class RuleAggregator {
     readonly rule: StreamAggrRule,
     section: Pick<StreamAggrConfig, 'dedup_interval' | 'ignore_old_samples' | 'ignore_first_intervals' | 'drop_input_labels'>,
     now: number,
+    private readonly series?: SharedSeries,
   ) {
     this.intervalMs = parseDuration(rule.interval);
     this.dedupMs = rule.dedup_interval ?? section.dedup_interval;
@@ -201,6 +217,7 @@ export class RuleAggregator {
     if (this.kinds.some((k) => k.series)) columns.add('counted');
     if (this.dedupMs > 0) columns.add('dedupValue').add('dedupTs');
     this.perInput = columns.size > 0;
+    this.shared = this.perInput && series !== undefined && this.drop.size === 0 && this.inputRelabel === undefined;
     if (this.perInput) columns.add('seenAt');
     const at = {} as Record<Column, number>;
     let stride = 0;
@@ -236,8 +253,11 @@ export class RuleAggregator {
     return this.groups.size;
   }
 
-  /** Fills the route at `at` for `labels`; false when the rule does not match them. */
-  resolve(labels: Labels, route: Int32Array, at: number): boolean {
+  /**
+   * Fills the route at `at` for `labels` (`si`: its index in the shared series table); false
+   * when the rule does not match them.
+   */
+  resolve(labels: Labels, route: Int32Array, at: number, si = -1): boolean {
     // read once here: a packed label set stays packed (kvTransient)
     const kv = labels.kvTransient;
     const get = (n: string) => {
@@ -266,7 +286,7 @@ export class RuleAggregator {
     const gi = group.index;
     route[at] = (gi << 8) | (this.gGen[gi] & 255);
     if (this.perInput) {
-      const slot = this.slotFor(input.key, gi);
+      const slot = this.shared ? this.sharedSlot(si, gi, labels.key) : this.slotFor(input.key, gi);
       route[at + 1] = (slot << 8) | (this.gen[slot] & 255);
     } else {
       route[at + 1] = -1;
@@ -321,7 +341,7 @@ export class RuleAggregator {
     if (g === DROPPED) return;
     let sl = route[at + 1];
     if ((this.gGen[g >> 8] & 255) !== (g & 255) || (sl >= 0 && (this.gen[sl >> 8] & 255) !== (sl & 255))) {
-      this.resolve(raw, route, at);
+      this.resolve(raw, route, at, this.shared ? sl >> 8 : -1);
       g = route[at];
       if (g === DROPPED) return;
       sl = route[at + 1];
@@ -429,7 +449,7 @@ export class RuleAggregator {
       if (ts !== ts) continue;
       const gi = this.slotGroup[s];
       d[b + this.at.dedupTs] = NaN;
-      if (gi < 0 || this.slotKey[s] === undefined) continue;
+      if (gi < 0) continue;
       this.aggregate(gi, s, d[b + this.at.dedupValue], ts, now);
     }
   }
@@ -465,7 +485,7 @@ export class RuleAggregator {
     const at = this.at;
     for (let s = 0; s < this.used; s++) {
       const gi = this.slotGroup[s];
-      if (gi < 0 || this.slotKey[s] === undefined) continue;
+      if (gi < 0) continue;
       const b = s * this.stride;
       const start = d[b + at.rateStart];
       const last = d[b + at.lastTs];
@@ -512,6 +532,37 @@ export class RuleAggregator {
     return lb.build();
   }
 
+  /** Slot `si` of the shared table, taken for the series of `key` if free. */
+  private sharedSlot(si: number, gi: number, key: string): number {
+    if (si >= MAX_INDEX) throw new Error(`stream aggregation rule ${this.rule.name ?? this.id}: more than ${MAX_INDEX} input series`);
+    if (si >= this.cap) this.grow(Math.max(INITIAL_SLOTS, this.cap * 2, si + 1));
+    if (si >= this.used) this.used = si + 1;
+    if (this.slotGroup[si] < 0) {
+      if (!this.journalFull) this.journal.push({ group: false, index: si, key });
+      this.gen[si]++;
+      this.resetSlot(si);
+      this.live++;
+    }
+    this.slotGroup[si] = gi;
+    return si;
+  }
+
+  /** The shared table forgets series `si`: its slot here goes too, before the index is taken again. */
+  release(si: number): void {
+    if (this.shared && si < this.used && this.slotGroup[si] >= 0) this.freeSlot(si);
+  }
+
+  private freeSlot(s: number): void {
+    if (!this.shared) {
+      this.byKey.delete(this.slotKey[s]!);
+      this.slotKey[s] = undefined;
+      this.free.push(s);
+    }
+    this.slotGroup[s] = -1;
+    this.gen[s]++;
+    this.live--;
+  }
+
   private slotFor(key: string, gi: number): number {
     let s = this.byKey.get(key);
     if (s === undefined) {
@@ -542,15 +593,9 @@ export class RuleAggregator {
     const d = this.data;
     const dedup = this.at.dedupTs;
     for (let s = 0; s < this.used; s++) {
-      const key = this.slotKey[s];
       const b = s * this.stride;
-      if (key === undefined || d[b + this.at.seenAt] + this.stalenessMs >= now || (dedup >= 0 && d[b + dedup] === d[b + dedup])) continue;
-      this.byKey.delete(key);
-      this.slotKey[s] = undefined;
-      this.slotGroup[s] = -1;
-      this.gen[s]++;
-      this.free.push(s);
-      this.live--;
+      if (this.slotGroup[s] < 0 || d[b + this.at.seenAt] + this.stalenessMs >= now || (dedup >= 0 && d[b + dedup] === d[b + dedup])) continue;
+      this.freeSlot(s);
     }
   }
 
@@ -561,8 +606,9 @@ export class RuleAggregator {
     const data = new Float64Array(cap * this.stride);
     data.set(this.data);
     this.data = data;
-    this.slotKey.length = cap;
-    const slotGroup = new Int32Array(cap);
+    if (!this.shared) this.slotKey.length = cap;
+    // -1: a free slot (of the shared table's indexes, some are never this rule's)
+    const slotGroup = new Int32Array(cap).fill(-1);
     slotGroup.set(this.slotGroup);
     this.slotGroup = slotGroup;
     this.cap = cap;
@@ -588,7 +634,8 @@ export class RuleAggregator {
     const records: KeyRecord[] = [];
     for (const g of this.groups.values()) records.push({ group: true, index: g.index, key: g.key });
     for (let s = 0; s < this.used; s++) {
-      const key = this.slotKey[s];
+      if (this.slotGroup[s] < 0) continue;
+      const key = this.shared ? this.series!.keyAt(s) : this.slotKey[s];
       if (key !== undefined) records.push({ group: false, index: s, key });
     }
     this.journal = [];
@@ -680,7 +727,8 @@ export class RuleAggregator {
       const pendingDedup = at.dedupTs >= 0 && values[b + at.dedupTs] === values[b + at.dedupTs];
       if (gi < 0 || (values[b + at.seenAt] + this.stalenessMs < now && !pendingDedup)) continue;
       // (the slot first: taking one may grow `data`)
-      const slot = this.slotFor(keyOf(keys.slots, i), gi);
+      const key = keyOf(keys.slots, i);
+      const slot = this.shared ? this.sharedSlot(this.series!.indexFor(key), gi, key) : this.slotFor(key, gi);
       this.data.set(values.subarray(b, b + stride), slot * this.stride);
     }
     const current = this.align ? Math.floor(now / this.intervalMs) * this.intervalMs : now;
