@@ -8,6 +8,8 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Labels } from '../src/model/labels.js';
 import { LineSplitter, type LineFormat, type RowSink } from '../src/formats/rows/index.js';
@@ -103,4 +105,23 @@ export function pushLines(format: LineFormat, input: Buffer | readonly Buffer[],
   if (Buffer.isBuffer(input)) for (let p = 0; p < input.length; p += chunkBytes) splitter.push(input.subarray(p, Math.min(input.length, p + chunkBytes)), sink);
   else for (const c of input) splitter.push(c, sink);
   splitter.end(sink);
+}
+
+/** A remote-write receiver that reads each body and answers 204, counting the requests. */
+export async function countingReceiver(): Promise<{ server: Server; url: string; requests: () => number; resetCount: () => void }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`,
+    requests: () => requests,
+    resetCount: () => void (requests = 0),
+  };
 }

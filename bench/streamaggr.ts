@@ -14,12 +14,11 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_EXPORTER_PAGE } from './fixtures.js';
-import { startExporterFarm } from './harness.js';
+import { countingReceiver, startExporterFarm } from './harness.js';
 import { cpuSeconds, freePort } from './victoria.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -55,20 +54,6 @@ async function scraped(address: string): Promise<number> {
   let n = 0;
   for (const m of page.matchAll(/^tributary_scrape_samples_scraped_total\{[^}]*\} (\S+)$/gm)) n += Number(m[1]);
   return n;
-}
-
-async function receiver(): Promise<{ server: Server; url: string; requests: () => number }> {
-  let requests = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      requests++;
-      res.writeHead(204).end();
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${port}/api/v1/write`, requests: () => requests };
 }
 
 async function once(ports: number[], rw: string, requests: () => number, aggregate: boolean, windowS: number): Promise<Run> {
@@ -117,7 +102,7 @@ export async function runStreamAggrBench(): Promise<void> {
   const rounds = Number(process.env.STREAMAGGR_ROUNDS ?? 2);
   const windowS = Number(process.env.STREAMAGGR_WINDOW_S ?? 60);
   const farm = await startExporterFarm([String(TARGETS), '--page', fixture, '2']);
-  const rw = await receiver();
+  const rw = await countingReceiver();
   const runs: Record<'plain' | 'aggregated', Run[]> = { plain: [], aggregated: [] };
   try {
     for (let i = 0; i < rounds; i++) {

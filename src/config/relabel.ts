@@ -123,17 +123,7 @@ function checkRelabel(r: RawRelabel, ctx: z.RefinementCtx): void {
     if (r.labels !== undefined) issue(['labels'], 'labels is only used by the graphite action');
   }
 
-  const ifs = typeof r.if === 'string' ? [r.if] : (r.if ?? []);
-  ifs.forEach((sel, i) => {
-    const path = typeof r.if === 'string' ? ['if'] : ['if', i];
-    if (sel.trim() === '') return issue(path, 'an empty series selector');
-    // Parsed here too (not only when the rule is compiled), so check-config finds a bad one.
-    try {
-      SeriesSelector.parse(sel);
-    } catch (err) {
-      issue(path, err instanceof SelectorSyntaxError ? `invalid series selector: ${err.detail}` : (err as Error).message);
-    }
-  });
+  checkSelectors(r.if, 'if', issue);
 }
 
 function checkRegex(
@@ -170,3 +160,20 @@ export type RelabelConfig = z.output<typeof relabelConfigSchema>;
 
 /** A relabel rule list; `null` items (`- ` with nothing after it) are rejected like Prometheus does. */
 export const relabelConfigsSchema = z.array(relabelConfigSchema);
+
+/**
+ * A key holding a series selector or a list of them (`if:`, a stream aggregation rule's
+ * `match:`): each parsed here, not only when the rule is compiled, so check-config finds a bad one.
+ */
+export function checkSelectors(value: string | readonly string[] | undefined, key: string, issue: (path: (string | number)[], message: string) => void): void {
+  const list = typeof value === 'string' ? [value] : (value ?? []);
+  list.forEach((sel, i) => {
+    const path = typeof value === 'string' ? [key] : [key, i];
+    if (sel.trim() === '') return issue(path, 'an empty series selector');
+    try {
+      SeriesSelector.parse(sel);
+    } catch (err) {
+      issue(path, err instanceof SelectorSyntaxError ? `invalid series selector: ${err.detail}` : (err as Error).message);
+    }
+  });
+}

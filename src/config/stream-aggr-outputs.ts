@@ -40,7 +40,8 @@ export function parseOutput(s: string): OutputSpec {
     if (parts.length === 0 || parts.some((p) => p === '')) throw new Error(`${JSON.stringify(s)}: quantiles needs one or more numbers in 0..1, e.g. quantiles(0.5, 0.99)`);
     const phis = parts.map((p) => {
       const n = Number(p);
-      if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${JSON.stringify(s)}: ${JSON.stringify(p)} is not a number in 0..1`);
+      if (!Number.isFinite(n)) throw new Error(`${JSON.stringify(s)}: ${JSON.stringify(p)} is not a number`);
+      if (n < 0 || n > 1) throw new Error(`${JSON.stringify(s)}: ${JSON.stringify(p)} is outside 0..1`);
       return n;
     });
     return { kind: 'quantiles', phis, text: t };

@@ -10,8 +10,7 @@
 import * as z from 'zod';
 import { parseDuration } from './duration.js';
 import { AT_KEY, bool, duration, nonEmptyText, text, uint } from './fields.js';
-import { relabelConfigsSchema } from './relabel.js';
-import { SelectorSyntaxError, SeriesSelector } from './selector.js';
+import { checkSelectors, relabelConfigsSchema } from './relabel.js';
 import { parseOutput } from './stream-aggr-outputs.js';
 
 export { PLAIN_OUTPUTS, parseOutput, type OutputSpec, type PlainOutput } from './stream-aggr-outputs.js';
@@ -53,16 +52,7 @@ export const streamAggrRuleSchema = z
   })
   .superRefine((r, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message, params: AT_KEY });
-    const selectors = typeof r.match === 'string' ? [r.match] : (r.match ?? []);
-    selectors.forEach((sel, i) => {
-      const path = typeof r.match === 'string' ? ['match'] : ['match', i];
-      if (sel.trim() === '') return issue(path, 'an empty series selector');
-      try {
-        SeriesSelector.parse(sel);
-      } catch (err) {
-        issue(path, err instanceof SelectorSyntaxError ? `invalid series selector: ${err.detail}` : (err as Error).message);
-      }
-    });
+    checkSelectors(r.match, 'match', issue);
     const seen = new Map<string, number>();
     r.outputs.forEach((o, i) => {
       try {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { RemoteWriteConfig } from '../config/remote-write.js';
 import type { StreamAggrConfig } from '../config/stream-aggr.js';
 import { streamAggrEnabled } from '../config/stream-aggr-outputs.js';
-import { lockDir } from '../lock/dir-lock.js';
+import { DirInUseError, lockDir } from '../lock/dir-lock.js';
 import { StreamAggregation, StreamAggrMetrics } from '../streamaggr/index.js';
 import { SeriesLimits } from './series-limits.js';
 import type { RemoteWriteOptions } from '../config/tributary.js';
@@ -118,7 +118,13 @@ export async function startRemoteWrite(configs: readonly RemoteWriteConfig[], de
     }
     if (!key) return;
     const dir = join(deps.dataDir, STREAM_AGGR_SUBDIR);
-    const lock = lockDir(dir, (pid) => `the stream aggregation state in ${dir} is in use by another process (pid ${pid})`);
+    let lock: ReturnType<typeof lockDir>;
+    try {
+      lock = lockDir(dir, (pid) => `the stream aggregation state in ${dir} is in use by another process (pid ${pid})`);
+    } catch (err) {
+      if (err instanceof DirInUseError) throw err;
+      throw new Error(`the stream aggregation state directory ${dir}: ${(err as Error).message}`);
+    }
     const aggregation = new StreamAggregation(section!, {
       scope: 'global',
       stateFile: join(dir, 'global.state'),

@@ -10,8 +10,6 @@
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
@@ -33,6 +31,7 @@ import { startRemoteWrite } from './index.js';
 import { MetadataIndex, V2Converter } from './protocol.js';
 import { Registry } from '../selfmetrics/registry.js';
 import { loadBenchSeries } from '../../bench/fixtures.js';
+import { countingReceiver } from '../../bench/harness.js';
 
 const TARGETS = 100;
 const PER_REQUEST = 2_000;
@@ -81,16 +80,7 @@ function encodeRound(batches: SampleBatch[], round: number, w: RequestEncoder): 
 }
 
 async function queueRound(batches: SampleBatch[]): Promise<{ usPerSample: number; requests: number }> {
-  let requests = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      requests++;
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`;
+  const { server, url, requests, resetCount } = await countingReceiver();
   const dataDir = mkdtempSync(join(tmpdir(), 'tributary-rwbench-'));
   const { config } = parseConfigText(`remote_write:\n  - url: ${url}\n`, 'bench.yml', {});
   const pipeline = new SinkFanout(() => {});
@@ -106,7 +96,7 @@ async function queueRound(batches: SampleBatch[]): Promise<{ usPerSample: number
     // warm: every series' labels encoded once
     for (const b of batches) pipeline.write('farm', b);
     await rw.queues[0].flush(60_000);
-    requests = 0;
+    resetCount();
     const cpu0 = process.cpuUsage();
     let samples = 0;
     for (let round = 1; round <= 5; round++) {
@@ -118,7 +108,7 @@ async function queueRound(batches: SampleBatch[]): Promise<{ usPerSample: number
       await rw.queues[0].flush(60_000);
     }
     const cpu = process.cpuUsage(cpu0);
-    return { usPerSample: (cpu.user + cpu.system) / samples, requests };
+    return { usPerSample: (cpu.user + cpu.system) / samples, requests: requests() };
   } finally {
     await rw.close();
     server.close();

@@ -111,6 +111,12 @@ export class StreamAggregation implements SharedSeries {
 
   /** Reads the saved state (if any) and starts the timers. */
   async open(): Promise<void> {
+    this.log.info(this.rules.length > 0 ? 'stream aggregation' : 'deduplication of every sample', {
+      rules: this.rules.length,
+      ...(this.section.config ? { file: this.section.config } : {}),
+      ...(this.section.dedup_interval > 0 ? { dedup_interval_ms: this.section.dedup_interval } : {}),
+      ...(this.opts.stateFile ? { state: this.opts.stateFile } : {}),
+    });
     if (this.opts.stateFile) await this.restore(this.opts.stateFile);
     if (this.opts.metrics) this.detachMetrics = this.opts.metrics.attach(this);
     if (this.opts.timers !== false) {
@@ -418,7 +424,8 @@ export class StreamAggregation implements SharedSeries {
     let others = 0;
     let savedAt = 0;
     try {
-      if (bytes.length < 16 || crc32(bytes.subarray(0, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) throw new Error('checksum mismatch (a torn or damaged file)');
+      if (bytes.length < 20) throw new Error(`${bytes.length} bytes: too short (empty or cut)`);
+      if (crc32(bytes.subarray(0, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) throw new Error('checksum mismatch (a torn or damaged file)');
       const r = new StateReader(bytes.subarray(0, bytes.length - 4));
       if (r.u32() !== MAGIC) throw new Error('not a state file of this version');
       savedAt = r.f64();
@@ -433,7 +440,14 @@ export class StreamAggregation implements SharedSeries {
         }
         this.journalGen.set(rule.id, gen);
         try {
-          rule.load(section, decodeKeyRecords(await readFile(this.journalFile(rule.id, gen)), count), now);
+          const journal = this.journalFile(rule.id, gen);
+          let keys: KeyIndex;
+          try {
+            keys = decodeKeyRecords(await readFile(journal), count);
+          } catch (err) {
+            throw new Error(`its key journal ${journal}: ${(err as Error).message}`);
+          }
+          rule.load(section, keys, now);
           restored++;
         } catch (err) {
           // a rule half loaded is replaced by a fresh one: its state is lost, the others' not
@@ -450,7 +464,8 @@ export class StreamAggregation implements SharedSeries {
       file,
       rules: restored,
       saved_ago_s: Math.round((now - savedAt) / 1000),
-      ...(others > 0 ? { rules_not_configured_any_more: others } : {}),
+      // a rule whose configuration changed has another id: its old state is one of these
+      ...(others > 0 ? { saved_rules_changed_or_removed: others } : {}),
       ...(this.dedup ? { dedup_samples: this.dedup.size } : {}),
     });
   }

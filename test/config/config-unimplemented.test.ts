@@ -58,8 +58,14 @@ remote_write:
     round_robin_dns: true
     queue_config: {capacity: 2500, min_shards: 2, max_shards: 10, retry_on_http_429: false}
 ${indent(PROXIED, 4)}
+    stream_aggr:
+      rules:
+        - {interval: 1m, outputs: [total], enable_windows: true}
   - url: http://127.0.0.1:9/write2
 ${indent(FROM_ENV, 4)}
+stream_aggr:
+  rules:
+    - {interval: 1m, outputs: [total], enable_windows: true}
 `;
 
 /** The same keys with values that ask for nothing Tributary lacks. */
@@ -79,6 +85,9 @@ remote_write:
   - url: http://127.0.0.1:9/write
     round_robin_dns: false
     queue_config: {retry_on_http_429: true}
+stream_aggr:
+  rules:
+    - {interval: 1m, outputs: [total], enable_windows: false}
 `;
 
 function pattern(path: readonly string[]): RegExp {

@@ -330,7 +330,7 @@ test('configuration errors name the key', () => {
   assert.match(bad({ interval: '1m', outputs: ['median'] }), /rules\.0\.outputs\.0: unsupported output "median"/);
   assert.match(bad({ interval: '500ms', outputs: ['total'] }), /interval: must be at least 1s/);
   assert.match(bad({ interval: '1m', dedup_interval: '7s', outputs: ['total'] }), /dedup_interval: interval \(1m\) must be a multiple of it/);
-  assert.match(bad({ interval: '1m', outputs: ['quantiles(1.5)'] }), /not a number in 0\.\.1/);
+  assert.match(bad({ interval: '1m', outputs: ['quantiles(1.5)'] }), /is outside 0\.\.1/);
   assert.match(bad({ interval: '1m', by: ['a'], without: ['b'], outputs: ['total'] }), /by and without cannot both be set/);
   assert.match(bad({ interval: '1m', keep_metric_names: true, outputs: ['total', 'min'] }), /keep_metric_names: needs exactly one output/);
   assert.match(bad({ interval: '1m', outputs: ['total'], match: 'foo{' }), /match: invalid series selector/);

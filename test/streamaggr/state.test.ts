@@ -160,7 +160,7 @@ test('a changed rule starts afresh, an unchanged one keeps its state', async (t)
   await second.open();
   assert.equal(second.rules[0].inputSeries, 1);
   assert.equal(second.rules[1].inputSeries, 0);
-  assert.match(text(), /aggregation state restored.*rules=1.*rules_not_configured_any_more=1/);
+  assert.match(text(), /aggregation state restored.*rules=1.*saved_rules_changed_or_removed=1/);
   await second.close();
 });
 
