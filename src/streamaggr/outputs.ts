@@ -185,22 +185,19 @@ export function flushOutput(kind: OutputKind, f: Float64Array, o: number, x: unk
       emit(k, f[o]);
       f[o] = 0;
       return;
-    case OP.rate_sum:
-    case OP.rate_avg:
-      if (f[o + 1] > 0) emit(k, kind.op === OP.rate_avg ? f[o] / f[o + 1] : f[o]);
-      f[o] = 0;
-      f[o + 1] = 0;
-      return;
     case OP.count_series:
     case OP.count_samples:
       if (f[o] > 0) emit(k, f[o]);
       f[o] = 0;
       return;
+    // a value and how many went into it (samples, or series for the rates)
+    case OP.rate_sum:
+    case OP.rate_avg:
     case OP.sum_samples:
     case OP.min:
     case OP.max:
     case OP.avg:
-      if (f[o + 1] > 0) emit(k, kind.op === OP.avg ? f[o] / f[o + 1] : f[o]);
+      if (f[o + 1] > 0) emit(k, kind.op === OP.avg || kind.op === OP.rate_avg ? f[o] / f[o + 1] : f[o]);
       f[o] = 0;
       f[o + 1] = 0;
       return;

@@ -534,17 +534,20 @@ export class RuleAggregator {
 
   /** Slot `si` of the shared table, taken for the series of `key` if free. */
   private sharedSlot(si: number, gi: number, key: string): number {
-    if (si >= MAX_INDEX) throw new Error(`stream aggregation rule ${this.rule.name ?? this.id}: more than ${MAX_INDEX} input series`);
-    if (si >= this.cap) this.grow(Math.max(INITIAL_SLOTS, this.cap * 2, si + 1));
     if (si >= this.used) this.used = si + 1;
-    if (this.slotGroup[si] < 0) {
-      if (!this.journalFull) this.journal.push({ group: false, index: si, key });
-      this.gen[si]++;
-      this.resetSlot(si);
-      this.live++;
-    }
+    if (si >= this.cap || this.slotGroup[si] < 0) this.takeSlot(si, key);
     this.slotGroup[si] = gi;
     return si;
+  }
+
+  /** Slot `s` becomes the series of `key`: room made, its values reset, the journal told. */
+  private takeSlot(s: number, key: string): void {
+    if (s >= MAX_INDEX) throw new Error(`stream aggregation rule ${this.rule.name ?? this.id}: more than ${MAX_INDEX} input series`);
+    if (s >= this.cap) this.grow(Math.max(INITIAL_SLOTS, this.cap * 2, s + 1));
+    if (!this.journalFull) this.journal.push({ group: false, index: s, key });
+    this.gen[s]++;
+    this.resetSlot(s);
+    this.live++;
   }
 
   /** The shared table forgets series `si`: its slot here goes too, before the index is taken again. */
@@ -566,15 +569,10 @@ export class RuleAggregator {
   private slotFor(key: string, gi: number): number {
     let s = this.byKey.get(key);
     if (s === undefined) {
-      if (this.free.length === 0 && this.used >= MAX_INDEX) throw new Error(`stream aggregation rule ${this.rule.name ?? this.id}: more than ${MAX_INDEX} input series`);
       s = this.free.pop() ?? this.used++;
-      if (s >= this.cap) this.grow(Math.max(INITIAL_SLOTS, this.cap * 2));
+      this.takeSlot(s, key);
       this.byKey.set(key, s);
       this.slotKey[s] = key;
-      if (!this.journalFull) this.journal.push({ group: false, index: s, key });
-      this.gen[s]++;
-      this.resetSlot(s);
-      this.live++;
     }
     this.slotGroup[s] = gi;
     return s;

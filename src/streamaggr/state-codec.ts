@@ -85,10 +85,6 @@ export class StateReader {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  get done(): boolean {
-    return this.at >= this.buf.length;
-  }
-
   /** The next `n` bytes as a reader of their own (a section that may be skipped). */
   section(n: number): StateReader {
     this.need(n);
