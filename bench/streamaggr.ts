@@ -4,15 +4,18 @@
  * remote-written to a receiver that answers 204 to everything, (a) as is, (b) with 5 rules that
  * each take every sample — `sum by`, `total`, `increase`, `quantiles`, `histogram_bucket`,
  * 30 s intervals — and `keep_input: true`, so both runs send the same raw samples and (b) only
- * adds the aggregation (its outputs and its state writes included). Per run, after a warm-up
- * that holds a flush: the process's CPU over the window per sample scraped, and its resident
- * memory (now and peak). Runs alternate, `STREAMAGGR_ROUNDS` (default 2) pairs; the figures
- * quoted are each mode's median. Bar (issue 21): ≤ 1.5× CPU per sample, ≤ +50 MB RSS.
+ * adds the aggregation (its outputs and its state writes included). The two run at the same
+ * time, each its own process with its own receiver, over the same window: this machine's CPU
+ * time per unit of work drifts by a quarter from one minute to the next, and side by side both
+ * see the same drift. Per process, after a warm-up that holds a flush: its CPU over the window
+ * per sample scraped, and its resident memory (now and peak). `STREAMAGGR_ROUNDS` (default 3)
+ * rounds; the figures quoted are the medians of the rounds' ratios and differences. Bar (issue
+ * 21): ≤ 1.5× CPU per sample, ≤ +50 MB RSS.
  *
  * `npm run bench -- streamaggr`; `STREAMAGGR_WINDOW_S` (default 60) sets the window.
  */
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +39,10 @@ const RULES = `stream_aggr:
     - { interval: 30s, without: [instance], outputs: [histogram_bucket] }
 `;
 
+const MODES = ['plain', 'aggregated'] as const;
+type Mode = (typeof MODES)[number];
+type Receiver = Awaited<ReturnType<typeof countingReceiver>>;
+
 interface Run {
   usPerSample: number;
   rssMb: number;
@@ -56,7 +63,13 @@ async function scraped(address: string): Promise<number> {
   return n;
 }
 
-async function once(ports: number[], rw: string, requests: () => number, aggregate: boolean, windowS: number): Promise<Run> {
+interface Started {
+  child: ChildProcess;
+  address: string;
+  dir: string;
+}
+
+async function start(ports: number[], rw: string, aggregate: boolean): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-aggr-'));
   const targets = ports.map((p) => `'127.0.0.1:${p}'`).join(', ');
   const file = join(dir, 'tributary.yml');
@@ -70,28 +83,47 @@ remote_write:
   - url: ${rw}
 ${aggregate ? RULES : ''}`,
   );
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
+  const address = `127.0.0.1:${await freePort()}`;
   const child = spawn(process.execPath, [CLI, '--config', file, '--data-dir', join(dir, 'data'), '--listen', address, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; ; i++) {
+    if (await fetch(`http://${address}/ready`).then((r) => r.ok, () => false)) break;
+    if (i > 200) throw new Error('tributary did not start');
+    await sleep(100);
+  }
+  return { child, address, dir };
+}
+
+async function stop(s: Started): Promise<void> {
+  if (s.child.exitCode === null) {
+    s.child.kill('SIGTERM');
+    await new Promise((r) => s.child.once('exit', r));
+  }
+  rmSync(s.dir, { recursive: true, force: true });
+}
+
+/** Both modes at once over one window. */
+async function round(ports: number[], receivers: Receiver[], windowS: number): Promise<Record<Mode, Run>> {
+  const started: Started[] = [];
   try {
-    for (let i = 0; ; i++) {
-      if (await fetch(`http://${address}/ready`).then((r) => r.ok, () => false)) break;
-      if (i > 200) throw new Error('tributary did not start');
-      await sleep(100);
-    }
+    for (const [i, mode] of MODES.entries()) started.push(await start(ports, receivers[i].url, mode === 'aggregated'));
     // warm-up: every target scraped a few times and a 30 s flush behind
     await sleep(35_000);
-    const s0 = await scraped(address);
-    const c0 = cpuSeconds(child.pid);
-    const r0 = requests();
+    const s0 = await Promise.all(started.map((s) => scraped(s.address)));
+    const c0 = started.map((s) => cpuSeconds(s.child.pid));
+    const r0 = receivers.map((r) => r.requests());
     await sleep(windowS * 1000);
-    const cpu = cpuSeconds(child.pid) - c0;
-    const samples = (await scraped(address)) - s0;
-    return { usPerSample: (cpu * 1e6) / samples, rssMb: status(child.pid!, 'VmRSS'), peakMb: status(child.pid!, 'VmHWM'), samples, requests: requests() - r0 };
+    const cpu = started.map((s, i) => cpuSeconds(s.child.pid) - c0[i]);
+    const samples = await Promise.all(started.map(async (s, i) => (await scraped(s.address)) - s0[i]));
+    const run = (i: number): Run => ({
+      usPerSample: (cpu[i] * 1e6) / samples[i],
+      rssMb: status(started[i].child.pid!, 'VmRSS'),
+      peakMb: status(started[i].child.pid!, 'VmHWM'),
+      samples: samples[i],
+      requests: receivers[i].requests() - r0[i],
+    });
+    return { plain: run(0), aggregated: run(1) };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
+    await Promise.all(started.map(stop));
   }
 }
 
@@ -99,29 +131,29 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function runStreamAggrBench(): Promise<void> {
   const fixture = NODE_EXPORTER_PAGE;
-  const rounds = Number(process.env.STREAMAGGR_ROUNDS ?? 2);
+  const rounds = Number(process.env.STREAMAGGR_ROUNDS ?? 3);
   const windowS = Number(process.env.STREAMAGGR_WINDOW_S ?? 60);
   const farm = await startExporterFarm([String(TARGETS), '--page', fixture, '2']);
-  const rw = await countingReceiver();
-  const runs: Record<'plain' | 'aggregated', Run[]> = { plain: [], aggregated: [] };
+  const receivers = [await countingReceiver(), await countingReceiver()];
+  const ratios: { cpu: number; rss: number; peak: number }[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
-      for (const mode of ['plain', 'aggregated'] as const) {
-        const r = await once(farm.ports, rw.url, rw.requests, mode === 'aggregated', windowS);
-        runs[mode].push(r);
+      const r = await round(farm.ports, receivers, windowS);
+      for (const mode of MODES) {
+        const x = r[mode];
         console.log(
-          `  ${mode.padEnd(10)} ${r.usPerSample.toFixed(2)} µs CPU/sample, RSS ${r.rssMb.toFixed(0)} MB (peak ${r.peakMb.toFixed(0)} MB), ${r.samples.toLocaleString('en-US')} samples, ${r.requests} requests`,
+          `  ${mode.padEnd(10)} ${x.usPerSample.toFixed(2)} µs CPU/sample, RSS ${x.rssMb.toFixed(0)} MB (peak ${x.peakMb.toFixed(0)} MB), ${x.samples.toLocaleString('en-US')} samples, ${x.requests} requests`,
         );
       }
+      const d = { cpu: r.aggregated.usPerSample / r.plain.usPerSample, rss: r.aggregated.rssMb - r.plain.rssMb, peak: r.aggregated.peakMb - r.plain.peakMb };
+      ratios.push(d);
+      console.log(`  round ${i + 1}: ${d.cpu.toFixed(2)}× CPU per sample, RSS +${d.rss.toFixed(0)} MB, peak +${d.peak.toFixed(0)} MB`);
     }
   } finally {
     farm.stop();
-    rw.server.close();
+    for (const r of receivers) r.server.close();
   }
-  const m = (mode: 'plain' | 'aggregated', k: keyof Run) => median(runs[mode].map((r) => r[k]));
-  const cpu = m('aggregated', 'usPerSample') / m('plain', 'usPerSample');
-  const rss = m('aggregated', 'rssMb') - m('plain', 'rssMb');
-  const peak = m('aggregated', 'peakMb') - m('plain', 'peakMb');
-  console.log(`streamaggr: ${TARGETS} targets × 1,014 series every ${INTERVAL_S} s → remote write; 5 rules on every sample, keep_input; medians of ${rounds}`);
-  console.log(`  CPU per sample ${cpu.toFixed(2)}× (bar 1.5×), RSS +${rss.toFixed(0)} MB, peak RSS +${peak.toFixed(0)} MB (bar +50 MB)`);
+  const m = (k: 'cpu' | 'rss' | 'peak') => median(ratios.map((r) => r[k]));
+  console.log(`streamaggr: ${TARGETS} targets × 1,014 series every ${INTERVAL_S} s → remote write; 5 rules on every sample, keep_input; side by side, medians of ${rounds} rounds`);
+  console.log(`  CPU per sample ${m('cpu').toFixed(2)}× (bar 1.5×), RSS +${m('rss').toFixed(0)} MB, peak RSS +${m('peak').toFixed(0)} MB (bar +50 MB)`);
 }

@@ -26,7 +26,7 @@ import type { Labels } from '../model/labels.js';
 import { SampleBatch } from '../model/samples.js';
 import { Deduplicator } from './dedup.js';
 import type { StreamAggrMetrics } from './metrics.js';
-import { NO_MATCH, ROUTE, RuleAggregator, UNRESOLVED, type KeyIndex, type KeyRecord, type SharedSeries } from './rule.js';
+import { NO_MATCH, RuleAggregator, UNRESOLVED, type KeyIndex, type KeyRecords, type SharedSeries } from './rule.js';
 import { StateReader, StateWriter } from './state-codec.js';
 
 export interface StreamAggregationOptions {
@@ -47,22 +47,35 @@ export interface StreamAggregationOptions {
 /** The state file's first bytes ("TSA", version 1). */
 const MAGIC = 0x01415354;
 
+/** A batch's series as they came last time, by position: their label sets, indexes and generations. */
+interface Sequence {
+  labels: Labels[];
+  index: Int32Array;
+  gen: Int32Array;
+}
+
 export class StreamAggregation implements SharedSeries {
   readonly scope: string;
   private readonly ruleList: RuleAggregator[];
   private readonly dedup: Deduplicator | undefined;
   // Per incoming series (by its label set's key, a string the set computes once and keeps): an
-  // index into `routes` (ROUTE numbers per rule), and when it was last seen — a table of plain
+  // index into `routes` (a route per rule), and when it was last seen — a table of plain
   // numbers, not an object per series, so the collector has next to nothing to trace.
   private readonly seriesIndex = new Map<string, number>();
   /**
    * The series of the last batch that began with a given label set, in order: a scrape's batch
    * comes with the same series in the same order every time, so a series is found by comparing
-   * one pointer at its position instead of a lookup by key (as the snappy writer finds its codes).
+   * one pointer at its position instead of a lookup by key (as the snappy writer finds its codes);
+   * the index's generation then says it still is that series' (it was not forgotten meanwhile).
    */
-  private readonly sequences = new WeakMap<Labels, { labels: Labels[]; index: Int32Array }>();
+  private readonly sequences = new WeakMap<Labels, Sequence>();
   private seriesKeys: (string | undefined)[] = [];
+  /** Per series index: bumped when its series is forgotten, so a sequence's copy is out of date. */
+  private seriesGen = new Int32Array(0);
   private routes = new Int32Array(0);
+  /** Where each rule's route starts in a series' record of `routeWidth` numbers. */
+  private readonly routeAt: Int32Array;
+  private readonly routeWidth: number;
   private lastSeen = new Float64Array(0);
   private seriesCap = 0;
   private seriesUsed = 0;
@@ -80,8 +93,12 @@ export class StreamAggregation implements SharedSeries {
   private writing: Promise<void> | undefined;
   private writeFailing = false;
   private detachMetrics: () => void = () => {};
+  /**
+   * Holds one rule's state at a time, kept from one write to the next: a fresh buffer of
+   * megabytes each time costs more CPU than the whole write (the pages faulted in again, the
+   * collector told of the external memory).
+   */
   private readonly stateWriter = new StateWriter();
-  private readonly journalWriter = new StateWriter();
   /** Per rule id, the generation of its key journal (a fresh journal is a new file). */
   private readonly journalGen = new Map<string, number>();
   private closed = false;
@@ -95,6 +112,9 @@ export class StreamAggregation implements SharedSeries {
     this.log = opts.logger.child({ stream_aggr: opts.scope });
     const now = this.now();
     this.ruleList = section.rules.map((r) => new RuleAggregator(r, section, now, this));
+    let width = 0;
+    this.routeAt = Int32Array.from(this.ruleList, (r) => ((width += r.routeWidth), width - r.routeWidth));
+    this.routeWidth = width;
     this.dedup = this.rules.length === 0 && section.dedup_interval > 0 ? new Deduplicator(section.dedup_interval, now) : undefined;
     this.forgetAfter = Math.max(0, ...this.ruleList.map((r) => r.stalenessMs));
     this.keepInput = section.keep_input;
@@ -142,30 +162,33 @@ export class StreamAggregation implements SharedSeries {
     const rules = this.rules;
     const n = rules.length;
     const now = this.now();
+    for (let k = 0; k < n; k++) rules[k].begin(now);
     // copied into `pass` only from the first sample that does not go on
     let copying = false;
-    const width = ROUTE * n;
+    const width = this.routeWidth;
+    const routeAt = this.routeAt;
     const seq = this.sequenceOf(batch);
     for (let i = 0; i < batch.length; i++) {
       const labels = batch.series[i];
       let si: number | undefined;
-      if (seq.labels[i] === labels && this.seriesKeys[(si = seq.index[i])] === labels.key) {
+      if (seq.labels[i] === labels && this.seriesGen[(si = seq.index[i])] === seq.gen[i]) {
         // the same series at the same place as last time (and not forgotten since)
       } else {
         const key = labels.key;
         si = this.seriesIndex.get(key) ?? this.addSeries(key, labels);
         seq.labels[i] = labels;
         seq.index[i] = si;
+        seq.gen[i] = this.seriesGen[si];
       }
       this.lastSeen[si] = now;
       const routes = this.routes;
       const base = si * width;
       let matched = false;
       for (let k = 0; k < n; k++) {
-        const at = base + ROUTE * k;
+        const at = base + routeAt[k];
         if (routes[at] === NO_MATCH || (routes[at] === UNRESOLVED && !rules[k].resolve(labels, routes, at, si))) continue;
         matched = true;
-        rules[k].push(labels, routes, at, batch.values[i], batch.timestamps[i], batch.isStale(i), now);
+        rules[k].push(labels, routes, at, batch, i);
       }
       const goesOn = matched ? this.keepInput : !this.dropInput;
       if (goesOn) {
@@ -179,13 +202,17 @@ export class StreamAggregation implements SharedSeries {
     return copying ? pass : batch;
   }
 
-  private sequenceOf(batch: SampleBatch): { labels: Labels[]; index: Int32Array } {
+  private sequenceOf(batch: SampleBatch): Sequence {
     const first = batch.series[0];
     let seq = this.sequences.get(first);
     if (seq === undefined || seq.index.length < batch.length) {
       const index = new Int32Array(batch.length);
-      if (seq) index.set(seq.index);
-      seq = { labels: seq?.labels ?? [], index };
+      const gen = new Int32Array(batch.length);
+      if (seq) {
+        index.set(seq.index);
+        gen.set(seq.gen);
+      }
+      seq = { labels: seq?.labels ?? [], index, gen };
       this.sequences.set(first, seq);
     }
     if (seq.labels.length > batch.length) seq.labels.length = batch.length;
@@ -200,15 +227,15 @@ export class StreamAggregation implements SharedSeries {
     const found = this.seriesIndex.get(key);
     if (found !== undefined) return found;
     const si = this.takeIndex(key);
-    this.routes.fill(UNRESOLVED, si * ROUTE * this.ruleList.length, (si + 1) * ROUTE * this.ruleList.length);
+    this.routes.fill(UNRESOLVED, si * this.routeWidth, (si + 1) * this.routeWidth);
     this.lastSeen[si] = this.now();
     return si;
   }
 
   private addSeries(key: string, labels: Labels): number {
     const si = this.takeIndex(key);
-    const base = si * ROUTE * this.ruleList.length;
-    for (let k = 0; k < this.ruleList.length; k++) this.ruleList[k].resolve(labels, this.routes, base + ROUTE * k, si);
+    const base = si * this.routeWidth;
+    for (let k = 0; k < this.ruleList.length; k++) this.ruleList[k].resolve(labels, this.routes, base + this.routeAt[k], si);
     return si;
   }
 
@@ -218,12 +245,15 @@ export class StreamAggregation implements SharedSeries {
       si = this.seriesUsed++;
       if (si >= this.seriesCap) {
         const cap = Math.max(256, this.seriesCap * 2);
-        const routes = new Int32Array(cap * ROUTE * this.ruleList.length);
+        const routes = new Int32Array(cap * this.routeWidth);
         routes.set(this.routes);
         const seen = new Float64Array(cap);
         seen.set(this.lastSeen);
+        const gen = new Int32Array(cap);
+        gen.set(this.seriesGen);
         this.routes = routes;
         this.lastSeen = seen;
+        this.seriesGen = gen;
         this.seriesKeys.length = cap;
         this.seriesCap = cap;
       }
@@ -242,6 +272,7 @@ export class StreamAggregation implements SharedSeries {
       if (key === undefined || this.lastSeen[si] + this.forgetAfter >= now) continue;
       this.seriesIndex.delete(key);
       this.seriesKeys[si] = undefined;
+      this.seriesGen[si]++;
       for (const r of this.ruleList) r.release(si);
       this.seriesFree.push(si);
     }
@@ -367,10 +398,10 @@ export class StreamAggregation implements SharedSeries {
           const journal = this.journalFile(r.id, gen);
           if (keys.full) {
             fresh = true;
-            await writeRecords(`${journal}.tmp`, keys.records, this.journalWriter, 'w');
+            await writeRecords(`${journal}.tmp`, keys.records, 'w');
             await rename(`${journal}.tmp`, journal);
           } else if (keys.records.length > 0) {
-            await writeRecords(journal, keys.records, this.journalWriter, 'a');
+            await writeRecords(journal, keys.records, 'a');
           }
           await put();
         }
@@ -471,19 +502,19 @@ export class StreamAggregation implements SharedSeries {
   }
 }
 
-/** Below this a journal's records are written at once, above in pieces of it: the buffer stays small. */
-const JOURNAL_CHUNK = 1024 * 1024;
+/** A journal's records are written in pieces of about this size: the buffer stays small. */
+const JOURNAL_CHUNK = 256 * 1024;
 
 /** Key journal records — kind (0 input series, 1 group), index, the packed label set — written and synced. */
-async function writeRecords(file: string, records: readonly KeyRecord[], w: StateWriter, flags: 'w' | 'a'): Promise<void> {
+async function writeRecords(file: string, records: KeyRecords, flags: 'w' | 'a'): Promise<void> {
   const fh = await openFile(file, flags, 0o600);
   try {
-    w.reset();
-    for (const r of records) {
-      w.u32(r.group ? 1 : 0);
-      w.u32(r.index);
-      w.latin1(r.key);
-      if (w.length >= JOURNAL_CHUNK) {
+    const w = new StateWriter(JOURNAL_CHUNK);
+    for (let i = 0; i < records.length; i++) {
+      w.u32(records.refs[i] & 1);
+      w.u32(records.refs[i] >>> 1);
+      w.latin1(records.keys[i]);
+      if (w.length >= (JOURNAL_CHUNK * 3) / 4) {
         await fh.write(w.bytes());
         w.reset();
       }

@@ -40,13 +40,12 @@ export interface RuleStats {
 
 /**
  * A series' place in a rule, kept by the caller per incoming series in an Int32Array of its
- * own: ROUTE numbers at `at` — its group's index and its input slot, each shifted left by 8
- * over the low 8 bits of its generation (a group or slot freed since is told by its generation;
- * a route lives no longer than a few reuses, so 8 bits tell them apart). NO_MATCH: the rule
- * does not match; DROPPED: it matched but input relabeling dropped the series (consumed, not
- * aggregated); a slot of -1: the rule keeps nothing per input series.
+ * own: `routeWidth` numbers at `at` — its group's index and, if the rule keeps something per
+ * input series, its input slot, each shifted left by 8 over the low 8 bits of its generation (a
+ * group or slot freed since is told by its generation; a route lives no longer than a few
+ * reuses, so 8 bits tell them apart). NO_MATCH: the rule does not match; DROPPED: it matched
+ * but input relabeling dropped the series (consumed, not aggregated).
  */
-export const ROUTE = 2;
 /** A route restored from a state before its series came again: worked out at its next sample. */
 export const UNRESOLVED = -3;
 
@@ -65,10 +64,8 @@ const MAX_INDEX = 1 << 23;
 export const NO_MATCH = -1;
 const DROPPED = -2;
 
-/** An output group: its labels and its state besides the numbers (those are in the rule's `gf`). */
+/** An output group: its labels (its numbers are in the rule's `gf`, its sets in `gx`). */
 class Group {
-  /** Per output: its set, reservoir or buckets. */
-  readonly x: unknown[];
   /** Per output: its label set, or per extra label value (quantile, vmrange) one. */
   readonly names: (Labels | Map<string, Labels> | undefined)[];
 
@@ -79,20 +76,29 @@ class Group {
     readonly index: number,
     outputs: number,
   ) {
-    this.x = new Array<unknown>(outputs);
     this.names = new Array<Labels | Map<string, Labels> | undefined>(outputs);
   }
 }
 
 /**
- * A label set the state file refers to by number: an input slot's or a group's. The records
- * go to a journal beside the state file as series appear, so a state write carries only
- * numbers (see aggregation.ts).
+ * Label sets the state file refers to by number: input slots' and groups'. The records go to a
+ * journal beside the state file as series appear, so a state write carries only numbers (see
+ * aggregation.ts). Columns, not an object per record: a journal started afresh holds every
+ * live series until it is written.
  */
-export interface KeyRecord {
-  readonly group: boolean;
-  readonly index: number;
-  readonly key: string;
+export class KeyRecords {
+  /** Per record: the index × 2, + 1 for a group's. */
+  readonly refs: number[] = [];
+  readonly keys: string[] = [];
+
+  push(group: boolean, index: number, key: string): void {
+    this.refs.push(index * 2 + (group ? 1 : 0));
+    this.keys.push(key);
+  }
+
+  get length(): number {
+    return this.keys.length;
+  }
 }
 
 /** The journal read back: index → label set, for slots and for groups. */
@@ -102,7 +108,6 @@ export interface KeyIndex {
 }
 
 const INITIAL_SLOTS = 64;
-const NO_EXTRA: unknown[] = [];
 /** Per-input-series values, those the outputs need, side by side per series (one cache line, not one per column). */
 const COLUMNS = ['seenAt', 'counted', 'lastValue', 'lastTs', 'rateStart', 'rateInc', 'dedupValue', 'dedupTs'] as const;
 type Column = (typeof COLUMNS)[number];
@@ -128,7 +133,11 @@ export class RuleAggregator {
   private readonly outputRelabel: LabelsProcessor | undefined;
   private readonly kinds: readonly OutputKind[];
   private readonly offsets: readonly number[];
+  /** Where each output's scratch slots are (after all the saved ones). */
+  private readonly scratchAt: readonly number[];
   private readonly groupSlots: number;
+  /** The first slots of a group, the ones in the state. */
+  private readonly savedSlots: number;
   /** Some output keeps more than numbers (sets, reservoirs, buckets): the sample path reads the group object. */
   private readonly hasExtra: boolean;
   private readonly suffixes: readonly string[];
@@ -137,6 +146,8 @@ export class RuleAggregator {
   private readonly keepNames: boolean;
   private readonly ignoreOld: boolean;
   private readonly perInput: boolean;
+  /** Numbers per route: the group's, and the input slot's when the rule keeps one. */
+  readonly routeWidth: number;
   /** Input slots are the shared series table's indexes. */
   private readonly shared: boolean;
   private readonly counters: boolean;
@@ -151,14 +162,18 @@ export class RuleAggregator {
   private gCap = 0;
   private gUsed = 0;
   private readonly gFree: number[] = [];
-  private groupAt: (Group | undefined)[] = [];
+  // by group index × outputs + output: the sets, reservoirs and buckets (outputs with `extra`)
+  private gx: unknown[] = [];
   private gf = new Float64Array(0);
   private gDeadline = new Float64Array(0);
   private gGen = new Int32Array(0);
   private readonly lb = new LabelsBuilder();
-  private readonly ctx: SampleContext = { deltaFromZero: NaN, deltaPrometheus: NaN, firstInInterval: false };
+  // The sample under way and the time, in fields rather than arguments: a double passed to a
+  // call that is not inlined is boxed, an allocation per sample and rule.
+  private readonly ctx: SampleContext = { v: NaN, ts: NaN, deltaFromZero: NaN, deltaPrometheus: NaN, firstInInterval: false };
+  private clock = NaN;
   /** Key records not yet taken for the journal; none while a full rewrite is due. */
-  private journal: KeyRecord[] = [];
+  private journal = new KeyRecords();
   /** Records in the journal file as of the last take. */
   private journalCount = 0;
   /** The next take writes every live key afresh (at start, after a failed write, when the journal grew). */
@@ -199,6 +214,8 @@ export class RuleAggregator {
     this.kinds = rule.outputs.map((o) => outputKind(parseOutput(o)));
     let offset = 0;
     this.offsets = this.kinds.map((k) => ((offset += k.slots), offset - k.slots));
+    this.savedSlots = offset;
+    this.scratchAt = this.kinds.map((k) => ((offset += k.scratch), offset - k.scratch));
     this.groupSlots = offset;
     this.hasExtra = this.kinds.some((k) => k.extra);
     if (rule.by.length > 0) this.by = new Set([METRIC_NAME, ...rule.by]);
@@ -217,6 +234,7 @@ export class RuleAggregator {
     if (this.kinds.some((k) => k.series)) columns.add('counted');
     if (this.dedupMs > 0) columns.add('dedupValue').add('dedupTs');
     this.perInput = columns.size > 0;
+    this.routeWidth = this.perInput ? 2 : 1;
     this.shared = this.perInput && series !== undefined && this.drop.size === 0 && this.inputRelabel === undefined;
     if (this.perInput) columns.add('seenAt');
     const at = {} as Record<Column, number>;
@@ -288,8 +306,6 @@ export class RuleAggregator {
     if (this.perInput) {
       const slot = this.shared ? this.sharedSlot(si, gi, labels.key) : this.slotFor(input.key, gi);
       route[at + 1] = (slot << 8) | (this.gen[slot] & 255);
-    } else {
-      route[at + 1] = -1;
     }
     return true;
   }
@@ -304,8 +320,7 @@ export class RuleAggregator {
     }
     const g = new Group(labels.key, labels, gi, this.kinds.length);
     this.groups.set(g.key, g);
-    if (!this.journalFull) this.journal.push({ group: true, index: gi, key: g.key });
-    this.groupAt[gi] = g;
+    if (!this.journalFull) this.journal.push(true, gi, g.key);
     this.gf.fill(0, gi * this.groupSlots, (gi + 1) * this.groupSlots);
     this.gDeadline[gi] = deadline;
     return g;
@@ -313,7 +328,7 @@ export class RuleAggregator {
 
   private dropGroup(g: Group): void {
     this.groups.delete(g.key);
-    this.groupAt[g.index] = undefined;
+    if (this.hasExtra) this.gx.fill(undefined, g.index * this.kinds.length, (g.index + 1) * this.kinds.length);
     this.gGen[g.index]++;
     this.gFree.push(g.index);
   }
@@ -328,31 +343,39 @@ export class RuleAggregator {
     this.gf = gf;
     this.gDeadline = deadline;
     this.gGen = gen;
-    this.groupAt.length = cap;
+    if (this.hasExtra) this.gx.length = cap * this.kinds.length;
     this.gCap = cap;
   }
 
+  /** A batch taken at `now` comes (its samples are pushed next). */
+  begin(now: number): void {
+    this.clock = now;
+  }
+
   /**
-   * One sample of a series resolved into `route`; `raw` is its label set as it came (to
+   * Sample `i` of `batch`, of a series resolved into `route`; `raw` is its label set as it came (to
    * resolve again when its group or slot went stale meanwhile).
    */
-  push(raw: Labels, route: Int32Array, at: number, v: number, ts: number, stale: boolean, now: number): void {
+  push(raw: Labels, route: Int32Array, at: number, batch: SampleBatch, i: number): void {
     let g = route[at];
     if (g === DROPPED) return;
-    let sl = route[at + 1];
+    let sl = this.perInput ? route[at + 1] : -1;
     if ((this.gGen[g >> 8] & 255) !== (g & 255) || (sl >= 0 && (this.gen[sl >> 8] & 255) !== (sl & 255))) {
       this.resolve(raw, route, at, this.shared ? sl >> 8 : -1);
       g = route[at];
       if (g === DROPPED) return;
-      sl = route[at + 1];
+      sl = this.perInput ? route[at + 1] : -1;
     }
     const gi = g >> 8;
     const slot = sl >> 8;
     this.stats.matched++;
-    if (stale || v !== v) {
+    const v = batch.values[i];
+    const ts = batch.timestamps[i];
+    if (v !== v || batch.isStale(i)) {
       this.stats.ignoredNaN++;
       return;
     }
+    const now = this.clock;
     if (this.ignoreOld && ts < this.windowStart) {
       this.stats.ignoredOld++;
       return;
@@ -370,11 +393,17 @@ export class RuleAggregator {
       }
       return;
     }
-    this.aggregate(gi, slot, v, ts, now);
+    this.ctx.v = v;
+    this.ctx.ts = ts;
+    this.aggregate(gi, slot);
   }
 
-  private aggregate(gi: number, slot: number, v: number, ts: number, now: number): void {
+  /** The sample in `ctx` (v, ts), at `clock`, into its group's outputs. */
+  private aggregate(gi: number, slot: number): void {
     const c = this.ctx;
+    const v = c.v;
+    const ts = c.ts;
+    const now = this.clock;
     c.deltaFromZero = NaN;
     c.deltaPrometheus = NaN;
     c.firstInInterval = false;
@@ -410,8 +439,8 @@ export class RuleAggregator {
     }
     const kinds = this.kinds;
     const base = gi * this.groupSlots;
-    const x = this.hasExtra ? this.groupAt[gi]!.x : NO_EXTRA;
-    for (let k = 0; k < kinds.length; k++) addSample(kinds[k], this.gf, base + this.offsets[k], x, k, v, ts, c);
+    const xi = gi * kinds.length;
+    for (let k = 0; k < kinds.length; k++) addSample(kinds[k], this.gf, base + this.offsets[k], base + this.scratchAt[k], this.gx, xi + k, c);
   }
 
   /**
@@ -442,6 +471,7 @@ export class RuleAggregator {
 
   private flushDedup(now: number): void {
     if (this.dedupMs <= 0) return;
+    this.clock = now;
     const d = this.data;
     for (let s = 0; s < this.used; s++) {
       const b = s * this.stride;
@@ -450,7 +480,9 @@ export class RuleAggregator {
       const gi = this.slotGroup[s];
       d[b + this.at.dedupTs] = NaN;
       if (gi < 0) continue;
-      this.aggregate(gi, s, d[b + this.at.dedupValue], ts, now);
+      this.ctx.v = d[b + this.at.dedupValue];
+      this.ctx.ts = ts;
+      this.aggregate(gi, s);
     }
   }
 
@@ -458,7 +490,8 @@ export class RuleAggregator {
     if (this.rates) this.ratePass();
     const before = out.length;
     let group: Group = undefined as unknown as Group;
-    const send: Emit = (k, value, label, labelValue) => {
+    let k = 0;
+    const send: Emit = (value, label, labelValue) => {
       if (!emit) return;
       let labels: Labels | undefined = this.outputName(group, k, label, labelValue);
       if (this.outputRelabel) labels = this.outputRelabel.process(labels);
@@ -472,7 +505,8 @@ export class RuleAggregator {
       }
       group = g;
       const base = g.index * this.groupSlots;
-      for (let k = 0; k < kinds.length; k++) flushOutput(kinds[k], this.gf, base + this.offsets[k], g.x, k, send);
+      const xi = g.index * kinds.length;
+      for (k = 0; k < kinds.length; k++) flushOutput(kinds[k], this.gf, base + this.offsets[k], base + this.scratchAt[k], this.gx, xi + k, send);
     }
     this.stats.output += out.length - before;
     this.sweepSlots(now);
@@ -498,11 +532,13 @@ export class RuleAggregator {
     }
   }
 
+  /** Kept per group, packed: remote write reads the packed form only. */
   private outputName(group: Group, k: number, label: string | undefined, labelValue: string | undefined): Labels {
     const cached = group.names[k];
     if (label === undefined) {
       if (cached instanceof Labels) return cached;
       const l = this.named(group, k).build();
+      l.pack();
       group.names[k] = l;
       return l;
     }
@@ -511,6 +547,7 @@ export class RuleAggregator {
     let l = byValue.get(labelValue!);
     if (l === undefined) {
       l = this.named(group, k).set(label, labelValue!).build();
+      l.pack();
       byValue.set(labelValue!, l);
     }
     return l;
@@ -544,7 +581,7 @@ export class RuleAggregator {
   private takeSlot(s: number, key: string): void {
     if (s >= MAX_INDEX) throw new Error(`stream aggregation rule ${this.rule.name ?? this.id}: more than ${MAX_INDEX} input series`);
     if (s >= this.cap) this.grow(Math.max(INITIAL_SLOTS, this.cap * 2, s + 1));
-    if (!this.journalFull) this.journal.push({ group: false, index: s, key });
+    if (!this.journalFull) this.journal.push(false, s, key);
     this.gen[s]++;
     this.resetSlot(s);
     this.live++;
@@ -621,22 +658,22 @@ export class RuleAggregator {
    * ones (`full`: the journal starts again) when due. `count`: the records the journal holds
    * after this take.
    */
-  takeKeys(): { records: KeyRecord[]; full: boolean; count: number } {
+  takeKeys(): { records: KeyRecords; full: boolean; count: number } {
     if (!this.journalFull && this.journalCount + this.journal.length > 2 * (this.live + this.groups.size) + 10_000) this.journalFull = true;
     if (!this.journalFull) {
       const records = this.journal;
-      this.journal = [];
+      this.journal = new KeyRecords();
       this.journalCount += records.length;
       return { records, full: false, count: this.journalCount };
     }
-    const records: KeyRecord[] = [];
-    for (const g of this.groups.values()) records.push({ group: true, index: g.index, key: g.key });
+    const records = new KeyRecords();
+    for (const g of this.groups.values()) records.push(true, g.index, g.key);
     for (let s = 0; s < this.used; s++) {
       if (this.slotGroup[s] < 0) continue;
       const key = this.shared ? this.series!.keyAt(s) : this.slotKey[s];
-      if (key !== undefined) records.push({ group: false, index: s, key });
+      if (key !== undefined) records.push(false, s, key);
     }
-    this.journal = [];
+    this.journal = new KeyRecords();
     this.journalCount = records.length;
     this.journalFull = false;
     return { records, full: true, count: records.length };
@@ -645,7 +682,7 @@ export class RuleAggregator {
   /** The journal file may not hold what was taken: the next take rewrites it. */
   journalFailed(): void {
     this.journalFull = true;
-    this.journal = [];
+    this.journal = new KeyRecords();
   }
 
   /**
@@ -657,13 +694,15 @@ export class RuleAggregator {
     w.f64(this.windowStart);
     w.u32(this.skip);
     w.f64(this.keepFirstFrom);
-    w.u32(this.groupSlots);
+    w.u32(this.savedSlots);
     w.u32(this.groups.size);
     for (const g of this.groups.values()) {
       w.u32(g.index);
       w.f64(this.gDeadline[g.index]);
-      w.f64s(this.gf.subarray(g.index * this.groupSlots), this.groupSlots);
-      this.kinds.forEach((kind, k) => saveExtra(kind, g.x, k, w));
+      const base = g.index * this.groupSlots;
+      w.f64s(this.gf.subarray(base), this.savedSlots);
+      const xi = g.index * this.kinds.length;
+      this.kinds.forEach((kind, k) => saveExtra(kind, this.gf, base + this.offsets[k], base + this.scratchAt[k], this.gx, xi + k, w));
     }
     // the slots as they are in memory: each one's group (-1: free) and values
     w.u32(this.used);
@@ -684,10 +723,10 @@ export class RuleAggregator {
     const windowStart = r.f64();
     const skip = r.u32();
     const keepFirstFrom = r.f64();
-    if (r.u32() !== this.groupSlots) throw new Error(`rule ${this.id}: the saved groups have another layout`);
+    if (r.u32() !== this.savedSlots) throw new Error(`rule ${this.id}: the saved groups have another layout`);
     /** The file's group index → this process's. */
     const groups = new Map<number, number>();
-    const numbers = new Float64Array(this.groupSlots);
+    const numbers = new Float64Array(this.savedSlots);
     const extra: unknown[] = new Array<unknown>(this.kinds.length);
     const keyOf = (map: ReadonlyMap<number, string>, index: number): string => {
       const key = map.get(index);
@@ -698,7 +737,7 @@ export class RuleAggregator {
       const saved = r.u32();
       const key = keyOf(keys.groups, saved);
       const deadline = r.f64();
-      r.f64s(numbers, this.groupSlots);
+      r.f64s(numbers, this.savedSlots);
       this.kinds.forEach((kind, k) => loadExtra(kind, extra, k, r));
       if (now > deadline) {
         extra.fill(undefined);
@@ -706,7 +745,7 @@ export class RuleAggregator {
       }
       const g = this.newGroup(Labels.fromSortedFlat(unpackLabels(key)), deadline);
       this.gf.set(numbers, g.index * this.groupSlots);
-      for (let k = 0; k < extra.length; k++) g.x[k] = extra[k];
+      for (let k = 0; k < extra.length; k++) this.gx[g.index * extra.length + k] = extra[k];
       extra.fill(undefined);
       groups.set(saved, g.index);
     }
@@ -744,6 +783,6 @@ export class RuleAggregator {
     if (savedAt + this.stalenessMs >= now) this.keepFirstFrom = keepFirstFrom;
     // this process numbers slots and groups its own way: the next journal starts afresh
     this.journalFull = true;
-    this.journal = [];
+    this.journal = new KeyRecords();
   }
 }

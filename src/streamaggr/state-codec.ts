@@ -5,6 +5,11 @@
  * wrong state.
  */
 
+import { endianness } from 'node:os';
+
+/** Typed arrays are copied as bytes where their order is the file's. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 export class StateWriter {
   private buf: Buffer;
   private view: DataView;
@@ -39,17 +44,22 @@ export class StateWriter {
   /** `n` values of `a` from 0, as raw float64. */
   f64s(a: Float64Array | readonly number[], n: number): void {
     this.room(8 * n);
-    if (a instanceof Float64Array && this.length % 8 === 0 && this.buf.byteOffset % 8 === 0) {
-      new Float64Array(this.buf.buffer, this.buf.byteOffset + this.length, n).set(a.subarray(0, n));
-    } else {
-      for (let i = 0; i < n; i++) this.view.setFloat64(this.length + 8 * i, a[i], true);
+    if (a instanceof Float64Array && LITTLE_ENDIAN) {
+      // a copy of the bytes, at any offset: the state holds millions of numbers
+      this.length += Buffer.from(a.buffer, a.byteOffset, 8 * n).copy(this.buf, this.length);
+      return;
     }
+    for (let i = 0; i < n; i++) this.view.setFloat64(this.length + 8 * i, a[i], true);
     this.length += 8 * n;
   }
 
   /** `n` values of `a` from 0, as int32. */
   i32s(a: Int32Array, n: number): void {
     this.room(4 * n);
+    if (LITTLE_ENDIAN) {
+      this.length += Buffer.from(a.buffer, a.byteOffset, 4 * n).copy(this.buf, this.length);
+      return;
+    }
     for (let i = 0; i < n; i++) this.view.setInt32(this.length + 4 * i, a[i], true);
     this.length += 4 * n;
   }
@@ -113,12 +123,22 @@ export class StateReader {
 
   f64s(into: Float64Array | number[], n: number): void {
     this.need(8 * n);
+    if (into instanceof Float64Array && LITTLE_ENDIAN) {
+      this.buf.copy(Buffer.from(into.buffer, into.byteOffset, 8 * n), 0, this.at, this.at + 8 * n);
+      this.at += 8 * n;
+      return;
+    }
     for (let i = 0; i < n; i++) into[i] = this.view.getFloat64(this.at + 8 * i, true);
     this.at += 8 * n;
   }
 
   i32s(into: Int32Array, n: number): void {
     this.need(4 * n);
+    if (LITTLE_ENDIAN) {
+      this.buf.copy(Buffer.from(into.buffer, into.byteOffset, 4 * n), 0, this.at, this.at + 4 * n);
+      this.at += 4 * n;
+      return;
+    }
     for (let i = 0; i < n; i++) into[i] = this.view.getInt32(this.at + 4 * i, true);
     this.at += 4 * n;
   }

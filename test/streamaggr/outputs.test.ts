@@ -144,6 +144,13 @@ test('histogram_bucket: vmrange buckets as VictoriaMetrics names them, counting 
   ]);
 });
 
+test('histogram_bucket: a run of samples in one bucket counted without a logarithm keeps the edges exact', () => {
+  const h = harness([{ interval: '1m', outputs: ['histogram_bucket'] }]);
+  // 10 sits on the edge (the bucket below it); just above it is the next bucket, though inside the run's span
+  h.push(['9.5', '10', '10.000001', '9.9', '9.5', '10.000001'].map((v) => `m ${v}`).join('\n'));
+  assert.deepEqual(h.flushAt(T0 + 60_000), ['m:1m_histogram_bucket{vmrange="1.000e+01...1.136e+01"} 2', 'm:1m_histogram_bucket{vmrange="8.799e+00...1.000e+01"} 4']);
+});
+
 test('quantiles: the nearest rank, 0 and 1 the extremes (VictoriaMetrics vector)', () => {
   assert.deepEqual(once({ outputs: ['quantiles(0, 0.5, 1)'] }, CPU), [
     'cpu_usage:1m_quantiles{cpu="1", quantile="0"} 12',
@@ -335,4 +342,15 @@ test('configuration errors name the key', () => {
   assert.match(bad({ interval: '1m', keep_metric_names: true, outputs: ['total', 'min'] }), /keep_metric_names: needs exactly one output/);
   assert.match(bad({ interval: '1m', outputs: ['total'], match: 'foo{' }), /match: invalid series selector/);
   assert.match(bad({ outputs: ['total'] }), /interval/);
+});
+
+test('a series forgotten and back at its place in the batch is found again, not taken for the series that got its index', () => {
+  const h = harness([{ interval: '1m', staleness_interval: '1m', outputs: ['last'] }]);
+  h.push('a 1\nb 10', T0 + 1_000);
+  assert.deepEqual(h.flushAt(T0 + 60_000), ['a:1m_last 1', 'b:1m_last 10']);
+  // a and b go stale and are forgotten; d and e take their indexes
+  h.flushAt(T0 + 180_000);
+  h.push('d 5\ne 7', T0 + 181_000);
+  h.push('a 2\nb 20', T0 + 182_000);
+  assert.deepEqual(h.flushAt(T0 + 240_000), ['a:1m_last 2', 'b:1m_last 20', 'd:1m_last 5', 'e:1m_last 7']);
 });
