@@ -37,13 +37,14 @@ const SUITES: Record<string, [module: string, call: string]> = {
   'streamaggr-engine': ['../src/streamaggr/streamaggr.bench.js', 'runStreamAggrEngineBench()'],
 };
 
-/** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows; streamaggr runs it four times). */
+/** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows; streamaggr runs it three times, with and without rules side by side). */
 const ON_REQUEST = new Set(['queue-lag', 'streamaggr']);
 
 const chosen = process.argv.slice(2);
 for (const [name, [module, call]] of Object.entries(SUITES)) {
   if (chosen.length > 0 ? !chosen.includes(name) : ON_REQUEST.has(name)) continue;
   const url = new URL(module, import.meta.url).href;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(url)}); await m.${call};`], { stdio: 'inherit' });
+  // --expose-gc: a suite that measures the memory it holds collects first
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', `const m = await import(${JSON.stringify(url)}); await m.${call};`], { stdio: 'inherit' });
   if (r.status !== 0) process.exitCode = 1;
 }

@@ -235,7 +235,8 @@ export class StreamAggregation implements SharedSeries {
   private addSeries(key: string, labels: Labels): number {
     const si = this.takeIndex(key);
     const base = si * this.routeWidth;
-    for (let k = 0; k < this.ruleList.length; k++) this.ruleList[k].resolve(labels, this.routes, base + this.routeAt[k], si);
+    const kv = labels.kvTransient;
+    for (let k = 0; k < this.ruleList.length; k++) this.ruleList[k].resolve(labels, this.routes, base + this.routeAt[k], si, kv);
     return si;
   }
 

@@ -23,7 +23,7 @@ import { parseDuration } from '../config/duration.js';
 import type { StreamAggrConfig, StreamAggrRule } from '../config/stream-aggr.js';
 import { parseOutput } from '../config/stream-aggr-outputs.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
-import { unpackLabels } from '../model/labels-packed.js';
+import { packLabels, unpackLabels } from '../model/labels-packed.js';
 import type { SampleBatch } from '../model/samples.js';
 import { CachedRelabeler, Relabeler, SeriesSelector, type LabelsProcessor } from '../relabel/index.js';
 import { addRate, addSample, flushOutput, loadExtra, outputKind, saveExtra, type Emit, type OutputKind, type SampleContext } from './outputs.js';
@@ -172,6 +172,7 @@ export class RuleAggregator {
   // call that is not inlined is boxed, an allocation per sample and rule.
   private readonly ctx: SampleContext = { v: NaN, ts: NaN, deltaFromZero: NaN, deltaPrometheus: NaN, firstInInterval: false };
   private clock = NaN;
+  private readonly kvScratch: string[] = [];
   /** Key records not yet taken for the journal; none while a full rewrite is due. */
   private journal = new KeyRecords();
   /** Records in the journal file as of the last take. */
@@ -275,9 +276,8 @@ export class RuleAggregator {
    * Fills the route at `at` for `labels` (`si`: its index in the shared series table); false
    * when the rule does not match them.
    */
-  resolve(labels: Labels, route: Int32Array, at: number, si = -1): boolean {
-    // read once here: a packed label set stays packed (kvTransient)
-    const kv = labels.kvTransient;
+  resolve(labels: Labels, route: Int32Array, at: number, si = -1, kv = labels.kvTransient): boolean {
+    // `kv` read once (by the caller for all its rules): a packed label set stays packed
     const get = (n: string) => {
       for (let i = 0; i < kv.length; i += 2) if (kv[i] === n) return kv[i + 1];
       return undefined;
@@ -299,8 +299,10 @@ export class RuleAggregator {
       }
       inputKv = input.kv;
     }
-    const out = this.outputLabels(input, inputKv);
-    const group = this.groups.get(out.key) ?? this.newGroup(out);
+    // the group found by its key alone: a label set is built only for a new group
+    const gkv = this.groupKv(inputKv);
+    const key = gkv === inputKv ? input.key : packLabels(gkv);
+    const group = this.groups.get(key) ?? this.newGroup(gkv === inputKv ? input : Labels.fromSortedFlat(gkv.slice()));
     const gi = group.index;
     route[at] = (gi << 8) | (this.gGen[gi] & 255);
     if (this.perInput) {
@@ -559,14 +561,16 @@ export class RuleAggregator {
     return lb;
   }
 
-  private outputLabels(input: Labels, kv: readonly string[]): Labels {
-    if (this.by === undefined && this.without === undefined) return input;
-    const lb = this.lb.reset();
+  /** A series' group's pairs, sorted as its own: the `by` labels, or all but `without` (in a scratch array). */
+  private groupKv(kv: readonly string[]): readonly string[] {
+    if (this.by === undefined && this.without === undefined) return kv;
+    const out = this.kvScratch;
+    out.length = 0;
     for (let i = 0; i < kv.length; i += 2) {
       const n = kv[i];
-      if (this.by ? this.by.has(n) : !this.without!.has(n)) lb.set(n, kv[i + 1]);
+      if (this.by ? this.by.has(n) : !this.without!.has(n)) out.push(n, kv[i + 1]);
     }
-    return lb.build();
+    return out;
   }
 
   /** Slot `si` of the shared table, taken for the series of `key` if free. */
