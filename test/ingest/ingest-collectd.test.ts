@@ -79,10 +79,17 @@ function startCollectd(t: TestContext, config: string): { proc: ChildProcess; lo
   return { proc, log: () => log };
 }
 
-/** Samples at timestamps up to `until` (the agents may have got collectd's last flush a moment apart). */
+/**
+ * Samples at timestamps up to `until` (the agents may have got collectd's last flush a moment
+ * apart), by timestamp then value: collectd's whole-second timestamps can put two samples of a
+ * series in one second, and a storage exports such samples in no set order.
+ */
 function upTo(series: ExportedSeries[], until: number): ExportedSeries[] {
   return series.map((s) => {
-    const keep = s.timestamps.map((ts, i) => [ts, s.values[i]] as const).filter(([ts]) => ts <= until);
+    const keep = s.timestamps
+      .map((ts, i) => [ts, s.values[i]] as const)
+      .filter(([ts]) => ts <= until)
+      .sort((p, q) => p[0] - q[0] || p[1] - q[1]);
     return { metric: s.metric, timestamps: keep.map((p) => p[0]), values: keep.map((p) => p[1]) };
   });
 }
