@@ -138,7 +138,7 @@ export class RuleAggregator {
   private readonly groupSlots: number;
   /** The first slots of a group, the ones in the state. */
   private readonly savedSlots: number;
-  /** Some output keeps more than numbers (sets, reservoirs, buckets): the sample path reads the group object. */
+  /** Some output keeps more than numbers (sets, reservoirs, buckets), in `gx`. */
   private readonly hasExtra: boolean;
   private readonly suffixes: readonly string[];
   private readonly by: ReadonlySet<string> | undefined;
