@@ -215,7 +215,7 @@ function settle(f: Float64Array, s: number, x: unknown[], k: number): void {
 }
 
 /** A group's `histogram_bucket` counts by bucket, in ascending order (so a flush needs no sort). */
-export class BucketCounts {
+class BucketCounts {
   readonly ids: number[] = [];
   readonly counts: number[] = [];
 

@@ -44,11 +44,7 @@ export class StateWriter {
   /** `n` values of `a` from 0, as raw float64. */
   f64s(a: Float64Array | readonly number[], n: number): void {
     this.room(8 * n);
-    if (a instanceof Float64Array && LITTLE_ENDIAN) {
-      // a copy of the bytes, at any offset: the state holds millions of numbers
-      this.length += Buffer.from(a.buffer, a.byteOffset, 8 * n).copy(this.buf, this.length);
-      return;
-    }
+    if (a instanceof Float64Array && LITTLE_ENDIAN) return this.raw(a, 8 * n);
     for (let i = 0; i < n; i++) this.view.setFloat64(this.length + 8 * i, a[i], true);
     this.length += 8 * n;
   }
@@ -56,12 +52,14 @@ export class StateWriter {
   /** `n` values of `a` from 0, as int32. */
   i32s(a: Int32Array, n: number): void {
     this.room(4 * n);
-    if (LITTLE_ENDIAN) {
-      this.length += Buffer.from(a.buffer, a.byteOffset, 4 * n).copy(this.buf, this.length);
-      return;
-    }
+    if (LITTLE_ENDIAN) return this.raw(a, 4 * n);
     for (let i = 0; i < n; i++) this.view.setInt32(this.length + 4 * i, a[i], true);
     this.length += 4 * n;
+  }
+
+  /** The first `bytes` bytes of `a` as they are, at any offset: the state holds millions of numbers. */
+  private raw(a: ArrayBufferView, bytes: number): void {
+    this.length += Buffer.from(a.buffer, a.byteOffset, bytes).copy(this.buf, this.length);
   }
 
   /** A one-byte-per-character string (a packed label set), length first. */
@@ -123,24 +121,22 @@ export class StateReader {
 
   f64s(into: Float64Array | number[], n: number): void {
     this.need(8 * n);
-    if (into instanceof Float64Array && LITTLE_ENDIAN) {
-      this.buf.copy(Buffer.from(into.buffer, into.byteOffset, 8 * n), 0, this.at, this.at + 8 * n);
-      this.at += 8 * n;
-      return;
-    }
+    if (into instanceof Float64Array && LITTLE_ENDIAN) return this.raw(into, 8 * n);
     for (let i = 0; i < n; i++) into[i] = this.view.getFloat64(this.at + 8 * i, true);
     this.at += 8 * n;
   }
 
   i32s(into: Int32Array, n: number): void {
     this.need(4 * n);
-    if (LITTLE_ENDIAN) {
-      this.buf.copy(Buffer.from(into.buffer, into.byteOffset, 4 * n), 0, this.at, this.at + 4 * n);
-      this.at += 4 * n;
-      return;
-    }
+    if (LITTLE_ENDIAN) return this.raw(into, 4 * n);
     for (let i = 0; i < n; i++) into[i] = this.view.getInt32(this.at + 4 * i, true);
     this.at += 4 * n;
+  }
+
+  /** The next `bytes` bytes into `into` as they are (checked by the caller). */
+  private raw(into: ArrayBufferView, bytes: number): void {
+    this.buf.copy(Buffer.from(into.buffer, into.byteOffset, bytes), 0, this.at, this.at + bytes);
+    this.at += bytes;
   }
 
   latin1(): string {
