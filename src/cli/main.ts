@@ -26,6 +26,15 @@ const FLAGS = {
   'graphite-listen-address': { type: 'string' },
   'opentsdb-listen-address': { type: 'string' },
   'opentsdb-http-listen-address': { type: 'string' },
+  'cluster.members-count': { type: 'string' },
+  'cluster.member-num': { type: 'string' },
+  'cluster.replication-factor': { type: 'string' },
+  'cluster.name': { type: 'string' },
+  // vmagent's spellings, so its command lines carry over
+  'promscrape.cluster.membersCount': { type: 'string' },
+  'promscrape.cluster.memberNum': { type: 'string' },
+  'promscrape.cluster.replicationFactor': { type: 'string' },
+  'promscrape.cluster.name': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -60,6 +69,11 @@ Flags (every subcommand; flags override the configuration file):
   --graphite-listen-address HOST:PORT  Graphite plaintext over TCP and UDP (vmagent -graphiteListenAddr)
   --opentsdb-listen-address HOST:PORT  OpenTSDB telnet put over TCP and UDP, HTTP /api/put on the same TCP port
   --opentsdb-http-listen-address HOST:PORT  OpenTSDB HTTP /api/put (vmagent -opentsdbHTTPListenAddr)
+  --cluster.members-count N        scrape cluster: how many members share the targets (default 1)
+  --cluster.member-num N|POD-N     this member's number, 0…N-1, or a StatefulSet pod name ending in -N
+  --cluster.replication-factor R   how many members scrape each target (default 1)
+  --cluster.name NAME              tells clusters that scrape the same targets apart (shifts scrape times)
+                                   (vmagent's -promscrape.cluster.* spellings are accepted too)
   --log-level LEVEL         ${LOG_LEVELS.join(', ')} (default info)
   --log-format FORMAT       ${LOG_FORMATS.join(', ')} (default logfmt)
   -h, --help                show this help
@@ -83,6 +97,14 @@ type Values = {
   'graphite-listen-address'?: string;
   'opentsdb-listen-address'?: string;
   'opentsdb-http-listen-address'?: string;
+  'cluster.members-count'?: string;
+  'cluster.member-num'?: string;
+  'cluster.replication-factor'?: string;
+  'cluster.name'?: string;
+  'promscrape.cluster.membersCount'?: string;
+  'promscrape.cluster.memberNum'?: string;
+  'promscrape.cluster.replicationFactor'?: string;
+  'promscrape.cluster.name'?: string;
   'log-level'?: string;
   'log-format'?: string;
   help?: boolean;
@@ -197,6 +219,12 @@ async function run(values: Values): Promise<number | undefined> {
         graphiteListenAddress: values['graphite-listen-address'],
         opentsdbListenAddress: values['opentsdb-listen-address'],
         opentsdbHttpListenAddress: values['opentsdb-http-listen-address'],
+      },
+      cluster: {
+        members_count: values['cluster.members-count'] ?? values['promscrape.cluster.membersCount'],
+        member_num: values['cluster.member-num'] ?? values['promscrape.cluster.memberNum'],
+        replication_factor: values['cluster.replication-factor'] ?? values['promscrape.cluster.replicationFactor'],
+        name: values['cluster.name'] ?? values['promscrape.cluster.name'],
       },
     };
     const resolved = await resolveConfigIsolated(opts);

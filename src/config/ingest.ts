@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { accessSchema } from './access.js';
 import { bool, duration, listenAddress as address, size, uint } from './fields.js';
 import { parseListenAddress } from '../server/listen-address.js';
+import { parseNatsUrl } from '../nats/address.js';
 
 const MiB = 1024 * 1024;
 
@@ -61,6 +62,34 @@ export const ingestConfigSchema = z.strictObject({
       sanitize_metric_name: bool.default(false),
       /** -graphiteTrimTimestamp: timestamps are whole seconds; a longer duration trims them further. */
       trim_timestamp: duration.default(1000),
+    })
+    .prefault({}),
+  /**
+   * NATS JetStream: consumes the remote-write requests agents publish to a `nats://` remote_write
+   * URL, with a durable pull consumer that several Tributaries share (a work queue). A message is
+   * acknowledged only after its samples are sent or on disk for every remote_write URL here.
+   */
+  nats: z
+    .strictObject({
+      /** `nats://HOST:PORT[,HOST:PORT…]/SUBJECT[?stream=NAME]`, as the publishing agents have it. Off when absent. */
+      url: z
+        .string()
+        .superRefine((s, ctx) => {
+          try {
+            parseNatsUrl(s);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          }
+        })
+        .optional(),
+      /** The durable consumer's name: consumers with the same name share the messages. */
+      durable: z.string().regex(/^[^\s.*>]+$/, 'no spaces, dots or wildcards').default('tributary'),
+      /** Messages taken per pull; they are acknowledged together once their samples are safe. */
+      batch: uint.refine((n) => n >= 1 && n <= 10_000, 'must be 1 to 10000').default(256),
+      /** Messages handed out and not acknowledged yet, across the consumers sharing the durable. */
+      max_ack_pending: uint.refine((n) => n >= 1, 'must be at least 1').default(4096),
+      /** A message not acknowledged for this long goes to another consumer (its agent died). */
+      ack_wait: duration.refine((n) => n >= 1000, 'must be at least 1s').default(60_000),
     })
     .prefault({}),
   /** OpenTSDB: telnet `put` over TCP and UDP (the TCP port also answers HTTP /api/put), and HTTP /api/put. */

@@ -36,6 +36,7 @@ export async function resolveConfigIsolated(sources: ConfigSources): Promise<Res
     remoteWriteUrls: sources.remoteWriteUrls && [...sources.remoteWriteUrls],
     streamAggrConfig: sources.streamAggrConfig,
     ingest: sources.ingest && { ...sources.ingest, http: sources.ingest.http && [...sources.ingest.http] },
+    cluster: sources.cluster && { ...sources.cluster },
   };
   const a = await ask({ config });
   if (!('resolved' in a)) throw new Error('the configuration resolver answered another question');

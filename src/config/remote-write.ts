@@ -13,7 +13,8 @@ import { formatPath, type KeyPath } from './errors.js';
 import { checkHttpClient, httpClientShape, isReservedHeader, normalizeHttpClient, oauth2Warnings } from './http-client-config.js';
 import { relabelConfigsSchema } from './relabel.js';
 import { streamAggrSchema } from './stream-aggr.js';
-import { AT_KEY, bool, duration, httpUrl, labelSet, opaqueMapping, size, text, textMap, uint } from './fields.js';
+import { AT_KEY, bool, duration, labelSet, opaqueMapping, size, text, textMap, uint, urlProblem } from './fields.js';
+import { isNatsUrl, parseNatsUrl } from '../nats/address.js';
 
 export const DEFAULT_MAX_DISK_USAGE = 1024 ** 3;
 export const MAX_SENDERS = 64;
@@ -83,9 +84,23 @@ const sigv4Schema = z
     }
   });
 
+/** An HTTP(S) remote-write URL, or a NATS JetStream subject (src/nats/address.ts). */
+const remoteWriteUrl = z.string().superRefine((s, ctx) => {
+  if (isNatsUrl(s)) {
+    try {
+      parseNatsUrl(s);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+    return;
+  }
+  const problem = urlProblem(s, ['http:', 'https:']);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem.replace('must be http or https', 'must be http, https or nats') });
+});
+
 export const remoteWriteConfigSchema = z
   .strictObject({
-    url: httpUrl,
+    url: remoteWriteUrl,
     name: text.optional(),
     /** Tributary: labels added to every series sent to this URL (a series' own label wins). */
     labels: labelSet.default({}),
@@ -134,6 +149,15 @@ export const remoteWriteConfigSchema = z
         message: `at most one of basic_auth, authorization, oauth2, sigv4, azuread and google_iam may be set (also set: ${auths[0]})`,
         params: AT_KEY,
       });
+    }
+    if (isNatsUrl(c.url)) {
+      // what only an HTTP request carries would be dropped without a word
+      const httpOnly = (['basic_auth', 'authorization', 'oauth2', 'tls_config', 'proxy_url', ...CLOUD_AUTH] as const).filter((k) => c[k] !== undefined);
+      if (Object.keys(c.headers).length > 0) httpOnly.push('headers' as never);
+      if (c.protobuf_message !== 'prometheus.WriteRequest') httpOnly.push('protobuf_message' as never);
+      for (const k of httpOnly) {
+        ctx.addIssue({ code: 'custom', path: [k], message: `${k} applies to HTTP URLs; a nats:// URL takes its user and password in the URL`, params: AT_KEY });
+      }
     }
     if (c.queue_config.min_shards > c.queue_config.max_shards) {
       ctx.addIssue({

@@ -8,6 +8,7 @@ import { defaultConfig } from './defaults.js';
 import type { ConfigWarning } from './errors.js';
 import { loadConfigFile, loadStreamAggrFile } from './load.js';
 import { remoteWriteConfigSchema } from './remote-write.js';
+import { clusterConfigSchema, type ClusterConfig } from './cluster.js';
 import type { TributaryConfig } from './schema.js';
 import { INGEST_HTTP_PROTOCOLS, type IngestHttpProtocol } from './ingest-protocols.js';
 import { parseListenAddress } from '../server/listen-address.js';
@@ -26,7 +27,11 @@ export interface ConfigSources {
   readonly streamAggrConfig?: string | undefined;
   /** Override `ingest.*` (flags for quick use of a push protocol). */
   readonly ingest?: IngestFlags | undefined;
+  /** Override `cluster.*`, each key as written on the command line. */
+  readonly cluster?: ClusterFlags | undefined;
 }
+
+export type ClusterFlags = { readonly [K in keyof ClusterConfig]?: string | undefined };
 
 export interface IngestFlags {
   /** Protocols whose HTTP paths are turned on (`all` for every one). */
@@ -61,7 +66,21 @@ export async function resolveConfig(opts: ConfigSources): Promise<ResolvedConfig
     config.remote_write.push(parsed.data);
   }
   applyIngestFlags(config, opts.ingest);
+  applyClusterFlags(config, opts.cluster);
   return { config, warnings: loaded.warnings };
+}
+
+function applyClusterFlags(config: TributaryConfig, flags: ClusterFlags | undefined): void {
+  const given = Object.entries(flags ?? {}).filter(([, v]) => v !== undefined);
+  if (given.length === 0) return;
+  // checked together with the file's keys: a member number is valid only against the count
+  const parsed = clusterConfigSchema.safeParse({ ...config.cluster, ...Object.fromEntries(given) });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? '').replaceAll('_', '-');
+    throw new Error(`--cluster.${key}: ${issue?.message ?? 'invalid'}`);
+  }
+  config.cluster = parsed.data;
 }
 
 function applyIngestFlags(config: TributaryConfig, flags: IngestFlags | undefined): void {

@@ -12,6 +12,7 @@ import { CLIENT_AUTH_MODES, TLS_MIN_VERSIONS, effectiveClientAuth } from '../ser
 import { accessSchema } from './access.js';
 import { gatewayConfigSchema } from './gateway.js';
 import { ingestConfigSchema } from './ingest.js';
+import { clusterConfigSchema } from './cluster.js';
 import { AT_KEY, bool, labelSet, listenAddress, nonEmptyText, size, uint } from './fields.js';
 import { relabelConfigsSchema } from './relabel.js';
 import { streamAggrSchema } from './stream-aggr.js';
@@ -94,6 +95,8 @@ export const tributarySections = {
   log: logConfigSchema.prefault({}),
   gateway: gatewayConfigSchema.prefault({}),
   ingest: ingestConfigSchema.prefault({}),
+  /** vmagent's -promscrape.cluster.*: this member's share of the scrape targets. */
+  cluster: clusterConfigSchema.prefault({}),
 };
 
 export type ServerConfig = z.output<typeof serverConfigSchema>;

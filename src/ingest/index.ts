@@ -22,13 +22,14 @@ import { vmImport } from './import.js';
 import { IngestHttp } from './http.js';
 import { influx } from './influx.js';
 import { opentsdb } from './opentsdb.js';
+import { natsIngest } from './nats.js';
 import { Ingester, IngestMetrics } from './ingester.js';
 
 export { REMOTE_WRITE_PATH, RECEIVED_JOB, withReceiverAlias } from './remote-write.js';
 export type { IngestContext, IngestProtocol } from './context.js';
 
 /** Every protocol, in the order they start. */
-const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx, opentelemetry, opentsdb, vmImport];
+const PROTOCOLS: readonly IngestProtocol[] = [remoteWrite, graphite, datadog, influx, opentelemetry, opentsdb, vmImport, natsIngest];
 
 export interface IngestDeps {
   readonly server: HttpServer;

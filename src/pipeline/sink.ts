@@ -14,6 +14,13 @@ export interface SampleSink {
    * wait and write anyway (the queue then counts what it drops).
    */
   overloaded?(): boolean;
+  /**
+   * Resolves true once everything written before the call is safe from a crash (remote write:
+   * sent, or on disk and synced); false when it cannot be (a failing disk). Absent: the consumer
+   * keeps nothing a crash could lose that matters (a view of the latest values). A producer that
+   * acknowledges to its own source only after this (the NATS consumer) loses nothing on `kill -9`.
+   */
+  persisted?(): Promise<boolean>;
 }
 
 /**
@@ -38,6 +45,11 @@ export class SinkFanout implements SampleSink {
   overloaded(): boolean {
     for (const c of this.consumers) if (c.overloaded?.()) return true;
     return false;
+  }
+
+  async persisted(): Promise<boolean> {
+    const all = await Promise.all(this.consumers.map((c) => c.persisted?.() ?? true));
+    return all.every(Boolean);
   }
 
   write(job: string, batch: SampleBatch): void {

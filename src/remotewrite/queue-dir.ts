@@ -18,12 +18,12 @@ import { shownUrl } from '../outbound/index.js';
 export const QUEUES_SUBDIR = 'remotewrite';
 
 export function queueDirName(config: Pick<RemoteWriteConfig, 'url' | 'name'>, occurrence = 0): string {
-  const url = new URL(config.url);
+  const host = config.url.startsWith('nats://') ? `nats-${config.url.replace(/^nats:\/\/[^/]*\//, '').replace(/\?.*$/, '')}` : new URL(config.url).hostname;
   // Prometheus allows one URL in several entries (other auth, relabeling): the second and later
   // unnamed ones get a queue of their own, by their place among the entries with that URL
   const id = `${config.name ?? ''}\n${config.url}${occurrence > 0 ? `\n${occurrence}` : ''}`;
   const hash = createHash('sha256').update(id).digest('hex').slice(0, 16);
-  return `${url.hostname.replace(/[^A-Za-z0-9.-]/g, '_')}-${hash}`;
+  return `${host.replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64)}-${hash}`;
 }
 
 /** The endpoint as logs and the `url` label show it (no userinfo or query: they may hold secrets). */

@@ -45,6 +45,8 @@ import type { SampleSink } from '../pipeline/index.js';
 import type { LabelsProcessor } from '../relabel/index.js';
 import type { CounterChild, GaugeChild } from '../selfmetrics/registry.js';
 import { RemoteWriteClient, type SendCounters, type SendOutcome } from './client.js';
+import { JetStreamClient } from './jetstream.js';
+import { isNatsUrl } from '../nats/index.js';
 import { OutageLog } from './failures.js';
 import { MetadataIndex } from './protocol.js';
 import type { DiskFs } from './disk-queue.js';
@@ -112,7 +114,7 @@ class Shard {
 
 export class RemoteWriteQueue implements SampleSink {
   readonly name: string;
-  private readonly client: RemoteWriteClient;
+  private readonly client: Pick<RemoteWriteClient, 'send' | 'close'>;
   private readonly stages: LabelsProcessor | undefined;
   private readonly scratch = new SampleBatch(1024);
   private readonly passed = new SampleBatch(1024);
@@ -143,7 +145,9 @@ export class RemoteWriteQueue implements SampleSink {
     this.log = opts.logger.child({ remote_write: this.name });
     this.outage = new OutageLog(this.log, () => this.oldestAgeSeconds());
     const metadata = opts.metadata && config.metadata_config.send ? new MetadataIndex(opts.metadata) : undefined;
-    this.client = new RemoteWriteClient(config, opts.counters, this.log, { outage: this.outage, metadata });
+    this.client = isNatsUrl(config.url)
+      ? new JetStreamClient(config, opts.counters, this.log, this.outage)
+      : new RemoteWriteClient(config, opts.counters, this.log, { outage: this.outage, metadata });
     this.maxSamples = config.queue_config.max_samples_per_send;
     this.deadline = config.queue_config.batch_send_deadline;
     this.stages = compileStages([{ addLabels: config.labels }, { relabel: config.write_relabel_configs }]);
@@ -227,6 +231,24 @@ export class RemoteWriteQueue implements SampleSink {
       shard.queue.push({ payload: w.finish(), samples: 0, createdAt: Date.now() });
     }
     shard.notify();
+  }
+
+  /**
+   * Resolves true once every sample written before the call is sent or written to disk and
+   * synced, so it survives a `kill -9`; false when the disk fails (it is then only in memory).
+   * A consumer that must not acknowledge before that (the NATS ingest) waits on it.
+   */
+  async persisted(): Promise<boolean> {
+    if (this.closed) return false;
+    for (const s of this.active) this.seal(s);
+    const results = await Promise.all(
+      this.shards.map(async (s) => {
+        await s.queue.spill(Infinity);
+        await s.queue.sync();
+        return !s.queue.diskFailing;
+      }),
+    );
+    return results.every(Boolean);
   }
 
   /** Queues what is gathered and waits until everything queued was sent (or `timeoutMs` passed). */

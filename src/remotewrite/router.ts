@@ -52,6 +52,11 @@ export class RemoteWriteRouter implements SampleSink {
     return false;
   }
 
+  async persisted(): Promise<boolean> {
+    const all = await Promise.all(this.sinks.map((s) => s.persisted?.() ?? true));
+    return all.every(Boolean);
+  }
+
   write(job: string, batch: SampleBatch): void {
     let source = this.stages ? applyStages(this.stages, batch, this.scratch) : batch;
     if (this.more.limits?.enabled) source = this.more.limits.filter(source, this.limited);

@@ -18,7 +18,7 @@ import { VERSION } from '../common/version.js';
 import { SELF_SCRAPE_JOB, selfScrapeTarget } from '../config/self-scrape.js';
 import { startGateway, type RunningGateway } from '../gateway/index.js';
 import { SinkFanout } from '../pipeline/index.js';
-import { ScrapeManager } from '../scrape/index.js';
+import { ClusterMembership, ScrapeManager } from '../scrape/index.js';
 import { registerScrapePages } from '../scrape/pages/index.js';
 import { registerRelabelDebugPages } from '../relabel/debugger/routes.js';
 import { startRemoteWrite, type RemoteWriteChange } from '../remotewrite/index.js';
@@ -198,7 +198,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     closers.add('scrape', () => scrape.close());
     // On the embedded defaults the self-scrape waits for the bound address (below).
     const selfScrape = opts.configFile === undefined;
-    if (!selfScrape) scrape.apply(config.scrape_configs);
+    if (!selfScrape) scrape.apply(config.scrape_configs, new ClusterMembership(config.cluster));
     // after remote write, so a stop closes the listeners before the queues flush
     const ingest = await startIngest(withReceiverAlias(config.ingest, config.remote_write_options.receiver), { server, sink: pipeline, registry, logger: log });
     ingestRef = ingest;
@@ -231,7 +231,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         log.error('configuration reload failed: remote write could not take the new configuration', { err: error });
         return { ok: false, error };
       }
-      const summary = scrape.apply(next.config.scrape_configs);
+      const summary = scrape.apply(next.config.scrape_configs, new ClusterMembership(next.config.cluster));
       // Compared with what the process runs with, not with the last file read: a reverted
       // change is no longer a difference.
       const restartNeeded = RESTART_SECTIONS.filter((section) => JSON.stringify(next.config[section]) !== JSON.stringify(config[section]));
@@ -277,6 +277,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         config.scrape_configs.map((c) =>
           c.job_name === SELF_SCRAPE_JOB ? { ...c, static_configs: [{ targets: [target], labels: {} }] } : c,
         ),
+        new ClusterMembership(config.cluster),
       );
     }
     readiness.setReady();

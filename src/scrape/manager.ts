@@ -18,6 +18,7 @@ import { MetadataStore } from './metadata.js';
 import { RelabelDebugLog } from './relabel-debug.js';
 import type { MetricMetadata } from '../formats/remotewrite/index.js';
 import { ScrapePool, type DiscovererFactory } from './scrape-pool.js';
+import { ClusterMembership, SINGLE_MEMBER } from './cluster.js';
 import { targetId, type ScrapePoolStatus, type ScrapeStatusSource } from './status.js';
 
 /**
@@ -45,6 +46,7 @@ interface RunningPool {
 
 export class ScrapeManager implements ScrapeStatusSource {
   private running = new Map<string, RunningPool>();
+  private cluster: ClusterMembership = SINGLE_MEMBER;
   private readonly log: Logger;
   private readonly counters: (job: string) => JobCounters;
 
@@ -93,14 +95,41 @@ export class ScrapeManager implements ScrapeStatusSource {
         }
       },
     });
+    r.gauge({
+      name: 'tributary_scrape_targets_other_members',
+      help: 'Targets of the job that other members of the scrape cluster scrape (cluster.members_count), not this one.',
+      labelNames: ['job'],
+      collect: (g) => {
+        g.reset();
+        for (const p of this.pools()) g.labels(p.name).set(p.otherMembers.length);
+      },
+    });
+    r.gauge({
+      name: 'tributary_scrape_cluster_member',
+      help: 'This member of the scrape cluster: its member_num, with the cluster size and replication factor as labels.',
+      labelNames: ['members_count', 'replication_factor'],
+      collect: (g) => {
+        g.reset();
+        g.labels(String(this.cluster.count), String(this.cluster.replicas)).set(this.cluster.self);
+      },
+    });
   }
 
-  /** Starts, keeps, replaces or stops pools so that the running jobs are `configs`. */
-  apply(configs: readonly ScrapeConfig[]): { started: string[]; changed: string[]; stopped: string[]; kept: string[] } {
+  /**
+   * Starts, keeps, replaces or stops pools so that the running jobs are `configs`, sharded by
+   * `cluster`. A new sharding replaces every pool: each hands the targets it keeps to its
+   * successor without a gap and lets go of those another member now owns without ending their
+   * series, since they continue there.
+   */
+  apply(
+    configs: readonly ScrapeConfig[],
+    cluster: ClusterMembership = SINGLE_MEMBER,
+  ): { started: string[]; changed: string[]; stopped: string[]; kept: string[] } {
     const next = new Map<string, RunningPool>();
     const summary = { started: [] as string[], changed: [] as string[], stopped: [] as string[], kept: [] as string[] };
+    this.cluster = cluster;
     for (const cfg of configs) {
-      const key = configKey(cfg);
+      const key = `${cluster.key}\n${configKey(cfg)}`;
       const old = this.running.get(cfg.job_name);
       if (old && old.key === key) {
         next.set(cfg.job_name, old);
@@ -193,6 +222,7 @@ export class ScrapeManager implements ScrapeStatusSource {
       sink: this.deps.sink,
       log: this.log.child({ job: cfg.job_name }),
       counters: this.counters(cfg.job_name),
+      cluster: this.cluster,
     };
   }
 }

@@ -18,6 +18,7 @@ import type { Logger } from '../log/logger.js';
 import { Labels, LabelsBuilder, METRIC_NAME } from '../model/labels.js';
 import { SampleBatchPool, type SampleBatch } from '../model/samples.js';
 import { type BodyConsumer, type FetchSpec, fetchStream, type HttpClient, type StreamResult } from '../outbound/index.js';
+import type { ClusterMembership } from './cluster.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
 import { PageReader } from './page-reader.js';
@@ -52,6 +53,8 @@ export interface JobContext {
   readonly sink: SampleSink;
   readonly log: Logger;
   readonly counters: JobCounters;
+  /** Which targets are this member's in a scrape cluster, and its phase shift. */
+  readonly cluster: ClusterMembership;
 }
 
 export interface JobCounters {
@@ -129,7 +132,7 @@ export class ScrapeLoop {
     if (target.sampleLimit > 0) names.push(LIMIT_NAME);
     if (job.extraMetrics) names.push(...EXTRA_NAMES);
     this.autoSeries = names.map((name) => lb.reset(target.labels).set(METRIC_NAME, name).build());
-    this.phase = scrapePhase(target, Date.now());
+    this.phase = scrapePhase(target, Date.now(), job.cluster.phaseSeed);
     if (target.seriesLimit > 0) this.limiter = new SeriesLimiter(target.seriesLimit, target.labels, job.log, target.shownUrl);
     if (this.limiter) this.autoSeries.push(...this.limiter.autoSeries);
   }

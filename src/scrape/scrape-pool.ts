@@ -19,7 +19,7 @@ import type { Logger } from '../log/logger.js';
 import type { Labels } from '../model/labels.js';
 import { Relabeler } from '../relabel/index.js';
 import { ScrapeLoop, type JobContext } from './scrape-loop.js';
-import type { DroppedTargetStatus, ScrapePoolStatus } from './status.js';
+import type { DroppedTargetStatus, OtherMemberTargetStatus, ScrapePoolStatus } from './status.js';
 import { RelabelDebugLog } from './relabel-debug.js';
 import { targetsFromGroup, type ScrapeTarget, type TargetRelabeler } from './target.js';
 
@@ -36,6 +36,7 @@ export class ScrapePool {
   private readonly groups = new Map<number, TargetGroup[]>();
   private readonly loops = new Map<string, ScrapeLoop>();
   private dropped: DroppedTargetStatus[] = [];
+  private otherMembers: OtherMemberTargetStatus[] = [];
   private droppedCount = 0;
   private limitError: string | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
@@ -91,6 +92,7 @@ export class ScrapePool {
       }),
       dropped: this.dropped,
       droppedCount: this.droppedCount,
+      otherMembers: this.otherMembers,
     };
   }
 
@@ -133,11 +135,27 @@ export class ScrapePool {
     let droppedCount = 0;
     const errors = new Set<string>();
     const keepDropped = this.config.keep_dropped_targets ?? 0;
+    const cluster = this.job.cluster;
+    const otherMembers: OtherMemberTargetStatus[] = [];
+    // series of targets another member scrapes now continue there: they must not go stale here
+    const elsewhere = new Set<string>();
     for (const groups of this.groups.values()) {
       for (const group of groups) {
         for (const r of targetsFromGroup(group, this.config, this.relabeler)) {
           if (r.kind === 'target') {
-            if (!wanted.has(r.target.identity)) wanted.set(r.target.identity, r.target);
+            const t = r.target;
+            if (wanted.has(t.identity) || elsewhere.has(t.seriesKey)) continue;
+            if (cluster.ownsAll) {
+              wanted.set(t.identity, t);
+              continue;
+            }
+            const members = cluster.owners(t.seriesKey);
+            if (members.includes(cluster.self)) {
+              wanted.set(t.identity, t);
+            } else {
+              elsewhere.add(t.seriesKey);
+              otherMembers.push({ scrapeUrl: t.shownUrl, discoveredLabels: t.discovered, labels: t.labels, members });
+            }
           } else if (r.kind === 'dropped') {
             droppedCount++;
             if (keepDropped === 0 || dropped.length < keepDropped) dropped.push({ scrapePool: this.name, discoveredLabels: r.discovered });
@@ -151,6 +169,7 @@ export class ScrapePool {
     this.lastErrors = errors;
     this.dropped = dropped;
     this.droppedCount = droppedCount;
+    this.otherMembers = otherMembers;
     const limit = this.config.target_limit ?? 0;
     // loops built while over the limit were never started: they are replaced by ones that are
     const wasOverLimit = this.limitError !== undefined;
@@ -197,10 +216,11 @@ export class ScrapePool {
       }
     }
     const gone = leaving.filter((l) => !handedOver.has(l));
-    void Promise.all(gone.map((l) => l.stop(true))).then(() => this.closeIdleOrigins(gone));
+    const stale = (l: ScrapeLoop) => !elsewhere.has(l.target.seriesKey);
+    void Promise.all(gone.map((l) => l.stop(stale(l)))).then(() => this.closeIdleOrigins(gone));
     // the predecessor's client serves the scrapes in flight until their handover is done
     const ended = inherited.filter((l) => !handedOver.has(l));
-    if (predecessor) void Promise.all([...handovers, ...ended.map((l) => l.stop(true))]).then(() => predecessor.stop(true));
+    if (predecessor) void Promise.all([...handovers, ...ended.map((l) => l.stop(stale(l)))]).then(() => predecessor.stop(true));
     this.resolveFirstSync();
   }
 

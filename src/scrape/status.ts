@@ -44,6 +44,15 @@ export interface DroppedTargetStatus {
   readonly discoveredLabels: Labels;
 }
 
+/** A target of the job that other members of the scrape cluster scrape, not this one. */
+export interface OtherMemberTargetStatus {
+  readonly scrapeUrl: string;
+  readonly discoveredLabels: Labels;
+  readonly labels: Labels;
+  /** The members that scrape it (member_num), by rendezvous weight. */
+  readonly members: readonly number[];
+}
+
 export interface ScrapePoolStatus {
   readonly name: string;
   /** Target relabeling of the pool, so a page can show which rule dropped a target. */
@@ -53,6 +62,8 @@ export interface ScrapePoolStatus {
   readonly dropped: readonly DroppedTargetStatus[];
   /** All targets dropped by relabeling, including those not kept in `dropped`. */
   readonly droppedCount: number;
+  /** Targets other members of the scrape cluster own (empty outside a cluster). */
+  readonly otherMembers: readonly OtherMemberTargetStatus[];
 }
 
 export interface ScrapeStatusSource {

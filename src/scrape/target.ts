@@ -225,12 +225,15 @@ function withPort(host: string, port: number): string {
  * The time of the first scrape after `now`: at the target's hashed phase of the interval, or,
  * with vmagent's `scrape_offset`, at that offset from multiples of the interval, or with
  * `scrape_align_interval`, at multiples of it — the interval then keeps the rhythm, as in
- * vmagent's scrapeWork.run (an offset makes the interval the alignment).
+ * vmagent's scrapeWork.run (an offset makes the interval the alignment). `clusterSeed`: the
+ * cluster name's hash (0: none).
  */
-export function scrapePhase(target: ScrapeTarget, now: number): number {
+export function scrapePhase(target: ScrapeTarget, now: number, clusterSeed = 0): number {
   const interval = target.intervalMs;
   const align = target.offsetMs > 0 ? interval : target.alignMs;
-  if (align <= 0) return target.hash % interval;
+  // another cluster scraping the same targets (cluster.name) scrapes each at another moment,
+  // so the storage's deduplication keeps one cluster's samples rather than a mix (vmagent's reason)
+  if (align <= 0) return (clusterSeed === 0 ? target.hash : fnv1a32(String(clusterSeed), target.hash)) % interval;
   const sleep = (align - (now % align) + target.offsetMs) % interval;
   return (now + sleep) % interval;
 }

@@ -33,6 +33,8 @@ export const PYTHON3 = '/usr/bin/python3';
 export const COLLECTD = '/usr/sbin/collectd';
 /** OpenBSD netcat, as users send line protocols by hand. */
 export const NC = '/usr/bin/nc';
+/** Debian's nats-server: JetStream, the stream between agents and storage. */
+export const NATS_SERVER = '/usr/sbin/nats-server';
 
 /** Returns true when `path` exists; otherwise fails (CI) or skips (elsewhere) the test. */
 export function requirePeer(t: TestContext, path: string, debianPackage: string): boolean {

@@ -59,6 +59,7 @@ const POOLS: ScrapePoolStatus[] = [
       { scrapePool: 'node', discoveredLabels: Labels.fromRecord({ __address__: '10.0.0.4:9100', __meta_team: 'sales' }) },
     ],
     droppedCount: 5,
+    otherMembers: [],
   },
   {
     name: 'api',
@@ -66,8 +67,9 @@ const POOLS: ScrapePoolStatus[] = [
     active: [target('api', 'api-1:8080', 'unknown'), target('api', 'api-2:8080', 'up')],
     dropped: [],
     droppedCount: 0,
+    otherMembers: [],
   },
-  { name: 'blackbox', relabelConfigs: [], active: [], dropped: [], droppedCount: 0 },
+  { name: 'blackbox', relabelConfigs: [], active: [], dropped: [], droppedCount: 0, otherMembers: [] },
 ];
 
 const source: ScrapeStatusSource = { pools: () => POOLS };
@@ -290,7 +292,7 @@ test('/service-discovery names the rule that dropped each target and links to th
 test('a dropped target too long for a link gets a form that posts to the debugger', async () => {
   const long = Labels.fromRecord({ __address__: 'h:1', __meta_env: 'test', __meta_blob: 'x'.repeat(9000) });
   const pools: ScrapePoolStatus[] = [
-    { name: 'big', relabelConfigs: nodeRules, active: [], dropped: [{ scrapePool: 'big', discoveredLabels: long }], droppedCount: 1 },
+    { name: 'big', relabelConfigs: nodeRules, active: [], dropped: [{ scrapePool: 'big', discoveredLabels: long }], droppedCount: 1, otherMembers: [] },
   ];
   await withPages(async (base) => {
     const html = await page(base, '/service-discovery');

@@ -76,6 +76,7 @@ test('targets filter by state; the relabel debugger runs what is typed and shows
       active: [scrapeTarget('10.0.0.1:9100', 'up'), scrapeTarget('10.0.0.2:9100', 'down', 'connection refused')],
       dropped: [],
       droppedCount: 0,
+      otherMembers: [],
     },
   ];
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
@@ -167,6 +168,7 @@ function layoutPools(): ScrapePoolStatus[] {
       ],
       dropped: [],
       droppedCount: 0,
+      otherMembers: [],
     },
     {
       name: 'api',
@@ -174,6 +176,7 @@ function layoutPools(): ScrapePoolStatus[] {
       active: [{ ...scrapeTarget('api-1:8080', 'up'), scrapePool: 'api', labels: Labels.fromRecord({ instance: 'api-1:8080', job: 'api' }) }],
       dropped: [],
       droppedCount: 0,
+      otherMembers: [],
     },
     {
       name: 'kubernetes-service-endpoints-with-a-rather-long-job-name',
@@ -187,6 +190,7 @@ function layoutPools(): ScrapePoolStatus[] {
       ],
       dropped: [],
       droppedCount: 0,
+      otherMembers: [],
     },
   ];
 }

@@ -13,7 +13,7 @@ import { relabelOutcome, RelabelTracer } from '../../relabel/trace.js';
 import { type Html, html } from '../../ui/html.js';
 import { labelChips } from '../../ui/labels.js';
 import type { ScrapePoolStatus } from '../status.js';
-import { filterLink } from './targets-page.js';
+import { filterLink, ownedBy } from './targets-page.js';
 
 function debugLink(labels: Labels, pool: ScrapePoolStatus): Html {
   const href = relabelDebugHref('target', labels, pool.relabelConfigs);
@@ -52,16 +52,19 @@ function poolSection(pool: ScrapePoolStatus): Html {
         tracer === undefined ? html`<strong class="bad">Dropped</strong>` : dropReason(tracer, t.discoveredLabels)
       }<br>${debugLink(t.discoveredLabels, pool)}</td></tr>`,
   );
-  const total = pool.active.length + pool.droppedCount;
+  const others = pool.otherMembers.map(
+    (t) => html`<tr class="other-member"><td>${labelChips(t.discoveredLabels)}</td><td><span class="muted">${ownedBy(t)}</span> ${labelChips(t.labels)}</td></tr>`,
+  );
+  const total = pool.active.length + pool.droppedCount + others.length;
   const notShown = pool.droppedCount - pool.dropped.length;
   return html`<section class="pool" data-job="${pool.name}">
-<h2>${pool.name} <span class="muted">(${pool.active.length} / ${total} active targets, ${pool.droppedCount} dropped)</span></h2>
+<h2>${pool.name} <span class="muted">(${pool.active.length} / ${total} active targets, ${pool.droppedCount} dropped${others.length > 0 ? `, ${others.length} on other cluster members` : ''})</span></h2>
 ${traceError === undefined ? '' : html`<p class="problem">The job's rules do not compile here: ${traceError}</p>`}
 ${notShown > 0 ? html`<p class="muted">${notShown} dropped targets are not kept (keep_dropped_targets) and not listed.</p>` : ''}
 <table class="data discovery">
 <thead><tr><th>Discovered labels</th><th>Target labels</th></tr></thead>
 <tbody>
-${active.length + dropped.length === 0 ? html`<tr><td colspan="2" class="muted">No targets discovered.</td></tr>` : [active, dropped]}
+${active.length + dropped.length + others.length === 0 ? html`<tr><td colspan="2" class="muted">No targets discovered.</td></tr>` : [active, others, dropped]}
 </tbody>
 </table>
 </section>`;

@@ -3,7 +3,9 @@
  * promtool-style scripts and anything else written against Prometheus read it unchanged: pools
  * sorted by name, `state=active|dropped|any` and `scrapePool=NAME` filters, times in Go's
  * RFC 3339 spelling, and `droppedTargetCounts` for every pool (null when dropped targets were
- * not asked for), as Prometheus answers.
+ * not asked for), as Prometheus answers. A target another member of the scrape cluster owns is
+ * listed among the dropped ones with `ownedByMembers` (as a Prometheus sharded by hashmod
+ * lists it dropped), so nothing disappears from the answer.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -27,6 +29,8 @@ export interface ApiActiveTarget {
 export interface ApiDroppedTarget {
   discoveredLabels: Record<string, string>;
   scrapePool: string;
+  /** Tributary's: the scrape-cluster members that scrape this target instead of this one. */
+  ownedByMembers?: number[];
 }
 
 export interface TargetDiscovery {
@@ -75,10 +79,13 @@ export function targetDiscovery(pools: readonly ScrapePoolStatus[], query: URLSe
         )
       : [],
     droppedTargets: showDropped
-      ? selected.flatMap((p) => p.dropped.map((t) => ({ discoveredLabels: t.discoveredLabels.toRecord(), scrapePool: p.name })))
+      ? selected.flatMap((p) => [
+          ...p.dropped.map((t) => ({ discoveredLabels: t.discoveredLabels.toRecord(), scrapePool: p.name })),
+          ...p.otherMembers.map((t) => ({ discoveredLabels: t.discoveredLabels.toRecord(), scrapePool: p.name, ownedByMembers: [...t.members] })),
+        ])
       : [],
     // Prometheus counts every pool here, whatever scrapePool asks for.
-    droppedTargetCounts: showDropped ? Object.fromEntries(sorted.map((p) => [p.name, p.droppedCount])) : null,
+    droppedTargetCounts: showDropped ? Object.fromEntries(sorted.map((p) => [p.name, p.droppedCount + p.otherMembers.length])) : null,
   };
 }
 

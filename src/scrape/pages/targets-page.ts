@@ -14,7 +14,7 @@
 import { type Html, html, raw } from '../../ui/html.js';
 import { formatUptime } from '../../ui/index-page.js';
 import { labelChips } from '../../ui/labels.js';
-import { type ActiveTargetStatus, type ScrapePoolStatus, targetId, type TargetHealth } from '../status.js';
+import { type ActiveTargetStatus, type OtherMemberTargetStatus, type ScrapePoolStatus, targetId, type TargetHealth } from '../status.js';
 import { TARGET_RESPONSE_PATH } from './target-response.js';
 
 const STATES: readonly TargetHealth[] = ['up', 'down', 'unknown'];
@@ -67,10 +67,18 @@ export function formatScrapeDuration(seconds: number): string {
   return seconds < 1 ? `${(seconds * 1000).toFixed(1)}ms` : `${seconds.toFixed(3)}s`;
 }
 
+/** `member 2`, `members 0, 3`. */
+export function ownedBy(t: OtherMemberTargetStatus): string {
+  return `owned by member${t.members.length === 1 ? '' : 's'} ${t.members.join(', ')}`;
+}
+
 export function renderTargetsText(pools: readonly ScrapePoolStatus[], filter: TargetsFilter, nowMs: number): string {
   let out = '';
   for (const v of jobViews(pools, filter)) {
     out += `job=${JSON.stringify(v.pool.name)} (${v.up}/${v.pool.active.length} up)\n`;
+    if (filter.state === undefined) {
+      for (const t of v.pool.otherMembers) out += `\tstate=${ownedBy(t)}, endpoint=${t.scrapeUrl}, labels=${t.labels.toString()}\n`;
+    }
     for (const t of v.shown) {
       const last = t.lastScrapeMs === 0 ? 'never' : `${(Math.max(0, nowMs - t.lastScrapeMs) / 1000).toFixed(3)}s ago`;
       out +=
@@ -139,6 +147,11 @@ function targetRow(t: ActiveTargetStatus, nowMs: number, responseLinks: boolean)
   return html`<tr class="target state-${t.health}"><td class="endpoint break">${endpointCell(t, responseLinks)}${t.lastError === '' ? '' : html`<div class="narrow-only bad">${t.lastError}</div>`}</td><td><strong class="${STATE_CLASS[t.health]}">${t.health}</strong></td><td>${labelChips(t.labels)}</td><td class="num">${t.scrapesTotal}</td><td class="num">${t.scrapesFailed === 0 ? t.scrapesFailed : html`<span class="bad">${t.scrapesFailed}</span>`}</td><td>${last}</td><td class="num">${scraped ? formatScrapeDuration(t.lastScrapeDurationSeconds) : ''}</td><td class="num">${scraped ? t.lastSamples : ''}</td><td class="error break">${t.lastError === '' ? '' : html`<span class="bad">${t.lastError}</span>`}</td></tr>`;
 }
 
+/** A target another member scrapes: where and what, nothing of scrapes this member does not do. */
+function otherMemberRow(t: OtherMemberTargetStatus): Html {
+  return html`<tr class="target other-member"><td class="endpoint break">${t.scrapeUrl}</td><td colspan="8"><span class="muted">${ownedBy(t)}</span> ${labelChips(t.labels)}</td></tr>`;
+}
+
 /** `responseLinks`: the source can fetch a target on demand, so each target links to its response. */
 export function renderTargetsBody(pools: readonly ScrapePoolStatus[], filter: TargetsFilter, nowMs: number, responseLinks = false): Html {
   const inJob = pools.filter((p) => filter.job === undefined || p.name === filter.job);
@@ -159,13 +172,14 @@ export function renderTargetsBody(pools: readonly ScrapePoolStatus[], filter: Ta
   const views = jobViews(pools, filter);
   const jobs = views.map((v) => {
     const healthy = v.up === v.pool.active.length;
+    const others = filter.state === undefined ? v.pool.otherMembers : [];
     const rows =
-      v.shown.length === 0
+      v.shown.length + others.length === 0
         ? html`<tr><td colspan="${COLUMNS.length}" class="muted">No targets.</td></tr>`
-        : v.shown.map((t) => targetRow(t, nowMs, responseLinks));
+        : [...v.shown.map((t) => targetRow(t, nowMs, responseLinks)), ...others.map(otherMemberRow)];
     return html`<section class="job" data-job="${v.pool.name}">
 <details${filter.collapseHealthy && healthy ? '' : raw(' open')}>
-<summary><h2>${v.pool.name} <span class="${healthy ? 'muted' : 'bad'}">(${v.up}/${v.pool.active.length} up)</span></h2></summary>
+<summary><h2>${v.pool.name} <span class="${healthy ? 'muted' : 'bad'}">(${v.up}/${v.pool.active.length} up)</span>${v.pool.otherMembers.length > 0 ? html` <span class="muted">+ ${v.pool.otherMembers.length} on other members</span>` : ''}</h2></summary>
 <div class="scroll"><table class="data fixed targets">
 ${TABLE_HEAD}
 <tbody>
