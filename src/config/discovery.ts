@@ -88,11 +88,10 @@ export const consulSdConfigSchema = z
     ...httpClientShape({ enable_http2: true }),
   })
   .superRefine((c, ctx) => {
-    if (c.server.trim() === '') {
-      ctx.addIssue({ code: 'custom', path: ['server'], message: 'consul SD configuration requires a server address', params: AT_KEY });
-    } else {
-      const problem = consulApiUrl(c, '/v1/agent/self') === undefined ? `${JSON.stringify(c.server)} with scheme ${JSON.stringify(c.scheme)} is not a valid Consul address` : undefined;
-      if (problem) ctx.addIssue({ code: 'custom', path: ['server'], message: problem, params: AT_KEY });
+    const server = (message: string) => ctx.addIssue({ code: 'custom', path: ['server'], message, params: AT_KEY });
+    if (c.server.trim() === '') server('consul SD configuration requires a server address');
+    else if (consulApiUrl(c, '/v1/agent/self') === undefined) {
+      server(`${JSON.stringify(c.server)} with scheme ${JSON.stringify(c.scheme)} is not a valid Consul address`);
     }
     if ((c.username || c.password) && c.basic_auth) {
       ctx.addIssue({
