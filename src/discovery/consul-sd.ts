@@ -78,14 +78,8 @@ export class ConsulDiscoverer implements Discoverer {
 
   private async run(): Promise<void> {
     const signal = this.closing.signal;
-    while (this.datacenter === '' && !signal.aborted) {
-      try {
-        this.datacenter = await this.agentDatacenter(signal);
-      } catch (err) {
-        if (!signal.aborted) this.log.error('consul_sd cannot learn the local datacenter; retrying', { err: err as Error });
-        await pause(this.timing.retryMs, signal);
-      }
-    }
+    if (this.datacenter === '') this.datacenter = await this.agentDatacenter(signal);
+    if (signal.aborted) return;
     const { services, tags } = this.config;
     if (services.length > 0 && tags.length === 0) {
       for (const name of services) this.watch(name);
@@ -170,11 +164,20 @@ export class ConsulDiscoverer implements Discoverer {
     deliver(this.onUpdate, groups, this.log);
   }
 
+  /** The local agent's datacenter, which labels every group: asked until it answers (or close). */
   private async agentDatacenter(signal: AbortSignal): Promise<string> {
-    const { body } = await this.get('/v1/agent/self', undefined, {}, signal);
-    const dc = (body as { Config?: { Datacenter?: unknown } } | null)?.Config?.Datacenter;
-    if (typeof dc !== 'string') throw new Error(`invalid value ${JSON.stringify(dc) ?? 'undefined'} for Config.Datacenter`);
-    return dc;
+    while (!signal.aborted) {
+      try {
+        const { body } = await this.get('/v1/agent/self', undefined, {}, signal);
+        const dc = (body as { Config?: { Datacenter?: unknown } } | null)?.Config?.Datacenter;
+        if (typeof dc === 'string') return dc;
+        throw new Error(`invalid value ${JSON.stringify(dc) ?? 'undefined'} for Config.Datacenter`);
+      } catch (err) {
+        if (!signal.aborted) this.log.error('consul_sd cannot learn the local datacenter; retrying', { err: err as Error });
+        await pause(this.timing.retryMs, signal);
+      }
+    }
+    return '';
   }
 
   /**

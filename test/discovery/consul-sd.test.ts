@@ -73,6 +73,7 @@ class FakeConsul {
   index = 1;
   catalog: Record<string, string[] | null> = { test: ['tag1'], other: ['tag2'] };
   health: Record<string, unknown[]> = { test: [TEST_ENTRY] };
+  agent: unknown = { Config: { Datacenter: 'test-dc' } };
   /** Answers with 500 while positive, counting down. */
   failures = 0;
   readonly requests: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -113,7 +114,7 @@ class FakeConsul {
       return;
     }
     if (url.pathname === '/v1/agent/self') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Config: { Datacenter: 'test-dc' } }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.agent));
       return;
     }
     const answer = (): void => {
@@ -298,16 +299,21 @@ test('errors keep the known targets and are retried; an index that goes backward
   });
 });
 
-test('the local datacenter is asked again until the agent answers', async () => {
+test('the local datacenter is asked again until the agent answers (Prometheus: TestGetDatacenterShouldReturnError)', async () => {
   const consul = await new FakeConsul().start();
-  consul.failures = 2;
+  consul.failures = 1;
+  consul.agent = { Config: { 'Not-Datacenter': 'test-dc' } };
   const logs = new LogCapture();
   const d = new ConsulDiscoverer(consulSdConfigSchema.parse({ server: consul.host, services: ['test'] }), logs.logger, FAST);
   const u = new Updates(d);
   try {
+    for (let i = 0; i < 100 && consul.urls('/v1/agent/self').length < 2; i++) await sleep(10);
+    consul.agent = { Config: { Datacenter: 'test-dc' } };
     assert.deepEqual(await u.waitFor(() => true, 'a group'), [group('test', [TEST_TARGET])]);
-    assert.deepEqual(consul.urls('/v1/agent/self').length, 3);
-    assert.ok(logs.lines.some((l) => l.includes('cannot learn the local datacenter')));
+    assert.ok(consul.urls('/v1/agent/self').length >= 3);
+    const failures = logs.lines.filter((l) => l.includes('cannot learn the local datacenter'));
+    assert.match(failures[0], /HTTP 500/);
+    assert.match(failures[1], /invalid value undefined for Config.Datacenter/);
   } finally {
     await d.close();
     await consul.stop();
