@@ -1,13 +1,14 @@
 /**
- * Where scrape targets come from. Static, file, HTTP and DNS discovery are validated key by key;
+ * Where scrape targets come from. Static, file, HTTP, DNS and Consul discovery are validated key by key;
  * every other `*_sd_configs` kind Prometheus (or vmagent) knows is accepted as a list of
  * mappings without looking inside, so existing configs load, and the loader warns that those
  * jobs discover nothing in Tributary yet.
  */
 
 import * as z from 'zod';
+import { consulApiUrl } from './consul-address.js';
 import { checkHttpClient, httpClientShape, normalizeHttpClient } from './http-client-config.js';
-import { duration, httpUrl, labelSet, opaqueMapping, text, uint } from './fields.js';
+import { AT_KEY, bool, duration, httpUrl, labelSet, opaqueMapping, text, textList, textMap, uint } from './fields.js';
 
 export const staticConfigSchema = z.strictObject({
   targets: z.array(text).default([]),
@@ -61,10 +62,62 @@ export const dnsSdConfigSchema = z
     }
   });
 
+/**
+ * Prometheus' consul_sd_config: its own keys and defaults, plus the HTTP client keys. The
+ * deprecated `username`/`password` become `basic_auth` here (Prometheus folds them the same way
+ * and refuses both at once), so the discoverer reads one form.
+ */
+export const consulSdConfigSchema = z
+  .strictObject({
+    server: text.default('localhost:8500'),
+    path_prefix: text.default(''),
+    token: text.optional(),
+    datacenter: text.default(''),
+    namespace: text.default(''),
+    partition: text.default(''),
+    tag_separator: text.default(','),
+    scheme: text.default('http'),
+    username: text.optional(),
+    password: text.optional(),
+    allow_stale: bool.default(true),
+    refresh_interval: duration.default(30_000),
+    services: textList.default([]),
+    tags: textList.default([]),
+    node_meta: textMap.default({}),
+    filter: text.optional(),
+    ...httpClientShape({ enable_http2: true }),
+  })
+  .superRefine((c, ctx) => {
+    const server = (message: string) => ctx.addIssue({ code: 'custom', path: ['server'], message, params: AT_KEY });
+    if (c.server.trim() === '') server('consul SD configuration requires a server address');
+    else if (consulApiUrl(c, '/v1/agent/self') === undefined) {
+      server(`${JSON.stringify(c.server)} with scheme ${JSON.stringify(c.scheme)} is not a valid Consul address`);
+    }
+    if ((c.username || c.password) && c.basic_auth) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['basic_auth'],
+        message: 'at most one of consul SD configuration username and password and basic auth can be configured',
+        params: AT_KEY,
+      });
+    }
+    if (c.token && (c.authorization || c.oauth2)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token'],
+        message: 'at most one of consul SD token, authorization, or oauth2 can be configured',
+        params: AT_KEY,
+      });
+    }
+    checkHttpClient(c, ctx);
+  })
+  .transform(({ username, password, ...c }) =>
+    normalizeHttpClient(username || password ? { ...c, basic_auth: { username, password } } : c),
+  );
+
 /** Discovery kinds Tributary accepts but does not run yet. */
 export const UNSUPPORTED_SD_KINDS = [
   'azure_sd_configs',
-  'consul_sd_configs',
   'consulagent_sd_configs',
   'digitalocean_sd_configs',
   'docker_sd_configs',
@@ -104,6 +157,7 @@ export const discoveryShape = {
   file_sd_configs: z.array(fileSdConfigSchema).default([]),
   http_sd_configs: z.array(httpSdConfigSchema).default([]),
   dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
+  consul_sd_configs: z.array(consulSdConfigSchema).default([]),
   ...(Object.fromEntries(UNSUPPORTED_SD_KINDS.map((k) => [k, unsupportedSdList])) as Record<
     UnsupportedSdKind,
     typeof unsupportedSdList
@@ -114,3 +168,4 @@ export type StaticConfig = z.output<typeof staticConfigSchema>;
 export type FileSdConfig = z.output<typeof fileSdConfigSchema>;
 export type HttpSdConfig = z.output<typeof httpSdConfigSchema>;
 export type DnsSdConfig = z.output<typeof dnsSdConfigSchema>;
+export type ConsulSdConfig = z.output<typeof consulSdConfigSchema>;

@@ -30,7 +30,7 @@ export type { ScrapeProtocol, NameValidationScheme, NameEscapingScheme } from '.
 export { RELABEL_ACTIONS, PROMETHEUS_RELABEL_ACTIONS, VMAGENT_RELABEL_ACTIONS } from './relabel.js';
 export type { RelabelConfig, RelabelAction } from './relabel.js';
 export { UNSUPPORTED_SD_KINDS } from './discovery.js';
-export type { StaticConfig, FileSdConfig, HttpSdConfig, DnsSdConfig } from './discovery.js';
+export type { StaticConfig, FileSdConfig, HttpSdConfig, DnsSdConfig, ConsulSdConfig } from './discovery.js';
 export type { RemoteWriteConfig, QueueConfig, MetadataConfig } from './remote-write.js';
 export type {
   HttpClientConfig,

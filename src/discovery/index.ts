@@ -1,5 +1,5 @@
 /**
- * Service discovery (Prometheus' discovery package, reduced to static, file, HTTP and DNS):
+ * Service discovery (Prometheus' discovery package, reduced to static, file, HTTP, DNS and Consul):
  * this folder owns the discoverers, which turn `*_sd_configs` entries into target groups and
  * report each discoverer's full current set whenever it may have changed, and the parsing of
  * the `[{targets, labels}]` documents file and HTTP discovery share. One discoverer runs per
@@ -7,7 +7,8 @@
  * and deduplicating targets belong to the scrape side, not here.
  */
 
-import type { DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig } from '../config/discovery.js';
+import type { ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig } from '../config/discovery.js';
+import { ConsulDiscoverer } from './consul-sd.js';
 import type { Logger } from '../log/logger.js';
 import { DnsDiscoverer } from './dns-sd.js';
 import { FileDiscoverer } from './file-sd.js';
@@ -21,12 +22,14 @@ export { StaticDiscoverer } from './static.js';
 export { FileDiscoverer, FILEPATH_LABEL } from './file-sd.js';
 export { HttpDiscoverer, URL_LABEL } from './http-sd.js';
 export { DnsDiscoverer, type DnsResolver } from './dns-sd.js';
+export { ConsulDiscoverer } from './consul-sd.js';
 
 export interface DiscoveryConfigs {
   readonly static_configs: readonly StaticConfig[];
   readonly file_sd_configs: readonly FileSdConfig[];
   readonly http_sd_configs: readonly HttpSdConfig[];
   readonly dns_sd_configs: readonly DnsSdConfig[];
+  readonly consul_sd_configs: readonly ConsulSdConfig[];
 }
 
 /** Discoverers for the supported kinds; other `*_sd_configs` kinds are ignored here. */
@@ -36,5 +39,6 @@ export function createDiscoverers(c: DiscoveryConfigs, logger: Logger): Discover
   for (const f of c.file_sd_configs) out.push(new FileDiscoverer(f, logger));
   for (const h of c.http_sd_configs) out.push(new HttpDiscoverer(h, logger));
   for (const d of c.dns_sd_configs) out.push(new DnsDiscoverer(d, logger));
+  for (const s of c.consul_sd_configs) out.push(new ConsulDiscoverer(s, logger));
   return out;
 }

@@ -34,10 +34,12 @@ export interface FetchSpec {
   readonly limitName?: string;
   /** The header telling the server our timeout; default Prometheus' scrape one, null for none. */
   readonly timeoutHeader?: string | null;
+  /** A response header the caller needs (Consul's X-Consul-Index), returned as `header`. */
+  readonly responseHeader?: string;
 }
 
 export type FetchResult =
-  | { readonly ok: true; readonly body: Buffer; readonly contentType: string | undefined }
+  | { readonly ok: true; readonly body: Buffer; readonly contentType: string | undefined; readonly header?: string }
   | { readonly ok: false; readonly error: string };
 
 /**
@@ -51,7 +53,7 @@ export interface BodyConsumer {
 }
 
 export type StreamResult =
-  | { readonly ok: true; readonly contentType: string | undefined; readonly bytes: number }
+  | { readonly ok: true; readonly contentType: string | undefined; readonly bytes: number; readonly header?: string }
   /** `tooLarge`: the body passed maxBodyBytes (Prometheus reports scrape_body_size_bytes -1 then). */
   | { readonly ok: false; readonly error: string; readonly tooLarge?: boolean };
 
@@ -76,7 +78,7 @@ export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<F
       size += data.copy(body, size);
     },
   });
-  return r.ok ? { ok: true, body: body.subarray(0, size), contentType: type } : r;
+  return r.ok ? { ok: true, body: body.subarray(0, size), contentType: type, header: r.header } : r;
 }
 
 /**
@@ -100,6 +102,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
     let gunzip: Gunzip | undefined;
     let status = 0;
     let contentType: string | undefined;
+    let header: string | undefined;
     let total = 0;
     let excerpt = '';
 
@@ -127,7 +130,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
 
     const complete = (): void => {
       if (status < 200 || status > 299) fail(httpError(status, spec, excerpt));
-      else finish({ ok: true, contentType, bytes: total });
+      else finish({ ok: true, contentType, bytes: total, header });
     };
     const decodedChunk = (data: Buffer): void => {
       if (done) return;
@@ -148,10 +151,11 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
 
     // what both transports report, in their order: start, data*, end — or an error
     const response = {
-      start(statusCode: number, type: string | undefined, encoding: string | undefined, length: string | undefined): void {
+      start(statusCode: number, type: string | undefined, encoding: string | undefined, length: string | undefined, wanted: string | undefined): void {
         if (done) return;
         status = statusCode;
         contentType = type;
+        header = wanted;
         const gzipped = encoding?.trim().toLowerCase() === 'gzip';
         const ok = statusCode >= 200 && statusCode <= 299;
         if (ok) {
@@ -222,7 +226,8 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
               }
               return send(next, redirects + 1);
             }
-            response.start(statusCode, h.get('content-type'), h.get('content-encoding'), h.get('content-length'));
+            const wanted = spec.responseHeader === undefined ? undefined : h.get(spec.responseHeader.toLowerCase());
+            response.start(statusCode, h.get('content-type'), h.get('content-encoding'), h.get('content-length'), wanted);
           },
           onData: (chunk) => response.data(chunk, true),
           onEnd: () => response.end(),
@@ -251,6 +256,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
             headerValue(h['content-type']),
             headerValue(h['content-encoding']),
             headerValue(h['content-length']),
+            spec.responseHeader === undefined ? undefined : headerValue(h[spec.responseHeader.toLowerCase()]),
           );
         },
         onResponseData: (_c, chunk) => response.data(chunk, false),

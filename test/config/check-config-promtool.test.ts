@@ -127,6 +127,22 @@ const CASES: Case[] = [
     promtool: true,
     fixed: { 'main.yml': 'global:\n  external_labels:\n    region: "eu\\u00e9"\n' },
   },
+  // Debian's promtool is built without Consul discovery (it refuses consul_sd_configs as an
+  // unknown field), so these two are checked on Tributary's side only.
+  {
+    name: 'a consul_sd_config with an unknown key',
+    files: { 'main.yml': job('    consul_sd_configs:\n      - server: localhost:8500\n        service: [web]\n') },
+    expect: /main\.yml:5:9: scrape_configs\[0\]\.consul_sd_configs\[0\]\.service: unknown key "service"; did you mean "services"\?/,
+    promtool: false,
+    fixed: { 'main.yml': job('    consul_sd_configs:\n      - server: localhost:8500\n        services: [web]\n') },
+  },
+  {
+    name: 'a consul_sd_config with both username and basic_auth',
+    files: { 'main.yml': job('    consul_sd_configs:\n      - username: a\n        basic_auth: {username: b}\n') },
+    expect: /main\.yml:5:9: scrape_configs\[0\]\.consul_sd_configs\[0\]\.basic_auth: at most one of consul SD configuration username and password and basic auth can be configured/,
+    promtool: false,
+    fixed: { 'main.yml': job('    consul_sd_configs:\n      - basic_auth: {username: b}\n') },
+  },
   {
     name: 'a bad file_sd file of a job in an included file',
     files: { 'main.yml': 'scrape_config_files: [jobs/*.yml]\n', 'jobs/a.yml': sd, 'jobs/targets/a.yml': '- targets: ["h:1"]\n  labels: {"": x}\n' },

@@ -175,20 +175,100 @@ test('every other service discovery kind loads with a warning', () => {
   const { warnings } = load(
     yaml(
       'scrape_configs:',
-      '  - job_name: consul',
-      '    consul_sd_configs:',
-      '      - server: localhost:8500',
-      '        services: [web]',
+      '  - job_name: nomad',
+      '    nomad_sd_configs:',
+      '      - server: http://localhost:4646',
       '    ec2_sd_configs: [{region: eu-west-1, port: 9100}]',
     ),
   );
   assert.deepEqual(
     warnings.map((w) => [w.line, w.column, w.path, w.message]),
     [
-      [3, 5, 'scrape_configs[0].consul_sd_configs', 'not supported yet; ignored'],
-      [6, 5, 'scrape_configs[0].ec2_sd_configs', 'not supported yet; ignored'],
+      [3, 5, 'scrape_configs[0].nomad_sd_configs', 'not supported yet; ignored'],
+      [5, 5, 'scrape_configs[0].ec2_sd_configs', 'not supported yet; ignored'],
     ],
   );
+});
+
+test('consul_sd_configs: Prometheus defaults, no warning, and the deprecated username/password as basic_auth', () => {
+  const { config, warnings } = load(
+    yaml(
+      'scrape_configs:',
+      '  - job_name: consul',
+      '    consul_sd_configs:',
+      '      - services: [web]',
+      '      - server: consul.example:8501',
+      '        scheme: https',
+      '        path_prefix: /consul',
+      '        token: secret',
+      '        datacenter: dc2',
+      '        namespace: team-a',
+      '        partition: part-1',
+      '        tag_separator: ";"',
+      '        allow_stale: false',
+      '        refresh_interval: 1m',
+      '        tags: [prod, http]',
+      '        node_meta: {rack: r1}',
+      '        filter: Service.Meta.env == "prod"',
+      '        username: 123',
+      '        password: 1234',
+      '        tls_config: {insecure_skip_verify: true}',
+    ),
+  );
+  assert.deepEqual(warnings, []);
+  const [defaults, full] = config.scrape_configs[0].consul_sd_configs;
+  assert.deepEqual(defaults, {
+    server: 'localhost:8500',
+    path_prefix: '',
+    datacenter: '',
+    namespace: '',
+    partition: '',
+    tag_separator: ',',
+    scheme: 'http',
+    allow_stale: true,
+    refresh_interval: 30_000,
+    services: ['web'],
+    tags: [],
+    node_meta: {},
+    follow_redirects: true,
+    enable_http2: true,
+  });
+  assert.equal(full.server, 'consul.example:8501');
+  assert.equal(full.refresh_interval, 60_000);
+  assert.equal(full.allow_stale, false);
+  assert.deepEqual(full.node_meta, { rack: 'r1' });
+  assert.equal(full.filter, 'Service.Meta.env == "prod"');
+  assert.deepEqual(full.basic_auth, { username: '123', password: '1234' });
+  assert.equal('username' in full, false);
+});
+
+test('consul_sd_configs: unknown keys and Prometheus\' exclusions are errors at their key', () => {
+  const job = (...lines: string[]) => yaml('scrape_configs:', '  - job_name: consul', '    consul_sd_configs:', ...lines);
+  oneIssue(job('      - server: localhost:8500', '        service: [web]'), {
+    line: 5,
+    path: 'scrape_configs[0].consul_sd_configs[0].service',
+    message: /unknown key "service"; did you mean "services"\?/,
+  });
+  oneIssue(job('      - server: " "'), {
+    line: 4,
+    path: 'scrape_configs[0].consul_sd_configs[0].server',
+    message: /consul SD configuration requires a server address/,
+  });
+  oneIssue(job('      - server: localhost:8500', '        scheme: ftp'), {
+    line: 4,
+    path: 'scrape_configs[0].consul_sd_configs[0].server',
+    message: /not a valid Consul address/,
+  });
+  oneIssue(job('      - username: a', '        basic_auth: {username: b}'), {
+    line: 5,
+    path: 'scrape_configs[0].consul_sd_configs[0].basic_auth',
+    message: /at most one of consul SD configuration username and password and basic auth can be configured/,
+  });
+  oneIssue(job('      - token: t', '        authorization: {credentials: c}'), {
+    line: 4,
+    path: 'scrape_configs[0].consul_sd_configs[0].token',
+    message: /at most one of consul SD token, authorization, or oauth2 can be configured/,
+  });
 });
 
 test('YAML 1.1 scalars read by field type, as Go yaml.v2 does', () => {

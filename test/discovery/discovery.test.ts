@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import {
+  consulSdConfigSchema,
   dnsSdConfigSchema,
   fileSdConfigSchema,
   httpSdConfigSchema,
@@ -366,12 +367,13 @@ test('createDiscoverers builds one discoverer per config entry', async () => {
       file_sd_configs: [fileSdConfigSchema.parse({ files: [join(tempDir(), '*.json')] })],
       http_sd_configs: [],
       dns_sd_configs: [dnsSdConfigSchema.parse({ names: ['x'] })],
+      consul_sd_configs: [consulSdConfigSchema.parse({ server: '127.0.0.1:1' })],
     },
     new LogCapture().logger,
   );
   assert.deepEqual(
     list.map((d) => d.constructor.name),
-    ['StaticDiscoverer', 'FileDiscoverer', 'DnsDiscoverer'],
+    ['StaticDiscoverer', 'FileDiscoverer', 'DnsDiscoverer', 'ConsulDiscoverer'],
   );
   for (const d of list) await d.close();
 });
