@@ -567,7 +567,7 @@ test('semantic checks: label names, URLs, auth exclusivity, relabel actions', ()
   oneIssue(yaml('remote_write:', '  - url: localhost:9090/api/v1/write'), {
     line: 2,
     path: 'remote_write[0].url',
-    message: /URL scheme must be http or https/,
+    message: /URL scheme must be http, https or nats, got "localhost"/,
   });
   oneIssue(
     yaml(
