@@ -1,5 +1,6 @@
 /**
- * Where scrape targets come from. Static, file, HTTP and DNS discovery are validated key by key;
+ * Where scrape targets come from. Static, file, HTTP, DNS and Kubernetes discovery are
+ * validated key by key (Kubernetes' rules in kubernetes-sd.ts);
  * every other `*_sd_configs` kind Prometheus (or vmagent) knows is accepted as a list of
  * mappings without looking inside, so existing configs load, and the loader warns that those
  * jobs discover nothing in Tributary yet.
@@ -8,6 +9,9 @@
 import * as z from 'zod';
 import { checkHttpClient, httpClientShape, normalizeHttpClient } from './http-client-config.js';
 import { duration, httpUrl, labelSet, opaqueMapping, text, uint } from './fields.js';
+import { kubernetesSdConfigSchema } from './kubernetes-sd.js';
+
+export { kubernetesSdConfigSchema, type KubernetesSdConfig, type KubernetesRole } from './kubernetes-sd.js';
 
 export const staticConfigSchema = z.strictObject({
   targets: z.array(text).default([]),
@@ -75,7 +79,6 @@ export const UNSUPPORTED_SD_KINDS = [
   'gce_sd_configs',
   'hetzner_sd_configs',
   'ionos_sd_configs',
-  'kubernetes_sd_configs',
   'kuma_sd_configs',
   'lightsail_sd_configs',
   'linode_sd_configs',
@@ -104,6 +107,7 @@ export const discoveryShape = {
   file_sd_configs: z.array(fileSdConfigSchema).default([]),
   http_sd_configs: z.array(httpSdConfigSchema).default([]),
   dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
+  kubernetes_sd_configs: z.array(kubernetesSdConfigSchema).default([]),
   ...(Object.fromEntries(UNSUPPORTED_SD_KINDS.map((k) => [k, unsupportedSdList])) as Record<
     UnsupportedSdKind,
     typeof unsupportedSdList

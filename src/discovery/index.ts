@@ -1,5 +1,6 @@
 /**
- * Service discovery (Prometheus' discovery package, reduced to static, file, HTTP and DNS):
+ * Service discovery (Prometheus' discovery package, reduced to static, file, HTTP, DNS and
+ * Kubernetes — the latter in kubernetes/, one file per role plus the API client and informers):
  * this folder owns the discoverers, which turn `*_sd_configs` entries into target groups and
  * report each discoverer's full current set whenever it may have changed, and the parsing of
  * the `[{targets, labels}]` documents file and HTTP discovery share. One discoverer runs per
@@ -7,11 +8,12 @@
  * and deduplicating targets belong to the scrape side, not here.
  */
 
-import type { DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig } from '../config/discovery.js';
+import type { DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, StaticConfig } from '../config/discovery.js';
 import type { Logger } from '../log/logger.js';
 import { DnsDiscoverer } from './dns-sd.js';
 import { FileDiscoverer } from './file-sd.js';
 import { HttpDiscoverer } from './http-sd.js';
+import { KubernetesDiscoverer } from './kubernetes/discoverer.js';
 import { StaticDiscoverer } from './static.js';
 import type { Discoverer } from './target-group.js';
 
@@ -21,12 +23,14 @@ export { StaticDiscoverer } from './static.js';
 export { FileDiscoverer, FILEPATH_LABEL } from './file-sd.js';
 export { HttpDiscoverer, URL_LABEL } from './http-sd.js';
 export { DnsDiscoverer, type DnsResolver } from './dns-sd.js';
+export { KubernetesDiscoverer, type KubernetesDiscovererOptions } from './kubernetes/discoverer.js';
 
 export interface DiscoveryConfigs {
   readonly static_configs: readonly StaticConfig[];
   readonly file_sd_configs: readonly FileSdConfig[];
   readonly http_sd_configs: readonly HttpSdConfig[];
   readonly dns_sd_configs: readonly DnsSdConfig[];
+  readonly kubernetes_sd_configs: readonly KubernetesSdConfig[];
 }
 
 /** Discoverers for the supported kinds; other `*_sd_configs` kinds are ignored here. */
@@ -36,5 +40,6 @@ export function createDiscoverers(c: DiscoveryConfigs, logger: Logger): Discover
   for (const f of c.file_sd_configs) out.push(new FileDiscoverer(f, logger));
   for (const h of c.http_sd_configs) out.push(new HttpDiscoverer(h, logger));
   for (const d of c.dns_sd_configs) out.push(new DnsDiscoverer(d, logger));
+  for (const k of c.kubernetes_sd_configs) out.push(new KubernetesDiscoverer(k, logger));
   return out;
 }

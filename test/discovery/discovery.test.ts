@@ -366,6 +366,7 @@ test('createDiscoverers builds one discoverer per config entry', async () => {
       file_sd_configs: [fileSdConfigSchema.parse({ files: [join(tempDir(), '*.json')] })],
       http_sd_configs: [],
       dns_sd_configs: [dnsSdConfigSchema.parse({ names: ['x'] })],
+      kubernetes_sd_configs: [],
     },
     new LogCapture().logger,
   );
