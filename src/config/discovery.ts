@@ -1,9 +1,8 @@
 /**
- * Where scrape targets come from. Static, file, HTTP, DNS and Kubernetes discovery are
- * validated key by key (Kubernetes' rules in kubernetes-sd.ts);
- * every other `*_sd_configs` kind Prometheus (or vmagent) knows is accepted as a list of
- * mappings without looking inside, so existing configs load, and the loader warns that those
- * jobs discover nothing in Tributary yet.
+ * Where scrape targets come from. Static, file, HTTP, DNS and Kubernetes discovery (the latter's
+ * rules in kubernetes-sd.ts) are validated key by key; every other `*_sd_configs` kind
+ * Prometheus (or vmagent) knows is accepted as a list of mappings without looking inside, so
+ * existing configs load, and the loader warns that those jobs discover nothing in Tributary yet.
  */
 
 import * as z from 'zod';

@@ -66,6 +66,7 @@ const HTTP_CLIENT_KEYS: readonly UnimplementedKey[] = [
 const HTTP_CLIENTS: readonly Pattern[] = [
   ['scrape_configs', '*'],
   ['scrape_configs', '*', 'http_sd_configs', '*'],
+  ['scrape_configs', '*', 'kubernetes_sd_configs', '*'],
   ['remote_write', '*'],
 ];
 

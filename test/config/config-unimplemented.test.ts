@@ -51,6 +51,13 @@ ${indent(PROXIED, 4)}
 ${indent(PROXIED, 8)}
       - url: http://127.0.0.1:9/sd2
 ${indent(FROM_ENV, 8)}
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: http://127.0.0.1:9
+${indent(PROXIED, 8)}
+      - role: node
+        api_server: http://127.0.0.1:9
+${indent(FROM_ENV, 8)}
   - job_name: b
 ${indent(FROM_ENV, 4)}
 remote_write:

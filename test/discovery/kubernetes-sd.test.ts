@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AddressInfo, Socket } from 'node:net';
 import { kubernetesSdConfigSchema } from '../../src/config/discovery.js';
-import { ConfigError, parseConfigText, type ConfigIssue } from '../../src/config/index.js';
+import { ConfigError, loadConfigFile, parseConfigText, type ConfigIssue } from '../../src/config/index.js';
 import { KubernetesDiscoverer, type KubernetesDiscovererOptions, type TargetGroup } from '../../src/discovery/index.js';
 import { Logger } from '../../src/log/logger.js';
 
@@ -1107,4 +1107,18 @@ test('config: selectors of the roles the role allows, each once, parseable', () 
   oneIssue('{role: pod, selectors: [{role: pod, label: "app in (a b"}]}', '.selectors[0].label', /invalid label selector/);
   oneIssue('{role: pod, selectors: [{role: pod, field: "spec.nodeName"}]}', '.selectors[0].field', /invalid field selector/);
   assert.deepEqual(issuesOf('{role: pod, selectors: [{role: pod, label: "app=web,!canary,tier notin (db),env", field: "spec.nodeName=n1,status.phase!=Failed"}, {role: node, label: "kubernetes.io/os=linux"}]}'), []);
+});
+
+test('config: kubeconfig_file and HTTP client files are relative to the configuration file', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'tributary.yml');
+  writeFileSync(
+    file,
+    'scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - {role: node, kubeconfig_file: kube/config}\n      - {role: pod, api_server: "https://k8s", bearer_token_file: token}\n',
+  );
+  const { config, warnings } = await loadConfigFile(file, {});
+  assert.deepEqual(warnings, []);
+  const [a, b] = config.scrape_configs[0].kubernetes_sd_configs;
+  assert.equal(a.kubeconfig_file, join(dir, 'kube/config'));
+  assert.deepEqual(b.authorization, { type: 'Bearer', credentials_file: join(dir, 'token') });
 });
