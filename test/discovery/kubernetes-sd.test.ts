@@ -21,6 +21,7 @@ import { kubernetesSdConfigSchema } from '../../src/config/discovery.js';
 import { ConfigError, loadConfigFile, parseConfigText, type ConfigIssue } from '../../src/config/index.js';
 import { KubernetesDiscoverer, type KubernetesDiscovererOptions, type TargetGroup } from '../../src/discovery/index.js';
 import { Logger } from '../../src/log/logger.js';
+import { startScraping, startTarget, waitFor } from '../helpers/scrape-harness.js';
 
 const execFile = promisify(execFileCb);
 
@@ -683,6 +684,7 @@ test('role endpoints: addresses, readiness, target refs, pod and service labels,
         __meta_kubernetes_endpoint_ready: 'true',
         ...endpointsPodLabels,
         __meta_kubernetes_pod_container_name: 'c1',
+        __meta_kubernetes_pod_container_image: 'c1:latest',
         __meta_kubernetes_pod_container_port_name: 'mainport',
         __meta_kubernetes_pod_container_port_number: '9000',
         __meta_kubernetes_pod_container_port_protocol: 'TCP',
@@ -690,6 +692,7 @@ test('role endpoints: addresses, readiness, target refs, pod and service labels,
       {
         __address__: '4.3.2.1:9001',
         __meta_kubernetes_pod_container_name: 'c1',
+        __meta_kubernetes_pod_container_image: 'c1:latest',
         __meta_kubernetes_pod_container_port_name: 'sideport',
         __meta_kubernetes_pod_container_port_number: '9001',
         __meta_kubernetes_pod_container_port_protocol: 'TCP',
@@ -755,6 +758,7 @@ test('role endpointslice: conditions, topology, app protocol, service and pod la
         __meta_kubernetes_endpointslice_address_target_name: 'testpod',
         ...endpointsPodLabels,
         __meta_kubernetes_pod_container_name: 'c1',
+        __meta_kubernetes_pod_container_image: 'c1:latest',
         __meta_kubernetes_pod_container_port_name: 'mainport',
         __meta_kubernetes_pod_container_port_number: '9000',
         __meta_kubernetes_pod_container_port_protocol: 'TCP',
@@ -762,6 +766,7 @@ test('role endpointslice: conditions, topology, app protocol, service and pod la
       {
         __address__: '4.3.2.1:9001',
         __meta_kubernetes_pod_container_name: 'c1',
+        __meta_kubernetes_pod_container_image: 'c1:latest',
         __meta_kubernetes_pod_container_port_name: 'sideport',
         __meta_kubernetes_pod_container_port_number: '9001',
         __meta_kubernetes_pod_container_port_protocol: 'TCP',
@@ -775,8 +780,6 @@ test('role endpointslice: conditions, topology, app protocol, service and pod la
       __meta_kubernetes_service_name: 'testendpoints',
       __meta_kubernetes_service_label_app_name: 'test',
       __meta_kubernetes_service_labelpresent_app_name: 'true',
-      __meta_kubernetes_endpointslice_label_kubernetes_io_service_name: 'testendpoints',
-      __meta_kubernetes_endpointslice_labelpresent_kubernetes_io_service_name: 'true',
     },
   });
 });
@@ -1045,6 +1048,37 @@ test('close() stops the informers and their watches', async (t) => {
   api.emit(PODS, 'ADDED', simplePod('default', 'late'));
   await sleep(60);
   assert.equal(run.all.length, updates);
+});
+
+// --- end to end -----------------------------------------------------------------------------
+
+test('end to end: a scrape job with kubernetes_sd_configs scrapes the annotated pods, relabeled the usual way', async (t) => {
+  const target = await startTarget();
+  target.page('app_requests_total 7\n');
+  t.after(() => target.close());
+  const port = Number(target.address.split(':')[1]);
+  const api = await FakeApiServer.start(t);
+  const pod = (name: string, scrape: string): Obj => ({
+    metadata: { name, namespace: 'default', labels: { app: name }, annotations: { 'prometheus.io/scrape': scrape } },
+    spec: { containers: [{ name: 'app', ports: [{ name: 'metrics', containerPort: port, protocol: 'TCP' }] }] },
+    status: { podIP: '127.0.0.1', phase: 'Running' },
+  });
+  api.set(PODS, pod('web', 'true'), pod('db', 'false'));
+  const h = await startScraping(`global: {scrape_interval: 1s}
+scrape_configs:
+  - job_name: k8s
+    kubernetes_sd_configs: [{role: pod, api_server: '${api.url}'}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: 'true'}
+      - {action: labelmap, regex: __meta_kubernetes_pod_label_(.+)}
+      - {source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+`);
+  t.after(() => h.close());
+  const sample = await waitFor('a scrape of the web pod', () => h.sink.batches.flatMap((b) => b.samples).find((x) => x.series.startsWith('app_requests_total')));
+  for (const label of ['app="web"', 'pod="web"', 'namespace="default"', `instance="127.0.0.1:${port}"`, 'job="k8s"']) assert.ok(sample.series.includes(label), sample.series);
+  assert.equal(sample.value, 7);
+  assert.equal((await h.loops('k8s')).length, 1);
 });
 
 // --- configuration --------------------------------------------------------------------------

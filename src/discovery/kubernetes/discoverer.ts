@@ -52,7 +52,7 @@ class Informers<T extends KubeObject> implements Lookup<T> {
 export class KubernetesDiscoverer implements Discoverer {
   private readonly abort = new AbortController();
   private readonly log: Logger;
-  private readonly informers: Informer<KubeObject>[] = [];
+  private readonly informers: Pick<Informer<KubeObject>, 'synced' | 'start' | 'stopped'>[] = [];
   private build: (() => TargetGroup[]) | undefined;
   private onUpdate: UpdateHandler | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -110,7 +110,7 @@ export class KubernetesDiscoverer implements Discoverer {
       const made = spaces.map(
         (ns) => new Informer<T>(api, resource, ns, selector, this.timing, this.abort.signal, this.log, () => this.changed()),
       );
-      this.informers.push(...(made as unknown as Informer<KubeObject>[]));
+      this.informers.push(...made);
       return new Informers(made);
     };
     const nodesIfAttached = (): Informers<Node> | undefined => (this.config.attach_metadata.node ? make<Node>('node', RESOURCES.nodes) : undefined);

@@ -14,6 +14,7 @@ import {
   META,
   NAMESPACE_LABEL,
   podLabels,
+  POD_CONTAINER_IMAGE,
   POD_CONTAINER_NAME,
   POD_CONTAINER_PORT_NAME,
   POD_CONTAINER_PORT_NUMBER,
@@ -101,6 +102,7 @@ export class SeenPods {
         if (cport === undefined) continue;
         // not a return: Prometheus goes on, and a later container with the port wins
         out[POD_CONTAINER_NAME] = c.name ?? '';
+        out[POD_CONTAINER_IMAGE] = c.image ?? '';
         out[POD_CONTAINER_PORT_NAME] = cport.name ?? '';
         out[POD_CONTAINER_PORT_NUMBER] = String(port.port);
         out[POD_CONTAINER_PORT_PROTOCOL] = this.matchedProtocol(port, cport.protocol ?? '');
@@ -121,6 +123,7 @@ export class SeenPods {
           out.push({
             [ADDRESS_LABEL]: joinHostPort(pod.status?.podIP ?? '', number),
             [POD_CONTAINER_NAME]: c.name ?? '',
+            [POD_CONTAINER_IMAGE]: c.image ?? '',
             [POD_CONTAINER_PORT_NAME]: cport.name ?? '',
             [POD_CONTAINER_PORT_NUMBER]: String(number),
             [POD_CONTAINER_PORT_PROTOCOL]: cport.protocol ?? '',

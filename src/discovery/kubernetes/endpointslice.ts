@@ -7,7 +7,7 @@
  */
 
 import { ADDRESS_LABEL, type TargetGroup } from '../target-group.js';
-import { addMetadataLabels, joinHostPort, META, NAMESPACE_LABEL, PRESENT, sanitizeLabelName, serviceLabels, withNodeLabels, type LabelSet } from './labels.js';
+import { joinHostPort, META, NAMESPACE_LABEL, PRESENT, sanitizeLabelName, serviceLabels, withNodeLabels, type LabelSet } from './labels.js';
 import { SeenPods, type EndpointLookups } from './endpoints.js';
 import type { EndpointPort, EndpointSlice, SliceEndpoint } from './objects.js';
 
@@ -29,7 +29,6 @@ export function endpointSliceGroup(slice: EndpointSlice, lookups: EndpointLookup
   const serviceName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
   const svc = serviceName === undefined ? undefined : lookups.services.get(`${namespace}/${serviceName}`);
   if (svc) labels = { ...labels, ...serviceLabels(svc) };
-  addMetadataLabels(labels, PREFIX, slice.metadata, false);
 
   const group: TargetGroup = { source: endpointSliceSource(namespace, name), targets: [], labels };
   const pods = new SeenPods(lookups.pods, (_p, containerProtocol) => containerProtocol);

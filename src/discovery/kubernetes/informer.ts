@@ -10,7 +10,7 @@
 
 import type { Logger } from '../../log/logger.js';
 import { ApiError, type KubeClient, type WatchEvent } from './client.js';
-import { objectKey, type KubeObject } from './objects.js';
+import { objectKey, type KubeObject, type ObjectMeta } from './objects.js';
 
 /** An API resource: where its objects are listed. */
 export interface Resource {
@@ -132,7 +132,7 @@ export class Informer<T extends KubeObject> {
     const { items, resourceVersion } = await this.api.list(this.path, this.query, this.signal);
     if (this.signal.aborted) return;
     this.store.clear();
-    for (const item of items as T[]) this.store.set(objectKey(item), item);
+    for (const item of items) this.store.set(objectKey(item), slim(item) as T);
     this.resourceVersion = resourceVersion;
     this.listed = true;
     this.onChange();
@@ -148,7 +148,7 @@ export class Informer<T extends KubeObject> {
     switch (e.type) {
       case 'ADDED':
       case 'MODIFIED':
-        this.store.set(objectKey(o), o as T);
+        this.store.set(objectKey(o), slim(o) as T);
         break;
       case 'DELETED':
         this.store.delete(objectKey(o));
@@ -165,6 +165,17 @@ export class Informer<T extends KubeObject> {
     if (o.metadata?.resourceVersion) this.resourceVersion = o.metadata.resourceVersion;
     if (e.type !== 'BOOKMARK') this.onChange();
   }
+}
+
+/**
+ * The object without `metadata.managedFields`, which no role reads and which is often the
+ * larger part of an object (server-side apply records every field's manager): a cluster's
+ * pods are held for as long as discovery runs.
+ */
+function slim(o: KubeObject): KubeObject {
+  if (o.metadata === undefined || !('managedFields' in o.metadata)) return o;
+  const { managedFields: _, ...metadata } = o.metadata as ObjectMeta & { managedFields?: unknown };
+  return { ...o, metadata };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
