@@ -120,6 +120,17 @@ class FakeApiServer {
     this.send(path, { type, object: stamped });
   }
 
+  /** An event written in two pieces, as a large object arrives in several chunks. */
+  async emitSplit(path: string, type: 'ADDED' | 'MODIFIED', o: Obj): Promise<void> {
+    const stamped = this.stamp(o);
+    this.collections.get(path)!.set(key(o), stamped);
+    const text = JSON.stringify({ type, object: stamped }) + '\n';
+    const half = Math.floor(text.length / 2);
+    for (const res of this.watches.get(path) ?? []) res.write(text.slice(0, half));
+    await sleep(30);
+    for (const res of this.watches.get(path) ?? []) res.write(text.slice(half));
+  }
+
   bookmark(path: string): string {
     const rv = String(++this.revision);
     this.send(path, { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: rv } } });
@@ -526,7 +537,7 @@ test('role pod: watch events add, update and delete pods; a pod losing its IP ke
   assert.deepEqual(await run.first(), []);
   await until('a watch', () => api.watchers(PODS) === 1);
 
-  api.emit(PODS, 'ADDED', simplePod());
+  await api.emitSplit(PODS, 'ADDED', simplePod());
   assert.deepEqual(await run.waitFor((g) => g.length === 1), [simplePodGroup()]);
 
   const noIp = simplePod();
@@ -955,13 +966,19 @@ test('a list that fails at start is retried; nothing is delivered before every i
 
 // --- connecting -----------------------------------------------------------------------------
 
-test('in-cluster: KUBERNETES_SERVICE_HOST/PORT, the CA and a token re-read when it rotates, own namespace', async (t) => {
-  const dir = tempDir();
+/** A key and a self-signed certificate for 127.0.0.1, the certificate also written to `<dir>/ca.crt`. */
+async function selfSigned(dir: string): Promise<{ key: Buffer; cert: Buffer }> {
   await execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'ca.crt'), '-days', '2', '-subj', '/CN=kubernetes', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  return { key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(join(dir, 'ca.crt')) };
+}
+
+test('in-cluster: KUBERNETES_SERVICE_HOST/PORT, the CA and a token re-read when it rotates, own namespace', async (t) => {
+  const dir = tempDir();
+  const tls = await selfSigned(dir);
   writeFileSync(join(dir, 'token'), 'token-1\n');
   writeFileSync(join(dir, 'namespace'), 'monitoring');
-  const api = await FakeApiServer.start(t, { key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(join(dir, 'ca.crt')) });
+  const api = await FakeApiServer.start(t, tls);
   api.set('/api/v1/namespaces/monitoring/pods', simplePod('monitoring'));
   api.set('/api/v1/namespaces/default/pods', simplePod('default'));
   const run = new Run(
@@ -1034,6 +1051,19 @@ test('kubeconfig_file: a static token, and basic auth', async (t) => {
     assert.equal(api.seen[before].authorization, want);
     await run.discoverer.close();
   }
+});
+
+test('kubeconfig_file: an https server trusted through certificate-authority-data', async (t) => {
+  const dir = tempDir();
+  const tls = await selfSigned(dir);
+  const api = await FakeApiServer.start(t, tls);
+  api.set(NODES, node());
+  const file = join(dir, 'config');
+  const ca = tls.cert.toString('base64');
+  writeFileSync(file, `current-context: c\ncontexts: [{name: c, context: {cluster: k, user: me}}]\nclusters: [{name: k, cluster: {server: "${api.url}", certificate-authority-data: ${ca}}}]\nusers: [{name: me, user: {token: abc}}]\n`);
+  const run = new Run(t, { role: 'node', kubeconfig_file: file });
+  assert.equal((await run.first())[0].source, 'node/test');
+  assert.equal(api.seen[0].authorization, 'Bearer abc');
 });
 
 test('close() stops the informers and their watches', async (t) => {

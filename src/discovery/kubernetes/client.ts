@@ -103,7 +103,8 @@ export class KubeClient {
     q.set('timeoutSeconds', String(timeoutSeconds));
     const url = this.url(path, q);
     const decoder = new StringDecoder('utf8');
-    let pending = '';
+    // the pieces of a line not yet ended: an object of a megabyte arrives in many chunks
+    const pending: string[] = [];
     let events = 0;
     let thrown: unknown;
     const line = (text: string): void => {
@@ -134,10 +135,17 @@ export class KubeClient {
       {
         begin: () => {},
         chunk: (data) => {
-          const lines = (pending + decoder.write(data)).split('\n');
-          pending = lines.pop()!;
+          const text = decoder.write(data);
           try {
-            for (const l of lines) line(l);
+            let start = 0;
+            for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+              pending.push(text.slice(start, nl));
+              start = nl + 1;
+              const whole = pending.join('');
+              pending.length = 0;
+              line(whole);
+            }
+            if (start < text.length) pending.push(text.slice(start));
           } catch (err) {
             // fetchStream keeps only the message; the status of a 410 ERROR event matters
             thrown = err;
@@ -148,7 +156,7 @@ export class KubeClient {
     );
     if (thrown !== undefined) throw thrown;
     if (!res.ok) throw new ApiError(res.error, res.status);
-    line(pending + decoder.end());
+    line(pending.join('') + decoder.end());
     return events;
   }
 
