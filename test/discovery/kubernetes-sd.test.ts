@@ -1066,6 +1066,17 @@ test('kubeconfig_file: an https server trusted through certificate-authority-dat
   assert.equal(api.seen[0].authorization, 'Bearer abc');
 });
 
+test('kubeconfig_file: what cannot be used is logged, and retried (the file may still be written)', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'config');
+  writeFileSync(file, 'current-context: c\ncontexts: [{name: c, context: {cluster: k, user: me}}]\nclusters: [{name: k, cluster: {server: "https://k8s"}}]\nusers: [{name: me, user: {exec: {command: aws}}}]\n');
+  const run = new Run(t, { role: 'node', kubeconfig_file: file });
+  await run.log.waitFor('user \\"me\\": exec credentials are not supported by Tributary');
+  writeFileSync(file, 'current-context: c\ncontexts: [{name: c, context: {cluster: nope, user: me}}]\n');
+  await run.log.waitFor('no cluster \\"nope\\" in clusters');
+  assert.equal(run.all.length, 0);
+});
+
 test('close() stops the informers and their watches', async (t) => {
   const api = await FakeApiServer.start(t);
   api.set(PODS, simplePod());

@@ -43,11 +43,14 @@ export async function connect(config: KubernetesSdConfig, options: ConnectionOpt
 /** The namespace of the pod Tributary runs in (`namespaces.own_namespace`). */
 export async function ownNamespace(options: ConnectionOptions): Promise<string> {
   const file = `${serviceAccountDir(options)}/namespace`;
+  let name: string;
   try {
-    return (await readFile(file, 'utf8')).trim();
+    name = (await readFile(file, 'utf8')).trim();
   } catch (err) {
-    throw new Error(`cannot read the own namespace from ${file}: ${(err as Error).message}`);
+    throw new Error(`could not determine the pod's namespace from ${file}: ${(err as Error).message}`);
   }
+  if (name === '') throw new Error(`could not read the own namespace name: ${file} is empty`);
+  return name;
 }
 
 interface Settings {
@@ -77,8 +80,6 @@ function inCluster(options: ConnectionOptions): Settings {
   };
 }
 
-type Named<T> = { name?: string } & { [k: string]: T | string | undefined };
-
 /** The current context of a kubeconfig file (client-go's clientcmd, the parts a client needs). */
 async function fromKubeconfig(file: string): Promise<Settings> {
   const fail = (what: string): never => {
@@ -91,25 +92,28 @@ async function fromKubeconfig(file: string): Promise<Settings> {
   } catch (err) {
     return fail((err as Error).message);
   }
-  const find = <T>(section: string, key: string, name: string | undefined): T => {
-    const list = (doc[section] ?? []) as Named<T>[];
-    const entry = Array.isArray(list) ? list.find((e) => e?.name === name) : undefined;
-    if (entry === undefined || entry[key] === undefined) return fail(`no ${key} ${JSON.stringify(name)} in ${section}`);
-    return entry[key] as T;
-  };
-  const contextName = doc['current-context'] as string | undefined;
-  if (!contextName) fail('no current-context');
-  const context = find<{ cluster?: string; user?: string }>('contexts', 'context', contextName);
-  const cluster = find<Record<string, unknown>>('clusters', 'cluster', context.cluster);
-  const user = context.user ? find<Record<string, unknown>>('users', 'user', context.user) : {};
   const str = (o: Record<string, unknown>, k: string): string | undefined => (typeof o[k] === 'string' && o[k] !== '' ? (o[k] as string) : undefined);
+  /** The `key` mapping of the entry named `name` in the list `section` (kubeconfig's named lists). */
+  const find = (section: string, key: string, name: string | undefined): Record<string, unknown> => {
+    const list = doc[section];
+    const entry = Array.isArray(list) ? (list as Record<string, unknown>[]).find((e) => e?.name === name) : undefined;
+    const value = entry?.[key];
+    if (typeof value !== 'object' || value === null) return fail(`no ${key} ${JSON.stringify(name)} in ${section}`);
+    return value as Record<string, unknown>;
+  };
+  const contextName = str(doc, 'current-context') ?? fail('no current-context');
+  const context = find('contexts', 'context', contextName);
+  const clusterName = str(context, 'cluster');
+  const userName = str(context, 'user');
+  const cluster = find('clusters', 'cluster', clusterName);
+  const user = userName ? find('users', 'user', userName) : {};
   // client-go resolves a kubeconfig's relative paths against the file's directory
   const path = (p: string | undefined): string | undefined => (p === undefined || isAbsolute(p) ? p : resolve(dirname(file), p));
   const data = (d: string | undefined): string | undefined => (d === undefined ? undefined : Buffer.from(d, 'base64').toString('utf8'));
 
-  const server = str(cluster, 'server') ?? fail(`cluster ${JSON.stringify(context.cluster)} has no server`);
+  const server = str(cluster, 'server') ?? fail(`cluster ${JSON.stringify(clusterName)} has no server`);
   for (const unsupported of ['exec', 'auth-provider'])
-    if (user[unsupported] !== undefined) fail(`user ${JSON.stringify(context.user)}: ${unsupported} credentials are not supported by Tributary; use a token or a client certificate`);
+    if (user[unsupported] !== undefined) fail(`user ${JSON.stringify(userName)}: ${unsupported} credentials are not supported by Tributary; use a token or a client certificate`);
 
   const tls: { -readonly [K in keyof TlsSettings]: TlsSettings[K] } = {};
   tls.ca = data(str(cluster, 'certificate-authority-data'));
