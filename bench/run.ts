@@ -35,10 +35,11 @@ const SUITES: Record<string, [module: string, call: string]> = {
   'keyed-labels': ['../src/model/keyed-labels.bench.js', 'runKeyedLabelsBench()'],
   streamaggr: ['./streamaggr.js', 'runStreamAggrBench()'],
   'streamaggr-engine': ['../src/streamaggr/streamaggr.bench.js', 'runStreamAggrEngineBench()'],
+  cluster: ['./cluster.js', 'runClusterBench()'],
 };
 
-/** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows; streamaggr runs it three times, with and without rules side by side). */
-const ON_REQUEST = new Set(['queue-lag', 'streamaggr']);
+/** Suites that run only when named: they take minutes (queue-lag runs the real process until its queue overflows; streamaggr runs it three times, with and without rules side by side; cluster runs five agents, then three, at 1,000 targets). */
+const ON_REQUEST = new Set(['queue-lag', 'streamaggr', 'cluster']);
 
 const chosen = process.argv.slice(2);
 for (const [name, [module, call]] of Object.entries(SUITES)) {

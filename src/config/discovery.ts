@@ -1,14 +1,17 @@
 /**
- * Where scrape targets come from. Static, file, HTTP, DNS and Consul discovery are validated key by key;
- * every other `*_sd_configs` kind Prometheus (or vmagent) knows is accepted as a list of
- * mappings without looking inside, so existing configs load, and the loader warns that those
- * jobs discover nothing in Tributary yet.
+ * Where scrape targets come from. Static, file, HTTP, DNS, Consul and Kubernetes discovery (the
+ * latter's rules in kubernetes-sd.ts) are validated key by key; every other `*_sd_configs` kind
+ * Prometheus (or vmagent) knows is accepted as a list of mappings without looking inside, so
+ * existing configs load, and the loader warns that those jobs discover nothing in Tributary yet.
  */
 
 import * as z from 'zod';
 import { consulApiUrl } from './consul-address.js';
 import { checkHttpClient, httpClientShape, normalizeHttpClient } from './http-client-config.js';
 import { AT_KEY, bool, duration, httpUrl, labelSet, opaqueMapping, text, textList, textMap, uint } from './fields.js';
+import { kubernetesSdConfigSchema } from './kubernetes-sd.js';
+
+export { kubernetesSdConfigSchema, type KubernetesSdConfig, type KubernetesRole } from './kubernetes-sd.js';
 
 export const staticConfigSchema = z.strictObject({
   targets: z.array(text).default([]),
@@ -128,7 +131,6 @@ export const UNSUPPORTED_SD_KINDS = [
   'gce_sd_configs',
   'hetzner_sd_configs',
   'ionos_sd_configs',
-  'kubernetes_sd_configs',
   'kuma_sd_configs',
   'lightsail_sd_configs',
   'linode_sd_configs',
@@ -158,6 +160,7 @@ export const discoveryShape = {
   http_sd_configs: z.array(httpSdConfigSchema).default([]),
   dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
   consul_sd_configs: z.array(consulSdConfigSchema).default([]),
+  kubernetes_sd_configs: z.array(kubernetesSdConfigSchema).default([]),
   ...(Object.fromEntries(UNSUPPORTED_SD_KINDS.map((k) => [k, unsupportedSdList])) as Record<
     UnsupportedSdKind,
     typeof unsupportedSdList

@@ -58,6 +58,10 @@ export function resolveScrapeConfigPaths(job: ScrapeConfig, dir: string): void {
   for (const sd of job.file_sd_configs) sd.files = sd.files.map(to);
   for (const sd of job.http_sd_configs) httpClientPaths(sd, to);
   for (const sd of job.consul_sd_configs) httpClientPaths(sd, to);
+  for (const sd of job.kubernetes_sd_configs) {
+    setPaths(sd, ['kubeconfig_file'], to);
+    httpClientPaths(sd, to);
+  }
 }
 
 function against(dir: string): Resolve {

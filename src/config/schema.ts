@@ -322,6 +322,7 @@ export function scrapeConfigWarnings(jobs: readonly ScrapeConfig[]): SchemaWarni
     if (c.oauth2) warnings.push(...oauth2Warnings(c.oauth2, ['scrape_configs', i, 'oauth2']));
     c.http_sd_configs.forEach((sd, j) => sd.oauth2 && warnings.push(...oauth2Warnings(sd.oauth2, ['scrape_configs', i, 'http_sd_configs', j, 'oauth2'])));
     c.consul_sd_configs.forEach((sd, j) => sd.oauth2 && warnings.push(...oauth2Warnings(sd.oauth2, ['scrape_configs', i, 'consul_sd_configs', j, 'oauth2'])));
+    c.kubernetes_sd_configs.forEach((sd, j) => sd.oauth2 && warnings.push(...oauth2Warnings(sd.oauth2, ['scrape_configs', i, 'kubernetes_sd_configs', j, 'oauth2'])));
     for (const w of vmagentKeyWarnings(c)) warnings.push({ path: ['scrape_configs', i, w.key], message: w.message });
     if (c.metric_name_validation_scheme === 'utf8') {
       c.static_configs.forEach((sc, j) => warnings.push(...utf8LabelNameWarnings(sc.labels, ['scrape_configs', i, 'static_configs', j, 'labels'])));

@@ -67,6 +67,7 @@ const HTTP_CLIENTS: readonly Pattern[] = [
   ['scrape_configs', '*'],
   ['scrape_configs', '*', 'http_sd_configs', '*'],
   ['scrape_configs', '*', 'consul_sd_configs', '*'],
+  ['scrape_configs', '*', 'kubernetes_sd_configs', '*'],
   ['remote_write', '*'],
 ];
 

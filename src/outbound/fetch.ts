@@ -40,7 +40,7 @@ export interface FetchSpec {
 
 export type FetchResult =
   | { readonly ok: true; readonly body: Buffer; readonly contentType: string | undefined; readonly header?: string }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: false; readonly error: string; readonly status?: number };
 
 /**
  * Receives a body as it arrives, decompressed. A throw from either method ends the fetch with
@@ -54,8 +54,12 @@ export interface BodyConsumer {
 
 export type StreamResult =
   | { readonly ok: true; readonly contentType: string | undefined; readonly bytes: number; readonly header?: string }
-  /** `tooLarge`: the body passed maxBodyBytes (Prometheus reports scrape_body_size_bytes -1 then). */
-  | { readonly ok: false; readonly error: string; readonly tooLarge?: boolean };
+  /**
+   * `tooLarge`: the body passed maxBodyBytes (Prometheus reports scrape_body_size_bytes -1 then).
+   * `status`: the HTTP status when the server answered with a non-2xx one (Kubernetes' 410
+   * Gone means "list again", not "try again").
+   */
+  | { readonly ok: false; readonly error: string; readonly tooLarge?: boolean; readonly status?: number };
 
 /** Fetches the page into memory; see `fetchStream`. */
 export async function fetchPage(spec: FetchSpec, signal: AbortSignal): Promise<FetchResult> {
@@ -116,6 +120,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       resolve(r);
     };
     const fail = (error: string): void => finish({ ok: false, error });
+    const failStatus = (): void => finish({ ok: false, error: httpError(status, spec, excerpt), status });
     const failTooLarge = (): void => finish({ ok: false, error: tooLarge(spec), tooLarge: true });
     const onAbort = (): void => fail(`scrape aborted while fetching ${spec.shownUrl}`);
     // The timer is checked again after one turn of the event loop: when the process (or the
@@ -129,7 +134,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
     signal.addEventListener('abort', onAbort, { once: true });
 
     const complete = (): void => {
-      if (status < 200 || status > 299) fail(httpError(status, spec, excerpt));
+      if (status < 200 || status > 299) failStatus();
       else finish({ ok: true, contentType, bytes: total, header });
     };
     const decodedChunk = (data: Buffer): void => {
@@ -137,7 +142,7 @@ export function fetchStream(spec: FetchSpec, signal: AbortSignal, consumer: Body
       if (status < 200 || status > 299) {
         excerpt += data.toString('utf8');
         // enough to show; the rest of an error page is not read
-        if (excerpt.length >= ERROR_EXCERPT_CHARS) fail(httpError(status, spec, excerpt));
+        if (excerpt.length >= ERROR_EXCERPT_CHARS) failStatus();
         return;
       }
       total += data.length;

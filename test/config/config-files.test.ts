@@ -358,13 +358,13 @@ test('configuration text has no directory: paths stay as written and includes ar
 
 test('warnings of included files name the included file', async () => {
   const root = tree({
-    'main.yml': yaml('scrape_config_files: [k8s.yml]'),
-    'k8s.yml': yaml('scrape_configs:', '  - job_name: pods', '    kubernetes_sd_configs: [{role: pod}]'),
+    'main.yml': yaml('scrape_config_files: [ec2.yml]'),
+    'ec2.yml': yaml('scrape_configs:', '  - job_name: nodes', '    ec2_sd_configs: [{region: eu-west-1}]'),
   });
   const { warnings } = await loadConfigFile(join(root, 'main.yml'), {});
   assert.deepEqual(
     warnings.map((w) => [w.file, w.line, w.path, w.message]),
-    [[join(root, 'k8s.yml'), 3, 'scrape_configs[0].kubernetes_sd_configs', 'not supported yet; ignored']],
+    [[join(root, 'ec2.yml'), 3, 'scrape_configs[0].ec2_sd_configs', 'not supported yet; ignored']],
   );
 });
 

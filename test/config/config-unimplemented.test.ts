@@ -56,6 +56,13 @@ ${indent(FROM_ENV, 8)}
 ${indent(PROXIED, 8)}
       - server: 127.0.0.1:9
 ${indent(FROM_ENV, 8)}
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: http://127.0.0.1:9
+${indent(PROXIED, 8)}
+      - role: node
+        api_server: http://127.0.0.1:9
+${indent(FROM_ENV, 8)}
   - job_name: b
 ${indent(FROM_ENV, 4)}
 remote_write:

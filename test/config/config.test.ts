@@ -69,7 +69,6 @@ test('a realistic prometheus.yml loads, with warnings for what Tributary ignores
       [6, 'global.evaluation_interval', 'Tributary evaluates no rules; ignored'],
       [12, 'rule_files', 'Tributary does not evaluate rules; ignored'],
       [16, 'alerting', 'Tributary does not send alerts; ignored'],
-      [81, 'scrape_configs[3].kubernetes_sd_configs', 'not supported yet; ignored'],
       [117, 'remote_write[0].queue_config.capacity', 'not used: samples wait in a disk queue bounded by max_disk_usage; ignored'],
       [118, 'remote_write[0].queue_config.max_shards', 'not used: Tributary sends with a fixed number of senders (queue_config.senders); ignored'],
     ],

@@ -368,6 +368,7 @@ test('createDiscoverers builds one discoverer per config entry', async () => {
       http_sd_configs: [],
       dns_sd_configs: [dnsSdConfigSchema.parse({ names: ['x'] })],
       consul_sd_configs: [consulSdConfigSchema.parse({ server: '127.0.0.1:1' })],
+      kubernetes_sd_configs: [],
     },
     new LogCapture().logger,
   );
