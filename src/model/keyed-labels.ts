@@ -6,14 +6,19 @@
  *
  * Bounded and generational, as the relabel cache: new keys go into a young map; when it holds
  * `maxEntries / 2` it becomes the old map and the previous old map is dropped whole. A hit in
- * the old map is promoted, so series pushed every interval stay and vanished ones go. One
- * class of this file per way of holding keys (a string, bytes in place); `Generations` is that
- * policy, once.
+ * the old map is promoted, so series pushed every interval stay and vanished ones go. A sender
+ * whose series in use outnumber a generation would make that rotation drop, every time, keys
+ * about to be asked for: the young map is then let grow instead (up to `GROWN_ENTRIES`), so
+ * a big steady sender costs a lookup per series, not a new `Labels` — and a new entry in every
+ * cache keyed on it — for a fifth of its series each round. One class of this file per way of
+ * holding keys (a string, bytes in place); `Generations` is that policy, once.
  */
 
 import type { Labels } from './labels.js';
 
 export const DEFAULT_KEYED_LABELS_ENTRIES = 200_000;
+/** How far a cache grows for a sender whose series in use outnumber its bound. */
+export const GROWN_ENTRIES = 8_000_000;
 
 /**
  * The generational policy both caches below share: `room()` before a key goes into the young
@@ -21,12 +26,16 @@ export const DEFAULT_KEYED_LABELS_ENTRIES = 200_000;
  * holds half the bound.
  */
 abstract class Generations<T extends { readonly size: number }> {
-  private readonly half: number;
+  private half: number;
+  private readonly maxHalf: number;
+  /** Keys of the young generation that came back from the old one. */
+  private promoted = 0;
   protected young: T;
   protected old: T;
 
   constructor(maxEntries: number) {
     this.half = Math.max(1, Math.floor(maxEntries / 2));
+    this.maxHalf = Math.max(this.half, GROWN_ENTRIES / 2);
     this.young = this.fresh();
     this.old = this.fresh();
   }
@@ -36,10 +45,23 @@ abstract class Generations<T extends { readonly size: number }> {
   /** The generation a new key goes into. */
   protected room(): T {
     if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = this.fresh();
+      // mostly promoted: the keys in use do not fit a generation, and a rotation would drop
+      // the ones asked for next
+      if (this.promoted * 2 > this.half && this.half < this.maxHalf) {
+        this.half = Math.min(this.half * 2, this.maxHalf);
+      } else {
+        this.old = this.young;
+        this.young = this.fresh();
+      }
+      this.promoted = 0;
     }
     return this.young;
+  }
+
+  /** The generation a key found in the old one goes into. */
+  protected promote(): T {
+    this.promoted++;
+    return this.room();
   }
 
   get size(): number {
@@ -60,7 +82,7 @@ export class KeyedLabels<V = Labels> extends Generations<Map<string, V>> {
     const v = this.young.get(key);
     if (v !== undefined) return v;
     const o = this.old.get(key);
-    if (o !== undefined) this.room().set(key, o);
+    if (o !== undefined) this.promote().set(key, o);
     return o;
   }
 
@@ -105,7 +127,7 @@ export class BytesKeyedLabels<V = Labels> extends Generations<BytesTable<V>> {
     const v = this.young.find(h, view, at, n, at, 0);
     if (v !== undefined) return v;
     const o = this.old.find(h, view, at, n, at, 0);
-    if (o !== undefined) this.room().put(h, view, at, n, at, 0, o);
+    if (o !== undefined) this.promote().put(h, view, at, n, at, 0, o);
     return o;
   }
 
@@ -124,7 +146,7 @@ export class BytesKeyedLabels<V = Labels> extends Generations<BytesTable<V>> {
     const v = this.young.find(h, view, at1, e1 - s1, at2, e2 - s2);
     if (v !== undefined) return v;
     const o = this.old.find(h, view, at1, e1 - s1, at2, e2 - s2);
-    if (o !== undefined) this.room().put(h, view, at1, e1 - s1, at2, e2 - s2, o);
+    if (o !== undefined) this.promote().put(h, view, at1, e1 - s1, at2, e2 - s2, o);
     return o;
   }
 

@@ -236,19 +236,24 @@ export class RemoteWriteQueue implements SampleSink {
   /**
    * Resolves true once every sample written before the call is sent or written to disk and
    * synced, so it survives a `kill -9`; false when the disk fails (it is then only in memory).
-   * A consumer that must not acknowledge before that (the NATS ingest) waits on it.
+   * A consumer that must not acknowledge before that (the NATS ingest) waits on it. A receiver
+   * that keeps up is given as long as the timer would (¾ of batch_send_deadline) to take the
+   * records, so they need no disk; what it has not taken by then is written and synced.
    */
   async persisted(): Promise<boolean> {
     if (this.closed) return false;
     for (const s of this.active) this.seal(s);
+    const until = Date.now() + (this.deadline * 3) / 4;
+    while (!this.closed && this.shards.some((s) => !s.queue.empty) && Date.now() < until) await sleep(5, this.stop.signal);
     const results = await Promise.all(
       this.shards.map(async (s) => {
+        if (s.queue.empty) return true;
         await s.queue.spill(Infinity);
         await s.queue.sync();
         return !s.queue.diskFailing;
       }),
     );
-    return results.every(Boolean);
+    return !this.closed && results.every(Boolean);
   }
 
   /** Queues what is gathered and waits until everything queued was sent (or `timeoutMs` passed). */

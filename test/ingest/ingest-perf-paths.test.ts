@@ -12,7 +12,7 @@ import { WriteRequestReceiver, type ReceiveSink } from '../../src/formats/remote
 import { parseWriteRequest, WriteRequestWriter } from '../../src/formats/remotewrite/index.js';
 import { SnappyWriteRequestWriter } from '../../src/formats/remotewrite/snappy-writer.js';
 import { uncompress } from '../../src/formats/snappy/index.js';
-import { BytesKeyedLabels } from '../../src/model/keyed-labels.js';
+import { BytesKeyedLabels, KeyedLabels } from '../../src/model/keyed-labels.js';
 import { Labels } from '../../src/model/labels.js';
 import { SampleBatch } from '../../src/model/samples.js';
 import { rng } from '../helpers/seeded-random.js';
@@ -94,6 +94,37 @@ function collect(): { sink: ReceiveSink; rows: string[] } {
   };
   return { sink, rows };
 }
+
+test('keyed labels: a sender whose series in use outnumber a generation keeps them all (the young one grows); churn stays bounded', () => {
+  const enc = new TextEncoder();
+  for (const make of [() => new KeyedLabels<number>(1000), () => new BytesKeyedLabels<number>(1000)]) {
+    const cache = make();
+    const lookup = (k: string): number | undefined => {
+      if (cache instanceof KeyedLabels) return cache.get(k);
+      const b = enc.encode(k);
+      return cache.get(b, 0, b.length);
+    };
+    const store = (k: string): void => {
+      if (cache instanceof KeyedLabels) return cache.set(k, 1);
+      const b = enc.encode(k);
+      cache.set(b, 0, b.length, 1);
+    };
+    let misses = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 700; i++) {
+        const k = `series_${i}`;
+        if (lookup(k) === undefined) {
+          if (round >= 10) misses++;
+          store(k);
+        }
+      }
+    }
+    assert.equal(misses, 0, '700 keys in use against generations of 500: every one found after warm-up');
+    // keys never asked for again do not make it grow: it stays at its bound
+    for (let i = 0; i < 50_000; i++) store(`churn_${i}`);
+    assert.ok(cache.size <= 2 * 1400, `churn kept ${cache.size}`);
+  }
+});
 
 test('remote write in: the one-walk reading of plain series gives what the tree parser gives, for every layout, first and again', () => {
   const long = 'v'.repeat(200); // a label past 127 bytes: not the plain layout

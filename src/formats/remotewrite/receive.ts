@@ -36,8 +36,14 @@ export interface ReceiveSummary {
   metadata: MetricMetadata[];
 }
 
-/** Series remembered per version (a sender's whole series set, as vmagent's per-series cache). */
-const MAX_SERIES = 200_000;
+/**
+ * Series remembered per version: a sender's whole series set, which for an agent forwarding
+ * its scrapes (remote write in, a NATS consumer) is commonly a million. Sized for that rather
+ * than for a line protocol's sources: once a sender's series outnumber a generation, every
+ * round looks up a part of them again and makes each a new `Labels`, which every cache keyed on
+ * them (relabeling, the `fast` writer's codes) then holds a second time until it expires.
+ */
+const MAX_SERIES = 4_000_000;
 
 export class WriteRequestReceiver {
   private readonly v1Series: BytesKeyedLabels;
