@@ -115,6 +115,8 @@ class UsageError extends Error {}
 
 function parse(argv: string[]): { command: string; positionals: string[]; values: Values } {
   let parsed;
+  // vmagent's command lines spell its flags with one dash
+  argv = argv.map((a) => (/^-promscrape\.cluster\./.test(a) ? `-${a}` : a));
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   } catch (err) {

@@ -10,7 +10,13 @@ import { AT_KEY, scalar, parseInteger, text } from './fields.js';
 
 /** `3`, or a StatefulSet pod name ending in `-3`. */
 export function parseMemberNum(value: string): number {
-  const m = /^(?:.*-)?(\d+)$/.exec(value.trim());
+  const v = value.trim();
+  if (/^[+-]?\d+$/.test(v)) {
+    const n = parseInteger(v);
+    if (n < 0) throw new Error(`must be 0 or more, got ${n}`);
+    return n;
+  }
+  const m = /^.+-(\d+)$/.exec(v);
   if (!m) throw new Error(`expected a member number or a StatefulSet pod name ending in -N, got ${JSON.stringify(value)}`);
   return parseInteger(m[1]);
 }

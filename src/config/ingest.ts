@@ -67,21 +67,19 @@ export const ingestConfigSchema = z.strictObject({
   /**
    * NATS JetStream: consumes the remote-write requests agents publish to a `nats://` remote_write
    * URL, with a durable pull consumer that several Tributaries share (a work queue). A message is
-   * acknowledged only after its samples are sent or on disk for every remote_write URL here.
+   * acknowledged only after its samples are sent or on disk for every remote_write URL here, so
+   * a consumer needs at least one (resolve.ts refuses to start one without). Off when absent.
    */
   nats: z
     .strictObject({
-      /** `nats://HOST:PORT[,HOST:PORT…]/SUBJECT[?stream=NAME]`, as the publishing agents have it. Off when absent. */
-      url: z
-        .string()
-        .superRefine((s, ctx) => {
-          try {
-            parseNatsUrl(s);
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          }
-        })
-        .optional(),
+      /** `nats://HOST:PORT[,HOST:PORT…]/SUBJECT[?stream=NAME]`, as the publishing agents have it. */
+      url: z.string().superRefine((s, ctx) => {
+        try {
+          parseNatsUrl(s);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
       /** The durable consumer's name: consumers with the same name share the messages. */
       durable: z.string().regex(/^[^\s.*>]+$/, 'no spaces, dots or wildcards').default('tributary'),
       /** Messages taken per pull; they are acknowledged together once their samples are safe. */
@@ -91,7 +89,7 @@ export const ingestConfigSchema = z.strictObject({
       /** A message not acknowledged for this long goes to another consumer (its agent died). */
       ack_wait: duration.refine((n) => n >= 1000, 'must be at least 1s').default(60_000),
     })
-    .prefault({}),
+    .optional(),
   /** OpenTSDB: telnet `put` over TCP and UDP (the TCP port also answers HTTP /api/put), and HTTP /api/put. */
   opentsdb: z
     .strictObject({

@@ -156,7 +156,13 @@ export const remoteWriteConfigSchema = z
       if (Object.keys(c.headers).length > 0) httpOnly.push('headers' as never);
       if (c.protobuf_message !== 'prometheus.WriteRequest') httpOnly.push('protobuf_message' as never);
       for (const k of httpOnly) {
-        ctx.addIssue({ code: 'custom', path: [k], message: `${k} applies to HTTP URLs; a nats:// URL takes its user and password in the URL`, params: AT_KEY });
+        const message =
+          k === 'tls_config'
+            ? 'TLS to NATS is not supported yet (a nats:// URL is plain TCP, with its user and password in the URL)'
+            : k === 'basic_auth'
+              ? 'a nats:// URL takes its user and password in the URL (nats://user:password@host:port/subject)'
+              : `${k} applies to HTTP URLs only, not to a nats:// URL`;
+        ctx.addIssue({ code: 'custom', path: [k], message, params: AT_KEY });
       }
     }
     if (c.queue_config.min_shards > c.queue_config.max_shards) {

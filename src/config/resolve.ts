@@ -66,13 +66,20 @@ export async function resolveConfig(opts: ConfigSources): Promise<ResolvedConfig
     config.remote_write.push(parsed.data);
   }
   applyIngestFlags(config, opts.ingest);
-  applyClusterFlags(config, opts.cluster);
+  loaded.warnings.push(...applyClusterFlags(config, opts.cluster));
+  if (config.ingest.nats !== undefined && config.remote_write.length === 0) {
+    // a work queue: what a consumer acknowledges is gone from the stream, so it must go somewhere
+    throw new Error(`ingest.nats: no remote_write URL to send what is consumed to; a consumer acknowledges each message once remote write has its samples, and with none they would be dropped (add remote_write, or --remote-write-url)`);
+  }
   return { config, warnings: loaded.warnings };
 }
 
-function applyClusterFlags(config: TributaryConfig, flags: ClusterFlags | undefined): void {
+/** Lays the flags over the file's `cluster:`; warns where the file says otherwise (a reload keeps the flags). */
+function applyClusterFlags(config: TributaryConfig, flags: ClusterFlags | undefined): ConfigWarning[] {
   const given = Object.entries(flags ?? {}).filter(([, v]) => v !== undefined);
-  if (given.length === 0) return;
+  if (given.length === 0) return [];
+  const fromFile = config.cluster;
+  const defaults = clusterConfigSchema.parse({});
   // checked together with the file's keys: a member number is valid only against the count
   const parsed = clusterConfigSchema.safeParse({ ...config.cluster, ...Object.fromEntries(given) });
   if (!parsed.success) {
@@ -81,6 +88,20 @@ function applyClusterFlags(config: TributaryConfig, flags: ClusterFlags | undefi
     throw new Error(`--cluster.${key}: ${issue?.message ?? 'invalid'}`);
   }
   config.cluster = parsed.data;
+  const warnings: ConfigWarning[] = [];
+  for (const [key] of given) {
+    const k = key as keyof ClusterConfig;
+    if (fromFile[k] !== defaults[k] && fromFile[k] !== parsed.data[k]) {
+      warnings.push({
+        file: '(command line)',
+        line: 0,
+        column: 0,
+        path: `cluster.${k}`,
+        message: `the file's ${JSON.stringify(fromFile[k])} is overridden by --cluster.${k.replaceAll('_', '-')} ${JSON.stringify(parsed.data[k])} (flags win, also on reload)`,
+      });
+    }
+  }
+  return warnings;
 }
 
 function applyIngestFlags(config: TributaryConfig, flags: IngestFlags | undefined): void {

@@ -302,6 +302,12 @@ export function configWarnings(config: TributaryConfig): SchemaWarning[] {
   if (config.global.metric_name_validation_scheme === 'utf8')
     warnings.push(...utf8LabelNameWarnings(config.global.external_labels, ['global', 'external_labels']));
   warnings.push(...scrapeConfigWarnings(config.scrape_configs));
+  if (config.ingest.nats !== undefined && config.remote_write.length === 0) {
+    warnings.push({ path: ['ingest', 'nats'], message: 'no remote_write URL: the consumer starts only with --remote-write-url (what it consumes must go somewhere)' });
+  }
+  if (config.cluster.replication_factor > config.cluster.members_count) {
+    warnings.push({ path: ['cluster', 'replication_factor'], message: `above members_count (${config.cluster.members_count}): every member scrapes every target` });
+  }
   config.remote_write.forEach((w, i) => {
     warnings.push(...remoteWriteAuthWarnings(w, ['remote_write', i]));
     if (w.send_exemplars) warnings.push({ path: ['remote_write', i, 'send_exemplars'], message: 'exemplars are not sent yet' });

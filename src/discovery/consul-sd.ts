@@ -17,7 +17,7 @@ import { consulApiUrl } from '../config/consul-address.js';
 import { MEDIA_JSON } from '../formats/media-types.js';
 import type { Logger } from '../log/logger.js';
 import { fetchPage, HttpClient } from '../outbound/index.js';
-import { ADDRESS_LABEL, deliver, type Discoverer, type TargetGroup, type UpdateHandler } from './target-group.js';
+import { ADDRESS_LABEL, GroupReporter, type Discoverer, type TargetGroup, type UpdateHandler } from './target-group.js';
 
 const META = '__meta_consul_';
 export const CONSUL_SERVICE_LABEL = `${META}service`;
@@ -48,8 +48,7 @@ export class ConsulDiscoverer implements Discoverer {
   private readonly groups = new Map<string, TargetGroup>();
   private running: Promise<void> | undefined;
   private datacenter: string;
-  private onUpdate: UpdateHandler | undefined;
-  private lastReported: string | undefined;
+  private readonly reporter: GroupReporter;
 
   constructor(
     private readonly config: ConsulSdConfig,
@@ -60,10 +59,11 @@ export class ConsulDiscoverer implements Discoverer {
     this.datacenter = config.datacenter;
     // the origin alone: a `server` written with userinfo must not reach the log
     this.log = logger.child({ discovery: 'consul', server: consulApiUrl(config, '')!.origin });
+    this.reporter = new GroupReporter(this.log);
   }
 
   start(onUpdate: UpdateHandler): void {
-    this.onUpdate = onUpdate;
+    this.reporter.start(onUpdate);
     this.running = this.run().catch((err: unknown) => this.log.error('consul_sd stopped unexpectedly', { err: err as Error }));
   }
 
@@ -158,10 +158,7 @@ export class ConsulDiscoverer implements Discoverer {
   private report(): void {
     if (this.closing.signal.aborted) return;
     const groups = [...this.groups.keys()].sort().map((n) => this.groups.get(n)!);
-    const key = JSON.stringify(groups);
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    deliver(this.onUpdate, groups, this.log);
+    this.reporter.report(groups);
   }
 
   /** The local agent's datacenter, which labels every group: asked until it answers (or close). */

@@ -16,7 +16,7 @@ import { groupsFromDocument } from './group-document.js';
 import { jsonErrorPosition } from './json-position.js';
 import { decodeUtf8 } from '../model/utf8.js';
 import type { Discoverer, TargetGroup, UpdateHandler } from './target-group.js';
-import { deliver } from './target-group.js';
+import { GroupReporter } from './target-group.js';
 
 export const FILEPATH_LABEL = '__meta_filepath';
 
@@ -32,9 +32,8 @@ export class FileDiscoverer implements Discoverer {
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
-  private lastReported: string | undefined;
-  private onUpdate: UpdateHandler | undefined;
   private readonly log: Logger;
+  private readonly reporter: GroupReporter;
 
   constructor(
     private readonly config: FileSdConfig,
@@ -42,10 +41,11 @@ export class FileDiscoverer implements Discoverer {
   ) {
     this.patterns = config.files.map(compilePattern);
     this.log = logger.child({ discovery: 'file' });
+    this.reporter = new GroupReporter(this.log);
   }
 
   start(onUpdate: UpdateHandler): void {
-    this.onUpdate = onUpdate;
+    this.reporter.start(onUpdate);
     for (const dir of new Set(this.patterns.map((p) => p.dir))) this.watchDir(dir);
     this.timer = setInterval(() => this.refresh(), this.config.refresh_interval);
     this.refresh();
@@ -96,10 +96,7 @@ export class FileDiscoverer implements Discoverer {
     }
     if (this.closed) return;
     const groups = [...files].flatMap((f) => this.byFile.get(f) ?? []);
-    const key = JSON.stringify(groups);
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    deliver(this.onUpdate, groups, this.log);
+    this.reporter.report(groups);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from '../log/logger.js';
-import { deliver, type TargetGroup, type UpdateHandler } from './target-group.js';
+import { GroupReporter, type TargetGroup, type UpdateHandler } from './target-group.js';
 
 export type RefreshFn = (signal: AbortSignal) => Promise<TargetGroup[] | undefined>;
 
@@ -14,17 +14,18 @@ export class Refresher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  private lastReported: string | undefined;
-  private onUpdate: UpdateHandler | undefined;
+  private readonly reporter: GroupReporter;
 
   constructor(
     private readonly intervalMs: number,
     private readonly refresh: RefreshFn,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.reporter = new GroupReporter(log);
+  }
 
   start(onUpdate: UpdateHandler): void {
-    this.onUpdate = onUpdate;
+    this.reporter.start(onUpdate);
     this.tick();
   }
 
@@ -41,10 +42,7 @@ export class Refresher {
   private async runOnce(): Promise<void> {
     const groups = await this.refresh(this.abort.signal);
     if (groups === undefined || this.abort.signal.aborted) return;
-    const key = JSON.stringify(groups);
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    deliver(this.onUpdate, groups, this.log);
+    this.reporter.report(groups);
   }
 
   async close(): Promise<void> {

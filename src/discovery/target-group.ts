@@ -24,11 +24,33 @@ export type UpdateHandler = (groups: TargetGroup[]) => void;
  * Hands groups to the consumer from a timer or watcher callback, where a throw would become an
  * unhandled error and stop the process: a consumer's failure is logged and discovery goes on.
  */
-export function deliver(onUpdate: UpdateHandler | undefined, groups: TargetGroup[], log: Logger): void {
+function deliver(onUpdate: UpdateHandler | undefined, groups: TargetGroup[], log: Logger): void {
   try {
     onUpdate?.(groups);
   } catch (err) {
     log.error('a discovery consumer failed on an update', { err: err as Error });
+  }
+}
+
+/**
+ * Where a discoverer sends its groups: the consumer, given them only when they differ from what
+ * it was given last, so a steady source does not make consumers rebuild their targets.
+ */
+export class GroupReporter {
+  private onUpdate: UpdateHandler | undefined;
+  private last: string | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  start(onUpdate: UpdateHandler): void {
+    this.onUpdate = onUpdate;
+  }
+
+  report(groups: TargetGroup[]): void {
+    const key = JSON.stringify(groups);
+    if (key === this.last) return;
+    this.last = key;
+    deliver(this.onUpdate, groups, this.log);
   }
 }
 

@@ -26,13 +26,13 @@ const PULL_EXPIRES_MS = 2000;
 /** The wait before pulling again after a failure, or while remote write is over its bound. */
 const BACKOFF_MS = 1000;
 
-type NatsIngestConfig = IngestConfig['nats'];
+type NatsIngestConfig = NonNullable<IngestConfig['nats']>;
 
 export const natsIngest: IngestProtocol = {
   name: 'nats',
   async start(ctx: IngestContext): Promise<Closable[]> {
     const c = ctx.config.nats;
-    if (c.url === undefined) return [];
+    if (c === undefined) return [];
     const messages = ctx.registry.counter({
       name: 'tributary_ingest_nats_messages_total',
       help: 'Messages taken from the JetStream consumer, by outcome: acked (samples safe), nak (to be redelivered: the disk queue failed), invalid (not a remote-write request; terminated).',
@@ -85,7 +85,12 @@ class NatsConsumer implements Closable {
         await this.pullOnce(consumer);
       } catch (err) {
         if (this.closed) break;
-        if (!failing) this.log.error('cannot consume from JetStream; trying again every second', { err: (err as Error).message });
+        const message = (err as Error).message;
+        // a work-queue stream takes one consumer per subject: a second durable name is refused
+        const hint = /not unique on workqueue/i.test(message)
+          ? { hint: 'the stream is a work queue: every consumer of a subject must use the same durable name (they share the messages; each does not get a copy)' }
+          : {};
+        if (!failing) this.log.error('cannot consume from JetStream; trying again every second', { err: message, ...hint });
         failing = true;
         // a consumer or stream deleted under us is made again
         if (/not found/i.test((err as Error).message)) consumer = undefined;

@@ -14,6 +14,7 @@
  * holding keys (a string, bytes in place); `Generations` is that policy, once.
  */
 
+import { fmix32 } from './hash.js';
 import type { Labels } from './labels.js';
 
 export const DEFAULT_KEYED_LABELS_ENTRIES = 200_000;
@@ -172,7 +173,7 @@ export class BytesKeyedLabels<V = Labels> extends Generations<BytesTable<V>> {
 /** A pair's hash; with an empty second range, its first range's alone (the same key). */
 function hashPair(view: DataView, at1: number, n1: number, at2: number, n2: number): number {
   const h = mixBytes(view, at1, n1, n1);
-  return finish(n2 === 0 ? h : mixBytes(view, at2, n2, h ^ n2));
+  return fmix32(n2 === 0 ? h : mixBytes(view, at2, n2, h ^ n2));
 }
 
 /**
@@ -314,7 +315,7 @@ function sameBytes(a: DataView, ao: number, b: DataView, bo: number, n: number):
  * then MurmurHash3's finalizer so that the low bits a table indexes by depend on every byte.
  */
 export function hashBytes(view: DataView, at: number, n: number): number {
-  return finish(mixBytes(view, at, n, n));
+  return fmix32(mixBytes(view, at, n, n));
 }
 
 /** The bytes mixed into `h`, the two lanes folded together: a hash before its finalizer (a pair's first range chains into its second). */
@@ -335,13 +336,4 @@ function mixBytes(view: DataView, at: number, n: number, h: number): number {
   }
   for (; p < end; p++) h = Math.imul(h ^ view.getUint8(p), 0x9e3779b1);
   return h ^ Math.imul(g, 0xc2b2ae3d);
-}
-
-function finish(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h | 0;
 }

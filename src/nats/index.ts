@@ -31,7 +31,14 @@ export function natsLib(): Promise<typeof Nats> {
  * `timeout`), and the caller tries again later: an agent does not hang at start on a NATS that
  * is down. Connection changes are logged.
  */
-export async function connectNats(a: NatsAddress, name: string, log: Logger, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+export async function connectNats(
+  a: NatsAddress,
+  name: string,
+  log: Logger,
+  /** Told when the connection goes down and comes back. */
+  onStatus: (up: boolean) => void = () => {},
+  extra: Partial<ConnectionOptions> = {},
+): Promise<NatsConnection> {
   const nc = await (await natsLib()).connect({
     servers: [...a.servers],
     name,
@@ -45,8 +52,13 @@ export async function connectNats(a: NatsAddress, name: string, log: Logger, ext
   });
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') log.warn('NATS connection lost; reconnecting', { server: String(s.data) });
-      else if (s.type === 'reconnect') log.info('NATS connection back', { server: String(s.data) });
+      if (s.type === 'disconnect') {
+        onStatus(false);
+        log.warn('NATS connection lost; reconnecting', { server: String(s.data) });
+      } else if (s.type === 'reconnect') {
+        onStatus(true);
+        log.info('NATS connection back', { server: String(s.data) });
+      }
       else if (s.type === 'error') log.warn('NATS error', { err: String(s.data) });
     }
   })().catch(() => {});

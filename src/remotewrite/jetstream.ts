@@ -22,6 +22,8 @@ export class JetStreamClient {
   private connecting: Promise<{ nc: NatsConnection; js: JetStream }> | undefined;
   private streamReady = false;
   private closed = false;
+  /** Between a disconnect and the reconnect: a publish would only wait in the client's buffer. */
+  private down = false;
 
   constructor(
     private readonly config: RemoteWriteConfig,
@@ -35,6 +37,7 @@ export class JetStreamClient {
   /** Publishes one queued request and waits for JetStream's acknowledgement. Never throws. */
   async send(block: Buffer, samples: number, stop: AbortSignal): Promise<SendOutcome> {
     if (stop.aborted || this.closed) return RETRY;
+    if (this.down) return this.failed('connect', new Error('the NATS connection is down; reconnecting'), stop);
     let js: JetStream;
     try {
       js = (await this.connection()).js;
@@ -49,13 +52,18 @@ export class JetStreamClient {
     h.set(SAMPLES_HEADER, String(samples));
     const stopwatch = this.counters.sendDuration.startTimer();
     try {
-      const ack = await js.publish(this.address.subject, block, {
-        msgID: messageId(block),
-        headers: h,
-        timeout: this.config.remote_timeout,
-        expect: { streamName: this.address.stream },
-      });
+      const ack = await untilStopped(
+        js.publish(this.address.subject, block, {
+          msgID: messageId(block),
+          headers: h,
+          timeout: this.config.remote_timeout,
+          expect: { streamName: this.address.stream },
+        }),
+        stop,
+      );
       stopwatch();
+      // stopping: the request stays queued; published meanwhile, its id makes the next start's copy a duplicate
+      if (ack === undefined) return RETRY;
       this.counters.requests(ack.duplicate ? 'duplicate' : 'ack').inc();
       this.counters.bytesSent.inc(block.length);
       this.counters.samplesSent.inc(samples);
@@ -78,7 +86,7 @@ export class JetStreamClient {
   }
 
   private connection(): Promise<{ nc: NatsConnection; js: JetStream }> {
-    this.connecting ??= connectNats(this.address, `tributary remote_write ${this.address.subject}`, this.log).then(
+    this.connecting ??= connectNats(this.address, `tributary remote_write ${this.address.subject}`, this.log, (up) => (this.down = !up)).then(
       (nc) => ({ nc, js: nc.jetstream() }),
       (err: unknown) => {
         this.connecting = undefined;
@@ -99,4 +107,23 @@ export class JetStreamClient {
       // never connected, or already closed: nothing is pending on it (the queue keeps what was not acknowledged)
     }
   }
+}
+
+/** The promise's value, or undefined as soon as `stop` is aborted (the promise goes on unheeded). */
+function untilStopped<T>(p: Promise<T>, stop: AbortSignal): Promise<T | undefined> {
+  if (stop.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onStop = () => resolve(undefined);
+    stop.addEventListener('abort', onStop, { once: true });
+    p.then(
+      (v) => {
+        stop.removeEventListener('abort', onStop);
+        resolve(v);
+      },
+      (err: unknown) => {
+        stop.removeEventListener('abort', onStop);
+        reject(err);
+      },
+    );
+  });
 }

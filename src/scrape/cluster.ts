@@ -7,18 +7,10 @@
  * modulo moves nearly all of them and every moved target risks a gap.
  */
 
-import { fnv1a32 } from '../model/hash.js';
+import { fmix32, fnv1a32 } from '../model/hash.js';
 import type { ClusterConfig } from '../config/cluster.js';
 
-/** murmur3's finalizer: spreads every input bit over the whole word. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+const mix32 = (h: number): number => fmix32(h) >>> 0;
 
 export class ClusterMembership {
   readonly self: number;

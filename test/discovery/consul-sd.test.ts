@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { consulSdConfigSchema } from '../../src/config/discovery.js';
 import { aggregatedStatus, ConsulDiscoverer, nextIndex, sanitizeLabelName, type ConsulTiming } from '../../src/discovery/consul-sd.js';
 import type { TargetGroup } from '../../src/discovery/index.js';
-import { Logger } from '../../src/log/logger.js';
+import { LogCapture } from '../helpers/log-capture.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -138,11 +138,6 @@ class FakeConsul {
       clearTimeout(timer);
     });
   }
-}
-
-class LogCapture {
-  readonly lines: string[] = [];
-  readonly logger = new Logger('debug', 'json', { write: (l: string) => void this.lines.push(l) });
 }
 
 /** Records a discoverer's updates. */

@@ -29,7 +29,7 @@ import {
   type TargetGroup,
 } from '../../src/discovery/index.js';
 import { readGroups } from '../../src/discovery/file-sd.js';
-import { Logger } from '../../src/log/logger.js';
+import { LogCapture } from '../helpers/log-capture.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -47,21 +47,6 @@ function writeAtomically(path: string, content: string): void {
   const tmp = `${path}.tmp-${process.hrtime.bigint()}`;
   writeFileSync(tmp, content);
   renameSync(tmp, path);
-}
-
-/** Captures log lines, so tests can wait for (and inspect) reported errors. */
-class LogCapture {
-  readonly lines: string[] = [];
-  readonly logger = new Logger('debug', 'json', { write: (l: string) => void this.lines.push(l) });
-  async waitFor(substring: string, timeoutMs = 3000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.lines.find((l) => l.includes(substring));
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no log line with ${JSON.stringify(substring)}; got ${this.lines.join('')}`);
-      await sleep(20);
-    }
-  }
 }
 
 /** Records every update of a started discoverer. */

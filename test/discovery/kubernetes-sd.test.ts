@@ -20,8 +20,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { kubernetesSdConfigSchema } from '../../src/config/discovery.js';
 import { ConfigError, loadConfigFile, parseConfigText, type ConfigIssue } from '../../src/config/index.js';
 import { KubernetesDiscoverer, type KubernetesDiscovererOptions, type TargetGroup } from '../../src/discovery/index.js';
-import { Logger } from '../../src/log/logger.js';
 import { startScraping, startTarget, waitFor } from '../helpers/scrape-harness.js';
+import { LogCapture } from '../helpers/log-capture.js';
 
 const execFile = promisify(execFileCb);
 
@@ -217,21 +217,6 @@ function key(o: Obj): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
-/** Captures log lines, so tests can wait for (and inspect) reported errors. */
-class LogCapture {
-  readonly lines: string[] = [];
-  readonly logger = new Logger('debug', 'json', { write: (l: string) => void this.lines.push(l) });
-  async waitFor(substring: string, timeoutMs = 3000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.lines.find((l) => l.includes(substring));
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no log line with ${JSON.stringify(substring)}; got ${this.lines.join('')}`);
-      await sleep(10);
-    }
-  }
-}
-
 /** A started discoverer and every update it delivered. */
 class Run {
   readonly all: TargetGroup[][] = [];
@@ -421,6 +406,15 @@ function endpointsPod(): Obj {
   };
 }
 
+/** What a target of the pod's container port carries; the endpoints name 9000, and the pod's other port (9001) is a target of its own. */
+const containerPort = (name: string, port: number) => ({
+  __meta_kubernetes_pod_container_name: 'c1',
+  __meta_kubernetes_pod_container_image: 'c1:latest',
+  __meta_kubernetes_pod_container_port_name: name,
+  __meta_kubernetes_pod_container_port_number: String(port),
+  __meta_kubernetes_pod_container_port_protocol: 'TCP',
+});
+
 const endpointsPodLabels = {
   __meta_kubernetes_pod_name: 'testpod',
   __meta_kubernetes_pod_ip: '4.3.2.1',
@@ -430,6 +424,8 @@ const endpointsPodLabels = {
   __meta_kubernetes_pod_host_ip: '2.3.4.5',
   __meta_kubernetes_pod_uid: 'deadbeef',
 };
+const mainPort = { ...endpointsPodLabels, ...containerPort('mainport', 9000) };
+const sidePortTarget = { __address__: '4.3.2.1:9001', ...containerPort('sideport', 9001), ...endpointsPodLabels };
 
 /** endpointslice_test.go's makeEndpointSliceV1. */
 function endpointSlice(): Obj {
@@ -693,22 +689,9 @@ test('role endpoints: addresses, readiness, target refs, pod and service labels,
         __meta_kubernetes_endpoint_node_name: 'testnode',
         ...port,
         __meta_kubernetes_endpoint_ready: 'true',
-        ...endpointsPodLabels,
-        __meta_kubernetes_pod_container_name: 'c1',
-        __meta_kubernetes_pod_container_image: 'c1:latest',
-        __meta_kubernetes_pod_container_port_name: 'mainport',
-        __meta_kubernetes_pod_container_port_number: '9000',
-        __meta_kubernetes_pod_container_port_protocol: 'TCP',
+        ...mainPort,
       },
-      {
-        __address__: '4.3.2.1:9001',
-        __meta_kubernetes_pod_container_name: 'c1',
-        __meta_kubernetes_pod_container_image: 'c1:latest',
-        __meta_kubernetes_pod_container_port_name: 'sideport',
-        __meta_kubernetes_pod_container_port_number: '9001',
-        __meta_kubernetes_pod_container_port_protocol: 'TCP',
-        ...endpointsPodLabels,
-      },
+      sidePortTarget,
     ],
     labels: {
       __meta_kubernetes_namespace: 'default',
@@ -767,22 +750,9 @@ test('role endpointslice: conditions, topology, app protocol, service and pod la
         __meta_kubernetes_endpointslice_endpoint_conditions_ready: 'true',
         __meta_kubernetes_endpointslice_address_target_kind: 'Pod',
         __meta_kubernetes_endpointslice_address_target_name: 'testpod',
-        ...endpointsPodLabels,
-        __meta_kubernetes_pod_container_name: 'c1',
-        __meta_kubernetes_pod_container_image: 'c1:latest',
-        __meta_kubernetes_pod_container_port_name: 'mainport',
-        __meta_kubernetes_pod_container_port_number: '9000',
-        __meta_kubernetes_pod_container_port_protocol: 'TCP',
+        ...mainPort,
       },
-      {
-        __address__: '4.3.2.1:9001',
-        __meta_kubernetes_pod_container_name: 'c1',
-        __meta_kubernetes_pod_container_image: 'c1:latest',
-        __meta_kubernetes_pod_container_port_name: 'sideport',
-        __meta_kubernetes_pod_container_port_number: '9001',
-        __meta_kubernetes_pod_container_port_protocol: 'TCP',
-        ...endpointsPodLabels,
-      },
+      sidePortTarget,
     ],
     labels: {
       __meta_kubernetes_namespace: 'default',

@@ -9,18 +9,20 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
+import { resolveConfig } from '../../src/config/resolve.js';
 import { parseNatsUrl } from '../../src/nats/index.js';
 import { startAgent, type Started } from '../helpers/cli-process.js';
 import { tempDataDir } from '../helpers/fixtures.js';
 import { natsUrl, startNats, type NatsNode } from '../helpers/nats-peer.js';
 import { NATS_SERVER, requirePeer, VICTORIA_METRICS } from '../helpers/peers.js';
-import { freePort, stopProcess } from '../helpers/prometheus-peer.js';
+import { stopProcess } from '../helpers/prometheus-peer.js';
 import { waitFor } from '../helpers/scrape-harness.js';
+import { startVictoriaMetricsFor } from '../helpers/vm-peer.js';
 
 test('nats:// addresses: hosts, subject, stream and replicas, and precise complaints', () => {
   const a = parseNatsUrl('nats://u:p%40ss@10.0.0.1:4222,10.0.0.2:4222/metrics.rw?stream=RW&replicas=3');
@@ -42,22 +44,31 @@ test('config: a nats:// remote_write URL; HTTP-only keys beside it are errors; i
   const c = parseConfigText('remote_write: [{url: "nats://127.0.0.1:4222/rw"}]\ningest: {nats: {url: "nats://127.0.0.1:4222/rw"}}\n', 't.yml').config;
   assert.equal(c.remote_write[0].url, 'nats://127.0.0.1:4222/rw');
   assert.deepEqual(c.ingest.nats, { url: 'nats://127.0.0.1:4222/rw', durable: 'tributary', batch: 256, max_ack_pending: 4096, ack_wait: 60_000 });
-  assert.throws(() => parseConfigText('remote_write: [{url: "nats://127.0.0.1:4222/rw", basic_auth: {username: a, password: b}}]\n', 't.yml'), /remote_write\[0\]\.basic_auth.*HTTP URLs/s);
+  assert.throws(() => parseConfigText('remote_write: [{url: "nats://127.0.0.1:4222/rw", basic_auth: {username: a, password: b}}]\n', 't.yml'), /remote_write\[0\]\.basic_auth: a nats:\/\/ URL takes its user and password in the URL/);
   assert.throws(() => parseConfigText('remote_write: [{url: "ftp://x/rw"}]\n', 't.yml'), /must be http, https or nats/);
   assert.throws(() => parseConfigText('ingest: {nats: {url: "nats://h:1/rw", durable: "a.b"}}\n', 't.yml'), /ingest\.nats\.durable/);
+  assert.throws(() => parseConfigText('ingest: {nats: {durable: x}}\n', 't.yml'), /ingest\.nats\.url/);
+  assert.throws(() => parseConfigText('remote_write: [{url: "nats://h:1/rw", tls_config: {insecure_skip_verify: true}}]\n', 't.yml'), /TLS to NATS is not supported yet/);
+  assert.equal(parseConfigText('scrape_configs: []\n', 't.yml').config.ingest.nats, undefined);
+});
+
+test('a consumer without remote_write is refused at start (it would acknowledge messages into nowhere); check-config warns', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-nats-conf-'));
+  try {
+    const file = join(dir, 'c.yml');
+    writeFileSync(file, 'ingest: {nats: {url: "nats://127.0.0.1:1/rw"}}\n');
+    const loaded = parseConfigText('ingest: {nats: {url: "nats://127.0.0.1:1/rw"}}\n', 'c.yml');
+    assert.ok(loaded.warnings.some((w) => w.path === 'ingest.nats' && /no remote_write URL/.test(w.message)));
+    await assert.rejects(resolveConfig({ configFile: file }), /ingest\.nats: no remote_write URL/);
+    // a URL from the command line is enough
+    const ok = await resolveConfig({ configFile: file, remoteWriteUrls: ['http://127.0.0.1:1/api/v1/write'] });
+    assert.equal(ok.config.remote_write.length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 type Series = Map<string, Map<number, number>>;
-
-/** VictoriaMetrics on a fresh store. */
-async function startVm(t: import('node:test').TestContext, dir: string): Promise<string> {
-  const port = await freePort();
-  const vm = spawn(VICTORIA_METRICS, [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${join(dir, 'vm')}`, '-loggerLevel=ERROR'], { stdio: 'ignore' });
-  t.after(() => stopProcess(vm));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('VictoriaMetrics up', () => fetch(`${url}/health`).then((r) => r.ok, () => false), 20_000);
-  return url;
-}
 
 let batchNo = 0;
 /** Pushes `series` series × `points` samples (VictoriaMetrics import lines) into the agent; returns them. */
@@ -170,7 +181,7 @@ test('agent → JetStream → two consumers on one durable → VictoriaMetrics: 
   const dir = scratch(t);
   const nodes = await startNats(dir);
   t.after(() => stopNodes(nodes));
-  const vmUrl = await startVm(t, dir);
+  const vmUrl = await startVictoriaMetricsFor(t);
   const url = natsUrl(nodes, 'metrics.rw');
   const publisher = await agent(t, publisherConfig(dir, url));
   const consumers = [await agent(t, consumerConfig(dir, url, vmUrl)), await agent(t, consumerConfig(dir, url, vmUrl))];
@@ -190,7 +201,7 @@ test('NATS stopped for 30 s and started again: nothing lost', { timeout: 120_000
   const dir = scratch(t);
   const nodes = await startNats(dir);
   t.after(() => stopNodes(nodes));
-  const vmUrl = await startVm(t, dir);
+  const vmUrl = await startVictoriaMetricsFor(t);
   const url = natsUrl(nodes, 'outage.rw');
   const publisher = await agent(t, publisherConfig(dir, url));
   await agent(t, consumerConfig(dir, url, vmUrl));
@@ -213,7 +224,7 @@ test('one NATS node of three killed: nothing lost (stream replicas=3)', { timeou
   const dir = scratch(t);
   const nodes = await startNats(dir, 3);
   t.after(() => stopNodes(nodes));
-  const vmUrl = await startVm(t, dir);
+  const vmUrl = await startVictoriaMetricsFor(t);
   const url = natsUrl(nodes, 'cluster.rw', 'replicas=3');
   // JetStream in a fresh cluster needs a moment to elect its meta leader
   const publisher = await agent(t, publisherConfig(dir, url));
@@ -235,7 +246,7 @@ test('the consumer killed with SIGKILL mid-stream: redelivered, nothing lost', {
   const dir = scratch(t);
   const nodes = await startNats(dir);
   t.after(() => stopNodes(nodes));
-  const vmUrl = await startVm(t, dir);
+  const vmUrl = await startVictoriaMetricsFor(t);
   const url = natsUrl(nodes, 'kill.rw');
   const publisher = await agent(t, publisherConfig(dir, url));
   const consumerData = tempDataDir();

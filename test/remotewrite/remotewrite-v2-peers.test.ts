@@ -7,16 +7,13 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Labels } from '../../src/model/labels.js';
 import { SampleBatch } from '../../src/model/samples.js';
 import { requirePeer, VICTORIA_METRICS } from '../helpers/peers.js';
-import { freePort, PROMETHEUS, startPrometheus, stopProcess } from '../helpers/prometheus-peer.js';
+import { PROMETHEUS, startPrometheus } from '../helpers/prometheus-peer.js';
 import { capturingLogger, startQueues } from '../helpers/remotewrite-harness.js';
 import { waitFor } from '../helpers/scrape-harness.js';
+import { startVictoriaMetricsFor } from '../helpers/vm-peer.js';
 
 const SERIES = 20;
 const ROUNDS = 5;
@@ -57,13 +54,7 @@ async function sendAsV2(t: TestContext, url: string): Promise<{ t0: number; reas
 
 test('VictoriaMetrics (Debian): 2.0 falls back to 1.0 and every sample is stored', { timeout: 60_000 }, async (t) => {
   if (!requirePeer(t, VICTORIA_METRICS, 'victoria-metrics')) return;
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-v2vm-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const port = await freePort();
-  const vm = spawn(VICTORIA_METRICS, [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${join(dir, 'vm')}`, '-loggerLevel=ERROR'], { stdio: 'ignore' });
-  t.after(() => stopProcess(vm));
-  const vmUrl = `http://127.0.0.1:${port}`;
-  await waitFor('VictoriaMetrics up', () => fetch(`${vmUrl}/health`).then((r) => r.ok, () => false), 20_000);
+  const vmUrl = await startVictoriaMetricsFor(t);
   const { reason } = await sendAsV2(t, `${vmUrl}/api/v1/write`);
   t.diagnostic(`VictoriaMetrics answered a 2.0 request: ${reason}`);
   let count = 0;

@@ -8,7 +8,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +20,10 @@ import { targetDiscovery } from '../../src/scrape/pages/targets-api.js';
 import { renderTargetsText } from '../../src/scrape/pages/targets-page.js';
 import { Registry } from '../../src/selfmetrics/registry.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { startAgent } from '../helpers/cli-process.js';
+import { runCli, startAgent } from '../helpers/cli-process.js';
 import { requirePeer, VICTORIA_METRICS } from '../helpers/peers.js';
-import { freePort, stopProcess } from '../helpers/prometheus-peer.js';
+import { startVictoriaMetricsFor } from '../helpers/vm-peer.js';
+import { stopProcess } from '../helpers/prometheus-peer.js';
 import { RecordingSink, scrapeConfigs, selfMetricValue, startTarget, waitFor } from '../helpers/scrape-harness.js';
 
 const member = (count: number, num: number, rf = 1) => new ClusterMembership({ members_count: count, member_num: num, replication_factor: rf, name: '' });
@@ -67,6 +67,7 @@ test('member_num: a number or a StatefulSet pod name', () => {
   assert.equal(parseMemberNum('vmagent-0'), 0);
   assert.equal(parseMemberNum('tributary-shard-12'), 12);
   assert.throws(() => parseMemberNum('vmagent'), /StatefulSet pod name/);
+  assert.throws(() => parseMemberNum('-1'), /must be 0 or more, got -1/);
 });
 
 test('the cluster section: defaults, pod names, and a member outside the count named by key', async () => {
@@ -88,6 +89,14 @@ test('the cluster section: defaults, pod names, and a member outside the count n
     assert.equal(r.config.cluster.member_num, 3);
     assert.equal(r.config.cluster.members_count, 4);
     await assert.rejects(resolveConfig({ configFile: file, cluster: { member_num: '4' } }), /--cluster\.member-num: member_num 4 is outside/);
+    // a flag that overrides the file's own value says so (flags win on reload too)
+    const over = await resolveConfig({ configFile: file, cluster: { members_count: '3' } });
+    assert.equal(over.config.cluster.members_count, 3);
+    assert.ok(over.warnings.some((w) => w.path === 'cluster.members_count' && /file's 4 is overridden by --cluster\.members-count 3/.test(w.message)));
+    // vmagent's one-dash spelling reaches the same setting
+    const cli = await runCli(['--config', file, '-promscrape.cluster.memberNum=9', '--log-format', 'json']);
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /member_num 9 is outside 0…3/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -145,11 +154,7 @@ test('three agents into VictoriaMetrics, reloaded to four: every target scraped 
   if (!requirePeer(t, VICTORIA_METRICS, 'victoria-metrics')) return;
   const dir = mkdtempSync(join(tmpdir(), 'tributary-cluster-vm-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const port = await freePort();
-  const vm = spawn(VICTORIA_METRICS, [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${join(dir, 'vm')}`, '-loggerLevel=ERROR'], { stdio: 'ignore' });
-  t.after(() => stopProcess(vm));
-  const vmUrl = `http://127.0.0.1:${port}`;
-  await waitFor('VictoriaMetrics up', () => fetch(`${vmUrl}/health`).then((r) => r.ok, () => false), 20_000);
+  const vmUrl = await startVictoriaMetricsFor(t);
 
   const target = await startTarget((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });

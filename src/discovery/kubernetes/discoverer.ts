@@ -10,7 +10,7 @@
 
 import type { KubernetesRole, KubernetesSdConfig } from '../../config/discovery.js';
 import type { Logger } from '../../log/logger.js';
-import { deliver, type Discoverer, type TargetGroup, type UpdateHandler } from '../target-group.js';
+import { GroupReporter, type Discoverer, type TargetGroup, type UpdateHandler } from '../target-group.js';
 import { KubeClient } from './client.js';
 import { connect, ownNamespace, type ConnectionOptions } from './connection.js';
 import { endpointsGroup, type EndpointLookups } from './endpoints.js';
@@ -54,9 +54,8 @@ export class KubernetesDiscoverer implements Discoverer {
   private readonly log: Logger;
   private readonly informers: Pick<Informer<KubeObject>, 'synced' | 'start' | 'stopped'>[] = [];
   private build: (() => TargetGroup[]) | undefined;
-  private onUpdate: UpdateHandler | undefined;
+  private readonly reporter: GroupReporter;
   private timer: NodeJS.Timeout | undefined;
-  private lastReported: string | undefined;
   private starting: Promise<void> | undefined;
   private readonly timing: InformerTiming;
   private readonly connection: ConnectionOptions;
@@ -67,12 +66,13 @@ export class KubernetesDiscoverer implements Discoverer {
     private readonly options: KubernetesDiscovererOptions = {},
   ) {
     this.log = logger.child({ discovery: 'kubernetes', role: config.role });
+    this.reporter = new GroupReporter(this.log);
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
     this.connection = { env: options.env ?? process.env, serviceAccountDir: options.serviceAccountDir };
   }
 
   start(onUpdate: UpdateHandler): void {
-    this.onUpdate = onUpdate;
+    this.reporter.start(onUpdate);
     this.starting = this.setUp();
   }
 
@@ -160,10 +160,7 @@ export class KubernetesDiscoverer implements Discoverer {
     if (this.abort.signal.aborted || this.build === undefined) return;
     if (!this.informers.every((i) => i.synced)) return;
     const groups = this.build().sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
-    const key = JSON.stringify(groups);
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    deliver(this.onUpdate, groups, this.log);
+    this.reporter.report(groups);
   }
 
   async close(): Promise<void> {

@@ -69,16 +69,13 @@ export function formatScrapeDuration(seconds: number): string {
 
 /** `member 2`, `members 0, 3`. */
 export function ownedBy(t: OtherMemberTargetStatus): string {
-  return `owned by member${t.members.length === 1 ? '' : 's'} ${t.members.join(', ')}`;
+  return `owned by member${t.members.length === 1 ? '' : 's'} ${[...t.members].sort((a, b) => a - b).join(', ')}`;
 }
 
 export function renderTargetsText(pools: readonly ScrapePoolStatus[], filter: TargetsFilter, nowMs: number): string {
   let out = '';
   for (const v of jobViews(pools, filter)) {
     out += `job=${JSON.stringify(v.pool.name)} (${v.up}/${v.pool.active.length} up)\n`;
-    if (filter.state === undefined) {
-      for (const t of v.pool.otherMembers) out += `\tstate=${ownedBy(t)}, endpoint=${t.scrapeUrl}, labels=${t.labels.toString()}\n`;
-    }
     for (const t of v.shown) {
       const last = t.lastScrapeMs === 0 ? 'never' : `${(Math.max(0, nowMs - t.lastScrapeMs) / 1000).toFixed(3)}s ago`;
       out +=
@@ -86,6 +83,9 @@ export function renderTargetsText(pools: readonly ScrapePoolStatus[], filter: Ta
         `scrapes_total=${t.scrapesTotal}, scrapes_failed=${t.scrapesFailed}, last_scrape=${last}, ` +
         `scrape_duration=${t.lastScrapeDurationSeconds.toFixed(3)}s, samples=${t.lastSamples}, ` +
         `error=${t.lastError.replace(/\s+/g, ' ')}\n`;
+    }
+    if (filter.state === undefined) {
+      for (const t of v.pool.otherMembers) out += `\tstate=${ownedBy(t)}, endpoint=${t.scrapeUrl}, labels=${t.labels.toString()}\n`;
     }
   }
   return out;
