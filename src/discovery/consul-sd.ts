@@ -17,7 +17,7 @@ import { consulApiUrl } from '../config/consul-address.js';
 import { MEDIA_JSON } from '../formats/media-types.js';
 import type { Logger } from '../log/logger.js';
 import { fetchPage, HttpClient } from '../outbound/index.js';
-import { ADDRESS_LABEL, GroupReporter, type Discoverer, type TargetGroup, type UpdateHandler } from './target-group.js';
+import { ADDRESS_LABEL, GroupReporter, type Discoverer, type FailureHandler, type TargetGroup, type UpdateHandler } from './target-group.js';
 
 const META = '__meta_consul_';
 export const CONSUL_SERVICE_LABEL = `${META}service`;
@@ -62,8 +62,8 @@ export class ConsulDiscoverer implements Discoverer {
     this.reporter = new GroupReporter(this.log);
   }
 
-  start(onUpdate: UpdateHandler): void {
-    this.reporter.start(onUpdate);
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void {
+    this.reporter.start(onUpdate, onFailure);
     this.running = this.run().catch((err: unknown) => this.log.error('consul_sd stopped unexpectedly', { err: err as Error }));
   }
 
@@ -98,6 +98,7 @@ export class ConsulDiscoverer implements Discoverer {
       } catch (err) {
         if (signal.aborted) return;
         this.log.error('consul_sd cannot refresh the service list; keeping the current services', { err: err as Error });
+        this.reporter.failed(err, 'the service list');
         await pause(this.timing.retryMs, signal);
       }
       await pause(this.config.refresh_interval - (Date.now() - started), signal);
@@ -149,6 +150,7 @@ export class ConsulDiscoverer implements Discoverer {
       } catch (err) {
         if (signal.aborted) return;
         this.log.error('consul_sd cannot refresh a service; keeping its targets', { service: name, err: err as Error });
+        this.reporter.failed(err, `service ${name}`);
         await pause(this.timing.retryMs, signal);
       }
       await pause(this.config.refresh_interval - (Date.now() - started), signal);
@@ -170,7 +172,10 @@ export class ConsulDiscoverer implements Discoverer {
         if (typeof dc === 'string') return dc;
         throw new Error(`invalid value ${JSON.stringify(dc) ?? 'undefined'} for Config.Datacenter`);
       } catch (err) {
-        if (!signal.aborted) this.log.error('consul_sd cannot learn the local datacenter; retrying', { err: err as Error });
+        if (!signal.aborted) {
+          this.log.error('consul_sd cannot learn the local datacenter from the agent (/v1/agent/self); retrying', { err: err as Error });
+          this.reporter.failed(err, 'the local agent (/v1/agent/self)');
+        }
         await pause(this.timing.retryMs, signal);
       }
     }

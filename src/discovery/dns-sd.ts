@@ -9,7 +9,7 @@ import * as dns from 'node:dns/promises';
 import type { DnsSdConfig } from '../config/discovery.js';
 import type { Logger } from '../log/logger.js';
 import { Refresher } from './refresher.js';
-import { ADDRESS_LABEL, type Discoverer, type TargetGroup, type UpdateHandler } from './target-group.js';
+import { ADDRESS_LABEL, type Discoverer, type FailureHandler, type TargetGroup, type UpdateHandler } from './target-group.js';
 
 export const DNS_NAME_LABEL = '__meta_dns_name';
 export const DNS_SRV_TARGET_LABEL = '__meta_dns_srv_record_target';
@@ -40,8 +40,8 @@ export class DnsDiscoverer implements Discoverer {
     this.refresher = new Refresher(config.refresh_interval, () => this.resolveAll(), this.log);
   }
 
-  start(onUpdate: UpdateHandler): void {
-    this.refresher.start(onUpdate);
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void {
+    this.refresher.start(onUpdate, onFailure);
   }
 
   private async resolveAll(): Promise<TargetGroup[]> {
@@ -51,6 +51,7 @@ export class DnsDiscoverer implements Discoverer {
           this.last.set(name, { source: name, targets: await this.lookup(name), labels: {} });
         } catch (err) {
           this.log.error('DNS lookup failed; keeping its previous targets', { name, err: err as Error });
+          this.refresher.failed(err, name);
         }
       }),
     );

@@ -15,7 +15,7 @@ import { compilePattern, expandPattern, type FilePattern } from '../common/glob.
 import { groupsFromDocument } from './group-document.js';
 import { jsonErrorPosition } from './json-position.js';
 import { decodeUtf8 } from '../model/utf8.js';
-import type { Discoverer, TargetGroup, UpdateHandler } from './target-group.js';
+import type { Discoverer, FailureHandler, TargetGroup, UpdateHandler } from './target-group.js';
 import { GroupReporter } from './target-group.js';
 
 export const FILEPATH_LABEL = '__meta_filepath';
@@ -44,8 +44,8 @@ export class FileDiscoverer implements Discoverer {
     this.reporter = new GroupReporter(this.log);
   }
 
-  start(onUpdate: UpdateHandler): void {
-    this.reporter.start(onUpdate);
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void {
+    this.reporter.start(onUpdate, onFailure);
     for (const dir of new Set(this.patterns.map((p) => p.dir))) this.watchDir(dir);
     this.timer = setInterval(() => this.refresh(), this.config.refresh_interval);
     this.refresh();
@@ -86,17 +86,20 @@ export class FileDiscoverer implements Discoverer {
     const files = new Set<string>();
     for (const p of this.patterns) for (const f of await expandPattern(p)) files.add(f);
     for (const f of this.byFile.keys()) if (!files.has(f)) this.byFile.delete(f);
+    let failed = false;
     for (const f of files) {
       try {
         this.byFile.set(f, await readGroups(f));
       } catch (err) {
         // Keep the previous groups of f (if any): it may be mid-edit.
         this.log.error('cannot read file_sd file; keeping its previous targets', { file: f, err: err as Error });
+        this.reporter.failed(err, f);
+        failed = true;
       }
     }
     if (this.closed) return;
     const groups = [...files].flatMap((f) => this.byFile.get(f) ?? []);
-    this.reporter.report(groups);
+    this.reporter.report(groups, !failed);
   }
 
   async close(): Promise<void> {

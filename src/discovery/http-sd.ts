@@ -12,7 +12,7 @@ import type { Logger } from '../log/logger.js';
 import { groupsFromDocument } from './group-document.js';
 import { MEDIA_JSON } from '../formats/media-types.js';
 import { Refresher } from './refresher.js';
-import type { Discoverer, TargetGroup, UpdateHandler } from './target-group.js';
+import type { Discoverer, FailureHandler, TargetGroup, UpdateHandler } from './target-group.js';
 
 export const URL_LABEL = '__meta_url';
 
@@ -37,15 +37,18 @@ export class HttpDiscoverer implements Discoverer {
     this.refresher = new Refresher(config.refresh_interval, (signal) => this.fetch(signal), this.log);
   }
 
-  start(onUpdate: UpdateHandler): void {
-    this.refresher.start(onUpdate);
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void {
+    this.refresher.start(onUpdate, onFailure);
   }
 
   private async fetch(closing: AbortSignal): Promise<TargetGroup[] | undefined> {
     try {
       return await this.fetchOrThrow(closing);
     } catch (err) {
-      if (!closing.aborted) this.log.error('http_sd refresh failed; keeping the previous targets', { err: err as Error });
+      if (!closing.aborted) {
+        this.log.error('http_sd refresh failed; keeping the previous targets', { err: err as Error });
+        this.refresher.failed(err);
+      }
       return undefined;
     }
   }

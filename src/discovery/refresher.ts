@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from '../log/logger.js';
-import { GroupReporter, type TargetGroup, type UpdateHandler } from './target-group.js';
+import { GroupReporter, type FailureHandler, type TargetGroup, type UpdateHandler } from './target-group.js';
 
 export type RefreshFn = (signal: AbortSignal) => Promise<TargetGroup[] | undefined>;
 
@@ -15,6 +15,8 @@ export class Refresher {
   private running: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private readonly reporter: GroupReporter;
+  /** A part of the refresh running now failed: its result does not end the failure. */
+  private failedNow = false;
 
   constructor(
     private readonly intervalMs: number,
@@ -24,8 +26,8 @@ export class Refresher {
     this.reporter = new GroupReporter(log);
   }
 
-  start(onUpdate: UpdateHandler): void {
-    this.reporter.start(onUpdate);
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void {
+    this.reporter.start(onUpdate, onFailure);
     this.tick();
   }
 
@@ -40,9 +42,16 @@ export class Refresher {
   }
 
   private async runOnce(): Promise<void> {
+    this.failedNow = false;
     const groups = await this.refresh(this.abort.signal);
     if (groups === undefined || this.abort.signal.aborted) return;
-    this.reporter.report(groups);
+    this.reporter.report(groups, !this.failedNow);
+  }
+
+  /** A refresh (or a part of one) failed: see GroupReporter.failed. */
+  failed(err: unknown, what?: string): void {
+    this.failedNow = true;
+    this.reporter.failed(err, what);
   }
 
   async close(): Promise<void> {

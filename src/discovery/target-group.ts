@@ -21,6 +21,13 @@ export const ADDRESS_LABEL = '__address__';
 export type UpdateHandler = (groups: TargetGroup[]) => void;
 
 /**
+ * Told what failed when a refresh fails (the last groups stand, and the discoverer has logged
+ * it), and `undefined` at the next success: so the consumer can show that a job's discovery is
+ * failing rather than leave it to the log.
+ */
+export type FailureHandler = (problem: string | undefined) => void;
+
+/**
  * Hands groups to the consumer from a timer or watcher callback, where a throw would become an
  * unhandled error and stop the process: a consumer's failure is logged and discovery goes on.
  */
@@ -38,19 +45,42 @@ function deliver(onUpdate: UpdateHandler | undefined, groups: TargetGroup[], log
  */
 export class GroupReporter {
   private onUpdate: UpdateHandler | undefined;
+  private onFailure: FailureHandler | undefined;
   private last: string | undefined;
+  private failing = false;
 
   constructor(private readonly log: Logger) {}
 
-  start(onUpdate: UpdateHandler): void {
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void {
     this.onUpdate = onUpdate;
+    this.onFailure = onFailure;
   }
 
-  report(groups: TargetGroup[]): void {
+  /** A refresh failed, for `what` (a file, a name, a service; empty for the whole source). */
+  failed(err: unknown, what = ''): void {
+    this.failing = true;
+    const text = err instanceof Error ? err.message : String(err);
+    this.tell(what === '' ? text : `${what}: ${text}`);
+  }
+
+  /** The current groups; `recovered`: no part of the refresh that made them failed. */
+  report(groups: TargetGroup[], recovered = true): void {
+    if (this.failing && recovered) {
+      this.failing = false;
+      this.tell(undefined);
+    }
     const key = JSON.stringify(groups);
     if (key === this.last) return;
     this.last = key;
     deliver(this.onUpdate, groups, this.log);
+  }
+
+  private tell(problem: string | undefined): void {
+    try {
+      this.onFailure?.(problem);
+    } catch (err) {
+      this.log.error('a discovery consumer failed on a failure report', { err: err as Error });
+    }
   }
 }
 
@@ -60,7 +90,7 @@ export interface Discoverer {
    * (never a delta), so a consumer can replace what it had; a group that vanished is simply
    * absent. Call once.
    */
-  start(onUpdate: UpdateHandler): void;
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void;
   /** Stops timers, watchers and requests; no update is delivered after it resolves. */
   close(): Promise<void>;
 }

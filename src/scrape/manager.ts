@@ -73,6 +73,10 @@ export class ScrapeManager implements ScrapeStatusSource {
       'tributary_scrape_fallback_content_type_total',
       'Scrapes whose page had no (or an unsupported) Content-Type and was read in the fallback format, by job.',
     );
+    const discoveryFailures = byJob(
+      'tributary_discovery_failures_total',
+      'Failed refreshes of service discovery (a file unreadable, an API unreachable, a lookup failed), by job; the last targets stand meanwhile.',
+    );
     this.counters = (job) => ({
       scrapes: scrapes.labels(job),
       failed: failed.labels(job),
@@ -81,6 +85,7 @@ export class ScrapeManager implements ScrapeStatusSource {
       staleMarkers: stale.labels(job),
       duplicates: duplicates.labels(job),
       fallbackContentType: fallback.labels(job),
+      discoveryFailures: discoveryFailures.labels(job),
     });
     r.gauge({
       name: 'tributary_scrape_targets',

@@ -65,6 +65,8 @@ export interface JobCounters {
   readonly staleMarkers: CounterChild;
   readonly duplicates: CounterChild;
   readonly fallbackContentType: CounterChild;
+  /** Failed refreshes of the job's service discovery. */
+  readonly discoveryFailures: CounterChild;
 }
 
 const AUTO_NAMES = [

@@ -19,7 +19,7 @@ import type { Logger } from '../log/logger.js';
 import type { Labels } from '../model/labels.js';
 import { Relabeler } from '../relabel/index.js';
 import { ScrapeLoop, type JobContext } from './scrape-loop.js';
-import type { DroppedTargetStatus, OtherMemberTargetStatus, ScrapePoolStatus } from './status.js';
+import type { DiscoveryProblem, DroppedTargetStatus, OtherMemberTargetStatus, ScrapePoolStatus } from './status.js';
 import { RelabelDebugLog } from './relabel-debug.js';
 import { targetsFromGroup, type ScrapeTarget, type TargetRelabeler } from './target.js';
 
@@ -34,6 +34,8 @@ export class ScrapePool {
   private readonly discoverers: Discoverer[];
   private readonly relabeler: TargetRelabeler;
   private readonly groups = new Map<number, TargetGroup[]>();
+  /** Discoverers whose last refresh failed (their last groups stand), by index. */
+  private readonly failing = new Map<number, DiscoveryProblem>();
   private readonly loops = new Map<string, ScrapeLoop>();
   private dropped: DroppedTargetStatus[] = [];
   private otherMembers: OtherMemberTargetStatus[] = [];
@@ -67,7 +69,12 @@ export class ScrapePool {
   }
 
   start(): void {
-    this.discoverers.forEach((d, i) => d.start((groups) => this.onUpdate(i, groups)));
+    this.discoverers.forEach((d, i) =>
+      d.start(
+        (groups) => this.onUpdate(i, groups),
+        (problem) => this.onProblem(i, problem),
+      ),
+    );
     if (this.discoverers.length === 0) this.sync();
     else this.syncTimer = setTimeout(() => this.sync(), FIRST_SYNC_WAIT_MS);
   }
@@ -93,6 +100,7 @@ export class ScrapePool {
       dropped: this.dropped,
       droppedCount: this.droppedCount,
       otherMembers: this.otherMembers,
+      discoveryProblems: [...this.failing.values()],
     };
   }
 
@@ -112,6 +120,17 @@ export class ScrapePool {
     this.predecessor = undefined;
     await pred?.stop(stale);
     await this.job.client.close();
+  }
+
+  private onProblem(index: number, problem: string | undefined): void {
+    if (this.closed) return;
+    if (problem === undefined) {
+      this.failing.delete(index);
+      return;
+    }
+    this.job.counters.discoveryFailures.inc();
+    const since = this.failing.get(index)?.sinceMs ?? Date.now();
+    this.failing.set(index, { message: problem, sinceMs: since });
   }
 
   private onUpdate(index: number, groups: TargetGroup[]): void {

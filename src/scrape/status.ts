@@ -53,6 +53,14 @@ export interface OtherMemberTargetStatus {
   readonly members: readonly number[];
 }
 
+/** A discoverer of the job whose refreshes fail: its last targets stand meanwhile. */
+export interface DiscoveryProblem {
+  /** The last failure. */
+  readonly message: string;
+  /** When the failures began, ms since the epoch. */
+  readonly sinceMs: number;
+}
+
 export interface ScrapePoolStatus {
   readonly name: string;
   /** Target relabeling of the pool, so a page can show which rule dropped a target. */
@@ -64,6 +72,8 @@ export interface ScrapePoolStatus {
   readonly droppedCount: number;
   /** Targets other members of the scrape cluster own (empty outside a cluster). */
   readonly otherMembers: readonly OtherMemberTargetStatus[];
+  /** One per discoverer failing now. */
+  readonly discoveryProblems: readonly DiscoveryProblem[];
 }
 
 export interface ScrapeStatusSource {

@@ -13,6 +13,12 @@ import { registerScrapePages } from '../../src/scrape/pages/index.js';
 import type { ActiveTargetStatus, ScrapePoolStatus, ScrapeStatusSource, TargetHealth } from '../../src/scrape/status.js';
 import type { PageRegistry } from '../../src/ui/index.js';
 import { withPageServer } from '../helpers/page-server.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderTargetsText } from '../../src/scrape/pages/targets-page.js';
+import { renderServiceDiscoveryBody } from '../../src/scrape/pages/service-discovery-page.js';
+import { selfMetricValue, startScraping, waitFor } from '../helpers/scrape-harness.js';
 
 const HOSTILE = '</td><script>alert("x")</script>&';
 const NOW = Date.now();
@@ -60,6 +66,7 @@ const POOLS: ScrapePoolStatus[] = [
     ],
     droppedCount: 5,
     otherMembers: [],
+    discoveryProblems: [],
   },
   {
     name: 'api',
@@ -68,8 +75,9 @@ const POOLS: ScrapePoolStatus[] = [
     dropped: [],
     droppedCount: 0,
     otherMembers: [],
+    discoveryProblems: [],
   },
-  { name: 'blackbox', relabelConfigs: [], active: [], dropped: [], droppedCount: 0, otherMembers: [] },
+  { name: 'blackbox', relabelConfigs: [], active: [], dropped: [], droppedCount: 0, otherMembers: [], discoveryProblems: [] },
 ];
 
 const source: ScrapeStatusSource = { pools: () => POOLS };
@@ -292,7 +300,7 @@ test('/service-discovery names the rule that dropped each target and links to th
 test('a dropped target too long for a link gets a form that posts to the debugger', async () => {
   const long = Labels.fromRecord({ __address__: 'h:1', __meta_env: 'test', __meta_blob: 'x'.repeat(9000) });
   const pools: ScrapePoolStatus[] = [
-    { name: 'big', relabelConfigs: nodeRules, active: [], dropped: [{ scrapePool: 'big', discoveredLabels: long }], droppedCount: 1, otherMembers: [] },
+    { name: 'big', relabelConfigs: nodeRules, active: [], dropped: [{ scrapePool: 'big', discoveredLabels: long }], droppedCount: 1, otherMembers: [], discoveryProblems: [] },
   ];
   await withPages(async (base) => {
     const html = await page(base, '/service-discovery');
@@ -317,4 +325,27 @@ test('the pages are registered for the navigation and the index', async () => {
     assert.equal(listed.get('/service-discovery'), true);
     assert.equal(listed.get('/api/v1/targets'), false);
   });
+});
+
+test('a job whose service discovery fails says so on /targets and /service-discovery, counts it, and clears once it works', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-sd-problem-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'targets.json');
+  writeFileSync(file, '[{"targets": ["127.0.0.1:9"]}]');
+  const h = await startScraping(`scrape_configs:
+  - job_name: filed
+    file_sd_configs: [{files: ['${file}'], refresh_interval: 100ms}]
+`);
+  t.after(() => h.close());
+  assert.equal(h.manager.pools()[0].active.length, 1);
+  writeFileSync(file, '[{"targets": ["127.0.0.1:9"], ');
+  const [problem] = await waitFor('a discovery problem', () => h.manager.pools()[0].discoveryProblems.length > 0 && h.manager.pools()[0].discoveryProblems, 5000);
+  assert.match(problem.message, /targets\.json/);
+  assert.equal(h.manager.pools()[0].active.length, 1, 'the last targets stand');
+  assert.ok(selfMetricValue(h.registry, 'tributary_discovery_failures_total', { job: 'filed' }) >= 1);
+  const text = renderTargetsText(h.manager.pools(), { state: undefined, job: undefined, collapseHealthy: false }, Date.now());
+  assert.match(text, /\tdiscovery failing for [\d.]+s \(its last targets stand\): .*targets\.json/);
+  assert.match(renderServiceDiscoveryBody(h.manager.pools(), undefined).toString(), /discovery failing for/);
+  writeFileSync(file, '[{"targets": ["127.0.0.1:9", "127.0.0.1:10"]}]');
+  await waitFor('the problem cleared', () => h.manager.pools()[0].discoveryProblems.length === 0 && h.manager.pools()[0].active.length === 2, 5000);
 });

@@ -77,6 +77,7 @@ test('targets filter by state; the relabel debugger runs what is typed and shows
       dropped: [],
       droppedCount: 0,
       otherMembers: [],
+      discoveryProblems: [],
     },
   ];
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
@@ -169,6 +170,7 @@ function layoutPools(): ScrapePoolStatus[] {
       dropped: [],
       droppedCount: 0,
       otherMembers: [],
+      discoveryProblems: [],
     },
     {
       name: 'api',
@@ -177,6 +179,7 @@ function layoutPools(): ScrapePoolStatus[] {
       dropped: [],
       droppedCount: 0,
       otherMembers: [],
+      discoveryProblems: [],
     },
     {
       name: 'kubernetes-service-endpoints-with-a-rather-long-job-name',
@@ -191,6 +194,7 @@ function layoutPools(): ScrapePoolStatus[] {
       dropped: [],
       droppedCount: 0,
       otherMembers: [],
+      discoveryProblems: [],
     },
   ];
 }

@@ -10,7 +10,7 @@
 
 import type { KubernetesRole, KubernetesSdConfig } from '../../config/discovery.js';
 import type { Logger } from '../../log/logger.js';
-import { GroupReporter, type Discoverer, type TargetGroup, type UpdateHandler } from '../target-group.js';
+import { GroupReporter, type Discoverer, type FailureHandler, type TargetGroup, type UpdateHandler } from '../target-group.js';
 import { KubeClient } from './client.js';
 import { connect, ownNamespace, type ConnectionOptions } from './connection.js';
 import { endpointsGroup, type EndpointLookups } from './endpoints.js';
@@ -71,8 +71,8 @@ export class KubernetesDiscoverer implements Discoverer {
     this.connection = { env: options.env ?? process.env, serviceAccountDir: options.serviceAccountDir };
   }
 
-  start(onUpdate: UpdateHandler): void {
-    this.reporter.start(onUpdate);
+  start(onUpdate: UpdateHandler, onFailure?: FailureHandler): void {
+    this.reporter.start(onUpdate, onFailure);
     this.starting = this.setUp();
   }
 
@@ -90,6 +90,7 @@ export class KubernetesDiscoverer implements Discoverer {
         return;
       } catch (err) {
         this.log.error('cannot set up Kubernetes discovery; retrying', { err: err as Error });
+        this.reporter.failed(err);
         await sleep(this.timing.maxBackoffMs, signal);
       }
     }
@@ -108,7 +109,7 @@ export class KubernetesDiscoverer implements Discoverer {
       const selector = this.config.selectors.find((s) => s.role === role);
       const spaces = resource.namespaced ? namespaces : [undefined];
       const made = spaces.map(
-        (ns) => new Informer<T>(api, resource, ns, selector, this.timing, this.abort.signal, this.log, () => this.changed()),
+        (ns) => new Informer<T>(api, resource, ns, selector, this.timing, this.abort.signal, this.log, () => this.changed(), (err) => this.reporter.failed(err)),
       );
       this.informers.push(...made);
       return new Informers(made);

@@ -64,6 +64,8 @@ export class Informer<T extends KubeObject> {
     private readonly log: Logger,
     /** Called after the first list and after every change of the store. */
     private readonly onChange: () => void,
+    /** Called when a list fails (the store is kept). */
+    private readonly onListFailed: (err: unknown) => void = () => {},
   ) {
     const ns = resource.namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
     this.path = `${resource.prefix}${ns}/${resource.plural}`;
@@ -117,6 +119,7 @@ export class Informer<T extends KubeObject> {
           if (listedNow && Date.now() - watchStarted < SHORT_WATCH_MS) await wait();
           continue;
         }
+        if (listing) this.onListFailed(e);
         this.log.warn(
           listing
             ? 'kubernetes list failed; keeping the current targets and retrying'

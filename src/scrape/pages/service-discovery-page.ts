@@ -13,7 +13,7 @@ import { relabelOutcome, RelabelTracer } from '../../relabel/trace.js';
 import { type Html, html } from '../../ui/html.js';
 import { labelChips } from '../../ui/labels.js';
 import type { ScrapePoolStatus } from '../status.js';
-import { filterLink, ownedBy } from './targets-page.js';
+import { discoveryProblemText, filterLink, ownedBy } from './targets-page.js';
 
 function debugLink(labels: Labels, pool: ScrapePoolStatus): Html {
   const href = relabelDebugHref('target', labels, pool.relabelConfigs);
@@ -60,6 +60,7 @@ function poolSection(pool: ScrapePoolStatus): Html {
   return html`<section class="pool" data-job="${pool.name}">
 <h2>${pool.name} <span class="muted">(${pool.active.length} / ${total} active targets, ${pool.droppedCount} dropped${others.length > 0 ? `, ${others.length} on other cluster members` : ''})</span></h2>
 ${traceError === undefined ? '' : html`<p class="problem">The job's rules do not compile here: ${traceError}</p>`}
+${pool.discoveryProblems.map((p) => html`<p class="problem">${discoveryProblemText(p, Date.now())}</p>`)}
 ${notShown > 0 ? html`<p class="muted">${notShown} dropped targets are not kept (keep_dropped_targets) and not listed.</p>` : ''}
 <table class="data discovery">
 <thead><tr><th>Discovered labels</th><th>Target labels</th></tr></thead>

@@ -14,7 +14,7 @@
 import { type Html, html, raw } from '../../ui/html.js';
 import { formatUptime } from '../../ui/index-page.js';
 import { labelChips } from '../../ui/labels.js';
-import { type ActiveTargetStatus, type OtherMemberTargetStatus, type ScrapePoolStatus, targetId, type TargetHealth } from '../status.js';
+import { type ActiveTargetStatus, type DiscoveryProblem, type OtherMemberTargetStatus, type ScrapePoolStatus, targetId, type TargetHealth } from '../status.js';
 import { TARGET_RESPONSE_PATH } from './target-response.js';
 
 const STATES: readonly TargetHealth[] = ['up', 'down', 'unknown'];
@@ -67,6 +67,11 @@ export function formatScrapeDuration(seconds: number): string {
   return seconds < 1 ? `${(seconds * 1000).toFixed(1)}ms` : `${seconds.toFixed(3)}s`;
 }
 
+/** `discovery failing for 2m 5s: <what failed>`, for a job whose service discovery fails now. */
+export function discoveryProblemText(p: DiscoveryProblem, nowMs: number): string {
+  return `discovery failing for ${formatAgo((nowMs - p.sinceMs) / 1000)} (its last targets stand): ${p.message}`;
+}
+
 /** `member 2`, `members 0, 3`. */
 export function ownedBy(t: OtherMemberTargetStatus): string {
   return `owned by member${t.members.length === 1 ? '' : 's'} ${[...t.members].sort((a, b) => a - b).join(', ')}`;
@@ -76,6 +81,7 @@ export function renderTargetsText(pools: readonly ScrapePoolStatus[], filter: Ta
   let out = '';
   for (const v of jobViews(pools, filter)) {
     out += `job=${JSON.stringify(v.pool.name)} (${v.up}/${v.pool.active.length} up)\n`;
+    for (const p of v.pool.discoveryProblems) out += `\t${discoveryProblemText(p, nowMs)}\n`;
     for (const t of v.shown) {
       const last = t.lastScrapeMs === 0 ? 'never' : `${(Math.max(0, nowMs - t.lastScrapeMs) / 1000).toFixed(3)}s ago`;
       out +=
@@ -180,6 +186,7 @@ export function renderTargetsBody(pools: readonly ScrapePoolStatus[], filter: Ta
     return html`<section class="job" data-job="${v.pool.name}">
 <details${filter.collapseHealthy && healthy ? '' : raw(' open')}>
 <summary><h2>${v.pool.name} <span class="${healthy ? 'muted' : 'bad'}">(${v.up}/${v.pool.active.length} up)</span>${v.pool.otherMembers.length > 0 ? html` <span class="muted">+ ${v.pool.otherMembers.length} on other members</span>` : ''}</h2></summary>
+${v.pool.discoveryProblems.map((p) => html`<p class="problem">${discoveryProblemText(p, nowMs)}</p>`)}
 <div class="scroll"><table class="data fixed targets">
 ${TABLE_HEAD}
 <tbody>
