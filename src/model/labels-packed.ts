@@ -75,6 +75,24 @@ export function packLabels(kv: readonly string[]): string {
 }
 
 /** The pairs of a packed label set, as `packLabels` had them. */
+/** How many labels a packed set holds, read from the entries' lengths (nothing allocated). */
+export function countPackedLabels(packed: string): number {
+  let n = 0;
+  let p = 0;
+  while (p < packed.length) {
+    p++; // TAG_LABEL
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = packed.charCodeAt(p++);
+      len += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    p += len;
+    n++;
+  }
+  return n;
+}
+
 export function unpackLabels(packed: string): string[] {
   const kv: string[] = [];
   let p = 0;

@@ -7,7 +7,7 @@
  */
 
 import { fnv1a32 } from './hash.js';
-import { packLabels, unpackLabels } from './labels-packed.js';
+import { countPackedLabels, packLabels, unpackLabels } from './labels-packed.js';
 import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 
 export const METRIC_NAME = '__name__';
@@ -75,7 +75,8 @@ export class Labels {
   }
 
   get size(): number {
-    return this.kv.length >> 1;
+    // a packed set stays packed for a size: pushed series are checked against max_labels_per_series
+    return this.pairs === undefined ? countPackedLabels(this.encoded!) : this.pairs.length >> 1;
   }
 
   name(i: number): string {

@@ -134,6 +134,7 @@ test('a packed label set reads back the same: pairs, key, hash, equality; encode
     const packed = Labels.fromPairs(pairs);
     const hash = packed.hash;
     packed.pack();
+    assert.equal(packed.size, plain.size, 'counted from the packed form (values up to 450 bytes: two-byte lengths too)');
     assert.equal(packed.key, packLabels(plain.kv), 'the packed form is the remote-write encoding');
     assert.equal(packed.hash, hash);
     assert.deepEqual(packed.kv, plain.kv, 'unpacked on demand');

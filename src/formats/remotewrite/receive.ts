@@ -137,6 +137,8 @@ export class WriteRequestReceiver {
       }
       labels = lb.build();
       if (labels.size === 0) return out.invalid(0, `series ${n} has no labels`);
+      // held for as long as the sender sends the series: the packed form alone is half the memory
+      labels.pack();
       this.v1Series.set(kb, ks, ke, labels);
     }
     // pass 2: the samples
@@ -241,6 +243,7 @@ export class WriteRequestReceiver {
           out.invalid(0, `series ${i >> 1} has no labels`);
           continue;
         }
+        labels.pack();
         this.v2Series.set(cacheKey, labels);
       }
       if (meta !== undefined) {
