@@ -40,9 +40,10 @@ export class JetStreamClient {
     if (this.down) return this.failed('connect', new Error('the NATS connection is down; reconnecting'), stop);
     let js: JetStream;
     try {
-      js = (await this.connection()).js;
+      const c = await this.connection();
+      js = c.js;
       if (!this.streamReady) {
-        await ensureStream(await (await this.connection()).nc.jetstreamManager(), this.address);
+        await ensureStream(await c.nc.jetstreamManager(), this.address);
         this.streamReady = true;
       }
     } catch (err) {

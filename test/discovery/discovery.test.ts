@@ -4,11 +4,10 @@
  * that failures keep the last good groups.
  */
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import {
@@ -30,17 +29,9 @@ import {
 } from '../../src/discovery/index.js';
 import { readGroups } from '../../src/discovery/file-sd.js';
 import { LogCapture } from '../helpers/log-capture.js';
+import { tempDir as tempDirUnder } from '../helpers/fixtures.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'tributary-sd-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = (): string => tempDirUnder('tributary-sd-');
 
 /** Replaces `path` the way config management tools do: a new file renamed over the old. */
 function writeAtomically(path: string, content: string): void {

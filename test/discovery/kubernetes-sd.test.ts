@@ -7,13 +7,12 @@
  * expected of them are those of Prometheus 2.42's discovery/kubernetes *_test.go cases.
  */
 
-import { test, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AddressInfo, Socket } from 'node:net';
@@ -22,19 +21,11 @@ import { ConfigError, loadConfigFile, parseConfigText, type ConfigIssue } from '
 import { KubernetesDiscoverer, type KubernetesDiscovererOptions, type TargetGroup } from '../../src/discovery/index.js';
 import { startScraping, startTarget, waitFor } from '../helpers/scrape-harness.js';
 import { LogCapture } from '../helpers/log-capture.js';
+import { tempDir as tempDirUnder } from '../helpers/fixtures.js';
 
 const execFile = promisify(execFileCb);
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'tributary-k8s-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = (): string => tempDirUnder('tributary-k8s-');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

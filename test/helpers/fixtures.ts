@@ -15,7 +15,12 @@ export function readNodeExporterPage(): string {
  * meet another test's process holding the directory).
  */
 export function tempDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-data-'));
+  return tempDir('tributary-data-');
+}
+
+/** A fresh directory under the system's temporary one, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
