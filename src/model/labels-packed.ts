@@ -74,25 +74,33 @@ export function packLabels(kv: readonly string[]): string {
   return buf.toString('latin1', 0, p);
 }
 
-/** The pairs of a packed label set, as `packLabels` had them. */
-/** How many labels a packed set holds, read from the entries' lengths (nothing allocated). */
-export function countPackedLabels(packed: string): number {
-  let n = 0;
-  let p = 0;
-  while (p < packed.length) {
-    p++; // TAG_LABEL
-    let len = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = packed.charCodeAt(p++);
-      len += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-    }
-    p += len;
-    n++;
+/** Where the entry that starts at character `p` of a packed set ends. */
+function entryEnd(packed: string, p: number): number {
+  p++; // TAG_LABEL
+  let len = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = packed.charCodeAt(p++);
+    len += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) break;
   }
+  return p + len;
+}
+
+/** How many labels a packed set holds (from character `from` on), read from the entries' lengths (nothing allocated). */
+export function countPackedLabels(packed: string, from = 0): number {
+  let n = 0;
+  for (let p = from; p < packed.length; p = entryEnd(packed, p)) n++;
   return n;
 }
 
+/** Where each entry of a packed set ends (character offsets), in order. */
+export function packedEntryEnds(packed: string): number[] {
+  const ends: number[] = [];
+  for (let p = 0; p < packed.length; ) ends.push((p = entryEnd(packed, p)));
+  return ends;
+}
+
+/** The pairs of a packed label set, as `packLabels` had them. */
 export function unpackLabels(packed: string): string[] {
   const kv: string[] = [];
   let p = 0;

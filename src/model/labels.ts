@@ -7,14 +7,18 @@
  */
 
 import { fnv1a32 } from './hash.js';
-import { countPackedLabels, packLabels, unpackLabels } from './labels-packed.js';
+import { countPackedLabels, packedEntryEnds, packLabels, unpackLabels } from './labels-packed.js';
 import { isLegacyLabelName, isLegacyMetricName } from './names.js';
 
 export const METRIC_NAME = '__name__';
 
 export class Labels {
-  /** Flat sorted pairs; undefined while the set is packed (see `pack`). */
-  private pairs: readonly string[] | undefined;
+  /**
+   * Flat sorted pairs; undefined while the set is packed (see `pack`), the labels it shares
+   * while it is packed around them (`packAround`: one field for both, as a series held across
+   * scrapes is mostly this object).
+   */
+  private pairs: readonly string[] | PackedBase | undefined;
   /**
    * The set's packed form (labels-packed.ts: remote write's protobuf labels, one byte per
    * character), computed the first time `key` is asked for, whose value it is: a series is
@@ -33,7 +37,10 @@ export class Labels {
 
   /** Flat sorted pairs; never mutate. Unpacked again (and kept) when the set was packed. */
   get kv(): readonly string[] {
-    return this.pairs ?? (this.pairs = unpackLabels(this.encoded!));
+    const p = this.pairs;
+    if (p === undefined) return (this.pairs = unpackLabels(this.encoded!));
+    // packed around shared labels: unpacked for each caller, as keeping them would undo the sharing
+    return p instanceof PackedBase ? unpackLabels(this.joined()) : p;
   }
 
   /**
@@ -41,7 +48,18 @@ export class Labels {
    * that looks once (a stream aggregation rule placing a series) does not double its memory.
    */
   get kvTransient(): readonly string[] {
-    return this.pairs ?? unpackLabels(this.encoded!);
+    const p = this.pairs;
+    if (p === undefined) return unpackLabels(this.encoded!);
+    return p instanceof PackedBase ? unpackLabels(this.joined()) : p;
+  }
+
+  /**
+   * The labels the set shares, while it is packed around them: `encoded` then holds, after two
+   * characters per shared label saying where its entry goes, only the entries of its own.
+   */
+  private get base(): PackedBase | undefined {
+    const p = this.pairs;
+    return p instanceof PackedBase ? p : undefined;
   }
 
   /**
@@ -50,10 +68,49 @@ export class Labels {
    * sample path asks for it; anything else that reads the pairs unpacks them again.
    */
   pack(): void {
-    if (this.pairs === undefined || this.pairs.length === 0) return;
+    const p = this.pairs;
+    if (p === undefined || p instanceof PackedBase || p.length === 0) return;
     void this.hash;
     void this.key;
     this.pairs = undefined;
+  }
+
+  /**
+   * Packs the set around labels it shares with many others — a scrape target's, attached to
+   * every series the target exposes — when it has all of them (same values): it then holds
+   * only its own labels' entries, behind a two-character offset per shared label saying where
+   * that label's entry goes, and `share` may hand back an equal string another set holds (the
+   * same line of the same exporter on every host). A target's series then cost their own
+   * labels once per process, not their whole set once per target. Otherwise as `pack`.
+   */
+  packAround(base: PackedBase, share: (own: string) => string): void {
+    const kv = this.pairs;
+    if (kv === undefined || kv instanceof PackedBase || kv.length === 0) return;
+    const m = base.size;
+    if (m === 0 || m > MAX_SHARED_LABELS) return this.pack();
+    const own: string[] = [];
+    /** How many own labels come before shared label j. */
+    const before: number[] = [];
+    let j = 0;
+    for (let i = 0; i < kv.length; i += 2) {
+      if (j < m && kv[i] === base.names[j]) {
+        if (kv[i + 1] !== base.values[j]) return this.pack();
+        before.push(own.length >> 1);
+        j++;
+      } else own.push(kv[i], kv[i + 1]);
+    }
+    if (j < m) return this.pack();
+    const packedOwn = packLabels(own);
+    if (packedOwn.length > 0xffff) return this.pack();
+    const ends = packedEntryEnds(packedOwn);
+    let offsets = '';
+    for (const k of before) {
+      const at = k === 0 ? 0 : ends[k - 1];
+      offsets += String.fromCharCode(at >> 8, at & 0xff);
+    }
+    void this.hash;
+    this.encoded = share(offsets + packedOwn);
+    this.pairs = base;
   }
 
   static readonly EMPTY = new Labels([]);
@@ -76,7 +133,9 @@ export class Labels {
 
   get size(): number {
     // a packed set stays packed for a size: pushed series are checked against max_labels_per_series
-    return this.pairs === undefined ? countPackedLabels(this.encoded!) : this.pairs.length >> 1;
+    const p = this.pairs;
+    if (p === undefined) return countPackedLabels(this.encoded!);
+    return p instanceof PackedBase ? countPackedLabels(this.encoded!, 2 * p.size) + p.size : p.length >> 1;
   }
 
   name(i: number): string {
@@ -108,7 +167,49 @@ export class Labels {
    * boundary — and a series that remote write sends keeps one string for both uses.
    */
   get key(): string {
+    if (this.pairs instanceof PackedBase) {
+      // whoever keys by content holds the string anyway: the set keeps it from now on
+      this.encoded = this.joined();
+      this.pairs = undefined;
+      return this.encoded;
+    }
     return (this.encoded ??= packLabels(this.kv));
+  }
+
+  /** The packed form; made for this call, and not kept, when the set is packed around shared labels. */
+  packedTransient(): string {
+    return this.base === undefined ? this.key : this.joined();
+  }
+
+  /** Bytes of the packed form. */
+  get packedLength(): number {
+    const base = this.base;
+    return base === undefined ? this.key.length : this.encoded!.length - 2 * base.size + base.length;
+  }
+
+  /** Writes the packed form at `p`; returns where it ends. Nothing is allocated for a set packed around shared labels. */
+  writePacked(buf: Buffer, p: number): number {
+    const base = this.base;
+    if (base === undefined) return p + buf.write(this.key, p, 'latin1');
+    const own = this.encoded!;
+    const m = base.size;
+    const skip = 2 * m;
+    let from = skip;
+    for (let j = 0; j < m; j++) {
+      const to = skip + ((own.charCodeAt(2 * j) << 8) | own.charCodeAt(2 * j + 1));
+      for (let i = from; i < to; i++) buf[p++] = own.charCodeAt(i);
+      const entry = base.entries[j];
+      for (let i = 0; i < entry.length; i++) buf[p++] = entry.charCodeAt(i);
+      from = to;
+    }
+    for (let i = from; i < own.length; i++) buf[p++] = own.charCodeAt(i);
+    return p;
+  }
+
+  private joined(): string {
+    const n = this.packedLength;
+    if (n > joinScratch.length) joinScratch = Buffer.allocUnsafe(2 * n);
+    return joinScratch.toString('latin1', 0, this.writePacked(joinScratch, 0));
   }
 
   /**
@@ -130,9 +231,10 @@ export class Labels {
 
   equals(other: Labels): boolean {
     if (this === other) return true;
-    if (this.encoded !== undefined && other.encoded !== undefined) return this.encoded === other.encoded;
-    const a = this.kv;
-    const b = other.kv;
+    // packed alike (flat, or around the same shared labels): equal strings, equal sets
+    if (this.encoded !== undefined && other.encoded !== undefined && this.base === other.base) return this.encoded === other.encoded;
+    const a = this.kvTransient;
+    const b = other.kvTransient;
     if (a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     return true;
@@ -185,6 +287,45 @@ export class Labels {
       out += (out === '' ? '' : ', ') + formatLabel(kv[i], kv[i + 1]);
     }
     return (bare ? name : '') + '{' + out + '}';
+  }
+}
+
+/** More shared labels than this and a set is packed whole. */
+const MAX_SHARED_LABELS = 64;
+let joinScratch = Buffer.allocUnsafe(4096);
+
+/**
+ * Labels many sets have in common — a scrape target's own, attached to every series it
+ * exposes — packed once, for `Labels.packAround`. One per target, held by its series.
+ */
+export class PackedBase {
+  readonly size: number;
+  /** Sorted by name, as the set's pairs. */
+  readonly names: readonly string[];
+  readonly values: readonly string[];
+  /** Each label's packed entry. */
+  readonly entries: readonly string[];
+  /** Bytes of all the entries. */
+  readonly length: number;
+
+  constructor(labels: Labels) {
+    const kv = labels.kvTransient;
+    const names: string[] = [];
+    const values: string[] = [];
+    const entries: string[] = [];
+    let length = 0;
+    for (let i = 0; i < kv.length; i += 2) {
+      names.push(kv[i]);
+      values.push(kv[i + 1]);
+      const entry = packLabels([kv[i], kv[i + 1]]);
+      entries.push(entry);
+      length += entry.length;
+    }
+    this.size = names.length;
+    this.names = names;
+    this.values = values;
+    this.entries = entries;
+    this.length = length;
   }
 }
 

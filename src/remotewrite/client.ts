@@ -29,9 +29,11 @@ export interface SendCounters {
   readonly sendDuration: HistogramChild;
 }
 
-export type SendOutcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly retryAfterMs?: number };
+/** `accepted`: a 2xx, so the receiver read the whole request and nothing of it is still being written. */
+export type SendOutcome = { readonly kind: 'done'; readonly accepted?: boolean } | { readonly kind: 'retry'; readonly retryAfterMs?: number };
 
 const DONE: SendOutcome = { kind: 'done' };
+const ACCEPTED: SendOutcome = { kind: 'done', accepted: true };
 const V1_HEADERS = { 'content-type': MEDIA_REMOTE_WRITE, 'x-prometheus-remote-write-version': '0.1.0' };
 const V2_HEADERS = { 'content-type': V2_CONTENT_TYPE, 'x-prometheus-remote-write-version': V2_VERSION_HEADER };
 export const SAMPLES_WRITTEN_HEADER = 'x-prometheus-remote-write-samples-written';
@@ -127,7 +129,7 @@ export class RemoteWriteClient {
   private accepted(samples: number): SendOutcome {
     this.counters.samplesSent.inc(samples);
     this.opts.outage.succeeded();
-    return DONE;
+    return ACCEPTED;
   }
 
   /** A failure to be retried: counted by kind and told to the outage log. */

@@ -37,6 +37,7 @@ import {
   CompressingWriteRequestWriter,
   SnappyWriteRequestWriter,
   type MetricMetadata,
+  type PayloadAlloc,
   type RequestEncoder,
 } from '../formats/remotewrite/index.js';
 import type { Logger } from '../log/logger.js';
@@ -87,6 +88,37 @@ export const STREAM_AGGR_STATE = 'streamaggr.state';
 /** Shard directories are `s00`, `s01`, …; ones beyond `senders` (it was lowered) are drained, then removed. */
 const SHARD_DIR = /^s(\d{2})$/;
 
+/**
+ * Request buffers given back once a receiver accepted them, for the requests sealed next. A
+ * request lives from its seal to its acknowledgement, long enough to leave V8's young
+ * generation, so a buffer per request was freed only by the next full collection: at a few
+ * requests a second, 10 MB of dead requests between two. Only buffers this pool handed out
+ * come back, and only when the spill queue no longer holds them (spill-queue.ts `ack`).
+ */
+class PayloadPool {
+  private readonly free: Buffer[] = [];
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+
+  constructor(private readonly keep: number) {}
+
+  readonly take: PayloadAlloc = (bytes) => {
+    const free = this.free;
+    for (let i = free.length - 1; i >= 0; i--) {
+      if (free[i].length >= bytes) return free.splice(i, 1)[0].subarray(0, bytes);
+    }
+    // rounded up, so that a request a little longer than the last still finds one
+    const whole = Buffer.allocUnsafeSlow(Math.ceil((bytes + 1) / PAYLOAD_ROUNDING) * PAYLOAD_ROUNDING);
+    this.mine.add(whole.buffer);
+    return whole.subarray(0, bytes);
+  };
+
+  readonly give = (payload: Buffer): void => {
+    if (this.free.length < this.keep && this.mine.has(payload.buffer)) this.free.push(Buffer.from(payload.buffer));
+  };
+}
+
+const PAYLOAD_ROUNDING = 16 * 1024;
+
 class Shard {
   /** When the first sample of the request being gathered arrived. */
   startedAt = 0;
@@ -121,6 +153,7 @@ export class RemoteWriteQueue implements SampleSink {
   /** This URL's stream aggregation and deduplication, after its label stages. */
   private aggregation: StreamAggregation | undefined;
   private readonly shards: Shard[] = [];
+  private readonly payloads = new PayloadPool(4);
   /** The shards that take new samples: the first `senders` (none before `open`). */
   private active: Shard[] = [];
   private readonly maxSamples: number;
@@ -335,7 +368,7 @@ export class RemoteWriteQueue implements SampleSink {
   private seal(shard: Shard): void {
     const w = shard.writer;
     if (w.samples === 0) return;
-    shard.queue.push({ payload: w.finish(), samples: w.samples, createdAt: shard.startedAt });
+    shard.queue.push({ payload: w.finish(this.payloads.take), samples: w.samples, createdAt: shard.startedAt });
     w.reset();
     shard.notify();
   }
@@ -480,7 +513,7 @@ export class RemoteWriteQueue implements SampleSink {
         continue;
       }
       backoff = minBackoff;
-      await shard.queue.ack();
+      await shard.queue.ack(outcome.kind === 'done' && outcome.accepted ? this.payloads.give : undefined);
       this.updateGauges();
     }
   }

@@ -165,8 +165,12 @@ export class SpillQueue {
     return entry?.record;
   }
 
-  /** The request `next` returned was sent (or given up): it leaves the queue. */
-  async ack(): Promise<void> {
+  /**
+   * The request `next` returned was sent (or given up): it leaves the queue. `release` gets its
+   * payload when nothing here holds it any more (it left memory, no spill writing it): the
+   * caller may then write into it again.
+   */
+  async ack(release?: (payload: Buffer) => void): Promise<void> {
     const out = this.out;
     this.out = undefined;
     if (out === undefined) return;
@@ -182,7 +186,10 @@ export class SpillQueue {
     }
     const i = this.memory.indexOf(entry);
     // not there: written to disk and read back since (a retry), acknowledged there
-    if (i >= 0) this.removeAt(i);
+    if (i >= 0) {
+      this.removeAt(i);
+      release?.(entry.record.payload);
+    }
   }
 
   /**

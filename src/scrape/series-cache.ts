@@ -15,11 +15,13 @@ import type { ExpositionParser } from '../formats/prometheus/parser.js';
 import { compactColumns } from '../model/columns.js';
 import { fnv1a32 } from '../model/hash.js';
 import { attachExportingClashes, attachMissing } from '../model/attach-labels.js';
-import { Labels, LabelsBuilder } from '../model/labels.js';
+import { Labels, LabelsBuilder, PackedBase } from '../model/labels.js';
 import type { Relabeler } from '../relabel/index.js';
 
 const DROPPED = 1;
 const TIMESTAMPED = 2;
+/** Written by the last successful scrape and not marked stale since. */
+const LIVE = 4;
 
 /** Per process, so a page cannot be written to make its lines collide. */
 const LINE_SEED = (Math.random() * 0x100000000) >>> 0;
@@ -40,9 +42,14 @@ class LineTable {
   /** Scrape number in which the line last had a sample; minus it, less one, once marked stale then. */
   seenAt = new Int32Array(16);
   flags = new Uint8Array(16);
-  /** Ids + 1 by the line's hash; 0 is an empty slot. At most half full, so probes stay short. */
-  private index = new Int32Array(32);
+  /**
+   * Ids + 1 by the line's hash; 0 is an empty slot. At most half full, so probes stay short;
+   * two bytes a slot while the ids fit, as a target's lines nearly always do.
+   */
+  private index: Uint16Array | Int32Array = new Uint16Array(32);
   private mask = 31;
+  /** Lines were added since the last `trim`. */
+  private grown = false;
 
   get size(): number {
     return this.lines.length;
@@ -69,9 +76,11 @@ class LineTable {
     }
     this.lines.push(line);
     this.series.push(series ?? Labels.EMPTY);
+    this.grown = true;
     this.seenAt[id] = -1;
     this.flags[id] = series === undefined ? DROPPED : 0;
     if ((id + 1) * 2 > this.index.length) this.reindex(this.index.length * 2);
+    else if (id + 1 === 0xffff) this.reindex(this.index.length);
     else this.place(id);
     return id;
   }
@@ -92,8 +101,24 @@ class LineTable {
     return moved;
   }
 
+  /**
+   * Gives back the room the columns grew into, once lines stop being added: arrays grown one
+   * line at a time hold a fifth more than they need, for as long as the target is scraped.
+   */
+  trim(): void {
+    if (!this.grown) return;
+    this.grown = false;
+    this.lines = this.lines.slice();
+    this.series = this.series.slice();
+    const n = this.lines.length;
+    if (this.seenAt.length > n + 16) {
+      this.seenAt = grownInts(this.seenAt, n + 16);
+      this.flags = this.flags.slice(0, n + 16);
+    }
+  }
+
   private reindex(capacity: number): void {
-    this.index = new Int32Array(capacity);
+    this.index = this.lines.length < 0xffff ? new Uint16Array(capacity) : new Int32Array(capacity);
     this.mask = capacity - 1;
     for (let id = 0; id < this.lines.length; id++) this.place(id);
   }
@@ -133,11 +158,13 @@ export function copyString(s: string): string {
 }
 
 /**
- * Line texts shared by every target's cache: the same exporter on many hosts writes mostly the
- * same lines (`node_cpu_seconds_total{cpu="0",mode="idle"}`), and a copy per target was a fifth
- * of an agent's heap. A table entry costs a third of a typical line, so the pool switches itself
- * off for a while when lines seldom repeat (every target's own), and is emptied at its bound;
- * a series keeps the string it has either way.
+ * Strings shared by every target's cache: the same exporter on many hosts writes mostly the
+ * same lines (`node_cpu_seconds_total{cpu="0",mode="idle"}`), which become series that differ
+ * only in the target's labels; a copy of each per target was most of an agent's heap. One pool
+ * holds line texts, one the packed labels series have of their own (`Labels.packAround`). A
+ * table entry costs a third of a typical line, so a pool switches itself off for a while when
+ * its strings seldom repeat (every target's own), and is emptied at its bound; a series keeps
+ * the string it has either way.
  */
 export class LinePool {
   private readonly byText = new Map<string, string>();
@@ -152,6 +179,9 @@ export class LinePool {
   static readonly MIN_HIT_RATIO = 0.25;
   static readonly PAUSE = 1_000_000;
 
+  /** `copy`: a flat string equal to its argument (a slice of a page would pin the page). */
+  constructor(private readonly copy: (s: string) => string = copyString) {}
+
   /** Lines pooled now. */
   get size(): number {
     return this.byText.size;
@@ -161,7 +191,7 @@ export class LinePool {
   share(line: string): string {
     if (this.pausedFor > 0) {
       this.pausedFor--;
-      return copyString(line);
+      return this.copy(line);
     }
     const found = this.byText.get(line);
     if (found !== undefined) this.hits++;
@@ -171,11 +201,11 @@ export class LinePool {
       if (!paying) {
         this.byText.clear();
         this.pausedFor = LinePool.PAUSE;
-        return found ?? copyString(line);
+        return found ?? this.copy(line);
       }
     }
     if (found !== undefined) return found;
-    const copy = copyString(line);
+    const copy = this.copy(line);
     if (this.byText.size >= LinePool.MAX_LINES) this.byText.clear();
     this.byText.set(copy, copy);
     return copy;
@@ -183,24 +213,25 @@ export class LinePool {
 }
 
 const linePool = new LinePool();
+/** Packed labels are strings of one character per byte: copied (and flattened) as such. */
+const ownLabelsPool = new LinePool((s) => Buffer.from(s, 'latin1').toString('latin1'));
+const shareOwnLabels = (own: string): string => ownLabelsPool.share(own);
+/** Every cache resolves its lines here, one at a time. */
+const builder = new LabelsBuilder();
 
 export class SeriesCache {
   private readonly table = new LineTable();
-  private readonly lb = new LabelsBuilder();
   private iteration = 0;
   /**
-   * Ids of the lines in the order the last successful scrape had them. Pages keep their order
-   * from scrape to scrape, so line i is usually the entry at i: comparing two strings costs
-   * less than hashing a fresh one and probing an index. The same list says which series the
-   * last scrape wrote (the kept ones), for staleness.
+   * Ids of the lines in the order the last scrape had them, overwritten as this one goes (a
+   * position is read before it is written). Pages keep their order from scrape to scrape, so
+   * line i is usually the entry at i: comparing two strings costs less than hashing a fresh one
+   * and probing an index. Which series were written last is the table's LIVE flag, not this.
    */
   private order = new Int32Array(16);
-  private nextOrder = new Int32Array(16);
-  // Both lists are reused from scrape to scrape, filled up to these lengths.
+  /** Entries of `order` the last successful scrape left, and this scrape's so far. */
   private orderLen = 0;
   private nextLen = 0;
-  /** The kept series of `order` were written and not yet marked stale (false after a failure). */
-  private orderLive = false;
   /** Series a predecessor loop had (across a reload), to mark stale if this loop never sees them. */
   private inherited: Labels[] = [];
   /** The id `lookup` last returned the series of. */
@@ -212,10 +243,15 @@ export class SeriesCache {
   /** The first of them (its line), for the log. */
   firstDuplicate: string | undefined;
 
+  /** The target's labels, which its series share (packed once for all of them). */
+  private readonly base: PackedBase;
+
   constructor(
     private readonly targetLabels: Labels,
     private readonly rules: SeriesRules,
-  ) {}
+  ) {
+    this.base = new PackedBase(targetLabels);
+  }
 
   /** Starts a scrape. */
   begin(): void {
@@ -254,8 +290,8 @@ export class SeriesCache {
       return null;
     }
     t.seenAt[id] = this.iteration;
-    if (at === this.nextOrder.length) this.nextOrder = grownInts(this.nextOrder, 2 * at);
-    this.nextOrder[at] = id;
+    if (at === this.order.length) this.order = grownInts(this.order, at + (at >> 1) + 16);
+    this.order[at] = id;
     this.nextLen = at + 1;
     this.last = id;
     return dropped ? undefined : t.series[id];
@@ -288,50 +324,44 @@ export class SeriesCache {
   finish(ok: boolean, staleWithTimestamps: boolean, emitStale: (labels: Labels) => void): void {
     const it = this.iteration;
     const t = this.table;
-    if (this.orderLive) {
-      const order = this.order;
-      // a series marked now gets this (negative) scrape number, so a line the page had twice
-      // gets one marker; negative, it never reads as seen
-      const marked = -it - 1;
-      for (let i = 0; i < this.orderLen; i++) {
-        const id = order[i];
-        const flags = t.flags[id];
-        const seenAt = t.seenAt[id];
-        if ((flags & DROPPED) !== 0 || seenAt === marked || (ok && seenAt === it)) continue;
-        if (staleWithTimestamps || (flags & TIMESTAMPED) === 0) emitStale(t.series[id]);
-        t.seenAt[id] = marked;
+    const flags = t.flags;
+    const seenAt = t.seenAt;
+    // a series marked now gets this (negative) scrape number: negative, it never reads as seen
+    const marked = -it - 1;
+    for (let id = 0; id < t.size; id++) {
+      const f = flags[id];
+      if ((f & DROPPED) !== 0) continue;
+      if (ok && seenAt[id] === it) flags[id] = f | LIVE;
+      else if ((f & LIVE) !== 0) {
+        if (staleWithTimestamps || (f & TIMESTAMPED) === 0) emitStale(t.series[id]);
+        seenAt[id] = marked;
+        flags[id] = f & ~LIVE;
       }
     }
     if (this.inherited.length > 0) {
       const seen = new Set<string>();
       if (ok) {
         for (let i = 0; i < this.nextLen; i++) {
-          const id = this.nextOrder[i];
-          if ((t.flags[id] & DROPPED) === 0) seen.add(t.series[id].key);
+          const id = this.order[i];
+          if ((flags[id] & DROPPED) === 0) seen.add(t.series[id].key);
         }
       }
       for (const l of this.inherited) if (!seen.has(l.key)) emitStale(l);
       this.inherited = [];
     }
-    this.orderLive = ok;
     if (!ok) return;
-    const last = this.order;
-    this.order = this.nextOrder;
     this.orderLen = this.nextLen;
-    // what an earlier, much longer page needed is not kept
-    this.nextOrder = last.length > 4 * this.orderLen + 64 ? new Int32Array(this.orderLen + 16) : last;
+    // what an earlier, much longer page needed is not kept, nor more than a little room to grow
+    if (this.order.length > this.orderLen + (this.orderLen >> 3) + 64) this.order = grownInts(this.order, this.orderLen + (this.orderLen >> 4) + 16);
     this.sweep();
+    t.trim();
   }
 
   /** Everything the last scrape had: the loop marks it stale when its target goes away. */
   live(): Labels[] {
-    if (!this.orderLive) return [];
     const t = this.table;
     const out = new Set<Labels>();
-    for (let i = 0; i < this.orderLen; i++) {
-      const id = this.order[i];
-      if ((t.flags[id] & DROPPED) === 0) out.add(t.series[id]);
-    }
+    for (let id = 0; id < t.size; id++) if ((t.flags[id] & LIVE) !== 0) out.add(t.series[id]);
     return [...out];
   }
 
@@ -350,17 +380,24 @@ export class SeriesCache {
    * relabeling dropped it. `keep`: it is held across scrapes (packed), not only looked at.
    */
   private resolve(p: ExpositionParser, keep = true): Labels | undefined {
-    const lb = this.lb.reset(p.labels());
-    if (this.rules.honorLabels) attachMissing(lb, this.targetLabels);
-    else attachExportingClashes(lb, this.targetLabels);
-    if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return undefined;
-    const series = lb.build();
-    if (series.size === 0) return undefined;
-    this.checkLimits(series);
-    // held for as long as the line lives: packed, it costs about half, and the pairs (slices
-    // of the page) are let go; not interned, so nothing else pins it
-    if (keep) series.pack();
-    return series;
+    const lb = builder.reset(p.labels());
+    try {
+      if (this.rules.honorLabels) attachMissing(lb, this.targetLabels);
+      else attachExportingClashes(lb, this.targetLabels);
+      if (this.rules.relabeler && !this.rules.relabeler.processBuilder(lb)) return undefined;
+      const series = lb.build();
+      if (series.size === 0) return undefined;
+      this.checkLimits(series);
+      // held for as long as the line lives: packed around the target's labels it costs its
+      // own labels, shared with the same series of other targets, and the pairs (slices of the
+      // page) are let go; not interned, so nothing else pins it
+      if (keep) series.packAround(this.base, shareOwnLabels);
+      return series;
+    } finally {
+      // its pairs are slices of the page: held until the next miss, they pinned a piece of
+      // every target's last page (a tenth of an agent's heap)
+      lb.reset();
+    }
   }
 
   private checkLimits(labels: Labels): void {
@@ -392,9 +429,8 @@ export class SeriesCache {
     const t = this.table;
     if (t.size <= live + (live >> 1) + 64) return;
     const keepFrom = this.iteration - 1;
-    const inOrder = new Uint8Array(t.size);
-    for (let i = 0; i < live; i++) inOrder[this.order[i]] = 1;
-    const moved = t.retain((id) => inOrder[id] === 1 || t.seenAt[id] >= keepFrom);
+    // the lines of this scrape are among those kept: `order` stays valid
+    const moved = t.retain((id) => t.seenAt[id] >= keepFrom);
     for (let i = 0; i < live; i++) this.order[i] = moved[this.order[i]];
     this.last = -1;
   }

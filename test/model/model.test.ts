@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import {
   Labels,
   LabelsBuilder,
+  PackedBase,
   LabelsInterner,
   SampleBatch,
   STALE_NAN_BITS,
@@ -149,4 +150,56 @@ test('a packed label set reads back the same: pairs, key, hash, equality; encode
   assert.deepEqual(unpackLabels(packLabels(['a', 'b'])), ['a', 'b']);
   Labels.EMPTY.pack();
   assert.equal(Labels.EMPTY.size, 0, 'the empty set stays as it is');
+});
+
+test('a set packed around shared labels holds only its own, reads back whole, and writes the same bytes', () => {
+  const next = rng(11);
+  const alphabet = ['a', 'Z', '_', '9', 'é', '🐢', '"', 'x'.repeat(300)];
+  const word = () => Array.from({ length: 1 + Math.floor(next() * 3) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+  const shared: string[] = [];
+  const share = (own: string) => (shared.push(own), own);
+  for (let round = 0; round < 300; round++) {
+    const target = Labels.fromRecord({ instance: `host-${round % 7}:9100`, job: 'node', ...(round % 3 === 0 ? { a_zone: word(), zz: word() } : {}) });
+    const base = new PackedBase(target);
+    const pairs: [string, string][] = [...target.kv.reduce<[string, string][]>((out, v, i, kv) => (i % 2 ? out : [...out, [v, kv[i + 1]]]), [])];
+    pairs.push(['__name__', 'm' + round]);
+    for (let j = 0; j < Math.floor(next() * 5); j++) pairs.push([['a', 'instance_x', 'k', 'zzz', 'j'][j] + j, word()]);
+    const plain = Labels.fromPairs(pairs);
+    const split = Labels.fromPairs(pairs);
+    const before = shared.length;
+    split.packAround(base, share);
+    assert.equal(shared.length, before + 1, 'packed around the target: its own part is offered for sharing');
+    assert.ok(!shared[before].includes('host-'), 'the shared labels are not in its own part');
+    assert.equal(split.packedLength, plain.key.length);
+    assert.equal(split.packedTransient(), plain.key, 'reassembled in name order: the remote-write encoding');
+    const buf = Buffer.alloc(split.packedLength + 3);
+    assert.equal(split.writePacked(buf, 3), buf.length);
+    assert.equal(buf.toString('latin1', 3), plain.key);
+    assert.equal(split.size, plain.size);
+    assert.equal(split.hash, plain.hash);
+    assert.ok(split.equals(plain) && plain.equals(split));
+    assert.deepEqual(split.kvTransient, plain.kv);
+    const twin = Labels.fromPairs(pairs);
+    twin.packAround(base, share);
+    assert.ok(twin.equals(split), 'same own part, same base');
+    const other = Labels.fromPairs([...pairs, ['zz_more', 'x']]);
+    other.packAround(base, share);
+    assert.ok(!other.equals(split));
+    assert.equal(split.key, plain.key, 'keyed by content: the whole string, kept from then on');
+    assert.ok(split.equals(twin) && twin.equals(split), 'flat and split sets of the same labels are equal');
+  }
+});
+
+test('a set without every shared label, or with another value for one, is packed whole', () => {
+  const base = new PackedBase(Labels.fromRecord({ instance: 'h:1', job: 'node' }));
+  let offered = 0;
+  const share = (own: string) => (offered++, own);
+  const relabeled = Labels.fromRecord({ __name__: 'up', instance: 'h:2', job: 'node' });
+  relabeled.packAround(base, share);
+  const dropped = Labels.fromRecord({ __name__: 'up', job: 'node' });
+  dropped.packAround(base, share);
+  assert.equal(offered, 0);
+  assert.equal(relabeled.packedTransient(), packLabels(['__name__', 'up', 'instance', 'h:2', 'job', 'node']));
+  assert.equal(dropped.get('job'), 'node');
+  assert.equal(dropped.size, 2);
 });

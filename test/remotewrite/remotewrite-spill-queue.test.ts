@@ -234,3 +234,29 @@ test('spilled requests are sent from memory while they fit the read-back bound; 
   assert.deepEqual(await drain(reopened.queue), [30, 31, 32]);
   await reopened.queue.close();
 });
+
+test('an acknowledged request gives its payload back only when nothing in the queue still holds it', async (t) => {
+  const d = dir(t);
+  const { events } = recorder();
+  const { queue: q } = await SpillQueue.open(options(d, events, { maxMemoryBytes: 1000 }));
+  const released: number[] = [];
+  const release = (payload: Buffer) => void released.push(Number(/^#(\d+)/.exec(payload.toString())![1]));
+  q.push(request(0));
+  await q.next();
+  await q.ack(release);
+  assert.deepEqual(released, [0], 'sent straight from memory: free to be written again');
+  // in flight when a spill takes it: the disk's copy is what gets acknowledged, and the file
+  // write may still be using the buffer
+  q.push(request(1));
+  assert.equal(idOf(await q.next()), 1);
+  for (let i = 2; i < 20; i++) q.push(request(i));
+  await q.spill(0);
+  await q.ack(release);
+  while (await q.next()) await q.ack(release);
+  assert.deepEqual(released, [0], 'nothing that went to disk came back');
+  q.push(request(30));
+  await q.next();
+  await q.ack();
+  assert.deepEqual(released, [0], 'without `release` (a send that was not a 2xx) nothing comes back');
+  await q.close();
+});

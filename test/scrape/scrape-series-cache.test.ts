@@ -74,3 +74,19 @@ test('series cache: duplicates, dropped lines, honored timestamps, exported_ tar
   assert.deepEqual(second.stale, ['d{instance="h:1", job="j"}']);
   assert.equal(second.written[0], first.written[0], 'the same series object');
 });
+
+test('series cache: a target of more lines than two-byte ids hold finds every line again, in any order', () => {
+  const cache = new SeriesCache(Labels.fromRecord({ job: 'j', instance: 'h:1' }), RULES);
+  const n = 70_000;
+  const first = scrape(cache, lines(0, n));
+  assert.equal(first.written.length, n);
+  assert.equal(cache.added, n);
+  // reversed: nothing is where the last page had it, so every line is found through the index
+  const reversed = Array.from({ length: n }, (_, k) => `m{i="${n - 1 - k}"} ${k}\n`).join('');
+  const again = scrape(cache, reversed);
+  assert.equal(cache.added, 0, 'no line was taken for new');
+  assert.equal(again.stale.length, 0);
+  assert.equal(again.written[0], first.written[n - 1], 'the same series object');
+  assert.equal(again.written[n - 1].packedTransient(), first.written[0].key);
+  assert.equal(again.written[n - 1].get('instance'), 'h:1');
+});

@@ -11,6 +11,7 @@ export {
   encodeLabels,
   METADATA_TYPES,
   type MetricMetadata,
+  type PayloadAlloc,
   type RequestEncoder,
 } from './writer.js';
 export { SnappyWriteRequestWriter } from './snappy-writer.js';

@@ -23,7 +23,7 @@ import { compactColumns } from '../../model/columns.js';
 import type { Labels } from '../../model/labels.js';
 import { putVarint, varintSize } from '../../model/labels-packed.js';
 import { STALE_NAN_HI, STALE_NAN_LO, type SampleBatch } from '../../model/samples.js';
-import { grownBuffer, putNegativeTimestamp, timestampSize, type RequestEncoder } from './writer.js';
+import { grownBuffer, putNegativeTimestamp, timestampSize, type PayloadAlloc, type RequestEncoder } from './writer.js';
 
 /** Room for the uncompressed length's varint, written in front of the elements at the end. */
 const LENGTH_ROOM = 5;
@@ -80,6 +80,9 @@ class SeriesCodes {
   /** Ids + 1 by the series' hash; 0 is an empty slot. At most half full. */
   private index = new Int32Array(32);
   private shift = 27;
+  /** Entries added since the last `settle`, and whether any were since the columns were trimmed. */
+  private addedLately = 0;
+  private untrimmed = false;
 
   /** Marks the entry as written now. */
   touch(id: number): void {
@@ -121,6 +124,8 @@ class SeriesCodes {
     }
     this.series.push(x);
     this.nextCode.push('');
+    this.addedLately++;
+    this.untrimmed = true;
     this.next[id] = -1;
     this.written[id] = this.period;
     if ((id + 1) * 2 > this.index.length) this.reindex(this.index.length * 2);
@@ -157,6 +162,19 @@ class SeriesCodes {
 
   get size(): number {
     return this.series.length;
+  }
+
+  /**
+   * Between requests: once a request added no series, the writer holds the ones it writes, and
+   * the two arrays give back the room they grew into one entry at a time (up to half again).
+   */
+  settle(): void {
+    if (this.addedLately === 0 && this.untrimmed) {
+      this.series = this.series.slice();
+      this.nextCode = this.nextCode.slice();
+      this.untrimmed = false;
+    }
+    this.addedLately = 0;
   }
 
   private reindex(capacity: number): void {
@@ -208,6 +226,7 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
     this.prev = -1;
     this.prevTs = NaN;
     this.codes.maybeForget(now);
+    this.codes.settle();
   }
 
   /** Series whose codes this writer keeps. */
@@ -226,13 +245,13 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
   /** Appends sample `i` of `batch` as one TimeSeries. */
   appendOne(batch: SampleBatch, i: number): void {
     const x = batch.series[i];
-    const key = x.key;
+    const keyLength = x.packedLength;
     const ts = batch.timestamps[i];
     // a batch's samples mostly share one timestamp: its varint is worked out once
     const tsSize = ts === this.prevTs ? this.prevTsSize : timestampSize(ts);
     const sampleLen = 10 + tsSize;
-    const seriesLen = key.length + 2 + sampleLen;
-    const headLen = 1 + varintSize(seriesLen) + key.length;
+    const seriesLen = keyLength + 2 + sampleLen;
+    const headLen = 1 + varintSize(seriesLen) + keyLength;
     const recordLen = headLen + 2 + sampleLen;
     // the worst a head's code takes (short literals between copies of 4 bytes in 5: 7 bytes for
     // 5) plus the sample's literal and copy
@@ -242,7 +261,7 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
     const out = this.out;
     let op = this.op;
     const cur = this.cur;
-    const sampleBytes = this.putSample(batch, i, ts, sampleLen, cur);
+    const sampleBytes = this.putSample(batch, i, sampleLen, cur);
     let id: number;
     if (y < 0) {
       // the first record of a request has nothing to copy from: one literal, sample included
@@ -250,7 +269,7 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
       op = putLiteralTag(recordLen, out, op);
       out[op++] = 0x0a;
       op = putVarint(out, op, seriesLen);
-      op += out.write(key, op, 'latin1');
+      op = x.writePacked(out, op);
       for (let j = 0; j < sampleBytes; j++) out[op + j] = this.sample[cur + j];
       op += sampleBytes;
     } else if (sampleLen === this.prevSampleLen && c.series[y] === x && headLen >= MIN_MATCH) {
@@ -266,7 +285,8 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
       if (id >= 0 && c.series[id] === x) code = c.nextCode[y];
       else id = c.idOf(x);
       if (code === undefined || code.charCodeAt(code.length - 1) !== cond) {
-        code = buildHeadCode(c.series[y].key, this.prevSampleLen, key, seriesLen, cond);
+        // built once per pair of neighbours: the packed strings are made for it and let go
+        code = buildHeadCode(c.series[y].packedTransient(), this.prevSampleLen, x.packedTransient(), seriesLen, cond);
         const known = codes.get(code);
         if (known !== undefined) code = known;
         else {
@@ -299,18 +319,21 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
   }
 
   /** The compressed request (a copy): the uncompressed length, then the elements. */
-  finish(): Buffer {
+  finish(alloc: PayloadAlloc = Buffer.allocUnsafe): Buffer {
     const start = LENGTH_ROOM - varintSize(this.rawSize);
     putVarint(this.out, start, this.rawSize);
-    return Buffer.from(this.out.subarray(start, this.op));
+    const payload = alloc(this.op - start);
+    this.out.copy(payload, 0, start, this.op);
+    return payload;
   }
 
   /**
-   * The sample's bytes, into the slot at `at`; returns their count. The value is written here,
-   * not passed on, as a double passed to a call V8 does not inline is boxed — an allocation per
-   * sample.
+   * The sample's bytes, into the slot at `at`; returns their count. The value and timestamp
+   * are read here, not passed on, as a double passed to a call V8 does not inline is boxed —
+   * an allocation per sample.
    */
-  private putSample(batch: SampleBatch, i: number, ts: number, sampleLen: number, at: number): number {
+  private putSample(batch: SampleBatch, i: number, sampleLen: number, at: number): number {
+    const ts = batch.timestamps[i];
     const b = this.sample;
     b[at] = 0x12;
     b[at + 1] = sampleLen;

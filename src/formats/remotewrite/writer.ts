@@ -1,6 +1,6 @@
 /**
  * Prometheus remote write 1.0 `WriteRequest` encoding, by hand: a series' labels are encoded
- * once (kept on its `Labels`), so a sample costs a copy of those bytes, a tag, eight value bytes
+ * once (kept on its `Labels`, model/labels-packed.ts), so a sample costs a copy of those bytes, a tag, eight value bytes
  * and a varint. The staleness marker is written from the batch's flag with its exact bits.
  *
  *   WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
@@ -90,16 +90,15 @@ export class WriteRequestWriter {
   private put(batch: SampleBatch, i: number): void {
     const labels = batch.series[i];
     // the packed form is the series' key too: encoded once, the first time it is asked for
-    const lb = labels.key;
     const ts = batch.timestamps[i];
     const sampleLen = 1 + 8 + 1 + timestampSize(ts);
-    const seriesLen = lb.length + 1 + varintSize(sampleLen) + sampleLen;
+    const seriesLen = labels.packedLength + 1 + varintSize(sampleLen) + sampleLen;
     this.ensure(1 + 5 + seriesLen);
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = TAG_TIMESERIES;
     p = putVarint(buf, p, seriesLen);
-    p += buf.write(lb, p, 'latin1');
+    p = labels.writePacked(buf, p);
     buf[p++] = TAG_SAMPLE;
     buf[p++] = sampleLen;
     buf[p++] = TAG_SAMPLE_VALUE;
@@ -129,19 +128,18 @@ export class WriteRequestWriter {
    * order given (receivers want them in time order: the caller sorts).
    */
   appendSeries(labels: Labels, values: ArrayLike<number>, timestamps: ArrayLike<number>, from = 0, to = values.length): void {
-    const lb = labels.key;
     let samplesLen = 0;
     for (let i = from; i < to; i++) {
       const sampleLen = 1 + 8 + 1 + timestampSize(timestamps[i]);
       samplesLen += 1 + varintSize(sampleLen) + sampleLen;
     }
-    const seriesLen = lb.length + samplesLen;
+    const seriesLen = labels.packedLength + samplesLen;
     this.ensure(1 + 5 + seriesLen);
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = TAG_TIMESERIES;
     p = putVarint(buf, p, seriesLen);
-    p += buf.write(lb, p, 'latin1');
+    p = labels.writePacked(buf, p);
     for (let i = from; i < to; i++) {
       const ts = timestamps[i];
       buf[p++] = TAG_SAMPLE;
@@ -234,20 +232,23 @@ export function grownInts(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
   return b;
 }
 
+/** A buffer of exactly `bytes` bytes for a finished request. */
+export type PayloadAlloc = (bytes: number) => Buffer;
+
 /** What a remote-write sender gathers a compressed request with. */
 export interface RequestEncoder {
   readonly samples: number;
   /** Bytes held so far. */
   readonly size: number;
   appendOne(batch: SampleBatch, i: number): void;
-  /** The compressed request, a copy of its own. */
-  finish(): Buffer;
+  /** The compressed request, a copy of its own (in a buffer from `alloc`, when given). */
+  finish(alloc?: PayloadAlloc): Buffer;
   reset(): void;
 }
 
 /** The plain writer, compressed whole when finished (`compression: small`). */
 export class CompressingWriteRequestWriter extends WriteRequestWriter implements RequestEncoder {
-  finish(): Buffer {
-    return compress(this.bytes());
+  finish(alloc?: PayloadAlloc): Buffer {
+    return compress(this.bytes(), alloc);
   }
 }

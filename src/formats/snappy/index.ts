@@ -33,7 +33,8 @@ export function maxCompressedLength(n: number): number {
 }
 
 /** Compresses `src` into a new Buffer of its own. */
-export function compress(src: Uint8Array): Buffer {
+/** `alloc`: where the result goes (a buffer of exactly the bytes asked for). */
+export function compress(src: Uint8Array, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
   const n = src.length;
   if (scratch.length < maxCompressedLength(n)) scratch = new Uint8Array(maxCompressedLength(n) * 2);
   const out = scratch;
@@ -46,7 +47,9 @@ export function compress(src: Uint8Array): Buffer {
   out[op++] = v;
   const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
   for (let start = 0; start < n; start += BLOCK) op = compressBlock(src, view, start, Math.min(start + BLOCK, n), out, op);
-  return Buffer.from(out.subarray(0, op));
+  const result = alloc(op);
+  result.set(out.subarray(0, op));
+  return result;
 }
 
 function hashAt(view: DataView, p: number): number {
