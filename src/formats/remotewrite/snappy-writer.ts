@@ -39,12 +39,7 @@ const hashStamp = new Int32Array(1 << HASH_BITS);
 let stamp = 0;
 /** Where a code is assembled before it becomes a string. */
 let codeScratch = Buffer.allocUnsafe(4096);
-/**
- * Codes by content: one string for every series with the same code — the same series of every
- * target, as a head's differences from its predecessor rarely include the target's own labels,
- * which are copied. Cleared when it reaches its bound; series keep the strings they hold.
- */
-const codes = new Map<string, string>();
+/** Distinct codes a writer keeps; past it, it forgets them all and builds them again. */
 const MAX_CODES = 50_000;
 
 /**
@@ -64,25 +59,50 @@ const FORGET_AFTER_MS = 5 * 60_000;
  * that writes its head after y's record, so a series that follows the same one as last time
  * is found without a lookup. Columns rather than an object per series (or fields on `Labels`,
  * which one writer alone could use): about 23 bytes a series (bench/series-memory.ts), where
- * the two fields cost 16 on every series, written or not.
+ * the two fields cost 16 on every series, written or not. A code is held once, by number: the
+ * same series of every target has the same code, as a head's differences from its
+ * predecessor rarely include the target's own labels, which are copied.
  */
 class SeriesCodes {
   /** The series of each entry. */
   series: Labels[] = [];
   /** The entry written after this one last time, or -1. */
   next = new Int32Array(16);
-  /** The code that writes `next`'s head after this entry's record, or ''. */
-  nextCode: string[] = [];
+  /** The code that writes `next`'s head after this entry's record: its number in `codeList`, or -1. */
+  private nextCode = new Int32Array(16);
+  private codeList: string[] = [];
+  private readonly codeIds = new Map<string, number>();
   /** The period (1–255, cycling) in which the entry was last written. */
   private written = new Uint8Array(16);
   private period = 1;
   private periodFrom = Date.now();
-  /** Ids + 1 by the series' hash; 0 is an empty slot. At most half full. */
+  /** Ids + 1 by the series' hash; 0 is an empty slot. At most four fifths full (it is asked only when a series follows another than last time). */
   private index = new Int32Array(32);
   private shift = 27;
   /** Entries added since the last `settle`, and whether any were since the columns were trimmed. */
   private addedLately = 0;
   private untrimmed = false;
+
+  /** The code kept on entry `y` (for the series after it), if any. */
+  code(y: number): string | undefined {
+    const k = this.nextCode[y];
+    return k < 0 ? undefined : this.codeList[k];
+  }
+
+  setCode(y: number, code: string): void {
+    let k = this.codeIds.get(code);
+    if (k === undefined) {
+      if (this.codeList.length >= MAX_CODES) {
+        this.codeList = [];
+        this.codeIds.clear();
+        this.nextCode.fill(-1);
+      }
+      k = this.codeList.length;
+      this.codeList.push(code);
+      this.codeIds.set(code, k);
+    }
+    this.nextCode[y] = k;
+  }
 
   /** Marks the entry as written now. */
   touch(id: number): void {
@@ -118,17 +138,20 @@ class SeriesCodes {
       const next = new Int32Array(cap);
       next.set(this.next);
       this.next = next;
+      const nextCode = new Int32Array(cap);
+      nextCode.set(this.nextCode);
+      this.nextCode = nextCode;
       const written = new Uint8Array(cap);
       written.set(this.written);
       this.written = written;
     }
     this.series.push(x);
-    this.nextCode.push('');
+    this.nextCode[id] = -1;
     this.addedLately++;
     this.untrimmed = true;
     this.next[id] = -1;
     this.written[id] = this.period;
-    if ((id + 1) * 2 > this.index.length) this.reindex(this.index.length * 2);
+    if ((id + 1) * 5 > this.index.length * 4) this.reindex(this.index.length * 2);
     else this.index[slot] = id + 1;
     return id;
   }
@@ -149,14 +172,13 @@ class SeriesCodes {
       this.written[to] = keep;
     });
     this.series.length = j;
-    this.nextCode.length = j;
     for (let i = 0; i < j; i++) {
       const to = this.next[i] < 0 ? -1 : moved[this.next[i]];
       this.next[i] = to;
-      if (to < 0) this.nextCode[i] = '';
+      if (to < 0) this.nextCode[i] = -1;
     }
     let cap = 32;
-    while (cap < j * 2) cap *= 2;
+    while (cap * 4 < j * 5) cap *= 2;
     this.reindex(cap);
   }
 
@@ -166,12 +188,11 @@ class SeriesCodes {
 
   /**
    * Between requests: once a request added no series, the writer holds the ones it writes, and
-   * the two arrays give back the room they grew into one entry at a time (up to half again).
+   * the series array gives back the room it grew into one entry at a time (up to half again).
    */
   settle(): void {
     if (this.addedLately === 0 && this.untrimmed) {
       this.series = this.series.slice();
-      this.nextCode = this.nextCode.slice();
       this.untrimmed = false;
     }
     this.addedLately = 0;
@@ -239,7 +260,7 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
     const c = this.codes;
     const from = c.find(y);
     const to = from < 0 ? -1 : c.next[from];
-    return to >= 0 && c.series[to] === x ? c.nextCode[from] : undefined;
+    return to >= 0 && c.series[to] === x ? c.code(from) : undefined;
   }
 
   /** Appends sample `i` of `batch` as one TimeSeries. */
@@ -282,19 +303,13 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
       const cond = (this.prevSampleLen - 11) * 10 + (sampleLen - 11);
       id = c.next[y];
       let code: string | undefined;
-      if (id >= 0 && c.series[id] === x) code = c.nextCode[y];
+      if (id >= 0 && c.series[id] === x) code = c.code(y);
       else id = c.idOf(x);
       if (code === undefined || code.charCodeAt(code.length - 1) !== cond) {
         // built once per pair of neighbours: the packed strings are made for it and let go
         code = buildHeadCode(c.series[y].packedTransient(), this.prevSampleLen, x.packedTransient(), seriesLen, cond);
-        const known = codes.get(code);
-        if (known !== undefined) code = known;
-        else {
-          if (codes.size >= MAX_CODES) codes.clear();
-          codes.set(code, code);
-        }
         c.next[y] = id;
-        c.nextCode[y] = code;
+        c.setCode(y, code);
         seriesCodeCounts.built++;
       }
       // the trailing condition character is written too, and overwritten by what follows
