@@ -181,6 +181,17 @@ export class Labels {
     return this.base === undefined ? this.key : this.joined();
   }
 
+  /** Packs the set around `base` whatever form it is in now (its pairs are taken out of it first). */
+  repackAround(base: PackedBase, share: (own: string) => string): void {
+    if (this.pairs === base) return;
+    const kv = this.kvTransient;
+    if (kv.length === 0) return;
+    void this.hash;
+    this.pairs = kv;
+    this.encoded = undefined;
+    this.packAround(base, share);
+  }
+
   /** Bytes of the packed form. */
   get packedLength(): number {
     const base = this.base;

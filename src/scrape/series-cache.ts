@@ -243,8 +243,13 @@ export class SeriesCache {
   /** The first of them (its line), for the log. */
   firstDuplicate: string | undefined;
 
-  /** The target's labels, which its series share (packed once for all of them). */
-  private readonly base: PackedBase;
+  /**
+   * The labels the target's series share, packed once for all of them: the target's own, and
+   * after the first good scrape also those every series of it has with one value (what
+   * metric_relabel_configs derived from the target's labels: a `port`, a `team`).
+   */
+  private base: PackedBase;
+  private baseSettled = false;
 
   constructor(
     private readonly targetLabels: Labels,
@@ -355,6 +360,7 @@ export class SeriesCache {
     if (this.order.length > this.orderLen + (this.orderLen >> 3) + 64) this.order = grownInts(this.order, this.orderLen + (this.orderLen >> 4) + 16);
     this.sweep();
     t.trim();
+    if (!this.baseSettled) this.settleBase();
   }
 
   /** Everything the last scrape had: the loop marks it stale when its target goes away. */
@@ -421,6 +427,34 @@ export class SeriesCache {
         );
       }
     }
+  }
+
+  /**
+   * Once, after the first good scrape: labels that every kept series has with the same value
+   * but the target does not (metric relabeling copied or derived them from the target's) join
+   * the shared ones, and the series are packed again around them — otherwise such a label
+   * made every series' own part differ from the same line's on every other target.
+   */
+  private settleBase(): void {
+    this.baseSettled = true;
+    const t = this.table;
+    let common: Map<string, string> | undefined;
+    for (let id = 0; id < t.size; id++) {
+      if ((t.flags[id] & DROPPED) !== 0) continue;
+      const kv = t.series[id].kvTransient;
+      if (common === undefined) {
+        common = new Map();
+        for (let i = 0; i < kv.length; i += 2) common.set(kv[i], kv[i + 1]);
+        continue;
+      }
+      const here = new Map<string, string>();
+      for (let i = 0; i < kv.length; i += 2) here.set(kv[i], kv[i + 1]);
+      for (const [name, value] of common) if (here.get(name) !== value) common.delete(name);
+      if (common.size <= this.base.size) return;
+    }
+    if (common === undefined || common.size <= this.base.size || t.size < 2) return;
+    this.base = new PackedBase(Labels.fromPairs(common));
+    for (let id = 0; id < t.size; id++) if ((t.flags[id] & DROPPED) === 0) t.series[id].repackAround(this.base, shareOwnLabels);
   }
 
   /** Forgets lines not seen in the last two scrapes, once they are a third of the cache. */

@@ -90,3 +90,26 @@ test('series cache: a target of more lines than two-byte ids hold finds every li
   assert.equal(again.written[n - 1].packedTransient(), first.written[0].key);
   assert.equal(again.written[n - 1].get('instance'), 'h:1');
 });
+
+test('series cache: a label metric relabeling derives from the target joins the shared ones after the first scrape', () => {
+  const portOf = { processBuilder: (lb: LabelsBuilder) => (lb.set('port', 'p' + lb.get('instance')!.split(':')[1]), true) };
+  const page = lines(0, 50) + 'other_metric 1\n';
+  const caches = ['h:1', 'h:2'].map((instance) => new SeriesCache(Labels.fromRecord({ job: 'j', instance }), { ...RULES, relabeler: portOf }));
+  const first = caches.map((c) => scrape(c, page));
+  const second = caches.map((c) => scrape(c, page));
+  for (let k = 0; k < 2; k++) {
+    assert.equal(second[k].written.length, 51);
+    second[k].written.forEach((l, i) => {
+      assert.equal(l, first[k].written[i], 'the same series objects, packed again in place');
+      assert.equal(l.get('port'), `p${k + 1}`);
+      assert.equal(l.get('instance'), `h:${k + 1}`);
+      const flat = Labels.fromPairs(l.kvTransient.reduce<[string, string][]>((out, v, j, kv) => (j % 2 ? out : [...out, [v, kv[j + 1]]]), []));
+      assert.equal(l.packedTransient(), flat.key);
+      assert.equal(l.hash, flat.hash);
+    });
+  }
+  // packed around {instance, job, port}: each series' own part is the same string on both targets
+  const own = (l: Labels) => (l as unknown as { encoded: string }).encoded;
+  for (let i = 0; i < 51; i++) assert.equal(own(second[0].written[i]), own(second[1].written[i]));
+  assert.notEqual(second[0].written[0].packedTransient(), second[1].written[0].packedTransient());
+});
