@@ -37,10 +37,8 @@ export class Labels {
 
   /** Flat sorted pairs; never mutate. Unpacked again (and kept) when the set was packed. */
   get kv(): readonly string[] {
-    const p = this.pairs;
-    if (p === undefined) return (this.pairs = unpackLabels(this.encoded!));
-    // packed around shared labels: unpacked for each caller, as keeping them would undo the sharing
-    return p instanceof PackedBase ? unpackLabels(this.joined()) : p;
+    // packed around shared labels, the pairs are unpacked for each caller: keeping them would undo the sharing
+    return this.pairs === undefined ? (this.pairs = unpackLabels(this.encoded!)) : this.kvTransient;
   }
 
   /**
@@ -186,7 +184,6 @@ export class Labels {
     if (this.pairs === base) return;
     const kv = this.kvTransient;
     if (kv.length === 0) return;
-    void this.hash;
     this.pairs = kv;
     this.encoded = undefined;
     this.packAround(base, share);

@@ -130,6 +130,12 @@ class LineTable {
   }
 }
 
+/** Whether flat pairs `kv` hold `name` with `value`. */
+function hasPair(kv: readonly string[], name: string, value: string): boolean {
+  for (let i = 0; i < kv.length; i += 2) if (kv[i] === name) return kv[i + 1] === value;
+  return false;
+}
+
 /** A copy of `a` with room for `n` entries. */
 function grownInts(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(n);
@@ -447,9 +453,7 @@ export class SeriesCache {
         for (let i = 0; i < kv.length; i += 2) common.set(kv[i], kv[i + 1]);
         continue;
       }
-      const here = new Map<string, string>();
-      for (let i = 0; i < kv.length; i += 2) here.set(kv[i], kv[i + 1]);
-      for (const [name, value] of common) if (here.get(name) !== value) common.delete(name);
+      for (const [name, value] of common) if (!hasPair(kv, name, value)) common.delete(name);
       if (common.size <= this.base.size) return;
     }
     if (common === undefined || common.size <= this.base.size || t.size < 2) return;

@@ -1,7 +1,7 @@
 /**
  * Prometheus remote write 1.0 `WriteRequest` encoding, by hand: a series' labels are encoded
- * once (kept on its `Labels`, model/labels-packed.ts), so a sample costs a copy of those bytes, a tag, eight value bytes
- * and a varint. The staleness marker is written from the batch's flag with its exact bits.
+ * once (kept on its `Labels`, model/labels-packed.ts), so a sample costs a copy of those bytes,
+ * a tag, eight value bytes and a varint. The staleness marker is written from the batch's flag with its exact bits.
  *
  *   WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
@@ -89,7 +89,7 @@ export class WriteRequestWriter {
   // allocation per sample.
   private put(batch: SampleBatch, i: number): void {
     const labels = batch.series[i];
-    // the packed form is the series' key too: encoded once, the first time it is asked for
+    // the packed labels, encoded once per series (written from their parts when packed around a target's)
     const ts = batch.timestamps[i];
     const sampleLen = 1 + 8 + 1 + timestampSize(ts);
     const seriesLen = labels.packedLength + 1 + varintSize(sampleLen) + sampleLen;

@@ -32,8 +32,7 @@ export function maxCompressedLength(n: number): number {
   return 32 + n + Math.ceil(n / 6);
 }
 
-/** Compresses `src` into a new Buffer of its own. */
-/** `alloc`: where the result goes (a buffer of exactly the bytes asked for). */
+/** Compresses `src` into a Buffer of its own: a new one, or one from `alloc` (exactly the bytes asked for). */
 export function compress(src: Uint8Array, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
   const n = src.length;
   if (scratch.length < maxCompressedLength(n)) scratch = new Uint8Array(maxCompressedLength(n) * 2);
