@@ -83,6 +83,21 @@ async function same(p: Pair, step: string, method: string, path: string, body?: 
 
 /** Both /metrics pages, and the same pushed series (and TYPE, HELP) on both. */
 async function assertSamePages(p: Pair, step: string, opts: { empty?: boolean } = {}): Promise<string[]> {
+  // The Pushgateway answers a DELETE or a wipe with 202 and applies it later from its write
+  // queue, so its page may lag the request for a moment; Tributary applies before answering.
+  // Read again for up to two seconds before calling a difference one.
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    try {
+      return await samePagesOnce(p, step, opts);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function samePagesOnce(p: Pair, step: string, opts: { empty?: boolean }): Promise<string[]> {
   const [a, b] = await Promise.all([send(p.pg.base + '/metrics', 'GET'), send(p.tr.base + '/metrics', 'GET')]);
   assert.equal(a.status, 200, `${step}: Pushgateway /metrics: ${a.body}`);
   assert.equal(b.status, 200, `${step}: Tributary /metrics: ${b.body}`);
