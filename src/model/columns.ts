@@ -22,3 +22,10 @@ export function compactColumns(n: number, keep: (id: number) => boolean, move: (
   }
   return { moved, left };
 }
+
+/** A copy of `a` with room for exactly `n` entries (fewer than it has: the first `n`). */
+export function resizedInts(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a.subarray(0, Math.min(a.length, n)));
+  return b;
+}

@@ -12,7 +12,7 @@
  */
 
 import type { ExpositionParser } from '../formats/prometheus/parser.js';
-import { compactColumns } from '../model/columns.js';
+import { compactColumns, resizedInts } from '../model/columns.js';
 import { fnv1a32 } from '../model/hash.js';
 import { attachExportingClashes, attachMissing } from '../model/attach-labels.js';
 import { Labels, LabelsBuilder, PackedBase } from '../model/labels.js';
@@ -69,7 +69,7 @@ class LineTable {
     const id = this.lines.length;
     if (id === this.seenAt.length) {
       const cap = id + (id >> 1);
-      this.seenAt = grownInts(this.seenAt, cap);
+      this.seenAt = resizedInts(this.seenAt, cap);
       const flags = new Uint8Array(cap);
       flags.set(this.flags);
       this.flags = flags;
@@ -112,7 +112,7 @@ class LineTable {
     this.series = this.series.slice();
     const n = this.lines.length;
     if (this.seenAt.length > n + 16) {
-      this.seenAt = grownInts(this.seenAt, n + 16);
+      this.seenAt = resizedInts(this.seenAt, n + 16);
       this.flags = this.flags.slice(0, n + 16);
     }
   }
@@ -136,12 +136,6 @@ function hasPair(kv: readonly string[], name: string, value: string): boolean {
   return false;
 }
 
-/** A copy of `a` with room for `n` entries. */
-function grownInts(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a.subarray(0, Math.min(a.length, n)));
-  return b;
-}
 
 export interface SeriesRules {
   readonly honorLabels: boolean;
@@ -301,7 +295,7 @@ export class SeriesCache {
       return null;
     }
     t.seenAt[id] = this.iteration;
-    if (at === this.order.length) this.order = grownInts(this.order, at + (at >> 1) + 16);
+    if (at === this.order.length) this.order = resizedInts(this.order, at + (at >> 1) + 16);
     this.order[at] = id;
     this.nextLen = at + 1;
     this.last = id;
@@ -363,7 +357,7 @@ export class SeriesCache {
     if (!ok) return;
     this.orderLen = this.nextLen;
     // what an earlier, much longer page needed is not kept, nor more than a little room to grow
-    if (this.order.length > this.orderLen + (this.orderLen >> 3) + 64) this.order = grownInts(this.order, this.orderLen + (this.orderLen >> 4) + 16);
+    if (this.order.length > this.orderLen + (this.orderLen >> 3) + 64) this.order = resizedInts(this.order, this.orderLen + (this.orderLen >> 4) + 16);
     this.sweep();
     t.trim();
     if (!this.baseSettled) this.settleBase();

@@ -2,6 +2,10 @@ import { selfScrapeTarget } from '../../src/config/self-scrape.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FLAG_URL_SAMPLES_PER_SEND, resolveConfig } from '../../src/config/resolve.js';
 import {
   ConfigError,
   DEFAULT_CONFIG_TEXT,
@@ -872,4 +876,18 @@ test('ingest: two listeners on one port are refused at load, naming both keys; p
   });
   const ok = load(yaml('ingest:', '  influx: {listen_address: 127.0.0.1:0}', '  graphite: {listen_address: 127.0.0.1:0}', '  opentsdb: {listen_address: 127.0.0.1:4242, http_listen_address: 127.0.0.1:4243}'));
   assert.equal(ok.config.ingest.opentsdb.http_listen_address, '127.0.0.1:4243');
+});
+
+test("--remote-write-url sends vmagent's batch size; a file's URL keeps Prometheus' default", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-rwflag-'));
+  try {
+    const file = join(dir, 'tributary.yml');
+    writeFileSync(file, 'remote_write:\n  - url: http://127.0.0.1:1/file\n');
+    const { config } = await resolveConfig({ configFile: file, remoteWriteUrls: ['http://127.0.0.1:1/flag'] });
+    const byUrl = Object.fromEntries(config.remote_write.map((rw) => [rw.url, rw.queue_config.max_samples_per_send]));
+    assert.deepEqual(byUrl, { 'http://127.0.0.1:1/file': 2_000, 'http://127.0.0.1:1/flag': FLAG_URL_SAMPLES_PER_SEND });
+    assert.equal(FLAG_URL_SAMPLES_PER_SEND, 10_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
