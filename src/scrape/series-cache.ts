@@ -136,7 +136,6 @@ function hasPair(kv: readonly string[], name: string, value: string): boolean {
   return false;
 }
 
-
 export interface SeriesRules {
   readonly honorLabels: boolean;
   /** Undefined when the job has no metric_relabel_configs. */

@@ -135,7 +135,6 @@ function hashBytes(b: Uint8Array, n: number): number {
   return h >>> 0;
 }
 
-
 /**
  * A writer's record-head codes, by series. Entries are parallel columns indexed by an id
  * (dense, in the order series were first written, which is about the order they are written
@@ -207,12 +206,8 @@ class SeriesCodes {
     const id = this.series.length;
     if (id === this.next.length) {
       const cap = id + (id >> 1);
-      const next = new Int32Array(cap);
-      next.set(this.next);
-      this.next = next;
-      const nextCode = new Int32Array(cap);
-      nextCode.set(this.nextCode);
-      this.nextCode = nextCode;
+      this.next = resizedInts(this.next, cap);
+      this.nextCode = resizedInts(this.nextCode, cap);
       const written = new Uint8Array(cap);
       written.set(this.written);
       this.written = written;

@@ -1,7 +1,8 @@
 /**
  * Prometheus remote write 1.0 `WriteRequest` encoding, by hand: a series' labels are encoded
  * once (kept on its `Labels`, model/labels-packed.ts), so a sample costs a copy of those bytes,
- * a tag, eight value bytes and a varint. The staleness marker is written from the batch's flag with its exact bits.
+ * a tag, eight value bytes and a varint. The staleness marker is written from the batch's flag
+ * with its exact bits.
  *
  *   WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
