@@ -4,13 +4,22 @@
  * one when no fallback is set, as Prometheus 2 and vmagent do), and the body is
  * decoded and cut at the last line end of each chunk, so every complete line is parsed once,
  * straight from the piece it arrived in, and only the unfinished last line is carried over.
- * Line numbers run across pieces, so errors point into the page as a whole.
+ * Line numbers run across pieces, so errors point into the page as a whole. A text page whose
+ * series lines are where the last one had them is read from the bytes (known-lines.ts), without
+ * a string; the parser takes each chunk from the first line that is not.
  */
 
 import { isAscii } from 'node:buffer';
 import { Entry, newExpositionParser, type ExpositionParser } from '../formats/prometheus/parser.js';
+import { KnownTextLines, type LineExpectation } from '../formats/prometheus/known-lines.js';
 import { formatOfProtocol, mediaTypeOf, textFormatOf, type ScrapeProtocol, type TextFormat } from '../formats/media-types.js';
 import type { BodyConsumer } from '../outbound/fetch.js';
+
+/** Where a series line's sample is read: the parser, or the reader of expected lines. */
+export interface SampleSource {
+  readonly value: number;
+  readonly timestamp: number | undefined;
+}
 
 /** Called for every sample line; reads the parser's current entry. Throwing ends the scrape. */
 export type SeriesHandler = (p: ExpositionParser) => void;
@@ -27,6 +36,7 @@ export class PageReader implements BodyConsumer {
   private afterEof = false;
   private started = false;
   private decoderPending = false;
+  private known: KnownTextLines | undefined;
   /** Set when parsing (or the series handler) failed, as opposed to the transfer. */
   parseFailed = false;
   /** The Content-Type was missing or foreign, and the fallback format was used. */
@@ -37,6 +47,11 @@ export class PageReader implements BodyConsumer {
     private readonly fallback: ScrapeProtocol | undefined,
     /** Told about every TYPE, HELP and UNIT line. */
     private readonly metadata?: MetadataObserver,
+    /**
+     * Series lines the consumer expects, read from the bytes (text format, no metadata wanted)
+     * before the parser takes over at the first line that is not; `onSeries` is not called for them.
+     */
+    private readonly expected?: LineExpectation,
   ) {}
 
   begin(contentType: string | undefined): void {
@@ -97,8 +112,21 @@ export class PageReader implements BodyConsumer {
       this.carry = '';
       this.parse(line, false);
     }
+    if (this.expected !== undefined && this.format === 'prometheus' && this.metadata === undefined) from = this.readKnown(data, from, last + 1);
     if (from <= last) this.parse(data.toString('latin1', from, last + 1), false);
     if (last + 1 < data.length) this.carry = data.toString('latin1', last + 1);
+  }
+
+  private readKnown(data: Buffer, from: number, to: number): number {
+    const known = (this.known ??= new KnownTextLines());
+    try {
+      return known.read(data, from, to, this.expected!);
+    } catch (err) {
+      this.parseFailed = true;
+      throw err;
+    } finally {
+      this.lines += known.lines;
+    }
   }
 
   /** The page has ended; parses the rest. Throws on a missing "# EOF" in OpenMetrics. */

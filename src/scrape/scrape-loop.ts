@@ -21,7 +21,7 @@ import { type BodyConsumer, type FetchSpec, fetchStream, type HttpClient, type S
 import type { ClusterMembership } from './cluster.js';
 import type { SampleSink } from '../pipeline/index.js';
 import type { CounterChild } from '../selfmetrics/registry.js';
-import { PageReader } from './page-reader.js';
+import { PageReader, type SampleSource } from './page-reader.js';
 import { SeriesCache, type SeriesRules } from './series-cache.js';
 import type { ActiveTargetStatus, TargetHealth } from './status.js';
 import { SeriesLimiter } from './series-limit.js';
@@ -272,13 +272,8 @@ export class ScrapeLoop {
     let overLimit = false;
     const honorTimestamps = job.honorTimestamps;
     const sampleLimit = target.sampleLimit;
-    const reader = new PageReader((p) => {
-      scraped++;
-      if (overLimit) {
-        if (cache.passes(p)) added++;
-        return;
-      }
-      const ref = cache.lookup(p);
+    /** A series line's sample: `ref` is what the cache made of the line, `s` holds the value. */
+    const sample = (ref: Labels | undefined | null, s: SampleSource): void => {
       if (ref === undefined) return;
       // Prometheus counts a duplicate in scrape_samples_post_metric_relabeling and against the limit
       if (++added > sampleLimit && sampleLimit > 0) {
@@ -289,12 +284,32 @@ export class ScrapeLoop {
       }
       if (ref === null) return;
       let ts = start;
-      if (honorTimestamps && p.timestamp !== undefined) {
-        ts = p.timestamp;
+      if (honorTimestamps && s.timestamp !== undefined) {
+        ts = s.timestamp;
         cache.markTimestamped();
       }
-      if (limiter === undefined || limiter.admit(ref)) batch.append(ref, p.value, ts);
-    }, job.fallbackProtocol, this.scrapes % METADATA_EVERY === 0 ? job.metadata : undefined);
+      if (limiter === undefined || limiter.admit(ref)) batch.append(ref, s.value, ts);
+    };
+    const reader = new PageReader(
+      (p) => {
+        scraped++;
+        if (overLimit) {
+          if (cache.passes(p)) added++;
+          return;
+        }
+        sample(cache.lookup(p), p);
+      },
+      job.fallbackProtocol,
+      this.scrapes % METADATA_EVERY === 0 ? job.metadata : undefined,
+      {
+        // past the limit lines are only counted, not recorded: the parser takes them
+        expectedKey: () => (overLimit ? undefined : cache.expectedLine()),
+        onExpected: (r) => {
+          scraped++;
+          sample(cache.lookupExpected(), r);
+        },
+      },
+    );
 
     let error: string | undefined;
     /** The body did not arrive whole: nothing of it counts. */

@@ -285,6 +285,27 @@ export class SeriesCache {
         if (series !== undefined) this.added++;
       }
     }
+    return this.take(id);
+  }
+
+  /**
+   * The line the next series line of the page is expected to be: the one the last good scrape
+   * had at this position (pages keep their order). Undefined when there is none.
+   */
+  expectedLine(): string | undefined {
+    const at = this.nextLen;
+    return at < this.orderLen ? this.table.lines[this.order[at]] : undefined;
+  }
+
+  /** `lookup` for a line the page had where `expectedLine` said it would be. */
+  lookupExpected(): Labels | undefined | null {
+    return this.take(this.order[this.nextLen]);
+  }
+
+  /** Records line `id` as the next series line of this scrape: `lookup`'s result for it. */
+  private take(id: number): Labels | undefined | null {
+    const t = this.table;
+    const at = this.nextLen;
     const dropped = (t.flags[id] & DROPPED) !== 0;
     if (t.seenAt[id] === this.iteration) {
       // Not recorded in the order again: a page of one line repeated millions of times must

@@ -147,6 +147,8 @@ function hashBytes(b: Uint8Array, n: number): number {
  * same series of every target has the same code, as a head's differences from its
  * predecessor rarely include the target's own labels, which are copied.
  */
+const LONG_KEY = 0xffff;
+
 class SeriesCodes {
   /** The series of each entry. */
   series: Labels[] = [];
@@ -154,6 +156,12 @@ class SeriesCodes {
   next = new Int32Array(16);
   /** The code that writes `next`'s head after this entry's record: its number in `codes`, or -1. */
   nextCode = new Int32Array(16);
+  /**
+   * The series' packed length, kept here: asking the series would read its packed string, a
+   * memory access per record of its own (series are scattered over the heap, entries are not).
+   * LONG_KEY: too long for the column; the series is asked.
+   */
+  keyLength = new Uint16Array(16);
   readonly codes = new CodeStore();
   /** The period (1–255, cycling) in which the entry was last written. */
   private written = new Uint8Array(16);
@@ -208,12 +216,16 @@ class SeriesCodes {
       const cap = id + (id >> 1);
       this.next = resizedInts(this.next, cap);
       this.nextCode = resizedInts(this.nextCode, cap);
+      const keyLength = new Uint16Array(cap);
+      keyLength.set(this.keyLength);
+      this.keyLength = keyLength;
       const written = new Uint8Array(cap);
       written.set(this.written);
       this.written = written;
     }
     this.series.push(x);
     this.nextCode[id] = -1;
+    this.keyLength[id] = Math.min(x.packedLength, LONG_KEY);
     this.addedLately++;
     this.untrimmed = true;
     this.next[id] = -1;
@@ -235,6 +247,7 @@ class SeriesCodes {
     const { moved, left: j } = compactColumns(this.series.length, (id) => this.written[id] === keep, (from, to) => {
       this.series[to] = this.series[from];
       this.nextCode[to] = this.nextCode[from];
+      this.keyLength[to] = this.keyLength[from];
       this.next[to] = this.next[from];
       this.written[to] = keep;
     });
@@ -336,7 +349,22 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
   /** Appends sample `i` of `batch` as one TimeSeries. */
   appendOne(batch: SampleBatch, i: number): void {
     const x = batch.series[i];
-    const keyLength = x.packedLength;
+    const c = this.codes;
+    const y = this.prev;
+    // the entry first: its columns say what the record needs without reading the series
+    let id: number;
+    /** The code kept for writing x's head after y's record, or -1. */
+    let k = -1;
+    if (y < 0) id = c.idOf(x);
+    else if (c.series[y] === x) {
+      id = y;
+      if (c.next[y] === y) k = c.nextCode[y];
+    } else {
+      id = c.next[y];
+      if (id >= 0 && c.series[id] === x) k = c.nextCode[y];
+      else id = c.idOf(x);
+    }
+    const keyLength = c.keyLength[id] === LONG_KEY ? x.packedLength : c.keyLength[id];
     const ts = batch.timestamps[i];
     // a batch's samples mostly share one timestamp: its varint is worked out once
     const tsSize = ts === this.prevTs ? this.prevTsSize : timestampSize(ts);
@@ -347,34 +375,25 @@ export class SnappyWriteRequestWriter implements RequestEncoder {
     // the worst a head's code takes (short literals between copies of 4 bytes in 5: 7 bytes for
     // 5) plus the sample's literal and copy
     this.ensure(2 * headLen + 40);
-    const c = this.codes;
-    const y = this.prev;
     const out = this.out;
     let op = this.op;
     const cur = this.cur;
     const sampleBytes = this.putSample(batch, i, sampleLen, cur);
-    let id: number;
     if (y < 0) {
       // the first record of a request has nothing to copy from: one literal, sample included
-      id = c.idOf(x);
       op = putLiteralTag(recordLen, out, op);
       out[op++] = 0x0a;
       op = putVarint(out, op, seriesLen);
       op = x.writePacked(out, op);
       for (let j = 0; j < sampleBytes; j++) out[op + j] = this.sample[cur + j];
       op += sampleBytes;
-    } else if (sampleLen === this.prevSampleLen && c.series[y] === x && headLen >= MIN_MATCH) {
+    } else if (id === y && sampleLen === this.prevSampleLen && headLen >= MIN_MATCH) {
       // the series again (several points of a series in a row): its head is the last record's,
       // one copy, with no code — and the code of what follows it stays where it is
-      id = y;
       op = putCopy(recordLen, headLen, out, op);
       op = this.putSampleDiff(op, cur, sampleBytes, recordLen);
     } else {
       const cond = (this.prevSampleLen - 11) * 10 + (sampleLen - 11);
-      id = c.next[y];
-      let k = -1;
-      if (id >= 0 && c.series[id] === x) k = c.nextCode[y];
-      else id = c.idOf(x);
       const store = c.codes;
       if (k < 0 || store.bytes[store.start[k + 1] - 1] !== cond) {
         // built once per pair of neighbours: the packed strings are made for it and let go
