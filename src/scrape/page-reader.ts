@@ -4,9 +4,9 @@
  * one when no fallback is set, as Prometheus 2 and vmagent do), and the body is
  * decoded and cut at the last line end of each chunk, so every complete line is parsed once,
  * straight from the piece it arrived in, and only the unfinished last line is carried over.
- * Line numbers run across pieces, so errors point into the page as a whole. A text page whose
- * series lines are where the last one had them is read from the bytes (known-lines.ts), without
- * a string; the parser takes each chunk from the first line that is not.
+ * Line numbers run across pieces, so errors point into the page as a whole. A page whose series
+ * lines are where the last one had them is read from the bytes (known-lines.ts), without a
+ * string; the parser takes each chunk from the first line that is not.
  */
 
 import { isAscii } from 'node:buffer';
@@ -48,8 +48,8 @@ export class PageReader implements BodyConsumer {
     /** Told about every TYPE, HELP and UNIT line. */
     private readonly metadata?: MetadataObserver,
     /**
-     * Series lines the consumer expects, read from the bytes (text format, no metadata wanted)
-     * before the parser takes over at the first line that is not; `onSeries` is not called for them.
+     * Series lines the consumer expects, read from the bytes (when no metadata is wanted) before
+     * the parser takes over at the first line that is not; `onSeries` is not called for them.
      */
     private readonly expected?: LineExpectation,
   ) {}
@@ -112,7 +112,7 @@ export class PageReader implements BodyConsumer {
       this.carry = '';
       this.parse(line, false);
     }
-    if (this.expected !== undefined && this.format === 'prometheus' && this.metadata === undefined) from = this.readKnown(data, from, last + 1);
+    if (this.expected !== undefined && this.metadata === undefined && !this.afterEof) from = this.readKnown(data, from, last + 1);
     if (from <= last) this.parse(data.toString('latin1', from, last + 1), false);
     if (last + 1 < data.length) this.carry = data.toString('latin1', last + 1);
   }
@@ -120,7 +120,7 @@ export class PageReader implements BodyConsumer {
   private readKnown(data: Buffer, from: number, to: number): number {
     const known = (this.known ??= new KnownTextLines());
     try {
-      return known.read(data, from, to, this.expected!);
+      return known.read(data, from, to, this.expected!, this.format === 'openmetrics');
     } catch (err) {
       this.parseFailed = true;
       throw err;

@@ -24,22 +24,28 @@ interface Parsed {
   timestamp: number | undefined;
 }
 
-function parseAll(page: string): Parsed[] {
+function parseAll(page: string, format: 'prometheus' | 'openmetrics' = 'prometheus'): Parsed[] {
   const out: Parsed[] = [];
-  const p = newExpositionParser(page, { format: 'prometheus', lazyLabels: true });
+  const p = newExpositionParser(page, { format, lazyLabels: true });
   for (let e = p.next(); e !== Entry.End; e = p.next()) if (e === Entry.Series) out.push({ key: p.seriesKey(), value: p.value, timestamp: p.timestamp });
   return out;
 }
 
 /** Reads `page` expecting `keys` in order; what it took and where it stopped. */
-function readKnown(page: string, keys: readonly string[]) {
+function readKnown(page: string, keys: readonly string[], openMetrics = false) {
   const b = Buffer.from(page, 'latin1');
   const k = new KnownTextLines();
   const got: Parsed[] = [];
-  const stop = k.read(b, 0, b.length, {
-    expectedKey: () => keys[got.length],
-    onExpected: (r) => void got.push({ key: keys[got.length], value: r.value, timestamp: r.timestamp }),
-  });
+  const stop = k.read(
+    b,
+    0,
+    b.length,
+    {
+      expectedKey: () => keys[got.length],
+      onExpected: (r) => void got.push({ key: keys[got.length], value: r.value, timestamp: r.timestamp }),
+    },
+    openMetrics,
+  );
   return { got, stop, lines: k.lines };
 }
 
@@ -91,8 +97,53 @@ test('known lines: the first line it must not take stops it at that line, whethe
   assert.equal(readKnown('# HELP a x\n\na 1\n', []).stop, '# HELP a x\n\n'.length);
 });
 
+test('known lines, OpenMetrics: values and timestamps (seconds) as its parser reads them; it stops at "# EOF"', () => {
+  const values = ['0', '-1', '123456789012345', '0.25', '-3.5e-7', '1.446020e+06', 'NaN', '+Inf', '-Inf', '9'.repeat(20)];
+  let page = '# HELP m A metric, "quoted".\n# TYPE m gauge\n# UNIT m seconds\n';
+  values.forEach((v, i) => (page += `m{i="${i}"} ${v}\n`));
+  page += 'm{i="t1"} 1 1700000000.123\nm{i="t2"} 2 -5\nm{i="t3"} 3 1.5e9\nm_x{a="sp ace",b="q\\"uote"} 5\n';
+  const body = page;
+  page += '# EOF\n';
+  const want = parseAll(page, 'openmetrics');
+  const { got, stop, lines } = readKnown(page, want.map((w) => w.key), true);
+  assert.equal(stop, body.length, 'every line up to "# EOF" taken, that one left to the parser');
+  assert.equal(lines, body.split('\n').length - 1);
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Object.is(got[i].value, want[i].value), `${want[i].key}: ${got[i].value} vs ${want[i].value}`);
+    assert.equal(got[i].timestamp, want[i].timestamp, want[i].key);
+  }
+});
+
+test('known lines, OpenMetrics: its stricter lines are left to its parser', () => {
+  const head = '# TYPE a counter\na_total 1\n';
+  const cases = [
+    '\n',
+    'a_total  2\n',
+    'a_total 2 \n',
+    'a_total 2 1700000000 \n',
+    'a_total 2 # {t="1"} 1\n',
+    'a_total 2 17e\n',
+    '# a comment\n',
+    '#  HELP a text\n',
+    '# HELP a text \\x\n',
+    '# HELP  a text\n',
+    '# TYPE a gauge \n',
+    '# TYPE a untyped\n',
+    '# UNIT a sec-onds\n',
+    '# HELP a\n',
+    '# EOF\n',
+  ];
+  for (const tail of cases) {
+    const page = head + tail + 'a_total 3\n';
+    const { stop, lines } = readKnown(page, ['a_total', 'a_total'], true);
+    assert.equal(stop, head.length, JSON.stringify(tail));
+    assert.equal(lines, 2, JSON.stringify(tail));
+  }
+});
+
 /** A scrape of `pages` through a page reader cut at random, with or without the byte path. */
-function scrapeSeries(pages: string[], known: boolean, seed: number) {
+function scrapeSeries(pages: string[], known: boolean, seed: number, contentType = 'text/plain; version=0.0.4') {
   const rng = seededRandom(seed);
   const cache = new SeriesCache(Labels.fromRecord({ job: 'j', instance: 'h:1' }), RULES);
   const rounds: string[][] = [];
@@ -120,7 +171,7 @@ function scrapeSeries(pages: string[], known: boolean, seed: number) {
     );
     let ok = true;
     try {
-      reader.begin('text/plain; version=0.0.4');
+      reader.begin(contentType);
       const b = Buffer.from(page);
       for (let at = 0; at < b.length; ) {
         const n = 1 + Math.floor(rng() * 3000);
@@ -178,4 +229,19 @@ test('known lines through the page reader and the series cache: the samples, ser
   const withErrors = scrapeSeries(pages, true, 4).rounds.flat();
   assert.ok(withErrors.some((l) => /^error: line \d{3}, column 7: expected .\"/.test(l)), 'the bad line is reported with the page line number');
   assert.ok(withErrors.some((l) => /invalid metric type "gaugey"/.test(l)));
+
+  // the same pages as OpenMetrics (its type words, "# EOF" last): the same again
+  const om = (text: string) => text.replace(/ untyped$/gm, ' unknown').replace(/\n*$/, '\n# EOF\n');
+  const omPages = pages.map(om);
+  const OM = 'application/openmetrics-text; version=1.0.0';
+  for (const seed of [5, 6]) {
+    const known = scrapeSeries(omPages, true, seed, OM);
+    assert.deepEqual(known.rounds, scrapeSeries(omPages, false, seed, OM).rounds);
+    assert.ok(known.fromBytes > 2 * 0.8 * perPage, `OpenMetrics: ${known.fromBytes} lines read from the bytes`);
+  }
+  const omRounds = scrapeSeries(omPages, true, 7, OM).rounds;
+  assert.ok(!omRounds[1].some((l) => l.startsWith('error')), 'a clean OpenMetrics page reads without errors');
+  // after "# EOF" nothing may come, whichever path reads the rest
+  const afterEof = scrapeSeries([omPages[0], omPages[1] + 'late 1\n'], true, 8, OM).rounds[1];
+  assert.ok(afterEof.some((l) => /unexpected content after "# EOF"/.test(l)), afterEof.filter((l) => l.startsWith('error')).join());
 });

@@ -1,18 +1,19 @@
 /**
- * The text format read straight from the bytes of a page, for a page much like the last one a
+ * A text or OpenMetrics page read straight from its bytes, for a page much like the last one a
  * reader saw: every series line must be the one its owner expects there (the same `name{labels}`
  * text as in the last page, which the string parser accepted then), so only the value and the
- * timestamp are read; HELP, TYPE and other `#` lines and blank lines are passed over. The first
- * line that is anything else — a series not expected there, a tab, leading blanks, an exemplar,
- * a value or timestamp the fast forms do not cover, a TYPE word not in the table — stops the
- * reader at its start, and the string parser (text-parser.ts) takes the page from there, with
- * its exact errors. So the bytes of a known line are never decoded to a string, which for a
- * scraped page was most of what the agent allocated.
+ * timestamp are read; HELP, TYPE, UNIT and (text) other `#` lines and blank lines are checked
+ * in place as the parser checks them in a scrape. The first line that is anything else — a
+ * series not expected there, a tab, leading blanks, an exemplar, a value or timestamp the fast
+ * forms do not cover, a TYPE word not in the table, OpenMetrics' `# EOF` — stops the reader at
+ * its start, and the string parser (text-parser.ts, openmetrics-parser.ts) takes the page from
+ * there, with its exact errors. So the bytes of a known line are never decoded to a string,
+ * which for a scraped page was most of what the agent allocated.
  *
- * Only where no metadata is wanted: HELP text and TYPE names are not kept here.
+ * Only where no metadata is wanted: HELP text, TYPE and UNIT are not kept here.
  */
 
-import { CLASS, METRIC_START, NL, SPACE, TAB, HASH, LBRACE, parseNumber } from './lex.js';
+import { CLASS, METRIC_CHAR, METRIC_START, NL, SPACE, TAB, HASH, LBRACE, BACKSLASH, parseNumber, parseSecondsAsMs } from './lex.js';
 
 /** What the reader asks of its owner, line by line. */
 export interface LineExpectation {
@@ -25,10 +26,12 @@ export interface LineExpectation {
 /** Node's Buffer has it (toString('latin1') calls it after checking its arguments); its types do not. */
 type LatinBuffer = Buffer & { latin1Slice(start: number, end: number): string };
 
-/** TYPE words of the text format; the string parser says what is wrong with any other. */
+/** TYPE words of each format; the string parser says what is wrong with any other. */
 const TYPE_WORDS = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
+const OPENMETRICS_TYPE_WORDS = ['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'];
 const H = 0x48;
 const T = 0x54;
+const U = 0x55;
 
 export class KnownTextLines {
   /** The current sample's value. */
@@ -37,13 +40,18 @@ export class KnownTextLines {
   timestamp: number | undefined = undefined;
   /** Lines passed by the last `read`. */
   lines = 0;
+  /** The page is OpenMetrics: one space between fields, timestamps in seconds. */
+  private om = false;
+  private readonly backslashes = new ByteSeeker(BACKSLASH);
 
   /**
    * Reads whole lines of `b[from, to)` (`to` just after a newline) while each is a comment,
    * a blank line or the series line `x` expects; returns the start of the first line it did not
    * take (`to` when it took them all).
    */
-  read(b: Buffer, from: number, to: number, x: LineExpectation): number {
+  read(b: Buffer, from: number, to: number, x: LineExpectation, openMetrics = false): number {
+    this.om = openMetrics;
+    this.backslashes.reset(b, to);
     let p = from;
     let lines = 0;
     // a tab is a blank to the parser, not here: a line with one is left to it
@@ -52,10 +60,12 @@ export class KnownTextLines {
       while (p < to) {
         const c = b[p];
         let end: number;
-        if (c === NL) end = p;
-        else if (c === HASH) {
+        if (c === NL) {
+          if (openMetrics) break; // an error there
+          end = p;
+        } else if (c === HASH) {
           end = b.indexOf(NL, p);
-          if (end > tab || !knownComment(b, p, end)) break;
+          if (end > tab || !(openMetrics ? knownOpenMetricsComment(b, p, end, this.backslashes) : knownComment(b, p, end))) break;
         } else {
           const key = x.expectedKey();
           end = key === undefined ? -1 : this.series(b, p, to, key);
@@ -79,8 +89,10 @@ export class KnownTextLines {
     if ((b as LatinBuffer).latin1Slice(p, p + n) !== key) return -1;
     p += n;
     if (b[p] !== SPACE) return -1;
-    while (b[++p] === SPACE);
-    // "name {labels} value": the string parser reads the labels after the blank
+    const om = this.om;
+    if (om) p++;
+    else while (b[++p] === SPACE);
+    // "name {labels} value": the string parser reads the labels after the blank (or refuses them)
     if (b[p] === LBRACE) return -1;
     let e = p;
     while (b[e] !== SPACE && b[e] !== NL) e++;
@@ -89,16 +101,20 @@ export class KnownTextLines {
     if (v === undefined) return -1;
     this.value = v;
     p = e;
-    while (b[p] === SPACE) p++;
+    if (om) {
+      if (b[p] === SPACE) p++;
+    } else while (b[p] === SPACE) p++;
     if (b[p] === NL) {
+      // OpenMetrics: a blank before the line end is an error there
+      if (om && b[p - 1] === SPACE) return -1;
       this.timestamp = undefined;
       return p;
     }
     e = p;
     while (b[e] !== SPACE && b[e] !== NL) e++;
-    const ts = parseTimestamp(b, p, e);
+    const ts = om ? parseSeconds(b, p, e) : parseTimestamp(b, p, e);
     if (ts === undefined) return -1;
-    while (b[e] === SPACE) e++;
+    if (!om) while (b[e] === SPACE) e++;
     if (b[e] !== NL) return -1;
     this.timestamp = ts;
     return e;
@@ -133,6 +149,61 @@ function knownComment(b: Buffer, p: number, nl: number): boolean {
   return false;
 }
 
+/** The next position of a byte at or after a position that only moves forward (as lex.ts' CharSeeker). */
+class ByteSeeker {
+  private b: Buffer | undefined;
+  private end = 0;
+  private next = -1;
+  constructor(private readonly byte: number) {}
+
+  /** Starts over on `b[, end)`. */
+  reset(b: Buffer, end: number): void {
+    this.b = b;
+    this.end = end;
+    this.next = -1;
+  }
+
+  /** Position of the next occurrence at or after `start`; `end` when none. */
+  from(start: number): number {
+    if (this.next < start) {
+      const found = this.b!.indexOf(this.byte, start);
+      this.next = found < 0 || found > this.end ? this.end : found;
+    }
+    return this.next;
+  }
+}
+
+/**
+ * Whether the `#` line from `p` to its newline at `nl` (no tab in it) is a HELP, TYPE or UNIT
+ * line the OpenMetrics parser takes without complaint in a scrape. `# EOF` and anything else are
+ * left to the parser.
+ */
+function knownOpenMetricsComment(b: Buffer, p: number, nl: number, backslashes: ByteSeeker): boolean {
+  let q = p + 1;
+  if (b[q] !== SPACE) return false;
+  q++;
+  const help = b[q] === H && b[q + 1] === 0x45 && b[q + 2] === 0x4c && b[q + 3] === 0x50;
+  const type = !help && b[q] === T && b[q + 1] === 0x59 && b[q + 2] === 0x50 && b[q + 3] === 0x45;
+  const unit = !help && !type && b[q] === U && b[q + 1] === 0x4e && b[q + 2] === 0x49 && b[q + 3] === 0x54;
+  if (!help && !type && !unit) return false;
+  q += 4;
+  if (b[q] !== SPACE) return false;
+  q++;
+  const c = b[q];
+  if (c >= 128 || !(CLASS[c] & METRIC_START)) return false;
+  while (b[q] !== SPACE && q < nl) q++;
+  if (b[q] !== SPACE) return false;
+  q++;
+  // HELP text: escapes other than \\ \" \n are errors there, so any backslash is the parser's to judge
+  if (help) return backslashes.from(q) > nl;
+  if (type) {
+    for (const word of OPENMETRICS_TYPE_WORDS) if (sameText(b, q, nl, word)) return true;
+    return false;
+  }
+  for (let i = q; i < nl; i++) if (b[i] >= 128 || !(CLASS[b[i]] & METRIC_CHAR)) return false;
+  return true;
+}
+
 function sameText(b: Buffer, from: number, to: number, s: string): boolean {
   if (to - from !== s.length) return false;
   for (let i = 0; i < s.length; i++) if (b[from + i] !== s.charCodeAt(i)) return false;
@@ -157,6 +228,12 @@ function parseValue(b: Buffer, p: number, end: number): number | undefined {
   // decimals and exponents (Go's %g writes 1.5e+06), Inf and NaN: the string parser's rules, on the token alone
   const s = b.toString('latin1', p, end);
   return parseNumber(s, 0, s.length);
+}
+
+/** OpenMetrics' timestamp (seconds, possibly fractional) in milliseconds, as its parser reads it. */
+function parseSeconds(b: Buffer, p: number, end: number): number | undefined {
+  const s = (b as LatinBuffer).latin1Slice(p, end);
+  return parseSecondsAsMs(s, 0, s.length);
 }
 
 /** Integer milliseconds, as `parseIntegerMs` reads them. */
