@@ -49,6 +49,15 @@ function readKnown(page: string, keys: readonly string[], openMetrics = false) {
   return { got, stop, lines: k.lines };
 }
 
+/** Values compared with Object.is (NaN, -0), and timestamps. */
+function assertSameSamples(got: readonly Parsed[], want: readonly Parsed[]): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Object.is(got[i].value, want[i].value), `${want[i].key}: ${got[i].value} vs ${want[i].value}`);
+    assert.equal(got[i].timestamp, want[i].timestamp, want[i].key);
+  }
+}
+
 test('known lines: every value and timestamp form reads as the string parser reads it', () => {
   const values = ['0', '1', '-1', '+7', '-0', '123456789012345', '1234567890123456789', '0.25', '-3.5e-7', '1.446020e+06', '1E3', '.5', '5.', 'NaN', '+Inf', '-Inf', 'inf', '+infinity', '9'.repeat(20)];
   let page = '# HELP m A metric.\n# TYPE m gauge\n\n# a comment\n#no space\n# HELPFUL text\n# HELP m\n';
@@ -58,11 +67,7 @@ test('known lines: every value and timestamp form reads as the string parser rea
   const { got, stop, lines } = readKnown(page, want.map((w) => w.key));
   assert.equal(stop, page.length, 'every line taken');
   assert.equal(lines, page.split('\n').length - 1);
-  assert.equal(got.length, want.length);
-  for (let i = 0; i < want.length; i++) {
-    assert.ok(Object.is(got[i].value, want[i].value), `${want[i].key}: ${got[i].value} vs ${want[i].value}`);
-    assert.equal(got[i].timestamp, want[i].timestamp, want[i].key);
-  }
+  assertSameSamples(got, want);
 });
 
 test('known lines: the first line it must not take stops it at that line, whether the parser accepts it or not', () => {
@@ -108,11 +113,7 @@ test('known lines, OpenMetrics: values and timestamps (seconds) as its parser re
   const { got, stop, lines } = readKnown(page, want.map((w) => w.key), true);
   assert.equal(stop, body.length, 'every line up to "# EOF" taken, that one left to the parser');
   assert.equal(lines, body.split('\n').length - 1);
-  assert.equal(got.length, want.length);
-  for (let i = 0; i < want.length; i++) {
-    assert.ok(Object.is(got[i].value, want[i].value), `${want[i].key}: ${got[i].value} vs ${want[i].value}`);
-    assert.equal(got[i].timestamp, want[i].timestamp, want[i].key);
-  }
+  assertSameSamples(got, want);
 });
 
 test('known lines, OpenMetrics: its stricter lines are left to its parser', () => {
