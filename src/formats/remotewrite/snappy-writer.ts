@@ -135,6 +135,9 @@ function hashBytes(b: Uint8Array, n: number): number {
   return h >>> 0;
 }
 
+/** A packed length too long for `SeriesCodes.keyLength`: the series itself is asked. */
+const LONG_KEY = 0xffff;
+
 /**
  * A writer's record-head codes, by series. Entries are parallel columns indexed by an id
  * (dense, in the order series were first written, which is about the order they are written
@@ -142,13 +145,12 @@ function hashBytes(b: Uint8Array, n: number): number {
  * the series it follows: y's entry holds the series written after y last time and the code
  * that writes its head after y's record, so a series that follows the same one as last time
  * is found without a lookup. Columns rather than an object per series (or fields on `Labels`,
- * which one writer alone could use): about 23 bytes a series (bench/series-memory.ts), where
- * the two fields cost 16 on every series, written or not. A code is held once, by number: the
- * same series of every target has the same code, as a head's differences from its
- * predecessor rarely include the target's own labels, which are copied.
+ * which one writer alone could use): about 25 bytes a series (bench/series-memory.ts measured
+ * 23 before the 2 of `keyLength`), where the two fields cost 16 on every series, written or
+ * not. A code is held once, by number: the same series of every target has the same code, as a
+ * head's differences from its predecessor rarely include the target's own labels, which are
+ * copied.
  */
-const LONG_KEY = 0xffff;
-
 class SeriesCodes {
   /** The series of each entry. */
   series: Labels[] = [];
@@ -159,7 +161,6 @@ class SeriesCodes {
   /**
    * The series' packed length, kept here: asking the series would read its packed string, a
    * memory access per record of its own (series are scattered over the heap, entries are not).
-   * LONG_KEY: too long for the column; the series is asked.
    */
   keyLength = new Uint16Array(16);
   readonly codes = new CodeStore();
