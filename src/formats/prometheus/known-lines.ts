@@ -13,7 +13,7 @@
  * Only where no metadata is wanted: HELP text, TYPE and UNIT are not kept here.
  */
 
-import { CLASS, METRIC_CHAR, METRIC_START, NL, SPACE, TAB, HASH, LBRACE, BACKSLASH, parseNumber, parseSecondsAsMs } from './lex.js';
+import { CLASS, METRIC_CHAR, METRIC_START, NL, SPACE, TAB, HASH, LBRACE, BACKSLASH, parseIntegerMs, parseNumber, parseSecondsAsMs } from './lex.js';
 
 /** What the reader asks of its owner, line by line. */
 export interface LineExpectation {
@@ -29,9 +29,6 @@ type LatinBuffer = Buffer & { latin1Slice(start: number, end: number): string };
 /** TYPE words of each format; the string parser says what is wrong with any other. */
 const TYPE_WORDS = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
 const OPENMETRICS_TYPE_WORDS = ['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'];
-const H = 0x48;
-const T = 0x54;
-const U = 0x55;
 
 export class KnownTextLines {
   /** The current sample's value. */
@@ -43,6 +40,8 @@ export class KnownTextLines {
   /** The page is OpenMetrics: one space between fields, timestamps in seconds. */
   private om = false;
   private readonly backslashes = new ByteSeeker(BACKSLASH);
+  // a tab is a blank to the parser, not here: a line with one is left to it
+  private readonly tabs = new ByteSeeker(TAB);
 
   /**
    * Reads whole lines of `b[from, to)` (`to` just after a newline) while each is a comment,
@@ -52,10 +51,9 @@ export class KnownTextLines {
   read(b: Buffer, from: number, to: number, x: LineExpectation, openMetrics = false): number {
     this.om = openMetrics;
     this.backslashes.reset(b, to);
+    this.tabs.reset(b, to);
     let p = from;
     let lines = 0;
-    // a tab is a blank to the parser, not here: a line with one is left to it
-    const tab = b.indexOf(TAB, from) < 0 ? to : b.indexOf(TAB, from);
     try {
       while (p < to) {
         const c = b[p];
@@ -65,7 +63,7 @@ export class KnownTextLines {
           end = p;
         } else if (c === HASH) {
           end = b.indexOf(NL, p);
-          if (end > tab || !(openMetrics ? knownOpenMetricsComment(b, p, end, this.backslashes) : knownComment(b, p, end))) break;
+          if (this.tabs.from(p) < end || !(openMetrics ? knownOpenMetricsComment(b, p, end, this.backslashes) : knownComment(b, p, end))) break;
         } else {
           const key = x.expectedKey();
           end = key === undefined ? -1 : this.series(b, p, to, key);
@@ -129,8 +127,8 @@ function knownComment(b: Buffer, p: number, nl: number): boolean {
   let q = p + 1;
   if (b[q] !== SPACE) return true;
   while (b[q] === SPACE) q++;
-  const help = b[q] === H && b[q + 1] === 0x45 && b[q + 2] === 0x4c && b[q + 3] === 0x50;
-  const type = !help && b[q] === T && b[q + 1] === 0x59 && b[q + 2] === 0x50 && b[q + 3] === 0x45;
+  const help = isWordAt(b, q, 'HELP');
+  const type = !help && isWordAt(b, q, 'TYPE');
   if (!help && !type) return true;
   q += 4;
   if (b[q] !== SPACE) return true; // "# HELPFUL": a comment
@@ -182,9 +180,9 @@ function knownOpenMetricsComment(b: Buffer, p: number, nl: number, backslashes: 
   let q = p + 1;
   if (b[q] !== SPACE) return false;
   q++;
-  const help = b[q] === H && b[q + 1] === 0x45 && b[q + 2] === 0x4c && b[q + 3] === 0x50;
-  const type = !help && b[q] === T && b[q + 1] === 0x59 && b[q + 2] === 0x50 && b[q + 3] === 0x45;
-  const unit = !help && !type && b[q] === U && b[q + 1] === 0x4e && b[q + 2] === 0x49 && b[q + 3] === 0x54;
+  const help = isWordAt(b, q, 'HELP');
+  const type = !help && isWordAt(b, q, 'TYPE');
+  const unit = !help && !type && isWordAt(b, q, 'UNIT');
   if (!help && !type && !unit) return false;
   q += 4;
   if (b[q] !== SPACE) return false;
@@ -204,10 +202,14 @@ function knownOpenMetricsComment(b: Buffer, p: number, nl: number, backslashes: 
   return true;
 }
 
-function sameText(b: Buffer, from: number, to: number, s: string): boolean {
-  if (to - from !== s.length) return false;
-  for (let i = 0; i < s.length; i++) if (b[from + i] !== s.charCodeAt(i)) return false;
+/** Whether `word` is written at `p` (what follows it is not looked at). */
+function isWordAt(b: Buffer, p: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (b[p + i] !== word.charCodeAt(i)) return false;
   return true;
+}
+
+function sameText(b: Buffer, from: number, to: number, s: string): boolean {
+  return to - from === s.length && isWordAt(b, from, s);
 }
 
 /** A sample value, as `parseNumber` reads the same characters. */
@@ -226,7 +228,7 @@ function parseValue(b: Buffer, p: number, end: number): number | undefined {
     if (q === end) return neg ? -v : v;
   }
   // decimals and exponents (Go's %g writes 1.5e+06), Inf and NaN: the string parser's rules, on the token alone
-  const s = b.toString('latin1', p, end);
+  const s = (b as LatinBuffer).latin1Slice(p, end);
   return parseNumber(s, 0, s.length);
 }
 
@@ -236,17 +238,8 @@ function parseSeconds(b: Buffer, p: number, end: number): number | undefined {
   return parseSecondsAsMs(s, 0, s.length);
 }
 
-/** Integer milliseconds, as `parseIntegerMs` reads them. */
+/** Integer milliseconds (rare on scraped lines): `parseIntegerMs` on the token. */
 function parseTimestamp(b: Buffer, p: number, end: number): number | undefined {
-  const neg = b[p] === 0x2d;
-  if (neg) p++;
-  if (p === end) return undefined;
-  let v = 0;
-  for (; p < end; p++) {
-    const d = b[p] - 0x30;
-    if (d < 0 || d > 9) return undefined;
-    v = v * 10 + d;
-  }
-  if (!Number.isSafeInteger(v)) return undefined;
-  return neg ? -v : v;
+  const s = (b as LatinBuffer).latin1Slice(p, end);
+  return parseIntegerMs(s, 0, s.length);
 }
